@@ -1,0 +1,39 @@
+"""The embedded backend: the engines chosen by the settings and the domain services over them.
+
+One ``Backend`` per process and settings; the server holds one, and so does an embedded client.
+Services are built on first use, so a command that needs only tracking never loads the others.
+"""
+
+from __future__ import annotations
+
+import functools
+
+from slipway._config import Settings
+from slipway.lineage import LineageService
+from slipway.store import Database
+from slipway.store.artifacts import ArtifactStore, storage_from_url
+from slipway.tracking import TrackingService
+
+
+class Backend:
+    """Engines and services for one set of settings (embedded mode)."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.db = Database(settings.db_url)
+        self.db.ensure_schema()
+
+    @functools.cached_property
+    def artifacts(self) -> ArtifactStore:
+        return ArtifactStore(self.db, storage_from_url(self.settings.artifact_url))
+
+    @functools.cached_property
+    def tracking(self) -> TrackingService:
+        return TrackingService(self.db, self.artifacts)
+
+    @functools.cached_property
+    def lineage(self) -> LineageService:
+        return LineageService(self.db)
+
+    def close(self) -> None:
+        self.db.dispose()

@@ -1,0 +1,123 @@
+"""Settings: built once at start-up from defaults, ``slipway.toml`` and the environment.
+
+Nothing reads the environment at import time; call :func:`load_settings` (the client and the CLI
+do it for you). Each value remembers where it came from, so ``slipway config`` can say why a
+setting has the value it has.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from slipway.errors import InvalidInput
+
+# name -> (environment variable, key in slipway.toml)
+_KEYS: dict[str, str] = {
+    "home": "SLIPWAY_HOME",
+    "db_url": "SLIPWAY_DB_URL",
+    "artifact_url": "SLIPWAY_ARTIFACT_URL",
+    "server_url": "SLIPWAY_SERVER_URL",
+    "token": "SLIPWAY_TOKEN",
+}
+
+
+@dataclass(frozen=True)
+class Settings:
+    """The effective configuration.
+
+    Attributes:
+        home: folder for the embedded engines (SQLite file, local artifacts).
+        db_url: SQLAlchemy URL of the metadata database.
+        artifact_url: a local folder or an fsspec URL such as ``s3://bucket/prefix``.
+        server_url: when set, the SDK talks to this ``slipway server`` instead of the local store.
+        token: API token sent to the server in remote mode.
+        sources: for each attribute, where its value came from.
+    """
+
+    home: Path
+    db_url: str
+    artifact_url: str
+    server_url: str | None = None
+    token: str | None = None
+    sources: Mapping[str, str] = field(default_factory=dict, compare=False)
+
+    @property
+    def remote(self) -> bool:
+        return bool(self.server_url)
+
+    def items(self) -> list[tuple[str, str | None, str]]:
+        """(name, value, source) rows for display; the token is never shown."""
+        rows = []
+        for name in _KEYS:
+            value = getattr(self, name)
+            if name == "token" and value:
+                value = "****"
+            rows.append((name, None if value is None else str(value), self.sources.get(name, "default")))
+        return rows
+
+
+def _read_toml(path: Path) -> dict[str, object]:
+    try:
+        with path.open("rb") as fh:
+            data = tomllib.load(fh)
+    except tomllib.TOMLDecodeError as exc:
+        raise InvalidInput(f"{path} is not valid TOML: {exc}", field=str(path)) from None
+    section = data.get("slipway", data)
+    if not isinstance(section, dict):
+        raise InvalidInput(f"{path}: [slipway] must be a table", field=str(path))
+    unknown = sorted(set(section) - set(_KEYS))
+    if unknown:
+        raise InvalidInput(f"{path}: unknown setting(s) {', '.join(unknown)}; known: {', '.join(_KEYS)}")
+    return section
+
+
+def load_settings(env: Mapping[str, str] | None = None, cwd: Path | None = None, **overrides: str | None) -> Settings:
+    """Build the settings: keyword overrides beat the environment, which beats slipway.toml.
+
+    Example:
+        >>> s = load_settings({"SLIPWAY_HOME": "/tmp/sw"})
+        >>> s.db_url
+        'sqlite:////tmp/sw/slipway.db'
+    """
+    env = os.environ if env is None else env
+    cwd = Path.cwd() if cwd is None else cwd
+    values: dict[str, object] = {}
+    sources: dict[str, str] = {}
+
+    config_path = Path(env["SLIPWAY_CONFIG"]) if env.get("SLIPWAY_CONFIG") else cwd / "slipway.toml"
+    if env.get("SLIPWAY_CONFIG") and not config_path.is_file():
+        raise InvalidInput(f"SLIPWAY_CONFIG names {config_path}, which does not exist", field="SLIPWAY_CONFIG")
+    if config_path.is_file():
+        for key, value in _read_toml(config_path).items():
+            values[key] = value
+            sources[key] = str(config_path)
+    for key, var in _KEYS.items():
+        if env.get(var):
+            values[key] = env[var]
+            sources[key] = f"env {var}"
+    for key, value in overrides.items():
+        if key not in _KEYS:
+            raise TypeError(f"unknown setting {key!r}")
+        if value is not None:
+            values[key] = value
+            sources[key] = "argument"
+
+    home = Path(str(values.get("home", ".slipway"))).expanduser()
+    if not home.is_absolute():
+        home = (cwd / home).resolve()
+    db_url = str(values.get("db_url") or f"sqlite:///{home / 'slipway.db'}")
+    artifact_url = str(values.get("artifact_url") or home / "artifacts")
+    server_url = values.get("server_url")
+    token = values.get("token")
+    return Settings(
+        home=home,
+        db_url=db_url,
+        artifact_url=artifact_url,
+        server_url=str(server_url).rstrip("/") if server_url else None,
+        token=str(token) if token else None,
+        sources=sources,
+    )

@@ -1,0 +1,47 @@
+"""Who is acting: the principal every service call is attributed to.
+
+Embedded mode trusts the local user (from the OS, with every role). The server sets the
+principal of each request from its token with :func:`acting_as`; a context variable keeps it
+per request and per thread, never in a module global that leaks between requests.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import contextvars
+import getpass
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+
+ROLES = ("viewer", "scientist", "approver", "admin")
+
+
+@dataclass(frozen=True)
+class Principal:
+    name: str
+    roles: frozenset[str] = field(default_factory=lambda: frozenset(ROLES))
+    source: str = "embedded"
+
+
+_current: contextvars.ContextVar[Principal | None] = contextvars.ContextVar("slipway_principal", default=None)
+
+
+def _local_user() -> str:
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):
+        return "local"
+
+
+def current_principal() -> Principal:
+    principal = _current.get()
+    return principal if principal is not None else Principal(_local_user())
+
+
+@contextlib.contextmanager
+def acting_as(principal: Principal) -> Iterator[Principal]:
+    token = _current.set(principal)
+    try:
+        yield principal
+    finally:
+        _current.reset(token)

@@ -1,0 +1,65 @@
+"""The SDK's entry point: one ``Client``, embedded or remote, with the same calls."""
+
+from __future__ import annotations
+
+from slipway._backend import Backend
+from slipway._config import Settings, load_settings
+from slipway.client._http import HttpSession
+from slipway.client._tracking import RemoteTracking
+from slipway.tracking import TrackingService
+
+
+class Client:
+    """Talks to the local store (embedded) or to a ``slipway server`` (remote).
+
+    Remote mode is chosen by ``server_url`` (or ``SLIPWAY_SERVER_URL``); the domain attributes
+    offer the same methods either way, and raise the same exceptions.
+
+    Example:
+        >>> client = Client(home="/tmp/slipway-doc")
+        >>> run = client.tracking.create_run(name="first")
+        >>> client.tracking.log_metric(run.id, "mse", 4.2)
+        >>> client.tracking.get_run(run.id).metrics["mse"].value
+        4.2
+    """
+
+    tracking: TrackingService | RemoteTracking
+
+    def __init__(self, settings: Settings | None = None, **overrides: str | None) -> None:
+        self.settings = settings if settings is not None else load_settings(**overrides)
+        self._backend: Backend | None = None
+        self._http: HttpSession | None = None
+        if self.settings.remote:
+            assert self.settings.server_url is not None
+            self._http = HttpSession(self.settings.server_url, token=self.settings.token)
+            self.tracking = RemoteTracking(self._http)
+        else:
+            self._backend = Backend(self.settings)
+            self.tracking = self._backend.tracking
+
+    @property
+    def remote(self) -> bool:
+        return self._http is not None
+
+    @property
+    def backend(self) -> Backend:
+        """The embedded engines and services; only in embedded mode."""
+        if self._backend is None:
+            raise RuntimeError("this client talks to a server; there is no local backend")
+        return self._backend
+
+    def close(self) -> None:
+        if self._http is not None:
+            self._http.close()
+        if self._backend is not None:
+            self._backend.close()
+
+    def __enter__(self) -> Client:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        where = self.settings.server_url if self.remote else self.settings.db_url
+        return f"Client({'remote' if self.remote else 'embedded'}: {where})"

@@ -1,0 +1,61 @@
+"""HTTP plumbing of remote mode: one pooled session, JSON in and out, errors rebuilt as exceptions."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import httpx
+
+from slipway._version import __version__
+from slipway.errors import ServiceUnavailable, SlipwayError, error_from_dict
+
+API_PREFIX = "/api/v1"
+
+
+class HttpSession:
+    """A connection-pooled client for one ``slipway server``."""
+
+    def __init__(self, base_url: str, *, token: str | None = None, timeout: float = 60.0) -> None:
+        headers = {"User-Agent": f"slipway/{__version__}"}
+        if token:
+            headers["Authorization"] = f"Bearer {token}"
+        self.base_url = base_url.rstrip("/")
+        self._client = httpx.Client(base_url=self.base_url + API_PREFIX, headers=headers, timeout=timeout)
+
+    def request(self, method: str, path: str, *, json: Any = None, params: dict[str, Any] | None = None,
+                content: Any = None, headers: dict[str, str] | None = None) -> Any:
+        """Send a request; return the decoded JSON body (None for 204); raise the server's error."""
+        if params:
+            params = {k: v for k, v in params.items() if v is not None}
+        try:
+            resp = self._client.request(method, path, json=json, params=params, content=content, headers=headers)
+        except httpx.TransportError as exc:
+            raise ServiceUnavailable(f"cannot reach the Slipway server at {self.base_url}: {exc}") from None
+        if resp.status_code >= 400:
+            raise _error(resp)
+        if resp.status_code == 204 or not resp.content:
+            return None
+        return resp.json()
+
+    def stream(self, path: str, params: dict[str, Any] | None = None) -> Iterator[bytes]:
+        """Download a body in chunks, never holding it whole in memory."""
+        try:
+            with self._client.stream("GET", path, params=params) as resp:
+                if resp.status_code >= 400:
+                    resp.read()
+                    raise _error(resp)
+                yield from resp.iter_bytes(1 << 20)
+        except httpx.TransportError as exc:
+            raise ServiceUnavailable(f"cannot reach the Slipway server at {self.base_url}: {exc}") from None
+
+    def close(self) -> None:
+        self._client.close()
+
+
+def _error(resp: httpx.Response) -> SlipwayError:
+    try:
+        body = resp.json()
+    except ValueError:
+        body = {"error": {"message": f"server answered {resp.status_code}: {resp.text[:200]}"}}
+    return error_from_dict(body, resp.status_code)

@@ -1,0 +1,81 @@
+"""The one way a change is recorded: a domain event in the outbox and an audit entry.
+
+Call :func:`record_change` with the connection of the transaction that makes the change, so the
+change, its event and its audit entry commit or roll back together.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from typing import Any
+
+from sqlalchemy import Connection, insert, select, text
+
+from slipway._ids import new_id, now_ms
+from slipway._principal import current_principal
+from slipway.events._tables import audit_events, events
+
+GENESIS_HASH = "0" * 64
+_PG_AUDIT_LOCK = 0x5119_A0D1
+
+
+def _canonical(value: Any) -> str:
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), default=str, allow_nan=True)
+
+
+def audit_hash(prev_hash: str, entry: dict[str, Any]) -> str:
+    """The chain link: sha256 over the previous hash and the entry's canonical JSON."""
+    return hashlib.sha256((prev_hash + _canonical(entry)).encode()).hexdigest()
+
+
+def record_change(
+    conn: Connection,
+    *,
+    action: str,
+    object_kind: str,
+    object_id: str,
+    event_type: str | None = None,
+    payload: dict[str, Any] | None = None,
+    details: dict[str, Any] | None = None,
+) -> None:
+    """Append an audit entry for ``action`` and, when ``event_type`` is given, publish an event.
+
+    Args:
+        conn: the connection of the write transaction that makes the change.
+        action: what was done, e.g. ``experiment.create``.
+        object_kind, object_id: what it was done to.
+        event_type: the domain event to publish (``model_version.registered``); None for none.
+        payload: the event's data, for rules that act on it.
+        details: small before/after values for the audit entry.
+    """
+    principal = current_principal()
+    at = now_ms()
+    if event_type is not None:
+        conn.execute(
+            insert(events).values(
+                id=new_id(),
+                type=event_type,
+                object_kind=object_kind,
+                object_id=object_id,
+                actor=principal.name,
+                payload=_canonical(payload or {}),
+                created_at=at,
+            )
+        )
+    if conn.dialect.name == "postgresql":
+        # Serialise chain appends; SQLite writers are already serialised by BEGIN IMMEDIATE.
+        conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _PG_AUDIT_LOCK})
+    prev = conn.execute(select(audit_events.c.hash).order_by(audit_events.c.seq.desc()).limit(1)).scalar()
+    entry = {
+        "id": new_id(),
+        "at": at,
+        "actor": principal.name,
+        "action": action,
+        "object_kind": object_kind,
+        "object_id": object_id,
+        "source": principal.source,
+        "details": _canonical(details or {}),
+    }
+    prev_hash = prev or GENESIS_HASH
+    conn.execute(insert(audit_events).values(**entry, prev_hash=prev_hash, hash=audit_hash(prev_hash, entry)))

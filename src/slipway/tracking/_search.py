@@ -1,0 +1,350 @@
+"""The run filter language and its translation to SQL.
+
+Examples of filters::
+
+    metrics.mse < 5
+    params.model = 'rf' and metrics.r2 >= 0.8
+    tags.team IN ('search', 'ads') or attributes.status = 'FAILED'
+    metrics.`val loss` < 0.1 and not (params.optimizer LIKE 'sgd%')
+    start_time > '2026-01-01' and metrics.accuracy IS NOT NULL
+
+An identifier is ``metrics.KEY``, ``params.KEY``, ``tags.KEY`` or ``attributes.NAME`` (a bare
+attribute name works too); keys with spaces or dots go in backticks or double quotes. Metrics
+compare as numbers (NaN never matches a comparison); params and tags compare as strings with
+``= != LIKE ILIKE IN, NOT IN``; ``IS NULL`` asks whether the key is absent. Ordering takes
+``"metrics.mse"``, ``"params.lr DESC"``, ``"start_time ASC"``; missing values sort last.
+"""
+
+from __future__ import annotations
+
+import base64
+import datetime as dt
+import json
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import ColumnElement, Select, and_, exists, false, func, not_, or_, select, true
+
+from slipway.errors import InvalidInput
+from slipway.tracking._tables import latest_metrics, params, run_tags, runs
+
+_TOKEN = re.compile(
+    r"""\s*(?:
+        (?P<num>[-+]?(?:\d+\.?\d*(?:[eE][-+]?\d+)?|\.\d+(?:[eE][-+]?\d+)?))(?![\w.])
+      | (?P<str>'(?:[^'\\]|\\.|'')*')
+      | (?P<qident>`[^`]*`|"[^"]*")
+      | (?P<op><=|>=|!=|<>|==|=|<|>)
+      | (?P<punct>[(),.])
+      | (?P<word>[^\s(),.=<>!'"`]+)
+    )""",
+    re.VERBOSE,
+)
+
+_PREFIXES = {
+    "metric": "metric", "metrics": "metric",
+    "param": "param", "params": "param", "parameter": "param", "parameters": "param",
+    "tag": "tag", "tags": "tag",
+    "attribute": "attr", "attributes": "attr", "attr": "attr", "run": "attr",
+}
+_ATTRS = {
+    "run_id": runs.c.id, "id": runs.c.id,
+    "run_name": runs.c.name, "name": runs.c.name,
+    "status": runs.c.status,
+    "user": runs.c.user, "user_id": runs.c.user,
+    "start_time": runs.c.start_time, "end_time": runs.c.end_time,
+    "experiment_id": runs.c.experiment_id,
+    "parent_run_id": runs.c.parent_run_id,
+    "lifecycle_stage": runs.c.lifecycle_stage,
+}
+_TIME_ATTRS = {"start_time", "end_time"}
+_STRING_OPS = {"=", "!=", "LIKE", "ILIKE", "IN", "NOT IN"}
+_COMPARE = {"=", "!=", "<", "<=", ">", ">=", "LIKE", "ILIKE", "IN", "NOT IN"}
+
+
+@dataclass(frozen=True)
+class _Tok:
+    kind: str
+    text: str
+    pos: int
+
+
+def _tokenize(text: str) -> list[_Tok]:
+    out: list[_Tok] = []
+    pos = 0
+    text = text.rstrip()
+    while pos < len(text):
+        m = _TOKEN.match(text, pos)
+        if not m or m.end() == pos:
+            raise InvalidInput(f"cannot read the filter at character {pos + 1}: {text[pos:pos + 20]!r}", field="filter")
+        kind = m.lastgroup or ""
+        out.append(_Tok(kind, m.group(kind), m.start(kind)))
+        pos = m.end()
+    return out
+
+
+def _unquote(tok: _Tok) -> Any:
+    if tok.kind == "str":
+        return tok.text[1:-1].replace("''", "'").replace("\\'", "'")
+    if tok.kind == "num":
+        return float(tok.text) if any(c in tok.text for c in ".eE") else int(tok.text)
+    raise InvalidInput(f"expected a value at character {tok.pos + 1}, found {tok.text!r}", field="filter")
+
+
+@dataclass(frozen=True)
+class Identifier:
+    kind: str  # metric | param | tag | attr
+    key: str
+
+
+class _Parser:
+    def __init__(self, text: str) -> None:
+        self.toks = _tokenize(text)
+        self.i = 0
+
+    def peek(self, offset: int = 0) -> _Tok | None:
+        j = self.i + offset
+        return self.toks[j] if j < len(self.toks) else None
+
+    def word(self, offset: int = 0) -> str:
+        tok = self.peek(offset)
+        return tok.text.upper() if tok is not None and tok.kind == "word" else ""
+
+    def take(self) -> _Tok:
+        tok = self.peek()
+        if tok is None:
+            raise InvalidInput("the filter ends too early", field="filter")
+        self.i += 1
+        return tok
+
+    def expect(self, text: str) -> None:
+        tok = self.take()
+        if tok.text.upper() != text:
+            raise InvalidInput(f"expected {text!r} at character {tok.pos + 1}, found {tok.text!r}", field="filter")
+
+    def parse(self) -> ColumnElement[bool]:
+        expr = self.or_expr()
+        tok = self.peek()
+        if tok is not None:
+            raise InvalidInput(f"unexpected {tok.text!r} at character {tok.pos + 1}", field="filter")
+        return expr
+
+    def or_expr(self) -> ColumnElement[bool]:
+        parts = [self.and_expr()]
+        while self.word() == "OR":
+            self.take()
+            parts.append(self.and_expr())
+        return parts[0] if len(parts) == 1 else or_(*parts)
+
+    def and_expr(self) -> ColumnElement[bool]:
+        parts = [self.not_expr()]
+        while self.word() == "AND":
+            self.take()
+            parts.append(self.not_expr())
+        return parts[0] if len(parts) == 1 else and_(*parts)
+
+    def not_expr(self) -> ColumnElement[bool]:
+        if self.word() == "NOT" and self.word(1) != "IN":
+            self.take()
+            return not_(self.not_expr())
+        tok = self.peek()
+        if tok is not None and tok.text == "(":
+            self.take()
+            inner = self.or_expr()
+            self.expect(")")
+            return inner
+        return self.comparison()
+
+    def identifier(self) -> Identifier:
+        tok = self.take()
+        if tok.kind not in ("word", "qident"):
+            raise InvalidInput(f"expected a metric, param, tag or attribute at character {tok.pos + 1}", field="filter")
+        head = tok.text
+        nxt = self.peek()
+        if tok.kind == "word" and nxt is not None and nxt.text == ".":
+            prefix = _PREFIXES.get(head.lower())
+            if prefix is None:
+                raise InvalidInput(
+                    f"unknown prefix {head!r}: use metrics., params., tags. or attributes.", field="filter"
+                )
+            self.take()
+            key_parts = [self.take()]
+            # unquoted keys may contain dots: metrics.val.loss
+            while self.peek() is not None and self.peek().text == "." and key_parts[-1].kind == "word":  # type: ignore[union-attr]
+                self.take()
+                key_parts.append(self.take())
+            key = ".".join(p.text[1:-1] if p.kind == "qident" else p.text for p in key_parts)
+            ident = Identifier(prefix, key)
+        else:
+            ident = Identifier("attr", head[1:-1] if tok.kind == "qident" else head)
+        if ident.kind == "attr" and ident.key.lower() not in _ATTRS:
+            raise InvalidInput(
+                f"unknown attribute {ident.key!r}; known: {', '.join(sorted(_ATTRS))}", field="filter"
+            )
+        return ident
+
+    def operator(self) -> str:
+        tok = self.take()
+        text = tok.text.upper()
+        if text == "NOT":
+            self.expect("IN")
+            return "NOT IN"
+        if text == "IS":
+            if self.word() == "NOT":
+                self.take()
+                self.expect("NULL")
+                return "IS NOT NULL"
+            self.expect("NULL")
+            return "IS NULL"
+        text = {"==": "=", "<>": "!="}.get(text, text)
+        if text not in _COMPARE:
+            raise InvalidInput(f"unknown comparison {tok.text!r} at character {tok.pos + 1}", field="filter")
+        return text
+
+    def values(self, op: str) -> list[Any]:
+        if op in ("IN", "NOT IN"):
+            self.expect("(")
+            vals = [_unquote(self.take())]
+            while self.peek() is not None and self.peek().text == ",":  # type: ignore[union-attr]
+                self.take()
+                vals.append(_unquote(self.take()))
+            self.expect(")")
+            return vals
+        if op in ("IS NULL", "IS NOT NULL"):
+            return []
+        return [_unquote(self.take())]
+
+    def comparison(self) -> ColumnElement[bool]:
+        ident = self.identifier()
+        op = self.operator()
+        return compile_comparison(ident, op, self.values(op))
+
+
+def _apply(column: Any, op: str, vals: list[Any]) -> ColumnElement[bool]:
+    v = vals[0] if vals else None
+    match op:
+        case "=":
+            return column == v
+        case "!=":
+            return column != v
+        case "<":
+            return column < v
+        case "<=":
+            return column <= v
+        case ">":
+            return column > v
+        case ">=":
+            return column >= v
+        case "LIKE":
+            return column.like(v)
+        case "ILIKE":
+            return func.lower(column).like(str(v).lower())
+        case "IN":
+            return column.in_(vals)
+        case "NOT IN":
+            return column.not_in(vals)
+    raise AssertionError(op)
+
+
+def _time_value(value: Any) -> int:
+    if isinstance(value, (int, float)):
+        return int(value)
+    try:
+        parsed = dt.datetime.fromisoformat(str(value))
+    except ValueError:
+        raise InvalidInput(f"{value!r} is not a time: use ISO 8601 or milliseconds since the epoch", field="filter") from None
+    if parsed.tzinfo is None:
+        parsed = parsed.replace(tzinfo=dt.UTC)
+    return int(parsed.timestamp() * 1000)
+
+
+def compile_comparison(ident: Identifier, op: str, vals: list[Any]) -> ColumnElement[bool]:
+    if ident.kind == "attr":
+        name = ident.key.lower()
+        column = _ATTRS[name]
+        if op == "IS NULL":
+            return column.is_(None)
+        if op == "IS NOT NULL":
+            return column.is_not(None)
+        if name in _TIME_ATTRS:
+            vals = [_time_value(v) for v in vals]
+        elif name == "status":
+            vals = [str(v).upper() for v in vals]
+        else:
+            vals = [str(v) for v in vals]
+        return _apply(column, op, vals)
+    if ident.kind == "metric":
+        table = latest_metrics
+        cond = [table.c.run_id == runs.c.id, table.c.key == ident.key]
+        if op not in ("IS NULL", "IS NOT NULL"):
+            if op in ("LIKE", "ILIKE"):
+                raise InvalidInput(f"metrics compare as numbers: {op} does not apply to metrics.{ident.key}", field="filter")
+            for v in vals:
+                if isinstance(v, str):
+                    raise InvalidInput(
+                        f"metrics.{ident.key} is compared with {v!r}: metrics compare with numbers", field="filter"
+                    )
+            cond += [table.c.is_nan == false(), _apply(table.c.value, op, vals)]
+    else:
+        table = params if ident.kind == "param" else run_tags
+        cond = [table.c.run_id == runs.c.id, table.c.key == ident.key]
+        if op not in ("IS NULL", "IS NOT NULL"):
+            if op not in _STRING_OPS:
+                raise InvalidInput(
+                    f"{ident.kind}s compare as strings: use =, !=, LIKE, ILIKE, IN or NOT IN for "
+                    f"{ident.kind}s.{ident.key}, not {op}",
+                    field="filter",
+                )
+            cond.append(_apply(table.c.value, op, [str(v) for v in vals]))
+    clause = exists(select(true()).where(*cond))
+    return ~clause if op == "IS NULL" else clause
+
+
+def parse_filter(text: str | None) -> ColumnElement[bool] | None:
+    """Translate a filter string into a WHERE clause over ``runs``; None for an empty filter."""
+    if text is None or not text.strip():
+        return None
+    return _Parser(text).parse()
+
+
+def apply_order(query: Select[Any], order_by: Sequence[str] | None) -> Select[Any]:
+    """Add ORDER BY terms (missing values last), then start time and id for a stable order."""
+    terms: list[Any] = []
+    for n, spec in enumerate(order_by or []):
+        parser = _Parser(spec)
+        ident = parser.identifier()
+        direction = parser.word()
+        if direction:
+            parser.take()
+        if direction not in ("", "ASC", "DESC") or parser.peek() is not None:
+            raise InvalidInput(f"cannot order by {spec!r}: write e.g. 'metrics.mse DESC'", field="order_by")
+        if ident.kind == "attr":
+            column: Any = _ATTRS[ident.key.lower()]
+        else:
+            table = {"metric": latest_metrics, "param": params, "tag": run_tags}[ident.kind].alias(f"o{n}")
+            cond = and_(table.c.run_id == runs.c.id, table.c.key == ident.key)
+            if ident.kind == "metric":
+                cond = and_(cond, table.c.is_nan == false())
+            query = query.outerjoin(table, cond)
+            column = table.c.value
+        terms.append(column.is_(None))  # missing last, whatever the direction
+        terms.append(column.desc() if direction == "DESC" else column.asc())
+    terms += [runs.c.start_time.desc(), runs.c.id.desc()]
+    return query.order_by(*terms)
+
+
+def encode_page_token(offset: int) -> str:
+    return base64.urlsafe_b64encode(json.dumps({"offset": offset}).encode()).decode()
+
+
+def decode_page_token(token: str | None) -> int:
+    if not token:
+        return 0
+    try:
+        offset = json.loads(base64.urlsafe_b64decode(token.encode()))["offset"]
+    except (ValueError, KeyError, TypeError):
+        raise InvalidInput("page_token is not one this server issued", field="page_token") from None
+    if not isinstance(offset, int) or offset < 0:
+        raise InvalidInput("page_token is not one this server issued", field="page_token")
+    return offset

@@ -1,0 +1,557 @@
+"""The tracking service: experiments, runs, params, metrics, tags and run artifacts.
+
+Every face (SDK, CLI, REST) calls these methods; none keeps rules of its own. Entity changes
+(create, rename, delete, restore, end) write an audit entry and, where something may act on them,
+a domain event; logged values (metrics, params, tags) are telemetry and are not audited one by one.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable, Mapping, Sequence
+from pathlib import Path
+from typing import Any, BinaryIO
+
+from sqlalchemy import Connection, Row, and_, delete, func, insert, select, update
+from sqlalchemy.exc import IntegrityError
+
+from slipway._ids import ms_to_datetime, new_id, now_ms
+from slipway._principal import current_principal
+from slipway.errors import AlreadyExists, Conflict, InvalidInput, NotFound
+from slipway.events import record_change
+from slipway.lineage import NodeRef, record_edges
+from slipway.store._db import Database
+from slipway.store._sql import upsert
+from slipway.store.artifacts import ArtifactInfo, ArtifactStore, Owner
+from slipway.tracking import _validation as v
+from slipway.tracking._records import (
+    Experiment,
+    LifecycleStage,
+    Metric,
+    Run,
+    RunComparison,
+    RunPage,
+    RunStatus,
+)
+from slipway.tracking._search import apply_order, decode_page_token, encode_page_token, parse_filter
+from slipway.tracking._tables import (
+    experiment_tags,
+    experiments,
+    latest_metrics,
+    metrics,
+    params,
+    run_tags,
+    runs,
+)
+
+DEFAULT_EXPERIMENT = "Default"
+MAX_SEARCH_RESULTS = 50_000
+
+
+def _dt(ms: int) -> dt.datetime:
+    value = ms_to_datetime(ms)
+    assert value is not None
+    return value
+
+
+def _metric_row_to_record(row: Any) -> Metric:
+    return Metric(key=row.key, value=float("nan") if row.is_nan else row.value, step=row.step, timestamp=row.timestamp)
+
+
+def _newer(table: Any, excluded: Any) -> Any:
+    """The latest point is the one with the highest (step, timestamp): later logs win ties."""
+    return (excluded.step > table.c.step) | and_(excluded.step == table.c.step, excluded.timestamp >= table.c.timestamp)
+
+
+def _ms(value: dt.datetime | int | None) -> int | None:
+    if value is None or isinstance(value, int):
+        return value
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=dt.UTC)
+    return int(value.timestamp() * 1000)
+
+
+class TrackingService:
+    """Experiments and runs over a metadata database and an artifact store."""
+
+    def __init__(self, db: Database, artifacts: ArtifactStore) -> None:
+        self._db = db
+        self._artifacts = artifacts
+
+    # ----------------------------------------------------------------- experiments
+
+    def create_experiment(
+        self, name: str, description: str | None = None, tags: Mapping[str, str] | None = None
+    ) -> Experiment:
+        name = v.check_name(name, "experiment name")
+        tag_rows = v.check_mapping(tags, "tag", v.MAX_TAG_VALUE, v.MAX_BATCH_TAGS)
+        exp_id, now, who = new_id(), now_ms(), current_principal().name
+        try:
+            with self._db.write() as conn:
+                conn.execute(
+                    insert(experiments).values(
+                        id=exp_id, name=name, description=description, lifecycle_stage="active",
+                        created_by=who, created_at=now, updated_at=now,
+                    )
+                )
+                if tag_rows:
+                    conn.execute(
+                        insert(experiment_tags),
+                        [{"experiment_id": exp_id, "key": k, "value": val} for k, val in tag_rows.items()],
+                    )
+                record_change(
+                    conn, action="experiment.create", object_kind="experiment", object_id=exp_id,
+                    event_type="experiment.created", payload={"name": name},
+                )
+        except IntegrityError:
+            raise AlreadyExists(f"experiment {name!r} already exists", field="name") from None
+        return self.get_experiment(exp_id)
+
+    def get_experiment(self, experiment_id: str) -> Experiment:
+        with self._db.read() as conn:
+            row = conn.execute(select(experiments).where(experiments.c.id == experiment_id)).first()
+            if row is None:
+                raise NotFound(f"experiment {experiment_id!r} does not exist", field="experiment_id")
+            return self._experiment(conn, row)
+
+    def get_experiment_by_name(self, name: str) -> Experiment:
+        with self._db.read() as conn:
+            row = conn.execute(select(experiments).where(experiments.c.name == name)).first()
+            if row is None:
+                raise NotFound(f"experiment {name!r} does not exist", field="name")
+            return self._experiment(conn, row)
+
+    def get_or_create_experiment(self, name: str) -> Experiment:
+        try:
+            return self.get_experiment_by_name(name)
+        except NotFound:
+            try:
+                return self.create_experiment(name)
+            except AlreadyExists:  # created meanwhile by another process
+                return self.get_experiment_by_name(name)
+
+    def list_experiments(self, *, include_deleted: bool = False, name_like: str | None = None) -> list[Experiment]:
+        query = select(experiments).order_by(experiments.c.created_at, experiments.c.id)
+        if not include_deleted:
+            query = query.where(experiments.c.lifecycle_stage == "active")
+        if name_like:
+            query = query.where(func.lower(experiments.c.name).like(name_like.lower()))
+        with self._db.read() as conn:
+            rows = conn.execute(query).all()
+            tags = self._tags(conn, experiment_tags, experiment_tags.c.experiment_id, [r.id for r in rows])
+        return [self._experiment_record(r, tags.get(r.id, {})) for r in rows]
+
+    def update_experiment(
+        self, experiment_id: str, *, name: str | None = None, description: str | None = None
+    ) -> Experiment:
+        values: dict[str, Any] = {"updated_at": now_ms()}
+        if name is not None:
+            values["name"] = v.check_name(name, "experiment name")
+        if description is not None:
+            values["description"] = description
+        before = self.get_experiment(experiment_id)
+        try:
+            with self._db.write() as conn:
+                conn.execute(update(experiments).where(experiments.c.id == experiment_id).values(**values))
+                record_change(
+                    conn, action="experiment.update", object_kind="experiment", object_id=experiment_id,
+                    details={"before": {"name": before.name}, "after": {k: values[k] for k in values if k == "name"}},
+                )
+        except IntegrityError:
+            raise AlreadyExists(f"experiment {name!r} already exists", field="name") from None
+        return self.get_experiment(experiment_id)
+
+    def set_experiment_tag(self, experiment_id: str, key: str, value: str) -> None:
+        key = v.check_key(key, "tag")
+        value = v.check_value(value, "tag", key, v.MAX_TAG_VALUE)
+        self.get_experiment(experiment_id)
+        with self._db.write() as conn:
+            upsert(conn, experiment_tags, [{"experiment_id": experiment_id, "key": key, "value": value}],
+                   keys=("experiment_id", "key"), update=("value",))
+
+    def delete_experiment(self, experiment_id: str) -> None:
+        """Soft delete: the experiment and its runs are hidden but kept, and can be restored."""
+        self._set_experiment_stage(experiment_id, LifecycleStage.DELETED)
+
+    def restore_experiment(self, experiment_id: str) -> None:
+        self._set_experiment_stage(experiment_id, LifecycleStage.ACTIVE)
+
+    def _set_experiment_stage(self, experiment_id: str, stage: LifecycleStage) -> None:
+        self.get_experiment(experiment_id)
+        with self._db.write() as conn:
+            conn.execute(
+                update(experiments).where(experiments.c.id == experiment_id)
+                .values(lifecycle_stage=stage.value, updated_at=now_ms())
+            )
+            record_change(
+                conn, action=f"experiment.{'delete' if stage is LifecycleStage.DELETED else 'restore'}",
+                object_kind="experiment", object_id=experiment_id,
+            )
+
+    # ----------------------------------------------------------------- runs
+
+    def create_run(
+        self,
+        experiment_id: str | None = None,
+        *,
+        name: str | None = None,
+        tags: Mapping[str, str] | None = None,
+        parent_run_id: str | None = None,
+        start_time: dt.datetime | int | None = None,
+        status: RunStatus | str = RunStatus.RUNNING,
+    ) -> Run:
+        """Start a run in ``experiment_id`` (the ``Default`` experiment when None)."""
+        exp = self.get_experiment(experiment_id) if experiment_id else self.get_or_create_experiment(DEFAULT_EXPERIMENT)
+        if exp.lifecycle_stage is LifecycleStage.DELETED:
+            raise Conflict(f"experiment {exp.name!r} is deleted; restore it before adding runs", field="experiment_id")
+        status = self._status(status)
+        tag_rows = v.check_mapping(tags, "tag", v.MAX_TAG_VALUE, v.MAX_BATCH_TAGS)
+        run_id = new_id()
+        run_name = v.check_name(name, "run name") if name is not None else f"run-{run_id[-8:]}"
+        if parent_run_id is not None:
+            self.get_run(parent_run_id)
+        with self._db.write() as conn:
+            conn.execute(
+                insert(runs).values(
+                    id=run_id, experiment_id=exp.id, name=run_name, status=status.value,
+                    start_time=_ms(start_time) or now_ms(), end_time=None, parent_run_id=parent_run_id,
+                    user=current_principal().name, lifecycle_stage="active",
+                )
+            )
+            if tag_rows:
+                conn.execute(insert(run_tags), [{"run_id": run_id, "key": k, "value": val} for k, val in tag_rows.items()])
+            record_change(
+                conn, action="run.create", object_kind="run", object_id=run_id,
+                event_type="run.created", payload={"experiment_id": exp.id, "name": run_name},
+            )
+        return self.get_run(run_id)
+
+    def get_run(self, run_id: str) -> Run:
+        with self._db.read() as conn:
+            row = conn.execute(select(runs).where(runs.c.id == run_id)).first()
+            if row is None:
+                raise NotFound(f"run {run_id!r} does not exist", field="run_id")
+            return self._runs_with_data(conn, [row])[0]
+
+    def update_run(
+        self,
+        run_id: str,
+        *,
+        status: RunStatus | str | None = None,
+        end_time: dt.datetime | int | None = None,
+        name: str | None = None,
+    ) -> Run:
+        """Change a run's name or status; a terminal status sets the end time (now, unless given)."""
+        values: dict[str, Any] = {}
+        if name is not None:
+            values["name"] = v.check_name(name, "run name")
+        new_status = self._status(status) if status is not None else None
+        if new_status is not None:
+            values["status"] = new_status.value
+            if new_status.terminal:
+                values["end_time"] = _ms(end_time) or now_ms()
+        elif end_time is not None:
+            values["end_time"] = _ms(end_time)
+        if not values:
+            return self.get_run(run_id)
+        with self._db.write() as conn:
+            before = self._run_row(conn, run_id)
+            conn.execute(update(runs).where(runs.c.id == run_id).values(**values))
+            finished = new_status is not None and new_status.terminal and before.status != new_status.value
+            record_change(
+                conn, action="run.update", object_kind="run", object_id=run_id,
+                event_type="run.finished" if finished else None,
+                payload={"status": values.get("status"), "experiment_id": before.experiment_id},
+                details={"before": {"status": before.status, "name": before.name},
+                         "after": {k: values[k] for k in ("status", "name") if k in values}},
+            )
+        return self.get_run(run_id)
+
+    def end_run(self, run_id: str, status: RunStatus | str = RunStatus.FINISHED) -> Run:
+        status = self._status(status)
+        if not status.terminal:
+            raise InvalidInput(f"{status.value} is not a final status: use FINISHED, FAILED or KILLED", field="status")
+        return self.update_run(run_id, status=status)
+
+    def delete_run(self, run_id: str) -> None:
+        self._set_run_stage(run_id, LifecycleStage.DELETED)
+
+    def restore_run(self, run_id: str) -> None:
+        self._set_run_stage(run_id, LifecycleStage.ACTIVE)
+
+    def _set_run_stage(self, run_id: str, stage: LifecycleStage) -> None:
+        with self._db.write() as conn:
+            self._run_row(conn, run_id)
+            conn.execute(update(runs).where(runs.c.id == run_id).values(lifecycle_stage=stage.value))
+            record_change(
+                conn, action=f"run.{'delete' if stage is LifecycleStage.DELETED else 'restore'}",
+                object_kind="run", object_id=run_id,
+            )
+
+    # ----------------------------------------------------------------- logging
+
+    def log_metric(
+        self, run_id: str, key: str, value: float, step: int = 0, timestamp: int | None = None
+    ) -> None:
+        """Log one metric point. NaN and ±Inf are stored and read back as such."""
+        key, value, step = v.check_metric(key, value, step)
+        stored, is_nan = v.storable(value)
+        row = {"run_id": run_id, "key": key, "value": stored, "is_nan": is_nan, "step": step,
+               "timestamp": timestamp if timestamp is not None else now_ms()}
+        with self._db.write() as conn:
+            self._check_active(conn, run_id)
+            conn.execute(insert(metrics), [row])
+            upsert(conn, latest_metrics, [row], keys=("run_id", "key"),
+                   update=("value", "is_nan", "step", "timestamp"), where=_newer)
+
+    def log_param(self, run_id: str, key: str, value: Any) -> None:
+        self.log_batch(run_id, params={key: value})
+
+    def set_tag(self, run_id: str, key: str, value: Any) -> None:
+        self.log_batch(run_id, tags={key: value})
+
+    def delete_tag(self, run_id: str, key: str) -> None:
+        with self._db.write() as conn:
+            self._check_active(conn, run_id)
+            result = conn.execute(delete(run_tags).where(run_tags.c.run_id == run_id, run_tags.c.key == key))
+            if result.rowcount == 0:
+                raise NotFound(f"run {run_id!r} has no tag {key!r}", field="key")
+
+    def log_batch(
+        self,
+        run_id: str,
+        metrics: Iterable[Metric | Mapping[str, Any]] = (),
+        params: Mapping[str, Any] | None = None,
+        tags: Mapping[str, Any] | None = None,
+    ) -> None:
+        """Log many values in one transaction: all of them are stored, or none.
+
+        A param is written once: logging the same key again with another value is a Conflict,
+        since a run's inputs must not change after the fact.
+        """
+        metric_rows = self._metric_rows(run_id, metrics)
+        param_rows = v.check_mapping(params, "param", v.MAX_PARAM_VALUE, v.MAX_BATCH_PARAMS)
+        tag_rows = v.check_mapping(tags, "tag", v.MAX_TAG_VALUE, v.MAX_BATCH_TAGS)
+        with self._db.write() as conn:
+            self._check_active(conn, run_id)
+            if param_rows:
+                self._insert_params(conn, run_id, param_rows)
+            if tag_rows:
+                upsert(conn, run_tags, [{"run_id": run_id, "key": k, "value": val} for k, val in tag_rows.items()],
+                       keys=("run_id", "key"), update=("value",))
+            if metric_rows:
+                conn.execute(insert(metrics), metric_rows)
+                latest: dict[str, dict[str, Any]] = {}
+                for r in metric_rows:
+                    cur = latest.get(r["key"])
+                    if cur is None or (r["step"], r["timestamp"]) >= (cur["step"], cur["timestamp"]):
+                        latest[r["key"]] = r
+                upsert(conn, latest_metrics, list(latest.values()), keys=("run_id", "key"),
+                       update=("value", "is_nan", "step", "timestamp"), where=_newer)
+
+    def _metric_rows(self, run_id: str, items: Iterable[Metric | Mapping[str, Any]]) -> list[dict[str, Any]]:
+        rows = []
+        now = now_ms()
+        for item in items:
+            data = item.model_dump() if isinstance(item, Metric) else dict(item)
+            if "key" not in data or "value" not in data:
+                raise InvalidInput("each metric needs a key and a value", field="metrics")
+            key, value, step = v.check_metric(data["key"], data["value"], data.get("step", 0) or 0)
+            stored, is_nan = v.storable(value)
+            ts = data.get("timestamp") or now
+            rows.append({"run_id": run_id, "key": key, "value": stored, "is_nan": is_nan, "step": step, "timestamp": ts})
+            if len(rows) > v.MAX_BATCH_METRICS:
+                raise InvalidInput(f"more than {v.MAX_BATCH_METRICS} metrics in one batch", field="metrics")
+        return rows
+
+    def _insert_params(self, conn: Connection, run_id: str, values: dict[str, str]) -> None:
+        existing = dict(
+            conn.execute(
+                select(params.c.key, params.c.value).where(params.c.run_id == run_id, params.c.key.in_(list(values)))
+            ).tuples()
+        )
+        for key, old in existing.items():
+            if old != values[key]:
+                raise Conflict(
+                    f"param {key!r} of run {run_id} is already {old!r}; params cannot change (tried {values[key]!r})",
+                    field=f"param.{key}",
+                )
+        new = [{"run_id": run_id, "key": k, "value": val} for k, val in values.items() if k not in existing]
+        if new:
+            conn.execute(insert(params), new)
+
+    def get_metric_history(self, run_id: str, key: str) -> list[Metric]:
+        """Every point of a metric, by step then time."""
+        with self._db.read() as conn:
+            self._run_row(conn, run_id)
+            rows = conn.execute(
+                select(metrics.c.key, metrics.c.value, metrics.c.is_nan, metrics.c.step, metrics.c.timestamp)
+                .where(metrics.c.run_id == run_id, metrics.c.key == key)
+                .order_by(metrics.c.step, metrics.c.timestamp, metrics.c.id)
+            ).all()
+        return [_metric_row_to_record(r) for r in rows]
+
+    # ----------------------------------------------------------------- search
+
+    def search_runs(
+        self,
+        experiment_ids: Sequence[str] | None = None,
+        filter: str | None = None,
+        order_by: Sequence[str] | None = None,
+        max_results: int = 1000,
+        page_token: str | None = None,
+        include_deleted: bool = False,
+    ) -> RunPage:
+        """Find runs with a filter expression (see :mod:`slipway.tracking._search`), one page at a time."""
+        if not isinstance(max_results, int) or not 1 <= max_results <= MAX_SEARCH_RESULTS:
+            raise InvalidInput(f"max_results must be between 1 and {MAX_SEARCH_RESULTS}", field="max_results")
+        offset = decode_page_token(page_token)
+        query = select(runs)
+        if experiment_ids:
+            query = query.where(runs.c.experiment_id.in_(list(experiment_ids)))
+        if not include_deleted:
+            query = query.where(runs.c.lifecycle_stage == "active")
+        where = parse_filter(filter)
+        if where is not None:
+            query = query.where(where)
+        query = apply_order(query, order_by).limit(max_results + 1).offset(offset)
+        with self._db.read() as conn:
+            rows = conn.execute(query).all()
+            more = len(rows) > max_results
+            found = self._runs_with_data(conn, rows[:max_results])
+        return RunPage(runs=found, next_page_token=encode_page_token(offset + max_results) if more else None)
+
+    def compare_runs(self, run_ids: Sequence[str]) -> RunComparison:
+        if not run_ids:
+            raise InvalidInput("name at least one run to compare", field="run_ids")
+        found = [self.get_run(r) for r in run_ids]
+        param_keys = sorted({k for r in found for k in r.params})
+        metric_keys = sorted({k for r in found for k in r.metrics})
+        table_params = {k: [r.params.get(k) for r in found] for k in param_keys}
+        return RunComparison(
+            run_ids=[r.id for r in found],
+            run_names=[r.name for r in found],
+            params=table_params,
+            metrics={k: [r.metrics.get(k) for r in found] for k in metric_keys},
+            differing_params=[k for k, vals in table_params.items() if len(set(vals)) > 1],
+        )
+
+    # ----------------------------------------------------------------- artifacts
+
+    def log_artifact(self, run_id: str, local_path: str | Path, artifact_path: str | None = None) -> list[ArtifactInfo]:
+        """Store a file (or a folder's files) under ``artifact_path`` of the run."""
+        local = Path(local_path)
+        self._active_run(run_id)
+        owner = Owner("run", run_id)
+        if local.is_dir():
+            infos = self._artifacts.put_dir(owner, artifact_path or "", local)
+        elif local.is_file():
+            dest = f"{artifact_path.rstrip('/')}/{local.name}" if artifact_path else local.name
+            infos = [self._artifacts.put_file(owner, dest, local)]
+        else:
+            raise InvalidInput(f"{local} is neither a file nor a folder", field="local_path")
+        self._record_artifact_lineage(run_id, infos)
+        return infos
+
+    def log_bytes(self, run_id: str, data: bytes | BinaryIO, artifact_path: str) -> ArtifactInfo:
+        """Store bytes, or a stream read in chunks, at ``artifact_path`` of the run."""
+        self._active_run(run_id)
+        owner = Owner("run", run_id)
+        if isinstance(data, (bytes, bytearray)):
+            info = self._artifacts.put_bytes(owner, artifact_path, bytes(data))
+        else:
+            info = self._artifacts.put_stream(owner, artifact_path, data)
+        self._record_artifact_lineage(run_id, [info])
+        return info
+
+    def list_artifacts(self, run_id: str, path: str = "", recursive: bool = False) -> list[ArtifactInfo]:
+        self.get_run(run_id)
+        return self._artifacts.list(Owner("run", run_id), path, recursive=recursive)
+
+    def open_artifact(self, run_id: str, path: str) -> BinaryIO:
+        return self._artifacts.open(Owner("run", run_id), path)
+
+    def download_artifacts(self, run_id: str, path: str, dst: str | Path) -> Path:
+        self.get_run(run_id)
+        return self._artifacts.download(Owner("run", run_id), path, Path(dst))
+
+    def _record_artifact_lineage(self, run_id: str, infos: Sequence[ArtifactInfo]) -> None:
+        run_node = NodeRef("run", run_id)
+        with self._db.write() as conn:
+            record_edges(conn, [(run_node, NodeRef("artifact", f"run/{run_id}/{i.path}", i.path), "produced")
+                                for i in infos])
+
+    # ----------------------------------------------------------------- helpers
+
+    @staticmethod
+    def _status(status: RunStatus | str) -> RunStatus:
+        try:
+            return RunStatus(str(status).upper())
+        except ValueError:
+            raise InvalidInput(
+                f"unknown run status {status!r}; use one of {', '.join(s.value for s in RunStatus)}", field="status"
+            ) from None
+
+    @staticmethod
+    def _run_row(conn: Connection, run_id: str) -> Row[Any]:
+        row = conn.execute(select(runs).where(runs.c.id == run_id)).first()
+        if row is None:
+            raise NotFound(f"run {run_id!r} does not exist", field="run_id")
+        return row
+
+    @staticmethod
+    def _check_active(conn: Connection, run_id: str) -> None:
+        stage = conn.execute(select(runs.c.lifecycle_stage).where(runs.c.id == run_id)).scalar()
+        if stage is None:
+            raise NotFound(f"run {run_id!r} does not exist", field="run_id")
+        if stage != "active":
+            raise Conflict(f"run {run_id!r} is deleted; restore it before logging to it", field="run_id")
+
+    def _active_run(self, run_id: str) -> None:
+        with self._db.read() as conn:
+            self._check_active(conn, run_id)
+
+    @staticmethod
+    def _tags(conn: Connection, table: Any, id_col: Any, ids: list[str]) -> dict[str, dict[str, str]]:
+        out: dict[str, dict[str, str]] = {}
+        for chunk in _chunks(ids):
+            for owner, key, value in conn.execute(select(id_col, table.c.key, table.c.value).where(id_col.in_(chunk))):
+                out.setdefault(owner, {})[key] = value
+        return out
+
+    def _experiment(self, conn: Connection, row: Row[Any]) -> Experiment:
+        tags = self._tags(conn, experiment_tags, experiment_tags.c.experiment_id, [row.id]).get(row.id, {})
+        return self._experiment_record(row, tags)
+
+    @staticmethod
+    def _experiment_record(row: Row[Any], tags: dict[str, str]) -> Experiment:
+        return Experiment(
+            id=row.id, name=row.name, description=row.description, lifecycle_stage=row.lifecycle_stage,
+            tags=tags, created_by=row.created_by, created_at=_dt(row.created_at), updated_at=_dt(row.updated_at),
+        )
+
+    def _runs_with_data(self, conn: Connection, rows: Sequence[Row[Any]]) -> list[Run]:
+        ids = [r.id for r in rows]
+        run_params = self._tags(conn, params, params.c.run_id, ids)
+        tags = self._tags(conn, run_tags, run_tags.c.run_id, ids)
+        latest: dict[str, dict[str, Metric]] = {}
+        for chunk in _chunks(ids):
+            for m in conn.execute(select(latest_metrics).where(latest_metrics.c.run_id.in_(chunk))):
+                latest.setdefault(m.run_id, {})[m.key] = _metric_row_to_record(m)
+        return [
+            Run(
+                id=r.id, experiment_id=r.experiment_id, name=r.name, status=r.status,
+                start_time=_dt(r.start_time), end_time=ms_to_datetime(r.end_time), parent_run_id=r.parent_run_id,
+                user=r.user, lifecycle_stage=r.lifecycle_stage, params=run_params.get(r.id, {}),
+                tags=tags.get(r.id, {}), metrics=latest.get(r.id, {}),
+            )
+            for r in rows
+        ]
+
+
+def _chunks(ids: list[str], size: int = 500) -> Iterable[list[str]]:
+    for i in range(0, len(ids), size):
+        yield ids[i:i + size]
+
+
+__all__ = ["DEFAULT_EXPERIMENT", "TrackingService"]
