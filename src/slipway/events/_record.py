@@ -67,7 +67,7 @@ def record_change(
         # Serialise chain appends; SQLite writers are already serialised by BEGIN IMMEDIATE.
         conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _PG_AUDIT_LOCK})
     prev = conn.execute(select(audit_events.c.hash).order_by(audit_events.c.seq.desc()).limit(1)).scalar()
-    entry = {
+    entry: dict[str, Any] = {
         "id": new_id(),
         "at": at,
         "actor": principal.name,
@@ -79,3 +79,18 @@ def record_change(
     }
     prev_hash = prev or GENESIS_HASH
     conn.execute(insert(audit_events).values(**entry, prev_hash=prev_hash, hash=audit_hash(prev_hash, entry)))
+
+
+_ENTRY_FIELDS = ("id", "at", "actor", "action", "object_kind", "object_id", "source", "details")
+
+
+def first_broken_audit_entry(conn: Connection) -> int | None:
+    """Walk the chain; return the ``seq`` of the first entry edited, inserted or deleted behind
+    its back (its link no longer matches), or None when the whole chain holds."""
+    prev = GENESIS_HASH
+    for row in conn.execute(select(audit_events).order_by(audit_events.c.seq)).mappings():
+        entry = {k: row[k] for k in _ENTRY_FIELDS}
+        if row["prev_hash"] != prev or audit_hash(prev, entry) != row["hash"]:
+            return int(row["seq"])
+        prev = row["hash"]
+    return None

@@ -106,7 +106,8 @@ class Database:
                 return
             from slipway.store._migrate import ensure_current  # alembic is heavy: import on first use
 
-            ensure_current(self)
+            with _translate_errors(self):
+                ensure_current(self)
             self._migrated = True
 
     def dispose(self) -> None:

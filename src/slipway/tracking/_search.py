@@ -119,6 +119,8 @@ class _Parser:
         return tok
 
     def expect(self, text: str) -> None:
+        if self.peek() is None:
+            raise InvalidInput(f"the filter ends too early: expected {text!r}", field="filter")
         tok = self.take()
         if tok.text.upper() != text:
             raise InvalidInput(f"expected {text!r} at character {tok.pos + 1}, found {tok.text!r}", field="filter")

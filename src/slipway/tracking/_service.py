@@ -38,8 +38,8 @@ from slipway.tracking._tables import (
     experiment_tags,
     experiments,
     latest_metrics,
-    metrics,
-    params,
+    metrics as metrics_table,
+    params as params_table,
     run_tags,
     runs,
 )
@@ -300,7 +300,7 @@ class TrackingService:
                "timestamp": timestamp if timestamp is not None else now_ms()}
         with self._db.write() as conn:
             self._check_active(conn, run_id)
-            conn.execute(insert(metrics), [row])
+            conn.execute(insert(metrics_table), [row])
             upsert(conn, latest_metrics, [row], keys=("run_id", "key"),
                    update=("value", "is_nan", "step", "timestamp"), where=_newer)
 
@@ -340,7 +340,7 @@ class TrackingService:
                 upsert(conn, run_tags, [{"run_id": run_id, "key": k, "value": val} for k, val in tag_rows.items()],
                        keys=("run_id", "key"), update=("value",))
             if metric_rows:
-                conn.execute(insert(metrics), metric_rows)
+                conn.execute(insert(metrics_table), metric_rows)
                 latest: dict[str, dict[str, Any]] = {}
                 for r in metric_rows:
                     cur = latest.get(r["key"])
@@ -365,11 +365,12 @@ class TrackingService:
         return rows
 
     def _insert_params(self, conn: Connection, run_id: str, values: dict[str, str]) -> None:
-        existing = dict(
-            conn.execute(
-                select(params.c.key, params.c.value).where(params.c.run_id == run_id, params.c.key.in_(list(values)))
-            ).tuples()
-        )
+        existing = {
+            key: value
+            for key, value in conn.execute(
+                select(params_table.c.key, params_table.c.value).where(params_table.c.run_id == run_id, params_table.c.key.in_(list(values)))
+            )
+        }
         for key, old in existing.items():
             if old != values[key]:
                 raise Conflict(
@@ -378,16 +379,16 @@ class TrackingService:
                 )
         new = [{"run_id": run_id, "key": k, "value": val} for k, val in values.items() if k not in existing]
         if new:
-            conn.execute(insert(params), new)
+            conn.execute(insert(params_table), new)
 
     def get_metric_history(self, run_id: str, key: str) -> list[Metric]:
         """Every point of a metric, by step then time."""
         with self._db.read() as conn:
             self._run_row(conn, run_id)
             rows = conn.execute(
-                select(metrics.c.key, metrics.c.value, metrics.c.is_nan, metrics.c.step, metrics.c.timestamp)
-                .where(metrics.c.run_id == run_id, metrics.c.key == key)
-                .order_by(metrics.c.step, metrics.c.timestamp, metrics.c.id)
+                select(metrics_table.c.key, metrics_table.c.value, metrics_table.c.is_nan, metrics_table.c.step, metrics_table.c.timestamp)
+                .where(metrics_table.c.run_id == run_id, metrics_table.c.key == key)
+                .order_by(metrics_table.c.step, metrics_table.c.timestamp, metrics_table.c.id)
             ).all()
         return [_metric_row_to_record(r) for r in rows]
 
@@ -532,7 +533,7 @@ class TrackingService:
 
     def _runs_with_data(self, conn: Connection, rows: Sequence[Row[Any]]) -> list[Run]:
         ids = [r.id for r in rows]
-        run_params = self._tags(conn, params, params.c.run_id, ids)
+        run_params = self._tags(conn, params_table, params_table.c.run_id, ids)
         tags = self._tags(conn, run_tags, run_tags.c.run_id, ids)
         latest: dict[str, dict[str, Metric]] = {}
         for chunk in _chunks(ids):

@@ -19,7 +19,7 @@ MAX_BATCH_TAGS = 1000
 MAX_STEP = 2**63 - 1
 
 # Keys are paths of words: letters (any script), digits, and _ - . space / :
-_KEY_RE = re.compile(r"^[\w\-. /:]+$")
+_KEY_RE = re.compile(r"[\w\-. /:]+")
 
 
 def check_name(value: Any, field: str = "name") -> str:
@@ -41,7 +41,7 @@ def check_key(key: Any, kind: str) -> str:
         raise InvalidInput(f"{kind} key must be a non-empty string, got {key!r}", field=field)
     if len(key) > MAX_KEY:
         raise InvalidInput(f"{kind} key {key[:40]!r}... is {len(key)} characters; the limit is {MAX_KEY}", field=field)
-    if not _KEY_RE.match(key) or ".." in key.split("/") or key.startswith("/"):
+    if not _KEY_RE.fullmatch(key) or ".." in key.split("/") or key.startswith("/"):
         raise InvalidInput(
             f"{kind} key {key!r} has a reserved character: use letters, digits and _ - . space / :",
             field=field,

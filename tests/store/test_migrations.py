@@ -1,0 +1,66 @@
+"""The migrations build exactly the tables the code declares, on SQLite and PostgreSQL."""
+
+import importlib
+import pkgutil
+
+import pytest
+from alembic.autogenerate import compare_metadata
+from alembic.runtime.migration import MigrationContext
+
+import slipway
+from slipway.errors import InvalidInput, ServiceUnavailable
+from slipway.store import Database, current_revision, head_revision, metadata
+
+
+def _import_all_tables() -> None:
+    for mod in pkgutil.walk_packages(slipway.__path__, "slipway."):
+        if mod.name.endswith("._tables"):
+            importlib.import_module(mod.name)
+
+
+def test_migrated_schema_matches_declared_tables(db: Database) -> None:
+    _import_all_tables()
+    with db.engine.connect() as conn:
+        diff = compare_metadata(MigrationContext.configure(conn), metadata)
+    assert diff == [], f"tables and migrations disagree; write a migration (scripts/new_migration.py): {diff}"
+    assert current_revision(db) == head_revision()
+
+
+def test_sqlite_is_upgraded_on_first_use(tmp_path) -> None:
+    db = Database(f"sqlite:///{tmp_path / 'sub' / 'fresh.db'}")
+    assert current_revision(db) is None
+    db.ensure_schema()
+    assert current_revision(db) == head_revision()
+
+
+def test_postgres_is_not_upgraded_behind_the_users_back(pg_template) -> None:
+    from sqlalchemy import create_engine, text
+    from sqlalchemy.engine import make_url
+
+    from _services import PG_ADMIN_URL
+
+    admin = create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text('DROP DATABASE IF EXISTS "slipway_empty"'))
+        conn.execute(text('CREATE DATABASE "slipway_empty"'))
+    db = Database(make_url(PG_ADMIN_URL).set(database="slipway_empty").render_as_string(hide_password=False))
+    try:
+        with pytest.raises(ServiceUnavailable, match="slipway db upgrade"):
+            db.ensure_schema()
+    finally:
+        db.dispose()
+        with admin.connect() as conn:
+            conn.execute(text('DROP DATABASE IF EXISTS "slipway_empty" WITH (FORCE)'))
+        admin.dispose()
+
+
+@pytest.mark.parametrize("url", ["mysql://x/y", "not a url", "sqlite+nodriver:///x.db"])
+def test_unsupported_database_urls(url: str) -> None:
+    with pytest.raises(InvalidInput):
+        Database(url)
+
+
+def test_unreachable_postgres_is_a_clear_error() -> None:
+    db = Database("postgresql+psycopg://postgres@127.0.0.1:1/none?connect_timeout=2")
+    with pytest.raises(ServiceUnavailable, match="cannot reach PostgreSQL"):
+        db.ensure_schema()

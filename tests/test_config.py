@@ -1,0 +1,46 @@
+from pathlib import Path
+
+import pytest
+
+from slipway import load_settings
+from slipway.errors import InvalidInput
+
+
+def test_defaults_live_under_dot_slipway(tmp_path: Path) -> None:
+    s = load_settings(env={}, cwd=tmp_path)
+    assert s.home == tmp_path / ".slipway"
+    assert s.db_url == f"sqlite:///{tmp_path / '.slipway' / 'slipway.db'}"
+    assert s.artifact_url == str(tmp_path / ".slipway" / "artifacts")
+    assert not s.remote
+    assert {name: src for name, _, src in s.items()}["home"] == "default"
+
+
+def test_environment_beats_toml_and_sources_are_reported(tmp_path: Path) -> None:
+    (tmp_path / "slipway.toml").write_text('[slipway]\nhome = "from-toml"\nartifact_url = "s3://b/p"\n')
+    s = load_settings(env={"SLIPWAY_HOME": str(tmp_path / "env-home")}, cwd=tmp_path)
+    assert s.home == tmp_path / "env-home"
+    assert s.artifact_url == "s3://b/p"
+    sources = {name: src for name, _, src in s.items()}
+    assert sources["home"] == "env SLIPWAY_HOME"
+    assert sources["artifact_url"] == str(tmp_path / "slipway.toml")
+
+
+def test_token_is_never_displayed(tmp_path: Path) -> None:
+    s = load_settings(env={"SLIPWAY_TOKEN": "secret-value", "SLIPWAY_SERVER_URL": "http://127.0.0.1:5000/"}, cwd=tmp_path)
+    assert s.remote and s.server_url == "http://127.0.0.1:5000"
+    assert "secret-value" not in str(s.items())
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [("home = [", "not valid TOML"), ('colour = "red"', "unknown setting")],
+)
+def test_bad_toml_is_a_clear_error(tmp_path: Path, text: str, message: str) -> None:
+    (tmp_path / "slipway.toml").write_text(text)
+    with pytest.raises(InvalidInput, match=message):
+        load_settings(env={}, cwd=tmp_path)
+
+
+def test_missing_config_file_named_by_env(tmp_path: Path) -> None:
+    with pytest.raises(InvalidInput, match="does not exist"):
+        load_settings(env={"SLIPWAY_CONFIG": str(tmp_path / "nope.toml")}, cwd=tmp_path)

@@ -1,0 +1,121 @@
+"""Tracking storage behaviour that must hold on SQLite and PostgreSQL alike."""
+
+import math
+
+import pytest
+from sqlalchemy import func, select
+
+from slipway.errors import AlreadyExists, Conflict, InvalidInput, NotFound
+from slipway.events._tables import audit_events, events
+from slipway.lineage import LineageService
+from slipway.tracking import RunStatus, TrackingService
+
+
+def test_latest_metric_is_highest_step_then_latest_time(tracking: TrackingService) -> None:
+    run = tracking.create_run(name="r")
+    tracking.log_metric(run.id, "loss", 3.0, step=5, timestamp=1000)
+    tracking.log_metric(run.id, "loss", 9.0, step=1, timestamp=5000)  # older step logged later
+    tracking.log_metric(run.id, "loss", 2.0, step=5, timestamp=2000)
+    latest = tracking.get_run(run.id).metrics["loss"]
+    assert (latest.value, latest.step) == (2.0, 5)
+    history = tracking.get_metric_history(run.id, "loss")
+    assert [(m.step, m.value) for m in history] == [(1, 9.0), (5, 3.0), (5, 2.0)]
+
+
+def test_nan_and_infinity_round_trip(tracking: TrackingService) -> None:
+    run = tracking.create_run()
+    tracking.log_batch(run.id, metrics=[
+        {"key": "a", "value": float("nan")},
+        {"key": "b", "value": float("inf")},
+        {"key": "c", "value": float("-inf"), "step": -3},
+    ])
+    got = tracking.get_run(run.id).metrics
+    assert math.isnan(got["a"].value)
+    assert got["b"].value == math.inf
+    assert got["c"].value == -math.inf and got["c"].step == -3
+    # NaN never satisfies a comparison; infinity does
+    assert tracking.search_runs(filter="metrics.a < 1e308").runs == []
+    assert [r.id for r in tracking.search_runs(filter="metrics.b > 1e308").runs] == [run.id]
+
+
+def test_batch_is_all_or_nothing(tracking: TrackingService) -> None:
+    run = tracking.create_run()
+    tracking.log_param(run.id, "lr", 0.1)
+    with pytest.raises(Conflict, match="lr"):
+        tracking.log_batch(run.id, metrics=[{"key": "m", "value": 1.0}], params={"lr": 0.2, "depth": 3})
+    stored = tracking.get_run(run.id)
+    assert stored.params == {"lr": "0.1"}
+    assert stored.metrics == {}
+
+
+def test_invalid_values_name_the_field(tracking: TrackingService) -> None:
+    run = tracking.create_run()
+    with pytest.raises(InvalidInput) as exc:
+        tracking.log_metric(run.id, "bad key\n", 1.0)
+    assert exc.value.field == "metric.key"
+    with pytest.raises(InvalidInput, match="must be a number"):
+        tracking.log_metric(run.id, "m", "abc")  # type: ignore[arg-type]
+    with pytest.raises(InvalidInput, match="limit is 8000"):
+        tracking.log_param(run.id, "p", "x" * 8001)
+    with pytest.raises(InvalidInput, match="step"):
+        tracking.log_metric(run.id, "m", 1.0, step=1.5)  # type: ignore[arg-type]
+
+
+def test_unicode_names_and_keys(tracking: TrackingService) -> None:
+    exp = tracking.create_experiment("Ünïcode 实验 🚢")
+    run = tracking.create_run(exp.id, name="лодка")
+    tracking.log_metric(run.id, "точность", 0.9)
+    tracking.log_param(run.id, "学习率", "0.01")
+    found = tracking.search_runs([exp.id], filter="metrics.`точность` > 0.5 and params.`学习率` = '0.01'").runs
+    assert [r.name for r in found] == ["лодка"]
+
+
+def test_experiment_names_are_unique_and_deleted_ones_keep_their_name(tracking: TrackingService) -> None:
+    exp = tracking.create_experiment("e")
+    with pytest.raises(AlreadyExists):
+        tracking.create_experiment("e")
+    tracking.delete_experiment(exp.id)
+    assert "e" not in [e.name for e in tracking.list_experiments()]
+    with pytest.raises(Conflict, match="deleted"):
+        tracking.create_run(exp.id)
+    tracking.restore_experiment(exp.id)
+    assert tracking.create_run(exp.id).experiment_id == exp.id
+
+
+def test_logging_to_unknown_or_deleted_run(tracking: TrackingService) -> None:
+    with pytest.raises(NotFound, match="nope"):
+        tracking.log_metric("nope", "m", 1.0)
+    run = tracking.create_run()
+    tracking.delete_run(run.id)
+    with pytest.raises(Conflict, match="deleted"):
+        tracking.log_metric(run.id, "m", 1.0)
+    assert tracking.search_runs().runs == []
+    assert [r.id for r in tracking.search_runs(include_deleted=True).runs] == [run.id]
+
+
+def test_changes_write_audit_entries_and_events_in_the_same_transaction(tracking: TrackingService, db) -> None:
+    exp = tracking.create_experiment("audited")
+    run = tracking.create_run(exp.id)
+    tracking.end_run(run.id, RunStatus.FAILED)
+    with db.read() as conn:
+        actions = [r.action for r in conn.execute(select(audit_events).order_by(audit_events.c.seq))]
+        types = [r.type for r in conn.execute(select(events).order_by(events.c.seq))]
+    assert actions == ["experiment.create", "run.create", "run.update"]
+    assert types == ["experiment.created", "run.created", "run.finished"]
+    # a change that fails leaves neither
+    with pytest.raises(AlreadyExists):
+        tracking.create_experiment("audited")
+    with db.read() as conn:
+        assert conn.execute(select(func.count()).select_from(audit_events)).scalar() == 3
+
+
+def test_artifacts_are_recorded_in_lineage(tracking: TrackingService, db, tmp_path) -> None:
+    run = tracking.create_run()
+    (tmp_path / "out").mkdir()
+    (tmp_path / "out" / "model.txt").write_text("weights")
+    (tmp_path / "out" / "report.md").write_text("# report")
+    tracking.log_artifact(run.id, tmp_path / "out", "model")
+    graph = LineageService(db).downstream("run", run.id)
+    assert {n.id for n in graph.nodes if n.kind == "artifact"} == {
+        f"run/{run.id}/model/model.txt", f"run/{run.id}/model/report.md"}
+    assert {e.relation for e in graph.edges} == {"produced"}
