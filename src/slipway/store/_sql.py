@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+import functools
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
 from sqlalchemy import Connection, Table
@@ -26,15 +27,25 @@ def upsert(
     *,
     keys: Iterable[str],
     update: Iterable[str],
-    where: Any = None,
+    where: Callable[[Table, Any], Any] | None = None,
 ) -> None:
     """Insert rows or, on a key clash, overwrite the ``update`` columns (only where ``where`` holds).
 
-    ``where`` is built from the table and ``excluded`` columns by a callable ``where(table, excluded)``.
+    ``where`` is a callable ``where(table, excluded)`` building the condition from the table's and
+    the incoming row's columns. The statement is built once per shape and reused: building it
+    costs more than running it on the hot path of metric logging.
     """
-    if not rows:
-        return
-    stmt = _insert(conn, table)
+    if rows:
+        stmt = _upsert_statement(conn.dialect.name, table, tuple(keys), tuple(update), where)
+        conn.execute(stmt, list(rows))
+
+
+@functools.lru_cache(maxsize=256)
+def _upsert_statement(
+    dialect: str, table: Table, keys: tuple[str, ...], update: tuple[str, ...],
+    where: Callable[[Table, Any], Any] | None,
+) -> Any:
+    stmt = (postgresql.insert if dialect == "postgresql" else sqlite.insert)(table)
     set_ = {c: stmt.excluded[c] for c in update}
     condition = where(table, stmt.excluded) if where is not None else None
-    conn.execute(stmt.on_conflict_do_update(index_elements=list(keys), set_=set_, where=condition), list(rows))
+    return stmt.on_conflict_do_update(index_elements=list(keys), set_=set_, where=condition)

@@ -12,7 +12,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any, BinaryIO
 
-from sqlalchemy import Connection, Row, and_, delete, func, insert, select, update
+from sqlalchemy import Connection, Row, and_, bindparam, delete, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from slipway._ids import ms_to_datetime, new_id, now_ms
@@ -45,6 +45,9 @@ from slipway.tracking._tables import (
 )
 
 DEFAULT_EXPERIMENT = "Default"
+# Built once: constructing statements costs more than running them on the metric-logging path.
+_RUN_STAGE = select(runs.c.lifecycle_stage).where(runs.c.id == bindparam("run_id"))
+_INSERT_METRIC = insert(metrics_table)
 MAX_SEARCH_RESULTS = 50_000
 
 
@@ -63,12 +66,14 @@ def _newer(table: Any, excluded: Any) -> Any:
     return (excluded.step > table.c.step) | and_(excluded.step == table.c.step, excluded.timestamp >= table.c.timestamp)
 
 
-def _ms(value: dt.datetime | int | None) -> int | None:
-    if value is None or isinstance(value, int):
-        return value
-    if value.tzinfo is None:
-        value = value.replace(tzinfo=dt.UTC)
-    return int(value.timestamp() * 1000)
+def _ms(value: dt.datetime | int | None, field: str) -> int | None:
+    if value is None:
+        return None
+    if isinstance(value, dt.datetime):
+        if value.tzinfo is None:
+            value = value.replace(tzinfo=dt.UTC)
+        value = int(value.timestamp() * 1000)
+    return v.check_time_ms(value, field)
 
 
 class TrackingService:
@@ -214,7 +219,7 @@ class TrackingService:
             conn.execute(
                 insert(runs).values(
                     id=run_id, experiment_id=exp.id, name=run_name, status=status.value,
-                    start_time=_ms(start_time) or now_ms(), end_time=None, parent_run_id=parent_run_id,
+                    start_time=_ms(start_time, "start_time") or now_ms(), end_time=None, parent_run_id=parent_run_id,
                     user=current_principal().name, lifecycle_stage="active",
                 )
             )
@@ -249,9 +254,9 @@ class TrackingService:
         if new_status is not None:
             values["status"] = new_status.value
             if new_status.terminal:
-                values["end_time"] = _ms(end_time) or now_ms()
+                values["end_time"] = _ms(end_time, "end_time") or now_ms()
         elif end_time is not None:
-            values["end_time"] = _ms(end_time)
+            values["end_time"] = _ms(end_time, "end_time")
         if not values:
             return self.get_run(run_id)
         with self._db.write() as conn:
@@ -297,10 +302,10 @@ class TrackingService:
         key, value, step = v.check_metric(key, value, step)
         stored, is_nan = v.storable(value)
         row = {"run_id": run_id, "key": key, "value": stored, "is_nan": is_nan, "step": step,
-               "timestamp": timestamp if timestamp is not None else now_ms()}
+               "timestamp": now_ms() if timestamp is None else v.check_time_ms(timestamp, f"metric.{key}.timestamp")}
         with self._db.write() as conn:
             self._check_active(conn, run_id)
-            conn.execute(insert(metrics_table), [row])
+            conn.execute(_INSERT_METRIC, [row])
             upsert(conn, latest_metrics, [row], keys=("run_id", "key"),
                    update=("value", "is_nan", "step", "timestamp"), where=_newer)
 
@@ -340,7 +345,7 @@ class TrackingService:
                 upsert(conn, run_tags, [{"run_id": run_id, "key": k, "value": val} for k, val in tag_rows.items()],
                        keys=("run_id", "key"), update=("value",))
             if metric_rows:
-                conn.execute(insert(metrics_table), metric_rows)
+                conn.execute(_INSERT_METRIC, metric_rows)
                 latest: dict[str, dict[str, Any]] = {}
                 for r in metric_rows:
                     cur = latest.get(r["key"])
@@ -358,7 +363,7 @@ class TrackingService:
                 raise InvalidInput("each metric needs a key and a value", field="metrics")
             key, value, step = v.check_metric(data["key"], data["value"], data.get("step", 0) or 0)
             stored, is_nan = v.storable(value)
-            ts = data.get("timestamp") or now
+            ts = v.check_time_ms(data["timestamp"], f"metric.{key}.timestamp") if data.get("timestamp") else now
             rows.append({"run_id": run_id, "key": key, "value": stored, "is_nan": is_nan, "step": step, "timestamp": ts})
             if len(rows) > v.MAX_BATCH_METRICS:
                 raise InvalidInput(f"more than {v.MAX_BATCH_METRICS} metrics in one batch", field="metrics")
@@ -502,7 +507,7 @@ class TrackingService:
 
     @staticmethod
     def _check_active(conn: Connection, run_id: str) -> None:
-        stage = conn.execute(select(runs.c.lifecycle_stage).where(runs.c.id == run_id)).scalar()
+        stage = conn.execute(_RUN_STAGE, {"run_id": run_id}).scalar()
         if stage is None:
             raise NotFound(f"run {run_id!r} does not exist", field="run_id")
         if stage != "active":
