@@ -1,0 +1,50 @@
+"""The package versions a model was made with, and the warning when they differ at load time."""
+
+from __future__ import annotations
+
+import platform
+import warnings
+from collections.abc import Iterable, Mapping
+from importlib import metadata
+
+from packaging.version import InvalidVersion, Version
+
+from slipway.models._errors import SlipwayWarning
+
+_ALWAYS = ("numpy", "pandas")
+
+
+def installed_versions(packages: Iterable[str]) -> dict[str, str]:
+    """Python's version and the installed version of each distribution (skipping absent ones)."""
+    versions = {"python": platform.python_version()}
+    for name in (*_ALWAYS, *packages):
+        try:
+            versions[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            continue
+    return versions
+
+
+def warn_on_mismatch(recorded: Mapping[str, str]) -> None:
+    """Warn once per package whose installed major.minor differs from the recorded one.
+
+    Patch releases keep file formats and results, minor ones may not. A package that is not
+    installed at all gets no warning: the flavor that needs it raises ``MissingExtra`` instead.
+    """
+    installed = installed_versions(name for name in recorded if name != "python")
+    for name, then in recorded.items():
+        now = installed.get(name)
+        if now is not None and _minor(now) != _minor(then):
+            warnings.warn(
+                f"the model was saved with {name} {then} but {name} {now} is installed; "
+                "it may load or predict differently",
+                SlipwayWarning,
+                stacklevel=3,
+            )
+
+
+def _minor(version: str) -> tuple[int, ...] | str:
+    try:
+        return Version(version).release[:2]
+    except InvalidVersion:
+        return version
