@@ -10,6 +10,7 @@ catches them all. Each face maps the same class the same way::
     ├── Conflict                      409 / exit 2   (a concurrent change or a state that forbids it)
     ├── Unauthenticated               401 / exit 3
     ├── PermissionDenied              403 / exit 3
+    │   └── UntrustedModel                         (loading would run code nobody vouched for)
     ├── PayloadTooLarge               413 / exit 2
     ├── ServiceUnavailable            503 / exit 4   (an engine such as PostgreSQL or the server is down)
     └── MissingExtra (ImportError)           exit 4   (an optional engine is not installed)
@@ -80,6 +81,20 @@ class PermissionDenied(SlipwayError):
     exit_code = 3
 
 
+class UntrustedModel(PermissionDenied):
+    """Loading (or saving) a model package would need trust the caller did not give.
+
+    ``details["untrusted"]`` lists the type names to pass as ``trusted=[...]``; it is empty when
+    only ``trusted=True`` can do (a cloudpickle file cannot be checked type by type).
+    """
+
+    code = "UNTRUSTED_MODEL"
+
+
+class SlipwayWarning(UserWarning):
+    """Something works but may not work as expected, such as a model loaded under other versions."""
+
+
 class PayloadTooLarge(SlipwayError):
     code = "PAYLOAD_TOO_LARGE"
     http_status = 413
@@ -115,6 +130,7 @@ _BY_CODE: dict[str, type[SlipwayError]] = {
         AlreadyExists,
         Unauthenticated,
         PermissionDenied,
+        UntrustedModel,
         PayloadTooLarge,
         ServiceUnavailable,
     )
@@ -141,6 +157,8 @@ __all__ = [
     "PermissionDenied",
     "ServiceUnavailable",
     "SlipwayError",
+    "SlipwayWarning",
     "Unauthenticated",
+    "UntrustedModel",
     "error_from_dict",
 ]

@@ -26,7 +26,7 @@ Example:
 """
 
 from slipway.models._card import ModelCard
-from slipway.models._errors import SlipwayWarning, UntrustedModel
+from slipway.errors import SlipwayWarning, UntrustedModel
 from slipway.models._flavor import Flavor
 from slipway.models._manifest import ModelInfo
 from slipway.models._package import LoadedModel, load_model, save_model

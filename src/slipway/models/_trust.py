@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from slipway.models._errors import UntrustedModel
+from slipway.errors import UntrustedModel
 
 
 @dataclass(frozen=True)

@@ -9,7 +9,7 @@ from importlib import metadata
 
 from packaging.version import InvalidVersion, Version
 
-from slipway.models._errors import SlipwayWarning
+from slipway.errors import SlipwayWarning
 
 _ALWAYS = ("numpy", "pandas")
 
