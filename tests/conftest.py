@@ -20,8 +20,14 @@ _counter = itertools.count()
 @pytest.fixture(autouse=True)
 def _isolated_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """No test reads the developer's own settings or writes into the checkout."""
-    for var in ("SLIPWAY_HOME", "SLIPWAY_DB_URL", "SLIPWAY_ARTIFACT_URL", "SLIPWAY_SERVER_URL",
-                "SLIPWAY_TOKEN", "SLIPWAY_CONFIG"):
+    for var in (
+        "SLIPWAY_HOME",
+        "SLIPWAY_DB_URL",
+        "SLIPWAY_ARTIFACT_URL",
+        "SLIPWAY_SERVER_URL",
+        "SLIPWAY_TOKEN",
+        "SLIPWAY_CONFIG",
+    ):
         monkeypatch.delenv(var, raising=False)
     monkeypatch.chdir(tmp_path)
 

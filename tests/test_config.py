@@ -26,7 +26,9 @@ def test_environment_beats_toml_and_sources_are_reported(tmp_path: Path) -> None
 
 
 def test_token_is_never_displayed(tmp_path: Path) -> None:
-    s = load_settings(env={"SLIPWAY_TOKEN": "secret-value", "SLIPWAY_SERVER_URL": "http://127.0.0.1:5000/"}, cwd=tmp_path)
+    s = load_settings(
+        env={"SLIPWAY_TOKEN": "secret-value", "SLIPWAY_SERVER_URL": "http://127.0.0.1:5000/"}, cwd=tmp_path
+    )
     assert s.remote and s.server_url == "http://127.0.0.1:5000"
     assert "secret-value" not in str(s.items())
 

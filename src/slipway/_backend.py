@@ -7,12 +7,16 @@ Services are built on first use, so a command that needs only tracking never loa
 from __future__ import annotations
 
 import functools
+from typing import TYPE_CHECKING
 
 from slipway._config import Settings
 from slipway.lineage import LineageService
 from slipway.store import Database
 from slipway.store.artifacts import ArtifactStore, storage_from_url
 from slipway.tracking import TrackingService
+
+if TYPE_CHECKING:
+    from slipway.registry import RegistryService
 
 
 class Backend:
@@ -30,6 +34,13 @@ class Backend:
     @functools.cached_property
     def tracking(self) -> TrackingService:
         return TrackingService(self.db, self.artifacts)
+
+    @functools.cached_property
+    def registry(self) -> RegistryService:
+        from slipway.registry import RegistryService  # brings slipway.models and pandas: import on first use
+
+        cache = self.settings.home / "cache" / "models"
+        return RegistryService(self.db, self.artifacts, self.tracking, cache_dir=cache)
 
     @functools.cached_property
     def lineage(self) -> LineageService:

@@ -75,14 +75,29 @@ def _read_toml(path: Path) -> dict[str, object]:
     return section
 
 
-def load_settings(env: Mapping[str, str] | None = None, cwd: Path | None = None, **overrides: str | None) -> Settings:
-    """Build the settings: keyword overrides beat the environment, which beats slipway.toml.
+def load_settings(
+    env: Mapping[str, str] | None = None,
+    cwd: Path | None = None,
+    *,
+    home: str | Path | None = None,
+    db_url: str | None = None,
+    artifact_url: str | None = None,
+    server_url: str | None = None,
+    token: str | None = None,
+) -> Settings:
+    """Build the settings: keyword arguments beat the environment, which beats slipway.toml.
+
+    Args:
+        env: the environment to read (``os.environ`` when None).
+        cwd: where ``slipway.toml`` and a relative home are looked up (the working directory).
+        home, db_url, artifact_url, server_url, token: explicit values (see :class:`Settings`).
 
     Example:
-        >>> s = load_settings({"SLIPWAY_HOME": "/tmp/sw"})
+        >>> s = load_settings(env={"SLIPWAY_HOME": "/tmp/sw"})
         >>> s.db_url
         'sqlite:////tmp/sw/slipway.db'
     """
+    overrides = {"home": home, "db_url": db_url, "artifact_url": artifact_url, "server_url": server_url, "token": token}
     env = os.environ if env is None else env
     cwd = Path.cwd() if cwd is None else cwd
     values: dict[str, object] = {}
@@ -100,24 +115,20 @@ def load_settings(env: Mapping[str, str] | None = None, cwd: Path | None = None,
             values[key] = env[var]
             sources[key] = f"env {var}"
     for key, value in overrides.items():
-        if key not in _KEYS:
-            raise TypeError(f"unknown setting {key!r}")
         if value is not None:
-            values[key] = value
+            values[key] = str(value)
             sources[key] = "argument"
 
     home = Path(str(values.get("home", ".slipway"))).expanduser()
     if not home.is_absolute():
         home = (cwd / home).resolve()
-    db_url = str(values.get("db_url") or f"sqlite:///{home / 'slipway.db'}")
-    artifact_url = str(values.get("artifact_url") or home / "artifacts")
-    server_url = values.get("server_url")
-    token = values.get("token")
+    server = values.get("server_url")
+    secret = values.get("token")
     return Settings(
         home=home,
-        db_url=db_url,
-        artifact_url=artifact_url,
-        server_url=str(server_url).rstrip("/") if server_url else None,
-        token=str(token) if token else None,
+        db_url=str(values.get("db_url") or f"sqlite:///{home / 'slipway.db'}"),
+        artifact_url=str(values.get("artifact_url") or home / "artifacts"),
+        server_url=str(server).rstrip("/") if server else None,
+        token=str(secret) if secret else None,
         sources=sources,
     )

@@ -62,7 +62,9 @@ class ActiveRun:
         self.client.tracking.log_metric(self.id, key, value, step)
 
     def log_metrics(self, values: Mapping[str, float], step: int = 0) -> None:
-        self.client.tracking.log_batch(self.id, metrics=[{"key": k, "value": v, "step": step} for k, v in values.items()])
+        self.client.tracking.log_batch(
+            self.id, metrics=[{"key": k, "value": v, "step": step} for k, v in values.items()]
+        )
 
     def log_param(self, key: str, value: Any) -> None:
         self.client.tracking.log_param(self.id, key, value)
@@ -92,7 +94,9 @@ class ActiveRun:
     def __enter__(self) -> ActiveRun:
         return self
 
-    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None) -> None:
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
         if exc_type is None:
             status = RunStatus.FINISHED
         elif issubclass(exc_type, KeyboardInterrupt):
@@ -133,13 +137,13 @@ def start_run(
     if nested and parent is None:
         raise InvalidInput("nested=True needs an active run to nest under", field="nested")
     if parent is not None and not nested:
-        raise InvalidInput(
-            f"run {parent.id} is already active: end it first, or pass nested=True", field="nested"
-        )
+        raise InvalidInput(f"run {parent.id} is already active: end it first, or pass nested=True", field="nested")
     client = client or (parent.client if parent else get_client())
     exp_id = client.tracking.get_or_create_experiment(experiment).id if experiment else None
     run = client.tracking.create_run(
-        exp_id, name=name, tags={k: str(v) for k, v in (tags or {}).items()},
+        exp_id,
+        name=name,
+        tags={k: str(v) for k, v in (tags or {}).items()},
         parent_run_id=parent.id if parent else None,
     )
     active = ActiveRun(client, run)

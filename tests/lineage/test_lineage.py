@@ -3,12 +3,23 @@ from slipway.store import Database
 
 
 def test_upstream_and_downstream_to_a_depth(db: Database) -> None:
-    raw, clean, run, model, endpoint = (NodeRef("dataset", "raw"), NodeRef("dataset", "clean"),
-                                        NodeRef("run", "r1", "train"), NodeRef("model_version", "m/1"),
-                                        NodeRef("endpoint", "prod"))
+    raw, clean, run, model, endpoint = (
+        NodeRef("dataset", "raw"),
+        NodeRef("dataset", "clean"),
+        NodeRef("run", "r1", "train"),
+        NodeRef("model_version", "m/1"),
+        NodeRef("endpoint", "prod"),
+    )
     with db.write() as conn:
-        record_edges(conn, [(raw, clean, "derived_from"), (clean, run, "consumed"), (run, model, "produced"),
-                            (model, endpoint, "deployed_as")])
+        record_edges(
+            conn,
+            [
+                (raw, clean, "derived_from"),
+                (clean, run, "consumed"),
+                (run, model, "produced"),
+                (model, endpoint, "deployed_as"),
+            ],
+        )
         record_edges(conn, [(run, model, "produced")])  # idempotent
     svc = LineageService(db)
     up = svc.upstream("endpoint", "prod", depth=10)

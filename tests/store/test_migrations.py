@@ -34,10 +34,9 @@ def test_sqlite_is_upgraded_on_first_use(tmp_path) -> None:
 
 
 def test_postgres_is_not_upgraded_behind_the_users_back(pg_template) -> None:
+    from _services import PG_ADMIN_URL
     from sqlalchemy import create_engine, text
     from sqlalchemy.engine import make_url
-
-    from _services import PG_ADMIN_URL
 
     admin = create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
     with admin.connect() as conn:

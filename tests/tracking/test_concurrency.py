@@ -22,17 +22,16 @@ def _worker(db_url: str, artifact_root: str, worker: int, shared_run: str) -> No
     for step in range(POINTS):
         svc.log_metric(run.id, "loss", 1.0 / (step + 1), step=step)
         svc.log_metric(shared_run, f"w{worker}", float(step), step=step)
-    svc.log_batch(run.id, metrics=[{"key": "batch", "value": float(i), "step": i} for i in range(500)],
-                  params={"worker": worker})
+    svc.log_batch(
+        run.id, metrics=[{"key": "batch", "value": float(i), "step": i} for i in range(500)], params={"worker": worker}
+    )
     db.dispose()
 
 
 @pytest.mark.parametrize("engine", ["sqlite", "postgres"])
 def test_eight_processes_log_concurrently(engine: str, request: pytest.FixtureRequest, tmp_path: Path) -> None:
-    if engine == "sqlite":
-        url = f"sqlite:///{tmp_path / 'shared.db'}"  # a fresh file: the workers also race the migration
-    else:
-        url = request.getfixturevalue("pg_url")
+    # a fresh SQLite file: the workers also race to run the migration
+    url = f"sqlite:///{tmp_path / 'shared.db'}" if engine == "sqlite" else request.getfixturevalue("pg_url")
     setup_db = Database(url)
     setup_db.ensure_schema()
     svc = TrackingService(setup_db, ArtifactStore(setup_db, LocalStorage(tmp_path / "a")))

@@ -24,11 +24,14 @@ def test_latest_metric_is_highest_step_then_latest_time(tracking: TrackingServic
 
 def test_nan_and_infinity_round_trip(tracking: TrackingService) -> None:
     run = tracking.create_run()
-    tracking.log_batch(run.id, metrics=[
-        {"key": "a", "value": float("nan")},
-        {"key": "b", "value": float("inf")},
-        {"key": "c", "value": float("-inf"), "step": -3},
-    ])
+    tracking.log_batch(
+        run.id,
+        metrics=[
+            {"key": "a", "value": float("nan")},
+            {"key": "b", "value": float("inf")},
+            {"key": "c", "value": float("-inf"), "step": -3},
+        ],
+    )
     got = tracking.get_run(run.id).metrics
     assert math.isnan(got["a"].value)
     assert got["b"].value == math.inf
@@ -117,5 +120,7 @@ def test_artifacts_are_recorded_in_lineage(tracking: TrackingService, db, tmp_pa
     tracking.log_artifact(run.id, tmp_path / "out", "model")
     graph = LineageService(db).downstream("run", run.id)
     assert {n.id for n in graph.nodes if n.kind == "artifact"} == {
-        f"run/{run.id}/model/model.txt", f"run/{run.id}/model/report.md"}
+        f"run/{run.id}/model/model.txt",
+        f"run/{run.id}/model/report.md",
+    }
     assert {e.relation for e in graph.edges} == {"produced"}

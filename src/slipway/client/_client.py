@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from slipway._backend import Backend
 from slipway._config import Settings, load_settings
 from slipway.client._http import HttpSession
@@ -25,8 +27,21 @@ class Client:
 
     tracking: TrackingService | RemoteTracking
 
-    def __init__(self, settings: Settings | None = None, **overrides: str | None) -> None:
-        self.settings = settings if settings is not None else load_settings(**overrides)
+    def __init__(
+        self,
+        settings: Settings | None = None,
+        *,
+        home: str | Path | None = None,
+        db_url: str | None = None,
+        artifact_url: str | None = None,
+        server_url: str | None = None,
+        token: str | None = None,
+    ) -> None:
+        if settings is None:
+            settings = load_settings(
+                home=home, db_url=db_url, artifact_url=artifact_url, server_url=server_url, token=token
+            )
+        self.settings = settings
         self._backend: Backend | None = None
         self._http: HttpSession | None = None
         if self.settings.remote:

@@ -23,8 +23,16 @@ class HttpSession:
         self.base_url = base_url.rstrip("/")
         self._client = httpx.Client(base_url=self.base_url + API_PREFIX, headers=headers, timeout=timeout)
 
-    def request(self, method: str, path: str, *, json: Any = None, params: dict[str, Any] | None = None,
-                content: Any = None, headers: dict[str, str] | None = None) -> Any:
+    def request(
+        self,
+        method: str,
+        path: str,
+        *,
+        json: Any = None,
+        params: dict[str, Any] | None = None,
+        content: Any = None,
+        headers: dict[str, str] | None = None,
+    ) -> Any:
         """Send a request; return the decoded JSON body (None for 204); raise the server's error."""
         if params:
             params = {k: v for k, v in params.items() if v is not None}

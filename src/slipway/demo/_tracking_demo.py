@@ -21,8 +21,9 @@ ALPHAS = (0.0, 0.1, 1.0, 10.0)
 EPOCHS = 30
 
 
-def _fit_ridge(x: np.ndarray, y: np.ndarray, alpha: float, lr: float,
-               on_epoch: Callable[[int, np.ndarray, float], None]) -> tuple[np.ndarray, float]:
+def _fit_ridge(
+    x: np.ndarray, y: np.ndarray, alpha: float, lr: float, on_epoch: Callable[[int, np.ndarray, float], None]
+) -> tuple[np.ndarray, float]:
     w = np.zeros(x.shape[1])
     b = float(y.mean())
     n = len(y)
@@ -45,23 +46,30 @@ def run_tracking_demo(client: Client, say: Callable[[str], None] = print) -> lis
     say(f"abalone: {len(y)} rows, {len(columns)} features; train {len(train)}, test {len(test)}")
 
     for alpha in ALPHAS:
-        with start_run(EXPERIMENT, name=f"ridge-alpha-{alpha}", tags={"model": "ridge", "demo": "true"},
-                       client=client) as run:
+        with start_run(
+            EXPERIMENT, name=f"ridge-alpha-{alpha}", tags={"model": "ridge", "demo": "true"}, client=client
+        ) as run:
             run.log_params({"alpha": alpha, "epochs": EPOCHS, "learning_rate": 0.3, "features": len(columns)})
 
             def on_epoch(epoch: int, w: np.ndarray, b: float) -> None:
-                run.log_metrics({
-                    "train_mse": float(np.mean((x[train] @ w + b - y[train]) ** 2)),
-                    "test_mse": float(np.mean((x[test] @ w + b - y[test]) ** 2)),
-                }, step=epoch)
+                run.log_metrics(
+                    {
+                        "train_mse": float(np.mean((x[train] @ w + b - y[train]) ** 2)),
+                        "test_mse": float(np.mean((x[test] @ w + b - y[test]) ** 2)),
+                    },
+                    step=epoch,
+                )
 
             w, b = _fit_ridge(x[train], y[train], alpha, 0.3, on_epoch)
             mse = float(np.mean((x[test] @ w + b - y[test]) ** 2))
             run.log_metric("mse", mse)
-            run.log_text(json.dumps({"intercept": b, "coefficients": dict(zip(columns, w.tolist()))}, indent=2),
-                         "model/coefficients.json")
+            run.log_text(
+                json.dumps({"intercept": b, "coefficients": dict(zip(columns, w.tolist(), strict=True))}, indent=2),
+                "model/coefficients.json",
+            )
             say(f"  run {run.name}: test MSE {mse:.3f}")
 
     exp = client.tracking.get_experiment_by_name(EXPERIMENT)
-    return client.tracking.search_runs([exp.id], filter="tags.demo = 'true'", order_by=["metrics.mse ASC"],
-                                       max_results=len(ALPHAS)).runs
+    return client.tracking.search_runs(
+        [exp.id], filter="tags.demo = 'true'", order_by=["metrics.mse ASC"], max_results=len(ALPHAS)
+    ).runs

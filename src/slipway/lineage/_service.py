@@ -58,8 +58,14 @@ def record_edges(conn: Connection, edges: Iterable[tuple[NodeRef, NodeRef, str]]
         for node in (src, dst):
             node_rows[node.key] = {"kind": node.kind, "object_id": node.id, "name": node.name, "created_at": now}
         edge_rows.append(
-            {"src_kind": src.kind, "src_id": src.id, "dst_kind": dst.kind, "dst_id": dst.id,
-             "relation": relation, "created_at": now}
+            {
+                "src_kind": src.kind,
+                "src_id": src.id,
+                "dst_kind": dst.kind,
+                "dst_id": dst.id,
+                "relation": relation,
+                "created_at": now,
+            }
         )
     named = [r for r in node_rows.values() if r["name"] is not None]
     unnamed = [r for r in node_rows.values() if r["name"] is None]
@@ -84,8 +90,11 @@ class LineageService:
 
     def _walk(self, kind: str, object_id: str, depth: int, *, upstream: bool) -> LineageGraph:
         e = lineage_edges.c
-        near, far = ((e.dst_kind, e.dst_id), (e.src_kind, e.src_id)) if upstream else (
-            (e.src_kind, e.src_id), (e.dst_kind, e.dst_id))
+        near, far = (
+            ((e.dst_kind, e.dst_id), (e.src_kind, e.src_id))
+            if upstream
+            else ((e.src_kind, e.src_id), (e.dst_kind, e.dst_id))
+        )
         seen: set[tuple[str, str]] = {(kind, object_id)}
         frontier = [(kind, object_id)]
         edges: list[Edge] = []

@@ -124,7 +124,9 @@ def _translate_errors(db: Database) -> Iterator[None]:
     except OperationalError as exc:
         text = str(exc.orig) if exc.orig is not None else str(exc)
         if "locked" in text or "busy" in text:
-            raise ServiceUnavailable(f"the database stayed locked for {SQLITE_BUSY_TIMEOUT_MS // 1000}s: {text}") from exc
+            raise ServiceUnavailable(
+                f"the database stayed locked for {SQLITE_BUSY_TIMEOUT_MS // 1000}s: {text}"
+            ) from exc
         if db.dialect == "postgresql" and ("connect" in text or "connection" in text):
             raise ServiceUnavailable(
                 f"cannot reach PostgreSQL at {db.url.render_as_string(hide_password=True)}: {text.strip()}"

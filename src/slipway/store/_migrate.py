@@ -71,13 +71,12 @@ def _migration_lock(db: Database, conn: Connection) -> Iterator[None]:
 
 def upgrade(db: Database, revision: str = "head") -> str | None:
     """Apply migrations up to ``revision``; returns the revision the database is at afterwards."""
-    with db.engine.connect() as conn:
-        with _migration_lock(db, conn):
-            if conn.in_transaction():
-                conn.commit()
-            command.upgrade(_config(conn), revision)
-            if conn.in_transaction():
-                conn.commit()
+    with db.engine.connect() as conn, _migration_lock(db, conn):
+        if conn.in_transaction():
+            conn.commit()
+        command.upgrade(_config(conn), revision)
+        if conn.in_transaction():
+            conn.commit()
     return current_revision(db)
 
 

@@ -42,7 +42,10 @@ def upsert(
 
 @functools.lru_cache(maxsize=256)
 def _upsert_statement(
-    dialect: str, table: Table, keys: tuple[str, ...], update: tuple[str, ...],
+    dialect: str,
+    table: Table,
+    keys: tuple[str, ...],
+    update: tuple[str, ...],
     where: Callable[[Table, Any], Any] | None,
 ) -> Any:
     stmt = (postgresql.insert if dialect == "postgresql" else sqlite.insert)(table)

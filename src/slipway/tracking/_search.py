@@ -21,7 +21,7 @@ import base64
 import datetime as dt
 import json
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -29,6 +29,15 @@ from sqlalchemy import ColumnElement, Select, and_, exists, false, func, not_, o
 
 from slipway.errors import InvalidInput
 from slipway.tracking._tables import latest_metrics, params, run_tags, runs
+from slipway.tracking._validation import MAX_TIME_MS, MIN_TIME_MS
+
+# Bounds that keep every filter a query the databases accept (SQLite refuses expression trees
+# deeper than 1000 and joins of more than 200 tables) and the parser within Python's recursion limit.
+MAX_NESTING = 32
+MAX_COMPARISONS = 100
+MAX_IN_VALUES = 1000
+MAX_ORDER_TERMS = 10
+MAX_PAGE_OFFSET = 2**62
 
 _TOKEN = re.compile(
     r"""\s*(?:
@@ -43,17 +52,29 @@ _TOKEN = re.compile(
 )
 
 _PREFIXES = {
-    "metric": "metric", "metrics": "metric",
-    "param": "param", "params": "param", "parameter": "param", "parameters": "param",
-    "tag": "tag", "tags": "tag",
-    "attribute": "attr", "attributes": "attr", "attr": "attr", "run": "attr",
+    "metric": "metric",
+    "metrics": "metric",
+    "param": "param",
+    "params": "param",
+    "parameter": "param",
+    "parameters": "param",
+    "tag": "tag",
+    "tags": "tag",
+    "attribute": "attr",
+    "attributes": "attr",
+    "attr": "attr",
+    "run": "attr",
 }
 _ATTRS = {
-    "run_id": runs.c.id, "id": runs.c.id,
-    "run_name": runs.c.name, "name": runs.c.name,
+    "run_id": runs.c.id,
+    "id": runs.c.id,
+    "run_name": runs.c.name,
+    "name": runs.c.name,
     "status": runs.c.status,
-    "user": runs.c.user, "user_id": runs.c.user,
-    "start_time": runs.c.start_time, "end_time": runs.c.end_time,
+    "user": runs.c.user,
+    "user_id": runs.c.user,
+    "start_time": runs.c.start_time,
+    "end_time": runs.c.end_time,
     "experiment_id": runs.c.experiment_id,
     "parent_run_id": runs.c.parent_run_id,
     "lifecycle_stage": runs.c.lifecycle_stage,
@@ -77,7 +98,9 @@ def _tokenize(text: str) -> list[_Tok]:
     while pos < len(text):
         m = _TOKEN.match(text, pos)
         if not m or m.end() == pos:
-            raise InvalidInput(f"cannot read the filter at character {pos + 1}: {text[pos:pos + 20]!r}", field="filter")
+            raise InvalidInput(
+                f"cannot read the filter at character {pos + 1}: {text[pos : pos + 20]!r}", field="filter"
+            )
         kind = m.lastgroup or ""
         out.append(_Tok(kind, m.group(kind), m.start(kind)))
         pos = m.end()
@@ -88,7 +111,9 @@ def _unquote(tok: _Tok) -> Any:
     if tok.kind == "str":
         return tok.text[1:-1].replace("''", "'").replace("\\'", "'")
     if tok.kind == "num":
-        return float(tok.text) if any(c in tok.text for c in ".eE") else int(tok.text)
+        # Past 18 digits an integer may not fit SQL's 64 bits (or even int()): compare it as a float.
+        exact = not any(c in tok.text for c in ".eE") and len(tok.text.lstrip("+-")) <= 18
+        return int(tok.text) if exact else float(tok.text)
     raise InvalidInput(f"expected a value at character {tok.pos + 1}, found {tok.text!r}", field="filter")
 
 
@@ -102,6 +127,8 @@ class _Parser:
     def __init__(self, text: str) -> None:
         self.toks = _tokenize(text)
         self.i = 0
+        self.depth = 0
+        self.comparisons = 0
 
     def peek(self, offset: int = 0) -> _Tok | None:
         j = self.i + offset
@@ -149,14 +176,23 @@ class _Parser:
     def not_expr(self) -> ColumnElement[bool]:
         if self.word() == "NOT" and self.word(1) != "IN":
             self.take()
-            return not_(self.not_expr())
+            return not_(self.nested(self.not_expr))
         tok = self.peek()
         if tok is not None and tok.text == "(":
             self.take()
-            inner = self.or_expr()
+            inner = self.nested(self.or_expr)
             self.expect(")")
             return inner
         return self.comparison()
+
+    def nested(self, parse: Callable[[], ColumnElement[bool]]) -> ColumnElement[bool]:
+        self.depth += 1
+        if self.depth > MAX_NESTING:
+            raise InvalidInput(f"the filter nests NOT and parentheses more than {MAX_NESTING} deep", field="filter")
+        try:
+            return parse()
+        finally:
+            self.depth -= 1
 
     def identifier(self) -> Identifier:
         tok = self.take()
@@ -181,9 +217,7 @@ class _Parser:
         else:
             ident = Identifier("attr", head[1:-1] if tok.kind == "qident" else head)
         if ident.kind == "attr" and ident.key.lower() not in _ATTRS:
-            raise InvalidInput(
-                f"unknown attribute {ident.key!r}; known: {', '.join(sorted(_ATTRS))}", field="filter"
-            )
+            raise InvalidInput(f"unknown attribute {ident.key!r}; known: {', '.join(sorted(_ATTRS))}", field="filter")
         return ident
 
     def operator(self) -> str:
@@ -211,6 +245,8 @@ class _Parser:
             while self.peek() is not None and self.peek().text == ",":  # type: ignore[union-attr]
                 self.take()
                 vals.append(_unquote(self.take()))
+                if len(vals) > MAX_IN_VALUES:
+                    raise InvalidInput(f"more than {MAX_IN_VALUES} values in one IN list", field="filter")
             self.expect(")")
             return vals
         if op in ("IS NULL", "IS NOT NULL"):
@@ -218,6 +254,9 @@ class _Parser:
         return [_unquote(self.take())]
 
     def comparison(self) -> ColumnElement[bool]:
+        self.comparisons += 1
+        if self.comparisons > MAX_COMPARISONS:
+            raise InvalidInput(f"the filter has more than {MAX_COMPARISONS} comparisons", field="filter")
         ident = self.identifier()
         op = self.operator()
         return compile_comparison(ident, op, self.values(op))
@@ -251,11 +290,15 @@ def _apply(column: Any, op: str, vals: list[Any]) -> ColumnElement[bool]:
 
 def _time_value(value: Any) -> int:
     if isinstance(value, (int, float)):
+        if not MIN_TIME_MS <= value <= MAX_TIME_MS:  # also False for NaN
+            raise InvalidInput(f"{value!r} is out of the range of times", field="filter")
         return int(value)
     try:
         parsed = dt.datetime.fromisoformat(str(value))
     except ValueError:
-        raise InvalidInput(f"{value!r} is not a time: use ISO 8601 or milliseconds since the epoch", field="filter") from None
+        raise InvalidInput(
+            f"{value!r} is not a time: use ISO 8601 or milliseconds since the epoch", field="filter"
+        ) from None
     if parsed.tzinfo is None:
         parsed = parsed.replace(tzinfo=dt.UTC)
     return int(parsed.timestamp() * 1000)
@@ -281,7 +324,9 @@ def compile_comparison(ident: Identifier, op: str, vals: list[Any]) -> ColumnEle
         cond = [table.c.run_id == runs.c.id, table.c.key == ident.key]
         if op not in ("IS NULL", "IS NOT NULL"):
             if op in ("LIKE", "ILIKE"):
-                raise InvalidInput(f"metrics compare as numbers: {op} does not apply to metrics.{ident.key}", field="filter")
+                raise InvalidInput(
+                    f"metrics compare as numbers: {op} does not apply to metrics.{ident.key}", field="filter"
+                )
             for v in vals:
                 if isinstance(v, str):
                     raise InvalidInput(
@@ -313,6 +358,8 @@ def parse_filter(text: str | None) -> ColumnElement[bool] | None:
 def apply_order(query: Select[Any], order_by: Sequence[str] | None) -> Select[Any]:
     """Add ORDER BY terms (missing values last), then start time and id for a stable order."""
     terms: list[Any] = []
+    if order_by and len(order_by) > MAX_ORDER_TERMS:
+        raise InvalidInput(f"order by at most {MAX_ORDER_TERMS} terms", field="order_by")
     for n, spec in enumerate(order_by or []):
         parser = _Parser(spec)
         ident = parser.identifier()
@@ -347,6 +394,6 @@ def decode_page_token(token: str | None) -> int:
         offset = json.loads(base64.urlsafe_b64decode(token.encode()))["offset"]
     except (ValueError, KeyError, TypeError):
         raise InvalidInput("page_token is not one this server issued", field="page_token") from None
-    if not isinstance(offset, int) or offset < 0:
+    if not isinstance(offset, int) or not 0 <= offset <= MAX_PAGE_OFFSET:
         raise InvalidInput("page_token is not one this server issued", field="page_token")
     return offset

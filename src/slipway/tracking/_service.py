@@ -38,10 +38,14 @@ from slipway.tracking._tables import (
     experiment_tags,
     experiments,
     latest_metrics,
-    metrics as metrics_table,
-    params as params_table,
     run_tags,
     runs,
+)
+from slipway.tracking._tables import (
+    metrics as metrics_table,
+)
+from slipway.tracking._tables import (
+    params as params_table,
 )
 
 DEFAULT_EXPERIMENT = "Default"
@@ -95,8 +99,13 @@ class TrackingService:
             with self._db.write() as conn:
                 conn.execute(
                     insert(experiments).values(
-                        id=exp_id, name=name, description=description, lifecycle_stage="active",
-                        created_by=who, created_at=now, updated_at=now,
+                        id=exp_id,
+                        name=name,
+                        description=description,
+                        lifecycle_stage="active",
+                        created_by=who,
+                        created_at=now,
+                        updated_at=now,
                     )
                 )
                 if tag_rows:
@@ -105,8 +114,12 @@ class TrackingService:
                         [{"experiment_id": exp_id, "key": k, "value": val} for k, val in tag_rows.items()],
                     )
                 record_change(
-                    conn, action="experiment.create", object_kind="experiment", object_id=exp_id,
-                    event_type="experiment.created", payload={"name": name},
+                    conn,
+                    action="experiment.create",
+                    object_kind="experiment",
+                    object_id=exp_id,
+                    event_type="experiment.created",
+                    payload={"name": name},
                 )
         except IntegrityError:
             raise AlreadyExists(f"experiment {name!r} already exists", field="name") from None
@@ -159,7 +172,10 @@ class TrackingService:
             with self._db.write() as conn:
                 conn.execute(update(experiments).where(experiments.c.id == experiment_id).values(**values))
                 record_change(
-                    conn, action="experiment.update", object_kind="experiment", object_id=experiment_id,
+                    conn,
+                    action="experiment.update",
+                    object_kind="experiment",
+                    object_id=experiment_id,
                     details={"before": {"name": before.name}, "after": {k: values[k] for k in values if k == "name"}},
                 )
         except IntegrityError:
@@ -171,8 +187,13 @@ class TrackingService:
         value = v.check_value(value, "tag", key, v.MAX_TAG_VALUE)
         self.get_experiment(experiment_id)
         with self._db.write() as conn:
-            upsert(conn, experiment_tags, [{"experiment_id": experiment_id, "key": key, "value": value}],
-                   keys=("experiment_id", "key"), update=("value",))
+            upsert(
+                conn,
+                experiment_tags,
+                [{"experiment_id": experiment_id, "key": key, "value": value}],
+                keys=("experiment_id", "key"),
+                update=("value",),
+            )
 
     def delete_experiment(self, experiment_id: str) -> None:
         """Soft delete: the experiment and its runs are hidden but kept, and can be restored."""
@@ -185,12 +206,15 @@ class TrackingService:
         self.get_experiment(experiment_id)
         with self._db.write() as conn:
             conn.execute(
-                update(experiments).where(experiments.c.id == experiment_id)
+                update(experiments)
+                .where(experiments.c.id == experiment_id)
                 .values(lifecycle_stage=stage.value, updated_at=now_ms())
             )
             record_change(
-                conn, action=f"experiment.{'delete' if stage is LifecycleStage.DELETED else 'restore'}",
-                object_kind="experiment", object_id=experiment_id,
+                conn,
+                action=f"experiment.{'delete' if stage is LifecycleStage.DELETED else 'restore'}",
+                object_kind="experiment",
+                object_id=experiment_id,
             )
 
     # ----------------------------------------------------------------- runs
@@ -218,16 +242,28 @@ class TrackingService:
         with self._db.write() as conn:
             conn.execute(
                 insert(runs).values(
-                    id=run_id, experiment_id=exp.id, name=run_name, status=status.value,
-                    start_time=_ms(start_time, "start_time") or now_ms(), end_time=None, parent_run_id=parent_run_id,
-                    user=current_principal().name, lifecycle_stage="active",
+                    id=run_id,
+                    experiment_id=exp.id,
+                    name=run_name,
+                    status=status.value,
+                    start_time=_ms(start_time, "start_time") or now_ms(),
+                    end_time=None,
+                    parent_run_id=parent_run_id,
+                    user=current_principal().name,
+                    lifecycle_stage="active",
                 )
             )
             if tag_rows:
-                conn.execute(insert(run_tags), [{"run_id": run_id, "key": k, "value": val} for k, val in tag_rows.items()])
+                conn.execute(
+                    insert(run_tags), [{"run_id": run_id, "key": k, "value": val} for k, val in tag_rows.items()]
+                )
             record_change(
-                conn, action="run.create", object_kind="run", object_id=run_id,
-                event_type="run.created", payload={"experiment_id": exp.id, "name": run_name},
+                conn,
+                action="run.create",
+                object_kind="run",
+                object_id=run_id,
+                event_type="run.created",
+                payload={"experiment_id": exp.id, "name": run_name},
             )
         return self.get_run(run_id)
 
@@ -264,11 +300,16 @@ class TrackingService:
             conn.execute(update(runs).where(runs.c.id == run_id).values(**values))
             finished = new_status is not None and new_status.terminal and before.status != new_status.value
             record_change(
-                conn, action="run.update", object_kind="run", object_id=run_id,
+                conn,
+                action="run.update",
+                object_kind="run",
+                object_id=run_id,
                 event_type="run.finished" if finished else None,
                 payload={"status": values.get("status"), "experiment_id": before.experiment_id},
-                details={"before": {"status": before.status, "name": before.name},
-                         "after": {k: values[k] for k in ("status", "name") if k in values}},
+                details={
+                    "before": {"status": before.status, "name": before.name},
+                    "after": {k: values[k] for k in ("status", "name") if k in values},
+                },
             )
         return self.get_run(run_id)
 
@@ -289,25 +330,37 @@ class TrackingService:
             self._run_row(conn, run_id)
             conn.execute(update(runs).where(runs.c.id == run_id).values(lifecycle_stage=stage.value))
             record_change(
-                conn, action=f"run.{'delete' if stage is LifecycleStage.DELETED else 'restore'}",
-                object_kind="run", object_id=run_id,
+                conn,
+                action=f"run.{'delete' if stage is LifecycleStage.DELETED else 'restore'}",
+                object_kind="run",
+                object_id=run_id,
             )
 
     # ----------------------------------------------------------------- logging
 
-    def log_metric(
-        self, run_id: str, key: str, value: float, step: int = 0, timestamp: int | None = None
-    ) -> None:
+    def log_metric(self, run_id: str, key: str, value: float, step: int = 0, timestamp: int | None = None) -> None:
         """Log one metric point. NaN and ±Inf are stored and read back as such."""
         key, value, step = v.check_metric(key, value, step)
         stored, is_nan = v.storable(value)
-        row = {"run_id": run_id, "key": key, "value": stored, "is_nan": is_nan, "step": step,
-               "timestamp": now_ms() if timestamp is None else v.check_time_ms(timestamp, f"metric.{key}.timestamp")}
+        row = {
+            "run_id": run_id,
+            "key": key,
+            "value": stored,
+            "is_nan": is_nan,
+            "step": step,
+            "timestamp": now_ms() if timestamp is None else v.check_time_ms(timestamp, f"metric.{key}.timestamp"),
+        }
         with self._db.write() as conn:
             self._check_active(conn, run_id)
             conn.execute(_INSERT_METRIC, [row])
-            upsert(conn, latest_metrics, [row], keys=("run_id", "key"),
-                   update=("value", "is_nan", "step", "timestamp"), where=_newer)
+            upsert(
+                conn,
+                latest_metrics,
+                [row],
+                keys=("run_id", "key"),
+                update=("value", "is_nan", "step", "timestamp"),
+                where=_newer,
+            )
 
     def log_param(self, run_id: str, key: str, value: Any) -> None:
         self.log_batch(run_id, params={key: value})
@@ -342,8 +395,13 @@ class TrackingService:
             if param_rows:
                 self._insert_params(conn, run_id, param_rows)
             if tag_rows:
-                upsert(conn, run_tags, [{"run_id": run_id, "key": k, "value": val} for k, val in tag_rows.items()],
-                       keys=("run_id", "key"), update=("value",))
+                upsert(
+                    conn,
+                    run_tags,
+                    [{"run_id": run_id, "key": k, "value": val} for k, val in tag_rows.items()],
+                    keys=("run_id", "key"),
+                    update=("value",),
+                )
             if metric_rows:
                 conn.execute(_INSERT_METRIC, metric_rows)
                 latest: dict[str, dict[str, Any]] = {}
@@ -351,8 +409,14 @@ class TrackingService:
                     cur = latest.get(r["key"])
                     if cur is None or (r["step"], r["timestamp"]) >= (cur["step"], cur["timestamp"]):
                         latest[r["key"]] = r
-                upsert(conn, latest_metrics, list(latest.values()), keys=("run_id", "key"),
-                       update=("value", "is_nan", "step", "timestamp"), where=_newer)
+                upsert(
+                    conn,
+                    latest_metrics,
+                    list(latest.values()),
+                    keys=("run_id", "key"),
+                    update=("value", "is_nan", "step", "timestamp"),
+                    where=_newer,
+                )
 
     def _metric_rows(self, run_id: str, items: Iterable[Metric | Mapping[str, Any]]) -> list[dict[str, Any]]:
         rows = []
@@ -364,7 +428,9 @@ class TrackingService:
             key, value, step = v.check_metric(data["key"], data["value"], data.get("step", 0) or 0)
             stored, is_nan = v.storable(value)
             ts = v.check_time_ms(data["timestamp"], f"metric.{key}.timestamp") if data.get("timestamp") else now
-            rows.append({"run_id": run_id, "key": key, "value": stored, "is_nan": is_nan, "step": step, "timestamp": ts})
+            rows.append(
+                {"run_id": run_id, "key": key, "value": stored, "is_nan": is_nan, "step": step, "timestamp": ts}
+            )
             if len(rows) > v.MAX_BATCH_METRICS:
                 raise InvalidInput(f"more than {v.MAX_BATCH_METRICS} metrics in one batch", field="metrics")
         return rows
@@ -373,7 +439,9 @@ class TrackingService:
         existing = {
             key: value
             for key, value in conn.execute(
-                select(params_table.c.key, params_table.c.value).where(params_table.c.run_id == run_id, params_table.c.key.in_(list(values)))
+                select(params_table.c.key, params_table.c.value).where(
+                    params_table.c.run_id == run_id, params_table.c.key.in_(list(values))
+                )
             )
         }
         for key, old in existing.items():
@@ -391,7 +459,13 @@ class TrackingService:
         with self._db.read() as conn:
             self._run_row(conn, run_id)
             rows = conn.execute(
-                select(metrics_table.c.key, metrics_table.c.value, metrics_table.c.is_nan, metrics_table.c.step, metrics_table.c.timestamp)
+                select(
+                    metrics_table.c.key,
+                    metrics_table.c.value,
+                    metrics_table.c.is_nan,
+                    metrics_table.c.step,
+                    metrics_table.c.timestamp,
+                )
                 .where(metrics_table.c.run_id == run_id, metrics_table.c.key == key)
                 .order_by(metrics_table.c.step, metrics_table.c.timestamp, metrics_table.c.id)
             ).all()
@@ -484,8 +558,9 @@ class TrackingService:
     def _record_artifact_lineage(self, run_id: str, infos: Sequence[ArtifactInfo]) -> None:
         run_node = NodeRef("run", run_id)
         with self._db.write() as conn:
-            record_edges(conn, [(run_node, NodeRef("artifact", f"run/{run_id}/{i.path}", i.path), "produced")
-                                for i in infos])
+            record_edges(
+                conn, [(run_node, NodeRef("artifact", f"run/{run_id}/{i.path}", i.path), "produced") for i in infos]
+            )
 
     # ----------------------------------------------------------------- helpers
 
@@ -532,8 +607,14 @@ class TrackingService:
     @staticmethod
     def _experiment_record(row: Row[Any], tags: dict[str, str]) -> Experiment:
         return Experiment(
-            id=row.id, name=row.name, description=row.description, lifecycle_stage=row.lifecycle_stage,
-            tags=tags, created_by=row.created_by, created_at=_dt(row.created_at), updated_at=_dt(row.updated_at),
+            id=row.id,
+            name=row.name,
+            description=row.description,
+            lifecycle_stage=row.lifecycle_stage,
+            tags=tags,
+            created_by=row.created_by,
+            created_at=_dt(row.created_at),
+            updated_at=_dt(row.updated_at),
         )
 
     def _runs_with_data(self, conn: Connection, rows: Sequence[Row[Any]]) -> list[Run]:
@@ -546,10 +627,18 @@ class TrackingService:
                 latest.setdefault(m.run_id, {})[m.key] = _metric_row_to_record(m)
         return [
             Run(
-                id=r.id, experiment_id=r.experiment_id, name=r.name, status=r.status,
-                start_time=_dt(r.start_time), end_time=ms_to_datetime(r.end_time), parent_run_id=r.parent_run_id,
-                user=r.user, lifecycle_stage=r.lifecycle_stage, params=run_params.get(r.id, {}),
-                tags=tags.get(r.id, {}), metrics=latest.get(r.id, {}),
+                id=r.id,
+                experiment_id=r.experiment_id,
+                name=r.name,
+                status=r.status,
+                start_time=_dt(r.start_time),
+                end_time=ms_to_datetime(r.end_time),
+                parent_run_id=r.parent_run_id,
+                user=r.user,
+                lifecycle_stage=r.lifecycle_stage,
+                params=run_params.get(r.id, {}),
+                tags=tags.get(r.id, {}),
+                metrics=latest.get(r.id, {}),
             )
             for r in rows
         ]
@@ -557,7 +646,7 @@ class TrackingService:
 
 def _chunks(ids: list[str], size: int = 500) -> Iterable[list[str]]:
     for i in range(0, len(ids), size):
-        yield ids[i:i + size]
+        yield ids[i : i + size]
 
 
 __all__ = ["DEFAULT_EXPERIMENT", "TrackingService"]

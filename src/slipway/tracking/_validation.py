@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import math
 import re
 from collections.abc import Mapping
@@ -17,6 +18,9 @@ MAX_BATCH_METRICS = 10_000
 MAX_BATCH_PARAMS = 1000
 MAX_BATCH_TAGS = 1000
 MAX_STEP = 2**63 - 1
+# Times are stored as milliseconds since the epoch; these bounds are the ones a datetime can show.
+MIN_TIME_MS = int(dt.datetime(1, 1, 1, tzinfo=dt.UTC).timestamp() * 1000)
+MAX_TIME_MS = int(dt.datetime(9999, 12, 31, 23, 59, 59, 999000, tzinfo=dt.UTC).timestamp() * 1000)
 
 # Keys are paths of words: letters (any script), digits, and _ - . space / :
 _KEY_RE = re.compile(r"[\w\-. /:]+")
@@ -74,6 +78,13 @@ def check_metric(key: Any, value: Any, step: Any) -> tuple[str, float, int]:
     if abs(step) > MAX_STEP:
         raise InvalidInput(f"metric {key!r}: step {step} is out of the 64-bit range", field=f"metric.{key}.step")
     return key, value, step
+
+
+def check_time_ms(ms: int, field: str) -> int:
+    """A time in milliseconds that can be stored and read back as a datetime."""
+    if isinstance(ms, bool) or not isinstance(ms, int) or not MIN_TIME_MS <= ms <= MAX_TIME_MS:
+        raise InvalidInput(f"{field} {ms!r} is not a time between the years 1 and 9999", field=field)
+    return ms
 
 
 def check_mapping(values: Mapping[str, Any] | None, kind: str, limit: int, max_items: int) -> dict[str, str]:
