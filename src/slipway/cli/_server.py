@@ -1,0 +1,66 @@
+"""``slipway server``: serve the tracking API over HTTP so a team can share one store."""
+
+from __future__ import annotations
+
+import ipaddress
+from enum import StrEnum
+from typing import Annotated
+
+import typer
+from rich.markup import escape
+from sqlalchemy.engine import make_url
+
+from slipway._config import load_settings
+from slipway.cli import _output
+
+
+class LogLevel(StrEnum):
+    """The server's log levels, as uvicorn names them."""
+
+    CRITICAL = "critical"
+    ERROR = "error"
+    WARNING = "warning"
+    INFO = "info"
+    DEBUG = "debug"
+
+
+def _is_loopback(host: str) -> bool:
+    """Whether only this machine can reach ``host``; a name other than localhost counts as remote."""
+    if host.lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def server(
+    host: Annotated[
+        str,
+        typer.Option(help="Address to listen on. The default, 127.0.0.1, accepts connections from this "
+                          "machine only; 0.0.0.0 accepts them from anywhere on your network."),
+    ] = "127.0.0.1",
+    port: Annotated[int, typer.Option(min=1, max=65535, help="TCP port to listen on.")] = 5000,
+    workers: Annotated[
+        int, typer.Option(min=1, help="Worker processes; more serve more clients at once.")
+    ] = 1,
+    log_level: Annotated[LogLevel, typer.Option(help="How much the server logs.")] = LogLevel.INFO,
+) -> None:
+    """Start the Slipway server: the tracking API over HTTP, with its OpenAPI docs at /docs.
+
+    Clients use it when SLIPWAY_SERVER_URL is set, e.g. SLIPWAY_SERVER_URL=http://127.0.0.1:5000;
+    their runs then land in this server's store (the one `slipway config` shows). Stop it with Ctrl-C.
+    """
+    settings = load_settings()
+    if not _is_loopback(host):
+        _output.warning(
+            f"listening on {host}, which other machines can reach, and the server does not check who "
+            "calls it yet: anyone who can connect can read and change your runs."
+        )
+    store = make_url(settings.db_url).render_as_string(hide_password=True)
+    _output.say(f"Serving {escape(store)} on [bold]http://{escape(host)}:{port}[/bold] "
+                "(Ctrl-C to stop)")
+    # Imported here, not at the top: FastAPI and uvicorn add ~0.4 s to every other command's start-up.
+    from slipway.server import serve
+
+    serve(settings, host=host, port=port, workers=workers, log_level=log_level.value)

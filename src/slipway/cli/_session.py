@@ -1,0 +1,65 @@
+"""How a command reaches the tracking service: settings, client and argument translation.
+
+Commands never build engines themselves: they open a :class:`~slipway.client.Client` from the
+effective settings, which is embedded or remote (``SLIPWAY_SERVER_URL``) with the same calls. The
+helpers here translate what a user types (an experiment name, ``key=value``) into what the service
+takes, and nothing more.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator, Sequence
+
+import typer
+
+from slipway._config import load_settings
+from slipway.client import Client, RemoteTracking
+from slipway.errors import NotFound
+from slipway.tracking import Experiment, TrackingService
+
+Tracking = TrackingService | RemoteTracking
+
+
+@contextlib.contextmanager
+def open_tracking() -> Iterator[Tracking]:
+    """The tracking service for the current settings, closed when the command is done.
+
+    Settings are read here, at call time, so each invocation sees the environment it runs in.
+    """
+    with Client(load_settings()) as client:
+        yield client.tracking
+
+
+def find_experiment(tracking: Tracking, name_or_id: str) -> Experiment:
+    """The experiment a user named, by name first and then by id.
+
+    Names are what people type; ids are what scripts copy from ``--json`` output, so both work.
+    When neither matches, the error speaks of the name, which is the common case.
+    """
+    try:
+        return tracking.get_experiment_by_name(name_or_id)
+    except NotFound as by_name:
+        try:
+            return tracking.get_experiment(name_or_id)
+        except NotFound:
+            raise by_name from None
+
+
+def experiment_ids(tracking: Tracking, names: Sequence[str]) -> list[str] | None:
+    """Ids for ``--experiment`` options; None (all experiments) when none was given."""
+    return [find_experiment(tracking, name).id for name in names] or None
+
+
+def parse_key_values(pairs: Sequence[str], option: str) -> dict[str, str]:
+    """``["team=ads", "owner=kim"]`` as a dict; a pair without ``=`` is a usage error (exit 2).
+
+    Only the first ``=`` splits, so values may contain ``=`` themselves.
+    """
+    out: dict[str, str] = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep or not key:
+            raise typer.BadParameter(f"{pair!r} is not KEY=VALUE", param_hint=f"'{option}'")
+        out[key] = value
+    return out
