@@ -82,7 +82,10 @@ def test_experiment_names_are_unique_and_deleted_ones_keep_their_name(tracking: 
     with pytest.raises(Conflict, match="deleted"):
         tracking.create_run(exp.id)
     tracking.restore_experiment(exp.id)
-    assert tracking.create_run(exp.id).experiment_id == exp.id
+    run = tracking.create_run(exp.id)
+    tracking.delete_experiment(exp.id)
+    assert tracking.search_runs().runs == [], "a deleted experiment hides its runs"
+    assert [r.id for r in tracking.search_runs(include_deleted=True).runs] == [run.id]
 
 
 def test_logging_to_unknown_or_deleted_run(tracking: TrackingService) -> None:

@@ -86,12 +86,12 @@ class Database:
 
     @contextlib.contextmanager
     def read(self) -> Iterator[Connection]:
-        with _translate_errors(self), self.engine.connect() as conn:
+        with translate_errors(self), self.engine.connect() as conn:
             yield conn
 
     @contextlib.contextmanager
     def write(self) -> Iterator[Connection]:
-        with _translate_errors(self), self._writer.begin() as conn:
+        with translate_errors(self), self._writer.begin() as conn:
             yield conn
 
     def ensure_schema(self) -> None:
@@ -106,8 +106,7 @@ class Database:
                 return
             from slipway.store._migrate import ensure_current  # alembic is heavy: import on first use
 
-            with _translate_errors(self):
-                ensure_current(self)
+            ensure_current(self)
             self._migrated = True
 
     def dispose(self) -> None:
@@ -118,7 +117,8 @@ class Database:
 
 
 @contextlib.contextmanager
-def _translate_errors(db: Database) -> Iterator[None]:
+def translate_errors(db: Database) -> Iterator[None]:
+    """Turn engine errors that mean "the database is not there or stayed locked" into ServiceUnavailable."""
     try:
         yield
     except OperationalError as exc:

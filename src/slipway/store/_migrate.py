@@ -21,7 +21,7 @@ from alembic.script import ScriptDirectory
 from sqlalchemy import Connection, text
 
 from slipway.errors import ServiceUnavailable
-from slipway.store._db import Database
+from slipway.store._db import Database, translate_errors
 
 MIGRATIONS_DIR = Path(__file__).with_name("migrations")
 _PG_LOCK_KEY = 0x5119_3A7  # arbitrary, constant: "slipway migrate"
@@ -43,7 +43,7 @@ def head_revision() -> str:
 
 
 def current_revision(db: Database) -> str | None:
-    with db.engine.connect() as conn:
+    with translate_errors(db), db.engine.connect() as conn:
         return MigrationContext.configure(conn).get_current_revision()
 
 
@@ -71,7 +71,7 @@ def _migration_lock(db: Database, conn: Connection) -> Iterator[None]:
 
 def upgrade(db: Database, revision: str = "head") -> str | None:
     """Apply migrations up to ``revision``; returns the revision the database is at afterwards."""
-    with db.engine.connect() as conn, _migration_lock(db, conn):
+    with translate_errors(db), db.engine.connect() as conn, _migration_lock(db, conn):
         if conn.in_transaction():
             conn.commit()
         command.upgrade(_config(conn), revision)

@@ -490,7 +490,9 @@ class TrackingService:
         if experiment_ids:
             query = query.where(runs.c.experiment_id.in_(list(experiment_ids)))
         if not include_deleted:
-            query = query.where(runs.c.lifecycle_stage == "active")
+            # a deleted experiment hides its runs, as if each had been deleted with it
+            active_experiments = select(experiments.c.id).where(experiments.c.lifecycle_stage == "active")
+            query = query.where(runs.c.lifecycle_stage == "active", runs.c.experiment_id.in_(active_experiments))
         where = parse_filter(filter)
         if where is not None:
             query = query.where(where)
