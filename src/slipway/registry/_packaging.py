@@ -1,0 +1,95 @@
+"""The bridge between the registry and ``slipway.models``: packaging before upload, caching after download.
+
+Both the embedded service and the remote client register models from Python objects and load
+them by URI; the parts that happen on the caller's machine (writing the package folder, reading
+its manifest, keeping downloaded versions in a cache) live here, once.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import secrets
+import shutil
+import tempfile
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+from slipway.errors import InvalidInput
+from slipway.models import ModelCard, ModelInfo, save_model
+from slipway.models._manifest import MANIFEST, read_manifest
+
+
+@contextlib.contextmanager
+def packaged(
+    model_or_path: Any,
+    *,
+    flavor: str | None = None,
+    input_example: object = None,
+    model_card: ModelCard | str | None = None,
+) -> Iterator[tuple[Path, ModelInfo]]:
+    """Yield a package folder for ``model_or_path`` and its manifest.
+
+    A folder is taken as a package already written by ``save_model`` and used as is; anything
+    else (a model object, or the path of an ONNX file with ``flavor="onnx"``) is packaged into a
+    temporary folder, removed on exit.
+
+    Raises:
+        InvalidInput: for a folder that is not a package, or packaging options given with one.
+    """
+    if isinstance(model_or_path, str | os.PathLike) and Path(model_or_path).is_dir():
+        given = [
+            name
+            for name, value in (("flavor", flavor), ("input_example", input_example), ("model_card", model_card))
+            if value is not None
+        ]
+        if given:
+            raise InvalidInput(
+                f"{model_or_path} is already a package: {', '.join(given)} apply only when packaging a model",
+                field=given[0],
+            )
+        folder = Path(model_or_path)
+        yield folder, read_manifest(folder)
+        return
+    with tempfile.TemporaryDirectory(prefix="slipway-package-") as tmp:
+        folder = Path(tmp) / "model"
+        yield (
+            folder,
+            save_model(model_or_path, folder, flavor=flavor, input_example=input_example, model_card=model_card),
+        )
+
+
+def read_package_manifest(fetch: Callable[[Path], object]) -> ModelInfo:
+    """Read the manifest ``fetch`` copies to the path it is given (from a store or a server).
+
+    Raises:
+        InvalidInput: when the manifest is missing or malformed.
+    """
+    with tempfile.TemporaryDirectory(prefix="slipway-manifest-") as tmp:
+        fetch(Path(tmp) / MANIFEST)
+        return read_manifest(Path(tmp))
+
+
+def cached_package(cache_root: Path, version_id: str, fetch: Callable[[Path], object]) -> Path:
+    """The local folder of a version's package, fetched into the cache on first use.
+
+    A version's files never change once registered, so a cached copy stays valid forever and is
+    keyed by the version's id alone. ``fetch`` fills a private staging folder that is renamed
+    into place, so a reader never sees half a package and concurrent loaders are harmless.
+    """
+    target = cache_root / version_id
+    if (target / MANIFEST).is_file():
+        return target
+    cache_root.mkdir(parents=True, exist_ok=True)
+    staging = cache_root / f".{version_id}.{secrets.token_hex(6)}.partial"
+    try:
+        fetch(staging)
+        try:
+            staging.rename(target)
+        except OSError:
+            if not (target / MANIFEST).is_file():  # not a concurrent loader winning the race
+                raise
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    return target

@@ -1,0 +1,58 @@
+"""Who may approve a model version and move a protected alias.
+
+The registry consults one :class:`ApprovalPolicy` before every status change and alias move. The
+default allows everything, which is right for embedded mode (the local user owns the store); the
+server builds a stricter policy from its security settings. Keeping the rules here, not in the
+faces, means the SDK, the CLI and the REST API refuse the same things with the same message.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from slipway._principal import Principal
+from slipway.errors import PermissionDenied
+from slipway.registry._records import ApprovalStatus
+
+APPROVER_ROLES = frozenset({"approver", "admin"})
+
+
+@dataclass(frozen=True)
+class ApprovalPolicy:
+    """The rules status changes and alias moves must pass.
+
+    Attributes:
+        require_approver_role: only principals with the ``approver`` (or ``admin``) role may
+            approve or reject a version, or move a protected alias.
+        forbid_self_approval: nobody may approve a version they registered themselves (four eyes).
+        protected_aliases: the aliases ``require_approver_role`` guards.
+
+    Example:
+        >>> strict = ApprovalPolicy(require_approver_role=True, forbid_self_approval=True)
+    """
+
+    require_approver_role: bool = False
+    forbid_self_approval: bool = False
+    protected_aliases: frozenset[str] = frozenset({"prod"})
+
+    def check_status_change(self, who: Principal, to_status: ApprovalStatus, registered_by: str) -> None:
+        """Refuse a change of approval status ``who`` may not make.
+
+        Raises:
+            PermissionDenied: saying which rule refused it.
+        """
+        if self.require_approver_role and not who.roles & APPROVER_ROLES:
+            raise PermissionDenied(
+                f"{who.name} may not set a model version to {to_status.value}: that needs the approver role"
+            )
+        if self.forbid_self_approval and to_status is ApprovalStatus.APPROVED and who.name == registered_by:
+            raise PermissionDenied(f"{who.name} registered this version and may not approve it: another approver must")
+
+    def check_alias_move(self, who: Principal, alias: str) -> None:
+        """Refuse to let ``who`` move or remove a protected alias without the approver role.
+
+        Raises:
+            PermissionDenied: naming the alias.
+        """
+        if self.require_approver_role and alias in self.protected_aliases and not who.roles & APPROVER_ROLES:
+            raise PermissionDenied(f"{who.name} may not move the alias {alias!r}: that needs the approver role")

@@ -1,0 +1,467 @@
+"""The registry service: every change to model groups, versions, approval and aliases.
+
+Every face (SDK, CLI, REST) calls these methods; none keeps rules of its own. Each change writes
+its audit entry and domain event (``model_group.created``, ``model_version.registered``,
+``model_version.status_changed``, ``model_version.alias_moved``, ``model_version.archived``) in the
+transaction that makes it, so an automation rule never sees a change that was rolled back. Reads
+come from :class:`~slipway.registry._queries.RegistryReader`.
+
+Concurrency, on SQLite and PostgreSQL alike:
+    * version numbers come from a counter on the group row (:mod:`._register`);
+    * a status change is a compare-and-set retried on the fresh status (:mod:`._approval`), so
+      no update is lost and every change has one history entry;
+    * alias moves and archiving lock the group row first (:mod:`._aliases`), so an alias is on
+      exactly one version, never on an archived one, and its history follows the commit order.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any, BinaryIO
+
+from sqlalchemy import insert, select, update
+from sqlalchemy.exc import IntegrityError
+
+from slipway._ids import new_id, now_ms
+from slipway._principal import current_principal
+from slipway.errors import AlreadyExists, Conflict, InvalidInput, NotFound
+from slipway.events import record_change
+from slipway.models import ModelCard
+from slipway.models._manifest import MANIFEST
+from slipway.registry import _rows as rows
+from slipway.registry._aliases import move_alias
+from slipway.registry._approval import compare_and_set_status
+from slipway.registry._packaging import packaged, read_package_manifest
+from slipway.registry._policy import ApprovalPolicy
+from slipway.registry._queries import RegistryReader, version_owner
+from slipway.registry._records import ApprovalStatus, ModelGroup, ModelVersion
+from slipway.registry._register import NewVersion, insert_version
+from slipway.registry._tables import model_aliases, model_group_tags, model_groups, model_version_tags, model_versions
+from slipway.registry._uri import check_alias, check_group_name, check_version_number
+from slipway.registry._validation import (
+    MetricInput,
+    check_comment,
+    check_metrics,
+    check_tags,
+    check_version_id,
+    dump_metadata,
+)
+from slipway.store._db import Database
+from slipway.store._sql import upsert
+from slipway.store.artifacts import ArtifactInfo, ArtifactStore
+from slipway.tracking import TrackingService
+
+# A compare-and-set that keeps losing means something rewrites the version in a loop.
+_CAS_ATTEMPTS = 20
+
+
+class RegistryService(RegistryReader):
+    """The model registry: reads (see :class:`RegistryReader`) and every change.
+
+    Safe to share between threads; several processes may use the same store at once.
+
+    Args:
+        db: the metadata database.
+        artifacts: where version files are stored, under ``Owner("model_version", id)``.
+        tracking: used to check that a version's source run exists.
+        cache_dir: where :meth:`load_model` keeps downloaded packages.
+        policy: who may approve and move protected aliases; everyone, by default.
+
+    Example:
+        >>> registry = RegistryService(db, artifacts, tracking, cache_dir=home / "cache" / "models")
+        >>> v = registry.register_model("abalone", model, metrics={"mse": 4.9})
+        >>> registry.approve("abalone", v.version, comment="beats the baseline")
+        >>> registry.set_alias("abalone", "prod", v.version)
+        >>> registry.load_model("models:/abalone@prod").predict(X)
+    """
+
+    def __init__(
+        self,
+        db: Database,
+        artifacts: ArtifactStore,
+        tracking: TrackingService,
+        *,
+        cache_dir: Path,
+        policy: ApprovalPolicy | None = None,
+    ) -> None:
+        super().__init__(db, artifacts, cache_dir=cache_dir)
+        self._tracking = tracking
+        self.policy = policy or ApprovalPolicy()
+
+    # ----------------------------------------------------------------- groups
+
+    def create_group(
+        self, name: str, description: str | None = None, tags: Mapping[str, str] | None = None
+    ) -> ModelGroup:
+        """Create an empty model group.
+
+        Raises:
+            AlreadyExists: if a group has that name.
+            InvalidInput: for a name that cannot appear in a ``models:/`` URI.
+        """
+        name = check_group_name(name, "name")
+        tag_rows = [{"group_id": "", "key": k, "value": v} for k, v in check_tags(tags).items()]
+        group_id, now, who = new_id(), now_ms(), current_principal().name
+        try:
+            with self._db.write() as conn:
+                conn.execute(
+                    insert(model_groups).values(
+                        id=group_id,
+                        name=name,
+                        description=description,
+                        last_version=0,
+                        created_by=who,
+                        created_at=now,
+                        updated_by=who,
+                        updated_at=now,
+                    )
+                )
+                if tag_rows:
+                    conn.execute(insert(model_group_tags), [{**r, "group_id": group_id} for r in tag_rows])
+                record_change(
+                    conn,
+                    action="model_group.create",
+                    object_kind="model_group",
+                    object_id=group_id,
+                    event_type="model_group.created",
+                    payload={"name": name},
+                )
+        except IntegrityError:
+            raise AlreadyExists(f"model group {name!r} already exists", field="name") from None
+        return self.get_group(name)
+
+    def update_group(
+        self, name: str, *, description: str | None = None, tags: Mapping[str, str] | None = None
+    ) -> ModelGroup:
+        """Change the description and set (add or overwrite) tags."""
+        tag_rows = check_tags(tags)
+        values: dict[str, Any] = {"updated_by": current_principal().name, "updated_at": now_ms()}
+        if description is not None:
+            values["description"] = description
+        with self._db.write() as conn:
+            group = rows.group_row(conn, name)
+            conn.execute(update(model_groups).where(model_groups.c.id == group.id).values(**values))
+            upsert(
+                conn,
+                model_group_tags,
+                [{"group_id": group.id, "key": k, "value": v} for k, v in tag_rows.items()],
+                keys=("group_id", "key"),
+                update=("value",),
+            )
+            record_change(
+                conn,
+                action="model_group.update",
+                object_kind="model_group",
+                object_id=group.id,
+                details={"description": description, "tags": tag_rows},
+            )
+        return self.get_group(name)
+
+    # ----------------------------------------------------------------- registering
+
+    def register_model(
+        self,
+        group: str,
+        model_or_path: Any,
+        *,
+        flavor: str | None = None,
+        input_example: object = None,
+        metrics: Mapping[str, MetricInput] | None = None,
+        description: str | None = None,
+        metadata: Mapping[str, Any] | None = None,
+        tags: Mapping[str, str] | None = None,
+        source_run_id: str | None = None,
+        source_step_execution_id: str | None = None,
+        model_card: ModelCard | str | None = None,
+    ) -> ModelVersion:
+        """Package a model (unless given a package folder), store its files and register it.
+
+        The group is created if it does not exist. The new version is numbered one past the
+        group's highest and starts ``PendingManualApproval``.
+
+        Args:
+            group: the model group's name.
+            model_or_path: a trained model (packaged with ``slipway.models.save_model``), or the
+                folder of a package already written.
+            flavor, input_example, model_card: passed to ``save_model`` when packaging.
+            metrics: name -> number, :class:`MetricValue` or ``{"value": ..., "std": ...}``.
+            description: what this version is, for people choosing between versions.
+            metadata: free-form JSON object.
+            tags: string key/values, searchable with ``tags.KEY = '...'``.
+            source_run_id, source_step_execution_id: where the model came from (at most one);
+                recorded in the lineage graph.
+
+        Raises:
+            InvalidInput: for a bad name, metric, tag, metadata or package.
+            NotFound: if ``source_run_id`` names no run.
+        """
+        check_group_name(group)
+        package = packaged(model_or_path, flavor=flavor, input_example=input_example, model_card=model_card)
+        with package as (folder, _info):
+            version_id = new_id()
+            self._artifacts.put_dir(version_owner(version_id), "", folder)
+        return self.create_version(
+            group,
+            version_id,
+            metrics=metrics,
+            description=description,
+            metadata=metadata,
+            tags=tags,
+            source_run_id=source_run_id,
+            source_step_execution_id=source_step_execution_id,
+        )
+
+    def stage_file(self, version_id: str, path: str, stream: BinaryIO) -> ArtifactInfo:
+        """Store one file of a package that :meth:`create_version` will register.
+
+        Remote clients upload a package file by file under an id they generate, then register
+        it. Once a version is registered its files can no longer change.
+
+        Raises:
+            InvalidInput: for an id that is not shaped like one, or a bad path.
+            Conflict: if the id belongs to a registered version.
+        """
+        check_version_id(version_id)
+        with self._db.read() as conn:
+            taken = conn.execute(select(model_versions.c.id).where(model_versions.c.id == version_id)).first()
+        if taken is not None:
+            raise Conflict(f"model version {version_id} is registered: its files cannot change", field="version_id")
+        return self._artifacts.put_stream(version_owner(version_id), path, stream)
+
+    def create_version(
+        self,
+        group: str,
+        version_id: str,
+        *,
+        metrics: Mapping[str, MetricInput] | None = None,
+        description: str | None = None,
+        metadata: Mapping[str, Any] | None = None,
+        tags: Mapping[str, str] | None = None,
+        source_run_id: str | None = None,
+        source_step_execution_id: str | None = None,
+    ) -> ModelVersion:
+        """Register the package already stored under ``version_id`` as the group's next version.
+
+        The flavor and signature are read from the stored manifest, so they always describe the
+        files. Other arguments are as for :meth:`register_model`.
+
+        Raises:
+            InvalidInput: if no valid package is stored under ``version_id``.
+            AlreadyExists: if ``version_id`` is already registered.
+        """
+        check_group_name(group)
+        new = NewVersion(
+            id=check_version_id(version_id),
+            metrics=check_metrics(metrics),
+            tags=check_tags(tags),
+            metadata_json=dump_metadata(metadata),
+            description=description,
+            source=self._source(source_run_id, source_step_execution_id),
+        )
+        try:
+            info = read_package_manifest(lambda dst: self._download(new.id, MANIFEST, dst))
+        except NotFound:
+            raise InvalidInput(f"no model package is stored under version id {new.id}", field="version_id") from None
+        with contextlib.suppress(AlreadyExists):  # the group may exist, or be created meanwhile
+            self.create_group(group)
+        try:
+            with self._db.write() as conn:
+                insert_version(conn, rows.group_row(conn, group), new, info, current_principal().name)
+        except IntegrityError:
+            raise AlreadyExists(f"model version {new.id} is already registered", field="version_id") from None
+        return self.get_version_by_id(new.id)
+
+    def _source(self, run_id: str | None, step_execution_id: str | None) -> tuple[str, str] | None:
+        if run_id is not None and step_execution_id is not None:
+            raise InvalidInput("give source_run_id or source_step_execution_id, not both", field="source_run_id")
+        if run_id is not None:
+            try:
+                self._tracking.get_run(run_id)
+            except NotFound:
+                raise NotFound(f"source run {run_id!r} does not exist", field="source_run_id") from None
+            return ("run", run_id)
+        # Step executions belong to the pipelines domain, which this one does not import:
+        # the id is recorded as given.
+        return ("step_execution", step_execution_id) if step_execution_id is not None else None
+
+    def update_version(
+        self,
+        group: str,
+        version: int,
+        *,
+        description: str | None = None,
+        tags: Mapping[str, str] | None = None,
+    ) -> ModelVersion:
+        """Change a version's description and set (add or overwrite) its tags."""
+        tag_rows = check_tags(tags)
+        number = check_version_number(version)
+        values: dict[str, Any] = {"updated_by": current_principal().name, "updated_at": now_ms()}
+        if description is not None:
+            values["description"] = description
+        with self._db.write() as conn:
+            row = rows.version_row(conn, group, number)
+            conn.execute(update(model_versions).where(model_versions.c.id == row.id).values(**values))
+            upsert(
+                conn,
+                model_version_tags,
+                [{"version_id": row.id, "key": k, "value": v} for k, v in tag_rows.items()],
+                keys=("version_id", "key"),
+                update=("value",),
+            )
+            record_change(
+                conn,
+                action="model_version.update",
+                object_kind="model_version",
+                object_id=row.id,
+                details={"description": description, "tags": tag_rows},
+            )
+        return self.get_version_by_id(row.id)
+
+    # ----------------------------------------------------------------- approval
+
+    def update_status(
+        self,
+        group: str,
+        version: int,
+        status: ApprovalStatus | str,
+        *,
+        comment: str | None = None,
+        expected_status: ApprovalStatus | str | None = None,
+    ) -> ModelVersion:
+        """Approve, reject or reset a version, keeping who, when and why in its history.
+
+        Setting the status it already has changes nothing and records nothing. The policy is
+        consulted first. A change that races another is retried on the fresh status (see
+        :mod:`slipway.registry._approval`), so no update is lost.
+
+        Args:
+            status: the new status.
+            comment: why, for the history.
+            expected_status: change only if the version still has this status, else raise
+                Conflict: for callers who decided on the status they saw.
+
+        Raises:
+            PermissionDenied: if the policy refuses.
+            Conflict: if ``expected_status`` no longer holds.
+        """
+        to = ApprovalStatus.parse(status)
+        expected = ApprovalStatus.parse(expected_status) if expected_status is not None else None
+        comment = check_comment(comment)
+        who = current_principal()
+        for _ in range(_CAS_ATTEMPTS):
+            seen = self.get_version(group, version)
+            if expected is not None and seen.status is not expected:
+                raise Conflict(
+                    f"{group} version {seen.version} is {seen.status.value}, "
+                    f"not {expected.value}: it was changed meanwhile",
+                    field="status",
+                )
+            self.policy.check_status_change(who, to, seen.registered_by)
+            if seen.status is to:
+                return seen
+            with self._db.write() as conn:
+                swapped = compare_and_set_status(conn, seen, to, comment, who)
+            if swapped:
+                return self.get_version_by_id(seen.id)
+        raise Conflict(
+            f"{group} version {version} kept changing over {_CAS_ATTEMPTS} attempts; try again", field="status"
+        )
+
+    def approve(self, group: str, version: int, comment: str | None = None) -> ModelVersion:
+        """Set the version ``Approved``; see :meth:`update_status`."""
+        return self.update_status(group, version, ApprovalStatus.APPROVED, comment=comment)
+
+    def reject(self, group: str, version: int, comment: str | None = None) -> ModelVersion:
+        """Set the version ``Rejected``; see :meth:`update_status`."""
+        return self.update_status(group, version, ApprovalStatus.REJECTED, comment=comment)
+
+    # ----------------------------------------------------------------- aliases
+
+    def set_alias(self, group: str, alias: str, version: int, *, comment: str | None = None) -> ModelVersion:
+        """Point ``alias`` at ``version``, taking it off whichever version held it, atomically.
+
+        Raises:
+            PermissionDenied: if the policy protects the alias from this principal.
+            Conflict: if the version is archived.
+        """
+        alias = check_alias(alias)
+        number = check_version_number(version)
+        comment = check_comment(comment)
+        who = current_principal()
+        self.policy.check_alias_move(who, alias)
+        with self._db.write() as conn:
+            g = rows.group_row(conn, group, lock=True)
+            target = rows.version_row(conn, group, number)
+            if target.archived:
+                raise Conflict(
+                    f"{group} version {number} is archived; unarchive it to give it an alias", field="version"
+                )
+            if move_alias(conn, g, alias, target.id, comment):
+                conn.execute(
+                    update(model_versions)
+                    .where(model_versions.c.id == target.id)
+                    .values(updated_by=who.name, updated_at=now_ms())
+                )
+        return self.get_version_by_id(target.id)
+
+    def remove_alias(self, group: str, alias: str, *, comment: str | None = None) -> None:
+        """Take ``alias`` off its version; the removal is kept in the alias history.
+
+        Raises:
+            NotFound: if the alias is not set.
+        """
+        alias = check_alias(alias)
+        comment = check_comment(comment)
+        self.policy.check_alias_move(current_principal(), alias)
+        with self._db.write() as conn:
+            if not move_alias(conn, rows.group_row(conn, group, lock=True), alias, None, comment):
+                raise NotFound(f"model group {group!r} has no alias {alias!r}", field="alias")
+
+    # ----------------------------------------------------------------- archiving
+
+    def archive_version(self, group: str, version: int) -> ModelVersion:
+        """Hide a version from ``latest`` and searches; it stays fetchable by number and in lineage.
+
+        Raises:
+            Conflict: while an alias points at it (move the alias first).
+        """
+        return self._set_archived(group, version, True)
+
+    def unarchive_version(self, group: str, version: int) -> ModelVersion:
+        """Make an archived version count for ``latest`` and searches again."""
+        return self._set_archived(group, version, False)
+
+    def _set_archived(self, group: str, version: int, archived: bool) -> ModelVersion:
+        number = check_version_number(version)
+        verb = "archived" if archived else "unarchived"
+        with self._db.write() as conn:
+            rows.group_row(conn, group, lock=True)  # no alias may move onto it meanwhile
+            row = rows.version_row(conn, group, number)
+            if row.archived != archived:
+                a = model_aliases.c
+                held = conn.execute(select(a.alias).where(a.version_id == row.id)).scalars().all()
+                if archived and held:
+                    raise Conflict(
+                        f"{group} version {number} holds the alias(es) {', '.join(sorted(held))}: "
+                        f"move them before archiving it",
+                        field="version",
+                    )
+                conn.execute(
+                    update(model_versions)
+                    .where(model_versions.c.id == row.id)
+                    .values(archived=archived, updated_by=current_principal().name, updated_at=now_ms())
+                )
+                record_change(
+                    conn,
+                    action=f"model_version.{verb[:-1]}",
+                    object_kind="model_version",
+                    object_id=row.id,
+                    event_type=f"model_version.{verb}",
+                    payload={"group": group, "version": number},
+                )
+        return self.get_version_by_id(row.id)
+
+
+__all__ = ["RegistryService"]
