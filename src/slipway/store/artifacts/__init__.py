@@ -1,0 +1,25 @@
+"""The artifact store: files of runs, models and reports, stored once by content on local disk or S3.
+
+Two layers: :class:`BlobStorage` moves raw bytes under keys (:class:`LocalStorage` for a folder,
+:class:`FsspecStorage` for S3 and other fsspec URLs; :func:`storage_from_url` picks one), and
+:class:`ArtifactStore` keeps each owner's tree of logical paths in the metadata database, every
+file pointing at a content-addressed blob.
+"""
+
+from slipway.store.artifacts._fsspec import FsspecStorage
+from slipway.store.artifacts._local import LocalStorage
+from slipway.store.artifacts._paths import normalize_path
+from slipway.store.artifacts._storage import BlobStorage
+from slipway.store.artifacts._store import ArtifactInfo, ArtifactStore, Owner
+from slipway.store.artifacts._url import storage_from_url
+
+__all__ = [
+    "ArtifactInfo",
+    "ArtifactStore",
+    "BlobStorage",
+    "FsspecStorage",
+    "LocalStorage",
+    "Owner",
+    "normalize_path",
+    "storage_from_url",
+]

@@ -1,0 +1,424 @@
+"""The artifact store: content-addressed blobs on a BlobStorage, logical paths in the metadata DB.
+
+The bytes of every file are stored once, under the sha256 of their content
+(``blobs/ab/cd/abcd...``); each owner (a run, a step execution, a model version, ...) keeps a
+tree of logical paths in the ``artifacts`` table, each row pointing at a blob. Logging the same
+model twice stores it once, and a pipeline step's cache key can name its inputs by hash.
+
+Every write follows one order: spool and hash the bytes locally, upload the blob unless it is
+already there, then record the path in one transaction. A crash at any point leaves either the
+old state or the new one; at worst an unreferenced blob, which garbage collection removes.
+"""
+
+from __future__ import annotations
+
+import builtins
+import contextlib
+import hashlib
+import io
+import os
+import tempfile
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import BinaryIO, NamedTuple
+
+from pydantic import BaseModel, ConfigDict
+from sqlalchemy import ColumnElement, Connection, and_, delete, func, literal, or_, select, true
+
+from slipway._ids import now_ms
+from slipway.errors import Conflict, InvalidInput, NotFound
+from slipway.store._db import Database
+from slipway.store._sql import insert_ignore, upsert
+from slipway.store.artifacts._local import write_atomically
+from slipway.store.artifacts._paths import join_path, normalize_file_path, normalize_path
+from slipway.store.artifacts._storage import COPY_CHUNK_SIZE, BlobStorage
+from slipway.store.artifacts._tables import artifacts, blobs
+
+# Widths of artifacts.owner_kind and artifacts.owner_id.
+_OWNER_KIND_WIDTH = 32
+_OWNER_ID_WIDTH = 64
+
+
+class Owner(NamedTuple):
+    """Whoever keeps a tree of files, e.g. ``Owner("run", run_id)`` or ``Owner("model_version", id)``."""
+
+    kind: str
+    id: str
+
+
+class ArtifactInfo(BaseModel):
+    """One entry of an owner's tree: a file, or a folder (``is_dir``) that holds files.
+
+    Attributes:
+        path: the normalised path below the owner's root.
+        is_dir: whether the entry is a folder.
+        size: bytes of a file; ``None`` for a folder.
+        sha256: hex digest of a file's content; ``None`` for a folder.
+    """
+
+    model_config = ConfigDict(frozen=True)
+
+    path: str
+    is_dir: bool
+    size: int | None = None
+    sha256: str | None = None
+
+
+def blob_key(sha256: str) -> str:
+    """Where a blob lives in the storage; two levels of fan-out keep folders small."""
+    return f"blobs/{sha256[:2]}/{sha256[2:4]}/{sha256}"
+
+
+@dataclass(frozen=True)
+class _Blob:
+    sha256: str
+    size: int
+
+
+class ArtifactStore:
+    """Files of runs, models and reports: stored once by content, found by owner and path.
+
+    Paths are relative POSIX paths checked by :func:`normalize_path`; no request path can reach
+    anything but the owner's own entries, since paths never become storage keys. An owner's
+    tree behaves like a file system: a path is a file or a folder, never both (writing
+    ``a/b`` when ``a`` is a file raises :class:`~slipway.errors.Conflict`).
+
+    Safe to share between threads. The database must already be at the current schema
+    (``Database.ensure_schema()``).
+
+    Args:
+        db: the metadata database holding the ``blobs`` and ``artifacts`` tables.
+        storage: where the blob bytes go.
+
+    Example:
+        >>> store = ArtifactStore(db, LocalStorage(Path(".slipway/artifacts")))
+        >>> run = Owner("run", run_id)
+        >>> store.put_bytes(run, "metrics/summary.json", b'{"auc": 0.91}')
+        ArtifactInfo(path='metrics/summary.json', is_dir=False, size=13, sha256='...')
+        >>> [entry.path for entry in store.list(run)]
+        ['metrics']
+    """
+
+    def __init__(self, db: Database, storage: BlobStorage) -> None:
+        self._db = db
+        self._storage = storage
+
+    def __repr__(self) -> str:
+        return f"ArtifactStore({self._db!r}, {self._storage!r})"
+
+    # -- writing ---------------------------------------------------------------------------
+
+    def put_stream(self, owner: Owner, path: str, stream: BinaryIO) -> ArtifactInfo:
+        """Store everything read from ``stream`` as the file ``path`` of ``owner``.
+
+        The stream is copied in chunks to a local spool file while being hashed, so a stream
+        larger than memory is fine; it is read to its end but not closed. If reading fails
+        midway, nothing is stored. Writing an existing path replaces it.
+
+        Raises:
+            InvalidInput: for an invalid owner or path (``field`` names it).
+            Conflict: if a file of ``owner`` is in the way (``path`` would be below a file, or
+                ``path`` is already a folder).
+        """
+        owner = _check_owner(owner)
+        path = normalize_file_path(path)
+        return self._record(owner, [(path, self._ingest(stream))])[0]
+
+    def put_bytes(self, owner: Owner, path: str, data: bytes) -> ArtifactInfo:
+        """Store ``data`` as the file ``path`` of ``owner``; see :meth:`put_stream`."""
+        return self.put_stream(owner, path, io.BytesIO(data))
+
+    def put_file(self, owner: Owner, path: str, local_path: Path) -> ArtifactInfo:
+        """Store a copy of a local file as the file ``path`` of ``owner``; see :meth:`put_stream`.
+
+        What is stored is exactly what was hashed, even if the local file changes meanwhile.
+
+        Raises:
+            NotFound: if ``local_path`` is not a file.
+        """
+        owner = _check_owner(owner)
+        path = normalize_file_path(path)
+        with _open_local(local_path) as src:
+            return self._record(owner, [(path, self._ingest(src))])[0]
+
+    def put_dir(self, owner: Owner, prefix: str, local_dir: Path) -> builtins.list[ArtifactInfo]:
+        """Store every file below ``local_dir`` (recursively) under the folder ``prefix``.
+
+        The paths appear together in one transaction, or none of them do. Linked folders are
+        not followed; linked files are stored with the content they point at.
+
+        Args:
+            owner: who keeps the files.
+            prefix: the folder to put them in; ``""`` for the owner's root.
+            local_dir: the local folder to copy.
+
+        Returns:
+            One entry per stored file, sorted by path.
+
+        Raises:
+            NotFound: if ``local_dir`` is not a folder.
+            InvalidInput: if ``prefix`` or a file name below ``local_dir`` is not a valid path;
+                checked before anything is uploaded.
+        """
+        owner = _check_owner(owner)
+        prefix = normalize_path(prefix, field="prefix")
+        local_dir = Path(local_dir)
+        if not local_dir.is_dir():
+            raise NotFound(f"no local folder {str(local_dir)!r}")
+        files = {
+            normalize_file_path(join_path(prefix, file.relative_to(local_dir).as_posix())): file
+            for file in _walk_files(local_dir)
+        }
+        entries = []
+        for path, file in sorted(files.items()):
+            with _open_local(file) as src:
+                entries.append((path, self._ingest(src)))
+        return self._record(owner, entries)
+
+    def _ingest(self, stream: BinaryIO) -> _Blob:
+        """Spool and hash a stream, then upload it unless a blob with that content exists."""
+        fd, name = tempfile.mkstemp(prefix="slipway-spool-")
+        spool = Path(name)
+        try:
+            digest = hashlib.sha256()
+            size = 0
+            with os.fdopen(fd, "wb") as out:
+                while chunk := stream.read(COPY_CHUNK_SIZE):
+                    digest.update(chunk)
+                    out.write(chunk)
+                    size += len(chunk)
+            blob = _Blob(digest.hexdigest(), size)
+            key = blob_key(blob.sha256)
+            if not self._storage.exists(key):
+                self._storage.put_file(key, spool)
+        finally:
+            spool.unlink(missing_ok=True)
+        return blob
+
+    def _record(self, owner: Owner, entries: Sequence[tuple[str, _Blob]]) -> builtins.list[ArtifactInfo]:
+        now = now_ms()
+        with self._db.write() as conn:
+            for path, _blob in entries:
+                _check_tree(conn, owner, path)
+            unique_blobs = {blob.sha256: blob for _path, blob in entries}.values()
+            blob_rows = [{"sha256": b.sha256, "size": b.size, "created_at": now} for b in unique_blobs]
+            insert_ignore(conn, blobs, blob_rows)
+            upsert(
+                conn,
+                artifacts,
+                [
+                    {"owner_kind": owner.kind, "owner_id": owner.id, "path": path,
+                     "sha256": blob.sha256, "size": blob.size, "created_at": now}
+                    for path, blob in entries
+                ],
+                keys=("owner_kind", "owner_id", "path"),
+                update=("sha256", "size", "created_at"),
+            )
+        return [_file_entry(path, blob.size, blob.sha256) for path, blob in entries]
+
+    # -- reading ---------------------------------------------------------------------------
+
+    def info(self, owner: Owner, path: str) -> ArtifactInfo:
+        """The file or folder at ``path`` (``""``: the owner's root, if it holds anything).
+
+        Raises:
+            NotFound: if ``owner`` has nothing at ``path``; the message names both.
+        """
+        owner = _check_owner(owner)
+        path = normalize_path(path)
+        with self._db.read() as conn:
+            row = conn.execute(
+                select(artifacts.c.size, artifacts.c.sha256).where(_owned(owner), artifacts.c.path == path)
+            ).first()
+            if row is not None:
+                return _file_entry(path, row.size, row.sha256)
+            if conn.execute(select(literal(1)).where(_owned(owner), _below(conn, path)).limit(1)).first():
+                return ArtifactInfo(path=path, is_dir=True)
+        raise NotFound(f"{_describe(owner)} has no artifact {path!r}")
+
+    def list(self, owner: Owner, prefix: str = "", recursive: bool = False) -> builtins.list[ArtifactInfo]:
+        """The entries below the folder ``prefix``, sorted by path.
+
+        Non-recursive, the immediate children: files, and folders as ``is_dir=True`` entries
+        (as MLflow's ``list_artifacts``). Recursive, every file below ``prefix`` and no folders.
+        A prefix that is not a folder (a file, or nothing) lists nothing.
+        """
+        owner = _check_owner(owner)
+        prefix = normalize_path(prefix, field="prefix")
+        a = artifacts.c
+        with self._db.read() as conn:
+            below = and_(_owned(owner), _below(conn, prefix))
+            if recursive:
+                files = conn.execute(select(a.path, a.size, a.sha256).where(below)).all()
+                folders: Sequence[str] = []
+            else:
+                # The rest of each path after "prefix/", and where its first "/" is (0: none).
+                rest = func.substr(a.path, len(prefix) + 2) if prefix else a.path
+                slash = (func.instr if conn.dialect.name == "sqlite" else func.strpos)(rest, "/")
+                files = conn.execute(select(a.path, a.size, a.sha256).where(below, slash == 0)).all()
+                first_segment = select(func.substr(rest, 1, slash - 1)).where(below, slash > 0).distinct()
+                folders = conn.execute(first_segment).scalars().all()
+        entries = [_file_entry(row.path, row.size, row.sha256) for row in files]
+        entries += [ArtifactInfo(path=join_path(prefix, name), is_dir=True) for name in folders]
+        # Sorted here, not in SQL: PostgreSQL would order by its collation, SQLite by code point.
+        return sorted(entries, key=lambda entry: entry.path)
+
+    def open(self, owner: Owner, path: str) -> BinaryIO:
+        """Open the file at ``path`` for streaming reads; the caller closes it.
+
+        Raises:
+            NotFound: if ``owner`` has no artifact at ``path``.
+            InvalidInput: if ``path`` is a folder.
+        """
+        return self._open_blob(owner, self._file_info(owner, path))
+
+    def read_bytes(self, owner: Owner, path: str) -> bytes:
+        """The whole content of the file at ``path``; for small files (see :meth:`open`)."""
+        with self.open(owner, path) as src:
+            return src.read()
+
+    def download(self, owner: Owner, path: str, dst: Path) -> Path:
+        """Copy the file or folder at ``path`` to the local path ``dst``; return ``dst``.
+
+        A file is written at ``dst`` itself; a folder's files land below ``dst`` with their
+        paths relative to ``path`` (``path=""`` copies the owner's whole tree). Files are
+        streamed, and each appears complete or not at all.
+
+        Raises:
+            NotFound: if ``owner`` has nothing at ``path``.
+            InvalidInput: (``field="dst"``) if ``dst`` is a folder for a file, or a file for a
+                folder.
+        """
+        owner = _check_owner(owner)
+        entry = self.info(owner, path)
+        dst = Path(dst)
+        if not entry.is_dir:
+            if dst.is_dir():
+                raise InvalidInput(f"cannot download the file {entry.path!r} onto the folder {dst}",
+                                   field="dst")
+            self._copy_out(owner, entry, dst)
+            return dst
+        if dst.exists() and not dst.is_dir():
+            raise InvalidInput(f"cannot download the folder {entry.path!r} onto the file {dst}", field="dst")
+        start = len(entry.path) + 1 if entry.path else 0
+        for file in self.list(owner, entry.path, recursive=True):
+            # Stored paths passed normalize_path, so the joined target stays below dst.
+            self._copy_out(owner, file, dst.joinpath(*file.path[start:].split("/")))
+        return dst
+
+    def _file_info(self, owner: Owner, path: str) -> ArtifactInfo:
+        entry = self.info(owner, path)
+        if entry.is_dir:
+            raise InvalidInput(f"{entry.path!r} of {_describe(owner)} is a folder, not a file", field="path")
+        return entry
+
+    def _open_blob(self, owner: Owner, entry: ArtifactInfo) -> BinaryIO:
+        assert entry.sha256 is not None, "only files have blobs"
+        try:
+            return self._storage.open_read(blob_key(entry.sha256))
+        except NotFound:
+            raise NotFound(
+                f"the content of {entry.path!r} of {_describe(owner)} (blob {entry.sha256}) "
+                f"is missing from {self._storage!r}"
+            ) from None
+
+    def _copy_out(self, owner: Owner, entry: ArtifactInfo, target: Path) -> None:
+        with self._open_blob(owner, entry) as src:
+            write_atomically(target, src, durable=False)
+
+    # -- deleting --------------------------------------------------------------------------
+
+    def delete(self, owner: Owner, path: str) -> None:
+        """Remove the file at ``path``, or every file below the folder ``path``.
+
+        ``path=""`` removes the owner's whole tree. Only the paths go: the blobs stay (another
+        path may share them) until garbage collection removes unreferenced ones.
+
+        Raises:
+            NotFound: if ``owner`` has nothing at ``path``.
+        """
+        owner = _check_owner(owner)
+        path = normalize_path(path)
+        with self._db.write() as conn:
+            result = conn.execute(
+                delete(artifacts).where(_owned(owner), or_(artifacts.c.path == path, _below(conn, path)))
+            )
+        if result.rowcount == 0:
+            raise NotFound(f"{_describe(owner)} has no artifact {path!r}")
+
+
+def _check_owner(owner: Owner) -> Owner:
+    kind, id_ = owner
+    for value, name, width in ((kind, "kind", _OWNER_KIND_WIDTH), (id_, "id", _OWNER_ID_WIDTH)):
+        if not isinstance(value, str) or not value or len(value) > width:
+            raise InvalidInput(
+                f"the owner {name} must be a non-empty string of at most {width} characters, not {value!r}",
+                field="owner",
+            )
+    return Owner(kind, id_)
+
+
+def _file_entry(path: str, size: int, sha256: str) -> ArtifactInfo:
+    return ArtifactInfo(path=path, is_dir=False, size=size, sha256=sha256)
+
+
+def _describe(owner: Owner) -> str:
+    return f"{owner.kind} {owner.id!r}"
+
+
+def _owned(owner: Owner) -> ColumnElement[bool]:
+    return and_(artifacts.c.owner_kind == owner.kind, artifacts.c.owner_id == owner.id)
+
+
+def _below(conn: Connection, folder: str) -> ColumnElement[bool]:
+    """Rows whose path is strictly below ``folder`` (every row for the root ``""``)."""
+    if not folder:
+        return true()
+    path = artifacts.c.path
+    if conn.dialect.name == "sqlite":
+        # SQLite's LIKE ignores ASCII case ("Data/" would match "data/"). Paths compare as
+        # bytes there, so a range is exact and walks the primary key: every path starting
+        # with "a/" sorts in ["a/", "a0"), as "0" is the character after "/".
+        return and_(path >= f"{folder}/", path < f"{folder}0")
+    return path.like(f"{_escape_like(folder)}/%", escape="\\")
+
+
+def _escape_like(text: str) -> str:
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
+def _check_tree(conn: Connection, owner: Owner, path: str) -> None:
+    """Keep the owner's tree a tree: no file below a file, no file replacing a folder."""
+    segments = path.split("/")
+    ancestors = ["/".join(segments[:i]) for i in range(1, len(segments))]
+    if ancestors:
+        blocking = conn.execute(
+            select(artifacts.c.path).where(_owned(owner), artifacts.c.path.in_(ancestors)).limit(1)
+        ).scalar()
+        if blocking is not None:
+            raise Conflict(
+                f"{_describe(owner)} has a file at {blocking!r}, so {path!r} cannot be created below it",
+                field="path",
+            )
+    inside = conn.execute(select(artifacts.c.path).where(_owned(owner), _below(conn, path)).limit(1)).scalar()
+    if inside is not None:
+        raise Conflict(
+            f"{path!r} of {_describe(owner)} is a folder (it holds {inside!r}), not a file", field="path"
+        )
+
+
+@contextlib.contextmanager
+def _open_local(local_path: Path) -> Iterator[BinaryIO]:
+    path = Path(local_path)
+    if not path.is_file():
+        raise NotFound(f"no local file {str(path)!r}")
+    with path.open("rb") as src:
+        yield src
+
+
+def _walk_files(folder: Path) -> Iterator[Path]:
+    # os.walk does not descend into linked folders, so a link cycle cannot trap the walk.
+    for dirpath, _dirnames, filenames in os.walk(folder):
+        for name in filenames:
+            yield Path(dirpath, name)
