@@ -25,6 +25,7 @@ from slipway._fluent import (
     set_tag,
     start_run,
 )
+from slipway._fluent_registry import load_model, register_model
 from slipway._version import __version__
 from slipway.client import Client
 from slipway.errors import (
@@ -57,12 +58,14 @@ __all__ = [
     "active_run",
     "end_run",
     "get_client",
+    "load_model",
     "load_settings",
     "log_artifact",
     "log_metric",
     "log_metrics",
     "log_param",
     "log_params",
+    "register_model",
     "set_client",
     "set_tag",
     "start_run",

@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from slipway._backend import Backend
 from slipway._config import Settings, load_settings
 from slipway.client._http import HttpSession
 from slipway.client._tracking import RemoteTracking
 from slipway.tracking import TrackingService
+
+if TYPE_CHECKING:
+    from slipway.registry import RegistryService
 
 
 class Client:
@@ -55,6 +59,11 @@ class Client:
     @property
     def remote(self) -> bool:
         return self._http is not None
+
+    @property
+    def registry(self) -> RegistryService:
+        """The model registry; built on first use, since it brings ``slipway.models`` and pandas."""
+        return self.backend.registry
 
     @property
     def backend(self) -> Backend:
