@@ -1,0 +1,98 @@
+"""The FastAPI application and the uvicorn runner behind ``slipway server``."""
+
+from __future__ import annotations
+
+import os
+
+import uvicorn
+from fastapi import APIRouter, FastAPI
+from pydantic import BaseModel
+
+from slipway._backend import Backend
+from slipway._config import Settings, load_settings
+from slipway._version import __version__
+from slipway.server._errors import ERROR_RESPONSES, UnexpectedErrorMiddleware, install_error_handlers
+from slipway.server._identity import IdentityMiddleware
+from slipway.server._tracking_routes import router as tracking_router
+
+API_PREFIX = "/api/v1"  # the remote client's prefix too (slipway.client._http)
+
+
+class Health(BaseModel):
+    status: str
+
+
+class Version(BaseModel):
+    version: str
+    api: str
+
+
+def create_app(backend: Backend) -> FastAPI:
+    """Build the REST API over ``backend``'s services.
+
+    The caller owns ``backend`` and closes it; the app only uses it, so tests can serve a backend
+    they also read directly.
+
+    Example:
+        >>> from slipway import load_settings
+        >>> app = create_app(Backend(load_settings(home="/tmp/slipway-doc")))
+        >>> "/api/v1/runs/search" in app.openapi()["paths"]
+        True
+    """
+    app = FastAPI(
+        title="Slipway",
+        version=__version__,
+        description="The REST API of Slipway: experiment tracking (more domains follow).",
+        openapi_url="/openapi.json",
+    )
+    app.state.backend = backend
+    install_error_handlers(app)
+    app.add_middleware(IdentityMiddleware)
+    app.add_middleware(UnexpectedErrorMiddleware)  # added last, so outermost: it wraps the others
+
+    @app.get("/health", tags=["meta"])
+    async def health() -> Health:
+        """Liveness: the process answers. It does not touch the database."""
+        return Health(status="ok")
+
+    api = APIRouter(prefix=API_PREFIX, responses=ERROR_RESPONSES)
+
+    @api.get("/version", tags=["meta"])
+    async def version() -> Version:
+        return Version(version=__version__, api=API_PREFIX.rsplit("/", 1)[-1])
+
+    api.include_router(tracking_router)
+    app.include_router(api)
+    return app
+
+
+# Worker processes cannot be handed an app object: they rebuild it from these variables.
+_WORKER_ENV = {"SLIPWAY_HOME": "home", "SLIPWAY_DB_URL": "db_url", "SLIPWAY_ARTIFACT_URL": "artifact_url"}
+
+
+def _worker_app() -> FastAPI:
+    """App factory for ``workers > 1``: each uvicorn worker process builds its own backend."""
+    return create_app(Backend(load_settings()))
+
+
+def serve(
+    settings: Settings, host: str = "127.0.0.1", port: int = 5000, workers: int = 1, log_level: str = "info"
+) -> None:
+    """Serve the API with uvicorn until interrupted (blocks).
+
+    Binds to loopback by default: there is no authentication yet, so exposing the server on
+    another interface is the caller's explicit choice. With ``workers > 1`` the effective engine
+    settings are exported to the environment of this process, which the workers inherit.
+    """
+    if workers <= 1:
+        backend = Backend(settings)
+        try:
+            uvicorn.run(create_app(backend), host=host, port=port, log_level=log_level)
+        finally:
+            backend.close()
+        return
+    Backend(settings).close()  # migrate once here, not in a race between the workers
+    os.environ.update({var: str(getattr(settings, name)) for var, name in _WORKER_ENV.items()})
+    uvicorn.run(
+        f"{__name__}:_worker_app", factory=True, host=host, port=port, workers=workers, log_level=log_level
+    )

@@ -1,0 +1,81 @@
+"""A real Slipway server for tests: uvicorn on 127.0.0.1, a free port, a background thread.
+
+Import the fixture into a conftest (``from _server import live_server``) to use it; or use
+:func:`running_server` directly for a server over settings of your own.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+import uvicorn
+from starlette.types import ASGIApp
+
+from slipway import Settings, load_settings
+from slipway._backend import Backend
+from slipway.server import create_app
+
+START_TIMEOUT_S = 20.0
+
+
+@dataclass(frozen=True)
+class LiveServer:
+    """A running server: where to reach it, and the engines it serves (to read them embedded)."""
+
+    url: str
+    settings: Settings
+
+
+def server_settings(home: Path) -> Settings:
+    """Settings for a server of its own under ``home``, whatever the environment says."""
+    return load_settings(env={}, cwd=home, home=str(home))
+
+
+@contextlib.contextmanager
+def serving(app: ASGIApp) -> Iterator[str]:
+    """Serve ``app`` on a free loopback port until the block ends; yield its base URL."""
+    # Bound before the server starts, so no other process can take the port meanwhile. The protocol
+    # must be named: asyncio sets TCP_NODELAY only on sockets whose proto is IPPROTO_TCP, and
+    # without it every response with a body waits ~40 ms for a delayed ACK.
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
+    sock.bind(("127.0.0.1", 0))
+    port = sock.getsockname()[1]
+    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="off"))
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, name="slipway-test-server", daemon=True)
+    thread.start()
+    try:
+        deadline = time.monotonic() + START_TIMEOUT_S
+        while not server.started:
+            if not thread.is_alive() or time.monotonic() > deadline:
+                raise RuntimeError("the test server did not start")
+            time.sleep(0.01)
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(START_TIMEOUT_S)
+        sock.close()
+
+
+@contextlib.contextmanager
+def running_server(settings: Settings) -> Iterator[LiveServer]:
+    """Serve ``settings``' engines on a free loopback port until the block ends."""
+    backend = Backend(settings)
+    try:
+        with serving(create_app(backend)) as url:
+            yield LiveServer(url, settings)
+    finally:
+        backend.close()
+
+
+@pytest.fixture(scope="session")
+def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
+    """One server for the session, on its own SQLite file and artifact folder."""
+    with running_server(server_settings(tmp_path_factory.mktemp("server"))) as server:
+        yield server
