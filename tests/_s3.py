@@ -1,7 +1,7 @@
 """A real S3-compatible server on loopback for the tests: moto's server mode in a subprocess.
 
-Import the fixtures into a test module with ``from _s3 import s3_server, s3_storage, s3_url``. A subprocess
-rather than moto's in-process server, so the objects it holds do not count against the memory
+The fixtures (``s3_server``, ``s3_storage``, ``s3_url``) are a pytest plugin loaded by
+``tests/conftest.py``. A subprocess rather than moto's in-process server, so the objects it holds do not count against the memory
 the tests measure with tracemalloc.
 
 Nothing here may reach past 127.0.0.1: the endpoint is given explicitly, the credentials are

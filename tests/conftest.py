@@ -14,6 +14,8 @@ from sqlalchemy.engine import make_url
 
 from slipway.store import Database, upgrade
 
+pytest_plugins = ["_s3"]
+
 _counter = itertools.count()
 
 

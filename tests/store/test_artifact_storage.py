@@ -1,9 +1,5 @@
 """BlobStorage: one conformance suite for every engine, then what only one engine promises."""
 
-# The S3 fixtures are imported from _s3 and then requested by name, which pyflakes calls a
-# redefinition.
-# ruff: noqa: F811
-
 from __future__ import annotations
 
 import os
@@ -12,7 +8,7 @@ import uuid
 from pathlib import Path
 
 import pytest
-from _s3 import S3Server, s3_server, s3_storage, s3_url  # noqa: F401  (fixtures)
+from _s3 import S3Server
 
 from slipway.errors import InvalidInput, MissingExtra, NotFound
 from slipway.store.artifacts import BlobStorage, FsspecStorage, LocalStorage, _local, storage_from_url

@@ -11,7 +11,6 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from _s3 import s3_server, s3_storage, s3_url  # noqa: F401  (fixtures)
 from sqlalchemy import func, select
 
 from slipway.errors import Conflict, InvalidInput, NotFound
