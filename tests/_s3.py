@@ -1,8 +1,8 @@
 """A real S3-compatible server on loopback for the tests: moto's server mode in a subprocess.
 
 The fixtures (``s3_server``, ``s3_storage``, ``s3_url``) are a pytest plugin loaded by
-``tests/conftest.py``. A subprocess rather than moto's in-process server, so the objects it holds do not count against the memory
-the tests measure with tracemalloc.
+``tests/conftest.py``. A subprocess rather than moto's in-process server, so the objects it
+holds do not count against the memory the tests measure with tracemalloc.
 
 Nothing here may reach past 127.0.0.1: the endpoint is given explicitly, the credentials are
 dummies, and for the session the AWS configuration files, the instance-metadata lookup and any
