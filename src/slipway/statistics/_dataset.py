@@ -133,15 +133,20 @@ def iter_batches(data: TableLike, batch_rows: int = BATCH_ROWS) -> Iterator[pa.R
     """Record batches of any table-like input, never more than ``batch_rows`` rows at a time.
 
     A DataFrame is converted a slice at a time, so even its Arrow copy stays small; the schema
-    is inferred once from the whole frame, so every slice gets the same column types.
+    is inferred once from the whole frame, so every slice gets the same column types. A table
+    without rows still yields one empty batch, which carries its schema.
     """
     if isinstance(data, pd.DataFrame):
         schema = pa.Schema.from_pandas(data, preserve_index=False).remove_metadata()
-        for start in range(0, max(len(data), 1), batch_rows):
+        if data.empty:
+            yield pa.RecordBatch.from_pylist([], schema=schema)
+        for start in range(0, len(data), batch_rows):
             piece = pa.Table.from_pandas(data.iloc[start:start + batch_rows], schema=schema, preserve_index=False)
             yield from piece.to_batches(max_chunksize=batch_rows)
         return
     if isinstance(data, pa.Table | pa.RecordBatch):
+        if not data.num_rows:
+            yield pa.RecordBatch.from_pylist([], schema=data.schema)
         yield from data.to_batches(max_chunksize=batch_rows)
         return
     for batch in data:

@@ -1,0 +1,40 @@
+"""Datasets: named data with immutable, content-hashed versions, their statistics and lineage.
+
+Example:
+    >>> from slipway import Client
+    >>> client = Client(home="/tmp/slipway-doc")
+    >>> reg = client.datasets.register("abalone", "abalone.csv", description="UCI abalone")
+    >>> reg.version.ref, reg.version.num_rows
+    ('abalone:1', 4177)
+    >>> client.datasets.get_statistics("abalone")["rings"].mean
+    9.93...
+"""
+
+from slipway.datasets._names import check_name
+from slipway.datasets._records import (
+    ColumnDiff,
+    ColumnSchema,
+    Dataset,
+    DatasetDiff,
+    DatasetVersion,
+    Registration,
+)
+from slipway.datasets._service import DATASET_KIND, VERSION_KIND, DatasetService, ObjectRef
+from slipway.datasets._sources import FORMATS, DataSource, SourcePolicy
+
+__all__ = [
+    "DATASET_KIND",
+    "FORMATS",
+    "VERSION_KIND",
+    "ColumnDiff",
+    "ColumnSchema",
+    "DataSource",
+    "Dataset",
+    "DatasetDiff",
+    "DatasetService",
+    "DatasetVersion",
+    "ObjectRef",
+    "Registration",
+    "SourcePolicy",
+    "check_name",
+]
