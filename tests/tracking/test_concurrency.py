@@ -4,28 +4,11 @@ import multiprocessing as mp
 from pathlib import Path
 
 import pytest
+from _tracking_workers import POINTS, WORKERS, log_from_one_process
 
 from slipway.store import Database
 from slipway.store.artifacts import ArtifactStore, LocalStorage
 from slipway.tracking import TrackingService
-
-WORKERS = 8
-POINTS = 150
-
-
-def _worker(db_url: str, artifact_root: str, worker: int, shared_run: str) -> None:
-    db = Database(db_url)
-    db.ensure_schema()
-    svc = TrackingService(db, ArtifactStore(db, LocalStorage(Path(artifact_root))))
-    exp = svc.get_or_create_experiment("contended")  # every worker races to create it
-    run = svc.create_run(exp.id, name=f"worker-{worker}")
-    for step in range(POINTS):
-        svc.log_metric(run.id, "loss", 1.0 / (step + 1), step=step)
-        svc.log_metric(shared_run, f"w{worker}", float(step), step=step)
-    svc.log_batch(
-        run.id, metrics=[{"key": "batch", "value": float(i), "step": i} for i in range(500)], params={"worker": worker}
-    )
-    db.dispose()
 
 
 @pytest.mark.parametrize("engine", ["sqlite", "postgres"])
@@ -38,7 +21,9 @@ def test_eight_processes_log_concurrently(engine: str, request: pytest.FixtureRe
     shared = svc.create_run(name="shared")
 
     ctx = mp.get_context("spawn")
-    procs = [ctx.Process(target=_worker, args=(url, str(tmp_path / "a"), i, shared.id)) for i in range(WORKERS)]
+    procs = [
+        ctx.Process(target=log_from_one_process, args=(url, str(tmp_path / "a"), i, shared.id)) for i in range(WORKERS)
+    ]
     for p in procs:
         p.start()
     for p in procs:

@@ -92,7 +92,7 @@ class TrackingService:
     def create_experiment(
         self, name: str, description: str | None = None, tags: Mapping[str, str] | None = None
     ) -> Experiment:
-        name = v.check_name(name, "experiment name")
+        name = v.check_name(name, "name", "experiment name")
         tag_rows = v.check_mapping(tags, "tag", v.MAX_TAG_VALUE, v.MAX_BATCH_TAGS)
         exp_id, now, who = new_id(), now_ms(), current_principal().name
         try:
@@ -164,7 +164,7 @@ class TrackingService:
     ) -> Experiment:
         values: dict[str, Any] = {"updated_at": now_ms()}
         if name is not None:
-            values["name"] = v.check_name(name, "experiment name")
+            values["name"] = v.check_name(name, "name", "experiment name")
         if description is not None:
             values["description"] = description
         before = self.get_experiment(experiment_id)
@@ -236,7 +236,7 @@ class TrackingService:
         status = self._status(status)
         tag_rows = v.check_mapping(tags, "tag", v.MAX_TAG_VALUE, v.MAX_BATCH_TAGS)
         run_id = new_id()
-        run_name = v.check_name(name, "run name") if name is not None else f"run-{run_id[-8:]}"
+        run_name = v.check_name(name, "name", "run name") if name is not None else f"run-{run_id[-8:]}"
         if parent_run_id is not None:
             self.get_run(parent_run_id)
         with self._db.write() as conn:
@@ -285,7 +285,7 @@ class TrackingService:
         """Change a run's name or status; a terminal status sets the end time (now, unless given)."""
         values: dict[str, Any] = {}
         if name is not None:
-            values["name"] = v.check_name(name, "run name")
+            values["name"] = v.check_name(name, "name", "run name")
         new_status = self._status(status) if status is not None else None
         if new_status is not None:
             values["status"] = new_status.value

@@ -26,16 +26,18 @@ MAX_TIME_MS = int(dt.datetime(9999, 12, 31, 23, 59, 59, 999000, tzinfo=dt.UTC).t
 _KEY_RE = re.compile(r"[\w\-. /:]+")
 
 
-def check_name(value: Any, field: str = "name") -> str:
+def check_name(value: Any, field: str = "name", what: str | None = None) -> str:
+    """A display name: 1 to 256 printable characters. ``what`` words the message ("run name")."""
+    what = what or field
     if not isinstance(value, str):
-        raise InvalidInput(f"{field} must be a string, got {type(value).__name__}", field=field)
+        raise InvalidInput(f"{what} must be a string, got {type(value).__name__}", field=field)
     stripped = value.strip()
     if not stripped:
-        raise InvalidInput(f"{field} must not be empty", field=field)
+        raise InvalidInput(f"{what} must not be empty", field=field)
     if len(stripped) > MAX_NAME:
-        raise InvalidInput(f"{field} is {len(stripped)} characters long; the limit is {MAX_NAME}", field=field)
+        raise InvalidInput(f"{what} is {len(stripped)} characters long; the limit is {MAX_NAME}", field=field)
     if any(ord(ch) < 32 for ch in stripped):
-        raise InvalidInput(f"{field} must not contain control characters", field=field)
+        raise InvalidInput(f"{what} must not contain control characters", field=field)
     return stripped
 
 
