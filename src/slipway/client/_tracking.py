@@ -23,8 +23,7 @@ from pydantic import TypeAdapter
 
 from slipway.client._http import HttpSession
 from slipway.errors import InvalidInput
-from slipway.store.artifacts import ArtifactInfo, normalize_path
-from slipway.store.artifacts._local import write_atomically
+from slipway.store.artifacts import ArtifactInfo, normalize_path, write_atomically
 from slipway.tracking import Experiment, Metric, Run, RunComparison, RunPage, RunStatus
 
 T = TypeVar("T")

@@ -7,7 +7,7 @@ file pointing at a content-addressed blob.
 """
 
 from slipway.store.artifacts._fsspec import FsspecStorage
-from slipway.store.artifacts._local import LocalStorage
+from slipway.store.artifacts._local import LocalStorage, write_atomically
 from slipway.store.artifacts._paths import normalize_path
 from slipway.store.artifacts._storage import BlobStorage
 from slipway.store.artifacts._store import ArtifactInfo, ArtifactStore, Owner
@@ -22,4 +22,5 @@ __all__ = [
     "Owner",
     "normalize_path",
     "storage_from_url",
+    "write_atomically",
 ]
