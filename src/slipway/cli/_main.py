@@ -17,7 +17,9 @@ from slipway._version import __version__
 from slipway.cli import _output
 from slipway.cli._config import config
 from slipway.cli._db import db_app
+from slipway.cli._demo import demo
 from slipway.cli._experiments import experiments_app
+from slipway.cli._models import models_app
 from slipway.cli._runs import runs_app
 from slipway.cli._server import server
 from slipway.errors import SlipwayError
@@ -29,6 +31,7 @@ a folder under `./.slipway`) and talks to a shared `slipway server` when `SLIPWA
 
 Start here:
 
+    slipway demo                   the end-to-end demo on bundled data
     slipway experiments list       what has been tracked so far
     slipway runs list              the latest runs and their metrics
     slipway runs search FILTER     runs matching e.g. "metrics.mse < 5"
@@ -105,11 +108,13 @@ def _root(
     """Parse the root options; the subcommands do the work."""
 
 
+app.command(rich_help_panel="Start here")(demo)
 app.command(rich_help_panel="Setup")(config)
 app.add_typer(db_app, name="db", rich_help_panel="Setup")
 app.command(rich_help_panel="Setup")(server)
 app.add_typer(experiments_app, name="experiments", rich_help_panel="Tracking")
 app.add_typer(runs_app, name="runs", rich_help_panel="Tracking")
+app.add_typer(models_app, name="models", rich_help_panel="Registry")
 
 
 def main() -> None:

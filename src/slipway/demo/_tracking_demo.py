@@ -17,8 +17,9 @@ from slipway.demo._data import design_matrix, load_abalone
 from slipway.tracking import Run
 
 EXPERIMENT = "abalone-demo"
-ALPHAS = (0.0, 0.1, 1.0, 10.0)
-EPOCHS = 30
+ALPHAS = (0.0, 0.001, 0.01, 0.1)
+EPOCHS = 300
+LEARNING_RATE = 0.1
 
 
 def _fit_ridge(
@@ -29,7 +30,7 @@ def _fit_ridge(
     n = len(y)
     for epoch in range(EPOCHS):
         err = x @ w + b - y
-        w -= lr * (x.T @ err / n + alpha * w / n)
+        w -= lr * (x.T @ err / n + alpha * w)
         b -= lr * float(err.mean())
         on_epoch(epoch, w, b)
     return w, b
@@ -49,7 +50,7 @@ def run_tracking_demo(client: Client, say: Callable[[str], None] = print) -> lis
         with start_run(
             EXPERIMENT, name=f"ridge-alpha-{alpha}", tags={"model": "ridge", "demo": "true"}, client=client
         ) as run:
-            run.log_params({"alpha": alpha, "epochs": EPOCHS, "learning_rate": 0.3, "features": len(columns)})
+            run.log_params({"alpha": alpha, "epochs": EPOCHS, "learning_rate": LEARNING_RATE, "features": len(columns)})
 
             def on_epoch(epoch: int, w: np.ndarray, b: float) -> None:
                 run.log_metrics(
@@ -60,7 +61,7 @@ def run_tracking_demo(client: Client, say: Callable[[str], None] = print) -> lis
                     step=epoch,
                 )
 
-            w, b = _fit_ridge(x[train], y[train], alpha, 0.3, on_epoch)
+            w, b = _fit_ridge(x[train], y[train], alpha, LEARNING_RATE, on_epoch)
             mse = float(np.mean((x[test] @ w + b - y[test]) ** 2))
             run.log_metric("mse", mse)
             run.log_text(
