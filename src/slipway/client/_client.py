@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -12,6 +13,7 @@ from slipway.client._tracking import RemoteTracking
 from slipway.tracking import TrackingService
 
 if TYPE_CHECKING:
+    from slipway.client._registry import RemoteRegistry
     from slipway.registry import RegistryService
 
 
@@ -60,10 +62,14 @@ class Client:
     def remote(self) -> bool:
         return self._http is not None
 
-    @property
-    def registry(self) -> RegistryService:
+    @functools.cached_property
+    def registry(self) -> RegistryService | RemoteRegistry:
         """The model registry; built on first use, since it brings ``slipway.models`` and pandas."""
-        return self.backend.registry
+        if self._http is None:
+            return self.backend.registry
+        from slipway.client._registry import RemoteRegistry  # brings slipway.models: import on first use
+
+        return RemoteRegistry(self._http, cache_dir=self.settings.home / "cache" / "models")
 
     @property
     def backend(self) -> Backend:

@@ -22,6 +22,7 @@ from slipway.registry._records import (
 )
 from slipway.registry._service import RegistryService
 from slipway.registry._uri import ModelUri, Selector
+from slipway.registry._validation import MetricInput
 
 __all__ = [
     "APPROVER_ROLES",
@@ -29,6 +30,7 @@ __all__ = [
     "AliasChange",
     "ApprovalPolicy",
     "ApprovalStatus",
+    "MetricInput",
     "MetricValue",
     "ModelGroup",
     "ModelUri",

@@ -24,6 +24,7 @@ from slipway.registry._tables import (
     model_version_tags,
     model_versions,
 )
+from slipway.registry._uri import check_group_name
 
 _CHUNK = 500
 
@@ -41,9 +42,11 @@ def group_row(conn: Connection, name: str, *, lock: bool = False) -> Row[Any]:
     serialised) is what makes alias moves and archiving within a group happen one at a time.
 
     Raises:
+        InvalidInput: for a name no group can have (checked first, so that every mode, including
+            a remote client that must put the name in a URL path, refuses it the same way).
         NotFound: naming the group.
     """
-    query = select(model_groups).where(model_groups.c.name == name)
+    query = select(model_groups).where(model_groups.c.name == check_group_name(name))
     row = conn.execute(query.with_for_update() if lock else query).first()
     if row is None:
         raise NotFound(f"model group {name!r} does not exist", field="group")

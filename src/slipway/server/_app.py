@@ -13,6 +13,7 @@ from slipway._config import Settings, load_settings
 from slipway._version import __version__
 from slipway.server._errors import ERROR_RESPONSES, UnexpectedErrorMiddleware, install_error_handlers
 from slipway.server._identity import IdentityMiddleware
+from slipway.server._registry_routes import router as registry_router
 from slipway.server._tracking_routes import router as tracking_router
 
 API_PREFIX = "/api/v1"  # the remote client's prefix too (slipway.client._http)
@@ -62,6 +63,7 @@ def create_app(backend: Backend) -> FastAPI:
         return Version(version=__version__, api=API_PREFIX.rsplit("/", 1)[-1])
 
     api.include_router(tracking_router)
+    api.include_router(registry_router)
     app.include_router(api)
     return app
 
