@@ -16,6 +16,8 @@ from slipway.store.artifacts import ArtifactStore, storage_from_url
 from slipway.tracking import TrackingService
 
 if TYPE_CHECKING:
+    from slipway.datasets import DatasetService
+    from slipway.features import FeatureService
     from slipway.registry import RegistryService
 
 
@@ -43,8 +45,22 @@ class Backend:
         return RegistryService(self.db, self.artifacts, self.tracking, cache_dir=cache)
 
     @functools.cached_property
+    def datasets(self) -> DatasetService:
+        from slipway.datasets import service_for  # brings pyarrow and pandas: import on first use
+
+        return service_for(self.settings, self.db, self.artifacts)
+
+    @functools.cached_property
+    def features(self) -> FeatureService:
+        from slipway.features import service_for  # brings DuckDB: import on first use
+
+        return service_for(self.settings, self.db, self.artifacts, self.datasets)
+
+    @functools.cached_property
     def lineage(self) -> LineageService:
         return LineageService(self.db)
 
     def close(self) -> None:
+        if "features" in self.__dict__:
+            self.features.close()
         self.db.dispose()

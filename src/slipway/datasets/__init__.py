@@ -10,7 +10,8 @@ Example:
     9.93...
 """
 
-from slipway.datasets._names import check_name
+from slipway.datasets._configure import service_for
+from slipway.datasets._names import check_name, check_tags
 from slipway.datasets._records import (
     ColumnDiff,
     ColumnSchema,
@@ -37,4 +38,6 @@ __all__ = [
     "Registration",
     "SourcePolicy",
     "check_name",
+    "check_tags",
+    "service_for",
 ]

@@ -1,0 +1,89 @@
+"""The offline store: every ingested row, append-only Parquet in the artifact store, by event date.
+
+Each ingestion writes one file per event date it touches, at
+``offline/event_date=YYYY-MM-DD/<ingestion id>.parquet`` of ``Owner("feature_group", id)``.
+Files are never rewritten, so history is exactly what was ingested, late rows included. Two
+hidden columns order rows that share an id and an event time: ``_ingest`` (the ingestion's
+time-ordered id) and ``_row`` (the row's position in it); the later write wins, as online.
+
+Queries run in DuckDB over local copies of the files. Blobs are content-addressed, so a copy
+named by its sha256 never goes stale: the cache only grows, and a file is fetched once.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import tempfile
+from collections.abc import Sequence
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+
+from slipway._ids import new_id
+from slipway.features._types import INGEST_COLUMN, ROW_COLUMN
+from slipway.store.artifacts import ArtifactStore, Owner
+from slipway.store.artifacts._local import write_atomically
+
+GROUP_KIND = "feature_group"
+PREFIX = "offline"
+_DATE_KEY = "event_date="
+
+
+class OfflineStore:
+    """Append and locate the offline files of feature groups.
+
+    Args:
+        artifacts: where the files are stored.
+        cache_dir: where local copies for DuckDB are kept (by content hash).
+    """
+
+    def __init__(self, artifacts: ArtifactStore, cache_dir: Path) -> None:
+        self._artifacts = artifacts
+        self._cache = Path(cache_dir)
+
+    def append(self, group_id: str, table: pa.Table, event_time: str) -> int:
+        """Store rows stamped by :func:`stamp_ingestion`, one file per event date; return the file count."""
+        ingest = table.column(INGEST_COLUMN)[0].as_py() if table.num_rows else new_id()
+        dates = pc.cast(table.column(event_time), pa.date32())
+        owner = Owner(GROUP_KIND, group_id)
+        written = 0
+        with tempfile.TemporaryDirectory(prefix="slipway-offline-") as tmp:
+            for day in pc.unique(dates).to_pylist():
+                part = table.filter(pc.equal(dates, pa.scalar(day, pa.date32())))
+                local = Path(tmp) / f"{day}.parquet"
+                pq.write_table(part, local, compression="zstd")
+                self._artifacts.put_file(owner, f"{PREFIX}/{_DATE_KEY}{day}/{ingest}.parquet", local)
+                written += 1
+        return written
+
+    def files(self, group_id: str, *, since: dt.date | None = None, until: dt.date | None = None) -> list[str]:
+        """Local paths of the group's files whose event date is within [since, until]."""
+        owner = Owner(GROUP_KIND, group_id)
+        paths = []
+        for entry in self._artifacts.list(owner, PREFIX, recursive=True):
+            day = dt.date.fromisoformat(entry.path.split("/")[1].removeprefix(_DATE_KEY))
+            if (since is None or day >= since) and (until is None or day <= until):
+                paths.append(self._local_copy(owner, entry.path, entry.sha256 or ""))
+        return paths
+
+    def _local_copy(self, owner: Owner, path: str, sha256: str) -> str:
+        local = self._cache / sha256[:2] / f"{sha256}.parquet"
+        if not local.exists():
+            with self._artifacts.open(owner, path) as src:
+                write_atomically(local, src, durable=False)
+        return os.fspath(local)
+
+
+def stamp_ingestion(table: pa.Table) -> pa.Table:
+    """``table`` with the hidden columns that order equal event times: a new ingestion id, row numbers."""
+    ingest = new_id()
+    table = table.append_column(INGEST_COLUMN, pa.array([ingest] * table.num_rows, pa.string()))
+    return table.append_column(ROW_COLUMN, pa.array(range(table.num_rows), pa.int64()))
+
+
+def parquet_list(paths: Sequence[str]) -> str:
+    """A DuckDB list literal of file paths (quotes doubled)."""
+    return "[" + ", ".join("'" + p.replace("'", "''") + "'" for p in paths) + "]"

@@ -1,0 +1,106 @@
+"""The scale-out online store: Redis, one key per (group, id), newer-wins writes in a Lua script."""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from typing import Any
+
+from slipway.errors import MissingExtra, ServiceUnavailable
+from slipway.features._online import OnlineRecord, OnlineStore
+
+DEFAULT_PREFIX = "slipway:online:"
+_BATCH = 1000
+
+# KEYS: the records' keys; ARGV[1]: the TTL in ms (or -1); then event time and payload per key.
+# A stored payload starts with "[<event ms>,": the stored record wins only if strictly newer.
+_WRITE = """
+local ttl = tonumber(ARGV[1])
+local written = 0
+for i, key in ipairs(KEYS) do
+  local event = tonumber(ARGV[2 * i])
+  local current = redis.call('GET', key)
+  local stored = current and tonumber(string.match(current, '^%[(%-?%d+),'))
+  if not stored or stored <= event then
+    if ttl >= 0 then
+      redis.call('SET', key, ARGV[2 * i + 1], 'PXAT', event + ttl)
+    else
+      redis.call('SET', key, ARGV[2 * i + 1])
+    end
+    written = written + 1
+  end
+end
+return written
+"""
+
+
+class RedisOnlineStore(OnlineStore):
+    """Online features in Redis: ``MGET`` answers a batch of ids in one round trip.
+
+    With a TTL, keys expire on their own at event time + TTL (``PXAT``), so memory does not fill
+    with stale records; reads apply the TTL as well, whatever the server's clock says.
+
+    Args:
+        url: ``redis://host:port/db`` (``rediss://`` for TLS).
+        prefix: put before every key; several stores (or tests) share one server this way.
+
+    Raises:
+        MissingExtra: if the redis package is not installed (``pip install 'slipway[redis]'``).
+
+    Example:
+        >>> store = RedisOnlineStore("redis://127.0.0.1:6379/0")
+        >>> store.read("customers", ["c1"])
+        [None]
+    """
+
+    def __init__(self, url: str, *, prefix: str = DEFAULT_PREFIX) -> None:
+        try:
+            redis = importlib.import_module("redis")
+        except ImportError:
+            raise MissingExtra("redis", "redis") from None
+        self._errors = (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError)
+        self._client: Any = redis.Redis.from_url(url, socket_timeout=10, socket_connect_timeout=5)
+        self._script = self._client.register_script(_WRITE)
+        self.url = url
+        self.prefix = prefix
+
+    def __repr__(self) -> str:
+        return f"RedisOnlineStore({self.url!r}, prefix={self.prefix!r})"
+
+    @contextmanager
+    def _translated(self) -> Iterator[None]:
+        try:
+            yield
+        except self._errors as exc:
+            raise ServiceUnavailable(f"cannot reach Redis at {self.url}: {exc}") from exc
+
+    def _key(self, group: str, record_id: str) -> str:
+        return f"{self.prefix}{group}:{record_id}"
+
+    def write(self, group: str, records: Sequence[OnlineRecord], *, ttl_ms: int | None = None) -> int:
+        written = 0
+        with self._translated():
+            for start in range(0, len(records), _BATCH):
+                chunk = records[start:start + _BATCH]
+                args: list[Any] = [-1 if ttl_ms is None else ttl_ms]
+                for record in chunk:
+                    args += [record.event_time_ms, record.encode()]
+                written += int(self._script(keys=[self._key(group, r.id) for r in chunk], args=args))
+        return written
+
+    def _read(self, group: str, ids: Sequence[str]) -> list[OnlineRecord | None]:
+        if not ids:
+            return []
+        with self._translated():
+            payloads = self._client.mget([self._key(group, i) for i in ids])
+        return [None if p is None else OnlineRecord.decode(i, p) for i, p in zip(ids, payloads, strict=True)]
+
+    def delete_group(self, group: str) -> None:
+        with self._translated():
+            keys = list(self._client.scan_iter(match=f"{self.prefix}{group}:*", count=1000))
+            for start in range(0, len(keys), _BATCH):
+                self._client.delete(*keys[start:start + _BATCH])
+
+    def close(self) -> None:
+        self._client.close()

@@ -1,0 +1,171 @@
+"""Point-in-time joins in DuckDB: each entity row gets each group's values as of its timestamp.
+
+For an entity row ``(id, t)`` and a group, the answer is the group's row for ``id`` with the
+greatest event time ``<= t``: never a value from after ``t``. Rows sharing an id and an event
+time are first reduced to the last one written (highest ``_ingest``, then ``_row``), so the
+answer does not depend on file order. With a maximum age, a value whose event time is older
+than ``t - max_age`` is treated as missing. DuckDB's ``ASOF LEFT JOIN`` does the matching in
+one sorted pass per group; times are compared as integer microseconds since the epoch (UTC), so
+time zones cannot skew the comparison.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import duckdb
+import pyarrow as pa
+
+from slipway.features._offline import parquet_list
+from slipway.features._types import INGEST_COLUMN, ROW_COLUMN
+
+ENTITY_ROW = "_entity_row"
+ENTITY_TIME = "_entity_us"
+_MICROSECOND = dt.timedelta(microseconds=1)
+
+
+@dataclass(frozen=True)
+class GroupQuery:
+    """One group's part of a join: where its rows are and which columns to take."""
+
+    name: str
+    record_id: str
+    event_time: str
+    features: Sequence[str]
+    files: Sequence[str]
+    id_type: pa.DataType
+
+
+def _quote(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+def _latest_rows_sql(group: GroupQuery, alias: str) -> str:
+    """The group's rows, one per (id, event time): the last written."""
+    cols = ", ".join(_quote(f) for f in group.features)
+    source = f"read_parquet({parquet_list(group.files)}, union_by_name = true)"
+    return (
+        f"{alias} AS (SELECT {_quote(group.record_id)} AS _k, epoch_us({_quote(group.event_time)}) AS _t"
+        f"{', ' + cols if cols else ''} FROM {source} "
+        f"QUALIFY row_number() OVER (PARTITION BY {_quote(group.record_id)}, {_quote(group.event_time)} "
+        f"ORDER BY {INGEST_COLUMN} DESC, {ROW_COLUMN} DESC) = 1)"
+    )
+
+
+def _empty_rows_sql(group: GroupQuery, alias: str, types: dict[str, str]) -> str:
+    """A group with no offline rows yet: an empty relation of the right shape."""
+    cols = "".join(f", NULL::{types[f]} AS {_quote(f)}" for f in group.features)
+    return f"{alias} AS (SELECT NULL::{types['_k']} AS _k, NULL::BIGINT AS _t{cols} WHERE false)"
+
+
+_DUCK_TYPES = {"int64": "BIGINT", "double": "DOUBLE", "string": "VARCHAR", "bool": "BOOLEAN",
+               "timestamp[us, tz=UTC]": "TIMESTAMPTZ"}
+
+
+def point_in_time_join(
+    entities: pa.Table, groups: Sequence[GroupQuery], feature_types: dict[str, str],
+    max_age: dt.timedelta | None = None,
+) -> pa.Table:
+    """Join ``groups`` onto ``entities`` as of each entity row's time.
+
+    Args:
+        entities: the caller's rows plus :data:`ENTITY_ROW` (their order) and
+            :data:`ENTITY_TIME` (their time in UTC microseconds); each group's record id column
+            already cast to the group's id type.
+        groups: the groups to join, in output order.
+        feature_types: feature name -> Arrow type text, to shape groups without rows.
+        max_age: values older than this at the entity time read as missing.
+
+    Returns:
+        The entity columns (without the two helpers) and each group's features, in entity order.
+    """
+    ctes, joins, selects = [], [], []
+    for n, group in enumerate(groups):
+        alias = f"g{n}"
+        if group.files:
+            ctes.append(_latest_rows_sql(group, alias))
+        else:
+            types = {f: _DUCK_TYPES[feature_types[f]] for f in group.features}
+            types["_k"] = _DUCK_TYPES[str(group.id_type)]
+            ctes.append(_empty_rows_sql(group, alias, types))
+        joins.append(f"ASOF LEFT JOIN {alias} ON e.{_quote(group.record_id)} = {alias}._k "
+                     f"AND e.{ENTITY_TIME} >= {alias}._t")
+        fresh = "" if max_age is None else f"e.{ENTITY_TIME} - {alias}._t <= {max_age // _MICROSECOND}"
+        for feature in group.features:
+            value = f"{alias}.{_quote(feature)}"
+            selects.append(f"CASE WHEN {fresh} THEN {value} END AS {_quote(feature)}" if fresh
+                           else f"{value} AS {_quote(feature)}")
+    sql = (
+        f"WITH {', '.join(ctes)} "
+        f"SELECT e.* EXCLUDE ({ENTITY_ROW}, {ENTITY_TIME}){''.join(', ' + s for s in selects)} "
+        f"FROM entities e {' '.join(joins)} ORDER BY e.{ENTITY_ROW}"
+    )
+    with duckdb.connect() as conn:
+        conn.register("entities", entities)
+        return conn.sql(sql).to_arrow_table()
+
+
+def distinct_keys(groups: Sequence[GroupQuery], start_us: int, end_us: int, id_name: str, time_name: str) -> pa.Table:
+    """Every (id, event time) pair any of ``groups`` has in [start, end], by time then id.
+
+    The entity rows of a time-range retrieval: one per moment a value changed.
+    """
+    parts = [
+        f"SELECT {_quote(g.record_id)} AS _k, {_quote(g.event_time)} AS _t "
+        f"FROM read_parquet({parquet_list(g.files)}, union_by_name = true) "
+        f"WHERE epoch_us({_quote(g.event_time)}) BETWEEN {start_us} AND {end_us}"
+        for g in groups if g.files
+    ]
+    if not parts:
+        return pa.table({id_name: pa.array([], groups[0].id_type),
+                         time_name: pa.array([], pa.timestamp("us", tz="UTC"))})
+    sql = (f"SELECT DISTINCT _k AS {_quote(id_name)}, _t AS {_quote(time_name)} FROM ({' UNION ALL '.join(parts)}) "
+           f"ORDER BY 2, 1")
+    with duckdb.connect() as conn:
+        return conn.sql(sql).to_arrow_table()
+
+
+def _time_filter(event_time: str, start_us: int | None, end_us: int | None) -> str:
+    where = []
+    if start_us is not None:
+        where.append(f"epoch_us({_quote(event_time)}) >= {start_us}")
+    if end_us is not None:
+        where.append(f"epoch_us({_quote(event_time)}) <= {end_us}")
+    return f"WHERE {' AND '.join(where)}" if where else ""
+
+
+def _source(rows: pa.Table | Sequence[str]) -> str:
+    """The relation of ``rows`` in SQL: an in-memory table (registered as ``batch``), or files."""
+    return "batch" if isinstance(rows, pa.Table) else f"read_parquet({parquet_list(rows)}, union_by_name = true)"
+
+
+def _run(rows: pa.Table | Sequence[str], sql: str) -> pa.Table:
+    with duckdb.connect() as conn:
+        if isinstance(rows, pa.Table):
+            conn.register("batch", rows)
+        return conn.sql(sql).to_arrow_table()
+
+
+def latest_per_id(
+    rows: pa.Table | Sequence[str], record_id: str, event_time: str, *, start_us: int | None = None,
+    end_us: int | None = None,
+) -> pa.Table:
+    """The last row per id (greatest event time, then last written), from a table or offline files.
+
+    Used for the online store: what ingestion and materialization write there.
+    """
+    return _run(rows, (
+        f"SELECT * EXCLUDE ({INGEST_COLUMN}, {ROW_COLUMN}) FROM {_source(rows)} "
+        f"{_time_filter(event_time, start_us, end_us)} "
+        f"QUALIFY row_number() OVER (PARTITION BY {_quote(record_id)} "
+        f"ORDER BY {_quote(event_time)} DESC, {INGEST_COLUMN} DESC, {ROW_COLUMN} DESC) = 1"
+    ))
+
+
+def all_rows(files: Sequence[str], event_time: str, *, start_us: int | None = None,
+             end_us: int | None = None) -> pa.Table:
+    """Every offline row (event times within [start, end]) in the order it was written."""
+    return _run(files, (f"SELECT * FROM {_source(files)} {_time_filter(event_time, start_us, end_us)} "
+                        f"ORDER BY {INGEST_COLUMN}, {ROW_COLUMN}"))

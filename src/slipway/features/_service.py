@@ -1,0 +1,345 @@
+"""The feature service: groups, ingestion, online reads and point-in-time training sets.
+
+Every face (SDK, CLI, REST) calls these methods. Ingested rows go to the offline store (all of
+history) and, unless asked otherwise, their latest value per id to the online store; the online
+store can also be rebuilt from the offline one (:meth:`FeatureService.materialize`).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Mapping, Sequence
+from typing import Any, TypeAlias
+
+import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from slipway.datasets import DatasetService, Registration
+from slipway.datasets._parquet import json_safe_row
+from slipway.errors import InvalidInput
+from slipway.events import record_change
+from slipway.features._groups import _UNSET, FeatureSpec, GroupCatalog
+from slipway.features._offline import GROUP_KIND, OfflineStore, stamp_ingestion
+from slipway.features._online import OnlineRecord, OnlineStore
+from slipway.features._pit import (
+    ENTITY_ROW,
+    ENTITY_TIME,
+    GroupQuery,
+    all_rows,
+    distinct_keys,
+    latest_per_id,
+    point_in_time_join,
+)
+from slipway.features._records import Feature, FeatureGroup, IngestResult, MaterializeResult
+from slipway.features._types import FEATURE_TYPES, to_event_micros, to_group_table
+from slipway.store._db import Database
+
+Rows: TypeAlias = pd.DataFrame | pa.Table | Sequence[Mapping[str, Any]]
+_MICROS = dt.timedelta(microseconds=1)
+
+
+class FeatureService:
+    """Feature groups over the metadata database, the artifact store (offline) and an online store.
+
+    Safe to share between threads.
+
+    Args:
+        db: the metadata database (group definitions).
+        offline: the offline store (history, in the artifact store).
+        online: the online store (latest values).
+        datasets: where training sets are registered as dataset versions.
+
+    Example:
+        >>> features = client.features
+        >>> features.create_group("abalone_size", {"abalone_id": "int64", "ts": "timestamp", "length": "float64"},
+        ...                       record_id="abalone_id", event_time="ts")
+        >>> features.ingest("abalone_size", frame).rows
+        4177
+        >>> features.get_online_features("abalone_size", [0, 1])[0]["length"]
+        0.455
+    """
+
+    def __init__(self, db: Database, offline: OfflineStore, online: OnlineStore, datasets: DatasetService) -> None:
+        self._groups = GroupCatalog(db)
+        self._db = db
+        self._offline = offline
+        self._online = online
+        self._datasets = datasets
+
+    def close(self) -> None:
+        """Close the online store's connections."""
+        self._online.close()
+
+    # ----------------------------------------------------------------------------------- groups
+
+    def create_group(
+        self, name: str, features: FeatureSpec, *, record_id: str, event_time: str, description: str | None = None,
+        tags: Mapping[str, Any] | None = None, ttl_seconds: int | None = None,
+    ) -> FeatureGroup:
+        """Create a feature group.
+
+        Args:
+            name: the group's name.
+            features: every feature with its type (``int64``, ``float64``, ``string``, ``bool``,
+                ``timestamp``), the record id and event time included: ``{"id": "string", ...}``.
+            record_id: the feature identifying a record (``string`` or ``int64``).
+            event_time: the feature saying when a record's values were true (``timestamp``).
+            description: what the group holds.
+            tags: small text labels.
+            ttl_seconds: online values older than this (by event time) read as missing.
+
+        Raises:
+            InvalidInput: for a bad name, type, key feature or TTL (``field`` names it).
+            AlreadyExists: if a group of that name exists.
+        """
+        return self._groups.create(name, features, record_id=record_id, event_time=event_time,
+                                   description=description, tags=tags, ttl_seconds=ttl_seconds)
+
+    def get_group(self, name: str) -> FeatureGroup:
+        """The group called ``name``; :class:`~slipway.errors.NotFound` if none."""
+        return self._groups.get(name)
+
+    def list_groups(self) -> list[FeatureGroup]:
+        """Every group, by name."""
+        return self._groups.all()
+
+    def update_group(
+        self, name: str, *, features: FeatureSpec | None = None, description: str | None = None,
+        ttl_seconds: int | None = _UNSET,
+    ) -> FeatureGroup:
+        """Change a group: add features (give the whole list), set the description or the TTL.
+
+        Raises:
+            Conflict: if a feature would change type or disappear (history was written with it),
+                or the group changed meanwhile.
+        """
+        return self._groups.update(name, features=features, description=description, ttl_seconds=ttl_seconds)
+
+    def schema_history(self, name: str) -> list[list[Feature]]:
+        """Every schema the group has had, oldest first (lists of features)."""
+        return self._groups.schemas(name)
+
+    # -------------------------------------------------------------------------------- ingesting
+
+    def ingest(self, name: str, rows: Rows, *, online: bool = True) -> IngestResult:
+        """Append rows to the group's history and, with ``online``, update the online store.
+
+        Every declared feature must be there, with values castable to its type; event times may
+        be timestamps (naive ones are UTC), ISO text or epoch seconds. Nothing is stored unless
+        all rows pass.
+
+        Raises:
+            InvalidInput: for unknown or missing columns, values of the wrong type, or rows
+                without a record id or event time (the message lists their row numbers,
+                ``details["rows"]`` holds them).
+        """
+        group = self.get_group(name)
+        frame = pd.DataFrame(list(rows)) if isinstance(rows, Sequence) else rows
+        table = stamp_ingestion(to_group_table(frame, group.features, group.record_id, group.event_time))
+        files = self._offline.append(group.id, table, group.event_time) if table.num_rows else 0
+        written = self._write_online(group, latest_per_id(table, group.record_id, group.event_time)) if online else 0
+        with self._db.write() as conn:
+            record_change(conn, action="feature_group.ingest", object_kind=GROUP_KIND, object_id=group.id,
+                          details={"rows": table.num_rows, "files": files})
+        return IngestResult(group=name, rows=table.num_rows, offline_files=files, online_records=written)
+
+    def put_record(self, name: str, record: Mapping[str, Any]) -> IngestResult:
+        """Ingest one record (offline and online); see :meth:`ingest`."""
+        return self.ingest(name, [record])
+
+    def materialize(self, name: str, *, start: dt.datetime | None = None, end: dt.datetime | None = None
+                    ) -> MaterializeResult:
+        """Copy the latest offline value per id (event times within [start, end]) to the online store.
+
+        Fresher values already online are kept: the online store only moves forward.
+        """
+        group = self.get_group(name)
+        files = self._offline.files(group.id, since=start.date() if start else None, until=end.date() if end else None)
+        if not files:
+            return MaterializeResult(group=name, records=0)
+        latest = latest_per_id(files, group.record_id, group.event_time,
+                               start_us=_micros(start, "start"), end_us=_micros(end, "end"))
+        return MaterializeResult(group=name, records=self._write_online(group, latest))
+
+    def _write_online(self, group: FeatureGroup, latest: pa.Table) -> int:
+        times = pc.cast(latest.column(group.event_time), pa.int64()).to_pylist()
+        ids = [str(i) for i in latest.column(group.record_id).to_pylist()]
+        names = [f.name for f in group.value_features]
+        values = latest.select(names).to_pylist() if names else [{} for _ in ids]
+        records = [OnlineRecord(i, t // 1000, json_safe_row(v)) for i, t, v in zip(ids, times, values, strict=True)]
+        return self._online.write(group.id, records, ttl_ms=_ttl_ms(group))
+
+    # ---------------------------------------------------------------------------------- reading
+
+    def get_online_features(self, groups: str | Sequence[str], ids: Sequence[Any]) -> list[dict[str, Any]]:
+        """The latest values of each id, from one or more groups, in the order of ``ids``.
+
+        Each answer is ``{"id": <id>, <feature>: <value>, ...}`` with every feature of every
+        group; a feature is None where its group has no (unexpired) record for the id.
+
+        Raises:
+            InvalidInput: if two groups have a feature of the same name.
+        """
+        found = self._groups_named(groups)
+        keys = [str(i) for i in ids]
+        rows: list[dict[str, Any]] = [{"id": i} for i in ids]
+        for group in found:
+            names = [f.name for f in group.value_features]
+            for row, record in zip(rows, self._online.read(group.id, keys, ttl_ms=_ttl_ms(group)), strict=True):
+                values = record.values if record is not None else {}
+                row.update({n: values.get(n) for n in names})
+        return rows
+
+    def read_offline(self, name: str, *, start: dt.datetime | None = None, end: dt.datetime | None = None
+                     ) -> pd.DataFrame:
+        """Every stored row of a group (event times within [start, end]), in ingestion order."""
+        group = self.get_group(name)
+        files = self._offline.files(group.id, since=start.date() if start else None, until=end.date() if end else None)
+        if not files:
+            return pa.table({f.name: pa.array([], FEATURE_TYPES[f.type]) for f in group.features}).to_pandas()
+        rows = all_rows(files, group.event_time, start_us=_micros(start, "start"), end_us=_micros(end, "end"))
+        return rows.select([f.name for f in group.features]).to_pandas()
+
+    # ------------------------------------------------------------------------------ training sets
+
+    def training_set(
+        self, entities: pd.DataFrame, groups: str | Sequence[str], *, event_time_column: str = "event_time",
+        max_age: dt.timedelta | None = None,
+    ) -> pd.DataFrame:
+        """Features as they were at each entity row's time: never a value from its future.
+
+        Args:
+            entities: one row per example; it must hold each group's record id column and
+                ``event_time_column``. Its columns and row order are kept.
+            groups: the groups whose (value) features to add.
+            event_time_column: the entity column with each row's time (naive times are UTC).
+            max_age: a value older than this at the row's time counts as missing.
+
+        Raises:
+            InvalidInput: for a missing entity column, a name clash between features and
+                entity columns or between groups.
+
+        Example:
+            >>> entities = pd.DataFrame({"abalone_id": [0, 1], "event_time": pd.to_datetime(["2024-06-01"] * 2)})
+            >>> client.features.training_set(entities, ["abalone_size", "abalone_weight"]).columns.tolist()
+            ['abalone_id', 'event_time', 'length', 'diameter', 'whole weight', 'rings']
+        """
+        found = self._groups_named(groups)
+        if not isinstance(entities, pd.DataFrame):
+            raise InvalidInput("entities must be a DataFrame", field="entities")
+        if event_time_column not in entities.columns:
+            raise InvalidInput(f"the entities have no {event_time_column!r} column", field="event_time_column")
+        self._check_clashes(found, set(entities.columns))
+        table = pa.Table.from_pandas(entities, preserve_index=False)
+        for group in found:
+            table = _cast_ids(table, group)
+        table = table.append_column(ENTITY_ROW, pa.array(range(table.num_rows), pa.int64()))
+        table = table.append_column(ENTITY_TIME, to_event_micros(table.column(event_time_column), event_time_column))
+        return self._join(table, found, max_age, entities.index)
+
+    def historical_features(
+        self, groups: str | Sequence[str], start: dt.datetime, end: dt.datetime, *, max_age: dt.timedelta | None = None,
+    ) -> pd.DataFrame:
+        """Without an entity frame: one row per (id, event time) any group has in [start, end],
+        with every group's features as of that moment, ordered by time then id.
+
+        The id and time columns are named after the first group's record id and event time.
+        """
+        found = self._groups_named(groups)
+        first = found[0]
+        queries = self._queries(found, until=end)
+        keys = distinct_keys(queries, _micros(start, "start") or 0, _micros(end, "end") or 0,
+                             first.record_id, first.event_time)
+        self._check_clashes(found, set(keys.column_names))
+        table = keys
+        for group in found[1:]:
+            if group.record_id not in table.column_names:
+                table = table.append_column(group.record_id, table.column(first.record_id))
+            table = _cast_ids(table, group)
+        table = table.append_column(ENTITY_ROW, pa.array(range(table.num_rows), pa.int64()))
+        table = table.append_column(ENTITY_TIME, pc.cast(keys.column(first.event_time), pa.int64()))
+        return self._join(table, found, max_age, None)
+
+    def register_training_set(
+        self, dataset: str, entities: pd.DataFrame, groups: str | Sequence[str], *,
+        event_time_column: str = "event_time", max_age: dt.timedelta | None = None, description: str | None = None,
+    ) -> Registration:
+        """Build a training set (see :meth:`training_set`) and register it as a dataset version,
+        with lineage from each group (``feature_group -derived_from-> dataset_version``)."""
+        found = self._groups_named(groups)
+        frame = self.training_set(entities, [g.name for g in found], event_time_column=event_time_column,
+                                  max_age=max_age)
+        return self._datasets.register(dataset, frame, description=description, source="training set",
+                                       derived_from=[(GROUP_KIND, g.id) for g in found])
+
+    def _join(self, table: pa.Table, found: list[FeatureGroup], max_age: dt.timedelta | None,
+              index: pd.Index | None) -> pd.DataFrame:
+        if max_age is not None and max_age < dt.timedelta(0):
+            raise InvalidInput("max_age must not be negative", field="max_age")
+        times = pc.max(table.column(ENTITY_TIME)).as_py()
+        until = None if times is None else dt.datetime(1970, 1, 1, tzinfo=dt.UTC) + times * _MICROS
+        types = {f.name: str(FEATURE_TYPES[f.type]) for g in found for f in g.features}
+        joined = point_in_time_join(table, self._queries(found, until=until), types, max_age)
+        frame = joined.to_pandas()
+        if index is not None:
+            frame.index = index
+        return frame
+
+    def _queries(self, found: list[FeatureGroup], *, until: dt.datetime | None) -> list[GroupQuery]:
+        return [
+            GroupQuery(name=g.name, record_id=g.record_id, event_time=g.event_time,
+                       features=[f.name for f in g.value_features],
+                       files=self._offline.files(g.id, until=until.date() if until else None),
+                       id_type=FEATURE_TYPES[next(f.type for f in g.features if f.name == g.record_id)])
+            for g in found
+        ]
+
+    def _groups_named(self, groups: str | Sequence[str]) -> list[FeatureGroup]:
+        names = [groups] if isinstance(groups, str) else list(groups)
+        if not names:
+            raise InvalidInput("name at least one feature group", field="groups")
+        found = [self.get_group(n) for n in dict.fromkeys(names)]
+        self._check_clashes(found, set())
+        return found
+
+    @staticmethod
+    def _check_clashes(found: list[FeatureGroup], taken: set[str]) -> None:
+        owner = dict.fromkeys(taken, "the entities")
+        for group in found:
+            for feature in group.value_features:
+                if feature.name in owner:
+                    raise InvalidInput(f"feature {feature.name!r} of group {group.name!r} clashes with "
+                                       f"{owner[feature.name]}; rename one of them", field="groups")
+                owner[feature.name] = f"group {group.name!r}"
+
+
+def _ttl_ms(group: FeatureGroup) -> int | None:
+    return None if group.ttl_seconds is None else group.ttl_seconds * 1000
+
+
+def _micros(when: dt.datetime | None, field: str) -> int | None:
+    if when is None:
+        return None
+    if not isinstance(when, dt.datetime):
+        raise InvalidInput(f"{field} must be a datetime", field=field)
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=dt.UTC)
+    return (when - dt.datetime(1970, 1, 1, tzinfo=dt.UTC)) // _MICROS
+
+
+def _cast_ids(table: pa.Table, group: FeatureGroup) -> pa.Table:
+    """The entities' id column for ``group`` in the group's id type, or a clear error."""
+    if group.record_id not in table.column_names:
+        raise InvalidInput(f"the entities have no {group.record_id!r} column (the record id of {group.name!r})",
+                           field="entities")
+    kind = FEATURE_TYPES[next(f.type for f in group.features if f.name == group.record_id)]
+    column = table.column(group.record_id)
+    if column.type == kind:
+        return table
+    try:
+        cast = column.cast(kind)
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError) as exc:
+        raise InvalidInput(f"the entities' {group.record_id!r} must be {kind}: {exc}", field="entities") from None
+    return table.set_column(table.column_names.index(group.record_id), group.record_id, cast)
+
