@@ -1,0 +1,76 @@
+"""The online store contract, run unchanged against SQLite and Redis."""
+
+from __future__ import annotations
+
+import threading
+
+import pytest
+
+from slipway.features import OnlineRecord, OnlineStore
+
+T0 = 1_700_000_000_000
+
+
+def rec(record_id: str, at: int, **values: object) -> OnlineRecord:
+    return OnlineRecord(record_id, at, dict(values))
+
+
+def test_reads_answer_in_the_order_asked(online: OnlineStore) -> None:
+    assert online.write("g", [rec("a", T0, x=1), rec("b", T0, x=2.5, s="é"), rec("c", T0, x=None)]) == 3
+    got = online.read("g", ["c", "zz", "a", "b", "a"])
+    assert [r.id if r else None for r in got] == ["c", None, "a", "b", "a"]
+    assert got[3] == rec("b", T0, x=2.5, s="é") and got[0] == rec("c", T0, x=None)
+    assert online.read("g", []) == []
+
+
+def test_newer_event_times_win_and_late_data_is_ignored(online: OnlineStore) -> None:
+    online.write("g", [rec("a", T0 + 10, x=1)])
+    assert online.write("g", [rec("a", T0, x=0)]) == 0  # late: older than what is stored
+    assert online.read("g", ["a"])[0] == rec("a", T0 + 10, x=1)
+    assert online.write("g", [rec("a", T0 + 10, x=2)]) == 1  # same time: the later write wins
+    assert online.write("g", [rec("a", T0 + 20, x=3), rec("a", T0 + 15, x=9)]) == 1
+    assert online.read("g", ["a"])[0] == rec("a", T0 + 20, x=3)
+
+
+def test_ttl_hides_expired_records(online: OnlineStore) -> None:
+    now = T0 + 100_000
+    online.write("g", [rec("old", T0, x=1), rec("new", now - 10, x=2)])
+    fresh = online.read("g", ["old", "new"], ttl_ms=50_000, now=now)
+    assert fresh[0] is None and fresh[1] == rec("new", now - 10, x=2)
+    assert online.read("g", ["old"])[0] is not None  # without a TTL nothing expires
+
+
+def test_groups_are_separate_and_can_be_emptied(online: OnlineStore) -> None:
+    online.write("g1", [rec("a", T0, x=1)])
+    online.write("g2", [rec("a", T0, x=2)])
+    assert online.read("g1", ["a"])[0].values == {"x": 1}
+    online.delete_group("g1")
+    online.delete_group("g1")  # idempotent
+    assert online.read("g1", ["a"]) == [None]
+    assert online.read("g2", ["a"])[0].values == {"x": 2}
+
+
+def test_many_ids_at_once(online: OnlineStore) -> None:
+    records = [rec(str(i), T0 + i, v=i) for i in range(2_500)]
+    assert online.write("g", records) == 2_500
+    got = online.read("g", [str(i) for i in range(2_499, -1, -1)])
+    assert [r.values["v"] for r in got if r] == list(range(2_499, -1, -1))
+
+
+def test_concurrent_writers_keep_the_newest(online: OnlineStore) -> None:
+    def write(offset: int) -> None:
+        for step in range(20):
+            online.write("g", [rec("k", T0 + step * 4 + offset, w=offset)])
+
+    threads = [threading.Thread(target=write, args=(n,)) for n in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert online.read("g", ["k"])[0] == rec("k", T0 + 19 * 4 + 3, w=3)
+
+
+@pytest.mark.parametrize("value", [0, -1.5, True, "text", [1, 2], {"a": None}])
+def test_json_values_round_trip(online: OnlineStore, value: object) -> None:
+    online.write("g", [rec("a", T0, v=value)])
+    assert online.read("g", ["a"])[0].values == {"v": value}
