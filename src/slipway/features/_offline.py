@@ -3,8 +3,10 @@
 Each ingestion writes one file per event date it touches, at
 ``offline/event_date=YYYY-MM-DD/<ingestion id>.parquet`` of ``Owner("feature_group", id)``.
 Files are never rewritten, so history is exactly what was ingested, late rows included. Two
-hidden columns order rows that share an id and an event time: ``_ingest`` (the ingestion's
-time-ordered id) and ``_row`` (the row's position in it); the later write wins, as online.
+hidden columns order rows that share an id and an event time: ``_ingest`` (when the ingestion
+happened, in milliseconds, strictly increasing within a process) and ``_row`` (the row's position
+in it); the later write wins, as online. Two processes ingesting the same id and event time in
+the same millisecond are ordered by row position only.
 
 Queries run in DuckDB over local copies of the files. Blobs are content-addressed, so a copy
 named by its sha256 never goes stale: the cache only grows, and a file is fetched once.
@@ -15,14 +17,16 @@ from __future__ import annotations
 import datetime as dt
 import os
 import tempfile
+import threading
 from collections.abc import Sequence
 from pathlib import Path
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from slipway._ids import new_id
+from slipway._ids import new_id, now_ms
 from slipway.features._types import INGEST_COLUMN, ROW_COLUMN
 from slipway.store.artifacts import ArtifactStore, Owner
 from slipway.store.artifacts._local import write_atomically
@@ -43,10 +47,20 @@ class OfflineStore:
     def __init__(self, artifacts: ArtifactStore, cache_dir: Path) -> None:
         self._artifacts = artifacts
         self._cache = Path(cache_dir)
+        self._clock = threading.Lock()
+        self._last_ingest = 0
+
+    def stamp(self, table: pa.Table) -> pa.Table:
+        """``table`` with the hidden columns that order equal event times (see the module's doc)."""
+        with self._clock:
+            self._last_ingest = max(now_ms(), self._last_ingest + 1)
+            ingest = self._last_ingest
+        table = table.append_column(INGEST_COLUMN, pa.array(np.full(table.num_rows, ingest, dtype=np.int64)))
+        return table.append_column(ROW_COLUMN, pa.array(np.arange(table.num_rows, dtype=np.int64)))
 
     def append(self, group_id: str, table: pa.Table, event_time: str) -> int:
-        """Store rows stamped by :func:`stamp_ingestion`, one file per event date; return the file count."""
-        ingest = table.column(INGEST_COLUMN)[0].as_py() if table.num_rows else new_id()
+        """Store rows stamped by :meth:`stamp`, one file per event date; return the file count."""
+        ingest = new_id()
         dates = pc.cast(table.column(event_time), pa.date32())
         owner = Owner(GROUP_KIND, group_id)
         written = 0
@@ -75,13 +89,6 @@ class OfflineStore:
             with self._artifacts.open(owner, path) as src:
                 write_atomically(local, src, durable=False)
         return os.fspath(local)
-
-
-def stamp_ingestion(table: pa.Table) -> pa.Table:
-    """``table`` with the hidden columns that order equal event times: a new ingestion id, row numbers."""
-    ingest = new_id()
-    table = table.append_column(INGEST_COLUMN, pa.array([ingest] * table.num_rows, pa.string()))
-    return table.append_column(ROW_COLUMN, pa.array(range(table.num_rows), pa.int64()))
 
 
 def parquet_list(paths: Sequence[str]) -> str:

@@ -34,9 +34,13 @@ class OnlineRecord:
         return json.dumps([self.event_time_ms, self.values], separators=(",", ":"))
 
     @classmethod
-    def decode(cls, record_id: str, text: str | bytes) -> OnlineRecord:
-        event_time_ms, values = json.loads(text)
-        return cls(record_id, int(event_time_ms), values)
+    def decode_many(cls, ids: Sequence[str], texts: Sequence[str | bytes | None]) -> list[OnlineRecord | None]:
+        """Records from :meth:`encode`'s texts (``None`` stays ``None``), parsed in one go."""
+        present = [(i, t if isinstance(t, str) else t.decode()) for i, t in zip(ids, texts, strict=True)
+                   if t is not None]
+        parsed = iter(json.loads("[" + ",".join(t for _, t in present) + "]"))
+        return [None if t is None else cls(i, int((p := next(parsed))[0]), p[1])
+                for i, t in zip(ids, texts, strict=True)]
 
 
 class OnlineStore(abc.ABC):
@@ -76,11 +80,26 @@ class OnlineStore(abc.ABC):
         self, group: str, ids: Sequence[str], *, ttl_ms: int | None = None, now: int | None = None
     ) -> list[OnlineRecord | None]:
         """The latest record of each id, in order; ``None`` for unknown or expired ids."""
-        records = self._read(group, list(ids))
-        if ttl_ms is None:
-            return records
-        horizon = (now_ms() if now is None else now) - ttl_ms
-        return [r if r is not None and r.event_time_ms >= horizon else None for r in records]
+        return self.read_groups([(group, ttl_ms)], ids, now=now)[0]
+
+    def read_groups(
+        self, groups: Sequence[tuple[str, int | None]], ids: Sequence[str], *, now: int | None = None
+    ) -> list[list[OnlineRecord | None]]:
+        """:meth:`read` for several ``(group, ttl_ms)`` at once: one answer list per group.
+
+        An engine with round trips (Redis) answers all groups in one.
+        """
+        answers = self._read_groups([g for g, _ in groups], list(ids))
+        horizon = now_ms() if now is None else now
+        return [
+            records if ttl_ms is None
+            else [r if r is not None and r.event_time_ms >= horizon - ttl_ms else None for r in records]
+            for records, (_, ttl_ms) in zip(answers, groups, strict=True)
+        ]
+
+    def _read_groups(self, groups: Sequence[str], ids: list[str]) -> list[list[OnlineRecord | None]]:
+        """The stored records of ``ids`` in each group; by default one :meth:`_read` per group."""
+        return [self._read(group, ids) for group in groups]
 
     def __enter__(self) -> OnlineStore:
         return self

@@ -90,11 +90,15 @@ class RedisOnlineStore(OnlineStore):
         return written
 
     def _read(self, group: str, ids: Sequence[str]) -> list[OnlineRecord | None]:
+        return self._read_groups([group], list(ids))[0]
+
+    def _read_groups(self, groups: Sequence[str], ids: list[str]) -> list[list[OnlineRecord | None]]:
         if not ids:
-            return []
+            return [[] for _ in groups]
         with self._translated():
-            payloads = self._client.mget([self._key(group, i) for i in ids])
-        return [None if p is None else OnlineRecord.decode(i, p) for i, p in zip(ids, payloads, strict=True)]
+            payloads = self._client.mget([self._key(g, i) for g in groups for i in ids])
+        n = len(ids)
+        return [OnlineRecord.decode_many(ids, payloads[k * n:(k + 1) * n]) for k in range(len(groups))]
 
     def delete_group(self, group: str) -> None:
         with self._translated():

@@ -86,15 +86,14 @@ class SqliteOnlineStore(OnlineStore):
             return conn.total_changes - before
 
     def _read(self, group: str, ids: Sequence[str]) -> list[OnlineRecord | None]:
-        found: dict[str, OnlineRecord] = {}
+        found: dict[str, str] = {}
         with self._connection() as conn:
             for start in range(0, len(ids), _IDS_PER_QUERY):
                 chunk = ids[start:start + _IDS_PER_QUERY]
                 marks = ",".join("?" * len(chunk))
                 query = f"SELECT id, payload FROM online_features WHERE grp = ? AND id IN ({marks})"  # noqa: S608
-                for record_id, payload in conn.execute(query, (group, *chunk)):
-                    found[record_id] = OnlineRecord.decode(record_id, payload)
-        return [found.get(i) for i in ids]
+                found.update(conn.execute(query, (group, *chunk)).fetchall())
+        return OnlineRecord.decode_many(ids, [found.get(i) for i in ids])
 
     def delete_group(self, group: str) -> None:
         with self._connection() as conn:

@@ -1,12 +1,15 @@
 """Point-in-time joins in DuckDB: each entity row gets each group's values as of its timestamp.
 
 For an entity row ``(id, t)`` and a group, the answer is the group's row for ``id`` with the
-greatest event time ``<= t``: never a value from after ``t``. Rows sharing an id and an event
-time are first reduced to the last one written (highest ``_ingest``, then ``_row``), so the
-answer does not depend on file order. With a maximum age, a value whose event time is older
-than ``t - max_age`` is treated as missing. DuckDB's ``ASOF LEFT JOIN`` does the matching in
-one sorted pass per group; times are compared as integer microseconds since the epoch (UTC), so
-time zones cannot skew the comparison.
+greatest event time ``<= t``: never a value from after ``t``. Among rows sharing that id and
+event time, the last written wins (highest ``_ingest``, then ``_row``). With a maximum age, a
+value whose event time is older than ``t - max_age`` is treated as missing.
+
+DuckDB's ``ASOF LEFT JOIN`` does the matching in one sorted pass per group. Its inequality is on
+a struct ``(event time, _ingest, _row)`` against the entity's ``(t, max, max)``, so ties on the
+event time resolve to the last write inside the join itself, with no separate deduplication
+pass. Times are compared as integer microseconds since the epoch (UTC), so time zones cannot skew
+the comparison.
 """
 
 from __future__ import annotations
@@ -42,22 +45,22 @@ def _quote(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
 
 
-def _latest_rows_sql(group: GroupQuery, alias: str) -> str:
-    """The group's rows, one per (id, event time): the last written."""
-    cols = ", ".join(_quote(f) for f in group.features)
+def _group_rows_sql(group: GroupQuery, alias: str) -> str:
+    """The group's rows with their join key ``_s`` = (event time, ingestion, row)."""
+    cols = "".join(f", {_quote(f)}" for f in group.features)
     source = f"read_parquet({parquet_list(group.files)}, union_by_name = true)"
     return (
-        f"{alias} AS (SELECT {_quote(group.record_id)} AS _k, epoch_us({_quote(group.event_time)}) AS _t"
-        f"{', ' + cols if cols else ''} FROM {source} "
-        f"QUALIFY row_number() OVER (PARTITION BY {_quote(group.record_id)}, {_quote(group.event_time)} "
-        f"ORDER BY {INGEST_COLUMN} DESC, {ROW_COLUMN} DESC) = 1)"
+        f"{alias} AS (SELECT {_quote(group.record_id)} AS _k, epoch_us({_quote(group.event_time)}) AS _t, "
+        f"struct_pack(t := epoch_us({_quote(group.event_time)}), i := {INGEST_COLUMN}, r := {ROW_COLUMN}) AS _s"
+        f"{cols} FROM {source})"
     )
 
 
 def _empty_rows_sql(group: GroupQuery, alias: str, types: dict[str, str]) -> str:
     """A group with no offline rows yet: an empty relation of the right shape."""
     cols = "".join(f", NULL::{types[f]} AS {_quote(f)}" for f in group.features)
-    return f"{alias} AS (SELECT NULL::{types['_k']} AS _k, NULL::BIGINT AS _t{cols} WHERE false)"
+    key = "struct_pack(t := NULL::BIGINT, i := NULL::BIGINT, r := NULL::BIGINT)"
+    return f"{alias} AS (SELECT NULL::{types['_k']} AS _k, NULL::BIGINT AS _t, {key} AS _s{cols} WHERE false)"
 
 
 _DUCK_TYPES = {"int64": "BIGINT", "double": "DOUBLE", "string": "VARCHAR", "bool": "BOOLEAN",
@@ -85,22 +88,23 @@ def point_in_time_join(
     for n, group in enumerate(groups):
         alias = f"g{n}"
         if group.files:
-            ctes.append(_latest_rows_sql(group, alias))
+            ctes.append(_group_rows_sql(group, alias))
         else:
             types = {f: _DUCK_TYPES[feature_types[f]] for f in group.features}
             types["_k"] = _DUCK_TYPES[str(group.id_type)]
             ctes.append(_empty_rows_sql(group, alias, types))
-        joins.append(f"ASOF LEFT JOIN {alias} ON e.{_quote(group.record_id)} = {alias}._k "
-                     f"AND e.{ENTITY_TIME} >= {alias}._t")
+        joins.append(f"ASOF LEFT JOIN {alias} ON e.{_quote(group.record_id)} = {alias}._k AND e._s >= {alias}._s")
         fresh = "" if max_age is None else f"e.{ENTITY_TIME} - {alias}._t <= {max_age // _MICROSECOND}"
         for feature in group.features:
             value = f"{alias}.{_quote(feature)}"
             selects.append(f"CASE WHEN {fresh} THEN {value} END AS {_quote(feature)}" if fresh
                            else f"{value} AS {_quote(feature)}")
+    last = "9223372036854775807"  # after every write at the entity's time
+    ctes.insert(0, f"e AS (SELECT *, struct_pack(t := {ENTITY_TIME}, i := {last}, r := {last}) AS _s FROM entities)")
     sql = (
         f"WITH {', '.join(ctes)} "
-        f"SELECT e.* EXCLUDE ({ENTITY_ROW}, {ENTITY_TIME}){''.join(', ' + s for s in selects)} "
-        f"FROM entities e {' '.join(joins)} ORDER BY e.{ENTITY_ROW}"
+        f"SELECT e.* EXCLUDE ({ENTITY_ROW}, {ENTITY_TIME}, _s){''.join(', ' + s for s in selects)} "
+        f"FROM e {' '.join(joins)} ORDER BY e.{ENTITY_ROW}"
     )
     with duckdb.connect() as conn:
         conn.register("entities", entities)

@@ -8,6 +8,7 @@ store can also be rebuilt from the offline one (:meth:`FeatureService.materializ
 from __future__ import annotations
 
 import datetime as dt
+import time
 from collections.abc import Mapping, Sequence
 from typing import Any, TypeAlias
 
@@ -20,7 +21,7 @@ from slipway.datasets._parquet import json_safe_row
 from slipway.errors import InvalidInput
 from slipway.events import record_change
 from slipway.features._groups import _UNSET, FeatureSpec, GroupCatalog
-from slipway.features._offline import GROUP_KIND, OfflineStore, stamp_ingestion
+from slipway.features._offline import GROUP_KIND, OfflineStore
 from slipway.features._online import OnlineRecord, OnlineStore
 from slipway.features._pit import (
     ENTITY_ROW,
@@ -34,6 +35,9 @@ from slipway.features._pit import (
 from slipway.features._records import Feature, FeatureGroup, IngestResult, MaterializeResult
 from slipway.features._types import FEATURE_TYPES, to_event_micros, to_group_table
 from slipway.store._db import Database
+
+# Online reads look group definitions up in memory for this long, not in the database every call.
+GROUP_CACHE_SECONDS = 5.0
 
 Rows: TypeAlias = pd.DataFrame | pa.Table | Sequence[Mapping[str, Any]]
 _MICROS = dt.timedelta(microseconds=1)
@@ -66,6 +70,7 @@ class FeatureService:
         self._offline = offline
         self._online = online
         self._datasets = datasets
+        self._cached: dict[tuple[str, ...], tuple[float, list[FeatureGroup]]] = {}
 
     def close(self) -> None:
         """Close the online store's connections."""
@@ -136,7 +141,7 @@ class FeatureService:
         """
         group = self.get_group(name)
         frame = pd.DataFrame(list(rows)) if isinstance(rows, Sequence) else rows
-        table = stamp_ingestion(to_group_table(frame, group.features, group.record_id, group.event_time))
+        table = self._offline.stamp(to_group_table(frame, group.features, group.record_id, group.event_time))
         files = self._offline.append(group.id, table, group.event_time) if table.num_rows else 0
         written = self._write_online(group, latest_per_id(table, group.record_id, group.event_time)) if online else 0
         with self._db.write() as conn:
@@ -178,17 +183,21 @@ class FeatureService:
         Each answer is ``{"id": <id>, <feature>: <value>, ...}`` with every feature of every
         group; a feature is None where its group has no (unexpired) record for the id.
 
+        Group definitions are cached for up to :data:`GROUP_CACHE_SECONDS`: a feature added
+        meanwhile appears in answers after at most that long.
+
         Raises:
             InvalidInput: if two groups have a feature of the same name.
         """
-        found = self._groups_named(groups)
+        found = self._groups_cached(groups)
         keys = [str(i) for i in ids]
         rows: list[dict[str, Any]] = [{"id": i} for i in ids]
-        for group in found:
+        answers = self._online.read_groups([(g.id, _ttl_ms(g)) for g in found], keys)
+        for group, records in zip(found, answers, strict=True):
             names = [f.name for f in group.value_features]
-            for row, record in zip(rows, self._online.read(group.id, keys, ttl_ms=_ttl_ms(group)), strict=True):
-                values = record.values if record is not None else {}
-                row.update({n: values.get(n) for n in names})
+            missing = dict.fromkeys(names)
+            for row, record in zip(rows, records, strict=True):
+                row.update(missing if record is None else {n: record.values.get(n) for n in names})
         return rows
 
     def read_offline(self, name: str, *, start: dt.datetime | None = None, end: dt.datetime | None = None
@@ -294,6 +303,15 @@ class FeatureService:
                        id_type=FEATURE_TYPES[next(f.type for f in g.features if f.name == g.record_id)])
             for g in found
         ]
+
+    def _groups_cached(self, groups: str | Sequence[str]) -> list[FeatureGroup]:
+        key = (groups,) if isinstance(groups, str) else tuple(groups)
+        hit = self._cached.get(key)
+        if hit is not None and hit[0] > time.monotonic():
+            return hit[1]
+        found = self._groups_named(groups)
+        self._cached[key] = (time.monotonic() + GROUP_CACHE_SECONDS, found)
+        return found
 
     def _groups_named(self, groups: str | Sequence[str]) -> list[FeatureGroup]:
         names = [groups] if isinstance(groups, str) else list(groups)

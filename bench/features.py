@@ -1,0 +1,183 @@
+"""Feature store benchmark: point-in-time join and online reads, Slipway next to Feast.
+
+Run by hand::
+
+    .venv/bin/python bench/features.py            # 100,000 entity rows x 1,000,000 feature rows
+    .venv/bin/python bench/features.py --quick    # every size / 10: a smoke run
+
+Workloads:
+
+- **join**: a point-in-time training set of 100,000 entity rows (id, time) against two feature
+  groups of 500,000 rows each (50,000 ids, event times over 30 days, duplicates included).
+- **online 1 / 100**: ``get_online_features`` for 1 and for 100 random ids of both groups, the
+  median of 200 calls, on the SQLite online store and on Redis (127.0.0.1:6379).
+
+Feast needs pandas < 3, which this project does not pin down to; it is measured only when a
+separate virtual environment with Feast exists at ``/tmp/feast-venv`` (or ``FEAST_PYTHON``):
+the same data is written to Parquet and ``bench/_feast_side.py`` runs there in a subprocess
+(local provider, file offline store, SQLite online store). Otherwise its cells say n/a.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from slipway.datasets import DatasetService
+from slipway.features import FeatureService, OfflineStore, RedisOnlineStore, SqliteOnlineStore
+from slipway.store import Database
+from slipway.store.artifacts import ArtifactStore, LocalStorage
+
+HERE = Path(__file__).resolve().parent
+FEAST_PYTHON = Path(os.environ.get("FEAST_PYTHON", "/tmp/feast-venv/bin/python"))
+REDIS_URL = os.environ.get("SLIPWAY_BENCH_REDIS_URL", "redis://127.0.0.1:6379/0")
+CALLS = 200
+TARGETS = {"join": 2.0, "online 100": 0.002}
+BASE = pd.Timestamp("2024-01-01", tz="UTC")
+
+
+def make_data(feature_rows: int, entity_rows: int, ids: int, seed: int = 0) -> dict[str, pd.DataFrame]:
+    """Two groups of feature rows and an entity frame, on an hourly grid so timestamps repeat."""
+    rng = np.random.default_rng(seed)
+    hours = 30 * 24
+
+    def group(columns: list[str]) -> pd.DataFrame:
+        frame = pd.DataFrame({"driver_id": rng.integers(0, ids, feature_rows),
+                              "ts": BASE + pd.to_timedelta(rng.integers(0, hours, feature_rows), unit="h")})
+        for column in columns:
+            frame[column] = rng.normal(size=feature_rows)
+        return frame
+
+    entities = pd.DataFrame({"driver_id": rng.integers(0, ids, entity_rows),
+                             "event_time": BASE + pd.to_timedelta(rng.integers(0, hours + 48, entity_rows), unit="h")})
+    return {"stats": group(["conv_rate", "acc_rate"]), "trips": group(["avg_trip", "trips_today"]),
+            "entities": entities}
+
+
+def timed(call: Callable[[], Any]) -> float:
+    start = time.perf_counter()
+    call()
+    return time.perf_counter() - start
+
+
+def median_latency(call: Callable[[], Any], calls: int = CALLS) -> float:
+    call()  # warm up
+    return statistics.median(timed(call) for _ in range(calls))
+
+
+def slipway_side(data: dict[str, pd.DataFrame], work: Path, ids: int) -> dict[str, Any]:
+    db = Database(f"sqlite:///{work / 'meta.db'}")
+    db.ensure_schema()
+    artifacts = ArtifactStore(db, LocalStorage(work / "artifacts"))
+    offline = OfflineStore(artifacts, work / "cache")
+    datasets = DatasetService(db, artifacts)
+    engines: dict[str, Any] = {"sqlite": SqliteOnlineStore(work / "online.db")}
+    try:
+        engines["redis"] = RedisOnlineStore(REDIS_URL, prefix=f"slipway-bench:{uuid.uuid4().hex}:")
+        engines["redis"].read("probe", ["x"])
+    except Exception as exc:  # noqa: BLE001 - any failure to reach Redis makes its cells n/a
+        engines["redis"] = f"n/a ({type(exc).__name__})"
+    services = {name: FeatureService(db, offline, store, datasets) for name, store in engines.items()
+                if not isinstance(store, str)}
+    first = next(iter(services.values()))
+    results: dict[str, Any] = {}
+    for group in ("stats", "trips"):
+        frame = data[group]
+        schema = {"driver_id": "int64", "ts": "timestamp"} | {c: "float64" for c in frame.columns[2:]}
+        first.create_group(group, schema, record_id="driver_id", event_time="ts")
+        results[f"ingest {group}"] = timed(lambda f=frame, g=group: first.ingest(g, f, online=False))
+    entities = data["entities"]
+    first.training_set(entities.head(100), ["stats", "trips"])  # warm the file cache once
+    results["join"] = min(timed(lambda: first.training_set(entities, ["stats", "trips"])) for _ in range(3))
+    rng = np.random.default_rng(1)
+    for name, store in engines.items():
+        if isinstance(store, str):
+            results[f"online 1 {name}"] = results[f"online 100 {name}"] = store
+            continue
+        service = services[name]
+        for group in ("stats", "trips"):
+            service.materialize(group)
+        for count in (1, 100):
+            keys = [int(i) for i in rng.integers(0, ids, count)]
+            results[f"online {count} {name}"] = median_latency(
+                lambda s=service, k=keys: s.get_online_features(["stats", "trips"], k))
+        if name == "redis":
+            store.delete_group(first.get_group("stats").id)
+            store.delete_group(first.get_group("trips").id)
+        service.close()
+    db.dispose()
+    return results
+
+
+def feast_side(data: dict[str, pd.DataFrame], work: Path, ids: int) -> dict[str, Any]:
+    if not FEAST_PYTHON.exists():
+        return {"error": f"no Feast environment at {FEAST_PYTHON}"}
+    for name, frame in data.items():
+        frame.to_parquet(work / f"{name}.parquet", index=False)
+    proc = subprocess.run([str(FEAST_PYTHON), str(HERE / "_feast_side.py"), str(work), str(ids), str(CALLS)],
+                          capture_output=True, text=True, timeout=1800)
+    if proc.returncode != 0:
+        return {"error": (proc.stderr.strip().splitlines() or ["failed"])[-1][:200]}
+    result: dict[str, Any] = json.loads(proc.stdout.strip().splitlines()[-1])
+    return result
+
+
+def cell(value: Any, unit: str) -> str:
+    if not isinstance(value, float):
+        return str(value)
+    return f"{value:.2f} s" if unit == "s" else f"{value * 1000:.3f} ms"
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--quick", action="store_true", help="every size / 10")
+    parser.add_argument("--no-feast", action="store_true", help="Slipway only")
+    args = parser.parse_args()
+    scale = 10 if args.quick else 1
+    feature_rows, entity_rows, ids = 500_000 // scale, 100_000 // scale, 50_000 // scale
+    data = make_data(feature_rows, entity_rows, ids)
+    work = Path(tempfile.mkdtemp(prefix="slipway-bench-features-"))
+    try:
+        (work / "slipway").mkdir()
+        ours = slipway_side(data, work / "slipway", ids)
+        (work / "feast").mkdir()
+        theirs = {"error": "skipped: --no-feast"} if args.no_feast else feast_side(data, work / "feast", ids)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    print(f"Feature store: {entity_rows:,} entity rows x {2 * feature_rows:,} feature rows in 2 groups; "
+          f"online medians of {CALLS} calls")
+    print()
+    print("| workload | Slipway | Feast | Slipway faster by | target |")
+    print("| --- | --- | --- | --- | --- |")
+    rows = [("join", "join", "s")] + [(f"online {n} ({engine})", f"online {n} {engine}", "ms")
+                                       for engine in ("sqlite", "redis") for n in (1, 100)]
+    for label, key, unit in rows:
+        mine, other = ours.get(key), theirs.get(key.replace(" redis", " sqlite") if key.endswith("redis") else key)
+        if "error" in theirs:
+            other = f"n/a ({theirs['error']})"
+        ratio = f"{other / mine:.1f}x" if isinstance(mine, float) and isinstance(other, float) else "n/a"
+        target = TARGETS.get(key.rsplit(" ", 1)[0] if key.startswith("online") else key)
+        goal = "" if target is None else ("< " + cell(target, unit)) + (", >= 5x Feast" if key != "online 1" else "")
+        print(f"| {label} | {cell(mine, unit)} | {cell(other, unit)} | {ratio} | {goal} |")
+    print()
+    print(f"ingest (offline, not compared): {ours['ingest stats']:.2f} s + {ours['ingest trips']:.2f} s; "
+          "Feast's online cells use its SQLite online store for both rows")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
