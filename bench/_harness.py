@@ -330,8 +330,8 @@ class Session:
             self._servers.remove(server)
 
     def close(self) -> None:
-        # Ignore further Ctrl-C while cleaning up, so a second press does not leave orphans behind.
-        previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+        # Ignore further Ctrl-C and SIGTERM while cleaning up, so a second one leaves no orphans behind.
+        previous = {sig: signal.signal(sig, signal.SIG_IGN) for sig in (signal.SIGINT, signal.SIGTERM)}
         try:
             while self._servers:
                 self.stop_server(self._servers[-1])
@@ -339,11 +339,12 @@ class Session:
                 print(f"kept {self.root}", file=sys.stderr)
             else:
                 shutil.rmtree(self.root, ignore_errors=True)
+        finally:
+            for sig, handler in previous.items():
+                signal.signal(sig, handler)
             for sig, handler in self._old_handlers.items():
                 signal.signal(sig, handler)
             self._old_handlers.clear()
-        finally:
-            signal.signal(signal.SIGINT, previous)
 
 
 def _exit_on_signal(signum: int, _frame: Any) -> None:
