@@ -4,6 +4,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from _registry_workers import make_registry
 from sklearn.linear_model import LinearRegression
 
 from slipway.models import save_model
@@ -11,12 +12,6 @@ from slipway.registry import RegistryService
 from slipway.store import Database
 from slipway.store.artifacts import ArtifactStore, LocalStorage
 from slipway.tracking import TrackingService
-
-
-def make_registry(db: Database, root: Path) -> RegistryService:
-    """A registry with its engines under ``root``; also used by worker processes."""
-    artifacts = ArtifactStore(db, LocalStorage(root / "artifacts"))
-    return RegistryService(db, artifacts, TrackingService(db, artifacts), cache_dir=root / "cache")
 
 
 @pytest.fixture

@@ -1,8 +1,8 @@
 """Processes racing on one registry lose no update, on SQLite and on PostgreSQL.
 
-Each worker is a fresh process (spawn), with its own engine and connection pool, as two
-``slipway`` commands or two servers would be. A barrier releases them together so their
-transactions really overlap.
+Each worker (in ``tests/_registry_workers.py``) is a fresh process (spawn), with its own engine
+and connection pool, as two ``slipway`` commands or two servers would be. A barrier releases them
+together so their transactions really overlap.
 """
 
 import multiprocessing as mp
@@ -10,57 +10,13 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
+import _registry_workers as race
 import pytest
 
-from slipway._principal import Principal, acting_as
-from slipway.errors import Conflict
 from slipway.registry import ApprovalStatus, RegistryService
-from slipway.store import Database
-from slipway.store.artifacts import ArtifactStore, LocalStorage
-from slipway.tracking import TrackingService
 
 JOIN_TIMEOUT_S = 240
 VERSIONS = 6
-
-
-def _registry(url: str, root: str) -> tuple[Database, RegistryService]:
-    db = Database(url)
-    db.ensure_schema()
-    artifacts = ArtifactStore(db, LocalStorage(Path(root) / "artifacts"))
-    return db, RegistryService(db, artifacts, TrackingService(db, artifacts), cache_dir=Path(root) / "cache")
-
-
-def _register_worker(url: str, root: str, package: str, barrier: Any, count: int) -> None:
-    db, registry = _registry(url, root)
-    barrier.wait()
-    for _ in range(count):
-        registry.register_model("race", Path(package))
-    db.dispose()
-
-
-def _status_worker(
-    url: str, root: str, barrier: Any, who: str, status: str, versions: int, expect: bool, conflicts: Any
-) -> None:
-    db, registry = _registry(url, root)
-    with acting_as(Principal(who)):
-        for number in range(1, versions + 1):
-            barrier.wait()
-            try:
-                registry.update_status(
-                    "race", number, status, comment=who, expected_status=ApprovalStatus.PENDING if expect else None
-                )
-            except Conflict:
-                with conflicts.get_lock():
-                    conflicts.value += 1
-    db.dispose()
-
-
-def _alias_worker(url: str, root: str, barrier: Any, worker: int, moves: int, versions: int) -> None:
-    db, registry = _registry(url, root)
-    barrier.wait()
-    for n in range(moves):
-        registry.set_alias("race", "prod", (worker + n) % versions + 1, comment=f"w{worker}")
-    db.dispose()
 
 
 @pytest.fixture(params=["sqlite", "postgres"])
@@ -76,7 +32,7 @@ def shared(store_url: str, tmp_path: Path, package: Path) -> Iterator[RegistrySe
 
     The workers open their own over the same engines.
     """
-    db, registry = _registry(store_url, str(tmp_path))
+    db, registry = race.open_registry(store_url, str(tmp_path))
     for _ in range(VERSIONS):
         registry.register_model("race", package)
     yield registry
@@ -98,7 +54,7 @@ def test_concurrent_registrations_get_consecutive_numbers(
 ) -> None:
     workers, each = 4, 3
     barrier = mp.get_context("spawn").Barrier(workers)
-    _run(_register_worker, [(store_url, str(tmp_path), str(package), barrier, each) for _ in range(workers)])
+    _run(race.register, [(store_url, str(tmp_path), str(package), barrier, each) for _ in range(workers)])
     numbers = sorted(v.version for v in shared.list_versions("race"))
     total = VERSIONS + workers * each
     assert numbers == list(range(1, total + 1))
@@ -112,7 +68,7 @@ def test_approve_and_reject_at_once_each_land_with_their_own_history_entry(
     ctx = mp.get_context("spawn")
     barrier, conflicts = ctx.Barrier(2), ctx.Value("i", 0)
     _run(
-        _status_worker,
+        race.set_status,
         [
             (store_url, str(tmp_path), barrier, who, status, rounds, False, conflicts)
             for who, status in (("approver", "Approved"), ("rejecter", "Rejected"))
@@ -136,7 +92,7 @@ def test_with_expected_status_the_loser_gets_a_conflict(
     ctx = mp.get_context("spawn")
     barrier, conflicts = ctx.Barrier(2), ctx.Value("i", 0)
     _run(
-        _status_worker,
+        race.set_status,
         [
             (store_url, str(tmp_path), barrier, who, status, rounds, True, conflicts)
             for who, status in (("approver", "Approved"), ("rejecter", "Rejected"))
@@ -154,7 +110,7 @@ def test_concurrent_alias_moves_leave_the_alias_on_one_version(
 ) -> None:
     workers, moves, versions = 4, 10, 3
     barrier = mp.get_context("spawn").Barrier(workers)
-    _run(_alias_worker, [(store_url, str(tmp_path), barrier, w, moves, versions) for w in range(workers)])
+    _run(race.move_alias, [(store_url, str(tmp_path), barrier, w, moves, versions) for w in range(workers)])
     holders = [v.version for v in shared.list_versions("race") if "prod" in v.aliases]
     assert len(holders) == 1
     assert shared.get_group("race").aliases == {"prod": holders[0]}
