@@ -17,7 +17,7 @@ import os
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, BinaryIO, TypeAlias
+from typing import Any, BinaryIO, TypeAlias, cast
 from urllib.parse import unquote, urlsplit
 
 import fsspec
@@ -37,7 +37,7 @@ FORMATS = {".csv": "csv", ".parquet": "parquet", ".pq": "parquet", ".jsonl": "js
            ".json": "jsonl"}
 _REMOTE_SCHEMES = ("s3", "s3a")
 
-DataSource: TypeAlias = pd.DataFrame | pa.Table | pa.RecordBatch | str | os.PathLike[str]
+DataSource: TypeAlias = pd.DataFrame | pa.Table | pa.RecordBatch | str | os.PathLike[str] | BinaryIO
 
 
 @dataclass(frozen=True)
@@ -89,7 +89,8 @@ def open_source(
     """Open ``data`` as ``(description, batches)``; files are closed when the block ends.
 
     Args:
-        data: a DataFrame, an Arrow table or batch, a local file or folder, or a URI.
+        data: a DataFrame, an Arrow table or batch, a local file or folder, a URI, or an open
+            binary file (seekable for Parquet; ``format`` required).
         format: ``csv``, ``parquet`` or ``jsonl``; by default from each file's extension.
         policy: which local paths may be read.
 
@@ -106,6 +107,11 @@ def open_source(
         return
     if isinstance(data, pa.Table | pa.RecordBatch):
         yield "Arrow table", iter_batches(data)
+        return
+    if hasattr(data, "read"):  # an open binary file: what a server receives as an upload
+        if format is None:
+            raise InvalidInput("name the format of a stream: format='csv', 'parquet' or 'jsonl'", field="format")
+        yield "stream", _read(cast(BinaryIO, data), format)
         return
     if not isinstance(data, str | os.PathLike):
         raise InvalidInput(

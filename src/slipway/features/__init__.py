@@ -19,7 +19,7 @@ from slipway.features._online_redis import RedisOnlineStore
 from slipway.features._online_sqlite import SqliteOnlineStore
 from slipway.features._online_url import online_store_from_url
 from slipway.features._records import Feature, FeatureGroup, IngestResult, MaterializeResult
-from slipway.features._service import FeatureService
+from slipway.features._service import FeatureService, Rows
 from slipway.features._types import FEATURE_TYPES
 
 __all__ = [
@@ -33,6 +33,7 @@ __all__ = [
     "OnlineRecord",
     "OnlineStore",
     "RedisOnlineStore",
+    "Rows",
     "SqliteOnlineStore",
     "online_store_from_url",
     "service_for",
