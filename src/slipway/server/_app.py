@@ -11,7 +11,9 @@ from pydantic import BaseModel
 from slipway._backend import Backend
 from slipway._config import Settings, load_settings
 from slipway._version import __version__
+from slipway.server._dataset_routes import router as dataset_router
 from slipway.server._errors import ERROR_RESPONSES, UnexpectedErrorMiddleware, install_error_handlers
+from slipway.server._feature_routes import router as feature_router
 from slipway.server._identity import IdentityMiddleware
 from slipway.server._registry_routes import router as registry_router
 from slipway.server._tracking_routes import router as tracking_router
@@ -64,6 +66,8 @@ def create_app(backend: Backend) -> FastAPI:
 
     api.include_router(tracking_router)
     api.include_router(registry_router)
+    api.include_router(dataset_router)
+    api.include_router(feature_router)
     app.include_router(api)
     return app
 
