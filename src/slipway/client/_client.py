@@ -13,7 +13,13 @@ from slipway.client._tracking import RemoteTracking
 from slipway.tracking import TrackingService
 
 if TYPE_CHECKING:
+    from slipway.client._datasets import RemoteDatasets
+    from slipway.client._features import RemoteFeatures
+    from slipway.client._pipelines import RemotePipelines
     from slipway.client._registry import RemoteRegistry
+    from slipway.datasets import DatasetService
+    from slipway.features import FeatureService
+    from slipway.pipelines import PipelineService
     from slipway.registry import RegistryService
 
 
@@ -70,6 +76,33 @@ class Client:
         from slipway.client._registry import RemoteRegistry  # brings slipway.models: import on first use
 
         return RemoteRegistry(self._http, cache_dir=self.settings.home / "cache" / "models")
+
+    @functools.cached_property
+    def datasets(self) -> DatasetService | RemoteDatasets:
+        """Datasets; built on first use, since it brings pyarrow and pandas."""
+        if self._http is None:
+            return self.backend.datasets
+        from slipway.client._datasets import RemoteDatasets  # brings pyarrow: import on first use
+
+        return RemoteDatasets(self._http)
+
+    @functools.cached_property
+    def features(self) -> FeatureService | RemoteFeatures:
+        """The feature store; built on first use, since it brings DuckDB and pyarrow."""
+        if self._http is None:
+            return self.backend.features
+        from slipway.client._features import RemoteFeatures  # brings pyarrow: import on first use
+
+        return RemoteFeatures(self._http)
+
+    @functools.cached_property
+    def pipelines(self) -> PipelineService | RemotePipelines:
+        """Pipelines and their executions; built on first use."""
+        if self._http is None:
+            return self.backend.pipelines
+        from slipway.client._pipelines import RemotePipelines  # brings slipway.pipelines: import on first use
+
+        return RemotePipelines(self._http)
 
     @property
     def backend(self) -> Backend:
