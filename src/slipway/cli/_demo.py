@@ -5,7 +5,6 @@ from __future__ import annotations
 from slipway._config import load_settings
 from slipway.cli import _output
 from slipway.client import Client
-from slipway.demo import run_tracking_demo
 
 
 def demo() -> None:
@@ -15,6 +14,9 @@ def demo() -> None:
     histories and a model artifact) and ranks them by test MSE. It writes into the store the
     settings name (`./.slipway` unless `SLIPWAY_HOME` or `SLIPWAY_SERVER_URL` say otherwise).
     """
+    # Imported here: the demo needs pandas and NumPy, which no other command should pay for at start-up.
+    from slipway.demo import run_tracking_demo
+
     settings = load_settings()
     console = _output.stdout()
     with Client(settings) as client:

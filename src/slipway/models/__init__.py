@@ -25,15 +25,16 @@ Example:
     [7.0]
 """
 
-from slipway.models._card import ModelCard
 from slipway.errors import SlipwayWarning, UntrustedModel
+from slipway.models._card import ModelCard
 from slipway.models._flavor import Flavor
-from slipway.models._manifest import ModelInfo
+from slipway.models._manifest import MANIFEST, ModelInfo, read_manifest
 from slipway.models._package import LoadedModel, load_model, save_model
 from slipway.models._registry import FLAVOR_NAMES as flavors
 from slipway.models._signature import ColumnSpec, Signature, TensorSpec, infer_signature
 
 __all__ = [
+    "MANIFEST",
     "ColumnSpec",
     "Flavor",
     "LoadedModel",
@@ -46,5 +47,6 @@ __all__ = [
     "flavors",
     "infer_signature",
     "load_model",
+    "read_manifest",
     "save_model",
 ]

@@ -17,8 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from slipway.errors import InvalidInput
-from slipway.models import ModelCard, ModelInfo, save_model
-from slipway.models._manifest import MANIFEST, read_manifest
+from slipway.models import MANIFEST, ModelCard, ModelInfo, read_manifest, save_model
 
 
 @contextlib.contextmanager

@@ -28,8 +28,7 @@ from slipway._ids import new_id, now_ms
 from slipway._principal import current_principal
 from slipway.errors import AlreadyExists, Conflict, InvalidInput, NotFound
 from slipway.events import record_change
-from slipway.models import ModelCard
-from slipway.models._manifest import MANIFEST
+from slipway.models import MANIFEST, ModelCard
 from slipway.registry import _rows as rows
 from slipway.registry._aliases import move_alias
 from slipway.registry._approval import compare_and_set_status
