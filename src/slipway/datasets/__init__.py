@@ -11,6 +11,7 @@ Example:
 """
 
 from slipway.datasets._configure import service_for
+from slipway.datasets._diff import column_summary
 from slipway.datasets._names import check_name, check_tags
 from slipway.datasets._records import (
     ColumnDiff,
@@ -38,6 +39,7 @@ __all__ = [
     "Registration",
     "SourcePolicy",
     "check_name",
+    "column_summary",
     "check_tags",
     "service_for",
 ]

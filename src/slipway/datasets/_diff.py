@@ -12,7 +12,7 @@ from slipway.statistics import ColumnStatistics, DatasetStatistics
 TOP_VALUES = 5
 
 
-def summary(column: ColumnStatistics) -> dict[str, Any]:
+def column_summary(column: ColumnStatistics) -> dict[str, Any]:
     """The few numbers of a column worth comparing, JSON-ready (no NaN, no infinities)."""
     out: dict[str, Any] = {
         "inferred_type": column.inferred_type,
@@ -43,7 +43,7 @@ def diff_versions(
             change = "removed"
         else:
             change = "type_changed" if pair[0] != pair[1] else "unchanged"
-        sides = [summary(s.columns[name]) if name in s.columns else {} for s in (first_stats, second_stats)]
+        sides = [column_summary(s.columns[name]) if name in s.columns else {} for s in (first_stats, second_stats)]
         keys = dict.fromkeys([*sides[0], *sides[1]])
         columns.append(ColumnDiff(name=name, change=change, types=pair,
                                   statistics={k: [side.get(k) for side in sides] for k in keys}))
