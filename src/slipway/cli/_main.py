@@ -16,9 +16,11 @@ from typer.core import TyperGroup
 from slipway._version import __version__
 from slipway.cli import _output
 from slipway.cli._config import config
+from slipway.cli._datasets import datasets_app
 from slipway.cli._db import db_app
 from slipway.cli._demo import demo
 from slipway.cli._experiments import experiments_app
+from slipway.cli._features import features_app
 from slipway.cli._models import models_app
 from slipway.cli._runs import runs_app
 from slipway.cli._server import server
@@ -115,6 +117,8 @@ app.command(rich_help_panel="Setup")(server)
 app.add_typer(experiments_app, name="experiments", rich_help_panel="Tracking")
 app.add_typer(runs_app, name="runs", rich_help_panel="Tracking")
 app.add_typer(models_app, name="models", rich_help_panel="Registry")
+app.add_typer(datasets_app, name="datasets", rich_help_panel="Data")
+app.add_typer(features_app, name="features", rich_help_panel="Data")
 
 
 def main() -> None:
