@@ -1,0 +1,126 @@
+"""Pipelines: DAGs of typed steps with parameters, run locally or on Ray, cached, retried and resumable.
+
+A pipeline is ordinary Python: steps are objects, and passing one step's output to another is
+what makes the DAG. The same pipeline is a JSON definition, stored as numbered versions.
+
+Example:
+    >>> from slipway.pipelines import Parameter, Pipeline, ProcessingStep, TrainingStep
+    >>> def split(ctx, raw, test_size: float):
+    ...     ...  # write ctx.output("train") / "train.csv" and ctx.output("test") / "test.csv"
+    >>> def fit(train, alpha: float):
+    ...     ...  # return a fitted model
+    >>> prep = ProcessingStep("Split", split, inputs={"raw": FileInput("abalone.csv"), "test_size": 0.2},
+    ...                       outputs=["train", "test"])
+    >>> train = TrainingStep("Train", fit, inputs={"train": prep.outputs["train"]},
+    ...                      hyperparameters={"alpha": Parameter("alpha", float, 1.0)})
+    >>> execution = Pipeline("abalone", [train]).run(parameters={"alpha": 0.5})  # doctest: +SKIP
+    >>> execution.status  # doctest: +SKIP
+    <ExecutionStatus.SUCCEEDED: 'Succeeded'>
+
+See ``docs/pipelines.md`` for the step types, caching, retries, resume and the CLI.
+"""
+
+from slipway.pipelines._context import ServiceSpec, StepContext
+from slipway.pipelines._definition import Pipeline
+from slipway.pipelines._executors import Executor, RayExecutor
+from slipway.pipelines._expressions import (
+    Condition,
+    FileInput,
+    Join,
+    JsonGet,
+    Operand,
+    OutputRef,
+    Parameter,
+    PropertyFile,
+)
+from slipway.pipelines._handle import ExecutionHandle, PipelinesApi
+from slipway.pipelines._pool import LocalExecutor
+from slipway.pipelines._records import (
+    CacheDifference,
+    CacheExplanation,
+    DefinitionChange,
+    DefinitionDiff,
+    ExecutionStatus,
+    PipelineExecution,
+    PipelineSummary,
+    PipelineVersion,
+    StepArtifact,
+    StepAttempt,
+    StepExecution,
+    StepStatus,
+)
+from slipway.pipelines._service import PipelineService
+from slipway.pipelines.steps import (
+    CachePolicy,
+    Categorical,
+    ConditionStep,
+    CreateModelStep,
+    FailStep,
+    FloatRange,
+    HyperbandPruning,
+    IntRange,
+    MedianPruning,
+    ProcessingStep,
+    RegisterModelStep,
+    Resources,
+    RetryPolicy,
+    ScriptFailed,
+    Step,
+    TrainingResult,
+    TrainingStep,
+    TransformStep,
+    TuningStep,
+    WaitStep,
+)
+
+__all__ = [
+    "CacheDifference",
+    "CacheExplanation",
+    "CachePolicy",
+    "Categorical",
+    "Condition",
+    "ConditionStep",
+    "CreateModelStep",
+    "DefinitionChange",
+    "DefinitionDiff",
+    "ExecutionHandle",
+    "ExecutionStatus",
+    "Executor",
+    "FailStep",
+    "FileInput",
+    "FloatRange",
+    "HyperbandPruning",
+    "IntRange",
+    "Join",
+    "JsonGet",
+    "LocalExecutor",
+    "MedianPruning",
+    "Operand",
+    "OutputRef",
+    "Parameter",
+    "Pipeline",
+    "PipelineExecution",
+    "PipelineService",
+    "PipelineSummary",
+    "PipelineVersion",
+    "PipelinesApi",
+    "ProcessingStep",
+    "PropertyFile",
+    "RayExecutor",
+    "RegisterModelStep",
+    "Resources",
+    "RetryPolicy",
+    "ScriptFailed",
+    "ServiceSpec",
+    "Step",
+    "StepArtifact",
+    "StepAttempt",
+    "StepContext",
+    "StepExecution",
+    "StepStatus",
+    "TrainingResult",
+    "TrainingStep",
+    "TransformStep",
+    "TuningStep",
+    "WaitStep",
+]

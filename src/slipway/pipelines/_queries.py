@@ -1,0 +1,274 @@
+"""Reading executions and step executions back as records (SQLAlchemy rows never leave this module)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+from sqlalchemy import Connection, Row, and_, exists, func, or_, select
+
+from slipway._ids import ms_to_datetime
+from slipway.errors import InvalidInput, NotFound
+from slipway.pipelines._artifacts import ArtifactRef
+from slipway.pipelines._expressions import step_names_in_json
+from slipway.pipelines._records import (
+    ExecutionStatus,
+    PipelineExecution,
+    StepArtifact,
+    StepAttempt,
+    StepExecution,
+    StepStatus,
+)
+from slipway.pipelines._tables import (
+    pipeline_executions,
+    pipeline_step_artifacts,
+    pipeline_step_attempts,
+    pipeline_step_executions,
+    pipeline_versions,
+    pipelines,
+)
+from slipway.store.artifacts._tables import artifacts
+
+MAX_LIST = 1000
+
+
+def as_datetime(ms: int) -> dt.datetime:
+    """A required time column as a datetime (the column is NOT NULL)."""
+    value = ms_to_datetime(ms)
+    assert value is not None
+    return value
+
+
+def _json(text: str | None) -> Any:
+    return None if text is None else json.loads(text)
+
+
+def execution_row(conn: Connection, execution_id: str) -> Row[Any]:
+    """The execution joined with its pipeline's name and version number.
+
+    Raises:
+        NotFound: naming the id.
+    """
+    row = conn.execute(_execution_select().where(pipeline_executions.c.id == execution_id)).first()
+    if row is None:
+        raise NotFound(f"pipeline execution {execution_id!r} does not exist", field="execution_id")
+    return row
+
+
+def _execution_select() -> Any:
+    e, v, p = pipeline_executions.c, pipeline_versions.c, pipelines.c
+    return (
+        select(
+            pipeline_executions,
+            p.name.label("pipeline_name"),
+            v.version.label("version_number"),
+            v.definition.label("definition"),
+        )
+        .join(pipeline_versions, v.id == e.version_id)
+        .join(pipelines, p.id == e.pipeline_id)
+    )
+
+
+def execution_record(row: Row[Any], steps: list[StepExecution] | None = None) -> PipelineExecution:
+    started = ms_to_datetime(row.started_at)
+    return PipelineExecution(
+        id=row.id,
+        pipeline=row.pipeline_name,
+        version=row.version_number,
+        version_id=row.version_id,
+        status=ExecutionStatus(row.status),
+        parameters=json.loads(row.parameters),
+        options=json.loads(row.options),
+        reference_execution_id=row.reference_execution_id,
+        failure_reason=row.failure_reason,
+        stop_requested=bool(row.stop_requested),
+        created_by=row.created_by,
+        created_at=as_datetime(row.created_at),
+        started_at=started,
+        ended_at=ms_to_datetime(row.ended_at),
+        steps=steps or [],
+    )
+
+
+def step_records(conn: Connection, execution_row_: Row[Any]) -> list[StepExecution]:
+    """The steps of an execution in the definition's order, with their I/O and attempts."""
+    s = pipeline_step_executions.c
+    rows = conn.execute(select(pipeline_step_executions).where(s.execution_id == execution_row_.id)).all()
+    definition = json.loads(execution_row_.definition)
+    order = {step["name"]: i for i, step in enumerate(definition["steps"])}
+    depends = _depends(definition)
+    ids = [r.id for r in rows]
+    io = _artifacts_by_step(conn, ids)
+    attempts = _attempts_by_step(conn, ids)
+    records = [step_record(r, io.get(r.id, {}), attempts.get(r.id, []), depends.get(r.step_name, [])) for r in rows]
+    return sorted(records, key=lambda rec: order.get(rec.step_name, len(order)))
+
+
+def _depends(definition: dict[str, Any]) -> dict[str, list[str]]:
+    """Each step's upstream steps as the definition gives them (for showing the DAG)."""
+    out: dict[str, list[str]] = {}
+    for step in definition["steps"]:
+        out[step["name"]] = list(dict.fromkeys([*step_names_in_json(step), *step.get("depends_on", ())]))
+    for step in definition["steps"]:
+        for branch in (*step.get("if_steps", ()), *step.get("else_steps", ())):
+            out.setdefault(branch, []).append(step["name"])
+    return out
+
+
+def step_record(
+    row: Row[Any], io: dict[str, list[StepArtifact]], attempts: list[StepAttempt], depends_on: list[str]
+) -> StepExecution:
+    return StepExecution(
+        id=row.id,
+        execution_id=row.execution_id,
+        step_name=row.step_name,
+        step_type=row.step_type,
+        status=StepStatus(row.status),
+        depends_on=depends_on,
+        attempts=row.attempts,
+        started_at=ms_to_datetime(row.started_at),
+        ended_at=ms_to_datetime(row.ended_at),
+        cache_key=row.cache_key,
+        cached_from=row.cached_from,
+        run_id=row.run_id,
+        properties=_json(row.properties),
+        error_type=row.error_type,
+        error=row.error,
+        wait_deadline=ms_to_datetime(row.wait_deadline),
+        inputs=io.get("input", []),
+        outputs=io.get("output", []),
+        attempt_history=attempts,
+    )
+
+
+def _artifacts_by_step(conn: Connection, ids: Sequence[str]) -> dict[str, dict[str, list[StepArtifact]]]:
+    out: dict[str, dict[str, list[StepArtifact]]] = defaultdict(lambda: defaultdict(list))
+    a = pipeline_step_artifacts.c
+    for chunk in _chunks(ids):
+        for r in conn.execute(
+            select(pipeline_step_artifacts)
+            .where(a.step_execution_id.in_(chunk))
+            .order_by(a.step_execution_id, a.direction, a.name)
+        ):
+            out[r.step_execution_id][r.direction].append(
+                StepArtifact(
+                    name=r.name,
+                    owner_kind=r.owner_kind,
+                    owner_id=r.owner_id,
+                    path=r.path,
+                    is_dir=r.is_dir,
+                    digest=r.digest,
+                )
+            )
+    return out
+
+
+def _attempts_by_step(conn: Connection, ids: Sequence[str]) -> dict[str, list[StepAttempt]]:
+    out: dict[str, list[StepAttempt]] = defaultdict(list)
+    t = pipeline_step_attempts.c
+    for chunk in _chunks(ids):
+        for r in conn.execute(
+            select(pipeline_step_attempts)
+            .where(t.step_execution_id.in_(chunk))
+            .order_by(t.step_execution_id, t.attempt)
+        ):
+            out[r.step_execution_id].append(
+                StepAttempt(
+                    attempt=r.attempt,
+                    status=StepStatus(r.status),
+                    worker=r.worker,
+                    started_at=as_datetime(r.started_at),
+                    ended_at=ms_to_datetime(r.ended_at),
+                    error_type=r.error_type,
+                    error=r.error,
+                )
+            )
+    return out
+
+
+def _chunks(ids: Sequence[str], size: int = 500) -> Iterable[Sequence[str]]:
+    for i in range(0, len(ids), size):
+        yield ids[i : i + size]
+
+
+def get_execution(conn: Connection, execution_id: str, *, with_steps: bool = True) -> PipelineExecution:
+    row = execution_row(conn, execution_id)
+    return execution_record(row, step_records(conn, row) if with_steps else None)
+
+
+def list_executions(
+    conn: Connection, *, pipeline: str | None, status: str | None, limit: int
+) -> list[PipelineExecution]:
+    if not 1 <= limit <= MAX_LIST:
+        raise InvalidInput(f"limit must be between 1 and {MAX_LIST}", field="limit")
+    query = _execution_select()
+    if pipeline is not None:
+        query = query.where(pipelines.c.name == pipeline)
+    if status is not None:
+        query = query.where(pipeline_executions.c.status == ExecutionStatus(status).value)
+    rows = conn.execute(
+        query.order_by(pipeline_executions.c.created_at.desc(), pipeline_executions.c.id.desc()).limit(limit)
+    ).all()
+    return [execution_record(r) for r in rows]
+
+
+def step_row(conn: Connection, step_execution_id: str) -> Row[Any]:
+    row = conn.execute(
+        select(pipeline_step_executions).where(pipeline_step_executions.c.id == step_execution_id)
+    ).first()
+    if row is None:
+        raise NotFound(f"step execution {step_execution_id!r} does not exist", field="step_execution_id")
+    return row
+
+
+def step_outputs(conn: Connection, step_execution_id: str) -> dict[str, ArtifactRef]:
+    a = pipeline_step_artifacts.c
+    rows = conn.execute(
+        select(pipeline_step_artifacts).where(a.step_execution_id == step_execution_id, a.direction == "output")
+    ).all()
+    return {r.name: ArtifactRef(r.owner_kind, r.owner_id, r.path, r.is_dir, r.digest) for r in rows}
+
+
+def find_cached(conn: Connection, key: str, *, not_before: int | None) -> Row[Any] | None:
+    """The latest step execution that ran with cache key ``key`` and whose outputs are all still stored."""
+    s, o = pipeline_step_executions.c, pipeline_step_artifacts.c
+    query = select(pipeline_step_executions).where(s.cache_key == key, s.status == StepStatus.SUCCEEDED.value)
+    if not_before is not None:
+        query = query.where(s.ended_at >= not_before)
+    gone = exists().where(
+        o.step_execution_id == s.id,
+        o.direction == "output",
+        ~exists().where(
+            and_(
+                artifacts.c.owner_kind == o.owner_kind,
+                artifacts.c.owner_id == o.owner_id,
+                or_(
+                    artifacts.c.path == o.path,
+                    func.substr(artifacts.c.path, 1, func.length(o.path) + 1) == o.path + "/",
+                ),
+            )
+        ),
+    )
+    return conn.execute(query.where(~gone).order_by(s.ended_at.desc()).limit(1)).first()
+
+
+def previous_run(conn: Connection, pipeline_id: str, step_name: str, before_id: str) -> Row[Any] | None:
+    """The latest earlier execution of ``step_name`` in the pipeline that actually ran (not cached)."""
+    s, e = pipeline_step_executions.c, pipeline_executions.c
+    query = (
+        select(pipeline_step_executions, e.environment.label("environment"), e.version_id.label("version_id"))
+        .join(pipeline_executions, e.id == s.execution_id)
+        .where(
+            e.pipeline_id == pipeline_id,
+            s.step_name == step_name,
+            s.id < before_id,
+            s.cache_parts.is_not(None),
+            s.status.in_([StepStatus.SUCCEEDED.value, StepStatus.FAILED.value]),
+        )
+        .order_by(s.id.desc())
+        .limit(1)
+    )
+    return conn.execute(query).first()

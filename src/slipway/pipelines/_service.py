@@ -1,0 +1,457 @@
+"""The pipelines service: every face (SDK, CLI, REST) starts, follows and steers executions through it.
+
+Executions started here are orchestrated by a thread of this process (:class:`~slipway.pipelines._runner.Runner`)
+whose steps run on an executor: the local pool of warm worker processes, or Ray. State lives in
+the metadata DB, so any process (a CLI, a server) can list, describe, stop, resume, retry or
+signal an execution, whoever orchestrates it.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from slipway._ids import now_ms
+from slipway.errors import Conflict, InvalidInput, NotFound
+from slipway.pipelines import _queries as q
+from slipway.pipelines._artifacts import STEP_OWNER, ArtifactRef
+from slipway.pipelines._cache import digest, environment
+from slipway.pipelines._context import ServiceSpec
+from slipway.pipelines._definition import Pipeline
+from slipway.pipelines._executors import Executor, RayExecutor
+from slipway.pipelines._explain import explain
+from slipway.pipelines._pool import LocalExecutor
+from slipway.pipelines._records import (
+    CacheExplanation,
+    DefinitionDiff,
+    ExecutionStatus,
+    PipelineExecution,
+    PipelineSummary,
+    PipelineVersion,
+    StepExecution,
+    StepStatus,
+)
+from slipway.pipelines._runner import Plan, Runner
+from slipway.pipelines._state import ExecutionStore, NewStep
+from slipway.pipelines._versions import VersionStore
+from slipway.store._db import Database
+from slipway.store.artifacts import ArtifactStore, Owner
+
+EXECUTORS = ("local", "ray")
+_WAIT_POLL_S = 0.2
+_STOP_GRACE_S = 10.0
+
+
+class PipelineService:
+    """Pipelines, their versions and executions.
+
+    Args:
+        db: the metadata database.
+        artifacts: the artifact store (step outputs, logs, code sources).
+        services: how worker processes build the store's services (``ServiceSpec(Backend, settings)``).
+        local_executor: the pool of worker processes to run local steps on; by default one is made
+            on first use and closed with the service. Pass one to share warm workers between services.
+
+    Example:
+        >>> from slipway import Client
+        >>> client = Client(home="/tmp/slipway-doc")
+        >>> execution = client.pipelines.run(pipeline, parameters={"mse_threshold": 5.0})  # doctest: +SKIP
+        >>> [(s.step_name, s.status.value) for s in execution.steps]  # doctest: +SKIP
+        [('Preprocess', 'Succeeded'), ('Train', 'Succeeded'), ...]
+    """
+
+    def __init__(
+        self,
+        db: Database,
+        artifacts: ArtifactStore,
+        services: ServiceSpec,
+        *,
+        local_executor: LocalExecutor | None = None,
+    ) -> None:
+        self._db = db
+        self._artifacts = artifacts
+        self._services = services
+        self._versions = VersionStore(db, artifacts)
+        self._state = ExecutionStore(db)
+        self._local = local_executor
+        self._owns_local = local_executor is None
+        self._ray: RayExecutor | None = None
+        self._lock = threading.Lock()
+        self._threads: dict[str, threading.Thread] = {}
+        self._closing = False
+
+    # -- pipelines and versions -----------------------------------------------------------------------
+
+    def register(self, pipeline: Pipeline) -> PipelineVersion:
+        """The version of ``pipeline``'s current definition, created if it is new."""
+        return self._versions.register(pipeline)
+
+    def list_pipelines(self) -> list[PipelineSummary]:
+        return self._versions.list_pipelines()
+
+    def get_pipeline(self, name: str) -> PipelineSummary:
+        return self._versions.get_pipeline(name)
+
+    def list_versions(self, name: str) -> list[PipelineVersion]:
+        return self._versions.list_versions(name)
+
+    def get_version(self, name: str, version: int | None = None) -> PipelineVersion:
+        """A version of a pipeline (its newest when ``version`` is None)."""
+        return self._versions.get_version(name, version)
+
+    def diff(self, name: str, from_version: int, to_version: int) -> DefinitionDiff:
+        """What changed in the definition from one version to another."""
+        return self._versions.diff(name, from_version, to_version)
+
+    # -- starting ---------------------------------------------------------------------------------
+
+    def start(
+        self,
+        pipeline: Pipeline | str,
+        *,
+        parameters: Mapping[str, Any] | None = None,
+        version: int | None = None,
+        executor: str = "local",
+        max_parallel: int | None = None,
+        cache: bool = True,
+        steps: Sequence[str] | None = None,
+        reference_execution: str | None = None,
+    ) -> PipelineExecution:
+        """Start an execution, orchestrated by a thread of this process; return it at once.
+
+        Args:
+            pipeline: a pipeline object, or the name of a stored one (its code imported now).
+            parameters: values for its parameters; others keep their defaults.
+            version: with a name, the version to run; it must match the code as it is now.
+            executor: ``local`` (warm worker processes) or ``ray``.
+            max_parallel: steps running at once at most (by default one per CPU).
+            cache: False runs every step even when an earlier result could be reused.
+            steps: run only these steps; the others' outputs come from ``reference_execution``.
+            reference_execution: the execution to take the outputs of steps not run from.
+
+        Raises:
+            InvalidInput: for an invalid pipeline, parameter, option or selection (naming it).
+            NotFound: for an unknown pipeline, version or reference execution.
+            Conflict: if ``version`` no longer matches the code.
+        """
+        if isinstance(pipeline, str):
+            pipeline = self._load(pipeline, version)
+        values = pipeline.resolve_parameters(parameters)
+        if executor not in EXECUTORS:
+            raise InvalidInput(f"executor must be one of {', '.join(EXECUTORS)}, not {executor!r}", field="executor")
+        parallel = max_parallel if max_parallel is not None else (os.cpu_count() or 1)
+        if not isinstance(parallel, int) or parallel < 1:
+            raise InvalidInput("max_parallel must be a positive integer", field="max_parallel")
+        new_steps = self._plan_steps(pipeline, steps, reference_execution)
+        stored = self.register(pipeline)
+        options = {
+            "executor": executor,
+            "max_parallel": parallel,
+            "cache": bool(cache),
+            "steps": None if steps is None else list(steps),
+        }
+        env = environment()
+        execution_id = self._state.create(
+            pipeline_id=self._versions.get_pipeline(pipeline.name).id,
+            version_id=stored.id,
+            parameters=values,
+            options=options,
+            environment=env,
+            reference_id=reference_execution,
+            steps=new_steps,
+        )
+        self._launch(execution_id, pipeline, stored.definition, values, options, digest(env))
+        return self.get_execution(execution_id)
+
+    def run(
+        self, pipeline: Pipeline | str, *, parameters: Mapping[str, Any] | None = None, **options: Any
+    ) -> PipelineExecution:
+        """Start an execution and wait for its end; return it with its steps (see :meth:`start`)."""
+        execution = self.start(pipeline, parameters=parameters, **options)
+        return self.wait(execution.id)
+
+    def resume(self, execution_id: str, *, pipeline: Pipeline | None = None) -> PipelineExecution:
+        """Carry on an Interrupted or Stopped execution: finished steps are not run again.
+
+        The pipeline is rebuilt from the execution's version, importing its code; pass
+        ``pipeline`` when its functions cannot be imported by name (defined in ``__main__``).
+
+        Raises:
+            Conflict: if the execution is not Interrupted or Stopped, or the code changed since
+                its version was made (``retry`` runs the code as it is now).
+        """
+        self._state.mark_interrupted(now_ms())
+        execution = self.get_execution(execution_id)
+        stored = self._versions.version_by_id(execution.version_id)
+        pipeline = pipeline or Pipeline.from_definition(stored.definition)
+        if pipeline.digest() != stored.digest:
+            raise Conflict(
+                f"the pipeline's code or definition changed since version {stored.version} of "
+                f"{stored.pipeline!r}; `retry` runs it as it is now",
+                field="execution_id",
+            )
+        self._state.prepare_resume(execution_id)
+        env = environment()
+        self._launch(execution_id, pipeline, stored.definition, execution.parameters, execution.options, digest(env))
+        return self.get_execution(execution_id)
+
+    def retry(self, execution_id: str, *, pipeline: Pipeline | None = None) -> PipelineExecution:
+        """Run the steps of an ended execution that did not finish, and those after them, as a new
+        execution with the code as it is now; the other steps' outputs are reused.
+
+        Raises:
+            Conflict: if the execution succeeded or is still running.
+        """
+        self._state.mark_interrupted(now_ms())
+        old = self.get_execution(execution_id)
+        if old.status in (ExecutionStatus.SUCCEEDED, ExecutionStatus.RUNNING, ExecutionStatus.PENDING):
+            raise Conflict(
+                f"pipeline execution {execution_id} is {old.status.value}; only one that failed, "
+                "stopped or was interrupted can be retried",
+                field="execution_id",
+            )
+        if pipeline is None:
+            pipeline = Pipeline.from_definition(self._versions.version_by_id(old.version_id).definition)
+        done = {s.step_name for s in old.steps if s.status.completed}
+        redo = pipeline.dag.descendants(n for n in pipeline.steps if n not in done)
+        return self.start(
+            pipeline,
+            parameters=old.parameters,
+            executor=old.options.get("executor", "local"),
+            max_parallel=old.options.get("max_parallel"),
+            cache=old.options.get("cache", True),
+            steps=[n for n in pipeline.dag.order if n in redo],
+            reference_execution=execution_id,
+        )
+
+    def _load(self, name: str, version: int | None) -> Pipeline:
+        stored = self._versions.get_version(name, version)
+        pipeline = Pipeline.from_definition(stored.definition)
+        if version is not None and pipeline.digest() != stored.digest:
+            raise Conflict(
+                f"the code of pipeline {name!r} changed since version {version}; start it without a "
+                "version to run the code as it is now",
+                field="version",
+            )
+        return pipeline
+
+    def _plan_steps(self, pipeline: Pipeline, selected: Sequence[str] | None, reference: str | None) -> list[NewStep]:
+        """The step rows of a new execution: all Pending, or for a selection, the rest taken from a reference."""
+        steps = pipeline.steps
+        if selected is None:
+            return [NewStep(n, steps[n].type_name) for n in pipeline.dag.order]
+        unknown = sorted(set(selected) - set(steps))
+        if unknown:
+            raise InvalidInput(f"pipeline {pipeline.name!r} has no step {unknown[0]!r}", field="steps")
+        earlier = {s.step_name: s for s in self.get_execution(reference).steps} if reference else {}
+        needed = pipeline.dag.ancestors(selected) - set(selected)
+        out = []
+        for name in pipeline.dag.order:
+            before = earlier.get(name)
+            if name in selected:
+                out.append(NewStep(name, steps[name].type_name))
+            elif before is not None and before.status.completed:
+                out.append(
+                    NewStep(
+                        name,
+                        steps[name].type_name,
+                        StepStatus.CACHED,
+                        cached_from=before.cached_from or before.id,
+                        properties=before.properties,
+                        run_id=before.run_id,
+                        outputs={
+                            o.name: ArtifactRef(o.owner_kind, o.owner_id, o.path, o.is_dir, o.digest)
+                            for o in before.outputs
+                        },
+                    )
+                )
+            elif name in needed and not (before is not None and before.status is StepStatus.SKIPPED):
+                where = f"execution {reference}" if reference else "a reference execution (none was given)"
+                raise InvalidInput(
+                    f"step {name!r} is not selected, and the selected steps need its outputs, "
+                    f"which {where} does not have",
+                    field="steps",
+                )
+            else:
+                out.append(NewStep(name, steps[name].type_name, StepStatus.SKIPPED, error="not selected"))
+        return out
+
+    def _launch(
+        self,
+        execution_id: str,
+        pipeline: Pipeline,
+        definition: dict[str, Any],
+        parameters: dict[str, Any],
+        options: Mapping[str, Any],
+        environment_hash: str,
+    ) -> None:
+        plan = Plan(
+            execution_id=execution_id,
+            pipeline=pipeline,
+            definition=definition,
+            parameters=dict(parameters),
+            max_parallel=int(options.get("max_parallel") or 1),
+            use_cache=bool(options.get("cache", True)),
+            environment_hash=environment_hash,
+        )
+        runner = Runner(
+            db=self._db,
+            artifacts=self._artifacts,
+            executor=self._executor(options.get("executor", "local")),
+            services=self._services,
+            plan=plan,
+        )
+        thread = threading.Thread(target=self._orchestrate, args=(runner,), name=f"slipway-pipeline-{execution_id}")
+        with self._lock:
+            self._threads[execution_id] = thread
+        thread.start()
+
+    def _orchestrate(self, runner: Runner) -> None:
+        try:
+            runner.run()
+        except Conflict:
+            pass  # stopped before it started: nothing to run
+        finally:
+            with self._lock:
+                self._threads.pop(runner.plan.execution_id, None)
+                last = not self._threads
+            if last and self._closing:
+                self._close_executors()
+
+    def _executor(self, name: str) -> Executor:
+        with self._lock:
+            if name == "ray":
+                if self._ray is None:
+                    self._ray = RayExecutor()
+                return self._ray
+            if self._local is None:
+                self._local = LocalExecutor()
+            return self._local
+
+    # -- following and steering ---------------------------------------------------------------------
+
+    def get_execution(self, execution_id: str) -> PipelineExecution:
+        """An execution with its steps; one whose orchestrator died is reported Interrupted."""
+        self._state.mark_interrupted(now_ms())
+        with self._db.read() as conn:
+            return q.get_execution(conn, execution_id)
+
+    def list_executions(
+        self, *, pipeline: str | None = None, status: str | None = None, limit: int = 50
+    ) -> list[PipelineExecution]:
+        """The newest executions first (without their steps), of one pipeline or all."""
+        self._state.mark_interrupted(now_ms())
+        with self._db.read() as conn:
+            return q.list_executions(conn, pipeline=pipeline, status=status, limit=limit)
+
+    def get_step(self, execution_id: str, step: str) -> StepExecution:
+        try:
+            return self.get_execution(execution_id).step(step)
+        except KeyError:
+            raise NotFound(f"pipeline execution {execution_id} has no step {step!r}", field="step") from None
+
+    def wait(self, execution_id: str, timeout: float | None = None) -> PipelineExecution:
+        """Block until the execution has ended (or is Interrupted) and return it.
+
+        Raises:
+            TimeoutError: if it has not ended after ``timeout`` seconds.
+        """
+        deadline = None if timeout is None else time.monotonic() + timeout
+        with self._lock:
+            thread = self._threads.get(execution_id)
+        if thread is not None:
+            thread.join(timeout)
+        while True:
+            execution = self.get_execution(execution_id)
+            if execution.status.terminal or execution.status is ExecutionStatus.INTERRUPTED:
+                return execution
+            if deadline is not None and time.monotonic() >= deadline:
+                raise TimeoutError(f"pipeline execution {execution_id} is still {execution.status.value}")
+            time.sleep(_WAIT_POLL_S)
+
+    def stop(self, execution_id: str) -> PipelineExecution:
+        """Stop an execution: running steps are killed and recorded Stopped, nothing new starts.
+
+        Returns once the orchestrator has stopped it (or after a few seconds, with the request
+        recorded, if it runs elsewhere and is slow to answer).
+
+        Raises:
+            Conflict: if the execution has already ended.
+        """
+        self._state.mark_interrupted(now_ms())
+        if self._state.request_stop(execution_id):
+            open_steps = [s.id for s in self.get_execution(execution_id).steps if not s.status.terminal]
+            self._state.steps_ended(open_steps, StepStatus.STOPPED, "the execution was stopped")
+            self._state.finish(execution_id, ExecutionStatus.STOPPED, "stopped on request")
+            return self.get_execution(execution_id)
+        try:
+            return self.wait(execution_id, _STOP_GRACE_S)
+        except TimeoutError:
+            return self.get_execution(execution_id)
+
+    def signal(self, execution_id: str, step: str, payload: Mapping[str, Any] | None = None) -> StepExecution:
+        """Release a Wait step (now, or as soon as it is reached); ``payload`` becomes its properties.
+
+        Raises:
+            NotFound: for an unknown execution or step.
+            Conflict: if the step is not a Wait step or has already finished.
+            InvalidInput: if ``payload`` is not a JSON object.
+        """
+        if payload is not None and not isinstance(payload, Mapping):
+            raise InvalidInput("a signal's payload must be a JSON object", field="payload")
+        self._state.signal(execution_id, step, dict(payload or {}))
+        return self.get_step(execution_id, step)
+
+    def logs(self, execution_id: str, step: str, *, stream: str = "stdout", attempt: int | None = None) -> str:
+        """What a step printed on ``stream`` (``stdout`` or ``stderr``) in an attempt (the latest by default).
+
+        A step served from the cache shows the logs of the run it was served from.
+
+        Raises:
+            NotFound: for an unknown execution or step, or a step that never ran.
+        """
+        if stream not in ("stdout", "stderr"):
+            raise InvalidInput("stream must be stdout or stderr", field="stream")
+        record = self.get_step(execution_id, step)
+        owner_id, count = record.id, record.attempts
+        if record.cached_from is not None:
+            with self._db.read() as conn:
+                source = q.step_row(conn, record.cached_from)
+            owner_id, count = source.id, source.attempts
+        if count == 0:
+            raise NotFound(f"step {step!r} of execution {execution_id} has not run", field="step")
+        number = count if attempt is None else attempt
+        try:
+            data = self._artifacts.read_bytes(Owner(STEP_OWNER, owner_id), f"logs/attempt-{number}/{stream}.txt")
+        except NotFound:
+            return ""
+        return data.decode("utf-8", errors="replace")
+
+    def explain_cache(self, execution_id: str, step: str) -> CacheExplanation:
+        """Why ``step`` was or was not served from the cache: which of code, inputs, parameters,
+        environment or definition changed since the step last ran, and how."""
+        record = self.get_step(execution_id, step)
+        return explain(self._db, self._versions, self.get_execution(execution_id), record)
+
+    def close(self) -> None:
+        """Release the executors once every execution orchestrated here has ended.
+
+        Executions still running keep going (their threads keep the process alive); the last
+        one to end releases the workers.
+        """
+        with self._lock:
+            self._closing = True
+            idle = not self._threads
+        if idle:
+            self._close_executors()
+
+    def _close_executors(self) -> None:
+        if self._local is not None and self._owns_local:
+            self._local.close()
+            self._local = None
+        if self._ray is not None:
+            self._ray.close()
+            self._ray = None

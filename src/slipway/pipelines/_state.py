@@ -1,0 +1,556 @@
+"""Execution state in the metadata DB: every transition of an execution and its steps, as it happens.
+
+Each method is one short write transaction, so a process killed at any point leaves the store at
+the last transition it made; ``resume`` starts from there. Step transitions are state, not audited
+changes (an execution of a thousand steps would flood the audit trail): the execution's start,
+stop, resume and end are audited, and its end publishes ``pipeline_execution.succeeded``,
+``.failed`` or ``.stopped``.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import Connection, and_, insert, select, update
+
+from slipway._ids import new_id, now_ms
+from slipway._principal import current_principal
+from slipway.errors import Conflict, NotFound
+from slipway.events import record_change
+from slipway.lineage import NodeRef, record_edges
+from slipway.pipelines._artifacts import EXECUTION_OWNER, STEP_OWNER, ArtifactRef
+from slipway.pipelines._liveness import is_alive
+from slipway.pipelines._queries import execution_row
+from slipway.pipelines._records import ExecutionStatus, StepStatus
+from slipway.pipelines._tables import (
+    pipeline_executions,
+    pipeline_step_artifacts,
+    pipeline_step_attempts,
+    pipeline_step_executions,
+)
+from slipway.store._db import Database
+
+_OPEN_STEP = (StepStatus.PENDING.value, StepStatus.RUNNING.value, StepStatus.WAITING.value)
+
+
+@dataclass
+class NewStep:
+    """A step row written when an execution is created: Pending, or prefilled from a reference."""
+
+    name: str
+    type: str
+    status: StepStatus = StepStatus.PENDING
+    cached_from: str | None = None
+    outputs: dict[str, ArtifactRef] = field(default_factory=dict)
+    properties: dict[str, Any] | None = None
+    run_id: str | None = None
+    error: str | None = None
+
+
+@dataclass
+class Finished:
+    """What a finished (or reused) step leaves behind."""
+
+    outputs: dict[str, ArtifactRef] = field(default_factory=dict)
+    inputs: dict[str, ArtifactRef] = field(default_factory=dict)
+    properties: dict[str, Any] | None = None
+    run_id: str | None = None
+
+
+@dataclass(frozen=True)
+class Control:
+    """What the orchestrator learns at each heartbeat: a stop request, and signals for wait steps."""
+
+    stop_requested: bool
+    signals: dict[str, dict[str, Any]]
+
+
+def _dump(value: Any) -> str | None:
+    return None if value is None else json.dumps(value)
+
+
+class ExecutionStore:
+    """The writes behind an execution's life; reads are in :mod:`slipway.pipelines._queries`."""
+
+    def __init__(self, db: Database) -> None:
+        self._db = db
+
+    # -- creating and claiming -------------------------------------------------------------------
+
+    def create(
+        self,
+        *,
+        pipeline_id: str,
+        version_id: str,
+        parameters: Mapping[str, Any],
+        options: Mapping[str, Any],
+        environment: Mapping[str, str],
+        reference_id: str | None,
+        steps: Sequence[NewStep],
+    ) -> str:
+        execution_id = new_id()
+        now = now_ms()
+        who = current_principal().name
+        with self._db.write() as conn:
+            conn.execute(
+                insert(pipeline_executions).values(
+                    id=execution_id,
+                    pipeline_id=pipeline_id,
+                    version_id=version_id,
+                    status=ExecutionStatus.PENDING.value,
+                    parameters=json.dumps(parameters),
+                    options=json.dumps(options),
+                    environment=json.dumps(environment),
+                    reference_execution_id=reference_id,
+                    stop_requested=False,
+                    created_by=who,
+                    created_at=now,
+                )
+            )
+            rows, io = [], []
+            for step in steps:
+                step_id = new_id()
+                done = step.status is not StepStatus.PENDING
+                rows.append(
+                    {
+                        "id": step_id,
+                        "execution_id": execution_id,
+                        "step_name": step.name,
+                        "step_type": step.type,
+                        "status": step.status.value,
+                        "attempts": 0,
+                        "cached_from": step.cached_from,
+                        "properties": _dump(step.properties),
+                        "run_id": step.run_id,
+                        "error": step.error,
+                        "started_at": now if done else None,
+                        "ended_at": now if done else None,
+                    }
+                )
+                io += _io_rows(step_id, "output", step.outputs)
+            conn.execute(insert(pipeline_step_executions), rows)
+            if io:
+                conn.execute(insert(pipeline_step_artifacts), io)
+            record_change(
+                conn,
+                action="pipeline_execution.create",
+                object_kind="pipeline_execution",
+                object_id=execution_id,
+                details={
+                    "version_id": version_id,
+                    "parameters": dict(parameters),
+                    "reference_execution_id": reference_id,
+                },
+            )
+        return execution_id
+
+    def claim(self, execution_id: str, orchestrator: str) -> None:
+        """Make this process the execution's orchestrator; it must be Pending (new or prepared to resume).
+
+        Raises:
+            Conflict: if another orchestrator has it, or it has ended.
+        """
+        now = now_ms()
+        with self._db.write() as conn:
+            e = pipeline_executions.c
+            result = conn.execute(
+                update(pipeline_executions)
+                .where(e.id == execution_id, e.status == ExecutionStatus.PENDING.value)
+                .values(
+                    status=ExecutionStatus.RUNNING.value,
+                    orchestrator=orchestrator,
+                    heartbeat_at=now,
+                    started_at=now,
+                    ended_at=None,
+                )
+            )
+            if result.rowcount != 1:
+                row = execution_row(conn, execution_id)
+                raise Conflict(f"pipeline execution {execution_id} is {row.status}; it cannot start", field="status")
+
+    def prepare_resume(self, execution_id: str) -> None:
+        """Put an interrupted or stopped execution back to Pending, and its unfinished steps with it.
+
+        Finished steps (succeeded, cached, skipped, failed) keep their outcome.
+
+        Raises:
+            Conflict: if the execution is not Interrupted or Stopped.
+        """
+        with self._db.write() as conn:
+            row = execution_row(conn, execution_id)
+            status = ExecutionStatus(row.status)
+            if not status.resumable:
+                raise Conflict(
+                    f"pipeline execution {execution_id} is {status.value}: only an Interrupted or "
+                    "Stopped execution can be resumed",
+                    field="status",
+                )
+            s = pipeline_step_executions.c
+            conn.execute(
+                update(pipeline_step_executions)
+                .where(s.execution_id == execution_id, s.status.in_([*_OPEN_STEP, StepStatus.STOPPED.value]))
+                .values(status=StepStatus.PENDING.value, ended_at=None)
+            )
+            conn.execute(
+                update(pipeline_executions)
+                .where(pipeline_executions.c.id == execution_id)
+                .values(
+                    status=ExecutionStatus.PENDING.value, stop_requested=False, failure_reason=None, orchestrator=None
+                )
+            )
+            record_change(
+                conn,
+                action="pipeline_execution.resume",
+                object_kind="pipeline_execution",
+                object_id=execution_id,
+                details={"from": status.value},
+            )
+
+    # -- the orchestrator's loop -----------------------------------------------------------------
+
+    def heartbeat(self, execution_id: str) -> Control:
+        """Say the orchestrator is alive; learn of stop requests and signals for waiting steps."""
+        with self._db.write() as conn:
+            e, s = pipeline_executions.c, pipeline_step_executions.c
+            conn.execute(update(pipeline_executions).where(e.id == execution_id).values(heartbeat_at=now_ms()))
+            stop = conn.execute(select(e.stop_requested).where(e.id == execution_id)).scalar_one()
+            signals = conn.execute(
+                select(s.step_name, s.signal).where(
+                    s.execution_id == execution_id,
+                    s.signal.is_not(None),
+                    s.status.in_([StepStatus.PENDING.value, StepStatus.WAITING.value]),
+                )
+            ).all()
+        return Control(bool(stop), {r.step_name: json.loads(r.signal) for r in signals})
+
+    def step_started(
+        self,
+        step_id: str,
+        attempt: int,
+        worker: str | None,
+        *,
+        cache_key: str | None,
+        cache_parts: Mapping[str, Any] | None,
+    ) -> None:
+        now = now_ms()
+        with self._db.write() as conn:
+            conn.execute(
+                update(pipeline_step_executions)
+                .where(pipeline_step_executions.c.id == step_id)
+                .values(
+                    status=StepStatus.RUNNING.value,
+                    attempts=attempt,
+                    started_at=now,
+                    ended_at=None,
+                    cache_key=cache_key,
+                    cache_parts=_dump(cache_parts),
+                    error_type=None,
+                    error=None,
+                )
+            )
+            conn.execute(
+                insert(pipeline_step_attempts).values(
+                    step_execution_id=step_id,
+                    attempt=attempt,
+                    status=StepStatus.RUNNING.value,
+                    worker=worker,
+                    started_at=now,
+                )
+            )
+
+    def step_succeeded(self, execution_id: str, step_id: str, attempt: int, result: Finished) -> None:
+        now = now_ms()
+        with self._db.write() as conn:
+            self._end_attempt(conn, step_id, attempt, StepStatus.SUCCEEDED, now)
+            conn.execute(
+                update(pipeline_step_executions)
+                .where(pipeline_step_executions.c.id == step_id)
+                .values(
+                    status=StepStatus.SUCCEEDED.value,
+                    ended_at=now,
+                    properties=_dump(result.properties),
+                    run_id=result.run_id,
+                )
+            )
+            self._record_io(conn, execution_id, step_id, result)
+
+    def step_cached(
+        self,
+        execution_id: str,
+        step_id: str,
+        *,
+        source_id: str,
+        cache_key: str,
+        cache_parts: Mapping[str, Any],
+        result: Finished,
+    ) -> None:
+        now = now_ms()
+        with self._db.write() as conn:
+            conn.execute(
+                update(pipeline_step_executions)
+                .where(pipeline_step_executions.c.id == step_id)
+                .values(
+                    status=StepStatus.CACHED.value,
+                    started_at=now,
+                    ended_at=now,
+                    cached_from=source_id,
+                    cache_key=cache_key,
+                    cache_parts=_dump(cache_parts),
+                    properties=_dump(result.properties),
+                    run_id=result.run_id,
+                )
+            )
+            self._record_io(conn, execution_id, step_id, result)
+
+    def step_failed(self, step_id: str, attempt: int, *, error_type: str, error: str, retrying: bool) -> None:
+        """Record a failed attempt; the step goes back to Pending when it will be tried again."""
+        now = now_ms()
+        with self._db.write() as conn:
+            self._end_attempt(conn, step_id, attempt, StepStatus.FAILED, now, error_type, error)
+            conn.execute(
+                update(pipeline_step_executions)
+                .where(pipeline_step_executions.c.id == step_id)
+                .values(
+                    status=(StepStatus.PENDING if retrying else StepStatus.FAILED).value,
+                    ended_at=None if retrying else now,
+                    error_type=error_type,
+                    error=error,
+                )
+            )
+
+    def step_decided(
+        self,
+        execution_id: str,
+        step_id: str,
+        status: StepStatus,
+        *,
+        properties: dict[str, Any] | None = None,
+        error: str | None = None,
+        error_type: str | None = None,
+    ) -> None:
+        """A control step's outcome, decided at once by the orchestrator (start and end together)."""
+        now = now_ms()
+        with self._db.write() as conn:
+            conn.execute(
+                update(pipeline_step_executions)
+                .where(pipeline_step_executions.c.id == step_id)
+                .values(
+                    status=status.value,
+                    started_at=now,
+                    ended_at=now,
+                    properties=_dump(properties),
+                    error=error,
+                    error_type=error_type,
+                )
+            )
+            record_edges(conn, [(NodeRef(EXECUTION_OWNER, execution_id), NodeRef(STEP_OWNER, step_id), "contains")])
+
+    def step_waiting(self, step_id: str, deadline: int | None) -> None:
+        with self._db.write() as conn:
+            s = pipeline_step_executions.c
+            conn.execute(
+                update(pipeline_step_executions)
+                .where(s.id == step_id)
+                .values(status=StepStatus.WAITING.value, started_at=now_ms(), wait_deadline=deadline)
+            )
+
+    def steps_ended(self, step_ids: Iterable[str], status: StepStatus, reason: str | None = None) -> None:
+        """Mark steps Skipped or Stopped (with why); their running attempts end Stopped."""
+        ids = list(step_ids)
+        if not ids:
+            return
+        now = now_ms()
+        with self._db.write() as conn:
+            s, t = pipeline_step_executions.c, pipeline_step_attempts.c
+            conn.execute(
+                update(pipeline_step_executions)
+                .where(s.id.in_(ids))
+                .values(status=status.value, ended_at=now, error=reason)
+            )
+            conn.execute(
+                update(pipeline_step_attempts)
+                .where(t.step_execution_id.in_(ids), t.status == StepStatus.RUNNING.value)
+                .values(status=StepStatus.STOPPED.value, ended_at=now, error=reason)
+            )
+
+    def finish(self, execution_id: str, status: ExecutionStatus, reason: str | None = None) -> None:
+        """End the execution and publish ``pipeline_execution.<status>`` in the same transaction."""
+        with self._db.write() as conn:
+            row = execution_row(conn, execution_id)
+            conn.execute(
+                update(pipeline_executions)
+                .where(pipeline_executions.c.id == execution_id)
+                .values(status=status.value, ended_at=now_ms(), failure_reason=reason, orchestrator=None)
+            )
+            record_change(
+                conn,
+                action=f"pipeline_execution.{status.value.lower()}",
+                object_kind="pipeline_execution",
+                object_id=execution_id,
+                event_type=f"pipeline_execution.{status.value.lower()}",
+                payload={"pipeline": row.pipeline_name, "version": row.version_number, "failure_reason": reason},
+            )
+
+    # -- requests from other processes -------------------------------------------------------------
+
+    def request_stop(self, execution_id: str) -> bool:
+        """Ask the orchestrator to stop; True when the caller must end it itself (nobody runs it).
+
+        Raises:
+            Conflict: if the execution has already ended.
+        """
+        with self._db.write() as conn:
+            row = execution_row(conn, execution_id)
+            status = ExecutionStatus(row.status)
+            if status.terminal:
+                raise Conflict(f"pipeline execution {execution_id} is already {status.value}", field="status")
+            conn.execute(
+                update(pipeline_executions).where(pipeline_executions.c.id == execution_id).values(stop_requested=True)
+            )
+            record_change(
+                conn, action="pipeline_execution.stop", object_kind="pipeline_execution", object_id=execution_id
+            )
+            return status is not ExecutionStatus.RUNNING
+
+    def signal(self, execution_id: str, step_name: str, payload: Mapping[str, Any]) -> None:
+        """Leave a signal for a wait step; its orchestrator picks it up at the next heartbeat.
+
+        Raises:
+            NotFound: if the execution has no such step.
+            Conflict: if the step is not a wait step, or has already finished.
+        """
+        with self._db.write() as conn:
+            execution_row(conn, execution_id)
+            s = pipeline_step_executions.c
+            row = conn.execute(
+                select(s.id, s.status, s.step_type).where(s.execution_id == execution_id, s.step_name == step_name)
+            ).first()
+            if row is None:
+                raise NotFound(f"pipeline execution {execution_id} has no step {step_name!r}", field="step")
+            if row.step_type != "Wait":
+                raise Conflict(
+                    f"step {step_name!r} is a {row.step_type} step; only Wait steps take signals", field="step"
+                )
+            if row.status not in _OPEN_STEP:
+                raise Conflict(f"step {step_name!r} is {row.status}; it takes no more signals", field="step")
+            conn.execute(
+                update(pipeline_step_executions).where(s.id == row.id).values(signal=json.dumps(dict(payload)))
+            )
+            record_change(
+                conn,
+                action="pipeline_execution.signal",
+                object_kind="pipeline_execution",
+                object_id=execution_id,
+                details={"step": step_name, "payload": dict(payload)},
+            )
+
+    def mark_interrupted(self, now: int) -> list[str]:
+        """Find Running executions whose orchestrator died and mark them Interrupted; return their ids.
+
+        Their running and waiting steps become Stopped: whatever they were doing died with the
+        orchestrator's workers, and ``resume`` runs them again.
+        """
+        e = pipeline_executions.c
+        with self._db.read() as conn:
+            running = conn.execute(
+                select(e.id, e.orchestrator, e.heartbeat_at).where(e.status == ExecutionStatus.RUNNING.value)
+            ).all()
+        dead = [r for r in running if not is_alive(r.orchestrator, r.heartbeat_at, now)]
+        marked = []
+        for row in dead:
+            with self._db.write() as conn:
+                result = conn.execute(
+                    update(pipeline_executions)
+                    .where(
+                        e.id == row.id,
+                        e.status == ExecutionStatus.RUNNING.value,
+                        e.orchestrator == row.orchestrator,
+                    )
+                    .values(
+                        status=ExecutionStatus.INTERRUPTED.value,
+                        orchestrator=None,
+                        failure_reason=f"its orchestrator ({row.orchestrator}) stopped without finishing it",
+                    )
+                )
+                if result.rowcount != 1:
+                    continue
+                s = pipeline_step_executions.c
+                reason = "the orchestrator died while the step ran"
+                conn.execute(
+                    update(pipeline_step_executions)
+                    .where(
+                        s.execution_id == row.id,
+                        s.status.in_([StepStatus.RUNNING.value, StepStatus.WAITING.value]),
+                    )
+                    .values(status=StepStatus.STOPPED.value, ended_at=now, error=reason)
+                )
+                t = pipeline_step_attempts.c
+                running_steps = select(s.id).where(s.execution_id == row.id)
+                conn.execute(
+                    update(pipeline_step_attempts)
+                    .where(
+                        t.step_execution_id.in_(running_steps),
+                        t.status == StepStatus.RUNNING.value,
+                    )
+                    .values(status=StepStatus.STOPPED.value, ended_at=now, error=reason)
+                )
+                record_change(
+                    conn,
+                    action="pipeline_execution.interrupted",
+                    object_kind="pipeline_execution",
+                    object_id=row.id,
+                    details={"orchestrator": row.orchestrator},
+                )
+            marked.append(row.id)
+        return marked
+
+    # -- helpers ---------------------------------------------------------------------------------
+
+    @staticmethod
+    def _end_attempt(
+        conn: Connection,
+        step_id: str,
+        attempt: int,
+        status: StepStatus,
+        now: int,
+        error_type: str | None = None,
+        error: str | None = None,
+    ) -> None:
+        t = pipeline_step_attempts.c
+        conn.execute(
+            update(pipeline_step_attempts)
+            .where(and_(t.step_execution_id == step_id, t.attempt == attempt))
+            .values(status=status.value, ended_at=now, error_type=error_type, error=error)
+        )
+
+    @staticmethod
+    def _record_io(conn: Connection, execution_id: str, step_id: str, result: Finished) -> None:
+        rows = _io_rows(step_id, "input", result.inputs) + _io_rows(step_id, "output", result.outputs)
+        if rows:
+            conn.execute(insert(pipeline_step_artifacts), rows)
+        step = NodeRef(STEP_OWNER, step_id)
+        edges = [(NodeRef(EXECUTION_OWNER, execution_id), step, "contains")]
+        edges += [(ref.node(name), step, "consumed") for name, ref in result.inputs.items()]
+        edges += [(step, ref.node(name), "produced") for name, ref in result.outputs.items()]
+        if result.run_id is not None:
+            edges.append((step, NodeRef("run", result.run_id), "produced"))
+        record_edges(conn, edges)
+
+
+def _io_rows(step_id: str, direction: str, refs: Mapping[str, ArtifactRef]) -> list[dict[str, Any]]:
+    return [
+        {
+            "step_execution_id": step_id,
+            "direction": direction,
+            "name": name,
+            "owner_kind": ref.owner_kind,
+            "owner_id": ref.owner_id,
+            "path": ref.path,
+            "is_dir": ref.is_dir,
+            "digest": ref.digest,
+        }
+        for name, ref in refs.items()
+    ]

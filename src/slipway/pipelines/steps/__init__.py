@@ -1,0 +1,54 @@
+"""The step types of a pipeline, and the table that rebuilds them from a stored definition."""
+
+from slipway.pipelines.steps._base import CachePolicy, Resources, RetryPolicy, Step
+from slipway.pipelines.steps._control import ConditionStep, FailStep, WaitStep
+from slipway.pipelines.steps._models import CreateModelStep, RegisterModelStep, TransformStep
+from slipway.pipelines.steps._processing import ProcessingStep, ScriptFailed
+from slipway.pipelines.steps._training import TrainingResult, TrainingStep
+from slipway.pipelines.steps._tuning import (
+    Categorical,
+    FloatRange,
+    HyperbandPruning,
+    IntRange,
+    MedianPruning,
+    TuningStep,
+)
+
+STEP_TYPES: dict[str, type[Step]] = {
+    cls.type_name: cls
+    for cls in (
+        ProcessingStep,
+        TrainingStep,
+        TuningStep,
+        ConditionStep,
+        FailStep,
+        WaitStep,
+        RegisterModelStep,
+        CreateModelStep,
+        TransformStep,
+    )
+}
+
+__all__ = [
+    "STEP_TYPES",
+    "CachePolicy",
+    "Categorical",
+    "ConditionStep",
+    "CreateModelStep",
+    "FailStep",
+    "FloatRange",
+    "HyperbandPruning",
+    "IntRange",
+    "MedianPruning",
+    "ProcessingStep",
+    "RegisterModelStep",
+    "Resources",
+    "RetryPolicy",
+    "ScriptFailed",
+    "Step",
+    "TrainingResult",
+    "TrainingStep",
+    "TransformStep",
+    "TuningStep",
+    "WaitStep",
+]

@@ -1,0 +1,378 @@
+"""Model steps: RegisterModel (into the registry), CreateModel (a deployable package), Transform (batch inference).
+
+Each takes a model package folder, the ``model`` output of a training or tuning step, by reference.
+``slipway.models`` and the registry bring pandas and the model frameworks, so they are imported
+when such a step runs in a worker, not when a pipeline is defined.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator, Mapping
+from pathlib import Path
+from typing import Any
+
+from slipway.errors import InvalidInput
+from slipway.pipelines._context import StepOutcome, WorkContext
+from slipway.pipelines._expressions import decode, encode
+from slipway.pipelines.steps._base import Step
+from slipway.pipelines.steps._training import MODEL_OUTPUT
+
+PREDICTIONS_OUTPUT = "predictions"
+# The registry's approval statuses (slipway.registry.ApprovalStatus, which brings pandas with it);
+# a test keeps the two lists equal.
+APPROVAL_STATUSES = ("PendingManualApproval", "Approved", "Rejected")
+_FORMATS = ("csv", "parquet")
+
+
+def _trusted_json(trusted: bool | Iterable[str]) -> bool | list[str]:
+    return trusted if isinstance(trusted, bool) else sorted(trusted)
+
+
+class RegisterModelStep(Step):
+    """Register a model package as a new version of a model group, pending approval by default.
+
+    The version records this step execution as its source (lineage: step execution →
+    registered as → model version). Registering is an effect wanted on every run, so this step
+    is never served from the cache.
+
+    Args:
+        name: the step's name.
+        model: the model package folder (``train.outputs["model"]``).
+        group: the model group (created if missing); a string or a parameter.
+        approval_status: ``PendingManualApproval`` (the default), ``Approved`` or ``Rejected``.
+        metrics: metric name -> number or operand (e.g. a :class:`~slipway.pipelines.JsonGet`).
+        metadata: a JSON object stored with the version; may hold operands.
+        version_description: what this version is, shown in the registry.
+        tags: string key/values.
+
+    Example:
+        >>> register = RegisterModelStep(
+        ...     "Register", model=train.outputs["model"], group="abalone",
+        ...     metrics={"mse": JsonGet(evaluate, report, "regression_metrics.mse.value")},
+        ... )  # doctest: +SKIP
+    """
+
+    type_name = "RegisterModel"
+    cacheable = False
+
+    def __init__(
+        self,
+        name: str,
+        *,
+        model: Any,
+        group: Any,
+        approval_status: str = "PendingManualApproval",
+        metrics: Mapping[str, Any] | None = None,
+        metadata: Mapping[str, Any] | None = None,
+        version_description: Any = None,
+        tags: Mapping[str, Any] | None = None,
+        **common: Any,
+    ) -> None:
+        super().__init__(name, **common)
+        self.model = model
+        self.group = group
+        self.approval_status = approval_status
+        self.metrics = dict(metrics or {})
+        self.metadata = dict(metadata or {})
+        self.version_description = version_description
+        self.tags = dict(tags or {})
+
+    def arguments(self) -> dict[str, Any]:
+        return {
+            "model": self.model,
+            "group": self.group,
+            "metrics": self.metrics,
+            "metadata": self.metadata,
+            "version_description": self.version_description,
+            "tags": self.tags,
+        }
+
+    def check(self) -> None:
+        super().check()
+        if self.approval_status not in APPROVAL_STATUSES:
+            raise InvalidInput(
+                f"step {self.name!r}: approval_status must be one of {', '.join(APPROVAL_STATUSES)}",
+                field=f"steps.{self.name}.approval_status",
+            )
+
+    def spec(self) -> dict[str, Any]:
+        return {key: encode(value) for key, value in self.arguments().items()} | {
+            "approval_status": self.approval_status
+        }
+
+    @classmethod
+    def from_spec(cls, name: str, spec: Mapping[str, Any], common: dict[str, Any]) -> RegisterModelStep:
+        return cls(
+            name,
+            model=decode(spec["model"]),
+            group=decode(spec["group"]),
+            approval_status=spec["approval_status"],
+            metrics=decode(spec["metrics"]),
+            metadata=decode(spec["metadata"]),
+            version_description=decode(spec["version_description"]),
+            tags=decode(spec["tags"]),
+            **common,
+        )
+
+    def run(self, ctx: WorkContext) -> StepOutcome:
+        from slipway.registry import ApprovalStatus
+
+        args = ctx.args
+        folder = ctx.localize(args["model"], "model")
+        registry = ctx.services.registry
+        version = registry.register_model(
+            str(args["group"]),
+            folder,
+            metrics=args["metrics"] or None,
+            description=args["version_description"],
+            metadata=args["metadata"] or None,
+            tags={k: str(v) for k, v in args["tags"].items()} or None,
+            source_step_execution_id=ctx.info.step_execution_id,
+        )
+        status = ApprovalStatus.parse(self.approval_status)
+        if status is not version.status:
+            version = registry.update_status(
+                version.group, version.version, status, comment=f"set by pipeline execution {ctx.info.execution_id}"
+            )
+        properties = {
+            "model_version_id": version.id,
+            "group": version.group,
+            "version": version.version,
+            "status": version.status.value,
+            "uri": version.uri,
+        }
+        return StepOutcome(properties=properties)
+
+
+class CreateModelStep(Step):
+    """Make a deployable model package: the model, its flavor and a signature checked on an example.
+
+    The model is loaded, run on the first rows of ``input_example`` (a CSV or Parquet file, with
+    ``drop_columns`` removed: the target, say), and packaged again with the inferred signature.
+    A model that cannot predict its own example never becomes a package.
+
+    Args:
+        name: the step's name.
+        model: the model package folder.
+        input_example: a data file whose first ``example_rows`` rows show the model's input.
+        drop_columns: columns of the example that are not model inputs.
+        flavor: the flavor to package as; the model's own by default.
+        trusted: what loading the model needs trusted (see ``slipway.models.load_model``).
+    """
+
+    type_name = "CreateModel"
+
+    def __init__(
+        self,
+        name: str,
+        *,
+        model: Any,
+        input_example: Any = None,
+        drop_columns: Iterable[str] = (),
+        example_rows: int = 5,
+        flavor: str | None = None,
+        trusted: bool | Iterable[str] = False,
+        **common: Any,
+    ) -> None:
+        super().__init__(name, **common)
+        self.model = model
+        self.input_example = input_example
+        self.drop_columns = list(drop_columns)
+        self.example_rows = example_rows
+        self.flavor = flavor
+        self.trusted = _trusted_json(trusted)
+
+    @property
+    def output_names(self) -> tuple[str, ...]:
+        return (MODEL_OUTPUT,)
+
+    def arguments(self) -> dict[str, Any]:
+        return {"model": self.model, "input_example": self.input_example}
+
+    def spec(self) -> dict[str, Any]:
+        return {
+            "model": encode(self.model),
+            "input_example": encode(self.input_example),
+            "drop_columns": self.drop_columns,
+            "example_rows": self.example_rows,
+            "flavor": self.flavor,
+            "trusted": self.trusted,
+        }
+
+    @classmethod
+    def from_spec(cls, name: str, spec: Mapping[str, Any], common: dict[str, Any]) -> CreateModelStep:
+        return cls(
+            name,
+            model=decode(spec["model"]),
+            input_example=decode(spec["input_example"]),
+            drop_columns=spec.get("drop_columns", ()),
+            example_rows=spec.get("example_rows", 5),
+            flavor=spec.get("flavor"),
+            trusted=spec.get("trusted", False),
+            **common,
+        )
+
+    def run(self, ctx: WorkContext) -> StepOutcome:
+        from slipway.models import load_model, save_model
+
+        local = ctx.localize(ctx.args)
+        loaded = load_model(local["model"], trusted=self.trusted)
+        example = None
+        if local["input_example"] is not None:
+            first = next(read_batches(Path(local["input_example"]), self.example_rows), None)
+            if first is None:
+                raise InvalidInput(f"step {self.name!r}: the input example holds no rows", field="input_example")
+            example = first.drop(columns=self.drop_columns)
+        info = save_model(
+            loaded.raw,
+            ctx.outputs_dir / MODEL_OUTPUT,
+            flavor=self.flavor or loaded.flavor,
+            input_example=example,
+            trusted=self.trusted,
+        )
+        signature = None if info.signature is None else info.signature.model_dump(mode="json")
+        return StepOutcome(properties={"flavor": info.flavor, "signature": signature})
+
+
+class TransformStep(Step):
+    """Batch inference: run a model over a data set (a CSV or Parquet file, or a folder of them).
+
+    The data is read in batches of ``batch_size`` rows, so it need not fit in memory, and the
+    output ``predictions`` holds one file (``predictions.csv`` or ``.parquet``) with the
+    prediction in ``prediction_column``, after the input columns unless ``keep_columns=False``.
+
+    Args:
+        name: the step's name.
+        model: the model package folder.
+        data: the data file or folder.
+        drop_columns: columns that are not model inputs (kept in the output, not given to the model).
+        output_format: ``csv`` or ``parquet``.
+        batch_size: rows per batch.
+        prediction_column: the name of the prediction column.
+        keep_columns: whether the output repeats the input columns.
+        trusted: what loading the model needs trusted (see ``slipway.models.load_model``).
+    """
+
+    type_name = "Transform"
+
+    def __init__(
+        self,
+        name: str,
+        *,
+        model: Any,
+        data: Any,
+        drop_columns: Iterable[str] = (),
+        output_format: str = "csv",
+        batch_size: int = 10_000,
+        prediction_column: str = "prediction",
+        keep_columns: bool = True,
+        trusted: bool | Iterable[str] = False,
+        **common: Any,
+    ) -> None:
+        super().__init__(name, **common)
+        self.model = model
+        self.data = data
+        self.drop_columns = list(drop_columns)
+        self.output_format = output_format
+        self.batch_size = batch_size
+        self.prediction_column = prediction_column
+        self.keep_columns = keep_columns
+        self.trusted = _trusted_json(trusted)
+
+    @property
+    def output_names(self) -> tuple[str, ...]:
+        return (PREDICTIONS_OUTPUT,)
+
+    def arguments(self) -> dict[str, Any]:
+        return {"model": self.model, "data": self.data}
+
+    def check(self) -> None:
+        super().check()
+        if self.output_format not in _FORMATS:
+            raise InvalidInput(
+                f"step {self.name!r}: output_format must be csv or parquet", field=f"steps.{self.name}.output_format"
+            )
+        if self.batch_size < 1:
+            raise InvalidInput(
+                f"step {self.name!r}: batch_size must be at least 1", field=f"steps.{self.name}.batch_size"
+            )
+
+    def spec(self) -> dict[str, Any]:
+        return {
+            "model": encode(self.model),
+            "data": encode(self.data),
+            "drop_columns": self.drop_columns,
+            "output_format": self.output_format,
+            "batch_size": self.batch_size,
+            "prediction_column": self.prediction_column,
+            "keep_columns": self.keep_columns,
+            "trusted": self.trusted,
+        }
+
+    @classmethod
+    def from_spec(cls, name: str, spec: Mapping[str, Any], common: dict[str, Any]) -> TransformStep:
+        keys = ("drop_columns", "output_format", "batch_size", "prediction_column", "keep_columns", "trusted")
+        return cls(
+            name,
+            model=decode(spec["model"]),
+            data=decode(spec["data"]),
+            **{k: spec[k] for k in keys if k in spec},
+            **common,
+        )
+
+    def run(self, ctx: WorkContext) -> StepOutcome:
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+
+        from slipway.models import load_model
+
+        local = ctx.localize(ctx.args)
+        model = load_model(local["model"], trusted=self.trusted)
+        target = ctx.output_dir(PREDICTIONS_OUTPUT) / f"predictions.{self.output_format}"
+        rows = batches = 0
+        writer: Any = None
+        try:
+            for frame in read_batches(Path(local["data"]), self.batch_size):
+                features = frame.drop(columns=self.drop_columns)
+                predicted = model.predict(features)
+                out = frame if self.keep_columns else frame.iloc[:, 0:0]
+                out = out.assign(**{self.prediction_column: list(_column(predicted))})
+                if self.output_format == "csv":
+                    out.to_csv(target, mode="a", header=batches == 0, index=False)
+                else:
+                    table = pa.Table.from_pandas(out, preserve_index=False)
+                    writer = writer or pq.ParquetWriter(target, table.schema)
+                    writer.write_table(table)
+                rows += len(frame)
+                batches += 1
+        finally:
+            if writer is not None:
+                writer.close()
+        if batches == 0:
+            raise InvalidInput(f"step {self.name!r}: the data holds no rows", field=f"steps.{self.name}.data")
+        return StepOutcome(properties={"rows": rows, "batches": batches, "file": target.name})
+
+
+def _column(predicted: Any) -> Iterator[Any]:
+    """A prediction as one value per row (a 2-D output with one column is flattened)."""
+    shape = getattr(predicted, "shape", None)
+    if shape is not None and len(shape) == 2 and shape[1] == 1:
+        predicted = predicted[:, 0]
+    return iter(predicted.tolist() if hasattr(predicted, "tolist") else predicted)
+
+
+def read_batches(path: Path, batch_size: int) -> Iterator[Any]:
+    """DataFrames of at most ``batch_size`` rows from a CSV or Parquet file, or a folder of them."""
+    import pandas as pd
+    import pyarrow.parquet as pq
+
+    files = sorted(p for p in path.rglob("*") if p.is_file()) if path.is_dir() else [path]
+    for file in files:
+        suffix = file.suffix.lower()
+        if suffix == ".parquet":
+            for batch in pq.ParquetFile(file).iter_batches(batch_size=batch_size):
+                yield batch.to_pandas()
+        elif suffix in (".csv", ".txt"):
+            yield from pd.read_csv(file, chunksize=batch_size)
+        else:
+            raise InvalidInput(f"{file.name}: only CSV and Parquet data can be read", field="data")

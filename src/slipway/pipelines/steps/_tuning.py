@@ -1,0 +1,478 @@
+"""Tuning: an Optuna study over a training function; every trial is a tracked run, the best model the output.
+
+The tuning job is the step's tracked run; each trial is a child run holding the trial's
+hyperparameters, metrics (intermediate reports included) and model, tagged with its number, state
+and parameters. An earlier job is warm-started from by its run id: its finished trials are told
+to the new study before it samples, so the search starts where the last one stopped.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import threading
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import asdict, dataclass
+from typing import Any
+
+from slipway.errors import InvalidInput
+from slipway.pipelines._code import Code
+from slipway.pipelines._context import StepOutcome, WorkContext
+from slipway.pipelines._expressions import decode, encode
+from slipway.pipelines.steps._base import Step
+from slipway.pipelines.steps._function import UserFunction
+from slipway.pipelines.steps._training import MODEL_OUTPUT, start_run, train_into
+from slipway.tracking import RunStatus
+
+SAMPLERS = ("tpe", "random", "grid")
+DIRECTIONS = ("minimize", "maximize")
+_TRIAL_TAG = "slipway.tuning.trial"
+_STATE_TAG = "slipway.tuning.state"
+_PARAMS_TAG = "slipway.tuning.params"
+
+
+@dataclass(frozen=True)
+class IntRange:
+    """Integers from ``low`` to ``high`` (both included), every ``step``, or on a log scale."""
+
+    low: int
+    high: int
+    step: int = 1
+    log: bool = False
+
+
+@dataclass(frozen=True)
+class FloatRange:
+    """Floats from ``low`` to ``high``; ``step`` makes them discrete (and griddable); ``log`` samples
+    on a log scale (for learning rates, regularisation strengths)."""
+
+    low: float
+    high: float
+    step: float | None = None
+    log: bool = False
+
+
+@dataclass(frozen=True)
+class Categorical:
+    """One of a few values (strings, numbers, booleans, None)."""
+
+    choices: tuple[Any, ...]
+
+    def __init__(self, choices: Sequence[Any]) -> None:
+        object.__setattr__(self, "choices", tuple(choices))
+
+
+SearchSpace = Mapping[str, IntRange | FloatRange | Categorical]
+_SPACE_TYPES: dict[str, type] = {"int": IntRange, "float": FloatRange, "categorical": Categorical}
+
+
+@dataclass(frozen=True)
+class MedianPruning:
+    """Stop a trial whose intermediate objective is worse than the median of earlier trials at that step."""
+
+    startup_trials: int = 5
+    warmup_steps: int = 0
+
+
+@dataclass(frozen=True)
+class HyperbandPruning:
+    """Hyperband: successive halving over brackets of trials, by intermediate objective."""
+
+    min_resource: int = 1
+    max_resource: int | str = "auto"
+    reduction_factor: int = 3
+
+
+Pruning = MedianPruning | HyperbandPruning
+_PRUNERS: dict[str, type] = {"median": MedianPruning, "hyperband": HyperbandPruning}
+
+
+def _space_to_json(space: SearchSpace) -> dict[str, Any]:
+    kinds = {IntRange: "int", FloatRange: "float", Categorical: "categorical"}
+    out = {}
+    for name, dist in space.items():
+        data = asdict(dist)
+        if isinstance(dist, Categorical):
+            data["choices"] = list(dist.choices)
+        out[name] = {"type": kinds[type(dist)], **data}
+    return out
+
+
+def _space_from_json(data: Mapping[str, Any]) -> dict[str, IntRange | FloatRange | Categorical]:
+    out = {}
+    for name, spec in data.items():
+        fields = {k: v for k, v in spec.items() if k != "type"}
+        out[name] = _SPACE_TYPES[spec["type"]](**fields)
+    return out
+
+
+class TuningStep(Step):
+    """Search hyperparameters of a training function with Optuna; output the best trial's model.
+
+    Each trial calls ``fn`` as a :class:`~slipway.pipelines.TrainingStep` would, with the
+    sampled hyperparameters (plus the fixed ``hyperparameters``) and ``inputs``, in a tracked run
+    that is a child of the tuning run. The objective is the final value of the metric named
+    ``objective`` (returned in a ``TrainingResult`` or logged with ``ctx.log_metric``);
+    ``ctx.report(objective, value, step)`` feeds intermediate values to the pruner.
+
+    Args:
+        name: the step's name.
+        fn: the training function.
+        search_space: hyperparameter -> :class:`IntRange`, :class:`FloatRange` or :class:`Categorical`.
+        objective: the metric to optimise.
+        direction: ``minimize`` or ``maximize``.
+        inputs: data inputs, as for a training step.
+        hyperparameters: fixed hyperparameters given to every trial.
+        sampler: ``tpe``, ``random`` or ``grid`` (every range must then be discrete).
+        pruner: ``median``, ``hyperband``, a :class:`MedianPruning` or :class:`HyperbandPruning`, or None.
+        max_trials: how many trials to run (fewer if a grid is smaller).
+        max_parallel_trials: trials run at once, as threads of the step's process.
+        warm_start_from: the run id of an earlier tuning job (a parameter, so callers can choose);
+            empty or None starts cold.
+        seed: seeds the sampler, for a reproducible search.
+        flavor, experiment, **common: as for :class:`~slipway.pipelines.TrainingStep`.
+
+    Example:
+        >>> tune = TuningStep(
+        ...     "Tune", fit_ridge, inputs={"train": split.outputs["train"]},
+        ...     search_space={"alpha": FloatRange(1e-3, 10.0, log=True)},
+        ...     objective="val_mse", max_trials=8, pruner="median",
+        ... )  # doctest: +SKIP
+    """
+
+    type_name = "Tuning"
+
+    def __init__(
+        self,
+        name: str,
+        fn: Callable[..., Any],
+        *,
+        search_space: SearchSpace,
+        objective: str,
+        direction: str = "minimize",
+        inputs: Mapping[str, Any] | None = None,
+        hyperparameters: Mapping[str, Any] | None = None,
+        sampler: str = "tpe",
+        pruner: str | Pruning | None = None,
+        max_trials: int = 10,
+        max_parallel_trials: int = 1,
+        warm_start_from: Any = None,
+        seed: int | None = None,
+        flavor: str | None = None,
+        experiment: str | None = None,
+        **common: Any,
+    ) -> None:
+        super().__init__(name, **common)
+        self.function = UserFunction(fn, name)
+        self.search_space = dict(search_space)
+        self.objective = objective
+        self.direction = direction
+        self.inputs = dict(inputs or {})
+        self.hyperparameters = dict(hyperparameters or {})
+        self.sampler = sampler
+        self.pruner = _pruning(pruner, name)
+        self.max_trials = max_trials
+        self.max_parallel_trials = max_parallel_trials
+        self.warm_start_from = warm_start_from
+        self.seed = seed
+        self.flavor = flavor
+        self.experiment = experiment
+
+    @property
+    def output_names(self) -> tuple[str, ...]:
+        return (MODEL_OUTPUT,)
+
+    def arguments(self) -> dict[str, Any]:
+        return {"inputs": self.inputs, "hyperparameters": self.hyperparameters, "warm_start_from": self.warm_start_from}
+
+    def code(self) -> Code:
+        return self.function.code()
+
+    def check(self) -> None:
+        super().check()
+        field = f"steps.{self.name}"
+        if not self.search_space:
+            raise InvalidInput(f"step {self.name!r}: the search space is empty", field=f"{field}.search_space")
+        if self.direction not in DIRECTIONS:
+            raise InvalidInput(
+                f"step {self.name!r}: direction must be minimize or maximize", field=f"{field}.direction"
+            )
+        if self.sampler not in SAMPLERS:
+            raise InvalidInput(
+                f"step {self.name!r}: sampler must be one of {', '.join(SAMPLERS)}", field=f"{field}.sampler"
+            )
+        if self.max_trials < 1 or self.max_parallel_trials < 1:
+            raise InvalidInput(
+                f"step {self.name!r}: max_trials and max_parallel_trials must be at least 1",
+                field=f"{field}.max_trials",
+            )
+        if self.sampler == "grid":
+            _grid(self.search_space, self.name)
+        overlap = (set(self.inputs) | set(self.hyperparameters)) & set(self.search_space)
+        if overlap:
+            raise InvalidInput(
+                f"step {self.name!r}: {sorted(overlap)[0]!r} is both searched and given", field=f"{field}.search_space"
+            )
+        self.function.check(set(self.inputs) | set(self.hyperparameters) | set(self.search_space))
+
+    def spec(self) -> dict[str, Any]:
+        pruner = (
+            None
+            if self.pruner is None
+            else {"type": next(k for k, v in _PRUNERS.items() if isinstance(self.pruner, v)), **asdict(self.pruner)}
+        )
+        return {
+            "inputs": {k: encode(v) for k, v in self.inputs.items()},
+            "hyperparameters": {k: encode(v) for k, v in self.hyperparameters.items()},
+            "search_space": _space_to_json(self.search_space),
+            "objective": self.objective,
+            "direction": self.direction,
+            "sampler": self.sampler,
+            "pruner": pruner,
+            "max_trials": self.max_trials,
+            "max_parallel_trials": self.max_parallel_trials,
+            "warm_start_from": encode(self.warm_start_from),
+            "seed": self.seed,
+            "flavor": self.flavor,
+            "experiment": self.experiment,
+        }
+
+    @classmethod
+    def from_spec(cls, name: str, spec: Mapping[str, Any], common: dict[str, Any]) -> TuningStep:
+        pruner_data = dict(spec["pruner"]) if spec.get("pruner") else None
+        pruner = _PRUNERS[pruner_data.pop("type")](**pruner_data) if pruner_data else None
+        return cls(
+            name,
+            UserFunction.load(spec).fn,
+            search_space=_space_from_json(spec["search_space"]),
+            objective=spec["objective"],
+            direction=spec["direction"],
+            inputs={k: decode(v) for k, v in spec.get("inputs", {}).items()},
+            hyperparameters={k: decode(v) for k, v in spec.get("hyperparameters", {}).items()},
+            sampler=spec["sampler"],
+            pruner=pruner,
+            max_trials=spec["max_trials"],
+            max_parallel_trials=spec["max_parallel_trials"],
+            warm_start_from=decode(spec["warm_start_from"]),
+            seed=spec.get("seed"),
+            flavor=spec.get("flavor"),
+            experiment=spec.get("experiment"),
+            **common,
+        )
+
+    def run(self, ctx: WorkContext) -> StepOutcome:
+        import optuna  # optional until a tuning step runs: keeps `import slipway.pipelines` light
+
+        inputs = ctx.localize(ctx.args["inputs"])
+        fixed = ctx.args["hyperparameters"]
+        job_run = start_run(
+            ctx, self.name, experiment=self.experiment, tags={"slipway.tuning.objective": self.objective}
+        )
+        tracking = ctx.services.tracking
+        tracking.log_batch(
+            job_run,
+            params={
+                "objective": self.objective,
+                "direction": self.direction,
+                "sampler": self.sampler,
+                "max_trials": self.max_trials,
+                "search_space": json.dumps(_space_to_json(self.search_space)),
+            },
+        )
+        study = optuna.create_study(
+            direction=optuna.study.StudyDirection[self.direction.upper()],
+            sampler=self._sampler(optuna),
+            pruner=self._optuna_pruner(optuna),
+        )
+        warm = ctx.args["warm_start_from"]
+        warmed = self._warm_start(ctx, study, optuna, warm) if warm else 0
+        lock = threading.Lock()
+        packages: dict[int, Any] = {}
+
+        def objective(trial: Any) -> float:
+            params = {name: _suggest(trial, name, dist) for name, dist in self.search_space.items()}
+            run_id = start_run(
+                ctx,
+                f"{self.name}-trial-{trial.number}",
+                experiment=self.experiment,
+                parent_run_id=job_run,
+                tags={_TRIAL_TAG: str(trial.number), _PARAMS_TAG: json.dumps(params)},
+            )
+            trial.set_user_attr("run_id", run_id)
+            package = ctx.scratch("trials") / str(trial.number)
+
+            def on_report(key: str, value: float, step: int) -> None:
+                if key == self.objective:
+                    trial.report(value, step)
+                    if trial.should_prune():
+                        raise optuna.TrialPruned(f"pruned at step {step} with {key}={value:.6g}")
+
+            try:
+                trained = train_into(
+                    ctx,
+                    self.function,
+                    inputs,
+                    {**fixed, **params},
+                    run_id=run_id,
+                    package=package,
+                    flavor=self.flavor,
+                    on_report=on_report,
+                )
+            except optuna.TrialPruned:
+                tracking.set_tag(run_id, _STATE_TAG, "PRUNED")
+                raise
+            except Exception:
+                tracking.set_tag(run_id, _STATE_TAG, "FAIL")
+                raise
+            if self.objective not in trained.metrics:
+                tracking.set_tag(run_id, _STATE_TAG, "FAIL")
+                raise InvalidInput(f"step {self.name!r}: trial {trial.number} logged no metric {self.objective!r}")
+            tracking.set_tag(run_id, _STATE_TAG, "COMPLETE")
+            with lock:
+                packages[trial.number] = package
+            return trained.metrics[self.objective]
+
+        try:
+            study.optimize(objective, n_trials=self._trial_count(), n_jobs=self.max_parallel_trials, catch=(Exception,))
+            finished = [t for t in study.trials if t.state == optuna.trial.TrialState.COMPLETE and t.number in packages]
+            if not finished:
+                raise InvalidInput(f"step {self.name!r}: no trial finished; see the trial runs' logs and the step's")
+            sign = 1.0 if self.direction == "minimize" else -1.0
+            best = min(finished, key=lambda t: sign * float(t.value or 0.0))
+            shutil.copytree(packages[best.number], ctx.outputs_dir / MODEL_OUTPUT)
+            assert best.value is not None  # a complete trial has its value
+            tracking.log_metric(job_run, f"best_{self.objective}", best.value)
+            tracking.set_tag(job_run, "slipway.tuning.best_run_id", best.user_attrs["run_id"])
+        except BaseException:
+            tracking.end_run(job_run, RunStatus.FAILED)
+            raise
+        tracking.end_run(job_run, RunStatus.FINISHED)
+        trials = [
+            {
+                "number": t.number,
+                "state": t.state.name,
+                "value": t.value,
+                "params": t.params,
+                "run_id": t.user_attrs.get("run_id"),
+            }
+            for t in study.trials
+        ]
+        properties = {
+            "run_id": job_run,
+            "objective": self.objective,
+            "direction": self.direction,
+            "best_trial": best.number,
+            "best_value": best.value,
+            "best_params": best.params,
+            "best_run_id": best.user_attrs["run_id"],
+            "warm_started_trials": warmed,
+            "trials": trials,
+        }
+        return StepOutcome(properties=properties, run_id=job_run)
+
+    def _trial_count(self) -> int:
+        if self.sampler == "grid":
+            size = 1
+            for values in _grid(self.search_space, self.name).values():
+                size *= len(values)
+            return min(self.max_trials, size)
+        return self.max_trials
+
+    def _sampler(self, optuna: Any) -> Any:
+        if self.sampler == "grid":
+            return optuna.samplers.GridSampler(_grid(self.search_space, self.name), seed=self.seed)
+        if self.sampler == "random":
+            return optuna.samplers.RandomSampler(seed=self.seed)
+        return optuna.samplers.TPESampler(seed=self.seed)
+
+    def _optuna_pruner(self, optuna: Any) -> Any:
+        if isinstance(self.pruner, MedianPruning):
+            return optuna.pruners.MedianPruner(
+                n_startup_trials=self.pruner.startup_trials, n_warmup_steps=self.pruner.warmup_steps
+            )
+        if isinstance(self.pruner, HyperbandPruning):
+            return optuna.pruners.HyperbandPruner(
+                min_resource=self.pruner.min_resource,
+                max_resource=self.pruner.max_resource,
+                reduction_factor=self.pruner.reduction_factor,
+            )
+        return optuna.pruners.NopPruner()
+
+    def _warm_start(self, ctx: WorkContext, study: Any, optuna: Any, job_run_id: str) -> int:
+        """Tell the study the finished trials of the earlier job ``job_run_id``; return how many."""
+        tracking = ctx.services.tracking
+        tracking.get_run(job_run_id)  # NotFound names the run when the id is wrong
+        earlier = tracking.search_runs(filter=f"parent_run_id = '{job_run_id}'", max_results=10_000).runs
+        distributions = {name: _distribution(optuna, dist) for name, dist in self.search_space.items()}
+        told = []
+        for run in earlier:
+            metric = run.metrics.get(self.objective)
+            if run.tags.get(_STATE_TAG) != "COMPLETE" or metric is None:
+                continue
+            params = json.loads(run.tags.get(_PARAMS_TAG, "{}"))
+            if set(params) != set(distributions) or not all(
+                distributions[k]._contains(distributions[k].to_internal_repr(v)) for k, v in params.items()
+            ):
+                continue  # sampled from another search space: it says nothing about this one
+            told.append(
+                optuna.trial.create_trial(
+                    params=params,
+                    distributions=distributions,
+                    value=metric.value,
+                    user_attrs={"run_id": run.id, "warm_start": True},
+                )
+            )
+        study.add_trials(told)
+        return len(told)
+
+
+def _pruning(pruner: str | Pruning | None, step: str) -> Pruning | None:
+    if pruner is None or isinstance(pruner, MedianPruning | HyperbandPruning):
+        return pruner
+    if isinstance(pruner, str) and pruner in _PRUNERS:
+        made: Pruning = _PRUNERS[pruner]()
+        return made
+    raise InvalidInput(
+        f"step {step!r}: unknown pruner {pruner!r}; use median or hyperband", field=f"steps.{step}.pruner"
+    )
+
+
+def _suggest(trial: Any, name: str, dist: IntRange | FloatRange | Categorical) -> Any:
+    if isinstance(dist, IntRange):
+        return trial.suggest_int(name, dist.low, dist.high, step=dist.step, log=dist.log)
+    if isinstance(dist, FloatRange):
+        return trial.suggest_float(name, dist.low, dist.high, step=dist.step, log=dist.log)
+    return trial.suggest_categorical(name, list(dist.choices))
+
+
+def _distribution(optuna: Any, dist: IntRange | FloatRange | Categorical) -> Any:
+    d = optuna.distributions
+    if isinstance(dist, IntRange):
+        return d.IntDistribution(dist.low, dist.high, step=dist.step, log=dist.log)
+    if isinstance(dist, FloatRange):
+        return d.FloatDistribution(dist.low, dist.high, step=dist.step, log=dist.log)
+    return d.CategoricalDistribution(list(dist.choices))
+
+
+def _grid(space: SearchSpace, step: str) -> dict[str, list[Any]]:
+    """Every value of each hyperparameter, for the grid sampler.
+
+    Raises:
+        InvalidInput: for a continuous range (a FloatRange without ``step``) or a log-scale one.
+    """
+    grid: dict[str, list[Any]] = {}
+    for name, dist in space.items():
+        if isinstance(dist, Categorical):
+            grid[name] = list(dist.choices)
+        elif dist.log or dist.step is None:
+            raise InvalidInput(
+                f"step {step!r}: grid search needs discrete values; give {name!r} a step "
+                "(and no log scale), or make it Categorical",
+                field=f"steps.{step}.search_space",
+            )
+        elif isinstance(dist, IntRange):
+            grid[name] = list(range(dist.low, dist.high + 1, dist.step))
+        else:
+            count = int(round((dist.high - dist.low) / dist.step)) + 1
+            grid[name] = [round(dist.low + i * dist.step, 12) for i in range(count)]
+    return grid

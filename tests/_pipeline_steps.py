@@ -1,0 +1,145 @@
+"""Step functions for the pipeline tests, importable by name from worker processes (and Ray workers).
+
+Each does real work on small data: numbers written to files, sums, linear models. Steps given a
+``counter`` file append their name to it each time they really run, so a test can tell a run from
+a cache hit.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+
+def count_run(counter: str, name: str) -> None:
+    if counter:
+        with Path(counter).open("a") as fh:
+            fh.write(name + "\n")
+
+
+def runs(counter: Path) -> list[str]:
+    """The steps that really ran, in order, as recorded in ``counter``."""
+    return counter.read_text().split() if counter.exists() else []
+
+
+def numbers(ctx: Any, n: int, counter: str = "") -> dict[str, Any]:
+    """Write 0..n-1 to ``data/numbers.json``."""
+    count_run(counter, "numbers")
+    print(f"writing {n} numbers")
+    print("a warning on stderr", file=sys.stderr)
+    (ctx.output("data") / "numbers.json").write_text(json.dumps(list(range(n))))
+    return {"count": n}
+
+
+def total(data: Path, scale: float = 1.0, counter: str = "") -> dict[str, Any]:
+    count_run(counter, "total")
+    values = json.loads((data / "numbers.json").read_text())
+    return {"sum": sum(values) * scale}
+
+
+def total_of_file(numbers_file: Path) -> dict[str, Any]:
+    return {"sum": sum(json.loads(numbers_file.read_text()))}
+
+
+def square(x: int) -> dict[str, Any]:
+    return {"y": x * x}
+
+
+def noop() -> None:
+    return None
+
+
+def sleeper(seconds: float) -> dict[str, Any]:
+    started = time.time()
+    time.sleep(seconds)
+    return {"started": started, "ended": time.time()}
+
+
+def slow_once(ctx: Any, marker: str, seconds: float, counter: str = "") -> dict[str, Any]:
+    """Sleep ``seconds`` the first time (creating ``marker``), return at once afterwards."""
+    count_run(counter, "slow_once")
+    path = Path(marker)
+    if not path.exists():
+        path.write_text("started")
+        time.sleep(seconds)
+    (ctx.output("out") / "done.txt").write_text("done")
+    return {"slept": True}
+
+
+def flaky(marker_dir: str, failures: int) -> dict[str, Any]:
+    """Fail with ConnectionError the first ``failures`` calls, then succeed."""
+    folder = Path(marker_dir)
+    folder.mkdir(parents=True, exist_ok=True)
+    calls = len(list(folder.iterdir())) + 1
+    (folder / f"call-{calls}").write_text("")
+    if calls <= failures:
+        raise ConnectionError(f"call {calls} failed on purpose")
+    return {"calls": calls}
+
+
+def broken(message: str) -> None:
+    raise ValueError(message)
+
+
+def fails_unless(flag: str, counter: str = "") -> dict[str, Any]:
+    """Fail until the file ``flag`` exists: the "fix" a retry picks up."""
+    count_run(counter, "fails_unless")
+    if not Path(flag).exists():
+        raise RuntimeError(f"{flag} is missing")
+    return {"fixed": True}
+
+
+def report(ctx: Any, data: Path, mse: float) -> None:
+    """Write an evaluation report with a given MSE (a property file for conditions)."""
+    report = {
+        "regression_metrics": {"mse": {"value": mse}},
+        "rows": len(json.loads((data / "numbers.json").read_text())),
+    }
+    (ctx.output("evaluation") / "evaluation.json").write_text(json.dumps(report))
+
+
+def fit_line(ctx: Any, data: Path, slope_prior: float = 0.0) -> Any:
+    """Fit y = a*x + b on the numbers (y = 2x + 1) with scikit-learn; log the training MSE."""
+    from sklearn.linear_model import LinearRegression
+
+    from slipway.pipelines import TrainingResult
+
+    xs = json.loads((data / "numbers.json").read_text())
+    features = [[float(x)] for x in xs]
+    targets = [2.0 * x + 1.0 + slope_prior for x in xs]
+    model = LinearRegression().fit(features, targets)
+    mse = float(sum((p - t) ** 2 for p, t in zip(model.predict(features), targets, strict=True)) / len(xs))
+    ctx.log_metric("train_mse", mse)
+    return TrainingResult(model, metrics={"intercept": float(model.intercept_)})
+
+
+def quadratic(ctx: Any, x: float, y: int, kind: str = "a", epochs: int = 3) -> Any:
+    """A 'model' whose loss is (x-2)^2 + (y-3)^2, reported each epoch so pruners can act."""
+    from sklearn.dummy import DummyRegressor
+
+    loss = (x - 2.0) ** 2 + (y - 3) ** 2 + (0.0 if kind == "a" else 1.0)
+    for epoch in range(epochs):
+        ctx.report("loss", loss + (epochs - epoch - 1), epoch)
+    ctx.log_metric("loss", loss)
+    return DummyRegressor(constant=loss).fit([[0.0]], [loss])
+
+
+def write_rows(ctx: Any, n: int) -> None:
+    """A CSV of x, y rows (y = 2x + 1) for batch inference."""
+    lines = ["x,y"] + [f"{float(i)},{2.0 * i + 1.0}" for i in range(n)]
+    (ctx.output("rows") / "rows.csv").write_text("\n".join(lines) + "\n")
+
+
+def fit_frame(ctx: Any, rows: Path) -> Any:
+    """Fit y ~ x on a CSV with pandas, so the model has named inputs (a signature with columns)."""
+    import pandas as pd
+    from sklearn.linear_model import LinearRegression
+
+    from slipway.pipelines import TrainingResult
+
+    frame = pd.read_csv(rows / "rows.csv")
+    model = LinearRegression().fit(frame[["x"]], frame["y"])
+    return TrainingResult(model, metrics={"slope": float(model.coef_[0])}, input_example=frame[["x"]].head(3))
