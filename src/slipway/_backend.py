@@ -18,6 +18,7 @@ from slipway.tracking import TrackingService
 if TYPE_CHECKING:
     from slipway.datasets import DatasetService
     from slipway.features import FeatureService
+    from slipway.pipelines import PipelineService
     from slipway.registry import RegistryService
 
 
@@ -57,10 +58,18 @@ class Backend:
         return service_for(self.settings, self.db, self.artifacts, self.datasets)
 
     @functools.cached_property
+    def pipelines(self) -> PipelineService:
+        from slipway.pipelines import PipelineService, ServiceSpec  # worker pools and runners: import on first use
+
+        return PipelineService(self.db, self.artifacts, ServiceSpec(Backend, self.settings))
+
+    @functools.cached_property
     def lineage(self) -> LineageService:
         return LineageService(self.db)
 
     def close(self) -> None:
         if "features" in self.__dict__:
             self.features.close()
+        if "pipelines" in self.__dict__:
+            self.pipelines.close()
         self.db.dispose()
