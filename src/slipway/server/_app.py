@@ -15,6 +15,7 @@ from slipway.server._dataset_routes import router as dataset_router
 from slipway.server._errors import ERROR_RESPONSES, UnexpectedErrorMiddleware, install_error_handlers
 from slipway.server._feature_routes import router as feature_router
 from slipway.server._identity import IdentityMiddleware
+from slipway.server._pipeline_routes import router as pipeline_router
 from slipway.server._registry_routes import router as registry_router
 from slipway.server._tracking_routes import router as tracking_router
 
@@ -68,6 +69,7 @@ def create_app(backend: Backend) -> FastAPI:
     api.include_router(registry_router)
     api.include_router(dataset_router)
     api.include_router(feature_router)
+    api.include_router(pipeline_router)
     app.include_router(api)
     return app
 
