@@ -1,0 +1,42 @@
+"""Deployment and serving: endpoints of model versions, safe rollouts, and the inference server.
+
+The control plane (:class:`ServingService`) keeps endpoints, their variants and deployments in the
+metadata database; the data plane (:func:`create_inference_app`) serves them over HTTP, splits
+traffic, captures data and reports what it sees back, so alarms can roll a deployment back.
+
+Example:
+    >>> serving = slipway.get_client().serving
+    >>> serving.create_endpoint("abalone", [{"model": "abalone/3"}])
+    >>> serving.update_endpoint("abalone", [{"model": "abalone/4"}], strategy={"kind": "canary", "share": 0.1})
+"""
+
+from slipway.serving._records import (
+    Alarms,
+    CaptureConfig,
+    Deployment,
+    DeploymentStatus,
+    Endpoint,
+    EndpointStatus,
+    GroundTruth,
+    Strategy,
+    Variant,
+    VariantSpec,
+    WindowStats,
+)
+from slipway.serving._service import ServingService, check_endpoint_name
+
+__all__ = [
+    "Alarms",
+    "CaptureConfig",
+    "Deployment",
+    "DeploymentStatus",
+    "Endpoint",
+    "EndpointStatus",
+    "GroundTruth",
+    "ServingService",
+    "Strategy",
+    "Variant",
+    "VariantSpec",
+    "WindowStats",
+    "check_endpoint_name",
+]

@@ -1,0 +1,171 @@
+"""Serving records: what an endpoint serves, how a change rolls out, and what watches it.
+
+Inputs (:class:`VariantSpec`, :class:`Strategy`, :class:`Alarms`, :class:`CaptureConfig`) are
+checked on construction, so every face refuses a bad value with the same message and field.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from enum import StrEnum
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from slipway.errors import InvalidInput
+
+
+class Record(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    @classmethod
+    def parse(cls, value: Any, field: str) -> Any:
+        """``value`` as this record, or InvalidInput naming ``field`` and the first bad key."""
+        if isinstance(value, cls):
+            return value
+        try:
+            return cls.model_validate(value)
+        except ValidationError as exc:
+            first = exc.errors()[0]
+            where = ".".join(str(p) for p in (field, *first["loc"]))
+            raise InvalidInput(f"{where}: {first['msg']}", field=where) from None
+
+
+class EndpointStatus(StrEnum):
+    """Where an endpoint stands; the serving process moves it to InService once it serves."""
+
+    CREATING = "Creating"
+    IN_SERVICE = "InService"
+    UPDATING = "Updating"
+    ROLLING_BACK = "RollingBack"
+    FAILED = "Failed"
+
+
+class DeploymentStatus(StrEnum):
+    IN_PROGRESS = "InProgress"
+    SUCCEEDED = "Succeeded"
+    ROLLED_BACK = "RolledBack"
+
+
+class VariantSpec(Record):
+    """One model version behind an endpoint.
+
+    Attributes:
+        name: unique within the endpoint; defaults to ``GROUP-vVERSION``.
+        model: ``GROUP/VERSION``.
+        weight: share of live traffic relative to the other (non-shadow) variants.
+        workers: worker processes the serving host should give this variant.
+        shadow: receives a copy of live traffic; its answers are captured, never returned.
+    """
+
+    name: str = Field("", pattern=r"^$|^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
+    model: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*/[1-9][0-9]*$")
+    weight: float = Field(1.0, ge=0, allow_inf_nan=False)
+    workers: int = Field(1, ge=1, le=64)
+    shadow: bool = False
+
+    @model_validator(mode="after")
+    def _default_name(self) -> VariantSpec:
+        if not self.name:
+            group, version = self.model.rsplit("/", 1)
+            object.__setattr__(self, "name", f"{group}-v{version}")
+        return self
+
+    @property
+    def group(self) -> str:
+        return self.model.rsplit("/", 1)[0]
+
+    @property
+    def version(self) -> int:
+        return int(self.model.rsplit("/", 1)[1])
+
+
+class Strategy(Record):
+    """How a change of variants reaches traffic.
+
+    ``all_at_once`` switches at once; ``canary`` sends ``share`` of traffic to the new variants for
+    ``bake_seconds``, then all of it; ``linear`` adds ``share`` every ``bake_seconds``. During each
+    bake the endpoint's :class:`Alarms` are watched on the new variants' traffic.
+    """
+
+    kind: Literal["all_at_once", "canary", "linear"] = "all_at_once"
+    share: float = Field(0.1, gt=0, le=1, allow_inf_nan=False)
+    bake_seconds: float = Field(60.0, ge=0, le=86_400, allow_inf_nan=False)
+
+
+class Alarms(Record):
+    """Thresholds on the new variants' traffic during a bake; crossing one rolls the change back.
+
+    ``min_requests`` keeps one early error from deciding: below it, only time decides.
+    """
+
+    max_error_rate: float = Field(0.05, ge=0, le=1, allow_inf_nan=False)
+    max_p99_ms: float | None = Field(None, gt=0, allow_inf_nan=False)
+    min_requests: int = Field(10, ge=1)
+
+
+class CaptureConfig(Record):
+    """Data capture: the percentage of requests recorded with their answers (0 for none)."""
+
+    sampling_percent: float = Field(0.0, ge=0, le=100, allow_inf_nan=False)
+    max_records_per_file: int = Field(1000, ge=1, le=1_000_000)
+
+
+class Variant(VariantSpec):
+    """A variant as served: its spec and the id of the model version it names."""
+
+    model_version_id: str
+
+
+class WindowStats(Record):
+    """What the data plane saw of the new variants' traffic since the current step began."""
+
+    requests: int = Field(ge=0)
+    errors: int = Field(ge=0)
+    p99_ms: float | None = None
+
+
+class Deployment(Record):
+    """A change of an endpoint's variants and how far it got.
+
+    ``share`` is the part of live traffic the ``target`` variants receive now; ``step_started_at``
+    is when the current bake began.
+    """
+
+    id: str
+    endpoint: str
+    strategy: Strategy
+    status: DeploymentStatus
+    previous: list[Variant]
+    target: list[Variant]
+    share: float
+    step_started_at: dt.datetime
+    reason: str | None = None
+    started_by: str
+    started_at: dt.datetime
+    finished_at: dt.datetime | None = None
+
+
+class Endpoint(Record):
+    """A served model: its live variants, capture and alarms, and the deployment in progress."""
+
+    id: str
+    name: str
+    status: EndpointStatus
+    reason: str | None = None
+    variants: list[Variant]
+    capture: CaptureConfig
+    alarms: Alarms
+    revision: int  # grows with every change of what traffic reaches, so servers know to reload
+    deployment: Deployment | None = None  # the one in progress
+    created_by: str
+    created_at: dt.datetime
+    updated_by: str
+    updated_at: dt.datetime
+
+
+class GroundTruth(Record):
+    """A label uploaded after the fact for one captured inference."""
+
+    inference_id: str = Field(min_length=1, max_length=64)
+    label: Any

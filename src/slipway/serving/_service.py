@@ -1,0 +1,572 @@
+"""The serving control plane: endpoints, their variants, deployments and rollbacks.
+
+Every face calls these methods, and so does the data plane (:mod:`slipway.serving._app`): it
+reports what the new variants' traffic looks like with :meth:`ServingService.advance`, which
+decides whether a deployment moves on, finishes or rolls back, and acknowledges a revision it
+serves with :meth:`ServingService.confirm`. Keeping those decisions here means a rollout behaves
+the same whichever process watches it, and every step is an audited change with its event
+(``endpoint.created``, ``deployment.started``, ``deployment.succeeded``,
+``deployment.rolled_back``, ``endpoint.deleted``) in the transaction that makes it.
+
+Each change of what traffic reaches bumps the endpoint's ``revision``; serving processes poll it
+and swap their routing table when it moves.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import re
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
+
+from sqlalchemy import Connection, Row, delete, insert, select, update
+from sqlalchemy.exc import IntegrityError
+
+from slipway._ids import ms_to_datetime, new_id, now_ms
+from slipway._principal import current_principal
+from slipway.errors import AlreadyExists, Conflict, InvalidInput, NotFound, PermissionDenied
+from slipway.events import record_change
+from slipway.lineage._service import NodeRef, record_edges
+from slipway.registry import ApprovalStatus, RegistryReader
+from slipway.serving._records import (
+    Alarms,
+    CaptureConfig,
+    Deployment,
+    DeploymentStatus,
+    Endpoint,
+    EndpointStatus,
+    GroundTruth,
+    Strategy,
+    Variant,
+    VariantSpec,
+    WindowStats,
+)
+from slipway.serving._tables import endpoint_deployments, endpoint_ground_truth, endpoints
+from slipway.store._db import Database
+from slipway.store._sql import upsert
+
+_NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
+# Serving statuses the data plane clears once it serves the endpoint's current revision.
+_PENDING = (EndpointStatus.CREATING, EndpointStatus.UPDATING, EndpointStatus.ROLLING_BACK)
+
+
+def check_endpoint_name(name: object, field: str = "name") -> str:
+    """Return ``name`` if it can name an endpoint (it appears in URL paths).
+
+    Raises:
+        InvalidInput: unless 1 to 64 letters, digits, ``_ . -``, starting with a letter or digit.
+    """
+    if not isinstance(name, str) or not _NAME_RE.match(name):
+        raise InvalidInput(
+            f"endpoint {field} {name!r} must be 1 to 64 letters, digits, _ . - starting with a letter or digit",
+            field=field,
+        )
+    return name
+
+
+class ServingService:
+    """Endpoints and deployments over the metadata database.
+
+    Safe to share between threads; several serving processes may watch the same endpoint.
+
+    Args:
+        db: the metadata database.
+        registry: resolves ``GROUP/VERSION`` to model versions and their approval status.
+
+    Example:
+        >>> serving = ServingService(db, registry)
+        >>> serving.create_endpoint("abalone", [VariantSpec(model="abalone/3")])
+        >>> serving.update_endpoint("abalone", [VariantSpec(model="abalone/4")],
+        ...                         strategy=Strategy(kind="canary", share=0.1, bake_seconds=300))
+    """
+
+    def __init__(self, db: Database, registry: RegistryReader) -> None:
+        self._db = db
+        self._registry = registry
+
+    # ----------------------------------------------------------------- reading
+
+    def get_endpoint(self, name: str) -> Endpoint:
+        with self._db.read() as conn:
+            return self._endpoint(conn, _endpoint_row(conn, name))
+
+    def list_endpoints(self) -> list[Endpoint]:
+        with self._db.read() as conn:
+            rows = conn.execute(select(endpoints).order_by(endpoints.c.name)).all()
+            return [self._endpoint(conn, row) for row in rows]
+
+    def list_deployments(self, name: str) -> list[Deployment]:
+        """Every deployment of the endpoint, newest first."""
+        d = endpoint_deployments.c
+        with self._db.read() as conn:
+            row = _endpoint_row(conn, name)
+            found = conn.execute(
+                select(endpoint_deployments).where(d.endpoint_id == row.id).order_by(d.started_at.desc(), d.id.desc())
+            )
+            return [_deployment(r, row.name) for r in found]
+
+    # ----------------------------------------------------------------- changes
+
+    def create_endpoint(
+        self,
+        name: str,
+        variants: Sequence[VariantSpec | Mapping[str, Any]],
+        *,
+        capture: CaptureConfig | Mapping[str, Any] | None = None,
+        alarms: Alarms | Mapping[str, Any] | None = None,
+        force: bool = False,
+    ) -> Endpoint:
+        """Create an endpoint serving ``variants``; it is ``Creating`` until a server serves it.
+
+        Args:
+            force: serve versions that are not ``Approved``; only an admin may.
+
+        Raises:
+            AlreadyExists: if an endpoint has that name.
+            NotFound: naming a model version that does not exist.
+            Conflict: for a version that is not approved (without ``force``).
+            PermissionDenied: for ``force`` without the admin role.
+            InvalidInput: for bad variants, capture or alarm settings.
+        """
+        name = check_endpoint_name(name)
+        resolved = self._resolve(variants, force=force)
+        config = _config(resolved, CaptureConfig.parse(capture or {}, "capture"), Alarms.parse(alarms or {}, "alarms"))
+        endpoint_id, now, who = new_id(), now_ms(), current_principal().name
+        try:
+            with self._db.write() as conn:
+                conn.execute(
+                    insert(endpoints).values(
+                        id=endpoint_id,
+                        name=name,
+                        status=EndpointStatus.CREATING.value,
+                        config=config,
+                        revision=1,
+                        created_by=who,
+                        created_at=now,
+                        updated_by=who,
+                        updated_at=now,
+                    )
+                )
+                _record_lineage(conn, endpoint_id, name, resolved)
+                record_change(
+                    conn,
+                    action="endpoint.create",
+                    object_kind="endpoint",
+                    object_id=endpoint_id,
+                    event_type="endpoint.created",
+                    payload={"name": name, "variants": [v.model for v in resolved], "forced": force},
+                )
+        except IntegrityError:
+            raise AlreadyExists(f"endpoint {name!r} already exists", field="name") from None
+        return self.get_endpoint(name)
+
+    def update_endpoint(
+        self,
+        name: str,
+        variants: Sequence[VariantSpec | Mapping[str, Any]] | None = None,
+        *,
+        strategy: Strategy | Mapping[str, Any] | None = None,
+        capture: CaptureConfig | Mapping[str, Any] | None = None,
+        alarms: Alarms | Mapping[str, Any] | None = None,
+        force: bool = False,
+    ) -> Endpoint:
+        """Change capture or alarm settings at once, and deploy new ``variants`` by ``strategy``.
+
+        Raises:
+            Conflict: while another deployment is in progress, or for a version not approved.
+            (and as :meth:`create_endpoint`)
+        """
+        resolved = self._resolve(variants, force=force) if variants is not None else None
+        plan = Strategy.parse(strategy or {}, "strategy")
+        new_capture = CaptureConfig.parse(capture, "capture") if capture is not None else None
+        new_alarms = Alarms.parse(alarms, "alarms") if alarms is not None else None
+        with self._db.write() as conn:
+            row = _endpoint_row(conn, name, lock=True)
+            current = json.loads(row.config)
+            if new_capture is not None:
+                current["capture"] = new_capture.model_dump()
+            if new_alarms is not None:
+                current["alarms"] = new_alarms.model_dump()
+            values: dict[str, Any] = {"config": json.dumps(current), "revision": row.revision + 1}
+            if resolved is not None:
+                if _in_progress(conn, row.id) is not None:
+                    raise Conflict(
+                        f"endpoint {name!r} has a deployment in progress; roll it back or wait", field="name"
+                    )
+                values.update(self._start_deployment(conn, row, current, resolved, plan))
+                _record_lineage(conn, row.id, row.name, resolved)
+            _set(conn, row, **values)
+            record_change(
+                conn,
+                action="endpoint.update",
+                object_kind="endpoint",
+                object_id=row.id,
+                details={
+                    "capture": capture is not None,
+                    "alarms": alarms is not None,
+                    "variants": variants is not None,
+                },
+            )
+        return self.get_endpoint(name)
+
+    def rollback(self, name: str, reason: str = "rolled back by hand") -> Endpoint:
+        """Undo the deployment in progress or, if none is, the last one that succeeded.
+
+        Raises:
+            Conflict: if there is nothing to roll back.
+        """
+        with self._db.write() as conn:
+            row = _endpoint_row(conn, name, lock=True)
+            deployment = _in_progress(conn, row.id) or _last_succeeded(conn, row.id)
+            if deployment is None:
+                raise Conflict(f"endpoint {name!r} has no deployment to roll back", field="name")
+            _roll_back(conn, row, deployment, reason)
+        return self.get_endpoint(name)
+
+    def delete_endpoint(self, name: str) -> None:
+        """Delete the endpoint and its history; servers stop serving it at their next poll."""
+        with self._db.write() as conn:
+            row = _endpoint_row(conn, name, lock=True)
+            conn.execute(delete(endpoints).where(endpoints.c.id == row.id))
+            record_change(
+                conn,
+                action="endpoint.delete",
+                object_kind="endpoint",
+                object_id=row.id,
+                event_type="endpoint.deleted",
+                payload={"name": row.name},
+            )
+
+    # ----------------------------------------------------------------- the data plane's reports
+
+    def advance(self, name: str, stats: WindowStats) -> Endpoint:
+        """Move the deployment in progress on, given the new variants' traffic in this step.
+
+        An alarm crossed (with at least ``alarms.min_requests`` requests seen) rolls it back; a
+        bake that has lasted ``strategy.bake_seconds`` moves a linear rollout one step on, or
+        finishes it. Without a deployment in progress, nothing changes.
+        """
+        with self._db.write() as conn:
+            row = _endpoint_row(conn, name, lock=True)
+            deployment = _in_progress(conn, row.id)
+            if deployment is None:
+                return self._endpoint(conn, row)
+            breach = _breach(Alarms.model_validate(json.loads(row.config)["alarms"]), stats)
+            if breach is not None:
+                _roll_back(conn, row, deployment, f"alarm: {breach}")
+            elif now_ms() - deployment.step_started_at >= deployment.strategy.bake_seconds * 1000:
+                share = 1.0 if deployment.strategy.kind != "linear" else deployment.share + deployment.strategy.share
+                if share >= 1.0 - 1e-9:
+                    _finish(conn, row, deployment)
+                else:
+                    _set_share(conn, row, deployment, share)
+            return self._endpoint(conn, _endpoint_row(conn, name))
+
+    def confirm(self, name: str, revision: int) -> Endpoint:
+        """A server reports it serves ``revision``: a pending status becomes ``InService``."""
+        with self._db.write() as conn:
+            row = _endpoint_row(conn, name, lock=True)
+            pending = row.status in _PENDING or row.status == EndpointStatus.FAILED
+            if row.revision == revision and pending and _in_progress(conn, row.id) is None:
+                conn.execute(
+                    update(endpoints)
+                    .where(endpoints.c.id == row.id)
+                    .values(status=EndpointStatus.IN_SERVICE.value, updated_at=now_ms())
+                )
+            return self._endpoint(conn, _endpoint_row(conn, name))
+
+    def fail(self, name: str, reason: str) -> Endpoint:
+        """A server could not serve the endpoint (a model would not load): ``Failed`` with why."""
+        with self._db.write() as conn:
+            row = _endpoint_row(conn, name, lock=True)
+            conn.execute(
+                update(endpoints)
+                .where(endpoints.c.id == row.id)
+                .values(status=EndpointStatus.FAILED.value, reason=reason, updated_at=now_ms())
+            )
+            return self._endpoint(conn, _endpoint_row(conn, name))
+
+    # ----------------------------------------------------------------- ground truth
+
+    def put_ground_truth(self, name: str, labels: Iterable[GroundTruth | Mapping[str, Any]]) -> int:
+        """Store labels for captured inferences (a later upload for the same id replaces it).
+
+        Returns:
+            how many labels were stored.
+        """
+        parsed = [GroundTruth.parse(item, "labels") for item in labels]
+        who, now = current_principal().name, now_ms()
+        with self._db.write() as conn:
+            row = _endpoint_row(conn, name)
+            rows = [
+                {
+                    "endpoint_id": row.id,
+                    "inference_id": g.inference_id,
+                    "label": json.dumps(g.label),
+                    "uploaded_by": who,
+                    "uploaded_at": now,
+                }
+                for g in parsed
+            ]
+            upsert(
+                conn,
+                endpoint_ground_truth,
+                rows,
+                keys=("endpoint_id", "inference_id"),
+                update=("label", "uploaded_by", "uploaded_at"),
+            )
+            record_change(
+                conn,
+                action="endpoint.ground_truth",
+                object_kind="endpoint",
+                object_id=row.id,
+                details={"count": len(rows)},
+            )
+        return len(parsed)
+
+    def get_ground_truth(self, name: str, inference_ids: Iterable[str] | None = None) -> list[GroundTruth]:
+        """Labels of the endpoint's inferences (of ``inference_ids`` only, when given), by id."""
+        g = endpoint_ground_truth.c
+        with self._db.read() as conn:
+            query = select(g.inference_id, g.label).where(g.endpoint_id == _endpoint_row(conn, name).id)
+            if inference_ids is not None:
+                query = query.where(g.inference_id.in_(list(inference_ids)))
+            return [
+                GroundTruth(inference_id=r.inference_id, label=json.loads(r.label))
+                for r in conn.execute(query.order_by(g.inference_id))
+            ]
+
+    # ----------------------------------------------------------------- internals
+
+    def _resolve(self, variants: Sequence[VariantSpec | Mapping[str, Any]], *, force: bool) -> list[Variant]:
+        specs = [VariantSpec.parse(v, f"variants.{i}") for i, v in enumerate(variants)]
+        if not any(not s.shadow and s.weight > 0 for s in specs):
+            raise InvalidInput(
+                "an endpoint needs a variant that is not a shadow, with a weight above 0", field="variants"
+            )
+        names = [s.name for s in specs]
+        if len(set(names)) != len(names):
+            raise InvalidInput(f"variant names must differ: {names}", field="variants")
+        if force and "admin" not in current_principal().roles:
+            raise PermissionDenied("only an admin may serve a version that is not approved", field="force")
+        resolved = []
+        for spec in specs:
+            version = self._registry.get_version(spec.group, spec.version)
+            if version.status is not ApprovalStatus.APPROVED and not force:
+                raise Conflict(
+                    f"model version {spec.model} is {version.status.value}; approve it, or force as an admin",
+                    field="variants",
+                )
+            resolved.append(Variant(**spec.model_dump(), model_version_id=version.id))
+        return resolved
+
+    def _start_deployment(
+        self, conn: Connection, row: Row[Any], config: dict[str, Any], target: list[Variant], plan: Strategy
+    ) -> dict[str, Any]:
+        """Insert the deployment and return the endpoint columns it changes."""
+        now, deployment_id = now_ms(), new_id()
+        at_once = plan.kind == "all_at_once"
+        conn.execute(
+            insert(endpoint_deployments).values(
+                id=deployment_id,
+                endpoint_id=row.id,
+                strategy=plan.model_dump_json(),
+                status=(DeploymentStatus.SUCCEEDED if at_once else DeploymentStatus.IN_PROGRESS).value,
+                previous=json.dumps(config["variants"]),
+                target=json.dumps([v.model_dump() for v in target]),
+                share=1.0 if at_once else plan.share,
+                step_started_at=now,
+                started_by=current_principal().name,
+                started_at=now,
+                finished_at=now if at_once else None,
+            )
+        )
+        payload = {
+            "name": row.name,
+            "deployment": deployment_id,
+            "strategy": plan.kind,
+            "target": [v.model for v in target],
+        }
+        _event(conn, row.id, "deployment.started", payload)
+        if at_once:
+            config["variants"] = [v.model_dump() for v in target]
+            _event(conn, row.id, "deployment.succeeded", payload)
+        return {"config": json.dumps(config), "status": EndpointStatus.UPDATING.value, "reason": None}
+
+    def _endpoint(self, conn: Connection, row: Row[Any]) -> Endpoint:
+        config = json.loads(row.config)
+        in_progress = _in_progress(conn, row.id)
+        return Endpoint(
+            id=row.id,
+            name=row.name,
+            status=EndpointStatus(row.status),
+            reason=row.reason,
+            variants=config["variants"],
+            capture=config["capture"],
+            alarms=config["alarms"],
+            revision=row.revision,
+            deployment=_deployment(in_progress.row, row.name) if in_progress is not None else None,
+            created_by=row.created_by,
+            created_at=_utc(row.created_at),
+            updated_by=row.updated_by,
+            updated_at=_utc(row.updated_at),
+        )
+
+
+# --------------------------------------------------------------------------------------- helpers
+
+
+def _utc(ms: int) -> dt.datetime:
+    value = ms_to_datetime(ms)
+    assert value is not None
+    return value
+
+
+def _config(variants: list[Variant], capture: CaptureConfig, alarms: Alarms) -> str:
+    return json.dumps(
+        {"variants": [v.model_dump() for v in variants], "capture": capture.model_dump(), "alarms": alarms.model_dump()}
+    )
+
+
+def _endpoint_row(conn: Connection, name: str, *, lock: bool = False) -> Row[Any]:
+    query = select(endpoints).where(endpoints.c.name == check_endpoint_name(name))
+    row = conn.execute(query.with_for_update() if lock else query).first()
+    if row is None:
+        raise NotFound(f"endpoint {name!r} does not exist", field="name")
+    return row
+
+
+def _deployment(row: Row[Any], endpoint: str) -> Deployment:
+    return Deployment(
+        id=row.id,
+        endpoint=endpoint,
+        strategy=Strategy.model_validate_json(row.strategy),
+        status=DeploymentStatus(row.status),
+        previous=json.loads(row.previous),
+        target=json.loads(row.target),
+        share=row.share,
+        step_started_at=_utc(row.step_started_at),
+        reason=row.reason,
+        started_by=row.started_by,
+        started_at=_utc(row.started_at),
+        finished_at=_utc(row.finished_at) if row.finished_at is not None else None,
+    )
+
+
+class _Open:
+    """The deployment row a change acts on, with its times in milliseconds."""
+
+    def __init__(self, row: Row[Any]) -> None:
+        self.row = row
+        self.id: str = row.id
+        self.share: float = row.share
+        self.step_started_at: int = row.step_started_at
+        self.strategy = Strategy.model_validate_json(row.strategy)
+
+
+def _latest(conn: Connection, endpoint_id: str, status: DeploymentStatus) -> _Open | None:
+    d = endpoint_deployments.c
+    query = (
+        select(endpoint_deployments)
+        .where(d.endpoint_id == endpoint_id, d.status == status.value)
+        .order_by(d.started_at.desc(), d.id.desc())
+        .limit(1)
+    )
+    row = conn.execute(query).first()
+    return _Open(row) if row is not None else None
+
+
+def _in_progress(conn: Connection, endpoint_id: str) -> _Open | None:
+    return _latest(conn, endpoint_id, DeploymentStatus.IN_PROGRESS)
+
+
+def _last_succeeded(conn: Connection, endpoint_id: str) -> _Open | None:
+    return _latest(conn, endpoint_id, DeploymentStatus.SUCCEEDED)
+
+
+def _breach(alarms: Alarms, stats: WindowStats) -> str | None:
+    """Which alarm the window crosses, in words, or None."""
+    if stats.requests < alarms.min_requests:
+        return None
+    rate = stats.errors / stats.requests
+    if rate > alarms.max_error_rate:
+        return f"error rate {rate:.3f} > {alarms.max_error_rate} over {stats.requests} requests"
+    if alarms.max_p99_ms is not None and stats.p99_ms is not None and stats.p99_ms > alarms.max_p99_ms:
+        return f"p99 latency {stats.p99_ms:.1f} ms > {alarms.max_p99_ms} ms over {stats.requests} requests"
+    return None
+
+
+def _set(conn: Connection, row: Row[Any], **values: Any) -> None:
+    values.setdefault("revision", row.revision + 1)
+    conn.execute(
+        update(endpoints)
+        .where(endpoints.c.id == row.id)
+        .values(**values, updated_by=current_principal().name, updated_at=now_ms())
+    )
+
+
+def _close(conn: Connection, deployment: _Open, status: DeploymentStatus, reason: str | None) -> None:
+    conn.execute(
+        update(endpoint_deployments)
+        .where(endpoint_deployments.c.id == deployment.id)
+        .values(status=status.value, reason=reason, finished_at=now_ms())
+    )
+
+
+def _set_share(conn: Connection, row: Row[Any], deployment: _Open, share: float) -> None:
+    conn.execute(
+        update(endpoint_deployments)
+        .where(endpoint_deployments.c.id == deployment.id)
+        .values(share=share, step_started_at=now_ms())
+    )
+    _set(conn, row)
+    record_change(
+        conn,
+        action="deployment.step",
+        object_kind="endpoint",
+        object_id=row.id,
+        details={"deployment": deployment.id, "share": share},
+    )
+
+
+def _finish(conn: Connection, row: Row[Any], deployment: _Open) -> None:
+    config = json.loads(row.config)
+    config["variants"] = json.loads(deployment.row.target)
+    _close(conn, deployment, DeploymentStatus.SUCCEEDED, None)
+    conn.execute(update(endpoint_deployments).where(endpoint_deployments.c.id == deployment.id).values(share=1.0))
+    _set(conn, row, config=json.dumps(config))
+    _event(conn, row.id, "deployment.succeeded", {"name": row.name, "deployment": deployment.id})
+
+
+def _roll_back(conn: Connection, row: Row[Any], deployment: _Open, reason: str) -> None:
+    """Serve the deployment's previous variants again; the endpoint is RollingBack until a server confirms."""
+    config = json.loads(row.config)
+    config["variants"] = json.loads(deployment.row.previous)
+    _close(conn, deployment, DeploymentStatus.ROLLED_BACK, reason)
+    _set(conn, row, config=json.dumps(config), status=EndpointStatus.ROLLING_BACK.value, reason=reason)
+    _event(conn, row.id, "deployment.rolled_back", {"name": row.name, "deployment": deployment.id, "reason": reason})
+
+
+def _event(conn: Connection, endpoint_id: str, event_type: str, payload: dict[str, Any]) -> None:
+    record_change(
+        conn,
+        action=event_type,
+        object_kind="endpoint",
+        object_id=endpoint_id,
+        event_type=event_type,
+        payload=payload,
+    )
+
+
+def _record_lineage(conn: Connection, endpoint_id: str, name: str, variants: list[Variant]) -> None:
+    """endpoint contains each variant; each model version is deployed as a variant."""
+    endpoint = NodeRef("endpoint", endpoint_id, name)
+    edges = []
+    for v in variants:
+        node = NodeRef("endpoint_variant", f"{endpoint_id}/{v.name}", f"{name}/{v.name}")
+        edges += [
+            (endpoint, node, "contains"),
+            (NodeRef("model_version", v.model_version_id, v.model), node, "deployed_as"),
+        ]
+    record_edges(conn, edges)
