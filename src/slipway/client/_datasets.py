@@ -30,11 +30,10 @@ from slipway.datasets import (
     DataSource,
     ObjectRef,
     Registration,
+    canonical_parquet,
     check_name,
     check_tags,
 )
-from slipway.datasets._parquet import materialize
-from slipway.datasets._sources import open_source
 from slipway.lineage import LineageGraph
 from slipway.statistics import DatasetStatistics
 from slipway.store.artifacts import write_atomically
@@ -83,16 +82,12 @@ class RemoteDatasets:
                     "derived_from": [_ref(r) for r in derived_from]}
             return _parse(Registration, self._http.request("POST", f"{path}/from-uri", json=body))
         tag_values = check_tags(tags)
-        with open_source(data, format=format) as (described, batches):
-            made = materialize(batches)
-        params = {"format": "parquet", "description": description, "source": source or described,
-                  "tags": json.dumps(tag_values), "produced_by": json.dumps(_ref(produced_by)) if produced_by else None,
-                  "derived_from": json.dumps([_ref(r) for r in derived_from])}
-        try:
-            with made.path.open("rb") as upload:
-                answer = self._http.request("POST", path, params=params, content=_chunks(upload))
-        finally:
-            made.path.unlink(missing_ok=True)
+        with canonical_parquet(data, format=format) as made, made.path.open("rb") as upload:
+            params = {"format": "parquet", "description": description, "source": source or made.source,
+                      "tags": json.dumps(tag_values),
+                      "produced_by": json.dumps(_ref(produced_by)) if produced_by else None,
+                      "derived_from": json.dumps([_ref(r) for r in derived_from])}
+            answer = self._http.request("POST", path, params=params, content=_chunks(upload))
         return _parse(Registration, answer)
 
     def get_dataset(self, name: str) -> Dataset:

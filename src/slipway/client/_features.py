@@ -22,7 +22,7 @@ from slipway.client._tracking import _parse
 from slipway.datasets import Registration, check_name
 from slipway.errors import InvalidInput
 from slipway.features import Feature, FeatureGroup, IngestResult, MaterializeResult, Rows
-from slipway.features._groups import _UNSET, FeatureSpec, parse_features
+from slipway.features._groups import UNCHANGED, FeatureSpec, parse_features
 
 
 def _group(name: str, rest: str = "") -> str:
@@ -85,12 +85,12 @@ class RemoteFeatures:
 
     def update_group(
         self, name: str, *, features: FeatureSpec | None = None, description: str | None = None,
-        ttl_seconds: int | None = _UNSET,
+        ttl_seconds: int | None = UNCHANGED,
     ) -> FeatureGroup:
         body: dict[str, Any] = {"description": description}
         if features is not None:
             body["features"] = [f.model_dump() for f in parse_features(features)]
-        if ttl_seconds is not _UNSET:
+        if ttl_seconds is not UNCHANGED:
             body["ttl_seconds"] = ttl_seconds
         return _parse(FeatureGroup, self._http.request("PATCH", _group(name), json=body))
 

@@ -13,6 +13,7 @@ Example:
 from slipway.datasets._configure import service_for
 from slipway.datasets._diff import column_summary
 from slipway.datasets._names import check_name, check_tags
+from slipway.datasets._parquet import Materialized, canonical_parquet, json_safe_row
 from slipway.datasets._records import (
     ColumnDiff,
     ColumnSchema,
@@ -29,6 +30,7 @@ __all__ = [
     "FORMATS",
     "VERSION_KIND",
     "ColumnDiff",
+    "Materialized",
     "ColumnSchema",
     "DataSource",
     "Dataset",
@@ -38,8 +40,10 @@ __all__ = [
     "ObjectRef",
     "Registration",
     "SourcePolicy",
+    "canonical_parquet",
     "check_name",
     "column_summary",
+    "json_safe_row",
     "check_tags",
     "service_for",
 ]

@@ -10,6 +10,7 @@ is the version's content hash, so registering the same data twice finds the firs
 from __future__ import annotations
 
 import base64
+import contextlib
 import datetime as dt
 import decimal
 import hashlib
@@ -25,6 +26,7 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from slipway.datasets._sources import OPEN_POLICY, DataSource, SourcePolicy, open_source
 from slipway.statistics import DatasetStatistics
 
 ROW_GROUP_ROWS = 65_536
@@ -43,6 +45,7 @@ class Materialized:
     schema: pa.Schema
     statistics: DatasetStatistics
     preview: list[dict[str, Any]]
+    source: str  # how the source describes itself: a path, a URI, "DataFrame"
 
 
 def canonical_type(kind: pa.DataType) -> pa.DataType:
@@ -85,7 +88,26 @@ def _row_groups(batches: Iterable[pa.RecordBatch]) -> Iterator[pa.Table]:
         yield pa.Table.from_batches(pending, schema=source).cast(schema).combine_chunks()
 
 
-def materialize(batches: Iterable[pa.RecordBatch], scratch: Path | None = None) -> Materialized:
+@contextlib.contextmanager
+def canonical_parquet(
+    data: DataSource, *, format: str | None = None, policy: SourcePolicy = OPEN_POLICY, scratch: Path | None = None,
+) -> Iterator[Materialized]:
+    """Read ``data`` (see :func:`open_source`) into a canonical Parquet file, removed when the block ends.
+
+    Example:
+        >>> with canonical_parquet(pd.read_csv("abalone.csv")) as made:
+        ...     made.num_rows, made.sha256[:8]
+        (4177, '5f2c...')
+    """
+    with open_source(data, format=format, policy=policy) as (described, batches):
+        made = materialize(batches, scratch, described)
+    try:
+        yield made
+    finally:
+        made.path.unlink(missing_ok=True)
+
+
+def materialize(batches: Iterable[pa.RecordBatch], scratch: Path | None = None, source: str = "") -> Materialized:
     """Write ``batches`` as canonical Parquet under ``scratch`` (a temporary folder by default).
 
     The caller owns the returned file and deletes it. Statistics are computed on the same row
@@ -99,13 +121,13 @@ def materialize(batches: Iterable[pa.RecordBatch], scratch: Path | None = None) 
     os.close(fd)
     path = Path(name)
     try:
-        return _write(batches, path)
+        return _write(batches, path, source)
     except BaseException:
         path.unlink(missing_ok=True)
         raise
 
 
-def _write(batches: Iterable[pa.RecordBatch], path: Path) -> Materialized:
+def _write(batches: Iterable[pa.RecordBatch], path: Path, source: str) -> Materialized:
     stats = DatasetStatistics()
     preview: list[dict[str, Any]] = []
     writer: pq.ParquetWriter | None = None
@@ -123,7 +145,8 @@ def _write(batches: Iterable[pa.RecordBatch], path: Path) -> Materialized:
     if writer is None or schema is None:
         raise ValueError("the data has no columns")
     writer.close()
-    return Materialized(path, file_sha256(path), stats.item_count, path.stat().st_size, schema, stats, preview)
+    return Materialized(path, file_sha256(path), stats.item_count, path.stat().st_size, schema, stats, preview,
+                        source)
 
 
 def file_sha256(path: Path) -> str:

@@ -23,9 +23,9 @@ from slipway._ids import ms_to_datetime, new_id, now_ms
 from slipway._principal import current_principal
 from slipway.datasets._diff import diff_versions
 from slipway.datasets._names import check_name, check_tags
-from slipway.datasets._parquet import Materialized, materialize
+from slipway.datasets._parquet import Materialized, canonical_parquet
 from slipway.datasets._records import ColumnSchema, Dataset, DatasetDiff, DatasetVersion, Registration
-from slipway.datasets._sources import DataSource, SourcePolicy, open_source
+from slipway.datasets._sources import DataSource, SourcePolicy
 from slipway.datasets._tables import dataset_versions, datasets
 from slipway.errors import Conflict, InvalidInput, NotFound
 from slipway.events import record_change
@@ -114,18 +114,14 @@ class DatasetService:
         """
         name = check_name(name)
         tag_values = check_tags(tags)
-        with open_source(data, format=format, policy=self._policy) as (described, batches):
-            made = materialize(batches, self._scratch)
-        try:
+        with canonical_parquet(data, format=format, policy=self._policy, scratch=self._scratch) as made:
             edges = [(NodeRef(*ref), "produced") for ref in ([produced_by] if produced_by else [])]
             edges += [(NodeRef(*ref), "derived_from") for ref in derived_from]
             existing = self._find_content(name, made.sha256)
             if existing is not None:
                 self._link(existing, edges)
                 return Registration(version=existing, created=False)
-            return self._store(name, made, source or described, description, tag_values, edges)
-        finally:
-            made.path.unlink(missing_ok=True)
+            return self._store(name, made, source or made.source, description, tag_values, edges)
 
     def _store(
         self, name: str, made: Materialized, source: str, description: str | None, tags: dict[str, str],

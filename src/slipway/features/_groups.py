@@ -26,7 +26,7 @@ from slipway.features._types import ID_TYPES, check_feature_type
 from slipway.store._db import Database
 
 FeatureSpec = Mapping[str, str] | Sequence[Feature | Mapping[str, str]]
-_UNSET: Any = object()
+UNCHANGED: Any = object()  # "leave as it is", where None is a value (no TTL)
 
 
 def parse_features(features: FeatureSpec) -> list[Feature]:
@@ -114,14 +114,14 @@ class GroupCatalog:
         return [_group(row) for row in rows]
 
     def update(
-        self, name: str, *, features: FeatureSpec | None, description: str | None, ttl_seconds: int | None = _UNSET,
+        self, name: str, *, features: FeatureSpec | None, description: str | None, ttl_seconds: int | None = UNCHANGED,
     ) -> FeatureGroup:
         """Apply a change; ``features`` is the whole new list (existing ones kept as they were)."""
         current = self.get(name)
         values: dict[str, Any] = {"updated_at": now_ms()}
         if description is not None:
             values["description"] = description
-        if ttl_seconds is not _UNSET:
+        if ttl_seconds is not UNCHANGED:
             values["ttl_seconds"] = _check_ttl(ttl_seconds)
         added = self._added_features(current, parse_features(features)) if features is not None else []
         if added:

@@ -16,11 +16,10 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from slipway.datasets import DatasetService, Registration
-from slipway.datasets._parquet import json_safe_row
+from slipway.datasets import DatasetService, Registration, json_safe_row
 from slipway.errors import InvalidInput
 from slipway.events import record_change
-from slipway.features._groups import _UNSET, FeatureSpec, GroupCatalog
+from slipway.features._groups import UNCHANGED, FeatureSpec, GroupCatalog
 from slipway.features._offline import GROUP_KIND, OfflineStore
 from slipway.features._online import OnlineRecord, OnlineStore
 from slipway.features._pit import (
@@ -111,7 +110,7 @@ class FeatureService:
 
     def update_group(
         self, name: str, *, features: FeatureSpec | None = None, description: str | None = None,
-        ttl_seconds: int | None = _UNSET,
+        ttl_seconds: int | None = UNCHANGED,
     ) -> FeatureGroup:
         """Change a group: add features (give the whole list), set the description or the TTL.
 
