@@ -59,19 +59,21 @@ class OfflineStore:
         return table.append_column(ROW_COLUMN, pa.array(np.arange(table.num_rows, dtype=np.int64)))
 
     def append(self, group_id: str, table: pa.Table, event_time: str) -> int:
-        """Store rows stamped by :meth:`stamp`, one file per event date; return the file count."""
-        ingest = new_id()
+        """Store rows stamped by :meth:`stamp`, one file per event date; return the file count.
+
+        The files of one ingestion appear together or not at all (one transaction).
+        """
+        name = f"{new_id()}.parquet"
         dates = pc.cast(table.column(event_time), pa.date32())
-        owner = Owner(GROUP_KIND, group_id)
-        written = 0
+        days = pc.unique(dates).to_pylist()
         with tempfile.TemporaryDirectory(prefix="slipway-offline-") as tmp:
-            for day in pc.unique(dates).to_pylist():
-                part = table.filter(pc.equal(dates, pa.scalar(day, pa.date32())))
-                local = Path(tmp) / f"{day}.parquet"
-                pq.write_table(part, local, compression="zstd")
-                self._artifacts.put_file(owner, f"{PREFIX}/{_DATE_KEY}{day}/{ingest}.parquet", local)
-                written += 1
-        return written
+            for day in days:
+                folder = Path(tmp) / f"{_DATE_KEY}{day}"
+                folder.mkdir()
+                pq.write_table(table.filter(pc.equal(dates, pa.scalar(day, pa.date32()))), folder / name,
+                               compression="zstd")
+            self._artifacts.put_dir(Owner(GROUP_KIND, group_id), PREFIX, Path(tmp))
+        return len(days)
 
     def files(self, group_id: str, *, since: dt.date | None = None, until: dt.date | None = None) -> list[str]:
         """Local paths of the group's files whose event date is within [since, until]."""

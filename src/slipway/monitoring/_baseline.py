@@ -1,0 +1,108 @@
+"""A baseline: the statistics of reference data (usually the training set) and the constraints drawn from them.
+
+It is two files in a folder, ``statistics.json`` and ``constraints.json``, both in the cloud
+monitor's layout; users may edit the constraints and read the folder back.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from pathlib import Path
+
+import pandas as pd
+import pyarrow as pa
+from pydantic import ValidationError
+
+from slipway.datasets import DataSource
+from slipway.datasets._sources import open_source
+from slipway.errors import InvalidInput, NotFound
+from slipway.monitoring._constraints import Constraints, suggest_constraints
+from slipway.statistics import DatasetStatistics, compute_statistics
+
+STATISTICS_FILE = "statistics.json"
+CONSTRAINTS_FILE = "constraints.json"
+
+
+@dataclasses.dataclass(frozen=True)
+class Baseline:
+    """What current data is compared with: the reference statistics and the constraints to check.
+
+    Example:
+        >>> baseline = compute_baseline("train.csv")
+        >>> baseline.write("baseline/")          # statistics.json and constraints.json
+        >>> Baseline.read("baseline/").constraints.feature("rings").completeness
+        1.0
+    """
+
+    statistics: DatasetStatistics
+    constraints: Constraints
+
+    @classmethod
+    def from_statistics(cls, statistics: DatasetStatistics) -> Baseline:
+        """A baseline with constraints suggested from ``statistics``."""
+        return cls(statistics, suggest_constraints(statistics))
+
+    def files(self) -> dict[str, bytes]:
+        """The two documents by file name, as stored in a folder or the artifact store."""
+        return {
+            STATISTICS_FILE: json.dumps(self.statistics.to_dict(), indent=1).encode(),
+            CONSTRAINTS_FILE: self.constraints.model_dump_json(indent=2, exclude_none=True).encode(),
+        }
+
+    def write(self, folder: str | Path) -> Path:
+        """Write both files into ``folder`` (created if needed); returns the folder."""
+        target = Path(folder)
+        target.mkdir(parents=True, exist_ok=True)
+        for name, content in self.files().items():
+            (target / name).write_bytes(content)
+        return target
+
+    @classmethod
+    def from_files(cls, statistics: bytes | str, constraints: bytes | str) -> Baseline:
+        """Read both documents back.
+
+        Raises:
+            InvalidInput: if either is not valid JSON in its layout (``field`` names the file).
+        """
+        try:
+            stats = DatasetStatistics.from_json(statistics)
+        except ValueError as exc:  # json.JSONDecodeError is a ValueError too
+            raise InvalidInput(f"{STATISTICS_FILE}: {exc}", field=STATISTICS_FILE) from None
+        try:
+            rules = Constraints.model_validate_json(constraints)
+        except ValidationError as exc:
+            problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
+            raise InvalidInput(f"{CONSTRAINTS_FILE}: {problems}", field=CONSTRAINTS_FILE) from None
+        return cls(stats, rules)
+
+    @classmethod
+    def read(cls, folder: str | Path) -> Baseline:
+        """Read a folder written by :meth:`write` (and perhaps edited since).
+
+        Raises:
+            NotFound: if a file is missing.
+            InvalidInput: if a file is malformed.
+        """
+        source = Path(folder)
+        paths = [source / STATISTICS_FILE, source / CONSTRAINTS_FILE]
+        for path in paths:
+            if not path.is_file():
+                raise NotFound(f"no {path.name} in {str(source)!r}: is it a baseline folder?")
+        return cls.from_files(paths[0].read_bytes(), paths[1].read_bytes())
+
+
+def statistics_of(data: DataSource, *, format: str | None = None) -> DatasetStatistics:
+    """Statistics of a DataFrame, Arrow table, CSV/Parquet/JSON-lines file or folder, read in chunks.
+
+    A DataFrame's index is not a feature: only its columns are described.
+    """
+    if isinstance(data, pd.DataFrame | pa.Table | pa.RecordBatch):
+        return compute_statistics(data)
+    with open_source(data, format=format) as (_, batches):
+        return compute_statistics(batches)
+
+
+def compute_baseline(data: DataSource, *, format: str | None = None) -> Baseline:
+    """The baseline of ``data``: its statistics and suggested constraints (see :func:`suggest_constraints`)."""
+    return Baseline.from_statistics(statistics_of(data, format=format))
