@@ -27,6 +27,7 @@ from slipway.monitoring._constraints import (
     suggest_constraints,
 )
 from slipway.monitoring._distance import DEFAULT_THRESHOLDS, DriftMethod, drift_score, is_drift
+from slipway.monitoring._quality import ProblemType, QualityResult, evaluate, join_labels
 from slipway.monitoring._report import (
     DRIFT_FILE,
     REPORT_FILE,
@@ -53,13 +54,17 @@ __all__ = [
     "FeatureDrift",
     "MonitoringConfig",
     "NumConstraints",
+    "ProblemType",
+    "QualityResult",
     "StringConstraints",
     "Violation",
     "check_data",
     "check_statistics",
     "compute_baseline",
     "drift_score",
+    "evaluate",
     "is_drift",
+    "join_labels",
     "render_report",
     "report_files",
     "statistics_of",
