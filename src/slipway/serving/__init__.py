@@ -10,6 +10,7 @@ Example:
     >>> serving.update_endpoint("abalone", [{"model": "abalone/4"}], strategy={"kind": "canary", "share": 0.1})
 """
 
+from slipway.serving._app import ServingHost, create_inference_app, mount_inference
 from slipway.serving._records import (
     Alarms,
     CaptureConfig,
@@ -23,20 +24,29 @@ from slipway.serving._records import (
     VariantSpec,
     WindowStats,
 )
+from slipway.serving._routing import VARIANT_HEADER
+from slipway.serving._runtime import REQUEST_KEY_HEADER, EndpointRuntime, ModelFailed
 from slipway.serving._service import ServingService, check_endpoint_name
 
 __all__ = [
+    "REQUEST_KEY_HEADER",
+    "VARIANT_HEADER",
     "Alarms",
     "CaptureConfig",
     "Deployment",
     "DeploymentStatus",
     "Endpoint",
+    "EndpointRuntime",
     "EndpointStatus",
     "GroundTruth",
+    "ModelFailed",
+    "ServingHost",
     "ServingService",
     "Strategy",
     "Variant",
     "VariantSpec",
     "WindowStats",
     "check_endpoint_name",
+    "create_inference_app",
+    "mount_inference",
 ]

@@ -1,0 +1,194 @@
+"""The data plane over HTTP: ``POST /endpoints/{name}/invocations`` and the routes that watch it.
+
+Plain Starlette, not FastAPI: the invocation route is the hot path, and a validation layer would
+only repeat the signature check. The prediction runs on the event loop, not in a thread: a model
+call is CPU-bound and holds the GIL, so a thread hop would add latency without adding throughput
+(more worker processes add that).
+
+:func:`create_inference_app` is what ``slipway serve NAME`` runs; :func:`mount_inference` adds the
+invocation and metrics routes to ``slipway server``'s app, which loads an endpoint on its first
+request.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import math
+import threading
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Any
+
+from starlette.applications import Starlette
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import JSONResponse, PlainTextResponse, Response
+from starlette.routing import Route
+
+from slipway.errors import SlipwayError
+from slipway.registry import RegistryReader
+from slipway.serving._metrics import CONTENT_TYPE, ServingMetrics
+from slipway.serving._runtime import EndpointRuntime
+from slipway.serving._service import ServingService, check_endpoint_name
+from slipway.store.artifacts import ArtifactStore
+
+INFERENCE_ID_HEADER = "X-Slipway-Inference-Id"
+VARIANT_RESPONSE_HEADER = "X-Slipway-Variant"
+
+
+class ServingHost:
+    """The endpoints one process serves, each started on first use, and their shared metrics.
+
+    Thread-safe; :meth:`close` once, at shutdown (it flushes every endpoint's captured data).
+    """
+
+    def __init__(
+        self,
+        service: ServingService,
+        registry: RegistryReader,
+        artifacts: ArtifactStore,
+        *,
+        poll_seconds: float = 1.0,
+    ) -> None:
+        self.metrics = ServingMetrics()
+        self._make: Callable[[str], EndpointRuntime] = lambda name: EndpointRuntime(
+            name, service, registry, artifacts, self.metrics, poll_seconds=poll_seconds
+        )
+        self._runtimes: dict[str, EndpointRuntime] = {}
+        self._lock = threading.Lock()
+
+    def get(self, name: str) -> EndpointRuntime | None:
+        """The runtime of ``name`` if started (no locking: the request path's fast case)."""
+        return self._runtimes.get(name)
+
+    def start(self, name: str) -> EndpointRuntime:
+        """The runtime of ``name``, loading the endpoint if no request has yet (blocks meanwhile)."""
+        with self._lock:
+            runtime = self._runtimes.get(name)
+            if runtime is None:
+                runtime = self._make(check_endpoint_name(name))
+                runtime.start()
+                self._runtimes[name] = runtime
+            return runtime
+
+    @property
+    def ready(self) -> bool:
+        return all(r.ready for r in list(self._runtimes.values()))
+
+    def close(self) -> None:
+        with self._lock:
+            for runtime in self._runtimes.values():
+                runtime.close()
+            self._runtimes.clear()
+
+
+def _error(exc: SlipwayError) -> JSONResponse:
+    return JSONResponse(exc.to_dict(), status_code=exc.http_status)
+
+
+def _encode(body: Any) -> bytes:
+    """JSON with NaN and infinities as null, which strict JSON readers accept."""
+    try:
+        return json.dumps(body, allow_nan=False, separators=(",", ":")).encode()
+    except ValueError:
+        return json.dumps(_finite(body), separators=(",", ":")).encode()
+
+
+def _finite(value: Any) -> Any:
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, list):
+        return [_finite(v) for v in value]
+    if isinstance(value, dict):
+        return {k: _finite(v) for k, v in value.items()}
+    return value
+
+
+def _invocations(host: ServingHost) -> Callable[[Request], Awaitable[Response]]:
+    async def invocations(request: Request) -> Response:
+        name = request.path_params["name"]
+        try:
+            runtime = host.get(name)
+            if runtime is None:
+                runtime = await run_in_threadpool(host.start, name)
+            answer = runtime.invoke(await request.body(), request.headers.get("content-type", ""), request.headers)
+        except SlipwayError as exc:
+            return _error(exc)
+        headers = {INFERENCE_ID_HEADER: answer.inference_id, VARIANT_RESPONSE_HEADER: answer.variant}
+        return Response(_encode({"predictions": answer.predictions}), media_type="application/json", headers=headers)
+
+    return invocations
+
+
+def _metrics(host: ServingHost) -> Callable[[Request], Awaitable[Response]]:
+    async def metrics(_: Request) -> Response:
+        return PlainTextResponse(host.metrics.render(), media_type=CONTENT_TYPE)
+
+    return metrics
+
+
+def inference_routes(host: ServingHost) -> list[Route]:
+    """``POST /endpoints/{name}/invocations`` and ``GET /metrics`` over ``host``."""
+    return [
+        Route("/endpoints/{name}/invocations", _invocations(host), methods=["POST"]),
+        Route("/metrics", _metrics(host), methods=["GET"]),
+    ]
+
+
+def create_inference_app(host: ServingHost, endpoint: str) -> Starlette:
+    """The app of ``slipway serve ENDPOINT``: it loads the endpoint at start-up and flushes
+    captured data at shutdown (SIGTERM included, which uvicorn turns into a shutdown).
+
+    Routes: ``POST /invocations`` and ``/endpoints/{name}/invocations``, ``GET /health``
+    (the process answers), ``GET /ready`` (the models are loaded), ``GET /metrics``.
+    """
+
+    @contextlib.asynccontextmanager
+    async def lifespan(_: Starlette) -> AsyncIterator[None]:
+        await run_in_threadpool(host.start, endpoint)
+        try:
+            yield
+        finally:
+            await run_in_threadpool(host.close)
+
+    invoke = _invocations(host)
+
+    async def invocations(request: Request) -> Response:
+        request.path_params["name"] = endpoint
+        return await invoke(request)
+
+    async def health(_: Request) -> Response:
+        return JSONResponse({"status": "ok"})
+
+    async def ready(_: Request) -> Response:
+        ok = host.get(endpoint) is not None and host.ready
+        return JSONResponse({"ready": ok}, status_code=200 if ok else 503)
+
+    return Starlette(
+        routes=[
+            Route("/invocations", invocations, methods=["POST"]),
+            Route("/health", health, methods=["GET"]),
+            Route("/ready", ready, methods=["GET"]),
+            *inference_routes(host),
+        ],
+        lifespan=lifespan,
+    )
+
+
+def mount_inference(app: Starlette, host: ServingHost) -> None:
+    """Add the invocation and metrics routes to ``app`` and close ``host`` when it shuts down."""
+    app.router.routes.extend(inference_routes(host))
+    parent = app.router.lifespan_context
+
+    @contextlib.asynccontextmanager
+    async def lifespan(a: Any) -> AsyncIterator[Any]:
+        async with parent(a) as state:
+            try:
+                yield state
+            finally:
+                await run_in_threadpool(host.close)
+
+    app.router.lifespan_context = lifespan
+
+
+__all__ = ["ServingHost", "create_inference_app", "inference_routes", "mount_inference"]

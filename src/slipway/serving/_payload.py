@@ -1,0 +1,94 @@
+"""Request bodies in, predictions out: the input shapes MLflow's scoring server takes, and CSV.
+
+JSON bodies hold exactly one of these keys:
+
+* ``dataframe_split``: ``{"columns": [...], "data": [[...], ...]}`` (pandas' ``split`` orient);
+* ``dataframe_records``: ``[{"col": value, ...}, ...]``;
+* ``instances``: a list of records, or a list of rows / tensors;
+* ``inputs``: a dict of column lists, a list of records, or a list of rows / tensors.
+
+A ``text/csv`` body is a table with a header row. What comes out is a DataFrame or an array for
+:meth:`LoadedModel.predict`, which checks it against the signature.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+from collections.abc import Mapping
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from slipway.errors import InvalidInput
+from slipway.models._flavor import ModelInput
+
+SHAPES = ("dataframe_split", "dataframe_records", "instances", "inputs")
+
+
+def parse_body(body: bytes, content_type: str) -> ModelInput:
+    """The model input a request carries.
+
+    Raises:
+        InvalidInput: (``field="data"`` or the shape's key) for a body that is none of the shapes.
+    """
+    kind = content_type.split(";", 1)[0].strip().lower()
+    if kind == "text/csv":
+        try:
+            return pd.read_csv(io.BytesIO(body))
+        except (ValueError, pd.errors.ParserError) as exc:
+            raise InvalidInput(f"the CSV body cannot be read: {exc}", field="data") from None
+    if kind not in ("application/json", ""):
+        raise InvalidInput(f"send application/json or text/csv, not {kind!r}", field="content-type")
+    try:
+        payload = json.loads(body)
+    except ValueError as exc:
+        raise InvalidInput(f"the body is not JSON: {exc}", field="data") from None
+    keys = [k for k in SHAPES if isinstance(payload, dict) and k in payload]
+    if len(keys) != 1:
+        raise InvalidInput(f"the JSON body must hold exactly one of {', '.join(SHAPES)}", field="data")
+    return _from_json(keys[0], payload[keys[0]])
+
+
+def _from_json(key: str, value: Any) -> ModelInput:
+    if key == "dataframe_split":
+        if not isinstance(value, Mapping) or "columns" not in value or "data" not in value:
+            raise InvalidInput("dataframe_split needs 'columns' and 'data'", field=key)
+        return _table(key, lambda: pd.DataFrame(value["data"], columns=value["columns"]))
+    if key == "dataframe_records" or (isinstance(value, list) and value and isinstance(value[0], Mapping)):
+        if not isinstance(value, list) or not all(isinstance(r, Mapping) for r in value):
+            raise InvalidInput(f"{key} must be a list of records (objects)", field=key)
+        return _table(key, lambda: pd.DataFrame.from_records(value))
+    if isinstance(value, Mapping):  # columns: {"a": [1, 2], "b": [3, 4]}
+        return _table(key, lambda: pd.DataFrame({k: v if isinstance(v, list) else [v] for k, v in value.items()}))
+    if isinstance(value, list) and value:
+        try:
+            return np.asarray(value)
+        except ValueError as exc:
+            raise InvalidInput(f"{key} is not a rectangular array: {exc}", field=key) from None
+    raise InvalidInput(f"{key} must be a non-empty list or an object of columns", field=key)
+
+
+def _table(key: str, build: Any) -> pd.DataFrame:
+    try:
+        frame: pd.DataFrame = build()
+    except (ValueError, TypeError) as exc:
+        raise InvalidInput(f"{key} cannot be made a table: {exc}", field=key) from None
+    return frame
+
+
+def to_jsonable(value: Any) -> Any:
+    """A prediction (array, Series, DataFrame, list of them) as plain JSON values."""
+    if isinstance(value, pd.DataFrame):
+        return json.loads(value.to_json(orient="records"))
+    if isinstance(value, pd.Series | np.ndarray):
+        return np.asarray(value).tolist()  # NaN stays NaN: the response encoder writes it as null
+    return value
+
+
+def input_as_split(data: ModelInput) -> dict[str, Any]:
+    """A model input as ``dataframe_split`` JSON, the shape captured records keep."""
+    if isinstance(data, pd.DataFrame):
+        return {"columns": [str(c) for c in data.columns], "data": json.loads(data.to_json(orient="values"))}
+    return {"columns": None, "data": to_jsonable(data)}

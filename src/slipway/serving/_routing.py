@@ -1,0 +1,104 @@
+"""The routing table of one endpoint revision: which variant answers a request.
+
+Live variants share ``1 - share`` of traffic by weight and, during a deployment, the target
+variants share ``share``. A request picks a point ``u`` in [0, 1): at random, or from its request
+key (so the same key lands on the same variant while the table stays the same). A table is
+immutable; a server swaps in a new one when the endpoint's revision moves.
+"""
+
+from __future__ import annotations
+
+import bisect
+import hashlib
+import itertools
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+from slipway.errors import InvalidInput
+from slipway.models import LoadedModel
+from slipway.serving._records import Endpoint, Variant
+
+VARIANT_HEADER = "x-slipway-variant"
+
+
+@dataclass(frozen=True)
+class Route:
+    """A variant ready to answer: ``name`` is unique in the table (a target variant named like a
+    live one is ``NAME-canary``); ``canary`` marks the deployment's target variants."""
+
+    name: str
+    variant: Variant
+    model: LoadedModel
+    canary: bool
+
+
+class _Weighted:
+    def __init__(self, routes: Sequence[tuple[Route, float]]) -> None:
+        total = sum(w for _, w in routes)
+        self.routes = [r for r, w in routes if w > 0]
+        self._bounds = list(itertools.accumulate(w / total for _, w in routes if w > 0))
+
+    def pick(self, u: float) -> Route:
+        return self.routes[min(bisect.bisect_right(self._bounds, u), len(self.routes) - 1)]
+
+
+def unit_point(key: str) -> float:
+    """A stable point in [0, 1) for a request key."""
+    return int.from_bytes(hashlib.blake2b(key.encode(), digest_size=8).digest(), "big") / 2.0**64
+
+
+class Routing:
+    """Who answers what, for ``endpoint`` at its current revision.
+
+    Args:
+        endpoint: the endpoint, with its deployment in progress if any.
+        models: loaded models by model version id, for every variant the endpoint names.
+    """
+
+    def __init__(self, endpoint: Endpoint, models: Mapping[str, LoadedModel]) -> None:
+        self.revision = endpoint.revision
+        deployment = endpoint.deployment
+        share = deployment.share if deployment is not None else 0.0
+        # The window of the deployment step alarms are judged on: changes with every step.
+        self.step = (deployment.id, deployment.share) if deployment is not None else None
+        live = [Route(v.name, v, models[v.model_version_id], False) for v in endpoint.variants]
+        taken = {r.name for r in live}
+        target = [
+            Route(f"{v.name}-canary" if v.name in taken else v.name, v, models[v.model_version_id], True)
+            for v in (deployment.target if deployment is not None else [])
+        ]
+        self.by_name = {r.name: r for r in (*live, *target)}
+        self.shadows = [r for r in (*live, *target) if r.variant.shadow]
+        self._live = _Weighted([(r, r.variant.weight) for r in live if not r.variant.shadow])
+        serving = [(r, r.variant.weight) for r in target if not r.variant.shadow]
+        total_live, total_target = _total(self._live.routes), sum(w for _, w in serving)
+        self._all = _Weighted(
+            [(r, (1 - share) * r.variant.weight / total_live) for r in self._live.routes]
+            + [(r, share * w / total_target) for r, w in serving]
+        )
+
+    def pick(self, u: float) -> Route:
+        """The variant at point ``u`` of all live traffic."""
+        return self._all.pick(u)
+
+    def fallback(self, u: float) -> Route:
+        """A live (not target) variant, for a request a target variant failed."""
+        return self._live.pick(u)
+
+    def named(self, name: str) -> Route:
+        """The variant a request asked for by header.
+
+        Raises:
+            InvalidInput: naming the header, for a name the endpoint does not serve.
+        """
+        route = self.by_name.get(name)
+        if route is None:
+            raise InvalidInput(
+                f"the endpoint has no variant {name!r}; it serves {', '.join(sorted(self.by_name))}",
+                field=VARIANT_HEADER,
+            )
+        return route
+
+
+def _total(routes: Sequence[Route]) -> float:
+    return sum(r.variant.weight for r in routes)

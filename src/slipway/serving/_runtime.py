@@ -1,0 +1,259 @@
+"""One endpoint as a server process serves it: models, routing, capture, and the rollout watch.
+
+A watcher thread polls the control plane every ``poll_seconds``. While a deployment is in
+progress it reports the target variants' traffic of the current step
+(:meth:`ServingService.advance`), which may move the rollout on or roll it back; when the
+endpoint's revision moves, it loads any new model versions and swaps the routing table in one
+assignment, so a request is answered by the old table or the new one, never by neither.
+
+A request a target (canary) variant fails is counted against the deployment and answered again
+by a live variant: the alarm sees the failure, the client does not.
+"""
+
+from __future__ import annotations
+
+import collections
+import logging
+import random
+import threading
+import time
+from collections.abc import Mapping
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from slipway._ids import new_id, utcnow
+from slipway.errors import InvalidInput, NotFound, ServiceUnavailable, SlipwayError
+from slipway.models import LoadedModel
+from slipway.models._flavor import ModelInput
+from slipway.registry import RegistryReader
+from slipway.serving._capture import Captured, CaptureWriter
+from slipway.serving._metrics import ServingMetrics
+from slipway.serving._payload import parse_body, to_jsonable
+from slipway.serving._records import Endpoint, EndpointStatus, WindowStats
+from slipway.serving._routing import VARIANT_HEADER, Route, Routing, unit_point
+from slipway.serving._service import ServingService
+from slipway.store.artifacts import ArtifactStore
+
+REQUEST_KEY_HEADER = "x-slipway-request-key"
+_WINDOW_LIMIT = 10_000  # latencies kept per deployment step for its p99
+_log = logging.getLogger(__name__)
+
+
+class ModelFailed(SlipwayError):
+    """The model raised on an input that passed its signature: the server's fault, a 500."""
+
+    code = "MODEL_ERROR"
+
+
+@dataclass(frozen=True)
+class Answer:
+    """A prediction and who made it."""
+
+    inference_id: str
+    variant: str
+    predictions: Any
+
+
+class _Window:
+    """The target variants' traffic in the current deployment step."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._step: object = None
+        self._errors = 0
+        self._latencies: collections.deque[float] = collections.deque(maxlen=_WINDOW_LIMIT)
+        self._requests = 0
+
+    def record(self, step: object, seconds: float, *, error: bool) -> None:
+        with self._lock:
+            if step != self._step:
+                self._step, self._errors, self._requests = step, 0, 0
+                self._latencies.clear()
+            self._requests += 1
+            self._errors += error
+            self._latencies.append(seconds)
+
+    def stats(self, step: object) -> WindowStats:
+        with self._lock:
+            if step != self._step or not self._requests:
+                return WindowStats(requests=0, errors=0)
+            p99 = float(np.percentile(np.fromiter(self._latencies, float), 99)) * 1000
+            return WindowStats(requests=self._requests, errors=self._errors, p99_ms=p99)
+
+
+class EndpointRuntime:
+    """Serve one endpoint: call :meth:`start` once, :meth:`invoke` from any thread, :meth:`close` once.
+
+    Args:
+        name: the endpoint.
+        service: the control plane, polled and reported to.
+        registry: where model versions are loaded from.
+        artifacts: where captured data goes.
+        metrics: where requests are counted (shared by the endpoints of one process).
+        poll_seconds: how often the control plane is asked for changes.
+    """
+
+    def __init__(
+        self,
+        name: str,
+        service: ServingService,
+        registry: RegistryReader,
+        artifacts: ArtifactStore,
+        metrics: ServingMetrics,
+        *,
+        poll_seconds: float = 1.0,
+    ) -> None:
+        self.name = name
+        self._service = service
+        self._registry = registry
+        self._artifacts = artifacts
+        self._metrics = metrics
+        self._poll = poll_seconds
+        self._routing: Routing | None = None
+        self._models: dict[str, LoadedModel] = {}
+        self._capture: CaptureWriter | None = None
+        self._window = _Window()
+        self._stop = threading.Event()
+        self._watcher = threading.Thread(target=self._watch, name=f"slipway-endpoint-{name}", daemon=True)
+        self._shadows = ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"slipway-shadow-{name}")
+
+    @property
+    def ready(self) -> bool:
+        """Whether a routing table is loaded, so requests can be answered."""
+        return self._routing is not None
+
+    def start(self) -> None:
+        """Load the endpoint's models and start watching it.
+
+        Raises:
+            NotFound: if the endpoint does not exist.
+            SlipwayError: if a model would not load (the endpoint is then marked Failed).
+        """
+        self._apply(self._service.get_endpoint(self.name))
+        self._watcher.start()
+
+    def close(self) -> None:
+        """Stop watching, finish shadow calls, and flush captured records."""
+        self._stop.set()
+        if self._watcher.is_alive():
+            self._watcher.join()
+        self._shadows.shutdown(wait=True)
+        if self._capture is not None:
+            self._capture.close()
+
+    # ----------------------------------------------------------------- requests
+
+    def invoke(self, body: bytes, content_type: str, headers: Mapping[str, str]) -> Answer:
+        """Answer one request.
+
+        Raises:
+            InvalidInput: for a body that is no input shape, fails the signature, or names an
+                unknown variant.
+            ModelFailed: if the model raised.
+            ServiceUnavailable: while the endpoint's models are not loaded.
+        """
+        routing = self._routing
+        if routing is None:
+            raise ServiceUnavailable(f"endpoint {self.name!r} is not loaded")
+        data = parse_body(body, content_type)
+        pinned = headers.get(VARIANT_HEADER)
+        key = headers.get(REQUEST_KEY_HEADER)
+        u = unit_point(key) if key else random.random()
+        route = routing.named(pinned) if pinned else routing.pick(u)
+        inference_id = new_id()
+        try:
+            predictions = self._predict(routing, route, data)
+        except ModelFailed:
+            if not route.canary or pinned:
+                raise
+            route = routing.fallback(u)
+            predictions = self._predict(routing, route, data)
+        sampled = self._capture is not None and self._capture.sampled()
+        if sampled:
+            self._captured(inference_id, route, data, predictions, None)
+        for shadow in routing.shadows:
+            self._shadows.submit(self._shadow, routing, shadow, data, inference_id, sampled)
+        return Answer(inference_id, route.name, to_jsonable(predictions))
+
+    def _predict(self, routing: Routing, route: Route, data: ModelInput) -> Any:
+        start = time.perf_counter()
+        try:
+            predictions = route.model.predict(data)
+        except InvalidInput:
+            raise  # the caller's input: no error of the variant's
+        except Exception as exc:
+            self._count(routing, route, time.perf_counter() - start, error=True)
+            raise ModelFailed(f"variant {route.name!r} failed: {type(exc).__name__}: {exc}") from exc
+        self._count(routing, route, time.perf_counter() - start, error=False)
+        return predictions
+
+    def _count(self, routing: Routing, route: Route, seconds: float, *, error: bool) -> None:
+        self._metrics.record(self.name, route.name, seconds, error=error)
+        if route.canary:
+            self._window.record(routing.step, seconds, error=error)
+
+    def _shadow(self, routing: Routing, route: Route, data: ModelInput, inference_id: str, sampled: bool) -> None:
+        try:
+            predictions, error = self._predict(routing, route, data), None
+        except SlipwayError as exc:
+            predictions, error = None, exc.message
+        if sampled:
+            self._captured(inference_id, route, data, predictions, error)
+
+    def _captured(self, inference_id: str, route: Route, data: ModelInput, predictions: Any, error: str | None) -> None:
+        assert self._capture is not None
+        self._capture.offer(
+            Captured(inference_id, utcnow(), self.name, route.name, route.variant.shadow, data, predictions, error)
+        )
+
+    # ----------------------------------------------------------------- the watch
+
+    def _watch(self) -> None:
+        while not self._stop.wait(self._poll):
+            try:
+                self.refresh()
+            except NotFound:
+                self._routing = None  # deleted: stop answering
+            except Exception:
+                _log.exception("watching endpoint %r failed; retrying", self.name)
+
+    def refresh(self) -> None:
+        """Report the deployment step's traffic, and swap in the endpoint's current revision."""
+        endpoint = self._service.get_endpoint(self.name)
+        routing = self._routing
+        if endpoint.deployment is not None and routing is not None:
+            endpoint = self._service.advance(self.name, self._window.stats(routing.step))
+        if routing is None or endpoint.revision != routing.revision:
+            self._apply(endpoint)
+        elif endpoint.status in (EndpointStatus.CREATING, EndpointStatus.UPDATING, EndpointStatus.ROLLING_BACK):
+            self._service.confirm(self.name, endpoint.revision)
+
+    def _apply(self, endpoint: Endpoint) -> None:
+        variants = [*endpoint.variants, *(endpoint.deployment.target if endpoint.deployment else [])]
+        try:
+            models = {v.model_version_id: self._load(v.model_version_id, v.model) for v in variants}
+        except Exception as exc:
+            self._service.fail(self.name, f"cannot load a model: {exc}")
+            raise
+        self._configure_capture(endpoint)
+        self._routing = Routing(endpoint, models)
+        self._models = models
+        self._service.confirm(self.name, endpoint.revision)
+
+    def _load(self, version_id: str, model: str) -> LoadedModel:
+        loaded = self._models.get(version_id)
+        return loaded if loaded is not None else self._registry.load_model(f"models:/{model}")
+
+    def _configure_capture(self, endpoint: Endpoint) -> None:
+        if self._capture is None:
+            self._capture = CaptureWriter(
+                self._artifacts,
+                endpoint.id,
+                sampling_percent=endpoint.capture.sampling_percent,
+                max_records_per_file=endpoint.capture.max_records_per_file,
+            )
+        else:
+            self._capture.sampling_percent = endpoint.capture.sampling_percent
