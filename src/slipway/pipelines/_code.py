@@ -12,11 +12,13 @@ from __future__ import annotations
 import hashlib
 import importlib
 import inspect
+import os
 import sys
 import textwrap
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from types import ModuleType
 from typing import Any
 
 from slipway.errors import InvalidInput
@@ -68,12 +70,50 @@ def script_code(path: Path) -> Code:
 
 def importable(ref: str) -> bool:
     """Whether another process could import ``module:qualname`` (not ``__main__``, no ``<locals>``)."""
-    module, _, qualname = ref.partition(":")
-    return module != "__main__" and "<" not in qualname
+    module, sep, qualname = ref.partition(":")
+    return (
+        bool(sep and qualname)
+        and module.replace(".", "_").isidentifier()
+        and module != "__main__"
+        and "<" not in qualname
+    )
+
+
+# Module -> (mtime, size) of its file when this process last loaded it: see fresh_module.
+_LOADED: dict[str, tuple[int, int]] = {}
+
+
+def _stamp(module: ModuleType) -> tuple[int, int] | None:
+    file = getattr(module, "__file__", None)
+    try:
+        stat = os.stat(file) if file else None
+    except OSError:
+        return None
+    return None if stat is None else (stat.st_mtime_ns, stat.st_size)
+
+
+def fresh_module(name: str) -> ModuleType:
+    """Import the module ``name``, reloading it if its file changed since this process loaded it.
+
+    A long-lived process (a server, a warm worker) must run the code as it is now, not as it was
+    when it first imported it: otherwise the code hash (read from the file) and the code that runs
+    would disagree. A module this process imported before asking is taken as current the first time.
+    """
+    module = sys.modules.get(name)
+    if module is None:
+        module = importlib.import_module(name)
+    elif name in _LOADED and _stamp(module) != _LOADED[name]:
+        module = importlib.reload(module)
+    stamp = _stamp(module)
+    if stamp is not None:
+        _LOADED[name] = stamp
+    return module
 
 
 def import_string(spec: str, *, what: str = "object") -> Any:
     """Import ``package.module:attribute.path``; the current folder is searched first, as ``python -m`` does.
+
+    The module is reloaded if its file changed since this process loaded it (:func:`fresh_module`).
 
     Raises:
         InvalidInput: (``field="ref"``) if the spec is malformed, the module cannot be imported
@@ -90,7 +130,7 @@ def import_string(spec: str, *, what: str = "object") -> Any:
     if cwd not in sys.path:
         sys.path.insert(0, cwd)
     try:
-        obj: Any = importlib.import_module(module_name)
+        obj: Any = fresh_module(module_name)
     except ImportError as exc:
         raise InvalidInput(f"cannot import the module of {what} {spec!r}: {exc}", field="ref") from None
     for part in attr.split("."):

@@ -239,7 +239,11 @@ class PipelineService:
         return pipeline
 
     def _plan_steps(self, pipeline: Pipeline, selected: Sequence[str] | None, reference: str | None) -> list[NewStep]:
-        """The step rows of a new execution: all Pending, or for a selection, the rest taken from a reference."""
+        """The step rows of a new execution: all Pending, or for a selection, the rest taken from a reference.
+
+        Steps not selected reuse the reference's outputs, unless they come after a selected step
+        (their outputs were made from what is being redone): those are Skipped.
+        """
         steps = pipeline.steps
         if selected is None:
             return [NewStep(n, steps[n].type_name) for n in pipeline.dag.order]
@@ -248,12 +252,13 @@ class PipelineService:
             raise InvalidInput(f"pipeline {pipeline.name!r} has no step {unknown[0]!r}", field="steps")
         earlier = {s.step_name: s for s in self.get_execution(reference).steps} if reference else {}
         needed = pipeline.dag.ancestors(selected) - set(selected)
+        stale = pipeline.dag.descendants(selected)  # outputs made from the old ones: not reused
         out = []
         for name in pipeline.dag.order:
             before = earlier.get(name)
             if name in selected:
                 out.append(NewStep(name, steps[name].type_name))
-            elif before is not None and before.status.completed:
+            elif name not in stale and before is not None and before.status.completed:
                 out.append(
                     NewStep(
                         name,

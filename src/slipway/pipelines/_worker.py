@@ -26,6 +26,7 @@ from typing import Any
 import cloudpickle
 
 from slipway.pipelines._artifacts import STEP_OWNER, ArtifactRef, refs_below
+from slipway.pipelines._code import fresh_module, importable
 from slipway.pipelines._context import Services, ServiceSpec, TaskInfo, WorkContext
 from slipway.store.artifacts import Owner
 
@@ -45,8 +46,11 @@ class Task:
     sys_path: list[str] = field(default_factory=lambda: list(sys.path))
 
     def dumps(self) -> bytes:
-        """The task as a worker reads it: the import path first, so the step's module can be found."""
-        return pickle.dumps((self.id, self.sys_path, cloudpickle.dumps(self)))
+        """The task as a worker reads it: the import path and the step's module first, so the module
+        can be found, and reloaded if its file changed since the worker loaded it."""
+        code = self.step.code()
+        modules = [code.ref.partition(":")[0]] if code is not None and importable(code.ref) else []
+        return pickle.dumps((self.id, self.sys_path, modules, cloudpickle.dumps(self)))
 
 
 @dataclass
@@ -78,11 +82,13 @@ def worker_name() -> str:
 
 def run_payload(payload: bytes) -> bytes:
     """Run one task given as bytes and return its result as bytes (the entry of every executor)."""
-    task_id, path, data = pickle.loads(payload)
+    task_id, path, modules, data = pickle.loads(payload)
     for entry in path:
         if entry not in sys.path:
             sys.path.append(entry)
     try:
+        for module in modules:
+            fresh_module(module)
         task: Task = pickle.loads(data)
     except Exception as exc:  # the step's code cannot be loaded here (a module missing on this machine)
         result = TaskResult.failure(task_id, type(exc).__name__, f"cannot load the step here: {exc}", worker_name())
