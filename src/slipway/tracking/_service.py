@@ -12,7 +12,22 @@ from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any, BinaryIO
 
-from sqlalchemy import Connection, Row, and_, bindparam, delete, func, insert, select, update
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    Connection,
+    Float,
+    Row,
+    String,
+    and_,
+    bindparam,
+    cast,
+    delete,
+    func,
+    insert,
+    select,
+    update,
+)
 from sqlalchemy.exc import IntegrityError
 
 from slipway._ids import ms_to_datetime, new_id, now_ms
@@ -52,6 +67,24 @@ DEFAULT_EXPERIMENT = "Default"
 # Built once: constructing statements costs more than running them on the metric-logging path.
 _RUN_STAGE = select(runs.c.lifecycle_stage).where(runs.c.id == bindparam("run_id"))
 _INSERT_METRIC = insert(metrics_table)
+_METRIC_COLUMNS = {
+    "key": String(),
+    "value": Float(),
+    "is_nan": Boolean(),
+    "step": BigInteger(),
+    "timestamp": BigInteger(),
+}
+# One statement checks that the run is active and logs the point: the check costs no extra round trip.
+_INSERT_METRIC_IF_ACTIVE = (
+    insert(metrics_table)
+    .from_select(
+        ["run_id", *_METRIC_COLUMNS],
+        select(runs.c.id, *(cast(bindparam(name), type_) for name, type_ in _METRIC_COLUMNS.items())).where(
+            runs.c.id == bindparam("run_id"), runs.c.lifecycle_stage == "active"
+        ),
+    )
+    .returning(metrics_table.c.id)
+)
 MAX_SEARCH_RESULTS = 50_000
 
 
@@ -351,8 +384,8 @@ class TrackingService:
             "timestamp": now_ms() if timestamp is None else v.check_time_ms(timestamp, f"metric.{key}.timestamp"),
         }
         with self._db.write() as conn:
-            self._check_active(conn, run_id)
-            conn.execute(_INSERT_METRIC, [row])
+            if conn.execute(_INSERT_METRIC_IF_ACTIVE, row).first() is None:
+                self._check_active(conn, run_id)  # raises: the run is missing or deleted
             upsert(
                 conn,
                 latest_metrics,
