@@ -18,6 +18,7 @@ from slipway.tracking import TrackingService
 if TYPE_CHECKING:
     from slipway.datasets import DatasetService
     from slipway.features import FeatureService
+    from slipway.monitoring import MonitoringService
     from slipway.pipelines import PipelineService
     from slipway.registry import RegistryService
 
@@ -62,6 +63,12 @@ class Backend:
         from slipway.pipelines import PipelineService, ServiceSpec  # worker pools and runners: import on first use
 
         return PipelineService(self.db, self.artifacts, ServiceSpec(Backend, self.settings))
+
+    @functools.cached_property
+    def monitoring(self) -> MonitoringService:
+        from slipway.monitoring import MonitoringService  # brings pyarrow and pandas: import on first use
+
+        return MonitoringService(self.db, self.artifacts, self.datasets)
 
     @functools.cached_property
     def lineage(self) -> LineageService:

@@ -24,6 +24,7 @@ from slipway.cli._features import features_app
 from slipway.cli._models import models_app
 from slipway.cli._monitor import monitor_app
 from slipway.cli._runs import runs_app
+from slipway.cli._serve import serve
 from slipway.cli._server import server
 from slipway.errors import SlipwayError
 
@@ -118,6 +119,7 @@ app.command(rich_help_panel="Setup")(server)
 app.add_typer(experiments_app, name="experiments", rich_help_panel="Tracking")
 app.add_typer(runs_app, name="runs", rich_help_panel="Tracking")
 app.add_typer(models_app, name="models", rich_help_panel="Registry")
+app.command(rich_help_panel="Serving")(serve)
 app.add_typer(monitor_app, name="monitor", rich_help_panel="Monitoring")
 app.add_typer(datasets_app, name="datasets", rich_help_panel="Data")
 app.add_typer(features_app, name="features", rich_help_panel="Data")

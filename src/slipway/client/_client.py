@@ -19,6 +19,7 @@ if TYPE_CHECKING:
     from slipway.client._registry import RemoteRegistry
     from slipway.datasets import DatasetService
     from slipway.features import FeatureService
+    from slipway.monitoring import MonitoringService
     from slipway.pipelines import PipelineService
     from slipway.registry import RegistryService
 
@@ -94,6 +95,11 @@ class Client:
         from slipway.client._features import RemoteFeatures  # brings pyarrow: import on first use
 
         return RemoteFeatures(self._http)
+
+    @functools.cached_property
+    def monitoring(self) -> MonitoringService:
+        """Baselines, monitors, their executions and alarms (embedded mode); built on first use."""
+        return self.backend.monitoring
 
     @functools.cached_property
     def pipelines(self) -> PipelineService | RemotePipelines:

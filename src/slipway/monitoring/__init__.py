@@ -28,6 +28,15 @@ from slipway.monitoring._constraints import (
 )
 from slipway.monitoring._distance import DEFAULT_THRESHOLDS, DriftMethod, drift_score, is_drift
 from slipway.monitoring._quality import ProblemType, QualityResult, evaluate, join_labels
+from slipway.monitoring._records import (
+    Alarm,
+    AlarmState,
+    BaselineVersion,
+    ExecutionStatus,
+    Monitor,
+    MonitorExecution,
+    MonitorKind,
+)
 from slipway.monitoring._report import (
     DRIFT_FILE,
     REPORT_FILE,
@@ -36,6 +45,7 @@ from slipway.monitoring._report import (
     report_files,
     write_report,
 )
+from slipway.monitoring._service import MonitoringService
 
 __all__ = [
     "CONSTRAINTS_FILE",
@@ -44,15 +54,23 @@ __all__ = [
     "REPORT_FILE",
     "STATISTICS_FILE",
     "VIOLATIONS_FILE",
+    "Alarm",
+    "AlarmState",
     "Baseline",
+    "BaselineVersion",
     "CheckResult",
     "CheckType",
     "Constraints",
     "DistributionConstraints",
     "DriftMethod",
+    "ExecutionStatus",
     "FeatureConstraints",
     "FeatureDrift",
+    "Monitor",
+    "MonitorExecution",
+    "MonitorKind",
     "MonitoringConfig",
+    "MonitoringService",
     "NumConstraints",
     "ProblemType",
     "QualityResult",

@@ -28,6 +28,7 @@ class CheckType(enum.StrEnum):
     EXTRA_COLUMN = "extra_column_check"
     CATEGORICAL_VALUES = "categorical_values_check"
     NON_NEGATIVE = "non_negative_check"
+    MODEL_QUALITY = "model_quality_check"
 
 
 @dataclasses.dataclass(frozen=True)

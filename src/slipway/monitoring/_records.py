@@ -1,0 +1,109 @@
+"""Monitoring records: immutable values returned by the service and sent over the wire."""
+
+from __future__ import annotations
+
+import datetime as dt
+import enum
+
+from pydantic import BaseModel, ConfigDict
+
+
+class Record(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+
+class MonitorKind(enum.StrEnum):
+    DATA_QUALITY = "DataQuality"
+    MODEL_QUALITY = "ModelQuality"
+
+
+class ExecutionStatus(enum.StrEnum):
+    COMPLETED = "Completed"
+    COMPLETED_WITH_VIOLATIONS = "CompletedWithViolations"
+    FAILED = "Failed"
+
+
+class AlarmState(enum.StrEnum):
+    OK = "OK"
+    ALARM = "ALARM"
+    INSUFFICIENT_DATA = "INSUFFICIENT_DATA"
+
+
+class BaselineVersion(Record):
+    """One stored baseline: its files are ``statistics.json`` and ``constraints.json`` in the artifact store."""
+
+    id: str
+    name: str
+    version: int
+    item_count: int
+    feature_count: int
+    source: str | None = None
+    created_by: str
+    created_at: dt.datetime
+
+    @property
+    def ref(self) -> str:
+        return f"{self.name}:{self.version}"
+
+
+class Monitor(Record):
+    """A named check: data quality against a baseline, or model quality against metric bounds.
+
+    Attributes:
+        baseline: ``name:version`` of the baseline a data-quality monitor compares with.
+        problem_type: for model quality, ``Regression``, ``BinaryClassification`` or
+            ``MulticlassClassification``.
+        thresholds: for model quality, bounds per metric: an error (``mae``, ``mse``, ``rmse``)
+            must stay at or below its bound, any other metric at or above it.
+    """
+
+    id: str
+    name: str
+    kind: MonitorKind
+    baseline: str | None = None
+    problem_type: str | None = None
+    thresholds: dict[str, float] = {}
+    created_by: str
+    created_at: dt.datetime
+
+
+class MonitorExecution(Record):
+    """One run of a monitor: its outcome, counts and metrics; the report is stored as artifacts."""
+
+    id: str
+    monitor: str
+    status: ExecutionStatus
+    item_count: int
+    violation_count: int
+    message: str | None = None
+    metrics: dict[str, float] = {}
+    started_at: dt.datetime
+    ended_at: dt.datetime
+
+    @property
+    def duration(self) -> dt.timedelta:
+        return self.ended_at - self.started_at
+
+
+class Alarm(Record):
+    """A threshold on a monitor's metric over the last ``evaluation_periods`` executions.
+
+    The alarm is ``ALARM`` when at least ``datapoints_to_alarm`` of those executions cross the
+    threshold, ``OK`` when fewer do, and ``INSUFFICIENT_DATA`` until the monitor has run that
+    many times with the metric.
+    """
+
+    id: str
+    name: str
+    monitor: str
+    metric: str
+    comparison: str
+    threshold: float
+    evaluation_periods: int
+    datapoints_to_alarm: int
+    webhooks: list[str] = []
+    state: AlarmState
+    state_reason: str
+    state_changed_at: dt.datetime
+    created_by: str
+    created_at: dt.datetime

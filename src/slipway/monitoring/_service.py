@@ -1,0 +1,527 @@
+"""The monitoring service: stored baselines, monitors, their executions and metrics, and alarms.
+
+A run of a monitor is one transaction: the execution, its metrics, the new state of every alarm
+on the monitor and the events of what changed (``monitor_execution.completed``,
+``alarm.state_changed``) commit together; webhooks are posted once it has committed, so a
+receiver never hears of a transition that was rolled back.
+"""
+
+from __future__ import annotations
+
+import enum
+import json
+import math
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import pandas as pd
+import pyarrow as pa
+from sqlalchemy import Connection, Row, insert, select, update
+from sqlalchemy.exc import IntegrityError
+
+from slipway._ids import ms_to_datetime, new_id, now_ms
+from slipway._principal import current_principal
+from slipway.datasets import DataSource, check_name
+from slipway.datasets._sources import open_source
+from slipway.errors import AlreadyExists, InvalidInput, NotFound, SlipwayError
+from slipway.events import record_change
+from slipway.lineage import NodeRef, record_edges
+from slipway.monitoring._alarms import alarm_state, check_rule, post_webhooks
+from slipway.monitoring._baseline import CONSTRAINTS_FILE, STATISTICS_FILE, Baseline, statistics_of
+from slipway.monitoring._check import CheckType, Violation, check_statistics
+from slipway.monitoring._quality import ProblemType, evaluate
+from slipway.monitoring._records import (
+    Alarm,
+    AlarmState,
+    BaselineVersion,
+    ExecutionStatus,
+    Monitor,
+    MonitorExecution,
+    MonitorKind,
+)
+from slipway.monitoring._report import VIOLATIONS_FILE, report_files
+from slipway.monitoring._tables import alarms, monitor_executions, monitor_metrics, monitoring_baselines, monitors
+from slipway.store import Database
+from slipway.store.artifacts import ArtifactStore, Owner
+
+if TYPE_CHECKING:
+    from slipway.datasets import DatasetService
+
+BASELINE_KIND = "monitoring_baseline"
+MONITOR_KIND = "monitor"
+EXECUTION_KIND = "monitor_execution"
+QUALITY_FILE = "model_quality.json"
+LOWER_IS_BETTER = frozenset({"mae", "mse", "rmse"})
+
+
+class MonitoringService:
+    """Baselines, monitors, executions and alarms over one metadata database and artifact store.
+
+    Example:
+        >>> service = client.monitoring
+        >>> service.create_baseline("abalone", "train.csv")
+        >>> service.create_monitor("abalone-dq", baseline="abalone")
+        >>> service.create_alarm("drift", monitor="abalone-dq", metric="violations.baseline_drift_check",
+        ...                      threshold=0, webhooks=["http://127.0.0.1:9000/hook"])
+        >>> service.run_monitor("abalone-dq", "today.csv").violation_count
+        2
+    """
+
+    def __init__(self, db: Database, artifacts: ArtifactStore, datasets: DatasetService | None = None) -> None:
+        self._db = db
+        self._artifacts = artifacts
+        self._datasets = datasets
+
+    # ------------------------------------------------------------------------------ baselines
+
+    def create_baseline(
+        self, name: str, data: DataSource | Baseline | None = None, *, dataset: str | None = None,
+        format: str | None = None,
+    ) -> BaselineVersion:
+        """Store a new version of baseline ``name``: from data, from a dataset version, or as given.
+
+        Args:
+            name: the baseline's name; each call adds version 1, 2, ...
+            data: a DataFrame, Arrow table, file or folder to describe, or a ready (perhaps
+                edited) :class:`Baseline`.
+            dataset: instead of ``data``, a registered dataset version (``name`` or
+                ``name:version``), whose stored statistics are used without reading it again;
+                lineage records the baseline as derived from it.
+            format: the file format, when the extension does not tell.
+
+        Raises:
+            InvalidInput: for neither or both of ``data`` and ``dataset``, or a bad name.
+            NotFound: for a dataset that does not exist.
+        """
+        check_name(name)
+        if (data is None) == (dataset is None):
+            raise InvalidInput("give either data or a dataset to build the baseline from", field="data")
+        upstream: NodeRef | None = None
+        if dataset is not None:
+            baseline, upstream, source = self._from_dataset(dataset)
+        elif isinstance(data, Baseline):
+            baseline, source = data, "given"
+        else:
+            assert data is not None
+            baseline = Baseline.from_statistics(statistics_of(data, format=format))
+            source = data if isinstance(data, str) else type(data).__name__
+        baseline_id, who, at = new_id(), current_principal().name, now_ms()
+        owner = Owner(BASELINE_KIND, baseline_id)
+        for file_name, content in baseline.files().items():
+            self._artifacts.put_bytes(owner, file_name, content)
+        with self._db.write() as conn:
+            latest = conn.execute(select(monitoring_baselines.c.version).where(monitoring_baselines.c.name == name)
+                                  .order_by(monitoring_baselines.c.version.desc()).limit(1)).scalar()
+            version = (latest or 0) + 1
+            conn.execute(insert(monitoring_baselines).values(
+                id=baseline_id, name=name, version=version, item_count=baseline.statistics.item_count,
+                feature_count=len(baseline.constraints.features), source=str(source), created_by=who, created_at=at,
+            ))
+            record_change(conn, action="monitoring_baseline.create", object_kind=BASELINE_KIND, object_id=baseline_id,
+                          event_type="monitoring_baseline.created", payload={"name": name, "version": version})
+            if upstream is not None:
+                record_edges(conn, [(upstream, NodeRef(BASELINE_KIND, baseline_id, f"{name}:{version}"),
+                                     "derived_from")])
+        return self.get_baseline_version(name, version)
+
+    def _from_dataset(self, ref: str) -> tuple[Baseline, NodeRef, str]:
+        if self._datasets is None:
+            raise InvalidInput("datasets are not available to this service", field="dataset")
+        name, version = _parse_ref(ref, "dataset")
+        found = self._datasets.get_version(name, version)
+        statistics = self._datasets.get_statistics(name, found.version)
+        return Baseline.from_statistics(statistics), NodeRef("dataset_version", found.id, found.ref), found.ref
+
+    def get_baseline_version(self, name: str, version: int | None = None) -> BaselineVersion:
+        """Version ``version`` of baseline ``name`` (the latest when None).
+
+        Raises:
+            NotFound: if there is no such baseline or version.
+        """
+        b = monitoring_baselines.c
+        query = select(monitoring_baselines).where(b.name == name)
+        query = query.where(b.version == version) if version is not None else query.order_by(b.version.desc()).limit(1)
+        with self._db.read() as conn:
+            row = conn.execute(query).first()
+        if row is None:
+            raise NotFound(f"no baseline {name!r}" + (f" version {version}" if version is not None else ""),
+                           field="baseline")
+        return _baseline_version(row)
+
+    def get_baseline(self, name: str, version: int | None = None) -> Baseline:
+        """The statistics and constraints of a stored baseline version."""
+        found = self.get_baseline_version(name, version)
+        owner = Owner(BASELINE_KIND, found.id)
+        return Baseline.from_files(self._artifacts.read_bytes(owner, STATISTICS_FILE),
+                                   self._artifacts.read_bytes(owner, CONSTRAINTS_FILE))
+
+    def list_baselines(self) -> list[BaselineVersion]:
+        """Every version of every baseline, by name then newest first."""
+        b = monitoring_baselines.c
+        with self._db.read() as conn:
+            rows = conn.execute(select(monitoring_baselines).order_by(b.name, b.version.desc())).all()
+        return [_baseline_version(r) for r in rows]
+
+    # ------------------------------------------------------------------------------- monitors
+
+    def create_monitor(
+        self, name: str, *, baseline: str | None = None, kind: MonitorKind | str = MonitorKind.DATA_QUALITY,
+        problem_type: ProblemType | str | None = None, thresholds: dict[str, float] | None = None,
+    ) -> Monitor:
+        """Create a monitor.
+
+        Args:
+            baseline: for data quality, ``name`` (its latest version, fixed now) or ``name:version``.
+            kind: ``DataQuality`` or ``ModelQuality``.
+            problem_type: for model quality, the kind of predictions.
+            thresholds: for model quality, the bound per metric (see :class:`Monitor`).
+
+        Raises:
+            InvalidInput: for a missing or inapplicable argument.
+            NotFound: for a baseline that does not exist.
+            AlreadyExists: if a monitor has that name.
+        """
+        check_name(name)
+        kind = _enum(MonitorKind, kind, "kind")
+        baseline_id = None
+        config: dict[str, Any] = {}
+        if kind is MonitorKind.DATA_QUALITY:
+            if baseline is None:
+                raise InvalidInput("a data-quality monitor needs a baseline", field="baseline")
+            baseline_id = self.get_baseline_version(*_parse_ref(baseline, "baseline")).id
+        else:
+            if problem_type is None:
+                raise InvalidInput("a model-quality monitor needs a problem type", field="problem_type")
+            config = {"problem_type": str(_enum(ProblemType, problem_type, "problem_type")),
+                      "thresholds": {str(k): float(v) for k, v in (thresholds or {}).items()}}
+        monitor_id = new_id()
+        try:
+            with self._db.write() as conn:
+                conn.execute(insert(monitors).values(
+                    id=monitor_id, name=name, kind=str(kind), baseline_id=baseline_id, config=json.dumps(config),
+                    created_by=current_principal().name, created_at=now_ms(),
+                ))
+                record_change(conn, action="monitor.create", object_kind=MONITOR_KIND, object_id=monitor_id,
+                              event_type="monitor.created", payload={"name": name, "kind": str(kind)})
+                if baseline_id is not None:
+                    record_edges(conn, [(NodeRef(BASELINE_KIND, baseline_id), NodeRef(MONITOR_KIND, monitor_id, name),
+                                         "consumed")])
+        except IntegrityError:
+            raise AlreadyExists(f"monitor {name!r} already exists", field="name") from None
+        return self.get_monitor(name)
+
+    def get_monitor(self, name: str) -> Monitor:
+        """The monitor called ``name``.
+
+        Raises:
+            NotFound: if there is none.
+        """
+        with self._db.read() as conn:
+            row = conn.execute(_monitors().where(monitors.c.name == name)).first()
+        if row is None:
+            raise NotFound(f"no monitor {name!r}", field="monitor")
+        return _monitor(row)
+
+    def list_monitors(self) -> list[Monitor]:
+        with self._db.read() as conn:
+            return [_monitor(r) for r in conn.execute(_monitors().order_by(monitors.c.name))]
+
+    # ----------------------------------------------------------------------------- executions
+
+    def run_monitor(
+        self, name: str, data: DataSource, *, labels: DataSource | None = None, format: str | None = None,
+    ) -> MonitorExecution:
+        """Run a monitor once over ``data`` and record the execution, its report and metrics.
+
+        For data quality, ``data`` is any table to check against the baseline. For model
+        quality, ``data`` holds ``inference_id`` and ``prediction`` (and ``probability`` for
+        ROC AUC), ``labels`` holds ``inference_id`` and ``label``.
+
+        Input the monitor cannot use (a missing column, an unreadable file) gives a ``Failed``
+        execution with the reason, not an exception: a scheduled run has nobody to raise to.
+        Afterwards every alarm of the monitor is re-evaluated.
+
+        Raises:
+            NotFound: if the monitor does not exist.
+        """
+        monitor = self.get_monitor(name)
+        started, execution_id = now_ms(), new_id()
+        clock = time.perf_counter()
+        try:
+            files, metrics, violations, rows = self._evaluate(monitor, data, labels, format)
+            status = ExecutionStatus.COMPLETED_WITH_VIOLATIONS if violations else ExecutionStatus.COMPLETED
+            message = None
+        except (SlipwayError, ValueError, OSError, pa.ArrowException) as exc:
+            files, metrics, violations, rows = {}, {}, 0, 0
+            status, message = ExecutionStatus.FAILED, getattr(exc, "message", str(exc))
+        owner = Owner(EXECUTION_KIND, execution_id)
+        for file_name, content in files.items():
+            self._artifacts.put_bytes(owner, file_name, content)
+        ended = started + round((time.perf_counter() - clock) * 1000)
+        with self._db.write() as conn:
+            conn.execute(insert(monitor_executions).values(
+                id=execution_id, monitor_id=monitor.id, status=str(status), item_count=rows,
+                violation_count=violations, message=message, started_at=started, ended_at=ended,
+            ))
+            if metrics:
+                conn.execute(insert(monitor_metrics), [
+                    {"execution_id": execution_id, "key": key, "value": value} for key, value in metrics.items()
+                ])
+            record_change(conn, action="monitor.run", object_kind=EXECUTION_KIND, object_id=execution_id,
+                          event_type="monitor_execution.completed",
+                          payload={"monitor": monitor.name, "execution": execution_id, "status": str(status),
+                                   "violations": violations})
+            transitions = self._evaluate_alarms(conn, monitor)
+        for alarm, payload in transitions:
+            post_webhooks(alarm.webhooks, payload)
+        return self.get_execution(execution_id)
+
+    def _evaluate(
+        self, monitor: Monitor, data: DataSource, labels: DataSource | None, format: str | None,
+    ) -> tuple[dict[str, bytes], dict[str, float], int, int]:
+        """Run the check: (report files, metrics, violation count, rows looked at)."""
+        if monitor.kind is MonitorKind.DATA_QUALITY:
+            assert monitor.baseline is not None
+            result = check_statistics(statistics_of(data, format=format),
+                                      self.get_baseline(*_parse_ref(monitor.baseline, "baseline")))
+            metrics = {f"violations.{kind}": float(result.violation_counts().get(kind, 0)) for kind in CheckType}
+            emitting = {f.name for f in result.baseline.constraints.features
+                        if f.monitoring_config.emit_metrics == "Enabled"}
+            metrics |= {f"drift.{d.feature_name}": d.score for d in result.drift
+                        if d.feature_name in emitting and not math.isnan(d.score)}
+            metrics["violations.total"] = float(len(result.violations))
+            return report_files(result), metrics, len(result.violations), result.statistics.item_count
+        if labels is None:
+            raise InvalidInput("a model-quality run needs labels", field="labels")
+        assert monitor.problem_type is not None
+        quality = evaluate(_frame(data, format), _frame(labels, format), ProblemType(monitor.problem_type))
+        violations = [
+            Violation(metric, CheckType.MODEL_QUALITY, f"{metric} {quality.metrics[metric]:.4g} is "
+                      f"{'above' if metric in LOWER_IS_BETTER else 'below'} its bound {bound:g}")
+            for metric, bound in monitor.thresholds.items()
+            if metric in quality.metrics and _breaks(metric, quality.metrics[metric], bound)
+        ]
+        files = {QUALITY_FILE: json.dumps(quality.to_dict(), indent=1).encode(),
+                 VIOLATIONS_FILE: json.dumps({"violations": [v.to_dict() for v in violations]}, indent=1).encode()}
+        metrics = {k: v for k, v in quality.metrics.items() if not math.isnan(v)}  # undefined is no datapoint
+        metrics["violations.total"] = float(len(violations))
+        return files, metrics, len(violations), quality.matched
+
+    def get_execution(self, execution_id: str) -> MonitorExecution:
+        """One execution, with its metrics.
+
+        Raises:
+            NotFound: if there is none with that id.
+        """
+        with self._db.read() as conn:
+            row = conn.execute(_executions().where(monitor_executions.c.id == execution_id)).first()
+            if row is None:
+                raise NotFound(f"no monitor execution {execution_id!r}", field="execution")
+            return _execution(row, _metrics(conn, [execution_id]).get(execution_id, {}))
+
+    def list_executions(self, name: str, limit: int = 20) -> list[MonitorExecution]:
+        """The monitor's latest executions, newest first."""
+        monitor = self.get_monitor(name)
+        e = monitor_executions.c
+        with self._db.read() as conn:
+            rows = conn.execute(_executions().where(e.monitor_id == monitor.id)
+                                .order_by(e.started_at.desc(), e.id.desc()).limit(limit)).all()
+            metrics = _metrics(conn, [r.id for r in rows])
+        return [_execution(r, metrics.get(r.id, {})) for r in rows]
+
+    def report_files(self, execution_id: str) -> list[str]:
+        """The names of an execution's report files."""
+        self.get_execution(execution_id)
+        return [f.path for f in self._artifacts.list(Owner(EXECUTION_KIND, execution_id)) if not f.is_dir]
+
+    def read_report(self, execution_id: str, file_name: str) -> bytes:
+        """One report file of an execution, e.g. ``report.html``.
+
+        Raises:
+            NotFound: for an unknown execution or file.
+        """
+        self.get_execution(execution_id)
+        return self._artifacts.read_bytes(Owner(EXECUTION_KIND, execution_id), file_name)
+
+    def download_report(self, execution_id: str, folder: Path) -> Path:
+        """Write an execution's report files into ``folder``; returns it."""
+        folder.mkdir(parents=True, exist_ok=True)
+        for file_name in self.report_files(execution_id):
+            (folder / file_name).write_bytes(self.read_report(execution_id, file_name))
+        return folder
+
+    # --------------------------------------------------------------------------------- alarms
+
+    def create_alarm(
+        self, name: str, *, monitor: str, metric: str, threshold: float, comparison: str = ">",
+        evaluation_periods: int = 1, datapoints_to_alarm: int | None = None, webhooks: Sequence[str] = (),
+    ) -> Alarm:
+        """An alarm on ``metric`` of ``monitor``'s executions; it starts in ``INSUFFICIENT_DATA``.
+
+        Args:
+            metric: e.g. ``drift.length``, ``violations.total``, ``violations.baseline_drift_check``, ``mae``.
+            comparison: ``>``, ``>=``, ``<`` or ``<=``: how a value crosses ``threshold``.
+            evaluation_periods: how many latest executions are looked at.
+            datapoints_to_alarm: how many of those must cross (default: all of them).
+            webhooks: URLs that get a JSON POST on every change of state.
+
+        Raises:
+            InvalidInput: for an impossible rule (``field`` names it).
+            NotFound: for an unknown monitor.
+            AlreadyExists: if an alarm has that name.
+        """
+        check_name(name)
+        datapoints = evaluation_periods if datapoints_to_alarm is None else datapoints_to_alarm
+        check_rule(comparison, evaluation_periods, datapoints, webhooks)
+        target = self.get_monitor(monitor)
+        alarm_id, at, who = new_id(), now_ms(), current_principal().name
+        try:
+            with self._db.write() as conn:
+                conn.execute(insert(alarms).values(
+                    id=alarm_id, name=name, monitor_id=target.id, metric=metric, comparison=comparison,
+                    threshold=float(threshold), evaluation_periods=evaluation_periods, datapoints_to_alarm=datapoints,
+                    webhooks=json.dumps(list(webhooks)), state=str(AlarmState.INSUFFICIENT_DATA),
+                    state_reason="not evaluated yet", state_changed_at=at, created_by=who, created_at=at,
+                ))
+                record_change(conn, action="alarm.create", object_kind="alarm", object_id=alarm_id,
+                              payload={"name": name, "monitor": monitor, "metric": metric})
+        except IntegrityError:
+            raise AlreadyExists(f"alarm {name!r} already exists", field="name") from None
+        return self.get_alarm(name)
+
+    def get_alarm(self, name: str) -> Alarm:
+        """The alarm called ``name``.
+
+        Raises:
+            NotFound: if there is none.
+        """
+        with self._db.read() as conn:
+            row = conn.execute(_alarms().where(alarms.c.name == name)).first()
+        if row is None:
+            raise NotFound(f"no alarm {name!r}", field="alarm")
+        return _alarm(row)
+
+    def list_alarms(self, monitor: str | None = None) -> list[Alarm]:
+        """Every alarm (of one monitor, when named), by name."""
+        query = _alarms().order_by(alarms.c.name)
+        if monitor is not None:
+            query = query.where(alarms.c.monitor_id == self.get_monitor(monitor).id)
+        with self._db.read() as conn:
+            return [_alarm(r) for r in conn.execute(query)]
+
+    def _evaluate_alarms(self, conn: Connection, monitor: Monitor) -> list[tuple[Alarm, dict[str, Any]]]:
+        """Re-evaluate the monitor's alarms inside the run's transaction; the transitions and their payloads."""
+        e = monitor_executions.c
+        transitions = []
+        for row in conn.execute(_alarms().where(alarms.c.monitor_id == monitor.id)).all():
+            alarm = _alarm(row)
+            latest = conn.execute(select(e.id).where(e.monitor_id == monitor.id)
+                                  .order_by(e.started_at.desc(), e.id.desc()).limit(alarm.evaluation_periods)).scalars()
+            ids = list(latest)
+            values = _metrics(conn, ids)
+            state, reason = alarm_state([values.get(i, {}).get(alarm.metric) for i in ids], alarm.comparison,
+                                        alarm.threshold, alarm.evaluation_periods, alarm.datapoints_to_alarm)
+            if state is alarm.state:
+                continue
+            at = now_ms()
+            conn.execute(update(alarms).where(alarms.c.id == alarm.id)
+                         .values(state=str(state), state_reason=reason, state_changed_at=at))
+            payload = {"alarm": alarm.name, "monitor": monitor.name, "metric": alarm.metric,
+                       "old_state": str(alarm.state), "new_state": str(state), "reason": reason,
+                       "threshold": alarm.threshold, "comparison": alarm.comparison, "at": at}
+            record_change(conn, action="alarm.state_change", object_kind="alarm", object_id=alarm.id,
+                          event_type="alarm.state_changed", payload=payload,
+                          details={"from": str(alarm.state), "to": str(state)})
+            transitions.append((alarm, payload))
+        return transitions
+
+
+# ------------------------------------------------------------------------------------ helpers
+
+
+def _parse_ref(ref: str, field: str) -> tuple[str, int | None]:
+    """``name`` or ``name:version``."""
+    name, sep, version = ref.partition(":")
+    if not sep:
+        return name, None
+    if not version.isdigit() or int(version) < 1:
+        raise InvalidInput(f"{field} {ref!r}: the version after ':' must be a positive integer", field=field)
+    return name, int(version)
+
+
+def _enum(kind: type[enum.StrEnum], value: Any, field: str) -> Any:
+    try:
+        return kind(value)
+    except ValueError:
+        raise InvalidInput(f"{field} must be one of {', '.join(kind)}, not {value!r}", field=field) from None
+
+
+def _breaks(metric: str, value: float, bound: float) -> bool:
+    return value > bound if metric in LOWER_IS_BETTER else value < bound
+
+
+def _frame(data: DataSource, format: str | None) -> pd.DataFrame:
+    """A table as a DataFrame (predictions and labels are joined in memory)."""
+    if isinstance(data, pd.DataFrame):
+        return data
+    with open_source(data, format=format) as (_, batches):
+        return pa.Table.from_batches(list(batches)).to_pandas()
+
+
+def _monitors() -> Any:
+    return select(monitors, monitoring_baselines.c.name.label("baseline_name"),
+                  monitoring_baselines.c.version.label("baseline_version")).outerjoin(
+        monitoring_baselines, monitoring_baselines.c.id == monitors.c.baseline_id)
+
+
+def _executions() -> Any:
+    return select(monitor_executions, monitors.c.name.label("monitor_name")).join(
+        monitors, monitors.c.id == monitor_executions.c.monitor_id)
+
+
+def _alarms() -> Any:
+    return select(alarms, monitors.c.name.label("monitor_name")).join(monitors, monitors.c.id == alarms.c.monitor_id)
+
+
+def _metrics(conn: Connection, execution_ids: list[str]) -> dict[str, dict[str, float]]:
+    found: dict[str, dict[str, float]] = {}
+    if execution_ids:
+        m = monitor_metrics.c
+        for row in conn.execute(select(monitor_metrics).where(m.execution_id.in_(execution_ids))):
+            found.setdefault(row.execution_id, {})[row.key] = row.value
+    return found
+
+
+def _time(ms: int) -> Any:
+    return ms_to_datetime(ms)
+
+
+def _baseline_version(row: Row[Any]) -> BaselineVersion:
+    return BaselineVersion(id=row.id, name=row.name, version=row.version, item_count=row.item_count,
+                           feature_count=row.feature_count, source=row.source, created_by=row.created_by,
+                           created_at=_time(row.created_at))
+
+
+def _monitor(row: Row[Any]) -> Monitor:
+    config = json.loads(row.config)
+    baseline = f"{row.baseline_name}:{row.baseline_version}" if row.baseline_name is not None else None
+    return Monitor(id=row.id, name=row.name, kind=MonitorKind(row.kind), baseline=baseline,
+                   problem_type=config.get("problem_type"), thresholds=config.get("thresholds", {}),
+                   created_by=row.created_by, created_at=_time(row.created_at))
+
+
+def _execution(row: Row[Any], metrics: dict[str, float]) -> MonitorExecution:
+    return MonitorExecution(id=row.id, monitor=row.monitor_name, status=ExecutionStatus(row.status),
+                            item_count=row.item_count, violation_count=row.violation_count, message=row.message,
+                            metrics=metrics, started_at=_time(row.started_at), ended_at=_time(row.ended_at))
+
+
+def _alarm(row: Row[Any]) -> Alarm:
+    return Alarm(id=row.id, name=row.name, monitor=row.monitor_name, metric=row.metric, comparison=row.comparison,
+                 threshold=row.threshold, evaluation_periods=row.evaluation_periods,
+                 datapoints_to_alarm=row.datapoints_to_alarm, webhooks=json.loads(row.webhooks),
+                 state=AlarmState(row.state), state_reason=row.state_reason,
+                 state_changed_at=_time(row.state_changed_at), created_by=row.created_by,
+                 created_at=_time(row.created_at))
