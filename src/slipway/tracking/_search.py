@@ -25,7 +25,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, and_, exists, false, func, not_, or_, select, true
+from sqlalchemy import ColumnElement, Select, and_, false, func, not_, or_, select
 
 from slipway.errors import InvalidInput
 from slipway.tracking._tables import latest_metrics, params, run_tags, runs
@@ -321,7 +321,7 @@ def compile_comparison(ident: Identifier, op: str, vals: list[Any]) -> ColumnEle
         return _apply(column, op, vals)
     if ident.kind == "metric":
         table = latest_metrics
-        cond = [table.c.run_id == runs.c.id, table.c.key == ident.key]
+        cond = [table.c.key == ident.key]
         if op not in ("IS NULL", "IS NOT NULL"):
             if op in ("LIKE", "ILIKE"):
                 raise InvalidInput(
@@ -335,7 +335,7 @@ def compile_comparison(ident: Identifier, op: str, vals: list[Any]) -> ColumnEle
             cond += [table.c.is_nan == false(), _apply(table.c.value, op, vals)]
     else:
         table = params if ident.kind == "param" else run_tags
-        cond = [table.c.run_id == runs.c.id, table.c.key == ident.key]
+        cond = [table.c.key == ident.key]
         if op not in ("IS NULL", "IS NOT NULL"):
             if op not in _STRING_OPS:
                 raise InvalidInput(
@@ -344,8 +344,10 @@ def compile_comparison(ident: Identifier, op: str, vals: list[Any]) -> ColumnEle
                     field="filter",
                 )
             cond.append(_apply(table.c.value, op, [str(v) for v in vals]))
-    clause = exists(select(true()).where(*cond))
-    return ~clause if op == "IS NULL" else clause
+    # An uncorrelated IN: the (key, value) index finds the few matching runs first, instead of
+    # probing every run of the experiment the way a correlated EXISTS does.
+    matching = runs.c.id.in_(select(table.c.run_id).where(*cond))
+    return ~matching if op == "IS NULL" else matching
 
 
 def parse_filter(text: str | None) -> ColumnElement[bool] | None:
