@@ -1,0 +1,113 @@
+"""Deployments under constant traffic on a real HTTP server: no request fails while variants change,
+and a canary whose model errors is rolled back by its alarm."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections import Counter
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+from _registry_workers import make_registry
+from _server import serving as serving_app
+from _serving_models import register
+
+from slipway.registry import RegistryService
+from slipway.serving import DeploymentStatus, EndpointStatus, ServingHost, ServingService, create_inference_app
+from slipway.store import Database
+
+BODY = {"dataframe_records": [{"a": 1.0, "b": 2.0, "c": 0.0}]}
+
+
+@pytest.fixture
+def registry(sqlite_db: Database, tmp_path: Path) -> RegistryService:
+    return make_registry(sqlite_db, tmp_path)
+
+
+@pytest.fixture
+def serving(sqlite_db: Database, registry: RegistryService) -> ServingService:
+    return ServingService(sqlite_db, registry)
+
+
+class Traffic:
+    """Threads posting to an endpoint until stopped, counting answers by status and variant."""
+
+    def __init__(self, url: str, threads: int = 4) -> None:
+        self.statuses: Counter[int] = Counter()
+        self.variants: Counter[str] = Counter()
+        self._stop = threading.Event()
+        self._lock = threading.Lock()
+        self._threads = [threading.Thread(target=self._run, args=(url,)) for _ in range(threads)]
+
+    def _run(self, url: str) -> None:
+        with httpx.Client(timeout=10) as http:
+            while not self._stop.is_set():
+                resp = http.post(url, json=BODY)
+                with self._lock:
+                    self.statuses[resp.status_code] += 1
+                    self.variants[resp.headers.get("x-slipway-variant", "")] += 1
+
+    def __enter__(self) -> Traffic:
+        for t in self._threads:
+            t.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        for t in self._threads:
+            t.join()
+
+
+@pytest.fixture
+def endpoint_url(serving: ServingService, registry: RegistryService) -> Iterator[str]:
+    """Where endpoint ``e`` answers, on a uvicorn server of its own watching it every 50 ms."""
+    host = ServingHost(serving, registry, registry._artifacts, poll_seconds=0.05)
+    with serving_app(create_inference_app(host, "e")) as url:
+        yield f"{url}/endpoints/e/invocations"
+    host.close()
+
+
+def _wait(condition: Callable[[], bool], timeout: float = 15.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.05)
+
+
+def test_failing_canary_rolls_back_and_no_request_fails(
+    serving: ServingService, registry: RegistryService, package: Path, broken_package: Path, endpoint_url
+) -> None:
+    good = register(registry, package)
+    bad = register(registry, broken_package, "broken")
+    serving.create_endpoint("e", [{"model": good}], alarms={"max_error_rate": 0.1, "min_requests": 5})
+    with Traffic(endpoint_url) as traffic:
+        _wait(lambda: traffic.statuses[200] > 50)
+        serving.update_endpoint("e", [{"model": bad}], strategy={"kind": "canary", "share": 0.3, "bake_seconds": 60})
+        _wait(lambda: serving.list_deployments("e")[0].status is DeploymentStatus.ROLLED_BACK)
+        _wait(lambda: serving.get_endpoint("e").status is EndpointStatus.IN_SERVICE)
+        answered = traffic.statuses[200]
+        _wait(lambda: traffic.statuses[200] > answered + 50)
+    deployment = serving.list_deployments("e")[0]
+    assert deployment.reason is not None and deployment.reason.startswith("alarm: error rate")
+    assert set(traffic.statuses) == {200}, traffic.statuses
+    assert set(traffic.variants) == {"line-v1"}  # the canary's failures were answered by the live variant
+    assert [v.model for v in serving.get_endpoint("e").variants] == [good]
+
+
+def test_healthy_canary_completes_under_traffic(
+    serving: ServingService, registry: RegistryService, package: Path, endpoint_url
+) -> None:
+    v1, v2 = register(registry, package), register(registry, package)
+    serving.create_endpoint("e", [{"model": v1}])
+    with Traffic(endpoint_url) as traffic:
+        _wait(lambda: traffic.statuses[200] > 50)
+        serving.update_endpoint("e", [{"model": v2}], strategy={"kind": "canary", "share": 0.5, "bake_seconds": 0.5})
+        _wait(lambda: serving.get_endpoint("e").status is EndpointStatus.IN_SERVICE)
+        answered = traffic.statuses[200]
+        _wait(lambda: traffic.statuses[200] > answered + 50)
+    assert serving.list_deployments("e")[0].status is DeploymentStatus.SUCCEEDED
+    assert set(traffic.statuses) == {200}, traffic.statuses
+    assert traffic.variants["line-v2"] > 50 and traffic.variants["line-v1"] > 50
