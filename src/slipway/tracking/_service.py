@@ -67,7 +67,7 @@ DEFAULT_EXPERIMENT = "Default"
 # Built once: constructing statements costs more than running them on the metric-logging path.
 _RUN_STAGE = select(runs.c.lifecycle_stage).where(runs.c.id == bindparam("run_id"))
 _INSERT_METRIC = insert(metrics_table)
-_METRIC_COLUMNS = {
+_METRIC_COLUMNS: dict[str, Any] = {
     "key": String(),
     "value": Float(),
     "is_nan": Boolean(),
