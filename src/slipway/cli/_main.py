@@ -15,6 +15,7 @@ from typer.core import TyperGroup
 
 from slipway._version import __version__
 from slipway.cli import _output
+from slipway.cli._alarms import alarms_app
 from slipway.cli._config import config
 from slipway.cli._datasets import datasets_app
 from slipway.cli._db import db_app
@@ -121,6 +122,7 @@ app.add_typer(runs_app, name="runs", rich_help_panel="Tracking")
 app.add_typer(models_app, name="models", rich_help_panel="Registry")
 app.command(rich_help_panel="Serving")(serve)
 app.add_typer(monitor_app, name="monitor", rich_help_panel="Monitoring")
+app.add_typer(alarms_app, name="alarms", rich_help_panel="Monitoring")
 app.add_typer(datasets_app, name="datasets", rich_help_panel="Data")
 app.add_typer(features_app, name="features", rich_help_panel="Data")
 

@@ -1,12 +1,15 @@
-"""``slipway monitor``: baselines and data-quality checks of files, from the shell.
+"""``slipway monitor``: baselines, data-quality checks, and stored monitors with their executions.
 
 ``baseline`` and ``check`` work on files alone (no store needed): they are how a user tries the
-monitor on a CSV before setting up anything. The monitoring package brings pyarrow and pandas,
-so it is imported when a command runs, not when the CLI starts.
+monitor on a CSV before setting up anything. ``create``, ``list``, ``run``, ``executions`` and
+``report`` use the monitoring service of the current settings (embedded). The monitoring package
+brings pyarrow and pandas, so it is imported when a command runs, not when the CLI starts.
 """
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -14,11 +17,14 @@ import typer
 from rich.console import RenderableType
 from rich.text import Text
 
+from slipway._config import load_settings
 from slipway.cli import _output
 from slipway.cli._output import JsonFlag
+from slipway.client import Client
+from slipway.errors import InvalidInput
 
 if TYPE_CHECKING:
-    from slipway.monitoring import CheckResult
+    from slipway.monitoring import CheckResult, Monitor, MonitorExecution, MonitoringService
 
 monitor_app = typer.Typer(
     help="Model monitoring: baselines (statistics.json and constraints.json) from training data, and "
@@ -32,6 +38,16 @@ DataArg = Annotated[str, typer.Argument(metavar="DATA", help="A CSV, Parquet or 
 OutputOpt = Annotated[Path, typer.Option("--output", "-o", help="The folder to write into (created if needed).",
                                          show_default=False)]
 FormatOpt = Annotated[str | None, typer.Option("--format", help="csv, parquet or jsonl (default: by extension).")]
+MonitorArg = Annotated[str, typer.Argument(metavar="NAME", help="The monitor's name.", show_default=False)]
+
+_STATUS_STYLES = {"Completed": "green", "CompletedWithViolations": "yellow", "Failed": "red"}
+
+
+@contextlib.contextmanager
+def open_monitoring() -> Iterator[MonitoringService]:
+    """The monitoring service for the current settings, closed when the command is done."""
+    with Client(load_settings()) as client:
+        yield client.monitoring
 
 
 @monitor_app.command("baseline")
@@ -70,9 +86,139 @@ def check_command(
 
 
 def _violations_table(result: CheckResult) -> RenderableType:
-    if not result.violations:
-        return _output.empty_section("Violations", f"none in {result.statistics.item_count:,} rows")
-    table = _output.table("Feature", "Check", "Description", title=f"Violations ({len(result.violations)})")
-    for violation in result.violations:
-        table.add_row(Text(violation.feature_name), str(violation.constraint_check_type), Text(violation.description))
+    return _violations(result.violations_document()["violations"], f"none in {result.statistics.item_count:,} rows")
+
+
+def _violations(violations: list[dict[str, str]], empty: str) -> RenderableType:
+    """The entries of ``constraint_violations.json`` as a table."""
+    if not violations:
+        return _output.empty_section("Violations", empty)
+    table = _output.table("Feature", "Check", "Description", title=f"Violations ({len(violations)})")
+    for row in violations:
+        table.add_row(Text(row["feature_name"]), row["constraint_check_type"], Text(row["description"]))
     return table
+
+
+@monitor_app.command("create")
+def create_command(
+    name: MonitorArg,
+    baseline_data: Annotated[str | None, typer.Option(
+        "--baseline-data", help="Data to build the baseline from (a file or folder), stored as baseline NAME.")] = None,
+    baseline: Annotated[str | None, typer.Option(
+        "--baseline", "-b", help="A stored baseline (name or name:version), or a folder written by "
+        "`slipway monitor baseline`.")] = None,
+    dataset: Annotated[str | None, typer.Option(
+        "--dataset", help="A registered dataset (name or name:version) to build the baseline from.")] = None,
+    problem_type: Annotated[str | None, typer.Option(
+        "--problem-type", help="Makes a model-quality monitor: Regression, BinaryClassification or "
+        "MulticlassClassification.")] = None,
+    threshold: Annotated[list[str] | None, typer.Option(
+        "--threshold", help="Model quality: METRIC=BOUND, e.g. mae=2.5 (errors stay below, scores above).")] = None,
+    as_json: JsonFlag = False,
+) -> None:
+    """Create a monitor: data quality against a baseline, or model quality (--problem-type) against bounds."""
+    from slipway.monitoring import Baseline, MonitorKind
+
+    with open_monitoring() as service:
+        if problem_type is not None:
+            bounds = dict(_bound(item) for item in threshold or [])
+            made = service.create_monitor(name, kind=MonitorKind.MODEL_QUALITY, problem_type=problem_type,
+                                          thresholds=bounds)
+        else:
+            ref = baseline
+            if baseline_data is not None or dataset is not None:
+                ref = service.create_baseline(name, baseline_data, dataset=dataset).ref
+            elif baseline is not None and Path(baseline).is_dir():
+                ref = service.create_baseline(name, Baseline.read(baseline)).ref
+            made = service.create_monitor(name, baseline=ref)
+    _output.emit(as_json, lambda: made.model_dump(mode="json"),
+                 lambda: f"Monitor [bold]{_output.plain(made.name)}[/bold] created ({made.kind}"
+                         + (f", baseline {made.baseline})" if made.baseline else ")"))
+
+
+def _bound(item: str) -> tuple[str, float]:
+    metric, _, value = item.partition("=")
+    try:
+        return metric.strip(), float(value)
+    except ValueError:
+        raise InvalidInput(f"--threshold {item!r}: write METRIC=NUMBER, e.g. mae=2.5", field="threshold") from None
+
+
+@monitor_app.command("list")
+def list_command(as_json: JsonFlag = False) -> None:
+    """The monitors, with their kind and baseline."""
+    with open_monitoring() as service:
+        found = service.list_monitors()
+    _output.emit(as_json, lambda: [m.model_dump(mode="json") for m in found], lambda: _monitors_table(found))
+
+
+def _monitors_table(found: list[Monitor]) -> RenderableType:
+    if not found:
+        return _output.empty_section("Monitors", "none yet: create one with `slipway monitor create`")
+    table = _output.table("Name", "Kind", "Baseline or problem", _output.time_column("Created"))
+    for m in found:
+        table.add_row(Text(m.name), str(m.kind), Text(m.baseline or m.problem_type or _output.MISSING),
+                      _output.fmt_time(m.created_at))
+    return table
+
+
+@monitor_app.command("run")
+def run_command(
+    name: MonitorArg,
+    data: DataArg,
+    labels: Annotated[str | None, typer.Option("--labels", help="Model quality: a file of inference_id and label.")]
+    = None,
+    format: FormatOpt = None,
+    as_json: JsonFlag = False,
+) -> None:
+    """Run a monitor once over DATA; the report is stored with the execution (see `slipway monitor report`)."""
+    with open_monitoring() as service:
+        execution = service.run_monitor(name, data, labels=labels, format=format)
+        violations = service.read_violations(execution.id)
+    _output.emit(as_json, lambda: execution.model_dump(mode="json"),
+                 lambda: _execution_line(execution),
+                 lambda: _violations(violations, "none"))
+
+
+def _execution_line(execution: MonitorExecution) -> str:
+    style = _STATUS_STYLES.get(execution.status, "")
+    line = (f"Execution [cyan]{execution.id}[/cyan]: [{style}]{execution.status}[/{style}], "
+            f"{execution.item_count:,} rows, {execution.violation_count} violation(s) in "
+            f"{_output.fmt_duration(execution.duration)}")
+    return line + (f"\n[red]{_output.plain(execution.message)}[/red]" if execution.message else "")
+
+
+@monitor_app.command("executions")
+def executions_command(
+    name: MonitorArg,
+    limit: Annotated[int, typer.Option("--limit", "-n", min=1, help="How many of the latest to show.")] = 20,
+    as_json: JsonFlag = False,
+) -> None:
+    """The monitor's latest executions, newest first."""
+    with open_monitoring() as service:
+        found = service.list_executions(name, limit)
+    _output.emit(as_json, lambda: [e.model_dump(mode="json") for e in found], lambda: _executions_table(name, found))
+
+
+def _executions_table(name: str, found: list[MonitorExecution]) -> RenderableType:
+    if not found:
+        return _output.empty_section(f"Executions of {name}", f"none yet: run `slipway monitor run {name} DATA`")
+    table = _output.table(_output.id_column(), "Status", "Rows", "Violations", _output.time_column("Started"),
+                          "Duration", title=f"Executions of {name}")
+    for e in found:
+        style = _STATUS_STYLES.get(e.status, "")
+        table.add_row(e.id, f"[{style}]{e.status}[/{style}]", f"{e.item_count:,}", str(e.violation_count),
+                      _output.fmt_time(e.started_at), _output.fmt_duration(e.duration))
+    return table
+
+
+@monitor_app.command("report")
+def report_command(
+    execution: Annotated[str, typer.Argument(metavar="EXECUTION", help="The execution's id.", show_default=False)],
+    output: OutputOpt,
+) -> None:
+    """Write an execution's report files (JSON and report.html) into a folder."""
+    with open_monitoring() as service:
+        folder = service.download_report(execution, output)
+        names = service.report_files(execution)
+    _output.say(f"{', '.join(names)} written to [bold]{_output.plain(folder)}[/bold]")

@@ -345,6 +345,13 @@ class MonitoringService:
         self.get_execution(execution_id)
         return self._artifacts.read_bytes(Owner(EXECUTION_KIND, execution_id), file_name)
 
+    def read_violations(self, execution_id: str) -> list[dict[str, str]]:
+        """The entries of an execution's ``constraint_violations.json`` (none for a failed execution)."""
+        if VIOLATIONS_FILE not in self.report_files(execution_id):
+            return []
+        found: list[dict[str, str]] = json.loads(self.read_report(execution_id, VIOLATIONS_FILE))["violations"]
+        return found
+
     def download_report(self, execution_id: str, folder: Path) -> Path:
         """Write an execution's report files into ``folder``; returns it."""
         folder.mkdir(parents=True, exist_ok=True)
