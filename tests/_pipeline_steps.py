@@ -143,3 +143,23 @@ def fit_frame(ctx: Any, rows: Path) -> Any:
     frame = pd.read_csv(rows / "rows.csv")
     model = LinearRegression().fit(frame[["x"]], frame["y"])
     return TrainingResult(model, metrics={"slope": float(model.coef_[0])}, input_example=frame[["x"]].head(3))
+
+
+def _resumable() -> Any:
+    """Quick → slow the first time → quick: a pipeline to kill while its middle step runs."""
+    from slipway.pipelines import Parameter, Pipeline, ProcessingStep
+
+    counter = Parameter("counter", str, "")
+    first = ProcessingStep("First", numbers, inputs={"n": 3, "counter": counter}, outputs=["data"])
+    slow = ProcessingStep(
+        "Slow",
+        slow_once,
+        inputs={"marker": Parameter("marker", str), "seconds": 120.0, "counter": counter},
+        outputs=["out"],
+        depends_on=[first],
+    )
+    last = ProcessingStep("Last", total, inputs={"data": first.outputs["data"], "counter": counter}, depends_on=[slow])
+    return Pipeline("resumable", [last])
+
+
+resumable = _resumable()

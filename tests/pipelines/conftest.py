@@ -7,13 +7,16 @@ gets its own store: tasks carry the recipe for their store's services, so one po
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import functools
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
+from typer.testing import CliRunner, Result
 
 from slipway import Client, load_settings
 from slipway._backend import Backend
+from slipway.cli import app
 from slipway.pipelines import LocalExecutor, PipelineService, ServiceSpec
 
 
@@ -45,6 +48,35 @@ def service(backend: Backend, pool: LocalExecutor) -> Iterator[PipelineService]:
 
 
 @pytest.fixture
-def client(tmp_path: Path) -> Iterator[Client]:
-    with Client(home=str(tmp_path / "home")) as made:
+def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, pool: LocalExecutor) -> Path:
+    """A fresh SLIPWAY_HOME whose clients run pipelines on the session's pool (the CLI's included)."""
+    path = tmp_path / "home"
+    monkeypatch.setenv("SLIPWAY_HOME", str(path))
+    monkeypatch.setenv("COLUMNS", "200")
+
+    def pipelines(backend: Backend) -> PipelineService:
+        return PipelineService(
+            backend.db, backend.artifacts, ServiceSpec(Backend, backend.settings), local_executor=pool
+        )
+
+    shared = functools.cached_property(pipelines)
+    shared.__set_name__(Backend, "pipelines")
+    monkeypatch.setattr(Backend, "pipelines", shared)
+    return path
+
+
+@pytest.fixture
+def client(home: Path) -> Iterator[Client]:
+    """An embedded client on ``home``."""
+    with Client(load_settings()) as made:
         yield made
+
+
+@pytest.fixture
+def cli(home: Path) -> Callable[..., Result]:
+    """Run ``slipway ARGS...`` in-process on ``home``."""
+
+    def invoke(*args: str) -> Result:
+        return CliRunner().invoke(app, list(args))
+
+    return invoke

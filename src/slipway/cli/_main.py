@@ -24,6 +24,7 @@ from slipway.cli._experiments import experiments_app
 from slipway.cli._features import features_app
 from slipway.cli._models import models_app
 from slipway.cli._monitor import monitor_app
+from slipway.cli._pipelines import pipelines_app
 from slipway.cli._runs import runs_app
 from slipway.cli._serve import serve
 from slipway.cli._server import server
@@ -125,6 +126,7 @@ app.add_typer(monitor_app, name="monitor", rich_help_panel="Monitoring")
 app.add_typer(alarms_app, name="alarms", rich_help_panel="Monitoring")
 app.add_typer(datasets_app, name="datasets", rich_help_panel="Data")
 app.add_typer(features_app, name="features", rich_help_panel="Data")
+app.add_typer(pipelines_app, name="pipelines", rich_help_panel="Pipelines")
 
 
 def main() -> None:

@@ -9,11 +9,13 @@ from __future__ import annotations
 
 import hashlib
 import json
+import sys
 from collections.abc import Iterable, Mapping
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from slipway.errors import InvalidInput
-from slipway.pipelines._code import Code
+from slipway.pipelines._code import Code, import_string
 from slipway.pipelines._dag import Dag
 from slipway.pipelines._expressions import JsonGet, OutputRef, Parameter, ParameterName, StepName
 from slipway.pipelines._handle import ExecutionHandle, PipelinesApi
@@ -129,6 +131,35 @@ class Pipeline:
             parameters=[Parameter.from_declaration(p) for p in data.get("parameters", ())],
             description=data.get("description"),
         )
+
+    @classmethod
+    def load(cls, spec: str) -> Pipeline:
+        """The pipeline ``MODULE:NAME`` names: a Pipeline, or a function of no arguments returning one.
+
+        ``MODULE`` is a module path (``examples.abalone.pipeline``, searched from the current
+        folder first) or a file (``examples/abalone/pipeline.py``, whose folder joins the import
+        path so worker processes can import its steps too).
+
+        Raises:
+            InvalidInput: if the spec cannot be imported or does not name a pipeline.
+
+        Example:
+            >>> pipeline = Pipeline.load("examples.abalone.pipeline:pipeline")  # doctest: +SKIP
+        """
+        module, sep, attr = spec.rpartition(":")
+        if sep and (module.endswith(".py") or "/" in module):
+            path = Path(module).expanduser().resolve()
+            if not path.is_file():
+                raise InvalidInput(f"no Python file at {path}", field="pipeline")
+            if str(path.parent) not in sys.path:
+                sys.path.insert(0, str(path.parent))
+            spec = f"{path.stem}:{attr}"
+        found = import_string(spec, what="pipeline")
+        if callable(found) and not isinstance(found, Pipeline):
+            found = found()
+        if not isinstance(found, Pipeline):
+            raise InvalidInput(f"{spec!r} is a {type(found).__name__}, not a Pipeline", field="pipeline")
+        return found
 
     # -- parameters ------------------------------------------------------------------------------
 

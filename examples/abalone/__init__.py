@@ -1,0 +1,1 @@
+"""The reference pipeline on the abalone data: preprocess, train, evaluate, check the MSE, register."""
