@@ -21,6 +21,7 @@ if TYPE_CHECKING:
     from slipway.monitoring import MonitoringService
     from slipway.pipelines import PipelineService
     from slipway.registry import RegistryService
+    from slipway.serving import ServingService
 
 
 class Backend:
@@ -63,6 +64,12 @@ class Backend:
         from slipway.pipelines import PipelineService, ServiceSpec  # worker pools and runners: import on first use
 
         return PipelineService(self.db, self.artifacts, ServiceSpec(Backend, self.settings))
+
+    @functools.cached_property
+    def serving(self) -> ServingService:
+        from slipway.serving import ServingService  # brings Starlette and the model flavors: import on first use
+
+        return ServingService(self.db, self.registry)
 
     @functools.cached_property
     def monitoring(self) -> MonitoringService:

@@ -17,11 +17,13 @@ if TYPE_CHECKING:
     from slipway.client._features import RemoteFeatures
     from slipway.client._pipelines import RemotePipelines
     from slipway.client._registry import RemoteRegistry
+    from slipway.client._serving import RemoteServing
     from slipway.datasets import DatasetService
     from slipway.features import FeatureService
     from slipway.monitoring import MonitoringService
     from slipway.pipelines import PipelineService
     from slipway.registry import RegistryService
+    from slipway.serving import ServingService
 
 
 class Client:
@@ -109,6 +111,15 @@ class Client:
         from slipway.client._pipelines import RemotePipelines  # brings slipway.pipelines: import on first use
 
         return RemotePipelines(self._http)
+
+    @functools.cached_property
+    def serving(self) -> ServingService | RemoteServing:
+        """Endpoints and deployments; built on first use, since it brings the model flavors."""
+        if self._http is None:
+            return self.backend.serving
+        from slipway.client._serving import RemoteServing  # brings slipway.serving: import on first use
+
+        return RemoteServing(self._http)
 
     @property
     def backend(self) -> Backend:

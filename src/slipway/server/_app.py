@@ -17,7 +17,9 @@ from slipway.server._feature_routes import router as feature_router
 from slipway.server._identity import IdentityMiddleware
 from slipway.server._pipeline_routes import router as pipeline_router
 from slipway.server._registry_routes import router as registry_router
+from slipway.server._serving_routes import router as serving_router
 from slipway.server._tracking_routes import router as tracking_router
+from slipway.serving import ServingHost, mount_inference
 
 API_PREFIX = "/api/v1"  # the remote client's prefix too (slipway.client._http)
 
@@ -67,10 +69,12 @@ def create_app(backend: Backend) -> FastAPI:
 
     api.include_router(tracking_router)
     api.include_router(registry_router)
+    api.include_router(serving_router)
     api.include_router(dataset_router)
     api.include_router(feature_router)
     api.include_router(pipeline_router)
     app.include_router(api)
+    mount_inference(app, ServingHost(backend.serving, backend.registry, backend.artifacts))
     return app
 
 

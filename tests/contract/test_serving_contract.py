@@ -1,0 +1,101 @@
+"""The serving contract: identical assertions for the embedded and the remote SDK.
+
+Each test runs embedded and against the session's server (see conftest.py), so it makes model
+groups and endpoints of its own. Predictions are asked of the server's inference route in
+remote mode, which the server loads on the first request.
+"""
+
+from __future__ import annotations
+
+import inspect
+import uuid
+from pathlib import Path
+
+import httpx
+import pytest
+from _serving_models import register, write_line
+
+from slipway import Client, Conflict, InvalidInput, NotFound
+from slipway.client._serving import RemoteServing
+from slipway.serving import DeploymentStatus, EndpointStatus, ServingService, Strategy, VariantSpec
+
+
+def unique(prefix: str) -> str:
+    return f"{prefix}-{uuid.uuid4().hex[:10]}"
+
+
+@pytest.fixture(scope="module")
+def package(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return write_line(tmp_path_factory.mktemp("serving-contract") / "line")
+
+
+@pytest.fixture
+def models(client: Client, package: Path) -> list[str]:
+    group = unique("g")
+    return [register(client.registry, package, group) for _ in range(2)]  # type: ignore[arg-type]
+
+
+def test_remote_methods_match_the_service() -> None:
+    for name, method in inspect.getmembers(RemoteServing, inspect.isfunction):
+        if not name.startswith("_"):
+            remote = inspect.signature(method).parameters
+            local = inspect.signature(getattr(ServingService, name)).parameters
+            assert list(remote) == list(local), name
+
+
+def test_endpoint_lifecycle(client: Client, models: list[str]) -> None:
+    v1, v2 = models
+    name = unique("e")
+    created = client.serving.create_endpoint(
+        name, [VariantSpec(model=v1, weight=9), {"model": v2, "weight": 1}], capture={"sampling_percent": 10}
+    )
+    assert created.status is EndpointStatus.CREATING and [v.weight for v in created.variants] == [9, 1]
+    assert name in [e.name for e in client.serving.list_endpoints()]
+    updated = client.serving.update_endpoint(name, [{"model": v2}], strategy=Strategy(kind="canary", share=0.2))
+    assert updated.deployment is not None and updated.deployment.share == 0.2
+    with pytest.raises(Conflict):
+        client.serving.update_endpoint(name, [{"model": v1}])
+    back = client.serving.rollback(name, reason="not today")
+    assert back.status is EndpointStatus.ROLLING_BACK and back.reason == "not today"
+    [deployment] = client.serving.list_deployments(name)
+    assert deployment.status is DeploymentStatus.ROLLED_BACK
+    assert client.serving.put_ground_truth(name, [{"inference_id": "i1", "label": 7.5}]) == 1
+    assert [g.label for g in client.serving.get_ground_truth(name, ["i1"])] == [7.5]
+    assert client.serving.get_ground_truth(name, []) == []
+    client.serving.delete_endpoint(name)
+    with pytest.raises(NotFound):
+        client.serving.get_endpoint(name)
+
+
+@pytest.mark.parametrize(
+    ("variants", "field"),
+    [([{"model": "nogroup"}], "variants.0.model"), ([{"model": "x/1", "weight": -2}], "variants.0.weight")],
+)
+def test_errors_name_the_same_field(client: Client, variants: list, field: str) -> None:
+    with pytest.raises(InvalidInput) as err:
+        client.serving.create_endpoint(unique("e"), variants)
+    assert err.value.field == field
+
+
+def test_unapproved_and_missing(client: Client, package: Path) -> None:
+    group = unique("g")
+    pending = register(client.registry, package, group, approve=False)  # type: ignore[arg-type]
+    with pytest.raises(Conflict):
+        client.serving.create_endpoint(unique("e"), [{"model": pending}])
+    with pytest.raises(NotFound):
+        client.serving.create_endpoint(unique("e"), [{"model": f"{group}/9"}])
+    with pytest.raises(InvalidInput):
+        client.serving.get_endpoint("bad/name")
+
+
+def test_server_answers_invocations(live_server, package: Path) -> None:
+    with Client(server_url=live_server.url) as client:
+        model = register(client.registry, package, unique("g"))  # type: ignore[arg-type]
+        name = unique("e")
+        client.serving.create_endpoint(name, [{"model": model}])
+        resp = httpx.post(f"{live_server.url}/endpoints/{name}/invocations", json={"inputs": {"a": [1.0], "b": [2.0]}})
+        assert resp.status_code == 200 and resp.json()["predictions"] == pytest.approx([0.5])
+        assert client.serving.get_endpoint(name).status is EndpointStatus.IN_SERVICE
+        assert f'endpoint="{name}"' in httpx.get(f"{live_server.url}/metrics").text
+        missing = httpx.post(f"{live_server.url}/endpoints/{unique('e')}/invocations", json={"inputs": {"a": [1]}})
+        assert missing.status_code == 404
