@@ -53,7 +53,7 @@ def test_datasets_register_list_show_diff_download(cli: Cli, client: Client, aba
     assert pd.read_parquet(out).shape == (4177, 9)
 
     client.datasets.record_read("abalone", 1, ("run", "run-42"))
-    lineage = cli("datasets", "lineage", "abalone:1")
+    lineage = cli("datasets", "lineage", "abalone", "1")
     assert "consumed" in lineage.stdout and "run-42" in lineage.stdout
 
 

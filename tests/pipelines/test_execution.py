@@ -8,6 +8,7 @@ from pathlib import Path
 import _pipeline_steps as lib
 from sqlalchemy import select
 
+import slipway
 from slipway import Client
 from slipway._backend import Backend
 from slipway.events._tables import events
@@ -108,6 +109,11 @@ def test_start_returns_a_handle_that_follows_the_execution(client: Client) -> No
     assert done.status is ExecutionStatus.SUCCEEDED
     assert [e.id for e in client.pipelines.list_executions(pipeline="handled")] == [handle.id]
     assert pipeline.run(client=client).status is ExecutionStatus.SUCCEEDED
+    slipway.set_client(client)  # the process's default client: what run() without client= uses
+    try:
+        assert pipeline.run().status is ExecutionStatus.SUCCEEDED
+    finally:
+        slipway.set_client(None)
 
 
 def test_the_same_run_on_postgresql(pg_url: str, tmp_path: Path, pool) -> None:  # type: ignore[no-untyped-def]

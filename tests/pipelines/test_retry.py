@@ -8,8 +8,11 @@ from pathlib import Path
 import _pipeline_steps as lib
 import pytest
 from _pipeline_modules import rewrite, write_module
+from sqlalchemy import select
 
+from slipway._backend import Backend
 from slipway.errors import Conflict, InvalidInput
+from slipway.events._tables import events
 from slipway.pipelines import (
     ExecutionStatus,
     JsonGet,
@@ -65,7 +68,7 @@ def test_a_step_past_its_timeout_is_stopped_and_may_be_retried(service: Pipeline
     assert step.error == "the step ran longer than its timeout of 0.5s"
 
 
-def test_stop_kills_running_steps(service: PipelineService) -> None:
+def test_stop_kills_running_steps(service: PipelineService, backend: Backend) -> None:
     slow = ProcessingStep("Slow", lib.sleeper, inputs={"seconds": 30})
     after = ProcessingStep("After", lib.noop, depends_on=[slow])
     started = service.start(Pipeline("stoppable", [after]))
@@ -79,6 +82,9 @@ def test_stop_kills_running_steps(service: PipelineService) -> None:
     assert stopped.step("After").status is StepStatus.PENDING
     with pytest.raises(Conflict, match="already Stopped"):
         service.stop(started.id)
+    with backend.db.read() as conn:
+        kinds = conn.execute(select(events.c.type).where(events.c.object_id == started.id)).scalars().all()
+    assert kinds == ["pipeline_execution.stopped"]
 
 
 def test_retry_reruns_failed_steps_with_the_code_as_it_is_now(

@@ -39,6 +39,8 @@ datasets_app = typer.Typer(
 
 RefArg = Annotated[str, typer.Argument(metavar="NAME[:VERSION]", help="A dataset, and a version (default: latest).",
                                        show_default=False)]
+VersionOpt = Annotated[int | None, typer.Argument(metavar="VERSION", min=1, help="The version, if not given as "
+                                                  "NAME:VERSION (default: latest).", show_default=False)]
 NameArg = Annotated[str, typer.Argument(metavar="NAME", help="The dataset's name.", show_default=False)]
 PREVIEW_ROWS = 5
 
@@ -50,11 +52,16 @@ def open_datasets() -> Iterator[Datasets]:
         yield client.datasets
 
 
-def parse_ref(ref: str) -> tuple[str, int | None]:
-    """``abalone:3`` -> ("abalone", 3); ``abalone`` -> ("abalone", None): the latest."""
+def parse_ref(ref: str, version: int | None = None) -> tuple[str, int | None]:
+    """``abalone:3`` -> ("abalone", 3); ``abalone`` -> ("abalone", None): the latest.
+
+    ``version``, when the user typed it as a separate argument (``abalone 3``), is taken as is.
+    """
     name, sep, number = ref.rpartition(":")
     if not sep:
-        return ref, None
+        return ref, version
+    if version is not None:
+        raise typer.BadParameter(f"{ref!r} names a version already; give it once")
     if not number.isdigit() or int(number) < 1:
         raise typer.BadParameter(f"{ref!r}: the version after ':' must be a positive number")
     return name, int(number)
@@ -126,9 +133,9 @@ def versions_command(name: NameArg, as_json: JsonFlag = False) -> None:
 
 
 @datasets_app.command("show")
-def show_command(ref: RefArg, as_json: JsonFlag = False) -> None:
+def show_command(ref: RefArg, version_arg: VersionOpt = None, as_json: JsonFlag = False) -> None:
     """Show a version: its schema with column statistics, and its first rows."""
-    name, number = parse_ref(ref)
+    name, number = parse_ref(ref, version_arg)
     with open_datasets() as datasets:
         version = datasets.get_version(name, number)
         stats = datasets.get_statistics(name, version.version)
@@ -220,13 +227,14 @@ def _fmt(value: Any) -> str:
 @datasets_app.command("lineage")
 def lineage_command(
     ref: RefArg,
+    version_arg: VersionOpt = None,
     upstream: Annotated[bool, typer.Option("--upstream", help="What the version came from, instead of what "
                                                                "was made from it.")] = False,
     depth: Annotated[int, typer.Option("--depth", min=1, help="How many hops to follow.")] = 3,
     as_json: JsonFlag = False,
 ) -> None:
     """Show what was made from a version (runs, steps, other datasets), or with --upstream what it came from."""
-    name, number = parse_ref(ref)
+    name, number = parse_ref(ref, version_arg)
     with open_datasets() as datasets:
         graph = datasets.lineage(name, number, direction="upstream" if upstream else "downstream", depth=depth)
     _output.emit(as_json, lambda: _graph_json(graph), lambda: _graph_table(graph))

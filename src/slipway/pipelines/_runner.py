@@ -357,7 +357,7 @@ class Runner:
             return
         attempt = row.attempts + 1
         self._rows[name] = row.model_copy(update={"attempts": attempt})
-        self.store.step_started(row.id, attempt, None, cache_key=key, cache_parts=parts)
+        self.store.step_started(row.id, attempt, cache_key=key, cache_parts=parts)
         self._status[name] = StepStatus.RUNNING
         deadline = None if step.timeout is None else time.monotonic() + step.timeout
         self._running[name] = _Attempt(name, attempt, deadline, resolution.artifacts)
@@ -403,7 +403,7 @@ class Runner:
             finished = Finished(
                 outputs=result.outputs, inputs=attempt.inputs, properties=result.properties, run_id=result.run_id
             )
-            self.store.step_succeeded(self.plan.execution_id, row.id, attempt.attempt, finished)
+            self.store.step_succeeded(self.plan.execution_id, row.id, attempt.attempt, finished, worker=result.worker)
             self._complete(name, StepStatus.SUCCEEDED, result.outputs, result.properties)
             return
         policy = self.steps[name].retry
@@ -412,7 +412,9 @@ class Runner:
         retrying = (
             policy is not None and self._failure is None and policy.should_retry(attempt.attempt, result.error_types)
         )
-        self.store.step_failed(row.id, attempt.attempt, error_type=error_type, error=error, retrying=retrying)
+        self.store.step_failed(
+            row.id, attempt.attempt, error_type=error_type, error=error, retrying=retrying, worker=result.worker
+        )
         if retrying:
             assert policy is not None
             self._status[name] = StepStatus.PENDING

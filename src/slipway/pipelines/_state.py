@@ -230,7 +230,6 @@ class ExecutionStore:
         self,
         step_id: str,
         attempt: int,
-        worker: str | None,
         *,
         cache_key: str | None,
         cache_parts: Mapping[str, Any] | None,
@@ -256,15 +255,16 @@ class ExecutionStore:
                     step_execution_id=step_id,
                     attempt=attempt,
                     status=StepStatus.RUNNING.value,
-                    worker=worker,
                     started_at=now,
                 )
             )
 
-    def step_succeeded(self, execution_id: str, step_id: str, attempt: int, result: Finished) -> None:
+    def step_succeeded(
+        self, execution_id: str, step_id: str, attempt: int, result: Finished, *, worker: str | None
+    ) -> None:
         now = now_ms()
         with self._db.write() as conn:
-            self._end_attempt(conn, step_id, attempt, StepStatus.SUCCEEDED, now)
+            self._end_attempt(conn, step_id, attempt, StepStatus.SUCCEEDED, now, worker)
             conn.execute(
                 update(pipeline_step_executions)
                 .where(pipeline_step_executions.c.id == step_id)
@@ -305,11 +305,13 @@ class ExecutionStore:
             )
             self._record_io(conn, execution_id, step_id, result)
 
-    def step_failed(self, step_id: str, attempt: int, *, error_type: str, error: str, retrying: bool) -> None:
+    def step_failed(
+        self, step_id: str, attempt: int, *, error_type: str, error: str, retrying: bool, worker: str | None
+    ) -> None:
         """Record a failed attempt; the step goes back to Pending when it will be tried again."""
         now = now_ms()
         with self._db.write() as conn:
-            self._end_attempt(conn, step_id, attempt, StepStatus.FAILED, now, error_type, error)
+            self._end_attempt(conn, step_id, attempt, StepStatus.FAILED, now, worker, error_type, error)
             conn.execute(
                 update(pipeline_step_executions)
                 .where(pipeline_step_executions.c.id == step_id)
@@ -516,6 +518,7 @@ class ExecutionStore:
         attempt: int,
         status: StepStatus,
         now: int,
+        worker: str | None,
         error_type: str | None = None,
         error: str | None = None,
     ) -> None:
@@ -523,7 +526,7 @@ class ExecutionStore:
         conn.execute(
             update(pipeline_step_attempts)
             .where(and_(t.step_execution_id == step_id, t.attempt == attempt))
-            .values(status=status.value, ended_at=now, error_type=error_type, error=error)
+            .values(status=status.value, ended_at=now, worker=worker, error_type=error_type, error=error)
         )
 
     @staticmethod
