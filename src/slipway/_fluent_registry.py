@@ -29,6 +29,7 @@ def register_model(
     tags: Mapping[str, str] | None = None,
     source_run_id: str | None = None,
     model_card: ModelCard | str | None = None,
+    trusted: bool | Iterable[str] = False,
     client: Client | None = None,
 ) -> ModelVersion:
     """Package ``model_or_path`` and register it as the next version of ``group``.
@@ -61,6 +62,7 @@ def register_model(
         tags=tags,
         source_run_id=source_run_id,
         model_card=model_card,
+        trusted=trusted,
     )
 
 

@@ -135,10 +135,13 @@ class RemoteRegistry:
         source_run_id: str | None = None,
         source_step_execution_id: str | None = None,
         model_card: ModelCard | str | None = None,
+        trusted: bool | Iterable[str] = False,
     ) -> ModelVersion:
         """Package locally (unless given a package folder), upload the files, then register them."""
         check_group_name(group)  # before any upload, as the service checks it before packaging
-        package = packaged(model_or_path, flavor=flavor, input_example=input_example, model_card=model_card)
+        package = packaged(
+            model_or_path, flavor=flavor, input_example=input_example, model_card=model_card, trusted=trusted
+        )
         with package as (folder, _info):
             version_id = new_id()
             for file in sorted(_local_files(folder)):

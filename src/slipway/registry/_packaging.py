@@ -12,7 +12,7 @@ import os
 import secrets
 import shutil
 import tempfile
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -27,12 +27,15 @@ def packaged(
     flavor: str | None = None,
     input_example: object = None,
     model_card: ModelCard | str | None = None,
+    trusted: bool | Iterable[str] = False,
 ) -> Iterator[tuple[Path, ModelInfo]]:
     """Yield a package folder for ``model_or_path`` and its manifest.
 
     A folder is taken as a package already written by ``save_model`` and used as is; anything
     else (a model object, or the path of an ONNX file with ``flavor="onnx"``) is packaged into a
-    temporary folder, removed on exit.
+    temporary folder, removed on exit. ``trusted`` is the trust loading will need (see
+    :func:`slipway.models.save_model`): a pyfunc model or a scikit-learn tree needs it at
+    registration already, so the problem shows when training, not when deploying.
 
     Raises:
         InvalidInput: for a folder that is not a package, or packaging options given with one.
@@ -55,7 +58,14 @@ def packaged(
         folder = Path(tmp) / "model"
         yield (
             folder,
-            save_model(model_or_path, folder, flavor=flavor, input_example=input_example, model_card=model_card),
+            save_model(
+                model_or_path,
+                folder,
+                flavor=flavor,
+                input_example=input_example,
+                model_card=model_card,
+                trusted=trusted,
+            ),
         )
 
 

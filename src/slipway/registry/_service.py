@@ -17,7 +17,7 @@ Concurrency, on SQLite and PostgreSQL alike:
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any, BinaryIO
 
@@ -174,6 +174,7 @@ class RegistryService(RegistryReader):
         source_run_id: str | None = None,
         source_step_execution_id: str | None = None,
         model_card: ModelCard | str | None = None,
+        trusted: bool | Iterable[str] = False,
     ) -> ModelVersion:
         """Package a model (unless given a package folder), store its files and register it.
 
@@ -184,7 +185,7 @@ class RegistryService(RegistryReader):
             group: the model group's name.
             model_or_path: a trained model (packaged with ``slipway.models.save_model``), or the
                 folder of a package already written.
-            flavor, input_example, model_card: passed to ``save_model`` when packaging.
+            flavor, input_example, model_card, trusted: passed to ``save_model`` when packaging.
             metrics: name -> number, :class:`MetricValue` or ``{"value": ..., "std": ...}``.
             description: what this version is, for people choosing between versions.
             metadata: free-form JSON object.
@@ -197,7 +198,9 @@ class RegistryService(RegistryReader):
             NotFound: if ``source_run_id`` names no run.
         """
         check_group_name(group)
-        package = packaged(model_or_path, flavor=flavor, input_example=input_example, model_card=model_card)
+        package = packaged(
+            model_or_path, flavor=flavor, input_example=input_example, model_card=model_card, trusted=trusted
+        )
         with package as (folder, _info):
             version_id = new_id()
             self._artifacts.put_dir(version_owner(version_id), "", folder)
