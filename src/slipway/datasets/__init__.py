@@ -23,7 +23,7 @@ from slipway.datasets._records import (
     Registration,
 )
 from slipway.datasets._service import DATASET_KIND, VERSION_KIND, DatasetService, ObjectRef
-from slipway.datasets._sources import FORMATS, DataSource, SourcePolicy
+from slipway.datasets._sources import FORMATS, DataSource, SourcePolicy, open_source
 
 __all__ = [
     "DATASET_KIND",
@@ -44,6 +44,7 @@ __all__ = [
     "check_name",
     "column_summary",
     "json_safe_row",
+    "open_source",
     "check_tags",
     "service_for",
 ]

@@ -62,6 +62,7 @@ class KllSketch:
         self.c = float(c)
         self._levels: list[npt.NDArray[np.float64]] = [np.empty(0)]
         self._rng = np.random.default_rng(_SEED)
+        self._sorted: tuple[npt.NDArray[np.float64], npt.NDArray[np.float64]] | None = None  # see _weighted
 
     # -- building ---------------------------------------------------------------------------
 
@@ -125,6 +126,7 @@ class KllSketch:
         compacted whole: one compaction of any size adds at most one unit of its weight to any
         rank's error, so this is as accurate as many small ones and much faster.
         """
+        self._sorted = None
         while True:
             over = next((h for h, lvl in enumerate(self._levels) if len(lvl) > self._capacity(h)), None)
             if over is None:
@@ -155,11 +157,16 @@ class KllSketch:
         return 2.296 / self.k**0.9723
 
     def _weighted(self) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64]]:
-        """All items sorted, with the cumulative weight up to and including each."""
-        items = np.concatenate(self._levels)
-        weights = np.concatenate([np.full(len(lvl), float(1 << h)) for h, lvl in enumerate(self._levels)])
-        order = np.argsort(items)
-        return items[order], np.cumsum(weights[order])
+        """All items sorted, with the cumulative weight up to and including each.
+
+        Kept until the sketch changes: a drift check asks for many ranks of the same sketch.
+        """
+        if self._sorted is None:
+            items = np.concatenate(self._levels)
+            weights = np.concatenate([np.full(len(lvl), float(1 << h)) for h, lvl in enumerate(self._levels)])
+            order = np.argsort(items)
+            self._sorted = (items[order], np.cumsum(weights[order]))
+        return self._sorted
 
     def quantiles(self, fractions: Sequence[float] | npt.ArrayLike) -> npt.NDArray[np.float64]:
         """The values at the given ranks (fractions in [0, 1]); NaN for an empty sketch.
