@@ -20,6 +20,7 @@ from slipway.cli._config import config
 from slipway.cli._datasets import datasets_app
 from slipway.cli._db import db_app
 from slipway.cli._demo import demo
+from slipway.cli._endpoints import endpoints_app
 from slipway.cli._experiments import experiments_app
 from slipway.cli._features import features_app
 from slipway.cli._models import models_app
@@ -121,6 +122,7 @@ app.command(rich_help_panel="Setup")(server)
 app.add_typer(experiments_app, name="experiments", rich_help_panel="Tracking")
 app.add_typer(runs_app, name="runs", rich_help_panel="Tracking")
 app.add_typer(models_app, name="models", rich_help_panel="Registry")
+app.add_typer(endpoints_app, name="endpoints", rich_help_panel="Serving")
 app.command(rich_help_panel="Serving")(serve)
 app.add_typer(monitor_app, name="monitor", rich_help_panel="Monitoring")
 app.add_typer(alarms_app, name="alarms", rich_help_panel="Monitoring")

@@ -1,0 +1,287 @@
+"""``slipway endpoints``: create, inspect, deploy to, roll back and invoke model endpoints.
+
+Each command opens the serving control plane of the current settings (embedded, or the server's
+when ``SLIPWAY_SERVER_URL`` is set) and calls one service method; rules and errors are the
+service's. ``invoke`` asks the server's inference route in remote mode, and loads the endpoint in
+this process otherwise.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any
+
+import typer
+from rich.console import RenderableType
+from rich.table import Table
+from rich.text import Text
+
+from slipway._config import load_settings
+from slipway.cli import _output
+from slipway.cli._output import JsonFlag
+from slipway.client import Client
+
+if TYPE_CHECKING:
+    from slipway.client._serving import RemoteServing
+    from slipway.serving import Deployment, Endpoint, ServingService
+
+endpoints_app = typer.Typer(
+    help="Endpoints serve registered model versions over HTTP: variants with traffic weights, shadow "
+    "variants, data capture, and deployments rolled out at once, by canary or linearly, rolled back on alarms.",
+    short_help="Create, update, roll back and invoke model endpoints.",
+    no_args_is_help=True,
+)
+
+NameArg = Annotated[str, typer.Argument(metavar="NAME", help="The endpoint's name.", show_default=False)]
+ModelOpt = Annotated[
+    list[str], typer.Option("--model", "-m", metavar="GROUP/VERSION", help="A variant's model version; repeat it.")
+]
+WeightOpt = Annotated[
+    list[float], typer.Option("--weight", "-w", help="Traffic weight of each --model, in order (default 1 each).")
+]
+ShadowOpt = Annotated[
+    list[str], typer.Option("--shadow", metavar="GROUP/VERSION", help="A shadow variant: gets a copy of traffic.")
+]
+CaptureOpt = Annotated[
+    float | None, typer.Option("--capture", min=0, max=100, help="Percentage of requests to capture.")
+]
+ForceOpt = Annotated[bool, typer.Option("--force", help="Serve versions not Approved (admins only).")]
+
+
+@contextlib.contextmanager
+def open_serving() -> Iterator[ServingService | RemoteServing]:
+    """The serving control plane for the current settings, closed when the command is done."""
+    with Client(load_settings()) as client:
+        yield client.serving
+
+
+def _variants(models: list[str], weights: list[float], shadows: list[str]) -> list[dict[str, Any]]:
+    """The variants ``--model``/``--weight``/``--shadow`` describe."""
+    if weights and len(weights) != len(models):
+        raise typer.BadParameter(f"give one --weight per --model ({len(models)}), or none", param_hint="'--weight'")
+    live = [{"model": m, "weight": w} for m, w in zip(models, weights or [1.0] * len(models), strict=True)]
+    return live + [{"model": s, "shadow": True} for s in shadows]
+
+
+def _show(as_json: bool, endpoint: Endpoint, deployments: list[Deployment] | None = None) -> None:
+    views = [lambda: _detail(endpoint), lambda: _variants_table(endpoint)]
+    if deployments is not None:
+        views.append(lambda: _deployments_table(deployments))
+    _output.emit(
+        as_json,
+        lambda: {
+            **endpoint.model_dump(mode="json"),
+            **({"deployments": [d.model_dump(mode="json") for d in deployments]} if deployments is not None else {}),
+        },
+        *views,
+    )
+
+
+def _detail(e: Endpoint) -> RenderableType:
+    rows = _output.table("Field", "Value", title=f"endpoint {e.name}")
+    progress = (
+        f"{e.deployment.strategy.kind}: {e.deployment.share:.0%} of traffic to the new variants"
+        if e.deployment
+        else _output.MISSING
+    )
+    for label, value in (
+        ("Status", _output.fmt_status(e.status.value)),
+        ("Reason", Text(e.reason or _output.MISSING)),
+        ("Deployment", Text(progress)),
+        ("Capture", Text(f"{e.capture.sampling_percent:g}% of requests")),
+        ("Alarms", Text(f"error rate > {e.alarms.max_error_rate:g}, p99 > {e.alarms.max_p99_ms or '-'} ms")),
+        ("Revision", Text(str(e.revision))),
+        ("Modified", Text(f"{_output.fmt_time(e.updated_at)} by {e.updated_by}")),
+    ):
+        rows.add_row(label, value)
+    return rows
+
+
+def _variants_table(e: Endpoint) -> Table:
+    out = _output.table("Variant", "Model", "Weight", "Workers", "Shadow", title="Variants")
+    for v in e.variants:
+        out.add_row(
+            _output.plain(v.name), _output.plain(v.model), f"{v.weight:g}", str(v.workers), "yes" if v.shadow else ""
+        )
+    return out
+
+
+def _deployments_table(found: list[Deployment]) -> RenderableType:
+    if not found:
+        return _output.empty_section("Deployments", "No deployments yet.")
+    out = _output.table(
+        "ID", "Strategy", "Status", "Target", "Reason", _output.time_column("Started"), title="Deployments"
+    )
+    for d in found:
+        out.add_row(
+            Text(d.id),
+            d.strategy.kind,
+            _output.fmt_status(d.status.value),
+            Text(", ".join(v.model for v in d.target)),
+            Text(d.reason or ""),
+            _output.fmt_time(d.started_at),
+        )
+    return out
+
+
+@endpoints_app.command("create")
+def create_command(
+    name: NameArg,
+    model: ModelOpt,
+    weight: WeightOpt = [],  # noqa: B006  (Typer reads the default; it is never mutated)
+    shadow: ShadowOpt = [],  # noqa: B006
+    capture: CaptureOpt = None,
+    max_error_rate: Annotated[float | None, typer.Option(help="Roll back a rollout above this error rate.")] = None,
+    max_p99_ms: Annotated[float | None, typer.Option(help="Roll back a rollout above this p99 latency.")] = None,
+    force: ForceOpt = False,
+    as_json: JsonFlag = False,
+) -> None:
+    """Create an endpoint, e.g. `slipway endpoints create rings -m abalone/3 -w 9 -m abalone/4 -w 1`."""
+    alarms = {k: v for k, v in (("max_error_rate", max_error_rate), ("max_p99_ms", max_p99_ms)) if v is not None}
+    with open_serving() as serving:
+        created = serving.create_endpoint(
+            name,
+            _variants(model, weight, shadow),
+            capture={"sampling_percent": capture} if capture is not None else None,
+            alarms=alarms or None,
+            force=force,
+        )
+    _show(as_json, created)
+
+
+@endpoints_app.command("list")
+def list_command(as_json: JsonFlag = False) -> None:
+    """List endpoints with their status and variants."""
+    with open_serving() as serving:
+        found = serving.list_endpoints()
+
+    def view() -> RenderableType:
+        if not found:
+            return "[dim]No endpoints yet. Create one: slipway endpoints create NAME --model GROUP/VERSION.[/dim]"
+        out = _output.table("Name", "Status", "Variants", _output.time_column("Last modified"))
+        for e in found:
+            variants = ", ".join(f"{v.model}×{v.weight:g}" + (" (shadow)" if v.shadow else "") for v in e.variants)
+            out.add_row(
+                _output.plain(e.name),
+                _output.fmt_status(e.status.value),
+                Text(variants),
+                _output.fmt_time(e.updated_at),
+            )
+        return out
+
+    _output.emit(as_json, lambda: [e.model_dump(mode="json") for e in found], view)
+
+
+@endpoints_app.command("show")
+def show_command(name: NameArg, as_json: JsonFlag = False) -> None:
+    """Show an endpoint: status, variants, capture, alarms and its deployments."""
+    with open_serving() as serving:
+        found = serving.get_endpoint(name)
+        history = serving.list_deployments(name)
+    _show(as_json, found, history)
+
+
+@endpoints_app.command("update")
+def update_command(
+    name: NameArg,
+    model: ModelOpt = [],  # noqa: B006
+    weight: WeightOpt = [],  # noqa: B006
+    shadow: ShadowOpt = [],  # noqa: B006
+    strategy: Annotated[str, typer.Option(help="all_at_once, canary or linear.")] = "all_at_once",
+    share: Annotated[float, typer.Option(help="Canary share, or linear step, of traffic.")] = 0.1,
+    bake_seconds: Annotated[float, typer.Option(help="How long each step is watched by the alarms.")] = 60.0,
+    capture: CaptureOpt = None,
+    force: ForceOpt = False,
+    as_json: JsonFlag = False,
+) -> None:
+    """Deploy new variants (with --model) by a strategy, or change the capture percentage."""
+    with open_serving() as serving:
+        updated = serving.update_endpoint(
+            name,
+            _variants(model, weight, shadow) if model else None,
+            strategy={"kind": strategy, "share": share, "bake_seconds": bake_seconds},
+            capture={"sampling_percent": capture} if capture is not None else None,
+            force=force,
+        )
+    _show(as_json, updated)
+
+
+@endpoints_app.command("rollback")
+def rollback_command(
+    name: NameArg,
+    reason: Annotated[str, typer.Option(help="Why, for the history.")] = "rolled back by hand",
+    as_json: JsonFlag = False,
+) -> None:
+    """Roll back the deployment in progress, or else the last one that succeeded."""
+    with open_serving() as serving:
+        _show(as_json, serving.rollback(name, reason))
+
+
+@endpoints_app.command("delete")
+def delete_command(name: NameArg) -> None:
+    """Delete an endpoint and its deployment history; servers stop answering for it."""
+    with open_serving() as serving:
+        serving.delete_endpoint(name)
+    _output.say(f"Deleted endpoint {name}.")
+
+
+@endpoints_app.command("invoke")
+def invoke_command(
+    name: NameArg,
+    data: Annotated[
+        str,
+        typer.Option(
+            help='A JSON body such as \'{"inputs": {"a": [1]}}\', or @FILE (.json or .csv).', show_default=False
+        ),
+    ],
+    variant: Annotated[str | None, typer.Option(help="Ask this variant, not the traffic split.")] = None,
+) -> None:
+    """Send one request to an endpoint and print the predictions (JSON)."""
+    path = Path(data[1:]) if data.startswith("@") else None
+    body = path.read_bytes() if path is not None else data.encode()
+    content_type = "text/csv" if path is not None and path.suffix.lower() == ".csv" else "application/json"
+    headers = {"content-type": content_type, **({"x-slipway-variant": variant} if variant else {})}
+    settings = load_settings()
+    if settings.server_url:
+        answer = _invoke_remote(settings.server_url, settings.token, name, body, headers)
+    else:
+        answer = _invoke_here(name, body, headers)
+    _output.print_json(answer)
+
+
+def _invoke_remote(url: str, token: str | None, name: str, body: bytes, headers: dict[str, str]) -> Any:
+    import httpx
+
+    from slipway.errors import error_from_dict
+    from slipway.serving import check_endpoint_name
+
+    auth = {"authorization": f"Bearer {token}"} if token else {}
+    resp = httpx.post(
+        f"{url.rstrip('/')}/endpoints/{check_endpoint_name(name)}/invocations",
+        content=body,
+        headers={**headers, **auth},
+        timeout=60,
+    )
+    if resp.status_code >= 400:
+        raise error_from_dict(resp.json(), resp.status_code)
+    return {
+        **resp.json(),
+        "inference_id": resp.headers.get("x-slipway-inference-id"),
+        "variant": resp.headers.get("x-slipway-variant"),
+    }
+
+
+def _invoke_here(name: str, body: bytes, headers: dict[str, str]) -> Any:
+    from slipway._backend import Backend
+    from slipway.serving import ServingHost
+
+    backend = Backend(load_settings())
+    host = ServingHost(backend.serving, backend.registry, backend.artifacts, poll_seconds=3600)
+    try:
+        answer = host.start(name).invoke(body, headers["content-type"], headers)
+    finally:
+        host.close()
+        backend.close()
+    return {"predictions": answer.predictions, "inference_id": answer.inference_id, "variant": answer.variant}

@@ -1,0 +1,55 @@
+"""``slipway endpoints`` in embedded mode: create, list, show, invoke, update, rollback, delete."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+from _serving_models import register, write_line
+from typer.testing import Result
+
+from slipway import Client
+
+
+@pytest.fixture(scope="module")
+def package(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return write_line(tmp_path_factory.mktemp("endpoints-cli") / "line")
+
+
+def test_endpoint_commands(cli: Callable[..., Result], client: Client, package: Path, tmp_path: Path) -> None:
+    v1, v2 = register(client.registry, package), register(client.registry, package)  # type: ignore[arg-type]
+    created = cli("endpoints", "create", "rings", "-m", v1, "-w", "9", "-m", v2, "-w", "1", "--capture", "50", "--json")
+    assert created.exit_code == 0, created.stderr
+    assert [v["weight"] for v in json.loads(created.stdout)["variants"]] == [9, 1]
+    listed = cli("endpoints", "list")
+    assert "rings" in listed.stdout and "line/1×9" in listed.stdout
+
+    invoked = cli(
+        "endpoints", "invoke", "rings", "--data", '{"inputs": {"a": [1.0], "b": [2.0]}}', "--variant", "line-v2"
+    )
+    assert invoked.exit_code == 0, invoked.stderr
+    answer = json.loads(invoked.stdout)
+    assert answer["predictions"] == pytest.approx([0.5]) and answer["variant"] == "line-v2"
+    csv = tmp_path / "rows.csv"
+    csv.write_text("a,b\n1,2\n3,1\n")
+    assert json.loads(cli("endpoints", "invoke", "rings", "--data", f"@{csv}").stdout)["predictions"] == pytest.approx(
+        [0.5, 5.5]
+    )
+    bad = cli("endpoints", "invoke", "rings", "--data", '{"inputs": {"a": [1.0]}}')
+    assert bad.exit_code == 2 and "'b'" in bad.stderr
+
+    updated = cli("endpoints", "update", "rings", "-m", v2, "--strategy", "canary", "--share", "0.2", "--json")
+    assert json.loads(updated.stdout)["deployment"]["share"] == 0.2
+    rolled = cli("endpoints", "rollback", "rings", "--reason", "too early")
+    assert rolled.exit_code == 0 and "too early" in rolled.stdout
+    shown = cli("endpoints", "show", "rings", "--json")
+    assert json.loads(shown.stdout)["deployments"][0]["status"] == "RolledBack"
+    assert cli("endpoints", "delete", "rings").exit_code == 0
+    assert cli("endpoints", "show", "rings").exit_code == 2
+
+
+def test_weights_must_pair_with_models(cli: Callable[..., Result]) -> None:
+    result = cli("endpoints", "create", "e", "-m", "a/1", "-m", "a/2", "-w", "1")
+    assert result.exit_code == 2 and "--weight" in result.stderr
