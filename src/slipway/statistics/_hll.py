@@ -59,9 +59,10 @@ class HyperLogLog:
             return
         index = (hashes >> np.uint64(_HASH_BITS - self.p)).astype(np.intp)
         rest = (hashes << np.uint64(self.p)) >> np.uint64(_HASH_BITS - _TOP_BITS)
-        # frexp's exponent is the bit length, exactly: float64 holds any 32-bit integer.
-        _, bit_length = np.frexp(rest.astype(np.float64))
-        rank = np.where(rest > 0, _TOP_BITS + 1 - bit_length, _TOP_BITS + 1).astype(np.uint8)
+        # A float64 holds any 32-bit integer exactly, and its exponent field is the bit length
+        # plus 1022 (0 for zero): the rank (leading zeros + 1) without a loop over bits.
+        exponent = (rest.astype(np.float64).view(np.uint64) >> np.uint64(52)).astype(np.int16)
+        rank = np.where(exponent > 0, _TOP_BITS + 1023 - exponent, _TOP_BITS + 1).astype(np.uint8)
         np.maximum.at(self.registers, index, rank)
 
     def merge(self, other: HyperLogLog) -> HyperLogLog:
