@@ -263,26 +263,36 @@ class TrackingService:
         status: RunStatus | str = RunStatus.RUNNING,
     ) -> Run:
         """Start a run in ``experiment_id`` (the ``Default`` experiment when None)."""
-        exp = self.get_experiment(experiment_id) if experiment_id else self.get_or_create_experiment(DEFAULT_EXPERIMENT)
-        if exp.lifecycle_stage is LifecycleStage.DELETED:
-            raise Conflict(f"experiment {exp.name!r} is deleted; restore it before adding runs", field="experiment_id")
+        if not experiment_id:
+            experiment_id = self.get_or_create_experiment(DEFAULT_EXPERIMENT).id
         status = self._status(status)
         tag_rows = v.check_mapping(tags, "tag", v.MAX_TAG_VALUE, v.MAX_BATCH_TAGS)
         run_id = new_id()
         run_name = v.check_name(name, "name", "run name") if name is not None else f"run-{run_id[-8:]}"
-        if parent_run_id is not None:
-            self.get_run(parent_run_id)
+        start = _ms(start_time, "start_time") or now_ms()
+        user = current_principal().name
         with self._db.write() as conn:
+            exp = conn.execute(
+                select(experiments.c.name, experiments.c.lifecycle_stage).where(experiments.c.id == experiment_id)
+            ).first()
+            if exp is None:
+                raise NotFound(f"experiment {experiment_id!r} does not exist", field="experiment_id")
+            if exp.lifecycle_stage != LifecycleStage.ACTIVE:
+                raise Conflict(
+                    f"experiment {exp.name!r} is deleted; restore it before adding runs", field="experiment_id"
+                )
+            if parent_run_id is not None:
+                self._run_row(conn, parent_run_id)
             conn.execute(
                 insert(runs).values(
                     id=run_id,
-                    experiment_id=exp.id,
+                    experiment_id=experiment_id,
                     name=run_name,
                     status=status.value,
-                    start_time=_ms(start_time, "start_time") or now_ms(),
+                    start_time=start,
                     end_time=None,
                     parent_run_id=parent_run_id,
-                    user=current_principal().name,
+                    user=user,
                     lifecycle_stage="active",
                 )
             )
@@ -296,9 +306,19 @@ class TrackingService:
                 object_kind="run",
                 object_id=run_id,
                 event_type="run.created",
-                payload={"experiment_id": exp.id, "name": run_name},
+                payload={"experiment_id": experiment_id, "name": run_name},
             )
-        return self.get_run(run_id)
+        # Built from what was written rather than read back: a new run has nothing else yet.
+        return Run(
+            id=run_id,
+            experiment_id=experiment_id,
+            name=run_name,
+            status=status,
+            start_time=_dt(start),
+            parent_run_id=parent_run_id,
+            user=user,
+            tags=tag_rows,
+        )
 
     def get_run(self, run_id: str) -> Run:
         with self._db.read() as conn:
