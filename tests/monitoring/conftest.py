@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from importlib import resources
 
 import numpy as np
 import pandas as pd
 import pytest
+from _webhook import Hook
 
 DRIFTED = {"length", "rings", "shell weight"}
 
@@ -31,3 +33,11 @@ def drifted(abalone: pd.DataFrame) -> pd.DataFrame:
     sample["rings"] = sample["rings"] + 3
     sample["shell weight"] = sample["shell weight"] + 0.1
     return sample
+
+
+@pytest.fixture
+def hook() -> Iterator[Hook]:
+    """A webhook receiver on 127.0.0.1."""
+    receiver = Hook()
+    yield receiver
+    receiver.close()

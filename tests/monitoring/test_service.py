@@ -3,15 +3,13 @@
 from __future__ import annotations
 
 import json
-import threading
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import pandas as pd
 import pytest
+from _webhook import Hook
 from sqlalchemy import select
 
 from slipway import Client
@@ -29,35 +27,6 @@ def client(tmp_path: Path) -> Iterator[Client]:
 @pytest.fixture
 def service(client: Client) -> MonitoringService:
     return client.monitoring
-
-
-class _Hook:
-    """A webhook receiver on 127.0.0.1 that keeps every JSON body it is sent."""
-
-    def __init__(self) -> None:
-        received: list[dict[str, Any]] = []
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:  # noqa: N802 -- the name http.server calls
-                received.append(json.loads(self.rfile.read(int(self.headers["Content-Length"]))))
-                self.send_response(204)
-                self.end_headers()
-
-            def log_message(self, *args: Any) -> None:
-                pass
-
-        self.received = received
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/hook"
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-
-
-@pytest.fixture
-def hook() -> Iterator[_Hook]:
-    receiver = _Hook()
-    yield receiver
-    receiver.server.shutdown()
-    receiver.server.server_close()
 
 
 def test_baselines_are_versioned_artifacts(service: MonitoringService, abalone: pd.DataFrame) -> None:
@@ -83,7 +52,7 @@ def test_a_baseline_from_a_registered_dataset_is_in_its_lineage(client: Client, 
 
 def test_a_drifted_run_names_the_features_and_raises_the_alarm(
     client: Client, service: MonitoringService, abalone: pd.DataFrame, drifted: pd.DataFrame,
-    drifted_columns: set[str], hook: _Hook, tmp_path: Path,
+    drifted_columns: set[str], hook: Hook, tmp_path: Path,
 ) -> None:
     service.create_baseline("abalone", abalone)
     service.create_monitor("abalone-dq", baseline="abalone")

@@ -114,6 +114,8 @@ def create_command(
         "MulticlassClassification.")] = None,
     threshold: Annotated[list[str] | None, typer.Option(
         "--threshold", help="Model quality: METRIC=BOUND, e.g. mae=2.5 (errors stay below, scores above).")] = None,
+    endpoint: Annotated[str | None, typer.Option(
+        "--endpoint", help="An endpoint whose captured traffic (and ground truth) runs read by default.")] = None,
     as_json: JsonFlag = False,
 ) -> None:
     """Create a monitor: data quality against a baseline, or model quality (--problem-type) against bounds."""
@@ -123,14 +125,14 @@ def create_command(
         if problem_type is not None:
             bounds = dict(_bound(item) for item in threshold or [])
             made = service.create_monitor(name, kind=MonitorKind.MODEL_QUALITY, problem_type=problem_type,
-                                          thresholds=bounds)
+                                          thresholds=bounds, endpoint=endpoint)
         else:
             ref = baseline
             if baseline_data is not None or dataset is not None:
                 ref = service.create_baseline(name, baseline_data, dataset=dataset).ref
             elif baseline is not None and Path(baseline).is_dir():
                 ref = service.create_baseline(name, Baseline.read(baseline)).ref
-            made = service.create_monitor(name, baseline=ref)
+            made = service.create_monitor(name, baseline=ref, endpoint=endpoint)
     _output.emit(as_json, lambda: made.model_dump(mode="json"),
                  lambda: f"Monitor [bold]{_output.plain(made.name)}[/bold] created ({made.kind}"
                          + (f", baseline {made.baseline})" if made.baseline else ")"))
@@ -165,13 +167,18 @@ def _monitors_table(found: list[Monitor]) -> RenderableType:
 @monitor_app.command("run")
 def run_command(
     name: MonitorArg,
-    data: DataArg,
+    data: Annotated[str | None, typer.Argument(
+        metavar="[DATA]", help="A file or folder to check; by default the traffic the monitor's endpoint captured.",
+        show_default=False)] = None,
     labels: Annotated[str | None, typer.Option("--labels", help="Model quality: a file of inference_id and label.")]
     = None,
     format: FormatOpt = None,
     as_json: JsonFlag = False,
 ) -> None:
-    """Run a monitor once over DATA; the report is stored with the execution (see `slipway monitor report`)."""
+    """Run a monitor once over DATA (or its endpoint's captured traffic); the report is stored with the execution.
+
+    Read it with `slipway monitor report EXECUTION --output DIR`.
+    """
     with open_monitoring() as service:
         execution = service.run_monitor(name, data, labels=labels, format=format)
         violations = service.read_violations(execution.id)

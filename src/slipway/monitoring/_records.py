@@ -51,6 +51,8 @@ class Monitor(Record):
 
     Attributes:
         baseline: ``name:version`` of the baseline a data-quality monitor compares with.
+        endpoint: the endpoint whose captured traffic (and ground truth) a run reads when
+            given no data.
         problem_type: for model quality, ``Regression``, ``BinaryClassification`` or
             ``MulticlassClassification``.
         thresholds: for model quality, bounds per metric: an error (``mae``, ``mse``, ``rmse``)
@@ -61,6 +63,7 @@ class Monitor(Record):
     name: str
     kind: MonitorKind
     baseline: str | None = None
+    endpoint: str | None = None
     problem_type: str | None = None
     thresholds: dict[str, float] = {}
     created_by: str

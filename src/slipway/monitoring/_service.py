@@ -8,11 +8,13 @@ receiver never hears of a transition that was rolled back.
 
 from __future__ import annotations
 
+import dataclasses
+import datetime as dt
 import enum
 import json
 import math
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -30,8 +32,9 @@ from slipway.events import record_change
 from slipway.lineage import NodeRef, record_edges
 from slipway.monitoring._alarms import alarm_state, check_rule, post_webhooks
 from slipway.monitoring._baseline import CONSTRAINTS_FILE, STATISTICS_FILE, Baseline, statistics_of
+from slipway.monitoring._capture import captured_frames
 from slipway.monitoring._check import CheckType, Violation, check_statistics
-from slipway.monitoring._quality import ProblemType, evaluate
+from slipway.monitoring._quality import INFERENCE_ID, LABEL, PREDICTION, ProblemType, evaluate
 from slipway.monitoring._records import (
     Alarm,
     AlarmState,
@@ -43,11 +46,13 @@ from slipway.monitoring._records import (
 )
 from slipway.monitoring._report import VIOLATIONS_FILE, report_files
 from slipway.monitoring._tables import alarms, monitor_executions, monitor_metrics, monitoring_baselines, monitors
+from slipway.statistics import DatasetStatistics, compute_statistics
 from slipway.store import Database
 from slipway.store.artifacts import ArtifactStore, Owner
 
 if TYPE_CHECKING:
     from slipway.datasets import DatasetService
+    from slipway.serving import ServingService
 
 BASELINE_KIND = "monitoring_baseline"
 MONITOR_KIND = "monitor"
@@ -69,10 +74,14 @@ class MonitoringService:
         2
     """
 
-    def __init__(self, db: Database, artifacts: ArtifactStore, datasets: DatasetService | None = None) -> None:
+    def __init__(
+        self, db: Database, artifacts: ArtifactStore, datasets: DatasetService | None = None,
+        serving: ServingService | None = None,
+    ) -> None:
         self._db = db
         self._artifacts = artifacts
         self._datasets = datasets
+        self._serving = serving
 
     # ------------------------------------------------------------------------------ baselines
 
@@ -169,11 +178,14 @@ class MonitoringService:
     def create_monitor(
         self, name: str, *, baseline: str | None = None, kind: MonitorKind | str = MonitorKind.DATA_QUALITY,
         problem_type: ProblemType | str | None = None, thresholds: dict[str, float] | None = None,
+        endpoint: str | None = None,
     ) -> Monitor:
         """Create a monitor.
 
         Args:
             baseline: for data quality, ``name`` (its latest version, fixed now) or ``name:version``.
+            endpoint: an endpoint whose captured traffic runs read when given no data (and, for
+                model quality, whose uploaded ground truth gives the labels).
             kind: ``DataQuality`` or ``ModelQuality``.
             problem_type: for model quality, the kind of predictions.
             thresholds: for model quality, the bound per metric (see :class:`Monitor`).
@@ -187,6 +199,9 @@ class MonitoringService:
         kind = _enum(MonitorKind, kind, "kind")
         baseline_id = None
         config: dict[str, Any] = {}
+        if endpoint is not None:
+            self._endpoint_id(endpoint)
+            config["endpoint"] = endpoint
         if kind is MonitorKind.DATA_QUALITY:
             if baseline is None:
                 raise InvalidInput("a data-quality monitor needs a baseline", field="baseline")
@@ -194,8 +209,8 @@ class MonitoringService:
         else:
             if problem_type is None:
                 raise InvalidInput("a model-quality monitor needs a problem type", field="problem_type")
-            config = {"problem_type": str(_enum(ProblemType, problem_type, "problem_type")),
-                      "thresholds": {str(k): float(v) for k, v in (thresholds or {}).items()}}
+            config |= {"problem_type": str(_enum(ProblemType, problem_type, "problem_type")),
+                       "thresholds": {str(k): float(v) for k, v in (thresholds or {}).items()}}
         monitor_id = new_id()
         try:
             with self._db.write() as conn:
@@ -231,13 +246,16 @@ class MonitoringService:
     # ----------------------------------------------------------------------------- executions
 
     def run_monitor(
-        self, name: str, data: DataSource, *, labels: DataSource | None = None, format: str | None = None,
+        self, name: str, data: DataSource | None = None, *, labels: DataSource | None = None,
+        start: dt.datetime | None = None, end: dt.datetime | None = None, format: str | None = None,
     ) -> MonitorExecution:
-        """Run a monitor once over ``data`` and record the execution, its report and metrics.
+        """Run a monitor once and record the execution, its report and metrics.
 
         For data quality, ``data`` is any table to check against the baseline. For model
         quality, ``data`` holds ``inference_id`` and ``prediction`` (and ``probability`` for
-        ROC AUC), ``labels`` holds ``inference_id`` and ``label``.
+        ROC AUC), ``labels`` holds ``inference_id`` and ``label``. Without ``data``, a monitor
+        of an endpoint reads the traffic captured in ``[start, end)`` (all of it by default) and,
+        for model quality without ``labels``, the endpoint's uploaded ground truth.
 
         Input the monitor cannot use (a missing column, an unreadable file) gives a ``Failed``
         execution with the reason, not an exception: a scheduled run has nobody to raise to.
@@ -250,7 +268,7 @@ class MonitoringService:
         started, execution_id = now_ms(), new_id()
         clock = time.perf_counter()
         try:
-            files, metrics, violations, rows = self._evaluate(monitor, data, labels, format)
+            files, metrics, violations, rows = self._evaluate(monitor, _Input(data, labels, start, end, format))
             status = ExecutionStatus.COMPLETED_WITH_VIOLATIONS if violations else ExecutionStatus.COMPLETED
             message = None
         except (SlipwayError, ValueError, OSError, pa.ArrowException) as exc:
@@ -278,13 +296,45 @@ class MonitoringService:
             post_webhooks(alarm.webhooks, payload)
         return self.get_execution(execution_id)
 
-    def _evaluate(
-        self, monitor: Monitor, data: DataSource, labels: DataSource | None, format: str | None,
-    ) -> tuple[dict[str, bytes], dict[str, float], int, int]:
+    def _endpoint_id(self, endpoint: str) -> str:
+        if self._serving is None:
+            raise InvalidInput("endpoints are not available to this service", field="endpoint")
+        return self._serving.get_endpoint(endpoint).id
+
+    def _captured(self, monitor: Monitor, given: _Input) -> Iterator[pd.DataFrame]:
+        if monitor.endpoint is None:
+            raise InvalidInput(f"monitor {monitor.name!r} watches no endpoint: give the data to check", field="data")
+        return captured_frames(self._artifacts, self._endpoint_id(monitor.endpoint), given.start, given.end)
+
+    def _current_statistics(self, monitor: Monitor, given: _Input) -> DatasetStatistics:
+        if given.data is not None:
+            return statistics_of(given.data, format=given.format)
+        frames = self._captured(monitor, given)
+        found = compute_statistics(pa.RecordBatch.from_pandas(f.drop(columns=[INFERENCE_ID, PREDICTION]),
+                                                              preserve_index=False) for f in frames)
+        if not found.item_count:
+            raise InvalidInput(f"endpoint {monitor.endpoint!r} captured no traffic in the window", field="start")
+        return found
+
+    def _quality_inputs(self, monitor: Monitor, given: _Input) -> tuple[pd.DataFrame, pd.DataFrame]:
+        if given.data is not None:
+            predictions = _frame(given.data, given.format)
+        else:
+            frames = [f[[INFERENCE_ID, PREDICTION]] for f in self._captured(monitor, given)]
+            predictions = pd.concat(frames) if frames else pd.DataFrame({INFERENCE_ID: [], PREDICTION: []})
+        if given.labels is not None:
+            return predictions, _frame(given.labels, given.format)
+        if monitor.endpoint is None or self._serving is None:
+            raise InvalidInput("a model-quality run needs labels", field="labels")
+        truth = self._serving.get_ground_truth(monitor.endpoint, predictions[INFERENCE_ID].astype(str).tolist())
+        return predictions, pd.DataFrame({INFERENCE_ID: [t.inference_id for t in truth],
+                                          LABEL: [t.label for t in truth]})
+
+    def _evaluate(self, monitor: Monitor, given: _Input) -> tuple[dict[str, bytes], dict[str, float], int, int]:
         """Run the check: (report files, metrics, violation count, rows looked at)."""
         if monitor.kind is MonitorKind.DATA_QUALITY:
             assert monitor.baseline is not None
-            result = check_statistics(statistics_of(data, format=format),
+            result = check_statistics(self._current_statistics(monitor, given),
                                       self.get_baseline(*_parse_ref(monitor.baseline, "baseline")))
             metrics = {f"violations.{kind}": float(result.violation_counts().get(kind, 0)) for kind in CheckType}
             emitting = {f.name for f in result.baseline.constraints.features
@@ -293,10 +343,8 @@ class MonitoringService:
                         if d.feature_name in emitting and not math.isnan(d.score)}
             metrics["violations.total"] = float(len(result.violations))
             return report_files(result), metrics, len(result.violations), result.statistics.item_count
-        if labels is None:
-            raise InvalidInput("a model-quality run needs labels", field="labels")
         assert monitor.problem_type is not None
-        quality = evaluate(_frame(data, format), _frame(labels, format), ProblemType(monitor.problem_type))
+        quality = evaluate(*self._quality_inputs(monitor, given), ProblemType(monitor.problem_type))
         violations = [
             Violation(metric, CheckType.MODEL_QUALITY, f"{metric} {quality.metrics[metric]:.4g} is "
                       f"{'above' if metric in LOWER_IS_BETTER else 'below'} its bound {bound:g}")
@@ -448,6 +496,17 @@ class MonitoringService:
 # ------------------------------------------------------------------------------------ helpers
 
 
+@dataclasses.dataclass(frozen=True)
+class _Input:
+    """What one run reads: given tables, or a window of the endpoint's captured traffic."""
+
+    data: DataSource | None
+    labels: DataSource | None
+    start: dt.datetime | None
+    end: dt.datetime | None
+    format: str | None
+
+
 def _parse_ref(ref: str, field: str) -> tuple[str, int | None]:
     """``name`` or ``name:version``."""
     name, sep, version = ref.partition(":")
@@ -515,6 +574,7 @@ def _monitor(row: Row[Any]) -> Monitor:
     config = json.loads(row.config)
     baseline = f"{row.baseline_name}:{row.baseline_version}" if row.baseline_name is not None else None
     return Monitor(id=row.id, name=row.name, kind=MonitorKind(row.kind), baseline=baseline,
+                   endpoint=config.get("endpoint"),
                    problem_type=config.get("problem_type"), thresholds=config.get("thresholds", {}),
                    created_by=row.created_by, created_at=_time(row.created_at))
 
