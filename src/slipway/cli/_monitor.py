@@ -2,7 +2,8 @@
 
 ``baseline`` and ``check`` work on files alone (no store needed): they are how a user tries the
 monitor on a CSV before setting up anything. ``create``, ``list``, ``run``, ``executions`` and
-``report`` use the monitoring service of the current settings (embedded). The monitoring package
+``report`` use the monitoring service of the current settings (embedded, or the server's when
+``SLIPWAY_SERVER_URL`` is set). The monitoring package
 brings pyarrow and pandas, so it is imported when a command runs, not when the CLI starts.
 """
 

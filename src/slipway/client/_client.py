@@ -15,6 +15,7 @@ from slipway.tracking import TrackingService
 if TYPE_CHECKING:
     from slipway.client._datasets import RemoteDatasets
     from slipway.client._features import RemoteFeatures
+    from slipway.client._monitoring import RemoteMonitoring
     from slipway.client._pipelines import RemotePipelines
     from slipway.client._registry import RemoteRegistry
     from slipway.client._serving import RemoteServing
@@ -99,9 +100,13 @@ class Client:
         return RemoteFeatures(self._http)
 
     @functools.cached_property
-    def monitoring(self) -> MonitoringService:
-        """Baselines, monitors, their executions and alarms (embedded mode); built on first use."""
-        return self.backend.monitoring
+    def monitoring(self) -> MonitoringService | RemoteMonitoring:
+        """Baselines, monitors, their executions and alarms; built on first use, since it brings pandas."""
+        if self._http is None:
+            return self.backend.monitoring
+        from slipway.client._monitoring import RemoteMonitoring  # brings pandas and pyarrow: import on first use
+
+        return RemoteMonitoring(self._http)
 
     @functools.cached_property
     def pipelines(self) -> PipelineService | RemotePipelines:

@@ -15,7 +15,14 @@ Example:
     >>> write_report(result, "report/")     # constraint_violations.json, drift.json, report.html
 """
 
-from slipway.monitoring._baseline import CONSTRAINTS_FILE, STATISTICS_FILE, Baseline, compute_baseline, statistics_of
+from slipway.monitoring._baseline import (
+    CONSTRAINTS_FILE,
+    STATISTICS_FILE,
+    Baseline,
+    compute_baseline,
+    statistics_of,
+    table_of,
+)
 from slipway.monitoring._check import CheckResult, CheckType, FeatureDrift, Violation, check_data, check_statistics
 from slipway.monitoring._constraints import (
     Constraints,
@@ -87,5 +94,6 @@ __all__ = [
     "report_files",
     "statistics_of",
     "suggest_constraints",
+    "table_of",
     "write_report",
 ]

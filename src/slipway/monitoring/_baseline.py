@@ -9,6 +9,7 @@ from __future__ import annotations
 import dataclasses
 import json
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 import pyarrow as pa
@@ -60,17 +61,32 @@ class Baseline:
 
     @classmethod
     def from_files(cls, statistics: bytes | str, constraints: bytes | str) -> Baseline:
-        """Read both documents back.
+        """Read both files' contents back.
 
         Raises:
-            InvalidInput: if either is not valid JSON in its layout (``field`` names the file).
+            InvalidInput: if either is not JSON in its layout (``field`` names the file).
+        """
+        documents = []
+        for name, text in ((STATISTICS_FILE, statistics), (CONSTRAINTS_FILE, constraints)):
+            try:
+                documents.append(json.loads(text))
+            except ValueError as exc:
+                raise InvalidInput(f"{name}: {exc}", field=name) from None
+        return cls.from_documents(*documents)
+
+    @classmethod
+    def from_documents(cls, statistics: dict[str, Any], constraints: dict[str, Any]) -> Baseline:
+        """Both documents, parsed from JSON, checked against their layouts.
+
+        Raises:
+            InvalidInput: if either is not in its layout (``field`` names the file).
         """
         try:
-            stats = DatasetStatistics.from_json(statistics)
-        except ValueError as exc:  # json.JSONDecodeError is a ValueError too
+            stats = DatasetStatistics.from_dict(statistics)
+        except ValueError as exc:
             raise InvalidInput(f"{STATISTICS_FILE}: {exc}", field=STATISTICS_FILE) from None
         try:
-            rules = Constraints.model_validate_json(constraints)
+            rules = Constraints.model_validate(constraints)
         except ValidationError as exc:
             problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
             raise InvalidInput(f"{CONSTRAINTS_FILE}: {problems}", field=CONSTRAINTS_FILE) from None
@@ -106,3 +122,11 @@ def statistics_of(data: DataSource, *, format: str | None = None) -> DatasetStat
 def compute_baseline(data: DataSource, *, format: str | None = None) -> Baseline:
     """The baseline of ``data``: its statistics and suggested constraints (see :func:`suggest_constraints`)."""
     return Baseline.from_statistics(statistics_of(data, format=format))
+
+
+def table_of(data: DataSource, format: str | None = None) -> pd.DataFrame:
+    """A table as a DataFrame, for what is joined in memory (predictions and labels)."""
+    if isinstance(data, pd.DataFrame):
+        return data
+    with open_source(data, format=format) as (_, batches):
+        return pa.Table.from_batches(list(batches)).to_pandas()

@@ -26,12 +26,11 @@ from sqlalchemy.exc import IntegrityError
 from slipway._ids import ms_to_datetime, new_id, now_ms
 from slipway._principal import current_principal
 from slipway.datasets import DataSource, check_name
-from slipway.datasets._sources import open_source
 from slipway.errors import AlreadyExists, InvalidInput, NotFound, SlipwayError
 from slipway.events import record_change
 from slipway.lineage import NodeRef, record_edges
 from slipway.monitoring._alarms import alarm_state, check_rule, post_webhooks
-from slipway.monitoring._baseline import CONSTRAINTS_FILE, STATISTICS_FILE, Baseline, statistics_of
+from slipway.monitoring._baseline import CONSTRAINTS_FILE, STATISTICS_FILE, Baseline, statistics_of, table_of
 from slipway.monitoring._capture import captured_frames
 from slipway.monitoring._check import CheckType, Violation, check_statistics
 from slipway.monitoring._quality import INFERENCE_ID, LABEL, PREDICTION, ProblemType, evaluate
@@ -246,12 +245,13 @@ class MonitoringService:
     # ----------------------------------------------------------------------------- executions
 
     def run_monitor(
-        self, name: str, data: DataSource | None = None, *, labels: DataSource | None = None,
+        self, name: str, data: DataSource | DatasetStatistics | None = None, *, labels: DataSource | None = None,
         start: dt.datetime | None = None, end: dt.datetime | None = None, format: str | None = None,
     ) -> MonitorExecution:
         """Run a monitor once and record the execution, its report and metrics.
 
-        For data quality, ``data`` is any table to check against the baseline. For model
+        For data quality, ``data`` is any table to check against the baseline, or its statistics
+        (what a remote caller computes locally and sends). For model
         quality, ``data`` holds ``inference_id`` and ``prediction`` (and ``probability`` for
         ROC AUC), ``labels`` holds ``inference_id`` and ``label``. Without ``data``, a monitor
         of an endpoint reads the traffic captured in ``[start, end)`` (all of it by default) and,
@@ -307,6 +307,8 @@ class MonitoringService:
         return captured_frames(self._artifacts, self._endpoint_id(monitor.endpoint), given.start, given.end)
 
     def _current_statistics(self, monitor: Monitor, given: _Input) -> DatasetStatistics:
+        if isinstance(given.data, DatasetStatistics):
+            return given.data
         if given.data is not None:
             return statistics_of(given.data, format=given.format)
         frames = self._captured(monitor, given)
@@ -317,13 +319,15 @@ class MonitoringService:
         return found
 
     def _quality_inputs(self, monitor: Monitor, given: _Input) -> tuple[pd.DataFrame, pd.DataFrame]:
+        if isinstance(given.data, DatasetStatistics):
+            raise InvalidInput("a model-quality run needs predictions, not statistics", field="data")
         if given.data is not None:
-            predictions = _frame(given.data, given.format)
+            predictions = table_of(given.data, given.format)
         else:
             frames = [f[[INFERENCE_ID, PREDICTION]] for f in self._captured(monitor, given)]
             predictions = pd.concat(frames) if frames else pd.DataFrame({INFERENCE_ID: [], PREDICTION: []})
         if given.labels is not None:
-            return predictions, _frame(given.labels, given.format)
+            return predictions, table_of(given.labels, given.format)
         if monitor.endpoint is None or self._serving is None:
             raise InvalidInput("a model-quality run needs labels", field="labels")
         truth = self._serving.get_ground_truth(monitor.endpoint, predictions[INFERENCE_ID].astype(str).tolist())
@@ -500,7 +504,7 @@ class MonitoringService:
 class _Input:
     """What one run reads: given tables, or a window of the endpoint's captured traffic."""
 
-    data: DataSource | None
+    data: DataSource | DatasetStatistics | None
     labels: DataSource | None
     start: dt.datetime | None
     end: dt.datetime | None
@@ -526,14 +530,6 @@ def _enum(kind: type[enum.StrEnum], value: Any, field: str) -> Any:
 
 def _breaks(metric: str, value: float, bound: float) -> bool:
     return value > bound if metric in LOWER_IS_BETTER else value < bound
-
-
-def _frame(data: DataSource, format: str | None) -> pd.DataFrame:
-    """A table as a DataFrame (predictions and labels are joined in memory)."""
-    if isinstance(data, pd.DataFrame):
-        return data
-    with open_source(data, format=format) as (_, batches):
-        return pa.Table.from_batches(list(batches)).to_pandas()
 
 
 def _monitors() -> Any:

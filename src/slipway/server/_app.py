@@ -15,6 +15,7 @@ from slipway.server._dataset_routes import router as dataset_router
 from slipway.server._errors import ERROR_RESPONSES, UnexpectedErrorMiddleware, install_error_handlers
 from slipway.server._feature_routes import router as feature_router
 from slipway.server._identity import IdentityMiddleware
+from slipway.server._monitoring_routes import router as monitoring_router
 from slipway.server._pipeline_routes import router as pipeline_router
 from slipway.server._registry_routes import router as registry_router
 from slipway.server._serving_routes import router as serving_router
@@ -72,6 +73,7 @@ def create_app(backend: Backend) -> FastAPI:
     api.include_router(serving_router)
     api.include_router(dataset_router)
     api.include_router(feature_router)
+    api.include_router(monitoring_router)
     api.include_router(pipeline_router)
     app.include_router(api)
     mount_inference(app, ServingHost(backend.serving, backend.registry, backend.artifacts))
