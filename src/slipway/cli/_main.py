@@ -29,6 +29,7 @@ from slipway.cli._pipelines import pipelines_app
 from slipway.cli._runs import runs_app
 from slipway.cli._serve import serve
 from slipway.cli._server import server
+from slipway.cli._transform import transform
 from slipway.errors import SlipwayError
 
 _HELP = """\
@@ -124,6 +125,7 @@ app.add_typer(runs_app, name="runs", rich_help_panel="Tracking")
 app.add_typer(models_app, name="models", rich_help_panel="Registry")
 app.add_typer(endpoints_app, name="endpoints", rich_help_panel="Serving")
 app.command(rich_help_panel="Serving")(serve)
+app.command(rich_help_panel="Serving")(transform)
 app.add_typer(monitor_app, name="monitor", rich_help_panel="Monitoring")
 app.add_typer(alarms_app, name="alarms", rich_help_panel="Monitoring")
 app.add_typer(datasets_app, name="datasets", rich_help_panel="Data")

@@ -27,6 +27,7 @@ from slipway.serving._records import (
 from slipway.serving._routing import VARIANT_HEADER
 from slipway.serving._runtime import REQUEST_KEY_HEADER, EndpointRuntime, ModelFailed
 from slipway.serving._service import ServingService, check_endpoint_name
+from slipway.serving._transform import batch_transform
 
 __all__ = [
     "REQUEST_KEY_HEADER",
@@ -46,6 +47,7 @@ __all__ = [
     "Variant",
     "VariantSpec",
     "WindowStats",
+    "batch_transform",
     "check_endpoint_name",
     "create_inference_app",
     "mount_inference",
