@@ -29,6 +29,8 @@ def _isolated_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
         "SLIPWAY_SERVER_URL",
         "SLIPWAY_TOKEN",
         "SLIPWAY_CONFIG",
+        "SLIPWAY_ONLINE_URL",
+        "SLIPWAY_DATASET_ROOTS",
     ):
         monkeypatch.delenv(var, raising=False)
     monkeypatch.chdir(tmp_path)

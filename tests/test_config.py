@@ -1,3 +1,4 @@
+import os
 from pathlib import Path
 
 import pytest
@@ -46,3 +47,16 @@ def test_bad_toml_is_a_clear_error(tmp_path: Path, text: str, message: str) -> N
 def test_missing_config_file_named_by_env(tmp_path: Path) -> None:
     with pytest.raises(InvalidInput, match="does not exist"):
         load_settings(env={"SLIPWAY_CONFIG": str(tmp_path / "nope.toml")}, cwd=tmp_path)
+
+
+def test_online_store_and_dataset_roots(tmp_path: Path) -> None:
+    default = load_settings(env={}, cwd=tmp_path)
+    assert default.online_url == f"sqlite:///{tmp_path / '.slipway' / 'online.db'}"
+    assert default.dataset_roots is None  # any readable path
+    s = load_settings(
+        env={"SLIPWAY_ONLINE_URL": "redis://127.0.0.1:6379/2", "SLIPWAY_DATASET_ROOTS": f"/data{os.pathsep}/srv/x"},
+        cwd=tmp_path,
+    )
+    assert s.online_url == "redis://127.0.0.1:6379/2"
+    assert s.dataset_roots == (Path("/data"), Path("/srv/x"))
+    assert dict((n, v) for n, v, _ in s.items())["dataset_roots"] == f"/data{os.pathsep}/srv/x"

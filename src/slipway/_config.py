@@ -22,6 +22,8 @@ _KEYS: dict[str, str] = {
     "artifact_url": "SLIPWAY_ARTIFACT_URL",
     "server_url": "SLIPWAY_SERVER_URL",
     "token": "SLIPWAY_TOKEN",
+    "online_url": "SLIPWAY_ONLINE_URL",
+    "dataset_roots": "SLIPWAY_DATASET_ROOTS",
 }
 
 
@@ -35,6 +37,10 @@ class Settings:
         artifact_url: a local folder or an fsspec URL such as ``s3://bucket/prefix``.
         server_url: when set, the SDK talks to this ``slipway server`` instead of the local store.
         token: API token sent to the server in remote mode.
+        online_url: the online feature store, ``sqlite:///path`` or ``redis://host:port/db``
+            (default: ``online.db`` under home).
+        dataset_roots: folders a dataset registration may read local files from (separated by
+            ``os.pathsep``); None allows any path the process can read. A shared server sets it.
         sources: for each attribute, where its value came from.
     """
 
@@ -43,6 +49,8 @@ class Settings:
     artifact_url: str
     server_url: str | None = None
     token: str | None = None
+    online_url: str = ""
+    dataset_roots: tuple[Path, ...] | None = None
     sources: Mapping[str, str] = field(default_factory=dict, compare=False)
 
     @property
@@ -56,6 +64,8 @@ class Settings:
             value = getattr(self, name)
             if name == "token" and value:
                 value = "****"
+            elif name == "dataset_roots" and value is not None:
+                value = os.pathsep.join(str(p) for p in value)
             rows.append((name, None if value is None else str(value), self.sources.get(name, "default")))
         return rows
 
@@ -124,11 +134,14 @@ def load_settings(
         home = (cwd / home).resolve()
     server = values.get("server_url")
     secret = values.get("token")
+    roots = values.get("dataset_roots")
     return Settings(
         home=home,
         db_url=str(values.get("db_url") or f"sqlite:///{home / 'slipway.db'}"),
         artifact_url=str(values.get("artifact_url") or home / "artifacts"),
         server_url=str(server).rstrip("/") if server else None,
         token=str(secret) if secret else None,
+        online_url=str(values.get("online_url") or f"sqlite:///{home / 'online.db'}"),
+        dataset_roots=None if roots is None else tuple(Path(p) for p in str(roots).split(os.pathsep) if p),
         sources=sources,
     )

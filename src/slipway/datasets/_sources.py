@@ -29,7 +29,7 @@ import pyarrow.parquet as pq
 
 from slipway.errors import InvalidInput, NotFound, PermissionDenied
 from slipway.statistics import iter_batches
-from slipway.store.artifacts._fsspec import _s3_options
+from slipway.store.artifacts import s3_options
 
 BATCH_ROWS = 65_536
 BLOCK_BYTES = 64 << 20
@@ -156,7 +156,7 @@ def _files(text: str, format: str | None, policy: SourcePolicy) -> list[_File]:
 
 
 def _remote_files(url: str, format: str | None) -> list[_File]:
-    fs, root = fsspec.core.url_to_fs(url, **_s3_options({}))
+    fs, root = fsspec.core.url_to_fs(url, **s3_options({}))
     if fs.isfile(root):
         return [_File(root, _format_of(root, format), fs)]
     if not fs.isdir(root):

@@ -6,7 +6,7 @@ Two layers: :class:`BlobStorage` moves raw bytes under keys (:class:`LocalStorag
 file pointing at a content-addressed blob.
 """
 
-from slipway.store.artifacts._fsspec import FsspecStorage
+from slipway.store.artifacts._fsspec import FsspecStorage, s3_options
 from slipway.store.artifacts._local import LocalStorage, write_atomically
 from slipway.store.artifacts._paths import normalize_path
 from slipway.store.artifacts._storage import BlobStorage
@@ -21,6 +21,7 @@ __all__ = [
     "LocalStorage",
     "Owner",
     "normalize_path",
+    "s3_options",
     "storage_from_url",
     "write_atomically",
 ]

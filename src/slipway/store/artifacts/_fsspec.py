@@ -59,7 +59,7 @@ class FsspecStorage(BlobStorage):
     def __init__(self, url: str, **storage_options: Any) -> None:
         scheme = url.partition("://")[0].lower()
         self._is_s3 = scheme in _S3_PROTOCOLS
-        options = _s3_options(storage_options) if self._is_s3 else dict(storage_options)
+        options = s3_options(storage_options) if self._is_s3 else dict(storage_options)
         options.setdefault("use_listings_cache", False)
         try:
             self._fs, root = url_to_fs(url, **options)
@@ -127,7 +127,7 @@ def s3_part_size(size: int) -> int:
     return max(PART_SIZE, -(-size // S3_MAX_PARTS))
 
 
-def _s3_options(storage_options: dict[str, Any]) -> dict[str, Any]:
+def s3_options(storage_options: dict[str, Any]) -> dict[str, Any]:
     """s3fs options with Slipway's defaults: endpoint from the environment, bounded memory."""
     try:
         # fsspec would import it too, but with a message that does not name our extra.
