@@ -147,3 +147,20 @@ def test_invalid_monitors_and_alarms(service: MonitoringService, abalone: pd.Dat
     assert caught.value.field == "webhooks"
     with pytest.raises(NotFound):
         service.create_alarm("a", monitor="nope", metric="x", threshold=0)
+
+
+def test_custom_rules(service: MonitoringService, abalone: pd.DataFrame) -> None:
+    service.create_baseline("abalone", abalone)
+    made = service.create_monitor("dq", baseline="abalone", rules=["_monitoring_rules:rows_halved"])
+    assert made.rules == ["_monitoring_rules:rows_halved"]
+    assert service.run_monitor("dq", abalone).violation_count == 0
+    few = service.run_monitor("dq", abalone.sample(n=1500, random_state=0))  # the same distribution, fewer rows
+    assert [(v["feature_name"], v["constraint_check_type"]) for v in service.read_violations(few.id)] == [
+        ("*", "custom_row_count_check")]
+    assert few.metrics["violations.total"] == 1
+    with pytest.raises(InvalidInput, match="cannot load rule") as caught:
+        service.create_monitor("bad", baseline="abalone", rules=["_monitoring_rules:missing"])
+    assert caught.value.field == "rules"
+    service.create_monitor("odd", baseline="abalone", rules=["_monitoring_rules:not_violations"])
+    odd = service.run_monitor("odd", abalone)
+    assert odd.status is ExecutionStatus.FAILED and "not Violation" in (odd.message or "")

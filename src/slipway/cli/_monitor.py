@@ -25,7 +25,10 @@ from slipway.client import Client
 from slipway.errors import InvalidInput
 
 if TYPE_CHECKING:
+    from slipway.client._monitoring import RemoteMonitoring
     from slipway.monitoring import CheckResult, Monitor, MonitorExecution, MonitoringService
+
+    Monitoring = MonitoringService | RemoteMonitoring
 
 monitor_app = typer.Typer(
     help="Model monitoring: baselines (statistics.json and constraints.json) from training data, and "
@@ -45,7 +48,7 @@ _STATUS_STYLES = {"Completed": "green", "CompletedWithViolations": "yellow", "Fa
 
 
 @contextlib.contextmanager
-def open_monitoring() -> Iterator[MonitoringService]:
+def open_monitoring() -> Iterator[Monitoring]:
     """The monitoring service for the current settings, closed when the command is done."""
     with Client(load_settings()) as client:
         yield client.monitoring
@@ -117,6 +120,8 @@ def create_command(
         "--threshold", help="Model quality: METRIC=BOUND, e.g. mae=2.5 (errors stay below, scores above).")] = None,
     endpoint: Annotated[str | None, typer.Option(
         "--endpoint", help="An endpoint whose captured traffic (and ground truth) runs read by default.")] = None,
+    rule: Annotated[list[str] | None, typer.Option(
+        "--rule", help="Data quality: a custom rule MODULE:FUNCTION over the statistics (repeatable).")] = None,
     as_json: JsonFlag = False,
 ) -> None:
     """Create a monitor: data quality against a baseline, or model quality (--problem-type) against bounds."""
@@ -133,7 +138,7 @@ def create_command(
                 ref = service.create_baseline(name, baseline_data, dataset=dataset).ref
             elif baseline is not None and Path(baseline).is_dir():
                 ref = service.create_baseline(name, Baseline.read(baseline)).ref
-            made = service.create_monitor(name, baseline=ref, endpoint=endpoint)
+            made = service.create_monitor(name, baseline=ref, endpoint=endpoint, rules=rule or [])
     _output.emit(as_json, lambda: made.model_dump(mode="json"),
                  lambda: f"Monitor [bold]{_output.plain(made.name)}[/bold] created ({made.kind}"
                          + (f", baseline {made.baseline})" if made.baseline else ")"))

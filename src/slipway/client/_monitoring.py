@@ -82,10 +82,11 @@ class RemoteMonitoring:
     def create_monitor(
         self, name: str, *, baseline: str | None = None, kind: MonitorKind | str = MonitorKind.DATA_QUALITY,
         problem_type: ProblemType | str | None = None, thresholds: dict[str, float] | None = None,
-        endpoint: str | None = None,
+        endpoint: str | None = None, rules: Sequence[str] = (),
     ) -> Monitor:
         body = {"name": name, "baseline": baseline, "kind": str(kind), "thresholds": thresholds,
-                "problem_type": None if problem_type is None else str(problem_type), "endpoint": endpoint}
+                "problem_type": None if problem_type is None else str(problem_type), "endpoint": endpoint,
+                "rules": list(rules)}
         return self._call(Monitor, "POST", "/monitoring/monitors", json=body)
 
     def get_monitor(self, name: str) -> Monitor:

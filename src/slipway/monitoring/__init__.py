@@ -52,6 +52,7 @@ from slipway.monitoring._report import (
     report_files,
     write_report,
 )
+from slipway.monitoring._rules import CustomRule, load_rule
 from slipway.monitoring._service import MonitoringService
 
 __all__ = [
@@ -68,6 +69,7 @@ __all__ = [
     "CheckResult",
     "CheckType",
     "Constraints",
+    "CustomRule",
     "DistributionConstraints",
     "DriftMethod",
     "ExecutionStatus",
@@ -90,6 +92,7 @@ __all__ = [
     "evaluate",
     "is_drift",
     "join_labels",
+    "load_rule",
     "render_report",
     "report_files",
     "statistics_of",

@@ -36,7 +36,7 @@ class Violation:
     """One broken constraint, as an entry of ``constraint_violations.json``."""
 
     feature_name: str
-    constraint_check_type: CheckType
+    constraint_check_type: CheckType | str  # a CheckType, or a custom rule's own kind
     description: str
 
     def to_dict(self) -> dict[str, str]:

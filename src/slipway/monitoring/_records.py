@@ -57,6 +57,7 @@ class Monitor(Record):
             ``MulticlassClassification``.
         thresholds: for model quality, bounds per metric: an error (``mae``, ``mse``, ``rmse``)
             must stay at or below its bound, any other metric at or above it.
+        rules: for data quality, custom rules run after the built-in checks (``module:function``).
     """
 
     id: str
@@ -66,6 +67,7 @@ class Monitor(Record):
     endpoint: str | None = None
     problem_type: str | None = None
     thresholds: dict[str, float] = {}
+    rules: list[str] = []
     created_by: str
     created_at: dt.datetime
 

@@ -44,6 +44,7 @@ from slipway.monitoring._records import (
     MonitorKind,
 )
 from slipway.monitoring._report import VIOLATIONS_FILE, report_files
+from slipway.monitoring._rules import apply_rules, load_rule
 from slipway.monitoring._tables import alarms, monitor_executions, monitor_metrics, monitoring_baselines, monitors
 from slipway.statistics import DatasetStatistics, compute_statistics
 from slipway.store import Database
@@ -177,7 +178,7 @@ class MonitoringService:
     def create_monitor(
         self, name: str, *, baseline: str | None = None, kind: MonitorKind | str = MonitorKind.DATA_QUALITY,
         problem_type: ProblemType | str | None = None, thresholds: dict[str, float] | None = None,
-        endpoint: str | None = None,
+        endpoint: str | None = None, rules: Sequence[str] = (),
     ) -> Monitor:
         """Create a monitor.
 
@@ -185,6 +186,8 @@ class MonitoringService:
             baseline: for data quality, ``name`` (its latest version, fixed now) or ``name:version``.
             endpoint: an endpoint whose captured traffic runs read when given no data (and, for
                 model quality, whose uploaded ground truth gives the labels).
+            rules: for data quality, custom rules as ``module:function`` (see :mod:`._rules`),
+                loaded now to check they exist, and at every run.
             kind: ``DataQuality`` or ``ModelQuality``.
             problem_type: for model quality, the kind of predictions.
             thresholds: for model quality, the bound per metric (see :class:`Monitor`).
@@ -205,6 +208,10 @@ class MonitoringService:
             if baseline is None:
                 raise InvalidInput("a data-quality monitor needs a baseline", field="baseline")
             baseline_id = self.get_baseline_version(*_parse_ref(baseline, "baseline")).id
+            for ref in rules:
+                load_rule(ref)
+            if rules:
+                config["rules"] = list(rules)
         else:
             if problem_type is None:
                 raise InvalidInput("a model-quality monitor needs a problem type", field="problem_type")
@@ -340,6 +347,9 @@ class MonitoringService:
             assert monitor.baseline is not None
             result = check_statistics(self._current_statistics(monitor, given),
                                       self.get_baseline(*_parse_ref(monitor.baseline, "baseline")))
+            if monitor.rules:
+                custom = apply_rules(monitor.rules, result.statistics, result.baseline)
+                result = dataclasses.replace(result, violations=result.violations + custom)
             metrics = {f"violations.{kind}": float(result.violation_counts().get(kind, 0)) for kind in CheckType}
             emitting = {f.name for f in result.baseline.constraints.features
                         if f.monitoring_config.emit_metrics == "Enabled"}
@@ -570,7 +580,7 @@ def _monitor(row: Row[Any]) -> Monitor:
     config = json.loads(row.config)
     baseline = f"{row.baseline_name}:{row.baseline_version}" if row.baseline_name is not None else None
     return Monitor(id=row.id, name=row.name, kind=MonitorKind(row.kind), baseline=baseline,
-                   endpoint=config.get("endpoint"),
+                   endpoint=config.get("endpoint"), rules=config.get("rules", []),
                    problem_type=config.get("problem_type"), thresholds=config.get("thresholds", {}),
                    created_by=row.created_by, created_at=_time(row.created_at))
 

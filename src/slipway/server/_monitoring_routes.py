@@ -49,6 +49,7 @@ class CreateMonitor(_Body):
     problem_type: str | None = None
     thresholds: dict[str, float] | None = None
     endpoint: str | None = None
+    rules: list[str] = []
 
 
 class RunMonitor(_Body):
@@ -109,7 +110,7 @@ def get_baseline_documents(name: str, version: int, monitoring: Monitoring) -> d
 def create_monitor(body: CreateMonitor, monitoring: Monitoring) -> Monitor:
     return monitoring.create_monitor(body.name, baseline=body.baseline, kind=body.kind,
                                      problem_type=body.problem_type, thresholds=body.thresholds,
-                                     endpoint=body.endpoint)
+                                     endpoint=body.endpoint, rules=body.rules)
 
 
 @router.get("/monitors")

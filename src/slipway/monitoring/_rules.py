@@ -1,0 +1,57 @@
+"""Custom rules: a user's own check over the computed statistics, named ``module:function``.
+
+A rule is an ordinary function ``rule(current, baseline) -> Iterable[Violation]`` over the
+current :class:`~slipway.statistics.DatasetStatistics` and the :class:`Baseline`. It is stored by
+its import path, not pickled, so a scheduled run in ``slipway server`` imports the code as it is
+then; it must be importable there. Its violations may use any ``constraint_check_type`` of the
+rule's own (``custom_...`` by convention) and appear in the report with the built-in ones.
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Callable, Iterable, Sequence
+from typing import Any
+
+from slipway.errors import InvalidInput
+from slipway.monitoring._baseline import Baseline
+from slipway.monitoring._check import Violation
+from slipway.statistics import DatasetStatistics
+
+CustomRule = Callable[[DatasetStatistics, Baseline], Iterable[Violation]]
+
+
+def load_rule(ref: str) -> CustomRule:
+    """The function ``module:function`` names.
+
+    Raises:
+        InvalidInput: (``field="rules"``) if the name is malformed, does not import, or is not callable.
+    """
+    module_name, sep, attribute = ref.partition(":")
+    if not sep or not module_name or not attribute:
+        raise InvalidInput(f"rule {ref!r} is not MODULE:FUNCTION", field="rules")
+    try:
+        found: Any = importlib.import_module(module_name)
+        for part in attribute.split("."):
+            found = getattr(found, part)
+    except (ImportError, AttributeError) as exc:
+        raise InvalidInput(f"cannot load rule {ref!r}: {exc}", field="rules") from None
+    if not callable(found):
+        raise InvalidInput(f"rule {ref!r} is not a function", field="rules")
+    rule: CustomRule = found
+    return rule
+
+
+def apply_rules(refs: Sequence[str], current: DatasetStatistics, baseline: Baseline) -> list[Violation]:
+    """The violations every rule finds, rule by rule.
+
+    Raises:
+        InvalidInput: if a rule cannot be loaded or returns something other than violations.
+    """
+    found: list[Violation] = []
+    for ref in refs:
+        for violation in load_rule(ref)(current, baseline):
+            if not isinstance(violation, Violation):
+                raise InvalidInput(f"rule {ref!r} returned {type(violation).__name__}, not Violation", field="rules")
+            found.append(violation)
+    return found
