@@ -8,23 +8,21 @@ worker runs one task at a time, reading tasks and writing results on two pipes o
 that must stop (timeout, stop request) is stopped by killing its worker, which is then replaced.
 Workers exit by themselves when the process that made the pool dies.
 
-One dispatcher thread owns the workers: it hands queued tasks to idle workers and waits on all
-busy ones at once for results and deaths; :meth:`LocalExecutor.submit` and
-:meth:`LocalExecutor.cancel` only post commands to it.
+A submitting thread hands its task straight to an idle worker (under the pool's lock), so a step
+costs one pipe write and no thread hop; one collector thread waits on every worker's result pipe
+at once, reports results and deaths, and gives a freed worker the next queued task.
 """
 
 from __future__ import annotations
 
 import os
 import pickle
-import queue
 import subprocess
 import sys
 import threading
 from collections import deque
 from dataclasses import dataclass
 from multiprocessing.connection import Connection, Pipe, wait
-from typing import Any
 
 from slipway.pipelines._executors import Done, Executor
 from slipway.pipelines._worker import Task, TaskResult
@@ -43,8 +41,10 @@ class _Worker:
 class LocalExecutor(Executor):
     """Runs each step in a warm worker process on this machine.
 
+    Safe to share between threads and executions: tasks beyond ``max_workers`` wait their turn.
+
     Args:
-        max_workers: worker processes at most (by default one per CPU); more tasks than that wait.
+        max_workers: worker processes at most (by default one per CPU).
 
     Example:
         >>> executor = LocalExecutor(max_workers=4)
@@ -53,88 +53,89 @@ class LocalExecutor(Executor):
 
     def __init__(self, max_workers: int | None = None) -> None:
         self.max_workers = max(1, max_workers or os.cpu_count() or 1)
-        self._commands: queue.SimpleQueue[tuple[str, Any]] = queue.SimpleQueue()
-        self._wake_r, self._wake_w = Pipe(duplex=False)
+        self._lock = threading.Lock()
         self._workers: list[_Worker] = []
         self._queued: deque[tuple[str, bytes, Done]] = deque()
         self._cancelled: dict[str, tuple[str, str]] = {}
+        self._wake_r, self._wake_w = Pipe(duplex=False)
         self._closed = False
         self._thread: threading.Thread | None = None
-        self._start_lock = threading.Lock()
 
-    # -- the caller's side (any thread) ------------------------------------------------------------
+    def warm(self) -> None:
+        """Start every worker now, so the first steps do not wait for a process to start; returns at once."""
+        with self._lock:
+            self._open()
+            missing = self.max_workers - len(self._workers)
+            for _ in range(missing):
+                self._spawn()
+        if missing > 0:
+            self._wake_w.send_bytes(b"!")  # the collector must watch the new workers too
 
     def submit(self, task: Task, done: Done) -> None:
-        self._post("submit", (task.id, task.dumps(), done))
+        payload = task.dumps()
+        with self._lock:
+            self._open()
+            self._queued.append((task.id, payload, done))
+            spawned = self._assign()
+        if spawned:
+            self._wake_w.send_bytes(b"!")
 
     def cancel(self, task_id: str, error_type: str, message: str) -> None:
-        self._post("cancel", (task_id, error_type, message))
+        with self._lock:
+            queued = next((q for q in self._queued if q[0] == task_id), None)
+            if queued is not None:
+                self._queued.remove(queued)
+            else:
+                worker = next((w for w in self._workers if w.task is not None and w.task[0] == task_id), None)
+                if worker is not None:  # its result pipe reaches EOF: the collector reports the task
+                    self._cancelled[task_id] = (error_type, message)
+                    worker.process.kill()
+        if queued is not None:
+            queued[2](TaskResult.failure(task_id, error_type, message))
 
     def close(self) -> None:
-        if self._thread is None or self._closed:
-            self._closed = True
-            return
-        self._post("close", None)
-        self._thread.join(timeout=10)
-
-    def _post(self, command: str, arg: Any) -> None:
-        with self._start_lock:
+        with self._lock:
             if self._closed:
-                raise RuntimeError("the executor is closed")
-            if self._thread is None:
-                self._thread = threading.Thread(target=self._dispatch, name="slipway-pool", daemon=True)
-                self._thread.start()
-        self._commands.put((command, arg))
+                return
+            self._closed = True
+            thread = self._thread
+        if thread is None:
+            return
         self._wake_w.send_bytes(b"!")
+        thread.join(timeout=10)
 
-    # -- the dispatcher thread -----------------------------------------------------------------------
+    # -- under the lock ------------------------------------------------------------------------------
 
-    def _dispatch(self) -> None:
-        while True:
-            if not self._handle_commands():
-                break
-            self._assign()
-            busy = {w.results: w for w in self._workers if w.task is not None}
-            for ready in wait([self._wake_r, *busy]):
-                if ready is self._wake_r:
-                    self._wake_r.recv_bytes()
-                else:
-                    self._receive(busy[ready])  # type: ignore[index]
-        self._shutdown()
+    def _open(self) -> None:
+        if self._closed:
+            raise RuntimeError("the executor is closed")
+        if self._thread is None:
+            self._thread = threading.Thread(target=self._collect, name="slipway-pool", daemon=True)
+            self._thread.start()
 
-    def _handle_commands(self) -> bool:
-        while True:
-            try:
-                command, arg = self._commands.get_nowait()
-            except queue.Empty:
-                return True
-            if command == "submit":
-                self._queued.append(arg)
-            elif command == "cancel":
-                self._cancel(*arg)
-            elif command == "close":
-                self._closed = True
-                return False
-
-    def _assign(self) -> None:
+    def _assign(self) -> bool:
+        """Give queued tasks to idle workers, starting workers up to the limit; True if any started."""
+        spawned = False
         while self._queued:
             worker = next((w for w in self._workers if w.task is None), None)
             if worker is None:
                 if len(self._workers) >= self.max_workers:
-                    return
-                worker = self._spawn()
+                    break
+                worker, spawned = self._spawn(), True
             task_id, payload, done = self._queued.popleft()
             try:
                 worker.tasks.send_bytes(payload)
-            except OSError:  # the worker died while idle: start another
+            except OSError:  # it died while idle: the collector will see it go; try another
                 self._queued.appendleft((task_id, payload, done))
-                self._remove(worker)
+                self._workers.remove(worker)
                 continue
             worker.task = (task_id, done)
+        return spawned
 
     def _spawn(self) -> _Worker:
         task_r, task_w = os.pipe()
         result_r, result_w = os.pipe()
+        # stderr is the caller's: a worker that dies outside a step says why there.
         process = subprocess.Popen(
             [sys.executable, "-m", _WORKER_MODULE, str(task_r), str(result_w), str(os.getpid())],
             pass_fds=(task_r, result_w),
@@ -148,64 +149,76 @@ class LocalExecutor(Executor):
         self._workers.append(worker)
         return worker
 
+    # -- the collector thread ------------------------------------------------------------------------
+
+    def _collect(self) -> None:
+        while True:
+            with self._lock:
+                if self._closed:
+                    break
+                watched = {w.results: w for w in self._workers}
+            for ready in wait([self._wake_r, *watched]):
+                if ready is self._wake_r:
+                    self._wake_r.recv_bytes()
+                else:
+                    self._receive(watched[ready])  # type: ignore[index]
+        self._shutdown()
+
     def _receive(self, worker: _Worker) -> None:
-        assert worker.task is not None
-        task_id, done = worker.task
         try:
-            result: TaskResult = pickle.loads(worker.results.recv_bytes())
+            data = worker.results.recv_bytes()
         except (EOFError, OSError):
             self._lost(worker)
             return
-        worker.task = None
-        done(result)
+        with self._lock:
+            task, worker.task = worker.task, None
+            self._assign()
+        if task is not None:
+            task[1](pickle.loads(data))
 
     def _lost(self, worker: _Worker) -> None:
-        """A worker died (killed to stop its task, or crashed): report its task, forget the worker."""
-        self._remove(worker)
+        """A worker died (killed to stop its task, or crashed): report its task, replace it if needed."""
+        _close(worker)
+        with self._lock:
+            if worker in self._workers:
+                self._workers.remove(worker)
+            cancelled = self._cancelled.pop(worker.task[0], None) if worker.task is not None else None
+            self._assign()
         if worker.task is None:
             return
         task_id, done = worker.task
-        cancelled = self._cancelled.pop(task_id, None)
         if cancelled is not None:
             done(TaskResult.failure(task_id, *cancelled))
         else:
-            code = worker.process.wait()
-            done(TaskResult.failure(task_id, "WorkerLost", f"the worker process died (exit code {code})"))
-
-    def _cancel(self, task_id: str, error_type: str, message: str) -> None:
-        for i, (queued_id, _payload, done) in enumerate(self._queued):
-            if queued_id == task_id:
-                del self._queued[i]
-                done(TaskResult.failure(task_id, error_type, message))
-                return
-        worker = next((w for w in self._workers if w.task is not None and w.task[0] == task_id), None)
-        if worker is not None:
-            self._cancelled[task_id] = (error_type, message)
-            worker.process.kill()
-
-    def _remove(self, worker: _Worker) -> None:
-        if worker in self._workers:
-            self._workers.remove(worker)
-        worker.tasks.close()
-        worker.results.close()
-        if worker.process.poll() is None:
-            worker.process.kill()
-        worker.process.wait()
+            done(
+                TaskResult.failure(
+                    task_id, "WorkerLost", f"the worker process died (exit code {worker.process.returncode})"
+                )
+            )
 
     def _shutdown(self) -> None:
-        for worker in list(self._workers):
+        with self._lock:
+            workers, self._workers = self._workers, []
+            queued, self._queued = list(self._queued), deque()
+        for worker in workers:
             if worker.task is not None:
-                self._cancelled[worker.task[0]] = ("Stopped", "the executor was closed")
                 worker.process.kill()
-                self._lost(worker)
+                _close(worker)
+                worker.task[1](TaskResult.failure(worker.task[0], "Stopped", "the executor was closed"))
             else:
                 worker.tasks.close()  # an idle worker exits when its task pipe closes
                 try:
                     worker.process.wait(timeout=2)
                 except subprocess.TimeoutExpired:
                     worker.process.kill()
-                worker.results.close()
-        self._workers.clear()
-        for task_id, _payload, done in self._queued:
+                _close(worker)
+        for task_id, _payload, done in queued:
             done(TaskResult.failure(task_id, "Stopped", "the executor was closed"))
-        self._queued.clear()
+
+
+def _close(worker: _Worker) -> None:
+    worker.tasks.close()
+    worker.results.close()
+    if worker.process.poll() is None:
+        worker.process.kill()
+    worker.process.wait()

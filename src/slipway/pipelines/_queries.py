@@ -8,7 +8,7 @@ from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from sqlalchemy import Connection, Row, and_, exists, func, or_, select
+from sqlalchemy import Connection, Row, bindparam, exists, func, or_, select
 
 from slipway._ids import ms_to_datetime
 from slipway.errors import InvalidInput, NotFound
@@ -224,35 +224,46 @@ def step_row(conn: Connection, step_execution_id: str) -> Row[Any]:
     return row
 
 
+def _cached_query() -> Any:
+    s, o, a = pipeline_step_executions.c, pipeline_step_artifacts.c, artifacts.c
+    gone = exists().where(
+        o.step_execution_id == s.id,
+        o.direction == "output",
+        ~exists().where(
+            a.owner_kind == o.owner_kind,
+            a.owner_id == o.owner_id,
+            or_(a.path == o.path, func.substr(a.path, 1, func.length(o.path) + 1) == o.path + "/"),
+        ),
+    )
+    return (
+        select(pipeline_step_executions)
+        .where(
+            s.cache_key == bindparam("key"),
+            s.status == StepStatus.SUCCEEDED.value,
+            s.ended_at >= bindparam("not_before"),
+            ~gone,
+        )
+        .order_by(s.ended_at.desc())
+        .limit(1)
+    )
+
+
+# Built once: looked up for every step about to run, where building costs more than running.
+_FIND_CACHED = _cached_query()
+_STEP_OUTPUTS = select(pipeline_step_artifacts).where(
+    pipeline_step_artifacts.c.step_execution_id == bindparam("step_id"), pipeline_step_artifacts.c.direction == "output"
+)
+
+
 def step_outputs(conn: Connection, step_execution_id: str) -> dict[str, ArtifactRef]:
-    a = pipeline_step_artifacts.c
-    rows = conn.execute(
-        select(pipeline_step_artifacts).where(a.step_execution_id == step_execution_id, a.direction == "output")
-    ).all()
+    rows = conn.execute(_STEP_OUTPUTS, {"step_id": step_execution_id}).all()
     return {r.name: ArtifactRef(r.owner_kind, r.owner_id, r.path, r.is_dir, r.digest) for r in rows}
 
 
 def find_cached(conn: Connection, key: str, *, not_before: int | None) -> Row[Any] | None:
     """The latest step execution that ran with cache key ``key`` and whose outputs are all still stored."""
-    s, o = pipeline_step_executions.c, pipeline_step_artifacts.c
-    query = select(pipeline_step_executions).where(s.cache_key == key, s.status == StepStatus.SUCCEEDED.value)
-    if not_before is not None:
-        query = query.where(s.ended_at >= not_before)
-    gone = exists().where(
-        o.step_execution_id == s.id,
-        o.direction == "output",
-        ~exists().where(
-            and_(
-                artifacts.c.owner_kind == o.owner_kind,
-                artifacts.c.owner_id == o.owner_id,
-                or_(
-                    artifacts.c.path == o.path,
-                    func.substr(artifacts.c.path, 1, func.length(o.path) + 1) == o.path + "/",
-                ),
-            )
-        ),
-    )
-    return conn.execute(query.where(~gone).order_by(s.ended_at.desc()).limit(1)).first()
+    result: Row[Any] | None = conn.execute(_FIND_CACHED, {"key": key, "not_before": not_before or 0}).first()
+    return result
 
 
 def previous_run(conn: Connection, pipeline_id: str, step_name: str, before_id: str) -> Row[Any] | None:

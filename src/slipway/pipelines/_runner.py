@@ -381,7 +381,6 @@ class Runner:
         properties = None if hit.properties is None else json.loads(hit.properties)
         result = Finished(outputs=outputs, inputs=resolution.artifacts, properties=properties, run_id=hit.run_id)
         self.store.step_cached(
-            self.plan.execution_id,
             self._rows[step.name].id,
             source_id=hit.id,
             cache_key=key,
@@ -403,7 +402,7 @@ class Runner:
             finished = Finished(
                 outputs=result.outputs, inputs=attempt.inputs, properties=result.properties, run_id=result.run_id
             )
-            self.store.step_succeeded(self.plan.execution_id, row.id, attempt.attempt, finished, worker=result.worker)
+            self.store.step_succeeded(row.id, attempt.attempt, finished, worker=result.worker)
             self._complete(name, StepStatus.SUCCEEDED, result.outputs, result.properties)
             return
         policy = self.steps[name].retry
@@ -434,7 +433,6 @@ class Runner:
     ) -> None:
         """End a step the orchestrator decides itself (control steps, unresolvable inputs)."""
         self.store.step_decided(
-            self.plan.execution_id,
             self._rows[name].id,
             status,
             properties=properties,

@@ -334,6 +334,7 @@ class PipelineService:
                 return self._ray
             if self._local is None:
                 self._local = LocalExecutor()
+                self._local.warm()  # workers start while the first steps are being prepared
             return self._local
 
     # -- following and steering ---------------------------------------------------------------------

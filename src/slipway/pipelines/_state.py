@@ -9,12 +9,13 @@ stop, resume and end are audited, and its end publishes ``pipeline_execution.suc
 
 from __future__ import annotations
 
+import functools
 import json
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import Connection, and_, insert, select, update
+from sqlalchemy import Connection, Table, and_, bindparam, insert, select, update
 
 from slipway._ids import new_id, now_ms
 from slipway._principal import current_principal
@@ -72,6 +73,35 @@ def _dump(value: Any) -> str | None:
     return None if value is None else json.dumps(value)
 
 
+@functools.lru_cache(maxsize=64)
+def _updater(table: Table, keys: tuple[str, ...], columns: tuple[str, ...]) -> Any:
+    """``UPDATE table SET columns WHERE keys match``, built once per shape: steps change state at a
+    rate where building a statement costs more than running it."""
+    condition = and_(*(table.c[k] == bindparam(f"k_{k}") for k in keys))
+    return update(table).where(condition).values({c: bindparam(f"v_{c}") for c in columns})
+
+
+def _set(conn: Connection, table: Table, where: Mapping[str, Any], **values: Any) -> Any:
+    statement = _updater(table, tuple(where), tuple(values))
+    return conn.execute(
+        statement, {**{f"k_{k}": v for k, v in where.items()}, **{f"v_{c}": v for c, v in values.items()}}
+    )
+
+
+def _set_step(conn: Connection, step_id: str, **values: Any) -> None:
+    _set(conn, pipeline_step_executions, {"id": step_id}, **values)
+
+
+_INSERT_ATTEMPT = insert(pipeline_step_attempts)
+_INSERT_IO = insert(pipeline_step_artifacts)
+_STOP_REQUESTED = select(pipeline_executions.c.stop_requested).where(pipeline_executions.c.id == bindparam("id"))
+_SIGNALS = select(pipeline_step_executions.c.step_name, pipeline_step_executions.c.signal).where(
+    pipeline_step_executions.c.execution_id == bindparam("id"),
+    pipeline_step_executions.c.signal.is_not(None),
+    pipeline_step_executions.c.status.in_([StepStatus.PENDING.value, StepStatus.WAITING.value]),
+)
+
+
 class ExecutionStore:
     """The writes behind an execution's life; reads are in :mod:`slipway.pipelines._queries`."""
 
@@ -110,9 +140,10 @@ class ExecutionStore:
                     created_at=now,
                 )
             )
-            rows, io = [], []
+            rows, io, contains = [], [], []
             for step in steps:
                 step_id = new_id()
+                contains.append((NodeRef(EXECUTION_OWNER, execution_id), NodeRef(STEP_OWNER, step_id), "contains"))
                 done = step.status is not StepStatus.PENDING
                 rows.append(
                     {
@@ -134,6 +165,7 @@ class ExecutionStore:
             conn.execute(insert(pipeline_step_executions), rows)
             if io:
                 conn.execute(insert(pipeline_step_artifacts), io)
+            record_edges(conn, contains)
             record_change(
                 conn,
                 action="pipeline_execution.create",
@@ -214,72 +246,54 @@ class ExecutionStore:
     def heartbeat(self, execution_id: str) -> Control:
         """Say the orchestrator is alive; learn of stop requests and signals for waiting steps."""
         with self._db.write() as conn:
-            e, s = pipeline_executions.c, pipeline_step_executions.c
-            conn.execute(update(pipeline_executions).where(e.id == execution_id).values(heartbeat_at=now_ms()))
-            stop = conn.execute(select(e.stop_requested).where(e.id == execution_id)).scalar_one()
-            signals = conn.execute(
-                select(s.step_name, s.signal).where(
-                    s.execution_id == execution_id,
-                    s.signal.is_not(None),
-                    s.status.in_([StepStatus.PENDING.value, StepStatus.WAITING.value]),
-                )
-            ).all()
+            _set(conn, pipeline_executions, {"id": execution_id}, heartbeat_at=now_ms())
+            stop = conn.execute(_STOP_REQUESTED, {"id": execution_id}).scalar_one()
+            signals = conn.execute(_SIGNALS, {"id": execution_id}).all()
         return Control(bool(stop), {r.step_name: json.loads(r.signal) for r in signals})
 
     def step_started(
-        self,
-        step_id: str,
-        attempt: int,
-        *,
-        cache_key: str | None,
-        cache_parts: Mapping[str, Any] | None,
+        self, step_id: str, attempt: int, *, cache_key: str | None, cache_parts: Mapping[str, Any] | None
     ) -> None:
         now = now_ms()
         with self._db.write() as conn:
-            conn.execute(
-                update(pipeline_step_executions)
-                .where(pipeline_step_executions.c.id == step_id)
-                .values(
-                    status=StepStatus.RUNNING.value,
-                    attempts=attempt,
-                    started_at=now,
-                    ended_at=None,
-                    cache_key=cache_key,
-                    cache_parts=_dump(cache_parts),
-                    error_type=None,
-                    error=None,
-                )
+            _set_step(
+                conn,
+                step_id,
+                status=StepStatus.RUNNING.value,
+                attempts=attempt,
+                started_at=now,
+                ended_at=None,
+                cache_key=cache_key,
+                cache_parts=_dump(cache_parts),
+                error_type=None,
+                error=None,
             )
             conn.execute(
-                insert(pipeline_step_attempts).values(
-                    step_execution_id=step_id,
-                    attempt=attempt,
-                    status=StepStatus.RUNNING.value,
-                    started_at=now,
-                )
+                _INSERT_ATTEMPT,
+                {
+                    "step_execution_id": step_id,
+                    "attempt": attempt,
+                    "status": StepStatus.RUNNING.value,
+                    "started_at": now,
+                },
             )
 
-    def step_succeeded(
-        self, execution_id: str, step_id: str, attempt: int, result: Finished, *, worker: str | None
-    ) -> None:
+    def step_succeeded(self, step_id: str, attempt: int, result: Finished, *, worker: str | None) -> None:
         now = now_ms()
         with self._db.write() as conn:
             self._end_attempt(conn, step_id, attempt, StepStatus.SUCCEEDED, now, worker)
-            conn.execute(
-                update(pipeline_step_executions)
-                .where(pipeline_step_executions.c.id == step_id)
-                .values(
-                    status=StepStatus.SUCCEEDED.value,
-                    ended_at=now,
-                    properties=_dump(result.properties),
-                    run_id=result.run_id,
-                )
+            _set_step(
+                conn,
+                step_id,
+                status=StepStatus.SUCCEEDED.value,
+                ended_at=now,
+                properties=_dump(result.properties),
+                run_id=result.run_id,
             )
-            self._record_io(conn, execution_id, step_id, result)
+            self._record_io(conn, step_id, result)
 
     def step_cached(
         self,
-        execution_id: str,
         step_id: str,
         *,
         source_id: str,
@@ -289,21 +303,19 @@ class ExecutionStore:
     ) -> None:
         now = now_ms()
         with self._db.write() as conn:
-            conn.execute(
-                update(pipeline_step_executions)
-                .where(pipeline_step_executions.c.id == step_id)
-                .values(
-                    status=StepStatus.CACHED.value,
-                    started_at=now,
-                    ended_at=now,
-                    cached_from=source_id,
-                    cache_key=cache_key,
-                    cache_parts=_dump(cache_parts),
-                    properties=_dump(result.properties),
-                    run_id=result.run_id,
-                )
+            _set_step(
+                conn,
+                step_id,
+                status=StepStatus.CACHED.value,
+                started_at=now,
+                ended_at=now,
+                cached_from=source_id,
+                cache_key=cache_key,
+                cache_parts=_dump(cache_parts),
+                properties=_dump(result.properties),
+                run_id=result.run_id,
             )
-            self._record_io(conn, execution_id, step_id, result)
+            self._record_io(conn, step_id, result)
 
     def step_failed(
         self, step_id: str, attempt: int, *, error_type: str, error: str, retrying: bool, worker: str | None
@@ -312,20 +324,17 @@ class ExecutionStore:
         now = now_ms()
         with self._db.write() as conn:
             self._end_attempt(conn, step_id, attempt, StepStatus.FAILED, now, worker, error_type, error)
-            conn.execute(
-                update(pipeline_step_executions)
-                .where(pipeline_step_executions.c.id == step_id)
-                .values(
-                    status=(StepStatus.PENDING if retrying else StepStatus.FAILED).value,
-                    ended_at=None if retrying else now,
-                    error_type=error_type,
-                    error=error,
-                )
+            _set_step(
+                conn,
+                step_id,
+                status=(StepStatus.PENDING if retrying else StepStatus.FAILED).value,
+                ended_at=None if retrying else now,
+                error_type=error_type,
+                error=error,
             )
 
     def step_decided(
         self,
-        execution_id: str,
         step_id: str,
         status: StepStatus,
         *,
@@ -336,19 +345,16 @@ class ExecutionStore:
         """A control step's outcome, decided at once by the orchestrator (start and end together)."""
         now = now_ms()
         with self._db.write() as conn:
-            conn.execute(
-                update(pipeline_step_executions)
-                .where(pipeline_step_executions.c.id == step_id)
-                .values(
-                    status=status.value,
-                    started_at=now,
-                    ended_at=now,
-                    properties=_dump(properties),
-                    error=error,
-                    error_type=error_type,
-                )
+            _set_step(
+                conn,
+                step_id,
+                status=status.value,
+                started_at=now,
+                ended_at=now,
+                properties=_dump(properties),
+                error=error,
+                error_type=error_type,
             )
-            record_edges(conn, [(NodeRef(EXECUTION_OWNER, execution_id), NodeRef(STEP_OWNER, step_id), "contains")])
 
     def step_waiting(self, step_id: str, deadline: int | None) -> None:
         with self._db.write() as conn:
@@ -522,21 +528,24 @@ class ExecutionStore:
         error_type: str | None = None,
         error: str | None = None,
     ) -> None:
-        t = pipeline_step_attempts.c
-        conn.execute(
-            update(pipeline_step_attempts)
-            .where(and_(t.step_execution_id == step_id, t.attempt == attempt))
-            .values(status=status.value, ended_at=now, worker=worker, error_type=error_type, error=error)
+        _set(
+            conn,
+            pipeline_step_attempts,
+            {"step_execution_id": step_id, "attempt": attempt},
+            status=status.value,
+            ended_at=now,
+            worker=worker,
+            error_type=error_type,
+            error=error,
         )
 
     @staticmethod
-    def _record_io(conn: Connection, execution_id: str, step_id: str, result: Finished) -> None:
+    def _record_io(conn: Connection, step_id: str, result: Finished) -> None:
         rows = _io_rows(step_id, "input", result.inputs) + _io_rows(step_id, "output", result.outputs)
         if rows:
-            conn.execute(insert(pipeline_step_artifacts), rows)
+            conn.execute(_INSERT_IO, rows)
         step = NodeRef(STEP_OWNER, step_id)
-        edges = [(NodeRef(EXECUTION_OWNER, execution_id), step, "contains")]
-        edges += [(ref.node(name), step, "consumed") for name, ref in result.inputs.items()]
+        edges = [(ref.node(name), step, "consumed") for name, ref in result.inputs.items()]
         edges += [(step, ref.node(name), "produced") for name, ref in result.outputs.items()]
         if result.run_id is not None:
             edges.append((step, NodeRef("run", result.run_id), "produced"))

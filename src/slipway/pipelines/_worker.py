@@ -9,6 +9,7 @@ The result goes back as bytes; the worker keeps nothing of the task but warm imp
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import os
 import pickle
@@ -21,7 +22,7 @@ import traceback
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 import cloudpickle
 
@@ -104,16 +105,43 @@ def _services(spec: ServiceSpec) -> Services:
     return services
 
 
+class _Scratch:
+    """A worker process's own folder: two log files reused by every task, and a folder per task.
+
+    Creating and removing folders is the slowest thing a no-op step would do (file-system metadata
+    writes), so nothing is created unless a step asks: a task's folder appears only when it copies
+    inputs or writes outputs, and the logs are truncated, not re-created.
+    """
+
+    def __init__(self) -> None:
+        self.base = Path(tempfile.mkdtemp(prefix="slipway-worker-"))
+        self.stdout = (self.base / "stdout.txt").open("w+b")
+        self.stderr = (self.base / "stderr.txt").open("w+b")
+        self.tasks = 0
+        atexit.register(shutil.rmtree, self.base, True)
+
+    def task_dir(self) -> Path:
+        self.tasks += 1
+        return self.base / f"task-{self.tasks}"
+
+
+_SCRATCH: list[_Scratch] = []  # made on this process's first task
+
+
+def _scratch() -> _Scratch:
+    if not _SCRATCH:
+        _SCRATCH.append(_Scratch())
+    return _SCRATCH[0]
+
+
 def run_task(task: Task) -> TaskResult:
     started = time.perf_counter()
-    work = Path(tempfile.mkdtemp(prefix="slipway-step-"))
-    out = work / "out"
-    logs = out / "logs" / f"attempt-{task.info.attempt}"
-    logs.mkdir(parents=True)
+    scratch = _scratch()
+    work = scratch.task_dir()  # created by the step only if it needs it
     owner = Owner(STEP_OWNER, task.info.step_execution_id)
     result = TaskResult(task.id, ok=False, worker=worker_name())
     try:
-        with _captured(logs):
+        with _captured(scratch.stdout, scratch.stderr):
             try:
                 ctx = WorkContext(task.info, task.args, work, lambda: _services(task.services))
                 outcome = task.step.run(ctx)
@@ -125,12 +153,15 @@ def run_task(task: Task) -> TaskResult:
                 traceback.print_exc()
                 result.error_types = [cls.__name__ for cls in type(exc).__mro__]
                 result.error = f"{type(exc).__name__}: {exc}"
+        out = work / "out"
         if not result.ok:
             shutil.rmtree(out / "outputs", ignore_errors=True)
-        for log in logs.iterdir():
-            if log.stat().st_size == 0:
-                log.unlink()
-        if any(p.is_file() for p in out.rglob("*")):
+        for log in (scratch.stdout, scratch.stderr):
+            if os.fstat(log.fileno()).st_size:
+                target = out / "logs" / f"attempt-{task.info.attempt}" / Path(log.name).name
+                target.parent.mkdir(parents=True, exist_ok=True)
+                shutil.copyfile(log.name, target)
+        if out.is_dir():
             entries = _services(task.services).artifacts.put_dir(owner, "", out)
             if result.ok:
                 result.outputs = refs_below(entries, owner, "outputs", task.step.output_names)
@@ -139,28 +170,29 @@ def run_task(task: Task) -> TaskResult:
         result.error_types = [cls.__name__ for cls in type(exc).__mro__]
         result.error = f"storing the step's files failed: {type(exc).__name__}: {exc}"
     finally:
-        shutil.rmtree(work, ignore_errors=True)
+        if work.exists():
+            shutil.rmtree(work, ignore_errors=True)
     result.seconds = time.perf_counter() - started
     return result
 
 
 @contextlib.contextmanager
-def _captured(folder: Path) -> Iterator[None]:
-    """Send file descriptors 1 and 2 to ``stdout.txt`` and ``stderr.txt`` in ``folder`` for the block."""
+def _captured(stdout: BinaryIO, stderr: BinaryIO) -> Iterator[None]:
+    """Send file descriptors 1 and 2 to the (emptied) files ``stdout`` and ``stderr`` for the block."""
     sys.stdout.flush()
     sys.stderr.flush()
+    for log in (stdout, stderr):
+        log.seek(0)
+        log.truncate()
     saved = os.dup(1), os.dup(2)
     try:
-        with (folder / "stdout.txt").open("wb") as out, (folder / "stderr.txt").open("wb") as err:
-            os.dup2(out.fileno(), 1)
-            os.dup2(err.fileno(), 2)
-            try:
-                yield
-            finally:
-                sys.stdout.flush()
-                sys.stderr.flush()
-                os.dup2(saved[0], 1)
-                os.dup2(saved[1], 2)
+        os.dup2(stdout.fileno(), 1)
+        os.dup2(stderr.fileno(), 2)
+        yield
     finally:
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os.dup2(saved[0], 1)
+        os.dup2(saved[1], 2)
         os.close(saved[0])
         os.close(saved[1])

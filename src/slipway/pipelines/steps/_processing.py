@@ -185,7 +185,7 @@ class ProcessingStep(Step):
                 "SLIPWAY_STEP": self.name,
             }
         )
-        (ctx.work_dir / "input").mkdir(exist_ok=True)
+        (ctx.work_dir / "input").mkdir(parents=True, exist_ok=True)  # the work folder itself, if no input made it
         command = [sys.executable, str(self.script), *(str(a) for a in ctx.args["arguments"])]
         sys.stdout.flush()
         sys.stderr.flush()
