@@ -75,7 +75,7 @@ class Backend:
     def monitoring(self) -> MonitoringService:
         from slipway.monitoring import MonitoringService  # brings pyarrow and pandas: import on first use
 
-        return MonitoringService(self.db, self.artifacts, self.datasets, self.serving)
+        return MonitoringService(self.db, self.artifacts, self.datasets, self.serving, self.registry)
 
     @functools.cached_property
     def lineage(self) -> LineageService:

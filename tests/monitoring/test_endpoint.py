@@ -31,7 +31,10 @@ def test_drifted_traffic_raises_the_alarm_and_labels_give_model_quality(tmp_path
         model = register(backend.registry, write_line(tmp_path / "line"))
         backend.serving.create_endpoint("line", [{"model": model}], capture={"sampling_percent": 100})
         monitoring = client.monitoring
-        monitoring.create_baseline("line-train", _traffic(2000, 0))
+        made = monitoring.create_baseline("line-train", _traffic(2000, 0), model=model)
+        version = backend.registry.get_version("line", 1)
+        downstream = backend.lineage.downstream("model_version", version.id)
+        assert ("monitoring_baseline", made.id) in {node.key for node in downstream.nodes}
         monitoring.create_monitor("line-dq", baseline="line-train", endpoint="line")
         monitoring.create_alarm("line-drift", monitor="line-dq", metric="drift.a", threshold=0.1,
                                 webhooks=[hook.url])

@@ -55,14 +55,14 @@ class RemoteMonitoring:
 
     def create_baseline(
         self, name: str, data: DataSource | Baseline | None = None, *, dataset: str | None = None,
-        format: str | None = None,
+        model: str | None = None, format: str | None = None,
     ) -> BaselineVersion:
-        body: dict[str, Any] = {"dataset": dataset}
+        body: dict[str, Any] = {"dataset": dataset, "model": model}
         if data is not None:
             baseline = data if isinstance(data, Baseline) else Baseline.from_statistics(statistics_of(data,
                                                                                                        format=format))
-            body = {"statistics": baseline.statistics.to_dict(),
-                    "constraints": baseline.constraints.model_dump(mode="json")}
+            body |= {"statistics": baseline.statistics.to_dict(),
+                     "constraints": baseline.constraints.model_dump(mode="json")}
         return self._call(BaselineVersion, "POST", f"/monitoring/baselines/{_q(name)}", json=body)
 
     def get_baseline_version(self, name: str, version: int | None = None) -> BaselineVersion:

@@ -52,6 +52,7 @@ from slipway.store.artifacts import ArtifactStore, Owner
 
 if TYPE_CHECKING:
     from slipway.datasets import DatasetService
+    from slipway.registry import RegistryReader
     from slipway.serving import ServingService
 
 BASELINE_KIND = "monitoring_baseline"
@@ -76,18 +77,19 @@ class MonitoringService:
 
     def __init__(
         self, db: Database, artifacts: ArtifactStore, datasets: DatasetService | None = None,
-        serving: ServingService | None = None,
+        serving: ServingService | None = None, registry: RegistryReader | None = None,
     ) -> None:
         self._db = db
         self._artifacts = artifacts
         self._datasets = datasets
         self._serving = serving
+        self._registry = registry
 
     # ------------------------------------------------------------------------------ baselines
 
     def create_baseline(
         self, name: str, data: DataSource | Baseline | None = None, *, dataset: str | None = None,
-        format: str | None = None,
+        model: str | None = None, format: str | None = None,
     ) -> BaselineVersion:
         """Store a new version of baseline ``name``: from data, from a dataset version, or as given.
 
@@ -98,18 +100,23 @@ class MonitoringService:
             dataset: instead of ``data``, a registered dataset version (``name`` or
                 ``name:version``), whose stored statistics are used without reading it again;
                 lineage records the baseline as derived from it.
+            model: the model version (``GROUP/VERSION``) the baseline is for: lineage records the
+                version as monitored by the baseline.
             format: the file format, when the extension does not tell.
 
         Raises:
             InvalidInput: for neither or both of ``data`` and ``dataset``, or a bad name.
-            NotFound: for a dataset that does not exist.
+            NotFound: for a dataset or model version that does not exist.
         """
         check_name(name)
+        edges: list[tuple[NodeRef, str]] = []
+        if model is not None:
+            edges.append((self._model_node(model), "monitored_by"))
         if (data is None) == (dataset is None):
             raise InvalidInput("give either data or a dataset to build the baseline from", field="data")
-        upstream: NodeRef | None = None
         if dataset is not None:
             baseline, upstream, source = self._from_dataset(dataset)
+            edges.append((upstream, "derived_from"))
         elif isinstance(data, Baseline):
             baseline, source = data, "given"
         else:
@@ -130,10 +137,18 @@ class MonitoringService:
             ))
             record_change(conn, action="monitoring_baseline.create", object_kind=BASELINE_KIND, object_id=baseline_id,
                           event_type="monitoring_baseline.created", payload={"name": name, "version": version})
-            if upstream is not None:
-                record_edges(conn, [(upstream, NodeRef(BASELINE_KIND, baseline_id, f"{name}:{version}"),
-                                     "derived_from")])
+            node = NodeRef(BASELINE_KIND, baseline_id, f"{name}:{version}")
+            record_edges(conn, [(other, node, relation) for other, relation in edges])
         return self.get_baseline_version(name, version)
+
+    def _model_node(self, ref: str) -> NodeRef:
+        if self._registry is None:
+            raise InvalidInput("the model registry is not available to this service", field="model")
+        group, _, number = ref.rpartition("/")
+        if not group or not number.isdigit():
+            raise InvalidInput(f"model {ref!r} is not GROUP/VERSION", field="model")
+        found = self._registry.get_version(group, int(number))
+        return NodeRef("model_version", found.id, ref)
 
     def _from_dataset(self, ref: str) -> tuple[Baseline, NodeRef, str]:
         if self._datasets is None:

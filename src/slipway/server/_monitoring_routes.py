@@ -35,11 +35,13 @@ class _Body(BaseModel):
 
 
 class CreateBaseline(_Body):
-    """Either both documents of a baseline, or a registered dataset (``name`` or ``name:version``)."""
+    """Either both documents of a baseline, or a registered dataset (``name`` or ``name:version``);
+    ``model`` (``GROUP/VERSION``) links it to the model version it watches."""
 
     statistics: dict[str, Any] | None = None
     constraints: dict[str, Any] | None = None
     dataset: str | None = None
+    model: str | None = None
 
 
 class CreateMonitor(_Body):
@@ -82,11 +84,11 @@ def list_baselines(monitoring: Monitoring) -> list[BaselineVersion]:
 def create_baseline(name: str, body: CreateBaseline, monitoring: Monitoring) -> BaselineVersion:
     """Store the next version of a baseline."""
     if body.dataset is not None:
-        return monitoring.create_baseline(name, dataset=body.dataset)
+        return monitoring.create_baseline(name, dataset=body.dataset, model=body.model)
     if body.statistics is None or body.constraints is None:
         raise InvalidInput("give statistics and constraints, or a dataset", field="statistics")
     baseline = Baseline.from_documents(body.statistics, body.constraints)
-    return monitoring.create_baseline(name, baseline)
+    return monitoring.create_baseline(name, baseline, model=body.model)
 
 
 @router.get("/baselines/{name}/latest")
