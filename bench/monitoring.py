@@ -4,6 +4,7 @@ Run by hand::
 
     .venv/bin/python bench/monitoring.py            # 1,000,000 rows x (20 numeric + 5 categorical) each side
     .venv/bin/python bench/monitoring.py --quick    # 100,000 rows: a smoke run
+    .venv/bin/python bench/monitoring.py --rows 10000000 --no-evidently   # the memory bound at 10M rows
 
 Both sides get the same two Parquet files (baseline and current; five numeric columns shifted by
 half a standard deviation and one categorical column re-weighted) and produce a per-column drift
@@ -33,6 +34,8 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
 
 HERE = Path(__file__).resolve().parent
 EVIDENTLY_PYTHON = Path(os.environ.get("EVIDENTLY_PYTHON", "/tmp/evidently-venv/bin/python"))
@@ -40,33 +43,41 @@ NUMERIC, CATEGORICAL = 20, 5
 SHIFTED = {f"num_{i}" for i in range(5)} | {"cat_0"}
 TARGETS = {"check (current vs stored baseline)": 3.0}
 PEAK_TARGET_MB = 1024
+WRITE_ROWS = 1_000_000
 
 
 def write_data(rows: int, folder: Path, seed: int = 0) -> tuple[Path, Path]:
-    """The baseline and the current Parquet files; the current one drifts on the columns of ``SHIFTED``."""
+    """The baseline and the current Parquet files; the current one drifts on the columns of ``SHIFTED``.
+
+    Written a million rows at a time, so ten million rows need no more memory here than one.
+    """
     rng = np.random.default_rng(seed)
     weights = np.array([0.4, 0.3, 0.2, 0.1])
 
-    def frame(drift: bool) -> pd.DataFrame:
+    def frame(count: int, drift: bool) -> pd.DataFrame:
         columns: dict[str, Any] = {
-            f"num_{i}": rng.normal(i + (0.5 if drift and f"num_{i}" in SHIFTED else 0.0), 1.0, rows) * (1 + i % 3)
+            f"num_{i}": rng.normal(i + (0.5 if drift and f"num_{i}" in SHIFTED else 0.0), 1.0, count) * (1 + i % 3)
             for i in range(NUMERIC)
         }
         for j in range(CATEGORICAL):
             p = weights[::-1] if drift and f"cat_{j}" in SHIFTED else weights
-            columns[f"cat_{j}"] = rng.choice(np.array(["red", "green", "blue", "grey"]), rows, p=p)
+            columns[f"cat_{j}"] = rng.choice(np.array(["red", "green", "blue", "grey"]), count, p=p)
         return pd.DataFrame(columns)
 
     paths = folder / "baseline.parquet", folder / "current.parquet"
     for path, drift in zip(paths, (False, True), strict=True):
-        frame(drift).to_parquet(path, row_group_size=65_536)
+        writer: pq.ParquetWriter | None = None
+        for start in range(0, rows, WRITE_ROWS):
+            table = pa.Table.from_pandas(frame(min(WRITE_ROWS, rows - start), drift), preserve_index=False)
+            writer = writer or pq.ParquetWriter(path, table.schema)
+            writer.write_table(table, row_group_size=65_536)
+        assert writer is not None
+        writer.close()
     return paths
 
 
 def slipway_side(baseline_path: str, current_path: str) -> dict[str, Any]:
     """In a child process: time the baseline, the check and the report; report the peak memory."""
-    import pyarrow.parquet as pq
-
     from slipway.monitoring import check_data, compute_baseline, render_report
 
     # One-time start-up (thread pool, Arrow kernels, first allocations) is not part of the figure.
