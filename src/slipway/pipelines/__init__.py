@@ -30,10 +30,10 @@ from slipway.pipelines._expressions import (
     JsonGet,
     Operand,
     OutputRef,
-    Parameter,
     PropertyFile,
 )
 from slipway.pipelines._handle import ExecutionHandle, PipelinesApi
+from slipway.pipelines._parameters import Parameter
 from slipway.pipelines._pool import LocalExecutor
 from slipway.pipelines._records import (
     CacheDifference,

@@ -17,8 +17,9 @@ from typing import TYPE_CHECKING, Any
 from slipway.errors import InvalidInput
 from slipway.pipelines._code import Code, import_string
 from slipway.pipelines._dag import Dag
-from slipway.pipelines._expressions import JsonGet, OutputRef, Parameter, ParameterName, StepName
+from slipway.pipelines._expressions import JsonGet, OutputRef, ParameterName, StepName
 from slipway.pipelines._handle import ExecutionHandle, PipelinesApi
+from slipway.pipelines._parameters import Parameter
 from slipway.pipelines.steps import STEP_TYPES, ConditionStep, Step
 from slipway.pipelines.steps._base import check_name
 

@@ -34,6 +34,7 @@ from slipway.pipelines._records import (
     StepExecution,
     StepStatus,
 )
+from slipway.pipelines._requests import ExecutionRequests
 from slipway.pipelines._runner import Plan, Runner
 from slipway.pipelines._state import ExecutionStore, NewStep
 from slipway.pipelines._versions import VersionStore
@@ -76,6 +77,7 @@ class PipelineService:
         self._services = services
         self._versions = VersionStore(db, artifacts)
         self._state = ExecutionStore(db)
+        self._requests = ExecutionRequests(db)
         self._local = local_executor
         self._owns_local = local_executor is None
         self._ray: RayExecutor | None = None
@@ -183,7 +185,7 @@ class PipelineService:
             Conflict: if the execution is not Interrupted or Stopped, or the code changed since
                 its version was made (``retry`` runs the code as it is now).
         """
-        self._state.mark_interrupted(now_ms())
+        self._requests.mark_interrupted(now_ms())
         execution = self.get_execution(execution_id)
         stored = self._versions.version_by_id(execution.version_id)
         pipeline = pipeline or Pipeline.from_definition(stored.definition)
@@ -193,7 +195,7 @@ class PipelineService:
                 f"{stored.pipeline!r}; `retry` runs it as it is now",
                 field="execution_id",
             )
-        self._state.prepare_resume(execution_id)
+        self._requests.prepare_resume(execution_id)
         env = environment()
         self._launch(execution_id, pipeline, stored.definition, execution.parameters, execution.options, digest(env))
         return self.get_execution(execution_id)
@@ -205,7 +207,7 @@ class PipelineService:
         Raises:
             Conflict: if the execution succeeded or is still running.
         """
-        self._state.mark_interrupted(now_ms())
+        self._requests.mark_interrupted(now_ms())
         old = self.get_execution(execution_id)
         if old.status in (ExecutionStatus.SUCCEEDED, ExecutionStatus.RUNNING, ExecutionStatus.PENDING):
             raise Conflict(
@@ -341,7 +343,7 @@ class PipelineService:
 
     def get_execution(self, execution_id: str) -> PipelineExecution:
         """An execution with its steps; one whose orchestrator died is reported Interrupted."""
-        self._state.mark_interrupted(now_ms())
+        self._requests.mark_interrupted(now_ms())
         with self._db.read() as conn:
             return q.get_execution(conn, execution_id)
 
@@ -349,7 +351,7 @@ class PipelineService:
         self, *, pipeline: str | None = None, status: str | None = None, limit: int = 50
     ) -> list[PipelineExecution]:
         """The newest executions first (without their steps), of one pipeline or all."""
-        self._state.mark_interrupted(now_ms())
+        self._requests.mark_interrupted(now_ms())
         with self._db.read() as conn:
             return q.list_executions(conn, pipeline=pipeline, status=status, limit=limit)
 
@@ -387,8 +389,8 @@ class PipelineService:
         Raises:
             Conflict: if the execution has already ended.
         """
-        self._state.mark_interrupted(now_ms())
-        if self._state.request_stop(execution_id):
+        self._requests.mark_interrupted(now_ms())
+        if self._requests.request_stop(execution_id):
             open_steps = [s.id for s in self.get_execution(execution_id).steps if not s.status.terminal]
             self._state.steps_ended(open_steps, StepStatus.STOPPED, "the execution was stopped")
             self._state.finish(execution_id, ExecutionStatus.STOPPED, "stopped on request")
@@ -408,7 +410,7 @@ class PipelineService:
         """
         if payload is not None and not isinstance(payload, Mapping):
             raise InvalidInput("a signal's payload must be a JSON object", field="payload")
-        self._state.signal(execution_id, step, dict(payload or {}))
+        self._requests.signal(execution_id, step, dict(payload or {}))
         return self.get_step(execution_id, step)
 
     def logs(self, execution_id: str, step: str, *, stream: str = "stdout", attempt: int | None = None) -> str:

@@ -1,7 +1,8 @@
 """Execution state in the metadata DB: every transition of an execution and its steps, as it happens.
 
 Each method is one short write transaction, so a process killed at any point leaves the store at
-the last transition it made; ``resume`` starts from there. Step transitions are state, not audited
+the last transition it made; ``resume`` starts from there. What other processes ask of an
+execution (stop, signal, resume) is in :mod:`slipway.pipelines._requests`. Step transitions are state, not audited
 changes (an execution of a thousand steps would flood the audit trail): the execution's start,
 stop, resume and end are audited, and its end publishes ``pipeline_execution.succeeded``,
 ``.failed`` or ``.stopped``.
@@ -19,11 +20,10 @@ from sqlalchemy import Connection, Table, and_, bindparam, insert, select, updat
 
 from slipway._ids import new_id, now_ms
 from slipway._principal import current_principal
-from slipway.errors import Conflict, NotFound
+from slipway.errors import Conflict
 from slipway.events import record_change
 from slipway.lineage import NodeRef, record_edges
 from slipway.pipelines._artifacts import EXECUTION_OWNER, STEP_OWNER, ArtifactRef
-from slipway.pipelines._liveness import is_alive
 from slipway.pipelines._queries import execution_row
 from slipway.pipelines._records import ExecutionStatus, StepStatus
 from slipway.pipelines._tables import (
@@ -33,8 +33,6 @@ from slipway.pipelines._tables import (
     pipeline_step_executions,
 )
 from slipway.store._db import Database
-
-_OPEN_STEP = (StepStatus.PENDING.value, StepStatus.RUNNING.value, StepStatus.WAITING.value)
 
 
 @dataclass
@@ -203,44 +201,6 @@ class ExecutionStore:
                 row = execution_row(conn, execution_id)
                 raise Conflict(f"pipeline execution {execution_id} is {row.status}; it cannot start", field="status")
 
-    def prepare_resume(self, execution_id: str) -> None:
-        """Put an interrupted or stopped execution back to Pending, and its unfinished steps with it.
-
-        Finished steps (succeeded, cached, skipped, failed) keep their outcome.
-
-        Raises:
-            Conflict: if the execution is not Interrupted or Stopped.
-        """
-        with self._db.write() as conn:
-            row = execution_row(conn, execution_id)
-            status = ExecutionStatus(row.status)
-            if not status.resumable:
-                raise Conflict(
-                    f"pipeline execution {execution_id} is {status.value}: only an Interrupted or "
-                    "Stopped execution can be resumed",
-                    field="status",
-                )
-            s = pipeline_step_executions.c
-            conn.execute(
-                update(pipeline_step_executions)
-                .where(s.execution_id == execution_id, s.status.in_([*_OPEN_STEP, StepStatus.STOPPED.value]))
-                .values(status=StepStatus.PENDING.value, ended_at=None)
-            )
-            conn.execute(
-                update(pipeline_executions)
-                .where(pipeline_executions.c.id == execution_id)
-                .values(
-                    status=ExecutionStatus.PENDING.value, stop_requested=False, failure_reason=None, orchestrator=None
-                )
-            )
-            record_change(
-                conn,
-                action="pipeline_execution.resume",
-                object_kind="pipeline_execution",
-                object_id=execution_id,
-                details={"from": status.value},
-            )
-
     # -- the orchestrator's loop -----------------------------------------------------------------
 
     def heartbeat(self, execution_id: str) -> Control:
@@ -401,119 +361,6 @@ class ExecutionStore:
                 event_type=f"pipeline_execution.{status.value.lower()}",
                 payload={"pipeline": row.pipeline_name, "version": row.version_number, "failure_reason": reason},
             )
-
-    # -- requests from other processes -------------------------------------------------------------
-
-    def request_stop(self, execution_id: str) -> bool:
-        """Ask the orchestrator to stop; True when the caller must end it itself (nobody runs it).
-
-        Raises:
-            Conflict: if the execution has already ended.
-        """
-        with self._db.write() as conn:
-            row = execution_row(conn, execution_id)
-            status = ExecutionStatus(row.status)
-            if status.terminal:
-                raise Conflict(f"pipeline execution {execution_id} is already {status.value}", field="status")
-            conn.execute(
-                update(pipeline_executions).where(pipeline_executions.c.id == execution_id).values(stop_requested=True)
-            )
-            record_change(
-                conn, action="pipeline_execution.stop", object_kind="pipeline_execution", object_id=execution_id
-            )
-            return status is not ExecutionStatus.RUNNING
-
-    def signal(self, execution_id: str, step_name: str, payload: Mapping[str, Any]) -> None:
-        """Leave a signal for a wait step; its orchestrator picks it up at the next heartbeat.
-
-        Raises:
-            NotFound: if the execution has no such step.
-            Conflict: if the step is not a wait step, or has already finished.
-        """
-        with self._db.write() as conn:
-            execution_row(conn, execution_id)
-            s = pipeline_step_executions.c
-            row = conn.execute(
-                select(s.id, s.status, s.step_type).where(s.execution_id == execution_id, s.step_name == step_name)
-            ).first()
-            if row is None:
-                raise NotFound(f"pipeline execution {execution_id} has no step {step_name!r}", field="step")
-            if row.step_type != "Wait":
-                raise Conflict(
-                    f"step {step_name!r} is a {row.step_type} step; only Wait steps take signals", field="step"
-                )
-            if row.status not in _OPEN_STEP:
-                raise Conflict(f"step {step_name!r} is {row.status}; it takes no more signals", field="step")
-            conn.execute(
-                update(pipeline_step_executions).where(s.id == row.id).values(signal=json.dumps(dict(payload)))
-            )
-            record_change(
-                conn,
-                action="pipeline_execution.signal",
-                object_kind="pipeline_execution",
-                object_id=execution_id,
-                details={"step": step_name, "payload": dict(payload)},
-            )
-
-    def mark_interrupted(self, now: int) -> list[str]:
-        """Find Running executions whose orchestrator died and mark them Interrupted; return their ids.
-
-        Their running and waiting steps become Stopped: whatever they were doing died with the
-        orchestrator's workers, and ``resume`` runs them again.
-        """
-        e = pipeline_executions.c
-        with self._db.read() as conn:
-            running = conn.execute(
-                select(e.id, e.orchestrator, e.heartbeat_at).where(e.status == ExecutionStatus.RUNNING.value)
-            ).all()
-        dead = [r for r in running if not is_alive(r.orchestrator, r.heartbeat_at, now)]
-        marked = []
-        for row in dead:
-            with self._db.write() as conn:
-                result = conn.execute(
-                    update(pipeline_executions)
-                    .where(
-                        e.id == row.id,
-                        e.status == ExecutionStatus.RUNNING.value,
-                        e.orchestrator == row.orchestrator,
-                    )
-                    .values(
-                        status=ExecutionStatus.INTERRUPTED.value,
-                        orchestrator=None,
-                        failure_reason=f"its orchestrator ({row.orchestrator}) stopped without finishing it",
-                    )
-                )
-                if result.rowcount != 1:
-                    continue
-                s = pipeline_step_executions.c
-                reason = "the orchestrator died while the step ran"
-                conn.execute(
-                    update(pipeline_step_executions)
-                    .where(
-                        s.execution_id == row.id,
-                        s.status.in_([StepStatus.RUNNING.value, StepStatus.WAITING.value]),
-                    )
-                    .values(status=StepStatus.STOPPED.value, ended_at=now, error=reason)
-                )
-                t = pipeline_step_attempts.c
-                running_steps = select(s.id).where(s.execution_id == row.id)
-                conn.execute(
-                    update(pipeline_step_attempts)
-                    .where(
-                        t.step_execution_id.in_(running_steps),
-                        t.status == StepStatus.RUNNING.value,
-                    )
-                    .values(status=StepStatus.STOPPED.value, ended_at=now, error=reason)
-                )
-                record_change(
-                    conn,
-                    action="pipeline_execution.interrupted",
-                    object_kind="pipeline_execution",
-                    object_id=row.id,
-                    details={"orchestrator": row.orchestrator},
-                )
-            marked.append(row.id)
-        return marked
 
     # -- helpers ---------------------------------------------------------------------------------
 
