@@ -23,6 +23,12 @@ def serve(
     poll_seconds: Annotated[
         float, typer.Option(min=0.01, help="How often to check the endpoint for changes and report on a rollout.")
     ] = 1.0,
+    max_batch_size: Annotated[
+        int, typer.Option(min=1, help="Answer up to this many waiting requests with one model call (1: no batching).")
+    ] = 1,
+    max_wait_ms: Annotated[
+        float, typer.Option(min=0, help="How long a request may wait for others to batch with.")
+    ] = 2.0,
     log_level: Annotated[LogLevel, typer.Option(help="How much the server logs.")] = LogLevel.INFO,
 ) -> None:
     """Serve an endpoint: POST /invocations (JSON or CSV), /health, /ready and Prometheus /metrics.
@@ -44,7 +50,15 @@ def serve(
     try:
         backend.serving.get_endpoint(endpoint)  # fail with a clear error before binding the port
         app = create_inference_app(
-            ServingHost(backend.serving, backend.registry, backend.artifacts, poll_seconds=poll_seconds), endpoint
+            ServingHost(
+                backend.serving,
+                backend.registry,
+                backend.artifacts,
+                poll_seconds=poll_seconds,
+                max_batch_size=max_batch_size,
+                max_wait_ms=max_wait_ms,
+            ),
+            endpoint,
         )
         _output.say(
             f"Serving endpoint [bold]{escape(endpoint)}[/bold] on http://{escape(host)}:{port} (Ctrl-C to stop)"

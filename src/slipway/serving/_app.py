@@ -12,6 +12,7 @@ request.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import json
 import math
@@ -28,7 +29,7 @@ from starlette.routing import Route
 from slipway.errors import SlipwayError
 from slipway.registry import RegistryReader
 from slipway.serving._metrics import CONTENT_TYPE, ServingMetrics
-from slipway.serving._runtime import EndpointRuntime
+from slipway.serving._runtime import Answer, EndpointRuntime, Prepared
 from slipway.serving._service import ServingService, check_endpoint_name
 from slipway.store.artifacts import ArtifactStore
 
@@ -49,8 +50,13 @@ class ServingHost:
         artifacts: ArtifactStore,
         *,
         poll_seconds: float = 1.0,
+        max_batch_size: int = 1,
+        max_wait_ms: float = 2.0,
     ) -> None:
         self.metrics = ServingMetrics()
+        self.max_batch_size = max_batch_size
+        self.max_wait_ms = max_wait_ms
+        self._batchers: dict[str, _Batcher] = {}
         self._make: Callable[[str], EndpointRuntime] = lambda name: EndpointRuntime(
             name, service, registry, artifacts, self.metrics, poll_seconds=poll_seconds
         )
@@ -71,6 +77,15 @@ class ServingHost:
                 self._runtimes[name] = runtime
             return runtime
 
+    async def invoke(self, runtime: EndpointRuntime, body: bytes, content_type: str, headers: Any) -> Answer:
+        """Answer a request, batched with others to the same endpoint when batching is on."""
+        if self.max_batch_size <= 1:
+            return runtime.invoke(body, content_type, headers)
+        batcher = self._batchers.get(runtime.name)
+        if batcher is None:
+            batcher = self._batchers[runtime.name] = _Batcher(runtime, self.max_batch_size, self.max_wait_ms / 1000)
+        return await batcher.submit(runtime.prepare(body, content_type, headers))
+
     @property
     def ready(self) -> bool:
         return all(r.ready for r in list(self._runtimes.values()))
@@ -80,6 +95,43 @@ class ServingHost:
             for runtime in self._runtimes.values():
                 runtime.close()
             self._runtimes.clear()
+
+
+class _Batcher:
+    """Dynamic micro-batching on the event loop: requests wait up to ``max_wait`` seconds, or until
+    ``max_size`` are waiting, and are then answered by one model call per variant.
+
+    Only the event loop's thread touches it, so it needs no lock.
+    """
+
+    def __init__(self, runtime: EndpointRuntime, max_size: int, max_wait: float) -> None:
+        self._runtime = runtime
+        self._max_size = max_size
+        self._max_wait = max_wait
+        self._waiting: list[tuple[Prepared, asyncio.Future[Answer]]] = []
+        self._timer: asyncio.TimerHandle | None = None
+
+    async def submit(self, request: Prepared) -> Answer:
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[Answer] = loop.create_future()
+        self._waiting.append((request, future))
+        if len(self._waiting) >= self._max_size:
+            self._flush()
+        elif self._timer is None:
+            self._timer = loop.call_later(self._max_wait, self._flush)
+        return await future
+
+    def _flush(self) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+        batch, self._waiting = self._waiting, []
+        results = self._runtime.answer([request for request, _ in batch])
+        for (_, future), result in zip(batch, results, strict=True):
+            if isinstance(result, SlipwayError):
+                future.set_exception(result)
+            else:
+                future.set_result(result)
 
 
 def _error(exc: SlipwayError) -> JSONResponse:
@@ -111,7 +163,8 @@ def _invocations(host: ServingHost) -> Callable[[Request], Awaitable[Response]]:
             runtime = host.get(name)
             if runtime is None:
                 runtime = await run_in_threadpool(host.start, name)
-            answer = runtime.invoke(await request.body(), request.headers.get("content-type", ""), request.headers)
+            body, content_type = await request.body(), request.headers.get("content-type", "")
+            answer = await host.invoke(runtime, body, content_type, request.headers)
         except SlipwayError as exc:
             return _error(exc)
         headers = {INFERENCE_ID_HEADER: answer.inference_id, VARIANT_RESPONSE_HEADER: answer.variant}

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import io
 import json
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -92,3 +92,28 @@ def input_as_split(data: ModelInput) -> dict[str, Any]:
     if isinstance(data, pd.DataFrame):
         return {"columns": [str(c) for c in data.columns], "data": json.loads(data.to_json(orient="values"))}
     return {"columns": None, "data": to_jsonable(data)}
+
+
+def shape_key(data: ModelInput) -> tuple[object, ...]:
+    """Inputs with equal keys stack into one: the same columns and types, or the same row shape."""
+    if isinstance(data, pd.DataFrame):
+        return ("frame", tuple(map(str, data.columns)), tuple(map(str, data.dtypes)))
+    return ("array", data.shape[1:], data.dtype.str)
+
+
+def stack(inputs: Sequence[ModelInput]) -> ModelInput:
+    """Several requests' inputs of one :func:`shape_key` as one, to predict in one call."""
+    if len(inputs) == 1:
+        return inputs[0]
+    if isinstance(inputs[0], pd.DataFrame):
+        return pd.concat(inputs, ignore_index=True)  # type: ignore[arg-type]
+    return np.concatenate(inputs)  # type: ignore[arg-type]
+
+
+def split(predictions: Any, sizes: Sequence[int]) -> list[Any]:
+    """Stacked predictions cut back into each request's rows."""
+    if len(sizes) == 1:
+        return [predictions]
+    bounds = np.cumsum([0, *sizes])
+    rows = predictions.iloc if isinstance(predictions, pd.DataFrame | pd.Series) else np.asarray(predictions)
+    return [rows[start:end] for start, end in zip(bounds[:-1], bounds[1:], strict=True)]

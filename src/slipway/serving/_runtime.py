@@ -13,11 +13,12 @@ by a live variant: the alarm sees the failure, the client does not.
 from __future__ import annotations
 
 import collections
+import dataclasses
 import logging
 import random
 import threading
 import time
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
@@ -31,7 +32,7 @@ from slipway.models._flavor import ModelInput
 from slipway.registry import RegistryReader
 from slipway.serving._capture import Captured, CaptureWriter
 from slipway.serving._metrics import ServingMetrics
-from slipway.serving._payload import parse_body, to_jsonable
+from slipway.serving._payload import parse_body, shape_key, split, stack, to_jsonable
 from slipway.serving._records import Endpoint, EndpointStatus, WindowStats
 from slipway.serving._routing import VARIANT_HEADER, Route, Routing, unit_point
 from slipway.serving._service import ServingService
@@ -46,6 +47,17 @@ class ModelFailed(SlipwayError):
     """The model raised on an input that passed its signature: the server's fault, a 500."""
 
     code = "MODEL_ERROR"
+
+
+@dataclass(frozen=True)
+class Prepared:
+    """A parsed request, the routing table it was read under, and the variant chosen for it."""
+
+    routing: Routing
+    route: Route
+    data: ModelInput
+    u: float
+    pinned: bool
 
 
 @dataclass(frozen=True)
@@ -155,6 +167,13 @@ class EndpointRuntime:
             ModelFailed: if the model raised.
             ServiceUnavailable: while the endpoint's models are not loaded.
         """
+        [result] = self.answer([self.prepare(body, content_type, headers)])
+        if isinstance(result, SlipwayError):
+            raise result
+        return result
+
+    def prepare(self, body: bytes, content_type: str, headers: Mapping[str, str]) -> Prepared:
+        """Parse a request and choose its variant (see :meth:`invoke` for the errors)."""
         routing = self._routing
         if routing is None:
             raise ServiceUnavailable(f"endpoint {self.name!r} is not loaded")
@@ -162,42 +181,71 @@ class EndpointRuntime:
         pinned = headers.get(VARIANT_HEADER)
         key = headers.get(REQUEST_KEY_HEADER)
         u = unit_point(key) if key else random.random()
-        route = routing.named(pinned) if pinned else routing.pick(u)
-        inference_id = new_id()
+        return Prepared(routing, routing.named(pinned) if pinned else routing.pick(u), data, u, bool(pinned))
+
+    def answer(self, requests: Sequence[Prepared]) -> list[Answer | SlipwayError]:
+        """Answer prepared requests, calling each variant's model once for all the requests it got
+        (micro-batching); each request gets its answer or its own error, in order."""
+        groups: dict[tuple[object, ...], list[int]] = {}
+        for i, request in enumerate(requests):
+            key = (id(request.routing), request.route.name, *shape_key(request.data))
+            groups.setdefault(key, []).append(i)
+        results: list[Answer | SlipwayError] = [ServiceUnavailable("unanswered")] * len(requests)
+        for indexes in groups.values():
+            for i, result in zip(indexes, self._answer_group([requests[i] for i in indexes]), strict=True):
+                results[i] = result
+        return results
+
+    def _answer_group(self, group: list[Prepared]) -> list[Answer | SlipwayError]:
+        """Requests sent to one variant, inputs of one shape: predicted together, answered one by one."""
+        first = group[0]
         try:
-            predictions = self._predict(routing, route, data)
-        except ModelFailed:
-            if not route.canary or pinned:
-                raise
-            route = routing.fallback(u)
-            predictions = self._predict(routing, route, data)
+            outputs = self._predict(first.routing, first.route, [r.data for r in group])
+        except InvalidInput as exc:
+            if len(group) == 1:
+                return [exc]
+            return [result for r in group for result in self._answer_group([r])]  # find whose input it was
+        except ModelFailed as exc:
+            if not first.route.canary:
+                return [exc] * len(group)
+            # A canary's failure is counted against the deployment and answered by a live variant.
+            return [
+                exc if r.pinned else self.answer([dataclasses.replace(r, route=r.routing.fallback(r.u))])[0]
+                for r in group
+            ]
+        return [self._finish(r, output) for r, output in zip(group, outputs, strict=True)]
+
+    def _finish(self, request: Prepared, predictions: Any) -> Answer:
+        inference_id = new_id()
         sampled = self._capture is not None and self._capture.sampled()
         if sampled:
-            self._captured(inference_id, route, data, predictions, None)
-        for shadow in routing.shadows:
-            self._shadows.submit(self._shadow, routing, shadow, data, inference_id, sampled)
-        return Answer(inference_id, route.name, to_jsonable(predictions))
+            self._captured(inference_id, request.route, request.data, predictions, None)
+        for shadow in request.routing.shadows:
+            self._shadows.submit(self._shadow, request.routing, shadow, request.data, inference_id, sampled)
+        return Answer(inference_id, request.route.name, to_jsonable(predictions))
 
-    def _predict(self, routing: Routing, route: Route, data: ModelInput) -> Any:
+    def _predict(self, routing: Routing, route: Route, inputs: list[ModelInput]) -> list[Any]:
+        """The model's predictions for each input (all of one shape key), from one call."""
         start = time.perf_counter()
         try:
-            predictions = route.model.predict(data)
+            predictions = route.model.predict(stack(inputs))
         except InvalidInput:
             raise  # the caller's input: no error of the variant's
         except Exception as exc:
-            self._count(routing, route, time.perf_counter() - start, error=True)
+            self._count(routing, route, time.perf_counter() - start, len(inputs), error=True)
             raise ModelFailed(f"variant {route.name!r} failed: {type(exc).__name__}: {exc}") from exc
-        self._count(routing, route, time.perf_counter() - start, error=False)
-        return predictions
+        self._count(routing, route, time.perf_counter() - start, len(inputs), error=False)
+        return split(predictions, [len(one) for one in inputs])
 
-    def _count(self, routing: Routing, route: Route, seconds: float, *, error: bool) -> None:
-        self._metrics.record(self.name, route.name, seconds, error=error)
-        if route.canary:
-            self._window.record(routing.step, seconds, error=error)
+    def _count(self, routing: Routing, route: Route, seconds: float, requests: int, *, error: bool) -> None:
+        for _ in range(requests):
+            self._metrics.record(self.name, route.name, seconds, error=error)
+            if route.canary:
+                self._window.record(routing.step, seconds, error=error)
 
     def _shadow(self, routing: Routing, route: Route, data: ModelInput, inference_id: str, sampled: bool) -> None:
         try:
-            predictions, error = self._predict(routing, route, data), None
+            predictions, error = self._predict(routing, route, [data])[0], None
         except SlipwayError as exc:
             predictions, error = None, exc.message
         if sampled:
