@@ -13,6 +13,7 @@ import datetime as dt
 import enum
 import json
 import math
+import os
 import time
 from collections.abc import Iterator, Sequence
 from pathlib import Path
@@ -26,7 +27,7 @@ from sqlalchemy.exc import IntegrityError
 from slipway._ids import ms_to_datetime, new_id, now_ms
 from slipway._principal import current_principal
 from slipway.datasets import DataSource, check_name
-from slipway.errors import AlreadyExists, InvalidInput, NotFound, SlipwayError
+from slipway.errors import AlreadyExists, Conflict, InvalidInput, NotFound, SlipwayError
 from slipway.events import record_change
 from slipway.lineage import NodeRef, record_edges
 from slipway.monitoring._alarms import alarm_state, check_rule, post_webhooks
@@ -122,23 +123,30 @@ class MonitoringService:
         else:
             assert data is not None
             baseline = Baseline.from_statistics(statistics_of(data, format=format))
-            source = data if isinstance(data, str) else type(data).__name__
+            source = os.fspath(data) if isinstance(data, str | os.PathLike) else type(data).__name__
         baseline_id, who, at = new_id(), current_principal().name, now_ms()
         owner = Owner(BASELINE_KIND, baseline_id)
         for file_name, content in baseline.files().items():
             self._artifacts.put_bytes(owner, file_name, content)
-        with self._db.write() as conn:
-            latest = conn.execute(select(monitoring_baselines.c.version).where(monitoring_baselines.c.name == name)
-                                  .order_by(monitoring_baselines.c.version.desc()).limit(1)).scalar()
-            version = (latest or 0) + 1
-            conn.execute(insert(monitoring_baselines).values(
-                id=baseline_id, name=name, version=version, item_count=baseline.statistics.item_count,
-                feature_count=len(baseline.constraints.features), source=str(source), created_by=who, created_at=at,
-            ))
-            record_change(conn, action="monitoring_baseline.create", object_kind=BASELINE_KIND, object_id=baseline_id,
-                          event_type="monitoring_baseline.created", payload={"name": name, "version": version})
-            node = NodeRef(BASELINE_KIND, baseline_id, f"{name}:{version}")
-            record_edges(conn, [(other, node, relation) for other, relation in edges])
+        try:
+            with self._db.write() as conn:
+                latest = conn.execute(select(monitoring_baselines.c.version)
+                                      .where(monitoring_baselines.c.name == name)
+                                      .order_by(monitoring_baselines.c.version.desc()).limit(1)).scalar()
+                version = (latest or 0) + 1
+                conn.execute(insert(monitoring_baselines).values(
+                    id=baseline_id, name=name, version=version, item_count=baseline.statistics.item_count,
+                    feature_count=len(baseline.constraints.features), source=str(source), created_by=who,
+                    created_at=at,
+                ))
+                record_change(conn, action="monitoring_baseline.create", object_kind=BASELINE_KIND,
+                              object_id=baseline_id, event_type="monitoring_baseline.created",
+                              payload={"name": name, "version": version})
+                node = NodeRef(BASELINE_KIND, baseline_id, f"{name}:{version}")
+                record_edges(conn, [(other, node, relation) for other, relation in edges])
+        except IntegrityError:
+            raise Conflict(f"another version of baseline {name!r} was stored at the same time: try again",
+                           field="name") from None
         return self.get_baseline_version(name, version)
 
     def _model_node(self, ref: str) -> NodeRef:
@@ -273,9 +281,9 @@ class MonitoringService:
         """Run a monitor once and record the execution, its report and metrics.
 
         For data quality, ``data`` is any table to check against the baseline, or its statistics
-        (what a remote caller computes locally and sends). For model
-        quality, ``data`` holds ``inference_id`` and ``prediction`` (and ``probability`` for
-        ROC AUC), ``labels`` holds ``inference_id`` and ``label``. Without ``data``, a monitor
+        (what a remote caller computes locally and sends). For model quality, ``data`` holds
+        ``inference_id`` and ``prediction`` (and ``probability`` for ROC AUC), ``labels`` holds
+        ``inference_id`` and ``label``. Without ``data``, a monitor
         of an endpoint reads the traffic captured in ``[start, end)`` (all of it by default) and,
         for model quality without ``labels``, the endpoint's uploaded ground truth.
 
