@@ -88,6 +88,8 @@ def test_versions_diff_and_parameter_errors(cli, client: Client) -> None:  # typ
 
     bad = cli("pipelines", "run", "_pipeline_steps:resumable", "-p", "nope=1")
     assert bad.exit_code == 2 and "has no parameter 'nope'" in bad.stderr
+    detached = cli("pipelines", "run", "_pipeline_steps:resumable", "--detach")
+    assert detached.exit_code == 2 and "needs a server" in detached.stderr
     typo = cli("pipelines", "run", "_pipeline_steps:nothing_here")
     assert typo.exit_code == 2 and "_pipeline_steps has no 'nothing_here'" in typo.stderr
 

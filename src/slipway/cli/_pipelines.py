@@ -44,19 +44,44 @@ ExecutionArg = Annotated[
 ]
 StepArg = Annotated[str, typer.Argument(metavar="STEP", help="The step's name.", show_default=False)]
 NameArg = Annotated[str, typer.Argument(metavar="PIPELINE", help="The pipeline's name.", show_default=False)]
-DetachOpt = Annotated[bool, typer.Option("--detach", help="Return once started; do not wait for the end.")]
+DetachOpt = Annotated[
+    bool,
+    typer.Option(
+        "--detach",
+        help="Return once started, without waiting for the end (with a server only: "
+        "embedded, the execution runs in this process).",
+    ),
+]
 
 _STATUS_STYLES = {
-    "Succeeded": "green", "Cached": "green", "Failed": "red", "Running": "blue", "Waiting": "magenta",
-    "Skipped": "dim", "Stopped": "yellow", "Interrupted": "yellow", "Pending": "dim",
+    "Succeeded": "green",
+    "Cached": "green",
+    "Failed": "red",
+    "Running": "blue",
+    "Waiting": "magenta",
+    "Skipped": "dim",
+    "Stopped": "yellow",
+    "Interrupted": "yellow",
+    "Pending": "dim",
 }
 _POLL_S = 0.5
 
 
 @contextlib.contextmanager
-def open_pipelines() -> Iterator[Pipelines]:
-    """The pipelines service for the current settings, closed when the command is done."""
-    with Client(load_settings()) as client:
+def open_pipelines(*, detach: bool = False) -> Iterator[Pipelines]:
+    """The pipelines service for the current settings, closed when the command is done.
+
+    Raises:
+        typer.BadParameter: for ``--detach`` without a server: an embedded execution is
+            orchestrated by this process, which cannot leave before it ends.
+    """
+    settings = load_settings()
+    if detach and not settings.remote:
+        raise typer.BadParameter(
+            "needs a server (SLIPWAY_SERVER_URL): embedded, the execution runs in this process, which waits for it",
+            param_hint="'--detach'",
+        )
+    with Client(settings) as client:
         yield client.pipelines
 
 
@@ -70,18 +95,28 @@ def _status(value: str) -> str:
 
 @pipelines_app.command("run")
 def run_command(
-    spec: Annotated[str, typer.Argument(metavar="MODULE:PIPELINE", show_default=False,
-                                        help="Where the pipeline is: a module path or a .py file, a colon, "
-                                             "and the name of a Pipeline (or of a function returning one).")],
-    param: Annotated[list[str] | None, typer.Option("--param", "-p", metavar="KEY=VALUE",
-                                                    help="A parameter's value; repeat for several.")] = None,
+    spec: Annotated[
+        str,
+        typer.Argument(
+            metavar="MODULE:PIPELINE",
+            show_default=False,
+            help="Where the pipeline is: a module path or a .py file, a colon, "
+            "and the name of a Pipeline (or of a function returning one).",
+        ),
+    ],
+    param: Annotated[
+        list[str] | None,
+        typer.Option("--param", "-p", metavar="KEY=VALUE", help="A parameter's value; repeat for several."),
+    ] = None,
     executor: Annotated[str, typer.Option(help="Where steps run: local (worker processes) or ray.")] = "local",
     max_parallel: Annotated[int | None, typer.Option(min=1, help="Steps running at once at most.")] = None,
     no_cache: Annotated[bool, typer.Option("--no-cache", help="Run every step; reuse no earlier result.")] = False,
-    step: Annotated[list[str] | None, typer.Option("--step", metavar="STEP",
-                                                   help="Run only this step (repeat); needs --reference.")] = None,
-    reference: Annotated[str | None, typer.Option(metavar="EXECUTION",
-                                                  help="Take the other steps' outputs from this execution.")] = None,
+    step: Annotated[
+        list[str] | None, typer.Option("--step", metavar="STEP", help="Run only this step (repeat); needs --reference.")
+    ] = None,
+    reference: Annotated[
+        str | None, typer.Option(metavar="EXECUTION", help="Take the other steps' outputs from this execution.")
+    ] = None,
     detach: DetachOpt = False,
     as_json: JsonFlag = False,
 ) -> None:
@@ -93,35 +128,46 @@ def run_command(
 
     pipeline = Pipeline.load(spec)
     values = pipeline.parse_parameters(parse_key_values(param or [], "--param"))
-    with open_pipelines() as pipelines:
-        started = pipelines.start(pipeline, parameters=values, executor=executor, max_parallel=max_parallel,
-                                  cache=not no_cache, steps=step, reference_execution=reference)
+    with open_pipelines(detach=detach) as pipelines:
+        started = pipelines.start(
+            pipeline,
+            parameters=values,
+            executor=executor,
+            max_parallel=max_parallel,
+            cache=not no_cache,
+            steps=step,
+            reference_execution=reference,
+        )
         _finish(pipelines, started, detach, as_json)
 
 
 @pipelines_app.command("resume")
 def resume_command(execution: ExecutionArg, detach: DetachOpt = False, as_json: JsonFlag = False) -> None:
     """Carry on an interrupted or stopped execution; steps that finished are not run again."""
-    with open_pipelines() as pipelines:
+    with open_pipelines(detach=detach) as pipelines:
         _finish(pipelines, pipelines.resume(execution), detach, as_json)
 
 
 @pipelines_app.command("retry")
 def retry_command(execution: ExecutionArg, detach: DetachOpt = False, as_json: JsonFlag = False) -> None:
     """Run the failed steps of an execution, and those after them, with the code as it is now (a new execution)."""
-    with open_pipelines() as pipelines:
+    with open_pipelines(detach=detach) as pipelines:
         _finish(pipelines, pipelines.retry(execution), detach, as_json)
 
 
 def _finish(pipelines: Pipelines, started: PipelineExecution, detach: bool, as_json: bool) -> None:
     """Follow an execution to its end (unless detached), show it, and exit 1 if it did not succeed."""
     if detach:
-        _output.emit(as_json, lambda: started.model_dump(mode="json"),
-                     lambda: f"started execution [cyan]{started.id}[/cyan] of {started.pipeline} v{started.version}")
+        _output.emit(
+            as_json,
+            lambda: started.model_dump(mode="json"),
+            lambda: f"started execution [cyan]{started.id}[/cyan] of {started.pipeline} v{started.version}",
+        )
         return
     if not as_json:
-        _output.stderr().print(f"execution [cyan]{started.id}[/cyan] of {started.pipeline} v{started.version}",
-                               highlight=False)
+        _output.stderr().print(
+            f"execution [cyan]{started.id}[/cyan] of {started.pipeline} v{started.version}", highlight=False
+        )
     try:
         done = _follow(pipelines, started.id, quiet=as_json)
     except KeyboardInterrupt:
@@ -155,24 +201,34 @@ def stop_command(execution: ExecutionArg, as_json: JsonFlag = False) -> None:
     """Stop an execution: running steps are killed and recorded as Stopped."""
     with open_pipelines() as pipelines:
         done = pipelines.stop(execution)
-    _output.emit(as_json, lambda: done.model_dump(mode="json"),
-                 lambda: f"execution [cyan]{done.id}[/cyan] is {_status(done.status.value)}")
+    _output.emit(
+        as_json,
+        lambda: done.model_dump(mode="json"),
+        lambda: f"execution [cyan]{done.id}[/cyan] is {_status(done.status.value)}",
+    )
 
 
 @pipelines_app.command("signal")
 def signal_command(
     execution: ExecutionArg,
     step: StepArg,
-    data: Annotated[list[str] | None, typer.Option(
-        "--data", "-d", metavar="KEY=VALUE", help="A field of the payload (JSON values are read as such).")] = None,
+    data: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--data", "-d", metavar="KEY=VALUE", help="A field of the payload (JSON values are read as such)."
+        ),
+    ] = None,
     as_json: JsonFlag = False,
 ) -> None:
     """Release a wait step, e.g. `slipway pipelines signal EXECUTION ManualApproval -d approved=true`."""
     payload = {key: _json_value(text) for key, text in parse_key_values(data or [], "--data").items()}
     with open_pipelines() as pipelines:
         released = pipelines.signal(execution, step, payload)
-    _output.emit(as_json, lambda: released.model_dump(mode="json"),
-                 lambda: f"signalled {step} of execution [cyan]{execution}[/cyan]")
+    _output.emit(
+        as_json,
+        lambda: released.model_dump(mode="json"),
+        lambda: f"signalled {step} of execution [cyan]{execution}[/cyan]",
+    )
 
 
 def _json_value(text: str) -> Any:
@@ -193,8 +249,12 @@ def list_command(as_json: JsonFlag = False) -> None:
         found = pipelines.list_pipelines()
     table = _output.table("Name", "Latest", _output.time_column("Updated"), "Description")
     for p in found:
-        table.add_row(_output.plain(p.name), str(p.latest_version), _output.fmt_time(p.updated_at),
-                      _output.plain(p.description or ""))
+        table.add_row(
+            _output.plain(p.name),
+            str(p.latest_version),
+            _output.fmt_time(p.updated_at),
+            _output.plain(p.description or ""),
+        )
     _output.emit(as_json, lambda: [p.model_dump(mode="json") for p in found], lambda: table)
 
 
@@ -205,8 +265,13 @@ def versions_command(name: NameArg, as_json: JsonFlag = False) -> None:
         found = pipelines.list_versions(name)
     table = _output.table("Version", "Steps", "Digest", _output.time_column("Created"), "By")
     for v in found:
-        table.add_row(str(v.version), str(len(v.definition.get("steps", []))), v.digest[:12],
-                      _output.fmt_time(v.created_at), _output.plain(v.created_by))
+        table.add_row(
+            str(v.version),
+            str(len(v.definition.get("steps", []))),
+            v.digest[:12],
+            _output.fmt_time(v.created_at),
+            _output.plain(v.created_by),
+        )
     _output.emit(as_json, lambda: [v.model_dump(mode="json") for v in found], lambda: table)
 
 
@@ -223,8 +288,12 @@ def diff_command(
     table = _output.table("Field", "Change", "Before", "After", title=f"{name}: v{from_version} → v{to_version}")
     styles = {"added": "green", "removed": "red", "changed": "yellow"}
     for change in diff.changes:
-        table.add_row(_output.plain(change.path), f"[{styles[change.change]}]{change.change}[/]",
-                      _short_json(change.before), _short_json(change.after))
+        table.add_row(
+            _output.plain(change.path),
+            f"[{styles[change.change]}]{change.change}[/]",
+            _short_json(change.before),
+            _short_json(change.after),
+        )
     empty = f"v{from_version} and v{to_version} of {name} have the same definition"
     _output.emit(as_json, lambda: diff.model_dump(mode="json"), lambda: table if diff.changes else empty)
 
@@ -246,11 +315,18 @@ def executions_command(
     """List executions, newest first."""
     with open_pipelines() as pipelines:
         found = pipelines.list_executions(pipeline=pipeline, status=status, limit=limit)
-    table = _output.table(_output.id_column(), "Pipeline", "Version", "Status", _output.time_column("Started"),
-                          "Duration")
+    table = _output.table(
+        _output.id_column(), "Pipeline", "Version", "Status", _output.time_column("Started"), "Duration"
+    )
     for e in found:
-        table.add_row(e.id, _output.plain(e.pipeline), str(e.version), _status(e.status.value),
-                      _output.fmt_time(e.started_at or e.created_at), _output.fmt_duration(e.duration))
+        table.add_row(
+            e.id,
+            _output.plain(e.pipeline),
+            str(e.version),
+            _status(e.status.value),
+            _output.fmt_time(e.started_at or e.created_at),
+            _output.fmt_duration(e.duration),
+        )
     _output.emit(as_json, lambda: [e.model_dump(mode="json") for e in found], lambda: table)
 
 
