@@ -14,7 +14,8 @@ local`` (one worker), each on a free loopback port. Both are asked the same sing
 
 * p50 and p99 latency of one request at a time, next to the model's bare in-process ``predict``
   of the same row (target: Slipway's p50 at most 1 ms above it);
-* requests per second from 8 client threads at once (target: at least 3x MLflow's).
+* requests per second from 8 client threads at once (target: at least 3x MLflow's), and the same
+  with Slipway's micro-batching on (``--max-batch-size 8 --max-wait-ms 1``).
 """
 
 from __future__ import annotations
@@ -122,8 +123,8 @@ def throughput(url: str, body: dict[str, object], requests: int) -> Measurement:
     return Measurement(value=per_thread * THREADS / elapsed, extra={"requests": per_thread * THREADS})
 
 
-def start_slipway(session: Session, model: object, example: object) -> str:
-    """Register and approve the model in a fresh home, create the endpoint, start ``slipway serve``."""
+def slipway_home(session: Session, model: object, example: object) -> Path:
+    """A fresh home with the model registered, approved and behind the endpoint."""
     from slipway import Client, load_settings
 
     home = session.folder("slipway")
@@ -131,11 +132,17 @@ def start_slipway(session: Session, model: object, example: object) -> str:
         version = client.registry.register_model(ENDPOINT, model, input_example=example)
         client.registry.approve(ENDPOINT, version.version)
         client.serving.create_endpoint(ENDPOINT, [{"model": f"{ENDPOINT}/{version.version}"}])
+    return home
+
+
+def start_slipway(session: Session, home: Path, *options: str) -> str:
+    """``slipway serve`` on the endpoint of ``home``, with extra command-line ``options``."""
     port = free_port()
     exe = str(Path(sys.executable).parent / "slipway")
-    argv = [exe, "serve", ENDPOINT, "--port", str(port), "--log-level", "warning"]
+    argv = [exe, "serve", ENDPOINT, "--port", str(port), "--log-level", "warning", *options]
+    env = clean_env(SLIPWAY_HOME=str(home))
     server = session.start_server(
-        "slipway serve", argv, port=port, cwd=home, env=clean_env(SLIPWAY_HOME=str(home)), probe_path="/ready"
+        f"slipway serve {' '.join(options)}", argv, port=port, cwd=home, env=env, probe_path="/ready"
     )
     return f"{server.url}/invocations"
 
@@ -172,7 +179,8 @@ def main() -> int:
     with Session("serving", keep=args.keep) as session:
         model, example, body = train()
         bare = bare_predict(model, body, single)
-        slipway_url = start_slipway(session, model, example)
+        home = slipway_home(session, model, example)
+        slipway_url = start_slipway(session, home)
         # MLflow's cells: its figures, or why there are none (not asked, not installed, did not start).
         mlflow_url: str | None = None
         mlflow_missing = Measurement(na="skipped: --no-mlflow")
@@ -184,6 +192,8 @@ def main() -> int:
             theirs = attempt(lambda: measure(mlflow_url, body)) if mlflow_url else mlflow_missing
             return attempt(lambda: measure(slipway_url, body)), theirs
 
+        plain_rate, mlflow_rate = both(lambda u, b: throughput(u, b, concurrent))
+        batched_url = start_slipway(session, home, "--max-batch-size", str(THREADS), "--max-wait-ms", "1")
         rows = [
             Row("bare predict, one row (median, p99)", "in process", "ms", False, bare, Measurement(na="same model")),
             Row(
@@ -199,7 +209,17 @@ def main() -> int:
                 "HTTP, 1 process",
                 "req/s",
                 True,
-                *both(lambda u, b: throughput(u, b, concurrent)),
+                plain_rate,
+                mlflow_rate,
+                Target("ratio", 3.0),
+            ),
+            Row(
+                f"throughput, one row, concurrency {THREADS}, micro-batching (≤{THREADS}, 1 ms)",
+                "HTTP, 1 process",
+                "req/s",
+                True,
+                attempt(lambda: throughput(batched_url, body, concurrent)),
+                mlflow_rate,  # MLflow's server has no batching: its figure is the same
                 Target("ratio", 3.0),
             ),
         ]
