@@ -188,6 +188,10 @@ class FileInput(Operand):
 
     Its content hash is part of the consuming step's cache key, so changed data means a re-run.
     The path may come from a parameter, so callers can point one definition at other data.
+
+    Example:
+        >>> FileInput(Parameter("input_data", str, "data/abalone.csv")).to_json()  # doctest: +SKIP
+        {'file': {'parameter': 'input_data'}}
     """
 
     def __init__(self, path: str | Path | Operand) -> None:

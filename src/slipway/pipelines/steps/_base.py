@@ -125,7 +125,11 @@ class CachePolicy:
 
     Args:
         enabled: False opts the step out: it always runs.
-        expire_after: seconds (or a timedelta) after which an earlier result is not reused.
+        expire_after: seconds after which an earlier result is not reused (``cache=timedelta(...)``
+            on a step says the same).
+
+    Example:
+        >>> ProcessingStep("Fetch", fetch, cache=CachePolicy(expire_after=3600))  # doctest: +SKIP
     """
 
     enabled: bool = True
@@ -148,6 +152,9 @@ class Resources:
     """What a step asks of the machine it runs on: the Ray executor reserves it for the step's task.
 
     The local executor runs one step per worker process and does not reserve anything.
+
+    Example:
+        >>> TrainingStep("Train", fit, resources=Resources(cpus=4, memory_mb=8192, gpus=1))  # doctest: +SKIP
     """
 
     cpus: float = 1.0

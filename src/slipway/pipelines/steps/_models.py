@@ -158,6 +158,12 @@ class CreateModelStep(Step):
         drop_columns: columns of the example that are not model inputs.
         flavor: the flavor to package as; the model's own by default.
         trusted: what loading the model needs trusted (see ``slipway.models.load_model``).
+
+    Example:
+        >>> package = CreateModelStep(
+        ...     "Package", model=train.outputs["model"], input_example=prep.outputs["test"] / "test.csv",
+        ...     drop_columns=["rings"],
+        ... )  # doctest: +SKIP
     """
 
     type_name = "CreateModel"
@@ -251,6 +257,12 @@ class TransformStep(Step):
         prediction_column: the name of the prediction column.
         keep_columns: whether the output repeats the input columns.
         trusted: what loading the model needs trusted (see ``slipway.models.load_model``).
+
+    Example:
+        >>> scores = TransformStep(
+        ...     "Score", model=train.outputs["model"], data=FileInput("new_abalone.parquet"),
+        ...     output_format="parquet", batch_size=50_000,
+        ... )  # doctest: +SKIP
     """
 
     type_name = "Transform"
