@@ -215,8 +215,8 @@ class Join(Operand):
     """Text made of literals and operands, e.g. the message of a Fail step.
 
     Example:
-        >>> Join("MSE above ", Parameter("mse_threshold", float, 6.0)).to_json()["join"]["sep"]
-        ''
+        >>> Join("MSE above ", ParameterName("mse_threshold")).to_json()
+        {'join': {'parts': [{'value': 'MSE above '}, {'parameter': 'mse_threshold'}], 'sep': ''}}
     """
 
     def __init__(self, *parts: Any, sep: str = "") -> None:
