@@ -4,6 +4,7 @@ metrics and capture (the endpoints run on SQLite here; the control plane suite c
 from __future__ import annotations
 
 import json
+import time
 from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
@@ -149,3 +150,18 @@ def test_sampling_captures_a_share(app_for, serving, registry, package, artifact
         for _ in range(200):
             client.post("/invocations", json={"dataframe_records": [ROW]})
     assert 30 < len(_captured(artifacts, ep.id)) < 95
+
+
+def test_an_endpoint_created_again_captures_under_its_new_id(app_for, serving, registry, package, artifacts) -> None:
+    model = register(registry, package)
+    first = serving.create_endpoint("e", [{"model": model}], capture={"sampling_percent": 100})
+    with TestClient(app_for("e")) as client:
+        client.post("/invocations", json={"dataframe_records": [ROW]})
+        serving.delete_endpoint("e")
+        second = serving.create_endpoint("e", [{"model": model}], capture={"sampling_percent": 100})
+        deadline = time.monotonic() + 10
+        while serving.get_endpoint("e").status is not EndpointStatus.IN_SERVICE:
+            assert time.monotonic() < deadline
+            time.sleep(0.05)
+        client.post("/invocations", json={"dataframe_records": [ROW]})
+    assert len(_captured(artifacts, first.id)) == 1 and len(_captured(artifacts, second.id)) == 1

@@ -60,8 +60,9 @@ class CaptureWriter:
     ) -> None:
         self._artifacts = artifacts
         self._owner = Owner("endpoint", endpoint_id)
+        self.endpoint_id = endpoint_id
         self.sampling_percent = sampling_percent
-        self._max_records = max_records_per_file
+        self.max_records = max_records_per_file
         self._queue: queue.SimpleQueue[Any] = queue.SimpleQueue()
         self._tmp = Path(tempfile.mkdtemp(prefix="slipway-capture-"))
         self._count = 0
@@ -89,7 +90,7 @@ class CaptureWriter:
     def _run(self) -> None:
         while (item := self._queue.get()) is not self._STOP:
             self._write(item)
-            if self._count >= self._max_records:
+            if self._count >= self.max_records:
                 self._upload()
         self._upload()
 

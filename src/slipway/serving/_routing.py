@@ -56,6 +56,7 @@ class Routing:
     """
 
     def __init__(self, endpoint: Endpoint, models: Mapping[str, LoadedModel]) -> None:
+        self.endpoint_id = endpoint.id
         self.revision = endpoint.revision
         deployment = endpoint.deployment
         share = deployment.share if deployment is not None else 0.0

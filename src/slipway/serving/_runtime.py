@@ -3,8 +3,9 @@
 A watcher thread polls the control plane every ``poll_seconds``. While a deployment is in
 progress it reports the target variants' traffic of the current step
 (:meth:`ServingService.advance`), which may move the rollout on or roll it back; when the
-endpoint's revision moves, it loads any new model versions and swaps the routing table in one
-assignment, so a request is answered by the old table or the new one, never by neither.
+endpoint's revision moves (or its name now belongs to an endpoint created again), it loads any
+new model versions and swaps the routing table in one assignment, so a request is answered by
+the old table or the new one, never by neither.
 
 A request a target (canary) variant fails is counted against the deployment and answered again
 by a live variant: the alarm sees the failure, the client does not.
@@ -274,7 +275,7 @@ class EndpointRuntime:
         routing = self._routing
         if endpoint.deployment is not None and routing is not None:
             endpoint = self._service.advance(self.name, self._window.stats(routing.step))
-        if routing is None or endpoint.revision != routing.revision:
+        if routing is None or (endpoint.id, endpoint.revision) != (routing.endpoint_id, routing.revision):
             self._apply(endpoint)
         elif endpoint.status in (EndpointStatus.CREATING, EndpointStatus.UPDATING, EndpointStatus.ROLLING_BACK):
             self._service.confirm(self.name, endpoint.revision)
@@ -296,12 +297,20 @@ class EndpointRuntime:
         return loaded if loaded is not None else self._registry.load_model(f"models:/{model}")
 
     def _configure_capture(self, endpoint: Endpoint) -> None:
-        if self._capture is None:
-            self._capture = CaptureWriter(
-                self._artifacts,
-                endpoint.id,
-                sampling_percent=endpoint.capture.sampling_percent,
-                max_records_per_file=endpoint.capture.max_records_per_file,
-            )
-        else:
-            self._capture.sampling_percent = endpoint.capture.sampling_percent
+        """Change the sampling percentage in place; a new file size, or an endpoint deleted and
+        created again under the same name (a new id), gets a new writer, and the old one is flushed."""
+        config, current = endpoint.capture, self._capture
+        if current is not None and (current.endpoint_id, current.max_records) == (
+            endpoint.id,
+            config.max_records_per_file,
+        ):
+            current.sampling_percent = config.sampling_percent
+            return
+        self._capture = CaptureWriter(
+            self._artifacts,
+            endpoint.id,
+            sampling_percent=config.sampling_percent,
+            max_records_per_file=config.max_records_per_file,
+        )
+        if current is not None:
+            current.close()
