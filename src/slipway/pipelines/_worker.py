@@ -31,8 +31,9 @@ from slipway.pipelines._code import fresh_module, importable
 from slipway.pipelines._context import Services, ServiceSpec, TaskInfo, WorkContext
 from slipway.store.artifacts import Owner
 
-# One set of engines per worker process and store: a warm worker reuses its database pool.
-_SERVICES: dict[ServiceSpec, Services] = {}
+# One set of engines per worker process and store: a warm worker reuses its database pool. Keyed
+# by the spec's pickle, which needs nothing of the settings' fields but that they pickle.
+_SERVICES: dict[bytes, Services] = {}
 
 
 @dataclass
@@ -99,9 +100,10 @@ def run_payload(payload: bytes) -> bytes:
 
 
 def _services(spec: ServiceSpec) -> Services:
-    services = _SERVICES.get(spec)
+    key = pickle.dumps(spec)
+    services = _SERVICES.get(key)
     if services is None:
-        services = _SERVICES[spec] = spec.build()
+        services = _SERVICES[key] = spec.build()
     return services
 
 
