@@ -15,8 +15,7 @@ import pandas as pd
 import pyarrow as pa
 from pydantic import ValidationError
 
-from slipway.datasets import DataSource
-from slipway.datasets._sources import open_source
+from slipway.datasets import DataSource, open_source
 from slipway.errors import InvalidInput, NotFound
 from slipway.monitoring._constraints import Constraints, suggest_constraints
 from slipway.statistics import DatasetStatistics, compute_statistics
