@@ -60,7 +60,8 @@ def test_versions_transitions_cache_and_requests(db: Database, tmp_path: Path) -
         steps = {s.step_name: s for s in q.get_execution(conn, execution_id).steps}
     make, gate = steps["Make"], steps["Gate"]
 
-    store.step_started(make.id, 1, cache_key="k" * 64, cache_parts={"parameters": {"n": 3}})
+    parts = {"parameters": {"n": 3}}
+    assert store.begin_step(make.id, 1, cache_key="k" * 64, cache_parts=parts, inputs={}, reuse_after=0) is None
     output = tmp_path / "out"
     output.mkdir()
     (output / "numbers.json").write_text("[0, 1, 2]")

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import hashlib
 import heapq
-import json
 import queue
 import time
 from collections import deque
@@ -35,7 +34,7 @@ from slipway.pipelines._jsonpath import json_get
 from slipway.pipelines._liveness import orchestrator_id
 from slipway.pipelines._records import ExecutionStatus, StepExecution, StepStatus
 from slipway.pipelines._state import ExecutionStore, Finished
-from slipway.pipelines._worker import Task, TaskResult
+from slipway.pipelines._worker import PackedStep, Task, TaskResult
 from slipway.pipelines.steps import ConditionStep, FailStep, Step, WaitStep
 from slipway.pipelines.steps._base import TIMEOUT_ERROR
 from slipway.store._db import Database
@@ -139,7 +138,7 @@ class Runner:
         self.steps = plan.pipeline.steps
         self.dag = plan.pipeline.dag
         self._step_json = {s["name"]: s for s in plan.definition["steps"]}
-        self._detached: dict[str, Step] = {}
+        self._packed: dict[str, PackedStep] = {}
         self.outputs: dict[str, dict[str, ArtifactRef]] = {}
         self.properties: dict[str, dict[str, Any] | None] = {}
         self._documents: dict[tuple[str, str | None], Any] = {}
@@ -348,47 +347,32 @@ class Runner:
         parts = cache_parts(self._step_json[name], resolution.inputs, resolution.parameters, self.plan.environment_hash)
         key = cache_key(parts)
         row = self._rows[name]
-        if (
-            self.plan.use_cache
-            and step.cacheable
-            and step.cache.enabled
-            and self._from_cache(step, key, parts, resolution)
-        ):
-            return
         attempt = row.attempts + 1
+        reuse_after = None
+        if self.plan.use_cache and step.cacheable and step.cache.enabled:
+            expire = step.cache.expire_after
+            reuse_after = 0 if expire is None else now_ms() - int(expire * 1000)
+        reused = self.store.begin_step(
+            row.id, attempt, cache_key=key, cache_parts=parts, inputs=resolution.artifacts, reuse_after=reuse_after
+        )
+        if reused is not None:
+            self._complete(name, StepStatus.CACHED, reused.outputs, reused.properties)
+            return
         self._rows[name] = row.model_copy(update={"attempts": attempt})
-        self.store.step_started(row.id, attempt, cache_key=key, cache_parts=parts)
         self._status[name] = StepStatus.RUNNING
         deadline = None if step.timeout is None else time.monotonic() + step.timeout
         self._running[name] = _Attempt(name, attempt, deadline, resolution.artifacts)
+        packed = self._packed.get(name)
+        if packed is None:
+            packed = self._packed[name] = PackedStep.of(step)
         task = Task(
             id=f"{row.id}:{attempt}",
             info=TaskInfo(self.plan.pipeline.name, self.plan.execution_id, name, row.id, attempt),
-            step=self._detached.setdefault(name, step.detached()),
+            step=packed,
             args=resolution.args,
             services=self.services,
         )
         self.executor.submit(task, self._results.put)
-
-    def _from_cache(self, step: Step, key: str, parts: dict[str, Any], resolution: _Resolution) -> bool:
-        expire = step.cache.expire_after
-        not_before = None if expire is None else now_ms() - int(expire * 1000)
-        with self.db.read() as conn:
-            hit = q.find_cached(conn, key, not_before=not_before)
-            if hit is None:
-                return False
-            outputs = q.step_outputs(conn, hit.id)
-        properties = None if hit.properties is None else json.loads(hit.properties)
-        result = Finished(outputs=outputs, inputs=resolution.artifacts, properties=properties, run_id=hit.run_id)
-        self.store.step_cached(
-            self._rows[step.name].id,
-            source_id=hit.id,
-            cache_key=key,
-            cache_parts=parts,
-            result=result,
-        )
-        self._complete(step.name, StepStatus.CACHED, outputs, properties)
-        return True
 
     # -- finishing steps -----------------------------------------------------------------------------
 

@@ -24,7 +24,7 @@ from slipway.errors import Conflict
 from slipway.events import record_change
 from slipway.lineage import NodeRef, record_edges
 from slipway.pipelines._artifacts import EXECUTION_OWNER, STEP_OWNER, ArtifactRef
-from slipway.pipelines._queries import execution_row
+from slipway.pipelines._queries import execution_row, find_cached, step_outputs
 from slipway.pipelines._records import ExecutionStatus, StepStatus
 from slipway.pipelines._tables import (
     pipeline_executions,
@@ -211,11 +211,48 @@ class ExecutionStore:
             signals = conn.execute(_SIGNALS, {"id": execution_id}).all()
         return Control(bool(stop), {r.step_name: json.loads(r.signal) for r in signals})
 
-    def step_started(
-        self, step_id: str, attempt: int, *, cache_key: str | None, cache_parts: Mapping[str, Any] | None
-    ) -> None:
+    def begin_step(
+        self,
+        step_id: str,
+        attempt: int,
+        *,
+        cache_key: str,
+        cache_parts: Mapping[str, Any],
+        inputs: Mapping[str, ArtifactRef],
+        reuse_after: int | None,
+    ) -> Finished | None:
+        """Serve a step from the cache, or mark it Running: one transaction, whichever it is.
+
+        Args:
+            reuse_after: None runs the step; otherwise an earlier result with the same cache key
+                that ended at or after this time (ms, 0 for any) and whose outputs are all still
+                stored is reused, and returned.
+        """
         now = now_ms()
+        parts = _dump(cache_parts)
         with self._db.write() as conn:
+            hit = None if reuse_after is None else find_cached(conn, cache_key, not_before=reuse_after)
+            if hit is not None:
+                reused = Finished(
+                    outputs=step_outputs(conn, hit.id),
+                    inputs=dict(inputs),
+                    properties=None if hit.properties is None else json.loads(hit.properties),
+                    run_id=hit.run_id,
+                )
+                _set_step(
+                    conn,
+                    step_id,
+                    status=StepStatus.CACHED.value,
+                    started_at=now,
+                    ended_at=now,
+                    cached_from=hit.id,
+                    cache_key=cache_key,
+                    cache_parts=parts,
+                    properties=_dump(reused.properties),
+                    run_id=reused.run_id,
+                )
+                self._record_io(conn, step_id, reused)
+                return reused
             _set_step(
                 conn,
                 step_id,
@@ -224,7 +261,7 @@ class ExecutionStore:
                 started_at=now,
                 ended_at=None,
                 cache_key=cache_key,
-                cache_parts=_dump(cache_parts),
+                cache_parts=parts,
                 error_type=None,
                 error=None,
             )
@@ -237,6 +274,7 @@ class ExecutionStore:
                     "started_at": now,
                 },
             )
+        return None
 
     def step_succeeded(self, step_id: str, attempt: int, result: Finished, *, worker: str | None) -> None:
         now = now_ms()
@@ -247,31 +285,6 @@ class ExecutionStore:
                 step_id,
                 status=StepStatus.SUCCEEDED.value,
                 ended_at=now,
-                properties=_dump(result.properties),
-                run_id=result.run_id,
-            )
-            self._record_io(conn, step_id, result)
-
-    def step_cached(
-        self,
-        step_id: str,
-        *,
-        source_id: str,
-        cache_key: str,
-        cache_parts: Mapping[str, Any],
-        result: Finished,
-    ) -> None:
-        now = now_ms()
-        with self._db.write() as conn:
-            _set_step(
-                conn,
-                step_id,
-                status=StepStatus.CACHED.value,
-                started_at=now,
-                ended_at=now,
-                cached_from=source_id,
-                cache_key=cache_key,
-                cache_parts=_dump(cache_parts),
                 properties=_dump(result.properties),
                 run_id=result.run_id,
             )

@@ -36,23 +36,40 @@ from slipway.store.artifacts import Owner
 _SERVICES: dict[bytes, Services] = {}
 
 
+@dataclass(frozen=True)
+class PackedStep:
+    """A step ready to travel, pickled once per execution however many attempts it takes.
+
+    ``modules`` names the module of its code, which a worker imports (or reloads, if its file
+    changed) before unpickling the step; ``resources`` is what the Ray executor reserves.
+    """
+
+    blob: bytes
+    modules: tuple[str, ...]
+    resources: Any
+
+    @classmethod
+    def of(cls, step: Any) -> PackedStep:
+        """Pack a step (typed loosely so this module needs no step types)."""
+        code = step.code()
+        modules = (code.ref.partition(":")[0],) if code is not None and importable(code.ref) else ()
+        return cls(cloudpickle.dumps(step.detached()), modules, step.resources)
+
+
 @dataclass
 class Task:
     """One attempt of one step, as sent to a worker."""
 
     id: str
     info: TaskInfo
-    step: Any  # a Step; typed loosely so this module needs no step types
+    step: PackedStep
     args: dict[str, Any]
     services: ServiceSpec
     sys_path: list[str] = field(default_factory=lambda: list(sys.path))
 
     def dumps(self) -> bytes:
-        """The task as a worker reads it: the import path and the step's module first, so the module
-        can be found, and reloaded if its file changed since the worker loaded it."""
-        code = self.step.code()
-        modules = [code.ref.partition(":")[0]] if code is not None and importable(code.ref) else []
-        return pickle.dumps((self.id, self.sys_path, modules, cloudpickle.dumps(self)))
+        """The task as a worker reads it: the import path and the step's module first."""
+        return pickle.dumps((self.id, self.sys_path, self.step.modules, pickle.dumps(self)))
 
 
 @dataclass
@@ -92,10 +109,11 @@ def run_payload(payload: bytes) -> bytes:
         for module in modules:
             fresh_module(module)
         task: Task = pickle.loads(data)
+        step = pickle.loads(task.step.blob)
     except Exception as exc:  # the step's code cannot be loaded here (a module missing on this machine)
         result = TaskResult.failure(task_id, type(exc).__name__, f"cannot load the step here: {exc}", worker_name())
     else:
-        result = run_task(task)
+        result = run_task(task, step)
     return pickle.dumps(result)
 
 
@@ -136,7 +154,7 @@ def _scratch() -> _Scratch:
     return _SCRATCH[0]
 
 
-def run_task(task: Task) -> TaskResult:
+def run_task(task: Task, step: Any) -> TaskResult:
     started = time.perf_counter()
     scratch = _scratch()
     work = scratch.task_dir()  # created by the step only if it needs it
@@ -146,7 +164,7 @@ def run_task(task: Task) -> TaskResult:
         with _captured(scratch.stdout, scratch.stderr):
             try:
                 ctx = WorkContext(task.info, task.args, work, lambda: _services(task.services))
-                outcome = task.step.run(ctx)
+                outcome = step.run(ctx)
                 result.ok = True
                 result.properties, result.run_id = outcome.properties, outcome.run_id
             except KeyboardInterrupt:
@@ -166,7 +184,7 @@ def run_task(task: Task) -> TaskResult:
         if out.is_dir():
             entries = _services(task.services).artifacts.put_dir(owner, "", out)
             if result.ok:
-                result.outputs = refs_below(entries, owner, "outputs", task.step.output_names)
+                result.outputs = refs_below(entries, owner, "outputs", step.output_names)
     except Exception as exc:  # storing failed: the attempt fails, with the reason
         result.ok = False
         result.error_types = [cls.__name__ for cls in type(exc).__mro__]
