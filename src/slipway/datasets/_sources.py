@@ -212,7 +212,8 @@ def _read_all(files: list[_File], stack: contextlib.ExitStack) -> Iterator[pa.Re
 def _read(handle: BinaryIO, format: str) -> Iterator[pa.RecordBatch]:
     try:
         if format == "parquet":
-            yield from pq.ParquetFile(handle).iter_batches(batch_size=BATCH_ROWS)
+            # pre_buffer off: pyarrow would otherwise read ahead of the batches and hold most of the file.
+            yield from pq.ParquetFile(handle, pre_buffer=False).iter_batches(batch_size=BATCH_ROWS)
         elif format == "csv":
             yield from pa_csv.open_csv(handle, read_options=pa_csv.ReadOptions(block_size=BLOCK_BYTES))
         else:
