@@ -21,7 +21,9 @@ TESTS = Path(__file__).resolve().parents[1]
 def test_kill_the_orchestrator_then_resume_from_the_cli(tmp_path: Path, cli, counter: Path) -> None:  # type: ignore[no-untyped-def]
     home = Path(os.environ["SLIPWAY_HOME"])
     marker = tmp_path / "slow-started"
-    env = {**os.environ, "PYTHONPATH": str(TESTS)}
+    scratch = tmp_path / "tmp"  # what the killed process leaves behind stays in the test's folder
+    scratch.mkdir()
+    env = {**os.environ, "PYTHONPATH": str(TESTS), "TMPDIR": str(scratch)}
     orchestrator = subprocess.Popen(
         [
             str(Path(sys.executable).parent / "slipway"),

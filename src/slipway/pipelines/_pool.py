@@ -17,8 +17,10 @@ from __future__ import annotations
 
 import os
 import pickle
+import shutil
 import subprocess
 import sys
+import tempfile
 import threading
 from collections import deque
 from dataclasses import dataclass
@@ -60,6 +62,9 @@ class LocalExecutor(Executor):
         self._wake_r, self._wake_w = Pipe(duplex=False)
         self._closed = False
         self._thread: threading.Thread | None = None
+        # The workers' temporary folder (their TMPDIR), removed with the pool: a worker killed to
+        # stop its step leaves its scratch files there, not in the system's temp folder.
+        self._tmp: str | None = None
 
     def warm(self) -> None:
         """Start every worker now, so the first steps do not wait for a process to start; returns at once."""
@@ -135,6 +140,7 @@ class LocalExecutor(Executor):
     def _spawn(self) -> _Worker:
         task_r, task_w = os.pipe()
         result_r, result_w = os.pipe()
+        self._tmp = self._tmp or tempfile.mkdtemp(prefix="slipway-pool-")
         # stderr is the caller's: a worker that dies outside a step says why there.
         process = subprocess.Popen(
             [sys.executable, "-m", _WORKER_MODULE, str(task_r), str(result_w), str(os.getpid())],
@@ -142,6 +148,7 @@ class LocalExecutor(Executor):
             stdin=subprocess.DEVNULL,
             stdout=subprocess.DEVNULL,
             close_fds=True,
+            env={**os.environ, "TMPDIR": self._tmp},
         )
         os.close(task_r)
         os.close(result_w)
@@ -214,6 +221,8 @@ class LocalExecutor(Executor):
                 _close(worker)
         for task_id, _payload, done in queued:
             done(TaskResult.failure(task_id, "Stopped", "the executor was closed"))
+        if self._tmp is not None:
+            shutil.rmtree(self._tmp, ignore_errors=True)
 
 
 def _close(worker: _Worker) -> None:
