@@ -52,8 +52,9 @@ def _ray() -> Any:
 
 
 def _ray_entry(payload: bytes) -> bytes:
-    """The Ray task: the same worker code as the local pool, in a Ray worker process."""
-    return run_payload(payload)
+    """The Ray task: the same worker code as the local pool, in a Ray worker process (which Ray may
+    kill at any time, so it keeps no scratch folder between tasks)."""
+    return run_payload(payload, keep_scratch=False)
 
 
 class RayExecutor(Executor):

@@ -99,8 +99,12 @@ def worker_name() -> str:
     return f"{socket.gethostname()}:{os.getpid()}"
 
 
-def run_payload(payload: bytes) -> bytes:
-    """Run one task given as bytes and return its result as bytes (the entry of every executor)."""
+def run_payload(payload: bytes, *, keep_scratch: bool = True) -> bytes:
+    """Run one task given as bytes and return its result as bytes (the entry of every executor).
+
+    ``keep_scratch=False`` removes the process's scratch folder after the task: for workers that
+    may be killed without notice by someone else (Ray's), where nobody would remove it later.
+    """
     task_id, path, modules, data = pickle.loads(payload)
     for entry in path:
         if entry not in sys.path:
@@ -114,6 +118,8 @@ def run_payload(payload: bytes) -> bytes:
         result = TaskResult.failure(task_id, type(exc).__name__, f"cannot load the step here: {exc}", worker_name())
     else:
         result = run_task(task, step)
+    if not keep_scratch and _SCRATCH:
+        _SCRATCH.pop().remove()
     return pickle.dumps(result)
 
 
@@ -143,6 +149,11 @@ class _Scratch:
     def task_dir(self) -> Path:
         self.tasks += 1
         return self.base / f"task-{self.tasks}"
+
+    def remove(self) -> None:
+        self.stdout.close()
+        self.stderr.close()
+        shutil.rmtree(self.base, ignore_errors=True)
 
 
 _SCRATCH: list[_Scratch] = []  # made on this process's first task
