@@ -11,7 +11,6 @@ from __future__ import annotations
 import datetime as dt
 import json
 from collections.abc import Sequence
-from pathlib import Path
 from typing import Any, TypeVar
 from urllib.parse import quote
 
@@ -21,7 +20,6 @@ from slipway.client._http import HttpSession
 from slipway.client._tracking import _parse
 from slipway.datasets import DataSource
 from slipway.monitoring import (
-    VIOLATIONS_FILE,
     Alarm,
     Baseline,
     BaselineVersion,
@@ -29,6 +27,7 @@ from slipway.monitoring import (
     MonitorExecution,
     MonitorKind,
     ProblemType,
+    ReportReader,
     statistics_of,
     table_of,
 )
@@ -41,7 +40,7 @@ def _q(text: str) -> str:
     return quote(text, safe="")
 
 
-class RemoteMonitoring:
+class RemoteMonitoring(ReportReader):
     """The monitoring service of a ``slipway server``: the same methods, records and errors as
     :class:`~slipway.monitoring.MonitoringService`, which documents each of them."""
 
@@ -124,18 +123,6 @@ class RemoteMonitoring:
 
     def read_report(self, execution_id: str, file_name: str) -> bytes:
         return b"".join(self._http.stream(f"/monitoring/executions/{_q(execution_id)}/files/{_q(file_name)}"))
-
-    def read_violations(self, execution_id: str) -> list[dict[str, str]]:
-        if VIOLATIONS_FILE not in self.report_files(execution_id):
-            return []
-        found: list[dict[str, str]] = json.loads(self.read_report(execution_id, VIOLATIONS_FILE))["violations"]
-        return found
-
-    def download_report(self, execution_id: str, folder: Path) -> Path:
-        folder.mkdir(parents=True, exist_ok=True)
-        for file_name in self.report_files(execution_id):
-            (folder / file_name).write_bytes(self.read_report(execution_id, file_name))
-        return folder
 
     # --------------------------------------------------------------------------------- alarms
 

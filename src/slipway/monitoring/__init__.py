@@ -52,10 +52,12 @@ from slipway.monitoring._report import (
     report_files,
     write_report,
 )
+from slipway.monitoring._report_reader import ReportReader
 from slipway.monitoring._rules import CustomRule, load_rule
 from slipway.monitoring._service import MonitoringService
 
 __all__ = [
+    "ReportReader",
     "CONSTRAINTS_FILE",
     "DEFAULT_THRESHOLDS",
     "DRIFT_FILE",

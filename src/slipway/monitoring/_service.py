@@ -16,7 +16,6 @@ import math
 import os
 import time
 from collections.abc import Iterator, Sequence
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import pandas as pd
@@ -45,6 +44,7 @@ from slipway.monitoring._records import (
     MonitorKind,
 )
 from slipway.monitoring._report import VIOLATIONS_FILE, report_files
+from slipway.monitoring._report_reader import ReportReader
 from slipway.monitoring._rules import apply_rules, load_rule
 from slipway.monitoring._tables import alarms, monitor_executions, monitor_metrics, monitoring_baselines, monitors
 from slipway.statistics import DatasetStatistics, compute_statistics
@@ -63,7 +63,7 @@ QUALITY_FILE = "model_quality.json"
 LOWER_IS_BETTER = frozenset({"mae", "mse", "rmse"})
 
 
-class MonitoringService:
+class MonitoringService(ReportReader):
     """Baselines, monitors, executions and alarms over one metadata database and artifact store.
 
     Example:
@@ -429,20 +429,6 @@ class MonitoringService:
         """
         self.get_execution(execution_id)
         return self._artifacts.read_bytes(Owner(EXECUTION_KIND, execution_id), file_name)
-
-    def read_violations(self, execution_id: str) -> list[dict[str, str]]:
-        """The entries of an execution's ``constraint_violations.json`` (none for a failed execution)."""
-        if VIOLATIONS_FILE not in self.report_files(execution_id):
-            return []
-        found: list[dict[str, str]] = json.loads(self.read_report(execution_id, VIOLATIONS_FILE))["violations"]
-        return found
-
-    def download_report(self, execution_id: str, folder: Path) -> Path:
-        """Write an execution's report files into ``folder``; returns it."""
-        folder.mkdir(parents=True, exist_ok=True)
-        for file_name in self.report_files(execution_id):
-            (folder / file_name).write_bytes(self.read_report(execution_id, file_name))
-        return folder
 
     # --------------------------------------------------------------------------------- alarms
 
