@@ -18,11 +18,23 @@ def installed_versions(packages: Iterable[str]) -> dict[str, str]:
     """Python's version and the installed version of each distribution (skipping absent ones)."""
     versions = {"python": platform.python_version()}
     for name in (*_ALWAYS, *packages):
-        try:
-            versions[name] = metadata.version(name)
-        except metadata.PackageNotFoundError:
-            continue
+        version = _version(name)
+        if version is not None:
+            versions[name] = version
     return versions
+
+
+def _version(name: str) -> str | None:
+    """The version of distribution ``name``, or of the distribution that provides module ``name``.
+
+    The second covers builds published under another name with the same module, such as
+    ``xgboost-cpu`` for ``xgboost``: recorded under the module's name, they compare alike.
+    """
+    try:
+        return metadata.version(name)
+    except metadata.PackageNotFoundError:
+        providers = metadata.packages_distributions().get(name, [])
+        return metadata.version(providers[0]) if providers else None
 
 
 def warn_on_mismatch(recorded: Mapping[str, str]) -> None:
