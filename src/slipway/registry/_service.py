@@ -21,7 +21,7 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any, BinaryIO
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import Connection, Table, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from slipway._ids import new_id, now_ms
@@ -141,20 +141,8 @@ class RegistryService(RegistryReader):
             values["description"] = description
         with self._db.write() as conn:
             group = rows.group_row(conn, name)
-            conn.execute(update(model_groups).where(model_groups.c.id == group.id).values(**values))
-            upsert(
-                conn,
-                model_group_tags,
-                [{"group_id": group.id, "key": k, "value": v} for k, v in tag_rows.items()],
-                keys=("group_id", "key"),
-                update=("value",),
-            )
-            record_change(
-                conn,
-                action="model_group.update",
-                object_kind="model_group",
-                object_id=group.id,
-                details={"description": description, "tags": tag_rows},
+            _update_with_tags(
+                conn, model_groups, model_group_tags, "group_id", "model_group", group.id, values, tag_rows
             )
         return self.get_group(name)
 
@@ -304,20 +292,8 @@ class RegistryService(RegistryReader):
             values["description"] = description
         with self._db.write() as conn:
             row = rows.version_row(conn, group, number)
-            conn.execute(update(model_versions).where(model_versions.c.id == row.id).values(**values))
-            upsert(
-                conn,
-                model_version_tags,
-                [{"version_id": row.id, "key": k, "value": v} for k, v in tag_rows.items()],
-                keys=("version_id", "key"),
-                update=("value",),
-            )
-            record_change(
-                conn,
-                action="model_version.update",
-                object_kind="model_version",
-                object_id=row.id,
-                details={"description": description, "tags": tag_rows},
+            _update_with_tags(
+                conn, model_versions, model_version_tags, "version_id", "model_version", row.id, values, tag_rows
             )
         return self.get_version_by_id(row.id)
 
@@ -467,3 +443,31 @@ class RegistryService(RegistryReader):
 
 
 __all__ = ["RegistryService"]
+
+
+def _update_with_tags(
+    conn: Connection,
+    table: Table,
+    tag_table: Table,
+    owner_column: str,
+    kind: str,
+    object_id: str,
+    values: dict[str, Any],
+    tag_rows: Mapping[str, str],
+) -> None:
+    """Update a group or version row, merge its tags and audit both, in the caller's transaction."""
+    conn.execute(update(table).where(table.c.id == object_id).values(**values))
+    upsert(
+        conn,
+        tag_table,
+        [{owner_column: object_id, "key": k, "value": v} for k, v in tag_rows.items()],
+        keys=(owner_column, "key"),
+        update=("value",),
+    )
+    record_change(
+        conn,
+        action=f"{kind}.update",
+        object_kind=kind,
+        object_id=object_id,
+        details={"description": values.get("description"), "tags": dict(tag_rows)},
+    )
