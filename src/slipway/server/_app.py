@@ -20,6 +20,7 @@ from slipway.server._pipeline_routes import router as pipeline_router
 from slipway.server._registry_routes import router as registry_router
 from slipway.server._serving_routes import router as serving_router
 from slipway.server._tracking_routes import router as tracking_router
+from slipway.server.ui import ui_router
 from slipway.serving import ServingHost, mount_inference
 
 API_PREFIX = "/api/v1"  # the remote client's prefix too (slipway.client._http)
@@ -76,6 +77,7 @@ def create_app(backend: Backend) -> FastAPI:
     api.include_router(monitoring_router)
     api.include_router(pipeline_router)
     app.include_router(api)
+    app.include_router(ui_router)  # the web UI's pages at / (after the API: /api/v1 paths stay the API's)
     mount_inference(app, ServingHost(backend.serving, backend.registry, backend.artifacts))
     return app
 

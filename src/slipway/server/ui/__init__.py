@@ -1,0 +1,21 @@
+"""The web UI: server-rendered pages over the same domain services as the REST API.
+
+:data:`ui_router` is mounted at ``/`` by :func:`slipway.server.create_app`. Each area's pages live in
+a module of their own (``_<area>.py``) with an APIRouter included here; every page extends
+``templates/base.html`` and is rendered by :func:`slipway.server.ui._render.render`.
+"""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+from slipway.server.ui._assets import router as assets_router
+from slipway.server.ui._home import router as home_router
+from slipway.server.ui._login import router as login_router
+
+ui_router = APIRouter(include_in_schema=False)
+ui_router.include_router(assets_router)
+ui_router.include_router(login_router)
+ui_router.include_router(home_router)
+
+__all__ = ["ui_router"]
