@@ -66,6 +66,7 @@ def test_monitors_executions_reports_and_alarms(cli: Callable[..., Result], tmp_
     assert "CompletedWithViolations" in run.stdout and "categorical_values_check" in run.stdout
     executions = json.loads(cli("monitor", "executions", "abalone-dq", "--json").stdout)
     assert [e["violation_count"] for e in executions] == [3]
+    assert executions[0]["window_start"] is None  # data given: no capture window
     report = cli("monitor", "report", executions[0]["id"], "--output", str(tmp_path / "report"))
     assert report.exit_code == 0, report.output
     assert (tmp_path / "report" / "report.html").is_file()
@@ -74,6 +75,9 @@ def test_monitors_executions_reports_and_alarms(cli: Callable[..., Result], tmp_
     assert "ALARM" in shown.stdout and "1 of the last 1" in shown.stdout
     assert json.loads(cli("alarms", "show", "drift", "--json").stdout)["state"] == "ALARM"
     assert cli("alarms", "show", "nope").exit_code == 2
+    windowed = cli("monitor", "run", "abalone-dq", "--start", "2026-01-01T09:30:00", "--json")
+    assert windowed.exit_code == 0, windowed.output
+    assert json.loads(windowed.stdout)["window_start"] == "2026-01-01T09:30:00Z"  # kept though it found no endpoint
 
 
 def test_a_model_quality_monitor_from_the_shell(cli: Callable[..., Result], tmp_path: Path) -> None:

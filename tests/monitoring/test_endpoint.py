@@ -41,6 +41,7 @@ def test_drifted_traffic_raises_the_alarm_and_labels_give_model_quality(tmp_path
 
         sent = _traffic(300, 1, shift=1.0)  # feature a drifts by one standard deviation, b does not
         ids = []
+        before = dt.datetime.now(dt.UTC)
         app = create_inference_app(ServingHost(backend.serving, backend.registry, backend.artifacts), "line")
         with TestClient(app) as http:  # leaving it shuts the app down, which uploads the captured files
             for row in sent.to_numpy().tolist():
@@ -48,8 +49,13 @@ def test_drifted_traffic_raises_the_alarm_and_labels_give_model_quality(tmp_path
                 assert answer.status_code == 200, answer.text
                 ids.append(answer.headers["x-slipway-inference-id"])
 
+        after = dt.datetime.now(dt.UTC)
         run = monitoring.run_monitor("line-dq")
         assert run.status is ExecutionStatus.COMPLETED_WITH_VIOLATIONS and run.item_count == 300
+        # No window asked for: the execution keeps the span of the captured records it read.
+        assert run.window_start is not None and run.window_end is not None
+        assert before - dt.timedelta(milliseconds=1) <= run.window_start < run.window_end <= after
+        assert monitoring.list_executions("line-dq")[0].window_start == run.window_start
         violations = monitoring.read_violations(run.id)
         assert [(v["feature_name"], v["constraint_check_type"]) for v in violations] == [("a", "baseline_drift_check")]
         assert monitoring.get_alarm("line-drift").state is AlarmState.ALARM
@@ -59,7 +65,13 @@ def test_drifted_traffic_raises_the_alarm_and_labels_give_model_quality(tmp_path
         later = dt.datetime.now(dt.UTC) + dt.timedelta(hours=2)
         quiet = monitoring.run_monitor("line-dq", start=later)
         assert quiet.status is ExecutionStatus.FAILED and "no traffic" in (quiet.message or "")
+        assert quiet.window_start is not None and quiet.window_end is None
+        assert abs(quiet.window_start - later) < dt.timedelta(milliseconds=1)  # stored in milliseconds
         assert monitoring.get_alarm("line-drift").state is AlarmState.INSUFFICIENT_DATA  # a run without the metric
+        naive_start = (after - dt.timedelta(hours=1)).replace(tzinfo=None)  # naive times are UTC
+        windowed = monitoring.run_monitor("line-dq", start=naive_start, end=after)
+        assert windowed.item_count == 300
+        assert windowed.window_end is not None and abs(windowed.window_end - after) < dt.timedelta(milliseconds=1)
 
         truth = 2 * sent["a"] - sent["b"] + 0.5  # the model is exact: labels for the first 200 requests
         backend.serving.put_ground_truth("line", [

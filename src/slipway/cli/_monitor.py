@@ -10,6 +10,7 @@ brings pyarrow and pandas, so it is imported when a command runs, not when the C
 from __future__ import annotations
 
 import contextlib
+import datetime as dt
 from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
@@ -43,6 +44,7 @@ OutputOpt = Annotated[Path, typer.Option("--output", "-o", help="The folder to w
                                          show_default=False)]
 FormatOpt = Annotated[str | None, typer.Option("--format", help="csv, parquet or jsonl (default: by extension).")]
 MonitorArg = Annotated[str, typer.Argument(metavar="NAME", help="The monitor's name.", show_default=False)]
+_TIMES = ["%Y-%m-%d", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%d %H:%M:%S"]
 
 _STATUS_STYLES = {"Completed": "green", "CompletedWithViolations": "yellow", "Failed": "red"}
 
@@ -179,18 +181,36 @@ def run_command(
     labels: Annotated[str | None, typer.Option("--labels", help="Model quality: a file of inference_id and label.")]
     = None,
     format: FormatOpt = None,
+    start: Annotated[dt.datetime | None, typer.Option(
+        "--start", formats=_TIMES, show_default=False,
+        help="Captured traffic: only records from this UTC time on, e.g. 2026-05-01T09:00:00.")] = None,
+    end: Annotated[dt.datetime | None, typer.Option(
+        "--end", formats=_TIMES, help="Captured traffic: only records before this UTC time.", show_default=False)]
+    = None,
     as_json: JsonFlag = False,
 ) -> None:
     """Run a monitor once over DATA (or its endpoint's captured traffic); the report is stored with the execution.
 
-    Read it with `slipway monitor report EXECUTION --output DIR`.
+    Without DATA, the traffic the monitor's endpoint captured between --start and --end (all of it
+    by default) is checked; the execution keeps the window it covered. Read the report with
+    `slipway monitor report EXECUTION --output DIR`.
     """
     with open_monitoring() as service:
-        execution = service.run_monitor(name, data, labels=labels, format=format)
+        execution = service.run_monitor(name, data, labels=labels, format=format, start=_utc(start), end=_utc(end))
         violations = service.read_violations(execution.id)
     _output.emit(as_json, lambda: execution.model_dump(mode="json"),
                  lambda: _execution_line(execution),
                  lambda: _violations(violations, "none"))
+
+
+def _utc(at: dt.datetime | None) -> dt.datetime | None:
+    return None if at is None else at.replace(tzinfo=dt.UTC)
+
+
+def _window(execution: MonitorExecution) -> str:
+    if execution.window_start is None and execution.window_end is None:
+        return _output.MISSING
+    return f"{_output.fmt_time(execution.window_start)} to {_output.fmt_time(execution.window_end)}"
 
 
 def _execution_line(execution: MonitorExecution) -> str:
@@ -198,6 +218,8 @@ def _execution_line(execution: MonitorExecution) -> str:
     line = (f"Execution [cyan]{execution.id}[/cyan]: [{style}]{execution.status}[/{style}], "
             f"{execution.item_count:,} rows, {execution.violation_count} violation(s) in "
             f"{_output.fmt_duration(execution.duration)}")
+    if execution.window_start is not None or execution.window_end is not None:
+        line += f", captured {_window(execution)}"
     return line + (f"\n[red]{_output.plain(execution.message)}[/red]" if execution.message else "")
 
 
@@ -217,11 +239,11 @@ def _executions_table(name: str, found: list[MonitorExecution]) -> RenderableTyp
     if not found:
         return _output.empty_section(f"Executions of {name}", f"none yet: run `slipway monitor run {name} DATA`")
     table = _output.table(_output.id_column(), "Status", "Rows", "Violations", _output.time_column("Started"),
-                          "Duration", title=f"Executions of {name}")
+                          "Duration", "Window", title=f"Executions of {name}")
     for e in found:
         style = _STATUS_STYLES.get(e.status, "")
         table.add_row(e.id, f"[{style}]{e.status}[/{style}]", f"{e.item_count:,}", str(e.violation_count),
-                      _output.fmt_time(e.started_at), _output.fmt_duration(e.duration))
+                      _output.fmt_time(e.started_at), _output.fmt_duration(e.duration), _window(e))
     return table
 
 

@@ -9,6 +9,7 @@ left out: the monitor judges what the endpoint served.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import json
 from collections.abc import Iterator
@@ -23,11 +24,27 @@ CAPTURE_PREFIX = "capture"
 _HOUR_DEPTH = 4  # capture/YYYY/MM/DD/HH/<file>
 
 
+@dataclasses.dataclass
+class Span:
+    """The times of the first and last captured records read, which an execution records as its window."""
+
+    first: dt.datetime | None = None
+    last: dt.datetime | None = None
+
+    def add(self, at: dt.datetime) -> None:
+        self.first = at if self.first is None else min(self.first, at)
+        self.last = at if self.last is None else max(self.last, at)
+
+
 def captured_frames(
     artifacts: ArtifactStore, endpoint_id: str, start: dt.datetime | None = None, end: dt.datetime | None = None,
+    span: Span | None = None,
 ) -> Iterator[pd.DataFrame]:
     """One DataFrame per captured file with records in ``[start, end)``: the request's columns,
-    then ``inference_id`` and ``prediction`` (a request of several rows gives several rows)."""
+    then ``inference_id`` and ``prediction`` (a request of several rows gives several rows).
+
+    ``span``, when given, is widened to the time of each record that gives rows.
+    """
     owner = Owner("endpoint", endpoint_id)
     for info in sorted(artifacts.list(owner, CAPTURE_PREFIX, recursive=True), key=lambda i: i.path):
         if info.is_dir or not _uploaded_after(info.path, start):
@@ -38,7 +55,10 @@ def captured_frames(
             at = dt.datetime.fromisoformat(record["time"])
             if record.get("shadow") or (start is not None and at < start) or (end is not None and at >= end):
                 continue
-            rows.extend(_rows(record))
+            found = _rows(record)
+            if found and span is not None:
+                span.add(at)
+            rows.extend(found)
         if rows:
             yield pd.DataFrame(rows)
 

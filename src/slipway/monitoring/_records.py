@@ -73,7 +73,11 @@ class Monitor(Record):
 
 
 class MonitorExecution(Record):
-    """One run of a monitor: its outcome, counts and metrics; the report is stored as artifacts."""
+    """One run of a monitor: its outcome, counts and metrics; the report is stored as artifacts.
+
+    ``window_start`` and ``window_end`` are the time span of the data checked: the window asked
+    for, or else the times of the first and last captured records read; None for data given directly.
+    """
 
     id: str
     monitor: str
@@ -84,6 +88,8 @@ class MonitorExecution(Record):
     metrics: dict[str, float] = {}
     started_at: dt.datetime
     ended_at: dt.datetime
+    window_start: dt.datetime | None = None
+    window_end: dt.datetime | None = None
 
     @property
     def duration(self) -> dt.timedelta:

@@ -31,7 +31,7 @@ from slipway.events import record_change
 from slipway.lineage import NodeRef, record_edges
 from slipway.monitoring._alarms import alarm_state, check_rule, post_webhooks
 from slipway.monitoring._baseline import CONSTRAINTS_FILE, STATISTICS_FILE, Baseline, statistics_of, table_of
-from slipway.monitoring._capture import captured_frames
+from slipway.monitoring._capture import Span, captured_frames
 from slipway.monitoring._check import CheckType, Violation, check_statistics
 from slipway.monitoring._quality import INFERENCE_ID, LABEL, PREDICTION, ProblemType, evaluate
 from slipway.monitoring._records import (
@@ -297,8 +297,9 @@ class MonitoringService(ReportReader):
         monitor = self.get_monitor(name)
         started, execution_id = now_ms(), new_id()
         clock = time.perf_counter()
+        given = _Input(data, labels, _utc(start), _utc(end), format)
         try:
-            files, metrics, violations, rows = self._evaluate(monitor, _Input(data, labels, start, end, format))
+            files, metrics, violations, rows = self._evaluate(monitor, given)
             status = ExecutionStatus.COMPLETED_WITH_VIOLATIONS if violations else ExecutionStatus.COMPLETED
             message = None
         except (SlipwayError, ValueError, OSError, pa.ArrowException) as exc:
@@ -312,6 +313,7 @@ class MonitoringService(ReportReader):
             conn.execute(insert(monitor_executions).values(
                 id=execution_id, monitor_id=monitor.id, status=str(status), item_count=rows,
                 violation_count=violations, message=message, started_at=started, ended_at=ended,
+                **given.window(),
             ))
             if metrics:
                 conn.execute(insert(monitor_metrics), [
@@ -334,7 +336,8 @@ class MonitoringService(ReportReader):
     def _captured(self, monitor: Monitor, given: _Input) -> Iterator[pd.DataFrame]:
         if monitor.endpoint is None:
             raise InvalidInput(f"monitor {monitor.name!r} watches no endpoint: give the data to check", field="data")
-        return captured_frames(self._artifacts, self._endpoint_id(monitor.endpoint), given.start, given.end)
+        return captured_frames(self._artifacts, self._endpoint_id(monitor.endpoint), given.start, given.end,
+                               given.span)
 
     def _current_statistics(self, monitor: Monitor, given: _Input) -> DatasetStatistics:
         if isinstance(given.data, DatasetStatistics):
@@ -528,6 +531,16 @@ class _Input:
     start: dt.datetime | None
     end: dt.datetime | None
     format: str | None
+    span: Span = dataclasses.field(default_factory=Span)
+
+    def window(self) -> dict[str, int | None]:
+        """The window checked, as stored: the one asked for, else the span of the captured records
+        read (nothing for data given directly, whose times are unknown)."""
+        if self.data is not None:
+            return {"window_start": None, "window_end": None}
+        start, end = self.start or self.span.first, self.end or self.span.last
+        return {"window_start": None if start is None else round(start.timestamp() * 1000),
+                "window_end": None if end is None else round(end.timestamp() * 1000)}
 
 
 def _parse_ref(ref: str, field: str) -> tuple[str, int | None]:
@@ -575,8 +588,13 @@ def _metrics(conn: Connection, execution_ids: list[str]) -> dict[str, dict[str, 
     return found
 
 
-def _time(ms: int) -> Any:
+def _time(ms: int | None) -> Any:
     return ms_to_datetime(ms)
+
+
+def _utc(at: dt.datetime | None) -> dt.datetime | None:
+    """A window bound comparable with capture times (which are aware): a naive time is taken as UTC."""
+    return at if at is None or at.tzinfo else at.replace(tzinfo=dt.UTC)
 
 
 def _baseline_version(row: Row[Any]) -> BaselineVersion:
@@ -597,7 +615,8 @@ def _monitor(row: Row[Any]) -> Monitor:
 def _execution(row: Row[Any], metrics: dict[str, float]) -> MonitorExecution:
     return MonitorExecution(id=row.id, monitor=row.monitor_name, status=ExecutionStatus(row.status),
                             item_count=row.item_count, violation_count=row.violation_count, message=row.message,
-                            metrics=metrics, started_at=_time(row.started_at), ended_at=_time(row.ended_at))
+                            metrics=metrics, started_at=_time(row.started_at), ended_at=_time(row.ended_at),
+                            window_start=_time(row.window_start), window_end=_time(row.window_end))
 
 
 def _alarm(row: Row[Any]) -> Alarm:

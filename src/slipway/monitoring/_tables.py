@@ -45,6 +45,9 @@ monitor_executions = Table(
     Column("message", Text, nullable=True),
     Column("started_at", BigInteger, nullable=False),
     Column("ended_at", BigInteger, nullable=False),
+    # The time span of the data checked: the requested window, or that of the captured records read.
+    Column("window_start", BigInteger, nullable=True),
+    Column("window_end", BigInteger, nullable=True),
     Index("ix_monitor_executions_monitor", "monitor_id", "started_at"),
 )
 

@@ -16,8 +16,12 @@ depends_on = None
 
 
 def upgrade() -> None:
-    pass
+    with op.batch_alter_table('monitor_executions', schema=None) as batch_op:
+        batch_op.add_column(sa.Column('window_start', sa.BigInteger(), nullable=True))
+        batch_op.add_column(sa.Column('window_end', sa.BigInteger(), nullable=True))
 
 
 def downgrade() -> None:
-    pass
+    with op.batch_alter_table('monitor_executions', schema=None) as batch_op:
+        batch_op.drop_column('window_end')
+        batch_op.drop_column('window_start')
