@@ -15,6 +15,7 @@ from pathlib import Path
 import numpy as np
 import numpy.typing as npt
 
+from slipway._charts import category_bars, colour, histogram_overlay
 from slipway.monitoring._baseline import STATISTICS_FILE
 from slipway.monitoring._check import CheckResult, FeatureDrift
 from slipway.statistics import ColumnStatistics
@@ -25,8 +26,7 @@ REPORT_FILE = "report.html"
 
 _BINS = 20
 _TOP_CATEGORIES = 12
-_WIDTH, _HEIGHT, _AXIS = 360, 130, 16
-_BASELINE_COLOUR, _CURRENT_COLOUR = "#4c78a8", "#f58518"
+_BASELINE_COLOUR, _CURRENT_COLOUR = colour(0), colour(1)  # the charts draw the sides in this order
 
 _STYLE = """
 body{font:14px system-ui,sans-serif;margin:24px;color:#222}
@@ -119,9 +119,7 @@ def _numeric_chart(baseline: ColumnStatistics, current: ColumnStatistics) -> str
     if high <= low:
         high = low + 1.0
     edges = np.linspace(low, high, _BINS + 1)
-    shares = [_shares(side, edges) for side in (baseline, current)]
-    labels = [(0, f"{low:.4g}"), (_BINS, f"{high:.4g}")]
-    return _bars(shares, labels, anchor_ends=True)
+    return histogram_overlay([_shares(side, edges).tolist() for side in (baseline, current)], low, high)
 
 
 def _shares(column: ColumnStatistics, edges: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
@@ -144,31 +142,4 @@ def _category_chart(baseline: ColumnStatistics, current: ColumnStatistics) -> st
     for counts, total in sides:
         kept = np.array([counts.get(v, 0) / total for v in values])
         shares.append(np.append(kept, max(1.0 - kept.sum(), 0.0)))
-    labels = [(i, value if len(value) <= 8 else value[:7] + "…") for i, value in enumerate([*values, "other"])]
-    return _bars(shares, labels, anchor_ends=False)
-
-
-def _bars(shares: list[npt.NDArray[np.float64]], labels: list[tuple[int, str]], *, anchor_ends: bool) -> str:
-    """Grouped bars, one path per side: the whole chart is a few hundred bytes of SVG."""
-    bins = len(shares[0])
-    top = max(float(max(s.max() for s in shares)), 1e-12)
-    plot = _HEIGHT - _AXIS
-    slot = _WIDTH / bins
-    paths = []
-    for offset, (side, colour) in enumerate(zip(shares, (_BASELINE_COLOUR, _CURRENT_COLOUR), strict=True)):
-        width = slot * 0.42
-        parts = []
-        for i, share in enumerate(side):
-            height = plot * float(share) / top
-            x = i * slot + slot * 0.08 + offset * width
-            parts.append(f"M{x:.1f} {plot}v{-height:.1f}h{width:.1f}v{height:.1f}z")
-        paths.append(f'<path fill="{colour}" d="{"".join(parts)}"/>')
-    text = []
-    for index, label in labels:
-        if anchor_ends:
-            x, anchor = (0.0, "start") if index == 0 else (float(_WIDTH), "end")
-        else:
-            x, anchor = (index + 0.5) * slot, "middle"
-        text.append(f'<text x="{x:.1f}" y="{_HEIGHT - 4}" text-anchor="{anchor}">{html.escape(label)}</text>')
-    return (f'<svg xmlns="http://www.w3.org/2000/svg" width="{_WIDTH}" height="{_HEIGHT}" '
-            f'viewBox="0 0 {_WIDTH} {_HEIGHT}">{"".join(paths)}{"".join(text)}</svg>')
+    return category_bars([*values, "other"], [side.tolist() for side in shares])
