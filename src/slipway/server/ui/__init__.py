@@ -12,10 +12,12 @@ from fastapi import APIRouter
 from slipway.server.ui._assets import router as assets_router
 from slipway.server.ui._home import router as home_router
 from slipway.server.ui._login import router as login_router
+from slipway.server.ui._pipelines import router as pipelines_router
 
 ui_router = APIRouter(include_in_schema=False)
 ui_router.include_router(assets_router)
 ui_router.include_router(login_router)
 ui_router.include_router(home_router)
+ui_router.include_router(pipelines_router)
 
 __all__ = ["ui_router"]
