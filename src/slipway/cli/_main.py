@@ -26,6 +26,7 @@ from slipway.cli._features import features_app
 from slipway.cli._models import models_app
 from slipway.cli._monitor import monitor_app
 from slipway.cli._pipelines import pipelines_app
+from slipway.cli._project import project_app
 from slipway.cli._runs import runs_app
 from slipway.cli._serve import serve
 from slipway.cli._server import server
@@ -131,6 +132,7 @@ app.add_typer(alarms_app, name="alarms", rich_help_panel="Monitoring")
 app.add_typer(datasets_app, name="datasets", rich_help_panel="Data")
 app.add_typer(features_app, name="features", rich_help_panel="Data")
 app.add_typer(pipelines_app, name="pipelines", rich_help_panel="Pipelines")
+app.add_typer(project_app, name="project", rich_help_panel="Pipelines")
 
 
 def main() -> None:
