@@ -34,8 +34,11 @@ class LiveServer:
 
 
 def server_settings(home: Path) -> Settings:
-    """Settings for a server of its own under ``home``, whatever the environment says."""
-    return load_settings(env={}, cwd=home, home=str(home))
+    """Settings for a server of its own under ``home``, whatever the environment says.
+
+    Webhooks may call 127.0.0.1, where the tests' receivers listen (loopback is refused unless listed).
+    """
+    return load_settings(env={"SLIPWAY_WEBHOOK_HOSTS": "127.0.0.1"}, cwd=home, home=str(home))
 
 
 @contextlib.contextmanager

@@ -17,6 +17,7 @@ from slipway.store import Database, upgrade
 pytest_plugins = ["_s3"]
 
 _counter = itertools.count()
+LOOPBACK_WEBHOOKS = "127.0.0.1"
 
 
 @pytest.fixture(autouse=True)
@@ -31,8 +32,12 @@ def _isolated_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
         "SLIPWAY_CONFIG",
         "SLIPWAY_ONLINE_URL",
         "SLIPWAY_DATASET_ROOTS",
+        "SLIPWAY_PIPELINE_MODULES",
+        "SLIPWAY_MAX_REQUEST_BYTES",
+        "SLIPWAY_MAX_UPLOAD_BYTES",
     ):
         monkeypatch.delenv(var, raising=False)
+    monkeypatch.setenv("SLIPWAY_WEBHOOK_HOSTS", LOOPBACK_WEBHOOKS)  # test receivers listen on 127.0.0.1
     monkeypatch.chdir(tmp_path)
 
 

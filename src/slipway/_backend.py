@@ -10,6 +10,7 @@ import functools
 from typing import TYPE_CHECKING
 
 from slipway._config import Settings
+from slipway._urls import UrlPolicy
 from slipway.lineage import LineageService
 from slipway.store import Database
 from slipway.store.artifacts import ArtifactStore, storage_from_url
@@ -75,7 +76,12 @@ class Backend:
     def monitoring(self) -> MonitoringService:
         from slipway.monitoring import MonitoringService  # brings pyarrow and pandas: import on first use
 
-        return MonitoringService(self.db, self.artifacts, self.datasets, self.serving, self.registry)
+        return MonitoringService(self.db, self.artifacts, self.datasets, self.serving, self.registry, self.urls)
+
+    @functools.cached_property
+    def urls(self) -> UrlPolicy:
+        """Which hosts webhooks may call (monitoring alarms, automation), from the settings."""
+        return UrlPolicy(self.settings.webhook_hosts)
 
     @functools.cached_property
     def lineage(self) -> LineageService:

@@ -24,7 +24,13 @@ _KEYS: dict[str, str] = {
     "token": "SLIPWAY_TOKEN",
     "online_url": "SLIPWAY_ONLINE_URL",
     "dataset_roots": "SLIPWAY_DATASET_ROOTS",
+    "webhook_hosts": "SLIPWAY_WEBHOOK_HOSTS",
+    "pipeline_modules": "SLIPWAY_PIPELINE_MODULES",
+    "max_request_bytes": "SLIPWAY_MAX_REQUEST_BYTES",
+    "max_upload_bytes": "SLIPWAY_MAX_UPLOAD_BYTES",
 }
+DEFAULT_MAX_REQUEST_BYTES = 64 << 20  # a JSON body is parsed in memory; a full metrics batch is under 20 MiB
+DEFAULT_MAX_UPLOAD_BYTES = 8 << 30  # artifact, model file and dataset uploads are streamed to disk
 
 
 @dataclass(frozen=True)
@@ -41,6 +47,12 @@ class Settings:
             (default: ``online.db`` under home).
         dataset_roots: folders a dataset registration may read local files from (separated by
             ``os.pathsep``); None allows any path the process can read. A shared server sets it.
+        webhook_hosts: the only hosts webhooks may call (comma-separated; ``*.example.com`` for
+            subdomains; loopback only if listed); None: any host whose addresses are all public.
+        pipeline_modules: modules (and their submodules) whose functions a pipeline definition
+            sent to a server may name (comma-separated; ``*`` for any). None: built-in steps only.
+        max_request_bytes: the largest request body a server accepts (JSON and forms).
+        max_upload_bytes: the largest streamed upload (artifacts, model files, dataset files).
         sources: for each attribute, where its value came from.
     """
 
@@ -51,6 +63,10 @@ class Settings:
     token: str | None = None
     online_url: str = ""
     dataset_roots: tuple[Path, ...] | None = None
+    webhook_hosts: tuple[str, ...] | None = None
+    pipeline_modules: tuple[str, ...] | None = None
+    max_request_bytes: int = DEFAULT_MAX_REQUEST_BYTES
+    max_upload_bytes: int = DEFAULT_MAX_UPLOAD_BYTES
     sources: Mapping[str, str] = field(default_factory=dict, compare=False)
 
     @property
@@ -66,8 +82,31 @@ class Settings:
                 value = "****"
             elif name == "dataset_roots" and value is not None:
                 value = os.pathsep.join(str(p) for p in value)
+            elif isinstance(value, tuple):
+                value = ",".join(value)
             rows.append((name, None if value is None else str(value), self.sources.get(name, "default")))
         return rows
+
+
+def _names(value: object) -> tuple[str, ...] | None:
+    """A list setting: a TOML array, or a comma-separated string from the environment."""
+    if value is None:
+        return None
+    items = value if isinstance(value, list) else str(value).split(",")
+    return tuple(str(item).strip() for item in items if str(item).strip())
+
+
+def _byte_count(value: object, name: str, default: int) -> int:
+    """A size setting in bytes; a clear error for anything but a positive integer."""
+    if value is None:
+        return default
+    try:
+        count = int(str(value))
+    except ValueError:
+        count = 0
+    if count <= 0:
+        raise InvalidInput(f"{name} must be a positive number of bytes, got {value!r}", field=name)
+    return count
 
 
 def _read_toml(path: Path) -> dict[str, object]:
@@ -143,5 +182,9 @@ def load_settings(
         token=str(secret) if secret else None,
         online_url=str(values.get("online_url") or f"sqlite:///{home / 'online.db'}"),
         dataset_roots=None if roots is None else tuple(Path(p) for p in str(roots).split(os.pathsep) if p),
+        webhook_hosts=_names(values.get("webhook_hosts")),
+        pipeline_modules=_names(values.get("pipeline_modules")),
+        max_request_bytes=_byte_count(values.get("max_request_bytes"), "max_request_bytes", DEFAULT_MAX_REQUEST_BYTES),
+        max_upload_bytes=_byte_count(values.get("max_upload_bytes"), "max_upload_bytes", DEFAULT_MAX_UPLOAD_BYTES),
         sources=sources,
     )

@@ -11,11 +11,11 @@ import logging
 import operator
 from collections.abc import Callable, Sequence
 from typing import Any
-from urllib.parse import urlsplit
 
 import httpx
 
-from slipway.errors import InvalidInput
+from slipway._urls import UrlPolicy, post_json
+from slipway.errors import InvalidInput, SlipwayError
 from slipway.monitoring._records import AlarmState
 
 COMPARISONS: dict[str, Callable[[float, float], bool]] = {
@@ -44,12 +44,14 @@ def alarm_state(
     return AlarmState.OK, f"{crossed} of the last {periods} values [{shown}] are {comparison} {threshold:g}"
 
 
-def check_rule(comparison: str, periods: int, datapoints: int, webhooks: Sequence[str]) -> None:
+def check_rule(
+    comparison: str, periods: int, datapoints: int, webhooks: Sequence[str], urls: UrlPolicy
+) -> None:
     """Refuse a rule that cannot be evaluated, naming the field at fault.
 
     Raises:
         InvalidInput: for an unknown comparison, non-positive periods, more datapoints than
-            periods, or a webhook that is not an http(s) URL.
+            periods, or a webhook that is not an http(s) URL or targets a host ``urls`` refuses.
     """
     if comparison not in COMPARISONS:
         raise InvalidInput(f"comparison must be one of {', '.join(COMPARISONS)}, not {comparison!r}",
@@ -59,23 +61,21 @@ def check_rule(comparison: str, periods: int, datapoints: int, webhooks: Sequenc
     if not 1 <= datapoints <= periods:
         raise InvalidInput(f"datapoints_to_alarm must be between 1 and {periods}", field="datapoints_to_alarm")
     for url in webhooks:
-        parts = urlsplit(url)
-        if parts.scheme not in ("http", "https") or not parts.hostname:
-            raise InvalidInput(f"webhook {url!r} is not an http(s) URL", field="webhooks")
+        urls.check_webhook(url, field="webhooks")
 
 
-def post_webhooks(urls: Sequence[str], payload: dict[str, Any]) -> list[str]:
-    """POST ``payload`` as JSON to each URL; returns the failures, in words, and never raises.
+def post_webhooks(urls: Sequence[str], payload: dict[str, Any], policy: UrlPolicy) -> list[str]:
+    """POST ``payload`` as JSON to each URL ``policy`` allows; returns the failures, in words, and never raises.
 
     A receiver that is down must not undo the alarm's transition, which is already committed
-    and published as an event: failures are logged and returned for the caller to show.
+    and published as an event: failures are logged and returned for the caller to show. Each
+    URL is checked again as it is sent (its host is resolved now), and redirects are not followed.
     """
     failures = []
-    with httpx.Client(timeout=WEBHOOK_TIMEOUT, follow_redirects=False) as client:
-        for url in urls:
-            try:
-                client.post(url, json=payload).raise_for_status()
-            except httpx.HTTPError as exc:
-                _log.warning("alarm webhook %s failed: %s", url, exc)
-                failures.append(f"{url}: {exc}")
+    for url in urls:
+        try:
+            post_json(policy, url, payload, timeout=WEBHOOK_TIMEOUT)
+        except (httpx.HTTPError, SlipwayError) as exc:
+            _log.warning("alarm webhook %s failed: %s", url, exc)
+            failures.append(f"{url}: {exc}")
     return failures

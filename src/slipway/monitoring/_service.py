@@ -25,6 +25,7 @@ from sqlalchemy.exc import IntegrityError
 
 from slipway._ids import ms_to_datetime, new_id, now_ms
 from slipway._principal import current_principal
+from slipway._urls import UrlPolicy
 from slipway.datasets import DataSource, check_name
 from slipway.errors import AlreadyExists, Conflict, InvalidInput, NotFound, SlipwayError
 from slipway.events import record_change
@@ -79,8 +80,11 @@ class MonitoringService(ReportReader):
     def __init__(
         self, db: Database, artifacts: ArtifactStore, datasets: DatasetService | None = None,
         serving: ServingService | None = None, registry: RegistryReader | None = None,
+        urls: UrlPolicy | None = None,
     ) -> None:
+        """``urls`` decides which hosts alarm webhooks may call (default: public hosts only)."""
         self._db = db
+        self._urls = urls or UrlPolicy()
         self._artifacts = artifacts
         self._datasets = datasets
         self._serving = serving
@@ -325,7 +329,7 @@ class MonitoringService(ReportReader):
                                    "violations": violations})
             transitions = self._evaluate_alarms(conn, monitor)
         for alarm, payload in transitions:
-            post_webhooks(alarm.webhooks, payload)
+            post_webhooks(alarm.webhooks, payload, self._urls)
         return self.get_execution(execution_id)
 
     def _endpoint_id(self, endpoint: str) -> str:
@@ -455,7 +459,7 @@ class MonitoringService(ReportReader):
         """
         check_name(name)
         datapoints = evaluation_periods if datapoints_to_alarm is None else datapoints_to_alarm
-        check_rule(comparison, evaluation_periods, datapoints, webhooks)
+        check_rule(comparison, evaluation_periods, datapoints, webhooks, self._urls)
         target = self.get_monitor(monitor)
         alarm_id, at, who = new_id(), now_ms(), current_principal().name
         try:

@@ -14,7 +14,9 @@ from slipway._version import __version__
 from slipway.server._dataset_routes import router as dataset_router
 from slipway.server._errors import ERROR_RESPONSES, UnexpectedErrorMiddleware, install_error_handlers
 from slipway.server._feature_routes import router as feature_router
+from slipway.server._headers import SecurityHeadersMiddleware
 from slipway.server._identity import IdentityMiddleware
+from slipway.server._limits import BodyLimitMiddleware
 from slipway.server._monitoring_routes import router as monitoring_router
 from slipway.server._pipeline_routes import router as pipeline_router
 from slipway.server._registry_routes import router as registry_router
@@ -79,6 +81,11 @@ def create_app(backend: Backend) -> FastAPI:
     app.include_router(api)
     app.include_router(ui_router)  # the web UI's pages at / (after the API: /api/v1 paths stay the API's)
     mount_inference(app, ServingHost(backend.serving, backend.registry, backend.artifacts))
+    # Outermost of all: every response, a refused body's and a 500's included, has the security headers.
+    settings = backend.settings
+    app.add_middleware(BodyLimitMiddleware, max_request_bytes=settings.max_request_bytes,
+                       max_upload_bytes=settings.max_upload_bytes)
+    app.add_middleware(SecurityHeadersMiddleware)
     return app
 
 

@@ -1,0 +1,122 @@
+"""Request size limits: one middleware for every route, answering 413 in the API's JSON error shape.
+
+Two limits, both settings: ``max_request_bytes`` for bodies parsed in memory (JSON, forms), and
+the larger ``max_upload_bytes`` for the routes that stream a raw body to disk (artifacts, model
+files, dataset and feature uploads). A declared ``Content-Length`` over the limit is refused before
+a byte is read; a body sent without one (chunked) is counted as it arrives and cut off at the limit.
+
+Upload routes are found, not listed: a route is one if its request body in the OpenAPI spec is
+raw bytes (``application/octet-stream``), as every upload route declares.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from starlette.datastructures import Headers
+from starlette.exceptions import HTTPException
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from slipway.errors import InvalidInput
+from slipway.server._errors import error_response
+
+RAW_MEDIA_TYPE = "application/octet-stream"
+
+
+class BodyTooLarge(HTTPException):
+    """Raised from ``receive`` once a body passes its limit.
+
+    An :class:`HTTPException` rather than a :class:`~slipway.errors.SlipwayError`: FastAPI turns
+    any other exception raised while it reads a body into a generic 400, but re-raises these to the
+    app's handler, which answers ``{"error": {"code": "PAYLOAD_TOO_LARGE", ...}}``.
+    """
+
+    def __init__(self, message: str) -> None:
+        super().__init__(status_code=413, detail=message)
+
+
+def _readable(count: int) -> str:
+    """``65536`` -> ``"64 KiB"``: limits are read by people."""
+    for unit, shift in (("GiB", 30), ("MiB", 20), ("KiB", 10)):
+        if count >= 1 << shift:
+            return f"{count / (1 << shift):.4g} {unit}"
+    return f"{count} bytes"
+
+
+def upload_routes(spec: dict[str, Any]) -> list[tuple[str, re.Pattern[str]]]:
+    """(method, path pattern) of every operation of an OpenAPI ``spec`` whose request body is raw bytes.
+
+    The spec is the one source that lists every route, those of included routers too. A final
+    ``{param}`` matches the rest of the path (file paths such as ``a/b.csv``), others one segment.
+    """
+    found = []
+    for path, operations in spec.get("paths", {}).items():
+        parts = re.split(r"(\{[^}]+\})", path)
+        pattern = "".join(
+            (".+" if i == len(parts) - 2 and not parts[-1] else "[^/]+") if part.startswith("{") else re.escape(part)
+            for i, part in enumerate(parts)
+        )
+        for method, operation in operations.items():
+            content = operation.get("requestBody", {}).get("content", {}) if isinstance(operation, dict) else {}
+            if RAW_MEDIA_TYPE in content:
+                found.append((method.upper(), re.compile(f"^{pattern}$")))
+    return found
+
+
+class BodyLimitMiddleware:
+    """Refuse request bodies over their limit with a JSON 413 naming the limit.
+
+    Args:
+        app: the application to guard.
+        max_request_bytes: the limit of any body but an upload's.
+        max_upload_bytes: the limit of a body sent to an upload route, which the app's OpenAPI
+            spec tells (read at the first request, once every route is in place).
+    """
+
+    def __init__(self, app: ASGIApp, *, max_request_bytes: int, max_upload_bytes: int) -> None:
+        self.app = app
+        self.max_request_bytes = max_request_bytes
+        self.max_upload_bytes = max_upload_bytes
+        self._uploads: list[tuple[str, re.Pattern[str]]] | None = None
+
+    def _limit(self, scope: Scope) -> tuple[int, str]:
+        """The limit of a request, and the words that explain it."""
+        if self._uploads is None:
+            self._uploads = upload_routes(scope["app"].openapi())
+        method, path = scope["method"], scope["path"]
+        if any(method == verb and pattern.match(path) for verb, pattern in self._uploads):
+            limit, setting, what = self.max_upload_bytes, "max_upload_bytes", "an upload"
+        else:
+            limit, setting, what = self.max_request_bytes, "max_request_bytes", "a request body"
+        return limit, f"{what} may be at most {_readable(limit)} (server setting {setting})"
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        limit, message = self._limit(scope)
+        declared = Headers(scope=scope).get("content-length")
+        if declared is not None:
+            if not declared.isdigit():
+                response = error_response(400, InvalidInput.code, f"Content-Length {declared!r} is not a number",
+                                          field="content-length")
+                await response(scope, receive, send)
+                return
+            if int(declared) > limit:
+                response = error_response(413, "PAYLOAD_TOO_LARGE", f"{message}; this one declares {declared} bytes",
+                                          field="body", headers={"Connection": "close"})
+                await response(scope, receive, send)
+                return
+        received = 0
+
+        async def counted() -> Message:
+            nonlocal received
+            msg = await receive()
+            if msg["type"] == "http.request":
+                received += len(msg.get("body", b""))
+                if received > limit:
+                    raise BodyTooLarge(message)
+            return msg
+
+        await self.app(scope, counted, send)
