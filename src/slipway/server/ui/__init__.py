@@ -11,6 +11,7 @@ from fastapi import APIRouter
 
 from slipway.server.ui._assets import router as assets_router
 from slipway.server.ui._home import router as home_router
+from slipway.server.ui._lineage import router as lineage_router
 from slipway.server.ui._login import router as login_router
 from slipway.server.ui._pipelines import router as pipelines_router
 
@@ -19,5 +20,6 @@ ui_router.include_router(assets_router)
 ui_router.include_router(login_router)
 ui_router.include_router(home_router)
 ui_router.include_router(pipelines_router)
+ui_router.include_router(lineage_router)
 
 __all__ = ["ui_router"]

@@ -1,0 +1,138 @@
+"""The lineage explorer: the graph around any object, upstream and downstream; click a node to move to it.
+
+The graph comes from :class:`~slipway.lineage.LineageService` (what an object came from, what was made
+from it, up to a depth); this module only merges the two walks and draws them with :mod:`._graph`.
+Each node links to the explorer centred on it; ``/lineage/{kind}/{id}/open`` sends the browser to the
+object's own page where the UI has one.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+from urllib.parse import quote
+
+from fastapi import APIRouter, Query, Request
+from starlette.responses import HTMLResponse, RedirectResponse
+
+from slipway._backend import Backend
+from slipway.errors import NotFound
+from slipway.lineage import LineageGraph
+from slipway.server.ui._graph import GraphNode, layout, render_svg
+from slipway.server.ui._render import UIRoute, render, svg
+
+router = APIRouter(route_class=UIRoute)
+
+DEFAULT_DEPTH = 3
+MAX_DEPTH = 8
+Depth = Annotated[int, Query(ge=1, le=MAX_DEPTH, description="hops to follow each way")]
+
+
+def lineage_url(kind: str, object_id: str) -> str:
+    """The explorer centred on an object (other pages link here)."""
+    return f"/lineage/{quote(kind, safe='')}/{quote(object_id, safe='')}"
+
+
+def merged_graph(root: tuple[str, str], walks: list[LineageGraph]) -> str:
+    """The upstream and downstream walks as one SVG graph, the root highlighted."""
+    names: dict[tuple[str, str], str | None] = {}
+    for walk in walks:
+        for node in walk.nodes:
+            names[node.key] = names.get(node.key) or node.name
+    edges = dict.fromkeys((e.src, e.dst) for walk in walks for e in walk.edges)
+    nodes = [
+        GraphNode(
+            id=f"{kind}:{object_id}",
+            label=name or _short(object_id),
+            status="root" if (kind, object_id) == root else "",
+            href=lineage_url(kind, object_id),
+            detail=kind.replace("_", " "),
+        )
+        for (kind, object_id), name in sorted(names.items())
+    ]
+    return render_svg(layout(nodes, [(f"{s[0]}:{s[1]}", f"{d[0]}:{d[1]}") for s, d in edges]), css_class="lineage")
+
+
+def _short(object_id: str) -> str:
+    """An id without a name: its tail, which is what differs between siblings (a path, an id's end)."""
+    return object_id if len(object_id) <= 20 else "…" + object_id[-19:]
+
+
+@router.get("/lineage")
+def lineage_index(request: Request) -> HTMLResponse:
+    """Where to start: the objects people usually begin from, and a form for any kind and id."""
+    backend: Backend = request.app.state.backend
+    return render(
+        request,
+        "lineage/index.html",
+        title="Lineage",
+        datasets=backend.datasets.list_datasets(),
+        endpoints=backend.serving.list_endpoints(),
+        monitors=backend.monitoring.list_monitors(),
+        executions=backend.pipelines.list_executions(limit=10),
+    )
+
+
+@router.get("/lineage/find")
+def lineage_find(kind: str, object_id: str) -> RedirectResponse:
+    """The index page's form: to the explorer for what was typed."""
+    return RedirectResponse(lineage_url(kind.strip(), object_id.strip()), status_code=303)
+
+
+@router.get("/lineage/{kind}/{object_id:path}/open")
+def lineage_open(request: Request, kind: str, object_id: str) -> RedirectResponse:
+    """To the object's own page, found through its service (404 where the UI has no page for the kind)."""
+    return RedirectResponse(_object_page(request.app.state.backend, kind, object_id), status_code=303)
+
+
+@router.get("/lineage/{kind}/{object_id:path}")
+def lineage_page(request: Request, kind: str, object_id: str, depth: Depth = DEFAULT_DEPTH) -> HTMLResponse:
+    service = request.app.state.backend.lineage
+    up = service.upstream(kind, object_id, depth)
+    down = service.downstream(kind, object_id, depth)
+    name = next((n.name for n in (*up.nodes, *down.nodes) if n.key == (kind, object_id) and n.name), None)
+    return render(
+        request,
+        "lineage/node.html",
+        title=f"Lineage of {name or object_id}",
+        kind=kind,
+        object_id=object_id,
+        name=name,
+        depth=depth,
+        max_depth=MAX_DEPTH,
+        graph=svg(merged_graph((kind, object_id), [up, down])),
+        upstream=[n for n in up.nodes if n.key != (kind, object_id)],
+        downstream=[n for n in down.nodes if n.key != (kind, object_id)],
+        known=len(up.edges) + len(down.edges) > 0,
+        url=lineage_url(kind, object_id),
+    )
+
+
+# Kinds whose lineage node is named the way their page is addressed: (path template, name separator).
+_NAMED_PAGES = {
+    "dataset": ("/datasets/{0}", None),
+    "dataset_version": ("/datasets/{0}/versions/{1}", ":"),
+    "model_group": ("/models/{0}", None),
+    "model_version": ("/models/{0}/versions/{1}", "/"),
+    "endpoint": ("/endpoints/{0}", None),
+    "monitor": ("/monitoring/{0}", None),
+}
+
+
+def _object_page(backend: Backend, kind: str, object_id: str) -> str:
+    """The UI page of a lineage node: by the name lineage records for it, or through its service."""
+    if kind == "run":
+        return f"/runs/{quote(object_id, safe='')}"
+    if kind == "pipeline_execution":
+        execution = backend.pipelines.get_execution(object_id)
+        return f"/pipelines/{quote(execution.pipeline, safe='')}/executions/{quote(execution.id, safe='')}"
+    if kind == "monitor_execution":
+        run = backend.monitoring.get_execution(object_id)
+        return f"/monitoring/{quote(run.monitor, safe='')}/executions/{quote(run.id, safe='')}"
+    if kind not in _NAMED_PAGES:
+        raise NotFound(f"the UI has no page for a {kind.replace('_', ' ')}", field="kind")
+    root = backend.lineage.downstream(kind, object_id, 0).nodes[0]
+    if not root.name:
+        raise NotFound(f"no {kind.replace('_', ' ')} {object_id!r} in the lineage graph", field="object_id")
+    template, separator = _NAMED_PAGES[kind]
+    parts = root.name.rsplit(separator, 1) if separator else [root.name]
+    return template.format(*(quote(p, safe="") for p in parts))
