@@ -17,6 +17,7 @@ from slipway.store.artifacts import ArtifactStore, storage_from_url
 from slipway.tracking import TrackingService
 
 if TYPE_CHECKING:
+    from slipway.automation import AutomationService
     from slipway.datasets import DatasetService
     from slipway.features import FeatureService
     from slipway.monitoring import MonitoringService
@@ -82,6 +83,12 @@ class Backend:
     def urls(self) -> UrlPolicy:
         """Which hosts webhooks may call (monitoring alarms, automation), from the settings."""
         return UrlPolicy(self.settings.webhook_hosts)
+
+    @functools.cached_property
+    def automation(self) -> AutomationService:
+        from slipway.automation import AutomationService  # sits on every domain: import on first use
+
+        return AutomationService(self.db, self.artifacts, self)
 
     @functools.cached_property
     def lineage(self) -> LineageService:

@@ -107,6 +107,11 @@ class ArtifactStore:
     def __repr__(self) -> str:
         return f"ArtifactStore({self._db!r}, {self._storage!r})"
 
+    @property
+    def storage(self) -> BlobStorage:
+        """The raw-bytes layer under the blobs (for the garbage collector, which deletes stray ones)."""
+        return self._storage
+
     # -- writing ---------------------------------------------------------------------------
 
     def put_stream(self, owner: Owner, path: str, stream: BinaryIO) -> ArtifactInfo:

@@ -1,0 +1,494 @@
+"""The automation service: schedules, event rules and incoming hooks, and the runs of their actions.
+
+Rules read the events outbox (:mod:`slipway.events`): every change a service makes publishes an
+event in the same transaction, so a rule sees every model registered, alias moved, alarm
+changed, dataset version registered or pipeline finished, even those made while no server ran.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import re
+import secrets
+import time
+from collections.abc import Mapping
+from typing import Any
+
+from sqlalchemy import Row, delete, func, select, update
+from sqlalchemy.exc import IntegrityError
+
+from slipway._ids import ms_to_datetime, new_id, now_ms
+from slipway._principal import current_principal
+from slipway.automation._actions import Action, Services, Webhook, action_from_dict
+from slipway.automation._cron import MissedRuns, check_cron, next_after, plan_fire
+from slipway.automation._gc import GarbageCollector
+from slipway.automation._hooks import verify
+from slipway.automation._records import (
+    ActionRun,
+    GcReport,
+    Hook,
+    RetentionPolicy,
+    Rule,
+    RunStatus,
+    Schedule,
+    utc,
+)
+from slipway.automation._runs import DEFAULT_LEASE_SECONDS, RunExecutor, new_run, to_record
+from slipway.automation._tables import automation_hooks, automation_rules, automation_runs, automation_schedules
+from slipway.errors import AlreadyExists, Conflict, InvalidInput, NotFound
+from slipway.events import record_change
+from slipway.events._tables import events
+from slipway.store import Database
+from slipway.store.artifacts import ArtifactStore
+
+# The events rules may listen to, and the fields of their payloads filters and templates can use.
+EVENT_TYPES: dict[str, str] = {
+    "model_version.registered": "group, version, flavor, source_kind, source_id",
+    "model_version.status_changed": "group, version, from, to (Approved, Rejected, PendingManualApproval)",
+    "model_version.alias_moved": "group, alias, version, previous_version",
+    "model_version.archived": "group, version",
+    "dataset_version.registered": "dataset, version, id, content_hash, num_rows",
+    "alarm.state_changed": "alarm, monitor, metric, old_state, new_state (OK, ALARM, INSUFFICIENT_DATA), reason",
+    "monitor_execution.completed": "monitor, execution, status, violations",
+    "pipeline_execution.succeeded": "pipeline, version",
+    "pipeline_execution.failed": "pipeline, version, failure_reason",
+    "pipeline_execution.stopped": "pipeline, version",
+    "deployment.succeeded": "name, deployment",
+    "deployment.rolled_back": "name, deployment, reason",
+    "endpoint.created": "name",
+    "run.finished": "experiment, status",
+}
+# On PostgreSQL an event's sequence number is taken at insert and its transaction may commit
+# later, after one with a higher number: rules rescan this much of the recent outbox so such an
+# event is still seen. SQLite serialises writers, so there numbers commit in order.
+_SETTLE_MS = {"postgresql": 60_000, "sqlite": 0}
+_SCAN_BATCH = 1000
+_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
+
+
+class AutomationService:
+    """Schedules, rules and hooks, and the dispatcher that runs their actions.
+
+    ``slipway server`` calls :meth:`run_due_schedules` and :meth:`dispatch_pending` every few
+    seconds from a scheduler thread; embedded code and tests call them when they like. Several
+    processes may call them at once against one database: each schedule occurrence fires once and
+    each (rule, event) runs its action once in effect.
+
+    Example:
+        >>> from slipway.automation import StartPipeline
+        >>> auto = backend.automation
+        >>> auto.create_rule("retrain-on-drift", "alarm.state_changed",
+        ...                  StartPipeline("train", {"reason": "{event.alarm}"}), filters={"new_state": "ALARM"})
+        >>> auto.dispatch_pending()       # runs the actions of every new matching event
+    """
+
+    def __init__(
+        self, db: Database, artifacts: ArtifactStore, services: Services, *,
+        lease_seconds: float = DEFAULT_LEASE_SECONDS,
+    ) -> None:
+        self._db = db
+        self._services = services
+        self._runs = RunExecutor(db, services, lease_seconds)
+        self._gc = GarbageCollector(db, artifacts)
+
+    # ------------------------------------------------------------------------------ schedules
+
+    def create_schedule(
+        self, name: str, cron: str, action: Action | Mapping[str, Any], *,
+        missed: MissedRuns | str = MissedRuns.CATCH_UP_ONE, paused: bool = False, now: dt.datetime | None = None,
+    ) -> Schedule:
+        """Create a schedule that runs ``action`` at each occurrence of ``cron`` (UTC).
+
+        Args:
+            name: unique name of the schedule.
+            cron: five cron fields, e.g. ``"0 2 * * 1"`` for Mondays at 02:00 UTC.
+            action: what to run (``StartPipeline``, ``RunMonitor``, ... or its JSON form).
+            missed: what to do with occurrences missed while no scheduler ran (see :class:`MissedRuns`).
+            paused: create it paused.
+
+        Raises:
+            InvalidInput: for a bad name, cron expression, policy or action (naming it).
+            AlreadyExists: if a schedule has that name.
+        """
+        _check_name(name)
+        cron = check_cron(cron)
+        policy = _missed(missed)
+        body = self._action(action)
+        at = _ms(now)
+        row = {"id": new_id(), "name": name, "cron": cron, "action": json.dumps(body), "missed": policy.value,
+               "paused": bool(paused), "next_run_at": next_after(cron, at), "created_by": current_principal().name,
+               "created_at": at}
+        try:
+            with self._db.write() as conn:
+                conn.execute(automation_schedules.insert().values(**row))
+                record_change(conn, action="schedule.create", object_kind="schedule", object_id=str(row["id"]),
+                              details={"name": name, "cron": cron, "action": body})
+        except IntegrityError:
+            raise AlreadyExists(f"schedule {name!r} already exists", field="name") from None
+        return self.get_schedule(name)
+
+    def get_schedule(self, name: str) -> Schedule:
+        """Raises: NotFound if there is no schedule ``name``."""
+        return _schedule(self._schedule_row(name))
+
+    def list_schedules(self) -> list[Schedule]:
+        with self._db.read() as conn:
+            rows = conn.execute(select(automation_schedules).order_by(automation_schedules.c.name)).all()
+        return [_schedule(r) for r in rows]
+
+    def pause_schedule(self, name: str) -> Schedule:
+        """Stop firing until resumed; occurrences while paused are skipped."""
+        return self._set_paused(name, True)
+
+    def resume_schedule(self, name: str, now: dt.datetime | None = None) -> Schedule:
+        """Fire again from the next occurrence after now (nothing missed while paused is caught up)."""
+        return self._set_paused(name, False, now)
+
+    def _set_paused(self, name: str, paused: bool, now: dt.datetime | None = None) -> Schedule:
+        row = self._schedule_row(name)
+        values: dict[str, Any] = {"paused": paused}
+        if not paused and row.paused:
+            values["next_run_at"] = next_after(row.cron, _ms(now))
+        with self._db.write() as conn:
+            conn.execute(update(automation_schedules).where(automation_schedules.c.id == row.id).values(**values))
+            record_change(conn, action="schedule.pause" if paused else "schedule.resume", object_kind="schedule",
+                          object_id=row.id, details={"name": name})
+        return self.get_schedule(name)
+
+    def delete_schedule(self, name: str) -> None:
+        """Delete a schedule; the history of its runs stays.
+
+        Raises:
+            NotFound: if there is no schedule ``name``.
+        """
+        row = self._schedule_row(name)
+        with self._db.write() as conn:
+            conn.execute(delete(automation_schedules).where(automation_schedules.c.id == row.id))
+            record_change(conn, action="schedule.delete", object_kind="schedule", object_id=row.id,
+                          details={"name": name})
+
+    def schedule_history(self, name: str, limit: int = 50) -> list[ActionRun]:
+        """The schedule's runs, newest first."""
+        return self._history(self._schedule_row(name).id, limit)
+
+    def run_due_schedules(self, now: dt.datetime | None = None) -> list[ActionRun]:
+        """Fire every schedule whose next occurrence has come, and run the actions fired.
+
+        Each occurrence is claimed by moving the schedule's ``next_run_at`` forward with a
+        compare-and-set, so when several schedulers share one database exactly one fires it.
+        Occurrences missed while no scheduler ran follow the schedule's :class:`MissedRuns` policy.
+        """
+        at = _ms(now)
+        s = automation_schedules.c
+        with self._db.read() as conn:
+            due = conn.execute(select(automation_schedules).where(s.paused.is_(False), s.next_run_at <= at)).all()
+        fired = []
+        for row in due:
+            fire, following = plan_fire(row.cron, row.next_run_at, at, MissedRuns(row.missed))
+            with self._db.write() as conn:
+                won = conn.execute(
+                    update(automation_schedules)
+                    .where(s.id == row.id, s.next_run_at == row.next_run_at, s.paused.is_(False))
+                    .values(next_run_at=following, **({"last_run_at": at} if fire else {}))
+                ).rowcount == 1
+                if won and fire:
+                    event = {"type": "schedule.fired", "schedule": row.name, "cron": row.cron,
+                             "scheduled_for": ms_to_datetime(row.next_run_at), "fired_at": ms_to_datetime(at)}
+                    new_run(conn, key=f"schedule:{row.id}:{row.next_run_at}", source=("schedule", row.id, row.name),
+                            event=event, action=json.loads(row.action))
+                    fired.append(row.id)
+        if not fired:
+            return []
+        with self._db.read() as conn:
+            ids = conn.execute(select(automation_runs.c.id).where(
+                automation_runs.c.source_id.in_(fired), automation_runs.c.status == RunStatus.PENDING.value)).scalars()
+            pending = list(ids)
+        return self._runs.run_ready(pending)
+
+    # ---------------------------------------------------------------------------------- rules
+
+    def create_rule(
+        self, name: str, event: str, action: Action | Mapping[str, Any], filters: Mapping[str, Any] | None = None,
+    ) -> Rule:
+        """Create a rule: on each new event of type ``event`` whose fields match ``filters``, run ``action``.
+
+        A filter maps a field of the event to a value, or to a list of accepted values; values
+        compare as text, so ``{"version": "3"}`` matches the version 3. Only events published
+        after the rule was created trigger it.
+
+        Args:
+            name: unique name of the rule.
+            event: an event type, e.g. ``alarm.state_changed`` (see :data:`EVENT_TYPES`).
+            action: what to run; its strings may name event fields as ``{event.<field>}``.
+            filters: e.g. ``{"new_state": "ALARM", "monitor": "churn-drift"}``.
+
+        Raises:
+            InvalidInput: for a bad name, an unknown event type, filters that are not an object,
+                or a bad action.
+            AlreadyExists: if a rule has that name.
+        """
+        _check_name(name)
+        if event not in EVENT_TYPES:
+            raise InvalidInput(f"unknown event type {event!r}; rules can listen to: {', '.join(EVENT_TYPES)}",
+                               field="event")
+        if filters is not None and not isinstance(filters, Mapping):
+            raise InvalidInput("filters must be an object of field: value (or list of values)", field="filters")
+        body = self._action(action)
+        rule_id = new_id()
+        try:
+            with self._db.write() as conn:
+                start = conn.execute(select(func.max(events.c.seq))).scalar() or 0
+                conn.execute(automation_rules.insert().values(
+                    id=rule_id, name=name, event_type=event, filters=json.dumps(dict(filters or {})),
+                    action=json.dumps(body), enabled=True, scanned_seq=start, created_by=current_principal().name,
+                    created_at=now_ms(),
+                ))
+                record_change(conn, action="rule.create", object_kind="rule", object_id=rule_id,
+                              details={"name": name, "event": event, "filters": dict(filters or {}), "action": body})
+        except IntegrityError:
+            raise AlreadyExists(f"rule {name!r} already exists", field="name") from None
+        return self.get_rule(name)
+
+    def get_rule(self, name: str) -> Rule:
+        """Raises: NotFound if there is no rule ``name``."""
+        return _rule(self._rule_row(name))
+
+    def list_rules(self) -> list[Rule]:
+        with self._db.read() as conn:
+            return [_rule(r) for r in conn.execute(select(automation_rules).order_by(automation_rules.c.name))]
+
+    def delete_rule(self, name: str) -> None:
+        """Delete a rule and its runs not yet started; the history of the others stays."""
+        row = self._rule_row(name)
+        r = automation_runs.c
+        with self._db.write() as conn:
+            conn.execute(delete(automation_rules).where(automation_rules.c.id == row.id))
+            conn.execute(delete(automation_runs).where(r.source_id == row.id, r.status == RunStatus.PENDING.value,
+                                                       r.attempts == 0))
+            record_change(conn, action="rule.delete", object_kind="rule", object_id=row.id, details={"name": name})
+
+    def rule_history(self, name: str, limit: int = 50) -> list[ActionRun]:
+        """The runs the rule's matching events caused, newest first."""
+        return self._history(self._rule_row(name).id, limit)
+
+    def dispatch_pending(self, limit: int = 100) -> list[ActionRun]:
+        """Match new outbox events against the rules, then run every action that is ready.
+
+        At-least-once and idempotent per (rule, event): each match is recorded before its action
+        runs, keyed by the pair, so a crash neither loses a match nor runs it twice in effect.
+        Returns the runs that ended (succeeded, failed, or were set to retry) in this call.
+        """
+        self._match_events()
+        return self._runs.run_ready(limit=limit)
+
+    def _match_events(self) -> None:
+        with self._db.read() as conn:
+            rules = conn.execute(select(automation_rules).where(automation_rules.c.enabled.is_(True))).all()
+        settle = _SETTLE_MS.get(self._db.dialect, 0)
+        e = events.c
+        for rule in rules:
+            filters = json.loads(rule.filters)
+            with self._db.write() as conn:
+                found = conn.execute(
+                    select(events).where(e.type == rule.event_type, e.seq > rule.scanned_seq)
+                    .order_by(e.seq).limit(_SCAN_BATCH)
+                ).all()
+                # The cursor moves past the events all older than the horizon, up to the first newer one.
+                horizon, settled, settling = now_ms() - settle, rule.scanned_seq, True
+                for event in found:
+                    fields = _event_fields(event)
+                    if _matches(fields, filters):
+                        new_run(conn, key=f"rule:{rule.id}:{event.id}", source=("rule", rule.id, rule.name),
+                                event=fields, action=json.loads(rule.action), event_id=event.id)
+                    settling = settling and event.created_at <= horizon
+                    if settling:
+                        settled = event.seq
+                if settled > rule.scanned_seq:
+                    conn.execute(update(automation_rules).where(
+                        automation_rules.c.id == rule.id, automation_rules.c.scanned_seq < settled,
+                    ).values(scanned_seq=settled))
+
+    # ---------------------------------------------------------------------------------- hooks
+
+    def create_hook(self, name: str, action: Action | Mapping[str, Any]) -> Hook:
+        """Create an incoming webhook: ``POST /hooks/{name}`` signed with the returned secret runs ``action``.
+
+        The secret is in the returned record only: keep it, it is never shown again. The JSON
+        body of a call is the event the action's ``{event.<field>}`` references read.
+
+        Raises:
+            InvalidInput: for a bad name or action.
+            AlreadyExists: if a hook has that name.
+        """
+        _check_name(name)
+        body = self._action(action)
+        secret = secrets.token_urlsafe(32)
+        hook_id = new_id()
+        try:
+            with self._db.write() as conn:
+                conn.execute(automation_hooks.insert().values(
+                    id=hook_id, name=name, secret=secret, action=json.dumps(body),
+                    created_by=current_principal().name, created_at=now_ms(),
+                ))
+                record_change(conn, action="hook.create", object_kind="hook", object_id=hook_id,
+                              details={"name": name, "action": body})
+        except IntegrityError:
+            raise AlreadyExists(f"hook {name!r} already exists", field="name") from None
+        return _hook(self._hook_row(name)).model_copy(update={"secret": secret})
+
+    def list_hooks(self) -> list[Hook]:
+        with self._db.read() as conn:
+            return [_hook(r) for r in conn.execute(select(automation_hooks).order_by(automation_hooks.c.name))]
+
+    def delete_hook(self, name: str) -> None:
+        """Raises: NotFound if there is no hook ``name``."""
+        row = self._hook_row(name)
+        with self._db.write() as conn:
+            conn.execute(delete(automation_hooks).where(automation_hooks.c.id == row.id))
+            record_change(conn, action="hook.delete", object_kind="hook", object_id=row.id, details={"name": name})
+
+    def hook_history(self, name: str, limit: int = 50) -> list[ActionRun]:
+        """The runs the hook's calls caused, newest first."""
+        return self._history(self._hook_row(name).id, limit)
+
+    def receive_hook(
+        self, name: str, body: bytes, timestamp: str | None, signature: str | None, now: float | None = None,
+    ) -> ActionRun:
+        """Check a call of the hook ``name`` and run its action (what ``POST /hooks/{name}`` does).
+
+        Raises:
+            NotFound: if there is no hook ``name``.
+            Unauthenticated: for a missing, stale or wrong signature (see :mod:`._hooks`).
+            Conflict: for a request already received (a replay).
+            InvalidInput: for a body that is not a JSON object.
+        """
+        row = self._hook_row(name)
+        verify(row.secret, body, timestamp, signature, time.time() if now is None else now)
+        try:
+            payload = json.loads(body) if body.strip() else {}
+        except ValueError:
+            raise InvalidInput("the body of a hook call must be JSON", field="body") from None
+        if not isinstance(payload, dict):
+            raise InvalidInput("the body of a hook call must be a JSON object", field="body")
+        event = {**payload, "type": "hook.received", "hook": name, "body": payload}
+        key = f"hook:{row.id}:{signature}"[:200]
+        with self._db.write() as conn:
+            if not new_run(conn, key=key, source=("hook", row.id, name), event=event, action=json.loads(row.action)):
+                raise Conflict("this signed request was already received; sign each call anew", field="signature")
+            run_id = conn.execute(select(automation_runs.c.id).where(automation_runs.c.key == key)).scalar_one()
+        ran = self._runs.run_ready([run_id])
+        return ran[0] if ran else self.get_run(run_id)
+
+    # ----------------------------------------------------------------------------- runs, gc
+
+    def get_run(self, run_id: str) -> ActionRun:
+        """Raises: NotFound if there is no run ``run_id``."""
+        with self._db.read() as conn:
+            row = conn.execute(select(automation_runs).where(automation_runs.c.id == run_id)).first()
+        if row is None:
+            raise NotFound(f"no automation run {run_id!r}", field="run")
+        return to_record(row)
+
+    def set_retention(self, *, keep_executions: int | None = None, capture_days: int | None = None) -> RetentionPolicy:
+        """Set how long things are kept (see :class:`RetentionPolicy`); 0 removes a limit.
+
+        The garbage collector applies the policy: ``slipway gc`` or :meth:`collect_garbage`.
+        """
+        return self._gc.set_retention(keep_executions=keep_executions, capture_days=capture_days)
+
+    def get_retention(self) -> RetentionPolicy:
+        return self._gc.get_retention()
+
+    def collect_garbage(self, *, dry_run: bool = False, grace_seconds: float = 3600.0) -> GcReport:
+        """Apply the retention policy, then delete blobs nothing refers to; see :class:`GarbageCollector`."""
+        return self._gc.collect(dry_run=dry_run, grace_seconds=grace_seconds)
+
+    # -------------------------------------------------------------------------------- helpers
+
+    def _action(self, action: Action | Mapping[str, Any]) -> dict[str, Any]:
+        """The JSON form of a valid action; a webhook's URL must be one the server may call."""
+        checked = action_from_dict(action)
+        if isinstance(checked, Webhook) and "{event." not in checked.url:
+            self._services.urls.check_webhook(checked.url, field="url")
+        return checked.to_dict()
+
+    def _history(self, source_id: str, limit: int) -> list[ActionRun]:
+        r = automation_runs.c
+        with self._db.read() as conn:
+            rows = conn.execute(select(automation_runs).where(r.source_id == source_id)
+                                .order_by(r.created_at.desc(), r.id.desc()).limit(limit)).all()
+        return [to_record(row) for row in rows]
+
+    def _schedule_row(self, name: str) -> Row[Any]:
+        return self._row(automation_schedules, "schedule", name)
+
+    def _rule_row(self, name: str) -> Row[Any]:
+        return self._row(automation_rules, "rule", name)
+
+    def _hook_row(self, name: str) -> Row[Any]:
+        return self._row(automation_hooks, "hook", name)
+
+    def _row(self, table: Any, kind: str, name: str) -> Row[Any]:
+        with self._db.read() as conn:
+            row = conn.execute(select(table).where(table.c.name == name)).first()
+        if row is None:
+            raise NotFound(f"no {kind} {name!r}", field="name")
+        return row
+
+
+def _event_fields(event: Row[Any]) -> dict[str, Any]:
+    """The fields filters and templates see: the payload's, then the event's own (which win)."""
+    return {**json.loads(event.payload), "id": event.id, "type": event.type, "object_kind": event.object_kind,
+            "object_id": event.object_id, "actor": event.actor, "created_at": ms_to_datetime(event.created_at)}
+
+
+def _matches(fields: Mapping[str, Any], filters: Mapping[str, Any]) -> bool:
+    for key, wanted in filters.items():
+        if key not in fields:
+            return False
+        accepted = wanted if isinstance(wanted, list) else [wanted]
+        if str(fields[key]) not in {str(a) for a in accepted}:
+            return False
+    return True
+
+
+def _check_name(name: str) -> None:
+    if not isinstance(name, str) or not _NAME.match(name):
+        raise InvalidInput(
+            f"name {name!r} must be 1-64 letters, digits, '_', '.' or '-', starting with a letter or digit",
+            field="name",
+        )
+
+
+def _missed(value: MissedRuns | str) -> MissedRuns:
+    try:
+        return MissedRuns(value)
+    except ValueError:
+        raise InvalidInput(f"missed must be one of {', '.join(MissedRuns)}, not {value!r}", field="missed") from None
+
+
+def _ms(at: dt.datetime | None) -> int:
+    if at is None:
+        return now_ms()
+    if at.tzinfo is None:
+        raise InvalidInput("times must be timezone-aware (UTC)", field="now")
+    return int(at.timestamp() * 1000)
+
+
+def _schedule(row: Row[Any]) -> Schedule:
+    return Schedule(id=row.id, name=row.name, cron=row.cron, action=json.loads(row.action), missed=row.missed,
+                    paused=row.paused, next_run_at=utc(row.next_run_at),
+                    last_run_at=ms_to_datetime(row.last_run_at), created_by=row.created_by,
+                    created_at=utc(row.created_at))
+
+
+def _rule(row: Row[Any]) -> Rule:
+    return Rule(id=row.id, name=row.name, event_type=row.event_type, filters=json.loads(row.filters),
+                action=json.loads(row.action), enabled=row.enabled, created_by=row.created_by,
+                created_at=utc(row.created_at))
+
+
+def _hook(row: Row[Any]) -> Hook:
+    return Hook(id=row.id, name=row.name, action=json.loads(row.action), created_by=row.created_by,
+                created_at=utc(row.created_at))

@@ -1,0 +1,102 @@
+"""Retention and garbage collection: dry run against real run, and nothing a live object refers to goes."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterator
+from pathlib import Path
+
+import _pipeline_steps as lib
+import pytest
+
+from slipway._backend import Backend
+from slipway.errors import InvalidInput, NotFound
+from slipway.pipelines import LocalExecutor, Parameter, Pipeline, PipelineService, ProcessingStep, ServiceSpec
+from slipway.store.artifacts import Owner, blob_key
+
+
+def test_dry_run_lists_then_a_real_run_frees_only_unreferenced_blobs(any_backend: Backend, tmp_path: Path) -> None:
+    store, auto = any_backend.artifacts, any_backend.automation
+    live = store.put_bytes(Owner("run", "r1"), "model.bin", b"live bytes")
+    store.put_bytes(Owner("scratch", "s1"), "copy.bin", b"live bytes")  # the same blob, twice referenced
+    gone = store.put_bytes(Owner("scratch", "s1"), "old.bin", b"x" * 1000)
+    store.delete(Owner("scratch", "s1"), "")  # "live bytes" is still the run's; the 1000 x's are no one's
+    stray = tmp_path / "stray"
+    stray.write_bytes(b"an upload whose record never came")
+    store.storage.put_file("blobs/ff/ff/" + "f" * 64, stray)
+
+    stray_key = "blobs/ff/ff/" + "f" * 64
+    # Too young to go; the collection notes the stray object, which goes once seen again past the grace period.
+    assert auto.collect_garbage(grace_seconds=3600).items == []
+    dry = auto.collect_garbage(dry_run=True, grace_seconds=0)
+    assert dry.dry_run
+    assert [(i.kind, i.name, i.size) for i in dry.items] == [("blob", gone.sha256, 1000), ("stray_blob", stray_key, 33)]
+    assert store.storage.exists(blob_key(gone.sha256 or "")) and store.storage.exists(stray_key)  # dry: nothing goes
+
+    real = auto.collect_garbage(grace_seconds=0)
+    assert [(i.kind, i.name) for i in real.items] == [("blob", gone.sha256), ("stray_blob", stray_key)]
+    assert real.freed_bytes == 1033
+    assert not store.storage.exists(blob_key(gone.sha256 or "")) and not store.storage.exists(stray_key)
+    assert store.read_bytes(Owner("run", "r1"), "model.bin") == b"live bytes"
+    assert store.storage.exists(blob_key(live.sha256 or ""))
+    assert auto.collect_garbage(grace_seconds=0).items == []
+
+
+def test_a_stray_object_goes_only_when_seen_again_after_the_grace_period(backend: Backend, tmp_path: Path) -> None:
+    store = backend.artifacts
+    stray = tmp_path / "stray"
+    stray.write_bytes(b"in flight")
+    store.storage.put_file("blobs/ee/ee/" + "e" * 64, stray)
+    assert backend.automation.collect_garbage(grace_seconds=0).items == []  # first sighting: maybe an upload in flight
+    assert [i.kind for i in backend.automation.collect_garbage(grace_seconds=0).items] == ["stray_blob"]
+
+
+def test_captures_older_than_the_policy_are_deleted(backend: Backend) -> None:
+    store, auto = backend.artifacts, backend.automation
+    endpoint = Owner("endpoint", "ep1")
+    now = dt.datetime.now(dt.UTC)
+    recent = f"capture/{now:%Y/%m/%d/%H}/b.jsonl"
+    store.put_bytes(endpoint, "capture/2020/01/01/00/a.jsonl", b'{"old": 1}\n')
+    store.put_bytes(endpoint, recent, b'{"new": 1}\n')
+    assert auto.collect_garbage(dry_run=True, grace_seconds=0).items == []  # no policy: everything stays
+    with pytest.raises(InvalidInput):
+        auto.set_retention(capture_days=-1)
+    assert auto.set_retention(capture_days=7).capture_days == 7
+    report = auto.collect_garbage(grace_seconds=0)
+    assert [(i.kind, i.name) for i in report.items][:1] == [("capture", "endpoint ep1: capture/2020/01/01/00")]
+    assert [i.path for i in store.list(endpoint, "capture", recursive=True)] == [recent]
+    assert auto.set_retention(capture_days=0).capture_days is None
+
+
+@pytest.fixture(scope="module")
+def pool() -> Iterator[LocalExecutor]:
+    executor = LocalExecutor(max_workers=1)
+    yield executor
+    executor.close()
+
+
+def test_old_pipeline_executions_go_unless_a_kept_one_reuses_them(backend: Backend, pool: LocalExecutor) -> None:
+    pipelines = PipelineService(backend.db, backend.artifacts, ServiceSpec(Backend, backend.settings),
+                                local_executor=pool)
+    backend.__dict__["pipelines"] = pipelines
+    pipeline = Pipeline("sums", [ProcessingStep("Make", lib.numbers, inputs={"n": Parameter("n", int, 3)},
+                                                outputs=["data"])])
+    first = pipelines.run(pipeline)
+    second = pipelines.run(pipeline)  # a cache hit: its step reuses the first one's output
+    third = pipelines.run(pipeline, parameters={"n": 5}, cache=False)
+    assert second.step("Make").cached_from is not None
+
+    backend.automation.set_retention(keep_executions=2)
+    report = backend.automation.collect_garbage(grace_seconds=0)
+    assert [i.kind for i in report.items if i.kind == "pipeline_execution"] == []  # the first is reused by the second
+
+    backend.automation.set_retention(keep_executions=1)
+    dry = backend.automation.collect_garbage(dry_run=True, grace_seconds=0)
+    assert sorted(i.name for i in dry.items if i.kind == "pipeline_execution") == sorted(
+        [f"sums/{first.id}", f"sums/{second.id}"])
+    backend.automation.collect_garbage(grace_seconds=0)
+    assert [e.id for e in pipelines.list_executions(pipeline="sums")] == [third.id]
+    with pytest.raises(NotFound):
+        pipelines.get_execution(first.id)
+    outputs = backend.artifacts.list(Owner("step_execution", third.step("Make").id), recursive=True)
+    assert outputs and all(backend.artifacts.storage.exists(blob_key(o.sha256 or "")) for o in outputs)
