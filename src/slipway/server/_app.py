@@ -80,7 +80,9 @@ def create_app(backend: Backend) -> FastAPI:
     api.include_router(pipeline_router)
     app.include_router(api)
     app.include_router(ui_router)  # the web UI's pages at / (after the API: /api/v1 paths stay the API's)
-    mount_inference(app, ServingHost(backend.serving, backend.registry, backend.artifacts))
+    # Kept on the app so the UI's endpoint pages can chart the traffic its metrics count.
+    app.state.serving_host = ServingHost(backend.serving, backend.registry, backend.artifacts)
+    mount_inference(app, app.state.serving_host)
     # Outermost of all: every response, a refused body's and a 500's included, has the security headers.
     settings = backend.settings
     app.add_middleware(BodyLimitMiddleware, max_request_bytes=settings.max_request_bytes,

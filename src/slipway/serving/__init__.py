@@ -11,6 +11,7 @@ Example:
 """
 
 from slipway.serving._app import ServingHost, create_inference_app, mount_inference
+from slipway.serving._metrics import TrafficHistory, TrafficPoint
 from slipway.serving._records import (
     Alarms,
     CaptureConfig,
@@ -44,6 +45,8 @@ __all__ = [
     "ServingHost",
     "ServingService",
     "Strategy",
+    "TrafficHistory",
+    "TrafficPoint",
     "Variant",
     "VariantSpec",
     "WindowStats",

@@ -3,12 +3,19 @@
 Written by hand in the text exposition format (version 0.0.4) rather than with
 ``prometheus_client``: three metric families do not justify a dependency, and recording one
 request here is a lock and a few additions, cheap enough for the request path.
+
+:class:`TrafficHistory` turns the counters into rates over time (requests per second, error rate,
+latency percentiles per variant) by sampling them on a thread of its own, for the web UI's charts.
+It sees the traffic of this process only: a server with several workers shows the worker that
+answers, and ``slipway serve`` processes keep their own.
 """
 
 from __future__ import annotations
 
 import bisect
+import collections
 import threading
+import time
 from dataclasses import dataclass, field
 
 # Seconds; from half a millisecond (a small scikit-learn model) to ten seconds (a large one).
@@ -42,6 +49,12 @@ class ServingMetrics:
             series.total_seconds += seconds
             series.buckets[bisect.bisect_left(BUCKETS, seconds)] += 1
 
+    def snapshot(self) -> dict[tuple[str, str], Counters]:
+        """The counters of every (endpoint, variant) series as they are now."""
+        with self._lock:
+            items = list(self._series.items())
+            return {k: Counters(s.requests, s.errors, s.total_seconds, tuple(s.buckets)) for k, s in items}
+
     def render(self) -> str:
         """Every series in the Prometheus text format."""
         with self._lock:
@@ -65,6 +78,119 @@ class ServingMetrics:
             lines.append(f"slipway_request_latency_seconds_sum{{{labels}}} {s.total_seconds!r}")
             lines.append(f"slipway_request_latency_seconds_count{{{labels}}} {s.requests}")
         return "\n".join(lines) + "\n"
+
+
+@dataclass(frozen=True)
+class Counters:
+    """One series' totals since the process started; ``buckets`` counts requests per latency bucket
+    (``BUCKETS`` bounds, then everything slower)."""
+
+    requests: int
+    errors: int
+    total_seconds: float
+    buckets: tuple[int, ...]
+
+
+@dataclass(frozen=True)
+class TrafficPoint:
+    """One variant's traffic between two samples: rates per second, error share, latency in ms.
+
+    Latency percentiles are interpolated within the histogram's buckets; None when no request came.
+    """
+
+    at: float  # the end of the interval, seconds since the epoch
+    requests_per_second: float
+    error_rate: float | None
+    p50_ms: float | None
+    p99_ms: float | None
+
+
+class TrafficHistory:
+    """Rates over time of every series of a :class:`ServingMetrics`, sampled every ``interval`` seconds.
+
+    Keeps the last ``keep`` intervals (an hour by default). :meth:`start` samples on a daemon
+    thread; :meth:`sample` takes one sample now (tests, or a caller with its own clock).
+    Thread-safe.
+    """
+
+    def __init__(self, metrics: ServingMetrics, *, interval: float = 5.0, keep: int = 720) -> None:
+        self._metrics = metrics
+        self.interval = interval
+        self._lock = threading.Lock()
+        self._last: tuple[float, dict[tuple[str, str], Counters]] | None = None
+        self._points: dict[tuple[str, str], collections.deque[TrafficPoint]] = {}
+        self._keep = keep
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def start(self) -> TrafficHistory:
+        """Sample every ``interval`` seconds on a daemon thread until :meth:`close`; returns self."""
+        with self._lock:
+            if self._thread is None:
+                self._thread = threading.Thread(target=self._run, name="slipway-traffic-history", daemon=True)
+                self._thread.start()
+        return self
+
+    def _run(self) -> None:
+        self.sample()
+        while not self._stop.wait(self.interval):
+            self.sample()
+
+    def close(self) -> None:
+        self._stop.set()
+
+    def sample(self, now: float | None = None) -> None:
+        """Record the traffic since the previous sample (the first sample only sets the start)."""
+        at = time.time() if now is None else now
+        current = self._metrics.snapshot()
+        with self._lock:
+            last, self._last = self._last, (at, current)
+            if last is None or at <= last[0]:
+                return
+            elapsed = at - last[0]
+            for key, counters in current.items():
+                before = last[1].get(key, Counters(0, 0, 0.0, (0,) * len(counters.buckets)))
+                points = self._points.setdefault(key, collections.deque(maxlen=self._keep))
+                points.append(_point(at, elapsed, before, counters))
+
+    def points(self, endpoint: str) -> dict[str, list[TrafficPoint]]:
+        """The recorded points of each variant of ``endpoint``, oldest first."""
+        with self._lock:
+            return {variant: list(p) for (name, variant), p in sorted(self._points.items()) if name == endpoint}
+
+
+def _point(at: float, elapsed: float, before: Counters, after: Counters) -> TrafficPoint:
+    requests = after.requests - before.requests
+    errors = after.errors - before.errors
+    buckets = [a - b for a, b in zip(after.buckets, before.buckets, strict=True)]
+    return TrafficPoint(
+        at=at,
+        requests_per_second=requests / elapsed,
+        error_rate=errors / requests if requests else None,
+        p50_ms=_percentile(buckets, 0.5),
+        p99_ms=_percentile(buckets, 0.99),
+    )
+
+
+def _percentile(buckets: list[int], fraction: float) -> float | None:
+    """The latency (ms) below which ``fraction`` of the requests fell, linear within a bucket.
+
+    A percentile in the last, open-ended bucket is reported as its lower bound.
+    """
+    total = sum(buckets)
+    if total == 0:
+        return None
+    rank = fraction * total
+    seen = 0
+    for index, count in enumerate(buckets):
+        if count and seen + count >= rank:
+            low = BUCKETS[index - 1] if index > 0 else 0.0
+            if index >= len(BUCKETS):
+                return low * 1000
+            high = BUCKETS[index]
+            return (low + (high - low) * (rank - seen) / count) * 1000
+        seen += count
+    return BUCKETS[-1] * 1000
 
 
 def _copy(series: _Series) -> _Series:

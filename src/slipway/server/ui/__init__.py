@@ -10,6 +10,7 @@ from __future__ import annotations
 from fastapi import APIRouter
 
 from slipway.server.ui._assets import router as assets_router
+from slipway.server.ui._endpoints import router as endpoints_router
 from slipway.server.ui._home import router as home_router
 from slipway.server.ui._lineage import router as lineage_router
 from slipway.server.ui._login import router as login_router
@@ -21,5 +22,6 @@ ui_router.include_router(login_router)
 ui_router.include_router(home_router)
 ui_router.include_router(pipelines_router)
 ui_router.include_router(lineage_router)
+ui_router.include_router(endpoints_router)
 
 __all__ = ["ui_router"]

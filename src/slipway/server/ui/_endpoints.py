@@ -1,0 +1,103 @@
+"""Endpoint pages: variants with their weights and model versions, traffic charts, deployments, data capture.
+
+The endpoint, its deployments and the monitors reading its capture come from the serving and
+monitoring services. Traffic (requests per second, error rate, latency) is what this server's
+inference routes answered, sampled from the serving host's metrics by a
+:class:`~slipway.serving.TrafficHistory` started on the first look; the page redraws its charts
+from ``/endpoints/{name}/traffic`` every few seconds.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import threading
+from typing import Any
+
+from fastapi import APIRouter, Request
+from starlette.responses import HTMLResponse
+
+from slipway._backend import Backend
+from slipway._charts import line_chart
+from slipway.server.ui._render import UIRoute, render, svg
+from slipway.serving import Endpoint, ServingHost, TrafficHistory, TrafficPoint
+
+router = APIRouter(route_class=UIRoute)
+
+_history_lock = threading.Lock()  # one history per app, even when two first requests race
+
+
+def traffic_history(request: Request) -> TrafficHistory | None:
+    """The app's traffic history, started on first use; None when the app serves no inference routes."""
+    state = request.app.state
+    host: ServingHost | None = getattr(state, "serving_host", None)
+    if host is None:
+        return None
+    with _history_lock:
+        history: TrafficHistory | None = getattr(state, "traffic_history", None)
+        if history is None:
+            history = state.traffic_history = TrafficHistory(host.metrics).start()
+    return history
+
+
+def traffic_charts(points: dict[str, list[TrafficPoint]]) -> dict[str, str]:
+    """Three charts over time, one line per variant: requests per second, error rate, p50 and p99 latency."""
+
+    def clock(seconds: float) -> str:
+        return dt.datetime.fromtimestamp(seconds, dt.UTC).strftime("%H:%M:%S")
+
+    def series(value: Any) -> dict[str, list[tuple[float, float]]]:
+        return {name: [(p.at, v) for p in pts if (v := value(p)) is not None] for name, pts in points.items()}
+
+    latency = {
+        f"{name} {label}": [(p.at, v) for p in pts if (v := getattr(p, attr)) is not None]
+        for name, pts in points.items()
+        for label, attr in (("p50", "p50_ms"), ("p99", "p99_ms"))
+    }
+    options: dict[str, Any] = {"x_format": clock, "x_label": "time (UTC)", "width": 460, "height": 200}
+    return {
+        "requests": line_chart(series(lambda p: p.requests_per_second), **options),
+        "errors": line_chart(series(lambda p: p.error_rate), **options),
+        "latency": line_chart(latency, **options),
+    }
+
+
+def _totals(points: dict[str, list[TrafficPoint]], endpoint: Endpoint) -> list[dict[str, Any]]:
+    """Per variant: the latest interval's figures, so the table reads without the charts."""
+    return [{"variant": v, "latest": points[v.name][-1] if points.get(v.name) else None} for v in endpoint.variants]
+
+
+@router.get("/endpoints")
+def endpoints_page(request: Request) -> HTMLResponse:
+    backend: Backend = request.app.state.backend
+    traffic_history(request)
+    return render(request, "endpoints/list.html", title="Endpoints", endpoints=backend.serving.list_endpoints())
+
+
+@router.get("/endpoints/{name}")
+def endpoint_page(request: Request, name: str) -> HTMLResponse:
+    backend: Backend = request.app.state.backend
+    endpoint = backend.serving.get_endpoint(name)
+    history = traffic_history(request)
+    points = history.points(name) if history is not None else {}
+    total_weight = sum(v.weight for v in endpoint.variants if not v.shadow) or 1.0
+    return render(
+        request,
+        "endpoints/endpoint.html",
+        title=f"Endpoint {name}",
+        endpoint=endpoint,
+        shares={v.name: (0.0 if v.shadow else v.weight / total_weight) for v in endpoint.variants},
+        deployments=backend.serving.list_deployments(name),
+        monitors=[m for m in backend.monitoring.list_monitors() if m.endpoint == name],
+        charts={key: svg(chart) for key, chart in traffic_charts(points).items()},
+        rows=_totals(points, endpoint),
+        sampling=history is not None,
+        interval=history.interval if history is not None else None,
+    )
+
+
+@router.get("/endpoints/{name}/traffic")
+def endpoint_traffic(request: Request, name: str) -> dict[str, Any]:
+    """The charts as SVG text, polled by the endpoint page to redraw them."""
+    request.app.state.backend.serving.get_endpoint(name)  # a 404 for an unknown endpoint, and the read check
+    history = traffic_history(request)
+    return {"charts": traffic_charts(history.points(name) if history is not None else {})}

@@ -1,0 +1,84 @@
+"""Endpoint pages without a browser: variants and their shares, traffic charts, deployments, capture."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from _serving_models import register, write_line
+from fastapi.testclient import TestClient
+
+from slipway import load_settings
+from slipway._backend import Backend
+from slipway.server import create_app
+from slipway.serving import TrafficHistory
+
+XSS = "<script>alert(1)</script>"
+
+
+@pytest.fixture(scope="module")
+def backend(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Backend]:
+    home: Path = tmp_path_factory.mktemp("ui-endpoints")
+    made = Backend(load_settings(env={}, cwd=home, home=str(home)))
+    package = write_line(home / "line")
+    first, second = register(made.registry, package), register(made.registry, package)
+    made.serving.create_endpoint("line", [{"model": first}], capture={"sampling_percent": 25})
+    made.serving.update_endpoint("line", [{"model": first, "weight": 3}, {"model": second, "weight": 1}])
+    made.serving.rollback("line", reason=f"{XSS} by hand")
+    yield made
+    made.close()
+
+
+@pytest.fixture(scope="module")
+def client(backend: Backend) -> Iterator[TestClient]:
+    with TestClient(create_app(backend, auth=False)) as test_client:
+        yield test_client
+
+
+def test_the_endpoints_list(client: TestClient) -> None:
+    page = client.get("/endpoints")
+    assert page.status_code == 200
+    assert 'href="/endpoints/line"' in page.text and 'href="/models/line/versions/1"' in page.text
+
+
+def test_an_endpoint_page_shows_variants_deployments_and_capture(client: TestClient, backend: Backend) -> None:
+    page = client.get("/endpoints/line")
+    assert page.status_code == 200
+    variants = page.text.split('id="variants"')[1].split("</table>")[0]
+    assert 'href="/models/line/versions/1"' in variants  # the rollback put version 1 back alone
+    deployments = page.text.split('id="deployments"')[1].split("</table>")[0]
+    assert deployments.count("<tr class=") == len(backend.serving.list_deployments("line"))
+    assert "RolledBack" in deployments and "&lt;script&gt;alert(1)&lt;/script&gt; by hand" in deployments
+    assert "<script>alert" not in page.text
+    capture = page.text.split('id="capture"')[1].split("</div>\n</div>")[0]
+    assert "on</span>" in capture and "25% of requests" in capture
+    assert client.get("/endpoints/nope").status_code == 404
+
+
+def test_traffic_through_the_server_is_charted(client: TestClient, backend: Backend) -> None:
+    client.get("/endpoints/line")  # the first look starts the sampling
+    history: TrafficHistory = client.app.state.traffic_history  # type: ignore[attr-defined]
+    history.close()  # sample by hand from here on: a test cannot wait for the clock
+    start = time.time() + 1000
+    history.sample(start)
+    body = {"dataframe_split": {"columns": ["a", "b"], "data": [[1.0, 0.0]]}}
+    for _ in range(8):
+        assert client.post("/endpoints/line/invocations", json=body).status_code == 200
+    history.sample(start + 4)
+    points = history.points("line")["line-v1"]
+    assert points[-1].requests_per_second == pytest.approx(2.0)
+    assert points[-1].error_rate == 0.0 and points[-1].p50_ms is not None
+    assert points[-1].p50_ms <= points[-1].p99_ms  # type: ignore[operator]
+
+    traffic = client.get("/endpoints/line/traffic").json()["charts"]
+    assert set(traffic) == {"requests", "errors", "latency"}
+    assert all(chart.startswith("<svg") for chart in traffic.values())
+    assert "<polyline" in traffic["requests"] or "<circle" in traffic["requests"]
+    assert "line-v1 p99" in traffic["latency"]
+    page = client.get("/endpoints/line")
+    assert 'data-traffic-url="/endpoints/line/traffic"' in page.text
+    row = page.text.split('id="variants"')[1].split("</table>")[0]
+    assert '<td class="num">2</td>' in row  # requests per second in the latest interval
+    assert client.get("/endpoints/nope/traffic").status_code == 404
