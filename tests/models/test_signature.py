@@ -7,6 +7,7 @@ from pydantic import ValidationError
 
 from slipway.errors import InvalidInput
 from slipway.models import ColumnSpec, Signature, TensorSpec, infer_signature
+from slipway.models._signature import SignatureChecker
 
 
 def _frame() -> pd.DataFrame:
@@ -165,3 +166,31 @@ def test_signature_is_frozen_and_round_trips_through_json() -> None:
         ColumnSpec(name="x", type="decimal")  # type: ignore[arg-type]
     with pytest.raises(ValidationError):
         TensorSpec(dtype="not-a-dtype", shape=(-1,))
+
+
+def test_the_checker_keeps_a_layouts_plan_but_still_refuses_a_new_layout() -> None:
+    sig = Signature(inputs=(ColumnSpec(name="x", type="double"), ColumnSpec(name="n", type="long")))
+    checker = SignatureChecker(sig)
+    first = checker.validate(pd.DataFrame({"n": [1, 2], "x": [0.5, 1.5], "extra": [9, 9]}))
+    assert first.columns.tolist() == ["x", "n"] and first["n"].tolist() == [1, 2]
+    again = checker.validate(pd.DataFrame({"n": [7], "x": [2.5], "extra": [0]}))  # the same layout: the kept plan
+    assert again.to_dict("list") == {"x": [2.5], "n": [7]}
+    with pytest.raises(InvalidInput) as refused:  # n now floats: another layout, checked afresh
+        checker.validate(pd.DataFrame({"n": [1.5], "x": [2.5], "extra": [0]}))
+    assert refused.value.field == "n"
+    with pytest.raises(InvalidInput) as missing:
+        checker.validate(pd.DataFrame({"n": pd.array([None], dtype="Int64"), "x": [2.5]}))  # checked by value
+    assert missing.value.field == "n"
+
+
+def test_the_checker_gives_arrays_in_signature_order_when_asked() -> None:
+    sig = Signature(inputs=(ColumnSpec(name="b", type="double"), ColumnSpec(name="a", type="double")))
+    frame = pd.DataFrame({"a": [1, 2], "b": [10, 20]})  # ints, widened to the signature's doubles
+    as_array = SignatureChecker(sig, arrays=True).validate(frame)
+    assert isinstance(as_array, np.ndarray) and as_array.dtype == np.float64
+    assert as_array.tolist() == [[10.0, 1.0], [20.0, 2.0]]
+    as_frame = SignatureChecker(sig).validate(frame)
+    assert as_frame.dtypes.tolist() == [np.float64, np.float64] and as_frame.columns.tolist() == ["b", "a"]
+    mixed = Signature(inputs=(ColumnSpec(name="b", type="double"), ColumnSpec(name="a", type="long")))
+    kept = SignatureChecker(mixed, arrays=True).validate(frame)  # two dtypes: a DataFrame keeps both
+    assert isinstance(kept, pd.DataFrame) and kept.dtypes.tolist() == [np.float64, np.int64]

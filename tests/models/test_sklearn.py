@@ -127,3 +127,20 @@ def test_a_custom_type_is_refused_unless_named(
     assert err.value.to_dict()["error"]["code"] == "UNTRUSTED_MODEL"
     np.testing.assert_allclose(load_model(tmp_path / "m", trusted=[custom]).predict(X), model.predict(X))
     np.testing.assert_allclose(load_model(tmp_path / "m", trusted=True).predict(X), model.predict(X))
+
+
+def test_a_model_fitted_on_named_columns_is_given_arrays_when_it_answers_alike(
+    abalone: pd.DataFrame, tmp_path: Path, recwarn: pytest.WarningsRecorder
+) -> None:
+    X, y = abalone[NUMERIC], abalone["rings"]
+    plain = Ridge().fit(X, y)
+    save_model(plain, tmp_path / "plain", input_example=X.head(5))
+    named = abalone[FEATURES]
+    save_model(_ridge_pipeline().fit(named, y), tmp_path / "by-name", input_example=named.head(5))
+    fast, by_name = load_model(tmp_path / "plain"), load_model(tmp_path / "by-name")
+    assert fast._checker is not None and fast._checker._arrays  # the fast path is on
+    assert by_name._checker is not None and not by_name._checker._arrays  # it selects columns by name: no arrays
+    rows = X.head(3)[NUMERIC[::-1]]
+    np.testing.assert_allclose(fast.predict(rows.to_dict("records")), plain.predict(X.head(3)))
+    np.testing.assert_allclose(by_name.predict(named.head(3)), by_name.raw.predict(named.head(3)))
+    assert not [w for w in recwarn if "feature names" in str(w.message)]

@@ -51,11 +51,15 @@ class Flavor(ABC):
         name: the flavor's name in manifests and in ``save_model(flavor=...)``.
         packages: distributions whose installed versions are recorded at save and checked at load.
         modules: top-level modules whose objects this flavor saves (used to detect the flavor).
+        accepts_arrays: ``predict`` may be given a NumPy array of a named signature's columns, in
+            signature order, instead of the DataFrame. :class:`LoadedModel` relies on it only for
+            a model that gives the same answers both ways on its input example.
     """
 
     name: ClassVar[str]
     packages: ClassVar[tuple[str, ...]]
     modules: ClassVar[tuple[str, ...]] = ()
+    accepts_arrays: ClassVar[bool] = False
 
     @abstractmethod
     def save(self, model: Any, folder: Path, trust: Trust) -> dict[str, Any]:

@@ -19,7 +19,7 @@ from slipway.models._flavor import Flavor, ModelInput, Prediction, package_file
 from slipway.models._inputs import as_model_input, example_from_json, example_to_json
 from slipway.models._manifest import FORMAT_VERSION, ModelInfo, read_manifest, write_manifest
 from slipway.models._registry import detect_flavor, get_flavor
-from slipway.models._signature import Signature, infer_signature
+from slipway.models._signature import Signature, SignatureChecker, TensorSpec, infer_signature
 from slipway.models._trust import Trust
 from slipway.models._versions import installed_versions, warn_on_mismatch
 
@@ -52,6 +52,9 @@ class LoadedModel:
         self.model_card = model_card
         self.input_example = input_example
         self._flavor = flavor
+        signature = info.signature
+        arrays = signature is not None and _takes_arrays(flavor, raw, info.flavor_config, signature, input_example)
+        self._checker = None if signature is None else SignatureChecker(signature, arrays=arrays)
 
     @property
     def flavor(self) -> str:
@@ -67,12 +70,15 @@ class LoadedModel:
         """Run the model on a DataFrame, an array, a dict of column lists or a list of record dicts.
 
         When the package has a signature, the input is checked and converted with
-        :meth:`Signature.validate` first, so columns may come in any order.
+        :meth:`Signature.validate` first, so columns may come in any order. When the flavor takes
+        arrays and did so on the input example with the same answers as for the DataFrame, numeric
+        columns reach the model as one NumPy array in signature order (much faster for small
+        inputs, which is what an inference server sends).
 
         Raises:
             InvalidInput: when the input does not match the signature.
         """
-        return _predict(self._flavor, self.raw, self.info.flavor_config, self.signature, data)
+        return _predict(self._flavor, self.raw, self.info.flavor_config, self._checker, data)
 
     def __repr__(self) -> str:
         return f"LoadedModel(flavor={self.flavor!r}, created_at={self.info.created_at.isoformat()!r})"
@@ -214,10 +220,32 @@ def load_model(path: str | Path, *, trusted: bool | Iterable[str] = False) -> Lo
 
 
 def _predict(
-    flavor: Flavor, raw: Any, config: dict[str, Any], signature: Signature | None, data: object
+    flavor: Flavor, raw: Any, config: dict[str, Any], checker: SignatureChecker | None, data: object
 ) -> Prediction:
-    values = signature.validate(data) if signature is not None else as_model_input(data)
+    values = checker.validate(data) if checker is not None else as_model_input(data)
     return flavor.predict(raw, values, config)
+
+
+def _takes_arrays(
+    flavor: Flavor, raw: Any, config: dict[str, Any], signature: Signature, example: ModelInput | None
+) -> bool:
+    """Whether ``raw`` answers a NumPy array of the signature's columns as it answers the DataFrame.
+
+    Asked of the input example once, at load: a model that selects columns by name (a
+    scikit-learn ColumnTransformer) fails or answers differently, and keeps getting DataFrames.
+    """
+    if not flavor.accepts_arrays or example is None or isinstance(signature.inputs, TensorSpec):
+        return False
+    frame = SignatureChecker(signature).validate(example)
+    if not isinstance(frame, pd.DataFrame) or frame.dtypes.nunique() != 1:
+        return False
+    try:
+        expected, got = flavor.predict(raw, frame, config), flavor.predict(raw, frame.to_numpy(), config)
+    except Exception:  # noqa: BLE001 - any failure means: keep DataFrames
+        return False
+    if not isinstance(expected, np.ndarray) or not isinstance(got, np.ndarray) or expected.shape != got.shape:
+        return False
+    return bool(np.array_equal(expected, got, equal_nan=expected.dtype.kind in "fc"))
 
 
 def _check_example(
@@ -230,7 +258,7 @@ def _check_example(
 ) -> Signature:
     """Load the staged model, run it on the example, and return the signature (inferred if not given)."""
     raw = flavor.load(staging, config, trust)
-    prediction = _predict(flavor, raw, config, signature or infer_signature(example), example)
+    prediction = _predict(flavor, raw, config, SignatureChecker(signature or infer_signature(example)), example)
     if signature is not None:
         return signature
     return infer_signature(example, prediction if isinstance(prediction, pd.DataFrame | np.ndarray) else None)

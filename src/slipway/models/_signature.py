@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Hashable
+from dataclasses import dataclass
 from typing import Any, Literal
 
 import numpy as np
@@ -120,11 +122,7 @@ class Signature(BaseModel):
             InvalidInput: naming (in ``field``) the missing column, or the column with a wrong
                 type or unexpected missing values; ``field="data"`` for a wrong shape.
         """
-        values = as_model_input(data)
-        if isinstance(self.inputs, TensorSpec):
-            return _check_tensor(self.inputs, values)
-        checked = _check_columns(self.inputs, self._as_frame(values, self.inputs))
-        return checked.to_numpy() if self.positional else checked
+        return SignatureChecker(self).validate(data)
 
     def _as_frame(self, data: ModelInput, columns: tuple[ColumnSpec, ...]) -> pd.DataFrame:
         names = [column.name for column in columns]
@@ -139,6 +137,86 @@ class Signature(BaseModel):
                 raise InvalidInput(f"expected {len(names)} columns, got {data.shape[1]}", field="data")
             return data.set_axis(names, axis=1)
         return data
+
+
+@dataclass(frozen=True)
+class _Plan:
+    """How a frame of one layout (column labels and dtypes) becomes the model's input.
+
+    ``positions`` are the frame's columns in signature order. ``dtype`` is set when every frame
+    column has a plain NumPy numeric dtype and every signature column wants the same one: the
+    frame is then converted with one NumPy selection instead of pandas column by column.
+    """
+
+    labels: list[Hashable]
+    names: list[str]
+    casts: dict[str, str]
+    positions: list[int]
+    dtype: np.dtype[Any] | None
+
+
+class SignatureChecker:
+    """:meth:`Signature.validate`, with the checks of each frame layout worked out once.
+
+    A served endpoint sees the same columns and dtypes on nearly every request. For a layout of
+    plain NumPy numbers (ints, floats, booleans, which cannot hold missing values where the
+    signature forbids them) the outcome of the checks depends on the layout alone, so it is
+    kept, and later frames of that layout are only selected and converted. Other layouts (object,
+    datetime or nullable extension columns) are checked value by value every time.
+
+    Thread-safe: plans are immutable and the cache is a dict written by single assignments.
+
+    Args:
+        signature: what the model takes.
+        arrays: return a NumPy array of the signature's columns, in order, instead of a
+            DataFrame when the columns share one NumPy dtype (the model accepts either; see
+            ``Flavor.accepts_arrays``).
+    """
+
+    _LIMIT = 64  # layouts kept; past it, new layouts are checked without being kept
+
+    def __init__(self, signature: Signature, *, arrays: bool = False) -> None:
+        self.signature = signature
+        self._arrays = arrays or signature.positional
+        self._plans: dict[tuple[object, ...], _Plan] = {}
+
+    def validate(self, data: object) -> ModelInput:
+        """See :meth:`Signature.validate`."""
+        values = as_model_input(data)
+        inputs = self.signature.inputs
+        if isinstance(inputs, TensorSpec):
+            return _check_tensor(inputs, values)
+        frame = self.signature._as_frame(values, inputs)
+        dtypes = tuple(frame.dtypes)
+        key = (tuple(frame.columns), dtypes)
+        plan = self._plans.get(key)
+        if plan is None:
+            plan = _plan(inputs, frame, dtypes)
+            if len(self._plans) < self._LIMIT and all(_plain_number(t) for t in dtypes):
+                self._plans[key] = plan
+        if plan.dtype is not None:
+            array = frame.to_numpy(dtype=plan.dtype)[:, plan.positions]
+            return array if self._arrays else pd.DataFrame(array, columns=plan.names)
+        selected = frame[plan.labels].set_axis(plan.names, axis=1)
+        checked = selected.astype(plan.casts) if plan.casts else selected
+        return checked.to_numpy() if self.signature.positional else checked
+
+
+def _plain_number(dtype: Any) -> bool:
+    return isinstance(dtype, np.dtype) and dtype.kind in "iufb"
+
+
+def _plan(columns: tuple[ColumnSpec, ...], frame: pd.DataFrame, dtypes: tuple[Any, ...]) -> _Plan:
+    """Check ``frame`` against ``columns`` and say how to convert it (see :class:`_Plan`)."""
+    casts = _check_columns(columns, frame)
+    labels = {str(label): label for label in frame.columns}
+    names = [spec.name for spec in columns]
+    positions = [frame.columns.get_loc(labels[name]) for name in names]
+    dtype = None
+    if all(_plain_number(t) for t in dtypes):
+        wanted = {np.dtype(casts.get(name) or dtypes[i]) for name, i in zip(names, positions, strict=True)}
+        dtype = wanted.pop() if len(wanted) == 1 else None
+    return _Plan([labels[n] for n in names], names, casts, positions, dtype)
 
 
 def infer_signature(input_example: object, output_example: object = None) -> Signature:
@@ -208,7 +286,8 @@ def _widens(have: ColumnType | None, want: ColumnType | None) -> bool:
     return have is not None and (have == want or want in _WIDENS_TO.get(have, frozenset()))
 
 
-def _check_columns(columns: tuple[ColumnSpec, ...], frame: pd.DataFrame) -> pd.DataFrame:
+def _check_columns(columns: tuple[ColumnSpec, ...], frame: pd.DataFrame) -> dict[str, str]:
+    """Check every column ``columns`` names; the NumPy dtype each must be cast to."""
     labels = {str(label): label for label in frame.columns}
     if len(labels) != frame.shape[1]:
         raise InvalidInput("the input has duplicate column names", field="data")
@@ -229,9 +308,7 @@ def _check_columns(columns: tuple[ColumnSpec, ...], frame: pd.DataFrame) -> pd.D
             )
         if spec.type in _NUMPY_DTYPES and (have != spec.type or values.dtype == object):
             casts[spec.name] = _NUMPY_DTYPES[spec.type]
-    names = [spec.name for spec in columns]
-    selected = frame[[labels[name] for name in names]].set_axis(names, axis=1)
-    return selected.astype(casts) if casts else selected
+    return casts
 
 
 def _check_tensor(spec: TensorSpec, data: ModelInput) -> np.ndarray:

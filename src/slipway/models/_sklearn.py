@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
+
+import numpy as np
 
 from slipway.models._flavor import Flavor, ModelInput, Prediction, import_extra, package_file
 from slipway.models._trust import Trust
@@ -29,6 +32,7 @@ class SklearnFlavor(Flavor):
     name = "sklearn"
     packages = ("scikit-learn", "skops")
     modules = ("sklearn",)
+    accepts_arrays = True
 
     def save(self, model: Any, folder: Path, trust: Trust) -> dict[str, Any]:
         sio = _skops()
@@ -45,4 +49,10 @@ class SklearnFlavor(Flavor):
         return sio.load(file, trusted=untrusted)
 
     def predict(self, model: Any, data: ModelInput, config: Mapping[str, Any]) -> Prediction:
+        if isinstance(data, np.ndarray) and getattr(model, "feature_names_in_", None) is not None:
+            # The columns are the signature's, in order (see Flavor.accepts_arrays): the names
+            # scikit-learn would check are right, so its warning about their absence is noise.
+            with warnings.catch_warnings():
+                warnings.filterwarnings("ignore", "X does not have valid feature names", UserWarning)
+                return model.predict(data)  # type: ignore[no-any-return]
         return model.predict(data)  # type: ignore[no-any-return]

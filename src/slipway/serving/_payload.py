@@ -55,6 +55,9 @@ def _from_json(key: str, value: Any) -> ModelInput:
     if key == "dataframe_split":
         if not isinstance(value, Mapping) or "columns" not in value or "data" not in value:
             raise InvalidInput("dataframe_split needs 'columns' and 'data'", field=key)
+        fast = _uniform_rows(value["data"], value["columns"])
+        if fast is not None:
+            return fast
         return _table(key, lambda: pd.DataFrame(value["data"], columns=value["columns"]))
     if key == "dataframe_records" or (isinstance(value, list) and value and isinstance(value[0], Mapping)):
         if not isinstance(value, list) or not all(isinstance(r, Mapping) for r in value):
@@ -68,6 +71,30 @@ def _from_json(key: str, value: Any) -> ModelInput:
         except ValueError as exc:
             raise InvalidInput(f"{key} is not a rectangular array: {exc}", field=key) from None
     raise InvalidInput(f"{key} must be a non-empty list or an object of columns", field=key)
+
+
+_UNIFORM = {float: np.float64, int: np.int64, bool: np.bool_}
+
+
+def _uniform_rows(rows: Any, columns: Any) -> pd.DataFrame | None:
+    """Rows whose values are all floats (or all ints, or all booleans) as a one-block DataFrame.
+
+    pandas would give every column that same dtype, but builds a list-of-rows frame column by
+    column, at several times the cost; the common single-row request of numbers takes this path.
+    None for anything else (mixed types, ragged rows), which the general constructor handles.
+    """
+    if not isinstance(rows, list) or not rows or not isinstance(columns, list) or not isinstance(rows[0], list):
+        return None
+    kind = type(rows[0][0]) if rows[0] else None
+    width = len(columns)
+    if kind not in _UNIFORM or not all(
+        type(row) is list and len(row) == width and all(type(v) is kind for v in row) for row in rows
+    ):
+        return None
+    try:
+        return pd.DataFrame(np.array(rows, dtype=_UNIFORM[kind]), columns=columns)
+    except (ValueError, OverflowError):  # an int past 64 bits
+        return None
 
 
 def _table(key: str, build: Any) -> pd.DataFrame:

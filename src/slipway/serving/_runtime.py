@@ -187,6 +187,8 @@ class EndpointRuntime:
     def answer(self, requests: Sequence[Prepared]) -> list[Answer | SlipwayError]:
         """Answer prepared requests, calling each variant's model once for all the requests it got
         (micro-batching); each request gets its answer or its own error, in order."""
+        if len(requests) == 1:
+            return self._answer_group(list(requests))
         groups: dict[tuple[object, ...], list[int]] = {}
         for i, request in enumerate(requests):
             key = (id(request.routing), request.route.name, *shape_key(request.data))
