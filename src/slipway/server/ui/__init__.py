@@ -11,15 +11,21 @@ from fastapi import APIRouter
 
 from slipway.server.ui._assets import router as assets_router
 from slipway.server.ui._endpoints import router as endpoints_router
+from slipway.server.ui._experiments import router as experiments_router
 from slipway.server.ui._home import router as home_router
 from slipway.server.ui._lineage import router as lineage_router
 from slipway.server.ui._login import router as login_router
+from slipway.server.ui._models import router as models_router
 from slipway.server.ui._pipelines import router as pipelines_router
+from slipway.server.ui._runs import router as runs_router
 
 ui_router = APIRouter(include_in_schema=False)
 ui_router.include_router(assets_router)
 ui_router.include_router(login_router)
 ui_router.include_router(home_router)
+ui_router.include_router(experiments_router)
+ui_router.include_router(runs_router)
+ui_router.include_router(models_router)
 ui_router.include_router(pipelines_router)
 ui_router.include_router(lineage_router)
 ui_router.include_router(endpoints_router)

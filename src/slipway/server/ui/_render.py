@@ -93,6 +93,13 @@ def _duration(value: dt.timedelta | float | None) -> str:
     return f"{hours}h {minutes:02d}m"
 
 
+def _first_line(text: str | None, limit: int = 80) -> str:
+    """The first line of a description, cut to ``limit`` characters: a table's short description."""
+    lines = (text or "").strip().splitlines()
+    first = lines[0] if lines else ""
+    return first if len(first) <= limit else first[: limit - 1] + "…"
+
+
 @functools.cache
 def environment() -> jinja2.Environment:
     """The one Jinja2 environment of the UI (built on first use): package templates, autoescape on."""
@@ -103,7 +110,7 @@ def environment() -> jinja2.Environment:
         trim_blocks=True,
         lstrip_blocks=True,
     )
-    env.filters.update(q=_segment, when=_when, num=_number, duration=_duration)
+    env.filters.update(q=_segment, when=_when, num=_number, duration=_duration, first_line=_first_line)
     env.globals.update(nav=NAV, admin_nav=ADMIN_NAV, has_role=has_role, csrf_field=CSRF_FIELD)
     return env
 
@@ -112,9 +119,9 @@ def render(request: Request, template_name: str, status_code: int = 200, **conte
     """Render ``template_name`` (under ``templates/``) into an HTML response.
 
     The template also sees ``request``, ``principal`` (who acts), ``csrf_token`` (for the hidden
-    field of its forms) and ``logged_in`` (the browser holds a login cookie). Values that are already
-    safe HTML (the SVG of :mod:`slipway._charts`) must be wrapped in :class:`markupsafe.Markup` by the
-    caller; everything else is escaped.
+    field of its forms), ``logged_in`` (the browser holds a login cookie) and ``page_path``. Values
+    that are already safe HTML (the SVG of :mod:`slipway._charts`) must be wrapped in
+    :class:`markupsafe.Markup` by the caller (see :func:`svg`); everything else is escaped.
     """
     principal = current_principal()
     page = environment().get_template(template_name).render(
@@ -122,7 +129,7 @@ def render(request: Request, template_name: str, status_code: int = 200, **conte
         principal=principal,
         csrf_token=csrf_token_for(request),
         logged_in=TOKEN_COOKIE in request.cookies,
-        path=request.url.path,
+        page_path=request.url.path,
         **context,
     )
     response = HTMLResponse(page, status_code=status_code)
