@@ -96,11 +96,20 @@ def _card(name: str, baseline: ColumnStatistics | None, current: ColumnStatistic
         style = "bad" if drift.drifted else "ok"
         verdict = (f'<div class="meta">{esc(drift.method)}: <span class="{style}">{score}</span> '
                    f"(threshold {drift.threshold:g})</div>")
-    chart = ""
-    if baseline is not None and baseline.numeric == current.numeric:
-        chart = _numeric_chart(baseline, current) if current.numeric else _category_chart(baseline, current)
+    chart = feature_chart(baseline, current)
     return (f'<div class="card"><h3>{esc(name)}</h3><div class="meta">{esc(current.inferred_type)} · '
             f"{_describe(baseline, 'baseline')} · {_describe(current, 'current')}</div>{verdict}{chart}</div>")
+
+
+def feature_chart(baseline: ColumnStatistics | None, current: ColumnStatistics) -> str:
+    """One feature's chart, baseline against current (colours of :func:`slipway._charts.colour` 0 and 1).
+
+    Numbers: both sides' shares over the same bins; text: the shares of the most frequent values.
+    Empty when the sides cannot be drawn together (missing from the baseline, or of other kinds).
+    """
+    if baseline is None or baseline.numeric != current.numeric:
+        return ""
+    return _numeric_chart(baseline, current) if current.numeric else _category_chart(baseline, current)
 
 
 def _describe(column: ColumnStatistics | None, side: str) -> str:

@@ -9,8 +9,11 @@ from __future__ import annotations
 import abc
 import json
 from pathlib import Path
+from typing import Any
 
-from slipway.monitoring._report import VIOLATIONS_FILE
+from slipway.monitoring._baseline import STATISTICS_FILE
+from slipway.monitoring._report import DRIFT_FILE, VIOLATIONS_FILE
+from slipway.statistics import DatasetStatistics
 
 
 class ReportReader(abc.ABC):
@@ -28,6 +31,22 @@ class ReportReader(abc.ABC):
             return []
         found: list[dict[str, str]] = json.loads(self.read_report(execution_id, VIOLATIONS_FILE))["violations"]
         return found
+
+    def read_drift(self, execution_id: str) -> list[dict[str, Any]]:
+        """The entries of an execution's ``drift.json``: per feature its method, score, threshold and verdict.
+
+        None of them for a failed or model-quality execution.
+        """
+        if DRIFT_FILE not in self.report_files(execution_id):
+            return []
+        found: list[dict[str, Any]] = json.loads(self.read_report(execution_id, DRIFT_FILE))["features"]
+        return found
+
+    def read_statistics(self, execution_id: str) -> DatasetStatistics | None:
+        """The statistics of the data a data-quality execution checked (None when it has none)."""
+        if STATISTICS_FILE not in self.report_files(execution_id):
+            return None
+        return DatasetStatistics.from_json(self.read_report(execution_id, STATISTICS_FILE))
 
     def download_report(self, execution_id: str, folder: Path) -> Path:
         """Write an execution's report files into ``folder``; returns it."""

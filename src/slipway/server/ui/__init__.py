@@ -16,6 +16,7 @@ from slipway.server.ui._home import router as home_router
 from slipway.server.ui._lineage import router as lineage_router
 from slipway.server.ui._login import router as login_router
 from slipway.server.ui._models import router as models_router
+from slipway.server.ui._monitoring import router as monitoring_router
 from slipway.server.ui._pipelines import router as pipelines_router
 from slipway.server.ui._runs import router as runs_router
 
@@ -29,5 +30,6 @@ ui_router.include_router(models_router)
 ui_router.include_router(pipelines_router)
 ui_router.include_router(lineage_router)
 ui_router.include_router(endpoints_router)
+ui_router.include_router(monitoring_router)
 
 __all__ = ["ui_router"]

@@ -1,0 +1,104 @@
+"""Monitoring pages without a browser: monitors, schedules, executions, a report's charts, alarms."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from fastapi.testclient import TestClient
+
+from slipway import load_settings
+from slipway._backend import Backend
+from slipway.automation import RunMonitor
+from slipway.monitoring import MonitorExecution
+from slipway.server import create_app
+
+XSS = "<script>alert(1)</script>"
+
+
+def _frame(seed: int, shift: float) -> pd.DataFrame:
+    rng = np.random.default_rng(seed)
+    return pd.DataFrame({
+        "length": rng.normal(0.5 + shift, 0.1, 400),
+        "sex": rng.choice(["M", "F", "I"] if not shift else ["M", XSS], 400),
+    })
+
+
+@pytest.fixture(scope="module")
+def backend(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Backend]:
+    home: Path = tmp_path_factory.mktemp("ui-monitoring")
+    made = Backend(load_settings(env={}, cwd=home, home=str(home)))
+    made.monitoring.create_baseline("shells", _frame(1, 0.0))
+    made.monitoring.create_monitor("shells-dq", baseline="shells")
+    made.monitoring.create_alarm("drifting", monitor="shells-dq", metric="violations.total", threshold=0)
+    made.automation.create_schedule("hourly-shells", "0 * * * *", RunMonitor("shells-dq"))
+    made.monitoring.run_monitor("shells-dq", _frame(2, 0.0))
+    made.monitoring.run_monitor("shells-dq", _frame(3, 0.4))
+    yield made
+    made.close()
+
+
+@pytest.fixture(scope="module")
+def client(backend: Backend) -> Iterator[TestClient]:
+    with TestClient(create_app(backend, auth=False)) as test_client:
+        yield test_client
+
+
+def _executions(backend: Backend) -> list[MonitorExecution]:
+    return backend.monitoring.list_executions("shells-dq")  # newest first
+
+
+def test_the_monitoring_overview(client: TestClient, backend: Backend) -> None:
+    page = client.get("/monitoring")
+    assert page.status_code == 200
+    monitors = page.text.split('id="monitors"')[1].split("</table>")[0]
+    newest = _executions(backend)[0]
+    assert f'href="/monitoring/shells-dq/executions/{newest.id}"' in monitors
+    assert "CompletedWithViolations" in monitors
+    assert "hourly-shells" in page.text.split('id="schedules"')[1] and "<code>0 * * * *</code>" in page.text
+    alarms = page.text.split('id="alarms"')[1].split("</table>")[0]
+    assert "drifting" in alarms and "ALARM" in alarms
+    assert "shells:1" in page.text.split('id="baselines"')[1]
+
+
+def test_a_monitor_with_executions_and_its_alarm_history(client: TestClient, backend: Backend) -> None:
+    page = client.get("/monitoring/shells-dq")
+    assert page.status_code == 200
+    executions = page.text.split('id="executions"')[1].split("</table>")[0]
+    assert executions.count("<tr>") == 1 + 2
+    counts = [int(c) for c in re.findall(r'<span class="error">(\d+)</span>', executions)]
+    assert counts == [_executions(backend)[0].violation_count] and counts[0] > 0
+    alarm = page.text.split('id="alarm-drifting"')[1].split("</section>")[0]
+    assert "ALARM" in alarm
+    assert alarm.count("<polyline") == 2  # the metric at each execution, and the threshold
+    assert "violations.total" in alarm and "threshold" in alarm
+
+
+def test_a_report_draws_each_feature_baseline_against_current(client: TestClient, backend: Backend) -> None:
+    newest = _executions(backend)[0]
+    page = client.get(f"/monitoring/shells-dq/executions/{newest.id}")
+    assert page.status_code == 200
+    violations = page.text.split('id="violations"')[1].split("</table>")[0]
+    assert violations.count("<tr>") == 1 + newest.violation_count
+    charts = page.text.split('id="feature-charts"')[1]
+    for feature in ("length", "sex"):
+        card = charts.split(f'data-feature="{feature}"')[1].split('<div class="chart"')[0]
+        assert card.count("<svg") == 1 and card.count("<path fill=") == 2  # baseline and current bars
+    assert "drifted" in charts.split('data-feature="length"')[1]
+    assert "&lt;script&gt;" in page.text and "<script>alert" not in page.text
+    report = client.get(f"/monitoring/shells-dq/executions/{newest.id}/files/report.html")
+    assert report.status_code == 200 and report.headers["content-type"].startswith("text/html")
+    assert client.get(f"/monitoring/shells-dq/executions/{newest.id}/files/nope.txt").status_code == 404
+
+
+@pytest.mark.parametrize(
+    "url",
+    ["/monitoring/nope", "/monitoring/shells-dq/executions/01nosuchexecution00000000", "/monitoring/x/executions/{id}"],
+)
+def test_unknown_monitors_and_executions_are_404_pages(client: TestClient, backend: Backend, url: str) -> None:
+    answer = client.get(url.format(id=_executions(backend)[0].id))
+    assert answer.status_code == 404 and answer.headers["content-type"].startswith("text/html")
