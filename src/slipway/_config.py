@@ -28,8 +28,10 @@ _KEYS: dict[str, str] = {
     "pipeline_modules": "SLIPWAY_PIPELINE_MODULES",
     "max_request_bytes": "SLIPWAY_MAX_REQUEST_BYTES",
     "max_upload_bytes": "SLIPWAY_MAX_UPLOAD_BYTES",
+    "scheduler_interval": "SLIPWAY_SCHEDULER_INTERVAL",
 }
 DEFAULT_MAX_REQUEST_BYTES = 64 << 20  # a JSON body is parsed in memory; a full metrics batch is under 20 MiB
+DEFAULT_SCHEDULER_INTERVAL = 5.0  # seconds: a schedule fires at most this late, a rule acts this soon
 DEFAULT_MAX_UPLOAD_BYTES = 8 << 30  # artifact, model file and dataset uploads are streamed to disk
 
 
@@ -53,6 +55,8 @@ class Settings:
             sent to a server may name (comma-separated; ``*`` for any). None: built-in steps only.
         max_request_bytes: the largest request body a server accepts (JSON and forms).
         max_upload_bytes: the largest streamed upload (artifacts, model files, dataset files).
+        scheduler_interval: seconds between two rounds of ``slipway server``'s scheduler thread
+            (due schedules, then rule actions); 0 turns the thread off.
         sources: for each attribute, where its value came from.
     """
 
@@ -67,6 +71,7 @@ class Settings:
     pipeline_modules: tuple[str, ...] | None = None
     max_request_bytes: int = DEFAULT_MAX_REQUEST_BYTES
     max_upload_bytes: int = DEFAULT_MAX_UPLOAD_BYTES
+    scheduler_interval: float = DEFAULT_SCHEDULER_INTERVAL
     sources: Mapping[str, str] = field(default_factory=dict, compare=False)
 
     @property
@@ -122,6 +127,19 @@ def _read_toml(path: Path) -> dict[str, object]:
     if unknown:
         raise InvalidInput(f"{path}: unknown setting(s) {', '.join(unknown)}; known: {', '.join(_KEYS)}")
     return section
+
+
+def _seconds(value: object, name: str, default: float) -> float:
+    """A duration in seconds, >= 0, from TOML (a number) or the environment (its text)."""
+    if value is None:
+        return default
+    try:
+        seconds = float(str(value))
+    except ValueError:
+        seconds = -1.0
+    if not seconds >= 0:  # also refuses NaN
+        raise InvalidInput(f"{name} must be a number of seconds >= 0, got {value!r}", field=name)
+    return seconds
 
 
 def load_settings(
@@ -186,5 +204,7 @@ def load_settings(
         pipeline_modules=_names(values.get("pipeline_modules")),
         max_request_bytes=_byte_count(values.get("max_request_bytes"), "max_request_bytes", DEFAULT_MAX_REQUEST_BYTES),
         max_upload_bytes=_byte_count(values.get("max_upload_bytes"), "max_upload_bytes", DEFAULT_MAX_UPLOAD_BYTES),
+        scheduler_interval=_seconds(values.get("scheduler_interval"), "scheduler_interval",
+                                    DEFAULT_SCHEDULER_INTERVAL),
         sources=sources,
     )

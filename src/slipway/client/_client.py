@@ -13,6 +13,8 @@ from slipway.client._tracking import RemoteTracking
 from slipway.tracking import TrackingService
 
 if TYPE_CHECKING:
+    from slipway.automation import AutomationService
+    from slipway.client._automation import RemoteAutomation
     from slipway.client._datasets import RemoteDatasets
     from slipway.client._features import RemoteFeatures
     from slipway.client._monitoring import RemoteMonitoring
@@ -125,6 +127,15 @@ class Client:
         from slipway.client._serving import RemoteServing  # brings slipway.serving: import on first use
 
         return RemoteServing(self._http)
+
+    @functools.cached_property
+    def automation(self) -> AutomationService | RemoteAutomation:
+        """Schedules, event rules, incoming hooks, retention and garbage collection; built on first use."""
+        if self._http is None:
+            return self.backend.automation
+        from slipway.client._automation import RemoteAutomation  # brings slipway.automation: import on first use
+
+        return RemoteAutomation(self._http)
 
     @property
     def backend(self) -> Backend:

@@ -11,6 +11,8 @@ from pydantic import BaseModel
 from slipway._backend import Backend
 from slipway._config import Settings, load_settings
 from slipway._version import __version__
+from slipway.server._automation_routes import hooks_router
+from slipway.server._automation_routes import router as automation_router
 from slipway.server._dataset_routes import router as dataset_router
 from slipway.server._errors import ERROR_RESPONSES, UnexpectedErrorMiddleware, install_error_handlers
 from slipway.server._feature_routes import router as feature_router
@@ -20,6 +22,7 @@ from slipway.server._limits import BodyLimitMiddleware
 from slipway.server._monitoring_routes import router as monitoring_router
 from slipway.server._pipeline_routes import router as pipeline_router
 from slipway.server._registry_routes import router as registry_router
+from slipway.server._scheduling import scheduler_lifespan
 from slipway.server._serving_routes import router as serving_router
 from slipway.server._tracking_routes import router as tracking_router
 from slipway.server.ui import ui_router
@@ -54,6 +57,7 @@ def create_app(backend: Backend) -> FastAPI:
         version=__version__,
         description="The REST API of Slipway: experiment tracking (more domains follow).",
         openapi_url="/openapi.json",
+        lifespan=scheduler_lifespan,  # the scheduler thread (settings.scheduler_interval; 0: off)
     )
     app.state.backend = backend
     install_error_handlers(app)
@@ -78,7 +82,9 @@ def create_app(backend: Backend) -> FastAPI:
     api.include_router(feature_router)
     api.include_router(monitoring_router)
     api.include_router(pipeline_router)
+    api.include_router(automation_router)
     app.include_router(api)
+    app.include_router(hooks_router)  # POST /hooks/{name}: signed by HMAC, outside the token-checked API
     app.include_router(ui_router)  # the web UI's pages at / (after the API: /api/v1 paths stay the API's)
     # Kept on the app so the UI's endpoint pages can chart the traffic its metrics count.
     app.state.serving_host = ServingHost(backend.serving, backend.registry, backend.artifacts)
