@@ -20,6 +20,7 @@ if TYPE_CHECKING:
     from slipway.automation import AutomationService
     from slipway.datasets import DatasetService
     from slipway.features import FeatureService
+    from slipway.mlflow_compat import MlflowCompatService
     from slipway.monitoring import MonitoringService
     from slipway.pipelines import PipelineService
     from slipway.registry import RegistryService
@@ -93,6 +94,12 @@ class Backend:
     @functools.cached_property
     def lineage(self) -> LineageService:
         return LineageService(self.db)
+
+    @functools.cached_property
+    def mlflow(self) -> MlflowCompatService:
+        from slipway.mlflow_compat import MlflowCompatService  # builds on the registry: import on first use
+
+        return MlflowCompatService(self.db, self.artifacts, self.tracking, self.registry)
 
     def close(self) -> None:
         if "features" in self.__dict__:

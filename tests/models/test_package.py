@@ -191,7 +191,7 @@ def test_importing_the_package_imports_no_framework() -> None:
 
 
 def test_the_public_surface_is_exported_and_documented() -> None:
-    assert set(flavors) == {"sklearn", "xgboost", "lightgbm", "onnx", "pytorch", "pyfunc"}
+    assert set(flavors) == {"sklearn", "xgboost", "lightgbm", "onnx", "pytorch", "pyfunc", "mlflow"}
     for name in slipway.models.__all__:
         obj = getattr(slipway.models, name)
         assert name == "flavors" or obj.__doc__, name

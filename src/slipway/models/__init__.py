@@ -12,6 +12,7 @@ Flavors (:data:`flavors`) and what loading them needs:
 - ``onnx``: onnxruntime; nothing.
 - ``pytorch``: TorchScript; nothing.
 - ``pyfunc``: cloudpickle, which runs code when read; ``trusted=True``.
+- ``mlflow``: an MLflow model folder as MLflow's client logs it; mlflow, and ``trusted=True``.
 
 Example:
     >>> import tempfile
@@ -29,12 +30,14 @@ from slipway.errors import SlipwayWarning, UntrustedModel
 from slipway.models._card import ModelCard
 from slipway.models._flavor import Flavor
 from slipway.models._manifest import MANIFEST, ModelInfo, read_manifest
+from slipway.models._mlflow import FOLDER as MLFLOW_FOLDER
 from slipway.models._package import LoadedModel, load_model, save_model
 from slipway.models._registry import FLAVOR_NAMES as flavors
 from slipway.models._signature import ColumnSpec, Signature, TensorSpec, infer_signature
 
 __all__ = [
     "MANIFEST",
+    "MLFLOW_FOLDER",
     "ColumnSpec",
     "Flavor",
     "LoadedModel",

@@ -7,6 +7,7 @@ from typing import Any
 from slipway.errors import InvalidInput
 from slipway.models._flavor import Flavor
 from slipway.models._lightgbm import LightGBMFlavor
+from slipway.models._mlflow import MlflowFlavor
 from slipway.models._onnx import OnnxFlavor
 from slipway.models._pyfunc import PyFuncFlavor
 from slipway.models._pytorch import PyTorchFlavor
@@ -22,6 +23,7 @@ _FLAVORS: dict[str, Flavor] = {
         OnnxFlavor(),
         PyTorchFlavor(),
         PyFuncFlavor(),
+        MlflowFlavor(),
     )
 }
 _BY_MODULE = {module: flavor for flavor in _FLAVORS.values() for module in flavor.modules}

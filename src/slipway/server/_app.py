@@ -25,6 +25,7 @@ from slipway.server._registry_routes import router as registry_router
 from slipway.server._scheduling import scheduler_lifespan
 from slipway.server._serving_routes import router as serving_router
 from slipway.server._tracking_routes import router as tracking_router
+from slipway.server.mlflow import mount_mlflow
 from slipway.server.ui import ui_router
 from slipway.serving import ServingHost, mount_inference
 
@@ -84,6 +85,7 @@ def create_app(backend: Backend) -> FastAPI:
     api.include_router(pipeline_router)
     api.include_router(automation_router)
     app.include_router(api)
+    mount_mlflow(app)  # MLflow's client speaks to /api/2.0/mlflow and /api/2.0/mlflow-artifacts
     app.include_router(hooks_router)  # POST /hooks/{name}: signed by HMAC, outside the token-checked API
     app.include_router(ui_router)  # the web UI's pages at / (after the API: /api/v1 paths stay the API's)
     # Kept on the app so the UI's endpoint pages can chart the traffic its metrics count.

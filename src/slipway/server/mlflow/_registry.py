@@ -1,0 +1,260 @@
+"""MLflow's model registry API over Slipway's registry.
+
+Registered models are Slipway model groups, model versions are its versions: a version created
+through MLflow starts ``PendingManualApproval`` and follows the registry's approval rules and
+alias protections, exactly as one registered with Slipway's SDK. What Slipway keeps on purpose
+(versions and groups are never deleted, for lineage and audit) answers ``NOT_IMPLEMENTED``, except
+deleting a version, which archives it. MLflow's stages are shown (``Archived`` or ``None``) but
+not set: Slipway uses approval and aliases instead.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Request
+from starlette.concurrency import run_in_threadpool
+
+from slipway.errors import InvalidInput, NotFound
+from slipway.mlflow_compat import MlflowCompatService, version_root
+from slipway.registry import ModelVersion, RegistryService
+from slipway.server.mlflow import _convert as c
+from slipway.server.mlflow._errors import MlflowRoute, json_body, not_implemented
+from slipway.server.mlflow._fields import (
+    MAX_REGISTRY_TAG_VALUE_LENGTH,
+    Fields,
+    check_max_results,
+    page_of,
+)
+from slipway.server.mlflow._filters import conditions, matches
+
+router = APIRouter(route_class=MlflowRoute)
+SEARCH_REGISTERED_MODEL_MAX_RESULTS = 1000
+SEARCH_MODEL_VERSION_MAX_RESULTS = 10_000
+
+
+def _registry(request: Request) -> RegistryService:
+    registry: RegistryService = request.app.state.backend.registry
+    return registry
+
+
+def _compat(request: Request) -> MlflowCompatService:
+    compat: MlflowCompatService = request.app.state.backend.mlflow
+    return compat
+
+
+async def _fields(request: Request, repeated: tuple[str, ...] = ()) -> Fields:
+    """The message of a GET (query string) or of any other method (JSON body; DELETE may use either)."""
+    if request.method == "GET":
+        return Fields.from_query(request.query_params, repeated)
+    body = await json_body(request)
+    return Fields(body or dict(request.query_params))
+
+
+def _tag(f: Fields) -> tuple[str, str]:
+    return f.key_value(MAX_REGISTRY_TAG_VALUE_LENGTH, "tag")
+
+
+def _latest(registry: RegistryService, name: str) -> list[ModelVersion]:
+    try:
+        return [registry.get_latest_version(name)]
+    except NotFound:
+        return []
+
+
+# ---------------------------------------------------------------------------- registered models
+
+
+@router.post("/registered-models/create")
+async def create_registered_model(request: Request) -> dict[str, Any]:
+    f = await _fields(request)
+    tags = dict(_tag(t) for t in f.messages("tags"))
+    created = await run_in_threadpool(_registry(request).create_group, f.req("name"), f.text("description"), tags)
+    return {"registered_model": c.registered_model(created)}
+
+
+@router.get("/registered-models/get")
+def get_registered_model(request: Request) -> dict[str, Any]:
+    name = Fields.from_query(request.query_params).req("name")
+    registry = _registry(request)
+    return {"registered_model": c.registered_model(registry.get_group(name), _latest(registry, name))}
+
+
+@router.patch("/registered-models/update")
+async def update_registered_model(request: Request) -> dict[str, Any]:
+    f = await _fields(request)
+    updated = await run_in_threadpool(_registry(request).update_group, f.req("name"), description=f.text("description"))
+    return {"registered_model": c.registered_model(updated)}
+
+
+@router.post("/registered-models/rename")
+async def rename_registered_model(request: Request) -> dict[str, Any]:
+    raise not_implemented("renaming a registered model (its versions' models:/ URIs would change)")
+
+
+@router.delete("/registered-models/delete")
+async def delete_registered_model(request: Request) -> dict[str, Any]:
+    raise not_implemented("deleting a registered model (Slipway keeps model groups for lineage and audit)")
+
+
+@router.get("/registered-models/search")
+def search_registered_models(request: Request) -> dict[str, Any]:
+    f = Fields.from_query(request.query_params, ("order_by",))
+    max_results = check_max_results(f.integer("max_results", default=100) or 100, SEARCH_REGISTERED_MODEL_MAX_RESULTS)
+    registry = _registry(request)
+    groups = registry.list_groups()
+    for field, op, value in conditions(f.text("filter"), ("name", "tags")):
+        groups = [g for g in groups if matches(op, value, g.name if field == "name" else g.tags.get(field[5:]))]
+    page, token = page_of(groups, f.text("page_token"), max_results)
+    return c.drop_none(
+        {
+            "registered_models": [c.registered_model(g, _latest(registry, g.name)) for g in page],
+            "next_page_token": token,
+        }
+    )
+
+
+@router.post("/registered-models/get-latest-versions")
+async def get_latest_versions(request: Request) -> dict[str, Any]:
+    f = await _fields(request, ("stages",))
+    stages = {str(s).lower() for s in f.values("stages")}
+    name, registry = f.req("name"), _registry(request)
+    registry.get_group(name)
+    # Slipway has no stages: every live version is in MLflow's "None" stage, archived ones in "Archived".
+    found = [] if stages and not stages & {"none"} else await run_in_threadpool(_latest, registry, name)
+    return {"model_versions": [c.model_version(v) for v in found]}
+
+
+@router.post("/registered-models/set-tag")
+async def set_registered_model_tag(request: Request) -> dict[str, Any]:
+    f = await _fields(request)
+    key, value = _tag(f)
+    await run_in_threadpool(_registry(request).update_group, f.req("name"), tags={key: value})
+    return {}
+
+
+@router.delete("/registered-models/delete-tag")
+async def delete_registered_model_tag(request: Request) -> dict[str, Any]:
+    raise not_implemented("deleting a registered model tag (set it to another value instead)")
+
+
+@router.post("/registered-models/alias")
+async def set_alias(request: Request) -> dict[str, Any]:
+    f = await _fields(request)
+    version = f.integer("version", required=True)
+    assert version is not None
+    await run_in_threadpool(_registry(request).set_alias, f.req("name"), f.req("alias"), version)
+    return {}
+
+
+@router.delete("/registered-models/alias")
+async def delete_alias(request: Request) -> dict[str, Any]:
+    f = await _fields(request)
+    await run_in_threadpool(_registry(request).remove_alias, f.req("name"), f.req("alias"))
+    return {}
+
+
+@router.get("/registered-models/alias")
+def get_version_by_alias(request: Request) -> dict[str, Any]:
+    f = Fields.from_query(request.query_params)
+    return {"model_version": c.model_version(_registry(request).get_version_by_alias(f.req("name"), f.req("alias")))}
+
+
+# ------------------------------------------------------------------------------- model versions
+
+
+@router.post("/model-versions/create")
+async def create_model_version(request: Request) -> dict[str, Any]:
+    f = await _fields(request)
+    tags = dict(_tag(t) for t in f.messages("tags"))
+    tags.pop(c.APPROVAL_TAG, None)  # shown on every version, never set by a client
+    created = await run_in_threadpool(
+        lambda: _compat(request).register_version(
+            f.req("name"), f.req("source"), run_id=f.text("run_id"), model_id=f.text("model_id"), tags=tags,
+            description=f.text("description"),
+        )
+    )
+    return {"model_version": c.model_version(created)}
+
+
+def _version(f: Fields) -> tuple[str, int]:
+    version = f.integer("version", required=True)
+    assert version is not None
+    return f.req("name"), version
+
+
+@router.get("/model-versions/get")
+def get_model_version(request: Request) -> dict[str, Any]:
+    name, version = _version(Fields.from_query(request.query_params))
+    return {"model_version": c.model_version(_registry(request).get_version(name, version))}
+
+
+@router.patch("/model-versions/update")
+async def update_model_version(request: Request) -> dict[str, Any]:
+    name, version = _version(f := await _fields(request))
+    registry = _registry(request)
+    updated = await run_in_threadpool(registry.update_version, name, version, description=f.text("description"))
+    return {"model_version": c.model_version(updated)}
+
+
+@router.delete("/model-versions/delete")
+async def delete_model_version(request: Request) -> dict[str, Any]:
+    """Archive the version: Slipway keeps every version for lineage and audit, out of ``latest`` and searches."""
+    name, version = _version(await _fields(request))
+    await run_in_threadpool(_registry(request).archive_version, name, version)
+    return {}
+
+
+@router.post("/model-versions/transition-stage")
+async def transition_stage(request: Request) -> dict[str, Any]:
+    raise not_implemented("MLflow's stages (use Slipway's approval and aliases)")
+
+
+@router.get("/model-versions/search")
+def search_model_versions(request: Request) -> dict[str, Any]:
+    f = Fields.from_query(request.query_params, ("order_by",))
+    limit = SEARCH_MODEL_VERSION_MAX_RESULTS
+    max_results = check_max_results(f.integer("max_results", default=limit) or limit, limit)
+    wanted = conditions(f.text("filter"), ("name", "run_id", "tags"))
+    # A name given exactly narrows the query to one group; the other conditions filter its answer.
+    group = next((value for field, op, value in wanted if field == "name" and op == "="), None)
+    try:
+        found = _registry(request).search_versions(group, max_results=SEARCH_MODEL_VERSION_MAX_RESULTS)
+    except NotFound:
+        found = []  # MLflow answers a search for an unknown name with no versions
+    for field, op, value in wanted:
+        found = [v for v in found if matches(op, value, _version_field(v, field))]
+    page, token = page_of(found, f.text("page_token"), max_results)
+    return c.drop_none({"model_versions": [c.model_version(v) for v in page], "next_page_token": token})
+
+
+def _version_field(v: ModelVersion, field: str) -> str | None:
+    if field == "name":
+        return v.group
+    if field == "run_id":
+        return v.source_id if v.source_kind == "run" else None
+    return v.tags.get(field[5:])
+
+
+@router.get("/model-versions/get-download-uri")
+def get_download_uri(request: Request) -> dict[str, Any]:
+    name, version = _version(Fields.from_query(request.query_params))
+    found = _registry(request).get_version(name, version)
+    root = version_root(found.id)
+    return {"artifact_uri": root if found.flavor == "mlflow" else root.rsplit("/", 1)[0]}
+
+
+@router.post("/model-versions/set-tag")
+async def set_model_version_tag(request: Request) -> dict[str, Any]:
+    f = await _fields(request)
+    name, version = _version(f)
+    key, value = _tag(f)
+    if key == c.APPROVAL_TAG:
+        raise InvalidInput(f"{key} shows the approval status; approve or reject the version in Slipway", field="key")
+    await run_in_threadpool(_registry(request).update_version, name, version, tags={key: value})
+    return {}
+
+
+@router.delete("/model-versions/delete-tag")
+async def delete_model_version_tag(request: Request) -> dict[str, Any]:
+    raise not_implemented("deleting a model version tag (set it to another value instead)")

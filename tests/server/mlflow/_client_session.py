@@ -1,0 +1,115 @@
+"""What a user's MLflow code does, run by the tests in a subprocess with the real MLflow client.
+
+It talks to the server named by ``MLFLOW_TRACKING_URI`` (and ``MLFLOW_TRACKING_TOKEN``), and prints
+one JSON object of what it saw, which the tests compare with what Slipway itself holds. A
+subprocess keeps MLflow's module-level state (active run, tracking URI) out of the test process.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import tempfile
+from pathlib import Path
+
+import mlflow
+import numpy as np
+from mlflow import MlflowClient
+from mlflow.entities import Metric
+from mlflow.exceptions import MlflowException
+from sklearn.linear_model import Ridge
+
+
+def error_of(call: object) -> dict[str, object]:
+    try:
+        call()  # type: ignore[operator]
+    except MlflowException as exc:
+        return {"error_code": exc.error_code, "message": exc.message}
+    return {"error_code": None}
+
+
+def main(model_name: str) -> None:
+    out: dict[str, object] = {}
+    client = MlflowClient()
+    exp_id = mlflow.set_experiment("mlflow-compat").experiment_id
+    out["experiment_id"] = exp_id
+    folder = Path(tempfile.mkdtemp())
+    (folder / "notes.txt").write_text("hello from mlflow")
+    (folder / "plots").mkdir()
+    (folder / "plots" / "a.csv").write_text("x,y\n1,2\n")
+
+    runs = []
+    for alpha, rmse in (("0.5", 0.4), ("1.0", 0.8), ("0.5", 1.5)):
+        with mlflow.start_run(run_name=f"ridge-{alpha}-{rmse}") as run:
+            mlflow.log_param("alpha", alpha)
+            mlflow.log_params({"solver": "auto", "fit_intercept": True})
+            for step in range(3):
+                mlflow.log_metric("loss", 1.0 / (step + 1), step=step)
+            mlflow.log_metrics({"rmse": rmse, "r2": 1 - rmse / 2})
+            mlflow.set_tag("team", "search")
+            mlflow.log_artifact(str(folder / "notes.txt"))
+            mlflow.log_artifacts(str(folder / "plots"), artifact_path="plots")
+            runs.append(run.info.run_id)
+    out["runs"] = runs
+    found = mlflow.search_runs(
+        experiment_ids=[exp_id], filter_string="params.alpha = '0.5' and metrics.rmse < 1.0", output_format="list"
+    )
+    out["filtered"] = [r.info.run_id for r in found]
+    ordered = client.search_runs([exp_id], order_by=["metrics.rmse DESC"])
+    out["ordered"] = [r.info.run_id for r in ordered]
+    out["history"] = [(m.step, m.value) for m in client.get_metric_history(runs[0], "loss")]
+    out["artifacts"] = sorted(f.path for f in client.list_artifacts(runs[0]))
+    out["plots"] = sorted(f.path for f in client.list_artifacts(runs[0], "plots"))
+    notes = mlflow.artifacts.download_artifacts(run_id=runs[0], artifact_path="notes.txt")
+    out["notes"] = Path(notes).read_text()
+    fetched = client.get_run(runs[0])
+    out["run_name"] = fetched.info.run_name
+    out["params"] = fetched.data.params
+    out["status"] = fetched.info.status
+
+    X = np.arange(40, dtype=float).reshape(20, 2)
+    y = X @ np.array([1.5, -2.0]) + 3.0
+    mlflow.sklearn.autolog(log_models=False)  # log_model below covers models; this keeps the test fast
+    with mlflow.start_run(run_name="autolog") as run:
+        Ridge(alpha=0.1).fit(X, y)
+    mlflow.sklearn.autolog(disable=True)
+    auto = client.get_run(run.info.run_id)
+    out["autolog"] = {
+        "run_id": run.info.run_id,
+        "params": auto.data.params,
+        "metrics": sorted(auto.data.metrics),
+        "datasets": len(auto.inputs.dataset_inputs),
+    }
+
+    with mlflow.start_run(run_name="register") as run:
+        model = Ridge(alpha=0.2).fit(X, y)
+        # Requirements named, so MLflow skips inferring them in a subprocess of its own (slow).
+        info = mlflow.sklearn.log_model(
+            model,
+            name="model",
+            registered_model_name=model_name,
+            input_example=X[:2],
+            pip_requirements=["scikit-learn"],
+        )
+    out["register_run"] = run.info.run_id
+    version = info.registered_model_version
+    out["version"] = version
+    client.set_registered_model_alias(model_name, "champion", version)
+    by_alias = client.get_model_version_by_alias(model_name, "champion")
+    out["alias_version"] = by_alias.version
+    out["alias_tags"] = by_alias.tags
+    loaded = mlflow.pyfunc.load_model(f"models:/{model_name}@champion")
+    out["predicted"] = np.asarray(loaded.predict(X[:3])).tolist()
+    out["expected"] = model.predict(X[:3]).tolist()
+    out["versions_by_name"] = [v.version for v in client.search_model_versions(f"name = '{model_name}'")]
+
+    out["missing_run"] = error_of(lambda: client.get_run("0" * 26))
+    # The client splits big batches itself; its REST store sends one as given, as other clients may.
+    too_many = [Metric("m", 1.0, 0, i) for i in range(1001)]
+    out["oversized_batch"] = error_of(lambda: client._tracking_client.store.log_batch(runs[0], too_many, [], []))
+    out["long_param"] = error_of(lambda: client.log_param(runs[0], "long", "x" * 6001))
+    print(json.dumps(out))
+
+
+if __name__ == "__main__":
+    main(sys.argv[1])

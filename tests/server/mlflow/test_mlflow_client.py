@@ -1,0 +1,134 @@
+"""The real MLflow client against `slipway server`: what it logs and registers is Slipway's, and governed.
+
+One subprocess runs a user's MLflow code (:mod:`_client_session`) once for the module; the tests
+check what it saw and what Slipway holds afterwards.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import numpy as np
+import pytest
+from _server import LiveServer
+
+from slipway._backend import Backend
+from slipway._principal import Principal, acting_as
+from slipway.errors import UntrustedModel
+from slipway.registry import ApprovalStatus
+
+pytest.importorskip("mlflow", reason="the MLflow client is in the bench extra")
+pytest.importorskip("sklearn")
+
+MODEL = "compat-model"
+SESSION = Path(__file__).with_name("_client_session.py")
+
+
+@pytest.fixture(scope="module")
+def seen(server: LiveServer) -> dict[str, Any]:
+    """What the MLflow client saw, from one run of the session script."""
+    env = {
+        **{k: v for k, v in os.environ.items() if not k.startswith("MLFLOW_")},
+        "MLFLOW_TRACKING_URI": server.url,
+        "MLFLOW_TRACKING_TOKEN": getattr(server, "token", "") or "",
+        "MLFLOW_HTTP_REQUEST_MAX_RETRIES": "0",  # a failure shows at once instead of after backoff
+    }
+    done = subprocess.run(
+        [sys.executable, str(SESSION), MODEL], env=env, capture_output=True, text=True, timeout=600, check=False
+    )
+    assert done.returncode == 0, done.stderr[-4000:]
+    result: dict[str, Any] = json.loads(done.stdout.strip().splitlines()[-1])
+    return result
+
+
+@pytest.fixture(scope="module")
+def backend(server: LiveServer) -> Iterator[Backend]:
+    """Slipway's own services over the server's store, to check what landed there."""
+    local = Backend(server.settings)
+    yield local
+    local.close()
+
+
+def test_runs_logged_through_mlflow_are_slipway_runs(seen: dict[str, Any], backend: Backend) -> None:
+    run = backend.tracking.get_run(seen["runs"][0])
+    assert run.name == "ridge-0.5-0.4" == seen["run_name"]
+    assert run.experiment_id == seen["experiment_id"]
+    assert backend.tracking.get_experiment(run.experiment_id).name == "mlflow-compat"
+    assert run.params == {"alpha": "0.5", "solver": "auto", "fit_intercept": "True"} == seen["params"]
+    assert run.metrics["rmse"].value == 0.4
+    assert run.tags["team"] == "search"
+    assert run.status == "FINISHED" == seen["status"]
+    history = backend.tracking.get_metric_history(run.id, "loss")
+    assert [(m.step, m.value) for m in history] == [tuple(p) for p in seen["history"]]
+    assert seen["history"] == [[0, 1.0], [1, 0.5], [2, pytest.approx(1 / 3)]]
+
+
+def test_artifacts_round_trip(seen: dict[str, Any], backend: Backend) -> None:
+    assert seen["artifacts"] == ["notes.txt", "plots"]
+    assert seen["plots"] == ["plots/a.csv"]
+    assert seen["notes"] == "hello from mlflow"
+    with backend.tracking.open_artifact(seen["runs"][0], "plots/a.csv") as f:
+        assert f.read() == b"x,y\n1,2\n"
+
+
+def test_search_runs_filters_and_orders(seen: dict[str, Any]) -> None:
+    first, second, third = seen["runs"]
+    assert seen["filtered"] == [first]  # alpha 0.5 and rmse < 1
+    assert seen["ordered"] == [third, second, first]  # rmse 1.5, 0.8, 0.4
+
+
+def test_sklearn_autolog_logs_params_metrics_and_dataset(seen: dict[str, Any], backend: Backend) -> None:
+    auto = seen["autolog"]
+    assert auto["params"]["alpha"] == "0.1"
+    assert "training_r2_score" in auto["metrics"]
+    assert auto["datasets"] == 1
+    run = backend.tracking.get_run(auto["run_id"])
+    assert run.params["alpha"] == "0.1" and "training_r2_score" in run.metrics
+
+
+def test_logged_model_is_a_governed_slipway_version(seen: dict[str, Any], backend: Backend) -> None:
+    assert seen["version"] == "1" == seen["alias_version"]
+    version = backend.registry.get_version(MODEL, 1)
+    assert version.flavor == "mlflow"
+    assert version.status is ApprovalStatus.PENDING
+    assert seen["alias_tags"]["slipway.approval_status"] == "PendingManualApproval"
+    assert version.aliases == ["champion"]
+    assert (version.source_kind, version.source_id) == ("run", seen["register_run"])
+    upstream = backend.lineage.upstream("model_version", version.id)
+    assert seen["register_run"] in {node.id for node in upstream.nodes}
+    assert seen["versions_by_name"] == ["1"]
+
+
+def test_pyfunc_loads_the_version_by_alias_and_predicts(seen: dict[str, Any]) -> None:
+    assert seen["predicted"] == pytest.approx(seen["expected"])
+
+
+def test_slipway_loads_an_mlflow_model_only_when_trusted(seen: dict[str, Any], backend: Backend) -> None:
+    with pytest.raises(UntrustedModel, match="trusted=True"):
+        backend.registry.load_model(f"models:/{MODEL}@champion")
+    loaded = backend.registry.load_model(f"models:/{MODEL}@champion", trusted=True)
+    X = np.arange(40, dtype=float).reshape(20, 2)
+    assert np.asarray(loaded.predict(X[:3])).tolist() == pytest.approx(seen["expected"])
+
+
+def test_approval_in_slipway_shows_in_mlflow(seen: dict[str, Any], backend: Backend, mlflow_api: httpx.Client) -> None:
+    with acting_as(Principal("ana", roles=frozenset({"approver"}))):
+        backend.registry.approve(MODEL, 1, comment="beats the baseline")
+    answer = mlflow_api.get("/mlflow/model-versions/get", params={"name": MODEL, "version": "1"})
+    tags = {t["key"]: t["value"] for t in answer.json()["model_version"]["tags"]}
+    assert tags["slipway.approval_status"] == "Approved"
+
+
+def test_client_raises_mlflow_errors(seen: dict[str, Any]) -> None:
+    assert seen["missing_run"]["error_code"] == "RESOURCE_DOES_NOT_EXIST"
+    assert seen["oversized_batch"]["error_code"] == "INVALID_PARAMETER_VALUE"
+    assert "at most 1000 metrics" in seen["oversized_batch"]["message"]
+    assert seen["long_param"]["error_code"] == "INVALID_PARAMETER_VALUE"
+    assert "exceeded length limit of 6000" in seen["long_param"]["message"]
