@@ -167,3 +167,20 @@ def test_online_store_urls(tmp_path) -> None:
     store.close()
     with pytest.raises(InvalidInput):
         online_store_from_url("memcached://x")
+
+
+def test_freshness_reads_the_newest_event_date_and_latest_ingestion(features: FeatureService) -> None:
+    create(features, ttl_seconds=3600)
+    create(features, "no_ttl")
+    empty = features.freshness("customers")
+    assert (empty.newest_event_date, empty.last_ingested_at, empty.offline_files, empty.stale) == (None, None, 0, None)
+    before = dt.datetime.now(dt.UTC)
+    features.ingest("customers", rows(("a", T, 1.0, 1, True), ("b", T + pd.Timedelta(days=2), 2.0, 2, False)))
+    fresh = features.freshness("customers")
+    assert fresh.newest_event_date == dt.date(2024, 5, 3) and fresh.offline_files == 2
+    assert fresh.last_ingested_at is not None and before - dt.timedelta(seconds=1) <= fresh.last_ingested_at
+    assert fresh.stale is True  # May 2024 is long past a one-hour TTL
+    features.ingest("no_ttl", rows(("a", pd.Timestamp.now(tz="UTC"), 1.0, 1, True)))
+    assert features.freshness("no_ttl").stale is None
+    with pytest.raises(NotFound):
+        features.freshness("nope")

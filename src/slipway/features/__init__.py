@@ -18,7 +18,7 @@ from slipway.features._online import OnlineRecord, OnlineStore
 from slipway.features._online_redis import RedisOnlineStore
 from slipway.features._online_sqlite import SqliteOnlineStore
 from slipway.features._online_url import online_store_from_url
-from slipway.features._records import Feature, FeatureGroup, IngestResult, MaterializeResult
+from slipway.features._records import Feature, FeatureGroup, Freshness, IngestResult, MaterializeResult
 from slipway.features._service import FeatureService, Rows
 from slipway.features._types import FEATURE_TYPES
 
@@ -27,6 +27,7 @@ __all__ = [
     "Feature",
     "FeatureGroup",
     "FeatureService",
+    "Freshness",
     "IngestResult",
     "MaterializeResult",
     "OfflineStore",

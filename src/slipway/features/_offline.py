@@ -25,6 +25,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
+from ulid import ULID
 
 from slipway._ids import new_id, now_ms
 from slipway.features._types import INGEST_COLUMN, ROW_COLUMN
@@ -84,6 +85,24 @@ class OfflineStore:
             if (since is None or day >= since) and (until is None or day <= until):
                 paths.append(self._local_copy(owner, entry.path, entry.sha256 or ""))
         return paths
+
+    def extent(self, group_id: str) -> tuple[dt.date | None, dt.datetime | None, int]:
+        """The newest event date, the time of the latest ingestion and the number of files.
+
+        Read from the files' paths alone: the folder names the event date, and the file name is the
+        ingestion's time-ordered id (a ULID), so nothing is downloaded.
+        """
+        newest_day: dt.date | None = None
+        latest_name = ""
+        count = 0
+        for entry in self._artifacts.list(Owner(GROUP_KIND, group_id), PREFIX, recursive=True):
+            folder, name = entry.path.split("/")[1:3]
+            day = dt.date.fromisoformat(folder.removeprefix(_DATE_KEY))
+            newest_day = day if newest_day is None else max(newest_day, day)
+            latest_name = max(latest_name, name)
+            count += 1
+        ingested = ULID.from_str(latest_name.removesuffix(".parquet").upper()).datetime if latest_name else None
+        return newest_day, ingested, count
 
     def _local_copy(self, owner: Owner, path: str, sha256: str) -> str:
         local = self._cache / sha256[:2] / f"{sha256}.parquet"

@@ -62,3 +62,21 @@ class MaterializeResult(Record):
 
     group: str
     records: int
+
+
+class Freshness(Record):
+    """How recent a group's data is, read from its offline files' names (no data is read).
+
+    Attributes:
+        newest_event_date: the latest event date any ingested row has (None: nothing ingested).
+        last_ingested_at: when the latest ingestion happened.
+        offline_files: how many offline files the group has (one per event date per ingestion).
+        stale: whether even the newest event date is older than the group's TTL, so online reads
+            of every record come back missing; None when the group has no TTL or no data.
+    """
+
+    group: str
+    newest_event_date: dt.date | None = None
+    last_ingested_at: dt.datetime | None = None
+    offline_files: int = 0
+    stale: bool | None = None

@@ -31,7 +31,7 @@ from slipway.features._pit import (
     latest_per_id,
     point_in_time_join,
 )
-from slipway.features._records import Feature, FeatureGroup, IngestResult, MaterializeResult
+from slipway.features._records import Feature, FeatureGroup, Freshness, IngestResult, MaterializeResult
 from slipway.features._types import FEATURE_TYPES, to_event_micros, to_group_table
 from slipway.store._db import Database
 
@@ -123,6 +123,21 @@ class FeatureService:
     def schema_history(self, name: str) -> list[list[Feature]]:
         """Every schema the group has had, oldest first (lists of features)."""
         return self._groups.schemas(name)
+
+    def freshness(self, name: str) -> Freshness:
+        """How recent the group's data is: its newest event date, its latest ingestion, and whether
+        even the newest values are past the group's TTL (online reads then find nothing).
+
+        Cheap: read from the offline files' paths, no data is loaded.
+        """
+        group = self.get_group(name)
+        newest, ingested, files = self._offline.extent(group.id)
+        stale = None
+        if group.ttl_seconds is not None and newest is not None:
+            latest_possible = dt.datetime.combine(newest + dt.timedelta(days=1), dt.time(), dt.UTC)
+            stale = dt.datetime.now(dt.UTC) - latest_possible > dt.timedelta(seconds=group.ttl_seconds)
+        return Freshness(group=name, newest_event_date=newest, last_ingested_at=ingested, offline_files=files,
+                         stale=stale)
 
     # -------------------------------------------------------------------------------- ingesting
 
