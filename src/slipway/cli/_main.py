@@ -16,6 +16,7 @@ from typer.core import TyperGroup
 from slipway._version import __version__
 from slipway.cli import _output
 from slipway.cli._alarms import alarms_app
+from slipway.cli._automation import gc, hooks_app, rules_app, schedules_app
 from slipway.cli._config import config
 from slipway.cli._datasets import datasets_app
 from slipway.cli._db import db_app
@@ -132,6 +133,10 @@ app.add_typer(alarms_app, name="alarms", rich_help_panel="Monitoring")
 app.add_typer(datasets_app, name="datasets", rich_help_panel="Data")
 app.add_typer(features_app, name="features", rich_help_panel="Data")
 app.add_typer(pipelines_app, name="pipelines", rich_help_panel="Pipelines")
+app.add_typer(schedules_app, name="schedules", rich_help_panel="Automation")
+app.add_typer(rules_app, name="rules", rich_help_panel="Automation")
+app.add_typer(hooks_app, name="hooks", rich_help_panel="Automation")
+app.command(rich_help_panel="Automation")(gc)
 app.add_typer(project_app, name="project", rich_help_panel="Pipelines")
 
 

@@ -124,9 +124,16 @@ def create_command(
         "--endpoint", help="An endpoint whose captured traffic (and ground truth) runs read by default.")] = None,
     rule: Annotated[list[str] | None, typer.Option(
         "--rule", help="Data quality: a custom rule MODULE:FUNCTION over the statistics (repeatable).")] = None,
+    schedule: Annotated[str | None, typer.Option(
+        "--schedule", help="Run it on a cron schedule in UTC, e.g. '0 * * * *' for hourly (fired by `slipway "
+        "server`; the schedule is named monitor-NAME).")] = None,
     as_json: JsonFlag = False,
 ) -> None:
     """Create a monitor: data quality against a baseline, or model quality (--problem-type) against bounds."""
+    if schedule is not None:
+        from slipway.automation import check_cron
+
+        check_cron(schedule)  # refused before anything is created
     from slipway.monitoring import Baseline, MonitorKind
 
     with open_monitoring() as service:
@@ -141,9 +148,20 @@ def create_command(
             elif baseline is not None and Path(baseline).is_dir():
                 ref = service.create_baseline(name, Baseline.read(baseline)).ref
             made = service.create_monitor(name, baseline=ref, endpoint=endpoint, rules=rule or [])
+    if schedule is not None:
+        _schedule_monitor(made.name, schedule)
     _output.emit(as_json, lambda: made.model_dump(mode="json"),
                  lambda: f"Monitor [bold]{_output.plain(made.name)}[/bold] created ({made.kind}"
-                         + (f", baseline {made.baseline})" if made.baseline else ")"))
+                         + (f", baseline {made.baseline})" if made.baseline else ")")
+                         + (f", run at '{schedule}' UTC by schedule monitor-{made.name}" if schedule else ""))
+
+
+def _schedule_monitor(name: str, cron: str) -> None:
+    """The schedule that runs monitor ``name`` (see ``slipway schedules``)."""
+    from slipway.automation import RunMonitor
+
+    with Client(load_settings()) as client:
+        client.automation.create_schedule(f"monitor-{name}"[:64], cron, RunMonitor(name))
 
 
 def _bound(item: str) -> tuple[str, float]:
