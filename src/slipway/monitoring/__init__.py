@@ -34,6 +34,7 @@ from slipway.monitoring._constraints import (
     suggest_constraints,
 )
 from slipway.monitoring._distance import DEFAULT_THRESHOLDS, DriftMethod, drift_score, is_drift
+from slipway.monitoring._prometheus import render_monitor_metrics
 from slipway.monitoring._quality import ProblemType, QualityResult, evaluate, join_labels
 from slipway.monitoring._records import (
     Alarm,
@@ -97,6 +98,7 @@ __all__ = [
     "is_drift",
     "join_labels",
     "load_rule",
+    "render_monitor_metrics",
     "render_report",
     "report_files",
     "statistics_of",

@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 import pyarrow as pa
-from sqlalchemy import Connection, Row, insert, select, update
+from sqlalchemy import Connection, Row, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from slipway._ids import ms_to_datetime, new_id, now_ms
@@ -420,6 +420,18 @@ class MonitoringService(ReportReader):
         with self._db.read() as conn:
             rows = conn.execute(_executions().where(e.monitor_id == monitor.id)
                                 .order_by(e.started_at.desc(), e.id.desc()).limit(limit)).all()
+            metrics = _metrics(conn, [r.id for r in rows])
+        return [_execution(r, metrics.get(r.id, {})) for r in rows]
+
+    def latest_executions(self) -> list[MonitorExecution]:
+        """Each monitor's latest execution that did not fail, with its metrics: what a metrics
+        scrape shows (a failed run has no metrics, and would blank the gauges until the next)."""
+        e = monitor_executions.c
+        latest = (select(e.monitor_id, func.max(e.started_at).label("at"))
+                  .where(e.status != str(ExecutionStatus.FAILED)).group_by(e.monitor_id).subquery())
+        query = _executions().join(latest, (latest.c.monitor_id == e.monitor_id) & (latest.c.at == e.started_at))
+        with self._db.read() as conn:
+            rows = {r.monitor_id: r for r in conn.execute(query.order_by(e.id))}.values()  # one per monitor
             metrics = _metrics(conn, [r.id for r in rows])
         return [_execution(r, metrics.get(r.id, {})) for r in rows]
 

@@ -11,6 +11,7 @@ from pydantic import BaseModel
 from slipway._backend import Backend
 from slipway._config import Settings, load_settings
 from slipway._version import __version__
+from slipway.monitoring import render_monitor_metrics
 from slipway.server._automation_routes import hooks_router
 from slipway.server._automation_routes import router as automation_router
 from slipway.server._dataset_routes import router as dataset_router
@@ -90,13 +91,19 @@ def create_app(backend: Backend) -> FastAPI:
     app.include_router(ui_router)  # the web UI's pages at / (after the API: /api/v1 paths stay the API's)
     # Kept on the app so the UI's endpoint pages can chart the traffic its metrics count.
     app.state.serving_host = ServingHost(backend.serving, backend.registry, backend.artifacts)
-    mount_inference(app, app.state.serving_host)
+    mount_inference(app, app.state.serving_host, more_metrics=lambda: _monitor_metrics(backend))
     # Outermost of all: every response, a refused body's and a 500's included, has the security headers.
     settings = backend.settings
     app.add_middleware(BodyLimitMiddleware, max_request_bytes=settings.max_request_bytes,
                        max_upload_bytes=settings.max_upload_bytes)
     app.add_middleware(SecurityHeadersMiddleware)
     return app
+
+
+def _monitor_metrics(backend: Backend) -> str:
+    """The gauges of every monitor's latest execution and of every alarm, for ``GET /metrics``."""
+    monitoring = backend.monitoring
+    return render_monitor_metrics(monitoring.latest_executions(), monitoring.list_alarms())
 
 
 # Worker processes cannot be handed an app object: they rebuild it from these variables.

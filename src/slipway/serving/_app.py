@@ -173,18 +173,25 @@ def _invocations(host: ServingHost) -> Callable[[Request], Awaitable[Response]]:
     return invocations
 
 
-def _metrics(host: ServingHost) -> Callable[[Request], Awaitable[Response]]:
+def _metrics(host: ServingHost, more: Callable[[], str] | None) -> Callable[[Request], Awaitable[Response]]:
     async def metrics(_: Request) -> Response:
-        return PlainTextResponse(host.metrics.render(), media_type=CONTENT_TYPE)
+        text = host.metrics.render()
+        if more is not None:
+            text += await run_in_threadpool(more)  # it may read the database
+        return PlainTextResponse(text, media_type=CONTENT_TYPE)
 
     return metrics
 
 
-def inference_routes(host: ServingHost) -> list[Route]:
-    """``POST /endpoints/{name}/invocations`` and ``GET /metrics`` over ``host``."""
+def inference_routes(host: ServingHost, more_metrics: Callable[[], str] | None = None) -> list[Route]:
+    """``POST /endpoints/{name}/invocations`` and ``GET /metrics`` over ``host``.
+
+    ``more_metrics`` gives exposition text appended to the serving metrics (``slipway server``
+    adds its monitors' gauges).
+    """
     return [
         Route("/endpoints/{name}/invocations", _invocations(host), methods=["POST"]),
-        Route("/metrics", _metrics(host), methods=["GET"]),
+        Route("/metrics", _metrics(host, more_metrics), methods=["GET"]),
     ]
 
 
@@ -228,9 +235,9 @@ def create_inference_app(host: ServingHost, endpoint: str) -> Starlette:
     )
 
 
-def mount_inference(app: Starlette, host: ServingHost) -> None:
+def mount_inference(app: Starlette, host: ServingHost, more_metrics: Callable[[], str] | None = None) -> None:
     """Add the invocation and metrics routes to ``app`` and close ``host`` when it shuts down."""
-    app.router.routes.extend(inference_routes(host))
+    app.router.routes.extend(inference_routes(host, more_metrics))
     parent = app.router.lifespan_context
 
     @contextlib.asynccontextmanager

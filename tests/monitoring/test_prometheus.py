@@ -1,0 +1,72 @@
+"""Monitor metrics on ``slipway server``'s ``GET /metrics``: drift per feature, violations, quality, alarms."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import httpx
+import pandas as pd
+from _server import LiveServer, live_server  # noqa: F401 - the fixture
+
+from slipway import Client
+from slipway.monitoring import AlarmState, ExecutionStatus, MonitorExecution, render_monitor_metrics
+
+
+def test_the_server_exposes_each_monitors_latest_metrics(
+    live_server: LiveServer,  # noqa: F811
+    abalone: pd.DataFrame,
+    drifted: pd.DataFrame,
+    drifted_columns: set[str],
+) -> None:
+    with Client(live_server.settings) as client:
+        monitoring = client.monitoring
+        monitoring.create_baseline("prom-abalone", abalone)
+        monitoring.create_monitor("prom-dq", baseline="prom-abalone")
+        monitoring.create_alarm("prom-drift", monitor="prom-dq", metric="violations.baseline_drift_check", threshold=0)
+        monitoring.create_monitor("prom-quality", kind="ModelQuality", problem_type="Regression")
+        run = monitoring.run_monitor("prom-dq", drifted)
+        assert run.status is ExecutionStatus.COMPLETED_WITH_VIOLATIONS
+        failed = monitoring.run_monitor("prom-dq")  # a later run that fails: it watches no endpoint
+        assert failed.status is ExecutionStatus.FAILED
+        predictions = pd.DataFrame({"inference_id": ["a", "b"], "prediction": [1.0, 3.0]})
+        labels = pd.DataFrame({"inference_id": ["a", "b"], "label": [2.0, 3.0]})
+        monitoring.run_monitor("prom-quality", predictions, labels=labels)
+        state_now = monitoring.get_alarm("prom-drift").state
+        assert state_now is AlarmState.INSUFFICIENT_DATA
+
+    answer = httpx.get(f"{live_server.url}/metrics", headers=live_server.headers, timeout=30)
+    assert answer.status_code == 200 and answer.headers["content-type"].startswith("text/plain; version=0.0.4")
+    samples = _samples(answer.text)
+    for feature in drifted_columns:  # the failed run does not blank the gauges of the one before
+        assert samples[f'slipway_monitor_drift_score{{monitor="prom-dq",feature="{feature}"}}'] > 0.1
+    assert samples['slipway_monitor_violations{monitor="prom-dq",check="baseline_drift_check"}'] == run.metrics[
+        "violations.baseline_drift_check"] > 0
+    assert samples['slipway_monitor_violations{monitor="prom-dq",check="total"}'] == run.violation_count
+    assert samples['slipway_monitor_rows{monitor="prom-dq"}'] == len(drifted)
+    assert samples['slipway_monitor_quality{monitor="prom-quality",metric="mae"}'] == 0.5
+    # The failed run has no drift metric: the alarm says so, as get_alarm does.
+    alarm = 'slipway_alarm_state{alarm="prom-drift",monitor="prom-dq",state="%s"}'
+    assert [samples[alarm % state] for state in AlarmState] == [state is state_now for state in AlarmState]
+    assert "slipway_requests_total" in answer.text  # the serving metrics are still there
+    assert httpx.get(f"{live_server.url}/metrics", timeout=30).status_code == 401  # a scraper needs a token too
+
+
+def test_label_values_are_escaped_and_odd_numbers_written_as_prometheus_reads_them() -> None:
+    at = dt.datetime(2026, 1, 1, tzinfo=dt.UTC)
+    run = MonitorExecution(id="x", monitor='we"ird\\name', status=ExecutionStatus.COMPLETED, item_count=3,
+                           violation_count=0, metrics={"drift.a\nb": float("nan"), "r2": float("-inf")},
+                           started_at=at, ended_at=at)
+    text = render_monitor_metrics([run], [])
+    assert 'slipway_monitor_drift_score{monitor="we\\"ird\\\\name",feature="a\\nb"} NaN' in text
+    assert 'slipway_monitor_quality{monitor="we\\"ird\\\\name",metric="r2"} -Inf' in text
+    assert f'slipway_monitor_last_run_timestamp_seconds{{monitor="we\\"ird\\\\name",status="Completed"}} ' \
+           f'{at.timestamp()!r}' in text
+
+
+def _samples(text: str) -> dict[str, float]:
+    found = {}
+    for line in text.splitlines():
+        if line and not line.startswith("#"):
+            name, _, value = line.rpartition(" ")
+            found[name] = float(value)
+    return found
