@@ -109,6 +109,14 @@ def _describe(action: dict[str, Any]) -> str:
     return f"{action.get('kind')}({fields})"
 
 
+def _emit_runs(as_json: bool, found: list[ActionRun], empty: str) -> None:
+    _output.emit(as_json, lambda: [r.model_dump(mode="json") for r in found], lambda: _runs(found, empty))
+
+
+def _done(kind: str, name: str, what: str) -> None:
+    _output.say(f"{kind} [bold]{_output.plain(name)}[/bold] {what}")
+
+
 def _runs(found: list[ActionRun], empty: str) -> RenderableType:
     if not found:
         return _output.empty_section("Runs", empty)
@@ -168,7 +176,7 @@ def pause_schedule(name: NameArg) -> None:
     """Stop firing until resumed."""
     with open_automation() as service:
         service.pause_schedule(name)
-    _output.say(f"Schedule [bold]{_output.plain(name)}[/bold] paused")
+    _done("Schedule", name, "paused")
 
 
 @schedules_app.command("resume")
@@ -176,7 +184,7 @@ def resume_schedule(name: NameArg) -> None:
     """Fire again from the next occurrence (nothing missed while paused is caught up)."""
     with open_automation() as service:
         made = service.resume_schedule(name)
-    _output.say(f"Schedule [bold]{_output.plain(name)}[/bold] resumed, next at {_output.fmt_time(made.next_run_at)}")
+    _done("Schedule", name, f"resumed, next at {_output.fmt_time(made.next_run_at)}")
 
 
 @schedules_app.command("delete")
@@ -184,7 +192,7 @@ def delete_schedule(name: NameArg) -> None:
     """Delete a schedule (the history of its runs stays)."""
     with open_automation() as service:
         service.delete_schedule(name)
-    _output.say(f"Schedule [bold]{_output.plain(name)}[/bold] deleted")
+    _done("Schedule", name, "deleted")
 
 
 @schedules_app.command("history")
@@ -192,7 +200,7 @@ def schedule_history(name: NameArg, limit: LimitOpt = 20, as_json: JsonFlag = Fa
     """The runs the schedule fired, newest first."""
     with open_automation() as service:
         found = service.schedule_history(name, limit)
-    _output.emit(as_json, lambda: [r.model_dump(mode="json") for r in found], lambda: _runs(found, "none yet"))
+    _emit_runs(as_json, found, "none yet")
 
 
 # --------------------------------------------------------------------------------------- rules
@@ -242,7 +250,7 @@ def delete_rule(name: NameArg) -> None:
     """Delete a rule and its runs not yet started (the history of the others stays)."""
     with open_automation() as service:
         service.delete_rule(name)
-    _output.say(f"Rule [bold]{_output.plain(name)}[/bold] deleted")
+    _done("Rule", name, "deleted")
 
 
 @rules_app.command("history")
@@ -250,8 +258,7 @@ def rule_history(name: NameArg, limit: LimitOpt = 20, as_json: JsonFlag = False)
     """The runs the rule's matching events caused, newest first, with what each did or why it failed."""
     with open_automation() as service:
         found = service.rule_history(name, limit)
-    _output.emit(as_json, lambda: [r.model_dump(mode="json") for r in found],
-                 lambda: _runs(found, "no matching event yet"))
+    _emit_runs(as_json, found, "no matching event yet")
 
 
 # --------------------------------------------------------------------------------------- hooks
@@ -296,7 +303,7 @@ def delete_hook(name: NameArg) -> None:
     """Delete a hook: calls to it are refused from now on."""
     with open_automation() as service:
         service.delete_hook(name)
-    _output.say(f"Hook [bold]{_output.plain(name)}[/bold] deleted")
+    _done("Hook", name, "deleted")
 
 
 # ------------------------------------------------------------------------------------------ gc
