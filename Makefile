@@ -12,8 +12,9 @@ $(BIN)/python:
 	$(PIP) install --quiet --upgrade pip
 
 # Markers record what was installed so a second `make` skips the install.
+# The demo trains scikit-learn models, hence the sklearn extra.
 $(VENV)/.installed: pyproject.toml | $(BIN)/python
-	$(PIP) install --quiet -e .
+	$(PIP) install --quiet -e '.[sklearn]'
 	touch $@
 
 $(VENV)/.installed-dev: pyproject.toml | $(BIN)/python

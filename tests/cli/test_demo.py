@@ -1,25 +1,71 @@
-"""`slipway demo`, the README's main job: it tracks a real sweep and says where to look."""
+"""`slipway demo`, the README's main job: the whole loop from a fresh store, until the retrained version serves."""
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Callable
 
+import pytest
 from typer.testing import Result
 
 from slipway import Client
+from slipway.demo._loop import free_names
 
 
-def test_demo_tracks_a_sweep_and_points_at_the_results(cli: Callable[..., Result], client: Client) -> None:
+def test_the_demo_closes_the_loop_and_the_retrained_version_serves(cli: Callable[..., Result], client: Client) -> None:
     result = cli("demo")
     assert result.exit_code == 0, result.output
-    assert "Best run: ridge-alpha-" in result.stdout
-    assert "slipway runs show" in result.stdout
+    out = result.stdout
+    for stage in ("[1/9] build", "[4/9] baseline and monitor", "[7/9] the rule starts the retraining", "[9/9] done"):
+        assert stage in out
+    # The summary: both versions with their MSE ± sd, the retrained one serving, the drifted features named.
+    assert "abalone-demo/1" in out and "abalone-demo/2" in out and " ± " in out
+    assert "baseline_drift_check" in out and "shell weight" in out
+    assert "slipway server" in out and "/endpoints/abalone-demo" in out
 
-    exp = client.tracking.get_experiment_by_name("abalone-demo")
-    runs = client.tracking.search_runs([exp.id], order_by=["metrics.mse ASC"]).runs
-    assert len(runs) == 4 and all(r.status == "FINISHED" for r in runs)
-    best = runs[0]
-    assert 3.0 < best.metrics["mse"].value < 8.0  # a ridge model on abalone, not a diverged one
-    history = client.tracking.get_metric_history(best.id, "test_mse")
-    assert len(history) == 300 and history[-1].value < history[0].value
-    assert [a.path for a in client.tracking.list_artifacts(best.id, "model")] == ["model/coefficients.json"]
+    # What a user finds in the store afterwards.
+    endpoint = client.serving.get_endpoint("abalone-demo")
+    assert [v.model for v in endpoint.variants] == ["abalone-demo/2"] and endpoint.deployment is None
+    canary = client.serving.list_deployments("abalone-demo")[0]
+    assert canary.strategy.kind == "canary" and canary.status.value == "Succeeded"
+    versions = {v.version: v for v in client.registry.list_versions("abalone-demo")}
+    assert {v.status.value for v in versions.values()} == {"Approved"}
+    approvers = {c.changed_by for c in client.registry.status_history("abalone-demo", 2) if c.to_status == "Approved"}
+    assert approvers == {"demo-approver"} != {versions[2].registered_by}  # four eyes, as the audit shows
+    assert all(0 < v.metrics["mse"].value < 8 and v.metrics["mse"].std for v in versions.values())
+
+    monitoring = client.monitoring
+    calm, drifted = sorted(monitoring.list_executions("abalone-demo-quality"), key=lambda e: e.started_at)
+    assert calm.violation_count == 0 and drifted.violation_count > 0
+    drifted_features = {v["feature_name"] for v in monitoring.read_violations(drifted.id)}
+    assert drifted_features <= {"whole weight", "shucked weight", "viscera weight", "shell weight"}
+    assert monitoring.get_alarm("abalone-demo-drift").state == "ALARM"
+
+    backend = client.backend
+    [retrain] = backend.automation.rule_history("abalone-demo-retrain-on-drift")
+    execution = backend.pipelines.get_execution(retrain.result["execution"])
+    assert execution.parameters["input_data"].endswith("abalone-with-new-labels.csv")
+    assert versions[2].source_id == execution.step("Register").id
+    [rollout] = backend.automation.rule_history("abalone-demo-canary-on-approval")
+    assert rollout.action["model"] == "{event.group}/{event.version}" and rollout.status == "Succeeded"
+
+
+def test_a_second_run_takes_names_of_its_own(client: Client) -> None:
+    backend = client.backend
+    assert free_names(backend).prefix == "abalone-demo"
+    backend.registry.create_group("abalone-demo")
+    assert free_names(backend).prefix == "abalone-demo-2"
+
+
+def test_the_demo_refuses_remote_mode(cli: Callable[..., Result], monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("SLIPWAY_SERVER_URL", "http://127.0.0.1:9")
+    result = cli("demo")
+    assert result.exit_code == 2 and "unset SLIPWAY_SERVER_URL" in result.stderr
+
+
+def test_without_scikit_learn_the_demo_names_the_extra(
+    cli: Callable[..., Result], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setitem(sys.modules, "sklearn", None)  # what an install without the extra looks like
+    result = cli("demo")
+    assert result.exit_code == 4 and "pip install 'slipway[sklearn]'" in result.stderr

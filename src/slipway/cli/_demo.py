@@ -1,42 +1,90 @@
-"""``slipway demo``: the README's main job, on the bundled abalone data with nothing to set up."""
+"""``slipway demo``: the README's main job, the whole loop on the bundled abalone data with nothing to set up."""
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
+from rich.markup import escape
+from sqlalchemy.engine import make_url
+
 from slipway._config import load_settings
 from slipway.cli import _output
-from slipway.client import Client
+from slipway.errors import InvalidInput
+
+if TYPE_CHECKING:
+    from slipway.demo import DemoResult
 
 
 def demo() -> None:
-    """Run the end-to-end demo on the bundled abalone data and say where to look at the results.
+    """Run the closed loop of MLOps on the bundled abalone data, in about a minute.
 
-    Today the demo trains a small sweep of ridge models (one tracked run each, with metric
-    histories and a model artifact) and ranks them by test MSE. It writes into the store the
-    settings name (`./.slipway` unless `SLIPWAY_HOME` or `SLIPWAY_SERVER_URL` say otherwise).
+    Build a model with a pipeline, check its MSE, register it, approve it, deploy it with data
+    capture, send traffic, baseline and monitor it, send drifted traffic, raise an alarm, let a rule
+    start the retraining pipeline, approve the new version and let a rule roll it out as a canary.
+    Everything lands in the local store (`./.slipway`, or `SLIPWAY_HOME`); a second run makes
+    objects of its own (abalone-demo-2, ...). Needs scikit-learn: `pip install 'slipway[sklearn]'`.
     """
-    # Imported here: the demo needs pandas and NumPy, which no other command should pay for at start-up.
-    from slipway.demo import run_tracking_demo
-
     settings = load_settings()
-    console = _output.stdout()
-    with Client(settings) as client:
-        console.print("[bold]Slipway demo[/bold]: a hyperparameter sweep on the abalone data, every run tracked")
-        ranked = run_tracking_demo(client, say=console.print)
-        experiment = client.tracking.get_experiment(ranked[0].experiment_id)
-        summary = _output.table("run", "alpha", "test MSE", "epochs", title="Runs, best first")
-        for run in ranked:
-            summary.add_row(
-                run.name, run.params["alpha"], _output.fmt_number(run.metrics["mse"].value), run.params["epochs"]
-            )
-        console.print(summary)
-        best = ranked[0]
-        where = settings.server_url or f"{settings.home} (database {settings.db_url})"
-        console.print(
-            f"\nBest run: [bold]{best.name}[/bold] with test MSE {best.metrics['mse'].value:.3f}.\n"
-            f"Results are in {where}. Look around with:\n\n"
-            f"  slipway runs list --experiment {experiment.name}\n"
-            f"  slipway runs show {best.id}\n"
-            f"  slipway runs compare {' '.join(r.id for r in ranked[:2])}\n"
-            f'  slipway runs search "metrics.mse < {best.metrics["mse"].value + 0.1:.1f}"\n'
-            f"  slipway runs history {best.id} test_mse\n"
+    if settings.remote:
+        raise InvalidInput(
+            "the demo runs on the local store, with its own serving host and automation; "
+            "unset SLIPWAY_SERVER_URL (and point SLIPWAY_HOME at the store a server shares, if you like)",
+            field="SLIPWAY_SERVER_URL",
         )
+    # Imported here: the demo brings pandas, the pipelines and serving, which no other command should pay for.
+    from slipway._backend import Backend
+    from slipway.demo import run_loop_demo
+
+    console = _output.stdout()
+    console.print("[bold]Slipway demo[/bold]: build, deploy, watch, detect drift, retrain and roll out")
+    backend = Backend(settings)
+    try:
+        result = run_loop_demo(backend, say=lambda line: console.print(line, markup=False, highlight=False))
+    finally:
+        backend.close()
+    _summary(result)
+    names, url = result.names, "http://127.0.0.1:5000"
+    database = make_url(settings.db_url).render_as_string(hide_password=True)
+    console.print(
+        f"\nEverything is in {escape(str(settings.home))} (database {escape(database)}). Look around with:\n\n"
+        f"  slipway models list\n"
+        f"  slipway endpoints show {names.prefix}\n"
+        f"  slipway monitor executions {names.monitor}\n"
+        f"  slipway pipelines list\n"
+        f"  slipway rules history {names.retrain_rule}\n\n"
+        f"or in the UI, after `slipway server`:\n\n"
+        f"  {url}/endpoints/{names.prefix}\n"
+        f"  {url}/models/{names.prefix}\n"
+        f"  {url}/monitoring/{names.monitor}\n"
+        f"  {url}/pipelines/{names.prefix}\n",
+        highlight=False,
+    )
+
+
+def _summary(result: DemoResult) -> None:
+    console = _output.stdout()
+    serving = {v.model: v for v in result.endpoint.variants}
+    versions = _output.table("version", "status", "test MSE ± sd", "trained on", "serving", title="Model versions")
+    for version in result.versions:
+        model = f"{version.group}/{version.version}"
+        trained_on = "history + new labels" if version.version > result.versions[0].version else "history"
+        versions.add_row(
+            model, version.status.value, str(version.metrics["mse"]), trained_on, "yes" if model in serving else "no"
+        )
+    console.print(versions)
+
+    variants = _output.table("variant", "model", "weight", title=f"Endpoint {result.endpoint.name}")
+    for variant in result.endpoint.variants:
+        variants.add_row(variant.name, variant.model, f"{variant.weight:g}")
+    console.print(variants)
+
+    found = _output.table("feature", "check", "finding", title="Violations in the drifted traffic")
+    for violation in result.violations:
+        found.add_row(violation["feature_name"], violation["constraint_check_type"], violation["description"])
+    console.print(found)
+
+    runs = _output.table("rule", "event", "action", "result", title="What the rules did")
+    for run in result.automation_runs:
+        outcome = ", ".join(f"{k}={v}" for k, v in (run.result or {}).items()) or (run.error or "")
+        runs.add_row(run.source_name, run.event.get("type", ""), run.action.get("kind", ""), f"{run.status}: {outcome}")
+    console.print(runs)

@@ -1,6 +1,14 @@
-"""The demos that ``slipway demo`` runs on the bundled abalone data."""
+"""The demo ``slipway demo`` runs: the whole loop of MLOps on the bundled abalone data.
 
-from slipway.demo._data import load_abalone
-from slipway.demo._tracking_demo import run_tracking_demo
+Example:
+    >>> from slipway._backend import Backend
+    >>> from slipway.demo import run_loop_demo
+    >>> result = run_loop_demo(Backend(load_settings(home="/tmp/demo")))  # doctest: +SKIP
+    >>> [v.model for v in result.endpoint.variants]  # doctest: +SKIP
+    ['abalone-demo/2']
+"""
 
-__all__ = ["load_abalone", "run_tracking_demo"]
+from slipway.demo._data import encode, load_abalone
+from slipway.demo._loop import DemoNames, DemoResult, run_loop_demo
+
+__all__ = ["DemoNames", "DemoResult", "encode", "load_abalone", "run_loop_demo"]

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from importlib import resources
 
-import numpy as np
 import pandas as pd
 
 TARGET = "rings"
+SEXES = ("F", "I", "M")
 
 
 def load_abalone() -> pd.DataFrame:
@@ -16,11 +16,9 @@ def load_abalone() -> pd.DataFrame:
         return pd.read_csv(fh)
 
 
-def design_matrix(df: pd.DataFrame) -> tuple[np.ndarray, np.ndarray, list[str]]:
-    """Standardised numeric features plus one-hot sex, and the ring count as the target."""
-    features = df.drop(columns=[TARGET])
-    numeric = features.select_dtypes("number")
-    numeric = (numeric - numeric.mean()) / numeric.std()
-    sex = pd.get_dummies(features["sex"], prefix="sex", dtype=float)
-    x = pd.concat([numeric, sex], axis=1)
-    return x.to_numpy(dtype=float), df[TARGET].to_numpy(dtype=float), list(x.columns)
+def encode(frame: pd.DataFrame) -> pd.DataFrame:
+    """The model's input columns: the measurements, and sex one-hot encoded (``sex_F``, ``sex_I``, ``sex_M``)."""
+    encoded = frame.drop(columns=["sex"])
+    for sex in SEXES:
+        encoded[f"sex_{sex}"] = (frame["sex"] == sex).astype(float)
+    return encoded
