@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 from _serving_models import register, write_line
+from _ui import Browse, UIServer
 from fastapi.testclient import TestClient
 
 from slipway import load_settings
@@ -82,3 +83,18 @@ def test_traffic_through_the_server_is_charted(client: TestClient, backend: Back
     row = page.text.split('id="variants"')[1].split("</table>")[0]
     assert '<td class="num">2</td>' in row  # requests per second in the latest interval
     assert client.get("/endpoints/nope/traffic").status_code == 404
+
+
+# ------------------------------------------------------------------------------------------ in a browser
+
+
+def test_an_endpoint_page_in_a_browser_redraws_its_charts(browse: Browse, ui_server: UIServer) -> None:
+    backend = ui_server.backend
+    model = register(backend.registry, write_line(Path(backend.settings.home) / "ui-endpoint-line"), "ui-endpoint-line")
+    backend.serving.create_endpoint("ui-endpoint", [{"model": model}], capture={"sampling_percent": 100})
+    page = browse.page("viewer")
+    with page.expect_response(lambda r: r.url.endswith("/endpoints/ui-endpoint/traffic")):  # the page's script polls
+        browse.visit(page, "/endpoints/ui-endpoint")
+    assert page.locator('#traffic [data-chart="requests"] svg').count() == 1
+    assert page.locator("#capture").inner_text().count("100% of requests") == 1
+    browse.visit(page, "/endpoints")

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+from _ui import Browse, UIServer
 from fastapi.testclient import TestClient
 
 from slipway import load_settings
@@ -71,3 +72,44 @@ def test_the_explorer_refuses_bad_requests_with_a_page(client: TestClient, url: 
 def test_an_object_without_lineage_says_so(client: TestClient) -> None:
     page = client.get("/lineage/run/nothing-here")
     assert page.status_code == 200 and "Nothing is recorded" in page.text
+
+
+# ------------------------------------------------------------------------------------------ in a browser
+
+
+@pytest.fixture(scope="module")
+def chain(ui_server: UIServer) -> list[str]:
+    """dataset v1 -> v2 (derived) -> a baseline -> a monitor, on the live server: lineage ids, upstream first."""
+    backend = ui_server.backend
+    frame = pd.DataFrame({"length": [0.4, 0.5, 0.55, 0.6], "sex": ["M", "F", "I", XSS]})
+    first = backend.datasets.register("ui-lineage-shells", frame).version
+    second = backend.datasets.register(
+        "ui-lineage-shells", frame.assign(rings=[7, 9, 10, 11]), derived_from=[("dataset_version", first.id)]
+    ).version
+    baseline = backend.monitoring.create_baseline("ui-lineage-shells", dataset="ui-lineage-shells:2")
+    monitor = backend.monitoring.create_monitor("ui-lineage-dq", baseline="ui-lineage-shells")
+    return [first.id, second.id, baseline.id, monitor.id]
+
+
+def test_clicking_through_the_lineage_graph(browse: Browse, chain: list[str]) -> None:
+    first, second, baseline, monitor = chain
+    page = browse.visit(browse.page("viewer"), f"/lineage/dataset_version/{second}")
+    root = page.locator(f'#lineage-graph g.node[data-node="dataset_version:{second}"]')
+    assert root.get_attribute("data-status") == "root"
+    for node in (f"dataset_version:{first}", f"monitoring_baseline:{baseline}", f"monitor:{monitor}"):
+        assert page.locator(f'#lineage-graph g.node[data-node="{node}"]').count() == 1, node
+    page.click(f'#lineage-graph g.node[data-node="dataset_version:{first}"]')  # move upstream
+    page.wait_for_url(f"**/lineage/dataset_version/{first}")
+    browse.screenshot(page, "moved-to-v1")
+    assert page.locator(f'g.node[data-node="dataset_version:{first}"]').get_attribute("data-status") == "root"
+    page.click(f'#lineage-graph g.node[data-node="monitor:{monitor}"]')  # three hops downstream
+    page.wait_for_url(f"**/lineage/monitor/{monitor}")
+    page.click("#open-object")  # the monitor's own page
+    page.wait_for_url("**/monitoring/ui-lineage-dq")
+    browse.screenshot(page, "monitor-page")
+    browse.visit(page, "/lineage/dataset_version/" + first + "/open")
+    assert page.url.endswith("/datasets/ui-lineage-shells/versions/1")
+    assert page.locator("#charts svg").count() == 2
+    shells = "/datasets/ui-lineage-shells"
+    for path in ("/lineage", "/datasets", shells, f"{shells}/diff?first=1&second=2", "/features"):
+        browse.visit(page, path)

@@ -9,6 +9,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from _ui import Browse, UIServer
 from fastapi.testclient import TestClient
 
 from slipway import load_settings
@@ -102,3 +103,34 @@ def test_a_report_draws_each_feature_baseline_against_current(client: TestClient
 def test_unknown_monitors_and_executions_are_404_pages(client: TestClient, backend: Backend, url: str) -> None:
     answer = client.get(url.format(id=_executions(backend)[0].id))
     assert answer.status_code == 404 and answer.headers["content-type"].startswith("text/html")
+
+
+# ------------------------------------------------------------------------------------------ in a browser
+
+
+@pytest.fixture(scope="module")
+def live_report(ui_server: UIServer) -> MonitorExecution:
+    """A drifted execution of a monitor on the live server, with an alarm and a schedule."""
+    backend = ui_server.backend
+    backend.monitoring.create_baseline("ui-mon-shells", _frame(1, 0.0))
+    backend.monitoring.create_monitor("ui-mon-dq", baseline="ui-mon-shells")
+    backend.monitoring.create_alarm("ui-mon-drifting", monitor="ui-mon-dq", metric="violations.total", threshold=0)
+    backend.automation.create_schedule("ui-mon-hourly", "0 * * * *", RunMonitor("ui-mon-dq"))
+    backend.monitoring.run_monitor("ui-mon-dq", _frame(2, 0.0))
+    return backend.monitoring.run_monitor("ui-mon-dq", _frame(3, 0.4))
+
+
+def test_a_report_page_shows_its_charts(browse: Browse, live_report: MonitorExecution) -> None:
+    page = browse.visit(browse.page("viewer"), f"/monitoring/ui-mon-dq/executions/{live_report.id}")
+    charts = page.locator("#feature-charts .chart svg")
+    assert charts.count() == 2
+    for index in range(2):
+        box = charts.nth(index).bounding_box()
+        assert box is not None and box["width"] > 300 and box["height"] > 100
+        bars = charts.nth(index).locator("path")
+        assert bars.count() == 2 and all(bars.nth(i).bounding_box() for i in range(2))  # baseline and current
+    assert page.locator("#violations tr").count() == 1 + live_report.violation_count
+    assert "<script…" in page.locator("#feature-charts").inner_text()  # the drifted value, shortened, literal
+    monitor = browse.visit(page, "/monitoring/ui-mon-dq")
+    assert monitor.locator("#alarm-ui-mon-drifting svg polyline").count() == 2
+    browse.visit(page, "/monitoring")

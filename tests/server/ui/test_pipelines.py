@@ -7,7 +7,9 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import _pipeline_steps as lib
+import httpx
 import pytest
+from _ui import Browse, UIServer
 from fastapi.testclient import TestClient
 
 from slipway import load_settings
@@ -187,3 +189,58 @@ def test_actions_refuse_bad_input_and_forged_forms(client: TestClient, backend: 
         f"/pipelines/other/executions/{execution.id}/stop", data={"csrf_token": _csrf(client)}
     )
     assert elsewhere.status_code == 404
+
+
+# ------------------------------------------------------------------------------ on the live server, by role
+
+
+def slow_gated() -> Pipeline:
+    """Numbers -> Approval (a Wait step) -> two sleeping steps: time to watch the page follow them."""
+    numbers = ProcessingStep("Numbers", lib.numbers, inputs={"n": 3}, outputs=["data"])
+    approval = WaitStep("Approval", timeout=120, depends_on=[numbers])
+    first = ProcessingStep("SleepA", lib.sleeper, inputs={"seconds": 2.0}, depends_on=[approval])
+    second = ProcessingStep("SleepB", lib.sleeper, inputs={"seconds": 2.0}, depends_on=[first])
+    return Pipeline("ui-slow-gated", [second])
+
+
+@pytest.fixture(scope="module")
+def live_execution(ui_server: UIServer) -> PipelineExecution:
+    """An execution started on the live server's own engines, held at its Wait step."""
+    started = ui_server.backend.pipelines.start(slow_gated())
+    return _until(ui_server.backend, started.id, lambda e: e.step("Approval").status.value == "Waiting")
+
+
+def test_a_viewer_sees_no_controls_and_cannot_act(ui_server: UIServer, live_execution: PipelineExecution) -> None:
+    url = f"/pipelines/ui-slow-gated/executions/{live_execution.id}"
+    cookies = {"slipway_token": ui_server.tokens["viewer"]}
+    with httpx.Client(base_url=ui_server.url, cookies=cookies, timeout=30) as viewer:
+        page = viewer.get(url)
+        assert page.status_code == 200 and 'data-node="Approval" data-status="Waiting"' in page.text
+        assert "stop-button" not in page.text and "/signal" not in page.text
+        assert 'id="start-form"' not in viewer.get("/pipelines/ui-slow-gated").text
+        csrf = viewer.cookies.get("slipway_csrf")
+        refused = viewer.post(url + "/stop", data={"csrf_token": csrf})
+        assert refused.status_code == 403  # the service refuses a viewer whatever the page shows
+    assert ui_server.backend.pipelines.get_execution(live_execution.id).status.value == "Running"
+
+
+def test_the_execution_page_follows_the_steps_live(browse: Browse, live_execution: PipelineExecution) -> None:
+    url = f"/pipelines/ui-slow-gated/executions/{live_execution.id}"
+    page = browse.visit(browse.page("scientist"), url)
+    assert page.locator('#dag g.node[data-node="Approval"]').get_attribute("data-status") == "Waiting"
+    page.fill('tr[data-step="Approval"] input[name="payload"]', '{"approved": true}')
+    page.click('tr[data-step="Approval"] button[type="submit"]')
+    page.wait_for_url(f"**{url}")
+    page.evaluate("window.__same_page = true")  # gone if the page reloads
+    before = page.locator('#dag g.node[data-node="SleepA"]').get_attribute("data-status")
+    page.wait_for_function(
+        "s => document.querySelector('#dag g.node[data-node=\"SleepA\"]').getAttribute('data-status') !== s", arg=before
+    )
+    assert page.evaluate("window.__same_page === true"), "the DAG changed by reloading, not live"
+    browse.screenshot(page, "execution-running")
+    assert page.locator('tr[data-step="SleepA"] [data-field=status]').text_content() != before
+    page.wait_for_selector("#execution-status.Succeeded", timeout=30_000)  # reloaded once at the end
+    statuses = page.eval_on_selector_all("#dag g.node", "nodes => nodes.map(n => n.getAttribute('data-status'))")
+    assert statuses == ["Succeeded"] * 4
+    assert page.locator("#resume-button").count() == 0 and page.locator("#stop-button").count() == 0
+    browse.screenshot(page, "execution-succeeded")

@@ -1,6 +1,6 @@
 // Slipway web UI: the pipeline execution page follows its execution while it runs.
-// It polls the page's state URL, recolours the DAG's nodes and updates the steps table; once the
-// execution has ended it reloads once, so the buttons and details match the final state.
+// It polls the page's state URL every second, recolours the DAG's nodes and updates the steps table;
+// once the execution has ended it reloads once, so the buttons (resume, retry) match the final state.
 "use strict";
 (function () {
   function seconds(value) {
@@ -39,6 +39,8 @@
         row.querySelector("[data-field=duration]").textContent = seconds(step.seconds);
         row.querySelector("[data-field=cache]").textContent = step.cache;
         row.querySelector("[data-field=attempts]").textContent = step.attempts;
+        var signal = row.querySelector("form.signal");
+        if (signal && step.status !== "Pending" && step.status !== "Waiting") { signal.remove(); }
       });
     });
   }
@@ -46,14 +48,9 @@
   document.addEventListener("DOMContentLoaded", function () {
     var box = document.getElementById("execution");
     if (!box || box.getAttribute("data-terminal") === "true" || !window.Slipway) { return; }
-    var waiting = document.querySelectorAll("#steps tr[data-step] [data-field=status]");
-    var known = {};
-    waiting.forEach(function (el) { known[el.closest("tr").getAttribute("data-step")] = el.textContent; });
     window.Slipway.poll(box.getAttribute("data-state-url"), 1000, function (state) {
-      var reload = state.steps.some(function (s) { return s.status === "Waiting" && known[s.name] !== "Waiting"; });
-      state.steps.forEach(function (s) { known[s.name] = s.status; });
       apply(state);
-      if (state.terminal || reload) { window.location.reload(); return false; }
+      if (state.terminal) { window.location.reload(); return false; }
       return true;
     });
   });
