@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import html
 import re
 import struct
 import zlib
@@ -79,6 +80,20 @@ def test_the_runs_table_sorts_by_a_metric_and_pages_through_all_runs(http: httpx
     assert len(seen) == RUNS and len(set(seen)) == RUNS
     assert seen[0] == "run-59" and seen[-1] == "run-00"  # the loss falls as i grows: ascending is newest first
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in seen
+
+
+def test_newest_first_pages_continue_below_the_last_run_shown(http: httpx.Client, seeded: Seeded) -> None:
+    url = f"/experiments/{seeded.experiment}?size=25"
+    seen: list[str] = []
+    while url:
+        page = http.get(url)
+        seen += _run_names(page.text)
+        found = re.search(r'<a href="([^"]+)" id="next-page">', page.text)
+        url = f"/experiments/{seeded.experiment}" + found.group(1).replace("&amp;", "&") if found else ""
+        assert "page=k" in url or not url  # keyset pages, not offsets
+    assert [html.unescape(n) for n in seen] == list(reversed(seeded.runs))  # newest first, each run once
+    forged = http.get(f"/experiments/{seeded.experiment}?page=k1.x'%20or%20'1")
+    assert forged.status_code == 200 and "page is not one this table issued" in forged.text
 
 
 def test_previous_goes_back_a_page(http: httpx.Client, seeded: Seeded) -> None:

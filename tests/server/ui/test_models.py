@@ -14,6 +14,7 @@ from sklearn.linear_model import LinearRegression
 
 from slipway.models import ModelCard
 from slipway.registry import ModelVersion
+from slipway.server.ui import _models as models_pages
 
 XSS = "<script>alert(1)</script>"
 GROUP = "ui-abalone"
@@ -61,6 +62,19 @@ def test_a_groups_versions_table(viewer: httpx.Client, versions: list[ModelVersi
     assert re.findall(r'/versions/(\d+)">', filtered.text) == ["3"]
     bad = viewer.get(f"/models/{GROUP}", params={"filter": "rmse <<"})
     assert 'id="filter-error"' in bad.text
+
+
+def test_versions_page_by_version_number(
+    viewer: httpx.Client, versions: list[ModelVersion], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(models_pages, "VERSIONS_PER_PAGE", 2)
+    first = viewer.get(f"/models/{GROUP}")
+    assert re.findall(r'/versions/(\d+)">', first.text) == ["3", "2"]
+    older = re.search(r'<a href="([^"]+)" id="older-page">', first.text)
+    assert older and "before=2" in older.group(1)
+    second = viewer.get(f"/models/{GROUP}" + older.group(1).replace("&amp;", "&"))
+    assert re.findall(r'/versions/(\d+)">', second.text) == ["1"]
+    assert 'id="older-page"' not in second.text and 'id="newest-page"' in second.text
 
 
 def test_a_version_page_has_its_status_bar_metrics_card_signature_and_history(

@@ -3,7 +3,7 @@
 The filter is the ``runs search`` language (``metrics.rmse < 2 and params.depth = '5'``) and the
 table pages through :meth:`~slipway.tracking.TrackingService.search_runs`, the same call as
 ``slipway runs search`` and ``POST /api/v1/runs/search``: one page of runs per request, however
-many the experiment holds.
+many the experiment holds (``bench/ui.py`` measures it with 100,000).
 """
 
 from __future__ import annotations
@@ -28,6 +28,7 @@ MAX_TRAIL = 50  # earlier pages a "Previous" link can go back through
 # Sortable run attributes: column label -> the search language's name.
 ATTRIBUTE_SORTS = {"Name": "run_name", "Status": "status", "Started": "start_time", "User": "user"}
 _PLAIN_KEY = re.compile(r"^[\w-]+$")
+_CURSOR = re.compile(r"^k(\d{1,15})\.([0-9A-Za-z]{1,64})$")
 
 
 def _tracking(request: Request) -> TrackingService:
@@ -91,22 +92,51 @@ class RunTable:
         return self.link(page=previous or None, trail=",".join(earlier) or None)
 
 
+def _cursor_condition(page: str) -> str:
+    """The filter clause for a keyset page: runs started before the cursor's run (ties broken by id).
+
+    A cursor is ``k<start ms>.<run id>``; anything else is refused, since it goes into a filter.
+    """
+    found = _CURSOR.match(page)
+    if found is None:
+        raise InvalidInput("page is not one this table issued", field="page")
+    started, run_id = found.groups()
+    return (f"attributes.start_time <= {started} and "
+            f"not (attributes.start_time = {started} and attributes.run_id >= '{run_id}')")
+
+
+def run_cursor(run: Run) -> str:
+    """The keyset page that continues after ``run``, newest first."""
+    return f"k{round(run.start_time.timestamp() * 1000)}.{run.id}"
+
+
 def run_table(
     service: TrackingService, experiment_ids: list[str] | None, filter: str, order: str, descending: bool,
     size: int, page: str | None, trail: str | None,
 ) -> RunTable:
-    """Search one page of runs as the table's settings say; bad settings name themselves."""
+    """Search one page of runs as the table's settings say; bad settings name themselves.
+
+    Newest first (no ``order``), pages are keyset pages: each continues below the last run shown,
+    a range scan of the (experiment, start time) index however deep the page. Other orders page
+    with the service's own page tokens (an offset).
+    """
     if size not in PAGE_SIZES:
         raise InvalidInput(f"size must be one of {', '.join(map(str, PAGE_SIZES))}", field="size")
-    order_by = [f"{order} {'DESC' if descending else 'ASC'}"] if order else None
-    found = service.search_runs(experiment_ids, filter=filter or None, order_by=order_by, max_results=size,
-                                page_token=page or None)
+    if order:
+        found = service.search_runs(experiment_ids, filter=filter or None, max_results=size, page_token=page or None,
+                                    order_by=[f"{order} {'DESC' if descending else 'ASC'}"])
+        next_page = found.next_page_token
+    else:
+        clauses = [f"({filter})" if filter.strip() else "", _cursor_condition(page) if page else ""]
+        found = service.search_runs(experiment_ids, filter=" and ".join(c for c in clauses if c) or None,
+                                    max_results=size)
+        next_page = run_cursor(found.runs[-1]) if found.next_page_token else None
     metric_keys = sorted({k for r in found.runs for k in r.metrics})[:MAX_KEY_COLUMNS]
     param_keys = sorted({k for r in found.runs for k in r.params})[:MAX_KEY_COLUMNS]
     return RunTable(
         runs=found.runs, metric_keys=metric_keys, param_keys=param_keys, filter=filter, order=order,
         descending=descending, size=size, page=page or None, trail=(trail.split(",") if trail else [])[-MAX_TRAIL:],
-        next_page=found.next_page_token,
+        next_page=next_page,
     )
 
 

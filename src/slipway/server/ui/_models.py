@@ -29,6 +29,7 @@ router = APIRouter(route_class=UIRoute)
 CARD_FILE = "MODEL_CARD.md"
 MAX_CARD_BYTES = 256 * 1024
 MAX_COMPARED = 10
+VERSIONS_PER_PAGE = 100
 _DECISIONS = {"approve": ApprovalStatus.APPROVED, "reject": ApprovalStatus.REJECTED}
 
 
@@ -49,17 +50,21 @@ def group_page(
     group: str,
     filter: Annotated[str, Query(max_length=4000)] = "",
     archived: bool = False,
+    before: Annotated[int | None, Query(ge=1, description="only versions numbered below this (the next page)")] = None,
 ) -> HTMLResponse:
+    """The group's versions, newest first, a page at a time: keyset paging on the version number."""
     registry = _registry(request)
     found = registry.get_group(group)
+    conditions = [c for c in (filter.strip(), f"version < {before}" if before else "") if c]
     error = None
     try:
-        versions = registry.search_versions(found.name, filter=filter or None, include_archived=archived,
-                                            max_results=10_000)
+        versions = registry.search_versions(found.name, filter=" and ".join(conditions) or None,
+                                            include_archived=archived, max_results=VERSIONS_PER_PAGE + 1)
     except InvalidInput as exc:  # a typo in the filter: the page stays, with the message by the box
         versions, error = [], exc.message
-    return render(request, "models/group.html", title=found.name, group=found, versions=versions, filter=filter,
-                  archived=archived, error=error)
+    older = versions[VERSIONS_PER_PAGE - 1].version if len(versions) > VERSIONS_PER_PAGE else None
+    return render(request, "models/group.html", title=found.name, group=found, versions=versions[:VERSIONS_PER_PAGE],
+                  filter=filter, archived=archived, error=error, before=before, older=older)
 
 
 @dataclass(frozen=True)
