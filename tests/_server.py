@@ -36,9 +36,11 @@ class LiveServer:
 def server_settings(home: Path) -> Settings:
     """Settings for a server of its own under ``home``, whatever the environment says.
 
-    Webhooks may call 127.0.0.1, where the tests' receivers listen (loopback is refused unless listed).
+    Webhooks may call 127.0.0.1, where the tests' receivers listen (loopback is refused unless listed),
+    and pipeline definitions may name the tests' step functions (the default allows none).
     """
-    return load_settings(env={"SLIPWAY_WEBHOOK_HOSTS": "127.0.0.1"}, cwd=home, home=str(home))
+    env = {"SLIPWAY_WEBHOOK_HOSTS": "127.0.0.1", "SLIPWAY_PIPELINE_MODULES": "_pipeline_steps"}
+    return load_settings(env=env, cwd=home, home=str(home))
 
 
 @contextlib.contextmanager

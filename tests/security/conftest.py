@@ -37,7 +37,9 @@ def hardened(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
 @pytest.fixture
 def api(hardened: LiveServer) -> Iterator[httpx.Client]:
     """Raw HTTP to the hardened server's ``/api/v1``."""
-    with httpx.Client(base_url=f"{hardened.url}/api/v1", timeout=30) as client:
+    # An admin's token once the server checks tokens (LiveServer.headers); none before.
+    headers: dict[str, str] = getattr(hardened, "headers", {})
+    with httpx.Client(base_url=f"{hardened.url}/api/v1", headers=headers, timeout=30) as client:
         yield client
 
 

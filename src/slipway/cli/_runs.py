@@ -16,6 +16,7 @@ from rich.progress import (
     TransferSpeedColumn,
 )
 
+from slipway._redact import check_reveal, redact_record
 from slipway.cli import _output
 from slipway.cli._output import JsonFlag
 from slipway.cli._run_views import comparison_table, history_table, run_detail, runs_table
@@ -38,12 +39,20 @@ ExperimentsOpt = Annotated[
                  help="Only runs of this experiment (its name or id); repeat for several."),
 ]
 LimitOpt = Annotated[int, typer.Option("--limit", "-n", min=1, help="Show at most this many runs.")]
+RevealOpt = Annotated[
+    bool,
+    typer.Option("--reveal-secrets",
+                 help="Show params and tags whose keys look like secrets (password, token, key...) instead of "
+                      "***. Admins only."),
+]
 
 
 @runs_app.command("list")
-def list_command(experiment: ExperimentsOpt = None, limit: LimitOpt = 20, as_json: JsonFlag = False) -> None:
+def list_command(
+    experiment: ExperimentsOpt = None, limit: LimitOpt = 20, as_json: JsonFlag = False, reveal: RevealOpt = False
+) -> None:
     """List the latest runs, newest first, with their metrics."""
-    _show_runs(experiment or [], None, [], limit, as_json)
+    _show_runs(experiment or [], None, [], limit, as_json, reveal)
 
 
 @runs_app.command("search")
@@ -60,6 +69,7 @@ def search_command(
     ] = None,
     limit: LimitOpt = 20,
     as_json: JsonFlag = False,
+    reveal: RevealOpt = False,
 ) -> None:
     """Find runs by a filter over their metrics, params, tags and attributes.
 
@@ -74,15 +84,16 @@ def search_command(
     Metrics compare as numbers, params and tags as strings (in quotes); `IS NULL` asks whether a key
     is missing. Keys with spaces or dots go in backticks, as in the last example.
     """
-    _show_runs(experiment or [], filter_text, order_by or [], limit, as_json)
+    _show_runs(experiment or [], filter_text, order_by or [], limit, as_json, reveal)
 
 
 def _show_runs(experiments: list[str], filter_text: str | None, order_by: list[str], limit: int,
-               as_json: bool) -> None:
+               as_json: bool, reveal: bool) -> None:
     """``runs list`` is a search without a filter: both print the same table or JSON."""
     with open_tracking() as tracking:
         page = tracking.search_runs(experiment_ids(tracking, experiments), filter=filter_text,
                                     order_by=order_by or None, max_results=limit)
+        page = redact_record(page, check_reveal(reveal))
         names = {e.id: e.name for e in tracking.list_experiments(include_deleted=True)}
     more = f"[dim]Showing the first {limit} runs; more match (raise --limit to see them).[/dim]"
     _output.emit(as_json, lambda: [r.model_dump(mode="json") for r in page.runs],
@@ -90,10 +101,10 @@ def _show_runs(experiments: list[str], filter_text: str | None, order_by: list[s
 
 
 @runs_app.command("show")
-def show_command(run_id: RunIdArg, as_json: JsonFlag = False) -> None:
+def show_command(run_id: RunIdArg, as_json: JsonFlag = False, reveal: RevealOpt = False) -> None:
     """Show one run: its params, latest metrics, tags and artifacts."""
     with open_tracking() as tracking:
-        run = tracking.get_run(run_id)
+        run = redact_record(tracking.get_run(run_id), check_reveal(reveal))
         experiment = tracking.get_experiment(run.experiment_id)
         artifacts = tracking.list_artifacts(run_id, recursive=True)
     _output.emit(
@@ -110,10 +121,11 @@ def compare_command(
         typer.Argument(metavar="RUN_ID", help="The runs to compare (two or more).", show_default=False),
     ],
     as_json: JsonFlag = False,
+    reveal: RevealOpt = False,
 ) -> None:
     """Show runs side by side: one column per run, params that differ highlighted."""
     with open_tracking() as tracking:
-        comparison = tracking.compare_runs(run_ids)
+        comparison = redact_record(tracking.compare_runs(run_ids), check_reveal(reveal))
     _output.emit(as_json, lambda: comparison.model_dump(mode="json"), lambda: comparison_table(comparison))
 
 

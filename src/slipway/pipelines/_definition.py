@@ -14,6 +14,7 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from slipway._modules import ModulePolicy
 from slipway.errors import InvalidInput
 from slipway.pipelines._code import Code, import_string
 from slipway.pipelines._dag import Dag
@@ -108,24 +109,44 @@ class Pipeline:
         return {name: code for name, step in self.steps.items() if (code := step.code()) is not None}
 
     @classmethod
-    def from_definition(cls, data: Mapping[str, Any]) -> Pipeline:
+    def from_definition(cls, data: Mapping[str, Any], modules: ModulePolicy | None = None) -> Pipeline:
         """Rebuild a pipeline from its JSON, importing each step's function as it is now.
+
+        Args:
+            data: the definition, as :meth:`definition` writes it.
+            modules: which modules the steps' code may come from, checked before anything is
+                imported (a server passes its ``pipeline_modules``); None allows any.
 
         Raises:
             InvalidInput: for an unknown format or step type, or code that cannot be imported.
+            PermissionDenied: for code that ``modules`` does not allow.
         """
         if data.get("format") != DEFINITION_FORMAT:
             raise InvalidInput(f"unknown pipeline definition format {data.get('format')!r}", field="definition")
+        items = data.get("steps", [])
+        if not isinstance(data.get("name"), str) or not isinstance(items, list) or not all(
+            isinstance(item, Mapping) and isinstance(item.get("name"), str) for item in items
+        ):
+            raise InvalidInput("a definition needs a name and a list of steps, each with a name", field="definition")
+        if modules is not None:  # before anything is imported
+            for item in items:
+                code = item.get("code")
+                if code is not None:
+                    ref = code.get("ref") if isinstance(code, Mapping) else code
+                    modules.check(ref, field=f"steps.{item['name']}.code")
         steps = []
-        for item in data.get("steps", ()):
-            kind = STEP_TYPES.get(item.get("type", ""))
+        for item in items:
+            kind = STEP_TYPES.get(str(item.get("type", "")))
             if kind is None:
                 raise InvalidInput(
                     f"step {item.get('name')!r} has an unknown type {item.get('type')!r}; "
                     f"known: {', '.join(STEP_TYPES)}",
                     field="definition",
                 )
-            steps.append(kind.from_spec(item["name"], item, Step.common_from_json(item)))
+            try:
+                steps.append(kind.from_spec(item["name"], item, Step.common_from_json(item)))
+            except (KeyError, TypeError, ValueError, AttributeError) as exc:  # a hand-edited or truncated definition
+                raise InvalidInput(f"step {item['name']!r} is malformed: {exc!r}", field="definition") from None
         return cls(
             data["name"],
             steps,

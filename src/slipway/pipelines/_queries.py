@@ -208,6 +208,10 @@ def list_executions(
     if pipeline is not None:
         query = query.where(pipelines.c.name == pipeline)
     if status is not None:
+        if status not in {s.value for s in ExecutionStatus}:
+            raise InvalidInput(
+                f"status must be one of {', '.join(s.value for s in ExecutionStatus)}, not {status!r}", field="status"
+            )
         query = query.where(pipeline_executions.c.status == ExecutionStatus(status).value)
     rows = conn.execute(
         query.order_by(pipeline_executions.c.created_at.desc(), pipeline_executions.c.id.desc()).limit(limit)

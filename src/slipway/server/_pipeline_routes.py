@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Request, status
+from fastapi import APIRouter, Depends, Request, Response, status
 from fastapi.responses import PlainTextResponse
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -25,6 +25,7 @@ from slipway.pipelines import (
     StepExecution,
 )
 from slipway.server._tracking_routes import JSON_BODY_LIMIT
+from slipway.server._trust import ServerModules
 
 
 async def _pipelines(request: Request) -> PipelineService:
@@ -66,8 +67,9 @@ executions = APIRouter(prefix="/pipeline-executions", max_body_size=JSON_BODY_LI
 
 
 @pipelines.post("", status_code=status.HTTP_201_CREATED)
-def register_pipeline(body: RegisterPipeline, service: Pipelines) -> PipelineVersion:
-    return service.register(Pipeline.from_definition(body.definition))
+def register_pipeline(body: RegisterPipeline, service: Pipelines, modules: ServerModules) -> PipelineVersion:
+    """Register a definition; its steps may name code only from the server's ``pipeline_modules``."""
+    return service.register(Pipeline.from_definition(body.definition, modules))
 
 
 @pipelines.get("")
@@ -151,11 +153,13 @@ def signal_step(execution_id: str, step: str, body: Signal, service: Pipelines) 
     return service.signal(execution_id, step, body.payload)
 
 
-@executions.get("/{execution_id}/steps/{step}/logs", response_class=PlainTextResponse)
+# The log is plain text, its errors the usual JSON: a text/plain response_class would document both as text.
+@executions.get("/{execution_id}/steps/{step}/logs", response_class=Response,
+                responses={200: {"content": {"text/plain": {"schema": {"type": "string"}}}}})
 def step_logs(
     execution_id: str, step: str, service: Pipelines, stream: str = "stdout", attempt: int | None = None
-) -> str:
-    return service.logs(execution_id, step, stream=stream, attempt=attempt)
+) -> Response:
+    return PlainTextResponse(service.logs(execution_id, step, stream=stream, attempt=attempt))
 
 
 @executions.get("/{execution_id}/steps/{step}/cache")

@@ -15,6 +15,7 @@ from fastapi import APIRouter, Depends, Query, Request, Response, status
 from fastapi.responses import StreamingResponse
 from starlette.concurrency import run_in_threadpool
 
+from slipway._redact import check_reveal, redact_record
 from slipway.server import _schemas as s
 from slipway.store.artifacts import ArtifactInfo
 from slipway.tracking import Experiment, Metric, Run, RunComparison, RunPage, TrackingService
@@ -31,6 +32,18 @@ async def _tracking(request: Request) -> TrackingService:
 
 
 Tracking = Annotated[TrackingService, Depends(_tracking)]
+
+
+def _reveal(
+    reveal_secrets: Annotated[
+        bool, Query(description="admins only: show params and tags whose keys look like secrets, not ***")
+    ] = False,
+) -> bool:
+    return check_reveal(reveal_secrets)
+
+
+# Runs and experiments leave the server with secret-looking params and tags as *** (slipway._redact).
+Reveal = Annotated[bool, Depends(_reveal)]
 NO_CONTENT: dict[str, Any] = {"status_code": status.HTTP_204_NO_CONTENT, "response_class": Response}
 
 router = APIRouter()
@@ -42,35 +55,37 @@ artifacts = APIRouter(prefix="/runs/{run_id}/artifacts", tags=["artifacts"])  # 
 
 
 @experiments.post("", status_code=status.HTTP_201_CREATED)
-def create_experiment(body: s.CreateExperiment, tracking: Tracking) -> Experiment:
-    return tracking.create_experiment(body.name, body.description, body.tags)
+def create_experiment(body: s.CreateExperiment, tracking: Tracking, reveal: Reveal) -> Experiment:
+    return redact_record(tracking.create_experiment(body.name, body.description, body.tags), reveal)
 
 
 @experiments.post("/get-or-create")
-def get_or_create_experiment(body: s.GetOrCreateExperiment, tracking: Tracking) -> Experiment:
-    return tracking.get_or_create_experiment(body.name)
+def get_or_create_experiment(body: s.GetOrCreateExperiment, tracking: Tracking, reveal: Reveal) -> Experiment:
+    return redact_record(tracking.get_or_create_experiment(body.name), reveal)
 
 
 @experiments.get("")
 def list_experiments(
-    tracking: Tracking, include_deleted: bool = False, name_like: str | None = None
+    tracking: Tracking, reveal: Reveal, include_deleted: bool = False, name_like: str | None = None
 ) -> list[Experiment]:
-    return tracking.list_experiments(include_deleted=include_deleted, name_like=name_like)
+    found = tracking.list_experiments(include_deleted=include_deleted, name_like=name_like)
+    return [redact_record(e, reveal) for e in found]
 
 
 @experiments.get("/by-name")
-def get_experiment_by_name(name: str, tracking: Tracking) -> Experiment:
-    return tracking.get_experiment_by_name(name)
+def get_experiment_by_name(name: str, tracking: Tracking, reveal: Reveal) -> Experiment:
+    return redact_record(tracking.get_experiment_by_name(name), reveal)
 
 
 @experiments.get("/{experiment_id}")
-def get_experiment(experiment_id: str, tracking: Tracking) -> Experiment:
-    return tracking.get_experiment(experiment_id)
+def get_experiment(experiment_id: str, tracking: Tracking, reveal: Reveal) -> Experiment:
+    return redact_record(tracking.get_experiment(experiment_id), reveal)
 
 
 @experiments.patch("/{experiment_id}")
-def update_experiment(experiment_id: str, body: s.UpdateExperiment, tracking: Tracking) -> Experiment:
-    return tracking.update_experiment(experiment_id, name=body.name, description=body.description)
+def update_experiment(experiment_id: str, body: s.UpdateExperiment, tracking: Tracking, reveal: Reveal) -> Experiment:
+    updated = tracking.update_experiment(experiment_id, name=body.name, description=body.description)
+    return redact_record(updated, reveal)
 
 
 @experiments.delete("/{experiment_id}", **NO_CONTENT)
@@ -92,38 +107,41 @@ def set_experiment_tag(experiment_id: str, body: s.KeyValue, tracking: Tracking)
 
 
 @runs.post("", status_code=status.HTTP_201_CREATED)
-def create_run(body: s.CreateRun, tracking: Tracking) -> Run:
-    return tracking.create_run(
+def create_run(body: s.CreateRun, tracking: Tracking, reveal: Reveal) -> Run:
+    run = tracking.create_run(
         body.experiment_id, name=body.name, tags=body.tags, parent_run_id=body.parent_run_id,
         start_time=body.start_time, status=body.status,
     )
+    return redact_record(run, reveal)
 
 
 @runs.post("/search")
-def search_runs(body: s.SearchRuns, tracking: Tracking) -> RunPage:
-    return tracking.search_runs(
+def search_runs(body: s.SearchRuns, tracking: Tracking, reveal: Reveal) -> RunPage:
+    page = tracking.search_runs(
         body.experiment_ids, body.filter, body.order_by, body.max_results, body.page_token, body.include_deleted
     )
+    return redact_record(page, reveal)
 
 
 @runs.post("/compare")
-def compare_runs(body: s.CompareRuns, tracking: Tracking) -> RunComparison:
-    return tracking.compare_runs(body.run_ids)
+def compare_runs(body: s.CompareRuns, tracking: Tracking, reveal: Reveal) -> RunComparison:
+    return redact_record(tracking.compare_runs(body.run_ids), reveal)
 
 
 @runs.get("/{run_id}")
-def get_run(run_id: str, tracking: Tracking) -> Run:
-    return tracking.get_run(run_id)
+def get_run(run_id: str, tracking: Tracking, reveal: Reveal) -> Run:
+    return redact_record(tracking.get_run(run_id), reveal)
 
 
 @runs.patch("/{run_id}")
-def update_run(run_id: str, body: s.UpdateRun, tracking: Tracking) -> Run:
-    return tracking.update_run(run_id, status=body.status, end_time=body.end_time, name=body.name)
+def update_run(run_id: str, body: s.UpdateRun, tracking: Tracking, reveal: Reveal) -> Run:
+    updated = tracking.update_run(run_id, status=body.status, end_time=body.end_time, name=body.name)
+    return redact_record(updated, reveal)
 
 
 @runs.post("/{run_id}/end")
-def end_run(run_id: str, body: s.EndRun, tracking: Tracking) -> Run:
-    return tracking.end_run(run_id, body.status)
+def end_run(run_id: str, body: s.EndRun, tracking: Tracking, reveal: Reveal) -> Run:
+    return redact_record(tracking.end_run(run_id, body.status), reveal)
 
 
 @runs.delete("/{run_id}", **NO_CONTENT)
