@@ -4,23 +4,24 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
-from pathlib import Path
 
 import pandas as pd
 import pytest
+from _ui_pages import own_backend, page_client
 from fastapi.testclient import TestClient
 
-from slipway import load_settings
 from slipway._backend import Backend
-from slipway.server import create_app
 
 XSS = "<script>alert(1)</script>"
 
 
 @pytest.fixture(scope="module")
 def backend(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Backend]:
-    home: Path = tmp_path_factory.mktemp("ui-data")
-    made = Backend(load_settings(env={}, cwd=home, home=str(home)))
+    with own_backend(tmp_path_factory.mktemp("ui-data")) as made:
+        yield _seeded(made)
+
+
+def _seeded(made: Backend) -> Backend:
     frame = pd.DataFrame({"length": [0.4, 0.5, 0.55, 0.6, 0.7], "sex": ["M", "F", "I", "M", XSS]})
     first = made.datasets.register("abalone", frame, description=f"{XSS} raw").version
     derived = frame.assign(rings=[7, 9, 10, 11, 8])
@@ -29,13 +30,12 @@ def backend(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Backend]:
                                record_id="shell", event_time="ts", ttl_seconds=86_400, description=XSS)
     made.features.ingest("shells", pd.DataFrame({"shell": ["a", "b"], "ts": pd.Timestamp("2024-05-01", tz="UTC"),
                                                  "weight": [1.0, 2.0]}))
-    yield made
-    made.close()
+    return made
 
 
 @pytest.fixture(scope="module")
 def client(backend: Backend) -> Iterator[TestClient]:
-    with TestClient(create_app(backend, auth=False)) as test_client:
+    with page_client(backend) as test_client:
         yield test_client
 
 

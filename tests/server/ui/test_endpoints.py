@@ -9,11 +9,10 @@ from pathlib import Path
 import pytest
 from _serving_models import register, write_line
 from _ui import Browse, UIServer
+from _ui_pages import own_backend, page_client
 from fastapi.testclient import TestClient
 
-from slipway import load_settings
 from slipway._backend import Backend
-from slipway.server import create_app
 from slipway.serving import TrafficHistory
 
 XSS = "<script>alert(1)</script>"
@@ -22,19 +21,18 @@ XSS = "<script>alert(1)</script>"
 @pytest.fixture(scope="module")
 def backend(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Backend]:
     home: Path = tmp_path_factory.mktemp("ui-endpoints")
-    made = Backend(load_settings(env={}, cwd=home, home=str(home)))
-    package = write_line(home / "line")
-    first, second = register(made.registry, package), register(made.registry, package)
-    made.serving.create_endpoint("line", [{"model": first}], capture={"sampling_percent": 25})
-    made.serving.update_endpoint("line", [{"model": first, "weight": 3}, {"model": second, "weight": 1}])
-    made.serving.rollback("line", reason=f"{XSS} by hand")
-    yield made
-    made.close()
+    with own_backend(home) as made:
+        package = write_line(home / "line")
+        first, second = register(made.registry, package), register(made.registry, package)
+        made.serving.create_endpoint("line", [{"model": first}], capture={"sampling_percent": 25})
+        made.serving.update_endpoint("line", [{"model": first, "weight": 3}, {"model": second, "weight": 1}])
+        made.serving.rollback("line", reason=f"{XSS} by hand")
+        yield made
 
 
 @pytest.fixture(scope="module")
 def client(backend: Backend) -> Iterator[TestClient]:
-    with TestClient(create_app(backend, auth=False)) as test_client:
+    with page_client(backend) as test_client:
         yield test_client
 
 

@@ -1,80 +1,15 @@
-"""The lineage explorer without a browser: the graph around an object, moving from node to node."""
+"""The lineage explorer: the graph around an object, moving from node to node, on the live server."""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
-from pathlib import Path
 
+import httpx
 import pandas as pd
 import pytest
 from _ui import Browse, UIServer
-from fastapi.testclient import TestClient
-
-from slipway import load_settings
-from slipway._backend import Backend
-from slipway.datasets import DatasetVersion
-from slipway.server import create_app
 
 XSS = "<script>alert(1)</script>"
-
-
-@pytest.fixture(scope="module")
-def backend(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Backend]:
-    home: Path = tmp_path_factory.mktemp("ui-lineage")
-    made = Backend(load_settings(env={}, cwd=home, home=str(home)))
-    frame = pd.DataFrame({"length": [0.4, 0.5, 0.55, 0.6, 0.7], "sex": ["M", "F", "I", "M", XSS]})
-    first = made.datasets.register("abalone", frame, description=f"{XSS} raw").version
-    derived = frame.assign(rings=[7, 9, 10, 11, 8])
-    made.datasets.register("abalone", derived, derived_from=[("dataset_version", first.id)])
-    yield made
-    made.close()
-
-
-@pytest.fixture(scope="module")
-def client(backend: Backend) -> Iterator[TestClient]:
-    with TestClient(create_app(backend, auth=False)) as test_client:
-        yield test_client
-
-
-def _version(backend: Backend, number: int) -> DatasetVersion:
-    return backend.datasets.get_version("abalone", number)
-
-
-def test_the_lineage_explorer_moves_from_node_to_node(client: TestClient, backend: Backend) -> None:
-    first, second = _version(backend, 1), _version(backend, 2)
-    index = client.get("/lineage")
-    assert index.status_code == 200 and f'href="/lineage/dataset/{first.dataset_id}"' in index.text
-    page = client.get(f"/lineage/dataset_version/{second.id}")
-    assert page.status_code == 200
-    graph = page.text.split('id="lineage-graph"')[1].split("</svg>")[0]
-    assert f'data-node="dataset_version:{first.id}"' in graph  # upstream: what it was derived from
-    assert f'<a href="/lineage/dataset_version/{first.id}">' in graph  # each node moves the explorer
-    assert f'data-node="dataset_version:{second.id}" data-status="root"' in graph
-    moved = client.get(f"/lineage/dataset_version/{first.id}")
-    assert f'data-node="dataset_version:{second.id}"' in moved.text  # now downstream
-    opened = client.get(f"/lineage/dataset_version/{first.id}/open", follow_redirects=False)
-    assert opened.status_code == 303 and opened.headers["location"] == "/datasets/abalone/versions/1"
-    found = client.get("/lineage/find", params={"kind": "dataset_version", "object_id": f" {first.id} "},
-                       follow_redirects=False)
-    assert found.headers["location"] == f"/lineage/dataset_version/{first.id}"
-
-
-@pytest.mark.parametrize(
-    ("url", "status"),
-    [("/lineage/dataset_version/x?depth=0", 400), ("/lineage/dataset_version/x?depth=99", 400),
-     ("/lineage/step_execution/x/open", 404), ("/lineage/dataset/unknown/open", 404)],
-)
-def test_the_explorer_refuses_bad_requests_with_a_page(client: TestClient, url: str, status: int) -> None:
-    answer = client.get(url, follow_redirects=False)
-    assert answer.status_code == status and answer.headers["content-type"].startswith("text/html")
-
-
-def test_an_object_without_lineage_says_so(client: TestClient) -> None:
-    page = client.get("/lineage/run/nothing-here")
-    assert page.status_code == 200 and "Nothing is recorded" in page.text
-
-
-# ------------------------------------------------------------------------------------------ in a browser
 
 
 @pytest.fixture(scope="module")
@@ -89,6 +24,51 @@ def chain(ui_server: UIServer) -> list[str]:
     baseline = backend.monitoring.create_baseline("ui-lineage-shells", dataset="ui-lineage-shells:2")
     monitor = backend.monitoring.create_monitor("ui-lineage-dq", baseline="ui-lineage-shells")
     return [first.id, second.id, baseline.id, monitor.id]
+
+
+
+@pytest.fixture(scope="module")
+def viewer(ui_server: UIServer) -> Iterator[httpx.Client]:
+    with httpx.Client(base_url=ui_server.url, cookies={"slipway_token": ui_server.tokens["viewer"]}, timeout=30) as c:
+        yield c
+
+
+def test_the_explorer_moves_from_node_to_node(viewer: httpx.Client, ui_server: UIServer, chain: list[str]) -> None:
+    first, second = chain[:2]
+    dataset = ui_server.backend.datasets.get_dataset("ui-lineage-shells")
+    index = viewer.get("/lineage")
+    assert index.status_code == 200 and f'href="/lineage/dataset/{dataset.id}"' in index.text
+    page = viewer.get(f"/lineage/dataset_version/{second}")
+    assert page.status_code == 200
+    graph = page.text.split('id="lineage-graph"')[1].split("</svg>")[0]
+    assert f'data-node="dataset_version:{first}"' in graph  # upstream: what it was derived from
+    assert f'<a href="/lineage/dataset_version/{first}">' in graph  # each node moves the explorer
+    assert f'data-node="dataset_version:{second}" data-status="root"' in graph
+    assert "&lt;script&gt;" not in graph and "<script>" not in page.text
+    moved = viewer.get(f"/lineage/dataset_version/{first}")
+    assert f'data-node="dataset_version:{second}"' in moved.text  # now downstream
+    opened = viewer.get(f"/lineage/dataset_version/{first}/open")
+    assert opened.status_code == 303 and opened.headers["location"] == "/datasets/ui-lineage-shells/versions/1"
+    found = viewer.get("/lineage/find", params={"kind": "dataset_version", "object_id": f" {first} "})
+    assert found.headers["location"] == f"/lineage/dataset_version/{first}"
+
+
+@pytest.mark.parametrize(
+    ("url", "status"),
+    [("/lineage/dataset_version/x?depth=0", 400), ("/lineage/dataset_version/x?depth=99", 400),
+     ("/lineage/step_execution/x/open", 404), ("/lineage/dataset/unknown/open", 404)],
+)
+def test_the_explorer_refuses_bad_requests_with_a_page(viewer: httpx.Client, url: str, status: int) -> None:
+    answer = viewer.get(url)
+    assert answer.status_code == status and answer.headers["content-type"].startswith("text/html")
+
+
+def test_an_object_without_lineage_says_so(viewer: httpx.Client) -> None:
+    page = viewer.get("/lineage/run/nothing-here")
+    assert page.status_code == 200 and "Nothing is recorded" in page.text
+
+
+# ------------------------------------------------------------------------------------------ in a browser
 
 
 def test_clicking_through_the_lineage_graph(browse: Browse, chain: list[str]) -> None:

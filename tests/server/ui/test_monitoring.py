@@ -4,19 +4,17 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
 from _ui import Browse, UIServer
+from _ui_pages import own_backend, page_client
 from fastapi.testclient import TestClient
 
-from slipway import load_settings
 from slipway._backend import Backend
 from slipway.automation import RunMonitor
 from slipway.monitoring import MonitorExecution
-from slipway.server import create_app
 
 XSS = "<script>alert(1)</script>"
 
@@ -31,21 +29,25 @@ def _frame(seed: int, shift: float) -> pd.DataFrame:
 
 @pytest.fixture(scope="module")
 def backend(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Backend]:
-    home: Path = tmp_path_factory.mktemp("ui-monitoring")
-    made = Backend(load_settings(env={}, cwd=home, home=str(home)))
-    made.monitoring.create_baseline("shells", _frame(1, 0.0))
-    made.monitoring.create_monitor("shells-dq", baseline="shells")
-    made.monitoring.create_alarm("drifting", monitor="shells-dq", metric="violations.total", threshold=0)
-    made.automation.create_schedule("hourly-shells", "0 * * * *", RunMonitor("shells-dq"))
-    made.monitoring.run_monitor("shells-dq", _frame(2, 0.0))
-    made.monitoring.run_monitor("shells-dq", _frame(3, 0.4))
-    yield made
-    made.close()
+    with own_backend(tmp_path_factory.mktemp("ui-monitoring")) as made:
+        _seed(made, "")
+        yield made
+
+
+def _seed(backend: Backend, prefix: str) -> MonitorExecution:
+    """A baseline, a monitor with an alarm and an hourly schedule, a clean run then a drifted one."""
+    backend.monitoring.create_baseline(f"{prefix}shells", _frame(1, 0.0))
+    backend.monitoring.create_monitor(f"{prefix}shells-dq", baseline=f"{prefix}shells")
+    backend.monitoring.create_alarm(f"{prefix}drifting", monitor=f"{prefix}shells-dq", metric="violations.total",
+                                    threshold=0)
+    backend.automation.create_schedule(f"{prefix}hourly-shells", "0 * * * *", RunMonitor(f"{prefix}shells-dq"))
+    backend.monitoring.run_monitor(f"{prefix}shells-dq", _frame(2, 0.0))
+    return backend.monitoring.run_monitor(f"{prefix}shells-dq", _frame(3, 0.4))
 
 
 @pytest.fixture(scope="module")
 def client(backend: Backend) -> Iterator[TestClient]:
-    with TestClient(create_app(backend, auth=False)) as test_client:
+    with page_client(backend) as test_client:
         yield test_client
 
 
@@ -111,17 +113,11 @@ def test_unknown_monitors_and_executions_are_404_pages(client: TestClient, backe
 @pytest.fixture(scope="module")
 def live_report(ui_server: UIServer) -> MonitorExecution:
     """A drifted execution of a monitor on the live server, with an alarm and a schedule."""
-    backend = ui_server.backend
-    backend.monitoring.create_baseline("ui-mon-shells", _frame(1, 0.0))
-    backend.monitoring.create_monitor("ui-mon-dq", baseline="ui-mon-shells")
-    backend.monitoring.create_alarm("ui-mon-drifting", monitor="ui-mon-dq", metric="violations.total", threshold=0)
-    backend.automation.create_schedule("ui-mon-hourly", "0 * * * *", RunMonitor("ui-mon-dq"))
-    backend.monitoring.run_monitor("ui-mon-dq", _frame(2, 0.0))
-    return backend.monitoring.run_monitor("ui-mon-dq", _frame(3, 0.4))
+    return _seed(ui_server.backend, "ui-mon-")
 
 
 def test_a_report_page_shows_its_charts(browse: Browse, live_report: MonitorExecution) -> None:
-    page = browse.visit(browse.page("viewer"), f"/monitoring/ui-mon-dq/executions/{live_report.id}")
+    page = browse.visit(browse.page("viewer"), f"/monitoring/ui-mon-shells-dq/executions/{live_report.id}")
     charts = page.locator("#feature-charts .chart svg")
     assert charts.count() == 2
     for index in range(2):
@@ -131,6 +127,6 @@ def test_a_report_page_shows_its_charts(browse: Browse, live_report: MonitorExec
         assert bars.count() == 2 and all(bars.nth(i).bounding_box() for i in range(2))  # baseline and current
     assert page.locator("#violations tr").count() == 1 + live_report.violation_count
     assert "<script…" in page.locator("#feature-charts").inner_text()  # the drifted value, shortened, literal
-    monitor = browse.visit(page, "/monitoring/ui-mon-dq")
+    monitor = browse.visit(page, "/monitoring/ui-mon-shells-dq")
     assert monitor.locator("#alarm-ui-mon-drifting svg polyline").count() == 2
     browse.visit(page, "/monitoring")

@@ -4,18 +4,16 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator
-from pathlib import Path
 
 import _pipeline_steps as lib
 import httpx
 import pytest
 from _ui import Browse, UIServer
+from _ui_pages import own_backend, page_client
 from fastapi.testclient import TestClient
 
-from slipway import load_settings
 from slipway._backend import Backend
 from slipway.pipelines import Parameter, Pipeline, PipelineExecution, ProcessingStep, WaitStep
-from slipway.server import create_app
 
 
 def gated(description: str, default_n: int = 5) -> Pipeline:
@@ -30,18 +28,15 @@ def gated(description: str, default_n: int = 5) -> Pipeline:
 
 @pytest.fixture(scope="module")
 def backend(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Backend]:
-    home: Path = tmp_path_factory.mktemp("ui-pipelines")
-    made = Backend(load_settings(env={"SLIPWAY_PIPELINE_MODULES": "_pipeline_steps"}, cwd=home, home=str(home)))
-    made.pipelines.register(gated("<script>alert(1)</script> first", default_n=3))
-    made.pipelines.register(gated("<script>alert(1)</script> second"))
-    yield made
-    made.close()
+    with own_backend(tmp_path_factory.mktemp("ui-pipelines"), SLIPWAY_PIPELINE_MODULES="_pipeline_steps") as made:
+        made.pipelines.register(gated("<script>alert(1)</script> first", default_n=3))
+        made.pipelines.register(gated("<script>alert(1)</script> second"))
+        yield made
 
 
 @pytest.fixture(scope="module")
 def client(backend: Backend) -> Iterator[TestClient]:
-    with TestClient(create_app(backend, auth=False)) as test_client:
-        test_client.get("/pipelines")  # the CSRF cookie
+    with page_client(backend) as test_client:
         yield test_client
 
 

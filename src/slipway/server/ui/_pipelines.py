@@ -9,10 +9,11 @@ page that shows the outcome. The execution page redraws nothing itself: its scri
 from __future__ import annotations
 
 import json
-from typing import Annotated, Any
+from collections.abc import Callable
+from typing import Annotated, Any, Literal
 from urllib.parse import quote
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Depends, Path, Request
 from starlette.datastructures import FormData
 from starlette.responses import HTMLResponse, RedirectResponse
 
@@ -242,25 +243,17 @@ def start(request: Request, name: str, form: Form) -> RedirectResponse:
     return RedirectResponse(_execution_url(execution), status_code=303)
 
 
-@router.post("/pipelines/{name}/executions/{execution_id}/stop", dependencies=[Csrf])
-def stop(request: Request, name: str, execution_id: str) -> RedirectResponse:
+# The buttons of an execution page: each calls the service method of its name and shows the
+# execution it leads to (retry makes a new one).
+Control = Annotated[Literal["stop", "resume", "retry"], Path(description="what to do with the execution")]
+
+
+@router.post("/pipelines/{name}/executions/{execution_id}/{control}", dependencies=[Csrf])
+def steer(request: Request, name: str, execution_id: str, control: Control) -> RedirectResponse:
     service = _service(request)
     execution = _execution(service, name, execution_id)
-    return RedirectResponse(_execution_url(service.stop(execution.id)), status_code=303)
-
-
-@router.post("/pipelines/{name}/executions/{execution_id}/resume", dependencies=[Csrf])
-def resume(request: Request, name: str, execution_id: str) -> RedirectResponse:
-    service = _service(request)
-    execution = _execution(service, name, execution_id)
-    return RedirectResponse(_execution_url(service.resume(execution.id)), status_code=303)
-
-
-@router.post("/pipelines/{name}/executions/{execution_id}/retry", dependencies=[Csrf])
-def retry(request: Request, name: str, execution_id: str) -> RedirectResponse:
-    service = _service(request)
-    execution = _execution(service, name, execution_id)
-    return RedirectResponse(_execution_url(service.retry(execution.id)), status_code=303)
+    action: Callable[[str], PipelineExecution] = getattr(service, control)
+    return RedirectResponse(_execution_url(action(execution.id)), status_code=303)
 
 
 @router.post("/pipelines/{name}/executions/{execution_id}/steps/{step}/signal", dependencies=[Csrf])
