@@ -90,7 +90,7 @@ def test_the_generated_projects_own_tests_pass(project: Path) -> None:
         timeout=240,
     )
     assert done.returncode == 0, done.stdout + done.stderr
-    assert "4 passed" in done.stdout
+    assert "5 passed" in done.stdout
     assert not (project / ".slipway").exists()  # the tests wrote into a temporary store only
 
 

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
 from slipway import Client
 from slipway.pipelines import ExecutionStatus
 
+from model_build.__main__ import main
 from model_build.config import ProjectConfig
 from model_build.pipeline import build_pipeline
 
@@ -31,3 +33,12 @@ def test_a_model_above_the_threshold_is_not_registered(client: Client, config: P
     assert execution.status is ExecutionStatus.FAILED
     assert "above 0.01" in (execution.failure_reason or "")
     assert client.registry.list_groups(config.model_group) == []
+
+
+def test_the_build_will_not_ask_a_server_to_import_this_project(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("SLIPWAY_SERVER_URL", "http://127.0.0.1:9")
+    with pytest.raises(SystemExit) as stopped:
+        main([])
+    assert stopped.value.code == 2 and "--on-server" in capsys.readouterr().err
