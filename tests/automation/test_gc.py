@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import io
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -100,3 +101,18 @@ def test_old_pipeline_executions_go_unless_a_kept_one_reuses_them(backend: Backe
         pipelines.get_execution(first.id)
     outputs = backend.artifacts.list(Owner("step_execution", third.step("Make").id), recursive=True)
     assert outputs and all(backend.artifacts.storage.exists(blob_key(o.sha256 or "")) for o in outputs)
+
+
+def test_a_writer_reusing_a_blob_the_collector_takes_meanwhile_uploads_it_again(backend: Backend) -> None:
+    store = backend.artifacts
+    store.put_bytes(Owner("scratch", "s"), "a.bin", b"shared content")
+    store.delete(Owner("scratch", "s"), "")
+    # A writer hashes the same bytes and finds the blob already stored, so it uploads nothing...
+    blob = store._ingest(io.BytesIO(b"shared content"))  # noqa: SLF001 -- the two halves of a write, apart
+    # ... the collector deletes the unreferenced blob before the writer records its path ...
+    assert [i.kind for i in backend.automation.collect_garbage(grace_seconds=0).items] == ["blob"]
+    assert not store.storage.exists(blob_key(blob.sha256))
+    # ... and recording the path brings the content back from the writer's spool.
+    store._record(Owner("run", "r"), [("a.bin", blob)])  # noqa: SLF001
+    assert store.read_bytes(Owner("run", "r"), "a.bin") == b"shared content"
+    assert backend.automation.collect_garbage(grace_seconds=0).items == []

@@ -8,10 +8,13 @@ from pathlib import Path
 import _pipeline_steps as lib
 import pytest
 from _webhook import Hook
+from sqlalchemy import select
 
 from slipway._backend import Backend
+from slipway._principal import Principal, acting_as
 from slipway.automation import Deploy, MoveAlias, RunMonitor, RunStatus, StartPipeline, Webhook
 from slipway.errors import AlreadyExists, InvalidInput, NotFound
+from slipway.events._tables import audit_events
 from slipway.pipelines import LocalExecutor, Parameter, Pipeline, PipelineService, ProcessingStep, ServiceSpec
 
 
@@ -115,3 +118,16 @@ def test_new_data_starts_a_pipeline_and_a_monitor_run(
     assert execution.step("Make").properties == {"count": 4}
     monitored = backend.monitoring.list_executions("quality")
     assert [e.id for e in monitored] == [runs["check-on-data"].result["execution"]]
+
+
+def test_actions_act_as_the_rules_creator_with_their_roles(backend: Backend, package: Path) -> None:
+    with acting_as(Principal("sam", frozenset({"scientist"}), source="test")):
+        backend.automation.create_rule("stage", "model_version.registered",
+                                       MoveAlias("{event.group}", "staging", "{event.version}"))
+    backend.registry.register_model("line", package)
+    [run] = backend.automation.dispatch_pending()
+    assert run.status is RunStatus.SUCCEEDED
+    with backend.db.read() as conn:
+        moved = conn.execute(select(audit_events.c.actor, audit_events.c.source)
+                             .where(audit_events.c.action == "model_version.alias")).one()
+    assert tuple(moved) == ("sam", "rule:stage")

@@ -39,7 +39,7 @@ from slipway.pipelines._tables import (
 )
 from slipway.store import Database
 from slipway.store._sql import insert_ignore, upsert
-from slipway.store.artifacts import ArtifactStore, blob_key
+from slipway.store.artifacts import ArtifactStore, blob_key, lock_blobs
 from slipway.store.artifacts._tables import artifacts, blobs
 
 _TERMINAL = ("Succeeded", "Failed", "Stopped")
@@ -103,8 +103,7 @@ class GarbageCollector:
             self._delete_executions(list(executions))
             self._delete_refs(doomed)
             freed = {sha: size for sha, size in freed.items() if self._delete_blob(sha)}
-            for key, _size in strays:
-                self._storage.delete(key)
+            strays = [(key, size) for key, size in strays if self._delete_stray(key)]
             with self._db.write() as conn:
                 if strays:
                     conn.execute(delete(automation_stray_blobs).where(
@@ -250,13 +249,28 @@ class GarbageCollector:
             for chunk in _chunks(refs):
                 conn.execute(delete(artifacts).where(tuple_(c.owner_kind, c.owner_id, c.path).in_(chunk)))
 
-    def _delete_blob(self, sha256: str) -> bool:
-        """Delete a blob if, checked in the deleting transaction, no row names it; return whether it went."""
+    def _delete_stray(self, key: str) -> bool:
+        """Delete a stray object unless, under the exclusive blob lock, a row for it has appeared."""
         with self._db.write() as conn:
+            lock_blobs(conn, exclusive=True)
+            recorded = conn.execute(select(blobs.c.sha256).where(blobs.c.sha256 == key.rsplit("/", 1)[-1])).first()
+            if recorded is None:
+                self._storage.delete(key)
+        return recorded is None
+
+    def _delete_blob(self, sha256: str) -> bool:
+        """Delete a blob if, checked in the deleting transaction, no row names it; return whether it went.
+
+        Row and object go under the exclusive blob lock, so a writer recording a path to this
+        content meanwhile either comes first (and the blob stays) or finds it gone and uploads it
+        again (see :func:`~slipway.store.artifacts.lock_blobs`).
+        """
+        with self._db.write() as conn:
+            lock_blobs(conn, exclusive=True)
             gone = conn.execute(delete(blobs).where(
                 blobs.c.sha256 == sha256, ~exists().where(artifacts.c.sha256 == sha256))).rowcount == 1
-        if gone:
-            self._storage.delete(blob_key(sha256))
+            if gone:
+                self._storage.delete(blob_key(sha256))
         return bool(gone)
 
 

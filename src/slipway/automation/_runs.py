@@ -46,15 +46,16 @@ def worker_name() -> str:
 
 
 def new_run(
-    conn: Connection, *, key: str, source: tuple[str, str, str], event: Mapping[str, Any], action: Mapping[str, Any],
-    event_id: str | None = None,
+    conn: Connection, *, key: str, source: tuple[str, Row[Any]], event: Mapping[str, Any], event_id: str | None = None,
 ) -> bool:
-    """Record a Pending run for a cause unless one exists; return whether it was new."""
-    kind, source_id, name = source
+    """Record a Pending run of ``source``'s action (a schedule, rule or hook row) for a cause, unless
+    one exists; return whether it was new. The run acts as the source's creator, with their roles."""
+    kind, row = source
     run_id = new_id()
     insert_ignore(conn, automation_runs, [{
-        "id": run_id, "key": key, "source_kind": kind, "source_id": source_id, "source_name": name,
-        "event_id": event_id, "event": json.dumps(dict(event), default=str), "action": json.dumps(dict(action)),
+        "id": run_id, "key": key, "source_kind": kind, "source_id": row.id, "source_name": row.name,
+        "actor": row.created_by, "roles": row.created_roles, "action": row.action,
+        "event_id": event_id, "event": json.dumps(dict(event), default=str),
         "status": RunStatus.PENDING.value, "attempts": 0, "created_at": now_ms(),
     }])
     found = conn.execute(select(automation_runs.c.id).where(automation_runs.c.key == key)).scalar_one()
@@ -120,7 +121,8 @@ class RunExecutor:
         interrupted = row.status == RunStatus.RUNNING.value
         attempt = Attempt(delivery=row.id, source=f"{row.source_kind} {row.source_name}", event=event,
                           first_started_at=row.started_at if interrupted else None)
-        principal = Principal(f"{row.source_kind}:{row.source_name}", source="automation")
+        principal = Principal(row.actor, frozenset(r for r in row.roles.split(",") if r),
+                              source=f"{row.source_kind}:{row.source_name}")
         attempts = row.attempts + 1
         try:
             with acting_as(principal):

@@ -117,8 +117,7 @@ class AutomationService:
         body = self._action(action)
         at = _ms(now)
         row = {"id": new_id(), "name": name, "cron": cron, "action": json.dumps(body), "missed": policy.value,
-               "paused": bool(paused), "next_run_at": next_after(cron, at), "created_by": current_principal().name,
-               "created_at": at}
+               "paused": bool(paused), "next_run_at": next_after(cron, at), **_creator(), "created_at": at}
         try:
             with self._db.write() as conn:
                 conn.execute(automation_schedules.insert().values(**row))
@@ -195,8 +194,7 @@ class AutomationService:
                 if won and fire:
                     event = {"type": "schedule.fired", "schedule": row.name, "cron": row.cron,
                              "scheduled_for": ms_to_datetime(row.next_run_at), "fired_at": ms_to_datetime(at)}
-                    new_run(conn, key=f"schedule:{row.id}:{row.next_run_at}", source=("schedule", row.id, row.name),
-                            event=event, action=json.loads(row.action))
+                    new_run(conn, key=f"schedule:{row.id}:{row.next_run_at}", source=("schedule", row), event=event)
                     fired.append(row.id)
         if not fired:
             return []
@@ -241,8 +239,7 @@ class AutomationService:
                 start = conn.execute(select(func.max(events.c.seq))).scalar() or 0
                 conn.execute(automation_rules.insert().values(
                     id=rule_id, name=name, event_type=event, filters=json.dumps(dict(filters or {})),
-                    action=json.dumps(body), enabled=True, scanned_seq=start, created_by=current_principal().name,
-                    created_at=now_ms(),
+                    action=json.dumps(body), enabled=True, scanned_seq=start, **_creator(), created_at=now_ms(),
                 ))
                 record_change(conn, action="rule.create", object_kind="rule", object_id=rule_id,
                               details={"name": name, "event": event, "filters": dict(filters or {}), "action": body})
@@ -299,8 +296,8 @@ class AutomationService:
                 for event in found:
                     fields = _event_fields(event)
                     if _matches(fields, filters):
-                        new_run(conn, key=f"rule:{rule.id}:{event.id}", source=("rule", rule.id, rule.name),
-                                event=fields, action=json.loads(rule.action), event_id=event.id)
+                        new_run(conn, key=f"rule:{rule.id}:{event.id}", source=("rule", rule), event=fields,
+                                event_id=event.id)
                     settling = settling and event.created_at <= horizon
                     if settling:
                         settled = event.seq
@@ -328,8 +325,7 @@ class AutomationService:
         try:
             with self._db.write() as conn:
                 conn.execute(automation_hooks.insert().values(
-                    id=hook_id, name=name, secret=secret, action=json.dumps(body),
-                    created_by=current_principal().name, created_at=now_ms(),
+                    id=hook_id, name=name, secret=secret, action=json.dumps(body), **_creator(), created_at=now_ms(),
                 ))
                 record_change(conn, action="hook.create", object_kind="hook", object_id=hook_id,
                               details={"name": name, "action": body})
@@ -374,7 +370,7 @@ class AutomationService:
         event = {**payload, "type": "hook.received", "hook": name, "body": payload}
         key = f"hook:{row.id}:{signature}"[:200]
         with self._db.write() as conn:
-            if not new_run(conn, key=key, source=("hook", row.id, name), event=event, action=json.loads(row.action)):
+            if not new_run(conn, key=key, source=("hook", row), event=event):
                 raise Conflict("this signed request was already received; sign each call anew", field="signature")
             run_id = conn.execute(select(automation_runs.c.id).where(automation_runs.c.key == key)).scalar_one()
         ran = self._runs.run_ready([run_id])
@@ -435,6 +431,12 @@ class AutomationService:
         if row is None:
             raise NotFound(f"no {kind} {name!r}", field="name")
         return row
+
+
+def _creator() -> dict[str, str]:
+    """Who creates a schedule, rule or hook, and their roles: its actions will act as them."""
+    principal = current_principal()
+    return {"created_by": principal.name, "created_roles": ",".join(sorted(principal.roles))}
 
 
 def _event_fields(event: Row[Any]) -> dict[str, Any]:

@@ -5,6 +5,9 @@ from sqlalchemy import BigInteger, Boolean, Column, Index, Integer, String, Tabl
 
 from slipway.store._schema import metadata
 
+# Schedules, rules and hooks keep their creator's name and roles: their actions run with those, so
+# an automation can never do more than the user who set it up.
+
 # Cron-driven actions. ``next_run_at`` is the next occurrence to fire: a scheduler fires it by
 # moving it forward with a compare-and-set, so two servers sharing the database fire it once.
 automation_schedules = Table(
@@ -19,6 +22,7 @@ automation_schedules = Table(
     Column("next_run_at", BigInteger, nullable=False),
     Column("last_run_at", BigInteger, nullable=True),
     Column("created_by", String(256), nullable=False),
+    Column("created_roles", String(128), nullable=False),  # comma-separated: what its actions may do
     Column("created_at", BigInteger, nullable=False),
     Index("ix_automation_schedules_due", "paused", "next_run_at"),
 )
@@ -36,6 +40,7 @@ automation_rules = Table(
     Column("enabled", Boolean, nullable=False, default=True),
     Column("scanned_seq", BigInteger, nullable=False),
     Column("created_by", String(256), nullable=False),
+    Column("created_roles", String(128), nullable=False),  # comma-separated: what its actions may do
     Column("created_at", BigInteger, nullable=False),
 )
 
@@ -48,6 +53,7 @@ automation_hooks = Table(
     Column("secret", String(128), nullable=False),
     Column("action", Text, nullable=False),
     Column("created_by", String(256), nullable=False),
+    Column("created_roles", String(128), nullable=False),  # comma-separated: what its actions may do
     Column("created_at", BigInteger, nullable=False),
 )
 
@@ -62,6 +68,9 @@ automation_runs = Table(
     Column("source_kind", String(16), nullable=False),  # rule | schedule | hook
     Column("source_id", String(26), nullable=False),
     Column("source_name", String(64), nullable=False),
+    # Who the action acts as: the creator of its rule, schedule or hook, with their roles then.
+    Column("actor", String(256), nullable=False),
+    Column("roles", String(128), nullable=False),
     Column("event_id", String(26), nullable=True),
     Column("event", Text, nullable=False),  # JSON: the fields the action's templates may use
     Column("action", Text, nullable=False),

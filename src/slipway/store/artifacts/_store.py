@@ -8,6 +8,12 @@ model twice stores it once, and a pipeline step's cache key can name its inputs 
 Every write follows one order: spool and hash the bytes locally, upload the blob unless it is
 already there, then record the path in one transaction. A crash at any point leaves either the
 old state or the new one; at worst an unreferenced blob, which garbage collection removes.
+
+The garbage collector and writers meet at one lock (:func:`lock_blobs`): the collector deletes an
+unreferenced blob's row and object while holding it exclusively, and a writer records its paths
+holding it shared, after checking that every blob it did not upload itself is still there (and
+uploading it again from its spool if the collector took it meanwhile). So a blob a path refers to
+is never deleted, however the two interleave.
 """
 
 from __future__ import annotations
@@ -18,13 +24,13 @@ import hashlib
 import io
 import os
 import tempfile
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO, NamedTuple
 
 from pydantic import BaseModel, ConfigDict
-from sqlalchemy import ColumnElement, Connection, and_, delete, func, literal, or_, select, true
+from sqlalchemy import ColumnElement, Connection, and_, delete, func, literal, or_, select, text, true
 
 from slipway._ids import now_ms
 from slipway.errors import Conflict, InvalidInput, NotFound
@@ -70,10 +76,25 @@ def blob_key(sha256: str) -> str:
     return f"blobs/{sha256[:2]}/{sha256[2:4]}/{sha256}"
 
 
+# The advisory lock key writers (shared) and the garbage collector (exclusive) meet at on PostgreSQL.
+_PG_BLOB_LOCK = 0x5119_B10B
+
+
+def lock_blobs(conn: Connection, *, exclusive: bool) -> None:
+    """Take the blob lock for the transaction of ``conn``: shared to record paths, exclusive to delete blobs.
+
+    SQLite needs none: its write transactions already run one at a time.
+    """
+    if conn.dialect.name == "postgresql":
+        function = "pg_advisory_xact_lock" if exclusive else "pg_advisory_xact_lock_shared"
+        conn.execute(text(f"SELECT {function}(:k)"), {"k": _PG_BLOB_LOCK})
+
+
 @dataclass(frozen=True)
 class _Blob:
     sha256: str
     size: int
+    spool: Path  # the local copy, kept until the paths are recorded (see lock_blobs)
 
 
 class ArtifactStore:
@@ -176,13 +197,20 @@ class ArtifactStore:
             for file in _walk_files(local_dir)
         }
         entries = []
-        for path, file in sorted(files.items()):
-            with _open_local(file) as src:
-                entries.append((path, self._ingest(src)))
+        try:
+            for path, file in sorted(files.items()):
+                with _open_local(file) as src:
+                    entries.append((path, self._ingest(src)))
+        except BaseException:
+            _discard(entries)
+            raise
         return self._record(owner, entries)
 
     def _ingest(self, stream: BinaryIO) -> _Blob:
-        """Spool and hash a stream, then upload it unless a blob with that content exists."""
+        """Spool and hash a stream, then upload it unless a blob with that content exists.
+
+        The spool stays until :meth:`_record` is done with it (which removes it).
+        """
         fd, name = tempfile.mkstemp(prefix="slipway-spool-")
         spool = Path(name)
         try:
@@ -193,34 +221,49 @@ class ArtifactStore:
                     digest.update(chunk)
                     out.write(chunk)
                     size += len(chunk)
-            blob = _Blob(digest.hexdigest(), size)
+            blob = _Blob(digest.hexdigest(), size, spool)
             key = blob_key(blob.sha256)
             if not self._storage.exists(key):
                 self._storage.put_file(key, spool)
-        finally:
+        except BaseException:
             spool.unlink(missing_ok=True)
+            raise
         return blob
 
     def _record(self, owner: Owner, entries: Sequence[tuple[str, _Blob]]) -> builtins.list[ArtifactInfo]:
         now = now_ms()
-        with self._db.write() as conn:
-            for path, _blob in entries:
-                _check_tree(conn, owner, path)
-            unique_blobs = {blob.sha256: blob for _path, blob in entries}.values()
-            blob_rows = [{"sha256": b.sha256, "size": b.size, "created_at": now} for b in unique_blobs]
-            insert_ignore(conn, blobs, blob_rows)
-            upsert(
-                conn,
-                artifacts,
-                [
-                    {"owner_kind": owner.kind, "owner_id": owner.id, "path": path,
-                     "sha256": blob.sha256, "size": blob.size, "created_at": now}
-                    for path, blob in entries
-                ],
-                keys=("owner_kind", "owner_id", "path"),
-                update=("sha256", "size", "created_at"),
-            )
+        try:
+            with self._db.write() as conn:
+                lock_blobs(conn, exclusive=False)
+                for path, _blob in entries:
+                    _check_tree(conn, owner, path)
+                unique_blobs = {blob.sha256: blob for _path, blob in entries}.values()
+                self._restore_collected(conn, unique_blobs)
+                blob_rows = [{"sha256": b.sha256, "size": b.size, "created_at": now} for b in unique_blobs]
+                insert_ignore(conn, blobs, blob_rows)
+                upsert(
+                    conn,
+                    artifacts,
+                    [
+                        {"owner_kind": owner.kind, "owner_id": owner.id, "path": path,
+                         "sha256": blob.sha256, "size": blob.size, "created_at": now}
+                        for path, blob in entries
+                    ],
+                    keys=("owner_kind", "owner_id", "path"),
+                    update=("sha256", "size", "created_at"),
+                )
+        finally:
+            _discard(entries)
         return [_file_entry(path, blob.size, blob.sha256) for path, blob in entries]
+
+    def _restore_collected(self, conn: Connection, candidates: Iterable[_Blob]) -> None:
+        """Upload again any blob without a row whose object is gone: the collector took it after
+        :meth:`_ingest` found it. Under the blob lock, a blob with a row keeps its object."""
+        wanted = {b.sha256: b for b in candidates}
+        known = set(conn.execute(select(blobs.c.sha256).where(blobs.c.sha256.in_(list(wanted)))).scalars())
+        for sha256, blob in wanted.items():
+            if sha256 not in known and not self._storage.exists(blob_key(sha256)):
+                self._storage.put_file(blob_key(sha256), blob.spool)
 
     # -- reading ---------------------------------------------------------------------------
 
@@ -351,6 +394,11 @@ class ArtifactStore:
             )
         if result.rowcount == 0:
             raise NotFound(f"{_describe(owner)} has no artifact {path!r}")
+
+
+def _discard(entries: Iterable[tuple[str, _Blob]]) -> None:
+    for _path, blob in entries:
+        blob.spool.unlink(missing_ok=True)
 
 
 def _check_owner(owner: Owner) -> Owner:

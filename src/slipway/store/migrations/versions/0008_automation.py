@@ -26,6 +26,7 @@ def upgrade() -> None:
     sa.Column('next_run_at', sa.BigInteger(), nullable=False),
     sa.Column('last_run_at', sa.BigInteger(), nullable=True),
     sa.Column('created_by', sa.String(length=256), nullable=False),
+    sa.Column('created_roles', sa.String(length=128), nullable=False),
     sa.Column('created_at', sa.BigInteger(), nullable=False),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_automation_schedules')),
     sa.UniqueConstraint('name', name=op.f('uq_automation_schedules_name'))
@@ -42,6 +43,7 @@ def upgrade() -> None:
     sa.Column('enabled', sa.Boolean(), nullable=False),
     sa.Column('scanned_seq', sa.BigInteger(), nullable=False),
     sa.Column('created_by', sa.String(length=256), nullable=False),
+    sa.Column('created_roles', sa.String(length=128), nullable=False),
     sa.Column('created_at', sa.BigInteger(), nullable=False),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_automation_rules')),
     sa.UniqueConstraint('name', name=op.f('uq_automation_rules_name'))
@@ -52,6 +54,7 @@ def upgrade() -> None:
     sa.Column('secret', sa.String(length=128), nullable=False),
     sa.Column('action', sa.Text(), nullable=False),
     sa.Column('created_by', sa.String(length=256), nullable=False),
+    sa.Column('created_roles', sa.String(length=128), nullable=False),
     sa.Column('created_at', sa.BigInteger(), nullable=False),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_automation_hooks')),
     sa.UniqueConstraint('name', name=op.f('uq_automation_hooks_name'))
@@ -62,6 +65,8 @@ def upgrade() -> None:
     sa.Column('source_kind', sa.String(length=16), nullable=False),
     sa.Column('source_id', sa.String(length=26), nullable=False),
     sa.Column('source_name', sa.String(length=64), nullable=False),
+    sa.Column('actor', sa.String(length=256), nullable=False),
+    sa.Column('roles', sa.String(length=128), nullable=False),
     sa.Column('event_id', sa.String(length=26), nullable=True),
     sa.Column('event', sa.Text(), nullable=False),
     sa.Column('action', sa.Text(), nullable=False),
