@@ -35,6 +35,7 @@ def _isolated_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
         "SLIPWAY_PIPELINE_MODULES",
         "SLIPWAY_MAX_REQUEST_BYTES",
         "SLIPWAY_MAX_UPLOAD_BYTES",
+        "SLIPWAY_SCHEDULER_INTERVAL",
     ):
         monkeypatch.delenv(var, raising=False)
     monkeypatch.setenv("SLIPWAY_WEBHOOK_HOSTS", LOOPBACK_WEBHOOKS)  # test receivers listen on 127.0.0.1
