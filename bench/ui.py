@@ -35,6 +35,8 @@ import httpx
 import numpy as np
 import pandas as pd
 import uvicorn
+from rich.console import Console
+from rich.table import Table
 from sklearn.linear_model import LinearRegression
 from sqlalchemy import insert
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -203,19 +205,15 @@ def pages(experiment: str, charted: list[str], total_runs: int, halfway: str) ->
 
 
 def print_table(results: list[PageResult], title: str) -> None:
-    headers = ("page", "status", "server median ms", "server p95 ms", "client median ms", "KiB", "< 200 ms")
-    body = []
+    table = Table(title=title, title_justify="left")
+    for name in ("page", "status", "server median ms", "server p95 ms", "client median ms", "KiB", "< 200 ms"):
+        table.add_column(name, justify="left" if name == "page" else "right")
     for r in results:
         s = r.summary()
-        met = "yes" if r.status == 200 and s["server_median_ms"] < TARGET_MS else "NO"
-        body.append((r.page, str(r.status), f"{s['server_median_ms']:.1f}", f"{s['server_p95_ms']:.1f}",
-                     f"{s['client_median_ms']:.1f}", f"{r.size / 1024:.0f}", met))
-    widths = [max(len(h), *(len(row[i]) for row in body)) for i, h in enumerate(headers)]
-    print(title)
-    print("  ".join(h.ljust(w) for h, w in zip(headers, widths, strict=True)))
-    print("  ".join("-" * w for w in widths))
-    for row in body:
-        print("  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)))
+        met = r.status == 200 and s["server_median_ms"] < TARGET_MS
+        table.add_row(r.page, str(r.status), f"{s['server_median_ms']:.1f}", f"{s['server_p95_ms']:.1f}",
+                      f"{s['client_median_ms']:.1f}", f"{r.size / 1024:.0f}", "yes" if met else "[bold red]NO[/]")
+    Console(width=None if sys.stdout.isatty() else 160).print(table)
 
 
 def main(argv: list[str] | None = None) -> int:
