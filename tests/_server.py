@@ -1,7 +1,8 @@
 """A real Slipway server for tests: uvicorn on 127.0.0.1, a free port, a background thread.
 
 Import the fixture into a conftest (``from _server import live_server``) to use it; or use
-:func:`running_server` directly for a server over settings of your own.
+:func:`running_server` directly for a server over settings of your own. The server checks tokens:
+:attr:`LiveServer.token` is an admin's, and :meth:`LiveServer.client` a remote client sending it.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ import pytest
 import uvicorn
 from starlette.types import ASGIApp
 
-from slipway import Settings, load_settings
+from slipway import Client, Settings, load_settings
 from slipway._backend import Backend
 from slipway.server import create_app
 
@@ -27,10 +28,28 @@ START_TIMEOUT_S = 20.0
 
 @dataclass(frozen=True)
 class LiveServer:
-    """A running server: where to reach it, and the engines it serves (to read them embedded)."""
+    """A running server: where to reach it, the engines it serves (to read them embedded), and an admin's token."""
 
     url: str
     settings: Settings
+    token: str
+    user: str = "test-admin"
+
+    @property
+    def headers(self) -> dict[str, str]:
+        """The header that authenticates a raw HTTP request as the admin."""
+        return {"Authorization": f"Bearer {self.token}"}
+
+    def client(self) -> Client:
+        """A remote client of this server, acting as the admin."""
+        return Client(server_url=self.url, token=self.token)
+
+
+def admin_token(backend: Backend, user: str = "test-admin") -> str:
+    """A fresh token of ``user`` (an admin, created if missing), made embedded: the local user is trusted."""
+    if user not in {u.name for u in backend.security.list_users()}:
+        backend.security.create_user(user, ["admin"])
+    return backend.security.create_token(user, name="tests").secret
 
 
 def server_settings(home: Path) -> Settings:
@@ -38,8 +57,11 @@ def server_settings(home: Path) -> Settings:
 
     Webhooks may call 127.0.0.1, where the tests' receivers listen (loopback is refused unless listed),
     and pipeline definitions may name the tests' step functions (the default allows none).
+    Separation of duties is off: the tests act as one admin who registers and approves alike
+    (tests/security turns it on).
     """
-    env = {"SLIPWAY_WEBHOOK_HOSTS": "127.0.0.1", "SLIPWAY_PIPELINE_MODULES": "_pipeline_steps"}
+    env = {"SLIPWAY_WEBHOOK_HOSTS": "127.0.0.1", "SLIPWAY_PIPELINE_MODULES": "_pipeline_steps",
+           "SLIPWAY_SEPARATION_OF_DUTIES": "false"}
     return load_settings(env=env, cwd=home, home=str(home))
 
 
@@ -73,8 +95,9 @@ def running_server(settings: Settings) -> Iterator[LiveServer]:
     """Serve ``settings``' engines on a free loopback port until the block ends."""
     backend = Backend(settings)
     try:
+        token = admin_token(backend)
         with serving(create_app(backend)) as url:
-            yield LiveServer(url, settings)
+            yield LiveServer(url, settings, token)
     finally:
         backend.close()
 

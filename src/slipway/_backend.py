@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING
 from slipway._config import Settings
 from slipway._urls import UrlPolicy
 from slipway.lineage import LineageService
+from slipway.security import SecurityService
 from slipway.store import Database
 from slipway.store.artifacts import ArtifactStore, storage_from_url
 from slipway.tracking import TrackingService
@@ -100,6 +101,10 @@ class Backend:
         from slipway.mlflow_compat import MlflowCompatService  # builds on the registry: import on first use
 
         return MlflowCompatService(self.db, self.artifacts, self.tracking, self.registry)
+
+    @functools.cached_property
+    def security(self) -> SecurityService:
+        return SecurityService(self.db)
 
     def close(self) -> None:
         if "features" in self.__dict__:

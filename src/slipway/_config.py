@@ -24,6 +24,7 @@ _KEYS: dict[str, str] = {
     "token": "SLIPWAY_TOKEN",
     "online_url": "SLIPWAY_ONLINE_URL",
     "dataset_roots": "SLIPWAY_DATASET_ROOTS",
+    "separation_of_duties": "SLIPWAY_SEPARATION_OF_DUTIES",
     "webhook_hosts": "SLIPWAY_WEBHOOK_HOSTS",
     "pipeline_modules": "SLIPWAY_PIPELINE_MODULES",
     "max_request_bytes": "SLIPWAY_MAX_REQUEST_BYTES",
@@ -49,6 +50,8 @@ class Settings:
             (default: ``online.db`` under home).
         dataset_roots: folders a dataset registration may read local files from (separated by
             ``os.pathsep``); None allows any path the process can read. A shared server sets it.
+        separation_of_duties: on a server, nobody may approve a model version they registered
+            themselves (on by default; ``false`` turns it off). Embedded mode never checks it.
         webhook_hosts: the only hosts webhooks may call (comma-separated; ``*.example.com`` for
             subdomains; loopback only if listed); None: any host whose addresses are all public.
         pipeline_modules: modules (and their submodules) whose functions a pipeline definition
@@ -67,6 +70,7 @@ class Settings:
     token: str | None = None
     online_url: str = ""
     dataset_roots: tuple[Path, ...] | None = None
+    separation_of_duties: bool = True
     webhook_hosts: tuple[str, ...] | None = None
     pipeline_modules: tuple[str, ...] | None = None
     max_request_bytes: int = DEFAULT_MAX_REQUEST_BYTES
@@ -142,6 +146,18 @@ def _seconds(value: object, name: str, default: float) -> float:
     return seconds
 
 
+def _flag(value: object, name: str) -> bool:
+    """A yes/no setting from TOML (a boolean) or the environment (``true``/``false``, ``1``/``0``)."""
+    if isinstance(value, bool):
+        return value
+    text = str(value).strip().lower()
+    if text in ("1", "true", "yes", "on"):
+        return True
+    if text in ("0", "false", "no", "off"):
+        return False
+    raise InvalidInput(f"{name} must be true or false, not {value!r}", field=name)
+
+
 def load_settings(
     env: Mapping[str, str] | None = None,
     cwd: Path | None = None,
@@ -200,6 +216,7 @@ def load_settings(
         token=str(secret) if secret else None,
         online_url=str(values.get("online_url") or f"sqlite:///{home / 'online.db'}"),
         dataset_roots=None if roots is None else tuple(Path(p) for p in str(roots).split(os.pathsep) if p),
+        separation_of_duties=_flag(values.get("separation_of_duties", True), "separation_of_duties"),
         webhook_hosts=_names(values.get("webhook_hosts")),
         pipeline_modules=_names(values.get("pipeline_modules")),
         max_request_bytes=_byte_count(values.get("max_request_bytes"), "max_request_bytes", DEFAULT_MAX_REQUEST_BYTES),

@@ -100,14 +100,23 @@ def _free_port() -> int:
 
 
 @pytest.fixture
-def server_url(tmp_path: Path) -> Iterator[str]:
-    """``slipway server`` on a free loopback port with a store of its own, stopped with Ctrl-C."""
+def server_url(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
+    """``slipway server`` on a free loopback port with a store of its own, stopped with Ctrl-C.
+
+    Its first admin and token are made as a newcomer would, with the CLI on the server's store; the
+    token is in ``SLIPWAY_TOKEN`` for the test.
+    """
     port = _free_port()
     url = f"http://127.0.0.1:{port}"
     log = (tmp_path / "server.log").open("w")
     assert _EXE
+    store = {"SLIPWAY_HOME": str(tmp_path / "server-home")}
+    assert slipway_cli("users", "create", "alice", "--role", "admin", env=store).returncode == 0
+    made = slipway_cli("tokens", "create", "--user", "alice", "--expires-in", "1d", "--json", env=store)
+    assert made.returncode == 0, made.stderr
+    monkeypatch.setenv("SLIPWAY_TOKEN", json.loads(made.stdout)["secret"])
     proc = subprocess.Popen([_EXE, "server", "--port", str(port)], stdout=log, stderr=subprocess.STDOUT,
-                            env={**os.environ, "SLIPWAY_HOME": str(tmp_path / "server-home")})
+                            env={**os.environ, **store})
     try:
         deadline = time.monotonic() + 60
         while True:
@@ -135,7 +144,8 @@ def server_url(tmp_path: Path) -> Iterator[str]:
 
 
 def test_remote_mode_lists_runs_made_through_the_server(server_url: str, tmp_path: Path) -> None:
-    with Client(load_settings(env={"SLIPWAY_SERVER_URL": server_url})) as remote:
+    token = os.environ["SLIPWAY_TOKEN"]  # an admin's, made by the fixture
+    with Client(load_settings(env={"SLIPWAY_SERVER_URL": server_url, "SLIPWAY_TOKEN": token})) as remote:
         assert remote.remote
         ids = {}
         for name, mse in (("near", 1.0), ("far", 50.0)):
@@ -144,7 +154,7 @@ def test_remote_mode_lists_runs_made_through_the_server(server_url: str, tmp_pat
             ids[name] = run.id
 
     local_home = tmp_path / "client-home"
-    env = {"SLIPWAY_SERVER_URL": server_url, "SLIPWAY_HOME": str(local_home)}
+    env = {"SLIPWAY_SERVER_URL": server_url, "SLIPWAY_HOME": str(local_home), "SLIPWAY_TOKEN": token}
     listed = slipway_cli("runs", "list", env=env)
     assert listed.returncode == 0, listed.stderr
     for name, run_id in ids.items():

@@ -27,6 +27,7 @@ def registry_client(request: pytest.FixtureRequest, home: Path, monkeypatch: pyt
     if request.param == "remote":
         server: LiveServer = request.getfixturevalue("live_server")
         monkeypatch.setenv("SLIPWAY_SERVER_URL", server.url)
+        monkeypatch.setenv("SLIPWAY_TOKEN", server.token)
     with Client(load_settings()) as client:
         yield client
 

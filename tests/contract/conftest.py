@@ -24,6 +24,6 @@ def client(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Client]:
         made = Client(home=str(tmp_path / "home"))
     else:
         server: LiveServer = request.getfixturevalue("live_server")
-        made = Client(server_url=server.url)
+        made = server.client()
     with made:
         yield made

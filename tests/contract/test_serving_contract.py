@@ -89,13 +89,15 @@ def test_unapproved_and_missing(client: Client, package: Path) -> None:
 
 
 def test_server_answers_invocations(live_server, package: Path) -> None:
-    with Client(server_url=live_server.url) as client:
+    with live_server.client() as client:
         model = register(client.registry, package, unique("g"))  # type: ignore[arg-type]
         name = unique("e")
         client.serving.create_endpoint(name, [{"model": model}])
-        resp = httpx.post(f"{live_server.url}/endpoints/{name}/invocations", json={"inputs": {"a": [1.0], "b": [2.0]}})
+        resp = httpx.post(f"{live_server.url}/endpoints/{name}/invocations", json={"inputs": {"a": [1.0], "b": [2.0]}},
+                          headers=live_server.headers)
         assert resp.status_code == 200 and resp.json()["predictions"] == pytest.approx([0.5])
         assert client.serving.get_endpoint(name).status is EndpointStatus.IN_SERVICE
-        assert f'endpoint="{name}"' in httpx.get(f"{live_server.url}/metrics").text
-        missing = httpx.post(f"{live_server.url}/endpoints/{unique('e')}/invocations", json={"inputs": {"a": [1]}})
+        assert f'endpoint="{name}"' in httpx.get(f"{live_server.url}/metrics", headers=live_server.headers).text
+        missing = httpx.post(f"{live_server.url}/endpoints/{unique('e')}/invocations", json={"inputs": {"a": [1]}},
+                             headers=live_server.headers)
         assert missing.status_code == 404

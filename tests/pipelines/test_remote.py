@@ -8,7 +8,7 @@ from pathlib import Path
 
 import _pipeline_steps as lib
 import pytest
-from _server import server_settings, serving
+from _server import admin_token, server_settings, serving
 
 from slipway import Client
 from slipway._backend import Backend
@@ -36,7 +36,8 @@ def remote(tmp_path: Path, pool: LocalExecutor) -> Iterator[Client]:
         backend.db, backend.artifacts, ServiceSpec(Backend, backend.settings), local_executor=pool
     )
     try:
-        with serving(create_app(backend)) as url, Client(server_url=url) as client:
+        token = admin_token(backend)
+        with serving(create_app(backend)) as url, Client(server_url=url, token=token) as client:
             yield client
     finally:
         backend.close()

@@ -60,7 +60,7 @@ def test_only_approvers_may_approve_when_the_policy_says_so(registry: RegistrySe
     with acting_as(scientist):
         registry.register_model("g", package)
         with pytest.raises(
-            PermissionDenied, match="sam may not set a model version to Approved: that needs the approver"
+            PermissionDenied, match="sam may not set a model version to Approved: it needs the approve permission"
         ):
             registry.approve("g", 1)
         with pytest.raises(PermissionDenied):

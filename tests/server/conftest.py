@@ -13,8 +13,8 @@ __all__ = ["api", "live_server", "run_id"]
 
 @pytest.fixture
 def api(live_server: LiveServer) -> Iterator[httpx.Client]:
-    """Raw HTTP to ``/api/v1``: what any client, well-behaved or not, can send."""
-    with httpx.Client(base_url=f"{live_server.url}/api/v1", timeout=30) as client:
+    """Raw HTTP to ``/api/v1`` as the admin: what any client, well-behaved or not, can send."""
+    with httpx.Client(base_url=f"{live_server.url}/api/v1", headers=live_server.headers, timeout=30) as client:
         yield client
 
 

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import httpx
 import pytest
-from _server import LiveServer, server_settings, serving
+from _server import LiveServer, admin_token, server_settings, serving
 
 from slipway import Client, __version__
 from slipway._backend import Backend
@@ -21,14 +21,15 @@ from slipway.server import create_app
 
 def test_health_and_version(live_server: LiveServer) -> None:
     assert httpx.get(f"{live_server.url}/health").json() == {"status": "ok"}
-    assert httpx.get(f"{live_server.url}/api/v1/version").json() == {"version": __version__, "api": "v1"}
+    version = httpx.get(f"{live_server.url}/api/v1/version", headers=live_server.headers)
+    assert version.json() == {"version": __version__, "api": "v1"}
 
 
-def test_requests_act_as_anonymous(api: httpx.Client, live_server: LiveServer) -> None:
+def test_requests_act_as_the_tokens_user(api: httpx.Client, live_server: LiveServer) -> None:
     exp = api.post("/experiments", json={"name": f"who-{time.time_ns()}"}).json()
     run = api.post("/runs", json={"experiment_id": exp["id"]}).json()
-    assert exp["created_by"] == "anonymous"
-    assert run["user"] == "anonymous"
+    assert exp["created_by"] == live_server.user
+    assert run["user"] == live_server.user
 
 
 @pytest.fixture
@@ -45,7 +46,8 @@ def test_unexpected_error_is_a_generic_500_logged_with_traceback(
         raise RuntimeError("secret internals")
 
     monkeypatch.setattr(backend.tracking, "get_run", boom)
-    with serving(create_app(backend)) as url, httpx.Client(base_url=url) as http, \
+    headers = {"Authorization": f"Bearer {admin_token(backend)}"}
+    with serving(create_app(backend)) as url, httpx.Client(base_url=url, headers=headers) as http, \
             caplog.at_level(logging.ERROR, logger="slipway.server"):
         resp = http.get("/api/v1/runs/any")
         assert http.get("/health").status_code == 200  # on the same kept-alive connection
@@ -72,6 +74,8 @@ def test_serve_runs_uvicorn_on_loopback(tmp_path: Path, workers: int) -> None:
         "import sys; from slipway import load_settings; from slipway.server import serve; "
         f"serve(load_settings(env={{}}, home=sys.argv[1]), port={port}, workers={workers}, log_level='warning')"
     )
+    with Client(home=str(tmp_path / "home")) as local:  # the first admin, made on the server's own store
+        token = admin_token(local.backend)
     proc = subprocess.Popen([sys.executable, "-c", code, str(tmp_path / "home")])
     try:
         url = f"http://127.0.0.1:{port}"
@@ -84,7 +88,7 @@ def test_serve_runs_uvicorn_on_loopback(tmp_path: Path, workers: int) -> None:
                 pass
             assert proc.poll() is None and time.monotonic() < deadline, "the server did not start"
             time.sleep(0.1)
-        with Client(server_url=url) as client:
+        with Client(server_url=url, token=token) as client:
             run = client.tracking.create_run(name="served")
             client.tracking.log_metric(run.id, "loss", 0.5)
         with Client(home=str(tmp_path / "home")) as local:

@@ -134,7 +134,7 @@ def test_times_out_of_range_are_400(api: httpx.Client, run_id: str) -> None:
 
 def test_unknown_route_is_404_json(api: httpx.Client, live_server: LiveServer) -> None:
     assert assert_error(api.get("/nothing/here"), 404)["code"] == "NOT_FOUND"
-    assert_error(httpx.get(f"{live_server.url}/nothing"), 404)
+    assert_error(httpx.get(f"{live_server.url}/nothing", headers=live_server.headers), 404)
     assert_error(api.get("/runs/no-such-run"), 404, "run_id")
 
 
@@ -147,12 +147,12 @@ def test_wrong_method_is_405_json(api: httpx.Client) -> None:
 # ---------------------------------------------------------------------------------- path traversal
 
 
-def _raw_request(url: str, method: str, path: str, body: bytes | None = None) -> tuple[int, dict[str, Any]]:
+def _raw_request(server: LiveServer, method: str, path: str, body: bytes | None = None) -> tuple[int, dict[str, Any]]:
     """Send ``path`` byte for byte: httpx would resolve ``..`` segments before sending."""
-    parts = urllib.parse.urlsplit(url)
+    parts = urllib.parse.urlsplit(server.url)
     conn = http.client.HTTPConnection(parts.hostname, parts.port, timeout=30)
     try:
-        conn.request(method, path, body=body, headers={"content-type": "application/octet-stream"})
+        conn.request(method, path, body=body, headers={"content-type": "application/octet-stream", **server.headers})
         resp = conn.getresponse()
         return resp.status, json.loads(resp.read())
     finally:
@@ -167,7 +167,7 @@ def _raw_request(url: str, method: str, path: str, body: bytes | None = None) ->
 @pytest.mark.parametrize("method", ["PUT", "GET"])
 def test_artifact_path_traversal_is_400(live_server: LiveServer, run_id: str, tail: str, method: str) -> None:
     status, body = _raw_request(
-        live_server.url, method, f"/api/v1/runs/{run_id}/artifacts/{tail}", b"evil" if method == "PUT" else None
+        live_server, method, f"/api/v1/runs/{run_id}/artifacts/{tail}", b"evil" if method == "PUT" else None
     )
     assert status == 400, body
     assert body["error"]["code"] == "INVALID_INPUT"
@@ -208,7 +208,7 @@ def _bodies(props: list[str]) -> Iterator[Any]:
 
 
 def test_no_request_is_a_500(fuzz_server: LiveServer) -> None:
-    with httpx.Client(base_url=fuzz_server.url, timeout=30) as http:
+    with httpx.Client(base_url=fuzz_server.url, headers=fuzz_server.headers, timeout=30) as http:
         spec = http.get("/openapi.json").json()
         run = http.post("/api/v1/runs", json={}).json()
         ids = {"run_id": [run["id"], "nope", "%2e%2e"], "experiment_id": [run["experiment_id"], "nope"],

@@ -14,7 +14,7 @@ from slipway import Client, RunStatus
 
 @pytest.fixture
 def remote_client(live_server: LiveServer) -> Iterator[Client]:
-    with Client(server_url=live_server.url) as client:
+    with live_server.client() as client:
         yield client
 
 

@@ -28,7 +28,7 @@ def _free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def _wait_ready(url: str, proc: subprocess.Popen[bytes], timeout: float = 30.0) -> None:
+def _wait_ready(url: str, proc: subprocess.Popen[bytes], timeout: float = 60.0) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         assert proc.poll() is None, proc.stderr.read().decode() if proc.stderr else "slipway serve exited"
@@ -84,3 +84,45 @@ def test_sigterm_flushes_every_captured_record(tmp_path: Path, package: Path) ->
         assert client.serving.get_endpoint("rings").status.value == "InService"
     assert len(files) == 3  # 40 + 40 + the 20 flushed at shutdown
     assert sorted(r["inference_id"] for r in records) == sorted(ids)
+
+
+def _workers(pid: int) -> list[int]:
+    """The worker processes uvicorn spawned (not multiprocessing's resource tracker)."""
+    found = []
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        found += [int(child) for child in (task / "children").read_text().split()
+                  if b"spawn_main" in Path(f"/proc/{child}/cmdline").read_bytes()]
+    return found
+
+
+def test_worker_processes_follow_the_variants_workers_and_share_their_metrics(tmp_path: Path, package: Path) -> None:
+    home = tmp_path / "home"
+    with Client(load_settings(env={}, cwd=tmp_path, home=str(home))) as client:
+        model = register(client.registry, package)
+        endpoint = client.serving.create_endpoint("rings", [{"model": model, "workers": 2}],
+                                                  capture={"sampling_percent": 100})
+    port = _free_port()
+    proc = subprocess.Popen(  # no --workers: the variant's 2 decide
+        [_EXE, "serve", "rings", "--port", str(port), "--log-level", "warning"],
+        env={**os.environ, "SLIPWAY_HOME": str(home)}, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+    )
+    try:
+        url = f"http://127.0.0.1:{port}"
+        _wait_ready(url, proc, timeout=90)
+        assert len(_workers(proc.pid)) == 2
+        ids = [httpx.post(f"{url}/invocations", json={"inputs": {"a": [float(i)], "b": [1.0]}}, timeout=30)
+               .headers["x-slipway-inference-id"] for i in range(40)]  # a connection each: either worker answers
+        time.sleep(1.5)  # each worker publishes its counters every second
+        for _ in range(4):  # whichever worker answers the scrape counts every request
+            assert 'slipway_requests_total{endpoint="rings",variant="line-v1"} 40' in httpx.get(f"{url}/metrics").text
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(timeout=60) in (0, -signal.SIGTERM)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    with Client(load_settings(env={}, cwd=tmp_path, home=str(home))) as client:
+        owner = Owner("endpoint", endpoint.id)
+        files = [f for f in client.backend.artifacts.list(owner, CAPTURE_PREFIX, recursive=True) if not f.is_dir]
+        captured = [json.loads(line)["inference_id"] for f in files
+                    for line in client.backend.artifacts.read_bytes(owner, f.path).decode().splitlines()]
+    assert sorted(captured) == sorted(ids)  # every worker flushed its capture at SIGTERM

@@ -39,6 +39,7 @@ from slipway.automation._tables import automation_hooks, automation_rules, autom
 from slipway.errors import AlreadyExists, Conflict, InvalidInput, NotFound
 from slipway.events import record_change
 from slipway.events._tables import events
+from slipway.security import Permission, requires
 from slipway.store import Database
 from slipway.store.artifacts import ArtifactStore
 
@@ -94,6 +95,7 @@ class AutomationService:
 
     # ------------------------------------------------------------------------------ schedules
 
+    @requires(Permission.WRITE)
     def create_schedule(
         self, name: str, cron: str, action: Action | Mapping[str, Any], *,
         missed: MissedRuns | str = MissedRuns.CATCH_UP_ONE, paused: bool = False, now: dt.datetime | None = None,
@@ -127,19 +129,23 @@ class AutomationService:
             raise AlreadyExists(f"schedule {name!r} already exists", field="name") from None
         return self.get_schedule(name)
 
+    @requires(Permission.READ)
     def get_schedule(self, name: str) -> Schedule:
         """Raises: NotFound if there is no schedule ``name``."""
         return _schedule(self._schedule_row(name))
 
+    @requires(Permission.READ)
     def list_schedules(self) -> list[Schedule]:
         with self._db.read() as conn:
             rows = conn.execute(select(automation_schedules).order_by(automation_schedules.c.name)).all()
         return [_schedule(r) for r in rows]
 
+    @requires(Permission.WRITE)
     def pause_schedule(self, name: str) -> Schedule:
         """Stop firing until resumed; occurrences while paused are skipped."""
         return self._set_paused(name, True)
 
+    @requires(Permission.WRITE)
     def resume_schedule(self, name: str, now: dt.datetime | None = None) -> Schedule:
         """Fire again from the next occurrence after now (nothing missed while paused is caught up)."""
         return self._set_paused(name, False, now)
@@ -155,6 +161,7 @@ class AutomationService:
                           object_id=row.id, details={"name": name})
         return self.get_schedule(name)
 
+    @requires(Permission.WRITE)
     def delete_schedule(self, name: str) -> None:
         """Delete a schedule; the history of its runs stays.
 
@@ -167,10 +174,12 @@ class AutomationService:
             record_change(conn, action="schedule.delete", object_kind="schedule", object_id=row.id,
                           details={"name": name})
 
+    @requires(Permission.READ)
     def schedule_history(self, name: str, limit: int = 50) -> list[ActionRun]:
         """The schedule's runs, newest first."""
         return self._history(self._schedule_row(name).id, limit)
 
+    @requires(Permission.ADMIN)
     def run_due_schedules(self, now: dt.datetime | None = None) -> list[ActionRun]:
         """Fire every schedule whose next occurrence has come, and run the actions fired.
 
@@ -206,6 +215,7 @@ class AutomationService:
 
     # ---------------------------------------------------------------------------------- rules
 
+    @requires(Permission.WRITE)
     def create_rule(
         self, name: str, event: str, action: Action | Mapping[str, Any], filters: Mapping[str, Any] | None = None,
     ) -> Rule:
@@ -247,14 +257,17 @@ class AutomationService:
             raise AlreadyExists(f"rule {name!r} already exists", field="name") from None
         return self.get_rule(name)
 
+    @requires(Permission.READ)
     def get_rule(self, name: str) -> Rule:
         """Raises: NotFound if there is no rule ``name``."""
         return _rule(self._rule_row(name))
 
+    @requires(Permission.READ)
     def list_rules(self) -> list[Rule]:
         with self._db.read() as conn:
             return [_rule(r) for r in conn.execute(select(automation_rules).order_by(automation_rules.c.name))]
 
+    @requires(Permission.WRITE)
     def delete_rule(self, name: str) -> None:
         """Delete a rule and its runs not yet started; the history of the others stays."""
         row = self._rule_row(name)
@@ -265,10 +278,12 @@ class AutomationService:
                                                        r.attempts == 0))
             record_change(conn, action="rule.delete", object_kind="rule", object_id=row.id, details={"name": name})
 
+    @requires(Permission.READ)
     def rule_history(self, name: str, limit: int = 50) -> list[ActionRun]:
         """The runs the rule's matching events caused, newest first."""
         return self._history(self._rule_row(name).id, limit)
 
+    @requires(Permission.ADMIN)
     def dispatch_pending(self, limit: int = 100) -> list[ActionRun]:
         """Match new outbox events against the rules, then run every action that is ready.
 
@@ -315,6 +330,7 @@ class AutomationService:
 
     # ---------------------------------------------------------------------------------- hooks
 
+    @requires(Permission.WRITE)
     def create_hook(self, name: str, action: Action | Mapping[str, Any]) -> Hook:
         """Create an incoming webhook: ``POST /hooks/{name}`` signed with the returned secret runs ``action``.
 
@@ -340,10 +356,12 @@ class AutomationService:
             raise AlreadyExists(f"hook {name!r} already exists", field="name") from None
         return _hook(self._hook_row(name)).model_copy(update={"secret": secret})
 
+    @requires(Permission.READ)
     def list_hooks(self) -> list[Hook]:
         with self._db.read() as conn:
             return [_hook(r) for r in conn.execute(select(automation_hooks).order_by(automation_hooks.c.name))]
 
+    @requires(Permission.WRITE)
     def delete_hook(self, name: str) -> None:
         """Raises: NotFound if there is no hook ``name``."""
         row = self._hook_row(name)
@@ -351,6 +369,7 @@ class AutomationService:
             conn.execute(delete(automation_hooks).where(automation_hooks.c.id == row.id))
             record_change(conn, action="hook.delete", object_kind="hook", object_id=row.id, details={"name": name})
 
+    @requires(Permission.READ)
     def hook_history(self, name: str, limit: int = 50) -> list[ActionRun]:
         """The runs the hook's calls caused, newest first."""
         return self._history(self._hook_row(name).id, limit)
@@ -385,6 +404,7 @@ class AutomationService:
 
     # ----------------------------------------------------------------------------- runs, gc
 
+    @requires(Permission.READ)
     def get_run(self, run_id: str) -> ActionRun:
         """Raises: NotFound if there is no run ``run_id``."""
         with self._db.read() as conn:
@@ -393,6 +413,7 @@ class AutomationService:
             raise NotFound(f"no automation run {run_id!r}", field="run")
         return to_record(row)
 
+    @requires(Permission.ADMIN)
     def set_retention(self, *, keep_executions: int | None = None, capture_days: int | None = None) -> RetentionPolicy:
         """Set how long things are kept (see :class:`RetentionPolicy`); 0 removes a limit.
 
@@ -400,9 +421,11 @@ class AutomationService:
         """
         return self._gc.set_retention(keep_executions=keep_executions, capture_days=capture_days)
 
+    @requires(Permission.READ)
     def get_retention(self) -> RetentionPolicy:
         return self._gc.get_retention()
 
+    @requires(Permission.ADMIN)
     def collect_garbage(self, *, dry_run: bool = False, grace_seconds: float = 3600.0) -> GcReport:
         """Apply the retention policy, then delete blobs nothing refers to; see :class:`GarbageCollector`."""
         return self._gc.collect(dry_run=dry_run, grace_seconds=grace_seconds)

@@ -48,6 +48,7 @@ CaptureOpt = Annotated[
     float | None, typer.Option("--capture", min=0, max=100, help="Percentage of requests to capture.")
 ]
 ForceOpt = Annotated[bool, typer.Option("--force", help="Serve versions not Approved (admins only).")]
+_PRODUCTION_HELP = "A production endpoint: creating or changing it needs the approver (or admin) role."
 
 
 @contextlib.contextmanager
@@ -136,6 +137,7 @@ def create_command(
     max_error_rate: Annotated[float | None, typer.Option(help="Roll back a rollout above this error rate.")] = None,
     max_p99_ms: Annotated[float | None, typer.Option(help="Roll back a rollout above this p99 latency.")] = None,
     force: ForceOpt = False,
+    production: Annotated[bool, typer.Option("--production", help=_PRODUCTION_HELP)] = False,
     as_json: JsonFlag = False,
 ) -> None:
     """Create an endpoint, e.g. `slipway endpoints create rings -m abalone/3 -w 9 -m abalone/4 -w 1`."""
@@ -147,6 +149,7 @@ def create_command(
             capture={"sampling_percent": capture} if capture is not None else None,
             alarms=alarms or None,
             force=force,
+            production=production,
         )
     _show(as_json, created)
 
@@ -194,6 +197,9 @@ def update_command(
     bake_seconds: Annotated[float, typer.Option(help="How long each step is watched by the alarms.")] = 60.0,
     capture: CaptureOpt = None,
     force: ForceOpt = False,
+    production: Annotated[
+        bool | None, typer.Option("--production/--not-production", help=_PRODUCTION_HELP + " Unset: unchanged.")
+    ] = None,
     as_json: JsonFlag = False,
 ) -> None:
     """Deploy new variants (with --model) by a strategy, or change the capture percentage."""
@@ -204,6 +210,7 @@ def update_command(
             strategy={"kind": strategy, "share": share, "bake_seconds": bake_seconds},
             capture={"sampling_percent": capture} if capture is not None else None,
             force=force,
+            production=production,
         )
     _show(as_json, updated)
 

@@ -29,6 +29,7 @@ from slipway.cli._monitor import monitor_app
 from slipway.cli._pipelines import pipelines_app
 from slipway.cli._project import project_app
 from slipway.cli._runs import runs_app
+from slipway.cli._security import audit_app, tokens_app, users_app
 from slipway.cli._serve import serve
 from slipway.cli._server import server
 from slipway.cli._transform import transform
@@ -133,6 +134,9 @@ app.add_typer(alarms_app, name="alarms", rich_help_panel="Monitoring")
 app.add_typer(datasets_app, name="datasets", rich_help_panel="Data")
 app.add_typer(features_app, name="features", rich_help_panel="Data")
 app.add_typer(pipelines_app, name="pipelines", rich_help_panel="Pipelines")
+app.add_typer(users_app, name="users", rich_help_panel="Security")
+app.add_typer(tokens_app, name="tokens", rich_help_panel="Security")
+app.add_typer(audit_app, name="audit", rich_help_panel="Security")
 app.add_typer(schedules_app, name="schedules", rich_help_panel="Automation")
 app.add_typer(rules_app, name="rules", rich_help_panel="Automation")
 app.add_typer(hooks_app, name="hooks", rich_help_panel="Automation")

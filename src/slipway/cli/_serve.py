@@ -2,18 +2,39 @@
 
 It reads endpoints and model versions from the store of the current settings (not through a
 ``slipway server``), since it must load the model files and write captured data itself.
+
+Worker processes: a model call holds the GIL, so one process answers one request at a time.
+``--workers N`` (by default the total of the endpoint's live variants' ``workers``) starts N
+uvicorn worker processes on the same port; each loads every variant and splits traffic by
+weight on its own, so the split holds across them. They share their metrics through files in a
+temporary folder, so ``/metrics`` counts all of them whichever one answers.
 """
 
 from __future__ import annotations
 
-from typing import Annotated
+import json
+import os
+import shutil
+import tempfile
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.markup import escape
 
-from slipway._config import load_settings
+from slipway._config import Settings, load_settings
 from slipway.cli import _output
 from slipway.cli._server import LogLevel, _is_loopback
+
+if TYPE_CHECKING:
+    from starlette.applications import Starlette
+
+    from slipway._backend import Backend
+
+# What the parent hands its worker processes, which rebuild the app from the environment.
+_OPTIONS_ENV = "SLIPWAY_SERVE_OPTIONS"
+_WORKER_HEALTHCHECK_S = 60
+_SETTINGS_ENV = {"SLIPWAY_HOME": "home", "SLIPWAY_DB_URL": "db_url", "SLIPWAY_ARTIFACT_URL": "artifact_url"}
 
 
 def serve(
@@ -29,12 +50,19 @@ def serve(
     max_wait_ms: Annotated[
         float, typer.Option(min=0, help="How long a request may wait for others to batch with.")
     ] = 2.0,
+    workers: Annotated[
+        int | None,
+        typer.Option(min=1, max=64, show_default=False,
+                     help="Worker processes, each serving every variant [default: the total of the endpoint's "
+                          "live variants' workers]. A model call keeps one process busy: more serve more at once."),
+    ] = None,
     log_level: Annotated[LogLevel, typer.Option(help="How much the server logs.")] = LogLevel.INFO,
 ) -> None:
     """Serve an endpoint: POST /invocations (JSON or CSV), /health, /ready and Prometheus /metrics.
 
     It follows the endpoint's deployments as they happen and rolls a canary back when its alarms
-    fire. Stop it with Ctrl-C or SIGTERM: captured data is flushed to the artifact store first.
+    fire. Stop it with Ctrl-C or SIGTERM: captured data is flushed to the artifact store first,
+    by every worker process.
     """
     if not _is_loopback(host):
         _output.warning(
@@ -46,9 +74,19 @@ def serve(
     from slipway._backend import Backend
     from slipway.serving import ServingHost, create_inference_app
 
-    backend = Backend(load_settings())
+    settings = load_settings()
+    backend = Backend(settings)
     try:
-        backend.serving.get_endpoint(endpoint)  # fail with a clear error before binding the port
+        found = backend.serving.get_endpoint(endpoint)  # fail with a clear error before binding the port
+        count = workers or max(1, sum(v.workers for v in found.variants if not v.shadow))
+        if count > 1:
+            backend.close()  # migrated once here; each worker opens its own
+            options = {"endpoint": endpoint, "poll_seconds": poll_seconds, "max_batch_size": max_batch_size,
+                       "max_wait_ms": max_wait_ms}
+            _output.say(f"Serving endpoint [bold]{escape(endpoint)}[/bold] on http://{escape(host)}:{port} with "
+                        f"{count} worker processes (Ctrl-C to stop)")
+            _run_workers(settings, options, count, host=host, port=port, log_level=log_level.value)
+            return
         app = create_inference_app(
             ServingHost(
                 backend.serving,
@@ -66,3 +104,41 @@ def serve(
         uvicorn.run(app, host=host, port=port, log_level=log_level.value)
     finally:
         backend.close()
+
+
+def _run_workers(
+    settings: Settings, options: dict[str, object], count: int, *, host: str, port: int, log_level: str
+) -> None:
+    """Run ``count`` uvicorn worker processes of :func:`worker_app` until stopped (blocks)."""
+    import uvicorn
+
+    shared = Path(tempfile.mkdtemp(prefix="slipway-serve-metrics-"))
+    os.environ.update({var: str(getattr(settings, name)) for var, name in _SETTINGS_ENV.items()})
+    os.environ[_OPTIONS_ENV] = json.dumps({**options, "metrics_folder": str(shared)})
+    try:
+        # A worker loading its models may not answer the supervisor's ping for a while on a busy
+        # machine; the default 5 s would have it killed and restarted, over and over.
+        uvicorn.run(f"{__name__}:worker_app", factory=True, host=host, port=port, workers=count,
+                    log_level=log_level, timeout_worker_healthcheck=_WORKER_HEALTHCHECK_S)
+    finally:
+        shutil.rmtree(shared, ignore_errors=True)
+
+
+def worker_app() -> Starlette:
+    """App factory of one worker process of ``slipway serve --workers N`` (uvicorn calls it)."""
+    from slipway._backend import Backend
+    from slipway.serving import ServingHost, create_inference_app
+    from slipway.serving._metrics import SharedMetrics
+
+    options = json.loads(os.environ[_OPTIONS_ENV])
+    backend: Backend = Backend(load_settings())
+    host = ServingHost(
+        backend.serving,
+        backend.registry,
+        backend.artifacts,
+        poll_seconds=options["poll_seconds"],
+        max_batch_size=options["max_batch_size"],
+        max_wait_ms=options["max_wait_ms"],
+        metrics=SharedMetrics(Path(options["metrics_folder"])),
+    )
+    return create_inference_app(host, options["endpoint"], on_close=backend.close)

@@ -1,4 +1,4 @@
-"""``slipway server``: serve the tracking API over HTTP so a team can share one store."""
+"""``slipway server``: serve the REST API over HTTP so a team can share one store, behind tokens."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ from sqlalchemy.engine import make_url
 
 from slipway._config import load_settings
 from slipway.cli import _output
+from slipway.errors import InvalidInput
 
 
 class LogLevel(StrEnum):
@@ -45,22 +46,37 @@ def server(
         int, typer.Option(min=1, help="Worker processes; more serve more clients at once.")
     ] = 1,
     log_level: Annotated[LogLevel, typer.Option(help="How much the server logs.")] = LogLevel.INFO,
+    no_auth: Annotated[
+        bool,
+        typer.Option("--no-auth", help="Accept calls without a token, each acting as the admin 'anonymous'. "
+                                       "For development on this machine: refused unless --host is loopback."),
+    ] = False,
 ) -> None:
-    """Start the Slipway server: the tracking API over HTTP, with its OpenAPI docs at /docs.
+    """Start the Slipway server: the REST API over HTTP, with its OpenAPI docs at /docs.
 
-    Clients use it when SLIPWAY_SERVER_URL is set, e.g. SLIPWAY_SERVER_URL=http://127.0.0.1:5000;
-    their runs then land in this server's store (the one `slipway config` shows). Stop it with Ctrl-C.
+    Every call needs an API token. Make the first admin and their token on this machine, against
+    the same database:
+
+        slipway users create alice --role admin
+        slipway tokens create --user alice --expires-in 30d
+
+    Clients then set SLIPWAY_SERVER_URL=http://127.0.0.1:5000 and SLIPWAY_TOKEN=<the token>; their
+    runs land in this server's store (the one `slipway config` shows). Stop it with Ctrl-C.
     """
     settings = load_settings()
-    if not _is_loopback(host):
-        _output.warning(
-            f"listening on {host}, which other machines can reach, and the server does not check who "
-            "calls it yet: anyone who can connect can read and change your runs."
+    if no_auth and not _is_loopback(host):
+        raise InvalidInput(
+            f"--no-auth is only allowed on a loopback address (127.0.0.1, ::1, localhost), not {host}: "
+            "anyone who can reach the server would act as an admin",
+            field="--no-auth",
         )
+    if no_auth:
+        _output.warning("authentication is OFF (--no-auth): every call acts as the admin 'anonymous'. "
+                        "Use this only for development on this machine.")
     store = make_url(settings.db_url).render_as_string(hide_password=True)
     _output.say(f"Serving {escape(store)} on [bold]http://{escape(host)}:{port}[/bold] "
                 "(Ctrl-C to stop)")
     # Imported here, not at the top: FastAPI and uvicorn add ~0.4 s to every other command's start-up.
     from slipway.server import serve
 
-    serve(settings, host=host, port=port, workers=workers, log_level=log_level.value)
+    serve(settings, host=host, port=port, workers=workers, log_level=log_level.value, auth=not no_auth)

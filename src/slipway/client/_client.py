@@ -20,12 +20,14 @@ if TYPE_CHECKING:
     from slipway.client._monitoring import RemoteMonitoring
     from slipway.client._pipelines import RemotePipelines
     from slipway.client._registry import RemoteRegistry
+    from slipway.client._security import RemoteSecurity
     from slipway.client._serving import RemoteServing
     from slipway.datasets import DatasetService
     from slipway.features import FeatureService
     from slipway.monitoring import MonitoringService
     from slipway.pipelines import PipelineService
     from slipway.registry import RegistryService
+    from slipway.security import SecurityService
     from slipway.serving import ServingService
 
 
@@ -127,6 +129,15 @@ class Client:
         from slipway.client._serving import RemoteServing  # brings slipway.serving: import on first use
 
         return RemoteServing(self._http)
+
+    @functools.cached_property
+    def security(self) -> SecurityService | RemoteSecurity:
+        """Users, API tokens and the audit trail; remotely, the server checks who may do what."""
+        if self._http is None:
+            return self.backend.security
+        from slipway.client._security import RemoteSecurity  # only the security commands need it
+
+        return RemoteSecurity(self._http)
 
     @functools.cached_property
     def automation(self) -> AutomationService | RemoteAutomation:

@@ -50,9 +50,10 @@ class RemoteServing:
         capture: Any = None,
         alarms: Any = None,
         force: bool = False,
+        production: bool = False,
     ) -> Endpoint:
         body = {"name": name, "variants": _plain(variants), "capture": _plain(capture), "alarms": _plain(alarms)}
-        return self._call(Endpoint, "POST", "/endpoints", json={**body, "force": force})
+        return self._call(Endpoint, "POST", "/endpoints", json={**body, "force": force, "production": production})
 
     def get_endpoint(self, name: str) -> Endpoint:
         return self._call(Endpoint, "GET", _endpoint(name))
@@ -69,8 +70,10 @@ class RemoteServing:
         capture: Any = None,
         alarms: Any = None,
         force: bool = False,
+        production: bool | None = None,
     ) -> Endpoint:
         body = {
+            "production": production,
             "variants": _plain(variants),
             "strategy": _plain(strategy),
             "capture": _plain(capture),

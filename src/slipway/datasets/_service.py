@@ -30,6 +30,7 @@ from slipway.datasets._tables import dataset_versions, datasets
 from slipway.errors import Conflict, InvalidInput, NotFound
 from slipway.events import record_change
 from slipway.lineage import LineageGraph, LineageService, NodeRef, record_edges
+from slipway.security import Permission, requires
 from slipway.statistics import DatasetStatistics
 from slipway.store._db import Database
 from slipway.store.artifacts import ArtifactStore, Owner
@@ -74,6 +75,7 @@ class DatasetService:
 
     # ------------------------------------------------------------------------------ registering
 
+    @requires(Permission.WRITE)
     def register(
         self,
         name: str,
@@ -195,6 +197,7 @@ class DatasetService:
 
     # ---------------------------------------------------------------------------------- reading
 
+    @requires(Permission.READ)
     def get_dataset(self, name: str) -> Dataset:
         """The dataset called ``name``.
 
@@ -207,12 +210,14 @@ class DatasetService:
             raise NotFound(f"dataset {name!r} does not exist", field="name")
         return _dataset(row)
 
+    @requires(Permission.READ)
     def list_datasets(self) -> list[Dataset]:
         """Every dataset, by name."""
         with self._db.read() as conn:
             rows = conn.execute(_datasets().order_by(datasets.c.name)).all()
         return [_dataset(row) for row in rows]
 
+    @requires(Permission.READ)
     def list_versions(self, name: str) -> list[DatasetVersion]:
         """The versions of ``name``, oldest first.
 
@@ -224,6 +229,7 @@ class DatasetService:
             rows = conn.execute(_versions().where(datasets.c.name == name).order_by(dataset_versions.c.version)).all()
         return [_version(row) for row in rows]
 
+    @requires(Permission.READ)
     def get_version(self, name: str, version: int | None = None) -> DatasetVersion:
         """Version ``version`` of ``name``; the latest when ``version`` is None.
 
@@ -245,21 +251,25 @@ class DatasetService:
             raise NotFound(f"dataset {name!r} has no version {version}", field="version")
         return _version(row)
 
+    @requires(Permission.READ)
     def get_statistics(self, name: str, version: int | None = None) -> DatasetStatistics:
         """The column statistics of a version (see ``docs/statistics.md``)."""
         found = self.get_version(name, version)
         return DatasetStatistics.from_json(self._artifacts.read_bytes(Owner(VERSION_KIND, found.id), STATISTICS_PATH))
 
+    @requires(Permission.READ)
     def open(self, name: str, version: int | None = None) -> BinaryIO:
         """The version's Parquet file as a stream; the caller closes it."""
         found = self.get_version(name, version)
         return self._artifacts.open(Owner(VERSION_KIND, found.id), DATA_PATH)
 
+    @requires(Permission.READ)
     def download(self, name: str, version: int | None, dst: Path) -> Path:
         """Copy the version's Parquet file to ``dst`` (a file path); return ``dst``."""
         found = self.get_version(name, version)
         return self._artifacts.download(Owner(VERSION_KIND, found.id), DATA_PATH, Path(dst))
 
+    @requires(Permission.READ)
     def load(
         self, name: str, version: int | None = None, *, columns: Sequence[str] | None = None,
         reader: ObjectRef | None = None,
@@ -277,6 +287,7 @@ class DatasetService:
             self.record_read(name, found.version, reader)
         return frame
 
+    @requires(Permission.READ)
     def diff(self, name: str, first: int, second: int) -> DatasetDiff:
         """Schema and statistics of two versions side by side."""
         a, b = self.get_version(name, first), self.get_version(name, second)
@@ -284,6 +295,7 @@ class DatasetService:
 
     # ---------------------------------------------------------------------------------- lineage
 
+    @requires(Permission.WRITE)
     def record_read(self, name: str, version: int | None, reader: ObjectRef) -> DatasetVersion:
         """Record that a run or step (``reader``) read this version: ``version -consumed-> reader``."""
         found = self.get_version(name, version)
@@ -291,12 +303,14 @@ class DatasetService:
             record_edges(conn, [(_node(found), NodeRef(*reader), "consumed")])
         return found
 
+    @requires(Permission.WRITE)
     def record_write(self, name: str, version: int | None, writer: ObjectRef) -> DatasetVersion:
         """Record that a run or step (``writer``) produced this version: ``writer -produced-> version``."""
         found = self.get_version(name, version)
         self._link(found, [(NodeRef(*writer), "produced")])
         return found
 
+    @requires(Permission.READ)
     def lineage(
         self, name: str, version: int | None = None, *, direction: Literal["upstream", "downstream"] = "downstream",
         depth: int = 3,

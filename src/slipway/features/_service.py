@@ -33,6 +33,7 @@ from slipway.features._pit import (
 )
 from slipway.features._records import Feature, FeatureGroup, Freshness, IngestResult, MaterializeResult
 from slipway.features._types import FEATURE_TYPES, to_event_micros, to_group_table
+from slipway.security import Permission, requires
 from slipway.store._db import Database
 
 # Online reads look group definitions up in memory for this long, not in the database every call.
@@ -77,6 +78,7 @@ class FeatureService:
 
     # ----------------------------------------------------------------------------------- groups
 
+    @requires(Permission.WRITE)
     def create_group(
         self, name: str, features: FeatureSpec, *, record_id: str, event_time: str, description: str | None = None,
         tags: Mapping[str, Any] | None = None, ttl_seconds: int | None = None,
@@ -100,14 +102,17 @@ class FeatureService:
         return self._groups.create(name, features, record_id=record_id, event_time=event_time,
                                    description=description, tags=tags, ttl_seconds=ttl_seconds)
 
+    @requires(Permission.READ)
     def get_group(self, name: str) -> FeatureGroup:
         """The group called ``name``; :class:`~slipway.errors.NotFound` if none."""
         return self._groups.get(name)
 
+    @requires(Permission.READ)
     def list_groups(self) -> list[FeatureGroup]:
         """Every group, by name."""
         return self._groups.all()
 
+    @requires(Permission.WRITE)
     def update_group(
         self, name: str, *, features: FeatureSpec | None = None, description: str | None = None,
         ttl_seconds: int | None = UNCHANGED,
@@ -120,10 +125,12 @@ class FeatureService:
         """
         return self._groups.update(name, features=features, description=description, ttl_seconds=ttl_seconds)
 
+    @requires(Permission.READ)
     def schema_history(self, name: str) -> list[list[Feature]]:
         """Every schema the group has had, oldest first (lists of features)."""
         return self._groups.schemas(name)
 
+    @requires(Permission.READ)
     def freshness(self, name: str) -> Freshness:
         """How recent the group's data is: its newest event date, its latest ingestion, and whether
         even the newest values are past the group's TTL (online reads then find nothing).
@@ -141,6 +148,7 @@ class FeatureService:
 
     # -------------------------------------------------------------------------------- ingesting
 
+    @requires(Permission.WRITE)
     def ingest(self, name: str, rows: Rows, *, online: bool = True) -> IngestResult:
         """Append rows to the group's history and, with ``online``, update the online store.
 
@@ -163,10 +171,12 @@ class FeatureService:
                           details={"rows": table.num_rows, "files": files})
         return IngestResult(group=name, rows=table.num_rows, offline_files=files, online_records=written)
 
+    @requires(Permission.WRITE)
     def put_record(self, name: str, record: Mapping[str, Any]) -> IngestResult:
         """Ingest one record (offline and online); see :meth:`ingest`."""
         return self.ingest(name, [record])
 
+    @requires(Permission.WRITE)
     def materialize(self, name: str, *, start: dt.datetime | None = None, end: dt.datetime | None = None
                     ) -> MaterializeResult:
         """Copy the latest offline value per id (event times within [start, end]) to the online store.
@@ -191,6 +201,7 @@ class FeatureService:
 
     # ---------------------------------------------------------------------------------- reading
 
+    @requires(Permission.READ)
     def get_online_features(self, groups: str | Sequence[str], ids: Sequence[Any]) -> list[dict[str, Any]]:
         """The latest values of each id, from one or more groups, in the order of ``ids``.
 
@@ -214,6 +225,7 @@ class FeatureService:
                 row.update(missing if record is None else {n: record.values.get(n) for n in names})
         return rows
 
+    @requires(Permission.READ)
     def read_offline(self, name: str, *, start: dt.datetime | None = None, end: dt.datetime | None = None
                      ) -> pd.DataFrame:
         """Every stored row of a group (event times within [start, end]), in ingestion order."""
@@ -226,6 +238,7 @@ class FeatureService:
 
     # ------------------------------------------------------------------------------ training sets
 
+    @requires(Permission.READ)
     def training_set(
         self, entities: pd.DataFrame, groups: str | Sequence[str], *, event_time_column: str = "event_time",
         max_age: dt.timedelta | None = None,
@@ -261,6 +274,7 @@ class FeatureService:
         table = table.append_column(ENTITY_TIME, to_event_micros(table.column(event_time_column), event_time_column))
         return self._join(table, found, max_age, entities.index)
 
+    @requires(Permission.READ)
     def historical_features(
         self, groups: str | Sequence[str], start: dt.datetime, end: dt.datetime, *, max_age: dt.timedelta | None = None,
     ) -> pd.DataFrame:
@@ -284,6 +298,7 @@ class FeatureService:
         table = table.append_column(ENTITY_TIME, pc.cast(keys.column(first.event_time), pa.int64()))
         return self._join(table, found, max_age, None)
 
+    @requires(Permission.WRITE)
     def register_training_set(
         self, dataset: str, entities: pd.DataFrame, groups: str | Sequence[str], *,
         event_time_column: str = "event_time", max_age: dt.timedelta | None = None, description: str | None = None,

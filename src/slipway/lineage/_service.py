@@ -13,6 +13,7 @@ from sqlalchemy import Connection, and_, or_, select
 
 from slipway._ids import now_ms
 from slipway.lineage._tables import lineage_edges, lineage_nodes
+from slipway.security import Permission, requires
 from slipway.store._db import Database
 from slipway.store._sql import insert_ignore, upsert
 
@@ -80,10 +81,12 @@ class LineageService:
     def __init__(self, db: Database) -> None:
         self._db = db
 
+    @requires(Permission.READ)
     def upstream(self, kind: str, object_id: str, depth: int = 3) -> LineageGraph:
         """What ``(kind, object_id)`` came from, up to ``depth`` hops."""
         return self._walk(kind, object_id, depth, upstream=True)
 
+    @requires(Permission.READ)
     def downstream(self, kind: str, object_id: str, depth: int = 3) -> LineageGraph:
         """What was made from ``(kind, object_id)``, up to ``depth`` hops."""
         return self._walk(kind, object_id, depth, upstream=False)

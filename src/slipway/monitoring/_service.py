@@ -48,6 +48,7 @@ from slipway.monitoring._report import VIOLATIONS_FILE, report_files
 from slipway.monitoring._report_reader import ReportReader
 from slipway.monitoring._rules import apply_rules, load_rule
 from slipway.monitoring._tables import alarms, monitor_executions, monitor_metrics, monitoring_baselines, monitors
+from slipway.security import Permission, requires
 from slipway.statistics import DatasetStatistics, compute_statistics
 from slipway.store import Database
 from slipway.store.artifacts import ArtifactStore, Owner
@@ -92,6 +93,7 @@ class MonitoringService(ReportReader):
 
     # ------------------------------------------------------------------------------ baselines
 
+    @requires(Permission.WRITE)
     def create_baseline(
         self, name: str, data: DataSource | Baseline | None = None, *, dataset: str | None = None,
         model: str | None = None, format: str | None = None,
@@ -170,6 +172,7 @@ class MonitoringService(ReportReader):
         statistics = self._datasets.get_statistics(name, found.version)
         return Baseline.from_statistics(statistics), NodeRef("dataset_version", found.id, found.ref), found.ref
 
+    @requires(Permission.READ)
     def get_baseline_version(self, name: str, version: int | None = None) -> BaselineVersion:
         """Version ``version`` of baseline ``name`` (the latest when None).
 
@@ -186,6 +189,7 @@ class MonitoringService(ReportReader):
                            field="baseline")
         return _baseline_version(row)
 
+    @requires(Permission.READ)
     def get_baseline(self, name: str, version: int | None = None) -> Baseline:
         """The statistics and constraints of a stored baseline version."""
         found = self.get_baseline_version(name, version)
@@ -193,6 +197,7 @@ class MonitoringService(ReportReader):
         return Baseline.from_files(self._artifacts.read_bytes(owner, STATISTICS_FILE),
                                    self._artifacts.read_bytes(owner, CONSTRAINTS_FILE))
 
+    @requires(Permission.READ)
     def list_baselines(self) -> list[BaselineVersion]:
         """Every version of every baseline, by name then newest first."""
         b = monitoring_baselines.c
@@ -202,6 +207,7 @@ class MonitoringService(ReportReader):
 
     # ------------------------------------------------------------------------------- monitors
 
+    @requires(Permission.WRITE)
     def create_monitor(
         self, name: str, *, baseline: str | None = None, kind: MonitorKind | str = MonitorKind.DATA_QUALITY,
         problem_type: ProblemType | str | None = None, thresholds: dict[str, float] | None = None,
@@ -260,6 +266,7 @@ class MonitoringService(ReportReader):
             raise AlreadyExists(f"monitor {name!r} already exists", field="name") from None
         return self.get_monitor(name)
 
+    @requires(Permission.READ)
     def get_monitor(self, name: str) -> Monitor:
         """The monitor called ``name``.
 
@@ -272,12 +279,14 @@ class MonitoringService(ReportReader):
             raise NotFound(f"no monitor {name!r}", field="monitor")
         return _monitor(row)
 
+    @requires(Permission.READ)
     def list_monitors(self) -> list[Monitor]:
         with self._db.read() as conn:
             return [_monitor(r) for r in conn.execute(_monitors().order_by(monitors.c.name))]
 
     # ----------------------------------------------------------------------------- executions
 
+    @requires(Permission.WRITE)
     def run_monitor(
         self, name: str, data: DataSource | DatasetStatistics | None = None, *, labels: DataSource | None = None,
         start: dt.datetime | None = None, end: dt.datetime | None = None, format: str | None = None,
@@ -401,6 +410,7 @@ class MonitoringService(ReportReader):
         metrics["violations.total"] = float(len(violations))
         return files, metrics, len(violations), quality.matched
 
+    @requires(Permission.READ)
     def get_execution(self, execution_id: str) -> MonitorExecution:
         """One execution, with its metrics.
 
@@ -413,6 +423,7 @@ class MonitoringService(ReportReader):
                 raise NotFound(f"no monitor execution {execution_id!r}", field="execution")
             return _execution(row, _metrics(conn, [execution_id]).get(execution_id, {}))
 
+    @requires(Permission.READ)
     def list_executions(self, name: str, limit: int = 20) -> list[MonitorExecution]:
         """The monitor's latest executions, newest first."""
         monitor = self.get_monitor(name)
@@ -423,6 +434,7 @@ class MonitoringService(ReportReader):
             metrics = _metrics(conn, [r.id for r in rows])
         return [_execution(r, metrics.get(r.id, {})) for r in rows]
 
+    @requires(Permission.READ)
     def latest_executions(self) -> list[MonitorExecution]:
         """Each monitor's latest execution that did not fail, with its metrics: what a metrics
         scrape shows (a failed run has no metrics, and would blank the gauges until the next)."""
@@ -435,11 +447,13 @@ class MonitoringService(ReportReader):
             metrics = _metrics(conn, [r.id for r in rows])
         return [_execution(r, metrics.get(r.id, {})) for r in rows]
 
+    @requires(Permission.READ)
     def report_files(self, execution_id: str) -> list[str]:
         """The names of an execution's report files."""
         self.get_execution(execution_id)
         return [f.path for f in self._artifacts.list(Owner(EXECUTION_KIND, execution_id)) if not f.is_dir]
 
+    @requires(Permission.READ)
     def read_report(self, execution_id: str, file_name: str) -> bytes:
         """One report file of an execution, e.g. ``report.html``.
 
@@ -451,6 +465,7 @@ class MonitoringService(ReportReader):
 
     # --------------------------------------------------------------------------------- alarms
 
+    @requires(Permission.WRITE)
     def create_alarm(
         self, name: str, *, monitor: str, metric: str, threshold: float, comparison: str = ">",
         evaluation_periods: int = 1, datapoints_to_alarm: int | None = None, webhooks: Sequence[str] = (),
@@ -488,6 +503,7 @@ class MonitoringService(ReportReader):
             raise AlreadyExists(f"alarm {name!r} already exists", field="name") from None
         return self.get_alarm(name)
 
+    @requires(Permission.READ)
     def get_alarm(self, name: str) -> Alarm:
         """The alarm called ``name``.
 
@@ -500,6 +516,7 @@ class MonitoringService(ReportReader):
             raise NotFound(f"no alarm {name!r}", field="alarm")
         return _alarm(row)
 
+    @requires(Permission.READ)
     def list_alarms(self, monitor: str | None = None) -> list[Alarm]:
         """Every alarm (of one monitor, when named), by name."""
         query = _alarms().order_by(alarms.c.name)

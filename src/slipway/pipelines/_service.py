@@ -38,6 +38,7 @@ from slipway.pipelines._requests import ExecutionRequests
 from slipway.pipelines._runner import Plan, Runner
 from slipway.pipelines._state import ExecutionStore, NewStep
 from slipway.pipelines._versions import VersionStore
+from slipway.security import Permission, requires
 from slipway.store._db import Database
 from slipway.store.artifacts import ArtifactStore, Owner
 
@@ -87,29 +88,36 @@ class PipelineService:
 
     # -- pipelines and versions -----------------------------------------------------------------------
 
+    @requires(Permission.WRITE)
     def register(self, pipeline: Pipeline) -> PipelineVersion:
         """The version of ``pipeline``'s current definition, created if it is new."""
         return self._versions.register(pipeline)
 
+    @requires(Permission.READ)
     def list_pipelines(self) -> list[PipelineSummary]:
         return self._versions.list_pipelines()
 
+    @requires(Permission.READ)
     def get_pipeline(self, name: str) -> PipelineSummary:
         return self._versions.get_pipeline(name)
 
+    @requires(Permission.READ)
     def list_versions(self, name: str) -> list[PipelineVersion]:
         return self._versions.list_versions(name)
 
+    @requires(Permission.READ)
     def get_version(self, name: str, version: int | None = None) -> PipelineVersion:
         """A version of a pipeline (its newest when ``version`` is None)."""
         return self._versions.get_version(name, version)
 
+    @requires(Permission.READ)
     def diff(self, name: str, from_version: int, to_version: int) -> DefinitionDiff:
         """What changed in the definition from one version to another."""
         return self._versions.diff(name, from_version, to_version)
 
     # -- starting ---------------------------------------------------------------------------------
 
+    @requires(Permission.WRITE)
     def start(
         self,
         pipeline: Pipeline | str,
@@ -168,6 +176,7 @@ class PipelineService:
         self._launch(execution_id, pipeline, stored.definition, values, options, digest(env))
         return self.get_execution(execution_id)
 
+    @requires(Permission.WRITE)
     def run(
         self, pipeline: Pipeline | str, *, parameters: Mapping[str, Any] | None = None, **options: Any
     ) -> PipelineExecution:
@@ -175,6 +184,7 @@ class PipelineService:
         execution = self.start(pipeline, parameters=parameters, **options)
         return self.wait(execution.id)
 
+    @requires(Permission.WRITE)
     def resume(self, execution_id: str, *, pipeline: Pipeline | None = None) -> PipelineExecution:
         """Carry on an Interrupted or Stopped execution: finished steps are not run again.
 
@@ -200,6 +210,7 @@ class PipelineService:
         self._launch(execution_id, pipeline, stored.definition, execution.parameters, execution.options, digest(env))
         return self.get_execution(execution_id)
 
+    @requires(Permission.WRITE)
     def retry(self, execution_id: str, *, pipeline: Pipeline | None = None) -> PipelineExecution:
         """Run the steps of an ended execution that did not finish, and those after them, as a new
         execution with the code as it is now; the other steps' outputs are reused.
@@ -341,12 +352,14 @@ class PipelineService:
 
     # -- following and steering ---------------------------------------------------------------------
 
+    @requires(Permission.READ)
     def get_execution(self, execution_id: str) -> PipelineExecution:
         """An execution with its steps; one whose orchestrator died is reported Interrupted."""
         self._requests.mark_interrupted(now_ms())
         with self._db.read() as conn:
             return q.get_execution(conn, execution_id)
 
+    @requires(Permission.READ)
     def list_executions(
         self, *, pipeline: str | None = None, status: str | None = None, limit: int = 50
     ) -> list[PipelineExecution]:
@@ -355,12 +368,14 @@ class PipelineService:
         with self._db.read() as conn:
             return q.list_executions(conn, pipeline=pipeline, status=status, limit=limit)
 
+    @requires(Permission.READ)
     def get_step(self, execution_id: str, step: str) -> StepExecution:
         try:
             return self.get_execution(execution_id).step(step)
         except KeyError:
             raise NotFound(f"pipeline execution {execution_id} has no step {step!r}", field="step") from None
 
+    @requires(Permission.READ)
     def wait(self, execution_id: str, timeout: float | None = None) -> PipelineExecution:
         """Block until the execution has ended (or is Interrupted) and return it.
 
@@ -380,6 +395,7 @@ class PipelineService:
                 raise TimeoutError(f"pipeline execution {execution_id} is still {execution.status.value}")
             time.sleep(_WAIT_POLL_S)
 
+    @requires(Permission.WRITE)
     def stop(self, execution_id: str) -> PipelineExecution:
         """Stop an execution: running steps are killed and recorded Stopped, nothing new starts.
 
@@ -400,6 +416,7 @@ class PipelineService:
         except TimeoutError:
             return self.get_execution(execution_id)
 
+    @requires(Permission.WRITE)
     def signal(self, execution_id: str, step: str, payload: Mapping[str, Any] | None = None) -> StepExecution:
         """Release a Wait step (now, or as soon as it is reached); ``payload`` becomes its properties.
 
@@ -413,6 +430,7 @@ class PipelineService:
         self._requests.signal(execution_id, step, dict(payload or {}))
         return self.get_step(execution_id, step)
 
+    @requires(Permission.READ)
     def logs(self, execution_id: str, step: str, *, stream: str = "stdout", attempt: int | None = None) -> str:
         """What a step printed on ``stream`` (``stdout`` or ``stderr``) in an attempt (the latest by default).
 
@@ -438,6 +456,7 @@ class PipelineService:
             return ""
         return data.decode("utf-8", errors="replace")
 
+    @requires(Permission.READ)
     def explain_cache(self, execution_id: str, step: str) -> CacheExplanation:
         """Why ``step`` was or was not served from the cache: which of code, inputs, parameters,
         environment or definition changed since the step last ran, and how."""

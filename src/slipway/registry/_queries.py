@@ -32,6 +32,7 @@ from slipway.registry._records import (
 from slipway.registry._tables import model_aliases, model_groups, model_versions
 from slipway.registry._uri import ModelUri, Selector, check_alias, check_version_number
 from slipway.registry._validation import check_tags, epoch_ms
+from slipway.security import Permission, requires
 from slipway.store._db import Database
 from slipway.store.artifacts import ArtifactInfo, ArtifactStore, Owner
 
@@ -61,10 +62,12 @@ class RegistryReader:
 
     # ----------------------------------------------------------------- groups
 
+    @requires(Permission.READ)
     def get_group(self, name: str) -> ModelGroup:
         with self._db.read() as conn:
             return rows.groups(conn, [rows.group_row(conn, name)])[0]
 
+    @requires(Permission.READ)
     def list_groups(self, name_like: str | None = None) -> list[ModelGroup]:
         """Every group by name; ``name_like`` is a case-insensitive SQL LIKE pattern (``aba%``)."""
         query = select(model_groups).order_by(model_groups.c.name)
@@ -75,15 +78,18 @@ class RegistryReader:
 
     # ----------------------------------------------------------------- versions
 
+    @requires(Permission.READ)
     def get_version(self, group: str, version: int) -> ModelVersion:
         number = check_version_number(version)
         with self._db.read() as conn:
             return rows.versions(conn, [rows.version_row(conn, group, number)])[0]
 
+    @requires(Permission.READ)
     def get_version_by_id(self, version_id: str) -> ModelVersion:
         with self._db.read() as conn:
             return rows.versions(conn, [rows.version_row_by_id(conn, version_id)])[0]
 
+    @requires(Permission.READ)
     def get_version_by_alias(self, group: str, alias: str) -> ModelVersion:
         """The version ``alias`` points at.
 
@@ -100,6 +106,7 @@ class RegistryReader:
                 raise NotFound(f"model group {group!r} has no alias {alias!r}", field="alias")
             return rows.versions(conn, [rows.version_row_by_id(conn, version_id)])[0]
 
+    @requires(Permission.READ)
     def get_latest_version(self, group: str, *, approved: bool = False) -> ModelVersion:
         """The highest version that is not archived (and, with ``approved``, is approved).
 
@@ -118,6 +125,7 @@ class RegistryReader:
                 raise NotFound(f"model group {group!r} has no {which} that is not archived", field="group")
             return rows.versions(conn, [row])[0]
 
+    @requires(Permission.READ)
     def resolve(self, uri: str | ModelUri) -> ModelVersion:
         """The version a ``models:/`` URI names (``/3``, ``/latest``, ``@prod``, ``@latest-approved``).
 
@@ -134,10 +142,12 @@ class RegistryReader:
             return self.get_version_by_alias(parsed.group, parsed.alias)
         return self.get_latest_version(parsed.group, approved=parsed.selector is Selector.LATEST_APPROVED)
 
+    @requires(Permission.READ)
     def list_versions(self, group: str, *, include_archived: bool = True) -> list[ModelVersion]:
         """The group's versions, newest first."""
         return self.search_versions(group, include_archived=include_archived, max_results=MAX_SEARCH_RESULTS)
 
+    @requires(Permission.READ)
     def search_versions(
         self,
         group: str | None = None,
@@ -181,6 +191,7 @@ class RegistryReader:
             )
             return rows.versions(conn, conn.execute(query).all())
 
+    @requires(Permission.READ)
     def compare_versions(self, group: str, versions: Sequence[int]) -> VersionComparison:
         """Two or more versions side by side: every metric, with its std, and each status.
 
@@ -201,18 +212,21 @@ class RegistryReader:
 
     # ----------------------------------------------------------------- history
 
+    @requires(Permission.READ)
     def status_history(self, group: str, version: int) -> list[StatusChange]:
         """Every status change of the version, oldest first."""
         number = check_version_number(version)
         with self._db.read() as conn:
             return status_changes(conn, rows.version_row(conn, group, number), group)
 
+    @requires(Permission.READ)
     def alias_history(self, group: str, alias: str) -> list[AliasChange]:
         """Every move of ``alias`` in ``group``, oldest first."""
         alias = check_alias(alias)
         with self._db.read() as conn:
             return alias_changes(conn, rows.group_row(conn, group), alias)
 
+    @requires(Permission.READ)
     def alias_at(self, group: str, alias: str, when: dt.datetime | int) -> ModelVersion | None:
         """The version ``alias`` pointed at at the moment ``when`` (None if it was not set then).
 
@@ -231,16 +245,19 @@ class RegistryReader:
 
     # ----------------------------------------------------------------- files
 
+    @requires(Permission.READ)
     def list_files(self, version_id: str) -> list[ArtifactInfo]:
         """Every file of a version's package, by path."""
         self.get_version_by_id(version_id)
         return self._artifacts.list(version_owner(version_id), recursive=True)
 
+    @requires(Permission.READ)
     def open_file(self, version_id: str, path: str) -> BinaryIO:
         """Stream one file of a version's package; the caller closes it."""
         self.get_version_by_id(version_id)
         return self._artifacts.open(version_owner(version_id), path)
 
+    @requires(Permission.READ)
     def download_version(self, group: str, version: int, dst: str | Path) -> Path:
         """Copy a version's package into the folder ``dst``; return it."""
         return self._download(self.get_version(group, version).id, "", Path(dst))
@@ -248,6 +265,7 @@ class RegistryReader:
     def _download(self, version_id: str, path: str, dst: Path) -> Path:
         return self._artifacts.download(version_owner(version_id), path, dst)
 
+    @requires(Permission.READ)
     def load_model(self, uri: str | ModelUri, *, trusted: bool | Iterable[str] = False) -> LoadedModel:
         """Load the version a URI names, from the local cache or downloaded into it.
 

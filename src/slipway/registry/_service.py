@@ -47,6 +47,7 @@ from slipway.registry._validation import (
     check_version_id,
     dump_metadata,
 )
+from slipway.security import Permission, require, requires
 from slipway.store._db import Database
 from slipway.store._sql import upsert
 from slipway.store.artifacts import ArtifactInfo, ArtifactStore
@@ -91,6 +92,7 @@ class RegistryService(RegistryReader):
 
     # ----------------------------------------------------------------- groups
 
+    @requires(Permission.WRITE)
     def create_group(
         self, name: str, description: str | None = None, tags: Mapping[str, str] | None = None
     ) -> ModelGroup:
@@ -131,6 +133,7 @@ class RegistryService(RegistryReader):
             raise AlreadyExists(f"model group {name!r} already exists", field="name") from None
         return self.get_group(name)
 
+    @requires(Permission.WRITE)
     def update_group(
         self, name: str, *, description: str | None = None, tags: Mapping[str, str] | None = None
     ) -> ModelGroup:
@@ -148,6 +151,7 @@ class RegistryService(RegistryReader):
 
     # ----------------------------------------------------------------- registering
 
+    @requires(Permission.WRITE)
     def register_model(
         self,
         group: str,
@@ -203,6 +207,7 @@ class RegistryService(RegistryReader):
             source_step_execution_id=source_step_execution_id,
         )
 
+    @requires(Permission.WRITE)
     def stage_file(self, version_id: str, path: str, stream: BinaryIO) -> ArtifactInfo:
         """Store one file of a package that :meth:`create_version` will register.
 
@@ -220,6 +225,7 @@ class RegistryService(RegistryReader):
             raise Conflict(f"model version {version_id} is registered: its files cannot change", field="version_id")
         return self._artifacts.put_stream(version_owner(version_id), path, stream)
 
+    @requires(Permission.WRITE)
     def create_version(
         self,
         group: str,
@@ -276,6 +282,7 @@ class RegistryService(RegistryReader):
         # the id is recorded as given.
         return ("step_execution", step_execution_id) if step_execution_id is not None else None
 
+    @requires(Permission.WRITE)
     def update_version(
         self,
         group: str,
@@ -299,6 +306,7 @@ class RegistryService(RegistryReader):
 
     # ----------------------------------------------------------------- approval
 
+    @requires(Permission.READ)
     def update_status(
         self,
         group: str,
@@ -325,6 +333,7 @@ class RegistryService(RegistryReader):
             Conflict: if ``expected_status`` no longer holds.
         """
         to = ApprovalStatus.parse(status)
+        require(Permission.APPROVE, f"set a model version to {to.value}")
         expected = ApprovalStatus.parse(expected_status) if expected_status is not None else None
         comment = check_comment(comment)
         who = current_principal()
@@ -347,16 +356,19 @@ class RegistryService(RegistryReader):
             f"{group} version {version} kept changing over {_CAS_ATTEMPTS} attempts; try again", field="status"
         )
 
+    @requires(Permission.READ)
     def approve(self, group: str, version: int, comment: str | None = None) -> ModelVersion:
         """Set the version ``Approved``; see :meth:`update_status`."""
         return self.update_status(group, version, ApprovalStatus.APPROVED, comment=comment)
 
+    @requires(Permission.READ)
     def reject(self, group: str, version: int, comment: str | None = None) -> ModelVersion:
         """Set the version ``Rejected``; see :meth:`update_status`."""
         return self.update_status(group, version, ApprovalStatus.REJECTED, comment=comment)
 
     # ----------------------------------------------------------------- aliases
 
+    @requires(Permission.READ)
     def set_alias(self, group: str, alias: str, version: int, *, comment: str | None = None) -> ModelVersion:
         """Point ``alias`` at ``version``, taking it off whichever version held it, atomically.
 
@@ -368,7 +380,7 @@ class RegistryService(RegistryReader):
         number = check_version_number(version)
         comment = check_comment(comment)
         who = current_principal()
-        self.policy.check_alias_move(who, alias)
+        self._check_alias_move(alias)
         with self._db.write() as conn:
             g = rows.group_row(conn, group, lock=True)
             target = rows.version_row(conn, group, number)
@@ -384,6 +396,7 @@ class RegistryService(RegistryReader):
                 )
         return self.get_version_by_id(target.id)
 
+    @requires(Permission.READ)
     def remove_alias(self, group: str, alias: str, *, comment: str | None = None) -> None:
         """Take ``alias`` off its version; the removal is kept in the alias history.
 
@@ -392,13 +405,20 @@ class RegistryService(RegistryReader):
         """
         alias = check_alias(alias)
         comment = check_comment(comment)
-        self.policy.check_alias_move(current_principal(), alias)
+        self._check_alias_move(alias)
         with self._db.write() as conn:
             if not move_alias(conn, rows.group_row(conn, group, lock=True), alias, None, comment):
                 raise NotFound(f"model group {group!r} has no alias {alias!r}", field="alias")
 
     # ----------------------------------------------------------------- archiving
 
+    def _check_alias_move(self, alias: str) -> None:
+        """A protected alias (``prod``) moves with the approve permission, any other with write; then the policy."""
+        protected = alias in self.policy.protected_aliases
+        require(Permission.APPROVE if protected else Permission.WRITE, f"move the alias {alias!r}")
+        self.policy.check_alias_move(current_principal(), alias)
+
+    @requires(Permission.WRITE)
     def archive_version(self, group: str, version: int) -> ModelVersion:
         """Hide a version from ``latest`` and searches; it stays fetchable by number and in lineage.
 
@@ -407,6 +427,7 @@ class RegistryService(RegistryReader):
         """
         return self._set_archived(group, version, True)
 
+    @requires(Permission.WRITE)
     def unarchive_version(self, group: str, version: int) -> ModelVersion:
         """Make an archived version count for ``latest`` and searches again."""
         return self._set_archived(group, version, False)

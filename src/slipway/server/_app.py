@@ -18,12 +18,13 @@ from slipway.server._dataset_routes import router as dataset_router
 from slipway.server._errors import ERROR_RESPONSES, UnexpectedErrorMiddleware, install_error_handlers
 from slipway.server._feature_routes import router as feature_router
 from slipway.server._headers import SecurityHeadersMiddleware
-from slipway.server._identity import IdentityMiddleware
+from slipway.server._identity import IdentityMiddleware, server_approval_policy
 from slipway.server._limits import BodyLimitMiddleware
 from slipway.server._monitoring_routes import router as monitoring_router
 from slipway.server._pipeline_routes import router as pipeline_router
 from slipway.server._registry_routes import router as registry_router
 from slipway.server._scheduling import scheduler_lifespan
+from slipway.server._security_routes import router as security_router
 from slipway.server._serving_routes import router as serving_router
 from slipway.server._tracking_routes import router as tracking_router
 from slipway.server.mlflow import mount_mlflow
@@ -42,11 +43,13 @@ class Version(BaseModel):
     api: str
 
 
-def create_app(backend: Backend) -> FastAPI:
+def create_app(backend: Backend, *, auth: bool = True) -> FastAPI:
     """Build the REST API over ``backend``'s services.
 
     The caller owns ``backend`` and closes it; the app only uses it, so tests can serve a backend
-    they also read directly.
+    they also read directly. Every request needs an API token (see :mod:`slipway.server._identity`)
+    unless ``auth`` is False; model approvals follow the server's stricter policy (approver role,
+    and separation of duties unless the settings turn it off).
 
     Example:
         >>> from slipway import load_settings
@@ -63,7 +66,8 @@ def create_app(backend: Backend) -> FastAPI:
     )
     app.state.backend = backend
     install_error_handlers(app)
-    app.add_middleware(IdentityMiddleware)
+    app.add_middleware(IdentityMiddleware, db=backend.db, auth=auth)
+    backend.registry.policy = server_approval_policy(backend.settings)
     app.add_middleware(UnexpectedErrorMiddleware)  # added last, so outermost: it wraps the others
 
     @app.get("/health", tags=["meta"])
@@ -84,6 +88,7 @@ def create_app(backend: Backend) -> FastAPI:
     api.include_router(feature_router)
     api.include_router(monitoring_router)
     api.include_router(pipeline_router)
+    api.include_router(security_router)
     api.include_router(automation_router)
     app.include_router(api)
     mount_mlflow(app)  # MLflow's client speaks to /api/2.0/mlflow and /api/2.0/mlflow-artifacts
@@ -110,29 +115,39 @@ def _monitor_metrics(backend: Backend) -> str:
 _WORKER_ENV = {"SLIPWAY_HOME": "home", "SLIPWAY_DB_URL": "db_url", "SLIPWAY_ARTIFACT_URL": "artifact_url"}
 
 
+_NO_AUTH_ENV = "SLIPWAY_SERVER_NO_AUTH"  # tells worker processes the server runs with --no-auth
+
+
 def _worker_app() -> FastAPI:
     """App factory for ``workers > 1``: each uvicorn worker process builds its own backend."""
-    return create_app(Backend(load_settings()))
+    return create_app(Backend(load_settings()), auth=os.environ.get(_NO_AUTH_ENV) != "1")
 
 
 def serve(
-    settings: Settings, host: str = "127.0.0.1", port: int = 5000, workers: int = 1, log_level: str = "info"
+    settings: Settings,
+    host: str = "127.0.0.1",
+    port: int = 5000,
+    workers: int = 1,
+    log_level: str = "info",
+    *,
+    auth: bool = True,
 ) -> None:
     """Serve the API with uvicorn until interrupted (blocks).
 
-    Binds to loopback by default: there is no authentication yet, so exposing the server on
-    another interface is the caller's explicit choice. With ``workers > 1`` the effective engine
-    settings are exported to the environment of this process, which the workers inherit.
+    Every call needs a token unless ``auth`` is False, which only a loopback ``host`` allows (the
+    CLI checks it and warns). With ``workers > 1`` the effective engine settings are exported to
+    the environment of this process, which the workers inherit.
     """
     if workers <= 1:
         backend = Backend(settings)
         try:
-            uvicorn.run(create_app(backend), host=host, port=port, log_level=log_level)
+            uvicorn.run(create_app(backend, auth=auth), host=host, port=port, log_level=log_level)
         finally:
             backend.close()
         return
     Backend(settings).close()  # migrate once here, not in a race between the workers
     os.environ.update({var: str(getattr(settings, name)) for var, name in _WORKER_ENV.items()})
+    os.environ[_NO_AUTH_ENV] = "0" if auth else "1"
     uvicorn.run(
         f"{__name__}:_worker_app", factory=True, host=host, port=port, workers=workers, log_level=log_level
     )

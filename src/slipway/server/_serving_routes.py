@@ -39,6 +39,7 @@ class CreateEndpoint(_Body):
     capture: dict[str, Any] | None = Field(None, description='{"sampling_percent", "max_records_per_file"}')
     alarms: dict[str, Any] | None = Field(None, description='{"max_error_rate", "max_p99_ms", "min_requests"}')
     force: bool = Field(False, description="serve versions that are not Approved (admins only)")
+    production: bool = Field(False, description="a production endpoint: changing it needs the approver role")
 
 
 class UpdateEndpoint(_Body):
@@ -49,6 +50,7 @@ class UpdateEndpoint(_Body):
     capture: dict[str, Any] | None = None
     alarms: dict[str, Any] | None = None
     force: bool = False
+    production: bool | None = Field(None, description="mark (true) or unmark (false) as production: approvers only")
 
 
 class Rollback(_Body):
@@ -65,7 +67,9 @@ class Stored(BaseModel):
 
 @router.post("", status_code=status.HTTP_201_CREATED)
 def create_endpoint(body: CreateEndpoint, serving: Serving) -> Endpoint:
-    return serving.create_endpoint(body.name, body.variants, capture=body.capture, alarms=body.alarms, force=body.force)
+    return serving.create_endpoint(
+        body.name, body.variants, capture=body.capture, alarms=body.alarms, force=body.force, production=body.production
+    )
 
 
 @router.get("")
@@ -81,7 +85,8 @@ def get_endpoint(name: str, serving: Serving) -> Endpoint:
 @router.patch("/{name}")
 def update_endpoint(name: str, body: UpdateEndpoint, serving: Serving) -> Endpoint:
     return serving.update_endpoint(
-        name, body.variants, strategy=body.strategy, capture=body.capture, alarms=body.alarms, force=body.force
+        name, body.variants, strategy=body.strategy, capture=body.capture, alarms=body.alarms, force=body.force,
+        production=body.production,
     )
 
 

@@ -52,8 +52,9 @@ class ServingHost:
         poll_seconds: float = 1.0,
         max_batch_size: int = 1,
         max_wait_ms: float = 2.0,
+        metrics: ServingMetrics | None = None,
     ) -> None:
-        self.metrics = ServingMetrics()
+        self.metrics = metrics or ServingMetrics()
         self.max_batch_size = max_batch_size
         self.max_wait_ms = max_wait_ms
         self._batchers: dict[str, _Batcher] = {}
@@ -95,6 +96,7 @@ class ServingHost:
             for runtime in self._runtimes.values():
                 runtime.close()
             self._runtimes.clear()
+        self.metrics.close()
 
 
 class _Batcher:
@@ -195,9 +197,12 @@ def inference_routes(host: ServingHost, more_metrics: Callable[[], str] | None =
     ]
 
 
-def create_inference_app(host: ServingHost, endpoint: str) -> Starlette:
+def create_inference_app(
+    host: ServingHost, endpoint: str, *, on_close: Callable[[], None] | None = None
+) -> Starlette:
     """The app of ``slipway serve ENDPOINT``: it loads the endpoint at start-up and flushes
-    captured data at shutdown (SIGTERM included, which uvicorn turns into a shutdown).
+    captured data at shutdown (SIGTERM included, which uvicorn turns into a shutdown), then
+    calls ``on_close`` (a worker process closes its engines there).
 
     Routes: ``POST /invocations`` and ``/endpoints/{name}/invocations``, ``GET /health``
     (the process answers), ``GET /ready`` (the models are loaded), ``GET /metrics``.
@@ -210,6 +215,8 @@ def create_inference_app(host: ServingHost, endpoint: str) -> Starlette:
             yield
         finally:
             await run_in_threadpool(host.close)
+            if on_close is not None:
+                on_close()
 
     invoke = _invocations(host)
 

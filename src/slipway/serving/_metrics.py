@@ -8,15 +8,23 @@ request here is a lock and a few additions, cheap enough for the request path.
 latency percentiles per variant) by sampling them on a thread of its own, for the web UI's charts.
 It sees the traffic of this process only: a server with several workers shows the worker that
 answers, and ``slipway serve`` processes keep their own.
+
+:class:`SharedMetrics` is for the worker processes of one ``slipway serve --workers N``: each
+publishes its counters to a file in a folder they share, and ``/metrics``, whichever worker
+answers it, sums them all.
 """
 
 from __future__ import annotations
 
 import bisect
 import collections
+import contextlib
+import json
+import os
 import threading
 import time
 from dataclasses import dataclass, field
+from pathlib import Path
 
 # Seconds; from half a millisecond (a small scikit-learn model) to ten seconds (a large one).
 BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
@@ -57,27 +65,87 @@ class ServingMetrics:
 
     def render(self) -> str:
         """Every series in the Prometheus text format."""
-        with self._lock:
-            items = sorted((key, _copy(s)) for key, s in self._series.items())
-        lines = [
-            "# HELP slipway_requests_total Requests answered by a variant.",
-            "# TYPE slipway_requests_total counter",
-            *(f"slipway_requests_total{{{_labels(k)}}} {s.requests}" for k, s in items),
-            "# HELP slipway_errors_total Requests a variant failed to answer (the model raised).",
-            "# TYPE slipway_errors_total counter",
-            *(f"slipway_errors_total{{{_labels(k)}}} {s.errors}" for k, s in items),
-            "# HELP slipway_request_latency_seconds Time from parsed input to prediction, per variant.",
-            "# TYPE slipway_request_latency_seconds histogram",
-        ]
-        for key, s in items:
-            labels, running = _labels(key), 0
-            for bound, count in zip((*BUCKETS, float("inf")), s.buckets, strict=True):
-                running += count
-                le = "+Inf" if bound == float("inf") else repr(bound)
-                lines.append(f'slipway_request_latency_seconds_bucket{{{labels},le="{le}"}} {running}')
-            lines.append(f"slipway_request_latency_seconds_sum{{{labels}}} {s.total_seconds!r}")
-            lines.append(f"slipway_request_latency_seconds_count{{{labels}}} {s.requests}")
-        return "\n".join(lines) + "\n"
+        return render_counters(self.snapshot())
+
+    def close(self) -> None:
+        """Release what the metrics hold (nothing here; see :class:`SharedMetrics`)."""
+
+
+class SharedMetrics(ServingMetrics):
+    """The metrics of one of several worker processes serving the same endpoints.
+
+    Every ``interval`` seconds (and at :meth:`close`) the process writes its counters to
+    ``folder/<pid>.json``, replacing the file whole; :meth:`render` sums the files of every
+    worker, this one's live counters in place of its file. A worker that has exited keeps its
+    file, so the totals never go down when uvicorn replaces a worker.
+    """
+
+    def __init__(self, folder: Path, *, interval: float = 1.0) -> None:
+        super().__init__()
+        self._folder = folder
+        self._file = folder / f"{os.getpid()}.json"
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, args=(interval,), name="slipway-metrics-share", daemon=True)
+        self._thread.start()
+
+    def _run(self, interval: float) -> None:
+        while not self._stop.wait(interval):
+            self.publish()
+
+    def publish(self) -> None:
+        """Write this process's counters for the other workers to read."""
+        series = [[*key, c.requests, c.errors, c.total_seconds, list(c.buckets)] for key, c in self.snapshot().items()]
+        partial = self._file.with_suffix(".partial")
+        partial.write_text(json.dumps(series), encoding="utf-8")
+        partial.replace(self._file)  # atomic: a reader sees the old file or the new one
+
+    def close(self) -> None:
+        """Stop publishing, after writing the final counters."""
+        self._stop.set()
+        self._thread.join()
+        self.publish()
+
+    def render(self) -> str:
+        totals = self.snapshot()
+        for path in self._folder.glob("*.json"):
+            if path == self._file:
+                continue
+            with contextlib.suppress(OSError, ValueError):  # a worker's first file may not exist yet
+                for endpoint, variant, requests, errors, seconds, buckets in json.loads(path.read_text("utf-8")):
+                    totals[(endpoint, variant)] = _add(totals.get((endpoint, variant)),
+                                                      Counters(requests, errors, seconds, tuple(buckets)))
+        return render_counters(totals)
+
+
+def _add(a: Counters | None, b: Counters) -> Counters:
+    if a is None:
+        return b
+    return Counters(a.requests + b.requests, a.errors + b.errors, a.total_seconds + b.total_seconds,
+                    tuple(x + y for x, y in zip(a.buckets, b.buckets, strict=True)))
+
+
+def render_counters(counters: dict[tuple[str, str], Counters]) -> str:
+    """The series of ``counters`` (keyed by endpoint and variant) in the Prometheus text format."""
+    items = sorted(counters.items())
+    lines = [
+        "# HELP slipway_requests_total Requests answered by a variant.",
+        "# TYPE slipway_requests_total counter",
+        *(f"slipway_requests_total{{{_labels(k)}}} {s.requests}" for k, s in items),
+        "# HELP slipway_errors_total Requests a variant failed to answer (the model raised).",
+        "# TYPE slipway_errors_total counter",
+        *(f"slipway_errors_total{{{_labels(k)}}} {s.errors}" for k, s in items),
+        "# HELP slipway_request_latency_seconds Time from parsed input to prediction, per variant.",
+        "# TYPE slipway_request_latency_seconds histogram",
+    ]
+    for key, s in items:
+        labels, running = _labels(key), 0
+        for bound, count in zip((*BUCKETS, float("inf")), s.buckets, strict=True):
+            running += count
+            le = "+Inf" if bound == float("inf") else repr(bound)
+            lines.append(f'slipway_request_latency_seconds_bucket{{{labels},le="{le}"}} {running}')
+        lines.append(f"slipway_request_latency_seconds_sum{{{labels}}} {s.total_seconds!r}")
+        lines.append(f"slipway_request_latency_seconds_count{{{labels}}} {s.requests}")
+    return "\n".join(lines) + "\n"
 
 
 @dataclass(frozen=True)
@@ -191,10 +259,6 @@ def _percentile(buckets: list[int], fraction: float) -> float | None:
             return (low + (high - low) * (rank - seen) / count) * 1000
         seen += count
     return BUCKETS[-1] * 1000
-
-
-def _copy(series: _Series) -> _Series:
-    return _Series(series.requests, series.errors, series.total_seconds, list(series.buckets))
 
 
 def _labels(key: tuple[str, str]) -> str:

@@ -54,7 +54,8 @@ class VariantSpec(Record):
         name: unique within the endpoint; defaults to ``GROUP-vVERSION``.
         model: ``GROUP/VERSION``.
         weight: share of live traffic relative to the other (non-shadow) variants.
-        workers: worker processes the serving host should give this variant.
+        workers: worker processes this variant asks for: ``slipway serve`` starts the total of
+            the live variants' workers (each process serves every variant, by weight).
         shadow: receives a copy of live traffic; its answers are captured, never returned.
     """
 

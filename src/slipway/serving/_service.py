@@ -29,6 +29,7 @@ from slipway.errors import AlreadyExists, Conflict, InvalidInput, NotFound, Perm
 from slipway.events import record_change
 from slipway.lineage._service import NodeRef, record_edges
 from slipway.registry import ApprovalStatus, RegistryReader
+from slipway.security import Permission, require, requires
 from slipway.serving._records import (
     Alarms,
     CaptureConfig,
@@ -87,15 +88,18 @@ class ServingService:
 
     # ----------------------------------------------------------------- reading
 
+    @requires(Permission.READ)
     def get_endpoint(self, name: str) -> Endpoint:
         with self._db.read() as conn:
             return self._endpoint(conn, _endpoint_row(conn, name))
 
+    @requires(Permission.READ)
     def list_endpoints(self) -> list[Endpoint]:
         with self._db.read() as conn:
             rows = conn.execute(select(endpoints).order_by(endpoints.c.name)).all()
             return [self._endpoint(conn, row) for row in rows]
 
+    @requires(Permission.READ)
     def list_deployments(self, name: str) -> list[Deployment]:
         """Every deployment of the endpoint, newest first."""
         d = endpoint_deployments.c
@@ -108,6 +112,7 @@ class ServingService:
 
     # ----------------------------------------------------------------- changes
 
+    @requires(Permission.READ)
     def create_endpoint(
         self,
         name: str,
@@ -116,22 +121,29 @@ class ServingService:
         capture: CaptureConfig | Mapping[str, Any] | None = None,
         alarms: Alarms | Mapping[str, Any] | None = None,
         force: bool = False,
+        production: bool = False,
     ) -> Endpoint:
         """Create an endpoint serving ``variants``; it is ``Creating`` until a server serves it.
 
         Args:
             force: serve versions that are not ``Approved``; only an admin may.
+            production: mark the endpoint as production: creating, changing, rolling back or
+                deleting it then needs the deploy_production permission (approvers and admins).
 
         Raises:
             AlreadyExists: if an endpoint has that name.
             NotFound: naming a model version that does not exist.
             Conflict: for a version that is not approved (without ``force``).
-            PermissionDenied: for ``force`` without the admin role.
+            PermissionDenied: for ``force`` without the admin role, or a production endpoint
+                without the deploy_production permission.
             InvalidInput: for bad variants, capture or alarm settings.
         """
+        _require_change(production)
         name = check_endpoint_name(name)
         resolved = self._resolve(variants, force=force)
-        config = _config(resolved, CaptureConfig.parse(capture or {}, "capture"), Alarms.parse(alarms or {}, "alarms"))
+        config = _config(
+            resolved, CaptureConfig.parse(capture or {}, "capture"), Alarms.parse(alarms or {}, "alarms"), production
+        )
         endpoint_id, now, who = new_id(), now_ms(), current_principal().name
         try:
             with self._db.write() as conn:
@@ -155,12 +167,15 @@ class ServingService:
                     object_kind="endpoint",
                     object_id=endpoint_id,
                     event_type="endpoint.created",
-                    payload={"name": name, "variants": [v.model for v in resolved], "forced": force},
+                    payload={
+                        "name": name, "variants": [v.model for v in resolved], "forced": force, "production": production
+                    },
                 )
         except IntegrityError:
             raise AlreadyExists(f"endpoint {name!r} already exists", field="name") from None
         return self.get_endpoint(name)
 
+    @requires(Permission.READ)
     def update_endpoint(
         self,
         name: str,
@@ -170,8 +185,12 @@ class ServingService:
         capture: CaptureConfig | Mapping[str, Any] | None = None,
         alarms: Alarms | Mapping[str, Any] | None = None,
         force: bool = False,
+        production: bool | None = None,
     ) -> Endpoint:
         """Change capture or alarm settings at once, and deploy new ``variants`` by ``strategy``.
+
+        ``production`` True or False marks or unmarks the endpoint as production; either change,
+        and any change of a production endpoint, needs the deploy_production permission.
 
         Raises:
             Conflict: while another deployment is in progress, or for a version not approved.
@@ -184,6 +203,10 @@ class ServingService:
         with self._db.write() as conn:
             row = _endpoint_row(conn, name, lock=True)
             current = json.loads(row.config)
+            was_production = current.get("production", False)
+            _require_change(was_production or (production is not None and production != was_production))
+            if production is not None:
+                current["production"] = production
             if new_capture is not None:
                 current["capture"] = new_capture.model_dump()
             if new_alarms is not None:
@@ -206,10 +229,12 @@ class ServingService:
                     "capture": capture is not None,
                     "alarms": alarms is not None,
                     "variants": variants is not None,
+                    "production": {"before": was_production, "after": current.get("production", False)},
                 },
             )
         return self.get_endpoint(name)
 
+    @requires(Permission.READ)
     def rollback(self, name: str, reason: str = "rolled back by hand") -> Endpoint:
         """Undo the deployment in progress or, if none is, the last one that succeeded.
 
@@ -218,16 +243,19 @@ class ServingService:
         """
         with self._db.write() as conn:
             row = _endpoint_row(conn, name, lock=True)
+            _require_change(json.loads(row.config).get("production", False))
             deployment = _in_progress(conn, row.id) or _last_succeeded(conn, row.id)
             if deployment is None:
                 raise Conflict(f"endpoint {name!r} has no deployment to roll back", field="name")
             _roll_back(conn, row, deployment, reason)
         return self.get_endpoint(name)
 
+    @requires(Permission.READ)
     def delete_endpoint(self, name: str) -> None:
         """Delete the endpoint and its history; servers stop serving it at their next poll."""
         with self._db.write() as conn:
             row = _endpoint_row(conn, name, lock=True)
+            _require_change(json.loads(row.config).get("production", False))
             conn.execute(delete(endpoints).where(endpoints.c.id == row.id))
             record_change(
                 conn,
@@ -240,6 +268,7 @@ class ServingService:
 
     # ----------------------------------------------------------------- the data plane's reports
 
+    @requires(Permission.READ)
     def advance(self, name: str, stats: WindowStats) -> Endpoint:
         """Move the deployment in progress on, given the new variants' traffic in this step.
 
@@ -263,6 +292,7 @@ class ServingService:
                     _set_share(conn, row, deployment, share)
             return self._endpoint(conn, _endpoint_row(conn, name))
 
+    @requires(Permission.READ)
     def confirm(self, name: str, revision: int) -> Endpoint:
         """A server reports it serves ``revision``: a pending status becomes ``InService``."""
         with self._db.write() as conn:
@@ -276,6 +306,7 @@ class ServingService:
                 )
             return self._endpoint(conn, _endpoint_row(conn, name))
 
+    @requires(Permission.READ)
     def fail(self, name: str, reason: str) -> Endpoint:
         """A server could not serve the endpoint (a model would not load): ``Failed`` with why."""
         with self._db.write() as conn:
@@ -289,6 +320,7 @@ class ServingService:
 
     # ----------------------------------------------------------------- ground truth
 
+    @requires(Permission.WRITE)
     def put_ground_truth(self, name: str, labels: Iterable[GroundTruth | Mapping[str, Any]]) -> int:
         """Store labels for captured inferences (a later upload for the same id replaces it).
 
@@ -325,6 +357,7 @@ class ServingService:
             )
         return len(parsed)
 
+    @requires(Permission.READ)
     def get_ground_truth(self, name: str, inference_ids: Iterable[str] | None = None) -> list[GroundTruth]:
         """Labels of the endpoint's inferences (of ``inference_ids`` only, when given), by id."""
         g = endpoint_ground_truth.c
@@ -406,6 +439,7 @@ class ServingService:
             capture=config["capture"],
             alarms=config["alarms"],
             revision=row.revision,
+            production=config.get("production", False),
             deployment=_deployment(in_progress.row, row.name) if in_progress is not None else None,
             created_by=row.created_by,
             created_at=_utc(row.created_at),
@@ -423,10 +457,18 @@ def _utc(ms: int) -> dt.datetime:
     return value
 
 
-def _config(variants: list[Variant], capture: CaptureConfig, alarms: Alarms) -> str:
-    return json.dumps(
-        {"variants": [v.model_dump() for v in variants], "capture": capture.model_dump(), "alarms": alarms.model_dump()}
-    )
+def _config(variants: list[Variant], capture: CaptureConfig, alarms: Alarms, production: bool) -> str:
+    return json.dumps({
+        "variants": [v.model_dump() for v in variants],
+        "capture": capture.model_dump(),
+        "alarms": alarms.model_dump(),
+        "production": production,
+    })
+
+
+def _require_change(production: bool) -> None:
+    """Changing a production endpoint is for approvers (deploy_production); any other, for scientists (write)."""
+    require(Permission.DEPLOY_PRODUCTION if production else Permission.WRITE)
 
 
 def _endpoint_row(conn: Connection, name: str, *, lock: bool = False) -> Row[Any]:

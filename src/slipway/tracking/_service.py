@@ -35,6 +35,7 @@ from slipway._principal import current_principal
 from slipway.errors import AlreadyExists, Conflict, InvalidInput, NotFound
 from slipway.events import record_change
 from slipway.lineage import NodeRef, record_edges
+from slipway.security import Permission, requires
 from slipway.store._db import Database
 from slipway.store._sql import upsert
 from slipway.store.artifacts import ArtifactInfo, ArtifactStore, Owner
@@ -122,6 +123,7 @@ class TrackingService:
 
     # ----------------------------------------------------------------- experiments
 
+    @requires(Permission.WRITE)
     def create_experiment(
         self, name: str, description: str | None = None, tags: Mapping[str, str] | None = None
     ) -> Experiment:
@@ -158,6 +160,7 @@ class TrackingService:
             raise AlreadyExists(f"experiment {name!r} already exists", field="name") from None
         return self.get_experiment(exp_id)
 
+    @requires(Permission.READ)
     def get_experiment(self, experiment_id: str) -> Experiment:
         with self._db.read() as conn:
             row = conn.execute(select(experiments).where(experiments.c.id == experiment_id)).first()
@@ -165,6 +168,7 @@ class TrackingService:
                 raise NotFound(f"experiment {experiment_id!r} does not exist", field="experiment_id")
             return self._experiment(conn, row)
 
+    @requires(Permission.READ)
     def get_experiment_by_name(self, name: str) -> Experiment:
         with self._db.read() as conn:
             row = conn.execute(select(experiments).where(experiments.c.name == name)).first()
@@ -172,6 +176,7 @@ class TrackingService:
                 raise NotFound(f"experiment {name!r} does not exist", field="name")
             return self._experiment(conn, row)
 
+    @requires(Permission.WRITE)
     def get_or_create_experiment(self, name: str) -> Experiment:
         try:
             return self.get_experiment_by_name(name)
@@ -181,6 +186,7 @@ class TrackingService:
             except AlreadyExists:  # created meanwhile by another process
                 return self.get_experiment_by_name(name)
 
+    @requires(Permission.READ)
     def list_experiments(self, *, include_deleted: bool = False, name_like: str | None = None) -> list[Experiment]:
         query = select(experiments).order_by(experiments.c.created_at, experiments.c.id)
         if not include_deleted:
@@ -192,6 +198,7 @@ class TrackingService:
             tags = self._tags(conn, experiment_tags, experiment_tags.c.experiment_id, [r.id for r in rows])
         return [self._experiment_record(r, tags.get(r.id, {})) for r in rows]
 
+    @requires(Permission.WRITE)
     def update_experiment(
         self, experiment_id: str, *, name: str | None = None, description: str | None = None
     ) -> Experiment:
@@ -215,6 +222,7 @@ class TrackingService:
             raise AlreadyExists(f"experiment {name!r} already exists", field="name") from None
         return self.get_experiment(experiment_id)
 
+    @requires(Permission.WRITE)
     def set_experiment_tag(self, experiment_id: str, key: str, value: str) -> None:
         key = v.check_key(key, "tag")
         value = v.check_value(value, "tag", key, v.MAX_TAG_VALUE)
@@ -228,10 +236,12 @@ class TrackingService:
                 update=("value",),
             )
 
+    @requires(Permission.WRITE)
     def delete_experiment(self, experiment_id: str) -> None:
         """Soft delete: the experiment and its runs are hidden but kept, and can be restored."""
         self._set_experiment_stage(experiment_id, LifecycleStage.DELETED)
 
+    @requires(Permission.WRITE)
     def restore_experiment(self, experiment_id: str) -> None:
         self._set_experiment_stage(experiment_id, LifecycleStage.ACTIVE)
 
@@ -252,6 +262,7 @@ class TrackingService:
 
     # ----------------------------------------------------------------- runs
 
+    @requires(Permission.WRITE)
     def create_run(
         self,
         experiment_id: str | None = None,
@@ -320,6 +331,7 @@ class TrackingService:
             tags=tag_rows,
         )
 
+    @requires(Permission.READ)
     def get_run(self, run_id: str) -> Run:
         with self._db.read() as conn:
             row = conn.execute(select(runs).where(runs.c.id == run_id)).first()
@@ -327,6 +339,7 @@ class TrackingService:
                 raise NotFound(f"run {run_id!r} does not exist", field="run_id")
             return self._runs_with_data(conn, [row])[0]
 
+    @requires(Permission.WRITE)
     def update_run(
         self,
         run_id: str,
@@ -366,15 +379,18 @@ class TrackingService:
             )
         return self.get_run(run_id)
 
+    @requires(Permission.WRITE)
     def end_run(self, run_id: str, status: RunStatus | str = RunStatus.FINISHED) -> Run:
         status = self._status(status)
         if not status.terminal:
             raise InvalidInput(f"{status.value} is not a final status: use FINISHED, FAILED or KILLED", field="status")
         return self.update_run(run_id, status=status)
 
+    @requires(Permission.WRITE)
     def delete_run(self, run_id: str) -> None:
         self._set_run_stage(run_id, LifecycleStage.DELETED)
 
+    @requires(Permission.WRITE)
     def restore_run(self, run_id: str) -> None:
         self._set_run_stage(run_id, LifecycleStage.ACTIVE)
 
@@ -391,6 +407,7 @@ class TrackingService:
 
     # ----------------------------------------------------------------- logging
 
+    @requires(Permission.WRITE)
     def log_metric(self, run_id: str, key: str, value: float, step: int = 0, timestamp: int | None = None) -> None:
         """Log one metric point. NaN and ±Inf are stored and read back as such."""
         key, value, step = v.check_metric(key, value, step)
@@ -415,12 +432,15 @@ class TrackingService:
                 where=_newer,
             )
 
+    @requires(Permission.WRITE)
     def log_param(self, run_id: str, key: str, value: Any) -> None:
         self.log_batch(run_id, params={key: value})
 
+    @requires(Permission.WRITE)
     def set_tag(self, run_id: str, key: str, value: Any) -> None:
         self.log_batch(run_id, tags={key: value})
 
+    @requires(Permission.WRITE)
     def delete_tag(self, run_id: str, key: str) -> None:
         with self._db.write() as conn:
             self._check_active(conn, run_id)
@@ -428,6 +448,7 @@ class TrackingService:
             if result.rowcount == 0:
                 raise NotFound(f"run {run_id!r} has no tag {key!r}", field="key")
 
+    @requires(Permission.WRITE)
     def log_batch(
         self,
         run_id: str,
@@ -507,6 +528,7 @@ class TrackingService:
         if new:
             conn.execute(insert(params_table), new)
 
+    @requires(Permission.READ)
     def get_metric_history(self, run_id: str, key: str) -> list[Metric]:
         """Every point of a metric, by step then time."""
         with self._db.read() as conn:
@@ -526,6 +548,7 @@ class TrackingService:
 
     # ----------------------------------------------------------------- search
 
+    @requires(Permission.READ)
     def search_runs(
         self,
         experiment_ids: Sequence[str] | None = None,
@@ -556,6 +579,7 @@ class TrackingService:
             found = self._runs_with_data(conn, rows[:max_results])
         return RunPage(runs=found, next_page_token=encode_page_token(offset + max_results) if more else None)
 
+    @requires(Permission.READ)
     def compare_runs(self, run_ids: Sequence[str]) -> RunComparison:
         if not run_ids:
             raise InvalidInput("name at least one run to compare", field="run_ids")
@@ -573,6 +597,7 @@ class TrackingService:
 
     # ----------------------------------------------------------------- artifacts
 
+    @requires(Permission.WRITE)
     def log_artifact(self, run_id: str, local_path: str | Path, artifact_path: str | None = None) -> list[ArtifactInfo]:
         """Store a file (or a folder's files) under ``artifact_path`` of the run."""
         local = Path(local_path)
@@ -588,6 +613,7 @@ class TrackingService:
         self._record_artifact_lineage(run_id, infos)
         return infos
 
+    @requires(Permission.WRITE)
     def log_bytes(self, run_id: str, data: bytes | BinaryIO, artifact_path: str) -> ArtifactInfo:
         """Store bytes, or a stream read in chunks, at ``artifact_path`` of the run."""
         self._active_run(run_id)
@@ -599,13 +625,16 @@ class TrackingService:
         self._record_artifact_lineage(run_id, [info])
         return info
 
+    @requires(Permission.READ)
     def list_artifacts(self, run_id: str, path: str = "", recursive: bool = False) -> list[ArtifactInfo]:
         self.get_run(run_id)
         return self._artifacts.list(Owner("run", run_id), path, recursive=recursive)
 
+    @requires(Permission.READ)
     def open_artifact(self, run_id: str, path: str) -> BinaryIO:
         return self._artifacts.open(Owner("run", run_id), path)
 
+    @requires(Permission.READ)
     def download_artifacts(self, run_id: str, path: str, dst: str | Path) -> Path:
         self.get_run(run_id)
         return self._artifacts.download(Owner("run", run_id), path, Path(dst))

@@ -1,0 +1,292 @@
+"""The security service: users, their API tokens, and the audit trail's reading and checking.
+
+Every face (CLI, REST, UI) manages users and tokens through these methods. Managing users needs
+the ``admin`` permission; anyone signed in may create, list and revoke their own tokens; an admin
+may do so for anyone (that is how the first token of a new user is made).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from typing import Any
+
+from sqlalchemy import Connection, Row, insert, select, update
+from sqlalchemy.exc import IntegrityError
+
+from slipway._ids import ms_to_datetime, new_id, now_ms
+from slipway._principal import current_principal
+from slipway.errors import AlreadyExists, Conflict, InvalidInput, NotFound
+from slipway.events import AuditCheck, AuditEntry, audit_entries, check_audit_chain, holds_hash, record_change
+from slipway.security._permissions import (
+    Permission,
+    check_roles,
+    has_permission,
+    permissions_of,
+    require,
+    requires,
+)
+from slipway.security._records import Identity, NewToken, Token, User
+from slipway.security._tables import api_tokens, users
+from slipway.security._tokens import new_secret, token_hash
+from slipway.store._db import Database
+
+_NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.@-]{0,63}$")
+MAX_AUDIT_LIMIT = 10_000
+MAX_TOKEN_LIFETIME = dt.timedelta(days=3660)  # ten years: longer is "never", which omitting the expiry says
+
+
+def check_name(name: object, field: str = "name") -> str:
+    if not isinstance(name, str) or not _NAME_RE.match(name):
+        raise InvalidInput(
+            f"{field} {name!r} must be 1 to 64 letters, digits, _ . @ - starting with a letter or digit", field=field
+        )
+    return name
+
+
+def _user(row: Row[Any]) -> User:
+    created = ms_to_datetime(row.created_at)
+    assert created is not None
+    return User(
+        id=row.id,
+        name=row.name,
+        roles=row.roles.split(","),
+        disabled=row.disabled,
+        created_by=row.created_by,
+        created_at=created,
+    )
+
+
+def _token(row: Any) -> Token:
+    created = ms_to_datetime(row.created_at)
+    assert created is not None
+    return Token(
+        id=row.id,
+        user=row.user_name,
+        name=row.name,
+        created_by=row.created_by,
+        created_at=created,
+        expires_at=ms_to_datetime(row.expires_at),
+        revoked_at=ms_to_datetime(row.revoked_at),
+        last_used_at=ms_to_datetime(row.last_used_at),
+    )
+
+
+def _user_row(conn: Connection, name: str) -> Row[Any]:
+    row = conn.execute(select(users).where(users.c.name == name)).first()
+    if row is None:
+        raise NotFound(f"no user named {name!r}", field="user")
+    return row
+
+
+# Tokens with the name of their user: the base of every token query.
+_TOKENS = select(*api_tokens.c, users.c.name.label("user_name")).join(users, users.c.id == api_tokens.c.user_id)
+
+
+def _require_self_or_admin(user: str) -> None:
+    """Own tokens are everyone's business; anyone else's need the admin permission."""
+    if user != current_principal().name:
+        require(Permission.ADMIN)
+
+
+class SecurityService:
+    """Users, tokens and the audit trail over the metadata database. Safe to share between threads.
+
+    Example:
+        >>> security = SecurityService(db)
+        >>> security.create_user("kim", ["scientist"]).roles
+        ['scientist']
+        >>> new = security.create_token("kim", expires_in=dt.timedelta(days=30))
+        >>> new.secret.startswith("slw_")
+        True
+    """
+
+    def __init__(self, db: Database) -> None:
+        self._db = db
+
+    @requires(Permission.READ)
+    def whoami(self) -> Identity:
+        """The acting principal: in server mode the token's user; embedded, the local user with every role."""
+        who = current_principal()
+        granted = sorted(p.value for p in permissions_of(who))
+        return Identity(name=who.name, roles=sorted(who.roles), permissions=granted, source=who.source)
+
+    # ----------------------------------------------------------------- users
+
+    @requires(Permission.ADMIN)
+    def create_user(self, name: str, roles: list[str] | tuple[str, ...]) -> User:
+        """Create a user holding ``roles`` (viewer, scientist, approver, admin).
+
+        Raises:
+            InvalidInput: for a bad name or an unknown role.
+            AlreadyExists: if a user has that name.
+        """
+        name = check_name(name)
+        checked = check_roles(list(roles))
+        now, who = now_ms(), current_principal().name
+        user_id = new_id()
+        try:
+            with self._db.write() as conn:
+                conn.execute(
+                    insert(users).values(
+                        id=user_id, name=name, roles=",".join(checked), disabled=False,
+                        created_by=who, created_at=now, updated_at=now,
+                    )
+                )
+                record_change(conn, action="user.create", object_kind="user", object_id=name,
+                              details={"after": {"roles": list(checked)}})
+        except IntegrityError:
+            raise AlreadyExists(f"user {name!r} already exists", field="name") from None
+        return self.get_user(name)
+
+    @requires(Permission.ADMIN)
+    def get_user(self, name: str) -> User:
+        with self._db.read() as conn:
+            return _user(_user_row(conn, name))
+
+    @requires(Permission.ADMIN)
+    def list_users(self) -> list[User]:
+        with self._db.read() as conn:
+            return [_user(row) for row in conn.execute(select(users).order_by(users.c.name))]
+
+    @requires(Permission.ADMIN)
+    def update_user(self, name: str, *, roles: list[str] | None = None, disabled: bool | None = None) -> User:
+        """Change a user's roles or disable (or re-enable) them; a disabled user's tokens stop working at once.
+
+        Raises:
+            Conflict: when an admin would disable themselves or take away their own admin role
+                (another admin must, so the server always keeps one).
+        """
+        checked = check_roles(roles) if roles is not None else None
+        me = current_principal().name
+        with self._db.write() as conn:
+            row = _user_row(conn, name)
+            if name == me and (disabled or (checked is not None and "admin" not in checked)):
+                raise Conflict("you may not disable yourself or drop your own admin role: ask another admin",
+                               field="user")
+            values: dict[str, Any] = {"updated_at": now_ms()}
+            before: dict[str, Any] = {}
+            after: dict[str, Any] = {}
+            if checked is not None and ",".join(checked) != row.roles:
+                values["roles"] = ",".join(checked)
+                before["roles"], after["roles"] = row.roles.split(","), list(checked)
+            if disabled is not None and disabled != row.disabled:
+                values["disabled"] = disabled
+                before["disabled"], after["disabled"] = row.disabled, disabled
+            if after:
+                conn.execute(update(users).where(users.c.id == row.id).values(**values))
+                action = "user.disable" if after.get("disabled") else "user.update"
+                record_change(conn, action=action, object_kind="user", object_id=name,
+                              details={"before": before, "after": after})
+        return self.get_user(name)
+
+    def disable_user(self, name: str) -> User:
+        """Disable ``name``: every request with one of their tokens is refused from now on."""
+        return self.update_user(name, disabled=True)
+
+    # ----------------------------------------------------------------- tokens
+
+    @requires(Permission.READ)
+    def create_token(
+        self, user: str | None = None, *, name: str = "default", expires_in: dt.timedelta | None = None
+    ) -> NewToken:
+        """Create an API token for ``user`` (yourself by default); its secret is in the result, and only there.
+
+        Raises:
+            PermissionDenied: for someone else's token without the admin permission.
+            NotFound: for an unknown user.
+            InvalidInput: for a bad name or an expiry that is not in the future.
+        """
+        user = user or current_principal().name
+        _require_self_or_admin(user)
+        name = check_name(name, "name")
+        if expires_in is not None and not dt.timedelta(0) < expires_in <= MAX_TOKEN_LIFETIME:
+            raise InvalidInput("a token's lifetime must be positive and at most ten years (omit it: no expiry)",
+                               field="expires_in")
+        secret, now, token_id = new_secret(), now_ms(), new_id()
+        expires = None if expires_in is None else now + int(expires_in.total_seconds() * 1000)
+        with self._db.write() as conn:
+            row = _user_row(conn, user)
+            conn.execute(
+                insert(api_tokens).values(
+                    id=token_id, user_id=row.id, name=name, hash=token_hash(secret),
+                    created_by=current_principal().name, created_at=now, expires_at=expires,
+                )
+            )
+            record_change(conn, action="token.create", object_kind="token", object_id=token_id,
+                          details={"user": user, "name": name, "expires_at": expires})
+            found = conn.execute(_TOKENS.where(api_tokens.c.id == token_id)).one()
+        return NewToken(token=_token(found), secret=secret)
+
+    @requires(Permission.READ)
+    def list_tokens(self, user: str | None = None, *, include_inactive: bool = False) -> list[Token]:
+        """Tokens of ``user`` (yourself by default; ``"*"`` for everyone's, admins only), newest first."""
+        user = user or current_principal().name
+        if user == "*":
+            require(Permission.ADMIN)
+        else:
+            _require_self_or_admin(user)
+        query = _TOKENS
+        if user != "*":
+            query = query.where(users.c.name == user)
+        with self._db.read() as conn:
+            if user != "*":
+                _user_row(conn, user)
+            found = [_token(row) for row in conn.execute(query.order_by(api_tokens.c.id.desc()))]
+        now = dt.datetime.now(dt.UTC)
+        return found if include_inactive else [t for t in found if t.active(now)]
+
+    @requires(Permission.READ)
+    def revoke_token(self, token_id: str) -> Token:
+        """Revoke a token (your own, or anyone's as an admin); requests with it are refused from now on.
+
+        Revoking a revoked token changes nothing and records nothing.
+        """
+        with self._db.write() as conn:
+            row = conn.execute(_TOKENS.where(api_tokens.c.id == token_id)).first()
+            if row is None or (row.user_name != current_principal().name and not has_permission(Permission.ADMIN)):
+                # someone else's token looks the same as none: ids are not for guessing
+                raise NotFound(f"no token with id {token_id!r} among yours", field="token_id")
+            if row.revoked_at is None:
+                conn.execute(update(api_tokens).where(api_tokens.c.id == token_id).values(revoked_at=now_ms()))
+                record_change(conn, action="token.revoke", object_kind="token", object_id=token_id,
+                              details={"user": row.user_name, "name": row.name})
+            return _token(conn.execute(_TOKENS.where(api_tokens.c.id == token_id)).one())
+
+    # ----------------------------------------------------------------- audit trail
+
+    @requires(Permission.AUDIT)
+    def audit_entries(
+        self,
+        *,
+        user: str | None = None,
+        object_id: str | None = None,
+        since: dt.datetime | None = None,
+        until: dt.datetime | None = None,
+        limit: int = 100,
+    ) -> list[AuditEntry]:
+        """The newest ``limit`` audit entries matching the filters, oldest first (see :func:`audit_entries`)."""
+        if not 1 <= limit <= MAX_AUDIT_LIMIT:
+            raise InvalidInput(f"limit must be between 1 and {MAX_AUDIT_LIMIT}", field="limit")
+        for field, value in (("since", since), ("until", until)):
+            if value is not None and value.tzinfo is None:
+                raise InvalidInput(f"{field} must carry a time zone (UTC is assumed nowhere)", field=field)
+        with self._db.read() as conn:
+            return audit_entries(conn, actor=user, object_id=object_id, since=since, until=until, limit=limit)
+
+    @requires(Permission.AUDIT)
+    def verify_audit(self, head: str | None = None) -> AuditCheck:
+        """Check every link of the chain; with ``head`` (a hash from an earlier check), also that it is still there.
+
+        A removed tail leaves a chain that holds: only a head recorded elsewhere before can show it.
+
+        Raises:
+            Conflict: when ``head`` is given and no entry has it any longer.
+        """
+        with self._db.read() as conn:
+            check = check_audit_chain(conn)
+            if head is not None and check.ok and not holds_hash(conn, head):
+                raise Conflict(
+                    f"the audit trail no longer holds the entry with hash {head}: entries were removed", field="head"
+                )
+        return check
