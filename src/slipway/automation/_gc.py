@@ -83,8 +83,8 @@ class GarbageCollector:
 
     def collect(self, *, dry_run: bool = False, grace_seconds: float = 3600.0) -> GcReport:
         """Apply the retention policy and delete unreferenced blobs (or, dry, list what would go)."""
-        if grace_seconds < 0:
-            raise InvalidInput("grace_seconds must be >= 0", field="grace_seconds")
+        if not 0 <= grace_seconds <= 100 * 365 * 86400:  # NaN and infinity fail too; ms must fit an integer
+            raise InvalidInput("grace_seconds must be between 0 and 100 years", field="grace_seconds")
         now = now_ms()
         cutoff = now - int(grace_seconds * 1000)
         policy = self.get_retention()
