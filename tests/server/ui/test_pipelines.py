@@ -179,11 +179,15 @@ def test_actions_refuse_bad_input_and_forged_forms(client: TestClient, backend: 
     forged = client.post("/pipelines/gated/start", data={"param.n": "1"}, follow_redirects=False)
     assert forged.status_code == 403
     assert len(backend.pipelines.list_executions(pipeline="gated")) == before
-    execution = backend.pipelines.list_executions(pipeline="gated", limit=1)[0]
+    execution = backend.pipelines.start("gated")
     elsewhere = client.post(
         f"/pipelines/other/executions/{execution.id}/stop", data={"csrf_token": _csrf(client)}
     )
     assert elsewhere.status_code == 404
+    assert client.get(f"/pipelines/gated/executions/{execution.id}/steps/Nope").status_code == 404
+    assert client.post(f"/pipelines/gated/executions/{execution.id}/explode", data={"csrf_token": _csrf(client)}
+                       ).status_code == 400  # not a control
+    backend.pipelines.stop(execution.id)
 
 
 # ------------------------------------------------------------------------------ on the live server, by role

@@ -185,7 +185,10 @@ def execution_state(request: Request, name: str, execution_id: str) -> dict[str,
 def step_page(request: Request, name: str, execution_id: str, step: str, attempt: int | None = None) -> HTMLResponse:
     service = _service(request)
     execution = _execution(service, name, execution_id)
-    record = service.get_step(execution_id, step)
+    try:
+        record = execution.step(step)
+    except KeyError:
+        raise NotFound(f"pipeline execution {execution_id} has no step {step!r}", field="step") from None
     logs = {}
     if record.attempts or record.cached_from is not None:
         for stream in ("stdout", "stderr"):
