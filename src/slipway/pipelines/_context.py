@@ -27,6 +27,7 @@ from slipway.store.artifacts import ArtifactStore
 from slipway.tracking import TrackingService
 
 if TYPE_CHECKING:
+    from slipway.monitoring import MonitoringService
     from slipway.registry import RegistryService
 
 CTX_ARGUMENT = "ctx"
@@ -43,6 +44,9 @@ class Services(Protocol):
 
     @property
     def registry(self) -> RegistryService: ...
+
+    @property
+    def monitoring(self) -> MonitoringService: ...
 
 
 @dataclass(frozen=True)

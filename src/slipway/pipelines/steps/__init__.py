@@ -4,6 +4,7 @@ from slipway.pipelines.steps._base import CachePolicy, Resources, RetryPolicy, S
 from slipway.pipelines.steps._control import ConditionStep, FailStep, WaitStep
 from slipway.pipelines.steps._models import CreateModelStep, RegisterModelStep, TransformStep
 from slipway.pipelines.steps._processing import ProcessingStep, ScriptFailed
+from slipway.pipelines.steps._quality import QualityCheckFailed, QualityCheckStep
 from slipway.pipelines.steps._training import TrainingResult, TrainingStep
 from slipway.pipelines.steps._tuning import (
     Categorical,
@@ -26,6 +27,7 @@ STEP_TYPES: dict[str, type[Step]] = {
         RegisterModelStep,
         CreateModelStep,
         TransformStep,
+        QualityCheckStep,
     )
 }
 
@@ -41,6 +43,8 @@ __all__ = [
     "IntRange",
     "MedianPruning",
     "ProcessingStep",
+    "QualityCheckFailed",
+    "QualityCheckStep",
     "RegisterModelStep",
     "Resources",
     "RetryPolicy",
