@@ -12,6 +12,7 @@ from __future__ import annotations
 from typing import Any
 
 from fastapi import APIRouter, FastAPI
+from starlette.routing import Mount
 
 from slipway.server.mlflow._artifacts import router as artifacts_router
 from slipway.server.mlflow._errors import ENDPOINT_NOT_FOUND, MlflowApiError, MlflowRoute
@@ -34,17 +35,24 @@ def _unknown_endpoints() -> APIRouter:
 
 
 def mount_mlflow(app: FastAPI) -> None:
-    """Add the MLflow-compatible routes to ``app`` (whose ``state.backend`` serves them)."""
+    """Add the MLflow-compatible routes to ``app`` (whose ``state.backend`` serves them).
+
+    The JSON API is mounted under each prefix and put first among the app's routes: MLflow's
+    client logs one metric per call, and a request that had to be matched against every Slipway
+    route before reaching its own would spend more time routing than logging (no Slipway path
+    starts with these prefixes, so the order changes nothing else). Mounted routes stay out of the
+    app's OpenAPI spec, which documents Slipway's own API. The artifact routes are ordinary ones, so
+    the spec declares their raw upload body.
+    """
+    api = APIRouter(route_class=MlflowRoute)
+    api.include_router(tracking_router)
+    api.include_router(registry_router)
+    api.include_router(_unknown_endpoints())
+    for prefix in reversed(PREFIXES):
+        app.router.routes.insert(0, Mount(f"{prefix}/mlflow", app=api))
     for prefix in PREFIXES:
-        documented = prefix == PREFIXES[0]  # the mirror stays out of the OpenAPI spec
-        api = APIRouter(prefix=f"{prefix}/mlflow", tags=["mlflow"], include_in_schema=documented)
-        api.include_router(tracking_router)
-        api.include_router(registry_router)
-        api.include_router(_unknown_endpoints())
-        app.include_router(api)
-        app.include_router(
-            artifacts_router, prefix=f"{prefix}/mlflow-artifacts", tags=["mlflow"], include_in_schema=documented
-        )
+        documented = prefix == PREFIXES[0]  # the mirror stays out of the spec
+        app.include_router(artifacts_router, prefix=f"{prefix}/mlflow-artifacts", include_in_schema=documented)
 
 
 __all__ = ["PREFIXES", "mount_mlflow"]

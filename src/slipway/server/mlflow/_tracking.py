@@ -11,7 +11,7 @@ import re
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Request, Response
 from starlette.concurrency import run_in_threadpool
 
 from slipway._backend import Backend
@@ -46,6 +46,7 @@ from slipway.server.mlflow._fields import (
 from slipway.server.mlflow._filters import conditions
 from slipway.tracking import DEFAULT_EXPERIMENT, TrackingService
 
+EMPTY_MESSAGE = b"{}"
 DEFAULT_EXPERIMENT_ID = "0"  # what MLflow's client sends when no experiment is set
 router = APIRouter(route_class=MlflowRoute)
 
@@ -93,6 +94,24 @@ def _run_message(request: Request, run_id: str) -> dict[str, Any]:
 
 # Experiment searches take one condition on the name, which is what MLflow's client and UI send.
 _NAME_FILTER = re.compile(r"^\s*(?:attributes?\.)?name\s+(=|LIKE|ILIKE)\s+'((?:[^']|'')*)'\s*$", re.IGNORECASE)
+
+# ------------------------------------------------------------------------------------- hot path
+
+@router.post("/runs/log-metric")
+async def log_metric(request: Request) -> Response:
+    """The hot path of MLflow's client: one point per call, so nothing here is spent twice.
+
+    The answer is a ready-made empty message, skipping FastAPI's serialisation of a return value.
+    """
+    f = await _post(request)
+    key = f.req("key")
+    check_length(key, MAX_ENTITY_KEY_LENGTH, "metric key", key)
+    await run_in_threadpool(
+        _tracking(request).log_metric, _run_id(f), key, f.number("value"), f.integer("step", default=0) or 0,
+        f.integer("timestamp"),
+    )
+    return Response(EMPTY_MESSAGE, media_type="application/json")
+
 
 # ---------------------------------------------------------------------------------- experiments
 
@@ -217,19 +236,6 @@ async def update_run(request: Request) -> dict[str, Any]:
         name=f.text("run_name"),
     )
     return {"run_info": c.run_info(updated)}
-
-
-@router.post("/runs/log-metric")
-async def log_metric(request: Request) -> dict[str, Any]:
-    """The hot path of MLflow's client: one point per call, so nothing here is spent twice."""
-    f = await _post(request)
-    key = f.req("key")
-    check_length(key, MAX_ENTITY_KEY_LENGTH, "metric key", key)
-    await run_in_threadpool(
-        _tracking(request).log_metric, _run_id(f), key, f.number("value"), f.integer("step", default=0) or 0,
-        f.integer("timestamp"),
-    )
-    return {}
 
 
 @router.post("/runs/log-parameter")
