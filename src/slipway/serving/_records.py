@@ -158,6 +158,7 @@ class Endpoint(Record):
     capture: CaptureConfig
     alarms: Alarms
     revision: int  # grows with every change of what traffic reaches, so servers know to reload
+    production: bool = False  # changing it needs the deploy_production permission (approvers, admins)
     deployment: Deployment | None = None  # the one in progress
     created_by: str
     created_at: dt.datetime
