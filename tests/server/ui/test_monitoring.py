@@ -79,6 +79,8 @@ def test_a_monitor_with_executions_and_its_alarm_history(client: TestClient, bac
     assert "ALARM" in alarm
     assert alarm.count("<polyline") == 2  # the metric at each execution, and the threshold
     assert "violations.total" in alarm and "threshold" in alarm
+    changes = alarm.split("state-changes")[1].split("</table>")[0]  # the audit trail, read as admin, newest first
+    assert re.findall(r'<span class="badge (\w+)">', changes) == ["OK", "ALARM", "INSUFFICIENT_DATA", "OK"]
 
 
 def test_a_report_draws_each_feature_baseline_against_current(client: TestClient, backend: Backend) -> None:
@@ -129,4 +131,6 @@ def test_a_report_page_shows_its_charts(browse: Browse, live_report: MonitorExec
     assert "<script…" in page.locator("#feature-charts").inner_text()  # the drifted value, shortened, literal
     monitor = browse.visit(page, "/monitoring/ui-mon-shells-dq")
     assert monitor.locator("#alarm-ui-mon-drifting svg polyline").count() == 2
+    assert monitor.locator("#alarm-ui-mon-drifting .state-changes").count() == 0  # a viewer reads no audit trail
+    assert "approvers and admins" in monitor.locator("#alarm-ui-mon-drifting").inner_text()
     browse.visit(page, "/monitoring")

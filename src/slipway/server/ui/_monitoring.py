@@ -17,7 +17,9 @@ from starlette.responses import HTMLResponse, Response
 from slipway._backend import Backend
 from slipway._charts import line_chart
 from slipway.errors import NotFound
+from slipway.events import AuditEntry
 from slipway.monitoring import Alarm, MonitorExecution, MonitoringService, feature_chart
+from slipway.security import Permission, has_permission
 from slipway.server.ui._render import UIRoute, render, svg
 
 router = APIRouter(route_class=UIRoute)
@@ -38,6 +40,14 @@ def _monitor_schedules(backend: Backend, monitor: str | None = None) -> list[Any
         s for s in backend.automation.list_schedules()
         if s.action.get("kind") == "run_monitor" and (monitor is None or s.action.get("monitor") == monitor)
     ]
+
+
+def state_changes(backend: Backend, alarm: Alarm) -> list[AuditEntry] | None:
+    """The alarm's recorded changes of state, newest first; None when the caller may not read the audit trail."""
+    if not has_permission(Permission.AUDIT):
+        return None
+    entries = backend.security.audit_entries(object_id=alarm.id, limit=ALARM_HISTORY)
+    return [e for e in reversed(entries) if e.action == "alarm.state_change"]
 
 
 def alarm_chart(alarm: Alarm, executions: list[MonitorExecution]) -> str:
@@ -88,7 +98,9 @@ def monitor_page(request: Request, name: str) -> HTMLResponse:
         monitor=monitor,
         executions=executions,
         schedules=_monitor_schedules(backend, name),
-        alarms=[{"alarm": a, "chart": svg(alarm_chart(a, history))} for a in alarms],
+        alarms=[
+            {"alarm": a, "chart": svg(alarm_chart(a, history)), "changes": state_changes(backend, a)} for a in alarms
+        ],
     )
 
 
