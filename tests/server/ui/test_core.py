@@ -55,22 +55,24 @@ def test_a_page_without_login_sends_the_browser_to_the_login_page(anonymous: htt
     assert anonymous.get("/login").status_code == 200
 
 
-def test_login_keeps_the_token_in_an_httponly_strict_cookie(anonymous: httpx.Client) -> None:
+def test_login_keeps_the_token_in_an_httponly_strict_cookie(anonymous: httpx.Client, ui_server: UIServer) -> None:
+    token = ui_server.tokens["viewer"]
     answer = anonymous.post(
-        "/login", data={"token": "tok-123", "next": "/models", "csrf_token": _csrf(anonymous)}, follow_redirects=False
+        "/login", data={"token": token, "next": "/models", "csrf_token": _csrf(anonymous)}, follow_redirects=False
     )
     assert answer.status_code == 303
     assert answer.headers["location"] == "/models"
     cookie = answer.headers["set-cookie"]
-    assert cookie.startswith("slipway_token=tok-123;")
+    assert cookie.startswith(f"slipway_token={token};")
     assert "HttpOnly" in cookie and "samesite=strict" in cookie.lower()
     anonymous.cookies.delete("slipway_token")
 
 
 @pytest.mark.parametrize("target", ["//evil.example/x", "https://evil.example/", "\\\\evil", ""])
-def test_login_never_redirects_off_site(anonymous: httpx.Client, target: str) -> None:
+def test_login_never_redirects_off_site(anonymous: httpx.Client, ui_server: UIServer, target: str) -> None:
+    token = ui_server.tokens["viewer"]
     answer = anonymous.post(
-        "/login", data={"token": "tok", "next": target, "csrf_token": _csrf(anonymous)}, follow_redirects=False
+        "/login", data={"token": token, "next": target, "csrf_token": _csrf(anonymous)}, follow_redirects=False
     )
     assert answer.headers["location"] == "/"
     anonymous.cookies.delete("slipway_token")

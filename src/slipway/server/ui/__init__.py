@@ -10,6 +10,7 @@ from __future__ import annotations
 from fastapi import APIRouter
 
 from slipway.server.ui._assets import router as assets_router
+from slipway.server.ui._audit import router as audit_router
 from slipway.server.ui._data import router as data_router
 from slipway.server.ui._endpoints import router as endpoints_router
 from slipway.server.ui._experiments import router as experiments_router
@@ -28,6 +29,7 @@ ui_router.include_router(home_router)
 ui_router.include_router(experiments_router)
 ui_router.include_router(runs_router)
 ui_router.include_router(models_router)
+ui_router.include_router(audit_router)
 ui_router.include_router(pipelines_router)
 ui_router.include_router(lineage_router)
 ui_router.include_router(data_router)

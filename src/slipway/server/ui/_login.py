@@ -13,7 +13,9 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Form, Request
 from starlette.responses import RedirectResponse, Response
 
-from slipway.errors import InvalidInput
+from slipway._backend import Backend
+from slipway.errors import InvalidInput, Unauthenticated
+from slipway.security import authenticate
 from slipway.server.ui._csrf import verify_csrf
 from slipway.server.ui._render import TOKEN_COOKIE, UIRoute, render
 
@@ -27,18 +29,31 @@ def _safe_next(target: str | None) -> str:
     return target
 
 
+def _login_form(request: Request, next: str | None, error: Exception | None = None, status_code: int = 200) -> Response:
+    return render(request, "login.html", status_code=status_code, title="Log in", next=_safe_next(next), error=error)
+
+
 @router.get("/login")
 def login_page(request: Request, next: str | None = None) -> Response:
-    return render(request, "login.html", title="Log in", next=_safe_next(next), error=None)
+    return _login_form(request, next)
 
 
 @router.post("/login", dependencies=[Depends(verify_csrf)])
 def log_in(request: Request, token: Annotated[str, Form()] = "", next: Annotated[str, Form()] = "/") -> Response:
-    """Keep the token in the login cookie and go on to the page the user came for."""
+    """Check the token, keep it in the login cookie, and go on to the page the user came for.
+
+    A token that is unknown, revoked or expired, or a disabled user's, is refused here with the
+    reason, rather than after a redirect to a page that would only send the browser back.
+    """
     token = token.strip()
     if not token or any(c.isspace() or not c.isprintable() for c in token):
         error = InvalidInput("paste the token that `slipway tokens create` printed", field="token")
-        return render(request, "login.html", status_code=400, title="Log in", next=_safe_next(next), error=error)
+        return _login_form(request, next, error, status_code=400)
+    backend: Backend = request.app.state.backend
+    try:
+        authenticate(backend.db, token, request.client.host if request.client else "unknown")
+    except Unauthenticated as exc:
+        return _login_form(request, next, exc, status_code=401)
     response = RedirectResponse(_safe_next(next), status_code=303)
     response.set_cookie(
         TOKEN_COOKIE, token, httponly=True, samesite="strict", secure=request.url.scheme == "https", path="/"

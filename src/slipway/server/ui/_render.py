@@ -25,6 +25,7 @@ from starlette.responses import HTMLResponse, RedirectResponse, Response
 
 from slipway._principal import Principal, current_principal
 from slipway.errors import InvalidInput, SlipwayError, Unauthenticated
+from slipway.server._identity import ANONYMOUS
 from slipway.server.ui._csrf import CSRF_FIELD, csrf_token_for, set_csrf_cookie
 
 TOKEN_COOKIE = "slipway_token"
@@ -119,7 +120,8 @@ def render(request: Request, template_name: str, status_code: int = 200, **conte
     """Render ``template_name`` (under ``templates/``) into an HTML response.
 
     The template also sees ``request``, ``principal`` (who acts), ``csrf_token`` (for the hidden
-    field of its forms), ``logged_in`` (the browser holds a login cookie) and ``page_path``. Values
+    field of its forms), ``logged_in`` (the browser holds a login cookie), ``auth_off`` (the server
+    runs with ``--no-auth``) and ``page_path``. Values
     that are already safe HTML (the SVG of :mod:`slipway._charts`) must be wrapped in
     :class:`markupsafe.Markup` by the caller (see :func:`svg`); everything else is escaped.
     """
@@ -129,6 +131,9 @@ def render(request: Request, template_name: str, status_code: int = 200, **conte
         principal=principal,
         csrf_token=csrf_token_for(request),
         logged_in=TOKEN_COOKIE in request.cookies,
+        # Without a valid token the server runs a request to an open page as ANONYMOUS with no role;
+        # with --no-auth, as ANONYMOUS with every role: then there is nothing to log in to.
+        auth_off=principal.name == ANONYMOUS and bool(principal.roles),
         page_path=request.url.path,
         **context,
     )
