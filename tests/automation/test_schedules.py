@@ -110,3 +110,31 @@ def test_two_schedulers_on_one_postgres_fire_each_occurrence_once(pg_url: str, t
     finally:
         for b in servers:
             b.close()
+
+
+def test_two_dispatchers_on_one_postgres_run_each_rule_event_once(
+    pg_url: str, tmp_path: Path, receiver: Hook, package: Path
+) -> None:
+    servers = [make_backend(tmp_path / f"server-{i}", pg_url) for i in range(2)]
+    try:
+        servers[0].automation.create_rule("notify", "model_version.registered", Webhook(receiver.url))
+        for _ in range(3):
+            servers[0].registry.register_model("line", package)
+        start = threading.Barrier(2)
+        ran: list[int] = []
+
+        def dispatch(backend: Backend) -> None:
+            start.wait()
+            ran.append(len(backend.automation.dispatch_pending()))
+
+        threads = [threading.Thread(target=dispatch, args=(b,)) for b in servers]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        assert sum(ran) == 3
+        assert sorted(r["event"]["version"] for r in receiver.received) == [1, 2, 3]
+        assert all(b.automation.dispatch_pending() == [] for b in servers)
+    finally:
+        for b in servers:
+            b.close()
