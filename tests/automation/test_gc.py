@@ -11,6 +11,7 @@ import _pipeline_steps as lib
 import pytest
 
 from slipway._backend import Backend
+from slipway.automation import CollectGarbage
 from slipway.errors import InvalidInput, NotFound
 from slipway.pipelines import LocalExecutor, Parameter, Pipeline, PipelineService, ProcessingStep, ServiceSpec
 from slipway.store.artifacts import Owner, blob_key
@@ -116,3 +117,13 @@ def test_a_writer_reusing_a_blob_the_collector_takes_meanwhile_uploads_it_again(
     store._record(Owner("run", "r"), [("a.bin", blob)])  # noqa: SLF001
     assert store.read_bytes(Owner("run", "r"), "a.bin") == b"shared content"
     assert backend.automation.collect_garbage(grace_seconds=0).items == []
+
+
+def test_a_nightly_schedule_collects_garbage_as_its_admin_creator(backend: Backend) -> None:
+    store = backend.artifacts
+    store.put_bytes(Owner("scratch", "s"), "a.bin", b"litter")
+    store.delete(Owner("scratch", "s"), "")
+    auto = backend.automation
+    made = auto.create_schedule("nightly-gc", "0 3 * * *", CollectGarbage(grace_seconds=0))
+    [run] = auto.run_due_schedules(now=made.next_run_at)
+    assert run.result == {"deleted": 1, "freed_bytes": 6}

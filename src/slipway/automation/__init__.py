@@ -16,6 +16,7 @@ Example:
 from slipway.automation._actions import (
     ACTIONS,
     Action,
+    CollectGarbage,
     Deploy,
     MoveAlias,
     RunMonitor,
@@ -47,6 +48,7 @@ __all__ = [
     "Action",
     "ActionRun",
     "AutomationService",
+    "CollectGarbage",
     "Deploy",
     "GcItem",
     "GcReport",

@@ -1,5 +1,5 @@
 """What a rule, a schedule or a hook does: start a pipeline, deploy, move an alias, call a webhook,
-run a monitor.
+run a monitor, collect garbage.
 
 An action is a small frozen dataclass that can be written as JSON (``{"kind": ..., fields}``),
 so rules survive restarts and travel over HTTP. String fields may name fields of the event that
@@ -8,10 +8,10 @@ moves the alias to the version an event names. A string that is exactly one refe
 field's value with its type (an int stays an int); otherwise references are formatted in.
 
 Running is at-least-once: a run whose process died is taken over and its action called again.
-Each action is written so a second call has no second effect: moving an alias and deploying
-what an endpoint already serves are no-ops, a pipeline or monitor started by an earlier
-attempt of the same run is found instead of started again, and a webhook carries the run's
-``delivery`` id so the receiver can drop a repeat.
+Each action is written so a second call has no second effect: moving an alias, deploying what
+an endpoint already serves and collecting garbage again are no-ops, a pipeline or monitor
+started by an earlier attempt of the same run is found instead of started again, and a webhook
+carries the run's ``delivery`` id so the receiver can drop a repeat.
 """
 
 from __future__ import annotations
@@ -30,6 +30,7 @@ from slipway._urls import UrlPolicy, post_json
 from slipway.errors import InvalidInput, NotFound, SlipwayError
 
 if TYPE_CHECKING:
+    from slipway.automation._service import AutomationService
     from slipway.monitoring import MonitoringService
     from slipway.pipelines import PipelineService
     from slipway.registry import RegistryService
@@ -53,6 +54,9 @@ class Services(Protocol):
 
     @property
     def urls(self) -> UrlPolicy: ...
+
+    @property
+    def automation(self) -> AutomationService: ...
 
 
 @dataclasses.dataclass(frozen=True)
@@ -217,8 +221,27 @@ class RunMonitor(Action):
         return {"execution": execution.id, "status": str(execution.status), "violations": execution.violation_count}
 
 
+@dataclasses.dataclass(frozen=True)
+class CollectGarbage(Action):
+    """Apply the retention policy and free unreferenced blobs (``slipway gc``), e.g. nightly.
+
+    Needs its creator to be an admin, as ``slipway gc`` does.
+    """
+
+    grace_seconds: float = 3600.0
+    kind: ClassVar[str] = "collect_garbage"
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.grace_seconds, int | float) or self.grace_seconds < 0:
+            raise InvalidInput("grace_seconds must be a number >= 0", field="grace_seconds")
+
+    def run(self, services: Services, attempt: Attempt) -> dict[str, Any]:
+        report = services.automation.collect_garbage(grace_seconds=float(self.grace_seconds))
+        return {"deleted": len(report.items), "freed_bytes": report.freed_bytes}
+
+
 ACTIONS: dict[str, type[Action]] = {
-    cls.kind: cls for cls in (StartPipeline, Deploy, MoveAlias, Webhook, RunMonitor)
+    cls.kind: cls for cls in (StartPipeline, Deploy, MoveAlias, Webhook, RunMonitor, CollectGarbage)
 }
 
 

@@ -30,7 +30,8 @@ if TYPE_CHECKING:
 
     Automation = AutomationService | RemoteAutomation
 
-_ACTION_HELP = ("What to run: start_pipeline, deploy, move_alias, webhook or run_monitor; its fields with --set.")
+_ACTION_HELP = ("What to run: start_pipeline, deploy, move_alias, webhook, run_monitor or collect_garbage; "
+                "its fields with --set.")
 _SET_HELP = ("A field of the action, FIELD=VALUE (repeatable), e.g. pipeline=train, parameters.epochs=10, "
              "version={event.version}.")
 ActionOpt = Annotated[str, typer.Option("--action", "-a", help=_ACTION_HELP, show_default=False)]
