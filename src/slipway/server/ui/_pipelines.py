@@ -57,6 +57,7 @@ def _execution(service: PipelineService, name: str, execution_id: str) -> Pipeli
 
 
 def _cache_note(step: StepExecution) -> str:
+    """``hit`` (outputs reused), ``miss`` (it ran though it could have been reused), or blank."""
     if step.cached_from is not None:
         return "hit"
     if step.status.value in ("Succeeded", "Failed", "Stopped") and step.cache_key is not None:
