@@ -23,7 +23,7 @@ from slipway.datasets._records import (
     Registration,
 )
 from slipway.datasets._service import DATASET_KIND, VERSION_KIND, DatasetService, ObjectRef
-from slipway.datasets._sources import FORMATS, DataSource, SourcePolicy, open_source
+from slipway.datasets._sources import FORMATS, DataSource, SourcePolicy, open_source, read_frames
 
 __all__ = [
     "DATASET_KIND",
@@ -45,6 +45,7 @@ __all__ = [
     "column_summary",
     "json_safe_row",
     "open_source",
+    "read_frames",
     "check_tags",
     "service_for",
 ]

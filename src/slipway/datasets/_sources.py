@@ -123,6 +123,34 @@ def open_source(
         yield os.fspath(data), _read_all(files, stack)
 
 
+def read_frames(
+    data: DataSource, rows: int, *, format: str | None = None, policy: SourcePolicy = OPEN_POLICY
+) -> Iterator[pd.DataFrame]:
+    """DataFrames of ``rows`` rows each (the last may hold fewer) from whatever :func:`open_source` reads.
+
+    For batch inference over data larger than memory: only one frame and the batches it is cut
+    from are held at a time. The files are closed when the iterator is exhausted or closed.
+
+    Raises:
+        InvalidInput, NotFound, PermissionDenied: as :func:`open_source`, on the first ``next``.
+    """
+    if rows < 1:
+        raise InvalidInput("rows must be at least 1", field="rows")
+    with open_source(data, format=format, policy=policy) as (_, batches):
+        pending: list[pa.RecordBatch] = []
+        count = 0
+        for batch in batches:
+            while batch.num_rows:
+                take = min(rows - count, batch.num_rows)
+                pending.append(batch.slice(0, take))
+                batch, count = batch.slice(take), count + take
+                if count == rows:
+                    yield pa.Table.from_batches(pending).to_pandas()
+                    pending, count = [], 0
+        if count:
+            yield pa.Table.from_batches(pending).to_pandas()
+
+
 def _files(text: str, format: str | None, policy: SourcePolicy) -> list[_File]:
     scheme, sep, _ = text.partition("://")
     scheme = scheme.lower() if sep else ""

@@ -23,6 +23,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from slipway.datasets import read_frames
 from slipway.errors import InvalidInput, NotFound
 from slipway.models import LoadedModel
 
@@ -135,8 +136,8 @@ def _chunks(
     if source.startswith(DATASET_SCHEME):
         name, _, number = source[len(DATASET_SCHEME) :].partition(":")
         found = datasets.get_version(name, int(number) if number.isdigit() else None)
-        parquet = pq.ParquetFile(datasets.download(name, found.version, scratch / "input.parquet"))
-        return _parquet_chunks(parquet, rows), parquet.metadata.num_rows, ("dataset_version", found.id)
+        path = datasets.download(name, found.version, scratch / "input.parquet")
+        return read_frames(path, rows), pq.ParquetFile(path).metadata.num_rows, ("dataset_version", found.id)
     path = Path(source)
     suffix = path.suffix.lower()
     if suffix not in (".csv", ".parquet", ".pq"):
@@ -145,12 +146,5 @@ def _chunks(
         )
     if not path.is_file():
         raise NotFound(f"no file {source!r}", field="source")
-    if suffix == ".csv":
-        return iter(pd.read_csv(path, chunksize=rows)), None, None
-    parquet = pq.ParquetFile(path)
-    return _parquet_chunks(parquet, rows), parquet.metadata.num_rows, None
-
-
-def _parquet_chunks(parquet: pq.ParquetFile, rows: int) -> Iterator[pd.DataFrame]:
-    for batch in parquet.iter_batches(batch_size=rows):
-        yield batch.to_pandas()
+    total = None if suffix == ".csv" else pq.ParquetFile(path).metadata.num_rows
+    return read_frames(path, rows), total, None

@@ -374,17 +374,7 @@ def _column(predicted: Any) -> Iterator[Any]:
 
 
 def read_batches(path: Path, batch_size: int) -> Iterator[Any]:
-    """DataFrames of at most ``batch_size`` rows from a CSV or Parquet file, or a folder of them."""
-    import pandas as pd
-    import pyarrow.parquet as pq
+    """DataFrames of at most ``batch_size`` rows from a CSV, Parquet or JSON-lines file, or a folder of them."""
+    from slipway.datasets import read_frames
 
-    files = sorted(p for p in path.rglob("*") if p.is_file()) if path.is_dir() else [path]
-    for file in files:
-        suffix = file.suffix.lower()
-        if suffix == ".parquet":
-            for batch in pq.ParquetFile(file).iter_batches(batch_size=batch_size):
-                yield batch.to_pandas()
-        elif suffix in (".csv", ".txt"):
-            yield from pd.read_csv(file, chunksize=batch_size)
-        else:
-            raise InvalidInput(f"{file.name}: only CSV and Parquet data can be read", field="data")
+    return read_frames(path, batch_size)
