@@ -2,26 +2,88 @@
 
 from __future__ import annotations
 
+import os
+import shutil
+import signal
+import socket
+import subprocess
 import sys
-from collections.abc import Callable
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
 
+import httpx
 import pytest
 from typer.testing import Result
 
 from slipway import Client
 from slipway.demo._loop import free_names
 
+_EXE = shutil.which("slipway", path=str(Path(sys.executable).parent)) or shutil.which("slipway")
 
-def test_the_demo_closes_the_loop_and_the_retrained_version_serves(cli: Callable[..., Result], client: Client) -> None:
-    result = cli("demo")
-    assert result.exit_code == 0, result.output
-    out = result.stdout
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@pytest.fixture
+def demo_output(home: Path, tmp_path: Path) -> Iterator[tuple[str, str]]:
+    """``slipway demo --serve`` run as the README says, with the UI's base URL while it serves.
+
+    The executable runs in a subprocess on a free port; once the demo's server answers, the test
+    gets the demo's output so far, and the server is stopped with Ctrl-C afterwards.
+    """
+    port, log_path = _free_port(), tmp_path / "demo.log"
+    url = f"http://127.0.0.1:{port}"
+    assert _EXE, "the slipway executable is not installed next to this Python"
+    with log_path.open("w") as log:
+        proc = subprocess.Popen(
+            [_EXE, "demo", "--serve", "--port", str(port)],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            env={**os.environ, "COLUMNS": "200"},
+        )
+        try:
+            deadline = time.monotonic() + 240  # the demo takes about a minute on a loaded 2-core machine
+            while True:
+                assert proc.poll() is None, log_path.read_text()
+                try:
+                    if httpx.get(f"{url}/health", timeout=1).status_code == 200:
+                        break
+                except httpx.TransportError:
+                    pass
+                assert time.monotonic() < deadline, (
+                    "the demo's server did not answer in 240 s:\n" + log_path.read_text()
+                )
+                time.sleep(0.5)
+            yield log_path.read_text(), url
+        finally:
+            proc.send_signal(signal.SIGINT)
+            try:
+                proc.wait(timeout=30)
+            finally:
+                if proc.poll() is None:
+                    proc.kill()
+
+
+def test_the_demo_closes_the_loop_and_the_retrained_version_serves(
+    demo_output: tuple[str, str], client: Client
+) -> None:
+    out, url = demo_output
     for stage in ("[1/9] build", "[4/9] baseline and monitor", "[7/9] the rule starts the retraining", "[9/9] done"):
         assert stage in out
     # The summary: both versions with their MSE ± sd, the retrained one serving, the drifted features named.
     assert "abalone-demo/1" in out and "abalone-demo/2" in out and " ± " in out
     assert "baseline_drift_check" in out and "shell weight" in out
-    assert "slipway server" in out and "/endpoints/abalone-demo" in out
+    assert "authentication is OFF" in out  # --serve: the UI on loopback, without tokens
+
+    # The UI pages the demo points at answer, and show what happened.
+    assert f"{url}/endpoints/abalone-demo" in out
+    endpoint_page = httpx.get(f"{url}/endpoints/abalone-demo", timeout=30)
+    assert endpoint_page.status_code == 200 and "abalone-demo-v2" in endpoint_page.text
+    assert "ALARM" in httpx.get(f"{url}/monitoring/abalone-demo-quality", timeout=30).text
 
     # What a user finds in the store afterwards.
     endpoint = client.serving.get_endpoint("abalone-demo")

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Annotated
 
+import typer
 from rich.markup import escape
 from sqlalchemy.engine import make_url
 
@@ -15,7 +16,15 @@ if TYPE_CHECKING:
     from slipway.demo import DemoResult
 
 
-def demo() -> None:
+def demo(
+    serve: Annotated[
+        bool,
+        typer.Option(
+            "--serve", help="Afterwards keep `slipway server --no-auth` running on 127.0.0.1 to browse it all."
+        ),
+    ] = False,
+    port: Annotated[int, typer.Option(min=1, max=65535, help="The port of the server --serve starts.")] = 5000,
+) -> None:
     """Run the closed loop of MLOps on the bundled abalone data, in about a minute.
 
     Build a model with a pipeline, check its MSE, register it, approve it, deploy it with data
@@ -23,6 +32,8 @@ def demo() -> None:
     start the retraining pipeline, approve the new version and let a rule roll it out as a canary.
     Everything lands in the local store (`./.slipway`, or `SLIPWAY_HOME`); a second run makes
     objects of its own (abalone-demo-2, ...). Needs scikit-learn: `pip install 'slipway[sklearn]'`.
+
+    With --serve, the UI stays up afterwards on this machine only, without authentication.
     """
     settings = load_settings()
     if settings.remote:
@@ -43,7 +54,7 @@ def demo() -> None:
     finally:
         backend.close()
     _summary(result)
-    names, url = result.names, "http://127.0.0.1:5000"
+    names, url = result.names, f"http://127.0.0.1:{port}"
     database = make_url(settings.db_url).render_as_string(hide_password=True)
     console.print(
         f"\nEverything is in {escape(str(settings.home))} (database {escape(database)}). Look around with:\n\n"
@@ -52,13 +63,17 @@ def demo() -> None:
         f"  slipway monitor executions {names.monitor}\n"
         f"  slipway pipelines list\n"
         f"  slipway rules history {names.retrain_rule}\n\n"
-        f"or in the UI, after `slipway server`:\n\n"
+        f"or in the UI, after `slipway server --no-auth --port {port}` (what `slipway demo --serve` starts):\n\n"
         f"  {url}/endpoints/{names.prefix}\n"
         f"  {url}/models/{names.prefix}\n"
         f"  {url}/monitoring/{names.monitor}\n"
         f"  {url}/pipelines/{names.prefix}\n",
         highlight=False,
     )
+    if serve:
+        from slipway.cli._server import server
+
+        server(port=port, no_auth=True)
 
 
 def _summary(result: DemoResult) -> None:
@@ -83,8 +98,9 @@ def _summary(result: DemoResult) -> None:
         found.add_row(violation["feature_name"], violation["constraint_check_type"], violation["description"])
     console.print(found)
 
-    runs = _output.table("rule", "event", "action", "result", title="What the rules did")
+    runs = _output.table("rule", "on", "did", title="What the rules did")
     for run in result.automation_runs:
-        outcome = ", ".join(f"{k}={v}" for k, v in (run.result or {}).items()) or (run.error or "")
-        runs.add_row(run.source_name, run.event.get("type", ""), run.action.get("kind", ""), f"{run.status}: {outcome}")
+        outcome = ", ".join(f"{k} {v}" for k, v in (run.result or {}).items()) or (run.error or "")
+        did = f"{run.action.get('kind', '')} {run.status}: {outcome}"
+        runs.add_row(run.source_name, run.event.get("type", ""), did)
     console.print(runs)
