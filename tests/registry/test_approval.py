@@ -91,6 +91,9 @@ def test_the_registrant_may_not_approve_their_own_version(registry: RegistryServ
         registry.register_model("g", package)
         with pytest.raises(PermissionDenied, match="ana registered this version and may not approve it"):
             registry.approve("g", 1)
+        with pytest.raises(PermissionDenied, match="ana registered this version and may not give it the alias 'prod'"):
+            registry.set_alias("g", "prod", 1)  # no way round the approval: prod is another approver's call too
+        registry.set_alias("g", "candidate", 1)  # an unprotected alias is anyone's
         assert registry.reject("g", 1).status is ApprovalStatus.REJECTED  # withdrawing one's own is fine
     with acting_as(Principal("bo")):
         assert registry.approve("g", 1).status is ApprovalStatus.APPROVED

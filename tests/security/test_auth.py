@@ -150,8 +150,9 @@ def test_separation_of_duties_refuses_self_approval(secured: SecuredApp, package
              "registered this version")
     _refused(secured.http.post(status_url, json={"status": "Approved"}, headers=secured.auth("scientist")), 403,
              "approve")
-    _refused(secured.http.put(f"/api/v1/model-groups/{group}/aliases/prod", json={"version": 1},
-                              headers=secured.auth("scientist")), 403, "approve")
+    for who, words in (("scientist", "approve"), ("carol", "may not give it the alias 'prod'")):
+        _refused(secured.http.put(f"/api/v1/model-groups/{group}/aliases/prod", json={"version": 1},
+                                  headers=secured.auth(who)), 403, words)
     approved = secured.http.post(status_url, json={"status": "Approved"}, headers=secured.auth("dave"))
     assert approved.status_code == 200 and approved.json()["status"] == "Approved"
     history = secured.http.get(f"{status_url}-history", headers=secured.auth("viewer")).json()

@@ -48,11 +48,18 @@ class ApprovalPolicy:
         if self.forbid_self_approval and to_status is ApprovalStatus.APPROVED and who.name == registered_by:
             raise PermissionDenied(f"{who.name} registered this version and may not approve it: another approver must")
 
-    def check_alias_move(self, who: Principal, alias: str) -> None:
-        """Refuse to let ``who`` move or remove a protected alias without the approver role.
+    def check_alias_move(self, who: Principal, alias: str, registered_by: str | None = None) -> None:
+        """Refuse to let ``who`` move or remove a protected alias without the approver role, or,
+        under separation of duties, point it at a version ``who`` registered (``registered_by``):
+        that would put their own model in production without another approver.
 
         Raises:
             PermissionDenied: naming the alias.
         """
-        if self.require_approver_role and alias in self.protected_aliases and not who.roles & APPROVER_ROLES:
+        protected = alias in self.protected_aliases
+        if self.require_approver_role and protected and not who.roles & APPROVER_ROLES:
             raise PermissionDenied(f"{who.name} may not move the alias {alias!r}: that needs the approver role")
+        if self.forbid_self_approval and protected and who.name == registered_by:
+            raise PermissionDenied(
+                f"{who.name} registered this version and may not give it the alias {alias!r}: another approver must"
+            )

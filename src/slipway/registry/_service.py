@@ -384,6 +384,7 @@ class RegistryService(RegistryReader):
         with self._db.write() as conn:
             g = rows.group_row(conn, group, lock=True)
             target = rows.version_row(conn, group, number)
+            self.policy.check_alias_move(who, alias, target.registered_by)
             if target.archived:
                 raise Conflict(
                     f"{group} version {number} is archived; unarchive it to give it an alias", field="version"
