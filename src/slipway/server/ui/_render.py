@@ -121,9 +121,9 @@ def render(request: Request, template_name: str, status_code: int = 200, **conte
 
     The template also sees ``request``, ``principal`` (who acts), ``csrf_token`` (for the hidden
     field of its forms), ``logged_in`` (the browser holds a login cookie), ``auth_off`` (the server
-    runs with ``--no-auth``) and ``page_path``. Values
-    that are already safe HTML (the SVG of :mod:`slipway._charts`) must be wrapped in
-    :class:`markupsafe.Markup` by the caller (see :func:`svg`); everything else is escaped.
+    runs with ``--no-auth``) and ``page_path``. Values that are already safe HTML (the SVG of
+    :mod:`slipway._charts`) must be wrapped in :class:`markupsafe.Markup` by the caller (see
+    :func:`svg`); everything else is escaped.
     """
     principal = current_principal()
     page = environment().get_template(template_name).render(
