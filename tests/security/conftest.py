@@ -36,10 +36,8 @@ def hardened(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
 
 @pytest.fixture
 def api(hardened: LiveServer) -> Iterator[httpx.Client]:
-    """Raw HTTP to the hardened server's ``/api/v1``."""
-    # An admin's token once the server checks tokens (LiveServer.headers); none before.
-    headers: dict[str, str] = getattr(hardened, "headers", {})
-    with httpx.Client(base_url=f"{hardened.url}/api/v1", headers=headers, timeout=30) as client:
+    """Raw HTTP to the hardened server's ``/api/v1``, as its admin."""
+    with httpx.Client(base_url=f"{hardened.url}/api/v1", headers=hardened.headers, timeout=30) as client:
         yield client
 
 

@@ -11,7 +11,6 @@ import httpx
 import pytest
 from _server import LiveServer
 
-from slipway import Client
 from slipway._modules import ModulePolicy
 from slipway.errors import InvalidInput, PermissionDenied
 from slipway.pipelines import Parameter, Pipeline, ProcessingStep
@@ -89,14 +88,13 @@ class _Bomb:
 
 def test_a_pickled_model_uploaded_to_a_server_is_never_loaded(hardened: LiveServer, tmp_path: Path) -> None:
     marker = tmp_path / "pwned"
-    token = getattr(hardened, "token", None)  # an admin's, once the server checks tokens
-    with Client(server_url=hardened.url, token=token) as client:
+    with hardened.client() as client:
         # The client's user vouches for it (trusted=True), but the server must not trust the upload.
         version = client.registry.register_model("bomb", _Bomb(str(marker)), flavor="pyfunc", trusted=True)
         assert not marker.exists()  # packaging pickles; it does not unpickle
         client.serving.create_endpoint("bomb", [{"model": f"bomb/{version.version}"}], force=True)
-    headers: dict[str, str] = getattr(hardened, "headers", {})
-    resp = httpx.post(f"{hardened.url}/endpoints/bomb/invocations", json={"inputs": [[1.0]]}, headers=headers)
+    resp = httpx.post(f"{hardened.url}/endpoints/bomb/invocations", json={"inputs": [[1.0]]},
+                      headers=hardened.headers)
     assert resp.status_code in (403, 503), resp.text
     assert "pickle" in resp.text or "trusted" in resp.text or "UNTRUSTED" in resp.text
     assert not marker.exists()

@@ -11,9 +11,9 @@ import os
 from collections.abc import Iterator
 from pathlib import Path
 
-import _server
 import pytest
 import schemathesis
+from _server import admin_token
 from hypothesis import HealthCheck, Phase, given, settings
 from schemathesis import Case
 from schemathesis.checks import not_a_server_error
@@ -33,9 +33,7 @@ def fuzzed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[schemathe
     home: Path = tmp_path_factory.mktemp("fuzz")
     env = {"SLIPWAY_MAX_REQUEST_BYTES": str(1 << 20), "SLIPWAY_DATASET_ROOTS": str(home / "shared")}
     backend = Backend(load_settings(env=env, cwd=home, home=str(home)))
-    # An admin's token once the server checks tokens (tests/_server.py's admin_token); none before.
-    token = _server.admin_token(backend) if hasattr(_server, "admin_token") else None
-    headers = {"Authorization": f"Bearer {token}"} if token else {}
+    headers = {"Authorization": f"Bearer {admin_token(backend)}"}
     try:
         schema = schemathesis.openapi.from_asgi("/openapi.json", create_app(backend)).include(path_regex="^/api/v1/")
         reachable = schema["/api/v1/experiments"]["GET"].Case().call(headers=headers)

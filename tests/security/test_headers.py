@@ -13,9 +13,10 @@ from _server import LiveServer
     ("GET", "/api/v1/runs/nope"),  # a 404
     ("POST", "/api/v1/runs/search"),  # a 422 (no body)
     ("GET", "/no/such/page"),
+    ("GET", "/"),  # the web UI
 ])
 def test_every_response_carries_the_security_headers(hardened: LiveServer, method: str, path: str) -> None:
-    resp = httpx.request(method, f"{hardened.url}{path}")
+    resp = httpx.request(method, f"{hardened.url}{path}", headers=hardened.headers)
     assert resp.headers["x-content-type-options"] == "nosniff"
     assert resp.headers["x-frame-options"] == "DENY"
     assert resp.headers["referrer-policy"] == "same-origin"
@@ -23,6 +24,12 @@ def test_every_response_carries_the_security_headers(hardened: LiveServer, metho
     assert "frame-ancestors 'none'" in csp
     assert "script-src 'self';" in csp  # no inline script, no CDN
     assert "object-src 'none'" in csp
+
+
+def test_a_request_without_a_token_is_refused_with_them(hardened: LiveServer) -> None:
+    resp = httpx.get(f"{hardened.url}/api/v1/experiments")
+    assert resp.status_code == 401
+    assert resp.headers["x-frame-options"] == "DENY" and "content-security-policy" in resp.headers
 
 
 def test_a_refused_oversized_body_carries_them_too(hardened: LiveServer) -> None:

@@ -6,9 +6,11 @@ import json
 
 import httpx
 import pytest
+from _server import LiveServer
 from typer.testing import CliRunner
 
 from slipway import Client
+from slipway._backend import Backend
 from slipway._principal import Principal, acting_as
 from slipway._redact import REDACTED, check_reveal, is_secret_key, redact_mapping, redact_record
 from slipway.cli import app as cli_app
@@ -63,7 +65,24 @@ def test_the_rest_api_redacts_unless_an_admin_asks(api: httpx.Client, run_id: st
     assert "hunter2" not in json.dumps(api.post("/runs/search", json={}).json())
     assert "hunter2" not in api.post("/runs/compare", json={"run_ids": [run_id]}).text
     revealed = api.get(f"/runs/{run_id}", params={"reveal_secrets": "true"}).json()
-    assert revealed["params"]["db_password"] == "hunter2"  # the server's principal here is an admin
+    assert revealed["params"]["db_password"] == "hunter2"  # ``api`` is the server's admin
+
+
+def test_a_viewer_sees_redacted_values_and_may_not_reveal(hardened: LiveServer, api: httpx.Client,
+                                                          run_id: str) -> None:
+    api.post(f"/runs/{run_id}/params", json={"key": "db_password", "value": "hunter2"}).raise_for_status()
+    backend = Backend(hardened.settings)  # users are made embedded, where the local user is trusted
+    try:
+        backend.security.create_user("vera-viewer", ["viewer"])
+        token = backend.security.create_token("vera-viewer").secret
+    finally:
+        backend.close()
+    viewer = {"Authorization": f"Bearer {token}"}
+    shown = httpx.get(f"{hardened.url}/api/v1/runs/{run_id}", headers=viewer)
+    assert shown.status_code == 200 and shown.json()["params"]["db_password"] == REDACTED
+    refused = httpx.get(f"{hardened.url}/api/v1/runs/{run_id}", params={"reveal_secrets": "true"}, headers=viewer)
+    assert refused.status_code == 403, refused.text
+    assert refused.json()["error"]["field"] == "reveal_secrets" and "hunter2" not in refused.text
 
 
 def test_the_cli_redacts_unless_asked(tmp_path: object, monkeypatch: pytest.MonkeyPatch) -> None:
