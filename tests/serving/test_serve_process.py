@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
@@ -10,6 +11,7 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
@@ -41,6 +43,47 @@ def _wait_ready(url: str, proc: subprocess.Popen[bytes], timeout: float = 60.0) 
     raise TimeoutError("slipway serve did not become ready")
 
 
+@contextlib.contextmanager
+def _serve(home: Path, *, ready_timeout: float = 60.0) -> Iterator[tuple[subprocess.Popen[bytes], str]]:
+    """``slipway serve rings`` on a free port, ready; killed at the end if a test left it running."""
+    assert _EXE, "the slipway executable is not installed next to this Python"
+    port = _free_port()
+    proc = subprocess.Popen(
+        [_EXE, "serve", "rings", "--port", str(port), "--log-level", "warning"],
+        env={**os.environ, "SLIPWAY_HOME": str(home)},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
+    try:
+        url = f"http://127.0.0.1:{port}"
+        _wait_ready(url, proc, ready_timeout)
+        yield proc, url
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+
+
+def _stop(proc: subprocess.Popen[bytes]) -> None:
+    proc.send_signal(signal.SIGTERM)
+    # uvicorn shuts down gracefully (lifespan included), then re-raises the signal to exit by it
+    assert proc.wait(timeout=60) in (0, -signal.SIGTERM)
+
+
+def _captured(client: Client, endpoint_id: str) -> tuple[int, list[str]]:
+    """How many capture files the endpoint has, and the inference ids in them."""
+    owner = Owner("endpoint", endpoint_id)
+    files = [f for f in client.backend.artifacts.list(owner, CAPTURE_PREFIX, recursive=True) if not f.is_dir]
+    ids = [json.loads(line)["inference_id"] for f in files
+           for line in client.backend.artifacts.read_bytes(owner, f.path).decode().splitlines()]
+    return len(files), ids
+
+
+def _invoke(url: str, i: int, http: httpx.Client | None = None) -> str:
+    body = {"inputs": {"a": [float(i)], "b": [1.0]}}
+    answer = (http or httpx).post(f"{url}/invocations", json=body, timeout=30)
+    return answer.headers["x-slipway-inference-id"]
+
+
 def test_sigterm_flushes_every_captured_record(tmp_path: Path, package: Path) -> None:
     home = tmp_path / "home"
     with Client(load_settings(env={}, cwd=tmp_path, home=str(home))) as client:
@@ -48,42 +91,14 @@ def test_sigterm_flushes_every_captured_record(tmp_path: Path, package: Path) ->
         endpoint = client.serving.create_endpoint(
             "rings", [{"model": model}], capture={"sampling_percent": 100, "max_records_per_file": 40}
         )
-    port = _free_port()
-    assert _EXE, "the slipway executable is not installed next to this Python"
-    env = {**os.environ, "SLIPWAY_HOME": str(home)}
-    proc = subprocess.Popen(
-        [_EXE, "serve", "rings", "--port", str(port), "--log-level", "warning"],
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-    )
-    try:
-        url = f"http://127.0.0.1:{port}"
-        _wait_ready(url, proc)
-        with httpx.Client(base_url=url) as http:
-            ids = [
-                http.post("/invocations", json={"inputs": {"a": [float(i)], "b": [1.0]}}).headers[
-                    "x-slipway-inference-id"
-                ]
-                for i in range(100)
-            ]
-        proc.send_signal(signal.SIGTERM)
-        # uvicorn shuts down gracefully (lifespan included), then re-raises the signal to exit by it
-        assert proc.wait(timeout=30) in (0, -signal.SIGTERM)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
+    with _serve(home) as (proc, url), httpx.Client() as http:
+        ids = [_invoke(url, i, http) for i in range(100)]
+        _stop(proc)
     with Client(load_settings(env={}, cwd=tmp_path, home=str(home))) as client:
-        owner = Owner("endpoint", endpoint.id)
-        files = [f for f in client.backend.artifacts.list(owner, CAPTURE_PREFIX, recursive=True) if not f.is_dir]
-        records = [
-            json.loads(line)
-            for f in files
-            for line in client.backend.artifacts.read_bytes(owner, f.path).decode().splitlines()
-        ]
+        files, captured = _captured(client, endpoint.id)
         assert client.serving.get_endpoint("rings").status.value == "InService"
-    assert len(files) == 3  # 40 + 40 + the 20 flushed at shutdown
-    assert sorted(r["inference_id"] for r in records) == sorted(ids)
+    assert files == 3  # 40 + 40 + the 20 flushed at shutdown
+    assert sorted(captured) == sorted(ids)
 
 
 def _workers(pid: int) -> list[int]:
@@ -101,28 +116,13 @@ def test_worker_processes_follow_the_variants_workers_and_share_their_metrics(tm
         model = register(client.registry, package)
         endpoint = client.serving.create_endpoint("rings", [{"model": model, "workers": 2}],
                                                   capture={"sampling_percent": 100})
-    port = _free_port()
-    proc = subprocess.Popen(  # no --workers: the variant's 2 decide
-        [_EXE, "serve", "rings", "--port", str(port), "--log-level", "warning"],
-        env={**os.environ, "SLIPWAY_HOME": str(home)}, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-    )
-    try:
-        url = f"http://127.0.0.1:{port}"
-        _wait_ready(url, proc, timeout=90)
+    with _serve(home, ready_timeout=90) as (proc, url):  # no --workers: the variant's 2 decide
         assert len(_workers(proc.pid)) == 2
-        ids = [httpx.post(f"{url}/invocations", json={"inputs": {"a": [float(i)], "b": [1.0]}}, timeout=30)
-               .headers["x-slipway-inference-id"] for i in range(40)]  # a connection each: either worker answers
+        ids = [_invoke(url, i) for i in range(40)]  # a connection each: either worker answers
         time.sleep(1.5)  # each worker publishes its counters every second
         for _ in range(4):  # whichever worker answers the scrape counts every request
             assert 'slipway_requests_total{endpoint="rings",variant="line-v1"} 40' in httpx.get(f"{url}/metrics").text
-        proc.send_signal(signal.SIGTERM)
-        assert proc.wait(timeout=60) in (0, -signal.SIGTERM)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
+        _stop(proc)
     with Client(load_settings(env={}, cwd=tmp_path, home=str(home))) as client:
-        owner = Owner("endpoint", endpoint.id)
-        files = [f for f in client.backend.artifacts.list(owner, CAPTURE_PREFIX, recursive=True) if not f.is_dir]
-        captured = [json.loads(line)["inference_id"] for f in files
-                    for line in client.backend.artifacts.read_bytes(owner, f.path).decode().splitlines()]
+        _, captured = _captured(client, endpoint.id)
     assert sorted(captured) == sorted(ids)  # every worker flushed its capture at SIGTERM
