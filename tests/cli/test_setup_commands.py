@@ -93,8 +93,9 @@ def test_db_upgrade_rejects_an_unsupported_url(cli: Cli, monkeypatch: pytest.Mon
 
 
 @pytest.fixture
-def serve_calls(monkeypatch: pytest.MonkeyPatch) -> list[dict[str, Any]]:
-    """Record what ``slipway server`` asks of :func:`slipway.server.serve` instead of serving."""
+def serve_calls(cli: Cli, monkeypatch: pytest.MonkeyPatch) -> list[dict[str, Any]]:
+    """Record what ``slipway server`` asks of :func:`slipway.server.serve` instead of serving (store: an admin)."""
+    assert cli("users", "create", "alice", "--role", "admin").exit_code == 0
     calls: list[dict[str, Any]] = []
     monkeypatch.setattr(server, "serve", lambda settings, **kw: calls.append({"settings": settings, **kw}))
     return calls
@@ -126,6 +127,13 @@ def test_server_loopback_spellings_do_not_warn(cli: Cli, host: str,
                                                 serve_calls: list[dict[str, Any]]) -> None:
     result = cli("server", "--host", host)
     assert result.exit_code == 0 and result.stderr == ""
+
+
+def test_server_without_users_says_how_to_make_the_first_admin(cli: Cli, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(server, "serve", lambda settings, **kw: None)
+    result = cli("server")
+    assert result.exit_code == 0
+    assert "no users yet" in result.stderr and "slipway users create NAME --role admin" in result.stderr
 
 
 def test_server_rejects_a_port_out_of_range(cli: Cli, serve_calls: list[dict[str, Any]]) -> None:

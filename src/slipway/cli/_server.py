@@ -10,8 +10,9 @@ import typer
 from rich.markup import escape
 from sqlalchemy.engine import make_url
 
-from slipway._config import load_settings
+from slipway._config import Settings, load_settings
 from slipway.cli import _output
+from slipway.client import Client
 from slipway.errors import InvalidInput
 
 
@@ -33,6 +34,12 @@ def _is_loopback(host: str) -> bool:
         return ipaddress.ip_address(host).is_loopback
     except ValueError:
         return False
+
+
+def _has_users(settings: Settings) -> bool:
+    """Whether anyone can sign in: read on this machine, where the local user is trusted."""
+    with Client(settings) as client:
+        return bool(client.security.list_users())
 
 
 def server(
@@ -73,6 +80,12 @@ def server(
     if no_auth:
         _output.warning("authentication is OFF (--no-auth): every call acts as the admin 'anonymous'. "
                         "Use this only for development on this machine.")
+    elif not _is_loopback(host):
+        _output.warning(f"listening on {host}, which other machines can reach: tokens cross the network in clear "
+                        "text unless a TLS proxy (nginx, Caddy) serves HTTPS in front of this server.")
+    if not no_auth and not _has_users(settings):
+        _output.warning("this server has no users yet, so every call will be refused (401). Make the first "
+                        "admin here: slipway users create NAME --role admin, then slipway tokens create --user NAME")
     store = make_url(settings.db_url).render_as_string(hide_password=True)
     _output.say(f"Serving {escape(store)} on [bold]http://{escape(host)}:{port}[/bold] "
                 "(Ctrl-C to stop)")
