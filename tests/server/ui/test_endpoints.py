@@ -54,6 +54,9 @@ def test_an_endpoint_page_shows_variants_deployments_and_capture(client: TestCli
     capture = page.text.split('id="capture"')[1].split("</div>\n</div>")[0]
     assert "on</span>" in capture and "25% of requests" in capture
     assert client.get("/endpoints/nope").status_code == 404
+    variant = f"{backend.serving.get_endpoint('line').id}/line-v1"
+    opened = client.get(f"/lineage/endpoint_variant/{variant}/open", follow_redirects=False)
+    assert opened.headers["location"] == "/endpoints/line"
 
 
 def test_traffic_through_the_server_is_charted(client: TestClient, backend: Backend) -> None:

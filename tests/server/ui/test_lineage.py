@@ -56,11 +56,17 @@ def test_the_explorer_moves_from_node_to_node(viewer: httpx.Client, ui_server: U
 @pytest.mark.parametrize(
     ("url", "status"),
     [("/lineage/dataset_version/x?depth=0", 400), ("/lineage/dataset_version/x?depth=99", 400),
-     ("/lineage/step_execution/x/open", 404), ("/lineage/dataset/unknown/open", 404)],
+     ("/lineage/step_execution/x/open", 404), ("/lineage/dataset/unknown/open", 404),
+     ("/lineage/artifact/step_execution/x/outputs/data/open", 404), ("/lineage/endpoint_variant/x/open", 404)],
 )
 def test_the_explorer_refuses_bad_requests_with_a_page(viewer: httpx.Client, url: str, status: int) -> None:
     answer = viewer.get(url)
     assert answer.status_code == status and answer.headers["content-type"].startswith("text/html")
+
+
+def test_a_run_artifact_opens_on_its_run(viewer: httpx.Client) -> None:
+    opened = viewer.get("/lineage/artifact/run/01abc/plots/loss curve.png/open")
+    assert opened.status_code == 303 and opened.headers["location"] == "/runs/01abc/artifacts/plots/loss%20curve.png"
 
 
 def test_an_object_without_lineage_says_so(viewer: httpx.Client) -> None:

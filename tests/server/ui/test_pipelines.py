@@ -137,6 +137,11 @@ def test_start_signal_and_follow_an_execution(client: TestClient, backend: Backe
     page = client.get(url)
     assert 'data-terminal="true"' in page.text and f'action="{url}/stop"' not in page.text
 
+    opened = client.get(f"/lineage/step_execution/{done.step('Numbers').id}/open", follow_redirects=False)
+    assert opened.headers["location"] == url + "/steps/Numbers"  # lineage knows the execution that holds it
+    assert client.get(f"/lineage/pipeline_execution/{execution_id}/open", follow_redirects=False).headers[
+        "location"
+    ] == url
     step = client.get(url + "/steps/Numbers")
     assert step.status_code == 200
     assert "writing 4 numbers" in step.text and "a warning on stderr" in step.text  # both log streams

@@ -8,6 +8,7 @@ object's own page where the UI has one.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Annotated
 from urllib.parse import quote
 
@@ -18,6 +19,7 @@ from slipway._backend import Backend
 from slipway.errors import NotFound
 from slipway.lineage import LineageGraph
 from slipway.server.ui._graph import GraphNode, layout, render_svg
+from slipway.server.ui._pipelines import execution_url
 from slipway.server.ui._render import UIRoute, render, svg
 
 router = APIRouter(route_class=UIRoute)
@@ -114,20 +116,16 @@ _NAMED_PAGES = {
     "model_group": ("/models/{0}", None),
     "model_version": ("/models/{0}/versions/{1}", "/"),
     "endpoint": ("/endpoints/{0}", None),
+    "endpoint_variant": ("/endpoints/{0}", "/"),  # named endpoint/variant; the endpoint's page lists its variants
     "monitor": ("/monitoring/{0}", None),
 }
 
 
 def _object_page(backend: Backend, kind: str, object_id: str) -> str:
-    """The UI page of a lineage node: by the name lineage records for it, or through its service."""
-    if kind == "run":
-        return f"/runs/{quote(object_id, safe='')}"
-    if kind == "pipeline_execution":
-        execution = backend.pipelines.get_execution(object_id)
-        return f"/pipelines/{quote(execution.pipeline, safe='')}/executions/{quote(execution.id, safe='')}"
-    if kind == "monitor_execution":
-        run = backend.monitoring.get_execution(object_id)
-        return f"/monitoring/{quote(run.monitor, safe='')}/executions/{quote(run.id, safe='')}"
+    """The UI page of a lineage node: through its service, or by the name lineage records for it."""
+    resolve = _RESOLVERS.get(kind)
+    if resolve is not None:
+        return resolve(backend, object_id)
     if kind not in _NAMED_PAGES:
         raise NotFound(f"the UI has no page for a {kind.replace('_', ' ')}", field="kind")
     root = backend.lineage.downstream(kind, object_id, 0).nodes[0]
@@ -136,3 +134,53 @@ def _object_page(backend: Backend, kind: str, object_id: str) -> str:
     template, separator = _NAMED_PAGES[kind]
     parts = root.name.rsplit(separator, 1) if separator else [root.name]
     return template.format(*(quote(p, safe="") for p in parts))
+
+
+def _run_page(backend: Backend, run_id: str) -> str:
+    return f"/runs/{quote(run_id, safe='')}"
+
+
+def _artifact_page(backend: Backend, object_id: str) -> str:
+    """A run's artifact (``run/<run id>/<path>``); other owners' files have no page of their own."""
+    owner, _, rest = object_id.partition("/")
+    run_id, _, path = rest.partition("/")
+    if owner != "run" or not path:
+        raise NotFound("the UI shows the files of runs only; this one belongs to a step or a model", field="kind")
+    return f"/runs/{quote(run_id, safe='')}/artifacts/{quote(path)}"
+
+
+def _execution_page(backend: Backend, execution_id: str) -> str:
+    return execution_url(backend.pipelines.get_execution(execution_id))
+
+
+def _step_page(backend: Backend, step_id: str) -> str:
+    """The step's page within the execution that contains it (lineage records that edge)."""
+    for kind, execution_id in (n.key for n in backend.lineage.upstream("step_execution", step_id, 1).nodes):
+        if kind == "pipeline_execution":
+            execution = backend.pipelines.get_execution(execution_id)
+            for step in execution.steps:
+                if step.id == step_id:
+                    return f"{execution_url(execution)}/steps/{quote(step.step_name, safe='')}"
+    raise NotFound(f"no pipeline execution contains the step execution {step_id!r}", field="object_id")
+
+
+def _feature_group_page(backend: Backend, group_id: str) -> str:
+    for group in backend.features.list_groups():
+        if group.id == group_id:
+            return f"/features/{quote(group.name, safe='')}"
+    raise NotFound(f"no feature group with id {group_id!r}", field="object_id")
+
+
+def _monitor_execution_page(backend: Backend, execution_id: str) -> str:
+    run = backend.monitoring.get_execution(execution_id)
+    return f"/monitoring/{quote(run.monitor, safe='')}/executions/{quote(run.id, safe='')}"
+
+
+_RESOLVERS: dict[str, Callable[[Backend, str], str]] = {
+    "run": _run_page,
+    "artifact": _artifact_page,
+    "pipeline_execution": _execution_page,
+    "step_execution": _step_page,
+    "feature_group": _feature_group_page,
+    "monitor_execution": _monitor_execution_page,
+}

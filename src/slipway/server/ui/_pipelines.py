@@ -44,7 +44,8 @@ Form = Annotated[FormData, Depends(_form)]
 Csrf = Depends(verify_csrf)
 
 
-def _execution_url(execution: PipelineExecution) -> str:
+def execution_url(execution: PipelineExecution) -> str:
+    """The execution's page (other pages link to it)."""
     return f"/pipelines/{quote(execution.pipeline, safe='')}/executions/{quote(execution.id, safe='')}"
 
 
@@ -81,7 +82,7 @@ def step_state(step: StepExecution) -> dict[str, Any]:
 
 def execution_graph(execution: PipelineExecution) -> str:
     """The execution's DAG as SVG: one node per step, coloured by status, linking to the step's page."""
-    base = _execution_url(execution)
+    base = execution_url(execution)
     nodes = [
         GraphNode(
             id=step.step_name,
@@ -163,7 +164,7 @@ def execution_page(request: Request, name: str, execution_id: str) -> HTMLRespon
         execution=execution,
         graph=svg(execution_graph(execution)),
         states={s.step_name: step_state(s) for s in execution.steps},
-        base=_execution_url(execution),
+        base=execution_url(execution),
         can_run=has_role(current_principal(), "scientist"),
         parameters=json.dumps(execution.parameters, sort_keys=True),
     )
@@ -204,7 +205,7 @@ def step_page(request: Request, name: str, execution_id: str, step: str, attempt
         title=f"{name}: {step}",
         execution=execution,
         step=record,
-        base=_execution_url(execution),
+        base=execution_url(execution),
         logs=logs,
         cache=service.explain_cache(execution_id, step) if record.status.terminal else None,
         properties=None if record.properties is None else json.dumps(record.properties, indent=2, sort_keys=True),
@@ -244,7 +245,7 @@ def start(request: Request, name: str, form: Form) -> RedirectResponse:
     execution = service.start(
         name, parameters=parse_parameters(version.definition.get("parameters", []), form), cache=cache
     )
-    return RedirectResponse(_execution_url(execution), status_code=303)
+    return RedirectResponse(execution_url(execution), status_code=303)
 
 
 # The buttons of an execution page: each calls the service method of its name and shows the
@@ -257,7 +258,7 @@ def steer(request: Request, name: str, execution_id: str, control: Control) -> R
     service = _service(request)
     execution = _execution(service, name, execution_id)
     action: Callable[[str], PipelineExecution] = getattr(service, control)
-    return RedirectResponse(_execution_url(action(execution.id)), status_code=303)
+    return RedirectResponse(execution_url(action(execution.id)), status_code=303)
 
 
 @router.post("/pipelines/{name}/executions/{execution_id}/steps/{step}/signal", dependencies=[Csrf])
@@ -272,4 +273,4 @@ def signal(request: Request, name: str, execution_id: str, step: str, form: Form
         except json.JSONDecodeError as exc:
             raise InvalidInput(f"the signal's payload is not JSON: {exc.msg}", field="payload") from None
     service.signal(execution.id, step, payload)
-    return RedirectResponse(_execution_url(execution), status_code=303)
+    return RedirectResponse(execution_url(execution), status_code=303)
