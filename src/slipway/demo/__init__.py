@@ -1,6 +1,7 @@
 """The demo ``slipway demo`` runs: the whole loop of MLOps on the bundled abalone data.
 
 Example:
+    >>> from slipway import load_settings
     >>> from slipway._backend import Backend
     >>> from slipway.demo import run_loop_demo
     >>> result = run_loop_demo(Backend(load_settings(home="/tmp/demo")))  # doctest: +SKIP
