@@ -216,6 +216,14 @@ def print_table(results: list[PageResult], title: str) -> None:
     Console(width=None if sys.stdout.isatty() else 160).print(table)
 
 
+def report_pages(results: list[PageResult], title: str, json_path: Path | None) -> int:
+    """Print the table, write the figures to ``json_path`` if given; the exit code: 0 when every page answered 200."""
+    print_table(results, title)
+    if json_path is not None:
+        json_path.write_text(json.dumps([r.summary() for r in results], indent=1))
+    return 0 if all(r.status == 200 for r in results) else 1
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true", help="10,000 runs and 100 versions")
@@ -243,11 +251,8 @@ def main(argv: list[str] | None = None) -> int:
             backend.close()
         if args.keep:
             print(f"kept {session.root}")
-    print_table(results, f"Web UI, server time per page: {total_runs:,} runs, {total_versions:,} model versions, "
-                         f"SQLite, {args.repeat} fetches each")
-    if args.json:
-        args.json.write_text(json.dumps([r.summary() for r in results], indent=1))
-    return 0 if all(r.status == 200 for r in results) else 1
+    title = f"Web UI, server time per page: {total_runs:,} runs, {total_versions:,} versions, {args.repeat} fetches"
+    return report_pages(results, title, args.json)
 
 
 if __name__ == "__main__":

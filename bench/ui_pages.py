@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import argparse
 import copy
-import json
 import random
 import sys
 import tempfile
@@ -32,7 +31,7 @@ from sklearn.linear_model import LinearRegression
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from ui import PageResult, ServerTiming, measure, print_table, serve  # noqa: E402 - the first half's harness
+from ui import PageResult, ServerTiming, measure, report_pages, serve  # noqa: E402 - the first half's harness
 
 from slipway import load_settings  # noqa: E402
 from slipway._backend import Backend  # noqa: E402
@@ -150,11 +149,8 @@ def main(argv: list[str] | None = None) -> int:
             if app is not None:
                 app.state.serving_host.close()  # the endpoint's watcher polls the store until closed
             backend.close()
-    print_table(results, f"Web UI pages (pipelines, endpoints, monitoring, data, lineage), SQLite, "
-                         f"{args.repeat} fetches each")
-    if args.json:
-        args.json.write_text(json.dumps([r.summary() for r in results], indent=1))
-    return 0 if all(r.status == 200 for r in results) else 1
+    return report_pages(results, f"Web UI pages (pipelines, endpoints, monitoring, data, lineage), SQLite, "
+                                 f"{args.repeat} fetches each", args.json)
 
 
 if __name__ == "__main__":
