@@ -56,3 +56,9 @@ def test_the_cli_manages_users_and_reads_the_audit_remotely(
     monkeypatch.setenv("SLIPWAY_TOKEN", "slw_wrong")
     refused = runner.invoke(cli_app, ["users", "list"])
     assert refused.exit_code == 3 and "not valid" in refused.stderr
+
+
+def test_a_client_without_a_token_is_told_where_one_goes(live_server: LiveServer) -> None:
+    with Client(server_url=live_server.url) as anonymous, pytest.raises(Unauthenticated) as refused:
+        anonymous.tracking.list_experiments()
+    assert "set SLIPWAY_TOKEN" in refused.value.message and "API token" in str(refused.value)

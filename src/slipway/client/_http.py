@@ -8,7 +8,7 @@ from typing import Any
 import httpx
 
 from slipway._version import __version__
-from slipway.errors import ServiceUnavailable, SlipwayError, error_from_dict
+from slipway.errors import ServiceUnavailable, SlipwayError, Unauthenticated, error_from_dict
 
 API_PREFIX = "/api/v1"
 
@@ -20,6 +20,7 @@ class HttpSession:
         headers = {"User-Agent": f"slipway/{__version__}"}
         if token:
             headers["Authorization"] = f"Bearer {token}"
+        self._has_token = bool(token)
         self.base_url = base_url.rstrip("/")
         self._client = httpx.Client(base_url=self.base_url + API_PREFIX, headers=headers, timeout=timeout)
 
@@ -41,7 +42,7 @@ class HttpSession:
         except httpx.TransportError as exc:
             raise ServiceUnavailable(f"cannot reach the Slipway server at {self.base_url}: {exc}") from None
         if resp.status_code >= 400:
-            raise _error(resp)
+            raise _error(resp, self._has_token)
         if resp.status_code == 204 or not resp.content:
             return None
         return resp.json()
@@ -52,7 +53,7 @@ class HttpSession:
             with self._client.stream("GET", path, params=params) as resp:
                 if resp.status_code >= 400:
                     resp.read()
-                    raise _error(resp)
+                    raise _error(resp, self._has_token)
                 yield from resp.iter_bytes(1 << 20)
         except httpx.TransportError as exc:
             raise ServiceUnavailable(f"cannot reach the Slipway server at {self.base_url}: {exc}") from None
@@ -61,9 +62,13 @@ class HttpSession:
         self._client.close()
 
 
-def _error(resp: httpx.Response) -> SlipwayError:
+def _error(resp: httpx.Response, has_token: bool = True) -> SlipwayError:
     try:
         body = resp.json()
     except ValueError:
         body = {"error": {"message": f"server answered {resp.status_code}: {resp.text[:200]}"}}
-    return error_from_dict(body, resp.status_code)
+    error = error_from_dict(body, resp.status_code)
+    if isinstance(error, Unauthenticated) and not has_token:  # the usual newcomer's case: say where a token goes
+        error.message = f"{error.message} (no token is configured: set SLIPWAY_TOKEN, or token in slipway.toml)"
+        error.args = (error.message,)
+    return error
