@@ -11,7 +11,8 @@ import _pipeline_steps as lib
 import pytest
 
 from slipway._backend import Backend
-from slipway.automation import CollectGarbage
+from slipway._principal import Principal, acting_as
+from slipway.automation import CollectGarbage, RunStatus
 from slipway.errors import InvalidInput, NotFound
 from slipway.pipelines import LocalExecutor, Parameter, Pipeline, PipelineService, ProcessingStep, ServiceSpec
 from slipway.store.artifacts import Owner, blob_key
@@ -127,3 +128,11 @@ def test_a_nightly_schedule_collects_garbage_as_its_admin_creator(backend: Backe
     made = auto.create_schedule("nightly-gc", "0 3 * * *", CollectGarbage(grace_seconds=0))
     [run] = auto.run_due_schedules(now=made.next_run_at)
     assert run.result == {"deleted": 1, "freed_bytes": 6}
+
+
+def test_a_scientists_schedule_cannot_collect_garbage(backend: Backend) -> None:
+    with acting_as(Principal("sam", frozenset({"scientist"}), source="test")):
+        made = backend.automation.create_schedule("gc-by-sam", "0 3 * * *", CollectGarbage())
+    [run] = backend.automation.run_due_schedules(now=made.next_run_at)
+    assert run.status is RunStatus.FAILED
+    assert run.error is not None and "sam may not" in run.error and "admin" in run.error
