@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -27,6 +28,7 @@ def backend(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Backend]:
         made.serving.create_endpoint("line", [{"model": first}], capture={"sampling_percent": 25})
         made.serving.update_endpoint("line", [{"model": first, "weight": 3}, {"model": second, "weight": 1}])
         made.serving.rollback("line", reason=f"{XSS} by hand")
+        made.serving.create_endpoint("line-prod", [{"model": second}], production=True)
         yield made
 
 
@@ -40,6 +42,8 @@ def test_the_endpoints_list(client: TestClient) -> None:
     page = client.get("/endpoints")
     assert page.status_code == 200
     assert 'href="/endpoints/line"' in page.text and 'href="/models/line/versions/1"' in page.text
+    rows = {m[0]: m[1] for m in re.findall(r'<td><a href="/endpoints/([\w-]+)">[^<]*</a>(.*?)</td>', page.text)}
+    assert "production" in rows["line-prod"] and "production" not in rows["line"]
 
 
 def test_an_endpoint_page_shows_variants_deployments_and_capture(client: TestClient, backend: Backend) -> None:
