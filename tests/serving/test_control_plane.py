@@ -185,3 +185,36 @@ def test_failure_and_ground_truth(serving: ServingService, registry: RegistrySer
     assert [(g.inference_id, g.label) for g in serving.get_ground_truth("e")] == [("a", 4), ("b", [1])]
     assert [g.label for g in serving.get_ground_truth("e", ["b"])] == [[1]]
     assert json.dumps([g.model_dump() for g in serving.get_ground_truth("e", [])]) == "[]"
+
+
+def test_production_endpoints_change_only_with_deploy_production(
+    serving: ServingService, registry: RegistryService, package: Path
+) -> None:
+    """Scientists deploy to their own endpoints; creating, changing, marking or deleting a production one is for
+    approvers (the deploy_production permission), whatever face calls."""
+    v1, v2 = register(registry, package), register(registry, package)
+    scientist = Principal("sam", frozenset({"scientist"}))
+    approver = Principal("ada", frozenset({"approver"}))
+    with acting_as(scientist):
+        with pytest.raises(PermissionDenied, match="deploy_production"):
+            serving.create_endpoint("live", [{"model": v1}], production=True)
+        staging = serving.create_endpoint("staging", [{"model": v1}])
+        assert not staging.production
+        assert serving.update_endpoint("staging", [{"model": v2}]).variants[0].model == v2
+        with pytest.raises(PermissionDenied, match="deploy_production"):
+            serving.update_endpoint("staging", production=True)
+    with acting_as(approver):
+        assert serving.create_endpoint("live", [{"model": v1}], production=True).production
+        with pytest.raises(PermissionDenied, match="write"):
+            serving.create_endpoint("sandbox", [{"model": v1}])  # approvers do not build; scientists do
+    with acting_as(scientist):
+        for change in (lambda: serving.update_endpoint("live", [{"model": v2}]),
+                       lambda: serving.update_endpoint("live", production=False),
+                       lambda: serving.rollback("live"),
+                       lambda: serving.delete_endpoint("live")):
+            with pytest.raises(PermissionDenied, match="deploy_production"):
+                change()
+        assert serving.get_endpoint("live").variants[0].model == v1  # reading stays open
+    with acting_as(approver):
+        assert serving.update_endpoint("live", [{"model": v2}]).variants[0].model == v2
+        serving.delete_endpoint("live")
