@@ -126,7 +126,7 @@ def test_actions_act_as_the_rules_creator_with_their_roles(backend: Backend, pac
                                        MoveAlias("{event.group}", "staging", "{event.version}"))
     backend.registry.register_model("line", package)
     [run] = backend.automation.dispatch_pending()
-    assert run.status is RunStatus.SUCCEEDED
+    assert run.status is RunStatus.SUCCEEDED and run.actor == "sam"
     with backend.db.read() as conn:
         moved = conn.execute(select(audit_events.c.actor, audit_events.c.source)
                              .where(audit_events.c.action == "model_version.alias")).one()

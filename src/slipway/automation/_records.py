@@ -80,6 +80,7 @@ class ActionRun(Record):
     id: str
     source_kind: str
     source_name: str
+    actor: str  # who the action acts as: the creator of its schedule, rule or hook
     event_id: str | None
     event: dict[str, Any]
     action: dict[str, Any]

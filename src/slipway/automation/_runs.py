@@ -64,7 +64,7 @@ def new_run(
 
 def to_record(row: Row[Any]) -> ActionRun:
     return ActionRun(
-        id=row.id, source_kind=row.source_kind, source_name=row.source_name, event_id=row.event_id,
+        id=row.id, source_kind=row.source_kind, source_name=row.source_name, actor=row.actor, event_id=row.event_id,
         event=json.loads(row.event), action=json.loads(row.action), status=RunStatus(row.status),
         attempts=row.attempts, result=None if row.result is None else json.loads(row.result), error=row.error,
         created_at=utc(row.created_at), started_at=ms_to_datetime(row.started_at),

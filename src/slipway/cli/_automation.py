@@ -121,12 +121,12 @@ def _done(kind: str, name: str, what: str) -> None:
 def _runs(found: list[ActionRun], empty: str) -> RenderableType:
     if not found:
         return _output.empty_section("Runs", empty)
-    table = _output.table(_output.time_column("Created"), "Status", "Tries", "Event", "Result")
+    table = _output.table(_output.time_column("Created"), "Status", "Tries", "Event", "As", "Result")
     for run in found:
         style = _RUN_STYLES.get(run.status.value, "")
         outcome = run.error if run.error else json.dumps(run.result or {})
         table.add_row(_output.fmt_time(run.created_at), f"[{style}]{run.status.value}[/{style}]", str(run.attempts),
-                      Text(str(run.event.get("type", ""))), Text(outcome))
+                      Text(str(run.event.get("type", ""))), Text(run.actor), Text(outcome))
     return table
 
 
