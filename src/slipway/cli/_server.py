@@ -69,6 +69,9 @@ def server(
 
     Clients then set SLIPWAY_SERVER_URL=http://127.0.0.1:5000 and SLIPWAY_TOKEN=<the token>; their
     runs land in this server's store (the one `slipway config` shows). Stop it with Ctrl-C.
+
+    The server also fires due schedules and runs the actions of event rules every few seconds
+    (`slipway schedules`, `slipway rules`; SLIPWAY_SCHEDULER_INTERVAL=0 turns that off).
     """
     settings = load_settings()
     if no_auth and not _is_loopback(host):
