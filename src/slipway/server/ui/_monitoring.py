@@ -52,17 +52,20 @@ def state_changes(backend: Backend, alarm: Alarm) -> list[AuditEntry] | None:
 
 def alarm_chart(alarm: Alarm, executions: list[MonitorExecution]) -> str:
     """The alarm's metric at each execution (oldest first) and its threshold, over time."""
-    values = [(e.started_at.timestamp(), e.metrics[alarm.metric]) for e in executions if alarm.metric in e.metrics]
-    series: dict[str, list[tuple[float, float]]] = {alarm.metric: sorted(values)}
+    values = sorted((e.started_at.timestamp(), e.metrics[alarm.metric]) for e in executions
+                    if alarm.metric in e.metrics)
+    series: dict[str, list[tuple[float, float]]] = {alarm.metric: values}
     if values:
-        series[f"threshold ({alarm.comparison} {alarm.threshold:g} alarms)"] = [
-            (values[0][0], alarm.threshold), (values[-1][0], alarm.threshold)
-        ] if len(values) > 1 else [(values[0][0], alarm.threshold)]
-    return line_chart(series, width=460, height=180, x_label="execution start (UTC)", x_format=_clock)
+        ends = {values[0][0], values[-1][0]}
+        series[f"threshold ({alarm.comparison} {alarm.threshold:g} alarms)"] = [(t, alarm.threshold) for t in ends]
+    # Runs within an hour differ by their seconds; longer spans by their day and minute.
+    within_hour = not values or values[-1][0] - values[0][0] < 3600
+    pattern = "%H:%M:%S" if within_hour else "%m-%d %H:%M"
 
+    def clock(seconds: float) -> str:
+        return dt.datetime.fromtimestamp(seconds, dt.UTC).strftime(pattern)
 
-def _clock(seconds: float) -> str:
-    return dt.datetime.fromtimestamp(seconds, dt.UTC).strftime("%m-%d %H:%M")
+    return line_chart(series, width=460, height=180, x_label="execution start (UTC)", x_format=clock)
 
 
 @router.get("/monitoring")
