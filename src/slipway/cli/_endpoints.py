@@ -89,6 +89,7 @@ def _detail(e: Endpoint) -> RenderableType:
     )
     for label, value in (
         ("Status", _output.fmt_status(e.status.value)),
+        ("Production", Text("yes: changes need the approver role" if e.production else "no")),
         ("Reason", Text(e.reason or _output.MISSING)),
         ("Deployment", Text(progress)),
         ("Capture", Text(f"{e.capture.sampling_percent:g}% of requests")),
