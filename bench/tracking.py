@@ -445,8 +445,9 @@ def prepare_slipway(session: Session, sizes: Sizes, selected: Sequence[str], mod
                 copy_sqlite(Path(settings.db_url.removeprefix("sqlite:///")), remote_home / "slipway.db")
     if remote_home is not None:
         port = free_port()
-        argv = [sys.executable, "-c", "from slipway.cli import main; main()", "server", "--host", LOOPBACK,
-                "--port", str(port), "--log-level", "warning"]
+        # --no-auth (loopback only): the benchmark times logging, not token checks, on both sides alike.
+        argv = [sys.executable, "-c", "from slipway.cli import main; main()", "server", "--no-auth", "--host",
+                LOOPBACK, "--port", str(port), "--log-level", "warning"]
         try:
             side.server = session.launch_server("slipway server", argv, port=port, cwd=remote_home,
                                                 env=clean_env(SLIPWAY_HOME=str(remote_home)))

@@ -29,6 +29,7 @@ from slipway.mlflow_compat._tables import logged_models, run_links
 from slipway.models import save_model
 from slipway.registry import ModelVersion, RegistryService
 from slipway.registry._queries import version_owner
+from slipway.security import Permission, requires
 from slipway.store._db import Database
 from slipway.store._sql import upsert
 from slipway.store.artifacts import ArtifactInfo, ArtifactStore, Owner
@@ -66,6 +67,7 @@ class MlflowCompatService:
 
     # ----------------------------------------------------------------- logged models
 
+    @requires(Permission.WRITE)
     def create_logged_model(
         self,
         experiment_id: str,
@@ -113,11 +115,13 @@ class MlflowCompatService:
                 record_edges(conn, [(NodeRef("run", source_run_id), NodeRef("logged_model", model_id), "produced")])
         return self.get_logged_model(model_id)
 
+    @requires(Permission.READ)
     def get_logged_model(self, model_id: str) -> LoggedModel:
         """Raises: NotFound, also for a deleted one."""
         with self._db.read() as conn:
             return _logged_model(self._row(conn, model_id))
 
+    @requires(Permission.WRITE)
     def finalize_logged_model(self, model_id: str, status: LoggedModelStatus | str) -> LoggedModel:
         """Mark the upload of a logged model's files as done (ready) or failed."""
         try:
@@ -130,10 +134,12 @@ class MlflowCompatService:
         self._update(model_id, lambda _: {"status": final.value})
         return self.get_logged_model(model_id)
 
+    @requires(Permission.WRITE)
     def set_logged_model_tags(self, model_id: str, tags: Mapping[str, str]) -> None:
         new = v.check_mapping(tags, "tag", v.MAX_TAG_VALUE, v.MAX_BATCH_TAGS)
         self._update(model_id, lambda row: {"tags": json.dumps({**json.loads(row.tags), **new})})
 
+    @requires(Permission.WRITE)
     def delete_logged_model_tag(self, model_id: str, key: str) -> None:
         """Raises: NotFound if the model has no such tag."""
 
@@ -145,14 +151,17 @@ class MlflowCompatService:
 
         self._update(model_id, without)
 
+    @requires(Permission.WRITE)
     def log_logged_model_params(self, model_id: str, params: Mapping[str, str]) -> None:
         new = v.check_mapping(params, "param", v.MAX_PARAM_VALUE, v.MAX_BATCH_PARAMS)
         self._update(model_id, lambda row: {"params": json.dumps({**json.loads(row.params), **new})})
 
+    @requires(Permission.WRITE)
     def delete_logged_model(self, model_id: str) -> None:
         """Soft delete: the model is hidden, its files and lineage stay."""
         self._update(model_id, lambda _: {"lifecycle_stage": "deleted"}, audit="logged_model.delete")
 
+    @requires(Permission.READ)
     def search_logged_models(
         self,
         experiment_ids: Sequence[str],
@@ -202,6 +211,7 @@ class MlflowCompatService:
 
     # ----------------------------------------------------------------- run links
 
+    @requires(Permission.WRITE)
     def link_run(self, run_id: str, kind: LinkKind, entries: Iterable[tuple[str, Mapping[str, Any]]]) -> None:
         """Record data sets or models a run read or made; an entry logged again replaces the first.
 
@@ -224,6 +234,7 @@ class MlflowCompatService:
             upsert(conn, run_links, rows, keys=("run_id", "kind", "key"), update=("body",))
             record_edges(conn, edges)
 
+    @requires(Permission.READ)
     def run_links(self, run_ids: Sequence[str]) -> dict[str, dict[LinkKind, list[dict[str, Any]]]]:
         """Each run's links by kind, in the order they were first logged."""
         out: dict[str, dict[LinkKind, list[dict[str, Any]]]] = {}
@@ -248,6 +259,7 @@ class MlflowCompatService:
         self._registry.get_version_by_id(location.owner_id)
         return version_owner(location.owner_id)
 
+    @requires(Permission.WRITE)
     def put_file(self, location: Location, stream: BinaryIO) -> ArtifactInfo:
         """Store a file a client uploads; a registered version's files never change.
 
@@ -262,16 +274,19 @@ class MlflowCompatService:
             return self._tracking.log_bytes(location.owner_id, stream, location.path)
         return self._artifacts.put_stream(self._owner(location), location.path, stream)
 
+    @requires(Permission.READ)
     def list_files(self, location: Location) -> list[ArtifactInfo]:
         """The files and folders right below the location's folder (nothing for a file)."""
         return self._artifacts.list(self._owner(location), location.path)
 
+    @requires(Permission.READ)
     def open_file(self, location: Location) -> BinaryIO:
         """Stream one file; the caller closes it."""
         return self._artifacts.open(self._owner(location), location.path)
 
     # ----------------------------------------------------------------- registering
 
+    @requires(Permission.WRITE)
     def register_version(
         self,
         group: str,

@@ -9,12 +9,22 @@ import httpx
 import pytest
 from _server import LiveServer, running_server, server_settings
 
+from slipway._backend import Backend
+
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
     """A server of the module's own: the MLflow client's runs and models do not mix with other tests'."""
     with running_server(server_settings(Path(tmp_path_factory.mktemp("mlflow-server")))) as live:
         yield live
+
+
+@pytest.fixture(scope="module")
+def backend(server: LiveServer) -> Iterator[Backend]:
+    """Slipway's own services over the server's store, to check what landed there."""
+    local = Backend(server.settings)
+    yield local
+    local.close()
 
 
 @pytest.fixture(scope="module")

@@ -11,6 +11,8 @@ import httpx
 import pytest
 from _server import LiveServer
 
+from slipway._backend import Backend
+
 
 def _error(resp: httpx.Response, status: int, code: str) -> str:
     assert resp.status_code == status, resp.text
@@ -122,3 +124,14 @@ def test_registering_needs_an_mlflow_model(mlflow_api: httpx.Client, run_id: str
     assert "MLmodel" in message
     unknown = {"name": "raw-model", "source": "s3://bucket/model"}
     _error(mlflow_api.post("/mlflow/model-versions/create", json=unknown), 400, "INVALID_PARAMETER_VALUE")
+
+
+def test_tokens_and_roles_apply(server: LiveServer, backend: Backend, run_id: str) -> None:
+    """MLflow's client sends MLFLOW_TRACKING_TOKEN as a Bearer token: Slipway's tokens and roles apply."""
+    backend.security.create_user("vic", ["viewer"])
+    viewer = {"Authorization": f"Bearer {backend.security.create_token('vic', name='mlflow').secret}"}
+    with httpx.Client(base_url=f"{server.url}/api/2.0/mlflow", headers=viewer, timeout=30) as api:
+        assert api.get("/runs/get", params={"run_id": run_id}).status_code == 200
+        point = {"run_id": run_id, "key": "m", "value": 1.0}
+        _error(api.post("/runs/log-metric", json=point), 403, "PERMISSION_DENIED")
+    assert httpx.get(f"{server.url}/api/2.0/mlflow/runs/get", params={"run_id": run_id}).status_code == 401
