@@ -6,6 +6,8 @@ import httpx
 import pytest
 from _server import LiveServer
 
+TIMEOUT = 30  # seconds: CI shares two cores among the whole suite
+
 
 @pytest.mark.parametrize(("method", "path"), [
     ("GET", "/health"),
@@ -16,7 +18,7 @@ from _server import LiveServer
     ("GET", "/"),  # the web UI
 ])
 def test_every_response_carries_the_security_headers(hardened: LiveServer, method: str, path: str) -> None:
-    resp = httpx.request(method, f"{hardened.url}{path}", headers=hardened.headers)
+    resp = httpx.request(method, f"{hardened.url}{path}", headers=hardened.headers, timeout=TIMEOUT)
     assert resp.headers["x-content-type-options"] == "nosniff"
     assert resp.headers["x-frame-options"] == "DENY"
     assert resp.headers["referrer-policy"] == "same-origin"
@@ -27,18 +29,18 @@ def test_every_response_carries_the_security_headers(hardened: LiveServer, metho
 
 
 def test_a_request_without_a_token_is_refused_with_them(hardened: LiveServer) -> None:
-    resp = httpx.get(f"{hardened.url}/api/v1/experiments")
+    resp = httpx.get(f"{hardened.url}/api/v1/experiments", timeout=TIMEOUT)
     assert resp.status_code == 401
     assert resp.headers["x-frame-options"] == "DENY" and "content-security-policy" in resp.headers
 
 
 def test_a_refused_oversized_body_carries_them_too(hardened: LiveServer) -> None:
     body, headers = b"{" * (1 << 20), {"content-type": "application/json"}
-    resp = httpx.post(f"{hardened.url}/api/v1/runs", content=body, headers=headers)
+    resp = httpx.post(f"{hardened.url}/api/v1/runs", content=body, headers=headers, timeout=TIMEOUT)
     assert resp.status_code == 413
     assert resp.headers["x-frame-options"] == "DENY"
 
 
 def test_the_api_docs_page_may_load_swagger_ui(hardened: LiveServer) -> None:
-    csp = httpx.get(f"{hardened.url}/docs").headers["content-security-policy"]
+    csp = httpx.get(f"{hardened.url}/docs", timeout=TIMEOUT).headers["content-security-policy"]
     assert "https://cdn.jsdelivr.net" in csp and "frame-ancestors 'none'" in csp

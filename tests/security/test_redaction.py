@@ -77,10 +77,11 @@ def test_a_viewer_sees_redacted_values_and_may_not_reveal(hardened: LiveServer, 
         token = backend.security.create_token("vera-viewer").secret
     finally:
         backend.close()
-    viewer = {"Authorization": f"Bearer {token}"}
-    shown = httpx.get(f"{hardened.url}/api/v1/runs/{run_id}", headers=viewer)
+    viewer = httpx.Client(base_url=f"{hardened.url}/api/v1", headers={"Authorization": f"Bearer {token}"}, timeout=30)
+    with viewer:
+        shown = viewer.get(f"/runs/{run_id}")
+        refused = viewer.get(f"/runs/{run_id}", params={"reveal_secrets": "true"})
     assert shown.status_code == 200 and shown.json()["params"]["db_password"] == REDACTED
-    refused = httpx.get(f"{hardened.url}/api/v1/runs/{run_id}", params={"reveal_secrets": "true"}, headers=viewer)
     assert refused.status_code == 403, refused.text
     assert refused.json()["error"]["field"] == "reveal_secrets" and "hunter2" not in refused.text
 

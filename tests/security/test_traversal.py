@@ -7,7 +7,7 @@ from pathlib import Path
 
 import httpx
 import pytest
-from _server import LiveServer
+from _server import LiveServer, running_server, server_settings
 
 TRAVERSALS = [
     "../../../../etc/passwd",
@@ -86,3 +86,17 @@ def test_a_file_inside_a_shared_folder_is_read(api: httpx.Client, hardened: Live
     resp = api.post("/datasets/fine/versions/from-uri", json={"uri": str(hardened.settings.home / "shared" / "ok.csv")})
     assert resp.status_code == 201, resp.text
     assert api.get("/datasets/fine").status_code == 200
+
+
+def test_a_server_without_dataset_roots_reads_no_local_path(tmp_path: Path) -> None:
+    data = tmp_path / "data.csv"
+    data.write_text("x,y\n1,2\n")
+    with running_server(server_settings(tmp_path / "server")) as server, httpx.Client(  # dataset_roots unset
+        base_url=f"{server.url}/api/v1", headers=server.headers, timeout=60
+    ) as http:
+        for uri in (str(data), f"file://{data}", "/etc/passwd"):
+            resp = http.post("/datasets/d/versions/from-uri", json={"uri": uri, "format": "csv"})
+            assert resp.status_code == 403, resp.text
+            assert "dataset_roots" in resp.json()["error"]["message"]
+        uploaded = http.post("/datasets/d/versions", params={"format": "csv"}, content=data.read_bytes())
+        assert uploaded.status_code == 201, uploaded.text  # the way to send a local file

@@ -3,15 +3,14 @@
 from __future__ import annotations
 
 import socket
-import threading
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pandas as pd
 import pytest
+from _webhook import Hook
 
 from slipway import Client, load_settings
 from slipway._urls import UrlPolicy, check_scheme, post_json
@@ -85,49 +84,22 @@ def test_check_scheme_names_the_field() -> None:
         check_scheme("s3://" + "a" * 3000, ("s3",), "source")
 
 
-class _Receiver:
-    """Loopback HTTP server: /hook records POSTs, /bounce redirects to /hook."""
-
-    def __init__(self) -> None:
-        received: list[str] = []
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:  # noqa: N802 -- the name http.server calls
-                self.rfile.read(int(self.headers["Content-Length"]))
-                received.append(self.path)
-                if self.path == "/bounce":
-                    self.send_response(307)
-                    self.send_header("Location", "/hook")
-                else:
-                    self.send_response(204)
-                self.end_headers()
-
-            def log_message(self, *args: Any) -> None:
-                pass
-
-        self.received = received
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.base = f"http://127.0.0.1:{self.server.server_address[1]}"
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-
-
 @pytest.fixture(scope="module")
-def receiver() -> Iterator[_Receiver]:
-    made = _Receiver()
+def receiver() -> Iterator[Hook]:
+    made = Hook()
     yield made
-    made.server.shutdown()
-    made.server.server_close()
+    made.close()
 
 
-def test_redirects_are_never_followed(receiver: _Receiver) -> None:
+def test_redirects_are_never_followed(receiver: Hook) -> None:
     with pytest.raises(httpx.HTTPStatusError):
         post_json(UrlPolicy(("127.0.0.1",)), f"{receiver.base}/bounce", {"a": 1})
-    assert receiver.received[-1] == "/bounce"  # /hook was never called
+    assert receiver.paths[-1] == "/bounce"  # /hook was never called
     post_json(UrlPolicy(("127.0.0.1",)), f"{receiver.base}/hook", {"a": 1})
-    assert receiver.received[-1] == "/hook"
+    assert receiver.paths[-1] == "/hook"
 
 
-def test_alarm_webhooks_to_internal_hosts_are_refused_by_default(tmp_path: Path, receiver: _Receiver) -> None:
+def test_alarm_webhooks_to_internal_hosts_are_refused_by_default(tmp_path: Path, receiver: Hook) -> None:
     settings = load_settings(env={}, cwd=tmp_path, home=str(tmp_path / "home"))  # no webhook_hosts
     data = pd.DataFrame({"x": [1.0, 2.0, 3.0] * 10})
     with Client(settings) as client:

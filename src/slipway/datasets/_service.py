@@ -87,6 +87,7 @@ class DatasetService:
         produced_by: ObjectRef | None = None,
         derived_from: Sequence[ObjectRef] = (),
         source: str | None = None,
+        policy: SourcePolicy | None = None,
     ) -> Registration:
         """Register ``data`` as the next version of dataset ``name`` (created on first use).
 
@@ -104,6 +105,8 @@ class DatasetService:
             produced_by: the run or step execution that wrote this data (a lineage edge).
             derived_from: lineage nodes this data was made from, e.g. ``("feature_group", id)``.
             source: how to describe the source instead of the default (path, URI, ``DataFrame``).
+            policy: which local paths this call may read, instead of the service's own: a
+                server passes the folders it shares (none unless ``dataset_roots`` is set).
 
         Raises:
             InvalidInput: for a bad name or tags, an unsupported source or format, unreadable data.
@@ -116,7 +119,7 @@ class DatasetService:
         """
         name = check_name(name)
         tag_values = check_tags(tags)
-        with canonical_parquet(data, format=format, policy=self._policy, scratch=self._scratch) as made:
+        with canonical_parquet(data, format=format, policy=policy or self._policy, scratch=self._scratch) as made:
             edges = [(NodeRef(*ref), "produced") for ref in ([produced_by] if produced_by else [])]
             edges += [(NodeRef(*ref), "derived_from") for ref in derived_from]
             existing = self._find_content(name, made.sha256)

@@ -46,13 +46,20 @@ class SourcePolicy:
 
     Attributes:
         allowed_roots: when set, local paths (plain or ``file://``) must lie below one of these
-            folders (after resolving links); a server names the folders it shares. None: any.
+            folders (after resolving links); a server names the folders it shares, and with
+            none (an empty tuple) reads no local path at all. None: any.
     """
 
     allowed_roots: tuple[Path, ...] | None = None
 
     def check(self, path: Path) -> Path:
         resolved = path.expanduser().resolve()
+        if self.allowed_roots == ():
+            raise PermissionDenied(
+                f"{str(path)!r}: this server reads no local paths (server setting dataset_roots is unset); "
+                "upload the file, or name an s3:// URI",
+                field="source",
+            )
         if self.allowed_roots is not None and not any(
             resolved.is_relative_to(root.expanduser().resolve()) for root in self.allowed_roots
         ):

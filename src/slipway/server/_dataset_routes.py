@@ -21,6 +21,7 @@ from slipway.datasets import Dataset, DatasetDiff, DatasetService, DatasetVersio
 from slipway.errors import InvalidInput
 from slipway.lineage import LineageGraph
 from slipway.server._tracking_routes import _RAW_BODY, SPOOL_IN_MEMORY, _read_chunks
+from slipway.server._trust import ServerSources
 
 _BINARY: dict[int | str, dict[str, Any]] = {
     200: {"content": {"application/octet-stream": {"schema": {"type": "string", "format": "binary"}}}}
@@ -104,10 +105,12 @@ async def upload_version(
 
 
 @router.post("/{name}/versions/from-uri", status_code=status.HTTP_201_CREATED)
-def register_from_uri(name: str, body: RegisterFromUri, response: Response, datasets: Datasets) -> Registration:
-    """Register data the server reads itself (``s3://``, or a path in the folders it shares)."""
+def register_from_uri(
+    name: str, body: RegisterFromUri, response: Response, datasets: Datasets, sources: ServerSources
+) -> Registration:
+    """Register data the server reads itself (``s3://``, or a path in the folders it shares: ``dataset_roots``)."""
     done = datasets.register(name, body.uri, format=body.format, description=body.description, tags=body.tags,
-                             **_refs(body.produced_by, body.derived_from))
+                             policy=sources, **_refs(body.produced_by, body.derived_from))
     return _answer(done, response)
 
 

@@ -1,7 +1,9 @@
-"""What the server trusts a request to make it run: the modules of its ``pipeline_modules`` setting.
+"""What the server trusts a request to make it run or read: its ``pipeline_modules`` and ``dataset_roots``.
 
 Routes that take code names (pipeline definitions, custom monitoring rules) depend on
-:data:`ServerModules` and check each name with it before the domain imports anything.
+:data:`ServerModules` and check each name with it before the domain imports anything; routes that
+take a path to read on the server pass :data:`ServerSources` to the domain. Embedded callers trust
+themselves and use neither.
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ from typing import Annotated
 from fastapi import Depends, Request
 
 from slipway._modules import ModulePolicy
+from slipway.datasets import SourcePolicy
 
 
 async def server_modules(request: Request) -> ModulePolicy:
@@ -19,3 +22,11 @@ async def server_modules(request: Request) -> ModulePolicy:
 
 
 ServerModules = Annotated[ModulePolicy, Depends(server_modules)]
+
+
+async def server_sources(request: Request) -> SourcePolicy:
+    """The local folders a request may make the server read: ``dataset_roots``, none when unset."""
+    return SourcePolicy(request.app.state.backend.settings.dataset_roots or ())
+
+
+ServerSources = Annotated[SourcePolicy, Depends(server_sources)]
