@@ -202,3 +202,17 @@ def test_a_run_page_with_its_image_and_a_text_artifact(browse: Browse, seeded: S
     page.get_by_role("link", name="notes/readme.txt").click()
     assert XSS in page.locator("#artifact-text").inner_text()
     browse.screenshot(page, "artifact")
+
+
+def test_compare_charts_a_bounded_number_of_metrics(http: httpx.Client, ui_server: UIServer) -> None:
+    tracking = ui_server.backend.tracking
+    experiment = tracking.create_experiment("many metrics")
+    ids = []
+    for name in ("a", "b"):
+        run = tracking.create_run(experiment.id, name=name)
+        tracking.log_batch(run.id, metrics=[{"key": f"m{k}", "value": k, "step": 0} for k in range(9)])
+        ids.append(run.id)
+    page = http.get("/runs/compare", params={"run": ids})
+    assert page.text.count("<figcaption>") == 8
+    assert "Charts of the first 8 metrics; the table above lists all 9." in page.text
+    assert page.text.count("<th>m") == 9

@@ -23,7 +23,8 @@ from slipway.tracking import Run, TrackingService
 router = APIRouter(route_class=UIRoute)
 
 MAX_COMPARED = 10
-MAX_CHARTS = 24  # metric charts on one page; the metrics table lists them all
+MAX_CHARTS = 24  # metric charts on a run's page; the metrics table lists them all
+MAX_COMPARE_CHARTS = 8  # on the compare page each chart reads one history per run: bounded work
 TEXT_PREVIEW_BYTES = 512 * 1024
 _IMAGE_TYPES = {".png": "image/png", ".jpg": "image/jpeg", ".jpeg": "image/jpeg", ".gif": "image/gif",
                 ".webp": "image/webp"}
@@ -58,7 +59,7 @@ def compare_page(request: Request, run: Annotated[list[str], Query()] = []) -> H
                                 include_deleted=True).runs  # statuses and times of all of them in one query
     by_id = {r.id: r for r in found}
     runs = [by_id[i] for i in comparison.run_ids]
-    charts = [(key, svg(_history_chart(service, runs, key))) for key in list(comparison.metrics)[:MAX_CHARTS]]
+    charts = [(key, svg(_history_chart(service, runs, key))) for key in list(comparison.metrics)[:MAX_COMPARE_CHARTS]]
     return render(request, "runs/compare.html", title="Compare runs", comparison=comparison, runs=runs, charts=charts)
 
 
