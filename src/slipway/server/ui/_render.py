@@ -81,7 +81,7 @@ def _number(value: float | int | None, digits: int = 5) -> str:
 
 
 def _duration(value: dt.timedelta | float | None) -> str:
-    """``1h 02m``, ``3m 07s`` or ``4.2s``: as precise as a person reading a table needs."""
+    """``3d 04h``, ``1h 02m``, ``3m 07s`` or ``4.2s``: as precise as a person reading a table needs."""
     if value is None:
         return ""
     seconds = value.total_seconds() if isinstance(value, dt.timedelta) else float(value)
@@ -91,7 +91,10 @@ def _duration(value: dt.timedelta | float | None) -> str:
     if minutes < 60:
         return f"{minutes}m {secs:02d}s"
     hours, minutes = divmod(minutes, 60)
-    return f"{hours}h {minutes:02d}m"
+    if hours < 48:
+        return f"{hours}h {minutes:02d}m"
+    days, hours = divmod(hours, 24)
+    return f"{days}d {hours:02d}h"
 
 
 def _first_line(text: str | None, limit: int = 80) -> str:
