@@ -2,7 +2,7 @@
 
 Run by hand (seeding takes about a minute; ``--quick`` seeds 10× less)::
 
-    .venv/bin/python bench/ui.py [--quick] [--repeat 20] [--json out.json] [--keep]
+    .venv/bin/python bench/ui.py [--quick] [--runs N] [--versions N] [--repeat 20] [--json out.json] [--keep]
 
 The store is a SQLite file in a temp folder. Runs go in through a bulk insert into the tracking
 tables (what ``TrackingService`` would write for them, 100,000 at a time instead of one
@@ -227,11 +227,16 @@ def report_pages(results: list[PageResult], title: str, json_path: Path | None) 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true", help="10,000 runs and 100 versions")
+    parser.add_argument("--runs", type=int, help="seed this many runs instead (at least 20)")
+    parser.add_argument("--versions", type=int, help="seed this many model versions instead (at least 5)")
     parser.add_argument("--repeat", type=int, default=20, help="timed fetches per page (default 20)")
     parser.add_argument("--json", type=Path, help="also write every figure to this file")
     parser.add_argument("--keep", action="store_true", help="keep the temp folder and print where it is")
     args = parser.parse_args(argv)
     total_runs, total_versions = (10_000, 100) if args.quick else (100_000, 1_000)
+    total_runs, total_versions = args.runs or total_runs, args.versions or total_versions
+    if total_runs < 20 or total_versions < 5:
+        parser.error("the pages need at least 20 runs (10 are compared) and 5 versions (5 are compared)")
     rng = random.Random(7)
     with Session("ui", keep=args.keep) as session:
         home = session.folder("store")
