@@ -18,7 +18,7 @@ from starlette.datastructures import Headers
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from slipway.errors import InvalidInput
+from slipway.errors import InvalidInput, PayloadTooLarge
 from slipway.server._errors import error_response
 
 RAW_MEDIA_TYPE = "application/octet-stream"
@@ -104,7 +104,7 @@ class BodyLimitMiddleware:
                 await response(scope, receive, send)
                 return
             if int(declared) > limit:
-                response = error_response(413, "PAYLOAD_TOO_LARGE", f"{message}; this one declares {declared} bytes",
+                response = error_response(413, PayloadTooLarge.code, f"{message}; this one declares {declared} bytes",
                                           field="body", headers={"Connection": "close"})
                 await response(scope, receive, send)
                 return
