@@ -67,8 +67,11 @@ def server(
         slipway users create alice --role admin
         slipway tokens create --user alice --expires-in 30d
 
-    Clients then set SLIPWAY_SERVER_URL=http://127.0.0.1:5000 and SLIPWAY_TOKEN=<the token>; their
+    Clients then set SLIPWAY_SERVER_URL=http://127.0.0.1:5000 and SLIPWAY_TOKEN to the token; their
     runs land in this server's store (the one `slipway config` shows). Stop it with Ctrl-C.
+
+    The web UI is at the same address: open http://127.0.0.1:5000/ in a browser and paste the token
+    on its login page (docs/ui.md).
 
     The server also fires due schedules and runs the actions of event rules every few seconds
     (`slipway schedules`, `slipway rules`; SLIPWAY_SCHEDULER_INTERVAL=0 turns that off).
