@@ -243,3 +243,16 @@ def test_files_download_and_immutability(client: Client, group: str, package: Pa
     with pytest.raises(InvalidInput) as exc:
         r.download_version(group, 1, tmp_path / "a-file")
     assert exc.value.field == "dst"
+
+
+def test_tags_of_groups_and_versions_can_be_deleted(client: Client, package: Path) -> None:
+    r = client.registry
+    name = unique("tags")
+    r.create_group(name, tags={"team": "ads", "tier/1": "x"})
+    v = r.register_model(name, package, tags={"n": "1", "keep": "y"})
+    assert r.delete_group_tag(name, "tier/1").tags == {"team": "ads"}
+    assert r.delete_version_tag(name, v.version, "n").tags == {"keep": "y"}
+    with pytest.raises(NotFound, match="no tag 'n'"):
+        r.delete_version_tag(name, v.version, "n")
+    with pytest.raises(NotFound):
+        r.delete_group_tag(name, "missing")

@@ -119,6 +119,9 @@ class RemoteRegistry:
     ) -> ModelGroup:
         return self._call(ModelGroup, "PATCH", _group(name), json={"description": description, "tags": _texts(tags)})
 
+    def delete_group_tag(self, name: str, key: str) -> ModelGroup:
+        return self._call(ModelGroup, "DELETE", _group(name, "/tags"), params={"key": key})
+
     # ----------------------------------------------------------------- registering
 
     def register_model(
@@ -244,6 +247,9 @@ class RemoteRegistry:
     ) -> ModelVersion:
         body = {"description": description, "tags": _texts(tags)}
         return self._call(ModelVersion, "PATCH", _version(group, version), json=body)
+
+    def delete_version_tag(self, group: str, version: int, key: str) -> ModelVersion:
+        return self._call(ModelVersion, "DELETE", _version(group, version, "/tags"), params={"key": key})
 
     # ----------------------------------------------------------------- approval
 

@@ -21,7 +21,7 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any, BinaryIO
 
-from sqlalchemy import Connection, Table, insert, select, update
+from sqlalchemy import Connection, Table, delete, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from slipway._ids import new_id, now_ms
@@ -304,6 +304,31 @@ class RegistryService(RegistryReader):
             )
         return self.get_version_by_id(row.id)
 
+    @requires(Permission.WRITE)
+    def delete_group_tag(self, name: str, key: str) -> ModelGroup:
+        """Remove one tag of a group.
+
+        Raises:
+            NotFound: if the group does not exist or has no tag ``key``.
+        """
+        with self._db.write() as conn:
+            group = rows.group_row(conn, name)
+            _delete_tag(conn, model_groups, model_group_tags, "group_id", "model_group", group.id, key)
+        return self.get_group(name)
+
+    @requires(Permission.WRITE)
+    def delete_version_tag(self, group: str, version: int, key: str) -> ModelVersion:
+        """Remove one tag of a version.
+
+        Raises:
+            NotFound: if the version does not exist or has no tag ``key``.
+        """
+        number = check_version_number(version)
+        with self._db.write() as conn:
+            row = rows.version_row(conn, group, number)
+            _delete_tag(conn, model_versions, model_version_tags, "version_id", "model_version", row.id, key)
+        return self.get_version_by_id(row.id)
+
     # ----------------------------------------------------------------- approval
 
     @requires(Permission.READ)
@@ -493,3 +518,20 @@ def _update_with_tags(
         object_id=object_id,
         details={"description": values.get("description"), "tags": dict(tag_rows)},
     )
+
+
+def _delete_tag(
+    conn: Connection, table: Table, tag_table: Table, owner_column: str, kind: str, object_id: str, key: str
+) -> None:
+    """Delete a group's or version's tag and audit it, in the caller's transaction.
+
+    Raises:
+        NotFound: if the object has no tag ``key``.
+    """
+    owner = tag_table.c[owner_column]
+    if conn.execute(delete(tag_table).where(owner == object_id, tag_table.c.key == key)).rowcount == 0:
+        raise NotFound(f"{kind.replace('_', ' ')} {object_id} has no tag {key!r}", field="key")
+    conn.execute(
+        update(table).where(table.c.id == object_id).values(updated_by=current_principal().name, updated_at=now_ms())
+    )
+    record_change(conn, action=f"{kind}.update", object_kind=kind, object_id=object_id, details={"deleted_tag": key})

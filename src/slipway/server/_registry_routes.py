@@ -64,6 +64,12 @@ def update_group(group: str, body: s.UpdateModelGroup, registry: Registry) -> Mo
     return registry.update_group(group, description=body.description, tags=body.tags)
 
 
+@groups.delete("/{group}/tags")
+def delete_group_tag(group: str, key: str, registry: Registry) -> ModelGroup:
+    """Remove the tag ``key`` (in the query string: keys may hold ``/``)."""
+    return registry.delete_group_tag(group, key)
+
+
 @groups.post("/{group}/compare")
 def compare_versions(group: str, body: s.CompareVersions, registry: Registry) -> VersionComparison:
     return registry.compare_versions(group, body.versions)
@@ -105,6 +111,12 @@ def get_version(group: str, version: int, registry: Registry) -> ModelVersion:
 @versions.patch("/{version}")
 def update_version(group: str, version: int, body: s.UpdateModelVersion, registry: Registry) -> ModelVersion:
     return registry.update_version(group, version, description=body.description, tags=body.tags)
+
+
+@versions.delete("/{version}/tags")
+def delete_version_tag(group: str, version: int, key: str, registry: Registry) -> ModelVersion:
+    """Remove the tag ``key`` (in the query string: keys may hold ``/``)."""
+    return registry.delete_version_tag(group, version, key)
 
 
 @versions.post("/{version}/status")

@@ -135,3 +135,14 @@ def test_tokens_and_roles_apply(server: LiveServer, backend: Backend, run_id: st
         point = {"run_id": run_id, "key": "m", "value": 1.0}
         _error(api.post("/runs/log-metric", json=point), 403, "PERMISSION_DENIED")
     assert httpx.get(f"{server.url}/api/2.0/mlflow/runs/get", params={"run_id": run_id}).status_code == 401
+
+
+def test_registry_tags_are_set_and_deleted(mlflow_api: httpx.Client, backend: Backend) -> None:
+    tagged = {"name": "tagged", "tags": [{"key": "a", "value": "1"}]}
+    created = mlflow_api.post("/mlflow/registered-models/create", json=tagged)
+    assert created.status_code == 200, created.text
+    gone = mlflow_api.request("DELETE", "/mlflow/registered-models/delete-tag", json={"name": "tagged", "key": "a"})
+    assert gone.status_code == 200, gone.text
+    assert backend.registry.get_group("tagged").tags == {}
+    again = mlflow_api.request("DELETE", "/mlflow/registered-models/delete-tag", json={"name": "tagged", "key": "a"})
+    _error(again, 404, "RESOURCE_DOES_NOT_EXIST")

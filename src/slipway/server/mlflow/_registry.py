@@ -3,8 +3,8 @@
 Registered models are Slipway model groups, model versions are its versions: a version created
 through MLflow starts ``PendingManualApproval`` and follows the registry's approval rules and
 alias protections, exactly as one registered with Slipway's SDK. What Slipway keeps on purpose
-(versions and groups are never deleted, for lineage and audit) answers ``NOT_IMPLEMENTED``, except
-deleting a version, which archives it. MLflow's stages are shown (``Archived`` or ``None``) but
+(groups are never deleted or renamed, for lineage and audit) answers ``NOT_IMPLEMENTED``; deleting
+a version archives it. MLflow's stages are shown (``Archived`` or ``None``) but
 not set: Slipway uses approval and aliases instead.
 """
 
@@ -135,7 +135,9 @@ async def set_registered_model_tag(request: Request) -> dict[str, Any]:
 
 @router.delete("/registered-models/delete-tag")
 async def delete_registered_model_tag(request: Request) -> dict[str, Any]:
-    raise not_implemented("deleting a registered model tag (set it to another value instead)")
+    f = await _fields(request)
+    await run_in_threadpool(_registry(request).delete_group_tag, f.req("name"), f.req("key"))
+    return {}
 
 
 @router.post("/registered-models/alias")
@@ -257,4 +259,7 @@ async def set_model_version_tag(request: Request) -> dict[str, Any]:
 
 @router.delete("/model-versions/delete-tag")
 async def delete_model_version_tag(request: Request) -> dict[str, Any]:
-    raise not_implemented("deleting a model version tag (set it to another value instead)")
+    f = await _fields(request)
+    name, version = _version(f)
+    await run_in_threadpool(_registry(request).delete_version_tag, name, version, f.req("key"))
+    return {}
