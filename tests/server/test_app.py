@@ -47,7 +47,7 @@ def test_unexpected_error_is_a_generic_500_logged_with_traceback(
 
     monkeypatch.setattr(backend.tracking, "get_run", boom)
     headers = {"Authorization": f"Bearer {admin_token(backend)}"}
-    with serving(create_app(backend)) as url, httpx.Client(base_url=url, headers=headers) as http, \
+    with serving(create_app(backend)) as url, httpx.Client(base_url=url, headers=headers, timeout=30) as http, \
             caplog.at_level(logging.ERROR, logger="slipway.server"):
         resp = http.get("/api/v1/runs/any")
         assert http.get("/health").status_code == 200  # on the same kept-alive connection
