@@ -20,8 +20,8 @@ from slipway.server import create_app
 
 
 def test_health_and_version(live_server: LiveServer) -> None:
-    assert httpx.get(f"{live_server.url}/health").json() == {"status": "ok"}
-    version = httpx.get(f"{live_server.url}/api/v1/version", headers=live_server.headers)
+    assert httpx.get(f"{live_server.url}/health", timeout=30).json() == {"status": "ok"}
+    version = httpx.get(f"{live_server.url}/api/v1/version", headers=live_server.headers, timeout=30)
     assert version.json() == {"version": __version__, "api": "v1"}
 
 
