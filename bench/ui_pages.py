@@ -100,7 +100,7 @@ def seed_monitoring(backend: Backend, rng: np.random.Generator) -> str:
 def send_traffic(client: httpx.Client, app: ServerTiming) -> None:
     """200 requests through the server, between two samples of its traffic history."""
     client.get("/endpoints/shells")  # the first look starts the history
-    history = app.app.state.traffic_history  # type: ignore[attr-defined]
+    history = app.app.state.serving_host.traffic()  # type: ignore[attr-defined]
     history.close()
     history.sample(time.time())
     body = {"dataframe_split": {"columns": ["length", "diameter"], "data": [[0.5, 0.4]]}}

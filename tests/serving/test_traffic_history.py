@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from slipway.serving import TrafficHistory
+from slipway.serving import ServingHost, TrafficHistory
 from slipway.serving._metrics import ServingMetrics
 
 
@@ -45,3 +45,11 @@ def test_a_sample_at_an_earlier_clock_reading_adds_nothing() -> None:
     metrics.record("ep", "a", 0.001, error=False)
     history.sample(50.0)
     assert history.points("ep") == {}
+
+
+def test_a_serving_host_samples_its_traffic_until_closed() -> None:
+    host = ServingHost(None, None, None)  # type: ignore[arg-type]  # no endpoint is started here
+    history = host.traffic()
+    assert host.traffic() is history and history.sampling  # one history per host, started on the first call
+    host.close()
+    assert not history.sampling  # its thread ends with the host

@@ -28,7 +28,7 @@ from starlette.routing import Route
 
 from slipway.errors import SlipwayError
 from slipway.registry import RegistryReader
-from slipway.serving._metrics import CONTENT_TYPE, ServingMetrics
+from slipway.serving._metrics import CONTENT_TYPE, ServingMetrics, TrafficHistory
 from slipway.serving._runtime import Answer, EndpointRuntime, Prepared
 from slipway.serving._service import ServingService, check_endpoint_name
 from slipway.store.artifacts import ArtifactStore
@@ -63,6 +63,8 @@ class ServingHost:
         )
         self._runtimes: dict[str, EndpointRuntime] = {}
         self._lock = threading.Lock()
+        self._traffic: TrafficHistory | None = None
+        self._traffic_lock = threading.Lock()  # not _lock: that one is held while a model loads
 
     def get(self, name: str) -> EndpointRuntime | None:
         """The runtime of ``name`` if started (no locking: the request path's fast case)."""
@@ -87,6 +89,13 @@ class ServingHost:
             batcher = self._batchers[runtime.name] = _Batcher(runtime, self.max_batch_size, self.max_wait_ms / 1000)
         return await batcher.submit(runtime.prepare(body, content_type, headers))
 
+    def traffic(self) -> TrafficHistory:
+        """The rates over time of this host's metrics, sampled from the first call until :meth:`close`."""
+        with self._traffic_lock:
+            if self._traffic is None:
+                self._traffic = TrafficHistory(self.metrics).start()
+            return self._traffic
+
     @property
     def ready(self) -> bool:
         return all(r.ready for r in list(self._runtimes.values()))
@@ -96,6 +105,9 @@ class ServingHost:
             for runtime in self._runtimes.values():
                 runtime.close()
             self._runtimes.clear()
+        with self._traffic_lock:
+            if self._traffic is not None:
+                self._traffic.close()
         self.metrics.close()
 
 

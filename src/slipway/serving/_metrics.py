@@ -199,6 +199,11 @@ class TrafficHistory:
                 self._thread.start()
         return self
 
+    @property
+    def sampling(self) -> bool:
+        """Whether its thread samples (between :meth:`start` and :meth:`close`)."""
+        return self._thread is not None and not self._stop.is_set()
+
     def _run(self) -> None:
         self.sample()
         while not self._stop.wait(self.interval):

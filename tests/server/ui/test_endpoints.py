@@ -65,7 +65,7 @@ def test_an_endpoint_page_shows_variants_deployments_and_capture(client: TestCli
 
 def test_traffic_through_the_server_is_charted(client: TestClient, backend: Backend) -> None:
     client.get("/endpoints/line")  # the first look starts the sampling
-    history: TrafficHistory = client.app.state.traffic_history  # type: ignore[attr-defined]
+    history: TrafficHistory = client.app.state.serving_host.traffic()  # type: ignore[attr-defined]
     history.close()  # sample by hand from here on: a test cannot wait for the clock
     start = time.time() + 1000
     history.sample(start)

@@ -10,7 +10,6 @@ from ``/endpoints/{name}/traffic`` every few seconds.
 from __future__ import annotations
 
 import datetime as dt
-import threading
 from typing import Any
 
 from fastapi import APIRouter, Request
@@ -23,20 +22,10 @@ from slipway.serving import Endpoint, ServingHost, TrafficHistory, TrafficPoint
 
 router = APIRouter(route_class=UIRoute)
 
-_history_lock = threading.Lock()  # one history per app, even when two first requests race
-
-
 def traffic_history(request: Request) -> TrafficHistory | None:
-    """The app's traffic history, started on first use; None when the app serves no inference routes."""
-    state = request.app.state
-    host: ServingHost | None = getattr(state, "serving_host", None)
-    if host is None:
-        return None
-    with _history_lock:
-        history: TrafficHistory | None = getattr(state, "traffic_history", None)
-        if history is None:
-            history = state.traffic_history = TrafficHistory(host.metrics).start()
-    return history
+    """The serving host's traffic history (sampling from the first look); None when the app serves no inference."""
+    host: ServingHost | None = getattr(request.app.state, "serving_host", None)
+    return None if host is None else host.traffic()
 
 
 def traffic_charts(points: dict[str, list[TrafficPoint]]) -> dict[str, str]:
