@@ -43,8 +43,17 @@ def _wait_ready(url: str, proc: subprocess.Popen[bytes], timeout: float = 60.0) 
     raise TimeoutError("slipway serve did not become ready")
 
 
+def _workers(pid: int) -> list[int]:
+    """The worker processes uvicorn spawned (not multiprocessing's resource tracker)."""
+    found = []
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        found += [int(child) for child in (task / "children").read_text().split()
+                  if b"spawn_main" in Path(f"/proc/{child}/cmdline").read_bytes()]
+    return found
+
+
 @contextlib.contextmanager
-def _serve(home: Path, *, ready_timeout: float = 60.0) -> Iterator[tuple[subprocess.Popen[bytes], str]]:
+def _serve(home: Path, *, ready_timeout: float = 120.0) -> Iterator[tuple[subprocess.Popen[bytes], str]]:
     """``slipway serve rings`` on a free port, ready; killed at the end if a test left it running."""
     assert _EXE, "the slipway executable is not installed next to this Python"
     port = _free_port()
@@ -59,8 +68,12 @@ def _serve(home: Path, *, ready_timeout: float = 60.0) -> Iterator[tuple[subproc
         _wait_ready(url, proc, ready_timeout)
         yield proc, url
     finally:
-        if proc.poll() is None:
+        if proc.poll() is None:  # a test failed midway: its workers would outlive a killed parent
+            workers = _workers(proc.pid)
             proc.kill()
+            for pid in workers:
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(pid, signal.SIGKILL)
 
 
 def _stop(proc: subprocess.Popen[bytes]) -> None:
@@ -101,22 +114,13 @@ def test_sigterm_flushes_every_captured_record(tmp_path: Path, package: Path) ->
     assert sorted(captured) == sorted(ids)
 
 
-def _workers(pid: int) -> list[int]:
-    """The worker processes uvicorn spawned (not multiprocessing's resource tracker)."""
-    found = []
-    for task in Path(f"/proc/{pid}/task").iterdir():
-        found += [int(child) for child in (task / "children").read_text().split()
-                  if b"spawn_main" in Path(f"/proc/{child}/cmdline").read_bytes()]
-    return found
-
-
 def test_worker_processes_follow_the_variants_workers_and_share_their_metrics(tmp_path: Path, package: Path) -> None:
     home = tmp_path / "home"
     with Client(load_settings(env={}, cwd=tmp_path, home=str(home))) as client:
         model = register(client.registry, package)
         endpoint = client.serving.create_endpoint("rings", [{"model": model, "workers": 2}],
                                                   capture={"sampling_percent": 100})
-    with _serve(home, ready_timeout=90) as (proc, url):  # no --workers: the variant's 2 decide
+    with _serve(home) as (proc, url):  # no --workers: the variant's 2 decide
         assert len(_workers(proc.pid)) == 2
         ids = [_invoke(url, i) for i in range(40)]  # a connection each: either worker answers
         time.sleep(1.5)  # each worker publishes its counters every second

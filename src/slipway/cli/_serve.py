@@ -12,10 +12,13 @@ temporary folder, so ``/metrics`` counts all of them whichever one answers.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
+import socket
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -111,17 +114,39 @@ def _run_workers(
 ) -> None:
     """Run ``count`` uvicorn worker processes of :func:`worker_app` until stopped (blocks)."""
     import uvicorn
+    from uvicorn.supervisors import Multiprocess
 
     shared = Path(tempfile.mkdtemp(prefix="slipway-serve-metrics-"))
     os.environ.update({var: str(getattr(settings, name)) for var, name in _SETTINGS_ENV.items()})
     os.environ[_OPTIONS_ENV] = json.dumps({**options, "metrics_folder": str(shared)})
+    # A worker loading its models may not answer the supervisor's ping for a while on a busy
+    # machine; the default 5 s would have it killed and restarted, over and over.
+    config = uvicorn.Config(f"{__name__}:worker_app", factory=True, workers=count, log_level=log_level,
+                            timeout_worker_healthcheck=_WORKER_HEALTHCHECK_S)
     try:
-        # A worker loading its models may not answer the supervisor's ping for a while on a busy
-        # machine; the default 5 s would have it killed and restarted, over and over.
-        uvicorn.run(f"{__name__}:worker_app", factory=True, host=host, port=port, workers=count,
-                    log_level=log_level, timeout_worker_healthcheck=_WORKER_HEALTHCHECK_S)
+        with _listening(host, port) as sock:
+            Multiprocess(config, sockets=[sock]).run()
     finally:
         shutil.rmtree(shared, ignore_errors=True)
+
+
+@contextlib.contextmanager
+def _listening(host: str, port: int) -> Iterator[socket.socket]:
+    """The socket the workers share, made with its protocol named.
+
+    uvicorn's own (``socket.socket(family)``) has protocol 0, and asyncio sets TCP_NODELAY only on
+    connections accepted from a socket whose protocol is IPPROTO_TCP: without it a response's
+    body waits for the client's delayed ACK of its headers, ~40 ms a request.
+    """
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind((host, port))
+        sock.set_inheritable(True)
+        yield sock
+    finally:
+        sock.close()
 
 
 def worker_app() -> Starlette:
