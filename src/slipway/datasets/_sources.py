@@ -54,8 +54,8 @@ class SourcePolicy:
 
     def check(self, path: Path) -> Path:
         resolved = path.expanduser().resolve()
-        if self.allowed_roots == ():
-            raise PermissionDenied(
+        if self.allowed_roots == ():  # not a matter of who asks: nobody may, so not a 403
+            raise InvalidInput(
                 f"{str(path)!r}: this server reads no local paths (server setting dataset_roots is unset); "
                 "upload the file, or name an s3:// URI",
                 field="source",
@@ -102,8 +102,9 @@ def open_source(
         policy: which local paths may be read.
 
     Raises:
-        InvalidInput: (``field="source"``) for an unsupported scheme or format, or a folder
-            holding no data files; (``field="format"``) for an unknown format.
+        InvalidInput: (``field="source"``) for an unsupported scheme or format, a folder
+            holding no data files, or a local path where the policy allows none;
+            (``field="format"``) for an unknown format.
         NotFound: if the path or object does not exist.
         PermissionDenied: if a local path is outside the policy's allowed roots.
     """

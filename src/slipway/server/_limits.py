@@ -5,17 +5,20 @@ the larger ``max_upload_bytes`` for the routes that stream a raw body to disk (a
 files, dataset and feature uploads). A declared ``Content-Length`` over the limit is refused before
 a byte is read; a body sent without one (chunked) is counted as it arrives and cut off at the limit.
 
-Upload routes are found, not listed: a route is one if its request body in the OpenAPI spec is
-raw bytes (``application/octet-stream``), as every upload route declares.
+Upload routes are found, not listed: a route is one if it declares its request body as raw bytes
+(``application/octet-stream`` in its ``openapi_extra``), as every upload route does for the spec.
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
+import fastapi.routing
 from starlette.datastructures import Headers
 from starlette.exceptions import HTTPException
+from starlette.routing import BaseRoute
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from slipway.errors import InvalidInput, PayloadTooLarge
@@ -44,23 +47,21 @@ def _readable(count: int) -> str:
     return f"{count} bytes"
 
 
-def upload_routes(spec: dict[str, Any]) -> list[tuple[str, re.Pattern[str]]]:
-    """(method, path pattern) of every operation of an OpenAPI ``spec`` whose request body is raw bytes.
+def upload_routes(routes: Sequence[BaseRoute]) -> list[tuple[frozenset[str], re.Pattern[str]]]:
+    """(methods, path pattern) of every route whose request body is declared raw bytes.
 
-    The spec is the one source that lists every route, those of included routers too. A final
-    ``{param}`` matches the rest of the path (file paths such as ``a/b.csv``), others one segment.
+    Included routers are walked with FastAPI's ``iter_route_contexts`` where it has one (it
+    includes routers lazily); older releases list every route in ``app.routes`` already.
     """
+    iterate: Callable[[Sequence[BaseRoute]], Iterable[Any]] | None = getattr(
+        fastapi.routing, "iter_route_contexts", None
+    )
     found = []
-    for path, operations in spec.get("paths", {}).items():
-        parts = re.split(r"(\{[^}]+\})", path)
-        pattern = "".join(
-            (".+" if i == len(parts) - 2 and not parts[-1] else "[^/]+") if part.startswith("{") else re.escape(part)
-            for i, part in enumerate(parts)
-        )
-        for method, operation in operations.items():
-            content = operation.get("requestBody", {}).get("content", {}) if isinstance(operation, dict) else {}
-            if RAW_MEDIA_TYPE in content:
-                found.append((method.upper(), re.compile(f"^{pattern}$")))
+    for route in iterate(routes) if iterate is not None else routes:
+        extra = getattr(route, "openapi_extra", None) or {}
+        pattern = getattr(route, "path_regex", None)
+        if pattern is not None and RAW_MEDIA_TYPE in extra.get("requestBody", {}).get("content", {}):
+            found.append((frozenset(getattr(route, "methods", None) or ()), pattern))
     return found
 
 
@@ -70,22 +71,22 @@ class BodyLimitMiddleware:
     Args:
         app: the application to guard.
         max_request_bytes: the limit of any body but an upload's.
-        max_upload_bytes: the limit of a body sent to an upload route, which the app's OpenAPI
-            spec tells (read at the first request, once every route is in place).
+        max_upload_bytes: the limit of a body sent to an upload route, found among the app's
+            routes at the first request, once every route is in place.
     """
 
     def __init__(self, app: ASGIApp, *, max_request_bytes: int, max_upload_bytes: int) -> None:
         self.app = app
         self.max_request_bytes = max_request_bytes
         self.max_upload_bytes = max_upload_bytes
-        self._uploads: list[tuple[str, re.Pattern[str]]] | None = None
+        self._uploads: list[tuple[frozenset[str], re.Pattern[str]]] | None = None
 
     def _limit(self, scope: Scope) -> tuple[int, str]:
         """The limit of a request, and the words that explain it."""
         if self._uploads is None:
-            self._uploads = upload_routes(scope["app"].openapi())
+            self._uploads = upload_routes(scope["app"].routes)
         method, path = scope["method"], scope["path"]
-        if any(method == verb and pattern.match(path) for verb, pattern in self._uploads):
+        if any(method in methods and pattern.match(path) for methods, pattern in self._uploads):
             limit, setting, what = self.max_upload_bytes, "max_upload_bytes", "an upload"
         else:
             limit, setting, what = self.max_request_bytes, "max_request_bytes", "a request body"
