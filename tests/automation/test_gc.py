@@ -62,8 +62,10 @@ def test_captures_older_than_the_policy_are_deleted(backend: Backend) -> None:
     store.put_bytes(endpoint, "capture/2020/01/01/00/a.jsonl", b'{"old": 1}\n')
     store.put_bytes(endpoint, recent, b'{"new": 1}\n')
     assert auto.collect_garbage(dry_run=True, grace_seconds=0).items == []  # no policy: everything stays
-    with pytest.raises(InvalidInput):
+    with pytest.raises(InvalidInput, match="capture_days"):
         auto.set_retention(capture_days=-1)
+    with pytest.raises(InvalidInput, match="keep_executions must be a whole number from 0 to"):
+        auto.set_retention(keep_executions=10**30)  # must not reach the database as an overflow
     assert auto.set_retention(capture_days=7).capture_days == 7
     report = auto.collect_garbage(grace_seconds=0)
     assert [(i.kind, i.name) for i in report.items][:1] == [("capture", "endpoint ep1: capture/2020/01/01/00")]

@@ -223,9 +223,14 @@ def test_no_request_is_a_500(fuzz_server: LiveServer) -> None:
                 for body in _bodies(props):
                     resp = http.request(method, path, json=body, params={"key": "x", "name": "x", "path": ".."})
                     sent += 1
+                    if resp.status_code == 501:  # MLflow's own status for a call Slipway does not offer
+                        assert resp.json()["error_code"] == "NOT_IMPLEMENTED", (method, path, body, resp.text)
+                        continue
                     assert resp.status_code < 500, (method, path, body, resp.text)
                     if resp.status_code >= 400:
-                        assert resp.json()["error"]["code"]
+                        error = resp.json()  # MLflow's routes answer in MLflow's shape, the others in Slipway's
+                        code = error.get("error_code") if path.startswith("/api/2.0/") else error["error"]["code"]
+                        assert code, (method, path, body, resp.text)
         assert sent > 1000
 
 

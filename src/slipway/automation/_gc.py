@@ -46,6 +46,8 @@ _TERMINAL = ("Succeeded", "Failed", "Stopped")
 _STEP_OWNER, _EXECUTION_OWNER, _ENDPOINT_OWNER = "step_execution", "pipeline_execution", "endpoint"
 _CAPTURE_PREFIX = "capture/"
 _DAY_MS = 86_400_000
+# Far beyond any real policy, yet small enough for a 64-bit column and for day arithmetic in ms.
+_RETENTION_LIMITS = {"keep_executions": 1_000_000, "capture_days": 36_500}
 _Ref = tuple[str, str, str]  # owner kind, owner id, path
 
 
@@ -65,8 +67,9 @@ class GarbageCollector:
         for kind, value in given.items():
             if value is None:
                 continue
-            if not isinstance(value, int) or value < 0:
-                raise InvalidInput(f"{kind} must be a whole number >= 0 (0: keep everything)", field=kind)
+            if not isinstance(value, int) or not 0 <= value <= _RETENTION_LIMITS[kind]:
+                limit = _RETENTION_LIMITS[kind]
+                raise InvalidInput(f"{kind} must be a whole number from 0 to {limit} (0: keep everything)", field=kind)
             rows.append({"kind": kind, "value": value, "updated_by": current_principal().name, "updated_at": now_ms()})
         with self._db.write() as conn:
             upsert(conn, automation_retention, rows, keys=("kind",), update=("value", "updated_by", "updated_at"))
