@@ -91,6 +91,17 @@ def test_batch_logs_metrics_params_tags_and_nan(mlflow_api: httpx.Client, run_id
                                              "INVALID_PARAMETER_VALUE")
 
 
+def test_secret_looking_params_and_tags_leave_redacted(mlflow_api: httpx.Client, run_id: str) -> None:
+    batch = {"run_id": run_id, "params": [{"key": "db_password", "value": "hunter2"}],
+             "tags": [{"key": "api_token", "value": "slw_abc"}]}
+    assert mlflow_api.post("/mlflow/runs/log-batch", json=batch).json() == {}
+    run = mlflow_api.get("/mlflow/runs/get", params={"run_id": run_id}).json()["run"]
+    assert {"key": "db_password", "value": "***"} in run["data"]["params"]
+    assert {"key": "api_token", "value": "***"} in run["data"]["tags"]
+    found = mlflow_api.post("/mlflow/runs/search", json={"experiment_ids": ["0"]})
+    assert run_id in found.text and "hunter2" not in found.text
+
+
 def test_ajax_mirror_answers_like_the_api(server: LiveServer, mlflow_api: httpx.Client, run_id: str) -> None:
     url = f"{server.url}/ajax-api/2.0/mlflow/runs/get"
     mirror = httpx.get(url, params={"run_id": run_id}, headers=mlflow_api.headers)

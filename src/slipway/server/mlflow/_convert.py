@@ -11,6 +11,7 @@ import datetime as dt
 from collections.abc import Mapping
 from typing import Any
 
+from slipway._redact import redact_record
 from slipway.mlflow_compat import LinkKind, LoggedModel, logged_model_root, run_root, version_root
 from slipway.registry import ModelGroup, ModelVersion
 from slipway.server.mlflow._fields import double_out
@@ -34,6 +35,7 @@ def drop_none(message: dict[str, Any]) -> dict[str, Any]:
 
 
 def experiment(e: Experiment) -> dict[str, Any]:
+    e = redact_record(e)  # MLflow's client cannot ask to reveal secrets, so nobody sees them through it
     return drop_none(
         {
             "experiment_id": e.id,
@@ -69,6 +71,7 @@ def run_info(r: Run) -> dict[str, Any]:
 
 
 def run(r: Run, links: Mapping[LinkKind, list[dict[str, Any]]] | None = None) -> dict[str, Any]:
+    r = redact_record(r)  # as for experiments: secret-looking params and tags leave as ***
     links = links or {}
     return {
         "info": run_info(r),
