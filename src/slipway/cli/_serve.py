@@ -12,13 +12,10 @@ temporary folder, so ``/metrics`` counts all of them whichever one answers.
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
 import shutil
-import socket
 import tempfile
-from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -36,7 +33,6 @@ if TYPE_CHECKING:
 
 # What the parent hands its worker processes, which rebuild the app from the environment.
 _OPTIONS_ENV = "SLIPWAY_SERVE_OPTIONS"
-_WORKER_HEALTHCHECK_S = 60
 _SETTINGS_ENV = {"SLIPWAY_HOME": "home", "SLIPWAY_DB_URL": "db_url", "SLIPWAY_ARTIFACT_URL": "artifact_url"}
 
 
@@ -113,40 +109,15 @@ def _run_workers(
     settings: Settings, options: dict[str, object], count: int, *, host: str, port: int, log_level: str
 ) -> None:
     """Run ``count`` uvicorn worker processes of :func:`worker_app` until stopped (blocks)."""
-    import uvicorn
-    from uvicorn.supervisors import Multiprocess
+    from slipway.server._workers import run_workers
 
     shared = Path(tempfile.mkdtemp(prefix="slipway-serve-metrics-"))
     os.environ.update({var: str(getattr(settings, name)) for var, name in _SETTINGS_ENV.items()})
     os.environ[_OPTIONS_ENV] = json.dumps({**options, "metrics_folder": str(shared)})
-    # A worker loading its models may not answer the supervisor's ping for a while on a busy
-    # machine; the default 5 s would have it killed and restarted, over and over.
-    config = uvicorn.Config(f"{__name__}:worker_app", factory=True, workers=count, log_level=log_level,
-                            timeout_worker_healthcheck=_WORKER_HEALTHCHECK_S)
     try:
-        with _listening(host, port) as sock:
-            Multiprocess(config, sockets=[sock]).run()
+        run_workers(f"{__name__}:worker_app", count, host=host, port=port, log_level=log_level)
     finally:
         shutil.rmtree(shared, ignore_errors=True)
-
-
-@contextlib.contextmanager
-def _listening(host: str, port: int) -> Iterator[socket.socket]:
-    """The socket the workers share, made with its protocol named.
-
-    uvicorn's own (``socket.socket(family)``) has protocol 0, and asyncio sets TCP_NODELAY only on
-    connections accepted from a socket whose protocol is IPPROTO_TCP: without it a response's
-    body waits for the client's delayed ACK of its headers, ~40 ms a request.
-    """
-    family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
-    try:
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        sock.bind((host, port))
-        sock.set_inheritable(True)
-        yield sock
-    finally:
-        sock.close()
 
 
 def worker_app() -> Starlette:

@@ -27,6 +27,7 @@ from slipway.server._scheduling import scheduler_lifespan
 from slipway.server._security_routes import router as security_router
 from slipway.server._serving_routes import router as serving_router
 from slipway.server._tracking_routes import router as tracking_router
+from slipway.server._workers import run_workers
 from slipway.server.mlflow import mount_mlflow
 from slipway.server.ui import ui_router
 from slipway.serving import ServingHost, mount_inference
@@ -148,6 +149,4 @@ def serve(
     Backend(settings).close()  # migrate once here, not in a race between the workers
     os.environ.update({var: str(getattr(settings, name)) for var, name in _WORKER_ENV.items()})
     os.environ[_NO_AUTH_ENV] = "0" if auth else "1"
-    uvicorn.run(
-        f"{__name__}:_worker_app", factory=True, host=host, port=port, workers=workers, log_level=log_level
-    )
+    run_workers(f"{__name__}:_worker_app", workers, host=host, port=port, log_level=log_level)
