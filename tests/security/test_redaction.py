@@ -97,3 +97,26 @@ def test_the_cli_redacts_unless_asked(tmp_path: object, monkeypatch: pytest.Monk
     assert json.loads(shown.output)["params"]["api_key"] == REDACTED
     revealed = runner.invoke(cli_app, ["runs", "show", run.id, "--json", "--reveal-secrets"])
     assert json.loads(revealed.output)["params"]["api_key"] == "sk-123"  # embedded: the local user is an admin
+
+
+def test_the_cli_in_remote_mode_asks_the_server_to_reveal(hardened: LiveServer, api: httpx.Client, run_id: str,
+                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    api.post(f"/runs/{run_id}/params", json={"key": "db_password", "value": "hunter2"}).raise_for_status()
+    monkeypatch.setenv("SLIPWAY_SERVER_URL", hardened.url)
+    monkeypatch.setenv("SLIPWAY_TOKEN", hardened.token)
+    runner = CliRunner()
+    shown = runner.invoke(cli_app, ["runs", "show", run_id, "--json"])
+    assert json.loads(shown.output)["params"]["db_password"] == REDACTED
+    revealed = runner.invoke(cli_app, ["runs", "show", run_id, "--json", "--reveal-secrets"])
+    assert json.loads(revealed.output)["params"]["db_password"] == "hunter2"  # the server's admin asked
+    listed = runner.invoke(cli_app, ["runs", "list", "--json", "--reveal-secrets"])
+    assert "hunter2" in listed.output
+    backend = Backend(hardened.settings)
+    try:
+        backend.security.create_user("sam-scientist", ["scientist"])
+        token = backend.security.create_token("sam-scientist").secret
+    finally:
+        backend.close()
+    monkeypatch.setenv("SLIPWAY_TOKEN", token)
+    refused = runner.invoke(cli_app, ["runs", "show", run_id, "--reveal-secrets"])
+    assert refused.exit_code == 3 and "only an admin may reveal" in refused.output

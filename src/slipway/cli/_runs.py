@@ -21,6 +21,7 @@ from slipway.cli import _output
 from slipway.cli._output import JsonFlag
 from slipway.cli._run_views import comparison_table, history_table, run_detail, runs_table
 from slipway.cli._session import Tracking, experiment_ids, open_tracking
+from slipway.client import RemoteTracking
 from slipway.store.artifacts import ArtifactInfo, normalize_path
 
 runs_app = typer.Typer(
@@ -87,12 +88,17 @@ def search_command(
     _show_runs(experiment or [], filter_text, order_by or [], limit, as_json, reveal)
 
 
+def _reading(tracking: Tracking, reveal: bool) -> Tracking:
+    """Where to read runs from: a server redacts secrets itself, so asking to see them goes to it."""
+    return tracking.revealing_secrets() if reveal and isinstance(tracking, RemoteTracking) else tracking
+
+
 def _show_runs(experiments: list[str], filter_text: str | None, order_by: list[str], limit: int,
                as_json: bool, reveal: bool) -> None:
     """``runs list`` is a search without a filter: both print the same table or JSON."""
     with open_tracking() as tracking:
-        page = tracking.search_runs(experiment_ids(tracking, experiments), filter=filter_text,
-                                    order_by=order_by or None, max_results=limit)
+        page = _reading(tracking, reveal).search_runs(experiment_ids(tracking, experiments), filter=filter_text,
+                                                      order_by=order_by or None, max_results=limit)
         page = redact_record(page, check_reveal(reveal))
         names = {e.id: e.name for e in tracking.list_experiments(include_deleted=True)}
     more = f"[dim]Showing the first {limit} runs; more match (raise --limit to see them).[/dim]"
@@ -104,7 +110,7 @@ def _show_runs(experiments: list[str], filter_text: str | None, order_by: list[s
 def show_command(run_id: RunIdArg, as_json: JsonFlag = False, reveal: RevealOpt = False) -> None:
     """Show one run: its params, latest metrics, tags and artifacts."""
     with open_tracking() as tracking:
-        run = redact_record(tracking.get_run(run_id), check_reveal(reveal))
+        run = redact_record(_reading(tracking, reveal).get_run(run_id), check_reveal(reveal))
         experiment = tracking.get_experiment(run.experiment_id)
         artifacts = tracking.list_artifacts(run_id, recursive=True)
     _output.emit(
@@ -125,7 +131,7 @@ def compare_command(
 ) -> None:
     """Show runs side by side: one column per run, params that differ highlighted."""
     with open_tracking() as tracking:
-        comparison = redact_record(tracking.compare_runs(run_ids), check_reveal(reveal))
+        comparison = redact_record(_reading(tracking, reveal).compare_runs(run_ids), check_reveal(reveal))
     _output.emit(as_json, lambda: comparison.model_dump(mode="json"), lambda: comparison_table(comparison))
 
 

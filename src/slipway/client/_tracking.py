@@ -120,10 +120,20 @@ class RemoteTracking:
     """The tracking API of a ``slipway server``: the same methods, records and errors as
     :class:`~slipway.tracking.TrackingService`, which documents each of them."""
 
-    def __init__(self, http: HttpSession) -> None:
+    def __init__(self, http: HttpSession, *, reveal_secrets: bool = False) -> None:
         self._http = http
+        self._reveal = reveal_secrets
+
+    def revealing_secrets(self) -> RemoteTracking:
+        """The same API, asking the server to show secret-looking params and tags instead of ``***``.
+
+        The server grants it to admins only: for anyone else each call raises ``PermissionDenied``.
+        """
+        return RemoteTracking(self._http, reveal_secrets=True)
 
     def _call(self, kind: type[T], method: str, path: str, **request: Any) -> T:
+        if self._reveal:
+            request["params"] = {**(request.get("params") or {}), "reveal_secrets": "true"}
         return _parse(kind, self._http.request(method, path, **request))
 
     # ----------------------------------------------------------------- experiments
