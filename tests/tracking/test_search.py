@@ -99,3 +99,29 @@ def test_compare_runs_marks_differing_params(tracking: TrackingService, runs) ->
     assert cmp.params["depth"] == ["3", "5"]
     assert cmp.differing_params == ["depth"]
     assert [m.value for m in cmp.metrics["mse"]] == [4.0, 6.5]
+
+
+@pytest.mark.parametrize("order", [["metrics.loss ASC"], ["metrics.loss DESC"],
+                                   ["params.kind ASC", "metrics.loss DESC"], ["tags.team DESC"], ["end_time ASC"]])
+def test_keyset_pages_follow_the_order_through_ties_and_missing_values(tracking: TrackingService,
+                                                                       order: list[str]) -> None:
+    for i in range(17):
+        run = tracking.create_run(name=f"r{i}", tags={"team": "ab"[i % 2]} if i % 3 else None)
+        if i % 4:  # every fourth run has no loss: missing values sort last, both ways
+            tracking.log_metric(run.id, "loss", float(i % 3))  # many ties
+        tracking.log_param(run.id, "kind", "xy"[i % 2])
+        if i % 5 == 0:
+            tracking.end_run(run.id)
+    whole = [r.id for r in tracking.search_runs(order_by=order, max_results=100).runs]
+    paged: list[str] = []
+    token = None
+    while True:
+        page = tracking.search_runs(order_by=order, max_results=4, page_token=token)
+        paged += [r.id for r in page.runs]
+        token = page.next_page_token
+        if token is None:
+            break
+    assert paged == whole and len(whole) == 17
+    first = tracking.search_runs(order_by=order, max_results=4).next_page_token
+    with pytest.raises(InvalidInput, match="another order"):
+        tracking.search_runs(order_by=["metrics.loss ASC", "params.kind ASC", "tags.team ASC"], page_token=first)

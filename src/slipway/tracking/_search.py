@@ -357,9 +357,13 @@ def parse_filter(text: str | None) -> ColumnElement[bool] | None:
     return _Parser(text).parse()
 
 
-def apply_order(query: Select[Any], order_by: Sequence[str] | None) -> Select[Any]:
-    """Add ORDER BY terms (missing values last), then start time and id for a stable order."""
-    terms: list[Any] = []
+def apply_order(query: Select[Any], order_by: Sequence[str] | None) -> tuple[Select[Any], list[SortKey]]:
+    """Add ORDER BY terms (missing values last), then start time and id for a stable order.
+
+    Returns the query, which also selects each sort value (labelled ``_sort_N``), and the sort keys,
+    so a page can end with a keyset token (see :func:`after_keys`).
+    """
+    keys: list[SortKey] = []
     if order_by and len(order_by) > MAX_ORDER_TERMS:
         raise InvalidInput(f"order by at most {MAX_ORDER_TERMS} terms", field="order_by")
     for n, spec in enumerate(order_by or []):
@@ -379,21 +383,54 @@ def apply_order(query: Select[Any], order_by: Sequence[str] | None) -> Select[An
                 cond = and_(cond, table.c.is_nan == false())
             query = query.outerjoin(table, cond)
             column = table.c.value
-        terms.append(column.is_(None))  # missing last, whatever the direction
-        terms.append(column.desc() if direction == "DESC" else column.asc())
+        keys.append(SortKey(column, direction == "DESC"))
+    terms: list[Any] = []
+    for key in keys:
+        terms.append(key.column.is_(None))  # missing last, whatever the direction
+        terms.append(key.column.desc() if key.descending else key.column.asc())
+    # Never missing, so no null terms: newest first stays a walk down the (experiment, start time) index.
+    keys += [SortKey(runs.c.start_time, True), SortKey(runs.c.id, True)]
     terms += [runs.c.start_time.desc(), runs.c.id.desc()]
-    return query.order_by(*terms)
+    labelled = [key.column.label(f"_sort_{n}") for n, key in enumerate(keys)]
+    return query.add_columns(*labelled).order_by(*terms), keys
 
 
-def encode_page_token(offset: int) -> str:
-    return base64.urlsafe_b64encode(json.dumps({"offset": offset}).encode()).decode()
+@dataclass(frozen=True)
+class SortKey:
+    column: Any
+    descending: bool
 
 
-def decode_page_token(token: str | None) -> int:
+def after_keys(keys: Sequence[SortKey], values: Sequence[Any]) -> Any:
+    """The condition "sorts after the row whose sort values are ``values``", in :func:`apply_order`'s order.
+
+    A keyset page starts here instead of skipping rows with OFFSET, so a page deep in the order
+    costs what the first one does (the database keeps the top rows, not every row before them).
+    """
+    if not keys:
+        return false()  # the last keys (start time, id) are unique: nothing ties all the way
+    key, value = keys[0], values[0]
+    rest = after_keys(keys[1:], values[1:])
+    if value is None:  # missing values sort last, all alike: only later keys can tell them apart
+        return and_(key.column.is_(None), rest)
+    beyond = key.column < value if key.descending else key.column > value
+    return or_(key.column.is_(None), beyond, and_(key.column == value, rest))
+
+
+def encode_keyset_token(values: Sequence[Any]) -> str:
+    """A page token that resumes after the row with these sort values (see :func:`after_keys`)."""
+    return base64.urlsafe_b64encode(json.dumps({"after": list(values)}).encode()).decode()
+
+
+def decode_page_token(token: str | None) -> int | list[Any]:
+    """The offset of an offset token, or the sort values of a keyset token; 0 without a token."""
     if not token:
         return 0
     try:
-        offset = json.loads(base64.urlsafe_b64decode(token.encode()))["offset"]
+        decoded = json.loads(base64.urlsafe_b64decode(token.encode()))
+        if isinstance(decoded, dict) and isinstance(decoded.get("after"), list):
+            return list(decoded["after"])
+        offset = decoded["offset"]
     except (ValueError, KeyError, TypeError):
         raise InvalidInput("page_token is not one this server issued", field="page_token") from None
     if not isinstance(offset, int) or not 0 <= offset <= MAX_PAGE_OFFSET:

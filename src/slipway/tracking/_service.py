@@ -49,7 +49,13 @@ from slipway.tracking._records import (
     RunPage,
     RunStatus,
 )
-from slipway.tracking._search import apply_order, decode_page_token, encode_page_token, parse_filter
+from slipway.tracking._search import (
+    after_keys,
+    apply_order,
+    decode_page_token,
+    encode_keyset_token,
+    parse_filter,
+)
 from slipway.tracking._tables import (
     experiment_tags,
     experiments,
@@ -561,7 +567,7 @@ class TrackingService:
         """Find runs with a filter expression (see :mod:`slipway.tracking._search`), one page at a time."""
         if not isinstance(max_results, int) or not 1 <= max_results <= MAX_SEARCH_RESULTS:
             raise InvalidInput(f"max_results must be between 1 and {MAX_SEARCH_RESULTS}", field="max_results")
-        offset = decode_page_token(page_token)
+        cursor = decode_page_token(page_token)
         query = select(runs)
         if experiment_ids:
             query = query.where(runs.c.experiment_id.in_(list(experiment_ids)))
@@ -572,12 +578,20 @@ class TrackingService:
         where = parse_filter(filter)
         if where is not None:
             query = query.where(where)
-        query = apply_order(query, order_by).limit(max_results + 1).offset(offset)
+        query, keys = apply_order(query, order_by)
+        if isinstance(cursor, list):  # a keyset token: start after the last row of the page before
+            if len(cursor) != len(keys):
+                raise InvalidInput("page_token belongs to a search with another order", field="page_token")
+            query = query.where(after_keys(keys, cursor))
+        else:  # an offset token from an older server
+            query = query.offset(cursor)
         with self._db.read() as conn:
-            rows = conn.execute(query).all()
+            rows = conn.execute(query.limit(max_results + 1)).all()
             more = len(rows) > max_results
             found = self._runs_with_data(conn, rows[:max_results])
-        return RunPage(runs=found, next_page_token=encode_page_token(offset + max_results) if more else None)
+        last = rows[max_results - 1]._mapping if more else None
+        token = encode_keyset_token([last[f"_sort_{n}"] for n in range(len(keys))]) if last is not None else None
+        return RunPage(runs=found, next_page_token=token)
 
     @requires(Permission.READ)
     def compare_runs(self, run_ids: Sequence[str]) -> RunComparison:

@@ -118,7 +118,7 @@ def run_table(
 
     Newest first (no ``order``), pages are keyset pages: each continues below the last run shown,
     a range scan of the (experiment, start time) index however deep the page. Other orders page
-    with the service's own page tokens (an offset).
+    with the service's own page tokens, keyset tokens too: a deep page costs what the first does.
     """
     if size not in PAGE_SIZES:
         raise InvalidInput(f"size must be one of {', '.join(map(str, PAGE_SIZES))}", field="size")
