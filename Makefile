@@ -29,6 +29,7 @@ demo: $(VENV)/.installed
 
 # The whole suite: lint and type checks first (seconds), then every test.
 test: $(VENV)/.installed-dev
+	scripts/install-chromium.sh
 	$(BIN)/ruff check src tests bench
 	$(BIN)/mypy
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
