@@ -386,7 +386,7 @@ class AutomationService:
             InvalidInput: for a body that is not a JSON object.
         """
         row = self._hook_row(name)
-        verify(row.secret, body, timestamp, signature, time.time() if now is None else now)
+        signed = verify(row.secret, body, timestamp, signature, time.time() if now is None else now)
         try:
             payload = json.loads(body) if body.strip() else {}
         except ValueError:
@@ -394,7 +394,7 @@ class AutomationService:
         if not isinstance(payload, dict):
             raise InvalidInput("the body of a hook call must be a JSON object", field="body")
         event = {**payload, "type": "hook.received", "hook": name, "body": payload}
-        key = f"hook:{row.id}:{signature}"[:200]
+        key = f"hook:{row.id}:{signed}"
         with self._db.write() as conn:
             if not new_run(conn, key=key, source=("hook", row), event=event):
                 raise Conflict("this signed request was already received; sign each call anew", field="signature")

@@ -175,7 +175,8 @@ async def receive_hook(name: str, request: Request) -> ActionRun:
     X-Slipway-Signature); its JSON body is the event the action's templates read."""
     body = await request.body()
     automation: AutomationService = request.app.state.backend.automation
-    timestamp, signature = request.headers.get(TIMESTAMP_HEADER), request.headers.get(SIGNATURE_HEADER)
+    # A header sent twice is joined into one value, which the strict parse then refuses.
+    timestamp, signature = (",".join(request.headers.getlist(h)) or None for h in (TIMESTAMP_HEADER, SIGNATURE_HEADER))
     return await run_in_threadpool(automation.receive_hook, name, body, timestamp, signature)
 
 
