@@ -26,7 +26,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
 
-from slipway.errors import SlipwayError
+from slipway.errors import NotFound, SlipwayError
 from slipway.registry import RegistryReader
 from slipway.serving._metrics import CONTENT_TYPE, ServingMetrics, TrafficHistory
 from slipway.serving._runtime import Answer, EndpointRuntime, Prepared
@@ -170,10 +170,14 @@ def _finite(value: Any) -> Any:
     return value
 
 
-def _invocations(host: ServingHost) -> Callable[[Request], Awaitable[Response]]:
+def _invocations(host: ServingHost, only: str | None = None) -> Callable[[Request], Awaitable[Response]]:
+    """The invocation handler; with ``only``, every other endpoint's name is answered 404 before anything loads."""
+
     async def invocations(request: Request) -> Response:
         name = request.path_params["name"]
         try:
+            if only is not None and name != only:
+                raise NotFound(f"this process serves the endpoint {only!r} only, not {name!r}", field="name")
             runtime = host.get(name)
             if runtime is None:
                 runtime = await run_in_threadpool(host.start, name)
@@ -197,14 +201,17 @@ def _metrics(host: ServingHost, more: Callable[[], str] | None) -> Callable[[Req
     return metrics
 
 
-def inference_routes(host: ServingHost, more_metrics: Callable[[], str] | None = None) -> list[Route]:
+def inference_routes(
+    host: ServingHost, more_metrics: Callable[[], str] | None = None, *, only: str | None = None
+) -> list[Route]:
     """``POST /endpoints/{name}/invocations`` and ``GET /metrics`` over ``host``.
 
     ``more_metrics`` gives exposition text appended to the serving metrics (``slipway server``
-    adds its monitors' gauges).
+    adds its monitors' gauges). ``only`` names the one endpoint these routes serve (``slipway
+    serve NAME``); None serves every endpoint of the store (``slipway server``).
     """
     return [
-        Route("/endpoints/{name}/invocations", _invocations(host), methods=["POST"]),
+        Route("/endpoints/{name}/invocations", _invocations(host, only), methods=["POST"]),
         Route("/metrics", _metrics(host, more_metrics), methods=["GET"]),
     ]
 
@@ -216,8 +223,9 @@ def create_inference_app(
     captured data at shutdown (SIGTERM included, which uvicorn turns into a shutdown), then
     calls ``on_close`` (a worker process closes its engines there).
 
-    Routes: ``POST /invocations`` and ``/endpoints/{name}/invocations``, ``GET /health``
-    (the process answers), ``GET /ready`` (the models are loaded), ``GET /metrics``.
+    Routes: ``POST /invocations`` and ``/endpoints/{endpoint}/invocations``, ``GET /health``
+    (the process answers), ``GET /ready`` (the models are loaded), ``GET /metrics``. Only
+    ``endpoint`` is served: any other name is a 404, however many endpoints the store holds.
     """
 
     @contextlib.asynccontextmanager
@@ -230,7 +238,7 @@ def create_inference_app(
             if on_close is not None:
                 on_close()
 
-    invoke = _invocations(host)
+    invoke = _invocations(host, endpoint)
 
     async def invocations(request: Request) -> Response:
         request.path_params["name"] = endpoint
@@ -248,7 +256,7 @@ def create_inference_app(
             Route("/invocations", invocations, methods=["POST"]),
             Route("/health", health, methods=["GET"]),
             Route("/ready", ready, methods=["GET"]),
-            *inference_routes(host),
+            *inference_routes(host, only=endpoint),
         ],
         lifespan=lifespan,
     )
