@@ -6,13 +6,14 @@ Services are built on first use, so a command that needs only tracking never loa
 
 from __future__ import annotations
 
+import datetime as dt
 import functools
 from typing import TYPE_CHECKING
 
 from slipway._config import Settings
 from slipway._urls import UrlPolicy
 from slipway.lineage import LineageService
-from slipway.security import SecurityService
+from slipway.security import SecurityService, SessionPolicy
 from slipway.store import Database
 from slipway.store.artifacts import ArtifactStore, storage_from_url
 from slipway.tracking import TrackingService
@@ -104,7 +105,9 @@ class Backend:
 
     @functools.cached_property
     def security(self) -> SecurityService:
-        return SecurityService(self.db)
+        sessions = SessionPolicy(ttl=dt.timedelta(seconds=self.settings.session_ttl),
+                                 max_age=dt.timedelta(seconds=self.settings.session_max_age))
+        return SecurityService(self.db, sessions)
 
     def close(self) -> None:
         if "features" in self.__dict__:

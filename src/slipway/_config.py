@@ -30,10 +30,14 @@ _KEYS: dict[str, str] = {
     "max_request_bytes": "SLIPWAY_MAX_REQUEST_BYTES",
     "max_upload_bytes": "SLIPWAY_MAX_UPLOAD_BYTES",
     "scheduler_interval": "SLIPWAY_SCHEDULER_INTERVAL",
+    "session_ttl": "SLIPWAY_SESSION_TTL",
+    "session_max_age": "SLIPWAY_SESSION_MAX_AGE",
 }
 DEFAULT_MAX_REQUEST_BYTES = 64 << 20  # a JSON body is parsed in memory; a full metrics batch is under 20 MiB
 DEFAULT_SCHEDULER_INTERVAL = 5.0  # seconds: a schedule fires at most this late, a rule acts this soon
 DEFAULT_MAX_UPLOAD_BYTES = 8 << 30  # artifact, model file and dataset uploads are streamed to disk
+DEFAULT_SESSION_TTL = 12 * 3600.0  # seconds a web UI login lasts, and what a renewal gives again
+DEFAULT_SESSION_MAX_AGE = 7 * 86400.0  # seconds after login past which a session is not renewed
 
 
 @dataclass(frozen=True)
@@ -60,6 +64,9 @@ class Settings:
         max_upload_bytes: the largest streamed upload (artifacts, model files, dataset files).
         scheduler_interval: seconds between two rounds of ``slipway server``'s scheduler thread
             (due schedules, then rule actions); 0 turns the thread off.
+        session_ttl: seconds a web UI login lasts before its session token expires (12 hours);
+            ``POST /api/v1/session/renew`` gives it that long again from the moment it is called.
+        session_max_age: seconds after login past which a session is no longer renewed (7 days).
         sources: for each attribute, where its value came from.
     """
 
@@ -76,6 +83,8 @@ class Settings:
     max_request_bytes: int = DEFAULT_MAX_REQUEST_BYTES
     max_upload_bytes: int = DEFAULT_MAX_UPLOAD_BYTES
     scheduler_interval: float = DEFAULT_SCHEDULER_INTERVAL
+    session_ttl: float = DEFAULT_SESSION_TTL
+    session_max_age: float = DEFAULT_SESSION_MAX_AGE
     sources: Mapping[str, str] = field(default_factory=dict, compare=False)
 
     @property
@@ -143,6 +152,14 @@ def _seconds(value: object, name: str, default: float) -> float:
         seconds = -1.0
     if not seconds >= 0:  # also refuses NaN
         raise InvalidInput(f"{name} must be a number of seconds >= 0, got {value!r}", field=name)
+    return seconds
+
+
+def _positive_seconds(value: object, name: str, default: float) -> float:
+    """A duration in seconds that must be more than 0 (a lifetime)."""
+    seconds = _seconds(value, name, default)
+    if seconds <= 0:
+        raise InvalidInput(f"{name} must be a number of seconds > 0, got {value!r}", field=name)
     return seconds
 
 
@@ -223,5 +240,8 @@ def load_settings(
         max_upload_bytes=_byte_count(values.get("max_upload_bytes"), "max_upload_bytes", DEFAULT_MAX_UPLOAD_BYTES),
         scheduler_interval=_seconds(values.get("scheduler_interval"), "scheduler_interval",
                                     DEFAULT_SCHEDULER_INTERVAL),
+        session_ttl=_positive_seconds(values.get("session_ttl"), "session_ttl", DEFAULT_SESSION_TTL),
+        session_max_age=_positive_seconds(values.get("session_max_age"), "session_max_age",
+                                          DEFAULT_SESSION_MAX_AGE),
         sources=sources,
     )

@@ -18,9 +18,22 @@ ROLES = ("viewer", "scientist", "approver", "admin")
 
 @dataclass(frozen=True)
 class Principal:
+    """Who acts: a name, the roles held now, and where the call came from.
+
+    ``token_id`` is the id of the API or session token that authenticated the call; it is set only
+    for a user account of the security domain, whose rights an admin can take away. The trusted
+    local user (embedded mode), ``--no-auth``'s ``anonymous`` and automations have none.
+    """
+
     name: str
     roles: frozenset[str] = field(default_factory=lambda: frozenset(ROLES))
     source: str = "embedded"
+    token_id: str | None = None
+
+    @property
+    def account(self) -> bool:
+        """Whether the principal is a user account (authenticated by a token), not a trusted local one."""
+        return self.token_id is not None
 
 
 _current: contextvars.ContextVar[Principal | None] = contextvars.ContextVar("slipway_principal", default=None)

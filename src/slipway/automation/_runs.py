@@ -28,6 +28,8 @@ from slipway.automation._actions import Attempt, Services, action_from_dict
 from slipway.automation._records import ActionRun, RunStatus, utc
 from slipway.automation._tables import automation_runs
 from slipway.errors import InvalidInput, NotFound, PermissionDenied, SlipwayError
+from slipway.events import record_change
+from slipway.security import current_user
 from slipway.store import Database
 from slipway.store._sql import insert_ignore
 
@@ -49,12 +51,13 @@ def new_run(
     conn: Connection, *, key: str, source: tuple[str, Row[Any]], event: Mapping[str, Any], event_id: str | None = None,
 ) -> bool:
     """Record a Pending run of ``source``'s action (a schedule, rule or hook row) for a cause, unless
-    one exists; return whether it was new. The run acts as the source's creator, with their roles."""
+    one exists; return whether it was new. The run acts as the source's creator (see :meth:`RunExecutor.actor`)."""
     kind, row = source
     run_id = new_id()
     insert_ignore(conn, automation_runs, [{
         "id": run_id, "key": key, "source_kind": kind, "source_id": row.id, "source_name": row.name,
-        "actor": row.created_by, "roles": row.created_roles, "action": row.action,
+        "actor": row.created_by, "roles": row.created_roles, "actor_account": row.created_account,
+        "action": row.action,
         "event_id": event_id, "event": json.dumps(dict(event), default=str),
         "status": RunStatus.PENDING.value, "attempts": 0, "created_at": now_ms(),
     }])
@@ -121,11 +124,9 @@ class RunExecutor:
         interrupted = row.status == RunStatus.RUNNING.value
         attempt = Attempt(delivery=row.id, source=f"{row.source_kind} {row.source_name}", event=event,
                           first_started_at=row.started_at if interrupted else None)
-        principal = Principal(row.actor, frozenset(r for r in row.roles.split(",") if r),
-                              source=f"{row.source_kind}:{row.source_name}")
         attempts = row.attempts + 1
         try:
-            with acting_as(principal):
+            with acting_as(self.actor(row)):
                 action = action_from_dict(json.loads(row.action)).render(event)
                 result = action.run(self._services, attempt)
         except Exception as exc:  # an action's failure is the run's outcome, never the dispatcher's crash
@@ -133,12 +134,29 @@ class RunExecutor:
             retry = not isinstance(exc, _FINAL) and attempts < MAX_ATTEMPTS
             if not isinstance(exc, SlipwayError):
                 _log.exception("action of %s %s failed", row.source_kind, row.source_name)
-            return self._finish(row.id, attempts, error=message, retry=retry)
+            refused = row if isinstance(exc, PermissionDenied) else None
+            return self._finish(row.id, attempts, error=message, retry=retry, refused=refused)
         return self._finish(row.id, attempts, result=result)
+
+    def actor(self, row: Row[Any]) -> Principal:
+        """Whom a run acts as, decided at the moment it acts.
+
+        A creator who is a user account acts with the roles they hold now (read from the security
+        domain at each attempt): demoted, their automations lose the rights too; disabled or
+        deleted, their automations are refused. A trusted local creator (embedded mode, or
+        ``--no-auth``'s ``anonymous``) acts with the roles recorded when it set the automation up.
+
+        Raises:
+            PermissionDenied: if the creator's account is disabled or gone.
+        """
+        source = f"{row.source_kind}:{row.source_name}"
+        if row.actor_account:
+            return current_user(self._db, row.actor, source)
+        return Principal(row.actor, frozenset(r for r in row.roles.split(",") if r), source=source)
 
     def _finish(
         self, run_id: str, attempts: int, *, result: dict[str, Any] | None = None, error: str | None = None,
-        retry: bool = False,
+        retry: bool = False, refused: Row[Any] | None = None,
     ) -> ActionRun:
         r = automation_runs.c
         now = now_ms()
@@ -150,10 +168,25 @@ class RunExecutor:
             values = {"status": status.value, "error": error, "ended_at": now, "claimed_until": None,
                       "result": None if result is None else json.dumps(result, default=str)}
         with self._db.write() as conn:
-            conn.execute(update(automation_runs)
-                         .where(r.id == run_id, r.claimed_by == self._me, r.attempts == attempts).values(**values))
+            done = conn.execute(update(automation_runs)
+                                .where(r.id == run_id, r.claimed_by == self._me, r.attempts == attempts)
+                                .values(**values)).rowcount == 1
+            if done and refused is not None:
+                _audit_refusal(conn, refused, error or "")
             row = conn.execute(select(automation_runs).where(r.id == run_id)).one()
         return to_record(row)
+
+
+def _audit_refusal(conn: Connection, run: Row[Any], reason: str) -> None:
+    """An audit entry for an action refused for want of rights, in the name of the one it acted for.
+
+    A refusal is what an auditor wants to see when rights were taken away: a hook of a disabled
+    user still being called, a demoted user's rule still firing.
+    """
+    source = f"{run.source_kind}:{run.source_name}"
+    with acting_as(Principal(run.actor, frozenset(), source=source)):
+        record_change(conn, action=f"{run.source_kind}.refused", object_kind=run.source_kind,
+                      object_id=run.source_id, details={"run": run.id, "reason": reason})
 
 
 def _claimer_gone(claimed_by: str | None) -> bool:

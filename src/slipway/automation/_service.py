@@ -463,10 +463,11 @@ class AutomationService:
         return row
 
 
-def _creator() -> dict[str, str]:
-    """Who creates a schedule, rule or hook, and their roles: its actions will act as them."""
+def _creator() -> dict[str, Any]:
+    """Who creates a schedule, rule or hook: its actions will act as them (see ``_tables.py``)."""
     principal = current_principal()
-    return {"created_by": principal.name, "created_roles": ",".join(sorted(principal.roles))}
+    return {"created_by": principal.name, "created_roles": ",".join(sorted(principal.roles)),
+            "created_account": principal.account}
 
 
 def _event_fields(event: Row[Any]) -> dict[str, Any]:

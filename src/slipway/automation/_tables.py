@@ -1,12 +1,14 @@
 """Tables of the automation domain: schedules, event rules, incoming hooks, the runs of their actions,
 retention policies and the garbage collector's sightings of stray blobs."""
 
-from sqlalchemy import BigInteger, Boolean, Column, Index, Integer, String, Table, Text
+from sqlalchemy import BigInteger, Boolean, Column, Index, Integer, String, Table, Text, false
 
 from slipway.store._schema import metadata
 
-# Schedules, rules and hooks keep their creator's name and roles: their actions run with those, so
-# an automation can never do more than the user who set it up.
+# Schedules, rules and hooks keep their creator's name and roles. A creator who is a user account
+# (``created_account``) is looked up again at each action, which runs with the roles they hold then,
+# and not at all once they are disabled or gone: an automation never does more than its creator may
+# do now. A trusted local creator (embedded mode, --no-auth) acts with the roles recorded here.
 
 # Cron-driven actions. ``next_run_at`` is the next occurrence to fire: a scheduler fires it by
 # moving it forward with a compare-and-set, so two servers sharing the database fire it once.
@@ -23,6 +25,7 @@ automation_schedules = Table(
     Column("last_run_at", BigInteger, nullable=True),
     Column("created_by", String(256), nullable=False),
     Column("created_roles", String(128), nullable=False),  # comma-separated: what its actions may do
+    Column("created_account", Boolean, nullable=False, default=False, server_default=false()),
     Column("created_at", BigInteger, nullable=False),
     Index("ix_automation_schedules_due", "paused", "next_run_at"),
 )
@@ -41,6 +44,7 @@ automation_rules = Table(
     Column("scanned_seq", BigInteger, nullable=False),
     Column("created_by", String(256), nullable=False),
     Column("created_roles", String(128), nullable=False),  # comma-separated: what its actions may do
+    Column("created_account", Boolean, nullable=False, default=False, server_default=false()),
     Column("created_at", BigInteger, nullable=False),
 )
 
@@ -54,6 +58,7 @@ automation_hooks = Table(
     Column("action", Text, nullable=False),
     Column("created_by", String(256), nullable=False),
     Column("created_roles", String(128), nullable=False),  # comma-separated: what its actions may do
+    Column("created_account", Boolean, nullable=False, default=False, server_default=false()),
     Column("created_at", BigInteger, nullable=False),
 )
 
@@ -68,9 +73,10 @@ automation_runs = Table(
     Column("source_kind", String(16), nullable=False),  # rule | schedule | hook
     Column("source_id", String(26), nullable=False),
     Column("source_name", String(64), nullable=False),
-    # Who the action acts as: the creator of its rule, schedule or hook, with their roles then.
+    # Who the action acts as: the creator of its rule, schedule or hook (see created_account above).
     Column("actor", String(256), nullable=False),
     Column("roles", String(128), nullable=False),
+    Column("actor_account", Boolean, nullable=False, default=False, server_default=false()),
     Column("event_id", String(26), nullable=True),
     Column("event", Text, nullable=False),  # JSON: the fields the action's templates may use
     Column("action", Text, nullable=False),

@@ -53,6 +53,13 @@ class RemoteSecurity:
     def revoke_token(self, token_id: str) -> Token:
         return _parse(Token, self._http.request("POST", f"/tokens/{_url_path(token_id)}/revoke"))
 
+    def renew_session(self) -> Token:
+        return _parse(Token, self._http.request("POST", "/session/renew"))
+
+    def end_session(self) -> Token:
+        """Log out: the server revokes the token this client sends (see ``POST /api/v1/logout``)."""
+        return _parse(Token, self._http.request("POST", "/logout"))
+
     def audit_entries(
         self,
         *,

@@ -15,8 +15,8 @@ from slipway.security._permissions import (
     requires,
 )
 from slipway.security._records import Identity, NewToken, Token, User
-from slipway.security._service import MAX_TOKEN_LIFETIME, SecurityService
-from slipway.security._tokens import authenticate
+from slipway.security._service import MAX_TOKEN_LIFETIME, SecurityService, SessionPolicy
+from slipway.security._tokens import authenticate, current_user
 
 __all__ = [
     "MAX_TOKEN_LIFETIME",
@@ -25,10 +25,12 @@ __all__ = [
     "NewToken",
     "Permission",
     "SecurityService",
+    "SessionPolicy",
     "Token",
     "User",
     "authenticate",
     "check_roles",
+    "current_user",
     "has_permission",
     "permissions_of",
     "require",

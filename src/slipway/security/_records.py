@@ -32,11 +32,16 @@ class Identity(Record):
 
 
 class Token(Record):
-    """An API token's metadata; the secret itself is shown once, in :class:`NewToken`."""
+    """An API token's metadata; the secret itself is shown once, in :class:`NewToken`.
+
+    ``kind`` is ``api`` for a token made to be used by programs, ``session`` for one the web UI's
+    login made (it expires after the server's ``session_ttl`` and ends when its user logs out).
+    """
 
     id: str
     user: str
     name: str
+    kind: str = "api"
     created_by: str
     created_at: dt.datetime
     expires_at: dt.datetime | None = None

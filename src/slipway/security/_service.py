@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import Connection, Row, insert, select, update
@@ -16,7 +17,7 @@ from sqlalchemy.exc import IntegrityError
 
 from slipway._ids import ms_to_datetime, new_id, now_ms
 from slipway._principal import current_principal
-from slipway.errors import AlreadyExists, Conflict, InvalidInput, NotFound
+from slipway.errors import AlreadyExists, Conflict, InvalidInput, NotFound, PermissionDenied
 from slipway.events import AuditCheck, AuditEntry, audit_entries, check_audit_chain, holds_hash, record_change
 from slipway.security._permissions import (
     Permission,
@@ -34,6 +35,22 @@ from slipway.store._db import Database
 _NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.@-]{0,63}$")
 MAX_AUDIT_LIMIT = 10_000
 MAX_TOKEN_LIFETIME = dt.timedelta(days=3660)  # ten years: longer is "never", which omitting the expiry says
+API, SESSION = "api", "session"  # the kinds of token
+
+
+@dataclass(frozen=True)
+class SessionPolicy:
+    """How long a web UI login lasts.
+
+    Attributes:
+        ttl: a session token's lifetime from login, and what a renewal gives it again from the
+            moment of renewal (server setting ``session_ttl``, 12 hours by default).
+        max_age: how long after login a session may still be renewed to (``session_max_age``,
+            7 days by default): past it, log in again. No renewal happens unless asked for.
+    """
+
+    ttl: dt.timedelta = dt.timedelta(hours=12)
+    max_age: dt.timedelta = dt.timedelta(days=7)
 
 
 def check_name(name: object, field: str = "name") -> str:
@@ -64,6 +81,7 @@ def _token(row: Any) -> Token:
         id=row.id,
         user=row.user_name,
         name=row.name,
+        kind=row.kind,
         created_by=row.created_by,
         created_at=created,
         expires_at=ms_to_datetime(row.expires_at),
@@ -101,8 +119,9 @@ class SecurityService:
         True
     """
 
-    def __init__(self, db: Database) -> None:
+    def __init__(self, db: Database, sessions: SessionPolicy | None = None) -> None:
         self._db = db
+        self.sessions = sessions or SessionPolicy()
 
     @requires(Permission.READ)
     def whoami(self) -> Identity:
@@ -203,18 +222,21 @@ class SecurityService:
         if expires_in is not None and not dt.timedelta(0) < expires_in <= MAX_TOKEN_LIFETIME:
             raise InvalidInput("a token's lifetime must be positive and at most ten years (omit it: no expiry)",
                                field="expires_in")
+        expires = None if expires_in is None else now_ms() + int(expires_in.total_seconds() * 1000)
+        return self._new_token(user, name, API, expires)
+
+    def _new_token(self, user: str, name: str, kind: str, expires: int | None) -> NewToken:
         secret, now, token_id = new_secret(), now_ms(), new_id()
-        expires = None if expires_in is None else now + int(expires_in.total_seconds() * 1000)
         with self._db.write() as conn:
             row = _user_row(conn, user)
             conn.execute(
                 insert(api_tokens).values(
-                    id=token_id, user_id=row.id, name=name, hash=token_hash(secret),
+                    id=token_id, user_id=row.id, name=name, kind=kind, hash=token_hash(secret),
                     created_by=current_principal().name, created_at=now, expires_at=expires,
                 )
             )
             record_change(conn, action="token.create", object_kind="token", object_id=token_id,
-                          details={"user": user, "name": name, "expires_at": expires})
+                          details={"user": user, "name": name, "kind": kind, "expires_at": expires})
             found = conn.execute(_TOKENS.where(api_tokens.c.id == token_id)).one()
         return NewToken(token=_token(found), secret=secret)
 
@@ -252,6 +274,63 @@ class SecurityService:
                 record_change(conn, action="token.revoke", object_kind="token", object_id=token_id,
                               details={"user": row.user_name, "name": row.name})
             return _token(conn.execute(_TOKENS.where(api_tokens.c.id == token_id)).one())
+
+    # ----------------------------------------------------------------- web UI sessions
+
+    @requires(Permission.READ)
+    def start_session(self) -> NewToken:
+        """Trade the caller's API token for a session token of the same user, what the web UI's cookie holds.
+
+        The session expires :attr:`SessionPolicy.ttl` after login and is renewed only by
+        :meth:`renew_session`; logging out (:meth:`end_session`) revokes it on the server.
+
+        Raises:
+            PermissionDenied: when the caller is not signed in with an API token (a session cannot
+                start another, which would extend it for ever).
+        """
+        token = self._calling_token()
+        if token.kind != API:
+            raise PermissionDenied("log in with an API token: a session cannot start another session", field="token")
+        expires = now_ms() + int(self.sessions.ttl.total_seconds() * 1000)
+        return self._new_token(token.user, "web-ui", SESSION, expires)
+
+    @requires(Permission.READ)
+    def renew_session(self) -> Token:
+        """Give the caller's session :attr:`SessionPolicy.ttl` more from now, up to ``max_age`` after login.
+
+        A session renewed again and again still ends ``max_age`` after login: then log in again.
+
+        Raises:
+            Conflict: when the caller's token is not a session.
+        """
+        token = self._calling_token()
+        if token.kind != SESSION:
+            raise Conflict("only a web UI session is renewed; an API token keeps the expiry it was made with",
+                           field="token")
+        # The session is valid (the caller was let in), so it is younger than max_age: until is ahead.
+        until = min(dt.datetime.now(dt.UTC) + self.sessions.ttl, token.created_at + self.sessions.max_age)
+        with self._db.write() as conn:
+            conn.execute(update(api_tokens).where(api_tokens.c.id == token.id)
+                         .values(expires_at=int(until.timestamp() * 1000)))
+            record_change(conn, action="token.renew", object_kind="token", object_id=token.id,
+                          details={"user": token.user, "expires_at": until.isoformat()})
+            return _token(conn.execute(_TOKENS.where(api_tokens.c.id == token.id)).one())
+
+    @requires(Permission.READ)
+    def end_session(self) -> Token:
+        """Log out: revoke the token the caller signed in with (a UI session, or the API token itself).
+
+        Raises:
+            Conflict: when the caller holds no token (embedded mode, ``--no-auth``).
+        """
+        return self.revoke_token(self._calling_token().id)
+
+    def _calling_token(self) -> Token:
+        principal = current_principal()
+        if principal.token_id is None:
+            raise Conflict(f"{principal.name} is not signed in with a token: there is no session", field="token")
+        with self._db.read() as conn:
+            return _token(conn.execute(_TOKENS.where(api_tokens.c.id == principal.token_id)).one())
 
     # ----------------------------------------------------------------- audit trail
 

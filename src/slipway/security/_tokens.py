@@ -14,7 +14,7 @@ from sqlalchemy import select, update
 
 from slipway._ids import now_ms
 from slipway._principal import Principal
-from slipway.errors import Unauthenticated
+from slipway.errors import PermissionDenied, Unauthenticated
 from slipway.security._tables import api_tokens, users
 from slipway.store._db import Database
 
@@ -56,4 +56,23 @@ def authenticate(db: Database, secret: str, source: str) -> Principal:
     if row.last_used_at is None or now - row.last_used_at >= _LAST_USED_RESOLUTION_MS:
         with db.write() as conn:
             conn.execute(update(api_tokens).where(t.id == row.id).values(last_used_at=now))
-    return Principal(row.name, frozenset(row.roles.split(",")), source=source)
+    return Principal(row.name, frozenset(row.roles.split(",")), source=source, token_id=row.id)
+
+
+def current_user(db: Database, name: str, source: str) -> Principal:
+    """The user ``name`` as they stand now, for something acting on their behalf without a token.
+
+    A hook, rule or schedule acts as the user who created it: with the roles that user holds at the
+    moment of the action, not those held when it was created, so rights taken away are gone for the
+    automation too.
+
+    Raises:
+        PermissionDenied: if no user has that name any more, or the user is disabled.
+    """
+    with db.read() as conn:
+        row = conn.execute(select(users.c.roles, users.c.disabled).where(users.c.name == name)).first()
+    if row is None:
+        raise PermissionDenied(f"user {name} no longer exists: what they set up no longer acts", field="actor")
+    if row.disabled:
+        raise PermissionDenied(f"user {name} is disabled: what they set up no longer acts", field="actor")
+    return Principal(name, frozenset(r for r in row.roles.split(",") if r), source=source)

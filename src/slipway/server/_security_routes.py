@@ -95,6 +95,18 @@ def revoke_token(token_id: str, security: Security) -> Token:
     return security.revoke_token(token_id)
 
 
+@router.post("/logout")
+def log_out(security: Security) -> Token:
+    """Revoke the token this request carries: a web UI session, or the API token itself."""
+    return security.end_session()
+
+
+@router.post("/session/renew")
+def renew_session(security: Security) -> Token:
+    """Give the calling UI session ``session_ttl`` more from now (never past ``session_max_age`` after login)."""
+    return security.renew_session()
+
+
 @router.get("/audit")
 def list_audit(
     security: Security,

@@ -63,7 +63,7 @@ def test_login_keeps_the_token_in_an_httponly_strict_cookie(anonymous: httpx.Cli
     assert answer.status_code == 303
     assert answer.headers["location"] == "/models"
     cookie = answer.headers["set-cookie"]
-    assert cookie.startswith(f"slipway_token={token};")
+    assert cookie.startswith("slipway_token=slw_") and token not in cookie  # a session, not the API token
     assert "HttpOnly" in cookie and "samesite=strict" in cookie.lower()
     anonymous.cookies.delete("slipway_token")
 
@@ -121,7 +121,13 @@ def test_logging_in_and_out_in_a_browser(browse: Browse, ui_server: UIServer) ->
     page.wait_for_url("**/models")
     assert page.locator(".principal").inner_text() == ui_server.user("viewer")
     assert page.get_by_role("link", name="Audit").count() == 0  # the audit log is for admins
+    session = next(c["value"] for c in page.context.cookies(ui_server.url) if c["name"] == "slipway_token")
+    page.get_by_role("button", name="Renew session").click()
+    page.wait_for_url("**/models")
     page.get_by_role("button", name="Log out").click()
     page.wait_for_url("**/login")
     assert page.context.cookies(ui_server.url) and all(c["name"] != "slipway_token"
                                                        for c in page.context.cookies(ui_server.url))
+    # logging out revoked the session on the server: a copy of the cookie is worth nothing now
+    stolen = httpx.get(f"{ui_server.url}/api/v1/me", cookies={"slipway_token": session}, timeout=30)
+    assert stolen.status_code == 401 and "revoked" in stolen.text

@@ -1,7 +1,13 @@
-"""Log in with an API token, log out: the token travels in an HttpOnly, SameSite=Strict cookie.
+"""Log in with an API token, renew the session, log out: a session token in an HttpOnly, SameSite=Strict cookie.
+
+Logging in trades the pasted API token for a *session* token of the same user, which expires after
+the server's ``session_ttl`` (12 hours by default) unless the user renews it (the "Renew" button,
+or ``POST /api/v1/session/renew``), and never later than ``session_max_age`` after login. Logging
+out revokes the session on the server, so a copy of the cookie is worthless afterwards. The API
+token itself never lands in the browser.
 
 The server's identity middleware reads the ``slipway_token`` cookie exactly as it reads an
-``Authorization: Bearer`` header, so the UI acts with the same token, roles and audit trail as the
+``Authorization: Bearer`` header, so the UI acts with the same user, roles and audit trail as the
 CLI. The cookie is HttpOnly (no script on a page can read it) and SameSite=Strict (no other site can
 make the browser send it).
 """
@@ -14,7 +20,8 @@ from fastapi import APIRouter, Depends, Form, Request
 from starlette.responses import RedirectResponse, Response
 
 from slipway._backend import Backend
-from slipway.errors import InvalidInput, Unauthenticated
+from slipway._principal import acting_as, current_principal
+from slipway.errors import InvalidInput, PermissionDenied, Unauthenticated
 from slipway.security import authenticate
 from slipway.server.ui._csrf import verify_csrf
 from slipway.server.ui._render import TOKEN_COOKIE, UIRoute, render
@@ -40,7 +47,7 @@ def login_page(request: Request, next: str | None = None) -> Response:
 
 @router.post("/login", dependencies=[Depends(verify_csrf)])
 def log_in(request: Request, token: Annotated[str, Form()] = "", next: Annotated[str, Form()] = "/") -> Response:
-    """Check the token, keep it in the login cookie, and go on to the page the user came for.
+    """Check the token, start a session for its user in the login cookie, and go on to the page asked for.
 
     A token that is unknown, revoked or expired, or a disabled user's, is refused here with the
     reason, rather than after a redirect to a page that would only send the browser back.
@@ -51,18 +58,33 @@ def log_in(request: Request, token: Annotated[str, Form()] = "", next: Annotated
         return _login_form(request, next, error, status_code=400)
     backend: Backend = request.app.state.backend
     try:
-        authenticate(backend.db, token, request.client.host if request.client else "unknown")
-    except Unauthenticated as exc:
+        principal = authenticate(backend.db, token, request.client.host if request.client else "unknown")
+        with acting_as(principal):
+            session = backend.security.start_session()
+    except (Unauthenticated, PermissionDenied) as exc:
         return _login_form(request, next, exc, status_code=401)
     response = RedirectResponse(_safe_next(next), status_code=303)
     response.set_cookie(
-        TOKEN_COOKIE, token, httponly=True, samesite="strict", secure=request.url.scheme == "https", path="/"
+        TOKEN_COOKIE, session.secret, httponly=True, samesite="strict", secure=request.url.scheme == "https",
+        path="/",
     )
     return response
 
 
+@router.post("/session/renew", dependencies=[Depends(verify_csrf)])
+def renew(request: Request, next: Annotated[str, Form()] = "/") -> Response:
+    """The page's "Renew" button: the session lasts ``session_ttl`` again from now (see the module)."""
+    backend: Backend = request.app.state.backend
+    backend.security.renew_session()
+    return RedirectResponse(_safe_next(next), status_code=303)
+
+
 @router.post("/logout", dependencies=[Depends(verify_csrf)])
-def log_out() -> Response:
+def log_out(request: Request) -> Response:
+    """Revoke the session on the server, then forget the cookie (an expired session just forgets it)."""
+    if current_principal().account:
+        backend: Backend = request.app.state.backend
+        backend.security.end_session()
     response = RedirectResponse("/login", status_code=303)
     response.delete_cookie(TOKEN_COOKIE, path="/")
     return response
