@@ -14,6 +14,7 @@ import hashlib
 import os
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 from _services import missing_service
@@ -25,9 +26,18 @@ def cache_root() -> Path:
     return Path(os.environ.get("SLIPWAY_REFERENCE_CACHE", Path.home() / ".cache" / "slipway" / "reference"))
 
 
-def reference_python(pins: tuple[str, ...], no_deps: tuple[str, ...] = ()) -> Path:
+def reference_python(
+    pins: tuple[str, ...],
+    no_deps: tuple[str, ...] = (),
+    *,
+    after_install: Callable[[Path], None] | None = None,
+) -> Path:
     """The interpreter of a side environment with ``pins`` (and ``no_deps``, installed without their
-    dependencies), built on first use."""
+    dependencies), built on first use.
+
+    ``after_install(folder)`` runs once, inside the lock, after the installs: for state every
+    later run reuses (Airflow's migrated database, say).
+    """
     key = hashlib.sha256("\n".join((sys.version.split()[0], *pins, "--no-deps", *no_deps)).encode()).hexdigest()[:16]
     folder = cache_root() / key
     python = folder / "bin" / "python"
@@ -38,6 +48,9 @@ def reference_python(pins: tuple[str, ...], no_deps: tuple[str, ...] = ()) -> Pa
         fcntl.flock(lock, fcntl.LOCK_EX)
         if not (folder / _READY).exists():
             _build(folder, pins, no_deps)
+            if after_install is not None:
+                after_install(folder)
+            (folder / _READY).write_text("\n".join(pins + no_deps) + "\n")
     return python
 
 
@@ -51,4 +64,3 @@ def _build(folder: Path, pins: tuple[str, ...], no_deps: tuple[str, ...]) -> Non
         done = subprocess.run(step, capture_output=True, text=True, env=env, timeout=900, check=False)
         if done.returncode:
             missing_service(f"the reference environment {' '.join(pins + no_deps)} ({done.stderr.strip()[-300:]})")
-    (folder / _READY).write_text("\n".join(pins + no_deps) + "\n")

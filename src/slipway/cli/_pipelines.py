@@ -11,8 +11,11 @@ from __future__ import annotations
 import contextlib
 import json
 import time
+import traceback
 from collections.abc import Iterator, Sequence
-from typing import TYPE_CHECKING, Annotated, Any
+from enum import StrEnum
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any, cast
 
 import typer
 from rich.console import Group, RenderableType
@@ -25,10 +28,11 @@ from slipway.cli import _output
 from slipway.cli._output import JsonFlag
 from slipway.cli._session import parse_key_values
 from slipway.client import Client
+from slipway.errors import SlipwayError
 
 if TYPE_CHECKING:
     from slipway.client._pipelines import RemotePipelines
-    from slipway.pipelines import CacheExplanation, PipelineExecution, PipelineService, StepExecution
+    from slipway.pipelines import CacheExplanation, PipelineExecution, PipelineService, Services, StepExecution
 
     Pipelines = PipelineService | RemotePipelines
 
@@ -416,3 +420,185 @@ def _explanation_view(found: CacheExplanation) -> RenderableType:
         if d.detail:
             parts.append(Syntax(d.detail, "diff", background_color="default"))
     return Group(*parts)
+
+
+# ------------------------------------------------------------------------------- other orchestrators
+
+
+@pipelines_app.command("register")
+def register_command(
+    spec: Annotated[
+        str,
+        typer.Argument(
+            metavar="MODULE:PIPELINE",
+            show_default=False,
+            help="Where the pipeline is, as for `run`.",
+        ),
+    ],
+    as_json: JsonFlag = False,
+) -> None:
+    """Store a pipeline's definition as a version without running it (to export it, say).
+
+    Example: `slipway pipelines register examples.abalone.pipeline:pipeline`.
+    """
+    from slipway.pipelines import Pipeline
+
+    pipeline = Pipeline.load(spec)
+    with open_pipelines() as pipelines:
+        stored = pipelines.register(pipeline)
+    _output.emit(
+        as_json,
+        lambda: stored.model_dump(mode="json"),
+        lambda: f"{stored.pipeline} v{stored.version} ({stored.digest[:12]})",
+    )
+
+
+class ExportFormat(StrEnum):
+    KFP = "kfp"
+
+
+@pipelines_app.command("export")
+def export_command(
+    pipeline: Annotated[
+        str,
+        typer.Argument(
+            metavar="NAME[:VERSION]",
+            show_default=False,
+            help="A stored pipeline and, after a colon, its version (the newest by default).",
+        ),
+    ],
+    image: Annotated[
+        str,
+        typer.Option(
+            metavar="IMAGE",
+            show_default=False,
+            help="The container image every step runs in; it must hold Slipway and the steps' code.",
+        ),
+    ],
+    format: Annotated[
+        ExportFormat, typer.Option("--format", help="kfp: a Kubeflow Pipelines v2 pipeline spec (IR YAML).")
+    ] = ExportFormat.KFP,
+    env: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--env",
+            metavar="NAME=VALUE",
+            help="An environment variable of every step's container (e.g. SLIPWAY_SERVER_URL); repeat for several.",
+        ),
+    ] = None,
+    secret_env: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--secret-env",
+            metavar="NAME=SECRET:KEY",
+            help="An environment variable of every step's container taken from a Kubernetes secret's key "
+            "(e.g. SLIPWAY_TOKEN=slipway:token); repeat for several.",
+        ),
+    ] = None,
+    output: Annotated[
+        Path | None, typer.Option("--output", "-o", metavar="FILE", help="Write the spec here, not on stdout.")
+    ] = None,
+) -> None:
+    """Write a stored pipeline for another orchestrator: each step a container running `slipway pipelines run-step`.
+
+    Example: `slipway pipelines export abalone:3 --format kfp --image registry.local/abalone:1 -o abalone.yaml`,
+    then upload abalone.yaml to Kubeflow Pipelines. What the format cannot express (a Wait step,
+    retrying only some errors, ...) is refused, naming the step. See docs/kubeflow.md.
+    """
+    from slipway.pipelines import kfp_pipeline_spec
+
+    name, _, version_text = pipeline.partition(":")
+    version = None
+    if version_text:
+        if not version_text.isdigit() or int(version_text) < 1:
+            raise typer.BadParameter(f"{version_text!r} is not a version number", param_hint="'NAME[:VERSION]'")
+        version = int(version_text)
+    with open_pipelines() as pipelines:
+        stored = pipelines.get_version(name, version)
+    secrets = {}
+    for variable, source in parse_key_values(secret_env or [], "--secret-env").items():
+        secret, colon, key = source.partition(":")
+        if not (secret and colon and key):
+            raise typer.BadParameter(f"{source!r} is not SECRET:KEY", param_hint="'--secret-env'")
+        secrets[variable] = (secret, key)
+    text = kfp_pipeline_spec(stored, image=image, env=parse_key_values(env or [], "--env"), secret_env=secrets)
+    if output is None:
+        typer.echo(text, nl=False)
+        return
+    output.write_text(text, encoding="utf-8")
+    _output.stderr().print(f"wrote {stored.pipeline} v{stored.version} to {output} ({format.value})", highlight=False)
+
+
+_KEY_PATH = "NAME=PATH"
+
+
+@pipelines_app.command("run-step")
+def run_step_command(
+    spec: Annotated[
+        str,
+        typer.Option(
+            metavar="JSON",
+            show_default=False,
+            help="The step spec an export wrote (JSON, or @FILE to read it from a file).",
+        ),
+    ],
+    parameter: Annotated[
+        list[str] | None, typer.Option("--parameter", metavar="NAME=VALUE", help="A pipeline parameter's value.")
+    ] = None,
+    input: Annotated[
+        list[str] | None, typer.Option("--input", metavar=_KEY_PATH, help="Where an upstream output is (a folder).")
+    ] = None,
+    value: Annotated[
+        list[str] | None,
+        typer.Option("--value", metavar="NAME=TEXT", help="A value read out of an upstream step's JSON."),
+    ] = None,
+    output: Annotated[
+        list[str] | None, typer.Option("--output", metavar=_KEY_PATH, help="Where to leave one of the step's outputs.")
+    ] = None,
+    output_value: Annotated[
+        list[str] | None,
+        typer.Option("--output-value", metavar=_KEY_PATH, help="The file to write a value a later step reads into."),
+    ] = None,
+    run_id: Annotated[str, typer.Option(help="The orchestrator's run this step belongs to.")] = "local",
+    task_id: Annotated[str, typer.Option(help="The orchestrator's task this step is.")] = "local",
+) -> None:
+    """Run one step of an exported pipeline, taking inputs and leaving outputs the way Kubeflow Pipelines does.
+
+    An export (`slipway pipelines export --format kfp`) writes this command into each step's
+    container with KFP's placeholders; you rarely type it. Inputs arrive as local paths and
+    values, outputs go to the paths given. The step's code must be the code that was exported.
+    Tracking and the registry are those of the environment (SLIPWAY_SERVER_URL and SLIPWAY_TOKEN,
+    or SLIPWAY_HOME). A failing step prints its traceback and exits 1.
+    """
+    from slipway.pipelines import run_exported_step
+
+    document = json.loads(Path(spec[1:]).read_text(encoding="utf-8") if spec.startswith("@") else spec)
+    with contextlib.ExitStack() as stack:
+        clients: list[Client] = []
+
+        def services() -> Services:
+            """A client of the environment's settings, made when the step first needs one (many never do)."""
+            if not clients:
+                clients.append(stack.enter_context(Client(load_settings())))
+            # A client offers what steps call (tracking, registry, monitoring), embedded or remote.
+            return cast("Services", clients[0])
+
+        try:
+            outcome = run_exported_step(
+                document,
+                parameters=parse_key_values(parameter or [], "--parameter"),
+                artifacts=parse_key_values(input or [], "--input"),
+                values=parse_key_values(value or [], "--value"),
+                outputs=parse_key_values(output or [], "--output"),
+                output_values=parse_key_values(output_value or [], "--output-value"),
+                services=services,
+                run_id=run_id,
+                task_id=task_id,
+            )
+        except SlipwayError:
+            raise
+        except Exception:  # the step's own failure: its traceback is the log an orchestrator shows
+            traceback.print_exc()
+            raise typer.Exit(1) from None
+    # One line, after whatever the step printed: the last line of the log is the step's result.
+    typer.echo(json.dumps({"step": document["step"]["name"], "properties": outcome.properties}))

@@ -17,10 +17,11 @@ Example:
     >>> execution.status  # doctest: +SKIP
     <ExecutionStatus.SUCCEEDED: 'Succeeded'>
 
-See ``docs/pipelines.md`` for the step types, caching, retries, resume and the CLI.
+See ``docs/pipelines.md`` for the step types, caching, retries, resume and the CLI, and
+``docs/kubeflow.md`` for running a pipeline on Kubeflow Pipelines (:func:`kfp_pipeline_spec`).
 """
 
-from slipway.pipelines._context import ServiceSpec, StepContext
+from slipway.pipelines._context import Services, ServiceSpec, StepContext
 from slipway.pipelines._definition import Pipeline
 from slipway.pipelines._executors import Executor, RayExecutor
 from slipway.pipelines._expressions import (
@@ -33,6 +34,8 @@ from slipway.pipelines._expressions import (
     PropertyFile,
 )
 from slipway.pipelines._handle import ExecutionHandle, PipelinesApi
+from slipway.pipelines._kfp_spec import kfp_pipeline_spec
+from slipway.pipelines._kfp_step import PipelineFailed, run_exported_step
 from slipway.pipelines._parameters import Parameter
 from slipway.pipelines._pool import LocalExecutor
 from slipway.pipelines._records import (
@@ -102,6 +105,7 @@ __all__ = [
     "Parameter",
     "Pipeline",
     "PipelineExecution",
+    "PipelineFailed",
     "PipelineService",
     "PipelineSummary",
     "PipelineVersion",
@@ -116,6 +120,7 @@ __all__ = [
     "RetryPolicy",
     "ScriptFailed",
     "ServiceSpec",
+    "Services",
     "Step",
     "StepArtifact",
     "StepAttempt",
@@ -127,4 +132,6 @@ __all__ = [
     "TransformStep",
     "TuningStep",
     "WaitStep",
+    "kfp_pipeline_spec",
+    "run_exported_step",
 ]

@@ -66,13 +66,19 @@ class ServiceSpec:
 
 @dataclass(frozen=True)
 class TaskInfo:
-    """Which step of which execution a task is."""
+    """Which step of which execution a task is.
+
+    ``orchestrator`` is ``slipway`` when Slipway's runner runs the step (the ids are its own
+    execution and step execution), or the orchestrator an exported pipeline runs on (``kfp``: the
+    ids are that orchestrator's run and task, which Slipway's store does not hold).
+    """
 
     pipeline: str
     execution_id: str
     step_name: str
     step_execution_id: str
     attempt: int
+    orchestrator: str = "slipway"
 
 
 @dataclass

@@ -120,6 +120,8 @@ class RegisterModelStep(Step):
         args = ctx.args
         folder = ctx.localize(args["model"], "model")
         registry = ctx.services.registry
+        # Lineage names the step execution only when Slipway's store holds it.
+        source = ctx.info.step_execution_id if ctx.info.orchestrator == "slipway" else None
         version = registry.register_model(
             str(args["group"]),
             folder,
@@ -127,7 +129,7 @@ class RegisterModelStep(Step):
             description=args["version_description"],
             metadata=args["metadata"] or None,
             tags={k: str(v) for k, v in args["tags"].items()} or None,
-            source_step_execution_id=ctx.info.step_execution_id,
+            source_step_execution_id=source,
         )
         status = ApprovalStatus.parse(self.approval_status)
         if status is not version.status:

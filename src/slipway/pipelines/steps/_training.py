@@ -106,6 +106,7 @@ def start_run(
         "slipway.pipeline.execution_id": ctx.info.execution_id,
         "slipway.pipeline.step": ctx.info.step_name,
         "slipway.pipeline.step_execution_id": ctx.info.step_execution_id,
+        **({} if ctx.info.orchestrator == "slipway" else {"slipway.pipeline.orchestrator": ctx.info.orchestrator}),
         **(tags or {}),
     }
     return tracking.create_run(exp.id, name=name, tags=run_tags, parent_run_id=parent_run_id).id
