@@ -8,7 +8,7 @@ import xml.etree.ElementTree as ET
 
 import pytest
 
-from slipway._charts import category_bars, colour, histogram_overlay, line_chart
+from slipway._charts import category_bars, colour, histogram_overlay, line_chart, signed_bars
 
 SVG = "{http://www.w3.org/2000/svg}"
 
@@ -111,3 +111,12 @@ def test_bars_refuse_sides_that_do_not_line_up(shares: list[list[float]]) -> Non
 def test_category_bars_need_a_share_per_category() -> None:
     with pytest.raises(ValueError, match="2 categories but 1"):
         category_bars(["a", "b"], [[1.0]])
+
+
+def test_signed_bars_go_left_for_negatives_and_scale_to_the_largest_magnitude() -> None:
+    svg = signed_bars([("CI", 0.5), ("DPL", -0.25), ("DI", math.inf), ("<b>", 0.0)])
+    rects = re.findall(r'<rect x="([\d.]+)" y="[\d.]+" width="([\d.]+)"', svg)
+    assert len(rects) == 3  # the infinite value has a label, no bar
+    (x_ci, w_ci), (x_dpl, w_dpl), _ = ((float(x), float(w)) for x, w in rects)
+    assert w_ci == pytest.approx(2 * w_dpl) and x_dpl + w_dpl == pytest.approx(x_ci)  # both meet at zero
+    assert "&lt;b&gt;" in svg and "<b>" not in svg and "inf" in svg

@@ -20,6 +20,7 @@ from slipway.tracking import TrackingService
 
 if TYPE_CHECKING:
     from slipway.automation import AutomationService
+    from slipway.clarify import ClarifyService
     from slipway.datasets import DatasetService
     from slipway.features import FeatureService
     from slipway.mlflow_compat import MlflowCompatService
@@ -81,6 +82,12 @@ class Backend:
         from slipway.monitoring import MonitoringService  # brings pyarrow and pandas: import on first use
 
         return MonitoringService(self.db, self.artifacts, self.datasets, self.serving, self.registry, self.urls)
+
+    @functools.cached_property
+    def clarify(self) -> ClarifyService:
+        from slipway.clarify import ClarifyService  # brings pyarrow and the model flavors: import on first use
+
+        return ClarifyService(self.db, self.artifacts, self.datasets, self.registry)
 
     @functools.cached_property
     def urls(self) -> UrlPolicy:

@@ -7,6 +7,8 @@ chart can sit in a page the server renders or in a report file opened from disk.
 - :func:`histogram_overlay`: shares of two or more sides over the same bins of a numeric range.
 - :func:`category_bars`: shares of two or more sides over named categories.
 - :func:`line_chart`: one line per series of (x, y) points, e.g. a metric over steps for several runs.
+- :func:`signed_bars`: one horizontal bar per named value, left of zero for negatives (bias metrics,
+  feature attributions).
 
 Example:
     >>> svg = line_chart({"run 1": [(0, 1.0), (1, 0.5)], "run 2": [(0, 0.9), (1, 0.7)]}, x_label="step")
@@ -85,6 +87,38 @@ def _grouped_bars(shares: Sequence[Sequence[float]], labels: Sequence[tuple[int,
             x, anchor = (index + 0.5) * slot, "middle"
         text.append(f'<text x="{x:.1f}" y="{_BAR_HEIGHT - 4}" text-anchor="{anchor}">{html.escape(label)}</text>')
     return _SVG_OPEN.format(w=_BAR_WIDTH, h=_BAR_HEIGHT) + "".join(paths) + "".join(text) + "</svg>"
+
+
+_ROW, _LABEL_WIDTH, _VALUE_WIDTH = 18, 150, 56
+
+
+def signed_bars(values: Sequence[tuple[str, float]], *, width: int = 520) -> str:
+    """One horizontal bar per ``(name, value)``, from a zero line; the value is written at the bar's end.
+
+    The scale is the largest magnitude, so the chart shows relative sizes; infinite or missing
+    values are drawn as a label without a bar.
+    """
+    finite = [abs(v) for _, v in values if math.isfinite(v)]
+    top = max(finite, default=0.0) or 1.0
+    signed = any(math.isfinite(v) and v < 0 for _, v in values)
+    plot = width - _LABEL_WIDTH - _VALUE_WIDTH
+    zero = _LABEL_WIDTH + (plot / 2 if signed else 0)
+    half = plot / 2 if signed else plot
+    height = _ROW * len(values) + 6
+    parts = [_SVG_OPEN.format(w=width, h=height), f'<path stroke="#999" d="M{zero:.1f} 2V{height - 2}"/>']
+    for row, (name, value) in enumerate(values):
+        y = row * _ROW + 4
+        label = name if len(name) <= 24 else name[:23] + "…"
+        parts.append(f'<text x="{_LABEL_WIDTH - 6}" y="{y + 11}" text-anchor="end">{html.escape(label)}</text>')
+        if math.isfinite(value):
+            size = half * abs(value) / top
+            x = zero - size if value < 0 else zero
+            parts.append(f'<rect x="{x:.1f}" y="{y}" width="{size:.1f}" height="{_ROW - 6}" '
+                         f'fill="{colour(3 if value < 0 else 0)}"/>')
+        shown = _short(value) if math.isfinite(value) else ("n/a" if math.isnan(value) else str(value))
+        parts.append(f'<text x="{width - 4}" y="{y + 11}" text-anchor="end">{html.escape(shown)}</text>')
+    parts.append("</svg>")
+    return "".join(parts)
 
 
 # ------------------------------------------------------------------------------------------- lines

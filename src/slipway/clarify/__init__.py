@@ -1,23 +1,40 @@
 """Bias and explainability: metrics, SHAP explanations, reports, and what monitors and pipelines check with them.
 
-Experimental: the report layouts follow the cloud stack's ``analysis.json``; the Python API may still change.
+Experimental: the report layouts follow the cloud stack's ``analysis.json`` (see ``docs/clarify.md``);
+the Python API may still change.
+
+Example:
+    >>> from slipway.clarify import Analysis, BiasConfig, bias_metrics
+    >>> config = BiasConfig(label="rings", label_threshold=10, facet="sex", predicted_label="prediction")
+    >>> Analysis.of(bias=bias_metrics("scored.csv", config)).write("report/")   # analysis.json, report.html
 """
 
 from slipway.clarify._bias import POST_SECTION, PRE_SECTION, bias_metrics
 from slipway.clarify._config import BiasConfig
 from slipway.clarify._explain import METHODS, Explanation, explain
 from slipway.clarify._metrics import DESCRIPTIONS, POST_TRAINING, PRE_TRAINING, read_number
+from slipway.clarify._records import ClarifyReport, ReportKind
+from slipway.clarify._report import ANALYSIS_FILE, LOCAL_FILE, REPORT_FILE, Analysis, render_html
+from slipway.clarify._service import ClarifyService
 
 __all__ = [
+    "ANALYSIS_FILE",
     "DESCRIPTIONS",
+    "LOCAL_FILE",
     "METHODS",
     "POST_SECTION",
     "POST_TRAINING",
     "PRE_SECTION",
     "PRE_TRAINING",
+    "REPORT_FILE",
+    "Analysis",
     "BiasConfig",
+    "ClarifyReport",
+    "ClarifyService",
     "Explanation",
+    "ReportKind",
     "bias_metrics",
     "explain",
     "read_number",
+    "render_html",
 ]

@@ -59,17 +59,17 @@ class BiasConfig(BaseModel):
     @model_validator(mode="after")
     def _one_rule(self) -> BiasConfig:
         if (self.label_values is None) == (self.label_threshold is None):
-            raise ValueError("give either label_values or label_threshold: which labels are positive")
+            raise ValueError("label_values: give either label_values or label_threshold (which labels are positive)")
         if self.label_values is not None and not self.label_values:
-            raise ValueError("label_values must name at least one value")
+            raise ValueError("label_values: must name at least one value")
         if self.facet_values is not None and self.facet_threshold is not None:
-            raise ValueError("give facet_values or facet_threshold, not both")
+            raise ValueError("facet_values: give facet_values or facet_threshold, not both")
         if self.facet_values is not None and not self.facet_values:
-            raise ValueError("facet_values must name at least one value")
+            raise ValueError("facet_values: must name at least one value")
         named = [self.label, self.facet, self.group, self.predicted_label]
         present = [n for n in named if n is not None]
         if len(set(present)) != len(present):
-            raise ValueError("label, facet, group and predicted_label must be different columns")
+            raise ValueError("facet: label, facet, group and predicted_label must be different columns")
         return self
 
     @classmethod
@@ -79,8 +79,11 @@ class BiasConfig(BaseModel):
             return cls(**fields)
         except ValidationError as exc:
             error = exc.errors()[0]
-            where = ".".join(str(p) for p in error["loc"]) or "bias_config"
-            raise InvalidInput(f"{where}: {error['msg']}".removeprefix(": "), field=where or None) from None
+            message = str(error["msg"]).removeprefix("Value error, ")
+            where = ".".join(str(p) for p in error["loc"])
+            if not where:  # a rule across fields names its field first
+                where, _, message = message.partition(": ")
+            raise InvalidInput(f"{where}: {message}", field=where) from None
 
     def label_value_or_threshold(self, label_max: Any = None) -> str:
         """How the positive label reads in ``analysis.json``: the values, or the interval ``(t, max]``."""

@@ -14,6 +14,7 @@ from slipway.tracking import TrackingService
 
 if TYPE_CHECKING:
     from slipway.automation import AutomationService
+    from slipway.clarify import ClarifyService
     from slipway.client._automation import RemoteAutomation
     from slipway.client._datasets import RemoteDatasets
     from slipway.client._features import RemoteFeatures
@@ -111,6 +112,11 @@ class Client:
         from slipway.client._monitoring import RemoteMonitoring  # brings pandas and pyarrow: import on first use
 
         return RemoteMonitoring(self._http)
+
+    @functools.cached_property
+    def clarify(self) -> ClarifyService:
+        """Bias and explainability reports; built on first use, since it brings pandas and the model flavors."""
+        return self.backend.clarify
 
     @functools.cached_property
     def pipelines(self) -> PipelineService | RemotePipelines:

@@ -1,0 +1,313 @@
+"""The clarify service: bias and explainability reports, stored and attached to model or dataset versions.
+
+A report is computed from a table (a DataFrame, a file, an upload) or from a registered dataset
+version, with predictions from a registered model version when one is named. Its files go to the
+artifact store and its row to ``clarify_reports``; the model version's page and model card list
+the reports attached to it. Creating one publishes ``clarify_report.created``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import json
+from collections.abc import Iterable, Iterator, Sequence
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+from sqlalchemy import Row, insert, select
+
+from slipway._ids import ms_to_datetime, new_id, now_ms
+from slipway._principal import current_principal
+from slipway.clarify._bias import bias_sections
+from slipway.clarify._config import BiasConfig
+from slipway.clarify._explain import explain
+from slipway.clarify._metrics import POST_TRAINING, PRE_TRAINING, unknown_methods
+from slipway.clarify._records import ClarifyReport, ReportKind
+from slipway.clarify._report import ANALYSIS_FILE, Analysis
+from slipway.clarify._tables import clarify_reports
+from slipway.clarify._tally import tally
+from slipway.datasets import DataSource, open_source
+from slipway.errors import InvalidInput, NotFound
+from slipway.events import record_change
+from slipway.lineage import NodeRef, record_edges
+from slipway.models import LoadedModel
+from slipway.security import Permission, requires
+from slipway.store import Database
+from slipway.store.artifacts import ArtifactStore, Owner
+
+if TYPE_CHECKING:
+    from slipway.datasets import DatasetService
+    from slipway.registry import RegistryReader
+
+REPORT_KIND = "clarify_report"
+PREDICTION = "prediction"
+_EXPLAIN_READ_ROWS = 200_000  # an explanation samples at most max_rows of these
+
+
+class ClarifyService:
+    """Bias and explainability reports over one metadata database and artifact store.
+
+    Example:
+        >>> clarify = client.clarify
+        >>> report = clarify.run_bias({"label": "rings", "label_threshold": 10, "facet": "sex"}, "abalone.csv",
+        ...                           model="abalone/3")
+        >>> report.summary["post_training"]["sex=F/DPPL"]
+        -0.12
+        >>> clarify.read_report(report.id, "report.html")[:15]
+        b'<!doctype html>'
+    """
+
+    def __init__(self, db: Database, artifacts: ArtifactStore, datasets: DatasetService | None = None,
+                 registry: RegistryReader | None = None) -> None:
+        self._db = db
+        self._artifacts = artifacts
+        self._datasets = datasets
+        self._registry = registry
+
+    # ------------------------------------------------------------------------------- creating
+
+    @requires(Permission.WRITE)
+    def run_bias(
+        self, config: BiasConfig | dict[str, Any], data: DataSource | None = None, *, dataset: str | None = None,
+        model: str | None = None, methods: str | Sequence[str] = "all", pre_training: bool = True,
+        post_training: bool | None = None, format: str | None = None, trusted: bool | Iterable[str] = False,
+    ) -> ClarifyReport:
+        """Compute bias metrics and store them as a report.
+
+        Args:
+            config: the label, facet, group and predicted-label columns (a :class:`BiasConfig` or its fields).
+            data: the table; or ``dataset``, a registered dataset version (``name`` or ``name:version``).
+            model: a registered model version (``GROUP/VERSION``) whose predictions, made here on the
+                data, are the predicted labels (in ``config.predicted_label``, ``prediction`` by
+                default); the report is attached to that version.
+            methods: ``"all"`` or metric names.
+            pre_training: compute the metrics of the labels.
+            post_training: compute the metrics of the predictions (default: when there are predictions).
+            trusted: passed to the model's loading (embedded use only; a server never trusts a request).
+
+        Raises:
+            InvalidInput: for a bad configuration, missing column or neither/both of data and dataset.
+            NotFound: for an unknown dataset or model version.
+        """
+        cfg = config if isinstance(config, BiasConfig) else BiasConfig.of(**config)
+        wrong = unknown_methods(methods)
+        if wrong:
+            raise InvalidInput(f"unknown bias metric(s) {', '.join(wrong)}; known: "
+                               f"{', '.join(PRE_TRAINING + POST_TRAINING)}", field="methods")
+        loaded = None
+        if model is not None:
+            loaded = self._load(model, trusted)
+            if cfg.predicted_label is None:
+                cfg = cfg.model_copy(update={"predicted_label": PREDICTION})
+        post = cfg.predicted_label is not None if post_training is None else post_training
+        with self._source(data, dataset, format) as (batches, described):
+            if loaded is not None:
+                batches = _predicted(batches, loaded, cfg)
+            counted = tally(batches, cfg, post_training=post)
+        analysis = Analysis.of(bias=bias_sections(counted, pre_training=pre_training, post_training=post,
+                                                  methods=methods))
+        settings = cfg.model_dump(mode="json") | {"methods": methods if isinstance(methods, str) else list(methods),
+                                                   "rows": counted.rows, "dropped": counted.dropped}
+        return self._store(ReportKind.BIAS, analysis, settings, model, described)
+
+    @requires(Permission.WRITE)
+    def run_explain(
+        self, model: str, data: DataSource | None = None, *, dataset: str | None = None,
+        features: Sequence[str] | None = None, method: str = "auto", max_rows: int | None = 1000,
+        baseline_rows: int = 50, pdp_features: int = 3, format: str | None = None,
+        trusted: bool | Iterable[str] = False,
+    ) -> ClarifyReport:
+        """Explain a registered model version on some data (SHAP and partial dependence) and store the report.
+
+        Args:
+            model: the model version (``GROUP/VERSION``); the report is attached to it.
+            data: the rows to explain (other columns, such as the label, are ignored); or
+                ``dataset``, a registered dataset version.
+            features: the input columns, by default the model's signature.
+            method, max_rows, baseline_rows, pdp_features: see :func:`~slipway.clarify.explain`.
+
+        Raises:
+            InvalidInput: for bad arguments or data the model cannot take.
+            NotFound: for an unknown model or dataset version.
+        """
+        loaded = self._load(model, trusted)
+        with self._source(data, dataset, format) as (batches, described):
+            frame = _head(batches, _EXPLAIN_READ_ROWS)
+        explanation = explain(loaded, frame, features=features, method=method, max_rows=max_rows,
+                              baseline_rows=baseline_rows, pdp_features=pdp_features)
+        settings = {"features": list(explanation.features), "method": explanation.method, "max_rows": max_rows,
+                    "baseline_rows": baseline_rows, "output": explanation.output}
+        return self._store(ReportKind.EXPLAINABILITY, Analysis.of(explanation=explanation), settings, model, described)
+
+    @requires(Permission.WRITE)
+    def store_report(self, analysis: Analysis | bytes, *, model: str | None = None, dataset: str | None = None,
+                     config: dict[str, Any] | None = None) -> ClarifyReport:
+        """Store a report computed elsewhere (``analysis.json`` bytes or an :class:`Analysis`), attached as named.
+
+        Raises:
+            InvalidInput: if it is not an ``analysis.json``.
+            NotFound: for an unknown model or dataset version.
+        """
+        found = analysis if isinstance(analysis, Analysis) else Analysis.read(analysis)
+        kind = ReportKind.EXPLAINABILITY if found.global_shap() and not found.bias_values() else ReportKind.BIAS
+        if dataset is not None:
+            self._dataset_version(dataset)
+        return self._store(kind, found, config or {}, model, dataset)
+
+    def _store(self, kind: ReportKind, analysis: Analysis, config: dict[str, Any], model: str | None,
+               dataset: str | None) -> ClarifyReport:
+        report_id, at, who = new_id(), now_ms(), current_principal().name
+        model_id = self._model_version(model).id if model is not None else None
+        dataset_version = self._dataset_version(dataset) if dataset is not None else None
+        title = f"{'Bias' if kind is ReportKind.BIAS else 'Explainability'} report" + (f": {model}" if model else "")
+        for name, content in analysis.files(title).items():
+            self._artifacts.put_bytes(Owner(REPORT_KIND, report_id), name, content)
+        node = NodeRef(REPORT_KIND, report_id, f"{kind} report")
+        with self._db.write() as conn:
+            conn.execute(insert(clarify_reports).values(
+                id=report_id, kind=str(kind), model_version_id=model_id, model=model,
+                dataset_version_id=dataset_version.id if dataset_version else None,
+                dataset=dataset_version.ref if dataset_version else None, config=json.dumps(config),
+                summary=json.dumps(analysis.summary()), created_by=who, created_at=at,
+            ))
+            record_change(conn, action="clarify_report.create", object_kind=REPORT_KIND, object_id=report_id,
+                          event_type="clarify_report.created",
+                          payload={"kind": str(kind), "model": model, "dataset": dataset})
+            edges = []
+            if model_id is not None:
+                edges.append((NodeRef("model_version", model_id, model), node, "consumed"))
+            if dataset_version is not None:
+                edges.append((NodeRef("dataset_version", dataset_version.id, dataset_version.ref), node, "consumed"))
+            record_edges(conn, edges)
+        return self.get_report(report_id)
+
+    # -------------------------------------------------------------------------------- reading
+
+    @requires(Permission.READ)
+    def get_report(self, report_id: str) -> ClarifyReport:
+        """One report.
+
+        Raises:
+            NotFound: if there is none with that id.
+        """
+        with self._db.read() as conn:
+            row = conn.execute(select(clarify_reports).where(clarify_reports.c.id == report_id)).first()
+        if row is None:
+            raise NotFound(f"no clarify report {report_id!r}", field="report")
+        return _report(row)
+
+    @requires(Permission.READ)
+    def list_reports(self, *, model: str | None = None, dataset: str | None = None,
+                     limit: int = 100) -> list[ClarifyReport]:
+        """Reports, newest first; those of one model version (``GROUP/VERSION``) or dataset version when named."""
+        c = clarify_reports.c
+        query = select(clarify_reports).order_by(c.created_at.desc(), c.id.desc()).limit(limit)
+        if model is not None:
+            query = query.where(c.model_version_id == self._model_version(model).id)
+        if dataset is not None:
+            query = query.where(c.dataset_version_id == self._dataset_version(dataset).id)
+        with self._db.read() as conn:
+            return [_report(r) for r in conn.execute(query)]
+
+    @requires(Permission.READ)
+    def report_files(self, report_id: str) -> list[str]:
+        """The names of a report's files."""
+        self.get_report(report_id)
+        return sorted(f.path for f in self._artifacts.list(Owner(REPORT_KIND, report_id), recursive=True)
+                      if not f.is_dir)
+
+    @requires(Permission.READ)
+    def read_report(self, report_id: str, file_name: str = ANALYSIS_FILE) -> bytes:
+        """One file of a report: ``analysis.json`` (default), ``report.html``, ``explanations_shap/out.csv``.
+
+        Raises:
+            NotFound: for an unknown report or file.
+        """
+        self.get_report(report_id)
+        return self._artifacts.read_bytes(Owner(REPORT_KIND, report_id), file_name)
+
+    @requires(Permission.READ)
+    def get_analysis(self, report_id: str) -> Analysis:
+        """The report's ``analysis.json`` as an :class:`Analysis` (what monitors read their baseline from)."""
+        return Analysis.read(self.read_report(report_id, ANALYSIS_FILE))
+
+    # -------------------------------------------------------------------------------- helpers
+
+    def _load(self, model: str, trusted: bool | Iterable[str]) -> LoadedModel:
+        self._model_version(model)
+        assert self._registry is not None
+        return self._registry.load_model(f"models:/{model}", trusted=trusted)
+
+    def _model_version(self, ref: str) -> Any:
+        if self._registry is None:
+            raise InvalidInput("the model registry is not available to this service", field="model")
+        group, _, number = ref.rpartition("/")
+        if not group or not number.isdigit():
+            raise InvalidInput(f"model {ref!r} is not GROUP/VERSION", field="model")
+        return self._registry.get_version(group, int(number))
+
+    def _dataset_version(self, ref: str) -> Any:
+        if self._datasets is None:
+            raise InvalidInput("datasets are not available to this service", field="dataset")
+        name, _, version = ref.partition(":")
+        if version and not version.isdigit():
+            raise InvalidInput(f"dataset {ref!r} is not NAME or NAME:VERSION", field="dataset")
+        return self._datasets.get_version(name, int(version) if version else None)
+
+    @contextlib.contextmanager
+    def _source(self, data: DataSource | None, dataset: str | None,
+                format: str | None) -> Iterator[tuple[Iterator[pa.RecordBatch], str | None]]:
+        """The batches to read, and the dataset version they come from (its ``name:version``), if any."""
+        if (data is None) == (dataset is None):
+            raise InvalidInput("give either data or a dataset", field="data")
+        if dataset is not None:
+            found = self._dataset_version(dataset)
+            assert self._datasets is not None
+            with self._datasets.open(found.dataset_name, found.version) as stream, \
+                    open_source(stream, format="parquet") as (_, batches):
+                yield batches, found.ref
+            return
+        assert data is not None
+        if isinstance(data, pd.DataFrame):
+            data = data.reset_index(drop=True)
+        with open_source(data, format=format) as (_, batches):
+            yield batches, None
+
+
+def _predicted(batches: Iterable[pa.RecordBatch], model: LoadedModel, config: BiasConfig) -> Iterator[pa.RecordBatch]:
+    """The batches with the model's predictions added as ``config.predicted_label``, a batch at a time."""
+    assert config.predicted_label is not None
+    for batch in batches:
+        frame = batch.to_pandas()
+        if frame.empty:
+            continue
+        inputs = frame.drop(columns=[c for c in (config.label, config.predicted_label) if c in frame])
+        found = model.predict(inputs)
+        if isinstance(found, dict):
+            found = next(iter(found.values()))
+        values = found.iloc[:, 0].to_numpy() if isinstance(found, pd.DataFrame) else np.asarray(found)
+        if values.ndim > 1:
+            values = values.reshape(len(frame), -1)[:, 0]
+        yield pa.RecordBatch.from_pandas(frame.assign(**{config.predicted_label: values}), preserve_index=False)
+
+
+def _head(batches: Iterator[pa.RecordBatch], rows: int) -> pd.DataFrame:
+    """The first ``rows`` rows of a stream, as a DataFrame."""
+    kept, count = [], 0
+    for batch in batches:
+        kept.append(batch.slice(0, rows - count))
+        count += min(len(batch), rows - count)
+        if count >= rows:
+            break
+    if not kept:
+        raise InvalidInput("the data has no rows", field="data")
+    return pa.Table.from_batches(kept).to_pandas()
+
+
+def _report(row: Row[Any]) -> ClarifyReport:
+    return ClarifyReport(id=row.id, kind=ReportKind(row.kind), model=row.model, dataset=row.dataset,
+                         config=json.loads(row.config), summary=json.loads(row.summary), created_by=row.created_by,
+                         created_at=ms_to_datetime(row.created_at) or dt.datetime.min)
