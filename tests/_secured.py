@@ -68,7 +68,7 @@ def secured(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFac
     urls = _postgres_url(request) if request.param == "postgres" else iter([f"sqlite:///{home / 'meta.db'}"])
     backend = Backend(load_settings(env={}, cwd=home, home=str(home), db_url=next(urls)))
     try:
-        with TestClient(create_app(backend)) as http:
+        with TestClient(create_app(backend), base_url="http://localhost") as http:
             made = SecuredApp(backend, http)
             for role in ROLES:
                 made.add_user(role, role)

@@ -30,6 +30,6 @@ def own_backend(home: Path, **env: str) -> Iterator[Backend]:
 @contextlib.contextmanager
 def page_client(backend: Backend) -> Iterator[TestClient]:
     """A client of ``backend``'s app with auth off, holding the CSRF cookie its forms need."""
-    with TestClient(create_app(backend, auth=False)) as client:
+    with TestClient(create_app(backend, auth=False), base_url="http://localhost") as client:
         client.get("/login")
         yield client

@@ -32,6 +32,7 @@ _KEYS: dict[str, str] = {
     "scheduler_interval": "SLIPWAY_SCHEDULER_INTERVAL",
     "session_ttl": "SLIPWAY_SESSION_TTL",
     "session_max_age": "SLIPWAY_SESSION_MAX_AGE",
+    "allowed_hosts": "SLIPWAY_ALLOWED_HOSTS",
 }
 DEFAULT_MAX_REQUEST_BYTES = 64 << 20  # a JSON body is parsed in memory; a full metrics batch is under 20 MiB
 DEFAULT_SCHEDULER_INTERVAL = 5.0  # seconds: a schedule fires at most this late, a rule acts this soon
@@ -67,6 +68,9 @@ class Settings:
         session_ttl: seconds a web UI login lasts before its session token expires (12 hours);
             ``POST /api/v1/session/renew`` gives it that long again from the moment it is called.
         session_max_age: seconds after login past which a session is no longer renewed (7 days).
+        allowed_hosts: the host names a server answers (comma-separated; ``*.example.com`` for
+            subdomains, ``*`` for any); a request addressed to another gets 421. None: the
+            address it is bound to and the loopback names (see :mod:`slipway._origins`).
         sources: for each attribute, where its value came from.
     """
 
@@ -85,6 +89,7 @@ class Settings:
     scheduler_interval: float = DEFAULT_SCHEDULER_INTERVAL
     session_ttl: float = DEFAULT_SESSION_TTL
     session_max_age: float = DEFAULT_SESSION_MAX_AGE
+    allowed_hosts: tuple[str, ...] | None = None
     sources: Mapping[str, str] = field(default_factory=dict, compare=False)
 
     @property
@@ -243,5 +248,6 @@ def load_settings(
         session_ttl=_positive_seconds(values.get("session_ttl"), "session_ttl", DEFAULT_SESSION_TTL),
         session_max_age=_positive_seconds(values.get("session_max_age"), "session_max_age",
                                           DEFAULT_SESSION_MAX_AGE),
+        allowed_hosts=_names(values.get("allowed_hosts")),
         sources=sources,
     )

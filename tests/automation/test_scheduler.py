@@ -42,9 +42,9 @@ def test_the_server_runs_the_scheduler_while_it_serves_unless_turned_off(backend
         return sum(t.name == "slipway-scheduler" for t in threading.enumerate())
 
     before = threads()
-    with TestClient(create_app(backend)):  # the context runs the app's lifespan
+    with TestClient(create_app(backend), base_url="http://localhost"):  # the context runs the app's lifespan
         assert threads() == before + 1
     assert _wait_for(lambda: threads() == before)
     backend.settings = dataclasses.replace(backend.settings, scheduler_interval=0.0)
-    with TestClient(create_app(backend)):
+    with TestClient(create_app(backend), base_url="http://localhost"):
         assert threads() == before

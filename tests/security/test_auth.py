@@ -64,9 +64,10 @@ def test_a_wrong_token_is_401_and_says_invalid(secured: SecuredApp) -> None:
 
 
 def test_the_ui_cookie_carries_the_same_token(secured: SecuredApp) -> None:
-    with TestClient(secured.http.app, cookies={"slipway_token": secured.tokens["scientist"]}) as browser:
+    local, token = "http://localhost", secured.tokens["scientist"]
+    with TestClient(secured.http.app, base_url=local, cookies={"slipway_token": token}) as browser:
         assert browser.get("/api/v1/me").json()["name"] == "scientist"
-    with TestClient(secured.http.app, cookies={"slipway_token": "slw_stale"}) as browser:
+    with TestClient(secured.http.app, base_url=local, cookies={"slipway_token": "slw_stale"}) as browser:
         _refused(browser.get("/api/v1/me"), 401, "not valid")
         assert browser.get("/login").status_code == 200  # a stale cookie must not lock anyone out of logging in
 
@@ -168,7 +169,7 @@ def test_separation_of_duties_can_be_turned_off(tmp_path: Path, package: Path) -
         token = backend.security.create_token("solo").secret
         with acting_as(Principal("solo", frozenset({"scientist", "approver"}))):
             backend.registry.register_model("g", package)
-        with TestClient(app) as http:
+        with TestClient(app, base_url="http://localhost") as http:
             answer = http.post("/api/v1/model-groups/g/versions/1/status", json={"status": "Approved"},
                                headers={"Authorization": f"Bearer {token}"})
         assert answer.status_code == 200, answer.text
@@ -180,7 +181,7 @@ def test_separation_of_duties_can_be_turned_off(tmp_path: Path, package: Path) -
 def no_auth_app(tmp_path: Path) -> Iterator[TestClient]:
     backend = Backend(load_settings(env={}, cwd=tmp_path, home=str(tmp_path)))
     try:
-        with TestClient(create_app(backend, auth=False)) as http:
+        with TestClient(create_app(backend, auth=False), base_url="http://localhost") as http:
             yield http
     finally:
         backend.close()

@@ -27,7 +27,7 @@ from slipway.cli import _output
 from slipway.cli._server import LogLevel, _is_loopback
 
 if TYPE_CHECKING:
-    from starlette.applications import Starlette
+    from starlette.types import ASGIApp
 
     from slipway._backend import Backend
 
@@ -81,12 +81,12 @@ def serve(
         if count > 1:
             backend.close()  # migrated once here; each worker opens its own
             options = {"endpoint": endpoint, "poll_seconds": poll_seconds, "max_batch_size": max_batch_size,
-                       "max_wait_ms": max_wait_ms}
+                       "max_wait_ms": max_wait_ms, "allowed_hosts": allowed_hosts(settings, host)}
             _output.say(f"Serving endpoint [bold]{escape(endpoint)}[/bold] on http://{escape(host)}:{port} with "
                         f"{count} worker processes (Ctrl-C to stop)")
             _run_workers(settings, options, count, host=host, port=port, log_level=log_level.value)
             return
-        app = create_inference_app(
+        app = guarded(create_inference_app(
             ServingHost(
                 backend.serving,
                 backend.registry,
@@ -96,13 +96,27 @@ def serve(
                 max_wait_ms=max_wait_ms,
             ),
             endpoint,
-        )
+        ), allowed_hosts(settings, host))
         _output.say(
             f"Serving endpoint [bold]{escape(endpoint)}[/bold] on http://{escape(host)}:{port} (Ctrl-C to stop)"
         )
         uvicorn.run(app, host=host, port=port, log_level=log_level.value)
     finally:
         backend.close()
+
+
+def allowed_hosts(settings: Settings, host: str) -> list[str]:
+    """The host names the inference server answers: the setting, else ``host`` and the loopback names."""
+    from slipway._origins import default_allowed_hosts
+
+    return list(default_allowed_hosts(host, settings.allowed_hosts))
+
+
+def guarded(app: ASGIApp, hosts: list[str]) -> ASGIApp:
+    """``app`` answering only requests addressed to ``hosts`` and refusing cross-origin browser posts."""
+    from slipway._origins import OriginGuard
+
+    return OriginGuard(app, allowed_hosts=hosts)
 
 
 def _run_workers(
@@ -120,7 +134,7 @@ def _run_workers(
         shutil.rmtree(shared, ignore_errors=True)
 
 
-def worker_app() -> Starlette:
+def worker_app() -> ASGIApp:
     """App factory of one worker process of ``slipway serve --workers N`` (uvicorn calls it)."""
     from slipway._backend import Backend
     from slipway.serving import ServingHost, create_inference_app
@@ -137,4 +151,4 @@ def worker_app() -> Starlette:
         max_wait_ms=options["max_wait_ms"],
         metrics=SharedMetrics(Path(options["metrics_folder"])),
     )
-    return create_inference_app(host, options["endpoint"], on_close=backend.close)
+    return guarded(create_inference_app(host, options["endpoint"], on_close=backend.close), options["allowed_hosts"])

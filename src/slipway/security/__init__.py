@@ -6,6 +6,7 @@ request's token into the acting principal with :func:`authenticate`.
 """
 
 from slipway.security._permissions import (
+    PERMISSION_ATTRIBUTE,
     ROLE_PERMISSIONS,
     Permission,
     check_roles,
@@ -20,6 +21,7 @@ from slipway.security._tokens import authenticate, current_user
 
 __all__ = [
     "MAX_TOKEN_LIFETIME",
+    "PERMISSION_ATTRIBUTE",
     "ROLE_PERMISSIONS",
     "Identity",
     "NewToken",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Sequence
 
 import uvicorn
 from fastapi import APIRouter, FastAPI
@@ -10,6 +11,7 @@ from pydantic import BaseModel
 
 from slipway._backend import Backend
 from slipway._config import Settings, load_settings
+from slipway._origins import OriginGuard, default_allowed_hosts
 from slipway._version import __version__
 from slipway.monitoring import render_monitor_metrics
 from slipway.server._automation_routes import hooks_router
@@ -17,6 +19,7 @@ from slipway.server._automation_routes import router as automation_router
 from slipway.server._dataset_routes import router as dataset_router
 from slipway.server._errors import ERROR_RESPONSES, UnexpectedErrorMiddleware, install_error_handlers
 from slipway.server._feature_routes import router as feature_router
+from slipway.server._guard import RouteGuardMiddleware, RouteIndex
 from slipway.server._headers import SecurityHeadersMiddleware
 from slipway.server._identity import IdentityMiddleware, server_approval_policy
 from slipway.server._limits import BodyLimitMiddleware
@@ -44,13 +47,15 @@ class Version(BaseModel):
     api: str
 
 
-def create_app(backend: Backend, *, auth: bool = True) -> FastAPI:
+def create_app(backend: Backend, *, auth: bool = True, allowed_hosts: Sequence[str] | None = None) -> FastAPI:
     """Build the REST API over ``backend``'s services.
 
     The caller owns ``backend`` and closes it; the app only uses it, so tests can serve a backend
     they also read directly. Every request needs an API token (see :mod:`slipway.server._identity`)
     unless ``auth`` is False; model approvals follow the server's stricter policy (approver role,
-    and separation of duties unless the settings turn it off).
+    and separation of duties unless the settings turn it off). Requests addressed to a host other
+    than ``allowed_hosts`` (by default the ``allowed_hosts`` setting, else the loopback names) are
+    answered 421 (see :mod:`slipway._origins`).
 
     Example:
         >>> from slipway import load_settings
@@ -67,6 +72,8 @@ def create_app(backend: Backend, *, auth: bool = True) -> FastAPI:
     )
     app.state.backend = backend
     install_error_handlers(app)
+    index = RouteIndex()  # what each route declares, read at the first request (slipway.server._guard)
+    app.add_middleware(RouteGuardMiddleware, index=index)  # inside identity: it knows who acts
     app.add_middleware(IdentityMiddleware, db=backend.db, auth=auth)
     backend.registry.policy = server_approval_policy(backend.settings)
     app.add_middleware(UnexpectedErrorMiddleware)  # added last, so outermost: it wraps the others
@@ -101,7 +108,9 @@ def create_app(backend: Backend, *, auth: bool = True) -> FastAPI:
     # Outermost of all: every response, a refused body's and a 500's included, has the security headers.
     settings = backend.settings
     app.add_middleware(BodyLimitMiddleware, max_request_bytes=settings.max_request_bytes,
-                       max_upload_bytes=settings.max_upload_bytes)
+                       max_upload_bytes=settings.max_upload_bytes, index=index)
+    hosts = allowed_hosts or default_allowed_hosts("localhost", settings.allowed_hosts)
+    app.add_middleware(OriginGuard, allowed_hosts=hosts)  # before a token is looked up or a body read
     app.add_middleware(SecurityHeadersMiddleware)
     return app
 
@@ -121,7 +130,8 @@ _NO_AUTH_ENV = "SLIPWAY_SERVER_NO_AUTH"  # tells worker processes the server run
 
 def _worker_app() -> FastAPI:
     """App factory for ``workers > 1``: each uvicorn worker process builds its own backend."""
-    return create_app(Backend(load_settings()), auth=os.environ.get(_NO_AUTH_ENV) != "1")
+    settings = load_settings()  # SLIPWAY_ALLOWED_HOSTS holds the parent's list, bound address included
+    return create_app(Backend(settings), auth=os.environ.get(_NO_AUTH_ENV) != "1")
 
 
 def serve(
@@ -136,17 +146,21 @@ def serve(
     """Serve the API with uvicorn until interrupted (blocks).
 
     Every call needs a token unless ``auth`` is False, which only a loopback ``host`` allows (the
-    CLI checks it and warns). With ``workers > 1`` the effective engine settings are exported to
-    the environment of this process, which the workers inherit.
+    CLI checks it and warns). The server answers requests addressed to the ``allowed_hosts``
+    setting, by default to ``host`` and the loopback names. With ``workers > 1`` the effective
+    engine settings are exported to the environment of this process, which the workers inherit.
     """
+    hosts = default_allowed_hosts(host, settings.allowed_hosts)
     if workers <= 1:
         backend = Backend(settings)
         try:
-            uvicorn.run(create_app(backend, auth=auth), host=host, port=port, log_level=log_level)
+            app = create_app(backend, auth=auth, allowed_hosts=hosts)
+            uvicorn.run(app, host=host, port=port, log_level=log_level)
         finally:
             backend.close()
         return
     Backend(settings).close()  # migrate once here, not in a race between the workers
     os.environ.update({var: str(getattr(settings, name)) for var, name in _WORKER_ENV.items()})
     os.environ[_NO_AUTH_ENV] = "0" if auth else "1"
+    os.environ["SLIPWAY_ALLOWED_HOSTS"] = ",".join(hosts)
     run_workers(f"{__name__}:_worker_app", workers, host=host, port=port, log_level=log_level)

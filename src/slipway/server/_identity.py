@@ -27,6 +27,7 @@ from slipway.errors import Unauthenticated
 from slipway.registry import ApprovalPolicy
 from slipway.security import authenticate
 from slipway.server._errors import error_response
+from slipway.server._guard import CREDENTIALS_KEY
 from slipway.store import Database
 
 ANONYMOUS = "anonymous"
@@ -39,18 +40,18 @@ OPEN_PREFIXES = ("/static/", "/hooks/")  # incoming webhooks prove themselves by
 NOBODY_ROLES: frozenset[str] = frozenset()
 
 
-def request_token(headers: Headers) -> str | None:
-    """The token a request carries: the bearer header first, then the UI's cookie."""
+def request_credentials(headers: Headers) -> tuple[str | None, str]:
+    """(token, how it came): ``"bearer"`` from the header, ``"cookie"`` from the UI's cookie, else ``"none"``."""
     scheme, _, credentials = headers.get("authorization", "").partition(" ")
     if scheme.lower() == "bearer" and credentials.strip():
-        return credentials.strip()
+        return credentials.strip(), "bearer"
     cookie = SimpleCookie()
     try:
         cookie.load(headers.get("cookie", ""))
     except CookieError:  # a malformed cookie header is the same as none
-        return None
+        return None, "none"
     morsel = cookie.get(TOKEN_COOKIE)
-    return morsel.value if morsel is not None and morsel.value else None
+    return (morsel.value, "cookie") if morsel is not None and morsel.value else (None, "none")
 
 
 def _is_open(path: str) -> bool:
@@ -87,11 +88,12 @@ class IdentityMiddleware:
         client = scope.get("client")
         source = client[0] if client else "unknown"
         if not self.auth:
+            scope[CREDENTIALS_KEY] = "none"
             with acting_as(Principal(ANONYMOUS, frozenset(ROLES), source=source)):
                 await self.app(scope, receive, send)
             return
         headers = Headers(scope=scope)
-        token = request_token(headers)
+        token, scope[CREDENTIALS_KEY] = request_credentials(headers)
         try:
             if token is None:
                 raise Unauthenticated("this server needs an API token: send 'Authorization: Bearer <token>'")
@@ -99,6 +101,7 @@ class IdentityMiddleware:
         except Unauthenticated as exc:
             if _is_open(scope["path"]):
                 principal = Principal(ANONYMOUS, NOBODY_ROLES, source=source)
+                scope[CREDENTIALS_KEY] = "none"
             elif _wants_page(scope, headers):
                 await RedirectResponse(f"/login?next={quote(scope['path'])}", status_code=303)(scope, receive, send)
                 return

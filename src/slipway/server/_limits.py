@@ -6,25 +6,19 @@ files, dataset and feature uploads). A declared ``Content-Length`` over the limi
 a byte is read; a body sent without one (chunked) is counted as it arrives and cut off at the limit.
 
 Upload routes are found, not listed: a route is one if it declares its request body as raw bytes
-(``application/octet-stream`` in its ``openapi_extra``), as every upload route does for the spec.
+(``application/octet-stream`` in its ``openapi_extra``), as every upload route does for the spec;
+the app's :class:`~slipway.server._guard.RouteIndex` tells.
 """
 
 from __future__ import annotations
 
-import re
-from collections.abc import Callable, Iterable, Sequence
-from typing import Any
-
-import fastapi.routing
 from starlette.datastructures import Headers
 from starlette.exceptions import HTTPException
-from starlette.routing import BaseRoute
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from slipway.errors import InvalidInput, PayloadTooLarge
 from slipway.server._errors import error_response
-
-RAW_MEDIA_TYPE = "application/octet-stream"
+from slipway.server._guard import RouteIndex
 
 
 class BodyTooLarge(HTTPException):
@@ -47,46 +41,25 @@ def _readable(count: int) -> str:
     return f"{count} bytes"
 
 
-def upload_routes(routes: Sequence[BaseRoute]) -> list[tuple[frozenset[str], re.Pattern[str]]]:
-    """(methods, path pattern) of every route whose request body is declared raw bytes.
-
-    Included routers are walked with FastAPI's ``iter_route_contexts`` where it has one (it
-    includes routers lazily); older releases list every route in ``app.routes`` already.
-    """
-    iterate: Callable[[Sequence[BaseRoute]], Iterable[Any]] | None = getattr(
-        fastapi.routing, "iter_route_contexts", None
-    )
-    found = []
-    for route in iterate(routes) if iterate is not None else routes:
-        extra = getattr(route, "openapi_extra", None) or {}
-        pattern = getattr(route, "path_regex", None)
-        if pattern is not None and RAW_MEDIA_TYPE in extra.get("requestBody", {}).get("content", {}):
-            found.append((frozenset(getattr(route, "methods", None) or ()), pattern))
-    return found
-
-
 class BodyLimitMiddleware:
     """Refuse request bodies over their limit with a JSON 413 naming the limit.
 
     Args:
         app: the application to guard.
         max_request_bytes: the limit of any body but an upload's.
-        max_upload_bytes: the limit of a body sent to an upload route, found among the app's
-            routes at the first request, once every route is in place.
+        max_upload_bytes: the limit of a body sent to an upload route.
+        index: the app's route index, which tells upload routes.
     """
 
-    def __init__(self, app: ASGIApp, *, max_request_bytes: int, max_upload_bytes: int) -> None:
+    def __init__(self, app: ASGIApp, *, max_request_bytes: int, max_upload_bytes: int, index: RouteIndex) -> None:
         self.app = app
         self.max_request_bytes = max_request_bytes
         self.max_upload_bytes = max_upload_bytes
-        self._uploads: list[tuple[frozenset[str], re.Pattern[str]]] | None = None
+        self.index = index
 
     def _limit(self, scope: Scope) -> tuple[int, str]:
         """The limit of a request, and the words that explain it."""
-        if self._uploads is None:
-            self._uploads = upload_routes(scope["app"].routes)
-        method, path = scope["method"], scope["path"]
-        if any(method in methods and pattern.match(path) for methods, pattern in self._uploads):
+        if self.index.lookup(scope).upload:
             limit, setting, what = self.max_upload_bytes, "max_upload_bytes", "an upload"
         else:
             limit, setting, what = self.max_request_bytes, "max_request_bytes", "a request body"

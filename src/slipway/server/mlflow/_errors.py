@@ -87,6 +87,11 @@ def error_for(exc: Exception) -> JSONResponse | None:
 class MlflowRoute(APIRoute):
     """A route whose expected failures answer in MLflow's error shape instead of Slipway's."""
 
+    @staticmethod
+    def refusal(request: Request, exc: SlipwayError) -> Response:
+        """MLflow's answer to a refusal made before the route runs (a permission, a CSRF token)."""
+        return error_for(exc) or mlflow_error(exc.code, exc.message, exc.http_status)
+
     def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
         handler = super().get_route_handler()
 

@@ -14,8 +14,8 @@ from fastapi import Request
 from starlette.responses import Response
 
 from slipway.errors import PermissionDenied
+from slipway.server._guard import CSRF_COOKIE, CSRF_FORM_ATTRIBUTE
 
-CSRF_COOKIE = "slipway_csrf"
 CSRF_FIELD = "csrf_token"
 _TOKEN_BYTES = 24
 
@@ -53,3 +53,7 @@ async def verify_csrf(request: Request) -> None:
             "the form's CSRF token is missing or does not match this browser's; reload the page and try again",
             field=CSRF_FIELD,
         )
+
+
+# The server's route guard leaves the CSRF check of a form post to this dependency (it reads the form).
+setattr(verify_csrf, CSRF_FORM_ATTRIBUTE, True)

@@ -167,16 +167,21 @@ class UIRoute(APIRoute):
     parameter is a 400 page naming it, never a 500.
     """
 
+    @staticmethod
+    def refusal(request: Request, exc: SlipwayError) -> Response:
+        """The page for a domain error: the login page for a missing login, else an error page."""
+        if isinstance(exc, Unauthenticated):
+            return _login_redirect(request)
+        return error_page(request, exc.http_status, _TITLES.get(exc.http_status, "Error"), exc.message)
+
     def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
         handler = super().get_route_handler()
 
         async def handle(request: Request) -> Response:
             try:
                 return await handler(request)
-            except Unauthenticated:
-                return _login_redirect(request)
             except SlipwayError as exc:
-                return error_page(request, exc.http_status, _TITLES.get(exc.http_status, "Error"), exc.message)
+                return self.refusal(request, exc)
             except RequestValidationError as exc:
                 errors = exc.errors()
                 first = dict(errors[0]) if errors else {}
