@@ -9,15 +9,34 @@ Example:
     >>> Analysis.of(bias=bias_metrics("scored.csv", config)).write("report/")   # analysis.json, report.html
 """
 
-from slipway.clarify._bias import POST_SECTION, PRE_SECTION, bias_metrics
+from slipway.clarify._bias import POST_SECTION, PRE_SECTION, bias_metrics, count
+from slipway.clarify._checks import (
+    ATTRIBUTION_DRIFT_CHECK,
+    BIAS_DRIFT_CHECK,
+    DEFAULT_NDCG_THRESHOLD,
+    DEFAULT_TOLERANCE,
+    Finding,
+    attribution_findings,
+    bias_findings,
+    ndcg,
+)
 from slipway.clarify._config import BiasConfig
-from slipway.clarify._explain import METHODS, Explanation, explain
+from slipway.clarify._explain import METHODS, Explanation, explain, read_rows
 from slipway.clarify._metrics import DESCRIPTIONS, POST_TRAINING, PRE_TRAINING, read_number
 from slipway.clarify._records import ClarifyReport, ReportKind
 from slipway.clarify._report import ANALYSIS_FILE, LOCAL_FILE, REPORT_FILE, Analysis, render_html
 from slipway.clarify._service import ClarifyService
 
 __all__ = [
+    "ATTRIBUTION_DRIFT_CHECK",
+    "BIAS_DRIFT_CHECK",
+    "DEFAULT_NDCG_THRESHOLD",
+    "DEFAULT_TOLERANCE",
+    "Finding",
+    "attribution_findings",
+    "bias_findings",
+    "ndcg",
+    "read_rows",
     "ANALYSIS_FILE",
     "DESCRIPTIONS",
     "LOCAL_FILE",
@@ -34,6 +53,7 @@ __all__ = [
     "Explanation",
     "ReportKind",
     "bias_metrics",
+    "count",
     "explain",
     "read_number",
     "render_html",

@@ -33,14 +33,18 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 import pandas as pd
+import pyarrow as pa
 
 from slipway.clarify._extras import shap
+from slipway.datasets import DataSource, open_source
 from slipway.errors import InvalidInput
 from slipway.models import LoadedModel
 
 METHODS = ("auto", "tree", "kernel")
 _TREE_FLAVORS = ("sklearn", "xgboost", "lightgbm")
 _ADDITIVITY = 1e-3  # relative to the output's spread: what the tree check accepts
+READ_ROWS = 200_000
+"""Rows read from a file to explain: an explanation samples ``max_rows`` of them."""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -141,6 +145,26 @@ def explain(
     predictions = expected + values.sum(axis=1)
     pdp = _partial_dependence(predict, rows, values, pdp_features, pdp_grid) if pdp_features > 0 else ()
     return Explanation(tuple(names), used, output, expected, values, predictions, tuple(pdp))
+
+
+def read_rows(data: DataSource, *, format: str | None = None, limit: int = READ_ROWS) -> pd.DataFrame:
+    """The first ``limit`` rows of a table, file or stream, as a DataFrame: what an explanation samples from.
+
+    Raises:
+        InvalidInput: if there are no rows.
+    """
+    if isinstance(data, pd.DataFrame):
+        return data.head(limit)
+    kept, taken = [], 0
+    with open_source(data, format=format) as (_, batches):
+        for batch in batches:
+            kept.append(batch.slice(0, limit - taken))
+            taken += min(len(batch), limit - taken)
+            if taken >= limit:
+                break
+    if not taken:
+        raise InvalidInput("the data has no rows", field="data")
+    return pa.Table.from_batches(kept).to_pandas()
 
 
 def _features(model: LoadedModel, data: pd.DataFrame, features: Sequence[str] | None) -> list[str]:

@@ -14,22 +14,17 @@ import json
 from collections.abc import Iterable, Iterator, Sequence
 from typing import TYPE_CHECKING, Any
 
-import numpy as np
-import pandas as pd
-import pyarrow as pa
 from sqlalchemy import Row, insert, select
 
 from slipway._ids import ms_to_datetime, new_id, now_ms
 from slipway._principal import current_principal
-from slipway.clarify._bias import bias_sections
+from slipway.clarify._bias import bias_sections, check_methods, count, with_predictions
 from slipway.clarify._config import BiasConfig
-from slipway.clarify._explain import explain
-from slipway.clarify._metrics import POST_TRAINING, PRE_TRAINING, unknown_methods
+from slipway.clarify._explain import explain, read_rows
 from slipway.clarify._records import ClarifyReport, ReportKind
 from slipway.clarify._report import ANALYSIS_FILE, Analysis
 from slipway.clarify._tables import clarify_reports
-from slipway.clarify._tally import tally
-from slipway.datasets import DataSource, open_source
+from slipway.datasets import DataSource
 from slipway.errors import InvalidInput, NotFound
 from slipway.events import record_change
 from slipway.lineage import NodeRef, record_edges
@@ -43,8 +38,6 @@ if TYPE_CHECKING:
     from slipway.registry import RegistryReader
 
 REPORT_KIND = "clarify_report"
-PREDICTION = "prediction"
-_EXPLAIN_READ_ROWS = 200_000  # an explanation samples at most max_rows of these
 
 
 class ClarifyService:
@@ -93,20 +86,13 @@ class ClarifyService:
             NotFound: for an unknown dataset or model version.
         """
         cfg = config if isinstance(config, BiasConfig) else BiasConfig.of(**config)
-        wrong = unknown_methods(methods)
-        if wrong:
-            raise InvalidInput(f"unknown bias metric(s) {', '.join(wrong)}; known: "
-                               f"{', '.join(PRE_TRAINING + POST_TRAINING)}", field="methods")
-        loaded = None
-        if model is not None:
-            loaded = self._load(model, trusted)
-            if cfg.predicted_label is None:
-                cfg = cfg.model_copy(update={"predicted_label": PREDICTION})
+        check_methods(methods)
+        loaded = self._load(model, trusted) if model is not None else None
+        if loaded is not None:
+            cfg = with_predictions(cfg)
         post = cfg.predicted_label is not None if post_training is None else post_training
-        with self._source(data, dataset, format) as (batches, described):
-            if loaded is not None:
-                batches = _predicted(batches, loaded, cfg)
-            counted = tally(batches, cfg, post_training=post)
+        with self._source(data, dataset, format) as (source, source_format, described):
+            counted = count(source, cfg, post_training=post, model=loaded, format=source_format)
         analysis = Analysis.of(bias=bias_sections(counted, pre_training=pre_training, post_training=post,
                                                   methods=methods))
         settings = cfg.model_dump(mode="json") | {"methods": methods if isinstance(methods, str) else list(methods),
@@ -134,8 +120,8 @@ class ClarifyService:
             NotFound: for an unknown model or dataset version.
         """
         loaded = self._load(model, trusted)
-        with self._source(data, dataset, format) as (batches, described):
-            frame = _head(batches, _EXPLAIN_READ_ROWS)
+        with self._source(data, dataset, format) as (source, source_format, described):
+            frame = read_rows(source, format=source_format)
         explanation = explain(loaded, frame, features=features, method=method, max_rows=max_rows,
                               baseline_rows=baseline_rows, pdp_features=pdp_features)
         settings = {"features": list(explanation.features), "method": explanation.method, "max_rows": max_rows,
@@ -259,52 +245,18 @@ class ClarifyService:
 
     @contextlib.contextmanager
     def _source(self, data: DataSource | None, dataset: str | None,
-                format: str | None) -> Iterator[tuple[Iterator[pa.RecordBatch], str | None]]:
-        """The batches to read, and the dataset version they come from (its ``name:version``), if any."""
+                format: str | None) -> Iterator[tuple[DataSource, str | None, str | None]]:
+        """What to read and its format, and the dataset version it is (its ``name:version``), if any."""
         if (data is None) == (dataset is None):
             raise InvalidInput("give either data or a dataset", field="data")
         if dataset is not None:
             found = self._dataset_version(dataset)
             assert self._datasets is not None
-            with self._datasets.open(found.dataset_name, found.version) as stream, \
-                    open_source(stream, format="parquet") as (_, batches):
-                yield batches, found.ref
+            with self._datasets.open(found.dataset_name, found.version) as stream:
+                yield stream, "parquet", found.ref
             return
         assert data is not None
-        if isinstance(data, pd.DataFrame):
-            data = data.reset_index(drop=True)
-        with open_source(data, format=format) as (_, batches):
-            yield batches, None
-
-
-def _predicted(batches: Iterable[pa.RecordBatch], model: LoadedModel, config: BiasConfig) -> Iterator[pa.RecordBatch]:
-    """The batches with the model's predictions added as ``config.predicted_label``, a batch at a time."""
-    assert config.predicted_label is not None
-    for batch in batches:
-        frame = batch.to_pandas()
-        if frame.empty:
-            continue
-        inputs = frame.drop(columns=[c for c in (config.label, config.predicted_label) if c in frame])
-        found = model.predict(inputs)
-        if isinstance(found, dict):
-            found = next(iter(found.values()))
-        values = found.iloc[:, 0].to_numpy() if isinstance(found, pd.DataFrame) else np.asarray(found)
-        if values.ndim > 1:
-            values = values.reshape(len(frame), -1)[:, 0]
-        yield pa.RecordBatch.from_pandas(frame.assign(**{config.predicted_label: values}), preserve_index=False)
-
-
-def _head(batches: Iterator[pa.RecordBatch], rows: int) -> pd.DataFrame:
-    """The first ``rows`` rows of a stream, as a DataFrame."""
-    kept, count = [], 0
-    for batch in batches:
-        kept.append(batch.slice(0, rows - count))
-        count += min(len(batch), rows - count)
-        if count >= rows:
-            break
-    if not kept:
-        raise InvalidInput("the data has no rows", field="data")
-    return pa.Table.from_batches(kept).to_pandas()
+        yield data, format, None
 
 
 def _report(row: Row[Any]) -> ClarifyReport:

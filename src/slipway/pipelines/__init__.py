@@ -54,10 +54,13 @@ from slipway.pipelines._records import (
 )
 from slipway.pipelines._service import PipelineService
 from slipway.pipelines.steps import (
+    BiasCheckStep,
     CachePolicy,
     Categorical,
+    ClarifyCheckFailed,
     ConditionStep,
     CreateModelStep,
+    ExplainabilityCheckStep,
     FailStep,
     FloatRange,
     HyperbandPruning,
@@ -92,6 +95,7 @@ __all__ = [
     "ExecutionStatus",
     "Executor",
     "FailStep",
+    "ExplainabilityCheckStep",
     "FileInput",
     "FloatRange",
     "HyperbandPruning",
@@ -115,6 +119,8 @@ __all__ = [
     "RayExecutor",
     "QualityCheckFailed",
     "QualityCheckStep",
+    "BiasCheckStep",
+    "ClarifyCheckFailed",
     "RegisterModelStep",
     "Resources",
     "RetryPolicy",

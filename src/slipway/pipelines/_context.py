@@ -27,6 +27,7 @@ from slipway.store.artifacts import ArtifactStore
 from slipway.tracking import TrackingService
 
 if TYPE_CHECKING:
+    from slipway.clarify import ClarifyService
     from slipway.monitoring import MonitoringService
     from slipway.registry import RegistryService
 
@@ -47,6 +48,9 @@ class Services(Protocol):
 
     @property
     def monitoring(self) -> MonitoringService: ...
+
+    @property
+    def clarify(self) -> ClarifyService: ...
 
 
 @dataclass(frozen=True)

@@ -1,6 +1,7 @@
 """The step types of a pipeline, and the table that rebuilds them from a stored definition."""
 
 from slipway.pipelines.steps._base import CachePolicy, Resources, RetryPolicy, Step
+from slipway.pipelines.steps._clarify import BiasCheckStep, ClarifyCheckFailed, ExplainabilityCheckStep
 from slipway.pipelines.steps._control import ConditionStep, FailStep, WaitStep
 from slipway.pipelines.steps._models import CreateModelStep, RegisterModelStep, TransformStep
 from slipway.pipelines.steps._processing import ProcessingStep, ScriptFailed
@@ -28,15 +29,20 @@ STEP_TYPES: dict[str, type[Step]] = {
         CreateModelStep,
         TransformStep,
         QualityCheckStep,
+        BiasCheckStep,
+        ExplainabilityCheckStep,
     )
 }
 
 __all__ = [
     "STEP_TYPES",
+    "BiasCheckStep",
     "CachePolicy",
     "Categorical",
+    "ClarifyCheckFailed",
     "ConditionStep",
     "CreateModelStep",
+    "ExplainabilityCheckStep",
     "FailStep",
     "FloatRange",
     "HyperbandPruning",

@@ -26,6 +26,17 @@ REPORT_OUTPUT = "report"
 ON_VIOLATION = ("fail", "warn")
 
 
+def check_on_violation(step: str, value: str) -> None:
+    """Refuse an ``on_violation`` other than ``fail`` or ``warn`` (shared by the check steps).
+
+    Raises:
+        InvalidInput: naming the step's field.
+    """
+    if value not in ON_VIOLATION:
+        raise InvalidInput(f"step {step!r}: on_violation must be fail or warn, not {value!r}",
+                           field=f"steps.{step}.on_violation")
+
+
 class QualityCheckFailed(SlipwayError):
     """The data broke its baseline's constraints and the step was set to fail on violations."""
 
@@ -71,11 +82,7 @@ class QualityCheckStep(Step):
 
     def check(self) -> None:
         super().check()
-        if self.on_violation not in ON_VIOLATION:
-            raise InvalidInput(
-                f"step {self.name!r}: on_violation must be fail or warn, not {self.on_violation!r}",
-                field=f"steps.{self.name}.on_violation",
-            )
+        check_on_violation(self.name, self.on_violation)
 
     def spec(self) -> dict[str, Any]:
         return {"data": encode(self.data), "baseline": encode(self.baseline), "on_violation": self.on_violation}
