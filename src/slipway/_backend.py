@@ -11,6 +11,7 @@ import functools
 from typing import TYPE_CHECKING
 
 from slipway._config import Settings
+from slipway._confinement import Confinement
 from slipway._urls import UrlPolicy
 from slipway.lineage import LineageService
 from slipway.security import SecurityService, SessionPolicy
@@ -29,14 +30,31 @@ if TYPE_CHECKING:
     from slipway.registry import RegistryService
     from slipway.serving import ServingService
 
+# The services that take code names, paths or trust from callers: Backend.confine switches them.
+_CONFINED = ("pipelines", "monitoring")
+
 
 class Backend:
-    """Engines and services for one set of settings (embedded mode)."""
+    """Engines and services for one set of settings (embedded mode, until :meth:`confine`)."""
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
+        self.confinement = Confinement()
         self.db = Database(settings.db_url)
         self.db.ensure_schema()
+
+    def confine(self) -> None:
+        """Hold what callers send to the server's settings from now on: ``slipway server`` calls it.
+
+        Definitions and custom rules may then name code only from ``pipeline_modules``, read local
+        paths only below ``dataset_roots``, and no ``trusted`` flag of a caller counts. Services
+        already built are switched too.
+        """
+        self.confinement = Confinement.server(self.settings)
+        for name in _CONFINED:
+            service = self.__dict__.get(name)
+            if service is not None:
+                service.confinement = self.confinement
 
     @functools.cached_property
     def artifacts(self) -> ArtifactStore:
@@ -69,7 +87,9 @@ class Backend:
     def pipelines(self) -> PipelineService:
         from slipway.pipelines import PipelineService, ServiceSpec  # worker pools and runners: import on first use
 
-        return PipelineService(self.db, self.artifacts, ServiceSpec(Backend, self.settings))
+        return PipelineService(
+            self.db, self.artifacts, ServiceSpec(Backend, self.settings), confinement=self.confinement
+        )
 
     @functools.cached_property
     def serving(self) -> ServingService:
@@ -81,7 +101,9 @@ class Backend:
     def monitoring(self) -> MonitoringService:
         from slipway.monitoring import MonitoringService  # brings pyarrow and pandas: import on first use
 
-        return MonitoringService(self.db, self.artifacts, self.datasets, self.serving, self.registry, self.urls)
+        return MonitoringService(
+            self.db, self.artifacts, self.datasets, self.serving, self.registry, self.urls, confinement=self.confinement
+        )
 
     @functools.cached_property
     def clarify(self) -> ClarifyService:

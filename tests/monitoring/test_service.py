@@ -160,7 +160,7 @@ def test_custom_rules(service: MonitoringService, abalone: pd.DataFrame) -> None
     assert few.metrics["violations.total"] == 1
     with pytest.raises(InvalidInput, match="cannot load rule") as caught:
         service.create_monitor("bad", baseline="abalone", rules=["_monitoring_rules:missing"])
-    assert caught.value.field == "rules"
+    assert caught.value.field == "rules.0"
     service.create_monitor("odd", baseline="abalone", rules=["_monitoring_rules:not_violations"])
     odd = service.run_monitor("odd", abalone)
     assert odd.status is ExecutionStatus.FAILED and "not Violation" in (odd.message or "")

@@ -27,7 +27,8 @@ import pyarrow.csv as pa_csv
 import pyarrow.json as pa_json
 import pyarrow.parquet as pq
 
-from slipway.errors import InvalidInput, NotFound, PermissionDenied
+from slipway._roots import SourcePolicy
+from slipway.errors import InvalidInput, NotFound
 from slipway.statistics import iter_batches
 from slipway.store.artifacts import s3_options
 
@@ -38,37 +39,6 @@ FORMATS = {".csv": "csv", ".parquet": "parquet", ".pq": "parquet", ".jsonl": "js
 _REMOTE_SCHEMES = ("s3", "s3a")
 
 DataSource: TypeAlias = pd.DataFrame | pa.Table | pa.RecordBatch | str | os.PathLike[str] | BinaryIO
-
-
-@dataclass(frozen=True)
-class SourcePolicy:
-    """Which local paths a registration may read.
-
-    Attributes:
-        allowed_roots: when set, local paths (plain or ``file://``) must lie below one of these
-            folders (after resolving links); a server names the folders it shares, and with
-            none (an empty tuple) reads no local path at all. None: any.
-    """
-
-    allowed_roots: tuple[Path, ...] | None = None
-
-    def check(self, path: Path) -> Path:
-        resolved = path.expanduser().resolve()
-        if self.allowed_roots == ():  # not a matter of who asks: nobody may, so not a 403
-            raise InvalidInput(
-                f"{str(path)!r}: this server reads no local paths (server setting dataset_roots is unset); "
-                "upload the file, or name an s3:// URI",
-                field="source",
-            )
-        if self.allowed_roots is not None and not any(
-            resolved.is_relative_to(root.expanduser().resolve()) for root in self.allowed_roots
-        ):
-            raise PermissionDenied(
-                f"{str(path)!r} is outside the folders datasets may be read from "
-                f"({', '.join(str(r) for r in self.allowed_roots) or 'none'})",
-                field="source",
-            )
-        return resolved
 
 
 @dataclass(frozen=True)

@@ -23,6 +23,7 @@ import pyarrow as pa
 from sqlalchemy import Connection, Row, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
+from slipway._confinement import Confinement
 from slipway._ids import ms_to_datetime, new_id, now_ms
 from slipway._principal import current_principal
 from slipway._urls import UrlPolicy
@@ -81,9 +82,12 @@ class MonitoringService(ReportReader):
     def __init__(
         self, db: Database, artifacts: ArtifactStore, datasets: DatasetService | None = None,
         serving: ServingService | None = None, registry: RegistryReader | None = None,
-        urls: UrlPolicy | None = None,
+        urls: UrlPolicy | None = None, confinement: Confinement | None = None,
     ) -> None:
-        """``urls`` decides which hosts alarm webhooks may call (default: public hosts only)."""
+        """``urls`` decides which hosts alarm webhooks may call (default: public hosts only);
+        ``confinement`` which modules custom rules may come from (embedded: any; a server's
+        ``pipeline_modules``, set by ``Backend.confine``)."""
+        self.confinement = confinement or Confinement()
         self._db = db
         self._urls = urls or UrlPolicy()
         self._artifacts = artifacts
@@ -229,8 +233,11 @@ class MonitoringService(ReportReader):
             InvalidInput: for a missing or inapplicable argument.
             NotFound: for a baseline that does not exist.
             AlreadyExists: if a monitor has that name.
+            PermissionDenied: for a rule from a module the confinement does not allow (checked first).
         """
         check_name(name)
+        for i, ref in enumerate(rules):
+            self.confinement.modules.check(ref, field=f"rules.{i}")
         kind = _enum(MonitorKind, kind, "kind")
         baseline_id = None
         config: dict[str, Any] = {}
@@ -241,8 +248,8 @@ class MonitoringService(ReportReader):
             if baseline is None:
                 raise InvalidInput("a data-quality monitor needs a baseline", field="baseline")
             baseline_id = self.get_baseline_version(*_parse_ref(baseline, "baseline")).id
-            for ref in rules:
-                load_rule(ref)
+            for i, ref in enumerate(rules):
+                load_rule(ref, self.confinement.modules, field=f"rules.{i}")  # it exists, and is a function
             if rules:
                 config["rules"] = list(rules)
         else:
@@ -387,7 +394,7 @@ class MonitoringService(ReportReader):
             result = check_statistics(self._current_statistics(monitor, given),
                                       self.get_baseline(*_parse_ref(monitor.baseline, "baseline")))
             if monitor.rules:
-                custom = apply_rules(monitor.rules, result.statistics, result.baseline)
+                custom = apply_rules(monitor.rules, result.statistics, result.baseline, self.confinement.modules)
                 result = dataclasses.replace(result, violations=result.violations + custom)
             metrics = {f"violations.{kind}": float(result.violation_counts().get(kind, 0)) for kind in CheckType}
             emitting = {f.name for f in result.baseline.constraints.features

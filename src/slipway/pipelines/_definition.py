@@ -14,8 +14,9 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from slipway._modules import ModulePolicy
+from slipway._confinement import Confinement
 from slipway.errors import InvalidInput
+from slipway.pipelines._admission import check_definition
 from slipway.pipelines._code import Code, import_string
 from slipway.pipelines._dag import Dag
 from slipway.pipelines._expressions import JsonGet, OutputRef, ParameterName, StepName
@@ -109,17 +110,19 @@ class Pipeline:
         return {name: code for name, step in self.steps.items() if (code := step.code()) is not None}
 
     @classmethod
-    def from_definition(cls, data: Mapping[str, Any], modules: ModulePolicy | None = None) -> Pipeline:
+    def from_definition(cls, data: Mapping[str, Any], confinement: Confinement | None = None) -> Pipeline:
         """Rebuild a pipeline from its JSON, importing each step's function as it is now.
 
         Args:
             data: the definition, as :meth:`definition` writes it.
-            modules: which modules the steps' code may come from, checked before anything is
-                imported (a server passes its ``pipeline_modules``); None allows any.
+            confinement: the code, scripts and local paths the definition may name, checked
+                before anything is imported or read (a server's service passes its own, from
+                ``pipeline_modules`` and ``dataset_roots``); None allows any.
 
         Raises:
-            InvalidInput: for an unknown format or step type, or code that cannot be imported.
-            PermissionDenied: for code that ``modules`` does not allow.
+            InvalidInput: for an unknown format or step type, code that cannot be imported, or a
+                local path where ``confinement`` allows none.
+            PermissionDenied: for code, a script or a path that ``confinement`` does not allow.
         """
         if data.get("format") != DEFINITION_FORMAT:
             raise InvalidInput(f"unknown pipeline definition format {data.get('format')!r}", field="definition")
@@ -128,12 +131,8 @@ class Pipeline:
             isinstance(item, Mapping) and isinstance(item.get("name"), str) for item in items
         ):
             raise InvalidInput("a definition needs a name and a list of steps, each with a name", field="definition")
-        if modules is not None:  # before anything is imported
-            for item in items:
-                code = item.get("code")
-                if code is not None:
-                    ref = code.get("ref") if isinstance(code, Mapping) else code
-                    modules.check(ref, field=f"steps.{item['name']}.code")
+        if confinement is not None:  # before anything is imported or read
+            check_definition(data, confinement)
         steps = []
         for item in items:
             kind = STEP_TYPES.get(str(item.get("type", "")))

@@ -21,9 +21,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from slipway._confinement import Confinement
 from slipway._ids import now_ms
 from slipway.errors import InvalidInput, NotFound, SlipwayError
 from slipway.pipelines import _queries as q
+from slipway.pipelines._admission import check_arguments, check_path
 from slipway.pipelines._artifacts import EXECUTION_OWNER, ArtifactRef, describe, read_json, store_path
 from slipway.pipelines._cache import cache_key, cache_parts
 from slipway.pipelines._context import ServiceSpec, TaskInfo
@@ -127,8 +129,16 @@ class Runner:
     """Runs one execution to its end in the calling thread; see the module's docstring."""
 
     def __init__(
-        self, *, db: Database, artifacts: ArtifactStore, executor: Executor, services: ServiceSpec, plan: Plan
+        self,
+        *,
+        db: Database,
+        artifacts: ArtifactStore,
+        executor: Executor,
+        services: ServiceSpec,
+        plan: Plan,
+        confinement: Confinement | None = None,
     ) -> None:
+        self.confinement = confinement or Confinement()
         self.db = db
         self.artifacts = artifacts
         self.store = ExecutionStore(db)
@@ -344,6 +354,7 @@ class Runner:
         name = step.name
         resolution = _Resolution({})
         resolution.args = {k: resolve(v, _Resolver(self, resolution)) for k, v in step.arguments().items()}
+        check_arguments(step, resolution.args, self.confinement)
         parts = cache_parts(self._step_json[name], resolution.inputs, resolution.parameters, self.plan.environment_hash)
         key = cache_key(parts)
         row = self._rows[name]
@@ -478,6 +489,7 @@ class Runner:
     def external_file(self, path: str) -> ArtifactRef:
         """A local file or folder given to the pipeline, stored under the execution (once)."""
         if path not in self._files:
+            check_path(self.confinement, path, field="inputs")
             local = Path(path)
             if not local.exists():
                 raise InvalidInput(f"no file or folder at {path}", field="inputs")

@@ -14,9 +14,11 @@ import time
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from slipway._confinement import Confinement
 from slipway._ids import now_ms
 from slipway.errors import Conflict, InvalidInput, NotFound
 from slipway.pipelines import _queries as q
+from slipway.pipelines._admission import check_definition, check_parameters
 from slipway.pipelines._artifacts import STEP_OWNER, ArtifactRef
 from slipway.pipelines._cache import digest, environment
 from slipway.pipelines._context import ServiceSpec
@@ -56,6 +58,10 @@ class PipelineService:
         services: how worker processes build the store's services (``ServiceSpec(Backend, settings)``).
         local_executor: the pool of worker processes to run local steps on; by default one is made
             on first use and closed with the service. Pass one to share warm workers between services.
+        confinement: the code, scripts and local paths definitions may name (embedded: any). A
+            server sets its own (``Backend.confine``), from its ``pipeline_modules`` and
+            ``dataset_roots``; it is checked whenever a definition is registered or loaded, when an
+            execution starts, and as each step's inputs are resolved.
 
     Example:
         >>> from slipway import Client
@@ -72,7 +78,9 @@ class PipelineService:
         services: ServiceSpec,
         *,
         local_executor: LocalExecutor | None = None,
+        confinement: Confinement | None = None,
     ) -> None:
+        self.confinement = confinement or Confinement()
         self._db = db
         self._artifacts = artifacts
         self._services = services
@@ -92,6 +100,19 @@ class PipelineService:
     def register(self, pipeline: Pipeline) -> PipelineVersion:
         """The version of ``pipeline``'s current definition, created if it is new."""
         return self._versions.register(pipeline)
+
+    @requires(Permission.WRITE)
+    def register_definition(self, definition: Mapping[str, Any]) -> PipelineVersion:
+        """Register a pipeline sent as its JSON definition (:meth:`Pipeline.definition`).
+
+        The definition is held to this service's confinement before any of its code is imported
+        or any file it names is read.
+
+        Raises:
+            InvalidInput: for a malformed definition, or code that cannot be imported here.
+            PermissionDenied: for code, a script or a local path the confinement does not allow.
+        """
+        return self._versions.register(Pipeline.from_definition(definition, self.confinement))
 
     @requires(Permission.READ)
     def list_pipelines(self) -> list[PipelineSummary]:
@@ -149,7 +170,10 @@ class PipelineService:
         """
         if isinstance(pipeline, str):
             pipeline = self._load(pipeline, version)
+        elif self.confinement.remote:  # an object built in this process: held to the same rules
+            check_definition(pipeline.definition(), self.confinement)
         values = pipeline.resolve_parameters(parameters)
+        check_parameters(pipeline.steps, values, self.confinement)
         if executor not in EXECUTORS:
             raise InvalidInput(f"executor must be one of {', '.join(EXECUTORS)}, not {executor!r}", field="executor")
         parallel = max_parallel if max_parallel is not None else (os.cpu_count() or 1)
@@ -198,7 +222,7 @@ class PipelineService:
         self._requests.mark_interrupted(now_ms())
         execution = self.get_execution(execution_id)
         stored = self._versions.version_by_id(execution.version_id)
-        pipeline = pipeline or Pipeline.from_definition(stored.definition)
+        pipeline = pipeline or Pipeline.from_definition(stored.definition, self.confinement)
         if pipeline.digest() != stored.digest:
             raise Conflict(
                 f"the pipeline's code or definition changed since version {stored.version} of "
@@ -227,7 +251,8 @@ class PipelineService:
                 field="execution_id",
             )
         if pipeline is None:
-            pipeline = Pipeline.from_definition(self._versions.version_by_id(old.version_id).definition)
+            stored = self._versions.version_by_id(old.version_id)
+            pipeline = Pipeline.from_definition(stored.definition, self.confinement)
         done = {s.step_name for s in old.steps if s.status.completed}
         redo = pipeline.dag.descendants(n for n in pipeline.steps if n not in done)
         return self.start(
@@ -242,7 +267,7 @@ class PipelineService:
 
     def _load(self, name: str, version: int | None) -> Pipeline:
         stored = self._versions.get_version(name, version)
-        pipeline = Pipeline.from_definition(stored.definition)
+        pipeline = Pipeline.from_definition(stored.definition, self.confinement)
         if version is not None and pipeline.digest() != stored.digest:
             raise Conflict(
                 f"the code of pipeline {name!r} changed since version {version}; start it without a "
@@ -321,6 +346,7 @@ class PipelineService:
             executor=self._executor(options.get("executor", "local")),
             services=self._services,
             plan=plan,
+            confinement=self.confinement,
         )
         thread = threading.Thread(target=self._orchestrate, args=(runner,), name=f"slipway-pipeline-{execution_id}")
         with self._lock:

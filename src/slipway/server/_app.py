@@ -53,7 +53,9 @@ def create_app(backend: Backend, *, auth: bool = True, allowed_hosts: Sequence[s
     The caller owns ``backend`` and closes it; the app only uses it, so tests can serve a backend
     they also read directly. Every request needs an API token (see :mod:`slipway.server._identity`)
     unless ``auth`` is False; model approvals follow the server's stricter policy (approver role,
-    and separation of duties unless the settings turn it off). Requests addressed to a host other
+    and separation of duties unless the settings turn it off); the backend is confined
+    (:meth:`~slipway._backend.Backend.confine`): what requests name is held to ``pipeline_modules``
+    and ``dataset_roots``, and no request makes a model trusted. Requests addressed to a host other
     than ``allowed_hosts`` (by default the ``allowed_hosts`` setting, else the loopback names) are
     answered 421 (see :mod:`slipway._origins`).
 
@@ -71,6 +73,7 @@ def create_app(backend: Backend, *, auth: bool = True, allowed_hosts: Sequence[s
         lifespan=scheduler_lifespan,  # the scheduler thread (settings.scheduler_interval; 0: off)
     )
     app.state.backend = backend
+    backend.confine()  # callers are other people now: the settings decide what they may run and read
     install_error_handlers(app)
     index = RouteIndex()  # what each route declares, read at the first request (slipway.server._guard)
     app.add_middleware(RouteGuardMiddleware, index=index)  # inside identity: it knows who acts

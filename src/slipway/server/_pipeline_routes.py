@@ -17,7 +17,6 @@ from pydantic import BaseModel, ConfigDict, Field
 from slipway.pipelines import (
     CacheExplanation,
     DefinitionDiff,
-    Pipeline,
     PipelineExecution,
     PipelineService,
     PipelineSummary,
@@ -25,7 +24,6 @@ from slipway.pipelines import (
     StepExecution,
 )
 from slipway.server._tracking_routes import JSON_BODY_LIMIT
-from slipway.server._trust import ServerModules
 
 
 async def _pipelines(request: Request) -> PipelineService:
@@ -67,9 +65,9 @@ executions = APIRouter(prefix="/pipeline-executions", max_body_size=JSON_BODY_LI
 
 
 @pipelines.post("", status_code=status.HTTP_201_CREATED)
-def register_pipeline(body: RegisterPipeline, service: Pipelines, modules: ServerModules) -> PipelineVersion:
+def register_pipeline(body: RegisterPipeline, service: Pipelines) -> PipelineVersion:
     """Register a definition; its steps may name code only from the server's ``pipeline_modules``."""
-    return service.register(Pipeline.from_definition(body.definition, modules))
+    return service.register_definition(body.definition)
 
 
 @pipelines.get("")

@@ -198,6 +198,9 @@ class Step(abc.ABC):
     type_name: ClassVar[str]
     in_worker: ClassVar[bool] = True  # False: the runner decides the step itself
     cacheable: ClassVar[bool] = True  # False: has an effect each time it runs (registering a model)
+    # Arguments the step itself reads as local paths when given a string, not a step output: a
+    # server holds them to its dataset_roots (see slipway.pipelines._admission).
+    path_arguments: ClassVar[tuple[str, ...]] = ()
 
     def __init__(
         self,

@@ -54,6 +54,7 @@ class RegisterModelStep(Step):
 
     type_name = "RegisterModel"
     cacheable = False
+    path_arguments = ("model",)
 
     def __init__(
         self,
@@ -169,6 +170,7 @@ class CreateModelStep(Step):
     """
 
     type_name = "CreateModel"
+    path_arguments = ("model", "input_example")
 
     def __init__(
         self,
@@ -268,6 +270,7 @@ class TransformStep(Step):
     """
 
     type_name = "Transform"
+    path_arguments = ("model", "data")
 
     def __init__(
         self,

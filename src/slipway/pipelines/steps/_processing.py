@@ -39,6 +39,7 @@ class ProcessingStep(Step):
     ``$SLIPWAY_INPUT_DIR/<name>``, each output is collected from ``$SLIPWAY_OUTPUT_DIR/<name>``,
     and a JSON object written to ``$SLIPWAY_PROPERTIES_FILE`` becomes the step's properties. Its
     stdout and stderr are the step's logs; a non-zero exit fails the step with ``ScriptFailed``.
+    A server runs a script only from a folder its ``pipeline_modules`` setting lists.
 
     Args:
         name: the step's name.

@@ -65,6 +65,7 @@ class QualityCheckStep(Step):
     """
 
     type_name = "QualityCheck"
+    path_arguments = ("data",)
     cacheable = False  # a baseline named without a version may have moved on since the last run
 
     def __init__(self, name: str, *, data: Any, baseline: Any, on_violation: str = "fail", **common: Any) -> None:
