@@ -25,6 +25,7 @@ from slipway._principal import ROLES
 from slipway.pipelines import Pipeline
 from slipway.pipelines.steps import WaitStep
 from slipway.security import ROLE_PERMISSIONS, Permission
+from slipway.server._guard import OPEN, RouteIndex
 
 __all__ = ["secured"]
 
@@ -309,3 +310,21 @@ def test_route_obeys_the_matrix(secured: SecuredApp, route: tuple[str, str]) -> 
         if answer.status_code == 403:
             assert answer.json()["error"]["code"] == "PERMISSION_DENIED"
     assert not wrong, "\n".join(wrong)
+
+
+def _grants(needed: Any, role: str) -> bool:
+    return needed is None or needed is OPEN or needed in ROLE_PERMISSIONS[role]
+
+
+def test_declarations_never_refuse_a_role_the_matrix_allows(secured: SecuredApp) -> None:
+    """What a route declares (checked before its body is read, slipway.server._guard) is the least its
+    operation needs; the service checks what depends on the body."""
+    declared = RouteIndex().policies(secured.http.app.routes)  # type: ignore[attr-defined]
+    by_route = {(method, policy.path): policy.permission for methods, policy in declared for method in methods}
+    wrong = []
+    for (method, path), needed in MATRIX.items():
+        permission = by_route[(method, "/api/v1" + path)]
+        assert permission is not OPEN, f"{method} {path} is declared open"
+        wrong += [f"{method} {path}: {role}" for role in ROLES
+                  if _grants(needed, role) and not _grants(permission, role)]
+    assert not wrong

@@ -19,7 +19,7 @@ from slipway.server._automation_routes import router as automation_router
 from slipway.server._dataset_routes import router as dataset_router
 from slipway.server._errors import ERROR_RESPONSES, UnexpectedErrorMiddleware, install_error_handlers
 from slipway.server._feature_routes import router as feature_router
-from slipway.server._guard import RouteGuardMiddleware, RouteIndex
+from slipway.server._guard import RouteGuardMiddleware, RouteIndex, needs
 from slipway.server._headers import SecurityHeadersMiddleware
 from slipway.server._identity import IdentityMiddleware, server_approval_policy
 from slipway.server._limits import BodyLimitMiddleware
@@ -88,7 +88,7 @@ def create_app(backend: Backend, *, auth: bool = True, allowed_hosts: Sequence[s
 
     api = APIRouter(prefix=API_PREFIX, responses=ERROR_RESPONSES)
 
-    @api.get("/version", tags=["meta"])
+    @api.get("/version", tags=["meta"], dependencies=[needs(None)])
     async def version() -> Version:
         return Version(version=__version__, api=API_PREFIX.rsplit("/", 1)[-1])
 

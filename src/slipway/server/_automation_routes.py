@@ -28,6 +28,8 @@ from slipway.automation import (
     Rule,
     Schedule,
 )
+from slipway.security import Permission
+from slipway.server._guard import OPEN, needs
 from slipway.server._tracking_routes import JSON_BODY_LIMIT
 
 
@@ -82,37 +84,38 @@ class SetRetention(_Body):
 # ------------------------------------------------------------------------------------- schedules
 
 
-@router.post("/schedules", status_code=status.HTTP_201_CREATED)
+@router.post("/schedules", status_code=status.HTTP_201_CREATED, dependencies=[needs(Permission.WRITE)])
 def create_schedule(body: CreateSchedule, automation: Automation) -> Schedule:
     return automation.create_schedule(body.name, body.cron, body.action, missed=body.missed, paused=body.paused)
 
 
-@router.get("/schedules")
+@router.get("/schedules", dependencies=[needs(Permission.READ)])
 def list_schedules(automation: Automation) -> list[Schedule]:
     return automation.list_schedules()
 
 
-@router.get("/schedules/{name}")
+@router.get("/schedules/{name}", dependencies=[needs(Permission.READ)])
 def get_schedule(name: str, automation: Automation) -> Schedule:
     return automation.get_schedule(name)
 
 
-@router.post("/schedules/{name}/pause")
+@router.post("/schedules/{name}/pause", dependencies=[needs(Permission.WRITE)])
 def pause_schedule(name: str, automation: Automation) -> Schedule:
     return automation.pause_schedule(name)
 
 
-@router.post("/schedules/{name}/resume")
+@router.post("/schedules/{name}/resume", dependencies=[needs(Permission.WRITE)])
 def resume_schedule(name: str, automation: Automation) -> Schedule:
     return automation.resume_schedule(name)
 
 
-@router.delete("/schedules/{name}", status_code=status.HTTP_204_NO_CONTENT, response_class=Response)
+@router.delete("/schedules/{name}", status_code=status.HTTP_204_NO_CONTENT, response_class=Response,
+               dependencies=[needs(Permission.WRITE)])
 def delete_schedule(name: str, automation: Automation) -> None:
     automation.delete_schedule(name)
 
 
-@router.get("/schedules/{name}/history")
+@router.get("/schedules/{name}/history", dependencies=[needs(Permission.READ)])
 def schedule_history(name: str, automation: Automation, limit: Limit = 50) -> list[ActionRun]:
     return automation.schedule_history(name, limit)
 
@@ -120,27 +123,28 @@ def schedule_history(name: str, automation: Automation, limit: Limit = 50) -> li
 # ----------------------------------------------------------------------------------------- rules
 
 
-@router.post("/rules", status_code=status.HTTP_201_CREATED)
+@router.post("/rules", status_code=status.HTTP_201_CREATED, dependencies=[needs(Permission.WRITE)])
 def create_rule(body: CreateRule, automation: Automation) -> Rule:
     return automation.create_rule(body.name, body.event, body.action, body.filters)
 
 
-@router.get("/rules")
+@router.get("/rules", dependencies=[needs(Permission.READ)])
 def list_rules(automation: Automation) -> list[Rule]:
     return automation.list_rules()
 
 
-@router.get("/rules/{name}")
+@router.get("/rules/{name}", dependencies=[needs(Permission.READ)])
 def get_rule(name: str, automation: Automation) -> Rule:
     return automation.get_rule(name)
 
 
-@router.delete("/rules/{name}", status_code=status.HTTP_204_NO_CONTENT, response_class=Response)
+@router.delete("/rules/{name}", status_code=status.HTTP_204_NO_CONTENT, response_class=Response,
+               dependencies=[needs(Permission.WRITE)])
 def delete_rule(name: str, automation: Automation) -> None:
     automation.delete_rule(name)
 
 
-@router.get("/rules/{name}/history")
+@router.get("/rules/{name}/history", dependencies=[needs(Permission.READ)])
 def rule_history(name: str, automation: Automation, limit: Limit = 50) -> list[ActionRun]:
     return automation.rule_history(name, limit)
 
@@ -148,28 +152,29 @@ def rule_history(name: str, automation: Automation, limit: Limit = 50) -> list[A
 # ----------------------------------------------------------------------------------------- hooks
 
 
-@router.post("/hooks", status_code=status.HTTP_201_CREATED)
+@router.post("/hooks", status_code=status.HTTP_201_CREATED, dependencies=[needs(Permission.WRITE)])
 def create_hook(body: CreateHook, automation: Automation) -> Hook:
     """Create an incoming webhook; the answer holds its secret, shown this once."""
     return automation.create_hook(body.name, body.action)
 
 
-@router.get("/hooks")
+@router.get("/hooks", dependencies=[needs(Permission.READ)])
 def list_hooks(automation: Automation) -> list[Hook]:
     return automation.list_hooks()
 
 
-@router.delete("/hooks/{name}", status_code=status.HTTP_204_NO_CONTENT, response_class=Response)
+@router.delete("/hooks/{name}", status_code=status.HTTP_204_NO_CONTENT, response_class=Response,
+               dependencies=[needs(Permission.WRITE)])
 def delete_hook(name: str, automation: Automation) -> None:
     automation.delete_hook(name)
 
 
-@router.get("/hooks/{name}/history")
+@router.get("/hooks/{name}/history", dependencies=[needs(Permission.READ)])
 def hook_history(name: str, automation: Automation, limit: Limit = 50) -> list[ActionRun]:
     return automation.hook_history(name, limit)
 
 
-@hooks_router.post("/hooks/{name}", status_code=status.HTTP_202_ACCEPTED)
+@hooks_router.post("/hooks/{name}", status_code=status.HTTP_202_ACCEPTED, dependencies=[needs(OPEN)])
 async def receive_hook(name: str, request: Request) -> ActionRun:
     """An incoming webhook call, signed with the hook's secret (headers X-Slipway-Timestamp and
     X-Slipway-Signature); its JSON body is the event the action's templates read."""
@@ -183,34 +188,34 @@ async def receive_hook(name: str, request: Request) -> ActionRun:
 # ------------------------------------------------------------------------- dispatch, retention, gc
 
 
-@router.post("/automation/run-due")
+@router.post("/automation/run-due", dependencies=[needs(Permission.ADMIN)])
 def run_due_schedules(automation: Automation) -> list[ActionRun]:
     """Fire the schedules that are due now (what the server's scheduler does every few seconds)."""
     return automation.run_due_schedules()
 
 
-@router.post("/automation/dispatch")
+@router.post("/automation/dispatch", dependencies=[needs(Permission.ADMIN)])
 def dispatch_pending(automation: Automation) -> list[ActionRun]:
     """Match new events against the rules and run every ready action (as the scheduler does)."""
     return automation.dispatch_pending()
 
 
-@router.get("/automation/runs/{run_id}")
+@router.get("/automation/runs/{run_id}", dependencies=[needs(Permission.READ)])
 def get_run(run_id: str, automation: Automation) -> ActionRun:
     return automation.get_run(run_id)
 
 
-@router.get("/automation/retention")
+@router.get("/automation/retention", dependencies=[needs(Permission.READ)])
 def get_retention(automation: Automation) -> RetentionPolicy:
     return automation.get_retention()
 
 
-@router.put("/automation/retention")
+@router.put("/automation/retention", dependencies=[needs(Permission.ADMIN)])
 def set_retention(body: SetRetention, automation: Automation) -> RetentionPolicy:
     return automation.set_retention(keep_executions=body.keep_executions, capture_days=body.capture_days)
 
 
-@router.post("/automation/gc")
+@router.post("/automation/gc", dependencies=[needs(Permission.ADMIN)])
 def collect_garbage(body: Collect, automation: Automation) -> GcReport:
     """Apply the retention policy and free unreferenced blobs; ``dry_run`` lists what would go."""
     return automation.collect_garbage(dry_run=body.dry_run, grace_seconds=body.grace_seconds)

@@ -17,9 +17,12 @@ from fastapi.responses import StreamingResponse
 from pydantic import BaseModel
 from starlette.concurrency import run_in_threadpool
 
+from slipway._limits import check_json_depth
 from slipway.datasets import Dataset, DatasetDiff, DatasetService, DatasetVersion, Registration
 from slipway.errors import InvalidInput
 from slipway.lineage import LineageGraph
+from slipway.security import Permission
+from slipway.server._guard import needs
 from slipway.server._tracking_routes import _RAW_BODY, SPOOL_IN_MEMORY, _read_chunks
 from slipway.server._trust import ServerSources
 
@@ -62,23 +65,25 @@ def _json_query(value: str | None, field: str) -> Any:
     """A JSON value passed in the query string (tags and lineage refs of an upload)."""
     if value is None:
         return None
+    check_json_depth(value, field)
     try:
         return json.loads(value)
     except ValueError:
         raise InvalidInput(f"{field} must be JSON", field=field) from None
 
 
-@router.get("")
+@router.get("", dependencies=[needs(Permission.READ)])
 def list_datasets(datasets: Datasets) -> list[Dataset]:
     return datasets.list_datasets()
 
 
-@router.get("/{name}")
+@router.get("/{name}", dependencies=[needs(Permission.READ)])
 def get_dataset(name: str, datasets: Datasets) -> Dataset:
     return datasets.get_dataset(name)
 
 
-@router.post("/{name}/versions", status_code=status.HTTP_201_CREATED, openapi_extra=_RAW_BODY)
+@router.post("/{name}/versions", status_code=status.HTTP_201_CREATED, openapi_extra=_RAW_BODY,
+             dependencies=[needs(Permission.WRITE)])
 async def upload_version(
     name: str, request: Request, response: Response, datasets: Datasets,
     format: Annotated[str, Query(description="csv, parquet or jsonl")],
@@ -104,7 +109,7 @@ async def upload_version(
     return _answer(done, response)
 
 
-@router.post("/{name}/versions/from-uri", status_code=status.HTTP_201_CREATED)
+@router.post("/{name}/versions/from-uri", status_code=status.HTTP_201_CREATED, dependencies=[needs(Permission.WRITE)])
 def register_from_uri(
     name: str, body: RegisterFromUri, response: Response, datasets: Datasets, sources: ServerSources
 ) -> Registration:
@@ -120,49 +125,50 @@ def _answer(done: Registration, response: Response) -> Registration:
     return done
 
 
-@router.get("/{name}/versions")
+@router.get("/{name}/versions", dependencies=[needs(Permission.READ)])
 def list_versions(name: str, datasets: Datasets) -> list[DatasetVersion]:
     return datasets.list_versions(name)
 
 
-@router.get("/{name}/latest")
+@router.get("/{name}/latest", dependencies=[needs(Permission.READ)])
 def get_latest(name: str, datasets: Datasets) -> DatasetVersion:
     return datasets.get_version(name)
 
 
-@router.get("/{name}/versions/{version}")
+@router.get("/{name}/versions/{version}", dependencies=[needs(Permission.READ)])
 def get_version(name: str, version: int, datasets: Datasets) -> DatasetVersion:
     return datasets.get_version(name, version)
 
 
-@router.get("/{name}/versions/{version}/statistics")
+@router.get("/{name}/versions/{version}/statistics", dependencies=[needs(Permission.READ)])
 def get_statistics(name: str, version: int, datasets: Datasets) -> dict[str, Any]:
     """The version's ``statistics.json`` (see docs/statistics.md)."""
     return datasets.get_statistics(name, version).to_dict()
 
 
-@router.get("/{name}/versions/{version}/data", response_class=StreamingResponse, responses=_BINARY)
+@router.get("/{name}/versions/{version}/data", response_class=StreamingResponse, responses=_BINARY,
+            dependencies=[needs(Permission.READ)])
 def download_data(name: str, version: int, datasets: Datasets) -> StreamingResponse:
     """The version's Parquet file, streamed."""
     return StreamingResponse(_read_chunks(datasets.open(name, version)), media_type="application/octet-stream")
 
 
-@router.get("/{name}/diff")
+@router.get("/{name}/diff", dependencies=[needs(Permission.READ)])
 def diff(name: str, first: int, second: int, datasets: Datasets) -> DatasetDiff:
     return datasets.diff(name, first, second)
 
 
-@router.post("/{name}/versions/{version}/reads")
+@router.post("/{name}/versions/{version}/reads", dependencies=[needs(Permission.WRITE)])
 def record_read(name: str, version: int, body: Ref, datasets: Datasets) -> DatasetVersion:
     return datasets.record_read(name, version, (body.kind, body.id))
 
 
-@router.post("/{name}/versions/{version}/writes")
+@router.post("/{name}/versions/{version}/writes", dependencies=[needs(Permission.WRITE)])
 def record_write(name: str, version: int, body: Ref, datasets: Datasets) -> DatasetVersion:
     return datasets.record_write(name, version, (body.kind, body.id))
 
 
-@router.get("/{name}/versions/{version}/lineage")
+@router.get("/{name}/versions/{version}/lineage", dependencies=[needs(Permission.READ)])
 def lineage(
     name: str, version: int, datasets: Datasets, direction: Literal["upstream", "downstream"] = "downstream",
     depth: int = 3,

@@ -25,6 +25,8 @@ from starlette.concurrency import run_in_threadpool
 from slipway.datasets import Registration
 from slipway.errors import InvalidInput
 from slipway.features import Feature, FeatureGroup, FeatureService, IngestResult, MaterializeResult
+from slipway.security import Permission
+from slipway.server._guard import needs
 from slipway.server._tracking_routes import _RAW_BODY, SPOOL_IN_MEMORY
 
 PARQUET = "application/vnd.apache.parquet"
@@ -115,63 +117,64 @@ def _answer(frame: pd.DataFrame) -> TableAnswer:
     return TableAnswer(rows=len(frame), parquet_base64=base64.b64encode(_parquet_bytes(frame)).decode("ascii"))
 
 
-@router.post("/feature-groups", status_code=status.HTTP_201_CREATED)
+@router.post("/feature-groups", status_code=status.HTTP_201_CREATED, dependencies=[needs(Permission.WRITE)])
 def create_group(body: CreateGroup, features: Features) -> FeatureGroup:
     return features.create_group(body.name, body.features, record_id=body.record_id, event_time=body.event_time,
                                   description=body.description, tags=body.tags, ttl_seconds=body.ttl_seconds)
 
 
-@router.get("/feature-groups")
+@router.get("/feature-groups", dependencies=[needs(Permission.READ)])
 def list_groups(features: Features) -> list[FeatureGroup]:
     return features.list_groups()
 
 
-@router.get("/feature-groups/{name}")
+@router.get("/feature-groups/{name}", dependencies=[needs(Permission.READ)])
 def get_group(name: str, features: Features) -> FeatureGroup:
     return features.get_group(name)
 
 
-@router.patch("/feature-groups/{name}")
+@router.patch("/feature-groups/{name}", dependencies=[needs(Permission.WRITE)])
 def update_group(name: str, body: UpdateGroup, features: Features) -> FeatureGroup:
     ttl: Any = {"ttl_seconds": body.ttl_seconds} if "ttl_seconds" in body.model_fields_set else {}
     return features.update_group(name, features=body.features, description=body.description, **ttl)
 
 
-@router.get("/feature-groups/{name}/schemas")
+@router.get("/feature-groups/{name}/schemas", dependencies=[needs(Permission.READ)])
 def schema_history(name: str, features: Features) -> list[list[Feature]]:
     return features.schema_history(name)
 
 
-@router.post("/feature-groups/{name}/ingest", openapi_extra=_RAW_BODY)
+@router.post("/feature-groups/{name}/ingest", openapi_extra=_RAW_BODY, dependencies=[needs(Permission.WRITE)])
 async def ingest(name: str, request: Request, features: Features, online: bool = True) -> IngestResult:
     """Ingest the rows of the Parquet body."""
     frame = await _read_table(request)
     return await run_in_threadpool(features.ingest, name, frame, online=online)
 
 
-@router.post("/feature-groups/{name}/records")
+@router.post("/feature-groups/{name}/records", dependencies=[needs(Permission.WRITE)])
 def put_records(name: str, body: Records, features: Features) -> IngestResult:
     """Ingest records given as JSON (event times as ISO text or epoch seconds)."""
     return features.ingest(name, body.records, online=body.online)
 
 
-@router.post("/feature-groups/{name}/materialize")
+@router.post("/feature-groups/{name}/materialize", dependencies=[needs(Permission.WRITE)])
 def materialize(name: str, body: Window, features: Features) -> MaterializeResult:
     return features.materialize(name, start=body.start, end=body.end)
 
 
-@router.get("/feature-groups/{name}/offline", response_class=Response, responses=_TABLE_OUT)
+@router.get("/feature-groups/{name}/offline", response_class=Response, responses=_TABLE_OUT,
+            dependencies=[needs(Permission.READ)])
 def read_offline(name: str, features: Features, start: dt.datetime | None = None,
                  end: dt.datetime | None = None) -> Response:
     return Response(_parquet_bytes(features.read_offline(name, start=start, end=end)), media_type=PARQUET)
 
 
-@router.post("/online-features")
+@router.post("/online-features", dependencies=[needs(Permission.READ)])
 def get_online_features(body: OnlineRequest, features: Features) -> list[dict[str, Any]]:
     return features.get_online_features(body.groups, body.ids)
 
 
-@router.post("/training-sets", openapi_extra=_RAW_BODY)
+@router.post("/training-sets", openapi_extra=_RAW_BODY, dependencies=[needs(Permission.READ)])
 async def training_set(
     request: Request, features: Features, groups: Annotated[list[str], Query()],
     event_time_column: str = "event_time", max_age_seconds: float | None = None,
@@ -183,7 +186,8 @@ async def training_set(
     return _answer(frame)
 
 
-@router.post("/training-sets/register", openapi_extra=_RAW_BODY, status_code=status.HTTP_201_CREATED)
+@router.post("/training-sets/register", openapi_extra=_RAW_BODY, status_code=status.HTTP_201_CREATED,
+             dependencies=[needs(Permission.WRITE)])
 async def register_training_set(
     request: Request, features: Features, dataset: str, groups: Annotated[list[str], Query()],
     event_time_column: str = "event_time", max_age_seconds: float | None = None, description: str | None = None,
@@ -194,7 +198,7 @@ async def register_training_set(
         description=description))
 
 
-@router.post("/historical-features")
+@router.post("/historical-features", dependencies=[needs(Permission.READ)])
 def historical_features(body: HistoricalRequest, features: Features) -> TableAnswer:
     return _answer(features.historical_features(body.groups, body.start, body.end,
                                                 max_age=_max_age(body.max_age_seconds)))

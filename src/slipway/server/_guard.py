@@ -183,9 +183,9 @@ class RouteIndex:
         self._entries: list[_Entry] | None = None
         self._find = functools.lru_cache(maxsize=4096)(self._search)
 
-    def policies(self, routes: Sequence[BaseRoute]) -> list[RoutePolicy]:
-        """Every route's policy, in the router's order (for tests and docs)."""
-        return [entry.policy for entry in self._load(routes)]
+    def policies(self, routes: Sequence[BaseRoute]) -> list[tuple[frozenset[str], RoutePolicy]]:
+        """Every route's methods and policy, in the router's order (for tests and docs)."""
+        return [(entry.methods, entry.policy) for entry in self._load(routes)]
 
     def _load(self, routes: Sequence[BaseRoute]) -> list[_Entry]:
         if self._entries is None:

@@ -17,6 +17,8 @@ from pydantic import BaseModel, ConfigDict
 
 from slipway.errors import InvalidInput
 from slipway.monitoring import Alarm, Baseline, BaselineVersion, Monitor, MonitorExecution, MonitoringService
+from slipway.security import Permission
+from slipway.server._guard import needs
 from slipway.server._tracking_routes import JSON_BODY_LIMIT
 from slipway.statistics import DatasetStatistics
 
@@ -75,12 +77,12 @@ class CreateAlarm(_Body):
     webhooks: list[str] = []
 
 
-@router.get("/baselines")
+@router.get("/baselines", dependencies=[needs(Permission.READ)])
 def list_baselines(monitoring: Monitoring) -> list[BaselineVersion]:
     return monitoring.list_baselines()
 
 
-@router.post("/baselines/{name}", status_code=status.HTTP_201_CREATED)
+@router.post("/baselines/{name}", status_code=status.HTTP_201_CREATED, dependencies=[needs(Permission.WRITE)])
 def create_baseline(name: str, body: CreateBaseline, monitoring: Monitoring) -> BaselineVersion:
     """Store the next version of a baseline."""
     if body.dataset is not None:
@@ -91,24 +93,24 @@ def create_baseline(name: str, body: CreateBaseline, monitoring: Monitoring) -> 
     return monitoring.create_baseline(name, baseline, model=body.model)
 
 
-@router.get("/baselines/{name}/latest")
+@router.get("/baselines/{name}/latest", dependencies=[needs(Permission.READ)])
 def get_latest_baseline(name: str, monitoring: Monitoring) -> BaselineVersion:
     return monitoring.get_baseline_version(name)
 
 
-@router.get("/baselines/{name}/versions/{version}")
+@router.get("/baselines/{name}/versions/{version}", dependencies=[needs(Permission.READ)])
 def get_baseline_version(name: str, version: int, monitoring: Monitoring) -> BaselineVersion:
     return monitoring.get_baseline_version(name, version)
 
 
-@router.get("/baselines/{name}/versions/{version}/documents")
+@router.get("/baselines/{name}/versions/{version}/documents", dependencies=[needs(Permission.READ)])
 def get_baseline_documents(name: str, version: int, monitoring: Monitoring) -> dict[str, Any]:
     """``{"statistics": statistics.json, "constraints": constraints.json}``."""
     baseline = monitoring.get_baseline(name, version)
     return {"statistics": baseline.statistics.to_dict(), "constraints": baseline.constraints.model_dump(mode="json")}
 
 
-@router.post("/monitors", status_code=status.HTTP_201_CREATED)
+@router.post("/monitors", status_code=status.HTTP_201_CREATED, dependencies=[needs(Permission.WRITE)])
 def create_monitor(body: CreateMonitor, monitoring: Monitoring) -> Monitor:
     """Custom rules are code the server will import: they must come from its ``pipeline_modules``."""
     return monitoring.create_monitor(body.name, baseline=body.baseline, kind=body.kind,
@@ -116,17 +118,17 @@ def create_monitor(body: CreateMonitor, monitoring: Monitoring) -> Monitor:
                                      endpoint=body.endpoint, rules=body.rules)
 
 
-@router.get("/monitors")
+@router.get("/monitors", dependencies=[needs(Permission.READ)])
 def list_monitors(monitoring: Monitoring) -> list[Monitor]:
     return monitoring.list_monitors()
 
 
-@router.get("/monitors/{name}")
+@router.get("/monitors/{name}", dependencies=[needs(Permission.READ)])
 def get_monitor(name: str, monitoring: Monitoring) -> Monitor:
     return monitoring.get_monitor(name)
 
 
-@router.post("/monitors/{name}/executions", status_code=status.HTTP_201_CREATED)
+@router.post("/monitors/{name}/executions", status_code=status.HTTP_201_CREATED, dependencies=[needs(Permission.WRITE)])
 def run_monitor(name: str, body: RunMonitor, monitoring: Monitoring) -> MonitorExecution:
     """Run once: over the given statistics, predictions and labels, or the endpoint's captured traffic."""
     data: DatasetStatistics | pd.DataFrame | None = None
@@ -141,40 +143,40 @@ def run_monitor(name: str, body: RunMonitor, monitoring: Monitoring) -> MonitorE
     return monitoring.run_monitor(name, data, labels=labels, start=body.start, end=body.end)
 
 
-@router.get("/monitors/{name}/executions")
+@router.get("/monitors/{name}/executions", dependencies=[needs(Permission.READ)])
 def list_executions(name: str, monitoring: Monitoring, limit: int = 20) -> list[MonitorExecution]:
     return monitoring.list_executions(name, limit)
 
 
-@router.get("/executions/{execution_id}")
+@router.get("/executions/{execution_id}", dependencies=[needs(Permission.READ)])
 def get_execution(execution_id: str, monitoring: Monitoring) -> MonitorExecution:
     return monitoring.get_execution(execution_id)
 
 
-@router.get("/executions/{execution_id}/files")
+@router.get("/executions/{execution_id}/files", dependencies=[needs(Permission.READ)])
 def report_files(execution_id: str, monitoring: Monitoring) -> list[str]:
     return monitoring.report_files(execution_id)
 
 
-@router.get("/executions/{execution_id}/files/{file_name}")
+@router.get("/executions/{execution_id}/files/{file_name}", dependencies=[needs(Permission.READ)])
 def read_report(execution_id: str, file_name: str, monitoring: Monitoring) -> Response:
     """One report file, as stored (``report.html`` is served as HTML, the rest as JSON)."""
     media = "text/html" if file_name.endswith(".html") else "application/json"
     return Response(monitoring.read_report(execution_id, file_name), media_type=media)
 
 
-@router.post("/alarms", status_code=status.HTTP_201_CREATED)
+@router.post("/alarms", status_code=status.HTTP_201_CREATED, dependencies=[needs(Permission.WRITE)])
 def create_alarm(body: CreateAlarm, monitoring: Monitoring) -> Alarm:
     return monitoring.create_alarm(body.name, monitor=body.monitor, metric=body.metric, threshold=body.threshold,
                                    comparison=body.comparison, evaluation_periods=body.evaluation_periods,
                                    datapoints_to_alarm=body.datapoints_to_alarm, webhooks=body.webhooks)
 
 
-@router.get("/alarms")
+@router.get("/alarms", dependencies=[needs(Permission.READ)])
 def list_alarms(monitoring: Monitoring, monitor: str | None = None) -> list[Alarm]:
     return monitoring.list_alarms(monitor)
 
 
-@router.get("/alarms/{name}")
+@router.get("/alarms/{name}", dependencies=[needs(Permission.READ)])
 def get_alarm(name: str, monitoring: Monitoring) -> Alarm:
     return monitoring.get_alarm(name)

@@ -18,7 +18,9 @@ from fastapi.responses import StreamingResponse
 from starlette.concurrency import run_in_threadpool
 
 from slipway.registry import AliasChange, ModelGroup, ModelVersion, RegistryService, StatusChange, VersionComparison
+from slipway.security import Permission
 from slipway.server import _registry_schemas as s
+from slipway.server._guard import needs
 from slipway.server._tracking_routes import _RAW_BODY, JSON_BODY_LIMIT, SPOOL_IN_MEMORY, _read_chunks
 from slipway.store.artifacts import ArtifactInfo
 
@@ -44,33 +46,33 @@ by_id = APIRouter(prefix="/model-versions")  # file uploads are streamed: no bod
 # ---------------------------------------------------------------------------------------- groups
 
 
-@groups.post("", status_code=status.HTTP_201_CREATED)
+@groups.post("", status_code=status.HTTP_201_CREATED, dependencies=[needs(Permission.WRITE)])
 def create_group(body: s.CreateModelGroup, registry: Registry) -> ModelGroup:
     return registry.create_group(body.name, body.description, body.tags)
 
 
-@groups.get("")
+@groups.get("", dependencies=[needs(Permission.READ)])
 def list_groups(registry: Registry, name_like: str | None = None) -> list[ModelGroup]:
     return registry.list_groups(name_like)
 
 
-@groups.get("/{group}")
+@groups.get("/{group}", dependencies=[needs(Permission.READ)])
 def get_group(group: str, registry: Registry) -> ModelGroup:
     return registry.get_group(group)
 
 
-@groups.patch("/{group}")
+@groups.patch("/{group}", dependencies=[needs(Permission.WRITE)])
 def update_group(group: str, body: s.UpdateModelGroup, registry: Registry) -> ModelGroup:
     return registry.update_group(group, description=body.description, tags=body.tags)
 
 
-@groups.delete("/{group}/tags")
+@groups.delete("/{group}/tags", dependencies=[needs(Permission.WRITE)])
 def delete_group_tag(group: str, key: str, registry: Registry) -> ModelGroup:
     """Remove the tag ``key`` (in the query string: keys may hold ``/``)."""
     return registry.delete_group_tag(group, key)
 
 
-@groups.post("/{group}/compare")
+@groups.post("/{group}/compare", dependencies=[needs(Permission.READ)])
 def compare_versions(group: str, body: s.CompareVersions, registry: Registry) -> VersionComparison:
     return registry.compare_versions(group, body.versions)
 
@@ -78,7 +80,7 @@ def compare_versions(group: str, body: s.CompareVersions, registry: Registry) ->
 # -------------------------------------------------------------------------------------- versions
 
 
-@versions.post("", status_code=status.HTTP_201_CREATED)
+@versions.post("", status_code=status.HTTP_201_CREATED, dependencies=[needs(Permission.WRITE)])
 def create_version(group: str, body: s.CreateModelVersion, registry: Registry) -> ModelVersion:
     """Register the package uploaded under ``version_id`` as the group's next version."""
     return registry.create_version(
@@ -93,50 +95,50 @@ def create_version(group: str, body: s.CreateModelVersion, registry: Registry) -
     )
 
 
-@versions.get("")
+@versions.get("", dependencies=[needs(Permission.READ)])
 def list_versions(group: str, registry: Registry, include_archived: bool = True) -> list[ModelVersion]:
     return registry.list_versions(group, include_archived=include_archived)
 
 
-@versions.get("/latest")
+@versions.get("/latest", dependencies=[needs(Permission.READ)])
 def get_latest_version(group: str, registry: Registry, approved: bool = False) -> ModelVersion:
     return registry.get_latest_version(group, approved=approved)
 
 
-@versions.get("/{version}")
+@versions.get("/{version}", dependencies=[needs(Permission.READ)])
 def get_version(group: str, version: int, registry: Registry) -> ModelVersion:
     return registry.get_version(group, version)
 
 
-@versions.patch("/{version}")
+@versions.patch("/{version}", dependencies=[needs(Permission.WRITE)])
 def update_version(group: str, version: int, body: s.UpdateModelVersion, registry: Registry) -> ModelVersion:
     return registry.update_version(group, version, description=body.description, tags=body.tags)
 
 
-@versions.delete("/{version}/tags")
+@versions.delete("/{version}/tags", dependencies=[needs(Permission.WRITE)])
 def delete_version_tag(group: str, version: int, key: str, registry: Registry) -> ModelVersion:
     """Remove the tag ``key`` (in the query string: keys may hold ``/``)."""
     return registry.delete_version_tag(group, version, key)
 
 
-@versions.post("/{version}/status")
+@versions.post("/{version}/status", dependencies=[needs(Permission.APPROVE)])
 def update_status(group: str, version: int, body: s.UpdateStatus, registry: Registry) -> ModelVersion:
     return registry.update_status(
         group, version, body.status, comment=body.comment, expected_status=body.expected_status
     )
 
 
-@versions.get("/{version}/status-history")
+@versions.get("/{version}/status-history", dependencies=[needs(Permission.READ)])
 def status_history(group: str, version: int, registry: Registry) -> list[StatusChange]:
     return registry.status_history(group, version)
 
 
-@versions.post("/{version}/archive")
+@versions.post("/{version}/archive", dependencies=[needs(Permission.WRITE)])
 def archive_version(group: str, version: int, registry: Registry) -> ModelVersion:
     return registry.archive_version(group, version)
 
 
-@versions.post("/{version}/unarchive")
+@versions.post("/{version}/unarchive", dependencies=[needs(Permission.WRITE)])
 def unarchive_version(group: str, version: int, registry: Registry) -> ModelVersion:
     return registry.unarchive_version(group, version)
 
@@ -144,27 +146,27 @@ def unarchive_version(group: str, version: int, registry: Registry) -> ModelVers
 # --------------------------------------------------------------------------------------- aliases
 
 
-@aliases.get("")
+@aliases.get("", dependencies=[needs(Permission.READ)])
 def get_version_by_alias(group: str, alias: str, registry: Registry) -> ModelVersion:
     return registry.get_version_by_alias(group, alias)
 
 
-@aliases.put("")
+@aliases.put("", dependencies=[needs(Permission.READ)])
 def set_alias(group: str, alias: str, body: s.SetAlias, registry: Registry) -> ModelVersion:
     return registry.set_alias(group, alias, body.version, comment=body.comment)
 
 
-@aliases.delete("", **NO_CONTENT)
+@aliases.delete("", **NO_CONTENT, dependencies=[needs(Permission.READ)])
 def remove_alias(group: str, alias: str, registry: Registry, comment: str | None = None) -> None:
     registry.remove_alias(group, alias, comment=comment)
 
 
-@aliases.get("/history")
+@aliases.get("/history", dependencies=[needs(Permission.READ)])
 def alias_history(group: str, alias: str, registry: Registry) -> list[AliasChange]:
     return registry.alias_history(group, alias)
 
 
-@aliases.get("/at")
+@aliases.get("/at", dependencies=[needs(Permission.READ)])
 def alias_at(
     group: str,
     alias: str,
@@ -177,12 +179,12 @@ def alias_at(
 # ------------------------------------------------------------------------- URIs, search, by id
 
 
-@router.get("/models/resolve")
+@router.get("/models/resolve", dependencies=[needs(Permission.READ)])
 def resolve(uri: Annotated[str, Query(description="e.g. models:/abalone@prod")], registry: Registry) -> ModelVersion:
     return registry.resolve(uri)
 
 
-@by_id.post("/search")
+@by_id.post("/search", dependencies=[needs(Permission.READ)])
 def search_versions(body: s.SearchVersions, registry: Registry) -> list[ModelVersion]:
     return registry.search_versions(
         body.group,
@@ -195,17 +197,17 @@ def search_versions(body: s.SearchVersions, registry: Registry) -> list[ModelVer
     )
 
 
-@by_id.get("/{version_id}")
+@by_id.get("/{version_id}", dependencies=[needs(Permission.READ)])
 def get_version_by_id(version_id: str, registry: Registry) -> ModelVersion:
     return registry.get_version_by_id(version_id)
 
 
-@by_id.get("/{version_id}/files")
+@by_id.get("/{version_id}/files", dependencies=[needs(Permission.READ)])
 def list_files(version_id: str, registry: Registry) -> list[ArtifactInfo]:
     return registry.list_files(version_id)
 
 
-@by_id.put("/{version_id}/files/{path:path}", openapi_extra=_RAW_BODY)
+@by_id.put("/{version_id}/files/{path:path}", openapi_extra=_RAW_BODY, dependencies=[needs(Permission.WRITE)])
 async def stage_file(version_id: str, path: str, request: Request, registry: Registry) -> ArtifactInfo:
     """Store one file of a package before it is registered: spooled to disk past 1 MiB."""
     with tempfile.SpooledTemporaryFile(max_size=SPOOL_IN_MEMORY) as spool:
@@ -215,7 +217,8 @@ async def stage_file(version_id: str, path: str, request: Request, registry: Reg
         return await run_in_threadpool(registry.stage_file, version_id, path, cast(BinaryIO, spool))
 
 
-@by_id.get("/{version_id}/files/{path:path}", response_class=StreamingResponse, responses=_BINARY)
+@by_id.get("/{version_id}/files/{path:path}", response_class=StreamingResponse, responses=_BINARY,
+           dependencies=[needs(Permission.READ)])
 def download_file(version_id: str, path: str, registry: Registry) -> StreamingResponse:
     """Stream one file out; it is opened first, so a missing file is a 404, not a broken body."""
     return StreamingResponse(_read_chunks(registry.open_file(version_id, path)), media_type="application/octet-stream")

@@ -14,6 +14,8 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Query, Request, Response, status
 from pydantic import BaseModel, ConfigDict, Field
 
+from slipway.security import Permission
+from slipway.server._guard import needs
 from slipway.server._tracking_routes import JSON_BODY_LIMIT
 from slipway.serving import Deployment, Endpoint, GroundTruth, ServingService
 
@@ -65,24 +67,24 @@ class Stored(BaseModel):
     stored: int
 
 
-@router.post("", status_code=status.HTTP_201_CREATED)
+@router.post("", status_code=status.HTTP_201_CREATED, dependencies=[needs(Permission.READ)])
 def create_endpoint(body: CreateEndpoint, serving: Serving) -> Endpoint:
     return serving.create_endpoint(
         body.name, body.variants, capture=body.capture, alarms=body.alarms, force=body.force, production=body.production
     )
 
 
-@router.get("")
+@router.get("", dependencies=[needs(Permission.READ)])
 def list_endpoints(serving: Serving) -> list[Endpoint]:
     return serving.list_endpoints()
 
 
-@router.get("/{name}")
+@router.get("/{name}", dependencies=[needs(Permission.READ)])
 def get_endpoint(name: str, serving: Serving) -> Endpoint:
     return serving.get_endpoint(name)
 
 
-@router.patch("/{name}")
+@router.patch("/{name}", dependencies=[needs(Permission.READ)])
 def update_endpoint(name: str, body: UpdateEndpoint, serving: Serving) -> Endpoint:
     return serving.update_endpoint(
         name, body.variants, strategy=body.strategy, capture=body.capture, alarms=body.alarms, force=body.force,
@@ -90,27 +92,28 @@ def update_endpoint(name: str, body: UpdateEndpoint, serving: Serving) -> Endpoi
     )
 
 
-@router.delete("/{name}", status_code=status.HTTP_204_NO_CONTENT, response_class=Response)
+@router.delete("/{name}", status_code=status.HTTP_204_NO_CONTENT, response_class=Response,
+               dependencies=[needs(Permission.READ)])
 def delete_endpoint(name: str, serving: Serving) -> None:
     serving.delete_endpoint(name)
 
 
-@router.post("/{name}/rollback")
+@router.post("/{name}/rollback", dependencies=[needs(Permission.READ)])
 def rollback(name: str, body: Rollback, serving: Serving) -> Endpoint:
     return serving.rollback(name, body.reason)
 
 
-@router.get("/{name}/deployments")
+@router.get("/{name}/deployments", dependencies=[needs(Permission.READ)])
 def list_deployments(name: str, serving: Serving) -> list[Deployment]:
     return serving.list_deployments(name)
 
 
-@router.post("/{name}/ground-truth")
+@router.post("/{name}/ground-truth", dependencies=[needs(Permission.WRITE)])
 def put_ground_truth(name: str, body: GroundTruthUpload, serving: Serving) -> Stored:
     return Stored(stored=serving.put_ground_truth(name, body.labels))
 
 
-@router.get("/{name}/ground-truth")
+@router.get("/{name}/ground-truth", dependencies=[needs(Permission.READ)])
 def get_ground_truth(
     name: str, serving: Serving, inference_id: Annotated[list[str] | None, Query()] = None
 ) -> list[GroundTruth]:

@@ -16,7 +16,9 @@ from fastapi.responses import StreamingResponse
 from starlette.concurrency import run_in_threadpool
 
 from slipway._redact import check_reveal, redact_record
+from slipway.security import Permission
 from slipway.server import _schemas as s
+from slipway.server._guard import needs
 from slipway.store.artifacts import ArtifactInfo
 from slipway.tracking import Experiment, Metric, Run, RunComparison, RunPage, TrackingService
 
@@ -54,17 +56,17 @@ artifacts = APIRouter(prefix="/runs/{run_id}/artifacts", tags=["artifacts"])  # 
 # ----------------------------------------------------------------------------------- experiments
 
 
-@experiments.post("", status_code=status.HTTP_201_CREATED)
+@experiments.post("", status_code=status.HTTP_201_CREATED, dependencies=[needs(Permission.WRITE)])
 def create_experiment(body: s.CreateExperiment, tracking: Tracking, reveal: Reveal) -> Experiment:
     return redact_record(tracking.create_experiment(body.name, body.description, body.tags), reveal)
 
 
-@experiments.post("/get-or-create")
+@experiments.post("/get-or-create", dependencies=[needs(Permission.WRITE)])
 def get_or_create_experiment(body: s.GetOrCreateExperiment, tracking: Tracking, reveal: Reveal) -> Experiment:
     return redact_record(tracking.get_or_create_experiment(body.name), reveal)
 
 
-@experiments.get("")
+@experiments.get("", dependencies=[needs(Permission.READ)])
 def list_experiments(
     tracking: Tracking, reveal: Reveal, include_deleted: bool = False, name_like: str | None = None
 ) -> list[Experiment]:
@@ -72,33 +74,33 @@ def list_experiments(
     return [redact_record(e, reveal) for e in found]
 
 
-@experiments.get("/by-name")
+@experiments.get("/by-name", dependencies=[needs(Permission.READ)])
 def get_experiment_by_name(name: str, tracking: Tracking, reveal: Reveal) -> Experiment:
     return redact_record(tracking.get_experiment_by_name(name), reveal)
 
 
-@experiments.get("/{experiment_id}")
+@experiments.get("/{experiment_id}", dependencies=[needs(Permission.READ)])
 def get_experiment(experiment_id: str, tracking: Tracking, reveal: Reveal) -> Experiment:
     return redact_record(tracking.get_experiment(experiment_id), reveal)
 
 
-@experiments.patch("/{experiment_id}")
+@experiments.patch("/{experiment_id}", dependencies=[needs(Permission.WRITE)])
 def update_experiment(experiment_id: str, body: s.UpdateExperiment, tracking: Tracking, reveal: Reveal) -> Experiment:
     updated = tracking.update_experiment(experiment_id, name=body.name, description=body.description)
     return redact_record(updated, reveal)
 
 
-@experiments.delete("/{experiment_id}", **NO_CONTENT)
+@experiments.delete("/{experiment_id}", **NO_CONTENT, dependencies=[needs(Permission.WRITE)])
 def delete_experiment(experiment_id: str, tracking: Tracking) -> None:
     tracking.delete_experiment(experiment_id)
 
 
-@experiments.post("/{experiment_id}/restore", **NO_CONTENT)
+@experiments.post("/{experiment_id}/restore", **NO_CONTENT, dependencies=[needs(Permission.WRITE)])
 def restore_experiment(experiment_id: str, tracking: Tracking) -> None:
     tracking.restore_experiment(experiment_id)
 
 
-@experiments.post("/{experiment_id}/tags", **NO_CONTENT)
+@experiments.post("/{experiment_id}/tags", **NO_CONTENT, dependencies=[needs(Permission.WRITE)])
 def set_experiment_tag(experiment_id: str, body: s.KeyValue, tracking: Tracking) -> None:
     tracking.set_experiment_tag(experiment_id, body.key, body.value)
 
@@ -106,7 +108,7 @@ def set_experiment_tag(experiment_id: str, body: s.KeyValue, tracking: Tracking)
 # ------------------------------------------------------------------------------------------ runs
 
 
-@runs.post("", status_code=status.HTTP_201_CREATED)
+@runs.post("", status_code=status.HTTP_201_CREATED, dependencies=[needs(Permission.WRITE)])
 def create_run(body: s.CreateRun, tracking: Tracking, reveal: Reveal) -> Run:
     run = tracking.create_run(
         body.experiment_id, name=body.name, tags=body.tags, parent_run_id=body.parent_run_id,
@@ -115,7 +117,7 @@ def create_run(body: s.CreateRun, tracking: Tracking, reveal: Reveal) -> Run:
     return redact_record(run, reveal)
 
 
-@runs.post("/search")
+@runs.post("/search", dependencies=[needs(Permission.READ)])
 def search_runs(body: s.SearchRuns, tracking: Tracking, reveal: Reveal) -> RunPage:
     page = tracking.search_runs(
         body.experiment_ids, body.filter, body.order_by, body.max_results, body.page_token, body.include_deleted
@@ -123,64 +125,64 @@ def search_runs(body: s.SearchRuns, tracking: Tracking, reveal: Reveal) -> RunPa
     return redact_record(page, reveal)
 
 
-@runs.post("/compare")
+@runs.post("/compare", dependencies=[needs(Permission.READ)])
 def compare_runs(body: s.CompareRuns, tracking: Tracking, reveal: Reveal) -> RunComparison:
     return redact_record(tracking.compare_runs(body.run_ids), reveal)
 
 
-@runs.get("/{run_id}")
+@runs.get("/{run_id}", dependencies=[needs(Permission.READ)])
 def get_run(run_id: str, tracking: Tracking, reveal: Reveal) -> Run:
     return redact_record(tracking.get_run(run_id), reveal)
 
 
-@runs.patch("/{run_id}")
+@runs.patch("/{run_id}", dependencies=[needs(Permission.WRITE)])
 def update_run(run_id: str, body: s.UpdateRun, tracking: Tracking, reveal: Reveal) -> Run:
     updated = tracking.update_run(run_id, status=body.status, end_time=body.end_time, name=body.name)
     return redact_record(updated, reveal)
 
 
-@runs.post("/{run_id}/end")
+@runs.post("/{run_id}/end", dependencies=[needs(Permission.WRITE)])
 def end_run(run_id: str, body: s.EndRun, tracking: Tracking, reveal: Reveal) -> Run:
     return redact_record(tracking.end_run(run_id, body.status), reveal)
 
 
-@runs.delete("/{run_id}", **NO_CONTENT)
+@runs.delete("/{run_id}", **NO_CONTENT, dependencies=[needs(Permission.WRITE)])
 def delete_run(run_id: str, tracking: Tracking) -> None:
     tracking.delete_run(run_id)
 
 
-@runs.post("/{run_id}/restore", **NO_CONTENT)
+@runs.post("/{run_id}/restore", **NO_CONTENT, dependencies=[needs(Permission.WRITE)])
 def restore_run(run_id: str, tracking: Tracking) -> None:
     tracking.restore_run(run_id)
 
 
-@runs.post("/{run_id}/metrics", **NO_CONTENT)
+@runs.post("/{run_id}/metrics", **NO_CONTENT, dependencies=[needs(Permission.WRITE)])
 def log_metric(run_id: str, body: s.MetricPoint, tracking: Tracking) -> None:
     tracking.log_metric(run_id, body.key, body.value, body.step, body.timestamp)
 
 
-@runs.get("/{run_id}/metrics/history")
+@runs.get("/{run_id}/metrics/history", dependencies=[needs(Permission.READ)])
 def get_metric_history(run_id: str, key: str, tracking: Tracking) -> list[Metric]:
     return tracking.get_metric_history(run_id, key)
 
 
-@runs.post("/{run_id}/batch", **NO_CONTENT)
+@runs.post("/{run_id}/batch", **NO_CONTENT, dependencies=[needs(Permission.WRITE)])
 def log_batch(run_id: str, body: s.LogBatch, tracking: Tracking) -> None:
     points = [m.model_dump(exclude_none=True) for m in body.metrics]
     tracking.log_batch(run_id, metrics=points, params=body.params, tags=body.tags)
 
 
-@runs.post("/{run_id}/params", **NO_CONTENT)
+@runs.post("/{run_id}/params", **NO_CONTENT, dependencies=[needs(Permission.WRITE)])
 def log_param(run_id: str, body: s.KeyValue, tracking: Tracking) -> None:
     tracking.log_param(run_id, body.key, body.value)
 
 
-@runs.post("/{run_id}/tags", **NO_CONTENT)
+@runs.post("/{run_id}/tags", **NO_CONTENT, dependencies=[needs(Permission.WRITE)])
 def set_tag(run_id: str, body: s.KeyValue, tracking: Tracking) -> None:
     tracking.set_tag(run_id, body.key, body.value)
 
 
-@runs.delete("/{run_id}/tags", **NO_CONTENT)
+@runs.delete("/{run_id}/tags", **NO_CONTENT, dependencies=[needs(Permission.WRITE)])
 def delete_tag(run_id: str, key: str, tracking: Tracking) -> None:
     tracking.delete_tag(run_id, key)
 
@@ -195,7 +197,7 @@ _RAW_BODY = {
 }
 
 
-@artifacts.put("/{path:path}", openapi_extra=_RAW_BODY)
+@artifacts.put("/{path:path}", openapi_extra=_RAW_BODY, dependencies=[needs(Permission.WRITE)])
 async def upload_artifact(run_id: str, path: str, request: Request, tracking: Tracking) -> ArtifactInfo:
     """Store the raw request body at ``path``: spooled to disk past 1 MiB, never held whole in memory."""
     with tempfile.SpooledTemporaryFile(max_size=SPOOL_IN_MEMORY) as spool:
@@ -205,7 +207,7 @@ async def upload_artifact(run_id: str, path: str, request: Request, tracking: Tr
         return await run_in_threadpool(tracking.log_bytes, run_id, cast(BinaryIO, spool), path)
 
 
-@artifacts.get("")
+@artifacts.get("", dependencies=[needs(Permission.READ)])
 def list_artifacts(
     run_id: str,
     tracking: Tracking,
@@ -219,6 +221,7 @@ def list_artifacts(
     "/{path:path}",
     response_class=StreamingResponse,
     responses={200: {"content": {"application/octet-stream": {"schema": {"type": "string", "format": "binary"}}}}},
+    dependencies=[needs(Permission.READ)],
 )
 def download_artifact(run_id: str, path: str, tracking: Tracking) -> StreamingResponse:
     """Stream one file out in chunks; it is opened first, so a missing file is a 404, not a broken body."""

@@ -28,6 +28,7 @@ from starlette.routing import Route
 
 from slipway.errors import NotFound, SlipwayError
 from slipway.registry import RegistryReader
+from slipway.security import PERMISSION_ATTRIBUTE, Permission
 from slipway.serving._metrics import CONTENT_TYPE, ServingMetrics, TrafficHistory
 from slipway.serving._runtime import Answer, EndpointRuntime, Prepared
 from slipway.serving._service import ServingService, check_endpoint_name
@@ -188,6 +189,7 @@ def _invocations(host: ServingHost, only: str | None = None) -> Callable[[Reques
         headers = {INFERENCE_ID_HEADER: answer.inference_id, VARIANT_RESPONSE_HEADER: answer.variant}
         return Response(_encode({"predictions": answer.predictions}), media_type="application/json", headers=headers)
 
+    setattr(invocations, PERMISSION_ATTRIBUTE, Permission.READ)  # a server checks it before reading the body
     return invocations
 
 
@@ -198,6 +200,7 @@ def _metrics(host: ServingHost, more: Callable[[], str] | None) -> Callable[[Req
             text += await run_in_threadpool(more)  # it may read the database
         return PlainTextResponse(text, media_type=CONTENT_TYPE)
 
+    setattr(metrics, PERMISSION_ATTRIBUTE, Permission.READ)
     return metrics
 
 

@@ -21,6 +21,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from slipway._limits import check_json_depth
 from slipway.errors import InvalidInput
 from slipway.models._flavor import ModelInput
 
@@ -31,7 +32,8 @@ def parse_body(body: bytes, content_type: str) -> ModelInput:
     """The model input a request carries.
 
     Raises:
-        InvalidInput: (``field="data"`` or the shape's key) for a body that is none of the shapes.
+        InvalidInput: (``field="data"`` or the shape's key) for a body that is none of the shapes,
+            or JSON nested deeper than ``MAX_JSON_DEPTH``.
     """
     kind = content_type.split(";", 1)[0].strip().lower()
     if kind == "text/csv":
@@ -41,6 +43,7 @@ def parse_body(body: bytes, content_type: str) -> ModelInput:
             raise InvalidInput(f"the CSV body cannot be read: {exc}", field="data") from None
     if kind not in ("application/json", ""):
         raise InvalidInput(f"send application/json or text/csv, not {kind!r}", field="content-type")
+    check_json_depth(body, "data")
     try:
         payload = json.loads(body)
     except ValueError as exc:

@@ -14,6 +14,7 @@ from typing import Any
 from fastapi import APIRouter, FastAPI
 from starlette.routing import Mount
 
+from slipway.server._guard import needs
 from slipway.server.mlflow._artifacts import router as artifacts_router
 from slipway.server.mlflow._errors import ENDPOINT_NOT_FOUND, MlflowApiError, MlflowRoute
 from slipway.server.mlflow._registry import router as registry_router
@@ -27,7 +28,7 @@ def _unknown_endpoints() -> APIRouter:
     """Answer calls this API does not offer with MLflow's ENDPOINT_NOT_FOUND, which the client reports clearly."""
     router = APIRouter(route_class=MlflowRoute)
 
-    @router.api_route("/{rest:path}", methods=_METHODS, include_in_schema=False)
+    @router.api_route("/{rest:path}", methods=_METHODS, include_in_schema=False, dependencies=[needs(None)])
     def unknown(rest: str) -> dict[str, Any]:
         raise MlflowApiError(ENDPOINT_NOT_FOUND, f"Slipway's MLflow-compatible API has no endpoint {rest!r}", 404)
 

@@ -19,6 +19,8 @@ from fastapi.responses import StreamingResponse
 from starlette.concurrency import run_in_threadpool
 
 from slipway.mlflow_compat import MlflowCompatService, parse_location
+from slipway.security import Permission
+from slipway.server._guard import needs
 from slipway.server.mlflow._convert import drop_none
 from slipway.server.mlflow._errors import MlflowRoute, not_implemented
 from slipway.server.mlflow._fields import Fields
@@ -40,7 +42,7 @@ def _compat(request: Request) -> MlflowCompatService:
     return compat
 
 
-@router.get("/artifacts")
+@router.get("/artifacts", dependencies=[needs(Permission.READ)])
 def list_artifacts(request: Request) -> dict[str, Any]:
     """The entries right below ``path``, named relative to it, as MLflow's server lists them."""
     location = parse_location(Fields.from_query(request.query_params).text("path") or "")
@@ -49,7 +51,7 @@ def list_artifacts(request: Request) -> dict[str, Any]:
                       for i in files]}
 
 
-@router.put("/artifacts/{path:path}", openapi_extra=_RAW_BODY)
+@router.put("/artifacts/{path:path}", openapi_extra=_RAW_BODY, dependencies=[needs(Permission.WRITE)])
 async def upload_artifact(path: str, request: Request) -> dict[str, Any]:
     location = parse_location(path)
     with tempfile.SpooledTemporaryFile(max_size=SPOOL_IN_MEMORY) as spool:
@@ -60,7 +62,7 @@ async def upload_artifact(path: str, request: Request) -> dict[str, Any]:
     return {}
 
 
-@router.get("/artifacts/{path:path}")
+@router.get("/artifacts/{path:path}", dependencies=[needs(Permission.READ)])
 def download_artifact(path: str, request: Request) -> StreamingResponse:
     """Stream one file; it is opened first, so a missing file is a 404 in MLflow's shape, not a broken body."""
     stream = _compat(request).open_file(parse_location(path))
@@ -73,11 +75,11 @@ def _chunks(stream: BinaryIO) -> Iterator[bytes]:
             yield chunk
 
 
-@router.delete("/artifacts/{path:path}")
+@router.delete("/artifacts/{path:path}", dependencies=[needs(Permission.WRITE)])
 def delete_artifact(path: str) -> dict[str, Any]:
     raise not_implemented("deleting artifacts (Slipway keeps a run's artifacts with the run)")
 
 
-@router.post("/mpu/{action}/{path:path}")
+@router.post("/mpu/{action}/{path:path}", dependencies=[needs(Permission.WRITE)])
 def multipart(action: str, path: str) -> dict[str, Any]:
     raise not_implemented("multipart artifact upload")

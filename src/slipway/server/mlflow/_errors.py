@@ -17,6 +17,7 @@ from fastapi.responses import JSONResponse
 from fastapi.routing import APIRoute
 from starlette.exceptions import HTTPException
 
+from slipway._limits import check_json_depth
 from slipway.errors import (
     AlreadyExists,
     Conflict,
@@ -111,11 +112,12 @@ async def json_body(request: Request) -> dict[str, Any]:
     """The request's JSON object (``{}`` for an empty body).
 
     Raises:
-        InvalidInput: if the body is not a JSON object.
+        InvalidInput: if the body is not a JSON object, or nests deeper than ``MAX_JSON_DEPTH``.
     """
     raw = await request.body()
     if not raw.strip():
         return {}
+    check_json_depth(raw)
     try:
         body = json.loads(raw)
     except (ValueError, UnicodeDecodeError) as exc:

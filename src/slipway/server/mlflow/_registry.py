@@ -18,6 +18,8 @@ from starlette.concurrency import run_in_threadpool
 from slipway.errors import InvalidInput, NotFound
 from slipway.mlflow_compat import MlflowCompatService, version_root
 from slipway.registry import ModelVersion, RegistryService
+from slipway.security import Permission
+from slipway.server._guard import needs
 from slipway.server.mlflow import _convert as c
 from slipway.server.mlflow._errors import MlflowRoute, json_body, not_implemented
 from slipway.server.mlflow._fields import (
@@ -65,7 +67,7 @@ def _latest(registry: RegistryService, name: str) -> list[ModelVersion]:
 # ---------------------------------------------------------------------------- registered models
 
 
-@router.post("/registered-models/create")
+@router.post("/registered-models/create", dependencies=[needs(Permission.WRITE)])
 async def create_registered_model(request: Request) -> dict[str, Any]:
     f = await _fields(request)
     tags = dict(_tag(t) for t in f.messages("tags"))
@@ -73,31 +75,31 @@ async def create_registered_model(request: Request) -> dict[str, Any]:
     return {"registered_model": c.registered_model(created)}
 
 
-@router.get("/registered-models/get")
+@router.get("/registered-models/get", dependencies=[needs(Permission.READ)])
 def get_registered_model(request: Request) -> dict[str, Any]:
     name = Fields.from_query(request.query_params).req("name")
     registry = _registry(request)
     return {"registered_model": c.registered_model(registry.get_group(name), _latest(registry, name))}
 
 
-@router.patch("/registered-models/update")
+@router.patch("/registered-models/update", dependencies=[needs(Permission.WRITE)])
 async def update_registered_model(request: Request) -> dict[str, Any]:
     f = await _fields(request)
     updated = await run_in_threadpool(_registry(request).update_group, f.req("name"), description=f.text("description"))
     return {"registered_model": c.registered_model(updated)}
 
 
-@router.post("/registered-models/rename")
+@router.post("/registered-models/rename", dependencies=[needs(Permission.WRITE)])
 async def rename_registered_model(request: Request) -> dict[str, Any]:
     raise not_implemented("renaming a registered model (its versions' models:/ URIs would change)")
 
 
-@router.delete("/registered-models/delete")
+@router.delete("/registered-models/delete", dependencies=[needs(Permission.WRITE)])
 async def delete_registered_model(request: Request) -> dict[str, Any]:
     raise not_implemented("deleting a registered model (Slipway keeps model groups for lineage and audit)")
 
 
-@router.get("/registered-models/search")
+@router.get("/registered-models/search", dependencies=[needs(Permission.READ)])
 def search_registered_models(request: Request) -> dict[str, Any]:
     f = Fields.from_query(request.query_params, ("order_by",))
     max_results = check_max_results(f.integer("max_results", default=100) or 100, SEARCH_REGISTERED_MODEL_MAX_RESULTS)
@@ -114,7 +116,7 @@ def search_registered_models(request: Request) -> dict[str, Any]:
     )
 
 
-@router.post("/registered-models/get-latest-versions")
+@router.post("/registered-models/get-latest-versions", dependencies=[needs(Permission.READ)])
 async def get_latest_versions(request: Request) -> dict[str, Any]:
     f = await _fields(request, ("stages",))
     stages = {str(s).lower() for s in f.values("stages")}
@@ -125,7 +127,7 @@ async def get_latest_versions(request: Request) -> dict[str, Any]:
     return {"model_versions": [c.model_version(v) for v in found]}
 
 
-@router.post("/registered-models/set-tag")
+@router.post("/registered-models/set-tag", dependencies=[needs(Permission.WRITE)])
 async def set_registered_model_tag(request: Request) -> dict[str, Any]:
     f = await _fields(request)
     key, value = _tag(f)
@@ -133,14 +135,14 @@ async def set_registered_model_tag(request: Request) -> dict[str, Any]:
     return {}
 
 
-@router.delete("/registered-models/delete-tag")
+@router.delete("/registered-models/delete-tag", dependencies=[needs(Permission.WRITE)])
 async def delete_registered_model_tag(request: Request) -> dict[str, Any]:
     f = await _fields(request)
     await run_in_threadpool(_registry(request).delete_group_tag, f.req("name"), f.req("key"))
     return {}
 
 
-@router.post("/registered-models/alias")
+@router.post("/registered-models/alias", dependencies=[needs(Permission.READ)])
 async def set_alias(request: Request) -> dict[str, Any]:
     f = await _fields(request)
     version = f.integer("version", required=True)
@@ -149,14 +151,14 @@ async def set_alias(request: Request) -> dict[str, Any]:
     return {}
 
 
-@router.delete("/registered-models/alias")
+@router.delete("/registered-models/alias", dependencies=[needs(Permission.READ)])
 async def delete_alias(request: Request) -> dict[str, Any]:
     f = await _fields(request)
     await run_in_threadpool(_registry(request).remove_alias, f.req("name"), f.req("alias"))
     return {}
 
 
-@router.get("/registered-models/alias")
+@router.get("/registered-models/alias", dependencies=[needs(Permission.READ)])
 def get_version_by_alias(request: Request) -> dict[str, Any]:
     f = Fields.from_query(request.query_params)
     return {"model_version": c.model_version(_registry(request).get_version_by_alias(f.req("name"), f.req("alias")))}
@@ -165,7 +167,7 @@ def get_version_by_alias(request: Request) -> dict[str, Any]:
 # ------------------------------------------------------------------------------- model versions
 
 
-@router.post("/model-versions/create")
+@router.post("/model-versions/create", dependencies=[needs(Permission.WRITE)])
 async def create_model_version(request: Request) -> dict[str, Any]:
     f = await _fields(request)
     tags = dict(_tag(t) for t in f.messages("tags"))
@@ -185,13 +187,13 @@ def _version(f: Fields) -> tuple[str, int]:
     return f.req("name"), version
 
 
-@router.get("/model-versions/get")
+@router.get("/model-versions/get", dependencies=[needs(Permission.READ)])
 def get_model_version(request: Request) -> dict[str, Any]:
     name, version = _version(Fields.from_query(request.query_params))
     return {"model_version": c.model_version(_registry(request).get_version(name, version))}
 
 
-@router.patch("/model-versions/update")
+@router.patch("/model-versions/update", dependencies=[needs(Permission.WRITE)])
 async def update_model_version(request: Request) -> dict[str, Any]:
     name, version = _version(f := await _fields(request))
     registry = _registry(request)
@@ -199,7 +201,7 @@ async def update_model_version(request: Request) -> dict[str, Any]:
     return {"model_version": c.model_version(updated)}
 
 
-@router.delete("/model-versions/delete")
+@router.delete("/model-versions/delete", dependencies=[needs(Permission.WRITE)])
 async def delete_model_version(request: Request) -> dict[str, Any]:
     """Archive the version: Slipway keeps every version for lineage and audit, out of ``latest`` and searches."""
     name, version = _version(await _fields(request))
@@ -207,12 +209,12 @@ async def delete_model_version(request: Request) -> dict[str, Any]:
     return {}
 
 
-@router.post("/model-versions/transition-stage")
+@router.post("/model-versions/transition-stage", dependencies=[needs(Permission.READ)])
 async def transition_stage(request: Request) -> dict[str, Any]:
     raise not_implemented("MLflow's stages (use Slipway's approval and aliases)")
 
 
-@router.get("/model-versions/search")
+@router.get("/model-versions/search", dependencies=[needs(Permission.READ)])
 def search_model_versions(request: Request) -> dict[str, Any]:
     f = Fields.from_query(request.query_params, ("order_by",))
     limit = SEARCH_MODEL_VERSION_MAX_RESULTS
@@ -238,7 +240,7 @@ def _version_field(v: ModelVersion, field: str) -> str | None:
     return v.tags.get(field[5:])
 
 
-@router.get("/model-versions/get-download-uri")
+@router.get("/model-versions/get-download-uri", dependencies=[needs(Permission.READ)])
 def get_download_uri(request: Request) -> dict[str, Any]:
     name, version = _version(Fields.from_query(request.query_params))
     found = _registry(request).get_version(name, version)
@@ -246,7 +248,7 @@ def get_download_uri(request: Request) -> dict[str, Any]:
     return {"artifact_uri": root if found.flavor == "mlflow" else root.rsplit("/", 1)[0]}
 
 
-@router.post("/model-versions/set-tag")
+@router.post("/model-versions/set-tag", dependencies=[needs(Permission.WRITE)])
 async def set_model_version_tag(request: Request) -> dict[str, Any]:
     f = await _fields(request)
     name, version = _version(f)
@@ -257,7 +259,7 @@ async def set_model_version_tag(request: Request) -> dict[str, Any]:
     return {}
 
 
-@router.delete("/model-versions/delete-tag")
+@router.delete("/model-versions/delete-tag", dependencies=[needs(Permission.WRITE)])
 async def delete_model_version_tag(request: Request) -> dict[str, Any]:
     f = await _fields(request)
     name, version = _version(f)

@@ -17,6 +17,8 @@ from starlette.concurrency import run_in_threadpool
 from slipway._backend import Backend
 from slipway.errors import InvalidInput
 from slipway.mlflow_compat import LinkKind, MlflowCompatService
+from slipway.security import Permission
+from slipway.server._guard import needs
 from slipway.server.mlflow import _convert as c
 from slipway.server.mlflow._errors import MlflowRoute, json_body
 from slipway.server.mlflow._fields import (
@@ -97,7 +99,7 @@ _NAME_FILTER = re.compile(r"^\s*(?:attributes?\.)?name\s+(=|LIKE|ILIKE)\s+'((?:[
 
 # ------------------------------------------------------------------------------------- hot path
 
-@router.post("/runs/log-metric")
+@router.post("/runs/log-metric", dependencies=[needs(Permission.WRITE)])
 async def log_metric(request: Request) -> Response:
     """The hot path of MLflow's client: one point per call, so nothing here is spent twice.
 
@@ -116,7 +118,7 @@ async def log_metric(request: Request) -> Response:
 # ---------------------------------------------------------------------------------- experiments
 
 
-@router.post("/experiments/create")
+@router.post("/experiments/create", dependencies=[needs(Permission.WRITE)])
 async def create_experiment(request: Request) -> dict[str, Any]:
     f = await _post(request)
     tags = f.key_values("tags", MAX_EXPERIMENT_TAG_VAL_LENGTH)
@@ -124,19 +126,19 @@ async def create_experiment(request: Request) -> dict[str, Any]:
     return {"experiment_id": created.id}
 
 
-@router.get("/experiments/get")
+@router.get("/experiments/get", dependencies=[needs(Permission.READ)])
 def get_experiment(request: Request) -> dict[str, Any]:
     tracking = _tracking(request)
     found = tracking.get_experiment(experiment_id(tracking, _get(request).req("experiment_id")))
     return {"experiment": c.experiment(found)}
 
 
-@router.get("/experiments/get-by-name")
+@router.get("/experiments/get-by-name", dependencies=[needs(Permission.READ)])
 def get_experiment_by_name(request: Request) -> dict[str, Any]:
     return {"experiment": c.experiment(_tracking(request).get_experiment_by_name(_get(request).req("experiment_name")))}
 
 
-@router.post("/experiments/search")
+@router.post("/experiments/search", dependencies=[needs(Permission.READ)])
 async def search_experiments(request: Request) -> dict[str, Any]:
     f = await _post(request)
     max_results = check_max_results(f.integer("max_results", default=1000) or 1000, SEARCH_MAX_RESULTS_THRESHOLD)
@@ -162,7 +164,7 @@ async def search_experiments(request: Request) -> dict[str, Any]:
     return c.drop_none({"experiments": [c.experiment(e) for e in page], "next_page_token": token})
 
 
-@router.post("/experiments/update")
+@router.post("/experiments/update", dependencies=[needs(Permission.WRITE)])
 async def update_experiment(request: Request) -> dict[str, Any]:
     f = await _post(request)
     tracking = _tracking(request)
@@ -171,7 +173,7 @@ async def update_experiment(request: Request) -> dict[str, Any]:
     return {}
 
 
-@router.post("/experiments/set-experiment-tag")
+@router.post("/experiments/set-experiment-tag", dependencies=[needs(Permission.WRITE)])
 async def set_experiment_tag(request: Request) -> dict[str, Any]:
     f = await _post(request)
     key, value = f.key_value(MAX_EXPERIMENT_TAG_VAL_LENGTH, "experiment tag")
@@ -200,12 +202,13 @@ def _lifecycle_route(change: Change) -> Callable[[Request], Awaitable[dict[str, 
 
 
 for _path, _change in _LIFECYCLE.items():
-    router.add_api_route(_path, _lifecycle_route(_change), methods=["POST"], name=_path.strip("/").replace("/", "_"))
+    router.add_api_route(_path, _lifecycle_route(_change), methods=["POST"], name=_path.strip("/").replace("/", "_"),
+                         dependencies=[needs(Permission.WRITE)])
 
 # ----------------------------------------------------------------------------------------- runs
 
 
-@router.post("/runs/create")
+@router.post("/runs/create", dependencies=[needs(Permission.WRITE)])
 async def create_run(request: Request) -> dict[str, Any]:
     f = await _post(request)
     tags = f.key_values("tags", MAX_TAG_VAL_LENGTH)
@@ -223,12 +226,12 @@ async def create_run(request: Request) -> dict[str, Any]:
     return {"run": await run_in_threadpool(create)}
 
 
-@router.get("/runs/get")
+@router.get("/runs/get", dependencies=[needs(Permission.READ)])
 def get_run(request: Request) -> dict[str, Any]:
     return {"run": _run_message(request, _run_id(_get(request)))}
 
 
-@router.post("/runs/update")
+@router.post("/runs/update", dependencies=[needs(Permission.WRITE)])
 async def update_run(request: Request) -> dict[str, Any]:
     f = await _post(request)
     updated = await run_in_threadpool(
@@ -238,7 +241,7 @@ async def update_run(request: Request) -> dict[str, Any]:
     return {"run_info": c.run_info(updated)}
 
 
-@router.post("/runs/log-parameter")
+@router.post("/runs/log-parameter", dependencies=[needs(Permission.WRITE)])
 async def log_param(request: Request) -> dict[str, Any]:
     f = await _post(request)
     key, value = f.key_value(MAX_PARAM_VAL_LENGTH, "param")
@@ -260,7 +263,7 @@ def _log(
         tracking.update_run(run_id, name=tags[c.RUN_NAME_TAG])
 
 
-@router.post("/runs/set-tag")
+@router.post("/runs/set-tag", dependencies=[needs(Permission.WRITE)])
 async def set_tag(request: Request) -> dict[str, Any]:
     f = await _post(request)
     key, value = f.key_value(MAX_TAG_VAL_LENGTH, "tag")
@@ -268,14 +271,14 @@ async def set_tag(request: Request) -> dict[str, Any]:
     return {}
 
 
-@router.post("/runs/delete-tag")
+@router.post("/runs/delete-tag", dependencies=[needs(Permission.WRITE)])
 async def delete_tag(request: Request) -> dict[str, Any]:
     f = await _post(request)
     await run_in_threadpool(_tracking(request).delete_tag, _run_id(f), f.req("key"))
     return {}
 
 
-@router.post("/runs/log-batch")
+@router.post("/runs/log-batch", dependencies=[needs(Permission.WRITE)])
 async def log_batch(request: Request) -> dict[str, Any]:
     f = await _post(request)
     metrics = f.messages("metrics", max_items=MAX_METRICS_PER_BATCH)
@@ -298,7 +301,7 @@ async def log_batch(request: Request) -> dict[str, Any]:
     return {}
 
 
-@router.post("/runs/log-inputs")
+@router.post("/runs/log-inputs", dependencies=[needs(Permission.WRITE)])
 async def log_inputs(request: Request) -> dict[str, Any]:
     f = await _post(request)
     entries = [_dataset_input(d) for d in f.messages("datasets", max_items=MAX_DATASETS_PER_BATCH)]
@@ -335,7 +338,7 @@ def _dataset_input(d: Fields) -> tuple[str, dict[str, Any]]:
     return f"{name}\x1f{digest}\x1f{context}", message
 
 
-@router.post("/runs/outputs")
+@router.post("/runs/outputs", dependencies=[needs(Permission.WRITE)])
 async def log_outputs(request: Request) -> dict[str, Any]:
     f = await _post(request)
     models = [(m.req("model_id"), {"model_id": m.req("model_id"), "step": m.integer("step", default=0)})
@@ -347,7 +350,7 @@ async def log_outputs(request: Request) -> dict[str, Any]:
 _VIEW_TYPES = ("ACTIVE_ONLY", "DELETED_ONLY", "ALL")
 
 
-@router.post("/runs/search")
+@router.post("/runs/search", dependencies=[needs(Permission.READ)])
 async def search_runs(request: Request) -> dict[str, Any]:
     f = await _post(request)
     max_results = check_max_results(f.integer("max_results", default=1000) or 1000, SEARCH_MAX_RESULTS_THRESHOLD)
@@ -372,14 +375,14 @@ async def search_runs(request: Request) -> dict[str, Any]:
     return await run_in_threadpool(search)
 
 
-@router.get("/metrics/get-history")
+@router.get("/metrics/get-history", dependencies=[needs(Permission.READ)])
 def get_metric_history(request: Request) -> dict[str, Any]:
     f = _get(request)
     history = _tracking(request).get_metric_history(_run_id(f), f.req("metric_key"))
     return {"metrics": [c.metric(m) for m in history]}
 
 
-@router.get("/artifacts/list")
+@router.get("/artifacts/list", dependencies=[needs(Permission.READ)])
 def list_artifacts(request: Request) -> dict[str, Any]:
     f = _get(request)
     run_id = _run_id(f)
@@ -393,7 +396,7 @@ def list_artifacts(request: Request) -> dict[str, Any]:
 # -------------------------------------------------------------------------------- logged models
 
 
-@router.post("/logged-models")
+@router.post("/logged-models", dependencies=[needs(Permission.WRITE)])
 async def create_logged_model(request: Request) -> dict[str, Any]:
     f = await _post(request)
     params = f.key_values("params", MAX_PARAM_VAL_LENGTH)
@@ -411,7 +414,7 @@ async def create_logged_model(request: Request) -> dict[str, Any]:
     return {"model": await run_in_threadpool(create)}
 
 
-@router.post("/logged-models/search")
+@router.post("/logged-models/search", dependencies=[needs(Permission.READ)])
 async def search_logged_models(request: Request) -> dict[str, Any]:
     f = await _post(request)
     wanted = {field: value for field, op, value in conditions(f.text("filter"), ("name", "source_run_id")) if op == "="}
@@ -433,38 +436,38 @@ async def search_logged_models(request: Request) -> dict[str, Any]:
     return await run_in_threadpool(search)
 
 
-@router.get("/logged-models/{model_id}")
+@router.get("/logged-models/{model_id}", dependencies=[needs(Permission.READ)])
 def get_logged_model(model_id: str, request: Request) -> dict[str, Any]:
     return {"model": c.logged_model(_compat(request).get_logged_model(model_id))}
 
 
-@router.patch("/logged-models/{model_id}")
+@router.patch("/logged-models/{model_id}", dependencies=[needs(Permission.WRITE)])
 async def finalize_logged_model(model_id: str, request: Request) -> dict[str, Any]:
     f = await _post(request)
     done = await run_in_threadpool(_compat(request).finalize_logged_model, model_id, f.req("status"))
     return {"model": c.logged_model(done)}
 
 
-@router.delete("/logged-models/{model_id}")
+@router.delete("/logged-models/{model_id}", dependencies=[needs(Permission.WRITE)])
 def delete_logged_model(model_id: str, request: Request) -> dict[str, Any]:
     _compat(request).delete_logged_model(model_id)
     return {}
 
 
-@router.patch("/logged-models/{model_id}/tags")
+@router.patch("/logged-models/{model_id}/tags", dependencies=[needs(Permission.WRITE)])
 async def set_logged_model_tags(model_id: str, request: Request) -> dict[str, Any]:
     f = await _post(request)
     await run_in_threadpool(_compat(request).set_logged_model_tags, model_id, f.key_values("tags", MAX_TAG_VAL_LENGTH))
     return {}
 
 
-@router.delete("/logged-models/{model_id}/tags/{tag_key:path}")
+@router.delete("/logged-models/{model_id}/tags/{tag_key:path}", dependencies=[needs(Permission.WRITE)])
 def delete_logged_model_tag(model_id: str, tag_key: str, request: Request) -> dict[str, Any]:
     _compat(request).delete_logged_model_tag(model_id, tag_key)
     return {}
 
 
-@router.post("/logged-models/{model_id}/params")
+@router.post("/logged-models/{model_id}/params", dependencies=[needs(Permission.WRITE)])
 async def log_logged_model_params(model_id: str, request: Request) -> dict[str, Any]:
     f = await _post(request)
     params = f.key_values("params", MAX_PARAM_VAL_LENGTH)

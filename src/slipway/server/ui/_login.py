@@ -23,6 +23,7 @@ from slipway._backend import Backend
 from slipway._principal import acting_as, current_principal
 from slipway.errors import InvalidInput, PermissionDenied, Unauthenticated
 from slipway.security import authenticate
+from slipway.server._guard import OPEN, needs
 from slipway.server.ui._csrf import verify_csrf
 from slipway.server.ui._render import TOKEN_COOKIE, UIRoute, render
 
@@ -45,7 +46,7 @@ def login_page(request: Request, next: str | None = None) -> Response:
     return _login_form(request, next)
 
 
-@router.post("/login", dependencies=[Depends(verify_csrf)])
+@router.post("/login", dependencies=[needs(OPEN), Depends(verify_csrf)])
 def log_in(request: Request, token: Annotated[str, Form()] = "", next: Annotated[str, Form()] = "/") -> Response:
     """Check the token, start a session for its user in the login cookie, and go on to the page asked for.
 
@@ -71,7 +72,7 @@ def log_in(request: Request, token: Annotated[str, Form()] = "", next: Annotated
     return response
 
 
-@router.post("/session/renew", dependencies=[Depends(verify_csrf)])
+@router.post("/session/renew", dependencies=[needs(None), Depends(verify_csrf)])
 def renew(request: Request, next: Annotated[str, Form()] = "/") -> Response:
     """The page's "Renew" button: the session lasts ``session_ttl`` again from now (see the module)."""
     backend: Backend = request.app.state.backend
@@ -79,7 +80,7 @@ def renew(request: Request, next: Annotated[str, Form()] = "/") -> Response:
     return RedirectResponse(_safe_next(next), status_code=303)
 
 
-@router.post("/logout", dependencies=[Depends(verify_csrf)])
+@router.post("/logout", dependencies=[needs(OPEN), Depends(verify_csrf)])
 def log_out(request: Request) -> Response:
     """Revoke the session on the server, then forget the cookie (an expired session just forgets it)."""
     if current_principal().account:

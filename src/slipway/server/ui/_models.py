@@ -21,6 +21,8 @@ from slipway.errors import InvalidInput
 from slipway.lineage import LineageGraph, NodeRef
 from slipway.models import ModelCard
 from slipway.registry import ApprovalStatus, ModelVersion, RegistryService
+from slipway.security import Permission
+from slipway.server._guard import needs
 from slipway.server.ui._csrf import verify_csrf
 from slipway.server.ui._render import UIRoute, render
 
@@ -126,7 +128,8 @@ def version_page(request: Request, group: str, version: int) -> HTMLResponse:
     )
 
 
-@router.post("/models/{group}/versions/{version}/status", dependencies=[Depends(verify_csrf)])
+@router.post("/models/{group}/versions/{version}/status",
+             dependencies=[needs(Permission.APPROVE), Depends(verify_csrf)])
 def update_status(
     request: Request,
     group: str,

@@ -17,9 +17,12 @@ from fastapi import APIRouter, Depends, Path, Request
 from starlette.datastructures import FormData
 from starlette.responses import HTMLResponse, RedirectResponse
 
+from slipway._limits import check_json_depth
 from slipway._principal import current_principal
 from slipway.errors import InvalidInput, NotFound
 from slipway.pipelines import Parameter, PipelineExecution, PipelineService, StepExecution
+from slipway.security import Permission
+from slipway.server._guard import needs
 from slipway.server.ui._csrf import verify_csrf
 from slipway.server.ui._graph import STATUS_COLOURS, GraphNode, layout, render_svg
 from slipway.server.ui._render import UIRoute, has_role, render, svg
@@ -237,7 +240,7 @@ def parse_parameters(declarations: list[dict[str, Any]], form: FormData) -> dict
     return values
 
 
-@router.post("/pipelines/{name}/start", dependencies=[Csrf])
+@router.post("/pipelines/{name}/start", dependencies=[needs(Permission.WRITE), Csrf])
 def start(request: Request, name: str, form: Form) -> RedirectResponse:
     service = _service(request)
     version = service.get_version(name)
@@ -253,7 +256,7 @@ def start(request: Request, name: str, form: Form) -> RedirectResponse:
 Control = Annotated[Literal["stop", "resume", "retry"], Path(description="what to do with the execution")]
 
 
-@router.post("/pipelines/{name}/executions/{execution_id}/{control}", dependencies=[Csrf])
+@router.post("/pipelines/{name}/executions/{execution_id}/{control}", dependencies=[needs(Permission.WRITE), Csrf])
 def steer(request: Request, name: str, execution_id: str, control: Control) -> RedirectResponse:
     service = _service(request)
     execution = _execution(service, name, execution_id)
@@ -261,13 +264,15 @@ def steer(request: Request, name: str, execution_id: str, control: Control) -> R
     return RedirectResponse(execution_url(action(execution.id)), status_code=303)
 
 
-@router.post("/pipelines/{name}/executions/{execution_id}/steps/{step}/signal", dependencies=[Csrf])
+@router.post("/pipelines/{name}/executions/{execution_id}/steps/{step}/signal",
+             dependencies=[needs(Permission.WRITE), Csrf])
 def signal(request: Request, name: str, execution_id: str, step: str, form: Form) -> RedirectResponse:
     service = _service(request)
     execution = _execution(service, name, execution_id)
     raw = form.get("payload")
     payload = None
     if isinstance(raw, str) and raw.strip():
+        check_json_depth(raw, "payload")
         try:
             payload = json.loads(raw)
         except json.JSONDecodeError as exc:
