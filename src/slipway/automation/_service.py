@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import re
 import secrets
 import time
 from collections.abc import Mapping
@@ -19,6 +18,7 @@ from sqlalchemy import Row, delete, func, select, update
 from sqlalchemy.exc import IntegrityError
 
 from slipway._ids import ms_to_datetime, new_id, now_ms
+from slipway._names import SHORT_WORD
 from slipway._principal import current_principal
 from slipway.automation._actions import Action, Services, Webhook, action_from_dict
 from slipway.automation._cron import MissedRuns, check_cron, next_after, plan_fire
@@ -65,7 +65,6 @@ EVENT_TYPES: dict[str, str] = {
 # event is still seen. SQLite serialises writers, so there numbers commit in order.
 _SETTLE_MS = {"postgresql": 60_000, "sqlite": 0}
 _SCAN_BATCH = 1000
-_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 
 
 class AutomationService:
@@ -113,7 +112,7 @@ class AutomationService:
             InvalidInput: for a bad name, cron expression, policy or action (naming it).
             AlreadyExists: if a schedule has that name.
         """
-        _check_name(name)
+        name = SHORT_WORD.check(name)
         cron = check_cron(cron)
         policy = _missed(missed)
         body = self._action(action)
@@ -236,7 +235,7 @@ class AutomationService:
                 or a bad action.
             AlreadyExists: if a rule has that name.
         """
-        _check_name(name)
+        name = SHORT_WORD.check(name)
         if event not in EVENT_TYPES:
             raise InvalidInput(f"unknown event type {event!r}; rules can listen to: {', '.join(EVENT_TYPES)}",
                                field="event")
@@ -341,7 +340,7 @@ class AutomationService:
             InvalidInput: for a bad name or action.
             AlreadyExists: if a hook has that name.
         """
-        _check_name(name)
+        name = SHORT_WORD.check(name)
         body = self._action(action)
         secret = secrets.token_urlsafe(32)
         hook_id = new_id()
@@ -484,14 +483,6 @@ def _matches(fields: Mapping[str, Any], filters: Mapping[str, Any]) -> bool:
         if str(fields[key]) not in {str(a) for a in accepted}:
             return False
     return True
-
-
-def _check_name(name: str) -> None:
-    if not isinstance(name, str) or not _NAME.match(name):
-        raise InvalidInput(
-            f"name {name!r} must be 1-64 letters, digits, '_', '.' or '-', starting with a letter or digit",
-            field="name",
-        )
 
 
 def _missed(value: MissedRuns | str) -> MissedRuns:

@@ -13,18 +13,15 @@ unescaped, and no alias can be mistaken for a selector.
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from enum import StrEnum
 
+from slipway._names import ALIAS, WORD
 from slipway.errors import InvalidInput
 
 SCHEME = "models:/"
-MAX_GROUP_NAME = 128
-MAX_ALIAS = 64
-
-_GROUP_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]*$")
-_ALIAS_RE = re.compile(r"^[a-z][a-z0-9_\-]*$")
+MAX_GROUP_NAME = WORD.max_length
+MAX_ALIAS = ALIAS.max_length
 
 
 class Selector(StrEnum):
@@ -40,36 +37,22 @@ _RESERVED_ALIASES = frozenset({Selector.LATEST.value, Selector.LATEST_APPROVED.v
 
 
 def check_group_name(name: object, field: str = "group") -> str:
-    """Return ``name`` if it can name a model group.
+    """Return ``name`` as stored if it can name a model group (see :data:`slipway._names.WORD`).
 
     Raises:
         InvalidInput: unless it is 1 to 128 letters, digits, ``_ . -``, starting with a letter or digit.
     """
-    if not isinstance(name, str) or not name:
-        raise InvalidInput(f"{field} must be a non-empty string, got {name!r}", field=field)
-    if len(name) > MAX_GROUP_NAME:
-        raise InvalidInput(f"{field} is {len(name)} characters long; the limit is {MAX_GROUP_NAME}", field=field)
-    if not _GROUP_RE.match(name):
-        raise InvalidInput(
-            f"{field} {name!r} may hold only letters, digits and _ . - and must start with a letter or digit",
-            field=field,
-        )
-    return name
+    return WORD.check(name, field, f"model group {field}")
 
 
 def check_alias(alias: object) -> str:
-    """Return ``alias`` if it can name an alias.
+    """Return ``alias`` if it can name an alias (see :data:`slipway._names.ALIAS`).
 
     Raises:
         InvalidInput: unless it matches ``[a-z][a-z0-9_-]*`` (at most 64 characters) and is not
             ``latest`` or ``latest-approved``, which URIs reserve.
     """
-    if not isinstance(alias, str) or not _ALIAS_RE.match(alias) or len(alias) > MAX_ALIAS:
-        raise InvalidInput(
-            f"alias {alias!r} must be lowercase letters, digits, _ and -, starting with a letter "
-            f"(at most {MAX_ALIAS} characters)",
-            field="alias",
-        )
+    alias = ALIAS.check(alias, "alias")
     if alias in _RESERVED_ALIASES:
         raise InvalidInput(f"{alias!r} is reserved for URIs and cannot be an alias", field="alias")
     return alias
@@ -81,7 +64,7 @@ def check_version_number(version: object, field: str = "version") -> int:
     Raises:
         InvalidInput: naming ``field``.
     """
-    if isinstance(version, str) and version.isdigit():
+    if isinstance(version, str) and version.isascii() and version.isdigit():  # not other scripts' digits
         version = int(version)
     if isinstance(version, bool) or not isinstance(version, int) or version < 1:
         raise InvalidInput(f"{field} must be a positive integer, got {version!r}", field=field)
@@ -136,7 +119,7 @@ class ModelUri:
             raise _bad(uri, "name a version: /3, /latest, @prod or @latest-approved")
         if tail == Selector.LATEST.value:
             return cls(group, Selector.LATEST)
-        if tail.isdigit() and int(tail) > 0:
+        if tail.isascii() and tail.isdigit() and int(tail) > 0:
             return cls(group, Selector.NUMBER, version=int(tail))
         raise _bad(uri, f"{tail!r} is neither a version number nor 'latest'")
 

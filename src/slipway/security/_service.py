@@ -8,7 +8,6 @@ may do so for anyone (that is how the first token of a new user is made).
 from __future__ import annotations
 
 import datetime as dt
-import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -16,6 +15,7 @@ from sqlalchemy import Connection, Row, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from slipway._ids import ms_to_datetime, new_id, now_ms
+from slipway._names import USER
 from slipway._principal import current_principal
 from slipway.errors import AlreadyExists, Conflict, InvalidInput, NotFound, PermissionDenied
 from slipway.events import AuditCheck, AuditEntry, audit_entries, check_audit_chain, holds_hash, record_change
@@ -32,7 +32,6 @@ from slipway.security._tables import api_tokens, users
 from slipway.security._tokens import new_secret, token_hash
 from slipway.store._db import Database
 
-_NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.@-]{0,63}$")
 MAX_AUDIT_LIMIT = 10_000
 MAX_TOKEN_LIFETIME = dt.timedelta(days=3660)  # ten years: longer is "never", which omitting the expiry says
 API, SESSION = "api", "session"  # the kinds of token
@@ -54,11 +53,8 @@ class SessionPolicy:
 
 
 def check_name(name: object, field: str = "name") -> str:
-    if not isinstance(name, str) or not _NAME_RE.match(name):
-        raise InvalidInput(
-            f"{field} {name!r} must be 1 to 64 letters, digits, _ . @ - starting with a letter or digit", field=field
-        )
-    return name
+    """A user name or token label (see :data:`slipway._names.USER`)."""
+    return USER.check(name, field, field)
 
 
 def _user(row: Row[Any]) -> User:

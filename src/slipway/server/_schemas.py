@@ -54,7 +54,9 @@ Time = Annotated[
     WithJsonSchema({"anyOf": [{"type": "string", "format": "date-time"}, {"type": "integer"}]}),
     Field(description="ISO 8601 time, or milliseconds since the epoch (UTC)"),
 ]
-Name = Annotated[str, Field(description=f"at most {limits.MAX_NAME} characters, no control characters")]
+Name = Annotated[
+    str, Field(description=f"at most {limits.MAX_NAME} characters, no control, invisible or direction-changing ones")
+]
 Key = Annotated[
     str, Field(description=f"at most {limits.MAX_KEY} characters: letters, digits and _ - . space / :")
 ]

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import re
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
@@ -24,6 +23,7 @@ from sqlalchemy import Connection, Row, delete, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from slipway._ids import ms_to_datetime, new_id, now_ms
+from slipway._names import SHORT_WORD
 from slipway._principal import current_principal
 from slipway.errors import AlreadyExists, Conflict, InvalidInput, NotFound, PermissionDenied
 from slipway.events import record_change
@@ -47,23 +47,17 @@ from slipway.serving._tables import endpoint_deployments, endpoint_ground_truth,
 from slipway.store._db import Database
 from slipway.store._sql import upsert
 
-_NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 # Serving statuses the data plane clears once it serves the endpoint's current revision.
 _PENDING = (EndpointStatus.CREATING, EndpointStatus.UPDATING, EndpointStatus.ROLLING_BACK)
 
 
 def check_endpoint_name(name: object, field: str = "name") -> str:
-    """Return ``name`` if it can name an endpoint (it appears in URL paths).
+    """Return ``name`` if it can name an endpoint (it appears in URL paths; see :data:`slipway._names.SHORT_WORD`).
 
     Raises:
         InvalidInput: unless 1 to 64 letters, digits, ``_ . -``, starting with a letter or digit.
     """
-    if not isinstance(name, str) or not _NAME_RE.match(name):
-        raise InvalidInput(
-            f"endpoint {field} {name!r} must be 1 to 64 letters, digits, _ . - starting with a letter or digit",
-            field=field,
-        )
-    return name
+    return SHORT_WORD.check(name, field, f"endpoint {field}")
 
 
 class ServingService:

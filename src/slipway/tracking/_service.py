@@ -176,8 +176,9 @@ class TrackingService:
 
     @requires(Permission.READ)
     def get_experiment_by_name(self, name: str) -> Experiment:
+        """The experiment of that name, however its accents are encoded (names are stored NFC)."""
         with self._db.read() as conn:
-            row = conn.execute(select(experiments).where(experiments.c.name == name)).first()
+            row = conn.execute(select(experiments).where(experiments.c.name == v.lookup(name))).first()
             if row is None:
                 raise NotFound(f"experiment {name!r} does not exist", field="name")
             return self._experiment(conn, row)

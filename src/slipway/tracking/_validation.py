@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import datetime as dt
 import math
-import re
 from collections.abc import Mapping
 from typing import Any
 
+from slipway._names import DISPLAY, KEY, normalize
 from slipway.errors import InvalidInput
 
-MAX_NAME = 256
-MAX_KEY = 250
+MAX_NAME = DISPLAY.max_length
+MAX_KEY = KEY.max_length
 MAX_PARAM_VALUE = 8000
 MAX_TAG_VALUE = 8000
 MAX_BATCH_METRICS = 10_000
@@ -22,37 +22,20 @@ MAX_STEP = 2**63 - 1
 MIN_TIME_MS = int(dt.datetime(1, 1, 1, tzinfo=dt.UTC).timestamp() * 1000)
 MAX_TIME_MS = int(dt.datetime(9999, 12, 31, 23, 59, 59, 999000, tzinfo=dt.UTC).timestamp() * 1000)
 
-# Keys are paths of words: letters (any script), digits, and _ - . space / :
-_KEY_RE = re.compile(r"[\w\-. /:]+")
-
 
 def check_name(value: Any, field: str = "name", what: str | None = None) -> str:
-    """A display name: 1 to 256 printable characters. ``what`` words the message ("run name")."""
-    what = what or field
-    if not isinstance(value, str):
-        raise InvalidInput(f"{what} must be a string, got {type(value).__name__}", field=field)
-    stripped = value.strip()
-    if not stripped:
-        raise InvalidInput(f"{what} must not be empty", field=field)
-    if len(stripped) > MAX_NAME:
-        raise InvalidInput(f"{what} is {len(stripped)} characters long; the limit is {MAX_NAME}", field=field)
-    if any(ord(ch) < 32 for ch in stripped):
-        raise InvalidInput(f"{what} must not contain control characters", field=field)
-    return stripped
+    """A display name (see :data:`slipway._names.DISPLAY`). ``what`` words the message ("run name")."""
+    return DISPLAY.check(value, field, what or field)
+
+
+def lookup(name: Any) -> Any:
+    """A name to look up as it would be stored (NFC); anything else as given, to be found by nothing."""
+    return normalize(name) if isinstance(name, str) else name
 
 
 def check_key(key: Any, kind: str) -> str:
-    field = f"{kind}.key"
-    if not isinstance(key, str) or not key:
-        raise InvalidInput(f"{kind} key must be a non-empty string, got {key!r}", field=field)
-    if len(key) > MAX_KEY:
-        raise InvalidInput(f"{kind} key {key[:40]!r}... is {len(key)} characters; the limit is {MAX_KEY}", field=field)
-    if not _KEY_RE.fullmatch(key) or ".." in key.split("/") or key.startswith("/"):
-        raise InvalidInput(
-            f"{kind} key {key!r} has a reserved character: use letters, digits and _ - . space / :",
-            field=field,
-        )
-    return key
+    """A tag, param or metric key (see :data:`slipway._names.KEY`)."""
+    return KEY.check(key, f"{kind}.key", f"{kind} key")
 
 
 def check_value(value: Any, kind: str, key: str, limit: int) -> str:

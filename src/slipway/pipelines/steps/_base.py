@@ -12,11 +12,11 @@ from __future__ import annotations
 import abc
 import copy
 import datetime as dt
-import re
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
+from slipway._names import IDENTIFIER
 from slipway.errors import InvalidInput
 from slipway.pipelines._code import Code
 from slipway.pipelines._context import StepOutcome, WorkContext
@@ -33,18 +33,12 @@ from slipway.pipelines._expressions import (
     walk,
 )
 
-NAME_PATTERN = re.compile(r"^[A-Za-z][A-Za-z0-9_.-]{0,127}$")
 TIMEOUT_ERROR = "StepTimeout"
 
 
 def check_name(name: str, what: str, field: str) -> str:
-    if not isinstance(name, str) or not NAME_PATTERN.match(name):
-        raise InvalidInput(
-            f"{what} name {name!r} must start with a letter and hold only letters, digits, '_', '.' or '-' "
-            "(at most 128)",
-            field=field,
-        )
-    return name
+    """A pipeline, step, parameter or output name (see :data:`slipway._names.IDENTIFIER`)."""
+    return IDENTIFIER.check(name, field, f"{what} name")
 
 
 def _seconds(value: float | dt.timedelta | None, field: str) -> float | None:

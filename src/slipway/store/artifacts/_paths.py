@@ -7,23 +7,20 @@ can be neither absolute nor contain a backslash, joining it below any folder sta
 
 from __future__ import annotations
 
-import unicodedata
-
+from slipway._names import clean
 from slipway.errors import InvalidInput
 
 MAX_PATH_LENGTH = 1024  # the width of ``artifacts.path``
-
-# Cc: control characters (NUL, newline, DEL, ...); Cs: lone surrogates, which cannot be encoded
-# as UTF-8 and appear when a file name with undecodable bytes is read with surrogateescape.
-_FORBIDDEN_CATEGORIES = frozenset({"Cc", "Cs"})
 
 
 def normalize_path(path: str, *, field: str = "path") -> str:
     """Check a relative artifact path and return it in its one canonical spelling.
 
     A leading ``./`` and one trailing ``/`` are dropped, so ``./plots/`` and ``plots`` name the
-    same folder; ``""`` and ``"."`` name the root. Everything else that could make two spellings
-    of one path, or let a path leave the folder it is joined to, is refused rather than repaired.
+    same folder; ``""`` and ``"."`` name the root; the path is put in Unicode normal form C, so a
+    name typed with a combining accent is the same path as with the accented letter. Everything
+    else that could make two spellings of one path, or let a path leave the folder it is joined
+    to, is refused rather than repaired (see :mod:`slipway._names`).
 
     Args:
         path: the path as the caller wrote it.
@@ -34,18 +31,16 @@ def normalize_path(path: str, *, field: str = "path") -> str:
 
     Raises:
         InvalidInput: (with ``field``) if the path is absolute, contains ``..`` or ``.`` segments,
-            empty segments (``a//b``), backslashes, NUL or other control characters, or is longer
-            than 1024 characters.
+            empty segments (``a//b``), backslashes, control, invisible or direction-changing
+            characters (NUL, a zero-width space, U+202E, a BOM...), or is longer than 1024 characters.
 
     Example:
         >>> normalize_path("./runs/metrics.json")
         'runs/metrics.json'
     """
-    if not isinstance(path, str):
-        raise InvalidInput(f"{field} must be a string, not {type(path).__name__}", field=field)
-    bad = next((ch for ch in path if unicodedata.category(ch) in _FORBIDDEN_CATEGORIES), None)
-    if bad is not None:
-        raise InvalidInput(f"{field} {path!r} contains the control character {bad!r}", field=field)
+    # The name policy: NFC, and no control, invisible or direction-changing character (a lone
+    # surrogate, as a file name with undecodable bytes reads with surrogateescape, included).
+    path = clean(path, field=field, what=field)
     if "\\" in path:
         raise InvalidInput(f"{field} {path!r} contains a backslash; separate folders with '/'", field=field)
     if path.startswith("/"):
