@@ -17,6 +17,7 @@ import yaml
 from _kfp_launcher import Launcher
 from _pipeline_steps import numbers, total
 from _reference_venv import reference_python
+from _server import running_server, server_settings
 
 from slipway import Client
 from slipway.errors import InvalidInput
@@ -159,31 +160,33 @@ def test_retries_caching_resources_timeouts_and_secrets_map_to_kfp(
 def test_exported_abalone_runs_step_by_step_as_kfps_launcher_would(
     abalone: tuple[Pipeline, PipelineVersion], tmp_path: Path
 ) -> None:
-    """Each container command, run as its own process outside a container: files and values chain the steps."""
+    """Each container command, run as its own process outside a container, talking to a live server as
+    containers would (SLIPWAY_SERVER_URL, SLIPWAY_TOKEN): files and values chain the steps."""
     _, version = abalone
     spec = yaml.safe_load(kfp_pipeline_spec(version, image=IMAGE))
-    home = tmp_path / "container-home"
-    env = {
-        **os.environ,
-        "SLIPWAY_HOME": str(home),  # the registry the Register step writes to
-        "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}",
-    }
-    launcher = Launcher(spec, tmp_path / "kfp", env, cwd=ROOT)
-    launcher.run({"mse_threshold": 6.0})
+    with running_server(server_settings(tmp_path / "server")) as server:
+        env = {
+            **os.environ,
+            "SLIPWAY_SERVER_URL": server.url,
+            "SLIPWAY_TOKEN": server.token,
+            "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}",
+        }
+        launcher = Launcher(spec, tmp_path / "kfp", env, cwd=ROOT)
+        launcher.run({"mse_threshold": 6.0})
 
-    assert launcher.ran == [
-        "PreprocessAbaloneData", "TrainAbaloneModel", "EvaluateAbaloneModel", "RegisterAbaloneModel",
-    ]
-    assert launcher.skipped == ["CheckMSEAbaloneEvaluation: else"]
-    mse_file = next((tmp_path / "kfp" / "evaluateabalonemodel" / "parameters").iterdir())
-    mse = float(mse_file.read_text())
-    assert 0 < mse <= 6.0
-    with Client(home=home) as container_store:
-        (registered,) = container_store.registry.list_versions("abalone")
-        assert registered.metrics["mse"].value == pytest.approx(mse)
-        assert registered.status.value == "PendingManualApproval"
-        (trained,) = container_store.tracking.search_runs(filter="tags.`slipway.pipeline.orchestrator` = 'kfp'").runs
-        assert trained.tags["slipway.pipeline.execution_id"] == "pipeline_job_uuid-trainabalonemodel"
+        assert launcher.ran == [
+            "PreprocessAbaloneData", "TrainAbaloneModel", "EvaluateAbaloneModel", "RegisterAbaloneModel",
+        ]
+        assert launcher.skipped == ["CheckMSEAbaloneEvaluation: else"]
+        mse_file = next((tmp_path / "kfp" / "evaluateabalonemodel" / "parameters").iterdir())
+        mse = float(mse_file.read_text())
+        assert 0 < mse <= 6.0
+        with server.client() as team:
+            (registered,) = team.registry.list_versions("abalone")
+            assert registered.metrics["mse"].value == pytest.approx(mse)
+            assert registered.status.value == "PendingManualApproval"
+            (trained,) = team.tracking.search_runs(filter="tags.`slipway.pipeline.orchestrator` = 'kfp'").runs
+            assert trained.tags["slipway.pipeline.execution_id"] == "pipeline_job_uuid-trainabalonemodel"
     properties = json.loads(launcher.results["EvaluateAbaloneModel"].stdout.splitlines()[-1])["properties"]
     assert properties["mse"] == pytest.approx(mse)
 
