@@ -9,8 +9,9 @@
 4. ``deploy``: serve it on the endpoint: created if new, else moved to by a canary deployment.
 
 Set up once (see docs/airflow.md): the pipeline stored on the server, whose pipeline_modules
-allow ``examples.abalone`` (``slipway pipelines register examples.abalone.pipeline:pipeline``
-with SLIPWAY_SERVER_URL set), and two Airflow connections of type ``slipway``::
+allow ``examples.abalone`` and whose dataset_roots hold the abalone CSV (``slipway pipelines
+register examples.abalone.pipeline:pipeline`` with SLIPWAY_SERVER_URL set), and two Airflow
+connections of type ``slipway``::
 
     AIRFLOW_CONN_SLIPWAY_DEFAULT='{"conn_type": "slipway", "host": "http://slipway:5000", "password": "<a scientist's token>"}'
     AIRFLOW_CONN_SLIPWAY_APPROVER='{"conn_type": "slipway", "host": "http://slipway:5000", "password": "<an approver's token>"}'

@@ -30,6 +30,7 @@ from slipway.pipelines import Pipeline
 ROOT = Path(__file__).resolve().parents[2]
 ABALONE = "examples.abalone.pipeline:pipeline"
 DAG_FILE = ROOT / "examples" / "abalone" / "airflow_dag.py"
+ABALONE_CSV = ROOT / "src" / "slipway" / "_data" / "abalone.csv"
 AIRFLOW = "apache-airflow==3.3.2"
 TEMPLATE_DB = "airflow-template.db"
 RUN_TIMEOUT_S = 600
@@ -68,9 +69,10 @@ def slipway_site(airflow_python: Path, tmp_path_factory: pytest.TempPathFactory)
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
-    """A server that may run the abalone pipeline, with separation of duties on (the default)."""
+    """A server that may run the abalone pipeline and read its data, with separation of duties on (the default)."""
     home = tmp_path_factory.mktemp("slipway-server")
-    settings = load_settings(env={"SLIPWAY_PIPELINE_MODULES": "examples.abalone"}, cwd=home, home=str(home))
+    env = {"SLIPWAY_PIPELINE_MODULES": "examples.abalone", "SLIPWAY_DATASET_ROOTS": str(ABALONE_CSV.parent)}
+    settings = load_settings(env=env, cwd=home, home=str(home))
     with running_server(settings) as live:
         yield live
 
@@ -154,7 +156,7 @@ def test_provider_is_discovered_and_its_operators_sensor_and_trigger_work_and_na
 ) -> None:
     monkeypatch.chdir(ROOT)
     _register_abalone(server, tokens)
-    data = pd.read_csv(ROOT / "src" / "slipway" / "_data" / "abalone.csv")
+    data = pd.read_csv(ABALONE_CSV)
     clean, drifted = tmp_path / "clean.csv", tmp_path / "drifted.csv"
     data.sample(frac=0.5, random_state=1).to_csv(clean, index=False)
     data.assign(length=data["length"] * 3, sex="X").to_csv(drifted, index=False)
