@@ -102,7 +102,8 @@ class Backend:
         from slipway.monitoring import MonitoringService  # brings pyarrow and pandas: import on first use
 
         return MonitoringService(
-            self.db, self.artifacts, self.datasets, self.serving, self.registry, self.urls, confinement=self.confinement
+            self.db, self.artifacts, self.datasets, self.serving, self.registry, self.urls,
+            confinement=self.confinement, clarify=self.clarify,
         )
 
     @functools.cached_property

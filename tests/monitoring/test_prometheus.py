@@ -70,3 +70,14 @@ def _samples(text: str) -> dict[str, float]:
             name, _, value = line.rpartition(" ")
             found[name] = float(value)
     return found
+
+
+def test_bias_and_attribution_metrics_get_families_of_their_own() -> None:
+    at = dt.datetime(2026, 1, 1, tzinfo=dt.UTC)
+    run = MonitorExecution(id="x", monitor="fair", status=ExecutionStatus.COMPLETED, item_count=3, violation_count=0,
+                           metrics={"bias.sex_I=1/DPPL": 0.25, "attribution.shell weight": 1.5,
+                                    "attribution.ndcg": 0.8}, started_at=at, ended_at=at)
+    samples = _samples(render_monitor_metrics([run], []))
+    assert samples['slipway_monitor_bias{monitor="fair",facet="sex_I=1",metric="DPPL"}'] == 0.25
+    assert samples['slipway_monitor_attribution{monitor="fair",feature="shell weight"}'] == 1.5
+    assert samples['slipway_monitor_attribution_ndcg{monitor="fair"}'] == 0.8

@@ -9,7 +9,7 @@ Example:
     >>> Analysis.of(bias=bias_metrics("scored.csv", config)).write("report/")   # analysis.json, report.html
 """
 
-from slipway.clarify._bias import POST_SECTION, PRE_SECTION, bias_metrics, count
+from slipway.clarify._bias import POST_SECTION, PRE_SECTION, bias_metrics, bias_sections, count
 from slipway.clarify._checks import (
     ATTRIBUTION_DRIFT_CHECK,
     BIAS_DRIFT_CHECK,
@@ -26,6 +26,8 @@ from slipway.clarify._metrics import DESCRIPTIONS, POST_TRAINING, PRE_TRAINING, 
 from slipway.clarify._records import ClarifyReport, ReportKind
 from slipway.clarify._report import ANALYSIS_FILE, LOCAL_FILE, REPORT_FILE, Analysis, render_html
 from slipway.clarify._service import ClarifyService
+from slipway.clarify._tally import Tally
+from slipway.clarify._tally import tally as count_batches
 
 __all__ = [
     "ATTRIBUTION_DRIFT_CHECK",
@@ -52,7 +54,10 @@ __all__ = [
     "ClarifyService",
     "Explanation",
     "ReportKind",
+    "Tally",
     "bias_metrics",
+    "bias_sections",
+    "count_batches",
     "count",
     "explain",
     "read_number",

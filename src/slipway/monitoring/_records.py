@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import enum
+from typing import Any
 
 from pydantic import BaseModel, ConfigDict
 
@@ -15,6 +16,8 @@ class Record(BaseModel):
 class MonitorKind(enum.StrEnum):
     DATA_QUALITY = "DataQuality"
     MODEL_QUALITY = "ModelQuality"
+    MODEL_BIAS = "ModelBias"  # bias drift
+    MODEL_EXPLAINABILITY = "ModelExplainability"  # feature-attribution drift
 
 
 class ExecutionStatus(enum.StrEnum):
@@ -47,7 +50,8 @@ class BaselineVersion(Record):
 
 
 class Monitor(Record):
-    """A named check: data quality against a baseline, or model quality against metric bounds.
+    """A named check: data quality against a baseline, model quality against metric bounds, bias or
+    feature-attribution drift against a clarify report.
 
     Attributes:
         baseline: ``name:version`` of the baseline a data-quality monitor compares with.
@@ -58,6 +62,12 @@ class Monitor(Record):
         thresholds: for model quality, bounds per metric: an error (``mae``, ``mse``, ``rmse``)
             must stay at or below its bound, any other metric at or above it.
         rules: for data quality, custom rules run after the built-in checks (``module:function``).
+        report: for bias and attribution drift, the clarify report (id) that is the baseline.
+        model: for attribution drift without an endpoint, the model version (``GROUP/VERSION``) explained.
+        bias_config: for bias drift, the label, facet and group columns (a ``BiasConfig``'s fields).
+        tolerance: for bias drift, how far a metric may move from the baseline's value.
+        bounds: for bias drift, the largest magnitude per metric (``|DI - 1|`` for DI).
+        ndcg_threshold: for attribution drift, the least nDCG of the feature ranking.
     """
 
     id: str
@@ -68,6 +78,12 @@ class Monitor(Record):
     problem_type: str | None = None
     thresholds: dict[str, float] = {}
     rules: list[str] = []
+    report: str | None = None
+    model: str | None = None
+    bias_config: dict[str, Any] | None = None
+    tolerance: float | None = None
+    bounds: dict[str, float] = {}
+    ndcg_threshold: float | None = None
     created_by: str
     created_at: dt.datetime
 

@@ -15,7 +15,7 @@ import json
 import math
 import os
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from typing import TYPE_CHECKING, Any
 
 import pandas as pd
@@ -27,6 +27,7 @@ from slipway._confinement import Confinement
 from slipway._ids import ms_to_datetime, new_id, now_ms
 from slipway._principal import current_principal
 from slipway._urls import UrlPolicy
+from slipway.clarify import read_rows
 from slipway.datasets import DataSource, check_name
 from slipway.errors import AlreadyExists, Conflict, InvalidInput, NotFound, SlipwayError
 from slipway.events import record_change
@@ -35,6 +36,14 @@ from slipway.monitoring._alarms import alarm_state, check_rule, post_webhooks
 from slipway.monitoring._baseline import CONSTRAINTS_FILE, STATISTICS_FILE, Baseline, statistics_of, table_of
 from slipway.monitoring._capture import Span, captured_frames
 from slipway.monitoring._check import CheckType, Violation, check_statistics
+from slipway.monitoring._clarify import (
+    Outcome,
+    bias_settings,
+    evaluate_attribution,
+    evaluate_bias,
+    joined,
+    labelled,
+)
 from slipway.monitoring._quality import INFERENCE_ID, LABEL, PREDICTION, ProblemType, evaluate
 from slipway.monitoring._records import (
     Alarm,
@@ -55,6 +64,7 @@ from slipway.store import Database
 from slipway.store.artifacts import ArtifactStore, Owner
 
 if TYPE_CHECKING:
+    from slipway.clarify import ClarifyService
     from slipway.datasets import DatasetService
     from slipway.registry import RegistryReader
     from slipway.serving import ServingService
@@ -62,6 +72,7 @@ if TYPE_CHECKING:
 BASELINE_KIND = "monitoring_baseline"
 MONITOR_KIND = "monitor"
 EXECUTION_KIND = "monitor_execution"
+CLARIFY_REPORT_KIND = "clarify_report"
 QUALITY_FILE = "model_quality.json"
 LOWER_IS_BETTER = frozenset({"mae", "mse", "rmse"})
 
@@ -82,13 +93,15 @@ class MonitoringService(ReportReader):
     def __init__(
         self, db: Database, artifacts: ArtifactStore, datasets: DatasetService | None = None,
         serving: ServingService | None = None, registry: RegistryReader | None = None,
-        urls: UrlPolicy | None = None, confinement: Confinement | None = None,
+        urls: UrlPolicy | None = None, confinement: Confinement | None = None, clarify: ClarifyService | None = None,
     ) -> None:
         """``urls`` decides which hosts alarm webhooks may call (default: public hosts only);
         ``confinement`` which modules custom rules may come from (embedded: any; a server's
-        ``pipeline_modules``, set by ``Backend.confine``)."""
+        ``pipeline_modules``, set by ``Backend.confine``); ``clarify`` keeps the reports bias and
+        attribution-drift monitors compare with."""
         self.confinement = confinement or Confinement()
         self._db = db
+        self._clarify = clarify
         self._urls = urls or UrlPolicy()
         self._artifacts = artifacts
         self._datasets = datasets
@@ -168,6 +181,32 @@ class MonitoringService(ReportReader):
         found = self._registry.get_version(group, int(number))
         return NodeRef("model_version", found.id, ref)
 
+    def _clarify_settings(
+        self, kind: MonitorKind, report: str | None, model: str | None, bias_config: dict[str, Any] | None,
+        tolerance: float, bounds: dict[str, float] | None, ndcg_threshold: float,
+    ) -> dict[str, Any]:
+        """The stored configuration of a bias or attribution-drift monitor, checked against its report."""
+        if self._clarify is None:
+            raise InvalidInput("bias and explainability reports are not available to this service", field="kind")
+        if report is None:
+            raise InvalidInput(f"a {kind} monitor needs the clarify report to compare with", field="report")
+        if kind is MonitorKind.MODEL_BIAS:
+            if not tolerance >= 0:
+                raise InvalidInput("tolerance must be zero or more", field="tolerance")
+            return {"report": report, **bias_settings(self._clarify, report, bias_config),
+                    "tolerance": float(tolerance), "bounds": {str(k): float(v) for k, v in (bounds or {}).items()}}
+        found = self._clarify.get_report(report)
+        if not self._clarify.get_analysis(report).global_shap():
+            raise InvalidInput(f"report {report} holds no feature attributions to compare with", field="report")
+        if not 0 < ndcg_threshold <= 1:
+            raise InvalidInput("ndcg_threshold must be in (0, 1]", field="ndcg_threshold")
+        explained = model or found.model
+        if explained is not None:
+            self._model_node(explained)
+        return {"report": report, "model": explained, "ndcg_threshold": float(ndcg_threshold),
+                "features": found.config.get("features"), "max_rows": int(found.config.get("max_rows") or 1000),
+                "baseline_rows": int(found.config.get("baseline_rows") or 50)}
+
     def _from_dataset(self, ref: str) -> tuple[Baseline, NodeRef, str]:
         if self._datasets is None:
             raise InvalidInput("datasets are not available to this service", field="dataset")
@@ -215,7 +254,9 @@ class MonitoringService(ReportReader):
     def create_monitor(
         self, name: str, *, baseline: str | None = None, kind: MonitorKind | str = MonitorKind.DATA_QUALITY,
         problem_type: ProblemType | str | None = None, thresholds: dict[str, float] | None = None,
-        endpoint: str | None = None, rules: Sequence[str] = (),
+        endpoint: str | None = None, rules: Sequence[str] = (), report: str | None = None,
+        model: str | None = None, bias_config: dict[str, Any] | None = None, tolerance: float = 0.1,
+        bounds: dict[str, float] | None = None, ndcg_threshold: float = 0.90,
     ) -> Monitor:
         """Create a monitor.
 
@@ -225,9 +266,17 @@ class MonitoringService(ReportReader):
                 model quality, whose uploaded ground truth gives the labels).
             rules: for data quality, custom rules as ``module:function`` (see :mod:`._rules`),
                 loaded now to check they exist, and at every run.
-            kind: ``DataQuality`` or ``ModelQuality``.
+            kind: ``DataQuality``, ``ModelQuality``, ``ModelBias`` (bias drift) or
+                ``ModelExplainability`` (feature-attribution drift).
             problem_type: for model quality, the kind of predictions.
             thresholds: for model quality, the bound per metric (see :class:`Monitor`).
+            report: for bias and attribution drift, the clarify report (id) to compare with: a bias
+                report with post-training metrics, or an explainability report.
+            model: for attribution drift of data given directly, the model version explained
+                (default: the report's); with an endpoint, its current model is explained.
+            bias_config: for bias drift, the columns, when the report does not keep them.
+            tolerance, bounds: for bias drift (see :func:`slipway.clarify.bias_findings`).
+            ndcg_threshold: for attribution drift, the least nDCG of the feature ranking.
 
         Raises:
             InvalidInput: for a missing or inapplicable argument.
@@ -252,11 +301,14 @@ class MonitoringService(ReportReader):
                 load_rule(ref, self.confinement.modules, field=f"rules.{i}")  # it exists, and is a function
             if rules:
                 config["rules"] = list(rules)
-        else:
+        elif kind is MonitorKind.MODEL_QUALITY:
             if problem_type is None:
                 raise InvalidInput("a model-quality monitor needs a problem type", field="problem_type")
             config |= {"problem_type": str(_enum(ProblemType, problem_type, "problem_type")),
                        "thresholds": {str(k): float(v) for k, v in (thresholds or {}).items()}}
+        else:
+            config |= self._clarify_settings(MonitorKind(kind), report, model, bias_config, tolerance, bounds,
+                                             ndcg_threshold)
         monitor_id = new_id()
         try:
             with self._db.write() as conn:
@@ -269,6 +321,9 @@ class MonitoringService(ReportReader):
                 if baseline_id is not None:
                     record_edges(conn, [(NodeRef(BASELINE_KIND, baseline_id), NodeRef(MONITOR_KIND, monitor_id, name),
                                          "consumed")])
+                if "report" in config:
+                    record_edges(conn, [(NodeRef(CLARIFY_REPORT_KIND, config["report"]),
+                                         NodeRef(MONITOR_KIND, monitor_id, name), "consumed")])
         except IntegrityError:
             raise AlreadyExists(f"monitor {name!r} already exists", field="name") from None
         return self.get_monitor(name)
@@ -403,6 +458,10 @@ class MonitoringService(ReportReader):
                         if d.feature_name in emitting and not math.isnan(d.score)}
             metrics["violations.total"] = float(len(result.violations))
             return report_files(result), metrics, len(result.violations), result.statistics.item_count
+        if monitor.kind is MonitorKind.MODEL_BIAS:
+            return self._bias_drift(monitor, given)
+        if monitor.kind is MonitorKind.MODEL_EXPLAINABILITY:
+            return self._attribution_drift(monitor, given)
         assert monitor.problem_type is not None
         quality = evaluate(*self._quality_inputs(monitor, given), ProblemType(monitor.problem_type))
         violations = [
@@ -416,6 +475,61 @@ class MonitoringService(ReportReader):
         metrics = {k: v for k, v in quality.metrics.items() if not math.isnan(v)}  # undefined is no datapoint
         metrics["violations.total"] = float(len(violations))
         return files, metrics, len(violations), quality.matched
+
+    def _bias_drift(self, monitor: Monitor, given: _Input) -> Outcome:
+        assert self._clarify is not None and monitor.report is not None and monitor.bias_config is not None
+        config = self._config(monitor)
+        label = monitor.bias_config["label"]
+        if isinstance(given.data, DatasetStatistics):
+            raise InvalidInput("a bias-drift run needs predictions and labels, not statistics", field="data")
+        frames: Iterable[pd.DataFrame]
+        if given.data is not None:
+            labels = table_of(given.labels, given.format) if given.labels is not None else None
+            frames = [joined(table_of(given.data, given.format), labels, label)]
+        elif given.labels is not None:
+            labels = table_of(given.labels, given.format)
+            frames = (joined(f, labels, label).drop(columns=[INFERENCE_ID]) for f in self._captured(monitor, given))
+        else:
+            assert monitor.endpoint is not None and self._serving is not None
+            serving, endpoint = self._serving, monitor.endpoint
+
+            def truth(ids: list[str]) -> dict[str, Any]:
+                return {t.inference_id: t.label for t in serving.get_ground_truth(endpoint, ids)}
+            frames = labelled(self._captured(monitor, given), label, truth)
+        return evaluate_bias(config, self._clarify.get_analysis(monitor.report), frames)
+
+    def _attribution_drift(self, monitor: Monitor, given: _Input) -> Outcome:
+        assert self._clarify is not None and monitor.report is not None
+        if isinstance(given.data, DatasetStatistics):
+            raise InvalidInput("an attribution-drift run needs rows, not statistics", field="data")
+        if given.data is not None:
+            frame = read_rows(table_of(given.data, given.format))
+        else:
+            captured = [f.drop(columns=[INFERENCE_ID, PREDICTION]) for f in self._captured(monitor, given)]
+            if not captured:
+                raise InvalidInput(f"endpoint {monitor.endpoint!r} captured no traffic in the window", field="start")
+            frame = pd.concat(captured, ignore_index=True)
+        model = self._explained_model(monitor)
+        if self._registry is None:
+            raise InvalidInput("the model registry is not available to this service", field="model")
+        loaded = self._registry.load_model(f"models:/{model}")
+        return evaluate_attribution(self._config(monitor), self._clarify.get_analysis(monitor.report), loaded, frame)
+
+    def _explained_model(self, monitor: Monitor) -> str:
+        """The endpoint's current model (its live variant with the most traffic), else the monitor's."""
+        if monitor.endpoint is not None and self._serving is not None:
+            live = [v for v in self._serving.get_endpoint(monitor.endpoint).variants if not v.shadow]
+            if live:
+                return max(live, key=lambda v: v.weight).model
+        if monitor.model is None:
+            raise InvalidInput(f"monitor {monitor.name!r} has no model to explain", field="model")
+        return monitor.model
+
+    def _config(self, monitor: Monitor) -> dict[str, Any]:
+        with self._db.read() as conn:
+            config: dict[str, Any] = json.loads(conn.execute(select(monitors.c.config)
+                                                             .where(monitors.c.id == monitor.id)).scalar_one())
+        return config
 
     @requires(Permission.READ)
     def get_execution(self, execution_id: str) -> MonitorExecution:
@@ -649,7 +763,10 @@ def _monitor(row: Row[Any]) -> Monitor:
     return Monitor(id=row.id, name=row.name, kind=MonitorKind(row.kind), baseline=baseline,
                    endpoint=config.get("endpoint"), rules=config.get("rules", []),
                    problem_type=config.get("problem_type"), thresholds=config.get("thresholds", {}),
-                   created_by=row.created_by, created_at=_time(row.created_at))
+                   report=config.get("report"), model=config.get("model"), bias_config=config.get("bias"),
+                   tolerance=config.get("tolerance"), bounds=config.get("bounds", {}),
+                   ndcg_threshold=config.get("ndcg_threshold"), created_by=row.created_by,
+                   created_at=_time(row.created_at))
 
 
 def _execution(row: Row[Any], metrics: dict[str, float]) -> MonitorExecution:
