@@ -11,6 +11,7 @@ from fastapi import APIRouter
 
 from slipway.server.ui._assets import router as assets_router
 from slipway.server.ui._audit import router as audit_router
+from slipway.server.ui._clarify import router as clarify_router
 from slipway.server.ui._data import router as data_router
 from slipway.server.ui._endpoints import router as endpoints_router
 from slipway.server.ui._experiments import router as experiments_router
@@ -35,5 +36,6 @@ ui_router.include_router(lineage_router)
 ui_router.include_router(data_router)
 ui_router.include_router(endpoints_router)
 ui_router.include_router(monitoring_router)
+ui_router.include_router(clarify_router)
 
 __all__ = ["ui_router"]

@@ -97,6 +97,7 @@ def dataset_version_page(request: Request, name: str, version: int) -> HTMLRespo
         item_count=statistics.item_count,
         preview_columns=columns,
         preview=[[_cell(row.get(c)) for c in columns] for row in found.preview],
+        clarify_reports=request.app.state.backend.clarify.list_reports(dataset=found.ref),
     )
 
 

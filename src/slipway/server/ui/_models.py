@@ -125,6 +125,7 @@ def version_page(request: Request, group: str, version: int) -> HTMLResponse:
         upstream=_neighbours(backend.lineage.upstream("model_version", found.id, depth=1)),
         downstream=_neighbours(backend.lineage.downstream("model_version", found.id, depth=1)),
         decisions=_DECISIONS,
+        clarify_reports=backend.clarify.list_reports(model=f"{found.group}/{found.version}"),
     )
 
 

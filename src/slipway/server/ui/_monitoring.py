@@ -15,7 +15,7 @@ from fastapi import APIRouter, Request
 from starlette.responses import HTMLResponse, Response
 
 from slipway._backend import Backend
-from slipway._charts import line_chart
+from slipway._charts import line_chart, signed_bars
 from slipway.errors import NotFound
 from slipway.events import AuditEntry
 from slipway.monitoring import Alarm, MonitorExecution, MonitoringService, feature_chart
@@ -141,7 +141,21 @@ def report_page(request: Request, name: str, execution_id: str) -> HTMLResponse:
         item_count=current.item_count if current is not None else None,
         baseline_count=baseline.item_count if baseline is not None else None,
         files=service.report_files(execution_id),
+        clarify_charts=_clarify_charts(execution),
     )
+
+
+def _clarify_charts(execution: MonitorExecution) -> list[dict[str, Any]]:
+    """Bars of a bias or attribution-drift run's metrics (none for the other kinds)."""
+    charts = []
+    for prefix, heading in (("bias.", "Post-training bias metrics"), ("attribution.", "Feature attributions")):
+        values = sorted((k[len(prefix):], v) for k, v in execution.metrics.items()
+                        if k.startswith(prefix) and k != "attribution.ndcg")
+        if values:
+            if prefix == "attribution.":
+                values.sort(key=lambda kv: -kv[1])
+            charts.append({"heading": heading, "chart": svg(signed_bars(values))})
+    return charts
 
 
 @router.get("/monitoring/{name}/executions/{execution_id}/files/{file_name}")
