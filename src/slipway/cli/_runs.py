@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path, PurePosixPath
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.markup import escape
@@ -20,9 +20,12 @@ from slipway._redact import check_reveal, redact_record
 from slipway.cli import _output
 from slipway.cli._output import JsonFlag
 from slipway.cli._run_views import comparison_table, history_table, run_detail, runs_table
-from slipway.cli._session import Tracking, experiment_ids, open_tracking
+from slipway.cli._session import experiment_ids, open_tracking
 from slipway.client import RemoteTracking
 from slipway.store.artifacts import ArtifactInfo, normalize_path
+
+if TYPE_CHECKING:
+    from slipway.client._protocols import TrackingApi as Tracking
 
 runs_app = typer.Typer(
     help="Runs: one training or evaluation each, with the params, metrics, tags and files it recorded.",

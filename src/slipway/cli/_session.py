@@ -10,15 +10,17 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Iterator, Sequence
+from typing import TYPE_CHECKING
 
 import typer
 
 from slipway._config import load_settings
-from slipway.client import Client, RemoteTracking
+from slipway.client import Client
 from slipway.errors import NotFound
-from slipway.tracking import Experiment, TrackingService
+from slipway.tracking import Experiment
 
-Tracking = TrackingService | RemoteTracking
+if TYPE_CHECKING:
+    from slipway.client._protocols import TrackingApi as Tracking
 
 
 @contextlib.contextmanager

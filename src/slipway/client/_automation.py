@@ -22,7 +22,7 @@ from slipway.automation import (
     Schedule,
 )
 from slipway.client._http import HttpSession
-from slipway.client._tracking import _parse
+from slipway.client._operations import parse as _parse
 
 T = TypeVar("T")
 

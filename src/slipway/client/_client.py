@@ -10,7 +10,6 @@ from slipway._backend import Backend
 from slipway._config import Settings, load_settings
 from slipway.client._http import HttpSession
 from slipway.client._tracking import RemoteTracking
-from slipway.tracking import TrackingService
 
 if TYPE_CHECKING:
     from slipway.automation import AutomationService
@@ -20,6 +19,7 @@ if TYPE_CHECKING:
     from slipway.client._features import RemoteFeatures
     from slipway.client._monitoring import RemoteMonitoring
     from slipway.client._pipelines import RemotePipelines
+    from slipway.client._protocols import TrackingApi
     from slipway.client._registry import RemoteRegistry
     from slipway.client._security import RemoteSecurity
     from slipway.client._serving import RemoteServing
@@ -46,7 +46,7 @@ class Client:
         4.2
     """
 
-    tracking: TrackingService | RemoteTracking
+    tracking: TrackingApi
 
     def __init__(
         self,
@@ -68,7 +68,7 @@ class Client:
         if self.settings.remote:
             assert self.settings.server_url is not None
             self._http = HttpSession(self.settings.server_url, token=self.settings.token)
-            self.tracking = RemoteTracking(self._http)
+            self.tracking = RemoteTracking.connect(self._http)
         else:
             self._backend = Backend(self.settings)
             self.tracking = self._backend.tracking

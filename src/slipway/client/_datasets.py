@@ -22,7 +22,9 @@ import pandas as pd
 import pyarrow.parquet as pq
 
 from slipway.client._http import HttpSession
-from slipway.client._tracking import CHUNK, _DownloadStream, _parse
+from slipway.client._operations import CHUNK
+from slipway.client._operations import DownloadStream as _DownloadStream
+from slipway.client._operations import parse as _parse
 from slipway.datasets import (
     Dataset,
     DatasetDiff,

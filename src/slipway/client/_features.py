@@ -18,7 +18,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from slipway.client._http import HttpSession
-from slipway.client._tracking import _parse
+from slipway.client._operations import parse as _parse
 from slipway.datasets import Registration, check_name
 from slipway.errors import InvalidInput
 from slipway.features import Feature, FeatureGroup, IngestResult, MaterializeResult, Rows

@@ -17,7 +17,7 @@ from urllib.parse import quote
 import pandas as pd
 
 from slipway.client._http import HttpSession
-from slipway.client._tracking import _parse
+from slipway.client._operations import parse as _parse
 from slipway.datasets import DataSource
 from slipway.monitoring import (
     Alarm,

@@ -14,7 +14,7 @@ from typing import Any
 from urllib.parse import quote
 
 from slipway.client._http import HttpSession
-from slipway.client._tracking import _parse
+from slipway.client._operations import parse as _parse
 from slipway.pipelines import (
     CacheExplanation,
     DefinitionDiff,

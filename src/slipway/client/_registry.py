@@ -25,7 +25,11 @@ from urllib.parse import quote
 
 from slipway._ids import new_id
 from slipway.client._http import HttpSession
-from slipway.client._tracking import CHUNK, _DownloadStream, _local_files, _parse, _texts, _url_path
+from slipway.client._operations import CHUNK
+from slipway.client._operations import DownloadStream as _DownloadStream
+from slipway.client._operations import local_files as _local_files
+from slipway.client._operations import parse as _parse
+from slipway.client._operations import url_path as _url_path
 from slipway.errors import InvalidInput
 from slipway.models import LoadedModel, ModelCard, load_model
 from slipway.registry import (
@@ -43,6 +47,7 @@ from slipway.registry._packaging import cached_package, packaged
 from slipway.registry._uri import check_alias, check_group_name
 from slipway.registry._validation import dump_metadata
 from slipway.store.artifacts import ArtifactInfo, normalize_path, write_atomically
+from slipway.tracking._validation import texts as _texts
 
 T = TypeVar("T")
 

@@ -5,7 +5,8 @@ from __future__ import annotations
 import datetime as dt
 
 from slipway.client._http import HttpSession
-from slipway.client._tracking import _parse, _url_path
+from slipway.client._operations import parse as _parse
+from slipway.client._operations import url_path as _url_path
 from slipway.events import AuditCheck, AuditEntry
 from slipway.security import Identity, NewToken, Token, User
 

@@ -13,7 +13,7 @@ from typing import Any, TypeVar
 from pydantic import BaseModel
 
 from slipway.client._http import HttpSession
-from slipway.client._tracking import _parse
+from slipway.client._operations import parse as _parse
 from slipway.serving import Deployment, Endpoint, GroundTruth, check_endpoint_name
 
 T = TypeVar("T")

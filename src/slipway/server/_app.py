@@ -24,16 +24,17 @@ from slipway.server._headers import SecurityHeadersMiddleware
 from slipway.server._identity import IdentityMiddleware, server_approval_policy
 from slipway.server._limits import BodyLimitMiddleware
 from slipway.server._monitoring_routes import router as monitoring_router
+from slipway.server._operations import add_operation_routes, ordered
 from slipway.server._pipeline_routes import router as pipeline_router
 from slipway.server._registry_routes import router as registry_router
 from slipway.server._scheduling import scheduler_lifespan
 from slipway.server._security_routes import router as security_router
 from slipway.server._serving_routes import router as serving_router
-from slipway.server._tracking_routes import router as tracking_router
 from slipway.server._workers import run_workers
 from slipway.server.mlflow import mount_mlflow
 from slipway.server.ui import ui_router
 from slipway.serving import ServingHost, mount_inference
+from slipway.tracking import TrackingService
 
 API_PREFIX = "/api/v1"  # the remote client's prefix too (slipway.client._http)
 
@@ -92,7 +93,9 @@ def create_app(backend: Backend, *, auth: bool = True, allowed_hosts: Sequence[s
     async def version() -> Version:
         return Version(version=__version__, api=API_PREFIX.rsplit("/", 1)[-1])
 
-    api.include_router(tracking_router)
+    declared = APIRouter()  # the routes derived from the services' declared operations (slipway._operations)
+    add_operation_routes(declared, TrackingService, "tracking")
+    api.include_router(ordered(declared))
     api.include_router(registry_router)
     api.include_router(serving_router)
     api.include_router(dataset_router)

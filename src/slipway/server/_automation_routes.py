@@ -30,7 +30,7 @@ from slipway.automation import (
 )
 from slipway.security import Permission
 from slipway.server._guard import OPEN, needs
-from slipway.server._tracking_routes import JSON_BODY_LIMIT
+from slipway.server._operations import JSON_BODY_LIMIT
 
 
 async def _automation(request: Request) -> AutomationService:

@@ -23,7 +23,9 @@ from slipway.errors import InvalidInput
 from slipway.lineage import LineageGraph
 from slipway.security import Permission
 from slipway.server._guard import needs
-from slipway.server._tracking_routes import _RAW_BODY, SPOOL_IN_MEMORY, _read_chunks
+from slipway.server._operations import RAW_BODY as _RAW_BODY
+from slipway.server._operations import SPOOL_IN_MEMORY
+from slipway.server._operations import read_chunks as _read_chunks
 from slipway.server._trust import ServerSources
 
 _BINARY: dict[int | str, dict[str, Any]] = {

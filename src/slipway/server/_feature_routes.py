@@ -27,7 +27,8 @@ from slipway.errors import InvalidInput
 from slipway.features import Feature, FeatureGroup, FeatureService, IngestResult, MaterializeResult
 from slipway.security import Permission
 from slipway.server._guard import needs
-from slipway.server._tracking_routes import _RAW_BODY, SPOOL_IN_MEMORY
+from slipway.server._operations import RAW_BODY as _RAW_BODY
+from slipway.server._operations import SPOOL_IN_MEMORY
 
 PARQUET = "application/vnd.apache.parquet"
 _TABLE_OUT: dict[int | str, dict[str, Any]] = {

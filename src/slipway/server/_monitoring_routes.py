@@ -19,7 +19,7 @@ from slipway.errors import InvalidInput
 from slipway.monitoring import Alarm, Baseline, BaselineVersion, Monitor, MonitorExecution, MonitoringService
 from slipway.security import Permission
 from slipway.server._guard import needs
-from slipway.server._tracking_routes import JSON_BODY_LIMIT
+from slipway.server._operations import JSON_BODY_LIMIT
 from slipway.statistics import DatasetStatistics
 
 

@@ -25,7 +25,7 @@ from slipway.pipelines import (
 )
 from slipway.security import Permission
 from slipway.server._guard import needs
-from slipway.server._tracking_routes import JSON_BODY_LIMIT
+from slipway.server._operations import JSON_BODY_LIMIT
 
 
 async def _pipelines(request: Request) -> PipelineService:

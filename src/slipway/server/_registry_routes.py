@@ -21,7 +21,9 @@ from slipway.registry import AliasChange, ModelGroup, ModelVersion, RegistryServ
 from slipway.security import Permission
 from slipway.server import _registry_schemas as s
 from slipway.server._guard import needs
-from slipway.server._tracking_routes import _RAW_BODY, JSON_BODY_LIMIT, SPOOL_IN_MEMORY, _read_chunks
+from slipway.server._operations import JSON_BODY_LIMIT, SPOOL_IN_MEMORY
+from slipway.server._operations import RAW_BODY as _RAW_BODY
+from slipway.server._operations import read_chunks as _read_chunks
 from slipway.store.artifacts import ArtifactInfo
 
 

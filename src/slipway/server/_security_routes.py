@@ -15,7 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from slipway.events import AuditCheck, AuditEntry
 from slipway.security import MAX_TOKEN_LIFETIME, Identity, NewToken, Permission, SecurityService, Token, User
 from slipway.server._guard import needs
-from slipway.server._tracking_routes import JSON_BODY_LIMIT
+from slipway.server._operations import JSON_BODY_LIMIT
 
 
 async def _security(request: Request) -> SecurityService:

@@ -16,7 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from slipway.security import Permission
 from slipway.server._guard import needs
-from slipway.server._tracking_routes import JSON_BODY_LIMIT
+from slipway.server._operations import JSON_BODY_LIMIT
 from slipway.serving import Deployment, Endpoint, GroundTruth, ServingService
 
 

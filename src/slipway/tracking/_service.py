@@ -10,8 +10,9 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import Annotated, Any, BinaryIO
 
+from pydantic import Field
 from sqlalchemy import (
     BigInteger,
     Boolean,
@@ -31,6 +32,7 @@ from sqlalchemy import (
 from sqlalchemy.exc import IntegrityError
 
 from slipway._ids import ms_to_datetime, new_id, now_ms
+from slipway._operations import Api, Wire
 from slipway._principal import current_principal
 from slipway.errors import AlreadyExists, Conflict, InvalidInput, NotFound
 from slipway.events import record_change
@@ -69,6 +71,7 @@ from slipway.tracking._tables import (
 from slipway.tracking._tables import (
     params as params_table,
 )
+from slipway.tracking._validation import Key, MetricPoints, Name, ParamMap, Status, TagMap, Text, Time
 
 DEFAULT_EXPERIMENT = "Default"
 # Built once: constructing statements costs more than running them on the metric-logging path.
@@ -93,6 +96,13 @@ _INSERT_METRIC_IF_ACTIVE = (
     .returning(metrics_table.c.id)
 )
 MAX_SEARCH_RESULTS = 50_000
+MaxResults = Annotated[int, Field(ge=1, le=MAX_SEARCH_RESULTS)]
+RunIds = Annotated[Sequence[str], Field(min_length=1)]
+# The REST API's routes and the remote client's methods are derived from these declarations
+# (slipway._operations); results holding params and tags are redacted on the way out.
+experiment_api = Api("experiments")
+run_api = Api("runs")
+artifact_api = Api("artifacts")
 
 
 def _dt(ms: int) -> dt.datetime:
@@ -129,10 +139,9 @@ class TrackingService:
 
     # ----------------------------------------------------------------- experiments
 
+    @experiment_api.post("/experiments", status=201, redacted=True)
     @requires(Permission.WRITE)
-    def create_experiment(
-        self, name: str, description: str | None = None, tags: Mapping[str, str] | None = None
-    ) -> Experiment:
+    def create_experiment(self, name: Name, description: str | None = None, tags: TagMap | None = None) -> Experiment:
         name = v.check_name(name, "name", "experiment name")
         tag_rows = v.check_mapping(tags, "tag", v.MAX_TAG_VALUE, v.MAX_BATCH_TAGS)
         exp_id, now, who = new_id(), now_ms(), current_principal().name
@@ -166,6 +175,7 @@ class TrackingService:
             raise AlreadyExists(f"experiment {name!r} already exists", field="name") from None
         return self.get_experiment(exp_id)
 
+    @experiment_api.get("/experiments/{experiment_id}", redacted=True)
     @requires(Permission.READ)
     def get_experiment(self, experiment_id: str) -> Experiment:
         with self._db.read() as conn:
@@ -174,6 +184,7 @@ class TrackingService:
                 raise NotFound(f"experiment {experiment_id!r} does not exist", field="experiment_id")
             return self._experiment(conn, row)
 
+    @experiment_api.get("/experiments/by-name", redacted=True)
     @requires(Permission.READ)
     def get_experiment_by_name(self, name: str) -> Experiment:
         """The experiment of that name, however its accents are encoded (names are stored NFC)."""
@@ -183,8 +194,9 @@ class TrackingService:
                 raise NotFound(f"experiment {name!r} does not exist", field="name")
             return self._experiment(conn, row)
 
+    @experiment_api.post("/experiments/get-or-create", redacted=True)
     @requires(Permission.WRITE)
-    def get_or_create_experiment(self, name: str) -> Experiment:
+    def get_or_create_experiment(self, name: Name) -> Experiment:
         try:
             return self.get_experiment_by_name(name)
         except NotFound:
@@ -193,6 +205,7 @@ class TrackingService:
             except AlreadyExists:  # created meanwhile by another process
                 return self.get_experiment_by_name(name)
 
+    @experiment_api.get("/experiments", redacted=True)
     @requires(Permission.READ)
     def list_experiments(self, *, include_deleted: bool = False, name_like: str | None = None) -> list[Experiment]:
         query = select(experiments).order_by(experiments.c.created_at, experiments.c.id)
@@ -205,9 +218,10 @@ class TrackingService:
             tags = self._tags(conn, experiment_tags, experiment_tags.c.experiment_id, [r.id for r in rows])
         return [self._experiment_record(r, tags.get(r.id, {})) for r in rows]
 
+    @experiment_api.patch("/experiments/{experiment_id}", redacted=True)
     @requires(Permission.WRITE)
     def update_experiment(
-        self, experiment_id: str, *, name: str | None = None, description: str | None = None
+        self, experiment_id: str, *, name: Name | None = None, description: str | None = None
     ) -> Experiment:
         values: dict[str, Any] = {"updated_at": now_ms()}
         if name is not None:
@@ -229,8 +243,9 @@ class TrackingService:
             raise AlreadyExists(f"experiment {name!r} already exists", field="name") from None
         return self.get_experiment(experiment_id)
 
+    @experiment_api.post("/experiments/{experiment_id}/tags")
     @requires(Permission.WRITE)
-    def set_experiment_tag(self, experiment_id: str, key: str, value: str) -> None:
+    def set_experiment_tag(self, experiment_id: str, key: Key, value: Text) -> None:
         key = v.check_key(key, "tag")
         value = v.check_value(value, "tag", key, v.MAX_TAG_VALUE)
         self.get_experiment(experiment_id)
@@ -243,11 +258,13 @@ class TrackingService:
                 update=("value",),
             )
 
+    @experiment_api.delete("/experiments/{experiment_id}")
     @requires(Permission.WRITE)
     def delete_experiment(self, experiment_id: str) -> None:
         """Soft delete: the experiment and its runs are hidden but kept, and can be restored."""
         self._set_experiment_stage(experiment_id, LifecycleStage.DELETED)
 
+    @experiment_api.post("/experiments/{experiment_id}/restore")
     @requires(Permission.WRITE)
     def restore_experiment(self, experiment_id: str) -> None:
         self._set_experiment_stage(experiment_id, LifecycleStage.ACTIVE)
@@ -269,18 +286,25 @@ class TrackingService:
 
     # ----------------------------------------------------------------- runs
 
+    @run_api.post("/runs", status=201, redacted=True)
     @requires(Permission.WRITE)
     def create_run(
         self,
         experiment_id: str | None = None,
         *,
-        name: str | None = None,
-        tags: Mapping[str, str] | None = None,
+        name: Name | None = None,
+        tags: TagMap | None = None,
         parent_run_id: str | None = None,
-        start_time: dt.datetime | int | None = None,
-        status: RunStatus | str = RunStatus.RUNNING,
+        start_time: Time | None = None,
+        status: Status = RunStatus.RUNNING,
     ) -> Run:
-        """Start a run in ``experiment_id`` (the ``Default`` experiment when None)."""
+        """Start a run in ``experiment_id`` (the ``Default`` experiment when None).
+
+        Args:
+            experiment_id: the Default experiment when omitted
+            name: generated when omitted
+            start_time: now when omitted
+        """
         if not experiment_id:
             experiment_id = self.get_or_create_experiment(DEFAULT_EXPERIMENT).id
         status = self._status(status)
@@ -338,6 +362,7 @@ class TrackingService:
             tags=tag_rows,
         )
 
+    @run_api.get("/runs/{run_id}", redacted=True)
     @requires(Permission.READ)
     def get_run(self, run_id: str) -> Run:
         with self._db.read() as conn:
@@ -346,14 +371,15 @@ class TrackingService:
                 raise NotFound(f"run {run_id!r} does not exist", field="run_id")
             return self._runs_with_data(conn, [row])[0]
 
+    @run_api.patch("/runs/{run_id}", redacted=True)
     @requires(Permission.WRITE)
     def update_run(
         self,
         run_id: str,
         *,
-        status: RunStatus | str | None = None,
-        end_time: dt.datetime | int | None = None,
-        name: str | None = None,
+        status: Status | None = None,
+        end_time: Time | None = None,
+        name: Name | None = None,
     ) -> Run:
         """Change a run's name or status; a terminal status sets the end time (now, unless given)."""
         values: dict[str, Any] = {}
@@ -386,17 +412,20 @@ class TrackingService:
             )
         return self.get_run(run_id)
 
+    @run_api.post("/runs/{run_id}/end", redacted=True)
     @requires(Permission.WRITE)
-    def end_run(self, run_id: str, status: RunStatus | str = RunStatus.FINISHED) -> Run:
+    def end_run(self, run_id: str, status: Status = RunStatus.FINISHED) -> Run:
         status = self._status(status)
         if not status.terminal:
             raise InvalidInput(f"{status.value} is not a final status: use FINISHED, FAILED or KILLED", field="status")
         return self.update_run(run_id, status=status)
 
+    @run_api.delete("/runs/{run_id}")
     @requires(Permission.WRITE)
     def delete_run(self, run_id: str) -> None:
         self._set_run_stage(run_id, LifecycleStage.DELETED)
 
+    @run_api.post("/runs/{run_id}/restore")
     @requires(Permission.WRITE)
     def restore_run(self, run_id: str) -> None:
         self._set_run_stage(run_id, LifecycleStage.ACTIVE)
@@ -414,9 +443,15 @@ class TrackingService:
 
     # ----------------------------------------------------------------- logging
 
+    @run_api.post("/runs/{run_id}/metrics")
     @requires(Permission.WRITE)
-    def log_metric(self, run_id: str, key: str, value: float, step: int = 0, timestamp: int | None = None) -> None:
-        """Log one metric point. NaN and ±Inf are stored and read back as such."""
+    def log_metric(self, run_id: str, key: Key, value: v.Number, step: int = 0, timestamp: int | None = None) -> None:
+        """Log one metric point. NaN and ±Inf are stored and read back as such.
+
+        Args:
+            step: any 64-bit integer, negative steps included
+            timestamp: milliseconds since the epoch (UTC); now when omitted
+        """
         key, value, step = v.check_metric(key, value, step)
         stored, is_nan = v.storable(value)
         row = {
@@ -439,14 +474,17 @@ class TrackingService:
                 where=_newer,
             )
 
+    @run_api.post("/runs/{run_id}/params")
     @requires(Permission.WRITE)
-    def log_param(self, run_id: str, key: str, value: Any) -> None:
+    def log_param(self, run_id: str, key: Key, value: Text) -> None:
         self.log_batch(run_id, params={key: value})
 
+    @run_api.post("/runs/{run_id}/tags")
     @requires(Permission.WRITE)
-    def set_tag(self, run_id: str, key: str, value: Any) -> None:
+    def set_tag(self, run_id: str, key: Key, value: Text) -> None:
         self.log_batch(run_id, tags={key: value})
 
+    @run_api.delete("/runs/{run_id}/tags")
     @requires(Permission.WRITE)
     def delete_tag(self, run_id: str, key: str) -> None:
         with self._db.write() as conn:
@@ -455,13 +493,14 @@ class TrackingService:
             if result.rowcount == 0:
                 raise NotFound(f"run {run_id!r} has no tag {key!r}", field="key")
 
+    @run_api.post("/runs/{run_id}/batch")
     @requires(Permission.WRITE)
     def log_batch(
         self,
         run_id: str,
-        metrics: Iterable[Metric | Mapping[str, Any]] = (),
-        params: Mapping[str, Any] | None = None,
-        tags: Mapping[str, Any] | None = None,
+        metrics: MetricPoints = (),
+        params: ParamMap | None = None,
+        tags: TagMap | None = None,
     ) -> None:
         """Log many values in one transaction: all of them are stored, or none.
 
@@ -535,6 +574,7 @@ class TrackingService:
         if new:
             conn.execute(insert(params_table), new)
 
+    @run_api.get("/runs/{run_id}/metrics/history")
     @requires(Permission.READ)
     def get_metric_history(self, run_id: str, key: str) -> list[Metric]:
         """Every point of a metric, by step then time."""
@@ -555,17 +595,25 @@ class TrackingService:
 
     # ----------------------------------------------------------------- search
 
+    @run_api.post("/runs/search", redacted=True)
     @requires(Permission.READ)
     def search_runs(
         self,
         experiment_ids: Sequence[str] | None = None,
         filter: str | None = None,
         order_by: Sequence[str] | None = None,
-        max_results: int = 1000,
+        max_results: MaxResults = 1000,
         page_token: str | None = None,
         include_deleted: bool = False,
     ) -> RunPage:
-        """Find runs with a filter expression (see :mod:`slipway.tracking._search`), one page at a time."""
+        """Find runs with a filter expression (see :mod:`slipway.tracking._search`), one page at a time.
+
+        Args:
+            experiment_ids: every experiment when omitted
+            filter: e.g. "metrics.mse < 5 and params.model = 'rf'"
+            order_by: e.g. ["metrics.mse DESC"]; missing values last
+            page_token: next_page_token of the previous page
+        """
         if not isinstance(max_results, int) or not 1 <= max_results <= MAX_SEARCH_RESULTS:
             raise InvalidInput(f"max_results must be between 1 and {MAX_SEARCH_RESULTS}", field="max_results")
         cursor = decode_page_token(page_token)
@@ -594,8 +642,9 @@ class TrackingService:
         token = encode_keyset_token([last[f"_sort_{n}"] for n in range(len(keys))]) if last is not None else None
         return RunPage(runs=found, next_page_token=token)
 
+    @run_api.post("/runs/compare", redacted=True)
     @requires(Permission.READ)
-    def compare_runs(self, run_ids: Sequence[str]) -> RunComparison:
+    def compare_runs(self, run_ids: RunIds) -> RunComparison:
         if not run_ids:
             raise InvalidInput("name at least one run to compare", field="run_ids")
         found = [self.get_run(r) for r in run_ids]
@@ -628,9 +677,15 @@ class TrackingService:
         self._record_artifact_lineage(run_id, infos)
         return infos
 
+    @artifact_api.put("/runs/{run_id}/artifacts/{path:path}")
     @requires(Permission.WRITE)
-    def log_bytes(self, run_id: str, data: bytes | BinaryIO, artifact_path: str) -> ArtifactInfo:
-        """Store bytes, or a stream read in chunks, at ``artifact_path`` of the run."""
+    def log_bytes(
+        self, run_id: str, data: bytes | BinaryIO, artifact_path: Annotated[str, Wire(name="path")]
+    ) -> ArtifactInfo:
+        """Store bytes, or a stream read in chunks, at ``artifact_path`` of the run.
+
+        Over HTTP the raw request body is the file: spooled to disk past 1 MiB, never held whole in memory.
+        """
         self._active_run(run_id)
         owner = Owner("run", run_id)
         if isinstance(data, (bytes, bytearray)):
@@ -640,13 +695,22 @@ class TrackingService:
         self._record_artifact_lineage(run_id, [info])
         return info
 
+    @artifact_api.get("/runs/{run_id}/artifacts")
     @requires(Permission.READ)
     def list_artifacts(self, run_id: str, path: str = "", recursive: bool = False) -> list[ArtifactInfo]:
+        """The run's files below ``path``.
+
+        Args:
+            path: folder to list; the run's root when empty
+        """
         self.get_run(run_id)
         return self._artifacts.list(Owner("run", run_id), path, recursive=recursive)
 
+    @artifact_api.get("/runs/{run_id}/artifacts/{path:path}")
     @requires(Permission.READ)
     def open_artifact(self, run_id: str, path: str) -> BinaryIO:
+        """A stream over one file of the run; close it. Over HTTP it is streamed out in chunks, and opened
+        first, so a missing file is a 404, not a broken body."""
         return self._artifacts.open(Owner("run", run_id), path)
 
     @requires(Permission.READ)

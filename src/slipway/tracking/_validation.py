@@ -2,13 +2,27 @@
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import math
-from collections.abc import Mapping
-from typing import Any
+from collections.abc import Iterable, Mapping
+from typing import Annotated, Any
+
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    PlainValidator,
+    TypeAdapter,
+    ValidationError,
+    WithJsonSchema,
+)
 
 from slipway._names import DISPLAY, KEY, normalize
+from slipway._operations import Wire
 from slipway.errors import InvalidInput
+from slipway.tracking._records import RunStatus
 
 MAX_NAME = DISPLAY.max_length
 MAX_KEY = KEY.max_length
@@ -85,3 +99,107 @@ def check_mapping(values: Mapping[str, Any] | None, kind: str, limit: int, max_i
 def storable(value: float) -> tuple[float, bool]:
     """(value to store, is_nan): SQLite cannot store NaN, so it is flagged and stored as 0."""
     return (0.0, True) if math.isnan(value) else (value, False)
+
+
+# ------------------------------------------------------------------- the API's argument types
+# The service's annotations, as its REST routes and remote client read them (slipway._operations):
+# the field constraints and descriptions readers of the spec see, and how a value crosses JSON.
+
+
+def _upper(value: Any) -> Any:
+    """Statuses are accepted in any case, as the service accepts them."""
+    return value.upper() if isinstance(value, str) else value
+
+
+_DATETIME = TypeAdapter(dt.datetime)
+
+
+def _time(value: Any) -> dt.datetime | int:
+    """One validator rather than a union, so an error names the field and not a union member."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        return value
+    if isinstance(value, str):
+        with contextlib.suppress(ValidationError):
+            return _DATETIME.validate_python(value)
+    raise ValueError("expected an ISO 8601 time or milliseconds since the epoch")
+
+
+def texts(values: Any) -> Any:
+    """Param and tag values as the service stores them (``str(value)``): JSON cannot carry every value."""
+    if not isinstance(values, Mapping):
+        return values  # None, or a wrong type that the server refuses as the service would
+    return {key: str(value) for key, value in values.items()}
+
+
+Status = Annotated[RunStatus | str, Wire(Annotated[RunStatus, BeforeValidator(_upper)])]
+Time = Annotated[
+    dt.datetime | int,
+    PlainValidator(_time),
+    WithJsonSchema({"anyOf": [{"type": "string", "format": "date-time"}, {"type": "integer"}]}),
+    Field(description="ISO 8601 time, or milliseconds since the epoch (UTC)"),
+]
+Name = Annotated[
+    str, Field(description=f"at most {MAX_NAME} characters, no control, invisible or direction-changing ones")
+]
+Key = Annotated[str, Field(description=f"at most {MAX_KEY} characters: letters, digits and _ - . space / :")]
+Text = Annotated[Any, Wire(str, to_wire=str)]  # any value; the service stores its text
+ParamMap = Annotated[
+    Mapping[str, Any],
+    Wire(dict[str, str], to_wire=texts),
+    Field(description=f"key to value; values up to {MAX_PARAM_VALUE} characters"),
+]
+TagMap = Annotated[
+    Mapping[str, Any],
+    Wire(dict[str, str], to_wire=texts),
+    Field(description=f"key to value; values up to {MAX_TAG_VALUE} characters"),
+]
+Number = Annotated[float, Field(description='a number, or one of the strings "NaN", "Infinity", "-Infinity"')]
+
+
+class MetricPoint(BaseModel):
+    """One metric point of a batch, as JSON carries it."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    key: Key
+    value: Number
+    step: int = Field(0, description="any 64-bit integer, negative steps included")
+    timestamp: int | None = Field(None, description="milliseconds since the epoch (UTC); now when omitted")
+
+
+def number(value: Any) -> Any:
+    """A metric value for JSON, which has no NaN or Infinity: those go as "nan", "inf", "-inf"."""
+    try:
+        number = float(value)
+    except (TypeError, ValueError, OverflowError):
+        return str(value)  # not a number: the server refuses it, as the service would
+    return number if math.isfinite(number) else str(number)
+
+
+def _metric_points(items: Any) -> Any:
+    """Metric records and mappings as batch points; anything else as given, for the server to refuse."""
+    if isinstance(items, str | bytes) or not isinstance(items, Iterable):
+        return items
+    points = []
+    for item in items:
+        data = item.model_dump() if isinstance(item, BaseModel) else item
+        if isinstance(data, Mapping):
+            data = {name: data[name] for name in _POINT_FIELDS if name in data}
+            if "value" in data:
+                data["value"] = number(data["value"])
+        points.append(data)
+    return points
+
+
+_POINT_FIELDS = tuple(MetricPoint.model_fields)
+
+
+def _point_mappings(points: list[MetricPoint]) -> list[dict[str, Any]]:
+    return [p.model_dump(exclude_none=True) for p in points]
+
+
+MetricPoints = Annotated[
+    Iterable[Any],
+    Wire(list[MetricPoint], to_wire=_metric_points, from_wire=_point_mappings),
+    Field(description=f"at most {MAX_BATCH_METRICS} points"),
+]

@@ -1,0 +1,247 @@
+"""Declared operations: a service method says, next to its permission, how it is reached over HTTP.
+
+Every public operation of a domain is declared once, on its service::
+
+    api = Api("runs")
+
+    class TrackingService:
+        @api.post("/runs/{run_id}/end")
+        @requires(Permission.WRITE)
+        def end_run(self, run_id: str, status: Status = RunStatus.FINISHED) -> Run:
+            ...
+
+The faces read the declaration and derive the rest: the REST route (``slipway.server._operations``:
+path parameters from the ``{names}`` of the path, the other arguments from the query string for GET
+and DELETE and from a JSON body otherwise, the result as the response, ``204`` for ``None``) and
+the remote client's method (``slipway.client._operations``: the same signature, sending that
+request and parsing the same record). The method's signature, annotations and docstring are the
+spec: an ``Annotated`` type's ``pydantic.Field`` gives a field's constraints and description, the
+docstring's ``Args:`` section a parameter's description, and :class:`Wire` says how a value
+travels when its JSON form is not its Python form.
+
+This module imports neither FastAPI nor httpx: a domain depends on the declaration, not on a face.
+"""
+
+from __future__ import annotations
+
+import inspect
+import re
+import types
+import typing
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass, field
+from typing import Annotated, Any, BinaryIO, TypeVar, Union
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+OPERATIONS_ATTRIBUTE = "__slipway_operations__"
+_PATH_PARAM = re.compile(r"{(\w+)(?::path)?}")
+
+
+@dataclass(frozen=True)
+class Wire:
+    """How a value travels when its JSON form differs from its Python form (``Annotated`` metadata).
+
+    On an argument, ``to_wire`` runs on the caller's side and ``from_wire`` on the server's; on a
+    result the other way round. A path parameter's ``to_wire`` is where a client checks a name with
+    the service's own check before it goes into a URL, so a bad name fails as it does embedded.
+
+    Attributes:
+        type: the JSON-side type: requests are validated against it and the spec shows it (the
+            Python type when None).
+        to_wire: Python value -> the JSON value sent as it is (default: ``to_jsonable_python``,
+            non-finite numbers as the strings "nan", "inf", "-inf").
+        from_wire: validated JSON value -> Python value (default: the validated value).
+        name: the JSON field or query parameter name, when it is not the Python one.
+    """
+
+    type: Any = None
+    to_wire: Callable[[Any], Any] | None = None
+    from_wire: Callable[[Any], Any] | None = None
+    name: str | None = None
+
+
+@dataclass(frozen=True)
+class Operation:
+    """One HTTP route of a service method (a method may have several: ``/latest`` and ``/{version}``).
+
+    Attributes:
+        verb: GET, POST, PUT, PATCH or DELETE.
+        path: below ``/api/v1``; ``{name}`` is the method's argument ``name``, ``{name:path}`` one
+            that may hold ``/``.
+        tag: the group of the route in the API's documentation.
+        status: the success status; ``204`` (no body) when the method returns ``None``, else 200.
+        query: arguments sent in the query string although the verb has a body (uploads).
+        body: the one argument that *is* the JSON body, instead of one field of it.
+        fixed: arguments this route does not take, with the value it stands for: a client
+            sends the call here when the arguments have these values (``{"version": None}`` for
+            ``/latest``).
+        server: arguments the server fills in from what it trusts (its settings), never from the
+            request; a remote caller does not have them.
+        redacted: the result holds params and tags, whose secret-looking values leave as ``***``
+            unless an admin asks with ``reveal_secrets=true``.
+        name: the route's name (summary and operation id), the method's by default.
+    """
+
+    verb: str
+    path: str
+    tag: str
+    status: int | None = None
+    query: tuple[str, ...] = ()
+    body: str | None = None
+    fixed: Mapping[str, Any] = field(default_factory=dict)
+    server: tuple[str, ...] = ()
+    redacted: bool = False
+    name: str | None = None
+
+    @property
+    def path_params(self) -> tuple[str, ...]:
+        return tuple(_PATH_PARAM.findall(self.path))
+
+
+class Api:
+    """The declarations of one group of routes (one documentation tag): ``@api.get(path)`` and so on.
+
+    Declaring adds nothing to a call: the method is returned as it is, marked with its operations.
+    """
+
+    def __init__(self, tag: str) -> None:
+        self.tag = tag
+
+    def _declare(self, verb: str, path: str, options: dict[str, Any]) -> Callable[[F], F]:
+        options["query"] = tuple(options.get("query", ()))
+        options["server"] = tuple(options.get("server", ()))
+        op = Operation(verb, path, self.tag, **options)
+
+        def mark(method: F) -> F:
+            declared = list(getattr(method, OPERATIONS_ATTRIBUTE, ()))
+            setattr(method, OPERATIONS_ATTRIBUTE, (op, *declared))  # in reading order, top first
+            return method
+
+        return mark
+
+    def get(self, path: str, **options: Any) -> Callable[[F], F]:
+        return self._declare("GET", path, options)
+
+    def post(self, path: str, **options: Any) -> Callable[[F], F]:
+        return self._declare("POST", path, options)
+
+    def put(self, path: str, **options: Any) -> Callable[[F], F]:
+        return self._declare("PUT", path, options)
+
+    def patch(self, path: str, **options: Any) -> Callable[[F], F]:
+        return self._declare("PATCH", path, options)
+
+    def delete(self, path: str, **options: Any) -> Callable[[F], F]:
+        return self._declare("DELETE", path, options)
+
+
+def operations_of(service: type) -> Iterator[tuple[str, Callable[..., Any], tuple[Operation, ...]]]:
+    """(name, method, its operations) of every declared method of ``service``, in definition order."""
+    for name, method in vars(service).items():
+        declared = getattr(method, OPERATIONS_ATTRIBUTE, None)
+        if declared:
+            yield name, method, declared
+
+
+def split_optional(hint: Any) -> tuple[Any, bool]:
+    """``X | None`` -> (X, True); anything else -> (hint, False)."""
+    if typing.get_origin(hint) in (Union, types.UnionType):
+        members = [m for m in typing.get_args(hint) if m is not type(None)]
+        if len(members) < len(typing.get_args(hint)):
+            return (members[0] if len(members) == 1 else Union[tuple(members)]), True  # noqa: UP007
+    return hint, False
+
+
+def wire_form(hint: Any) -> tuple[Any, Wire | None]:
+    """The JSON-side type of an annotation and its :class:`Wire`, ``X | None`` looked into."""
+    inner, optional = split_optional(hint)
+    metadata = getattr(inner, "__metadata__", ())
+    wire = next((m for m in metadata if isinstance(m, Wire)), None)
+    if wire is None:
+        return hint, None
+    base = inner.__origin__ if wire.type is None else wire.type
+    rest = tuple(m for m in metadata if not isinstance(m, Wire))
+    typed = Annotated[(base, *rest)] if rest else base
+    return (typed | None if optional else typed), wire
+
+
+def is_stream(hint: Any) -> bool:
+    """Whether an annotation is a binary stream (``BinaryIO``, ``bytes | BinaryIO``): a raw body or a download."""
+    inner, _ = split_optional(hint)
+    members = typing.get_args(inner) if typing.get_origin(inner) in (Union, types.UnionType) else (inner,)
+    return any(m is BinaryIO or m is typing.IO for m in members)
+
+
+@dataclass(frozen=True)
+class Argument:
+    """One argument of a declared method and where a request to one of its operations carries it.
+
+    ``where`` is ``path``, ``query``, ``body`` (a field of the JSON body, or the whole body when the
+    operation names it as ``body``), ``raw`` (the raw request body: a ``BinaryIO`` argument) or
+    ``server`` (supplied by the server, never sent).
+    """
+
+    name: str
+    where: str
+    type: Any
+    wire: Wire | None
+    default: Any
+    description: str | None
+
+    @property
+    def alias(self) -> str | None:
+        return self.wire.name if self.wire is not None else None
+
+    @property
+    def key(self) -> str:
+        """Its name in the request: the field, query or path parameter name."""
+        return self.alias or self.name
+
+
+def arguments(method: Callable[..., Any], op: Operation) -> list[Argument]:
+    """Where each argument of ``method`` (but ``self`` and the operation's fixed ones) travels to ``op``."""
+    hints = typing.get_type_hints(method, include_extras=True)
+    docs = argument_docs(method)
+    found = []
+    for param in list(inspect.signature(method).parameters.values())[1:]:
+        if param.name in op.fixed:
+            continue
+        hint = hints.get(param.name, Any)
+        typed, wire = wire_form(hint)
+        if param.name in op.server:
+            where = "server"
+        elif (wire.name if wire is not None and wire.name else param.name) in op.path_params:
+            where = "path"
+        elif is_stream(hint):
+            where = "raw"
+        elif param.name in op.query or (op.verb in ("GET", "DELETE") and op.body != param.name):
+            where = "query"
+        else:
+            where = "body"
+        found.append(Argument(param.name, where, typed, wire, param.default, docs.get(param.name)))
+    return found
+
+
+def argument_docs(method: Callable[..., Any]) -> dict[str, str]:
+    """The descriptions of a Google-style docstring's ``Args:`` section, by argument name."""
+    doc = inspect.getdoc(method) or ""
+    found: dict[str, str] = {}
+    section = False
+    current: str | None = None
+    for line in doc.splitlines():
+        if not line.strip():
+            continue
+        indent = len(line) - len(line.lstrip())
+        if indent == 0:
+            section, current = line.strip() == "Args:", None
+            continue
+        if not section:
+            continue
+        entry = re.match(r"\s+(\*{0,2}\w+)(?: \([^)]*\))?: (.*)", line)
+        if entry and indent <= 4:
+            current = entry.group(1)
+            found[current] = entry.group(2).strip()
+        elif current is not None:
+            found[current] = f"{found[current]} {line.strip()}"
+    return found

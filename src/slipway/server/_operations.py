@@ -1,0 +1,295 @@
+"""REST routes derived from the services' declared operations (see :mod:`slipway._operations`).
+
+For each declared operation one route is built at start-up: its path and query parameters and its
+JSON body model come from the method's signature, its response from the return annotation, its
+documentation from the docstring. The route only translates: it calls the service of the app's
+backend with the arguments the request gave and returns what the service returns. Arguments the
+request left out are not passed, so the service's own defaults apply, as for an embedded caller.
+
+Three kinds of argument are not JSON: a ``BinaryIO`` argument is the raw request body (an upload,
+spooled to disk past 1 MiB and never held whole in memory), a ``BinaryIO`` result is streamed out
+in chunks, and an argument whose type the server supplies (:data:`SERVER_SUPPLIED`: what the server
+trusts) comes from the server's settings, never from the request.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import inspect
+import tempfile
+import typing
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from typing import Annotated, Any, BinaryIO, cast
+
+from fastapi import APIRouter, Body, Depends, Path, Query, Request, Response
+from fastapi.responses import StreamingResponse
+from fastapi.routing import APIRoute
+from pydantic import BaseModel, ConfigDict, Field, create_model
+from pydantic_core import PydanticUndefined, to_jsonable_python
+from starlette.concurrency import run_in_threadpool
+
+from slipway._operations import (
+    Argument,
+    Operation,
+    Wire,
+    arguments,
+    is_stream,
+    operations_of,
+    split_optional,
+    wire_form,
+)
+from slipway._redact import check_reveal, redact_record
+from slipway.security._permissions import PERMISSION_ATTRIBUTE
+
+CHUNK = 1 << 20  # bytes per read when streaming a file out
+JSON_BODY_LIMIT = 64 << 20  # a JSON body is parsed in memory; a full metrics batch is well under 20 MiB
+SPOOL_IN_MEMORY = 1 << 20  # an upload bigger than this is spooled to a temporary file on disk
+RAW_BODY: dict[str, Any] = {  # how an upload route documents its body (and how BodyLimitMiddleware finds it)
+    "requestBody": {
+        "required": True,
+        "content": {"application/octet-stream": {"schema": {"type": "string", "format": "binary"}}},
+    }
+}
+BINARY_RESPONSE: dict[int | str, dict[str, Any]] = {
+    200: {"content": {"application/octet-stream": {"schema": {"type": "string", "format": "binary"}}}}
+}
+# Argument types the server fills in from what it trusts (its settings), by type: the request never can.
+SERVER_SUPPLIED: dict[type, Callable[..., Any]] = {}
+
+_SERVICE = "slipway_service"  # the endpoint's own parameters: not a name any service argument uses
+_REVEAL = "slipway_reveal"
+_REQUEST = "slipway_request"
+_BODY = "slipway_body"
+
+
+class JsonBody(BaseModel):
+    """The base of every request body: an unknown field is an error, so a misspelt one is not ignored."""
+
+    model_config = ConfigDict(extra="forbid")
+
+
+def service_of(attribute: str) -> Callable[[Request], Awaitable[Any]]:
+    """A dependency giving the app's backend's service ``attribute`` (async: no threadpool hop for it)."""
+
+    async def service(request: Request) -> Any:
+        return getattr(request.app.state.backend, attribute)
+
+    return service
+
+
+def _reveal(
+    reveal_secrets: Annotated[
+        bool, Query(description="admins only: show params and tags whose keys look like secrets, not ***")
+    ] = False,
+) -> bool:
+    return check_reveal(reveal_secrets)
+
+
+def read_chunks(stream: BinaryIO) -> Iterator[bytes]:
+    """A stream's content in chunks, closing it at the end (or when the response is abandoned)."""
+    with stream:
+        while chunk := stream.read(CHUNK):
+            yield chunk
+
+
+@contextlib.asynccontextmanager
+async def spooled(request: Request) -> AsyncIterator[BinaryIO]:
+    """The raw request body in a temporary file (in memory up to 1 MiB), rewound, removed afterwards."""
+    with tempfile.SpooledTemporaryFile(max_size=SPOOL_IN_MEMORY) as spool:
+        async for chunk in request.stream():
+            spool.write(chunk)
+        spool.seek(0)
+        yield cast(BinaryIO, spool)
+
+
+# ------------------------------------------------------------------------------------------ bodies
+
+
+def _default(value: Any) -> Any:
+    """A parameter's default as the spec shows it: a sentinel that JSON cannot show is None."""
+    if value is inspect.Parameter.empty:
+        return PydanticUndefined
+    try:
+        to_jsonable_python(value)
+    except Exception:  # noqa: BLE001 - any object pydantic cannot show
+        return None
+    return value
+
+
+def _documented(arg: Argument) -> dict[str, Any]:
+    """The alias and description of a field or parameter, where it has them (None would erase its type's)."""
+    return {k: v for k, v in (("alias", arg.alias), ("description", arg.description)) if v is not None}
+
+
+def _decode(arg: Argument, value: Any) -> Any:
+    return arg.wire.from_wire(value) if arg.wire is not None and arg.wire.from_wire is not None else value
+
+
+def _camel(name: str) -> str:
+    return "".join(part[:1].upper() + part[1:] for part in name.split("_"))
+
+
+@functools.cache
+def body_model(service: type, method_name: str, op_index: int) -> type[BaseModel] | None:
+    """The JSON body model of one operation: its body arguments as fields (cached: built once per process)."""
+    method = getattr(service, method_name)
+    op = method.__slipway_operations__[op_index]
+    fields = {
+        arg.name: (arg.type, Field(_default(arg.default), **_documented(arg)))
+        for arg in arguments(method, op)
+        if arg.where == "body" and op.body is None
+    }
+    if not fields:
+        return None
+    name = op.name or method_name
+    model: type[BaseModel] = create_model(  # type: ignore[call-overload]
+        _MODEL_NAMES.get((service.__name__, name), _camel(name)), __base__=JsonBody, __module__=service.__module__,
+        **fields,
+    )
+    return model
+
+
+# Body models whose derived name another domain's model already has (the spec needs distinct names).
+_MODEL_NAMES = {("FeatureService", "create_group"): "CreateFeatureGroup",
+                ("FeatureService", "update_group"): "UpdateFeatureGroup"}
+
+
+# ------------------------------------------------------------------------------------------ routes
+
+
+def _parameter(name: str, annotation: Any, default: Any = inspect.Parameter.empty) -> inspect.Parameter:
+    return inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, annotation=annotation, default=default)
+
+
+def _endpoint_parameters(service: type, method_name: str, op_index: int, op: Operation, args: list[Argument],
+                         get_service: Callable[..., Any]) -> list[inspect.Parameter]:
+    out = [_parameter(_SERVICE, Annotated[Any, Depends(get_service)])]
+    for arg in args:
+        default = _default(arg.default)
+        if arg.where == "path":
+            out.append(_parameter(arg.key, Annotated[arg.type, Path(**_documented(arg) | {"alias": None})]))
+        elif arg.where == "query":
+            marker = Query(**_documented(arg))
+            out.append(_parameter(arg.name, Annotated[arg.type, marker],
+                                  inspect.Parameter.empty if default is PydanticUndefined else default))
+        elif arg.where == "server":
+            out.append(_parameter(arg.name, Annotated[Any, Depends(SERVER_SUPPLIED[_server_type(arg)])]))
+        elif arg.where == "body" and op.body == arg.name:
+            out.append(_parameter(_BODY, Annotated[arg.type, Body(**_documented(arg) | {"alias": None})]))
+    model = body_model(service, method_name, op_index)
+    if model is not None:
+        out.append(_parameter(_BODY, model))
+    if any(arg.where == "raw" for arg in args):
+        out.append(_parameter(_REQUEST, Request))
+    if op.redacted:
+        out.append(_parameter(_REVEAL, Annotated[bool, Depends(_reveal)]))
+    return out
+
+
+def _server_type(arg: Argument) -> type:
+    bare, _ = split_optional(typing.get_args(arg.type)[0] if typing.get_origin(arg.type) is Annotated else arg.type)
+    return cast(type, bare)
+
+
+def _call_arguments(args: list[Argument], op: Operation, values: dict[str, Any]) -> dict[str, Any]:
+    """The service call's keyword arguments from an endpoint's values: only what the request gave."""
+    call: dict[str, Any] = dict(op.fixed)
+    body: Any = values.get(_BODY)
+    for arg in args:
+        if arg.where == "body":
+            if op.body == arg.name:
+                call[arg.name] = _decode(arg, body)
+            elif arg.name in body.model_fields_set:
+                call[arg.name] = _decode(arg, getattr(body, arg.name))
+        elif arg.where == "path":
+            call[arg.name] = _decode(arg, values[arg.key])
+        elif arg.where == "server":
+            call[arg.name] = values[arg.name]
+        elif arg.where == "query":
+            value = values[arg.name]
+            if value is not None or arg.default is None:  # an absent query argument leaves the service's default
+                call[arg.name] = _decode(arg, value)
+    return call
+
+
+def _make_endpoint(method_name: str, op: Operation, args: list[Argument], result: Wire | None,
+                   streamed: bool) -> Callable[..., Any]:
+    encode = result.to_wire if result is not None else None
+    raw = next((arg.name for arg in args if arg.where == "raw"), None)
+
+    def answer(value: Any, reveal: bool) -> Any:
+        if streamed:
+            return StreamingResponse(read_chunks(value), media_type="application/octet-stream")
+        if encode is not None:
+            value = encode(value)
+        return redact_record(value, reveal) if op.redacted else value
+
+    if raw is None:
+        def endpoint(**values: Any) -> Any:
+            call = _call_arguments(args, op, values)
+            return answer(getattr(values[_SERVICE], method_name)(**call), values.get(_REVEAL, False))
+
+        return endpoint
+
+    async def upload(**values: Any) -> Any:
+        call = _call_arguments(args, op, values)
+        async with spooled(values[_REQUEST]) as spool:
+            call[raw] = spool
+            found = await run_in_threadpool(functools.partial(getattr(values[_SERVICE], method_name), **call))
+        return answer(found, values.get(_REVEAL, False))
+
+    return upload
+
+
+def add_operation_routes(router: APIRouter, service: type, attribute: str) -> None:
+    """Add a route for every operation declared on ``service`` (found on the backend as ``attribute``)."""
+    get_service = service_of(attribute)
+    for method_name, method, ops in operations_of(service):
+        hints = typing.get_type_hints(method, include_extras=True)
+        result_type, result_wire = wire_form(hints.get("return", Any))
+        streamed = is_stream(result_type)
+        for index, op in enumerate(ops):
+            args = arguments(method, op)
+            endpoint = _make_endpoint(method_name, op, args, result_wire, streamed)
+            endpoint.__signature__ = inspect.Signature(  # type: ignore[attr-defined]
+                _endpoint_parameters(service, method_name, index, op, args, get_service)
+            )
+            endpoint.__name__ = endpoint.__qualname__ = op.name or method_name
+            # What the server checks before reading the body (slipway.server._guard): the method's permission.
+            setattr(endpoint, PERMISSION_ATTRIBUTE, getattr(method, PERMISSION_ATTRIBUTE, None))
+            options: dict[str, Any] = {}
+            if streamed:
+                options.update(response_class=StreamingResponse, responses=BINARY_RESPONSE, response_model=None)
+            elif result_type is None or result_type is type(None):
+                options.update(status_code=204, response_class=Response, response_model=None)
+            else:
+                options.update(response_model=result_type)
+            if any(arg.where == "raw" for arg in args):
+                options["openapi_extra"] = RAW_BODY  # streamed to disk: the upload limit, not the JSON one
+            else:
+                options["max_body_size"] = JSON_BODY_LIMIT
+            if op.status is not None:
+                options["status_code"] = op.status
+            router.add_api_route(
+                op.path, endpoint, methods=[op.verb], tags=[op.tag], name=op.name or method_name,
+                description=inspect.getdoc(method) or None, **options,
+            )
+
+
+def _specificity(route: Any) -> tuple[tuple[int, str], ...]:
+    """Literal segments before ``{parameters}`` before ``{catch:path}``: ``/runs/search`` before ``/runs/{id}``."""
+    path = getattr(route, "path", "")
+    return tuple((2, "") if ":path}" in s else (1, "") if s.startswith("{") else (0, s) for s in path.split("/"))
+
+
+def ordered(router: APIRouter) -> APIRouter:
+    """``router`` with its routes sorted so that no parameter swallows a literal path of another route."""
+    router.routes.sort(key=lambda r: _specificity(r) if isinstance(r, APIRoute) else ())
+    return router
+
+
+__all__ = [
+    "BINARY_RESPONSE", "JSON_BODY_LIMIT", "RAW_BODY", "SERVER_SUPPLIED", "JsonBody", "add_operation_routes",
+    "ordered", "read_chunks", "service_of", "spooled",
+]

@@ -1,0 +1,118 @@
+"""Embedded and remote offer the same API in every domain (issue 16 item 2).
+
+Every public method of a domain's service has a remote twin with the same signature (but the
+arguments the server supplies itself) and the same errors, except the methods listed in
+:data:`SERVER_ONLY` with the reason. The remote clients derive their methods from the services'
+declared operations, so this test mostly guards what is written by hand and the declarations
+themselves; it also checks that ``Client``'s Protocols (generated) still match the services.
+"""
+
+from __future__ import annotations
+
+import functools
+import importlib.util
+import inspect
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from _server import LiveServer
+
+from slipway import Client
+from slipway._operations import arguments, operations_of
+from slipway.client._operations import RemoteApi
+from slipway.client._tracking import RemoteTracking
+from slipway.errors import SlipwayError
+from slipway.tracking import TrackingService
+
+ROOT = Path(__file__).resolve().parents[2]
+
+# domain -> (service, remote client)
+DOMAINS: dict[str, tuple[type, type]] = {
+    "tracking": (TrackingService, RemoteTracking),
+}
+
+# Public service methods with no remote twin, and why. Everything else must have one.
+SERVER_ONLY: dict[str, dict[str, str]] = {
+    "tracking": {},
+}
+
+# Remote methods with no embedded twin, and why.
+REMOTE_ONLY: dict[str, dict[str, str]] = {
+    "tracking": {"revealing_secrets": "embedded callers read the store itself; a server redacts unless asked"},
+}
+
+
+def _public(cls: type) -> set[str]:
+    return {n for n, member in inspect.getmembers(cls) if not n.startswith("_") and callable(member)}
+
+
+def _server_supplied(method: Any) -> set[str]:
+    return {name for op in getattr(method, "__slipway_operations__", ()) for name in op.server}
+
+
+@pytest.mark.parametrize("domain", sorted(DOMAINS))
+def test_every_service_method_has_a_remote_twin(domain: str) -> None:
+    service, remote = DOMAINS[domain]
+    expected = _public(service) - set(SERVER_ONLY[domain])
+    assert _public(remote) - _public(RemoteApi) - set(REMOTE_ONLY[domain]) == expected
+    assert not set(SERVER_ONLY[domain]) & _public(remote), "a server-only method that a remote client has"
+
+
+@pytest.mark.parametrize("domain", sorted(DOMAINS))
+def test_remote_twins_have_the_services_signatures(domain: str) -> None:
+    service, remote = DOMAINS[domain]
+    for name in sorted(_public(service) - set(SERVER_ONLY[domain])):
+        method = getattr(service, name)
+        embedded = inspect.signature(method)
+        dropped = _server_supplied(method)
+        embedded = embedded.replace(parameters=[p for p in embedded.parameters.values() if p.name not in dropped])
+        assert inspect.signature(getattr(remote, name)) == embedded, f"{domain}.{name}"
+
+
+def test_the_client_protocols_follow_the_services() -> None:
+    """``src/slipway/client/_protocols.py`` is what scripts/api_protocols.py writes for the services now."""
+    spec = importlib.util.spec_from_file_location("api_protocols", ROOT / "scripts" / "api_protocols.py")
+    assert spec is not None and spec.loader is not None
+    generator = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(generator)
+    assert generator.render() == generator.TARGET.read_text(encoding="utf-8"), (
+        "the Protocols are out of date: run PYTHONPATH=src .venv/bin/python scripts/api_protocols.py"
+    )
+
+
+# ------------------------------------------------------------------------------------------ errors
+
+_MISSING = "no-such-object"
+
+
+def _lookups() -> Iterator[tuple[str, str, int]]:
+    """(domain, method, argument count) of every declared GET whose required arguments are all texts."""
+    for domain, (service, _remote) in sorted(DOMAINS.items()):
+        for name, method, ops in operations_of(service):
+            op = ops[-1]
+            if op.verb != "GET" or op.fixed:
+                continue
+            args = arguments(method, op)
+            required = [a for a in args if a.default is inspect.Parameter.empty]
+            if required and all(a.where in ("path", "query") and a.type is str for a in required):
+                yield domain, name, len(required)
+
+
+def _error(call: Any) -> tuple[type, str | None, str]:
+    with pytest.raises(SlipwayError) as caught:
+        call()
+    return type(caught.value), caught.value.field, caught.value.message
+
+
+def test_lookups_of_missing_objects_fail_alike(tmp_path: Path, live_server: LiveServer) -> None:
+    """The same exception class, field and message embedded and remote, for every lookup by id or name."""
+    lookups = list(_lookups())
+    assert len(lookups) >= len(DOMAINS), lookups
+    with Client(home=str(tmp_path / "home")) as embedded, live_server.client() as remote:
+        for domain, name, count in lookups:
+            args = [_MISSING] * count
+            here = _error(functools.partial(getattr(getattr(embedded, domain), name), *args))
+            there = _error(functools.partial(getattr(getattr(remote, domain), name), *args))
+            assert there == here, f"{domain}.{name}"
