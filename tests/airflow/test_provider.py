@@ -91,9 +91,9 @@ def _airflow(python: Path, site: Path, server: LiveServer, tokens: dict[str, str
     home.mkdir(parents=True, exist_ok=True)
     shutil.copyfile(python.parent.parent / TEMPLATE_DB, home / "airflow.db")
     connection = {"conn_type": "slipway", "host": server.url}
+    inherited = {k: v for k, v in os.environ.items() if not k.startswith(("SLIPWAY_", "AIRFLOW"))}
     env = {
-        "PATH": os.environ["PATH"],
-        "HOME": os.environ.get("HOME", str(home)),
+        **inherited,  # the machine's own settings (OPENBLAS_CORETYPE, say); none of Slipway's or Airflow's
         "PYTHONPATH": str(site),
         "AIRFLOW_HOME": str(home),
         "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{home / 'airflow.db'}",
