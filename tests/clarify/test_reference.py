@@ -105,3 +105,36 @@ def _compare(ours: list[dict[str, Any]], theirs: list[dict[str, Any]]) -> int:
                 assert metric["value"] == pytest.approx(other["value"], rel=1e-9, abs=1e-12), where
                 compared += 1
     return compared
+
+
+def test_the_cli_report_on_abalone_matches_smclarify(smclarify: Path, tmp_path: Path,
+                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    """`slipway clarify bias` with a registered model: sex as the facet, rings > 10 as the label."""
+    from _clarify import register_rings_model
+    from typer.testing import CliRunner
+
+    from slipway import Client
+    from slipway.cli import app
+
+    monkeypatch.setenv("SLIPWAY_HOME", str(tmp_path / "home"))
+    frame = pd.read_csv(ABALONE)
+    with Client(home=tmp_path / "home") as client:
+        model = register_rings_model(client, frame, tmp_path / "m")
+        predictions = client.registry.load_model(f"models:/{model}").predict(frame)
+    done = CliRunner().invoke(app, ["clarify", "bias", str(ABALONE), "--label", "rings", "--label-threshold", "10",
+                                    "--facet", "sex", "--model", model, "--output", str(tmp_path / "out")])
+    assert done.exit_code == 0, done.output
+    assert "DPPL" in done.stdout and "sex=F" in done.stdout
+    ours = json.loads((tmp_path / "out" / "analysis.json").read_text())
+    assert (tmp_path / "out" / "report.html").read_text().startswith("<!doctype html>")
+
+    scored, config_file = tmp_path / "scored.csv", tmp_path / "config.json"
+    frame.assign(prediction=predictions).to_csv(scored, index=False)
+    config_file.write_text(json.dumps({"label": "rings", "label_threshold": 10, "facet": "sex",
+                                       "predicted_label": "prediction"}))
+    done_ref = subprocess.run([str(smclarify), str(SIDE), str(scored), str(config_file)], capture_output=True,
+                              text=True, timeout=300, check=True)
+    theirs = json.loads(done_ref.stdout)
+    compared = _compare(ours["pre_training_bias_metrics"]["facets"]["sex"], theirs["pre"])
+    compared += _compare(ours["post_training_bias_metrics"]["facets"]["sex"], theirs["post"])
+    assert compared >= 45  # 3 facet values x (7 pre + 12 post) metrics with values; CDDL, CDDPL need a group

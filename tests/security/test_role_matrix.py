@@ -145,6 +145,14 @@ MATRIX: dict[tuple[str, str], Permission | None] = {
     ("POST", "/monitoring/alarms"): W,
     ("GET", "/monitoring/alarms"): R,
     ("GET", "/monitoring/alarms/{name}"): R,
+    # clarify
+    ("POST", "/clarify/bias"): W,
+    ("POST", "/clarify/explain"): W,
+    ("POST", "/clarify/reports"): W,
+    ("GET", "/clarify/reports"): R,
+    ("GET", "/clarify/reports/{report_id}"): R,
+    ("GET", "/clarify/reports/{report_id}/files"): R,
+    ("GET", "/clarify/reports/{report_id}/files/{file_name}"): R,
     # pipelines
     ("GET", "/pipelines"): R,
     ("POST", "/pipelines"): W,

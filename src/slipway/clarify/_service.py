@@ -95,8 +95,9 @@ class ClarifyService:
             counted = count(source, cfg, post_training=post, model=loaded, format=source_format)
         analysis = Analysis.of(bias=bias_sections(counted, pre_training=pre_training, post_training=post,
                                                   methods=methods))
-        settings = cfg.model_dump(mode="json") | {"methods": methods if isinstance(methods, str) else list(methods),
-                                                   "rows": counted.rows, "dropped": counted.dropped}
+        chosen = methods if isinstance(methods, str) else list(methods)
+        settings = cfg.model_dump(mode="json", exclude_none=True) | {"methods": chosen, "rows": counted.rows,
+                                                                     "dropped": counted.dropped}
         return self._store(ReportKind.BIAS, analysis, settings, model, described)
 
     @requires(Permission.WRITE)

@@ -17,6 +17,7 @@ from slipway._version import __version__
 from slipway.cli import _output
 from slipway.cli._alarms import alarms_app
 from slipway.cli._automation import gc, hooks_app, rules_app, schedules_app
+from slipway.cli._clarify import clarify_app
 from slipway.cli._config import config
 from slipway.cli._datasets import datasets_app
 from slipway.cli._db import db_app
@@ -131,6 +132,7 @@ app.command(rich_help_panel="Serving")(serve)
 app.command(rich_help_panel="Serving")(transform)
 app.add_typer(monitor_app, name="monitor", rich_help_panel="Monitoring")
 app.add_typer(alarms_app, name="alarms", rich_help_panel="Monitoring")
+app.add_typer(clarify_app, name="clarify", rich_help_panel="Monitoring")
 app.add_typer(datasets_app, name="datasets", rich_help_panel="Data")
 app.add_typer(features_app, name="features", rich_help_panel="Data")
 app.add_typer(pipelines_app, name="pipelines", rich_help_panel="Pipelines")

@@ -46,6 +46,7 @@ FormatOpt = Annotated[str | None, typer.Option("--format", help="csv, parquet or
 MonitorArg = Annotated[str, typer.Argument(metavar="NAME", help="The monitor's name.", show_default=False)]
 _TIMES = ["%Y-%m-%d", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%d %H:%M:%S"]
 
+_KINDS = {"bias": "ModelBias", "attribution": "ModelExplainability", "data": "DataQuality", "quality": "ModelQuality"}
 _STATUS_STYLES = {"Completed": "green", "CompletedWithViolations": "yellow", "Failed": "red"}
 
 
@@ -127,9 +128,25 @@ def create_command(
     schedule: Annotated[str | None, typer.Option(
         "--schedule", help="Run it on a cron schedule in UTC, e.g. '0 * * * *' for hourly (fired by `slipway "
         "server`; the schedule is named monitor-NAME).")] = None,
+    kind: Annotated[str | None, typer.Option(
+        "--kind", help="bias (bias drift) or attribution (feature-attribution drift) against a clarify report "
+        "(--report); the other kinds follow from --baseline or --problem-type.")] = None,
+    report: Annotated[str | None, typer.Option(
+        "--report", help="Bias or attribution drift: the clarify report to compare with (see `slipway clarify`).")]
+    = None,
+    tolerance: Annotated[float, typer.Option(
+        "--tolerance", help="Bias drift: how far a metric may move from the report's value.")] = 0.1,
+    bound: Annotated[list[str] | None, typer.Option(
+        "--bound", help="Bias drift: METRIC=BOUND, the largest magnitude, e.g. DPPL=0.2 (|DI - 1| for DI).")] = None,
+    ndcg_threshold: Annotated[float, typer.Option(
+        "--ndcg-threshold", help="Attribution drift: the least nDCG of the feature ranking.")] = 0.90,
+    model: Annotated[str | None, typer.Option(
+        "--model", help="Attribution drift without an endpoint: the model version GROUP/VERSION to explain.")]
+    = None,
     as_json: JsonFlag = False,
 ) -> None:
-    """Create a monitor: data quality against a baseline, or model quality (--problem-type) against bounds."""
+    """Create a monitor: data quality against a baseline, model quality (--problem-type) against bounds, or
+    bias or feature-attribution drift (--kind bias|attribution) against a clarify report."""
     if schedule is not None:
         from slipway.automation import check_cron
 
@@ -137,8 +154,12 @@ def create_command(
     from slipway.monitoring import Baseline, MonitorKind
 
     with open_monitoring() as service:
-        if problem_type is not None:
-            bounds = dict(_bound(item) for item in threshold or [])
+        if kind is not None:
+            made = service.create_monitor(name, kind=_KINDS.get(kind, kind), endpoint=endpoint, report=report,
+                                          tolerance=tolerance, bounds=dict(_bound(i, "bound") for i in bound or []),
+                                          ndcg_threshold=ndcg_threshold, model=model)
+        elif problem_type is not None:
+            bounds = dict(_bound(item, "threshold") for item in threshold or [])
             made = service.create_monitor(name, kind=MonitorKind.MODEL_QUALITY, problem_type=problem_type,
                                           thresholds=bounds, endpoint=endpoint)
         else:
@@ -164,12 +185,12 @@ def _schedule_monitor(name: str, cron: str) -> None:
         client.automation.create_schedule(f"monitor-{name}"[:64], cron, RunMonitor(name))
 
 
-def _bound(item: str) -> tuple[str, float]:
+def _bound(item: str, option: str) -> tuple[str, float]:
     metric, _, value = item.partition("=")
     try:
         return metric.strip(), float(value)
     except ValueError:
-        raise InvalidInput(f"--threshold {item!r}: write METRIC=NUMBER, e.g. mae=2.5", field="threshold") from None
+        raise InvalidInput(f"--{option} {item!r}: write METRIC=NUMBER, e.g. mae=2.5", field=option) from None
 
 
 @monitor_app.command("list")
@@ -183,9 +204,9 @@ def list_command(as_json: JsonFlag = False) -> None:
 def _monitors_table(found: list[Monitor]) -> RenderableType:
     if not found:
         return _output.empty_section("Monitors", "none yet: create one with `slipway monitor create`")
-    table = _output.table("Name", "Kind", "Baseline or problem", _output.time_column("Created"))
+    table = _output.table("Name", "Kind", "Baseline, problem or report", _output.time_column("Created"))
     for m in found:
-        table.add_row(Text(m.name), str(m.kind), Text(m.baseline or m.problem_type or _output.MISSING),
+        table.add_row(Text(m.name), str(m.kind), Text(m.baseline or m.problem_type or m.report or _output.MISSING),
                       _output.fmt_time(m.created_at))
     return table
 

@@ -15,6 +15,7 @@ if TYPE_CHECKING:
     from slipway.automation import AutomationService
     from slipway.clarify import ClarifyService
     from slipway.client._automation import RemoteAutomation
+    from slipway.client._clarify import RemoteClarify
     from slipway.client._datasets import RemoteDatasets
     from slipway.client._features import RemoteFeatures
     from slipway.client._monitoring import RemoteMonitoring
@@ -114,9 +115,16 @@ class Client:
         return RemoteMonitoring(self._http)
 
     @functools.cached_property
-    def clarify(self) -> ClarifyService:
+    def clarify(self) -> ClarifyService | RemoteClarify:
         """Bias and explainability reports; built on first use, since it brings pandas and the model flavors."""
-        return self.backend.clarify
+        if self._http is None:
+            return self.backend.clarify
+        from slipway.client._clarify import RemoteClarify  # brings slipway.clarify: import on first use
+        from slipway.client._registry import RemoteRegistry
+
+        registry = self.registry
+        assert isinstance(registry, RemoteRegistry)
+        return RemoteClarify(self._http, registry)
 
     @functools.cached_property
     def pipelines(self) -> PipelineService | RemotePipelines:

@@ -81,11 +81,14 @@ class RemoteMonitoring(ReportReader):
     def create_monitor(
         self, name: str, *, baseline: str | None = None, kind: MonitorKind | str = MonitorKind.DATA_QUALITY,
         problem_type: ProblemType | str | None = None, thresholds: dict[str, float] | None = None,
-        endpoint: str | None = None, rules: Sequence[str] = (),
+        endpoint: str | None = None, rules: Sequence[str] = (), report: str | None = None,
+        model: str | None = None, bias_config: dict[str, Any] | None = None, tolerance: float = 0.1,
+        bounds: dict[str, float] | None = None, ndcg_threshold: float = 0.90,
     ) -> Monitor:
         body = {"name": name, "baseline": baseline, "kind": str(kind), "thresholds": thresholds,
                 "problem_type": None if problem_type is None else str(problem_type), "endpoint": endpoint,
-                "rules": list(rules)}
+                "rules": list(rules), "report": report, "model": model, "bias_config": bias_config,
+                "tolerance": tolerance, "bounds": bounds, "ndcg_threshold": ndcg_threshold}
         return self._call(Monitor, "POST", "/monitoring/monitors", json=body)
 
     def get_monitor(self, name: str) -> Monitor:

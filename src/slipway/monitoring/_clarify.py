@@ -54,7 +54,8 @@ def bias_settings(clarify: ClarifyService, report_id: str, override: dict[str, A
     report = clarify.get_report(report_id)
     if not clarify.get_analysis(report_id).bias_values(POST_SECTION):
         raise InvalidInput(f"report {report_id} has no post-training bias metrics to compare with", field="report")
-    fields = dict(override or {k: v for k, v in report.config.items() if k in BiasConfig.model_fields})
+    kept = {k: v for k, v in report.config.items() if k in BiasConfig.model_fields and v is not None}
+    fields = dict(override or kept)
     if not fields:
         raise InvalidInput(f"report {report_id} keeps no bias configuration: give bias_config", field="bias_config")
     fields["predicted_label"] = PREDICTION  # what captured traffic calls the model's answer

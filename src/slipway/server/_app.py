@@ -16,6 +16,7 @@ from slipway._version import __version__
 from slipway.monitoring import render_monitor_metrics
 from slipway.server._automation_routes import hooks_router
 from slipway.server._automation_routes import router as automation_router
+from slipway.server._clarify_routes import router as clarify_router
 from slipway.server._dataset_routes import router as dataset_router
 from slipway.server._errors import ERROR_RESPONSES, UnexpectedErrorMiddleware, install_error_handlers
 from slipway.server._feature_routes import router as feature_router
@@ -101,6 +102,7 @@ def create_app(backend: Backend, *, auth: bool = True, allowed_hosts: Sequence[s
     api.include_router(dataset_router)
     api.include_router(feature_router)
     api.include_router(monitoring_router)
+    api.include_router(clarify_router)
     api.include_router(pipeline_router)
     api.include_router(security_router)
     api.include_router(automation_router)

@@ -54,6 +54,12 @@ class CreateMonitor(_Body):
     thresholds: dict[str, float] | None = None
     endpoint: str | None = None
     rules: list[str] = []
+    report: str | None = None
+    model: str | None = None
+    bias_config: dict[str, Any] | None = None
+    tolerance: float = 0.1
+    bounds: dict[str, float] | None = None
+    ndcg_threshold: float = 0.90
 
 
 class RunMonitor(_Body):
@@ -115,7 +121,9 @@ def create_monitor(body: CreateMonitor, monitoring: Monitoring) -> Monitor:
     """Custom rules are code the server will import: they must come from its ``pipeline_modules``."""
     return monitoring.create_monitor(body.name, baseline=body.baseline, kind=body.kind,
                                      problem_type=body.problem_type, thresholds=body.thresholds,
-                                     endpoint=body.endpoint, rules=body.rules)
+                                     endpoint=body.endpoint, rules=body.rules, report=body.report, model=body.model,
+                                     bias_config=body.bias_config, tolerance=body.tolerance, bounds=body.bounds,
+                                     ndcg_threshold=body.ndcg_threshold)
 
 
 @router.get("/monitors", dependencies=[needs(Permission.READ)])
