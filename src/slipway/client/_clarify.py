@@ -14,7 +14,7 @@ from urllib.parse import quote
 
 from slipway.clarify import ANALYSIS_FILE, Analysis, BiasConfig, ClarifyReport, bias_metrics, explain, read_rows
 from slipway.client._http import HttpSession
-from slipway.client._tracking import _parse
+from slipway.client._operations import parse as _parse
 from slipway.datasets import DataSource
 from slipway.errors import InvalidInput
 

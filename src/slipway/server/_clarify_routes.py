@@ -18,7 +18,7 @@ from pydantic import BaseModel, ConfigDict
 from slipway.clarify import ClarifyReport, ClarifyService
 from slipway.security import Permission
 from slipway.server._guard import needs
-from slipway.server._tracking_routes import JSON_BODY_LIMIT
+from slipway.server._operations import JSON_BODY_LIMIT
 
 
 async def _clarify(request: Request) -> ClarifyService:
