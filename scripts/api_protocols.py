@@ -26,6 +26,7 @@ WIDTH = 120
 # (Protocol, the service, the remote client) of each domain, as Client's attributes list them.
 DOMAINS = [
     ("TrackingApi", "slipway.tracking:TrackingService", "slipway.client._tracking:RemoteTracking"),
+    ("RegistryApi", "slipway.registry:RegistryService", "slipway.client._registry:RemoteRegistry"),
 ]
 HEADER = '''"""What each ``Client`` attribute offers, embedded or remote: one Protocol per domain.
 
@@ -43,11 +44,15 @@ def _load(ref: str) -> object:
     return getattr(importlib.import_module(module), name)
 
 
-def _method_defs(service: type) -> tuple[ModuleType, dict[str, ast.FunctionDef]]:
-    module = sys.modules[service.__module__]
-    tree = ast.parse(inspect.getsource(module))
-    [cls] = [n for n in tree.body if isinstance(n, ast.ClassDef) and n.name == service.__name__]
-    return module, {n.name: n for n in cls.body if isinstance(n, ast.FunctionDef)}
+def _method_defs(service: type) -> dict[str, tuple[ModuleType, ast.FunctionDef]]:
+    """Each method's definition (and its module) in the service or the base class that defines it."""
+    found: dict[str, tuple[ModuleType, ast.FunctionDef]] = {}
+    for klass in reversed(service.__mro__[:-1]):
+        module = sys.modules[klass.__module__]
+        tree = ast.parse(inspect.getsource(module))
+        [cls] = [n for n in tree.body if isinstance(n, ast.ClassDef) and n.name == klass.__name__]
+        found.update({n.name: (module, n) for n in cls.body if isinstance(n, ast.FunctionDef)})
+    return found
 
 
 def _server_supplied(method: object) -> set[str]:
@@ -116,18 +121,20 @@ def render() -> str:
     for protocol, service_ref, remote_ref in DOMAINS:
         service, remote = _load(service_ref), _load(remote_ref)
         assert isinstance(service, type) and isinstance(remote, type)
-        module, defs = _method_defs(service)
+        defs = _method_defs(service)
         offered = [n for n in defs if not n.startswith("_") and hasattr(remote, n)]
-        stubs = [_stub(defs[n], _server_supplied(getattr(service, n))) for n in offered]
-        names = set().union(*(_names(s) for s in stubs))
-        imports |= set(_imports(module, names).values())
+        stubs = []
+        for name in offered:
+            module, node = defs[name]
+            stubs.append(_stub(node, _server_supplied(getattr(service, name))))
+            imports |= set(_imports(module, _names(stubs[-1])).values())
         doc = f'    """``Client.{remote_ref.rsplit("Remote", 1)[-1].lower()}``: see :class:`{service_ref.replace(":", ".")}`."""'
         classes.append(f"class {protocol}(Protocol):\n{doc}\n\n" + "\n\n".join(stubs) + "\n")
     return HEADER + _import_block(imports) + "\n\n\n" + "\n\n".join(classes)
 
 
 def _import_block(statements: set[str]) -> str:
-    """The imports as isort orders them: the standard library's, then ours; one ``from`` line per module."""
+    """The imports as isort orders them, by section; one ``from`` line per module."""
     names: dict[str, set[str]] = {"typing": {"Protocol"}}
     plain: set[str] = set()
     for statement in statements:
@@ -136,11 +143,20 @@ def _import_block(statements: set[str]) -> str:
         else:
             module, _, name = statement.removeprefix("from ").partition(" import ")
             names.setdefault(module, set()).add(name)
-    lines = [(m.split(".")[0], f"import {m}") for m in (s.removeprefix("import ") for s in plain)]
-    lines += [(m.split(".")[0], f"from {m} import {', '.join(sorted(n, key=str.lower))}") for m, n in names.items()]
-    stdlib = sorted((line for top, line in lines if top in sys.stdlib_module_names), key=_isort_key)
-    ours = sorted((line for top, line in lines if top not in sys.stdlib_module_names), key=_isort_key)
-    return "\n".join(stdlib) + "\n\n" + "\n".join(ours)
+    lines = [(m.split()[0].split(".")[0], f"import {m}") for m in (s.removeprefix("import ") for s in plain)]
+    lines += [(m.split(".")[0], _from_line(m, sorted(n, key=str.lower))) for m, n in names.items()]
+    sections = ([], [], [])  # the standard library's, third parties', ours
+    for top, line in lines:
+        sections[0 if top in sys.stdlib_module_names else 2 if top == "slipway" else 1].append(line)
+    return "\n\n".join("\n".join(sorted(section, key=_isort_key)) for section in sections if section)
+
+
+def _from_line(module: str, names: list[str]) -> str:
+    line = f"from {module} import {', '.join(names)}"
+    if len(line) <= WIDTH:
+        return line
+    inner = "".join(f"    {name},\n" for name in names)
+    return f"from {module} import (\n{inner})"
 
 
 def _isort_key(line: str) -> tuple[int, str]:

@@ -35,6 +35,7 @@ from typing import Annotated, Any, BinaryIO, TypeVar, Union
 F = TypeVar("F", bound=Callable[..., Any])
 
 OPERATIONS_ATTRIBUTE = "__slipway_operations__"
+COMPOSED_ATTRIBUTE = "__slipway_composed__"
 _PATH_PARAM = re.compile(r"{(\w+)(?::path)?}")
 
 
@@ -136,12 +137,35 @@ class Api:
         return self._declare("DELETE", path, options)
 
 
+def composed(method: F) -> F:
+    """Mark a public method made only of calls to the service's other public methods (``approve`` is
+    ``update_status(..., APPROVED)``): it has no route of its own, and a remote client runs this same
+    code, its calls going to the server one by one."""
+    setattr(method, COMPOSED_ATTRIBUTE, True)
+    return method
+
+
+def _members(service: type) -> dict[str, Any]:
+    """The service's attributes, its bases' first, in definition order (a subclass's override wins)."""
+    found: dict[str, Any] = {}
+    for klass in reversed(service.__mro__[:-1]):
+        found.update(vars(klass))
+    return found
+
+
 def operations_of(service: type) -> Iterator[tuple[str, Callable[..., Any], tuple[Operation, ...]]]:
     """(name, method, its operations) of every declared method of ``service``, in definition order."""
-    for name, method in vars(service).items():
+    for name, method in _members(service).items():
         declared = getattr(method, OPERATIONS_ATTRIBUTE, None)
         if declared:
             yield name, method, declared
+
+
+def composed_of(service: type) -> Iterator[tuple[str, Callable[..., Any]]]:
+    """(name, method) of every method of ``service`` marked :func:`composed`."""
+    for name, method in _members(service).items():
+        if getattr(method, COMPOSED_ATTRIBUTE, False):
+            yield name, method
 
 
 def split_optional(hint: Any) -> tuple[Any, bool]:
@@ -219,8 +243,15 @@ def arguments(method: Callable[..., Any], op: Operation) -> list[Argument]:
             where = "query"
         else:
             where = "body"
-        found.append(Argument(param.name, where, typed, wire, param.default, docs.get(param.name)))
+        found.append(Argument(param.name, where, typed, wire, param.default, docs.get(param.name) or _described(typed)))
     return found
+
+
+def _described(hint: Any) -> str | None:
+    """The description an ``Annotated`` type carries (``X | None`` looked into), for the field itself."""
+    inner, _ = split_optional(hint)
+    texts = [getattr(m, "description", None) for m in getattr(inner, "__metadata__", ())]
+    return next((t for t in reversed(texts) if isinstance(t, str)), None)
 
 
 def argument_docs(method: Callable[..., Any]) -> dict[str, str]:

@@ -22,8 +22,10 @@ from _server import LiveServer
 from slipway import Client
 from slipway._operations import arguments, operations_of
 from slipway.client._operations import RemoteApi
+from slipway.client._registry import RemoteRegistry
 from slipway.client._tracking import RemoteTracking
 from slipway.errors import SlipwayError
+from slipway.registry import RegistryService
 from slipway.tracking import TrackingService
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -31,16 +33,19 @@ ROOT = Path(__file__).resolve().parents[2]
 # domain -> (service, remote client)
 DOMAINS: dict[str, tuple[type, type]] = {
     "tracking": (TrackingService, RemoteTracking),
+    "registry": (RegistryService, RemoteRegistry),
 }
 
 # Public service methods with no remote twin, and why. Everything else must have one.
 SERVER_ONLY: dict[str, dict[str, str]] = {
     "tracking": {},
+    "registry": {},
 }
 
 # Remote methods with no embedded twin, and why.
 REMOTE_ONLY: dict[str, dict[str, str]] = {
     "tracking": {"revealing_secrets": "embedded callers read the store itself; a server redacts unless asked"},
+    "registry": {},
 }
 
 

@@ -25,10 +25,8 @@ from slipway.cli._output import JsonFlag
 from slipway.client import Client
 
 if TYPE_CHECKING:
-    from slipway.client._registry import RemoteRegistry
-    from slipway.registry import AliasChange, MetricValue, ModelGroup, ModelVersion, RegistryService, StatusChange
-
-    Registry = RegistryService | RemoteRegistry
+    from slipway.client._protocols import RegistryApi as Registry
+    from slipway.registry import AliasChange, MetricValue, ModelGroup, ModelVersion, StatusChange
 
 models_app = typer.Typer(
     help="Registered models: groups of numbered versions, each with its metrics, approval status and aliases "

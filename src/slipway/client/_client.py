@@ -20,15 +20,13 @@ if TYPE_CHECKING:
     from slipway.client._features import RemoteFeatures
     from slipway.client._monitoring import RemoteMonitoring
     from slipway.client._pipelines import RemotePipelines
-    from slipway.client._protocols import TrackingApi
-    from slipway.client._registry import RemoteRegistry
+    from slipway.client._protocols import RegistryApi, TrackingApi
     from slipway.client._security import RemoteSecurity
     from slipway.client._serving import RemoteServing
     from slipway.datasets import DatasetService
     from slipway.features import FeatureService
     from slipway.monitoring import MonitoringService
     from slipway.pipelines import PipelineService
-    from slipway.registry import RegistryService
     from slipway.security import SecurityService
     from slipway.serving import ServingService
 
@@ -79,13 +77,13 @@ class Client:
         return self._http is not None
 
     @functools.cached_property
-    def registry(self) -> RegistryService | RemoteRegistry:
+    def registry(self) -> RegistryApi:
         """The model registry; built on first use, since it brings ``slipway.models`` and pandas."""
         if self._http is None:
             return self.backend.registry
         from slipway.client._registry import RemoteRegistry  # brings slipway.models: import on first use
 
-        return RemoteRegistry(self._http, cache_dir=self.settings.home / "cache" / "models")
+        return RemoteRegistry.connect(self._http, cache_dir=self.settings.home / "cache" / "models")
 
     @functools.cached_property
     def datasets(self) -> DatasetService | RemoteDatasets:

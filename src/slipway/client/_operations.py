@@ -26,7 +26,7 @@ from urllib.parse import quote
 from pydantic import TypeAdapter
 from pydantic_core import to_jsonable_python
 
-from slipway._operations import Argument, Operation, arguments, is_stream, operations_of, wire_form
+from slipway._operations import Argument, Operation, arguments, composed_of, is_stream, operations_of, wire_form
 from slipway.client._http import HttpSession
 
 T = TypeVar("T")
@@ -238,7 +238,7 @@ def _remote_method(name: str, method: Callable[..., Any], ops: tuple[Operation, 
 
 def remote(service: type) -> Callable[[type[R]], type[R]]:
     """Decorate a domain's client class: it gains a remote method for every operation declared on
-    ``service`` that it does not write by hand."""
+    ``service`` that it does not write by hand, and the service's :func:`~slipway._operations.composed` methods."""
 
     def derive(client: type[R]) -> type[R]:
         for name, method, ops in operations_of(service):
@@ -247,6 +247,9 @@ def remote(service: type) -> Callable[[type[R]], type[R]]:
                 derived.__qualname__ = f"{client.__name__}.{name}"
                 derived.__module__ = client.__module__
                 setattr(client, name, derived)
+        for name, method in composed_of(service):
+            if not hasattr(client, name):
+                setattr(client, name, method)  # the service's own code, calling the remote methods
         return client
 
     return derive

@@ -6,11 +6,29 @@ when this file and the services disagree). Each method is documented on the doma
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import datetime as dt
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
-from typing import Annotated, BinaryIO, Protocol
+from typing import Annotated, Any, BinaryIO, Protocol
+
+from pydantic import Field
 
 from slipway._operations import Wire
+from slipway.models import LoadedModel, ModelCard
+from slipway.registry._queries import MAX_SEARCH_RESULTS
+from slipway.registry._records import AliasChange, ModelGroup, ModelVersion, StatusChange, VersionComparison
+from slipway.registry._uri import ModelUri
+from slipway.registry._validation import (
+    AliasPath,
+    GroupName,
+    GroupPath,
+    Metadata,
+    MetricInput,
+    Metrics,
+    NewGroupName,
+    StatusName,
+    Tags,
+)
 from slipway.store.artifacts import ArtifactInfo
 from slipway.tracking import _validation as v
 from slipway.tracking._records import Experiment, Metric, Run, RunComparison, RunPage, RunStatus
@@ -134,3 +152,145 @@ class TrackingApi(Protocol):
     def open_artifact(self, run_id: str, path: str) -> BinaryIO: ...
 
     def download_artifacts(self, run_id: str, path: str, dst: str | Path) -> Path: ...
+
+
+class RegistryApi(Protocol):
+    """``Client.registry``: see :class:`slipway.registry.RegistryService`."""
+
+    def get_group(self, name: GroupName) -> ModelGroup: ...
+
+    def list_groups(self, name_like: str | None = None) -> list[ModelGroup]: ...
+
+    def get_version(self, group: GroupPath, version: int) -> ModelVersion: ...
+
+    def get_version_by_id(self, version_id: str) -> ModelVersion: ...
+
+    def get_version_by_alias(self, group: GroupPath, alias: AliasPath) -> ModelVersion: ...
+
+    def get_latest_version(self, group: GroupPath, *, approved: bool = False) -> ModelVersion: ...
+
+    def resolve(self, uri: Annotated[str | ModelUri, Wire(str, to_wire=str)]) -> ModelVersion: ...
+
+    def list_versions(self, group: GroupPath, *, include_archived: bool = True) -> list[ModelVersion]: ...
+
+    def search_versions(
+        self,
+        group: str | None = None,
+        *,
+        filter: str | None = None,
+        status: StatusName | None = None,
+        alias: str | None = None,
+        tags: Tags | None = None,
+        include_archived: bool = False,
+        max_results: Annotated[int, Field(ge=1, le=MAX_SEARCH_RESULTS)] = 1000,
+    ) -> list[ModelVersion]: ...
+
+    def compare_versions(self, group: GroupPath, versions: Sequence[int]) -> VersionComparison: ...
+
+    def status_history(self, group: GroupPath, version: int) -> list[StatusChange]: ...
+
+    def alias_history(self, group: GroupPath, alias: AliasPath) -> list[AliasChange]: ...
+
+    def alias_at(
+        self,
+        group: GroupPath,
+        alias: AliasPath,
+        when: Annotated[dt.datetime | int, Wire(int | dt.datetime)],
+    ) -> ModelVersion | None: ...
+
+    def list_files(self, version_id: str) -> list[ArtifactInfo]: ...
+
+    def open_file(self, version_id: str, path: str) -> BinaryIO: ...
+
+    def download_version(self, group: str, version: int, dst: str | Path) -> Path: ...
+
+    def load_model(self, uri: str | ModelUri, *, trusted: bool | Iterable[str] = False) -> LoadedModel: ...
+
+    def create_group(
+        self,
+        name: NewGroupName,
+        description: str | None = None,
+        tags: Tags | None = None,
+    ) -> ModelGroup: ...
+
+    def update_group(
+        self,
+        name: GroupName,
+        *,
+        description: str | None = None,
+        tags: Tags | None = None,
+    ) -> ModelGroup: ...
+
+    def register_model(
+        self,
+        group: str,
+        model_or_path: Any,
+        *,
+        flavor: str | None = None,
+        input_example: object = None,
+        metrics: Mapping[str, MetricInput] | None = None,
+        description: str | None = None,
+        metadata: Mapping[str, Any] | None = None,
+        tags: Mapping[str, str] | None = None,
+        source_run_id: str | None = None,
+        source_step_execution_id: str | None = None,
+        model_card: ModelCard | str | None = None,
+        trusted: bool | Iterable[str] = False,
+    ) -> ModelVersion: ...
+
+    def stage_file(self, version_id: str, path: str, stream: BinaryIO) -> ArtifactInfo: ...
+
+    def create_version(
+        self,
+        group: GroupPath,
+        version_id: str,
+        *,
+        metrics: Metrics | None = None,
+        description: str | None = None,
+        metadata: Metadata | None = None,
+        tags: Tags | None = None,
+        source_run_id: str | None = None,
+        source_step_execution_id: str | None = None,
+    ) -> ModelVersion: ...
+
+    def update_version(
+        self,
+        group: GroupPath,
+        version: int,
+        *,
+        description: str | None = None,
+        tags: Tags | None = None,
+    ) -> ModelVersion: ...
+
+    def delete_group_tag(self, name: GroupName, key: str) -> ModelGroup: ...
+
+    def delete_version_tag(self, group: GroupPath, version: int, key: str) -> ModelVersion: ...
+
+    def update_status(
+        self,
+        group: GroupPath,
+        version: int,
+        status: StatusName,
+        *,
+        comment: str | None = None,
+        expected_status: StatusName | None = None,
+    ) -> ModelVersion: ...
+
+    def approve(self, group: str, version: int, comment: str | None = None) -> ModelVersion: ...
+
+    def reject(self, group: str, version: int, comment: str | None = None) -> ModelVersion: ...
+
+    def set_alias(
+        self,
+        group: GroupPath,
+        alias: AliasPath,
+        version: int,
+        *,
+        comment: str | None = None,
+    ) -> ModelVersion: ...
+
+    def remove_alias(self, group: GroupPath, alias: AliasPath, *, comment: str | None = None) -> None: ...
+
+    def archive_version(self, group: GroupPath, version: int) -> ModelVersion: ...
+
+    def unarchive_version(self, group: GroupPath, version: int) -> ModelVersion: ...

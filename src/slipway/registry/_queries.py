@@ -8,12 +8,14 @@ changes need; :class:`~slipway.registry.RegistryService` extends it with every c
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Sequence
 from pathlib import Path
-from typing import BinaryIO
+from typing import Annotated, BinaryIO
 
+from pydantic import Field
 from sqlalchemy import func, select
 
+from slipway._operations import Api, Wire
 from slipway.errors import InvalidInput, NotFound
 from slipway.models import LoadedModel, load_model
 from slipway.registry import _rows as rows
@@ -31,12 +33,13 @@ from slipway.registry._records import (
 )
 from slipway.registry._tables import model_aliases, model_groups, model_versions
 from slipway.registry._uri import ModelUri, Selector, check_alias, check_version_number
-from slipway.registry._validation import check_tags, epoch_ms
+from slipway.registry._validation import AliasPath, GroupName, GroupPath, StatusName, Tags, check_tags, epoch_ms
 from slipway.security import Permission, requires
 from slipway.store._db import Database
 from slipway.store.artifacts import ArtifactInfo, ArtifactStore, Owner
 
 MAX_SEARCH_RESULTS = 10_000
+api = Api("registry")  # the REST routes and remote methods derive from these declarations (slipway._operations)
 
 
 def version_owner(version_id: str) -> Owner:
@@ -62,11 +65,13 @@ class RegistryReader:
 
     # ----------------------------------------------------------------- groups
 
+    @api.get("/model-groups/{group}")
     @requires(Permission.READ)
-    def get_group(self, name: str) -> ModelGroup:
+    def get_group(self, name: GroupName) -> ModelGroup:
         with self._db.read() as conn:
             return rows.groups(conn, [rows.group_row(conn, name)])[0]
 
+    @api.get("/model-groups")
     @requires(Permission.READ)
     def list_groups(self, name_like: str | None = None) -> list[ModelGroup]:
         """Every group by name; ``name_like`` is a case-insensitive SQL LIKE pattern (``aba%``)."""
@@ -78,19 +83,22 @@ class RegistryReader:
 
     # ----------------------------------------------------------------- versions
 
+    @api.get("/model-groups/{group}/versions/{version}")
     @requires(Permission.READ)
-    def get_version(self, group: str, version: int) -> ModelVersion:
+    def get_version(self, group: GroupPath, version: int) -> ModelVersion:
         number = check_version_number(version)
         with self._db.read() as conn:
             return rows.versions(conn, [rows.version_row(conn, group, number)])[0]
 
+    @api.get("/model-versions/{version_id}")
     @requires(Permission.READ)
     def get_version_by_id(self, version_id: str) -> ModelVersion:
         with self._db.read() as conn:
             return rows.versions(conn, [rows.version_row_by_id(conn, version_id)])[0]
 
+    @api.get("/model-groups/{group}/aliases/{alias}")
     @requires(Permission.READ)
-    def get_version_by_alias(self, group: str, alias: str) -> ModelVersion:
+    def get_version_by_alias(self, group: GroupPath, alias: AliasPath) -> ModelVersion:
         """The version ``alias`` points at.
 
         Raises:
@@ -106,8 +114,9 @@ class RegistryReader:
                 raise NotFound(f"model group {group!r} has no alias {alias!r}", field="alias")
             return rows.versions(conn, [rows.version_row_by_id(conn, version_id)])[0]
 
+    @api.get("/model-groups/{group}/versions/latest")
     @requires(Permission.READ)
-    def get_latest_version(self, group: str, *, approved: bool = False) -> ModelVersion:
+    def get_latest_version(self, group: GroupPath, *, approved: bool = False) -> ModelVersion:
         """The highest version that is not archived (and, with ``approved``, is approved).
 
         Raises:
@@ -125,9 +134,13 @@ class RegistryReader:
                 raise NotFound(f"model group {group!r} has no {which} that is not archived", field="group")
             return rows.versions(conn, [row])[0]
 
+    @api.get("/models/resolve")
     @requires(Permission.READ)
-    def resolve(self, uri: str | ModelUri) -> ModelVersion:
+    def resolve(self, uri: Annotated[str | ModelUri, Wire(str, to_wire=str)]) -> ModelVersion:
         """The version a ``models:/`` URI names (``/3``, ``/latest``, ``@prod``, ``@latest-approved``).
+
+        Args:
+            uri: e.g. models:/abalone@prod
 
         Raises:
             InvalidInput: (``field="uri"``) for a malformed URI.
@@ -142,28 +155,30 @@ class RegistryReader:
             return self.get_version_by_alias(parsed.group, parsed.alias)
         return self.get_latest_version(parsed.group, approved=parsed.selector is Selector.LATEST_APPROVED)
 
+    @api.get("/model-groups/{group}/versions")
     @requires(Permission.READ)
-    def list_versions(self, group: str, *, include_archived: bool = True) -> list[ModelVersion]:
+    def list_versions(self, group: GroupPath, *, include_archived: bool = True) -> list[ModelVersion]:
         """The group's versions, newest first."""
         return self.search_versions(group, include_archived=include_archived, max_results=MAX_SEARCH_RESULTS)
 
+    @api.post("/model-versions/search")
     @requires(Permission.READ)
     def search_versions(
         self,
         group: str | None = None,
         *,
         filter: str | None = None,
-        status: ApprovalStatus | str | None = None,
+        status: StatusName | None = None,
         alias: str | None = None,
-        tags: Mapping[str, str] | None = None,
+        tags: Tags | None = None,
         include_archived: bool = False,
-        max_results: int = 1000,
+        max_results: Annotated[int, Field(ge=1, le=MAX_SEARCH_RESULTS)] = 1000,
     ) -> list[ModelVersion]:
         """Versions matching every condition given, by group name then newest first.
 
         Args:
             group: only this group's versions.
-            filter: comparisons joined by ``and``, e.g. ``"metrics.mse < 5 and tags.team = 'ads'"``
+            filter: comparisons joined by ``and``, e.g. "metrics.mse < 5 and status = 'Approved'"
                 (the language is described in :mod:`slipway.registry._filter`).
             status: only versions with this approval status.
             alias: only the version holding this alias.
@@ -191,9 +206,13 @@ class RegistryReader:
             )
             return rows.versions(conn, conn.execute(query).all())
 
+    @api.post("/model-groups/{group}/compare")
     @requires(Permission.READ)
-    def compare_versions(self, group: str, versions: Sequence[int]) -> VersionComparison:
+    def compare_versions(self, group: GroupPath, versions: Sequence[int]) -> VersionComparison:
         """Two or more versions side by side: every metric, with its std, and each status.
+
+        Args:
+            versions: two or more version numbers
 
         Raises:
             InvalidInput: for fewer than two distinct versions.
@@ -212,26 +231,32 @@ class RegistryReader:
 
     # ----------------------------------------------------------------- history
 
+    @api.get("/model-groups/{group}/versions/{version}/status-history")
     @requires(Permission.READ)
-    def status_history(self, group: str, version: int) -> list[StatusChange]:
+    def status_history(self, group: GroupPath, version: int) -> list[StatusChange]:
         """Every status change of the version, oldest first."""
         number = check_version_number(version)
         with self._db.read() as conn:
             return status_changes(conn, rows.version_row(conn, group, number), group)
 
+    @api.get("/model-groups/{group}/aliases/{alias}/history")
     @requires(Permission.READ)
-    def alias_history(self, group: str, alias: str) -> list[AliasChange]:
+    def alias_history(self, group: GroupPath, alias: AliasPath) -> list[AliasChange]:
         """Every move of ``alias`` in ``group``, oldest first."""
         alias = check_alias(alias)
         with self._db.read() as conn:
             return alias_changes(conn, rows.group_row(conn, group), alias)
 
+    @api.get("/model-groups/{group}/aliases/{alias}/at")
     @requires(Permission.READ)
-    def alias_at(self, group: str, alias: str, when: dt.datetime | int) -> ModelVersion | None:
+    def alias_at(
+        self, group: GroupPath, alias: AliasPath, when: Annotated[dt.datetime | int, Wire(int | dt.datetime)]
+    ) -> ModelVersion | None:
         """The version ``alias`` pointed at at the moment ``when`` (None if it was not set then).
 
         Args:
-            when: a datetime (naive ones are UTC) or milliseconds since the epoch.
+            when: a datetime (naive ones are UTC) or milliseconds since the epoch; over HTTP,
+                ms since the epoch, or ISO 8601 (UTC if no zone)
 
         Example:
             >>> registry.alias_at("abalone", "prod", datetime(2026, 3, 1, tzinfo=UTC)).version
@@ -245,15 +270,18 @@ class RegistryReader:
 
     # ----------------------------------------------------------------- files
 
+    @api.get("/model-versions/{version_id}/files")
     @requires(Permission.READ)
     def list_files(self, version_id: str) -> list[ArtifactInfo]:
         """Every file of a version's package, by path."""
         self.get_version_by_id(version_id)
         return self._artifacts.list(version_owner(version_id), recursive=True)
 
+    @api.get("/model-versions/{version_id}/files/{path:path}")
     @requires(Permission.READ)
     def open_file(self, version_id: str, path: str) -> BinaryIO:
-        """Stream one file of a version's package; the caller closes it."""
+        """Stream one file of a version's package; the caller closes it. Over HTTP it is opened first,
+        so a missing file is a 404, not a broken body."""
         self.get_version_by_id(version_id)
         return self._artifacts.open(version_owner(version_id), path)
 

@@ -25,6 +25,7 @@ from sqlalchemy import Connection, Table, delete, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from slipway._ids import new_id, now_ms
+from slipway._operations import composed
 from slipway._principal import current_principal
 from slipway.errors import AlreadyExists, Conflict, InvalidInput, NotFound
 from slipway.events import record_change
@@ -34,13 +35,21 @@ from slipway.registry._aliases import move_alias
 from slipway.registry._approval import compare_and_set_status
 from slipway.registry._packaging import packaged, read_package_manifest
 from slipway.registry._policy import ApprovalPolicy
-from slipway.registry._queries import RegistryReader, version_owner
+from slipway.registry._queries import RegistryReader, api, version_owner
 from slipway.registry._records import ApprovalStatus, ModelGroup, ModelVersion
 from slipway.registry._register import NewVersion, insert_version
 from slipway.registry._tables import model_aliases, model_group_tags, model_groups, model_version_tags, model_versions
 from slipway.registry._uri import check_alias, check_group_name, check_version_number
 from slipway.registry._validation import (
+    AliasPath,
+    GroupName,
+    GroupPath,
+    Metadata,
     MetricInput,
+    Metrics,
+    NewGroupName,
+    StatusName,
+    Tags,
     check_comment,
     check_metrics,
     check_tags,
@@ -92,10 +101,9 @@ class RegistryService(RegistryReader):
 
     # ----------------------------------------------------------------- groups
 
+    @api.post("/model-groups", status=201)
     @requires(Permission.WRITE)
-    def create_group(
-        self, name: str, description: str | None = None, tags: Mapping[str, str] | None = None
-    ) -> ModelGroup:
+    def create_group(self, name: NewGroupName, description: str | None = None, tags: Tags | None = None) -> ModelGroup:
         """Create an empty model group.
 
         Raises:
@@ -133,11 +141,14 @@ class RegistryService(RegistryReader):
             raise AlreadyExists(f"model group {name!r} already exists", field="name") from None
         return self.get_group(name)
 
+    @api.patch("/model-groups/{group}")
     @requires(Permission.WRITE)
-    def update_group(
-        self, name: str, *, description: str | None = None, tags: Mapping[str, str] | None = None
-    ) -> ModelGroup:
-        """Change the description and set (add or overwrite) tags."""
+    def update_group(self, name: GroupName, *, description: str | None = None, tags: Tags | None = None) -> ModelGroup:
+        """Change the description and set (add or overwrite) tags.
+
+        Args:
+            tags: key -> value; keys as run tag keys; added to or overwriting the group's
+        """
         tag_rows = check_tags(tags)
         values: dict[str, Any] = {"updated_by": current_principal().name, "updated_at": now_ms()}
         if description is not None:
@@ -207,12 +218,14 @@ class RegistryService(RegistryReader):
             source_step_execution_id=source_step_execution_id,
         )
 
+    @api.put("/model-versions/{version_id}/files/{path:path}")
     @requires(Permission.WRITE)
     def stage_file(self, version_id: str, path: str, stream: BinaryIO) -> ArtifactInfo:
         """Store one file of a package that :meth:`create_version` will register.
 
         Remote clients upload a package file by file under an id they generate, then register
-        it. Once a version is registered its files can no longer change.
+        it. Once a version is registered its files can no longer change. Over HTTP the raw
+        request body is the file, spooled to disk past 1 MiB.
 
         Raises:
             InvalidInput: for an id that is not shaped like one, or a bad path.
@@ -225,16 +238,17 @@ class RegistryService(RegistryReader):
             raise Conflict(f"model version {version_id} is registered: its files cannot change", field="version_id")
         return self._artifacts.put_stream(version_owner(version_id), path, stream)
 
+    @api.post("/model-groups/{group}/versions", status=201)
     @requires(Permission.WRITE)
     def create_version(
         self,
-        group: str,
+        group: GroupPath,
         version_id: str,
         *,
-        metrics: Mapping[str, MetricInput] | None = None,
+        metrics: Metrics | None = None,
         description: str | None = None,
-        metadata: Mapping[str, Any] | None = None,
-        tags: Mapping[str, str] | None = None,
+        metadata: Metadata | None = None,
+        tags: Tags | None = None,
         source_run_id: str | None = None,
         source_step_execution_id: str | None = None,
     ) -> ModelVersion:
@@ -242,6 +256,10 @@ class RegistryService(RegistryReader):
 
         The flavor and signature are read from the stored manifest, so they always describe the
         files. Other arguments are as for :meth:`register_model`.
+
+        Args:
+            version_id: the id the package's files were uploaded under (PUT .../files/{path})
+            source_step_execution_id: instead of source_run_id
 
         Raises:
             InvalidInput: if no valid package is stored under ``version_id``.
@@ -282,16 +300,21 @@ class RegistryService(RegistryReader):
         # the id is recorded as given.
         return ("step_execution", step_execution_id) if step_execution_id is not None else None
 
+    @api.patch("/model-groups/{group}/versions/{version}")
     @requires(Permission.WRITE)
     def update_version(
         self,
-        group: str,
+        group: GroupPath,
         version: int,
         *,
         description: str | None = None,
-        tags: Mapping[str, str] | None = None,
+        tags: Tags | None = None,
     ) -> ModelVersion:
-        """Change a version's description and set (add or overwrite) its tags."""
+        """Change a version's description and set (add or overwrite) its tags.
+
+        Args:
+            tags: key -> value; keys as run tag keys; added to or overwriting the version's
+        """
         tag_rows = check_tags(tags)
         number = check_version_number(version)
         values: dict[str, Any] = {"updated_by": current_principal().name, "updated_at": now_ms()}
@@ -304,9 +327,10 @@ class RegistryService(RegistryReader):
             )
         return self.get_version_by_id(row.id)
 
+    @api.delete("/model-groups/{group}/tags")
     @requires(Permission.WRITE)
-    def delete_group_tag(self, name: str, key: str) -> ModelGroup:
-        """Remove one tag of a group.
+    def delete_group_tag(self, name: GroupName, key: str) -> ModelGroup:
+        """Remove one tag of a group (over HTTP ``key`` is in the query string: keys may hold ``/``).
 
         Raises:
             NotFound: if the group does not exist or has no tag ``key``.
@@ -316,9 +340,10 @@ class RegistryService(RegistryReader):
             _delete_tag(conn, model_groups, model_group_tags, "group_id", "model_group", group.id, key)
         return self.get_group(name)
 
+    @api.delete("/model-groups/{group}/versions/{version}/tags")
     @requires(Permission.WRITE)
-    def delete_version_tag(self, group: str, version: int, key: str) -> ModelVersion:
-        """Remove one tag of a version.
+    def delete_version_tag(self, group: GroupPath, version: int, key: str) -> ModelVersion:
+        """Remove one tag of a version (over HTTP ``key`` is in the query string: keys may hold ``/``).
 
         Raises:
             NotFound: if the version does not exist or has no tag ``key``.
@@ -331,15 +356,16 @@ class RegistryService(RegistryReader):
 
     # ----------------------------------------------------------------- approval
 
+    @api.post("/model-groups/{group}/versions/{version}/status")
     @requires(Permission.READ)
     def update_status(
         self,
-        group: str,
+        group: GroupPath,
         version: int,
-        status: ApprovalStatus | str,
+        status: StatusName,
         *,
         comment: str | None = None,
-        expected_status: ApprovalStatus | str | None = None,
+        expected_status: StatusName | None = None,
     ) -> ModelVersion:
         """Approve, reject or reset a version, keeping who, when and why in its history.
 
@@ -348,8 +374,8 @@ class RegistryService(RegistryReader):
         :mod:`slipway.registry._approval`), so no update is lost.
 
         Args:
-            status: the new status.
-            comment: why, for the history.
+            status: the new status: PendingManualApproval, Approved or Rejected
+            comment: why, for the history; at most 4000 characters
             expected_status: change only if the version still has this status, else raise
                 Conflict: for callers who decided on the status they saw.
 
@@ -381,11 +407,13 @@ class RegistryService(RegistryReader):
             f"{group} version {version} kept changing over {_CAS_ATTEMPTS} attempts; try again", field="status"
         )
 
+    @composed
     @requires(Permission.READ)
     def approve(self, group: str, version: int, comment: str | None = None) -> ModelVersion:
         """Set the version ``Approved``; see :meth:`update_status`."""
         return self.update_status(group, version, ApprovalStatus.APPROVED, comment=comment)
 
+    @composed
     @requires(Permission.READ)
     def reject(self, group: str, version: int, comment: str | None = None) -> ModelVersion:
         """Set the version ``Rejected``; see :meth:`update_status`."""
@@ -393,8 +421,11 @@ class RegistryService(RegistryReader):
 
     # ----------------------------------------------------------------- aliases
 
+    @api.put("/model-groups/{group}/aliases/{alias}")
     @requires(Permission.READ)
-    def set_alias(self, group: str, alias: str, version: int, *, comment: str | None = None) -> ModelVersion:
+    def set_alias(
+        self, group: GroupPath, alias: AliasPath, version: int, *, comment: str | None = None
+    ) -> ModelVersion:
         """Point ``alias`` at ``version``, taking it off whichever version held it, atomically.
 
         Raises:
@@ -422,8 +453,9 @@ class RegistryService(RegistryReader):
                 )
         return self.get_version_by_id(target.id)
 
+    @api.delete("/model-groups/{group}/aliases/{alias}")
     @requires(Permission.READ)
-    def remove_alias(self, group: str, alias: str, *, comment: str | None = None) -> None:
+    def remove_alias(self, group: GroupPath, alias: AliasPath, *, comment: str | None = None) -> None:
         """Take ``alias`` off its version; the removal is kept in the alias history.
 
         Raises:
@@ -444,8 +476,9 @@ class RegistryService(RegistryReader):
         require(Permission.APPROVE if protected else Permission.WRITE, f"move the alias {alias!r}")
         self.policy.check_alias_move(current_principal(), alias)
 
+    @api.post("/model-groups/{group}/versions/{version}/archive")
     @requires(Permission.WRITE)
-    def archive_version(self, group: str, version: int) -> ModelVersion:
+    def archive_version(self, group: GroupPath, version: int) -> ModelVersion:
         """Hide a version from ``latest`` and searches; it stays fetchable by number and in lineage.
 
         Raises:
@@ -453,8 +486,9 @@ class RegistryService(RegistryReader):
         """
         return self._set_archived(group, version, True)
 
+    @api.post("/model-groups/{group}/versions/{version}/unarchive")
     @requires(Permission.WRITE)
-    def unarchive_version(self, group: str, version: int) -> ModelVersion:
+    def unarchive_version(self, group: GroupPath, version: int) -> ModelVersion:
         """Make an archived version count for ``latest`` and searches again."""
         return self._set_archived(group, version, False)
 

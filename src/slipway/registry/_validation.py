@@ -10,10 +10,14 @@ import datetime as dt
 import json
 import math
 from collections.abc import Mapping
-from typing import Any
+from typing import Annotated, Any
 
+from pydantic import Field
+
+from slipway._operations import Wire
 from slipway.errors import InvalidInput
-from slipway.registry._records import MetricValue
+from slipway.registry._records import ApprovalStatus, MetricValue
+from slipway.registry._uri import check_alias, check_group_name
 from slipway.tracking import _validation as tracking_rules
 
 MAX_METADATA_BYTES = 1 << 20
@@ -105,3 +109,49 @@ def check_version_id(version_id: object) -> str:
     if not isinstance(version_id, str) or len(version_id) != 26 or not version_id.isalnum():
         raise InvalidInput(f"{version_id!r} is not a model version id", field="version_id")
     return version_id
+
+
+# ------------------------------------------------------------------- the API's argument types
+# The service's annotations, as its REST routes and remote client read them (slipway._operations).
+# A name that goes into a URL path is checked on the caller's side first, with the service's own
+# check: "a/b" could not reach the right route, and must fail as the service would fail it.
+
+_TAGS = "key -> value; keys as run tag keys"
+
+
+def _json_number(value: Any) -> Any:
+    """JSON has no NaN or Infinity: they go as strings, which the server refuses as the service does."""
+    return str(value) if isinstance(value, float) and not math.isfinite(value) else value
+
+
+def _metrics_body(metrics: Any) -> Any:
+    """Metrics as JSON: MetricValue records as ``{"value", "std"}``; the server checks the rest."""
+    if not isinstance(metrics, Mapping):
+        return metrics
+    out = {}
+    for name, given in metrics.items():
+        data = given.model_dump() if isinstance(given, MetricValue) else given
+        out[name] = {k: _json_number(v) for k, v in data.items()} if isinstance(data, Mapping) else _json_number(data)
+    return out
+
+
+def _metadata_body(metadata: Any) -> Any:
+    """Encoded by the service's own check, so what JSON cannot carry fails as it does embedded."""
+    return None if metadata is None else json.loads(dump_metadata(metadata))
+
+
+GroupPath = Annotated[str, Wire(to_wire=check_group_name)]  # a {group} of the path
+GroupName = Annotated[str, Wire(name="group", to_wire=check_group_name)]  # a group's name, as {group} of the path
+AliasPath = Annotated[str, Wire(to_wire=check_alias)]
+NewGroupName = Annotated[str, Field(description="1 to 128 letters, digits, _ . -, starting with a letter or digit")]
+Tags = Annotated[Mapping[str, Any], Wire(dict[str, Any], to_wire=tracking_rules.texts), Field(description=_TAGS)]
+Metrics = Annotated[
+    Mapping[str, MetricInput],
+    Wire(dict[str, Any], to_wire=_metrics_body),
+    Field(description='name -> number, or {"value": number, "std": number}; finite numbers only'),
+]
+Metadata = Annotated[
+    Mapping[str, Any], Wire(dict[str, Any], to_wire=_metadata_body),
+    Field(description="free-form JSON object, at most 1 MiB"),
+]
+StatusName = Annotated[ApprovalStatus | str, Wire(str, to_wire=str)]

@@ -14,6 +14,7 @@ from slipway._config import Settings, load_settings
 from slipway._origins import OriginGuard, default_allowed_hosts
 from slipway._version import __version__
 from slipway.monitoring import render_monitor_metrics
+from slipway.registry import RegistryService
 from slipway.server._automation_routes import hooks_router
 from slipway.server._automation_routes import router as automation_router
 from slipway.server._clarify_routes import router as clarify_router
@@ -27,7 +28,6 @@ from slipway.server._limits import BodyLimitMiddleware
 from slipway.server._monitoring_routes import router as monitoring_router
 from slipway.server._operations import add_operation_routes, ordered
 from slipway.server._pipeline_routes import router as pipeline_router
-from slipway.server._registry_routes import router as registry_router
 from slipway.server._scheduling import scheduler_lifespan
 from slipway.server._security_routes import router as security_router
 from slipway.server._serving_routes import router as serving_router
@@ -96,8 +96,8 @@ def create_app(backend: Backend, *, auth: bool = True, allowed_hosts: Sequence[s
 
     declared = APIRouter()  # the routes derived from the services' declared operations (slipway._operations)
     add_operation_routes(declared, TrackingService, "tracking")
+    add_operation_routes(declared, RegistryService, "registry")
     api.include_router(ordered(declared))
-    api.include_router(registry_router)
     api.include_router(serving_router)
     api.include_router(dataset_router)
     api.include_router(feature_router)
