@@ -36,6 +36,8 @@ def _isolated_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
         "SLIPWAY_MAX_REQUEST_BYTES",
         "SLIPWAY_MAX_UPLOAD_BYTES",
         "SLIPWAY_SCHEDULER_INTERVAL",
+        "SLIPWAY_ALLOWED_HOSTS",
+        "SLIPWAY_DB_TIMEOUT",
     ):
         monkeypatch.delenv(var, raising=False)
     monkeypatch.setenv("SLIPWAY_WEBHOOK_HOSTS", LOOPBACK_WEBHOOKS)  # test receivers listen on 127.0.0.1

@@ -40,7 +40,7 @@ class Backend:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         self.confinement = Confinement()
-        self.db = Database(settings.db_url)
+        self.db = Database(settings.db_url, timeout=settings.db_timeout)
         self.db.ensure_schema()
 
     def confine(self) -> None:

@@ -33,9 +33,11 @@ _KEYS: dict[str, str] = {
     "session_ttl": "SLIPWAY_SESSION_TTL",
     "session_max_age": "SLIPWAY_SESSION_MAX_AGE",
     "allowed_hosts": "SLIPWAY_ALLOWED_HOSTS",
+    "db_timeout": "SLIPWAY_DB_TIMEOUT",
 }
 DEFAULT_MAX_REQUEST_BYTES = 64 << 20  # a JSON body is parsed in memory; a full metrics batch is under 20 MiB
 DEFAULT_SCHEDULER_INTERVAL = 5.0  # seconds: a schedule fires at most this late, a rule acts this soon
+DEFAULT_DB_TIMEOUT = 30.0  # seconds a call waits for a database lock or connection before a 503
 DEFAULT_MAX_UPLOAD_BYTES = 8 << 30  # artifact, model file and dataset uploads are streamed to disk
 DEFAULT_SESSION_TTL = 12 * 3600.0  # seconds a web UI login lasts, and what a renewal gives again
 DEFAULT_SESSION_MAX_AGE = 7 * 86400.0  # seconds after login past which a session is not renewed
@@ -71,6 +73,9 @@ class Settings:
         allowed_hosts: the host names a server answers (comma-separated; ``*.example.com`` for
             subdomains, ``*`` for any); a request addressed to another gets 421. None: the
             address it is bound to and the loopback names (see :mod:`slipway._origins`).
+        db_timeout: seconds a call waits for the metadata database (a lock another writer holds,
+            a free connection, PostgreSQL to answer) before it fails with ServiceUnavailable
+            (a server answers 503 with ``Retry-After``).
         sources: for each attribute, where its value came from.
     """
 
@@ -90,6 +95,7 @@ class Settings:
     session_ttl: float = DEFAULT_SESSION_TTL
     session_max_age: float = DEFAULT_SESSION_MAX_AGE
     allowed_hosts: tuple[str, ...] | None = None
+    db_timeout: float = DEFAULT_DB_TIMEOUT
     sources: Mapping[str, str] = field(default_factory=dict, compare=False)
 
     @property
@@ -249,5 +255,6 @@ def load_settings(
         session_max_age=_positive_seconds(values.get("session_max_age"), "session_max_age",
                                           DEFAULT_SESSION_MAX_AGE),
         allowed_hosts=_names(values.get("allowed_hosts")),
+        db_timeout=_positive_seconds(values.get("db_timeout"), "db_timeout", DEFAULT_DB_TIMEOUT),
         sources=sources,
     )

@@ -12,7 +12,8 @@ catches them all. Each face maps the same class the same way::
     ├── PermissionDenied              403 / exit 3
     │   └── UntrustedModel                         (loading would run code nobody vouched for)
     ├── PayloadTooLarge               413 / exit 2
-    ├── ServiceUnavailable            503 / exit 4   (an engine such as PostgreSQL or the server is down)
+    ├── ServiceUnavailable            503 / exit 4   (an engine is down or stayed locked: try again later)
+    ├── InsufficientStorage           507 / exit 4   (a disk or the database is full)
     └── MissingExtra (ImportError)           exit 4   (an optional engine is not installed)
 
 The remote client turns the JSON error body back into the same class, so code written against the
@@ -21,6 +22,7 @@ embedded mode catches the same exceptions in remote mode.
 
 from __future__ import annotations
 
+import errno
 from typing import Any, ClassVar
 
 
@@ -36,6 +38,10 @@ class SlipwayError(Exception):
         self.message = message
         self.field = field
         self.details = details
+
+    def http_headers(self) -> dict[str, str]:
+        """Headers an HTTP answer of this error carries besides its body (``Retry-After`` for a 503)."""
+        return {}
 
     def to_dict(self) -> dict[str, Any]:
         """The JSON error body every face sends: ``{"error": {"code", "message", "field"}}``."""
@@ -102,9 +108,47 @@ class PayloadTooLarge(SlipwayError):
 
 
 class ServiceUnavailable(SlipwayError):
+    """An engine is unreachable, or stayed locked or busy past the wait the settings allow.
+
+    ``retry_after`` is the seconds a caller should wait before trying again (the HTTP answer's
+    ``Retry-After``).
+    """
+
     code = "SERVICE_UNAVAILABLE"
     http_status = 503
     exit_code = 4
+
+    def __init__(self, message: str, *, field: str | None = None, details: Any = None, retry_after: int = 5) -> None:
+        super().__init__(message, field=field, details=details)
+        self.retry_after = retry_after
+
+    def http_headers(self) -> dict[str, str]:
+        return {"Retry-After": str(self.retry_after)}
+
+
+class InsufficientStorage(SlipwayError):
+    """A write found its disk (the artifact store's, a spool's) or the database full."""
+
+    code = "INSUFFICIENT_STORAGE"
+    http_status = 507
+    exit_code = 4
+
+
+_FULL = (errno.ENOSPC, errno.EDQUOT, errno.EFBIG)
+
+
+def storage_error(exc: BaseException) -> InsufficientStorage | None:
+    """The :class:`InsufficientStorage` an OS error stands for (no space, over quota), else None.
+
+    Example:
+        >>> storage_error(OSError(errno.ENOSPC, "No space left on device")).http_status
+        507
+    """
+    if isinstance(exc, InsufficientStorage):
+        return exc
+    if isinstance(exc, OSError) and exc.errno in _FULL:
+        return InsufficientStorage(f"no space left to store this: {exc.strerror or exc}")
+    return None
 
 
 class MissingExtra(SlipwayError, ImportError):
@@ -133,6 +177,7 @@ _BY_CODE: dict[str, type[SlipwayError]] = {
         UntrustedModel,
         PayloadTooLarge,
         ServiceUnavailable,
+        InsufficientStorage,
     )
 }
 
@@ -150,6 +195,7 @@ def error_from_dict(body: dict[str, Any], status: int) -> SlipwayError:
 __all__ = [
     "AlreadyExists",
     "Conflict",
+    "InsufficientStorage",
     "InvalidInput",
     "MissingExtra",
     "NotFound",
@@ -161,4 +207,5 @@ __all__ = [
     "Unauthenticated",
     "UntrustedModel",
     "error_from_dict",
+    "storage_error",
 ]

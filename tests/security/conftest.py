@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import httpx
@@ -26,6 +26,12 @@ def hardened_settings(home: Path, **env: str) -> Settings:
         **env,
     }
     return load_settings(env=values, cwd=home, home=str(home))
+
+
+@pytest.fixture
+def harden() -> Callable[..., Settings]:
+    """:func:`hardened_settings`, for a test that starts a server of its own."""
+    return hardened_settings
 
 
 @pytest.fixture(scope="module")

@@ -35,6 +35,7 @@ from slipway.server._workers import run_workers
 from slipway.server.mlflow import mount_mlflow
 from slipway.server.ui import ui_router
 from slipway.serving import ServingHost, mount_inference
+from slipway.store.artifacts import sweep_spools
 from slipway.tracking import TrackingService
 
 API_PREFIX = "/api/v1"  # the remote client's prefix too (slipway.client._http)
@@ -76,6 +77,7 @@ def create_app(backend: Backend, *, auth: bool = True, allowed_hosts: Sequence[s
     )
     app.state.backend = backend
     backend.confine()  # callers are other people now: the settings decide what they may run and read
+    sweep_spools()  # what uploads cut short by a killed server process left behind
     install_error_handlers(app)
     index = RouteIndex()  # what each route declares, read at the first request (slipway.server._guard)
     app.add_middleware(RouteGuardMiddleware, index=index)  # inside identity: it knows who acts

@@ -17,9 +17,10 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 from starlette.exceptions import HTTPException
+from starlette.requests import ClientDisconnect
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from slipway.errors import InvalidInput, SlipwayError
+from slipway.errors import InvalidInput, SlipwayError, storage_error
 
 # Codes of the errors raised by the HTTP layer itself (no route, wrong method, unreadable body).
 _HTTP_CODES = {
@@ -63,9 +64,14 @@ def error_response(status: int, code: str, message: str, *, field: str | None = 
     return JSONResponse({"error": body}, status_code=status, headers=headers)
 
 
+def slipway_error_response(exc: SlipwayError) -> JSONResponse:
+    """The JSON answer of a Slipway error: its status, body and headers (``Retry-After`` of a 503)."""
+    return JSONResponse(exc.to_dict(), status_code=exc.http_status, headers=exc.http_headers())
+
+
 async def _slipway_error(_: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, SlipwayError)
-    return JSONResponse(exc.to_dict(), status_code=exc.http_status)
+    return slipway_error_response(exc)
 
 
 def _field(loc: Sequence[Any]) -> str:
@@ -106,6 +112,9 @@ class UnexpectedErrorMiddleware:
     Handled here rather than by Starlette's last-resort handler, which re-raises to the server:
     uvicorn would then close the connection, and a client reusing it would see a reset instead of
     the answer. An error after the response has started cannot be answered; it is re-raised.
+    Three failures that are not bugs also end here when no route handled them: a Slipway error
+    raised by a middleware (a database that stayed locked while a token was looked up: 503), a
+    full disk under a spool file (507), and a client that hung up mid-body (nothing to answer).
     """
 
     def __init__(self, app: ASGIApp) -> None:
@@ -124,9 +133,15 @@ class UnexpectedErrorMiddleware:
 
         try:
             await self.app(scope, receive, tracking_send)
-        except Exception:
+        except ClientDisconnect:
+            logger.info("client left during %s %s", scope.get("method"), scope.get("path"))
+        except Exception as exc:
             if started:
                 raise  # the body cannot be completed: uvicorn logs it and drops the connection
+            expected = storage_error(exc) or (exc if isinstance(exc, SlipwayError) else None)
+            if expected is not None:
+                await slipway_error_response(expected)(scope, receive, send)
+                return
             logger.exception("unexpected error in %s %s", scope.get("method"), scope.get("path"))
             response = error_response(500, SlipwayError.code, "internal server error; the server log has the details")
             await response(scope, receive, send)

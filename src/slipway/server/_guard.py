@@ -49,7 +49,7 @@ from slipway._limits import MAX_JSON_DEPTH, json_too_deep
 from slipway._origins import SAFE_METHODS
 from slipway.errors import InvalidInput, PayloadTooLarge, PermissionDenied, SlipwayError
 from slipway.security import PERMISSION_ATTRIBUTE, Permission, require
-from slipway.server._errors import error_response
+from slipway.server._errors import slipway_error_response
 
 CSRF_HEADER = "x-csrf-token"
 CSRF_COOKIE = "slipway_csrf"  # set by the web UI's pages (slipway.server.ui._csrf)
@@ -108,7 +108,7 @@ class RoutePolicy:
     def refuse(self, scope: Scope, error: SlipwayError) -> Response:
         if self.refusal is not None:
             return self.refusal(Request(scope), error)
-        return error_response(error.http_status, error.code, error.message, field=error.field)
+        return slipway_error_response(error)
 
 
 _NO_ROUTE = RoutePolicy(path="", permission=_UNDECLARED)

@@ -150,7 +150,7 @@ class _Batcher:
 
 
 def _error(exc: SlipwayError) -> JSONResponse:
-    return JSONResponse(exc.to_dict(), status_code=exc.http_status)
+    return JSONResponse(exc.to_dict(), status_code=exc.http_status, headers=exc.http_headers())
 
 
 def _encode(body: Any) -> bytes:

@@ -7,12 +7,17 @@ Contract:
       back on error. On SQLite it starts with ``BEGIN IMMEDIATE`` so writers queue on the lock
       (up to ``busy_timeout``) instead of failing with "database is locked" when two deferred
       transactions both try to upgrade.
-    * Engine errors that mean "the database is not there" become :class:`ServiceUnavailable`.
+    * A caller waits at most ``timeout`` seconds (the ``db_timeout`` setting) for the database:
+      for a lock (SQLite's busy timeout, PostgreSQL's ``lock_timeout``), for a connection from the
+      pool, for PostgreSQL to answer a connection. Past it, and whenever the database is not
+      there, the error is :class:`ServiceUnavailable` (HTTP 503 with ``Retry-After``); a full
+      disk under the database is :class:`InsufficientStorage` (507).
 """
 
 from __future__ import annotations
 
 import contextlib
+import sqlite3
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -20,17 +25,22 @@ from typing import Any
 
 from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import ArgumentError, NoSuchModuleError, OperationalError
+from sqlalchemy.exc import ArgumentError, DBAPIError, NoSuchModuleError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 
-from slipway.errors import InvalidInput, MissingExtra, ServiceUnavailable
+from slipway.errors import InsufficientStorage, InvalidInput, MissingExtra, ServiceUnavailable
 
-SQLITE_BUSY_TIMEOUT_MS = 120_000
+DEFAULT_TIMEOUT_S = 30.0  # the db_timeout setting's default
+# SQLSTATE classes and codes of PostgreSQL that mean "not now": try again later.
+_PG_UNAVAILABLE_CLASSES = ("08", "57")  # connection exceptions; operator intervention (shutdown, cancel)
+_PG_UNAVAILABLE = ("55P03", "40P01", "53300")  # lock not available, deadlock, too many connections
+_PG_FULL = ("53100",)  # disk full
 
 
 class Database:
     """A metadata database chosen by URL (``sqlite:///path`` or ``postgresql+psycopg://...``)."""
 
-    def __init__(self, url: str, *, pool_size: int = 8) -> None:
+    def __init__(self, url: str, *, pool_size: int = 8, timeout: float = DEFAULT_TIMEOUT_S) -> None:
         try:
             parsed = make_url(url)
         except ArgumentError:
@@ -44,14 +54,16 @@ class Database:
             )
         self._migrated = False
         self._lock = threading.Lock()
+        self.timeout = timeout
         try:
             if self.dialect == "sqlite":
-                self.engine = self._sqlite_engine(parsed)
+                self.engine = self._sqlite_engine(parsed, timeout)
             else:
                 if parsed.drivername == "postgresql":
                     parsed = parsed.set(drivername="postgresql+psycopg")
                 self.engine = create_engine(
-                    parsed, pool_size=pool_size, max_overflow=16, pool_pre_ping=True, future=True
+                    parsed, pool_size=pool_size, max_overflow=16, pool_pre_ping=True, future=True,
+                    pool_timeout=timeout, connect_args=_postgres_waits(parsed.query, timeout),
                 )
         except NoSuchModuleError:
             raise InvalidInput(f"unknown database driver in {url!r}", field="db_url") from None
@@ -60,11 +72,11 @@ class Database:
         self._writer = self.engine.execution_options(slipway_write=True)
 
     @staticmethod
-    def _sqlite_engine(url: Any) -> Engine:
+    def _sqlite_engine(url: Any, timeout: float) -> Engine:
         database = url.database
         if database and database != ":memory:" and not database.startswith("file:"):
             Path(database).expanduser().parent.mkdir(parents=True, exist_ok=True)
-        engine = create_engine(url, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000}, future=True)
+        engine = create_engine(url, connect_args={"timeout": timeout}, pool_timeout=timeout, future=True)
 
         @event.listens_for(engine, "connect")
         def _on_connect(dbapi_conn: Any, _record: Any) -> None:
@@ -74,7 +86,7 @@ class Database:
             cur.execute("PRAGMA journal_mode=WAL")
             cur.execute("PRAGMA synchronous=NORMAL")
             cur.execute("PRAGMA foreign_keys=ON")
-            cur.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
+            cur.execute(f"PRAGMA busy_timeout={int(timeout * 1000)}")
             cur.close()
 
         @event.listens_for(engine, "begin")
@@ -118,19 +130,41 @@ class Database:
         return f"Database({self.url.render_as_string(hide_password=True)!r})"
 
 
+def _postgres_waits(query: Any, timeout: float) -> dict[str, Any]:
+    """psycopg's connect arguments that bound the waits, unless the URL sets them itself."""
+    args: dict[str, Any] = {}
+    if "connect_timeout" not in query:
+        args["connect_timeout"] = max(1, round(timeout))
+    if "options" not in query:
+        args["options"] = f"-c lock_timeout={int(timeout * 1000)}"
+    return args
+
+
 @contextlib.contextmanager
 def translate_errors(db: Database) -> Iterator[None]:
-    """Turn engine errors that mean "the database is not there or stayed locked" into ServiceUnavailable."""
+    """Turn engine errors that mean "not now" into ServiceUnavailable, and "full" into InsufficientStorage.
+
+    Our own ``BEGIN IMMEDIATE`` goes straight to the driver, so SQLite's "database is locked"
+    may come as the driver's exception rather than SQLAlchemy's: both are caught.
+    """
+    wait = f"{db.timeout:g}s (server setting db_timeout)"
     try:
         yield
-    except OperationalError as exc:
-        text = str(exc.orig) if exc.orig is not None else str(exc)
-        if "locked" in text or "busy" in text:
+    except PoolTimeout as exc:
+        raise ServiceUnavailable(f"every database connection stayed busy for {wait}; try again later") from exc
+    except (DBAPIError, sqlite3.OperationalError) as exc:
+        original = exc.orig if isinstance(exc, DBAPIError) else exc
+        # Only an operational error's text is read: others (a constraint) may quote stored values.
+        operational = isinstance(original, sqlite3.OperationalError) or isinstance(exc, OperationalError)
+        text = str(original).strip() if operational else ""
+        state = str(getattr(original, "sqlstate", None) or "")
+        if "disk is full" in text or state in _PG_FULL:
+            raise InsufficientStorage(f"the database's disk is full: {text or state}") from exc
+        if "locked" in text or "busy" in text or state in _PG_UNAVAILABLE:
+            raise ServiceUnavailable(f"the database stayed locked for {wait}; try again later") from exc
+        gone = state[:2] in _PG_UNAVAILABLE_CLASSES or (isinstance(exc, DBAPIError) and exc.connection_invalidated)
+        if db.dialect == "postgresql" and (gone or "connect" in text or "connection" in text):
             raise ServiceUnavailable(
-                f"the database stayed locked for {SQLITE_BUSY_TIMEOUT_MS // 1000}s: {text}"
-            ) from exc
-        if db.dialect == "postgresql" and ("connect" in text or "connection" in text):
-            raise ServiceUnavailable(
-                f"cannot reach PostgreSQL at {db.url.render_as_string(hide_password=True)}: {text.strip()}"
+                f"cannot reach PostgreSQL at {db.url.render_as_string(hide_password=True)}: {text or state}"
             ) from exc
         raise

@@ -21,6 +21,7 @@ from slipway._limits import check_json_depth
 from slipway.errors import (
     AlreadyExists,
     Conflict,
+    InsufficientStorage,
     InvalidInput,
     NotFound,
     PayloadTooLarge,
@@ -47,6 +48,7 @@ _CODES: list[tuple[type[SlipwayError], str, int]] = [
     (PermissionDenied, "PERMISSION_DENIED", 403),
     (PayloadTooLarge, "BAD_REQUEST", 413),
     (ServiceUnavailable, "TEMPORARILY_UNAVAILABLE", 503),
+    (InsufficientStorage, "RESOURCE_EXHAUSTED", 507),
 ]
 
 
@@ -62,8 +64,8 @@ def not_implemented(what: str) -> MlflowApiError:
     return MlflowApiError(NOT_IMPLEMENTED, f"{what} is not supported by Slipway's MLflow-compatible API", 501)
 
 
-def mlflow_error(code: str, message: str, status: int) -> JSONResponse:
-    return JSONResponse({"error_code": code, "message": message}, status_code=status)
+def mlflow_error(code: str, message: str, status: int, headers: dict[str, str] | None = None) -> JSONResponse:
+    return JSONResponse({"error_code": code, "message": message}, status_code=status, headers=headers)
 
 
 def error_for(exc: Exception) -> JSONResponse | None:
@@ -73,7 +75,7 @@ def error_for(exc: Exception) -> JSONResponse | None:
     if isinstance(exc, SlipwayError):
         for cls, code, status in _CODES:
             if isinstance(exc, cls):
-                return mlflow_error(code, exc.message, status)
+                return mlflow_error(code, exc.message, status, headers=exc.http_headers())
         return None
     if isinstance(exc, RequestValidationError):
         first = exc.errors()[0] if exc.errors() else {}

@@ -19,8 +19,12 @@ router = APIRouter(route_class=UIRoute)
 def static_file(path: str) -> FileResponse:
     """A file under ``static/``; a path that would leave the folder is simply not found."""
     root = STATIC_DIR.resolve()
-    target = (root / path).resolve()
-    if not target.is_relative_to(root) or not target.is_file():
+    try:
+        target = (root / path).resolve()
+        found = target.is_relative_to(root) and target.is_file()
+    except (ValueError, OSError):  # a NUL byte (x%00.txt), a name too long: no such file either
+        found = False
+    if not found:
         raise NotFound(f"no static file {path!r}")
     # The files change only with the package: browsers may keep them for an hour.
     return FileResponse(target, headers={"Cache-Control": "public, max-age=3600"})

@@ -172,7 +172,9 @@ class UIRoute(APIRoute):
         """The page for a domain error: the login page for a missing login, else an error page."""
         if isinstance(exc, Unauthenticated):
             return _login_redirect(request)
-        return error_page(request, exc.http_status, _TITLES.get(exc.http_status, "Error"), exc.message)
+        page = error_page(request, exc.http_status, _TITLES.get(exc.http_status, "Error"), exc.message)
+        page.headers.update(exc.http_headers())
+        return page
 
     def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
         handler = super().get_route_handler()

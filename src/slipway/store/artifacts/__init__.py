@@ -10,7 +10,7 @@ from slipway.store.artifacts._fsspec import FsspecStorage, s3_options
 from slipway.store.artifacts._local import LocalStorage, write_atomically
 from slipway.store.artifacts._paths import normalize_path
 from slipway.store.artifacts._storage import BlobStorage
-from slipway.store.artifacts._store import ArtifactInfo, ArtifactStore, Owner, blob_key, lock_blobs
+from slipway.store.artifacts._store import ArtifactInfo, ArtifactStore, Owner, blob_key, lock_blobs, sweep_spools
 from slipway.store.artifacts._url import storage_from_url
 
 __all__ = [
@@ -25,5 +25,6 @@ __all__ = [
     "normalize_path",
     "s3_options",
     "storage_from_url",
+    "sweep_spools",
     "write_atomically",
 ]

@@ -33,7 +33,7 @@ from pydantic import BaseModel, ConfigDict
 from sqlalchemy import ColumnElement, Connection, and_, delete, func, literal, or_, select, text, true
 
 from slipway._ids import now_ms
-from slipway.errors import Conflict, InvalidInput, NotFound
+from slipway.errors import Conflict, InvalidInput, NotFound, storage_error
 from slipway.store._db import Database
 from slipway.store._sql import insert_ignore, upsert
 from slipway.store.artifacts._local import write_atomically
@@ -95,6 +95,36 @@ class _Blob:
     sha256: str
     size: int
     spool: Path  # the local copy, kept until the paths are recorded (see lock_blobs)
+
+
+SPOOL_PREFIX = "slipway-spool-"
+
+
+def sweep_spools(folder: str | Path | None = None) -> list[Path]:
+    """Remove the spool files that processes killed mid-upload left in ``folder`` (the temp folder).
+
+    A spool's name holds its process id; a spool whose process no longer runs is nobody's.
+    Returns what was removed. A server calls it as it starts.
+    """
+    removed = []
+    with os.scandir(folder or tempfile.gettempdir()) as entries:
+        for entry in entries:
+            pid = entry.name.removeprefix(SPOOL_PREFIX).partition("-")[0]
+            if entry.name.startswith(SPOOL_PREFIX) and pid.isdigit() and not _running(int(pid)):
+                with contextlib.suppress(FileNotFoundError):
+                    os.unlink(entry.path)
+                    removed.append(Path(entry.path))
+    return removed
+
+
+def _running(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # another user's process
+        return True
+    return True
 
 
 class ArtifactStore:
@@ -211,7 +241,8 @@ class ArtifactStore:
 
         The spool stays until :meth:`_record` is done with it (which removes it).
         """
-        fd, name = tempfile.mkstemp(prefix="slipway-spool-")
+        # The process id in the name tells a spool left by a process killed mid-upload (sweep_spools).
+        fd, name = tempfile.mkstemp(prefix=f"{SPOOL_PREFIX}{os.getpid()}-")
         spool = Path(name)
         try:
             digest = hashlib.sha256()
@@ -225,8 +256,10 @@ class ArtifactStore:
             key = blob_key(blob.sha256)
             if not self._storage.exists(key):
                 self._storage.put_file(key, spool)
-        except BaseException:
+        except BaseException as exc:
             spool.unlink(missing_ok=True)
+            if (full := storage_error(exc)) is not None:
+                raise full from exc
             raise
         return blob
 
