@@ -152,7 +152,7 @@ def start_mlflow(session: Session, model: object, example: object) -> str:
     try:
         import mlflow.sklearn
     except ImportError:
-        raise NotAvailable("mlflow is not installed: pip install 'slipway[bench]'") from None
+        raise NotAvailable("mlflow is not installed: pip install 'slipway-mlops[bench]'") from None
     folder = session.folder("mlflow")
     mlflow.sklearn.save_model(model, str(folder / "model"), input_example=example)
     port = free_port()

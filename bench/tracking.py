@@ -691,7 +691,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.no_mlflow:
         mlflow_missing = "skipped: --no-mlflow"
     elif not mlflow_importable():
-        mlflow_missing = "mlflow not installed: pip install 'slipway[bench]'"
+        mlflow_missing = "mlflow not installed: pip install 'slipway-mlops[bench]'"
 
     seed = seed_runs(sizes.search_runs) if "d" in selected else []
     modes = args.engine_names

@@ -25,6 +25,8 @@ from __future__ import annotations
 import errno
 from typing import Any, ClassVar
 
+from slipway._version import install_hint
+
 
 class SlipwayError(Exception):
     """Root of every error Slipway raises on purpose."""
@@ -159,7 +161,7 @@ class MissingExtra(SlipwayError, ImportError):
 
     def __init__(self, extra: str, module: str) -> None:
         super().__init__(
-            f"{module} is not installed; install it with: pip install 'slipway[{extra}]'",
+            f"{module} is not installed; install it with: {install_hint(extra)}",
             details={"extra": extra, "module": module},
         )
 

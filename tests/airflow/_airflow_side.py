@@ -76,7 +76,7 @@ def main(config_path: str) -> None:
     out: dict[str, Any] = {}
 
     manager = ProvidersManager()
-    provider = manager.providers["slipway"]
+    provider = manager.providers["slipway-mlops"]  # by distribution name
     out["provider"] = {
         "version": provider.version,
         "hook": manager.hooks["slipway"].hook_class_name,

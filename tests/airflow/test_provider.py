@@ -5,7 +5,7 @@ machine into the reference cache (tests/_reference_venv.py) with Airflow, Slipwa
 dependencies and hatchling; its database is migrated once into a template there. Each run
 installs this checkout's Slipway (no dependencies, no download) into a folder on the venv's
 path, so Airflow discovers the provider through its entry point as it would after
-``pip install 'slipway[airflow]'``.
+``pip install 'slipway-mlops[airflow]'``.
 """
 
 from __future__ import annotations

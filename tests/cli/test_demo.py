@@ -130,4 +130,4 @@ def test_without_scikit_learn_the_demo_names_the_extra(
 ) -> None:
     monkeypatch.setitem(sys.modules, "sklearn", None)  # what an install without the extra looks like
     result = cli("demo")
-    assert result.exit_code == 4 and "pip install 'slipway[sklearn]'" in result.stderr
+    assert result.exit_code == 4 and "pip install 'slipway-mlops[sklearn]'" in result.stderr

@@ -16,7 +16,7 @@ Cli = Callable[..., Result]  # the `cli` fixture: run `slipway ARGS...` in-proce
 def test_version(cli: Cli) -> None:
     result = cli("--version")
     assert result.exit_code == 0
-    assert result.stdout == f"slipway {__version__}\n"
+    assert result.stdout == f"slipway {__version__} (slipway-mlops)\n"  # pip installs it as slipway-mlops
 
 
 @pytest.mark.parametrize(("args", "code"), [(["--help"], 0), ([], 2)])  # bare `slipway`: help as a usage hint

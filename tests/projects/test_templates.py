@@ -12,6 +12,7 @@ import pytest
 import yaml
 from typer.testing import CliRunner, Result
 
+from slipway import __version__
 from slipway.cli import app
 from slipway.errors import Conflict, InvalidInput, NotFound
 from slipway.projects import init_project, list_templates
@@ -51,6 +52,8 @@ def test_a_project_has_a_pipeline_deployment_tests_and_ci_for_three_systems(proj
     assert 'group = "rings"' in (project / "project.toml").read_text()
     assert "${{ secrets.SLIPWAY_TOKEN }}" in (project / ".github/workflows/ci.yml").read_text()
     assert "{{" not in (project / "README.md").read_text()
+    # Installs Slipway under its published name, at least the version that wrote the project.
+    assert f"slipway-mlops[sklearn,postgres,s3]>={__version__}" in (project / "requirements.txt").read_text()
 
 
 def test_github_actions_tests_builds_and_deploys_production_behind_a_protected_environment(project: Path) -> None:

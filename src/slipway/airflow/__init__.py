@@ -1,7 +1,7 @@
 """Slipway's Airflow provider: run the model loop from Airflow DAGs against a ``slipway server``.
 
 Airflow finds it through the ``apache_airflow_provider`` entry point (``pip install
-'slipway[airflow]'``, in the environment Airflow runs in), which points at
+'slipway-mlops[airflow]'``, in the environment Airflow runs in), which points at
 :func:`get_provider_info`. The parts live where Airflow users look for them:
 
 - :mod:`slipway.airflow.hooks`: :class:`~slipway.airflow.hooks.SlipwayHook`, a connection of type
@@ -19,7 +19,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from slipway._version import __version__
+from slipway._version import DISTRIBUTION, __version__
 
 CONNECTION_TYPE = "slipway"
 INTEGRATION = "Slipway"
@@ -31,7 +31,7 @@ def get_provider_info() -> dict[str, Any]:
     """What Airflow's providers manager reads: the hook, operators, sensors, triggers and connection form."""
     modules = {kind: [f"slipway.airflow.{kind}"] for kind in ("hooks", "operators", "sensors", "triggers")}
     return {
-        "package-name": "slipway",
+        "package-name": DISTRIBUTION,
         "name": "Slipway",
         "description": "Start and follow Slipway pipeline executions, register, approve and deploy model "
         "versions and run monitors on a slipway server.",

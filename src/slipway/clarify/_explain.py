@@ -124,7 +124,7 @@ def explain(
 
     Raises:
         InvalidInput: for unknown columns or method, an empty table, or a non-numeric output.
-        MissingExtra: when ``shap`` is not installed (``pip install 'slipway[clarify]'``).
+        MissingExtra: when ``shap`` is not installed (``pip install 'slipway-mlops[clarify]'``).
     """
     if method not in METHODS:
         raise InvalidInput(f"method must be one of {', '.join(METHODS)}, not {method!r}", field="method")

@@ -9,7 +9,7 @@ from slipway.errors import MissingExtra
 
 
 def load(module: str, extra: str) -> ModuleType:
-    """Import ``module``, or raise :class:`MissingExtra` naming ``pip install 'slipway[extra]'``."""
+    """Import ``module``, or raise :class:`MissingExtra` naming the pip command that installs ``extra``."""
     try:
         return importlib.import_module(module)
     except ImportError:

@@ -31,7 +31,7 @@ def demo(
     capture, send traffic, baseline and monitor it, send drifted traffic, raise an alarm, let a rule
     start the retraining pipeline, approve the new version and let a rule roll it out as a canary.
     Everything lands in the local store (`./.slipway`, or `SLIPWAY_HOME`); a second run makes
-    objects of its own (abalone-demo-2, ...). Needs scikit-learn: `pip install 'slipway[sklearn]'`.
+    objects of its own (abalone-demo-2, ...). Needs scikit-learn: `pip install 'slipway-mlops[sklearn]'`.
 
     With --serve, the UI stays up afterwards on this machine only, without authentication.
     """

@@ -13,7 +13,7 @@ from typing import Annotated, Any
 import typer
 from typer.core import TyperGroup
 
-from slipway._version import __version__
+from slipway._version import DISTRIBUTION, __version__
 from slipway.cli import _output
 from slipway.cli._alarms import alarms_app
 from slipway.cli._automation import gc, hooks_app, rules_app, schedules_app
@@ -94,7 +94,7 @@ class _SlipwayGroup(TyperGroup):
 def _show_version(value: bool) -> None:
     """Print the version and stop before any subcommand runs (``--version`` is eager)."""
     if value:
-        typer.echo(f"slipway {__version__}")
+        typer.echo(f"slipway {__version__} ({DISTRIBUTION})")
         raise typer.Exit()
 
 
@@ -114,7 +114,7 @@ def _root(
     version: Annotated[
         bool,
         typer.Option("--version", "-V", callback=_show_version, is_eager=True,
-                     help="Print the installed Slipway version and exit."),
+                     help=f"Print the installed Slipway version (pip: {DISTRIBUTION}) and exit."),
     ] = False,
 ) -> None:
     """Parse the root options; the subcommands do the work."""

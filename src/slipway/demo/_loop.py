@@ -186,7 +186,7 @@ def run_loop_demo(backend: Backend, say: Say = print) -> DemoResult:
     """Run the whole loop in ``backend``'s store, printing each stage through ``say``.
 
     Raises:
-        MissingExtra: without scikit-learn (``pip install 'slipway[sklearn]'``).
+        MissingExtra: without scikit-learn (``pip install 'slipway-mlops[sklearn]'``).
         SlipwayError: if a stage does not end as it should (a failed pipeline, a rollout that does
             not finish), naming the stage.
     """

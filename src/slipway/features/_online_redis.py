@@ -46,7 +46,7 @@ class RedisOnlineStore(OnlineStore):
         prefix: put before every key; several stores (or tests) share one server this way.
 
     Raises:
-        MissingExtra: if the redis package is not installed (``pip install 'slipway[redis]'``).
+        MissingExtra: if the redis package is not installed (``pip install 'slipway-mlops[redis]'``).
 
     Example:
         >>> store = RedisOnlineStore("redis://127.0.0.1:6379/0")
