@@ -27,6 +27,7 @@ WIDTH = 120
 DOMAINS = [
     ("TrackingApi", "slipway.tracking:TrackingService", "slipway.client._tracking:RemoteTracking"),
     ("RegistryApi", "slipway.registry:RegistryService", "slipway.client._registry:RemoteRegistry"),
+    ("ServingApi", "slipway.serving:ServingService", "slipway.client._serving:RemoteServing"),
 ]
 HEADER = '''"""What each ``Client`` attribute offers, embedded or remote: one Protocol per domain.
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 import functools
 import importlib.util
 import inspect
+import typing
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -23,9 +24,11 @@ from slipway import Client
 from slipway._operations import arguments, operations_of
 from slipway.client._operations import RemoteApi
 from slipway.client._registry import RemoteRegistry
+from slipway.client._serving import RemoteServing
 from slipway.client._tracking import RemoteTracking
 from slipway.errors import SlipwayError
 from slipway.registry import RegistryService
+from slipway.serving import ServingService
 from slipway.tracking import TrackingService
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -34,18 +37,25 @@ ROOT = Path(__file__).resolve().parents[2]
 DOMAINS: dict[str, tuple[type, type]] = {
     "tracking": (TrackingService, RemoteTracking),
     "registry": (RegistryService, RemoteRegistry),
+    "serving": (ServingService, RemoteServing),
 }
 
 # Public service methods with no remote twin, and why. Everything else must have one.
 SERVER_ONLY: dict[str, dict[str, str]] = {
     "tracking": {},
     "registry": {},
+    "serving": {  # the data plane's reports: serving processes make them in the server, next to the store
+        "advance": "a serving process moves the rollout on from the traffic it saw",
+        "confirm": "a serving process acknowledges the revision it serves",
+        "fail": "a serving process reports a model it could not load",
+    },
 }
 
 # Remote methods with no embedded twin, and why.
 REMOTE_ONLY: dict[str, dict[str, str]] = {
     "tracking": {"revealing_secrets": "embedded callers read the store itself; a server redacts unless asked"},
     "registry": {},
+    "serving": {},
 }
 
 
@@ -65,15 +75,20 @@ def test_every_service_method_has_a_remote_twin(domain: str) -> None:
     assert not set(SERVER_ONLY[domain]) & _public(remote), "a server-only method that a remote client has"
 
 
+def _shape(method: Any, dropped: set[str] = frozenset()) -> list[tuple[str, Any, Any, Any]]:
+    """(name, kind, default, Python type) of each parameter and the result (the types without ``Annotated``'s
+    wire details, so a hand-written twin may spell them its own way)."""
+    hints = typing.get_type_hints(method)
+    params = [p for p in inspect.signature(method).parameters.values() if p.name not in dropped]
+    return [(p.name, p.kind, p.default, hints.get(p.name)) for p in params] + [("->", None, None, hints.get("return"))]
+
+
 @pytest.mark.parametrize("domain", sorted(DOMAINS))
 def test_remote_twins_have_the_services_signatures(domain: str) -> None:
     service, remote = DOMAINS[domain]
     for name in sorted(_public(service) - set(SERVER_ONLY[domain])):
         method = getattr(service, name)
-        embedded = inspect.signature(method)
-        dropped = _server_supplied(method)
-        embedded = embedded.replace(parameters=[p for p in embedded.parameters.values() if p.name not in dropped])
-        assert inspect.signature(getattr(remote, name)) == embedded, f"{domain}.{name}"
+        assert _shape(getattr(remote, name)) == _shape(method, _server_supplied(method)), f"{domain}.{name}"
 
 
 def test_the_client_protocols_follow_the_services() -> None:

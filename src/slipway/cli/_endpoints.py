@@ -24,8 +24,8 @@ from slipway.cli._output import JsonFlag
 from slipway.client import Client
 
 if TYPE_CHECKING:
-    from slipway.client._serving import RemoteServing
-    from slipway.serving import Deployment, Endpoint, ServingService
+    from slipway.client._protocols import ServingApi
+    from slipway.serving import Deployment, Endpoint
 
 endpoints_app = typer.Typer(
     help="Endpoints serve registered model versions over HTTP: variants with traffic weights, shadow "
@@ -52,7 +52,7 @@ _PRODUCTION_HELP = "A production endpoint: creating or changing it needs the app
 
 
 @contextlib.contextmanager
-def open_serving() -> Iterator[ServingService | RemoteServing]:
+def open_serving() -> Iterator[ServingApi]:
     """The serving control plane for the current settings, closed when the command is done."""
     with Client(load_settings()) as client:
         yield client.serving

@@ -20,15 +20,13 @@ if TYPE_CHECKING:
     from slipway.client._features import RemoteFeatures
     from slipway.client._monitoring import RemoteMonitoring
     from slipway.client._pipelines import RemotePipelines
-    from slipway.client._protocols import RegistryApi, TrackingApi
+    from slipway.client._protocols import RegistryApi, ServingApi, TrackingApi
     from slipway.client._security import RemoteSecurity
-    from slipway.client._serving import RemoteServing
     from slipway.datasets import DatasetService
     from slipway.features import FeatureService
     from slipway.monitoring import MonitoringService
     from slipway.pipelines import PipelineService
     from slipway.security import SecurityService
-    from slipway.serving import ServingService
 
 
 class Client:
@@ -134,13 +132,13 @@ class Client:
         return RemotePipelines(self._http)
 
     @functools.cached_property
-    def serving(self) -> ServingService | RemoteServing:
+    def serving(self) -> ServingApi:
         """Endpoints and deployments; built on first use, since it brings the model flavors."""
         if self._http is None:
             return self.backend.serving
         from slipway.client._serving import RemoteServing  # brings slipway.serving: import on first use
 
-        return RemoteServing(self._http)
+        return RemoteServing.connect(self._http)
 
     @functools.cached_property
     def security(self) -> SecurityService | RemoteSecurity:

@@ -233,6 +233,9 @@ def _remote_method(name: str, method: Callable[..., Any], ops: tuple[Operation, 
     remote.__name__ = name
     remote.__doc__ = method.__doc__
     remote.__signature__ = signature  # type: ignore[attr-defined]
+    # typing.get_type_hints reads these, resolved in the service's module (found through __wrapped__).
+    remote.__annotations__ = {k: v for k, v in method.__annotations__.items() if k not in server_only}
+    remote.__wrapped__ = method  # type: ignore[attr-defined]
     return remote
 
 

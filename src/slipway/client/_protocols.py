@@ -29,6 +29,8 @@ from slipway.registry._validation import (
     StatusName,
     Tags,
 )
+from slipway.serving._records import Alarms, CaptureConfig, Deployment, Endpoint, GroundTruth, Strategy
+from slipway.serving._service import Count, EndpointName, InferenceIds, Settings, Variants
 from slipway.store.artifacts import ArtifactInfo
 from slipway.tracking import _validation as v
 from slipway.tracking._records import Experiment, Metric, Run, RunComparison, RunPage, RunStatus
@@ -294,3 +296,48 @@ class RegistryApi(Protocol):
     def archive_version(self, group: GroupPath, version: int) -> ModelVersion: ...
 
     def unarchive_version(self, group: GroupPath, version: int) -> ModelVersion: ...
+
+
+class ServingApi(Protocol):
+    """``Client.serving``: see :class:`slipway.serving.ServingService`."""
+
+    def get_endpoint(self, name: EndpointName) -> Endpoint: ...
+
+    def list_endpoints(self) -> list[Endpoint]: ...
+
+    def list_deployments(self, name: EndpointName) -> list[Deployment]: ...
+
+    def create_endpoint(
+        self,
+        name: str,
+        variants: Variants,
+        *,
+        capture: Annotated[CaptureConfig | Mapping[str, Any], Settings] | None = None,
+        alarms: Annotated[Alarms | Mapping[str, Any], Settings] | None = None,
+        force: bool = False,
+        production: bool = False,
+    ) -> Endpoint: ...
+
+    def update_endpoint(
+        self,
+        name: EndpointName,
+        variants: Variants | None = None,
+        *,
+        strategy: Annotated[Strategy | Mapping[str, Any], Settings] | None = None,
+        capture: Annotated[CaptureConfig | Mapping[str, Any], Settings] | None = None,
+        alarms: Annotated[Alarms | Mapping[str, Any], Settings] | None = None,
+        force: bool = False,
+        production: bool | None = None,
+    ) -> Endpoint: ...
+
+    def rollback(self, name: EndpointName, reason: str = 'rolled back by hand') -> Endpoint: ...
+
+    def delete_endpoint(self, name: EndpointName) -> None: ...
+
+    def put_ground_truth(
+        self,
+        name: EndpointName,
+        labels: Annotated[Iterable[GroundTruth | Mapping[str, Any]], Wire(list[Any])],
+    ) -> Count: ...
+
+    def get_ground_truth(self, name: EndpointName, inference_ids: InferenceIds | None = None) -> list[GroundTruth]: ...

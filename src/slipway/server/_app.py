@@ -30,11 +30,10 @@ from slipway.server._operations import add_operation_routes, ordered
 from slipway.server._pipeline_routes import router as pipeline_router
 from slipway.server._scheduling import scheduler_lifespan
 from slipway.server._security_routes import router as security_router
-from slipway.server._serving_routes import router as serving_router
 from slipway.server._workers import run_workers
 from slipway.server.mlflow import mount_mlflow
 from slipway.server.ui import ui_router
-from slipway.serving import ServingHost, mount_inference
+from slipway.serving import ServingHost, ServingService, mount_inference
 from slipway.store.artifacts import sweep_spools
 from slipway.tracking import TrackingService
 
@@ -99,8 +98,8 @@ def create_app(backend: Backend, *, auth: bool = True, allowed_hosts: Sequence[s
     declared = APIRouter()  # the routes derived from the services' declared operations (slipway._operations)
     add_operation_routes(declared, TrackingService, "tracking")
     add_operation_routes(declared, RegistryService, "registry")
+    add_operation_routes(declared, ServingService, "serving")
     api.include_router(ordered(declared))
-    api.include_router(serving_router)
     api.include_router(dataset_router)
     api.include_router(feature_router)
     api.include_router(monitoring_router)

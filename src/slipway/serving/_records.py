@@ -171,3 +171,9 @@ class GroundTruth(Record):
 
     inference_id: str = Field(min_length=1, max_length=64)
     label: Any
+
+
+class Stored(BaseModel):
+    """How many labels an upload stored: the JSON answer of ``put_ground_truth``."""
+
+    stored: int

@@ -17,13 +17,15 @@ from __future__ import annotations
 import datetime as dt
 import json
 from collections.abc import Iterable, Mapping, Sequence
-from typing import Any
+from typing import Annotated, Any
 
+from pydantic import Field
 from sqlalchemy import Connection, Row, delete, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from slipway._ids import ms_to_datetime, new_id, now_ms
 from slipway._names import SHORT_WORD
+from slipway._operations import Api, Wire
 from slipway._principal import current_principal
 from slipway.errors import AlreadyExists, Conflict, InvalidInput, NotFound, PermissionDenied
 from slipway.events import record_change
@@ -38,6 +40,7 @@ from slipway.serving._records import (
     Endpoint,
     EndpointStatus,
     GroundTruth,
+    Stored,
     Strategy,
     Variant,
     VariantSpec,
@@ -58,6 +61,16 @@ def check_endpoint_name(name: object, field: str = "name") -> str:
         InvalidInput: unless 1 to 64 letters, digits, ``_ . -``, starting with a letter or digit.
     """
     return SHORT_WORD.check(name, field, f"endpoint {field}")
+
+
+EndpointName = Annotated[str, Wire(to_wire=check_endpoint_name)]  # checked first: it goes into the URL path
+_VARIANTS = 'a list of {"model": "GROUP/VERSION", "name", "weight", "workers", "shadow"}'
+Variants = Annotated[Sequence[VariantSpec | Mapping[str, Any]], Wire(list[Any]), Field(description=_VARIANTS)]
+# Settings travel as plain objects: the service checks them, so a remote caller gets the same error naming the field.
+Settings = Wire(dict[str, Any])
+InferenceIds = Annotated[Iterable[str], Wire(list[str], name="inference_id")]  # inference_id=...&inference_id=...
+Count = Annotated[int, Wire(Stored, to_wire=lambda n: Stored(stored=n), from_wire=lambda s: s.stored)]
+api = Api("serving")  # the REST routes and remote methods derive from these declarations (slipway._operations)
 
 
 class ServingService:
@@ -82,19 +95,22 @@ class ServingService:
 
     # ----------------------------------------------------------------- reading
 
+    @api.get("/endpoints/{name}")
     @requires(Permission.READ)
-    def get_endpoint(self, name: str) -> Endpoint:
+    def get_endpoint(self, name: EndpointName) -> Endpoint:
         with self._db.read() as conn:
             return self._endpoint(conn, _endpoint_row(conn, name))
 
+    @api.get("/endpoints")
     @requires(Permission.READ)
     def list_endpoints(self) -> list[Endpoint]:
         with self._db.read() as conn:
             rows = conn.execute(select(endpoints).order_by(endpoints.c.name)).all()
             return [self._endpoint(conn, row) for row in rows]
 
+    @api.get("/endpoints/{name}/deployments")
     @requires(Permission.READ)
-    def list_deployments(self, name: str) -> list[Deployment]:
+    def list_deployments(self, name: EndpointName) -> list[Deployment]:
         """Every deployment of the endpoint, newest first."""
         d = endpoint_deployments.c
         with self._db.read() as conn:
@@ -106,23 +122,26 @@ class ServingService:
 
     # ----------------------------------------------------------------- changes
 
+    @api.post("/endpoints", status=201)
     @requires(Permission.READ)
     def create_endpoint(
         self,
         name: str,
-        variants: Sequence[VariantSpec | Mapping[str, Any]],
+        variants: Variants,
         *,
-        capture: CaptureConfig | Mapping[str, Any] | None = None,
-        alarms: Alarms | Mapping[str, Any] | None = None,
+        capture: Annotated[CaptureConfig | Mapping[str, Any], Settings] | None = None,
+        alarms: Annotated[Alarms | Mapping[str, Any], Settings] | None = None,
         force: bool = False,
         production: bool = False,
     ) -> Endpoint:
         """Create an endpoint serving ``variants``; it is ``Creating`` until a server serves it.
 
         Args:
-            force: serve versions that are not ``Approved``; only an admin may.
-            production: mark the endpoint as production: creating, changing, rolling back or
-                deleting it then needs the deploy_production permission (approvers and admins).
+            capture: {"sampling_percent", "max_records_per_file"}
+            alarms: {"max_error_rate", "max_p99_ms", "min_requests"}
+            force: serve versions that are not Approved (admins only)
+            production: a production endpoint: changing it needs the approver role (creating, changing,
+                rolling back or deleting it needs the deploy_production permission: approvers and admins)
 
         Raises:
             AlreadyExists: if an endpoint has that name.
@@ -169,15 +188,16 @@ class ServingService:
             raise AlreadyExists(f"endpoint {name!r} already exists", field="name") from None
         return self.get_endpoint(name)
 
+    @api.patch("/endpoints/{name}")
     @requires(Permission.READ)
     def update_endpoint(
         self,
-        name: str,
-        variants: Sequence[VariantSpec | Mapping[str, Any]] | None = None,
+        name: EndpointName,
+        variants: Variants | None = None,
         *,
-        strategy: Strategy | Mapping[str, Any] | None = None,
-        capture: CaptureConfig | Mapping[str, Any] | None = None,
-        alarms: Alarms | Mapping[str, Any] | None = None,
+        strategy: Annotated[Strategy | Mapping[str, Any], Settings] | None = None,
+        capture: Annotated[CaptureConfig | Mapping[str, Any], Settings] | None = None,
+        alarms: Annotated[Alarms | Mapping[str, Any], Settings] | None = None,
         force: bool = False,
         production: bool | None = None,
     ) -> Endpoint:
@@ -185,6 +205,10 @@ class ServingService:
 
         ``production`` True or False marks or unmarks the endpoint as production; either change,
         and any change of a production endpoint, needs the deploy_production permission.
+
+        Args:
+            strategy: {"kind": all_at_once|canary|linear, "share", "bake_seconds"}
+            production: mark (true) or unmark (false) as production: approvers only
 
         Raises:
             Conflict: while another deployment is in progress, or for a version not approved.
@@ -228,8 +252,9 @@ class ServingService:
             )
         return self.get_endpoint(name)
 
+    @api.post("/endpoints/{name}/rollback")
     @requires(Permission.READ)
-    def rollback(self, name: str, reason: str = "rolled back by hand") -> Endpoint:
+    def rollback(self, name: EndpointName, reason: str = "rolled back by hand") -> Endpoint:
         """Undo the deployment in progress or, if none is, the last one that succeeded.
 
         Raises:
@@ -244,8 +269,9 @@ class ServingService:
             _roll_back(conn, row, deployment, reason)
         return self.get_endpoint(name)
 
+    @api.delete("/endpoints/{name}")
     @requires(Permission.READ)
-    def delete_endpoint(self, name: str) -> None:
+    def delete_endpoint(self, name: EndpointName) -> None:
         """Delete the endpoint and its history; servers stop serving it at their next poll."""
         with self._db.write() as conn:
             row = _endpoint_row(conn, name, lock=True)
@@ -314,9 +340,15 @@ class ServingService:
 
     # ----------------------------------------------------------------- ground truth
 
+    @api.post("/endpoints/{name}/ground-truth")
     @requires(Permission.WRITE)
-    def put_ground_truth(self, name: str, labels: Iterable[GroundTruth | Mapping[str, Any]]) -> int:
+    def put_ground_truth(
+        self, name: EndpointName, labels: Annotated[Iterable[GroundTruth | Mapping[str, Any]], Wire(list[Any])]
+    ) -> Count:
         """Store labels for captured inferences (a later upload for the same id replaces it).
+
+        Args:
+            labels: a list of {"inference_id", "label"}
 
         Returns:
             how many labels were stored.
@@ -351,8 +383,9 @@ class ServingService:
             )
         return len(parsed)
 
+    @api.get("/endpoints/{name}/ground-truth")
     @requires(Permission.READ)
-    def get_ground_truth(self, name: str, inference_ids: Iterable[str] | None = None) -> list[GroundTruth]:
+    def get_ground_truth(self, name: EndpointName, inference_ids: InferenceIds | None = None) -> list[GroundTruth]:
         """Labels of the endpoint's inferences (of ``inference_ids`` only, when given), by id."""
         g = endpoint_ground_truth.c
         with self._db.read() as conn:
