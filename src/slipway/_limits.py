@@ -2,18 +2,23 @@
 
 A server parses what anyone sends it and keeps what it is told to keep, so both are bounded.
 These limits live here, below every domain, so a service checks the same numbers whichever face
-called it (REST, the MLflow API, the web UI, the CLI, the SDK), and the docs quote them from one
-place (docs/security-hardening.md, "Limits").
+called it (REST, the MLflow API, the web UI, the CLI, the SDK), and docs/security-hardening.md
+("Limits") quotes them from one place. Names have theirs in :mod:`slipway._names` (each kind's rule
+says its length), re-exported here.
 
 ========================  ==========  =========================================================
 limit                     value       what it bounds
 ========================  ==========  =========================================================
 ``MAX_JSON_DEPTH``        64          nesting of any JSON body or JSON field a server parses
-``MAX_NAME``              256         names of runs and experiments (other names are shorter)
+``MAX_NAME``              256         free-text names (experiments, runs); other names are
+                                      shorter (128: datasets, groups, pipelines, ...)
 ``MAX_KEY``               250         param, tag and metric keys
 ``MAX_VALUE``             8,000       param and tag values
-``MAX_DESCRIPTION``       16,384      descriptions, notes and comments: free text people write
-``MAX_TEXT``              65,536      any other free text stored as given (messages, sources)
+``MAX_COMMENT``           4,000       comments of approvals and alias moves
+``MAX_DESCRIPTION``       16,384      descriptions people write: experiments, model groups and
+                                      versions, datasets, feature groups, pipelines and their
+                                      parameters, batch transforms
+``MAX_TEXT``              65,536      any other free text kept as given (a dataset's source)
 ========================  ==========  =========================================================
 
 Example:
@@ -27,12 +32,14 @@ from __future__ import annotations
 
 import re
 
+from slipway._names import DISPLAY, KEY
 from slipway.errors import InvalidInput
 
 MAX_JSON_DEPTH = 64
-MAX_NAME = 256
-MAX_KEY = 250
+MAX_NAME = DISPLAY.max_length
+MAX_KEY = KEY.max_length
 MAX_VALUE = 8000
+MAX_COMMENT = 4000
 MAX_DESCRIPTION = 16_384
 MAX_TEXT = 65_536
 
@@ -41,11 +48,13 @@ _INNERMOST = re.compile(rb"\[\]|\{\}")
 
 
 def check_text(value: str | None, field: str, limit: int = MAX_TEXT) -> str | None:
-    """``value`` if it is at most ``limit`` characters long (None passes).
+    """``value`` if it is text of at most ``limit`` characters (None passes).
 
     Raises:
         InvalidInput: naming ``field``, its length and the limit.
     """
+    if value is not None and not isinstance(value, str):
+        raise InvalidInput(f"{field} must be text, not {type(value).__name__}", field=field)
     if value is not None and len(value) > limit:
         raise InvalidInput(f"{field} is {len(value):,} characters long; the limit is {limit:,}", field=field)
     return value

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import socket
 import uuid
+from pathlib import Path
 
 import httpx
 import pytest
@@ -16,7 +17,9 @@ from _server import LiveServer
 
 from slipway import load_settings
 from slipway._backend import Backend
-from slipway._limits import MAX_JSON_DEPTH
+from slipway._limits import MAX_DESCRIPTION, MAX_JSON_DEPTH
+from slipway.pipelines import Pipeline
+from slipway.pipelines.steps import WaitStep
 from slipway.security import Permission
 from slipway.server import create_app
 from slipway.server._guard import RouteIndex, RoutePolicy
@@ -99,6 +102,62 @@ def test_deeply_nested_json_to_an_endpoint_is_a_400(hardened: LiveServer) -> Non
                       headers={**hardened.headers, "Content-Type": "application/json"})
     assert resp.status_code == 400, resp.text
     assert resp.json()["error"]["code"] == "INVALID_INPUT"
+
+
+# ------------------------------------------------------------------------------ free-text limits
+
+TOO_LONG = "d" * (MAX_DESCRIPTION + 1)  # well under the body limit: the service, not the size, refuses
+
+
+def _description_calls(api: httpx.Client, hardened: LiveServer) -> dict[str, httpx.Response]:
+    """Every face that takes a description, sent one a character too long."""
+    name = f"long-{uuid.uuid4().hex[:8]}"
+    experiment = api.post("/experiments", json={"name": f"{name}-e"}).json()["id"]
+    api.post("/model-groups", json={"name": f"{name}-g"}).raise_for_status()
+    (Path(hardened.settings.dataset_roots[0]) / f"{name}.csv").write_text("a,b\n1,2\n")  # type: ignore[index]
+    definition = {**Pipeline(f"{name}-p", [WaitStep("Wait")], description="short").definition(),
+                  "description": TOO_LONG}
+    mlflow = f"{hardened.url}/api/2.0/mlflow/registered-models/create"
+    return {
+        "POST /experiments": api.post("/experiments", json={"name": name, "description": TOO_LONG}),
+        "PATCH /experiments/{id}": api.patch(f"/experiments/{experiment}", json={"description": TOO_LONG}),
+        "POST /model-groups": api.post("/model-groups", json={"name": name, "description": TOO_LONG}),
+        "PATCH /model-groups/{name}": api.patch(f"/model-groups/{name}-g", json={"description": TOO_LONG}),
+        "POST /pipelines": api.post("/pipelines", json={"definition": definition}),
+        "POST /datasets/{name}/versions/from-uri": api.post(
+            f"/datasets/{name}/versions/from-uri",
+            json={"uri": str(Path(hardened.settings.dataset_roots[0]) / f"{name}.csv"),  # type: ignore[index]
+                  "format": "csv", "description": TOO_LONG}),
+        "MLflow registered-models/create": httpx.post(mlflow, json={"name": name, "description": TOO_LONG},
+                                                      headers=hardened.headers, timeout=TIMEOUT),
+    }
+
+
+def test_a_description_over_the_limit_is_refused_by_every_face(api: httpx.Client, hardened: LiveServer) -> None:
+    answers = _description_calls(api, hardened)
+    wrong = {call: f"{r.status_code} {r.text[:200]}" for call, r in answers.items()
+             if r.status_code != 400 or f"{MAX_DESCRIPTION:,}" not in r.text}
+    assert not wrong
+    audit = api.get("/audit", params={"limit": 200}).text
+    assert TOO_LONG not in audit  # nothing of it reached the audit trail
+
+
+def test_a_description_at_the_limit_is_kept(api: httpx.Client) -> None:
+    resp = api.post("/experiments", json={"name": f"long-{uuid.uuid4().hex[:8]}", "description": TOO_LONG[:-1]})
+    assert resp.status_code == 201, resp.text
+    assert resp.json()["description"] == TOO_LONG[:-1]
+
+
+def test_the_sdk_is_held_to_the_same_limit(tmp_path: Path) -> None:
+    from slipway import InvalidInput
+
+    backend = Backend(load_settings(env={}, cwd=tmp_path, home=str(tmp_path)))
+    try:
+        with pytest.raises(InvalidInput, match="description") as refused:
+            backend.tracking.create_experiment("embedded", description=TOO_LONG)
+        assert refused.value.field == "description"
+    finally:
+        backend.close()
 
 
 # ------------------------------------------------------------------------- what routes declare

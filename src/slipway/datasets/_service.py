@@ -20,6 +20,7 @@ from sqlalchemy import Connection, Row, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from slipway._ids import ms_to_datetime, new_id, now_ms
+from slipway._limits import MAX_DESCRIPTION, check_text
 from slipway._principal import current_principal
 from slipway.datasets._diff import diff_versions
 from slipway.datasets._names import check_name, check_tags
@@ -119,6 +120,8 @@ class DatasetService:
         """
         name = check_name(name)
         tag_values = check_tags(tags)
+        check_text(description, "description", MAX_DESCRIPTION)
+        check_text(source, "source")
         with canonical_parquet(data, format=format, policy=policy or self._policy, scratch=self._scratch) as made:
             edges = [(NodeRef(*ref), "produced") for ref in ([produced_by] if produced_by else [])]
             edges += [(NodeRef(*ref), "derived_from") for ref in derived_from]

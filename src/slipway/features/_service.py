@@ -16,6 +16,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from slipway._limits import MAX_DESCRIPTION, check_text
 from slipway.datasets import DatasetService, Registration, json_safe_row
 from slipway.errors import InvalidInput
 from slipway.events import record_change
@@ -100,7 +101,8 @@ class FeatureService:
             AlreadyExists: if a group of that name exists.
         """
         return self._groups.create(name, features, record_id=record_id, event_time=event_time,
-                                   description=description, tags=tags, ttl_seconds=ttl_seconds)
+                                   description=check_text(description, "description", MAX_DESCRIPTION), tags=tags,
+                                   ttl_seconds=ttl_seconds)
 
     @requires(Permission.READ)
     def get_group(self, name: str) -> FeatureGroup:
@@ -123,6 +125,7 @@ class FeatureService:
             Conflict: if a feature would change type or disappear (history was written with it),
                 or the group changed meanwhile.
         """
+        description = check_text(description, "description", MAX_DESCRIPTION)
         return self._groups.update(name, features=features, description=description, ttl_seconds=ttl_seconds)
 
     @requires(Permission.READ)

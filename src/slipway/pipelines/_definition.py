@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from slipway._confinement import Confinement
+from slipway._limits import MAX_DESCRIPTION, check_text
 from slipway.errors import InvalidInput
 from slipway.pipelines._admission import check_definition
 from slipway.pipelines._code import Code, import_string
@@ -70,7 +71,7 @@ class Pipeline:
         description: str | None = None,
     ) -> None:
         self.name = check_name(name, "pipeline", "name")
-        self.description = description
+        self.description = check_text(description, "description", MAX_DESCRIPTION)
         self.steps = _collect(list(steps))
         for step in self.steps.values():
             _relink(step, self.steps)

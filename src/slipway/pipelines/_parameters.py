@@ -6,6 +6,7 @@ import math
 from collections.abc import Mapping
 from typing import Any
 
+from slipway._limits import MAX_DESCRIPTION, check_text
 from slipway.errors import InvalidInput
 from slipway.pipelines._expressions import Operand, Resolver
 
@@ -45,7 +46,7 @@ class Parameter(Operand):
             )
         self.name = name
         self.type = type
-        self.description = description
+        self.description = check_text(description, f"parameters.{name}.description", MAX_DESCRIPTION)
         self.default = default if default is _REQUIRED else self.check(default)
         self.required = default is _REQUIRED
 

@@ -25,6 +25,7 @@ from sqlalchemy import Connection, Table, delete, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from slipway._ids import new_id, now_ms
+from slipway._limits import MAX_DESCRIPTION, check_text
 from slipway._operations import composed
 from slipway._principal import current_principal
 from slipway.errors import AlreadyExists, Conflict, InvalidInput, NotFound
@@ -110,6 +111,7 @@ class RegistryService(RegistryReader):
             AlreadyExists: if a group has that name.
             InvalidInput: for a name that cannot appear in a ``models:/`` URI.
         """
+        check_text(description, "description", MAX_DESCRIPTION)
         name = check_group_name(name, "name")
         tag_rows = [{"group_id": "", "key": k, "value": v} for k, v in check_tags(tags).items()]
         group_id, now, who = new_id(), now_ms(), current_principal().name
@@ -152,7 +154,7 @@ class RegistryService(RegistryReader):
         tag_rows = check_tags(tags)
         values: dict[str, Any] = {"updated_by": current_principal().name, "updated_at": now_ms()}
         if description is not None:
-            values["description"] = description
+            values["description"] = check_text(description, "description", MAX_DESCRIPTION)
         with self._db.write() as conn:
             group = rows.group_row(conn, name)
             _update_with_tags(
@@ -211,7 +213,7 @@ class RegistryService(RegistryReader):
             group,
             version_id,
             metrics=metrics,
-            description=description,
+            description=check_text(description, "description", MAX_DESCRIPTION),
             metadata=metadata,
             tags=tags,
             source_run_id=source_run_id,
@@ -271,7 +273,7 @@ class RegistryService(RegistryReader):
             metrics=check_metrics(metrics),
             tags=check_tags(tags),
             metadata_json=dump_metadata(metadata),
-            description=description,
+            description=check_text(description, "description", MAX_DESCRIPTION),
             source=self._source(source_run_id, source_step_execution_id),
         )
         try:
@@ -319,7 +321,7 @@ class RegistryService(RegistryReader):
         number = check_version_number(version)
         values: dict[str, Any] = {"updated_by": current_principal().name, "updated_at": now_ms()}
         if description is not None:
-            values["description"] = description
+            values["description"] = check_text(description, "description", MAX_DESCRIPTION)
         with self._db.write() as conn:
             row = rows.version_row(conn, group, number)
             _update_with_tags(

@@ -14,6 +14,7 @@ from typing import Annotated, Any
 
 from pydantic import Field
 
+from slipway._limits import MAX_COMMENT
 from slipway._operations import Wire
 from slipway.errors import InvalidInput
 from slipway.registry._records import ApprovalStatus, MetricValue
@@ -21,7 +22,6 @@ from slipway.registry._uri import check_alias, check_group_name
 from slipway.tracking import _validation as tracking_rules
 
 MAX_METADATA_BYTES = 1 << 20
-MAX_COMMENT = 4000
 MAX_METRICS = 1000
 
 MetricInput = float | MetricValue | Mapping[str, float | None]

@@ -32,6 +32,7 @@ from sqlalchemy import (
 from sqlalchemy.exc import IntegrityError
 
 from slipway._ids import ms_to_datetime, new_id, now_ms
+from slipway._limits import MAX_DESCRIPTION, check_text
 from slipway._operations import Api, Wire
 from slipway._principal import current_principal
 from slipway.errors import AlreadyExists, Conflict, InvalidInput, NotFound
@@ -143,6 +144,7 @@ class TrackingService:
     @requires(Permission.WRITE)
     def create_experiment(self, name: Name, description: str | None = None, tags: TagMap | None = None) -> Experiment:
         name = v.check_name(name, "name", "experiment name")
+        check_text(description, "description", MAX_DESCRIPTION)
         tag_rows = v.check_mapping(tags, "tag", v.MAX_TAG_VALUE, v.MAX_BATCH_TAGS)
         exp_id, now, who = new_id(), now_ms(), current_principal().name
         try:
@@ -227,7 +229,7 @@ class TrackingService:
         if name is not None:
             values["name"] = v.check_name(name, "name", "experiment name")
         if description is not None:
-            values["description"] = description
+            values["description"] = check_text(description, "description", MAX_DESCRIPTION)
         before = self.get_experiment(experiment_id)
         try:
             with self._db.write() as conn:

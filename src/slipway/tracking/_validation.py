@@ -19,6 +19,7 @@ from pydantic import (
     WithJsonSchema,
 )
 
+from slipway._limits import MAX_VALUE
 from slipway._names import DISPLAY, KEY, normalize
 from slipway._operations import Wire
 from slipway.errors import InvalidInput
@@ -26,8 +27,8 @@ from slipway.tracking._records import RunStatus
 
 MAX_NAME = DISPLAY.max_length
 MAX_KEY = KEY.max_length
-MAX_PARAM_VALUE = 8000
-MAX_TAG_VALUE = 8000
+MAX_PARAM_VALUE = MAX_VALUE
+MAX_TAG_VALUE = MAX_VALUE
 MAX_BATCH_METRICS = 10_000
 MAX_BATCH_PARAMS = 1000
 MAX_BATCH_TAGS = 1000
