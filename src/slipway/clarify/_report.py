@@ -122,7 +122,7 @@ class Analysis:
         for section, key in ((PRE_SECTION, "pre_training"), (POST_SECTION, "post_training")):
             values = self.bias_values(section)
             if values:
-                found[key] = {k: (v if math.isfinite(v) else str(v)) for k, v in values.items()}
+                found[key] = {k: (v if math.isfinite(v) else str(v)) for k, v in values.items() if not math.isnan(v)}
         importance = self.global_shap()
         if importance:
             found["top_features"] = sorted(importance, key=lambda f: -importance[f])[:10]
