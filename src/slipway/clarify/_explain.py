@@ -83,6 +83,11 @@ class Explanation:
         """Per-row attributions, one column per feature (``explanations_shap/out.csv``)."""
         return pd.DataFrame(self.values, columns=list(self.features))
 
+    def settings(self, *, max_rows: int | None, baseline_rows: int) -> dict[str, Any]:
+        """What a stored report keeps of how it was made (an attribution-drift monitor explains the same way)."""
+        return {"features": list(self.features), "method": self.method, "max_rows": max_rows,
+                "baseline_rows": baseline_rows, "output": self.output}
+
     def analysis(self) -> dict[str, Any]:
         """The ``explanations`` section of ``analysis.json``.
 

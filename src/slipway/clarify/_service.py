@@ -125,8 +125,7 @@ class ClarifyService:
             frame = read_rows(source, format=source_format)
         explanation = explain(loaded, frame, features=features, method=method, max_rows=max_rows,
                               baseline_rows=baseline_rows, pdp_features=pdp_features)
-        settings = {"features": list(explanation.features), "method": explanation.method, "max_rows": max_rows,
-                    "baseline_rows": baseline_rows, "output": explanation.output}
+        settings = explanation.settings(max_rows=max_rows, baseline_rows=baseline_rows)
         return self._store(ReportKind.EXPLAINABILITY, Analysis.of(explanation=explanation), settings, model, described)
 
     @requires(Permission.WRITE)

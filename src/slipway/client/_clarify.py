@@ -75,8 +75,7 @@ class RemoteClarify:
         explanation = explain(loaded, read_rows(data, format=format), features=features,
                               method=method, max_rows=max_rows, baseline_rows=baseline_rows,
                               pdp_features=pdp_features)
-        settings = {"features": list(explanation.features), "method": explanation.method, "max_rows": max_rows,
-                    "baseline_rows": baseline_rows, "output": explanation.output}
+        settings = explanation.settings(max_rows=max_rows, baseline_rows=baseline_rows)
         return self.store_report(Analysis.of(explanation=explanation), model=model, dataset=dataset,
                                  config=settings)
 
