@@ -42,6 +42,14 @@ def test_endpoint_commands(cli: Callable[..., Result], client: Client, package: 
 
     updated = cli("endpoints", "update", "rings", "-m", v2, "--strategy", "canary", "--share", "0.2", "--json")
     assert json.loads(updated.stdout)["deployment"]["share"] == 0.2
+    # During the rollout the canary answers its share, and the variants table says so.
+    during = cli("endpoints", "show", "rings")
+    rows = {line.split()[0]: line.split()[1:] for line in during.stdout.splitlines() if line.startswith("line-v")}
+    assert rows == {
+        "line-v1": [v1, "9", "72%", "1", "live"],
+        "line-v2": [v2, "1", "8%", "1", "live"],
+        "line-v2-canary": [v2, "1", "20%", "1", "canary"],
+    }
     rolled = cli("endpoints", "rollback", "rings", "--reason", "too early")
     assert rolled.exit_code == 0 and "too early" in rolled.stdout
     shown = cli("endpoints", "show", "rings", "--json")

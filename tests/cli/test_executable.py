@@ -87,6 +87,19 @@ def test_embedded_end_to_end(home: Path, client: Client, tmp_path: Path) -> None
     assert "from revision (empty) to" in upgraded.stdout and fresh.is_file()
 
 
+def test_tables_are_not_cut_to_80_columns_when_stdout_is_not_a_terminal(home: Path, client: Client) -> None:
+    # What a CI log or `| grep` gets: a pipe, and no COLUMNS; Rich alone would cut at 80 (`FINIS…`).
+    name = "retrain-abalone-nightly-with-a-name-as-long-as-ci-gives"
+    with slipway.start_run("abalone-ci", name=name, client=client) as run:
+        run.log_metric("validation_rmse", 0.125)
+    env = {k: v for k, v in os.environ.items() if k != "COLUMNS"}
+    listed = subprocess.run([_EXE, "runs", "list"], env=env, capture_output=True, text=True, timeout=60, check=False)
+    assert listed.returncode == 0, listed.stderr
+    (row,) = _lines_with(listed.stdout, run.id)
+    assert row.split() == [run.id, name, "abalone-ci", "FINISHED", *row.split()[4:6], "validation_rmse=0.125"]
+    assert "…" not in listed.stdout and len(row) > 80
+
+
 def test_debug_gives_a_traceback(home: Path) -> None:
     result = slipway_cli("runs", "show", "nosuchrun", env={"SLIPWAY_DEBUG": "1"})
     assert result.returncode != 0

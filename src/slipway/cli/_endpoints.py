@@ -102,10 +102,17 @@ def _detail(e: Endpoint) -> RenderableType:
 
 
 def _variants_table(e: Endpoint) -> Table:
-    out = _output.table("Variant", "Model", "Weight", "Workers", "Shadow", title="Variants")
-    for v in e.variants:
+    """Every variant answering now: the live ones and, during a rollout, the canary ones with their share."""
+    # Imported here: the service that fetched ``e`` has loaded slipway.serving already, and a
+    # module-level import would load it (FastAPI included) for every other command too.
+    from slipway.serving import traffic_split
+
+    out = _output.table("Variant", "Model", "Weight", "Traffic", "Workers", "Role", title="Variants")
+    for s in traffic_split(e):
+        v = s.variant
+        role = " ".join(word for word, on in (("canary", s.canary), ("shadow", v.shadow)) if on) or "live"
         out.add_row(
-            _output.plain(v.name), _output.plain(v.model), f"{v.weight:g}", str(v.workers), "yes" if v.shadow else ""
+            _output.plain(s.name), _output.plain(v.model), f"{v.weight:g}", f"{s.share:.0%}", str(v.workers), role
         )
     return out
 

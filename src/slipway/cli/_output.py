@@ -10,6 +10,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import math
+import os
 from collections.abc import Callable, Iterable, Mapping
 from typing import Annotated, Any
 
@@ -26,6 +27,7 @@ JsonFlag = Annotated[
 
 MISSING = "—"
 ID_WIDTH = 26  # Slipway ids are 26-character ULIDs; never wrap or cut them.
+UNBOUNDED_WIDTH = 10_000  # columns of a console that is no terminal: tables take their natural width
 
 _STATUS_STYLES = {
     "RUNNING": "blue",
@@ -37,12 +39,19 @@ _STATUS_STYLES = {
 
 
 def stdout() -> Console:
-    """A console on the current stdout.
+    """A console on the current stdout, as wide as a table needs when stdout is not a terminal.
+
+    A terminal's width is the user's to fit; but a pipe, a file or a CI log has none, and Rich's
+    default of 80 columns would cut cells there (``Succe…``) that a script or a reader of the log
+    needs whole. ``COLUMNS``, when set, wins either way.
 
     Built per call rather than at import, so importing the CLI has no side effects and each
     invocation (including those of ``CliRunner`` in the tests) sees its own streams and ``COLUMNS``.
     """
-    return Console()
+    console = Console()
+    if console.is_terminal or os.environ.get("COLUMNS"):
+        return console
+    return Console(width=UNBOUNDED_WIDTH)
 
 
 def stderr() -> Console:

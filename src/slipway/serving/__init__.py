@@ -25,7 +25,7 @@ from slipway.serving._records import (
     VariantSpec,
     WindowStats,
 )
-from slipway.serving._routing import VARIANT_HEADER
+from slipway.serving._routing import VARIANT_HEADER, VariantShare, traffic_split
 from slipway.serving._runtime import REQUEST_KEY_HEADER, EndpointRuntime, ModelFailed
 from slipway.serving._service import ServingService, check_endpoint_name
 from slipway.serving._transform import batch_transform
@@ -48,10 +48,12 @@ __all__ = [
     "TrafficHistory",
     "TrafficPoint",
     "Variant",
+    "VariantShare",
     "VariantSpec",
     "WindowStats",
     "batch_transform",
     "check_endpoint_name",
     "create_inference_app",
     "mount_inference",
+    "traffic_split",
 ]

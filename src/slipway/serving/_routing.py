@@ -47,6 +47,45 @@ def unit_point(key: str) -> float:
     return int.from_bytes(hashlib.blake2b(key.encode(), digest_size=8).digest(), "big") / 2.0**64
 
 
+@dataclass(frozen=True)
+class VariantShare:
+    """One variant as traffic sees it.
+
+    Attributes:
+        name: its name in the routing table (a target variant named like a live one is ``NAME-canary``).
+        variant: the variant itself.
+        share: the fraction of live traffic it answers now (0 for a shadow, which gets a copy).
+        canary: one of the deployment's target variants, on trial until the rollout ends.
+    """
+
+    name: str
+    variant: Variant
+    share: float
+    canary: bool
+
+
+def traffic_split(endpoint: Endpoint) -> list[VariantShare]:
+    """Every variant that answers ``endpoint``'s traffic now, live ones first, then the rollout's targets.
+
+    What a server routes by and what the CLI and the web UI show, so all three say the same.
+    """
+    deployment = endpoint.deployment
+    share = deployment.share if deployment is not None else 0.0
+    targets = deployment.target if deployment is not None else []
+    total_live, total_target = _total(endpoint.variants), _total(targets)
+    out = [
+        VariantShare(v.name, v, 0.0 if v.shadow else (1 - share) * v.weight / total_live, canary=False)
+        for v in endpoint.variants
+    ]
+    taken = {v.name for v in endpoint.variants}
+    out += [
+        VariantShare(f"{v.name}-canary" if v.name in taken else v.name, v,
+                     0.0 if v.shadow else share * v.weight / total_target, canary=True)
+        for v in targets
+    ]
+    return out
+
+
 class Routing:
     """Who answers what, for ``endpoint`` at its current revision.
 
@@ -59,24 +98,16 @@ class Routing:
         self.endpoint_id = endpoint.id
         self.revision = endpoint.revision
         deployment = endpoint.deployment
-        share = deployment.share if deployment is not None else 0.0
         # The window of the deployment step alarms are judged on: changes with every step.
         self.step = (deployment.id, deployment.share) if deployment is not None else None
-        live = [Route(v.name, v, models[v.model_version_id], False) for v in endpoint.variants]
-        taken = {r.name for r in live}
-        target = [
-            Route(f"{v.name}-canary" if v.name in taken else v.name, v, models[v.model_version_id], True)
-            for v in (deployment.target if deployment is not None else [])
+        routes = [
+            (Route(s.name, s.variant, models[s.variant.model_version_id], s.canary), s.share)
+            for s in traffic_split(endpoint)
         ]
-        self.by_name = {r.name: r for r in (*live, *target)}
-        self.shadows = [r for r in (*live, *target) if r.variant.shadow]
-        self._live = _Weighted([(r, r.variant.weight) for r in live if not r.variant.shadow])
-        serving = [(r, r.variant.weight) for r in target if not r.variant.shadow]
-        total_live, total_target = _total(self._live.routes), sum(w for _, w in serving)
-        self._all = _Weighted(
-            [(r, (1 - share) * r.variant.weight / total_live) for r in self._live.routes]
-            + [(r, share * w / total_target) for r, w in serving]
-        )
+        self.by_name = {r.name: r for r, _ in routes}
+        self.shadows = [r for r, _ in routes if r.variant.shadow]
+        self._live = _Weighted([(r, r.variant.weight) for r, _ in routes if not (r.canary or r.variant.shadow)])
+        self._all = _Weighted(routes)
 
     def pick(self, u: float) -> Route:
         """The variant at point ``u`` of all live traffic."""
@@ -101,5 +132,6 @@ class Routing:
         return route
 
 
-def _total(routes: Sequence[Route]) -> float:
-    return sum(r.variant.weight for r in routes)
+def _total(variants: Sequence[Variant]) -> float:
+    """The weight traffic is divided by (shadows take none); 1 when nothing takes any, to keep shares finite."""
+    return sum(v.weight for v in variants if not v.shadow) or 1.0

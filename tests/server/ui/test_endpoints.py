@@ -63,6 +63,14 @@ def test_an_endpoint_page_shows_variants_deployments_and_capture(client: TestCli
     assert opened.headers["location"] == "/endpoints/line"
 
 
+def test_a_canary_variant_shows_with_its_share_during_the_rollout(client: TestClient, backend: Backend) -> None:
+    backend.serving.create_endpoint("rollout", [{"model": "line/1"}])
+    backend.serving.update_endpoint("rollout", [{"model": "line/2"}], strategy={"kind": "canary", "share": 0.25})
+    variants = client.get("/endpoints/rollout").text.split('id="variants"')[1].split("</table>")[0]
+    rows = re.findall(r"<tr( class=\"canary\")?>\s*<td>([\w-]+).*?</td>.*?(\d+)%</td>", variants, re.DOTALL)
+    assert rows == [("", "line-v1", "75"), (' class="canary"', "line-v2", "25")]
+
+
 def test_traffic_through_the_server_is_charted(client: TestClient, backend: Backend) -> None:
     client.get("/endpoints/line")  # the first look starts the sampling
     history: TrafficHistory = client.app.state.serving_host.traffic()  # type: ignore[attr-defined]

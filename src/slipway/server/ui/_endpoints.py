@@ -18,7 +18,7 @@ from starlette.responses import HTMLResponse
 from slipway._backend import Backend
 from slipway._charts import line_chart
 from slipway.server.ui._render import UIRoute, render, svg
-from slipway.serving import Endpoint, ServingHost, TrafficHistory, TrafficPoint
+from slipway.serving import Endpoint, ServingHost, TrafficHistory, TrafficPoint, traffic_split
 
 router = APIRouter(route_class=UIRoute)
 
@@ -51,8 +51,11 @@ def traffic_charts(points: dict[str, list[TrafficPoint]]) -> dict[str, str]:
 
 
 def _totals(points: dict[str, list[TrafficPoint]], endpoint: Endpoint) -> list[dict[str, Any]]:
-    """Per variant: the latest interval's figures, so the table reads without the charts."""
-    return [{"variant": v, "latest": points[v.name][-1] if points.get(v.name) else None} for v in endpoint.variants]
+    """Per variant answering now (a rollout's canaries too): its share and the latest interval's figures."""
+    return [
+        {"split": s, "variant": s.variant, "latest": points[s.name][-1] if points.get(s.name) else None}
+        for s in traffic_split(endpoint)
+    ]
 
 
 @router.get("/endpoints")
@@ -68,13 +71,11 @@ def endpoint_page(request: Request, name: str) -> HTMLResponse:
     endpoint = backend.serving.get_endpoint(name)
     history = traffic_history(request)
     points = history.points(name) if history is not None else {}
-    total_weight = sum(v.weight for v in endpoint.variants if not v.shadow) or 1.0
     return render(
         request,
         "endpoints/endpoint.html",
         title=f"Endpoint {name}",
         endpoint=endpoint,
-        shares={v.name: (0.0 if v.shadow else v.weight / total_weight) for v in endpoint.variants},
         deployments=backend.serving.list_deployments(name),
         monitors=[m for m in backend.monitoring.list_monitors() if m.endpoint == name],
         charts={key: svg(chart) for key, chart in traffic_charts(points).items()},
