@@ -75,6 +75,10 @@ def server(
 
     The server also fires due schedules and runs the actions of event rules every few seconds
     (`slipway schedules`, `slipway rules`; SLIPWAY_SCHEDULER_INTERVAL=0 turns that off).
+
+    It answers only requests addressed to --host, localhost, 127.0.0.1 or ::1 (others get 421):
+    behind a proxy or a DNS name, list the names clients use in SLIPWAY_ALLOWED_HOSTS. A locked
+    or unreachable database is answered 503 after SLIPWAY_DB_TIMEOUT seconds (30).
     """
     settings = load_settings()
     if no_auth and not _is_loopback(host):
