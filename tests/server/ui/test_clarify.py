@@ -77,6 +77,8 @@ def test_a_report_page_and_its_offline_files(
 
 def test_a_bias_drift_monitors_pages(viewer: httpx.Client, reports: tuple[ClarifyReport, ClarifyReport]) -> None:
     bias, _ = reports
+    listed = viewer.get("/monitoring")
+    assert f'report <a href="/clarify/reports/{bias.id}">' in listed.text
     page = viewer.get("/monitoring/ui-bias-drift")
     assert "ModelBias" in page.text and f'/clarify/reports/{bias.id}"' in page.text and "Tolerance" in page.text
     execution = page.text.split("/monitoring/ui-bias-drift/executions/")[1].split('"')[0]
