@@ -34,7 +34,7 @@ from sqlalchemy.engine import make_url
 from slipway import Settings
 from slipway.store.artifacts._store import SPOOL_PREFIX
 
-DB_TIMEOUT_S = 2  # the servers here wait this long for the database
+DB_TIMEOUT_S = 1  # the servers here wait this long for the database
 BOUND_S = 20  # generous: the answer must come long before the old 120 s, on a loaded CI machine too
 TIMEOUT = 60
 Harden = Callable[..., Settings]  # the harden fixture: hardened_settings of tests/security/conftest.py
