@@ -14,7 +14,7 @@ limit                     value       what it bounds
                                       shorter (128: datasets, groups, pipelines, ...)
 ``MAX_KEY``               250         param, tag and metric keys
 ``MAX_VALUE``             8,000       param and tag values
-``MAX_COMMENT``           4,000       comments of approvals and alias moves
+``MAX_COMMENT``           4,000       comments of approvals and alias moves, rollback reasons
 ``MAX_DESCRIPTION``       16,384      descriptions people write: experiments, model groups and
                                       versions, datasets, feature groups, pipelines and their
                                       parameters, batch transforms

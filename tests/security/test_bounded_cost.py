@@ -17,7 +17,7 @@ from _server import LiveServer
 
 from slipway import load_settings
 from slipway._backend import Backend
-from slipway._limits import MAX_DESCRIPTION, MAX_JSON_DEPTH
+from slipway._limits import MAX_COMMENT, MAX_DESCRIPTION, MAX_JSON_DEPTH
 from slipway.pipelines import Pipeline
 from slipway.pipelines.steps import WaitStep
 from slipway.security import Permission
@@ -140,6 +140,12 @@ def test_a_description_over_the_limit_is_refused_by_every_face(api: httpx.Client
     assert not wrong
     audit = api.get("/audit", params={"limit": 200}).text
     assert TOO_LONG not in audit  # nothing of it reached the audit trail
+
+
+def test_a_rollback_reason_over_the_limit_is_refused(api: httpx.Client) -> None:
+    resp = api.post("/endpoints/none-such/rollback", json={"reason": "r" * (MAX_COMMENT + 1)})
+    assert resp.status_code == 400, resp.text
+    assert resp.json()["error"]["field"] == "reason"
 
 
 def test_a_description_at_the_limit_is_kept(api: httpx.Client) -> None:

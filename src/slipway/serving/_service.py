@@ -24,6 +24,7 @@ from sqlalchemy import Connection, Row, delete, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from slipway._ids import ms_to_datetime, new_id, now_ms
+from slipway._limits import MAX_COMMENT, check_text
 from slipway._names import SHORT_WORD
 from slipway._operations import Api, Wire
 from slipway._principal import current_principal
@@ -259,7 +260,9 @@ class ServingService:
 
         Raises:
             Conflict: if there is nothing to roll back.
+            InvalidInput: for a reason longer than 4,000 characters.
         """
+        check_text(reason, "reason", MAX_COMMENT)
         with self._db.write() as conn:
             row = _endpoint_row(conn, name, lock=True)
             _require_change(json.loads(row.config).get("production", False))
