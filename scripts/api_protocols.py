@@ -28,6 +28,7 @@ DOMAINS = [
     ("TrackingApi", "slipway.tracking:TrackingService", "slipway.client._tracking:RemoteTracking"),
     ("RegistryApi", "slipway.registry:RegistryService", "slipway.client._registry:RemoteRegistry"),
     ("ServingApi", "slipway.serving:ServingService", "slipway.client._serving:RemoteServing"),
+    ("SecurityApi", "slipway.security:SecurityService", "slipway.client._security:RemoteSecurity"),
 ]
 HEADER = '''"""What each ``Client`` attribute offers, embedded or remote: one Protocol per domain.
 
@@ -145,11 +146,17 @@ def _import_block(statements: set[str]) -> str:
             module, _, name = statement.removeprefix("from ").partition(" import ")
             names.setdefault(module, set()).add(name)
     lines = [(m.split()[0].split(".")[0], f"import {m}") for m in (s.removeprefix("import ") for s in plain)]
-    lines += [(m.split(".")[0], _from_line(m, sorted(n, key=str.lower))) for m, n in names.items()]
+    lines += [(m.split(".")[0], _from_line(m, sorted(n, key=_name_key))) for m, n in names.items()]
     sections = ([], [], [])  # the standard library's, third parties', ours
     for top, line in lines:
         sections[0 if top in sys.stdlib_module_names else 2 if top == "slipway" else 1].append(line)
     return "\n\n".join("\n".join(sorted(section, key=_isort_key)) for section in sections if section)
+
+
+def _name_key(name: str) -> tuple[int, str]:
+    """Constants, then classes, then the rest, as ruff's isort orders the names of one ``from`` import."""
+    bare = name.split(" as ")[0]
+    return (0 if bare.isupper() and len(bare) > 1 else 1 if bare[:1].isupper() else 2, bare.lower())
 
 
 def _from_line(module: str, names: list[str]) -> str:

@@ -44,8 +44,9 @@ class Wire:
     """How a value travels when its JSON form differs from its Python form (``Annotated`` metadata).
 
     On an argument, ``to_wire`` runs on the caller's side and ``from_wire`` on the server's; on a
-    result the other way round. A path parameter's ``to_wire`` is where a client checks a name with
-    the service's own check before it goes into a URL, so a bad name fails as it does embedded.
+    result the other way round; neither sees None, which stays None. A path parameter's ``to_wire``
+    is where a client checks a name with the service's own check before it goes into a URL, so a
+    bad name fails as it does embedded.
 
     Attributes:
         type: the JSON-side type: requests are validated against it and the spec shows it (the

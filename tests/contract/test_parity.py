@@ -24,10 +24,12 @@ from slipway import Client
 from slipway._operations import arguments, operations_of
 from slipway.client._operations import RemoteApi
 from slipway.client._registry import RemoteRegistry
+from slipway.client._security import RemoteSecurity
 from slipway.client._serving import RemoteServing
 from slipway.client._tracking import RemoteTracking
 from slipway.errors import SlipwayError
 from slipway.registry import RegistryService
+from slipway.security import SecurityService
 from slipway.serving import ServingService
 from slipway.tracking import TrackingService
 
@@ -38,6 +40,7 @@ DOMAINS: dict[str, tuple[type, type]] = {
     "tracking": (TrackingService, RemoteTracking),
     "registry": (RegistryService, RemoteRegistry),
     "serving": (ServingService, RemoteServing),
+    "security": (SecurityService, RemoteSecurity),
 }
 
 # Public service methods with no remote twin, and why. Everything else must have one.
@@ -49,6 +52,7 @@ SERVER_ONLY: dict[str, dict[str, str]] = {
         "confirm": "a serving process acknowledges the revision it serves",
         "fail": "a serving process reports a model it could not load",
     },
+    "security": {"start_session": "the web UI's login trades an API token for its cookie; a client keeps its token"},
 }
 
 # Remote methods with no embedded twin, and why.
@@ -56,6 +60,7 @@ REMOTE_ONLY: dict[str, dict[str, str]] = {
     "tracking": {"revealing_secrets": "embedded callers read the store itself; a server redacts unless asked"},
     "registry": {},
     "serving": {},
+    "security": {},
 }
 
 

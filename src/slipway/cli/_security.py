@@ -25,9 +25,9 @@ from slipway.cli._output import JsonFlag
 from slipway.client import Client
 
 if TYPE_CHECKING:
-    from slipway.client._security import RemoteSecurity
+    from slipway.client._protocols import SecurityApi
     from slipway.events import AuditEntry
-    from slipway.security import SecurityService, Token, User
+    from slipway.security import Token, User
 
 users_app = typer.Typer(
     help="Users of a Slipway server and their roles: viewer (read), scientist (run, log, register, non-production "
@@ -54,7 +54,7 @@ _UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days", "w": "weeks
 
 
 @contextlib.contextmanager
-def open_security() -> Iterator[SecurityService | RemoteSecurity]:
+def open_security() -> Iterator[SecurityApi]:
     """The security service for the current settings, closed when the command is done."""
     with Client(load_settings()) as client:
         yield client.security

@@ -20,13 +20,11 @@ if TYPE_CHECKING:
     from slipway.client._features import RemoteFeatures
     from slipway.client._monitoring import RemoteMonitoring
     from slipway.client._pipelines import RemotePipelines
-    from slipway.client._protocols import RegistryApi, ServingApi, TrackingApi
-    from slipway.client._security import RemoteSecurity
+    from slipway.client._protocols import RegistryApi, SecurityApi, ServingApi, TrackingApi
     from slipway.datasets import DatasetService
     from slipway.features import FeatureService
     from slipway.monitoring import MonitoringService
     from slipway.pipelines import PipelineService
-    from slipway.security import SecurityService
 
 
 class Client:
@@ -141,13 +139,13 @@ class Client:
         return RemoteServing.connect(self._http)
 
     @functools.cached_property
-    def security(self) -> SecurityService | RemoteSecurity:
+    def security(self) -> SecurityApi:
         """Users, API tokens and the audit trail; remotely, the server checks who may do what."""
         if self._http is None:
             return self.backend.security
         from slipway.client._security import RemoteSecurity  # only the security commands need it
 
-        return RemoteSecurity(self._http)
+        return RemoteSecurity.connect(self._http)
 
     @functools.cached_property
     def automation(self) -> AutomationService | RemoteAutomation:

@@ -173,7 +173,7 @@ class _Route:
 
 
 def _encode(arg: Argument, value: Any) -> Any:
-    if arg.wire is not None and arg.wire.to_wire is not None:
+    if arg.wire is not None and arg.wire.to_wire is not None and value is not None:
         return arg.wire.to_wire(value)  # JSON as it returns it
     return jsonable(value)
 
@@ -216,7 +216,7 @@ class _Plan:
         if self.result_type is None:
             return None
         result = parse(self.result_type, answer)
-        return self.from_wire(result) if self.from_wire is not None else result
+        return self.from_wire(result) if self.from_wire is not None and result is not None else result
 
 
 def _remote_method(name: str, method: Callable[..., Any], ops: tuple[Operation, ...]) -> Callable[..., Any]:

@@ -14,6 +14,7 @@ from typing import Annotated, Any, BinaryIO, Protocol
 from pydantic import Field
 
 from slipway._operations import Wire
+from slipway.events import AuditCheck, AuditEntry
 from slipway.models import LoadedModel, ModelCard
 from slipway.registry._queries import MAX_SEARCH_RESULTS
 from slipway.registry._records import AliasChange, ModelGroup, ModelVersion, StatusChange, VersionComparison
@@ -29,6 +30,8 @@ from slipway.registry._validation import (
     StatusName,
     Tags,
 )
+from slipway.security._records import Identity, NewToken, Token, User
+from slipway.security._service import MAX_AUDIT_LIMIT, Lifetime, Roles
 from slipway.serving._records import Alarms, CaptureConfig, Deployment, Endpoint, GroundTruth, Strategy
 from slipway.serving._service import Count, EndpointName, InferenceIds, Settings, Variants
 from slipway.store.artifacts import ArtifactInfo
@@ -341,3 +344,47 @@ class ServingApi(Protocol):
     ) -> Count: ...
 
     def get_ground_truth(self, name: EndpointName, inference_ids: InferenceIds | None = None) -> list[GroundTruth]: ...
+
+
+class SecurityApi(Protocol):
+    """``Client.security``: see :class:`slipway.security.SecurityService`."""
+
+    def whoami(self) -> Identity: ...
+
+    def create_user(self, name: str, roles: Roles) -> User: ...
+
+    def get_user(self, name: str) -> User: ...
+
+    def list_users(self) -> list[User]: ...
+
+    def update_user(self, name: str, *, roles: list[str] | None = None, disabled: bool | None = None) -> User: ...
+
+    def disable_user(self, name: str) -> User: ...
+
+    def create_token(
+        self,
+        user: str | None = None,
+        *,
+        name: str = 'default',
+        expires_in: Lifetime | None = None,
+    ) -> NewToken: ...
+
+    def list_tokens(self, user: str | None = None, *, include_inactive: bool = False) -> list[Token]: ...
+
+    def revoke_token(self, token_id: str) -> Token: ...
+
+    def renew_session(self) -> Token: ...
+
+    def end_session(self) -> Token: ...
+
+    def audit_entries(
+        self,
+        *,
+        user: str | None = None,
+        object_id: str | None = None,
+        since: dt.datetime | None = None,
+        until: dt.datetime | None = None,
+        limit: Annotated[int, Field(ge=1, le=MAX_AUDIT_LIMIT)] = 100,
+    ) -> list[AuditEntry]: ...
+
+    def verify_audit(self, head: str | None = None) -> AuditCheck: ...

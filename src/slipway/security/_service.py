@@ -9,13 +9,15 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
-from typing import Any
+from typing import Annotated, Any
 
+from pydantic import Field
 from sqlalchemy import Connection, Row, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from slipway._ids import ms_to_datetime, new_id, now_ms
 from slipway._names import USER
+from slipway._operations import Api, Wire, composed
 from slipway._principal import current_principal
 from slipway.errors import AlreadyExists, Conflict, InvalidInput, NotFound, PermissionDenied
 from slipway.events import AuditCheck, AuditEntry, audit_entries, check_audit_chain, holds_hash, record_change
@@ -35,6 +37,13 @@ from slipway.store._db import Database
 MAX_AUDIT_LIMIT = 10_000
 MAX_TOKEN_LIFETIME = dt.timedelta(days=3660)  # ten years: longer is "never", which omitting the expiry says
 API, SESSION = "api", "session"  # the kinds of token
+Lifetime = Annotated[  # a timedelta here, seconds in JSON
+    dt.timedelta,
+    Wire(Annotated[float, Field(gt=0, le=MAX_TOKEN_LIFETIME.total_seconds())], name="expires_in_seconds",
+         to_wire=dt.timedelta.total_seconds, from_wire=lambda seconds: dt.timedelta(seconds=seconds)),
+]
+Roles = Annotated[list[str] | tuple[str, ...], Wire(list[str])]
+api = Api("security")  # the REST routes and remote methods derive from these declarations (slipway._operations)
 
 
 @dataclass(frozen=True)
@@ -119,18 +128,25 @@ class SecurityService:
         self._db = db
         self.sessions = sessions or SessionPolicy()
 
+    @api.get("/me")
     @requires(Permission.READ)
     def whoami(self) -> Identity:
-        """The acting principal: in server mode the token's user; embedded, the local user with every role."""
+        """The acting principal: in server mode the token's user (name, roles, permissions, address);
+        embedded, the local user with every role."""
         who = current_principal()
         granted = sorted(p.value for p in permissions_of(who))
         return Identity(name=who.name, roles=sorted(who.roles), permissions=granted, source=who.source)
 
     # ----------------------------------------------------------------- users
 
+    @api.post("/users", status=201)
     @requires(Permission.ADMIN)
-    def create_user(self, name: str, roles: list[str] | tuple[str, ...]) -> User:
+    def create_user(self, name: str, roles: Roles) -> User:
         """Create a user holding ``roles`` (viewer, scientist, approver, admin).
+
+        Args:
+            name: 1 to 64 letters, digits, _ . @ -
+            roles: any of viewer, scientist, approver, admin
 
         Raises:
             InvalidInput: for a bad name or an unknown role.
@@ -154,16 +170,19 @@ class SecurityService:
             raise AlreadyExists(f"user {name!r} already exists", field="name") from None
         return self.get_user(name)
 
+    @api.get("/users/{name}")
     @requires(Permission.ADMIN)
     def get_user(self, name: str) -> User:
         with self._db.read() as conn:
             return _user(_user_row(conn, name))
 
+    @api.get("/users")
     @requires(Permission.ADMIN)
     def list_users(self) -> list[User]:
         with self._db.read() as conn:
             return [_user(row) for row in conn.execute(select(users).order_by(users.c.name))]
 
+    @api.patch("/users/{name}")
     @requires(Permission.ADMIN)
     def update_user(self, name: str, *, roles: list[str] | None = None, disabled: bool | None = None) -> User:
         """Change a user's roles or disable (or re-enable) them; a disabled user's tokens stop working at once.
@@ -195,17 +214,24 @@ class SecurityService:
                               details={"before": before, "after": after})
         return self.get_user(name)
 
+    @composed
     def disable_user(self, name: str) -> User:
         """Disable ``name``: every request with one of their tokens is refused from now on."""
         return self.update_user(name, disabled=True)
 
     # ----------------------------------------------------------------- tokens
 
+    @api.post("/tokens", status=201)
     @requires(Permission.READ)
     def create_token(
-        self, user: str | None = None, *, name: str = "default", expires_in: dt.timedelta | None = None
+        self, user: str | None = None, *, name: str = "default", expires_in: Lifetime | None = None
     ) -> NewToken:
         """Create an API token for ``user`` (yourself by default); its secret is in the result, and only there.
+
+        Args:
+            user: whose token; yourself when omitted (someone else's: admins only)
+            name: a label to tell your tokens apart
+            expires_in: lifetime; never expires when omitted
 
         Raises:
             PermissionDenied: for someone else's token without the admin permission.
@@ -236,9 +262,14 @@ class SecurityService:
             found = conn.execute(_TOKENS.where(api_tokens.c.id == token_id)).one()
         return NewToken(token=_token(found), secret=secret)
 
+    @api.get("/tokens")
     @requires(Permission.READ)
     def list_tokens(self, user: str | None = None, *, include_inactive: bool = False) -> list[Token]:
-        """Tokens of ``user`` (yourself by default; ``"*"`` for everyone's, admins only), newest first."""
+        """Tokens of ``user`` (yourself by default; ``"*"`` for everyone's, admins only), newest first.
+
+        Args:
+            user: whose tokens (yours by default; * for all, admins only)
+        """
         user = user or current_principal().name
         if user == "*":
             require(Permission.ADMIN)
@@ -254,6 +285,7 @@ class SecurityService:
         now = dt.datetime.now(dt.UTC)
         return found if include_inactive else [t for t in found if t.active(now)]
 
+    @api.post("/tokens/{token_id}/revoke")
     @requires(Permission.READ)
     def revoke_token(self, token_id: str) -> Token:
         """Revoke a token (your own, or anyone's as an admin); requests with it are refused from now on.
@@ -290,6 +322,7 @@ class SecurityService:
         expires = now_ms() + int(self.sessions.ttl.total_seconds() * 1000)
         return self._new_token(token.user, "web-ui", SESSION, expires)
 
+    @api.post("/session/renew")
     @requires(Permission.READ)
     def renew_session(self) -> Token:
         """Give the caller's session :attr:`SessionPolicy.ttl` more from now, up to ``max_age`` after login.
@@ -312,6 +345,7 @@ class SecurityService:
                           details={"user": token.user, "expires_at": until.isoformat()})
             return _token(conn.execute(_TOKENS.where(api_tokens.c.id == token.id)).one())
 
+    @api.post("/logout")
     @requires(Permission.READ)
     def end_session(self) -> Token:
         """Log out: revoke the token the caller signed in with (a UI session, or the API token itself).
@@ -330,6 +364,7 @@ class SecurityService:
 
     # ----------------------------------------------------------------- audit trail
 
+    @api.get("/audit")
     @requires(Permission.AUDIT)
     def audit_entries(
         self,
@@ -338,9 +373,14 @@ class SecurityService:
         object_id: str | None = None,
         since: dt.datetime | None = None,
         until: dt.datetime | None = None,
-        limit: int = 100,
+        limit: Annotated[int, Field(ge=1, le=MAX_AUDIT_LIMIT)] = 100,
     ) -> list[AuditEntry]:
-        """The newest ``limit`` audit entries matching the filters, oldest first (see :func:`audit_entries`)."""
+        """The newest ``limit`` audit entries matching the filters, oldest first (see :func:`audit_entries`).
+
+        Args:
+            since: ISO 8601 with a time zone
+            until: ISO 8601 with a time zone
+        """
         if not 1 <= limit <= MAX_AUDIT_LIMIT:
             raise InvalidInput(f"limit must be between 1 and {MAX_AUDIT_LIMIT}", field="limit")
         for field, value in (("since", since), ("until", until)):
@@ -349,6 +389,7 @@ class SecurityService:
         with self._db.read() as conn:
             return audit_entries(conn, actor=user, object_id=object_id, since=since, until=until, limit=limit)
 
+    @api.get("/audit/verify")
     @requires(Permission.AUDIT)
     def verify_audit(self, head: str | None = None) -> AuditCheck:
         """Check every link of the chain; with ``head`` (a hash from an earlier check), also that it is still there.

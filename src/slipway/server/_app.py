@@ -15,6 +15,7 @@ from slipway._origins import OriginGuard, default_allowed_hosts
 from slipway._version import __version__
 from slipway.monitoring import render_monitor_metrics
 from slipway.registry import RegistryService
+from slipway.security import SecurityService
 from slipway.server._automation_routes import hooks_router
 from slipway.server._automation_routes import router as automation_router
 from slipway.server._clarify_routes import router as clarify_router
@@ -29,7 +30,6 @@ from slipway.server._monitoring_routes import router as monitoring_router
 from slipway.server._operations import add_operation_routes, ordered
 from slipway.server._pipeline_routes import router as pipeline_router
 from slipway.server._scheduling import scheduler_lifespan
-from slipway.server._security_routes import router as security_router
 from slipway.server._workers import run_workers
 from slipway.server.mlflow import mount_mlflow
 from slipway.server.ui import ui_router
@@ -99,13 +99,13 @@ def create_app(backend: Backend, *, auth: bool = True, allowed_hosts: Sequence[s
     add_operation_routes(declared, TrackingService, "tracking")
     add_operation_routes(declared, RegistryService, "registry")
     add_operation_routes(declared, ServingService, "serving")
+    add_operation_routes(declared, SecurityService, "security")
     api.include_router(ordered(declared))
     api.include_router(dataset_router)
     api.include_router(feature_router)
     api.include_router(monitoring_router)
     api.include_router(clarify_router)
     api.include_router(pipeline_router)
-    api.include_router(security_router)
     api.include_router(automation_router)
     app.include_router(api)
     mount_mlflow(app)  # MLflow's client speaks to /api/2.0/mlflow and /api/2.0/mlflow-artifacts

@@ -123,7 +123,9 @@ def _documented(arg: Argument) -> dict[str, Any]:
 
 
 def _decode(arg: Argument, value: Any) -> Any:
-    return arg.wire.from_wire(value) if arg.wire is not None and arg.wire.from_wire is not None else value
+    if arg.wire is None or arg.wire.from_wire is None or value is None:  # None is None on either side
+        return value
+    return arg.wire.from_wire(value)
 
 
 def _camel(name: str) -> str:
@@ -222,7 +224,7 @@ def _make_endpoint(method_name: str, op: Operation, args: list[Argument], result
         if streamed:
             return StreamingResponse(read_chunks(value), media_type="application/octet-stream")
         if encode is not None:
-            value = encode(value)
+            value = encode(value) if value is not None else None
         return redact_record(value, reveal) if op.redacted else value
 
     if raw is None:
