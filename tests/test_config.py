@@ -60,3 +60,14 @@ def test_online_store_and_dataset_roots(tmp_path: Path) -> None:
     assert s.online_url == "redis://127.0.0.1:6379/2"
     assert s.dataset_roots == (Path("/data"), Path("/srv/x"))
     assert dict((n, v) for n, v, _ in s.items())["dataset_roots"] == f"/data{os.pathsep}/srv/x"
+
+
+def test_protected_aliases_default_and_override(tmp_path: Path) -> None:
+    assert load_settings(env={}, cwd=tmp_path).protected_aliases == ("prod", "production", "champion")
+    assert load_settings(env={"SLIPWAY_PROTECTED_ALIASES": "prod, blue"}, cwd=tmp_path).protected_aliases == (
+        "prod", "blue")
+    (tmp_path / "slipway.toml").write_text("[slipway]\nprotected_aliases = []\n")
+    assert load_settings(env={}, cwd=tmp_path).protected_aliases == ()
+    with pytest.raises(InvalidInput, match="a protected alias 'Prod'") as refused:  # a typo must not unprotect it
+        load_settings(env={"SLIPWAY_PROTECTED_ALIASES": "Prod"}, cwd=tmp_path)
+    assert refused.value.field == "protected_aliases"

@@ -66,10 +66,11 @@ class Backend:
 
     @functools.cached_property
     def registry(self) -> RegistryService:
-        from slipway.registry import RegistryService  # brings slipway.models and pandas: import on first use
+        from slipway.registry import ApprovalPolicy, RegistryService  # brings slipway.models and pandas
 
         cache = self.settings.home / "cache" / "models"
-        return RegistryService(self.db, self.artifacts, self.tracking, cache_dir=cache)
+        policy = ApprovalPolicy(protected_aliases=frozenset(self.settings.protected_aliases))
+        return RegistryService(self.db, self.artifacts, self.tracking, cache_dir=cache, policy=policy)
 
     @functools.cached_property
     def datasets(self) -> DatasetService:

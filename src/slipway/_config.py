@@ -13,6 +13,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from slipway._names import ALIAS
 from slipway.errors import InvalidInput
 
 # name -> (environment variable, key in slipway.toml)
@@ -34,6 +35,7 @@ _KEYS: dict[str, str] = {
     "session_max_age": "SLIPWAY_SESSION_MAX_AGE",
     "allowed_hosts": "SLIPWAY_ALLOWED_HOSTS",
     "db_timeout": "SLIPWAY_DB_TIMEOUT",
+    "protected_aliases": "SLIPWAY_PROTECTED_ALIASES",
 }
 DEFAULT_MAX_REQUEST_BYTES = 64 << 20  # a JSON body is parsed in memory; a full metrics batch is under 20 MiB
 DEFAULT_SCHEDULER_INTERVAL = 5.0  # seconds: a schedule fires at most this late, a rule acts this soon
@@ -41,6 +43,7 @@ DEFAULT_DB_TIMEOUT = 30.0  # seconds a call waits for a database lock or connect
 DEFAULT_MAX_UPLOAD_BYTES = 8 << 30  # artifact, model file and dataset uploads are streamed to disk
 DEFAULT_SESSION_TTL = 12 * 3600.0  # seconds a web UI login lasts, and what a renewal gives again
 DEFAULT_SESSION_MAX_AGE = 7 * 86400.0  # seconds after login past which a session is not renewed
+DEFAULT_PROTECTED_ALIASES = ("prod", "production", "champion")
 
 
 @dataclass(frozen=True)
@@ -76,6 +79,8 @@ class Settings:
         db_timeout: seconds a call waits for the metadata database (a lock another writer holds,
             a free connection, PostgreSQL to answer) before it fails with ServiceUnavailable
             (a server answers 503 with ``Retry-After``).
+        protected_aliases: model version aliases that point only at Approved versions and move
+            only with the approve permission (comma-separated; default ``prod,production,champion``).
         sources: for each attribute, where its value came from.
     """
 
@@ -96,6 +101,7 @@ class Settings:
     session_max_age: float = DEFAULT_SESSION_MAX_AGE
     allowed_hosts: tuple[str, ...] | None = None
     db_timeout: float = DEFAULT_DB_TIMEOUT
+    protected_aliases: tuple[str, ...] = DEFAULT_PROTECTED_ALIASES
     sources: Mapping[str, str] = field(default_factory=dict, compare=False)
 
     @property
@@ -123,6 +129,14 @@ def _names(value: object) -> tuple[str, ...] | None:
         return None
     items = value if isinstance(value, list) else str(value).split(",")
     return tuple(str(item).strip() for item in items if str(item).strip())
+
+
+def _aliases(value: object) -> tuple[str, ...]:
+    """The protected aliases: each must be a valid alias, so a typo cannot leave one unprotected."""
+    names = _names(value)
+    if names is None:
+        return DEFAULT_PROTECTED_ALIASES
+    return tuple(ALIAS.check(name, "protected_aliases", "a protected alias") for name in names)
 
 
 def _byte_count(value: object, name: str, default: int) -> int:
@@ -256,5 +270,6 @@ def load_settings(
                                           DEFAULT_SESSION_MAX_AGE),
         allowed_hosts=_names(values.get("allowed_hosts")),
         db_timeout=_positive_seconds(values.get("db_timeout"), "db_timeout", DEFAULT_DB_TIMEOUT),
+        protected_aliases=_aliases(values.get("protected_aliases")),
         sources=sources,
     )

@@ -8,6 +8,7 @@ catches them all. Each face maps the same class the same way::
     ├── NotFound                      404 / exit 2
     ├── AlreadyExists (Conflict)      409 / exit 2
     ├── Conflict                      409 / exit 2   (a concurrent change or a state that forbids it)
+    │   └── ContentMismatch                          (a model version's files are not the ones approved)
     ├── Unauthenticated               401 / exit 3
     ├── PermissionDenied              403 / exit 3
     │   └── UntrustedModel                         (loading would run code nobody vouched for)
@@ -75,6 +76,16 @@ class Conflict(SlipwayError):
 
 class AlreadyExists(Conflict):
     code = "ALREADY_EXISTS"
+
+
+class ContentMismatch(Conflict):
+    """A model version's files do not hash to what its registration and approval recorded.
+
+    Nothing is loaded: the files were changed behind the registry's back (in the artifact store or
+    the metadata database), or a download was corrupted.
+    """
+
+    code = "CONTENT_MISMATCH"
 
 
 class Unauthenticated(SlipwayError):
@@ -174,6 +185,7 @@ _BY_CODE: dict[str, type[SlipwayError]] = {
         NotFound,
         Conflict,
         AlreadyExists,
+        ContentMismatch,
         Unauthenticated,
         PermissionDenied,
         UntrustedModel,
@@ -197,6 +209,7 @@ def error_from_dict(body: dict[str, Any], status: int) -> SlipwayError:
 __all__ = [
     "AlreadyExists",
     "Conflict",
+    "ContentMismatch",
     "InsufficientStorage",
     "InvalidInput",
     "MissingExtra",

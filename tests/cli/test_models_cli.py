@@ -118,6 +118,9 @@ def test_approve_reject_and_their_history(cli: Cli, group: str, registry_client:
 
 
 def test_alias_and_its_history(cli: Cli, group: str) -> None:
+    refused = cli("models", "alias", group, "prod", "3")  # version 3 is pending; prod is protected
+    assert refused.exit_code == 2 and "only at Approved versions" in refused.output
+    _ok(cli("models", "approve", group, "3"))
     assert "prod now points at" in _ok(cli("models", "alias", group, "prod", "3", "--comment", "rollout")).stdout
     out = _ok(cli("models", "history", group, "prod")).stdout
     rows = [line.split() for line in out.splitlines() if line.strip()[:2] == "20"]  # lines that start with a date

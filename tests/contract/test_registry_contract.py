@@ -149,6 +149,10 @@ def test_status_changes_and_history(client: Client, group: str) -> None:
 
 def test_aliases_history_and_alias_at(client: Client, group: str) -> None:
     r = client.registry
+    with pytest.raises(Conflict, match="only at Approved versions"):
+        r.set_alias(group, "prod", 1)  # a protected alias
+    r.approve(group, 1)
+    r.approve(group, 2)
     r.set_alias(group, "prod", 1)
     moved = r.set_alias(group, "prod", 2, comment="v2")
     assert moved.aliases == ["prod"] and r.get_version(group, 1).aliases == []
@@ -196,7 +200,7 @@ def test_uris_and_latest(client: Client, group: str) -> None:
 
 
 def test_archiving_an_aliased_version_is_a_conflict(client: Client, group: str) -> None:
-    client.registry.set_alias(group, "prod", 1)
+    client.registry.set_alias(group, "staging", 1)
     with pytest.raises(Conflict, match="holds the alias"):
         client.registry.archive_version(group, 1)
 

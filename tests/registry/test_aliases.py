@@ -10,9 +10,14 @@ from slipway.errors import Conflict, InvalidInput, NotFound
 from slipway.registry import RegistryService
 
 
+def _approved(registry: RegistryService, package: Path, count: int) -> None:
+    """``count`` Approved versions of ``g``: ``prod`` points only at those."""
+    for _ in range(count):
+        registry.approve("g", registry.register_model("g", package).version)
+
+
 def test_an_alias_moves_from_version_to_version(registry: RegistryService, package: Path) -> None:
-    for _ in range(3):
-        registry.register_model("g", package)
+    _approved(registry, package, 3)
     registry.set_alias("g", "prod", 1)
     registry.set_alias("g", "staging", 2)
     moved = registry.set_alias("g", "prod", 2, comment="rollout")
@@ -23,8 +28,7 @@ def test_an_alias_moves_from_version_to_version(registry: RegistryService, packa
 
 
 def test_alias_history_and_removal(registry: RegistryService, package: Path) -> None:
-    for _ in range(2):
-        registry.register_model("g", package)
+    _approved(registry, package, 2)
     with acting_as(Principal("ana")):
         registry.set_alias("g", "prod", 1)
         registry.set_alias("g", "prod", 1)  # already there: nothing recorded
@@ -45,8 +49,7 @@ def test_alias_history_and_removal(registry: RegistryService, package: Path) -> 
 
 
 def test_alias_at_answers_which_version_held_it_at_a_date(registry: RegistryService, package: Path) -> None:
-    for _ in range(3):
-        registry.register_model("g", package)
+    _approved(registry, package, 3)
     registry.set_alias("g", "prod", 1)
     registry.set_alias("g", "prod", 3)
     registry.remove_alias("g", "prod")
@@ -68,8 +71,7 @@ def test_alias_at_across_days(registry: RegistryService, package: Path, monkeypa
     """Moves made on different days: the answer for each day is the version that held it then."""
     import slipway.registry._aliases as aliases
 
-    for _ in range(3):
-        registry.register_model("g", package)
+    _approved(registry, package, 3)
     day = dt.datetime(2026, 3, 1, tzinfo=dt.UTC)
     for n, version in enumerate([1, 2, 3]):
         moment = int((day + dt.timedelta(days=10 * n)).timestamp() * 1000)
@@ -87,8 +89,7 @@ def test_history_times_never_go_backwards(
     """A writer whose clock lags still lands after the move it followed."""
     import slipway.registry._aliases as aliases
 
-    registry.register_model("g", package)
-    registry.register_model("g", package)
+    _approved(registry, package, 2)
     registry.set_alias("g", "prod", 1)
     first = registry.alias_history("g", "prod")[0].changed_at
     monkeypatch.setattr(aliases, "now_ms", lambda: int(first.timestamp() * 1000) - 60_000)
@@ -110,3 +111,24 @@ def test_bad_aliases_are_refused(registry: RegistryService, package: Path, alias
     with pytest.raises(InvalidInput) as exc:
         registry.set_alias("g", alias, 1)
     assert exc.value.field == "alias"
+
+
+def test_a_protected_alias_points_only_at_approved_versions_and_keeps_them_approved(
+    registry: RegistryService, package: Path
+) -> None:
+    alias = "production"  # protected by default, with prod and champion
+    registry.register_model("g", package)
+    registry.register_model("g", package)
+    with pytest.raises(Conflict, match="only at Approved versions; g version 1 is PendingManualApproval"):
+        registry.set_alias("g", alias, 1)
+    registry.set_alias("g", "staging", 1)  # any other alias goes anywhere
+    registry.approve("g", 1)
+    registry.set_alias("g", alias, 1)
+    for status in ("Rejected", "PendingManualApproval"):
+        with pytest.raises(Conflict, match=f"holds the protected alias.*{alias}.*before setting it {status}"):
+            registry.update_status("g", 1, status)
+    assert registry.get_version("g", 1).status.value == "Approved"
+    registry.approve("g", 2)
+    registry.set_alias("g", alias, 2)
+    assert registry.reject("g", 1).approved_content_hash is None  # no longer held: it may go
+    assert registry.get_version("g", 2).approved_content_hash == registry.get_version("g", 2).content_hash

@@ -79,6 +79,7 @@ def test_only_approvers_may_move_protected_aliases(registry: RegistryService, pa
         with pytest.raises(PermissionDenied, match="may not move the alias 'prod'"):
             registry.set_alias("g", "prod", 1)
     with acting_as(Principal("alex", roles=frozenset({"approver"}))):
+        registry.approve("g", 1)
         registry.set_alias("g", "prod", 1)
     with acting_as(Principal("sam", roles=frozenset({"scientist"}))), pytest.raises(PermissionDenied):
         registry.remove_alias("g", "prod")

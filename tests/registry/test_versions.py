@@ -126,7 +126,7 @@ def test_archived_versions_are_hidden_from_latest_but_kept(registry: RegistrySer
 
 def test_a_version_holding_an_alias_cannot_be_archived(registry: RegistryService, package: Path) -> None:
     registry.register_model("g", package)
-    registry.set_alias("g", "prod", 1)
+    registry.set_alias("g", "staging", 1)
     with pytest.raises(Conflict, match="holds the alias"):
         registry.archive_version("g", 1)
 
@@ -220,9 +220,9 @@ def test_every_change_writes_its_event_and_audit_entry(registry: RegistryService
     v1 = registry.register_model("g", package)
     registry.register_model("g", package)
     registry.approve("g", 1, comment="ok")
-    registry.set_alias("g", "prod", 1)
-    registry.set_alias("g", "prod", 2)
-    registry.remove_alias("g", "prod")
+    registry.set_alias("g", "staging", 1)
+    registry.set_alias("g", "staging", 2)
+    registry.remove_alias("g", "staging")
     registry.archive_version("g", 1)
     with db.read() as conn:
         found = [
@@ -247,7 +247,8 @@ def test_every_change_writes_its_event_and_audit_entry(registry: RegistryService
     ]
     assert found[3][1:] == (
         v1.id,
-        {"group": "g", "version": 1, "from": "PendingManualApproval", "to": "Approved", "comment": "ok"},
+        {"group": "g", "version": 1, "from": "PendingManualApproval", "to": "Approved", "comment": "ok",
+         "content_hash": v1.content_hash},
     )
     assert [p["version"] for t, _, p in found if t == "model_version.alias_moved"] == [1, 2, None]
     assert [p["previous_version"] for t, _, p in found if t == "model_version.alias_moved"] == [None, 1, 2]

@@ -19,6 +19,7 @@ from typer.testing import CliRunner
 
 from slipway._principal import Principal, acting_as
 from slipway.cli import app as cli_app
+from slipway.events._record import GENESIS_HASH, audit_hash
 from slipway.events._tables import audit_events
 from slipway.security import SecurityService
 from slipway.store import Database
@@ -108,6 +109,27 @@ def test_a_removed_tail_is_detected_against_a_recorded_head(store: Database) -> 
     assert cli("audit", "verify").exit_code == 0  # the shorter chain still holds on its own
     result = cli("audit", "verify", "--head", head)
     assert result.exit_code != 0 and "entries were removed" in result.stderr
+
+
+def test_a_chain_rewritten_with_recomputed_hashes_is_caught_only_against_a_pinned_head(store: Database) -> None:
+    """What docs/security.md says `audit verify` proves: the hash is keyed by nothing, so whoever can
+    write the table can rewrite it consistently; only a head kept elsewhere shows the rewrite."""
+    head = json.loads(cli("audit", "verify", "--json").stdout)["head"]
+    with store.write() as conn:  # mallory edits an old entry and recomputes every link after it
+        rows = conn.execute(select(audit_events).order_by(audit_events.c.seq)).mappings().all()
+        prev = GENESIS_HASH
+        for row in rows:
+            entry = {k: row[k] for k in ("id", "at", "actor", "action", "object_kind", "object_id", "source",
+                                         "details")}
+            if row["object_id"] == "u2":
+                entry["actor"] = "mallory"
+            link = audit_hash(prev, entry)
+            conn.execute(update(audit_events).where(audit_events.c.seq == row["seq"])
+                         .values(actor=entry["actor"], prev_hash=prev, hash=link))
+            prev = link
+    assert cli("audit", "verify").exit_code == 0  # consistent with itself
+    result = cli("audit", "verify", "--head", head)
+    assert result.exit_code != 0 and "rewritten" in result.stderr
 
 
 def test_reading_the_trail_needs_the_audit_permission(store: Database) -> None:

@@ -8,7 +8,7 @@ from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 
 import slipway
-from slipway.errors import InvalidInput, ServiceUnavailable
+from slipway.errors import Conflict, InvalidInput, ServiceUnavailable
 from slipway.store import Database, current_revision, head_revision, metadata
 
 
@@ -63,3 +63,41 @@ def test_unreachable_postgres_is_a_clear_error() -> None:
     db = Database("postgresql+psycopg://postgres@127.0.0.1:1/none?connect_timeout=2")
     with pytest.raises(ServiceUnavailable, match="cannot reach PostgreSQL"):
         db.ensure_schema()
+
+
+SEALING = "0013"  # the migration that seals registered model versions and records their content hash
+
+
+def test_versions_registered_before_sealing_are_sealed_with_their_content_hash(tmp_path) -> None:
+    from alembic.script import ScriptDirectory
+    from sqlalchemy import text
+
+    from slipway.store import upgrade
+    from slipway.store._migrate import _config
+    from slipway.store.artifacts import ArtifactStore, LocalStorage, Owner, tree_digest
+
+    db = Database(f"sqlite:///{tmp_path / 'old.db'}")
+    before = ScriptDirectory.from_config(_config()).get_revision(SEALING).down_revision
+    upgrade(db, str(before))
+    files = {"MLmodel": "a" * 64, "model.skops": "b" * 64}
+    with db.write() as conn:  # two versions as the code of that time left them: rows only
+        conn.execute(text("INSERT INTO model_groups (id, name, last_version, created_by, created_at, updated_by, "
+                          "updated_at) VALUES ('g1', 'old', 2, 'ann', 0, 'ann', 0)"))
+        for number, status in ((1, "Approved"), (2, "Rejected")):
+            conn.execute(text(
+                "INSERT INTO model_versions (id, group_id, version, meta, status, archived, registered_by, "
+                "created_at, updated_by, updated_at) VALUES (:id, 'g1', :n, '{}', :status, false, 'ann', 0, 'ann', 0)"
+            ), {"id": f"v{number}", "n": number, "status": status})
+            for path, sha in files.items():
+                conn.execute(text("INSERT INTO artifacts (owner_kind, owner_id, path, sha256, size, created_at) "
+                                  "VALUES ('model_version', :id, :path, :sha, 1, 0)"),
+                             {"id": f"v{number}", "path": path, "sha": sha})
+    upgrade(db)
+    with db.read() as conn:
+        hashes = conn.execute(text("SELECT id, content_hash, approved_content_hash FROM model_versions ORDER BY id"))
+        assert [tuple(r) for r in hashes] == [("v1", tree_digest(files.items()), tree_digest(files.items())),
+                                             ("v2", tree_digest(files.items()), None)]
+    store = ArtifactStore(db, LocalStorage(tmp_path / "artifacts"))
+    with pytest.raises(Conflict, match="sealed"):
+        store.put_bytes(Owner("model_version", "v1"), "extra.txt", b"late")
+    db.dispose()

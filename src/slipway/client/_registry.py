@@ -22,7 +22,7 @@ from slipway.client._operations import RemoteApi, local_files, remote
 from slipway.errors import InvalidInput
 from slipway.models import LoadedModel, ModelCard, load_model
 from slipway.registry import MetricInput, ModelUri, ModelVersion, RegistryService
-from slipway.registry._packaging import cached_package, packaged
+from slipway.registry._packaging import packaged, verified_package
 from slipway.registry._uri import check_group_name
 from slipway.store.artifacts import normalize_path, write_atomically
 
@@ -98,5 +98,5 @@ class RemoteRegistry(RemoteApi, Declared):
 
     def load_model(self, uri: str | ModelUri, *, trusted: bool | Iterable[str] = False) -> LoadedModel:
         found = self.resolve(uri)
-        folder = cached_package(self._cache_dir, found.id, lambda dst: self._download_files(found.id, dst))
+        folder = verified_package(self._cache_dir, found, lambda dst: self._download_files(found.id, dst))
         return load_model(folder, trusted=trusted)

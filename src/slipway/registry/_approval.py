@@ -20,15 +20,25 @@ from slipway.registry._tables import model_status_history, model_versions
 
 
 def compare_and_set_status(
-    conn: Connection, seen: ModelVersion, to: ApprovalStatus, comment: str | None, who: Principal
+    conn: Connection,
+    seen: ModelVersion,
+    to: ApprovalStatus,
+    comment: str | None,
+    who: Principal,
+    approved_content_hash: str | None = None,
 ) -> bool:
-    """Move ``seen`` to ``to`` if its status is still ``seen.status``; False if it changed meanwhile."""
+    """Move ``seen`` to ``to`` if its status is still ``seen.status``; False if it changed meanwhile.
+
+    ``approved_content_hash`` is the hash of the files being approved (when ``to`` is Approved): it
+    is kept on the version until the version leaves Approved. The audit entry records the hash of
+    the files the change was about, whatever the change.
+    """
     now = now_ms()
     v = model_versions.c
     swapped = conn.execute(
         update(model_versions)
         .where(v.id == seen.id, v.status == seen.status.value)
-        .values(status=to.value, updated_by=who.name, updated_at=now)
+        .values(status=to.value, approved_content_hash=approved_content_hash, updated_by=who.name, updated_at=now)
     ).rowcount
     if not swapped:
         return False
@@ -54,8 +64,10 @@ def compare_and_set_status(
             "from": seen.status.value,
             "to": to.value,
             "comment": comment,
+            "content_hash": seen.content_hash,
         },
-        details={"before": seen.status.value, "after": to.value},
+        # The files the decision was about: `slipway audit verify` proves the entry unchanged since.
+        details={"before": seen.status.value, "after": to.value, "content_hash": seen.content_hash},
     )
     return True
 

@@ -16,8 +16,10 @@ from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
-from slipway.errors import InvalidInput
+from slipway.errors import ContentMismatch, InvalidInput
 from slipway.models import MANIFEST, ModelCard, ModelInfo, read_manifest, save_model
+from slipway.registry._records import ApprovalStatus, ModelVersion
+from slipway.store.artifacts import folder_digest
 
 
 @contextlib.contextmanager
@@ -102,3 +104,45 @@ def cached_package(cache_root: Path, version_id: str, fetch: Callable[[Path], ob
     finally:
         shutil.rmtree(staging, ignore_errors=True)
     return target
+
+
+def verified_package(cache_root: Path, version: ModelVersion, fetch: Callable[[Path], object]) -> Path:
+    """The local folder of ``version``'s package, checked against the hash its registry recorded.
+
+    Every loader of a registered version (``load_model`` embedded and remote, serving, batch
+    transform) comes here, so what is loaded is what was registered and, for an Approved version,
+    what the approver approved. The files are hashed on every load: a cached copy changed on disk
+    is caught too. A copy that does not match is fetched once more (a damaged cache), then refused.
+
+    Raises:
+        ContentMismatch: if the files do not hash to the recorded content hash, or the version's
+            approval recorded another hash than its registration; nothing is loaded.
+    """
+    expected = _expected_hash(version)
+    for _attempt in range(2):
+        folder = cached_package(cache_root, version.id, fetch)
+        actual = folder_digest(folder)
+        if actual == expected:
+            return folder
+        shutil.rmtree(folder, ignore_errors=True)  # fetched again, or not left for the next loader
+    what = "registration and approval" if version.status is ApprovalStatus.APPROVED else "registration"
+    raise ContentMismatch(
+        f"the files of {version.uri} (version {version.id}) hash to {actual}, not to the {expected} its {what} "
+        "recorded: they were changed after it was registered. Nothing was loaded.",
+        field="content_hash",
+    )
+
+
+def _expected_hash(version: ModelVersion) -> str:
+    if version.content_hash is None:
+        raise ContentMismatch(
+            f"{version.uri} has no recorded content hash (a server older than this client?): it cannot be checked",
+            field="content_hash",
+        )
+    if version.status is ApprovalStatus.APPROVED and version.approved_content_hash != version.content_hash:
+        raise ContentMismatch(
+            f"{version.uri} was approved with the content hash {version.approved_content_hash}, but its "
+            f"registration recorded {version.content_hash}. Nothing was loaded.",
+            field="content_hash",
+        )
+    return version.content_hash

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from slipway._config import DEFAULT_PROTECTED_ALIASES
 from slipway._principal import Principal
 from slipway.errors import PermissionDenied
 from slipway.registry._records import ApprovalStatus
@@ -25,7 +26,9 @@ class ApprovalPolicy:
         require_approver_role: only principals with the ``approver`` (or ``admin``) role may
             approve or reject a version, or move a protected alias.
         forbid_self_approval: nobody may approve a version they registered themselves (four eyes).
-        protected_aliases: the aliases ``require_approver_role`` guards.
+        protected_aliases: aliases that point only at Approved versions and move only with the
+            approve permission (and, with ``require_approver_role``, the approver role); the
+            setting ``protected_aliases`` names them (default ``prod``, ``production``, ``champion``).
 
     Example:
         >>> strict = ApprovalPolicy(require_approver_role=True, forbid_self_approval=True)
@@ -33,7 +36,7 @@ class ApprovalPolicy:
 
     require_approver_role: bool = False
     forbid_self_approval: bool = False
-    protected_aliases: frozenset[str] = frozenset({"prod"})
+    protected_aliases: frozenset[str] = frozenset(DEFAULT_PROTECTED_ALIASES)
 
     def check_status_change(self, who: Principal, to_status: ApprovalStatus, registered_by: str) -> None:
         """Refuse a change of approval status ``who`` may not make.

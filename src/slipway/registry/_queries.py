@@ -22,7 +22,7 @@ from slipway.registry import _rows as rows
 from slipway.registry._aliases import alias_changes, holder_at
 from slipway.registry._approval import status_changes
 from slipway.registry._filter import search_conditions
-from slipway.registry._packaging import cached_package
+from slipway.registry._packaging import verified_package
 from slipway.registry._records import (
     AliasChange,
     ApprovalStatus,
@@ -297,12 +297,18 @@ class RegistryReader:
     def load_model(self, uri: str | ModelUri, *, trusted: bool | Iterable[str] = False) -> LoadedModel:
         """Load the version a URI names, from the local cache or downloaded into it.
 
+        The files are checked against the content hash the version's registration (and approval)
+        recorded before anything is loaded; serving and batch transform load through here.
+
         Args:
             uri: e.g. ``models:/abalone@prod``.
             trusted: passed to ``slipway.models.load_model`` (``True`` for pickle-based flavors).
+
+        Raises:
+            ContentMismatch: if the files are not the ones registered and approved.
         """
         found = self.resolve(uri)
-        folder = cached_package(self._cache_dir, found.id, lambda dst: self._download(found.id, "", dst))
+        folder = verified_package(self._cache_dir, found, lambda dst: self._download(found.id, "", dst))
         return load_model(folder, trusted=trusted)
 
 

@@ -66,7 +66,13 @@ class ModelGroup(Record):
 
 
 class ModelVersion(Record):
-    """One version of a model group: its package, where it came from, and where it stands."""
+    """One version of a model group: its package, where it came from, and where it stands.
+
+    ``content_hash`` identifies the package's files (one SHA-256 over each file's path and
+    SHA-256, see :func:`slipway.store.artifacts.tree_digest`); registration fixes it, since a
+    registered version's files never change. ``approved_content_hash`` is the hash the approval
+    recorded (None unless Approved): loading checks the files against it before a model is served.
+    """
 
     id: str
     group: str
@@ -80,6 +86,8 @@ class ModelVersion(Record):
     source_kind: str | None = None  # "run" or "step_execution"
     source_id: str | None = None
     status: ApprovalStatus = ApprovalStatus.PENDING
+    content_hash: str | None = None
+    approved_content_hash: str | None = None
     aliases: list[str] = []
     archived: bool = False
     registered_by: str

@@ -37,12 +37,15 @@ class NewVersion:
     source: tuple[str, str] | None
 
 
-def insert_version(conn: Connection, group: Any, new: NewVersion, info: ModelInfo, who: str) -> int:
+def insert_version(
+    conn: Connection, group: Any, new: NewVersion, info: ModelInfo, who: str, content_hash: str
+) -> int:
     """Number and write ``new`` in ``group`` (a group row); return its number.
 
-    Records the lineage edges group --contains--> version and source --registered_as--> version
-    (whatever the source consumed stays reachable upstream through the source), an audit entry
-    and the ``model_version.registered`` event.
+    ``content_hash`` is the hash of the files the caller sealed in this transaction. Records the
+    lineage edges group --contains--> version and source --registered_as--> version (whatever the
+    source consumed stays reachable upstream through the source), an audit entry and the
+    ``model_version.registered`` event.
     """
     now = now_ms()
     g = model_groups.c
@@ -65,6 +68,7 @@ def insert_version(conn: Connection, group: Any, new: NewVersion, info: ModelInf
             source_kind=source_kind,
             source_id=source_id,
             status=ApprovalStatus.PENDING.value,
+            content_hash=content_hash,
             archived=False,
             registered_by=who,
             created_at=now,
@@ -98,6 +102,7 @@ def insert_version(conn: Connection, group: Any, new: NewVersion, info: ModelInf
             "flavor": info.flavor,
             "source_kind": source_kind,
             "source_id": source_id,
+            "content_hash": content_hash,
         },
     )
     return number

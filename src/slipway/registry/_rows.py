@@ -129,6 +129,8 @@ def versions(conn: Connection, rows: Sequence[Row[Any]]) -> list[ModelVersion]:
             source_kind=r.source_kind,
             source_id=r.source_id,
             status=r.status,
+            content_hash=r.content_hash,
+            approved_content_hash=r.approved_content_hash,
             aliases=sorted(aliases.get(r.id, [])),
             archived=r.archived,
             registered_by=r.registered_by,

@@ -28,7 +28,7 @@ from slipway._ids import new_id, now_ms
 from slipway._limits import MAX_DESCRIPTION, check_text
 from slipway._operations import composed
 from slipway._principal import current_principal
-from slipway.errors import AlreadyExists, Conflict, InvalidInput, NotFound
+from slipway.errors import AlreadyExists, Conflict, ContentMismatch, InvalidInput, NotFound
 from slipway.events import record_change
 from slipway.models import MANIFEST, ModelCard
 from slipway.registry import _rows as rows
@@ -60,7 +60,7 @@ from slipway.registry._validation import (
 from slipway.security import Permission, require, requires
 from slipway.store._db import Database
 from slipway.store._sql import upsert
-from slipway.store.artifacts import ArtifactInfo, ArtifactStore
+from slipway.store.artifacts import ArtifactInfo, ArtifactStore, file_sha256, seal, tree_digest, tree_files
 from slipway.tracking import TrackingService
 
 # A compare-and-set that keeps losing means something rewrites the version in a loop.
@@ -257,7 +257,10 @@ class RegistryService(RegistryReader):
         """Register the package already stored under ``version_id`` as the group's next version.
 
         The flavor and signature are read from the stored manifest, so they always describe the
-        files. Other arguments are as for :meth:`register_model`.
+        files. Registering seals the files: from the moment it commits none can be added,
+        replaced or removed (an upload still under way is refused), and the version's
+        ``content_hash`` covers exactly the files it has. Other arguments are as for
+        :meth:`register_model`.
 
         Args:
             version_id: the id the package's files were uploaded under (PUT .../files/{path})
@@ -266,6 +269,7 @@ class RegistryService(RegistryReader):
         Raises:
             InvalidInput: if no valid package is stored under ``version_id``.
             AlreadyExists: if ``version_id`` is already registered.
+            Conflict: if the manifest was replaced while the version was being registered.
         """
         check_group_name(group)
         new = NewVersion(
@@ -276,15 +280,28 @@ class RegistryService(RegistryReader):
             description=check_text(description, "description", MAX_DESCRIPTION),
             source=self._source(source_run_id, source_step_execution_id),
         )
+        manifest: list[str] = []  # the SHA-256 of the manifest read, to check it is the one sealed
+
+        def fetch_manifest(dst: Path) -> None:
+            manifest.append(file_sha256(self._download(new.id, MANIFEST, dst)))
+
         try:
-            info = read_package_manifest(lambda dst: self._download(new.id, MANIFEST, dst))
+            info = read_package_manifest(fetch_manifest)
         except NotFound:
             raise InvalidInput(f"no model package is stored under version id {new.id}", field="version_id") from None
         with contextlib.suppress(AlreadyExists):  # the group may exist, or be created meanwhile
             self.create_group(group)
         try:
             with self._db.write() as conn:
-                insert_version(conn, rows.group_row(conn, group), new, info, current_principal().name)
+                group_row = rows.group_row(conn, group)
+                files = seal(conn, version_owner(new.id))
+                if [f.sha256 for f in files if f.path == MANIFEST] != manifest:
+                    raise Conflict(
+                        f"the manifest of {new.id} was replaced while it was being registered: register it again",
+                        field="version_id",
+                    )
+                content_hash = tree_digest((f.path, f.sha256 or "") for f in files)
+                insert_version(conn, group_row, new, info, current_principal().name, content_hash)
         except IntegrityError:
             raise AlreadyExists(f"model version {new.id} is already registered", field="version_id") from None
         return self.get_version_by_id(new.id)
@@ -375,6 +392,11 @@ class RegistryService(RegistryReader):
         consulted first. A change that races another is retried on the fresh status (see
         :mod:`slipway.registry._approval`), so no update is lost.
 
+        Approving records the version's content hash (checked against its files first): loading
+        the version for serving checks the files against it. A version that holds a protected
+        alias (``prod``...) stays Approved: move the alias to another Approved version, or remove
+        it, before rejecting or resetting it.
+
         Args:
             status: the new status: PendingManualApproval, Approved or Rejected
             comment: why, for the history; at most 4000 characters
@@ -383,7 +405,9 @@ class RegistryService(RegistryReader):
 
         Raises:
             PermissionDenied: if the policy refuses.
-            Conflict: if ``expected_status`` no longer holds.
+            Conflict: if ``expected_status`` no longer holds, or the version holds a protected
+                alias and would leave Approved.
+            ContentMismatch: if the files no longer hash to what registration recorded.
         """
         to = ApprovalStatus.parse(status)
         require(Permission.APPROVE, f"set a model version to {to.value}")
@@ -402,12 +426,42 @@ class RegistryService(RegistryReader):
             if seen.status is to:
                 return seen
             with self._db.write() as conn:
-                swapped = compare_and_set_status(conn, seen, to, comment, who)
+                rows.group_row(conn, group, lock=True)  # no alias moves onto it meanwhile
+                self._check_protected_holder(conn, seen, to)
+                approved = self._approved_hash(conn, seen) if to is ApprovalStatus.APPROVED else None
+                swapped = compare_and_set_status(conn, seen, to, comment, who, approved)
             if swapped:
                 return self.get_version_by_id(seen.id)
         raise Conflict(
             f"{group} version {version} kept changing over {_CAS_ATTEMPTS} attempts; try again", field="status"
         )
+
+    def _check_protected_holder(self, conn: Connection, seen: ModelVersion, to: ApprovalStatus) -> None:
+        """Refuse to take a version holding a protected alias out of Approved (the group is locked)."""
+        if seen.status is not ApprovalStatus.APPROVED or to is ApprovalStatus.APPROVED:
+            return
+        a = model_aliases.c
+        held = set(conn.execute(select(a.alias).where(a.version_id == seen.id)).scalars())
+        protected = sorted(held & self.policy.protected_aliases)
+        if protected:
+            raise Conflict(
+                f"{seen.group} version {seen.version} holds the protected alias(es) {', '.join(protected)}, which "
+                f"point only at Approved versions: move them to another Approved version, or remove them, before "
+                f"setting it {to.value}",
+                field="status",
+            )
+
+    def _approved_hash(self, conn: Connection, seen: ModelVersion) -> str:
+        """The content hash of the files being approved, which must be the one registration recorded."""
+        files = tree_files(conn, version_owner(seen.id))
+        current = tree_digest((f.path, f.sha256 or "") for f in files)
+        if current != seen.content_hash:
+            raise ContentMismatch(
+                f"the files of {seen.uri} hash to {current}, not to the {seen.content_hash} its registration "
+                "recorded: they were changed after it was registered, and cannot be approved",
+                field="content_hash",
+            )
+        return current
 
     @composed
     @requires(Permission.READ)
@@ -430,9 +484,12 @@ class RegistryService(RegistryReader):
     ) -> ModelVersion:
         """Point ``alias`` at ``version``, taking it off whichever version held it, atomically.
 
+        A protected alias (setting ``protected_aliases``: ``prod``, ``production``, ``champion`` by
+        default) needs the approve permission and points only at an Approved version.
+
         Raises:
             PermissionDenied: if the policy protects the alias from this principal.
-            Conflict: if the version is archived.
+            Conflict: if the version is archived, or the alias is protected and the version not Approved.
         """
         alias = check_alias(alias)
         number = check_version_number(version)
@@ -446,6 +503,12 @@ class RegistryService(RegistryReader):
             if target.archived:
                 raise Conflict(
                     f"{group} version {number} is archived; unarchive it to give it an alias", field="version"
+                )
+            if alias in self.policy.protected_aliases and target.status != ApprovalStatus.APPROVED.value:
+                raise Conflict(
+                    f"{alias!r} is a protected alias and points only at Approved versions; {group} version "
+                    f"{number} is {target.status}",
+                    field="version",
                 )
             if move_alias(conn, g, alias, target.id, comment):
                 conn.execute(

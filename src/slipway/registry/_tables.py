@@ -56,6 +56,10 @@ model_versions = Table(
     Column("source_kind", String(32), nullable=True),  # run | step_execution
     Column("source_id", String(64), nullable=True),
     Column("status", String(32), nullable=False),
+    # The hash of the version's files (slipway.store.artifacts.tree_digest), taken as registration
+    # sealed them; and the one the approval saw, while the version is Approved (NULL otherwise).
+    Column("content_hash", String(64), nullable=False),
+    Column("approved_content_hash", String(64), nullable=True),
     Column("archived", Boolean, nullable=False, default=False),
     Column("registered_by", String(256), nullable=False),
     Column("created_at", BigInteger, nullable=False),

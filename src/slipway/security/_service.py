@@ -403,6 +403,8 @@ class SecurityService:
             check = check_audit_chain(conn)
             if head is not None and check.ok and not holds_hash(conn, head):
                 raise Conflict(
-                    f"the audit trail no longer holds the entry with hash {head}: entries were removed", field="head"
+                    f"the audit trail no longer holds the entry with hash {head}: entries were removed, or the "
+                    "chain was rewritten up to it",
+                    field="head",
                 )
         return check

@@ -115,5 +115,10 @@ class IdentityMiddleware:
 
 
 def server_approval_policy(settings: Settings) -> ApprovalPolicy:
-    """A server's approval rules: approvers approve and move ``prod``; separation of duties unless turned off."""
-    return ApprovalPolicy(require_approver_role=True, forbid_self_approval=settings.separation_of_duties)
+    """A server's approval rules: approvers approve and move protected aliases (``prod``...); separation
+    of duties unless turned off."""
+    return ApprovalPolicy(
+        require_approver_role=True,
+        forbid_self_approval=settings.separation_of_duties,
+        protected_aliases=frozenset(settings.protected_aliases),
+    )

@@ -94,11 +94,13 @@ def main(model_name: str) -> None:
     out["register_run"] = run.info.run_id
     version = info.registered_model_version
     out["version"] = version
-    client.set_registered_model_alias(model_name, "champion", version)
-    by_alias = client.get_model_version_by_alias(model_name, "champion")
+    # champion is a protected alias: it points only at a version an approver approved in Slipway.
+    out["champion_refused"] = error_of(lambda: client.set_registered_model_alias(model_name, "champion", version))
+    client.set_registered_model_alias(model_name, "challenger", version)
+    by_alias = client.get_model_version_by_alias(model_name, "challenger")
     out["alias_version"] = by_alias.version
     out["alias_tags"] = by_alias.tags
-    loaded = mlflow.pyfunc.load_model(f"models:/{model_name}@champion")
+    loaded = mlflow.pyfunc.load_model(f"models:/{model_name}@challenger")
     out["predicted"] = np.asarray(loaded.predict(X[:3])).tolist()
     out["expected"] = model.predict(X[:3]).tolist()
     out["versions_by_name"] = [v.version for v in client.search_model_versions(f"name = '{model_name}'")]

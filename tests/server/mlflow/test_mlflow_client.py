@@ -90,7 +90,9 @@ def test_logged_model_is_a_governed_slipway_version(seen: dict[str, Any], backen
     assert version.flavor == "mlflow"
     assert version.status is ApprovalStatus.PENDING
     assert seen["alias_tags"]["slipway.approval_status"] == "PendingManualApproval"
-    assert version.aliases == ["champion"]
+    assert version.aliases == ["challenger"]
+    assert seen["champion_refused"]["error_code"] == "INVALID_PARAMETER_VALUE"  # protected: Approved versions only
+    assert "only at Approved versions" in seen["champion_refused"]["message"]
     assert (version.source_kind, version.source_id) == ("run", seen["register_run"])
     upstream = backend.lineage.upstream("model_version", version.id)
     assert seen["register_run"] in {node.id for node in upstream.nodes}
@@ -103,8 +105,8 @@ def test_pyfunc_loads_the_version_by_alias_and_predicts(seen: dict[str, Any]) ->
 
 def test_slipway_loads_an_mlflow_model_only_when_trusted(seen: dict[str, Any], backend: Backend) -> None:
     with pytest.raises(UntrustedModel, match="trusted=True"):
-        backend.registry.load_model(f"models:/{MODEL}@champion")
-    loaded = backend.registry.load_model(f"models:/{MODEL}@champion", trusted=True)
+        backend.registry.load_model(f"models:/{MODEL}@challenger")
+    loaded = backend.registry.load_model(f"models:/{MODEL}@challenger", trusted=True)
     X = np.arange(40, dtype=float).reshape(20, 2)
     assert np.asarray(loaded.predict(X[:3])).tolist() == pytest.approx(seen["expected"])
 

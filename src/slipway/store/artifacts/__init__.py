@@ -6,11 +6,22 @@ Two layers: :class:`BlobStorage` moves raw bytes under keys (:class:`LocalStorag
 file pointing at a content-addressed blob.
 """
 
+from slipway.store.artifacts._digest import file_sha256, folder_digest, tree_digest
 from slipway.store.artifacts._fsspec import FsspecStorage, s3_options
 from slipway.store.artifacts._local import LocalStorage, write_atomically
 from slipway.store.artifacts._paths import normalize_path
 from slipway.store.artifacts._storage import BlobStorage
-from slipway.store.artifacts._store import ArtifactInfo, ArtifactStore, Owner, blob_key, lock_blobs, sweep_spools
+from slipway.store.artifacts._store import (
+    ArtifactInfo,
+    ArtifactStore,
+    Owner,
+    blob_key,
+    lock_blobs,
+    lock_owner,
+    seal,
+    sweep_spools,
+    tree_files,
+)
 from slipway.store.artifacts._url import storage_from_url
 
 __all__ = [
@@ -21,10 +32,16 @@ __all__ = [
     "LocalStorage",
     "Owner",
     "blob_key",
+    "file_sha256",
+    "folder_digest",
     "lock_blobs",
+    "lock_owner",
     "normalize_path",
     "s3_options",
+    "seal",
     "storage_from_url",
     "sweep_spools",
+    "tree_digest",
+    "tree_files",
     "write_atomically",
 ]

@@ -14,6 +14,13 @@ unreferenced blob's row and object while holding it exclusively, and a writer re
 holding it shared, after checking that every blob it did not upload itself is still there (and
 uploading it again from its spool if the collector took it meanwhile). So a blob a path refers to
 is never deleted, however the two interleave.
+
+An owner's tree can be sealed (:func:`seal`, in the transaction that registers a model version):
+from then on no file of it can be added, replaced or removed. Sealing and writing meet at a lock
+per owner (:func:`lock_owner`): a writer records its paths holding it shared and refuses if the
+owner is sealed; the sealer holds it exclusively while it seals and reads the files. So the files
+a seal returns are exactly the files the owner will ever have, however a slow upload and the
+registration interleave.
 """
 
 from __future__ import annotations
@@ -39,7 +46,7 @@ from slipway.store._sql import insert_ignore, upsert
 from slipway.store.artifacts._local import write_atomically
 from slipway.store.artifacts._paths import join_path, normalize_file_path, normalize_path
 from slipway.store.artifacts._storage import COPY_CHUNK_SIZE, BlobStorage
-from slipway.store.artifacts._tables import artifacts, blobs
+from slipway.store.artifacts._tables import artifact_seals, artifacts, blobs
 
 # Widths of artifacts.owner_kind and artifacts.owner_id.
 _OWNER_KIND_WIDTH = 32
@@ -88,6 +95,59 @@ def lock_blobs(conn: Connection, *, exclusive: bool) -> None:
     if conn.dialect.name == "postgresql":
         function = "pg_advisory_xact_lock" if exclusive else "pg_advisory_xact_lock_shared"
         conn.execute(text(f"SELECT {function}(:k)"), {"k": _PG_BLOB_LOCK})
+
+
+# The first key of the per-owner advisory locks on PostgreSQL; the second is a hash of the owner.
+# (Two-key advisory locks do not share a key space with the one-key blob lock.)
+_PG_OWNER_LOCK_CLASS = 0x5EA1
+
+
+def lock_owner(conn: Connection, owner: Owner, *, exclusive: bool) -> None:
+    """Take ``owner``'s lock for the transaction of ``conn``: shared to write files, exclusive to seal.
+
+    SQLite needs none: its write transactions already run one at a time.
+    """
+    if conn.dialect.name == "postgresql":
+        digest = hashlib.sha256(f"{owner.kind}\0{owner.id}".encode()).digest()
+        function = "pg_advisory_xact_lock" if exclusive else "pg_advisory_xact_lock_shared"
+        conn.execute(
+            text(f"SELECT {function}(:c, :k)"),
+            {"c": _PG_OWNER_LOCK_CLASS, "k": int.from_bytes(digest[:4], "big", signed=True)},
+        )
+
+
+def seal(conn: Connection, owner: Owner) -> builtins.list[ArtifactInfo]:
+    """Seal ``owner``'s tree in the caller's transaction; return its files, sorted by path.
+
+    Once the transaction commits, writing or deleting a file of ``owner`` raises
+    :class:`~slipway.errors.Conflict`; a write that was under way records its file before the seal
+    (and is among the files returned) or is refused after it.
+
+    Raises:
+        sqlalchemy.exc.IntegrityError: if ``owner`` is already sealed.
+    """
+    owner = _check_owner(owner)
+    lock_owner(conn, owner, exclusive=True)
+    conn.execute(
+        artifact_seals.insert().values(owner_kind=owner.kind, owner_id=owner.id, sealed_at=now_ms())
+    )
+    return tree_files(conn, owner)
+
+
+def tree_files(conn: Connection, owner: Owner) -> builtins.list[ArtifactInfo]:
+    """Every file of ``owner``, sorted by path, read in the caller's transaction."""
+    a = artifacts.c
+    files = conn.execute(select(a.path, a.size, a.sha256).where(_owned(_check_owner(owner)))).all()
+    return sorted((_file_entry(row.path, row.size, row.sha256) for row in files), key=lambda entry: entry.path)
+
+
+def _check_unsealed(conn: Connection, owner: Owner) -> None:
+    """Refuse a change to a sealed owner's tree; the caller holds the owner's lock (shared)."""
+    s = artifact_seals.c
+    if conn.execute(select(literal(1)).where(s.owner_kind == owner.kind, s.owner_id == owner.id)).first():
+        raise Conflict(
+            f"the files of {_describe(owner)} are sealed: none can be added, replaced or removed", field="path"
+        )
 
 
 @dataclass(frozen=True)
@@ -175,7 +235,7 @@ class ArtifactStore:
         Raises:
             InvalidInput: for an invalid owner or path (``field`` names it).
             Conflict: if a file of ``owner`` is in the way (``path`` would be below a file, or
-                ``path`` is already a folder).
+                ``path`` is already a folder), or ``owner`` is sealed (see :func:`seal`).
         """
         owner = _check_owner(owner)
         path = normalize_file_path(path)
@@ -268,6 +328,8 @@ class ArtifactStore:
         try:
             with self._db.write() as conn:
                 lock_blobs(conn, exclusive=False)
+                lock_owner(conn, owner, exclusive=False)
+                _check_unsealed(conn, owner)
                 for path, _blob in entries:
                     _check_tree(conn, owner, path)
                 unique_blobs = {blob.sha256: blob for _path, blob in entries}.values()
@@ -418,10 +480,13 @@ class ArtifactStore:
 
         Raises:
             NotFound: if ``owner`` has nothing at ``path``.
+            Conflict: if ``owner`` is sealed.
         """
         owner = _check_owner(owner)
         path = normalize_path(path)
         with self._db.write() as conn:
+            lock_owner(conn, owner, exclusive=False)
+            _check_unsealed(conn, owner)
             result = conn.execute(
                 delete(artifacts).where(_owned(owner), or_(artifacts.c.path == path, _below(conn, path)))
             )

@@ -24,3 +24,13 @@ artifacts = Table(
     Column("created_at", BigInteger, nullable=False),
     Index("ix_artifacts_sha256", "sha256"),
 )
+
+# Owners whose trees can no longer change (a registered model version): no file may be added,
+# replaced or removed. Writers check it under the owner's lock (see slipway.store.artifacts.seal).
+artifact_seals = Table(
+    "artifact_seals",
+    metadata,
+    Column("owner_kind", String(32), primary_key=True),
+    Column("owner_id", String(64), primary_key=True),
+    Column("sealed_at", BigInteger, nullable=False),
+)
