@@ -29,6 +29,7 @@ DOMAINS = [
     ("RegistryApi", "slipway.registry:RegistryService", "slipway.client._registry:RemoteRegistry"),
     ("ServingApi", "slipway.serving:ServingService", "slipway.client._serving:RemoteServing"),
     ("SecurityApi", "slipway.security:SecurityService", "slipway.client._security:RemoteSecurity"),
+    ("AutomationApi", "slipway.automation:AutomationService", "slipway.client._automation:RemoteAutomation"),
 ]
 HEADER = '''"""What each ``Client`` attribute offers, embedded or remote: one Protocol per domain.
 

@@ -244,8 +244,16 @@ def arguments(method: Callable[..., Any], op: Operation) -> list[Argument]:
             where = "query"
         else:
             where = "body"
-        found.append(Argument(param.name, where, typed, wire, param.default, docs.get(param.name) or _described(typed)))
+        found.append(Argument(param.name, where, typed, wire, param.default, _joined(docs.get(param.name), typed)))
     return found
+
+
+def _joined(doc: str | None, hint: Any) -> str | None:
+    """A field's description: what the docstring says of the argument, then what its type says of the value."""
+    typed = _described(hint)
+    if doc is None or typed is None or typed in doc:
+        return doc or typed
+    return f"{doc.rstrip('.')}; {typed}"
 
 
 def _described(hint: Any) -> str | None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import uuid
 
 import pytest
@@ -77,3 +78,17 @@ def test_retention_and_a_dry_collection(client: Client) -> None:
         assert isinstance(report, GcReport) and report.dry_run
     finally:
         auto.set_retention(keep_executions=before.keep_executions or 0, capture_days=before.capture_days or 0)
+
+
+def test_the_clock_and_the_batch_size_reach_the_server(client: Client) -> None:
+    """``now=`` and ``limit`` work remotely as embedded (RemoteAutomation used to drop them)."""
+    auto = client.automation
+    name = _name("clock")
+    then = dt.datetime(2031, 5, 4, 10, 30, tzinfo=dt.UTC)
+    made = auto.create_schedule(name, "0 2 * * *", RunMonitor("m"), now=then, paused=True)
+    assert made.next_run_at == dt.datetime(2031, 5, 5, 2, 0, tzinfo=dt.UTC)
+    later = dt.datetime(2031, 6, 1, 3, 0, tzinfo=dt.UTC)
+    assert auto.resume_schedule(name, now=later).next_run_at == dt.datetime(2031, 6, 2, 2, 0, tzinfo=dt.UTC)
+    assert auto.run_due_schedules(now=dt.datetime(2020, 1, 1, tzinfo=dt.UTC)) == []  # nothing was due in 2020
+    assert len(auto.dispatch_pending(limit=1)) <= 1
+    auto.delete_schedule(name)

@@ -22,6 +22,8 @@ from _server import LiveServer
 
 from slipway import Client
 from slipway._operations import arguments, operations_of
+from slipway.automation import AutomationService
+from slipway.client._automation import RemoteAutomation
 from slipway.client._operations import RemoteApi
 from slipway.client._registry import RemoteRegistry
 from slipway.client._security import RemoteSecurity
@@ -41,6 +43,7 @@ DOMAINS: dict[str, tuple[type, type]] = {
     "registry": (RegistryService, RemoteRegistry),
     "serving": (ServingService, RemoteServing),
     "security": (SecurityService, RemoteSecurity),
+    "automation": (AutomationService, RemoteAutomation),
 }
 
 # Public service methods with no remote twin, and why. Everything else must have one.
@@ -53,6 +56,7 @@ SERVER_ONLY: dict[str, dict[str, str]] = {
         "fail": "a serving process reports a model it could not load",
     },
     "security": {"start_session": "the web UI's login trades an API token for its cookie; a client keeps its token"},
+    "automation": {"receive_hook": "POST /hooks/{name} is signed by the hook's secret, not called by a client"},
 }
 
 # Remote methods with no embedded twin, and why.
@@ -61,6 +65,7 @@ REMOTE_ONLY: dict[str, dict[str, str]] = {
     "registry": {},
     "serving": {},
     "security": {},
+    "automation": {},
 }
 
 

@@ -12,13 +12,15 @@ import json
 import secrets
 import time
 from collections.abc import Mapping
-from typing import Any
+from typing import Annotated, Any
 
+from pydantic import Field
 from sqlalchemy import Row, delete, func, select, update
 from sqlalchemy.exc import IntegrityError
 
 from slipway._ids import ms_to_datetime, new_id, now_ms
 from slipway._names import SHORT_WORD
+from slipway._operations import Api, Wire
 from slipway._principal import current_principal
 from slipway.automation._actions import Action, Services, Webhook, action_from_dict
 from slipway.automation._cron import MissedRuns, check_cron, next_after, plan_fire
@@ -65,6 +67,20 @@ EVENT_TYPES: dict[str, str] = {
 # event is still seen. SQLite serialises writers, so there numbers commit in order.
 _SETTLE_MS = {"postgresql": 60_000, "sqlite": 0}
 _SCAN_BATCH = 1000
+_ACTION = ('{"kind": "start_pipeline"|"deploy"|"move_alias"|"webhook"|"run_monitor", ...fields}; '
+           'strings may use {event.<field>}')
+# Actions travel as their JSON form; the service checks it, so a remote caller gets the same error naming the field.
+ActionSpec = Annotated[
+    Action | Mapping[str, Any],
+    Wire(dict[str, Any], to_wire=lambda a: a.to_dict() if isinstance(a, Action) else a),
+    Field(description=_ACTION),
+]
+Missed = Annotated[
+    MissedRuns | str, Wire(str), Field(description="skip | catch_up_one: occurrences missed during downtime")
+]
+Filters = Annotated[Mapping[str, Any], Wire(dict[str, Any])]
+Limit = Annotated[int, Field(ge=1, le=1000)]
+api = Api("automation")  # the REST routes and remote methods derive from these declarations (slipway._operations)
 
 
 class AutomationService:
@@ -94,19 +110,21 @@ class AutomationService:
 
     # ------------------------------------------------------------------------------ schedules
 
+    @api.post("/schedules", status=201)
     @requires(Permission.WRITE)
     def create_schedule(
-        self, name: str, cron: str, action: Action | Mapping[str, Any], *,
-        missed: MissedRuns | str = MissedRuns.CATCH_UP_ONE, paused: bool = False, now: dt.datetime | None = None,
+        self, name: str, cron: str, action: ActionSpec, *,
+        missed: Missed = MissedRuns.CATCH_UP_ONE, paused: bool = False, now: dt.datetime | None = None,
     ) -> Schedule:
         """Create a schedule that runs ``action`` at each occurrence of ``cron`` (UTC).
 
         Args:
             name: unique name of the schedule.
-            cron: five cron fields, e.g. ``"0 2 * * 1"`` for Mondays at 02:00 UTC.
+            cron: five cron fields, UTC, e.g. '0 2 * * 1' (Mondays at 02:00).
             action: what to run (``StartPipeline``, ``RunMonitor``, ... or its JSON form).
             missed: what to do with occurrences missed while no scheduler ran (see :class:`MissedRuns`).
             paused: create it paused.
+            now: the time the first occurrence follows; now when omitted.
 
         Raises:
             InvalidInput: for a bad name, cron expression, policy or action (naming it).
@@ -128,25 +146,33 @@ class AutomationService:
             raise AlreadyExists(f"schedule {name!r} already exists", field="name") from None
         return self.get_schedule(name)
 
+    @api.get("/schedules/{name}")
     @requires(Permission.READ)
     def get_schedule(self, name: str) -> Schedule:
         """Raises: NotFound if there is no schedule ``name``."""
         return _schedule(self._schedule_row(name))
 
+    @api.get("/schedules")
     @requires(Permission.READ)
     def list_schedules(self) -> list[Schedule]:
         with self._db.read() as conn:
             rows = conn.execute(select(automation_schedules).order_by(automation_schedules.c.name)).all()
         return [_schedule(r) for r in rows]
 
+    @api.post("/schedules/{name}/pause")
     @requires(Permission.WRITE)
     def pause_schedule(self, name: str) -> Schedule:
         """Stop firing until resumed; occurrences while paused are skipped."""
         return self._set_paused(name, True)
 
+    @api.post("/schedules/{name}/resume", query=("now",))
     @requires(Permission.WRITE)
     def resume_schedule(self, name: str, now: dt.datetime | None = None) -> Schedule:
-        """Fire again from the next occurrence after now (nothing missed while paused is caught up)."""
+        """Fire again from the next occurrence after now (nothing missed while paused is caught up).
+
+        Args:
+            now: the time to resume at; now when omitted.
+        """
         return self._set_paused(name, False, now)
 
     def _set_paused(self, name: str, paused: bool, now: dt.datetime | None = None) -> Schedule:
@@ -160,6 +186,7 @@ class AutomationService:
                           object_id=row.id, details={"name": name})
         return self.get_schedule(name)
 
+    @api.delete("/schedules/{name}")
     @requires(Permission.WRITE)
     def delete_schedule(self, name: str) -> None:
         """Delete a schedule; the history of its runs stays.
@@ -173,14 +200,17 @@ class AutomationService:
             record_change(conn, action="schedule.delete", object_kind="schedule", object_id=row.id,
                           details={"name": name})
 
+    @api.get("/schedules/{name}/history")
     @requires(Permission.READ)
-    def schedule_history(self, name: str, limit: int = 50) -> list[ActionRun]:
+    def schedule_history(self, name: str, limit: Limit = 50) -> list[ActionRun]:
         """The schedule's runs, newest first."""
         return self._history(self._schedule_row(name).id, limit)
 
+    @api.post("/automation/run-due", query=("now",))
     @requires(Permission.ADMIN)
     def run_due_schedules(self, now: dt.datetime | None = None) -> list[ActionRun]:
-        """Fire every schedule whose next occurrence has come, and run the actions fired.
+        """Fire every schedule whose next occurrence has come, and run the actions fired (what the
+        server's scheduler does every few seconds).
 
         Each occurrence is claimed by moving the schedule's ``next_run_at`` forward with a
         compare-and-set, so when several schedulers share one database exactly one fires it.
@@ -214,10 +244,9 @@ class AutomationService:
 
     # ---------------------------------------------------------------------------------- rules
 
+    @api.post("/rules", status=201)
     @requires(Permission.WRITE)
-    def create_rule(
-        self, name: str, event: str, action: Action | Mapping[str, Any], filters: Mapping[str, Any] | None = None,
-    ) -> Rule:
+    def create_rule(self, name: str, event: str, action: ActionSpec, filters: Filters | None = None) -> Rule:
         """Create a rule: on each new event of type ``event`` whose fields match ``filters``, run ``action``.
 
         A filter maps a field of the event to a value, or to a list of accepted values; values
@@ -226,9 +255,10 @@ class AutomationService:
 
         Args:
             name: unique name of the rule.
-            event: an event type, e.g. ``alarm.state_changed`` (see :data:`EVENT_TYPES`).
+            event: an event type such as alarm.state_changed (see :data:`EVENT_TYPES`).
             action: what to run; its strings may name event fields as ``{event.<field>}``.
-            filters: e.g. ``{"new_state": "ALARM", "monitor": "churn-drift"}``.
+            filters: event field -> value or list of accepted values, e.g.
+                ``{"new_state": "ALARM", "monitor": "churn-drift"}``.
 
         Raises:
             InvalidInput: for a bad name, an unknown event type, filters that are not an object,
@@ -256,16 +286,19 @@ class AutomationService:
             raise AlreadyExists(f"rule {name!r} already exists", field="name") from None
         return self.get_rule(name)
 
+    @api.get("/rules/{name}")
     @requires(Permission.READ)
     def get_rule(self, name: str) -> Rule:
         """Raises: NotFound if there is no rule ``name``."""
         return _rule(self._rule_row(name))
 
+    @api.get("/rules")
     @requires(Permission.READ)
     def list_rules(self) -> list[Rule]:
         with self._db.read() as conn:
             return [_rule(r) for r in conn.execute(select(automation_rules).order_by(automation_rules.c.name))]
 
+    @api.delete("/rules/{name}")
     @requires(Permission.WRITE)
     def delete_rule(self, name: str) -> None:
         """Delete a rule and its runs not yet started; the history of the others stays."""
@@ -277,14 +310,17 @@ class AutomationService:
                                                        r.attempts == 0))
             record_change(conn, action="rule.delete", object_kind="rule", object_id=row.id, details={"name": name})
 
+    @api.get("/rules/{name}/history")
     @requires(Permission.READ)
-    def rule_history(self, name: str, limit: int = 50) -> list[ActionRun]:
+    def rule_history(self, name: str, limit: Limit = 50) -> list[ActionRun]:
         """The runs the rule's matching events caused, newest first."""
         return self._history(self._rule_row(name).id, limit)
 
+    @api.post("/automation/dispatch", query=("limit",))
     @requires(Permission.ADMIN)
     def dispatch_pending(self, limit: int = 100) -> list[ActionRun]:
-        """Match new outbox events against the rules, then run every action that is ready.
+        """Match new outbox events against the rules, then run every action that is ready (as the
+        server's scheduler does), at most ``limit`` of them.
 
         At-least-once and idempotent per (rule, event): each match is recorded before its action
         runs, keyed by the pair, so a crash neither loses a match nor runs it twice in effect.
@@ -329,8 +365,9 @@ class AutomationService:
 
     # ---------------------------------------------------------------------------------- hooks
 
+    @api.post("/hooks", status=201)
     @requires(Permission.WRITE)
-    def create_hook(self, name: str, action: Action | Mapping[str, Any]) -> Hook:
+    def create_hook(self, name: str, action: ActionSpec) -> Hook:
         """Create an incoming webhook: ``POST /hooks/{name}`` signed with the returned secret runs ``action``.
 
         The secret is in the returned record only: keep it, it is never shown again. The JSON
@@ -355,11 +392,13 @@ class AutomationService:
             raise AlreadyExists(f"hook {name!r} already exists", field="name") from None
         return _hook(self._hook_row(name)).model_copy(update={"secret": secret})
 
+    @api.get("/hooks")
     @requires(Permission.READ)
     def list_hooks(self) -> list[Hook]:
         with self._db.read() as conn:
             return [_hook(r) for r in conn.execute(select(automation_hooks).order_by(automation_hooks.c.name))]
 
+    @api.delete("/hooks/{name}")
     @requires(Permission.WRITE)
     def delete_hook(self, name: str) -> None:
         """Raises: NotFound if there is no hook ``name``."""
@@ -368,8 +407,9 @@ class AutomationService:
             conn.execute(delete(automation_hooks).where(automation_hooks.c.id == row.id))
             record_change(conn, action="hook.delete", object_kind="hook", object_id=row.id, details={"name": name})
 
+    @api.get("/hooks/{name}/history")
     @requires(Permission.READ)
-    def hook_history(self, name: str, limit: int = 50) -> list[ActionRun]:
+    def hook_history(self, name: str, limit: Limit = 50) -> list[ActionRun]:
         """The runs the hook's calls caused, newest first."""
         return self._history(self._hook_row(name).id, limit)
 
@@ -403,6 +443,7 @@ class AutomationService:
 
     # ----------------------------------------------------------------------------- runs, gc
 
+    @api.get("/automation/runs/{run_id}")
     @requires(Permission.READ)
     def get_run(self, run_id: str) -> ActionRun:
         """Raises: NotFound if there is no run ``run_id``."""
@@ -412,21 +453,35 @@ class AutomationService:
             raise NotFound(f"no automation run {run_id!r}", field="run")
         return to_record(row)
 
+    @api.put("/automation/retention")
     @requires(Permission.ADMIN)
     def set_retention(self, *, keep_executions: int | None = None, capture_days: int | None = None) -> RetentionPolicy:
         """Set how long things are kept (see :class:`RetentionPolicy`); 0 removes a limit.
 
         The garbage collector applies the policy: ``slipway gc`` or :meth:`collect_garbage`.
+
+        Args:
+            keep_executions: per pipeline, newest finished executions kept; 0: all
+            capture_days: days of captured traffic kept; 0: all
         """
         return self._gc.set_retention(keep_executions=keep_executions, capture_days=capture_days)
 
+    @api.get("/automation/retention")
     @requires(Permission.READ)
     def get_retention(self) -> RetentionPolicy:
         return self._gc.get_retention()
 
+    @api.post("/automation/gc")
     @requires(Permission.ADMIN)
-    def collect_garbage(self, *, dry_run: bool = False, grace_seconds: float = 3600.0) -> GcReport:
-        """Apply the retention policy, then delete blobs nothing refers to; see :class:`GarbageCollector`."""
+    def collect_garbage(
+        self, *, dry_run: bool = False, grace_seconds: Annotated[float, Field(ge=0)] = 3600.0
+    ) -> GcReport:
+        """Apply the retention policy, then delete blobs nothing refers to; see :class:`GarbageCollector`.
+
+        Args:
+            dry_run: list what would go, delete nothing.
+            grace_seconds: unreferenced blobs younger than this stay
+        """
         return self._gc.collect(dry_run=dry_run, grace_seconds=grace_seconds)
 
     # -------------------------------------------------------------------------------- helpers

@@ -25,10 +25,8 @@ from slipway.client import Client
 from slipway.errors import InvalidInput
 
 if TYPE_CHECKING:
-    from slipway.automation import ActionRun, AutomationService, GcReport, Hook, Rule, Schedule
-    from slipway.client._automation import RemoteAutomation
-
-    Automation = AutomationService | RemoteAutomation
+    from slipway.automation import ActionRun, GcReport, Hook, Rule, Schedule
+    from slipway.client._protocols import AutomationApi as Automation
 
 _ACTION_HELP = ("What to run: start_pipeline, deploy, move_alias, webhook, run_monitor or collect_garbage; "
                 "its fields with --set.")

@@ -12,15 +12,13 @@ from slipway.client._http import HttpSession
 from slipway.client._tracking import RemoteTracking
 
 if TYPE_CHECKING:
-    from slipway.automation import AutomationService
     from slipway.clarify import ClarifyService
-    from slipway.client._automation import RemoteAutomation
     from slipway.client._clarify import RemoteClarify
     from slipway.client._datasets import RemoteDatasets
     from slipway.client._features import RemoteFeatures
     from slipway.client._monitoring import RemoteMonitoring
     from slipway.client._pipelines import RemotePipelines
-    from slipway.client._protocols import RegistryApi, SecurityApi, ServingApi, TrackingApi
+    from slipway.client._protocols import AutomationApi, RegistryApi, SecurityApi, ServingApi, TrackingApi
     from slipway.datasets import DatasetService
     from slipway.features import FeatureService
     from slipway.monitoring import MonitoringService
@@ -148,13 +146,13 @@ class Client:
         return RemoteSecurity.connect(self._http)
 
     @functools.cached_property
-    def automation(self) -> AutomationService | RemoteAutomation:
+    def automation(self) -> AutomationApi:
         """Schedules, event rules, incoming hooks, retention and garbage collection; built on first use."""
         if self._http is None:
             return self.backend.automation
         from slipway.client._automation import RemoteAutomation  # brings slipway.automation: import on first use
 
-        return RemoteAutomation(self._http)
+        return RemoteAutomation.connect(self._http)
 
     @property
     def backend(self) -> Backend:

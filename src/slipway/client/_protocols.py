@@ -14,6 +14,9 @@ from typing import Annotated, Any, BinaryIO, Protocol
 from pydantic import Field
 
 from slipway._operations import Wire
+from slipway.automation._cron import MissedRuns
+from slipway.automation._records import ActionRun, GcReport, Hook, RetentionPolicy, Rule, Schedule
+from slipway.automation._service import ActionSpec, Filters, Limit, Missed
 from slipway.events import AuditCheck, AuditEntry
 from slipway.models import LoadedModel, ModelCard
 from slipway.registry._queries import MAX_SEARCH_RESULTS
@@ -388,3 +391,70 @@ class SecurityApi(Protocol):
     ) -> list[AuditEntry]: ...
 
     def verify_audit(self, head: str | None = None) -> AuditCheck: ...
+
+
+class AutomationApi(Protocol):
+    """``Client.automation``: see :class:`slipway.automation.AutomationService`."""
+
+    def create_schedule(
+        self,
+        name: str,
+        cron: str,
+        action: ActionSpec,
+        *,
+        missed: Missed = MissedRuns.CATCH_UP_ONE,
+        paused: bool = False,
+        now: dt.datetime | None = None,
+    ) -> Schedule: ...
+
+    def get_schedule(self, name: str) -> Schedule: ...
+
+    def list_schedules(self) -> list[Schedule]: ...
+
+    def pause_schedule(self, name: str) -> Schedule: ...
+
+    def resume_schedule(self, name: str, now: dt.datetime | None = None) -> Schedule: ...
+
+    def delete_schedule(self, name: str) -> None: ...
+
+    def schedule_history(self, name: str, limit: Limit = 50) -> list[ActionRun]: ...
+
+    def run_due_schedules(self, now: dt.datetime | None = None) -> list[ActionRun]: ...
+
+    def create_rule(self, name: str, event: str, action: ActionSpec, filters: Filters | None = None) -> Rule: ...
+
+    def get_rule(self, name: str) -> Rule: ...
+
+    def list_rules(self) -> list[Rule]: ...
+
+    def delete_rule(self, name: str) -> None: ...
+
+    def rule_history(self, name: str, limit: Limit = 50) -> list[ActionRun]: ...
+
+    def dispatch_pending(self, limit: int = 100) -> list[ActionRun]: ...
+
+    def create_hook(self, name: str, action: ActionSpec) -> Hook: ...
+
+    def list_hooks(self) -> list[Hook]: ...
+
+    def delete_hook(self, name: str) -> None: ...
+
+    def hook_history(self, name: str, limit: Limit = 50) -> list[ActionRun]: ...
+
+    def get_run(self, run_id: str) -> ActionRun: ...
+
+    def set_retention(
+        self,
+        *,
+        keep_executions: int | None = None,
+        capture_days: int | None = None,
+    ) -> RetentionPolicy: ...
+
+    def get_retention(self) -> RetentionPolicy: ...
+
+    def collect_garbage(
+        self,
+        *,
+        dry_run: bool = False,
+        grace_seconds: Annotated[float, Field(ge=0)] = 3600.0,
+    ) -> GcReport: ...

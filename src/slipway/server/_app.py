@@ -13,11 +13,11 @@ from slipway._backend import Backend
 from slipway._config import Settings, load_settings
 from slipway._origins import OriginGuard, default_allowed_hosts
 from slipway._version import __version__
+from slipway.automation import AutomationService
 from slipway.monitoring import render_monitor_metrics
 from slipway.registry import RegistryService
 from slipway.security import SecurityService
 from slipway.server._automation_routes import hooks_router
-from slipway.server._automation_routes import router as automation_router
 from slipway.server._clarify_routes import router as clarify_router
 from slipway.server._dataset_routes import router as dataset_router
 from slipway.server._errors import ERROR_RESPONSES, UnexpectedErrorMiddleware, install_error_handlers
@@ -100,13 +100,13 @@ def create_app(backend: Backend, *, auth: bool = True, allowed_hosts: Sequence[s
     add_operation_routes(declared, RegistryService, "registry")
     add_operation_routes(declared, ServingService, "serving")
     add_operation_routes(declared, SecurityService, "security")
+    add_operation_routes(declared, AutomationService, "automation")
     api.include_router(ordered(declared))
     api.include_router(dataset_router)
     api.include_router(feature_router)
     api.include_router(monitoring_router)
     api.include_router(clarify_router)
     api.include_router(pipeline_router)
-    api.include_router(automation_router)
     app.include_router(api)
     mount_mlflow(app)  # MLflow's client speaks to /api/2.0/mlflow and /api/2.0/mlflow-artifacts
     app.include_router(hooks_router)  # POST /hooks/{name}: signed by HMAC, outside the token-checked API
