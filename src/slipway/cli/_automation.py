@@ -19,6 +19,7 @@ from rich.console import RenderableType
 from rich.text import Text
 
 from slipway._config import load_settings
+from slipway._redact import redact
 from slipway.cli import _output
 from slipway.cli._output import JsonFlag
 from slipway.client import Client
@@ -145,7 +146,7 @@ def create_schedule(
 ) -> None:
     """Create a schedule, e.g. `--cron '0 2 * * 1' --action start_pipeline --set pipeline=train`."""
     with open_automation() as service:
-        made = service.create_schedule(name, cron, build_action(action, fields), missed=missed, paused=paused)
+        made = redact(service.create_schedule(name, cron, build_action(action, fields), missed=missed, paused=paused))
     _output.emit(as_json, lambda: made.model_dump(mode="json"),
                  lambda: f"Schedule [bold]{_output.plain(made.name)}[/bold] created: {_describe(made.action)} at "
                          f"'{made.cron}' UTC, next at {_output.fmt_time(made.next_run_at)}")
@@ -155,7 +156,7 @@ def create_schedule(
 def list_schedules(as_json: JsonFlag = False) -> None:
     """The schedules, their next occurrence and whether they are paused."""
     with open_automation() as service:
-        found = service.list_schedules()
+        found = redact(service.list_schedules())
     _output.emit(as_json, lambda: [s.model_dump(mode="json") for s in found], lambda: _schedules(found))
 
 
@@ -182,7 +183,7 @@ def pause_schedule(name: NameArg) -> None:
 def resume_schedule(name: NameArg) -> None:
     """Fire again from the next occurrence (nothing missed while paused is caught up)."""
     with open_automation() as service:
-        made = service.resume_schedule(name)
+        made = redact(service.resume_schedule(name))
     _done("Schedule", name, f"resumed, next at {_output.fmt_time(made.next_run_at)}")
 
 
@@ -198,7 +199,7 @@ def delete_schedule(name: NameArg) -> None:
 def schedule_history(name: NameArg, limit: LimitOpt = 20, as_json: JsonFlag = False) -> None:
     """The runs the schedule fired, newest first."""
     with open_automation() as service:
-        found = service.schedule_history(name, limit)
+        found = redact(service.schedule_history(name, limit))
     _emit_runs(as_json, found, "none yet")
 
 
@@ -220,7 +221,7 @@ def create_rule(
     """Create a rule, e.g. `--event alarm.state_changed --filter new_state=ALARM --action start_pipeline
     --set pipeline=retrain`."""
     with open_automation() as service:
-        made = service.create_rule(name, event, build_action(action, fields), _pairs(filters, "--filter"))
+        made = redact(service.create_rule(name, event, build_action(action, fields), _pairs(filters, "--filter")))
     _output.emit(as_json, lambda: made.model_dump(mode="json"),
                  lambda: f"Rule [bold]{_output.plain(made.name)}[/bold] created: on {made.event_type}"
                          + (f" where {made.filters}" if made.filters else "") + f", {_describe(made.action)}")
@@ -230,7 +231,7 @@ def create_rule(
 def list_rules(as_json: JsonFlag = False) -> None:
     """The rules: the event each listens to, its filters and its action."""
     with open_automation() as service:
-        found = service.list_rules()
+        found = redact(service.list_rules())
     _output.emit(as_json, lambda: [r.model_dump(mode="json") for r in found], lambda: _rules(found))
 
 
@@ -256,7 +257,7 @@ def delete_rule(name: NameArg) -> None:
 def rule_history(name: NameArg, limit: LimitOpt = 20, as_json: JsonFlag = False) -> None:
     """The runs the rule's matching events caused, newest first, with what each did or why it failed."""
     with open_automation() as service:
-        found = service.rule_history(name, limit)
+        found = redact(service.rule_history(name, limit))
     _emit_runs(as_json, found, "no matching event yet")
 
 
@@ -267,7 +268,7 @@ def rule_history(name: NameArg, limit: LimitOpt = 20, as_json: JsonFlag = False)
 def create_hook(name: NameArg, action: ActionOpt, fields: SetOpt = None, as_json: JsonFlag = False) -> None:
     """Create an incoming webhook; prints its secret, once: keep it where the caller can sign with it."""
     with open_automation() as service:
-        made = service.create_hook(name, build_action(action, fields))
+        made = redact(service.create_hook(name, build_action(action, fields)))
     _output.emit(as_json, lambda: made.model_dump(mode="json"), lambda: _new_hook(made))
 
 
@@ -284,7 +285,7 @@ def _new_hook(hook: Hook) -> RenderableType:
 def list_hooks(as_json: JsonFlag = False) -> None:
     """The incoming webhooks and their actions (never their secrets)."""
     with open_automation() as service:
-        found = service.list_hooks()
+        found = redact(service.list_hooks())
     _output.emit(as_json, lambda: [h.model_dump(mode="json") for h in found], lambda: _hooks(found))
 
 

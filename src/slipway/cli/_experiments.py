@@ -8,6 +8,7 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
+from slipway._redact import redact
 from slipway.cli import _output
 from slipway.cli._output import JsonFlag
 from slipway.cli._session import find_experiment, open_tracking, parse_key_values
@@ -33,7 +34,7 @@ def list_command(
 ) -> None:
     """List experiments, oldest first."""
     with open_tracking() as tracking:
-        found = tracking.list_experiments(include_deleted=include_deleted)
+        found = redact(tracking.list_experiments(include_deleted=include_deleted))
     _output.emit(as_json, lambda: [e.model_dump(mode="json") for e in found],
                  lambda: _experiments_table(found, include_deleted))
 

@@ -20,6 +20,7 @@ from rich.table import Table
 from rich.text import Text
 
 from slipway._config import load_settings
+from slipway._redact import redact
 from slipway.cli import _output
 from slipway.cli._output import JsonFlag
 from slipway.client import Client
@@ -86,7 +87,7 @@ def _stage(version: ModelVersion) -> Text:
 def list_command(as_json: JsonFlag = False) -> None:
     """List model groups by name, with their latest version and aliases."""
     with open_registry() as registry:
-        found = registry.list_groups()
+        found = redact(registry.list_groups())
     _output.emit(as_json, lambda: [g.model_dump(mode="json") for g in found], lambda: _groups_table(found))
 
 
@@ -126,7 +127,7 @@ def versions_command(
 ) -> None:
     """List a group's versions, newest first: stage, approval status and who changed them last."""
     with open_registry() as registry:
-        found = registry.search_versions(group, filter=filter_text, include_archived=include_archived)
+        found = redact(registry.search_versions(group, filter=filter_text, include_archived=include_archived))
         if not found:
             registry.get_group(group)  # an unknown group is an error, not an empty table
     _output.emit(as_json, lambda: [v.model_dump(mode="json") for v in found], lambda: _versions_table(group, found))
@@ -154,7 +155,7 @@ def _versions_table(group: str, found: list[ModelVersion]) -> Table | str:
 def show_command(group: GroupArg, version: VersionArg, as_json: JsonFlag = False) -> None:
     """Show one version: where it came from, its metrics, status history and files."""
     with open_registry() as registry:
-        found = registry.get_version(group, version)
+        found = redact(registry.get_version(group, version))
         history = registry.status_history(group, version)
         files = registry.list_files(found.id)
     _output.emit(
@@ -216,7 +217,7 @@ def _history_table(history: list[StatusChange]) -> RenderableType:
 def approve_command(group: GroupArg, version: VersionArg, comment: CommentOpt = None) -> None:
     """Approve a version for production; the approval and its comment go into its history."""
     with open_registry() as registry:
-        found = registry.approve(group, version, comment=comment)
+        found = redact(registry.approve(group, version, comment=comment))
     _output.say(f"{escape(found.uri)} is now {_status(found.status.value)}.")
 
 
@@ -224,7 +225,7 @@ def approve_command(group: GroupArg, version: VersionArg, comment: CommentOpt = 
 def reject_command(group: GroupArg, version: VersionArg, comment: CommentOpt = None) -> None:
     """Reject a version; the rejection and its comment go into its history."""
     with open_registry() as registry:
-        found = registry.reject(group, version, comment=comment)
+        found = redact(registry.reject(group, version, comment=comment))
     _output.say(f"{escape(found.uri)} is now {_status(found.status.value)}.")
 
 
@@ -232,7 +233,7 @@ def reject_command(group: GroupArg, version: VersionArg, comment: CommentOpt = N
 def alias_command(group: GroupArg, alias: AliasArg, version: VersionArg, comment: CommentOpt = None) -> None:
     """Point ALIAS (e.g. prod) at VERSION, taking it off the version that held it."""
     with open_registry() as registry:
-        found = registry.set_alias(group, alias, version, comment=comment)
+        found = redact(registry.set_alias(group, alias, version, comment=comment))
     _output.say(f"[bold]{escape(alias)}[/bold] now points at {escape(found.uri)}.")
 
 
@@ -269,7 +270,7 @@ def compare_command(
 ) -> None:
     """Show versions side by side: each metric with its spread (± one standard deviation)."""
     with open_registry() as registry:
-        comparison = registry.compare_versions(group, versions)
+        comparison = redact(registry.compare_versions(group, versions))
     out = _output.table("", *(f"v{n}" for n in comparison.versions), title=f"{group}: versions compared")
     out.add_row("status", *(_status(s.value) for s in comparison.statuses))
     for name, values in comparison.metrics.items():

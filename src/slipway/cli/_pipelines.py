@@ -24,6 +24,7 @@ from rich.text import Text
 from rich.tree import Tree
 
 from slipway._config import load_settings
+from slipway._redact import redact
 from slipway.cli import _output
 from slipway.cli._output import JsonFlag
 from slipway.cli._session import parse_key_values
@@ -161,6 +162,7 @@ def retry_command(execution: ExecutionArg, detach: DetachOpt = False, as_json: J
 
 def _finish(pipelines: Pipelines, started: PipelineExecution, detach: bool, as_json: bool) -> None:
     """Follow an execution to its end (unless detached), show it, and exit 1 if it did not succeed."""
+    started = redact(started)
     if detach:
         _output.emit(
             as_json,
@@ -173,7 +175,7 @@ def _finish(pipelines: Pipelines, started: PipelineExecution, detach: bool, as_j
             f"execution [cyan]{started.id}[/cyan] of {started.pipeline} v{started.version}", highlight=False
         )
     try:
-        done = _follow(pipelines, started.id, quiet=as_json)
+        done = redact(_follow(pipelines, started.id, quiet=as_json))
     except KeyboardInterrupt:
         _output.warning(f"stopping execution {started.id}")
         pipelines.stop(started.id)
@@ -204,7 +206,7 @@ def _follow(pipelines: Pipelines, execution_id: str, *, quiet: bool) -> Pipeline
 def stop_command(execution: ExecutionArg, as_json: JsonFlag = False) -> None:
     """Stop an execution: running steps are killed and recorded as Stopped."""
     with open_pipelines() as pipelines:
-        done = pipelines.stop(execution)
+        done = redact(pipelines.stop(execution))
     _output.emit(
         as_json,
         lambda: done.model_dump(mode="json"),
@@ -266,7 +268,7 @@ def list_command(as_json: JsonFlag = False) -> None:
 def versions_command(name: NameArg, as_json: JsonFlag = False) -> None:
     """List the versions of a pipeline: each distinct definition it has had."""
     with open_pipelines() as pipelines:
-        found = pipelines.list_versions(name)
+        found = redact(pipelines.list_versions(name))
     table = _output.table("Version", "Steps", "Digest", _output.time_column("Created"), "By")
     for v in found:
         table.add_row(
@@ -288,7 +290,7 @@ def diff_command(
 ) -> None:
     """Show what changed in a pipeline's definition between two versions."""
     with open_pipelines() as pipelines:
-        diff = pipelines.diff(name, from_version, to_version)
+        diff = redact(pipelines.diff(name, from_version, to_version))
     table = _output.table("Field", "Change", "Before", "After", title=f"{name}: v{from_version} → v{to_version}")
     styles = {"added": "green", "removed": "red", "changed": "yellow"}
     for change in diff.changes:
@@ -318,7 +320,7 @@ def executions_command(
 ) -> None:
     """List executions, newest first."""
     with open_pipelines() as pipelines:
-        found = pipelines.list_executions(pipeline=pipeline, status=status, limit=limit)
+        found = redact(pipelines.list_executions(pipeline=pipeline, status=status, limit=limit))
     table = _output.table(
         _output.id_column(), "Pipeline", "Version", "Status", _output.time_column("Started"), "Duration"
     )
@@ -338,7 +340,7 @@ def executions_command(
 def show_command(execution: ExecutionArg, as_json: JsonFlag = False) -> None:
     """Show an execution: its parameters, and its DAG with each step's status and duration."""
     with open_pipelines() as pipelines:
-        found = pipelines.get_execution(execution)
+        found = redact(pipelines.get_execution(execution))
     _output.emit(as_json, lambda: found.model_dump(mode="json"), lambda: _execution_view(found))
 
 
@@ -404,7 +406,7 @@ def logs_command(
 def explain_cache_command(execution: ExecutionArg, step: StepArg, as_json: JsonFlag = False) -> None:
     """Say why a step was or was not served from the cache: what changed, and how."""
     with open_pipelines() as pipelines:
-        found = pipelines.explain_cache(execution, step)
+        found = redact(pipelines.explain_cache(execution, step))
     _output.emit(as_json, lambda: found.model_dump(mode="json"), lambda: _explanation_view(found))
 
 

@@ -20,6 +20,7 @@ from rich.console import RenderableType
 from rich.text import Text
 
 from slipway._config import load_settings
+from slipway._redact import redact
 from slipway.cli import _output
 from slipway.cli._output import JsonFlag
 from slipway.client import Client
@@ -221,7 +222,7 @@ def audit_list(
     """Audit entries, oldest first: when, who, from which address, what, to which object, before and after."""
     start, end = parse_time(since, "--since"), parse_time(until, "--until")
     with open_security() as security:
-        found = security.audit_entries(user=user, object_id=object_id, since=start, until=end, limit=limit)
+        found = redact(security.audit_entries(user=user, object_id=object_id, since=start, until=end, limit=limit))
     _output.emit(as_json, lambda: [e.model_dump(mode="json") for e in found], lambda: _audit_table(found))
 
 

@@ -22,6 +22,7 @@ from typing import Any
 
 from sqlalchemy import ColumnElement, and_, exists, select, true
 
+from slipway._redact import check_comparable
 from slipway.errors import InvalidInput
 from slipway.registry._records import ApprovalStatus
 from slipway.registry._tables import model_aliases, model_version_metrics, model_version_tags, model_versions
@@ -68,6 +69,7 @@ def _comparison(ident: str, op: str, value: str | float | bool) -> ColumnElement
             return exists(select(true()).where(m.version_id == v.id, m.name == name, compare(m.value, value)))
         if op not in ("=", "!="):
             raise InvalidInput(f"tags.{name} compares with = or !=, not {op}", field="filter")
+        check_comparable("tags", name)
         t = model_version_tags.c
         return exists(select(true()).where(t.version_id == v.id, t.key == name, compare(t.value, str(value))))
     attribute = ident.lower()
@@ -141,6 +143,7 @@ def search_conditions(
         a = model_aliases.c
         conditions.append(exists(select(true()).where(a.version_id == v.id, a.alias == check_alias(alias))))
     for key, value in tags.items():
+        check_comparable("tags", key, field="tags")
         t = model_version_tags.c
         conditions.append(exists(select(true()).where(t.version_id == v.id, t.key == key, t.value == value)))
     if not include_archived:

@@ -29,6 +29,7 @@ from slipway.server._limits import BodyLimitMiddleware
 from slipway.server._monitoring_routes import router as monitoring_router
 from slipway.server._operations import add_operation_routes, ordered
 from slipway.server._pipeline_routes import router as pipeline_router
+from slipway.server._redaction import RedactionMiddleware
 from slipway.server._scheduling import scheduler_lifespan
 from slipway.server._workers import run_workers
 from slipway.server.mlflow import mount_mlflow
@@ -78,6 +79,7 @@ def create_app(backend: Backend, *, auth: bool = True, allowed_hosts: Sequence[s
     backend.confine()  # callers are other people now: the settings decide what they may run and read
     sweep_spools()  # what uploads cut short by a killed server process left behind
     install_error_handlers(app)
+    app.add_middleware(RedactionMiddleware)  # inside the identity middleware: it knows who asks
     index = RouteIndex()  # what each route declares, read at the first request (slipway.server._guard)
     app.add_middleware(RouteGuardMiddleware, index=index)  # inside identity: it knows who acts
     app.add_middleware(IdentityMiddleware, db=backend.db, auth=auth)

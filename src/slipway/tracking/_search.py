@@ -12,7 +12,9 @@ An identifier is ``metrics.KEY``, ``params.KEY``, ``tags.KEY`` or ``attributes.N
 attribute name works too); keys with spaces or dots go in backticks or double quotes. Metrics
 compare as numbers (NaN never matches a comparison); params and tags compare as strings with
 ``= != LIKE ILIKE IN, NOT IN``; ``IS NULL`` asks whether the key is absent. Ordering takes
-``"metrics.mse"``, ``"params.lr DESC"``, ``"start_time ASC"``; missing values sort last.
+``"metrics.mse"``, ``"params.lr DESC"``, ``"start_time ASC"``; missing values sort last. Params and
+tags whose names look like secrets (``params.db_password``) may only be asked ``IS NULL``/``IS NOT
+NULL``, unless the caller may reveal secrets (see :func:`slipway._redact.check_comparable`).
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ from typing import Any
 
 from sqlalchemy import ColumnElement, Select, and_, false, func, not_, or_, select
 
+from slipway._redact import check_comparable
 from slipway.errors import InvalidInput
 from slipway.tracking._tables import latest_metrics, params, run_tags, runs
 from slipway.tracking._validation import MAX_TIME_MS, MIN_TIME_MS
@@ -337,6 +340,7 @@ def compile_comparison(ident: Identifier, op: str, vals: list[Any]) -> ColumnEle
         table = params if ident.kind == "param" else run_tags
         cond = [table.c.key == ident.key]
         if op not in ("IS NULL", "IS NOT NULL"):
+            check_comparable(f"{ident.kind}s", ident.key)
             if op not in _STRING_OPS:
                 raise InvalidInput(
                     f"{ident.kind}s compare as strings: use =, !=, LIKE, ILIKE, IN or NOT IN for "
@@ -377,6 +381,8 @@ def apply_order(query: Select[Any], order_by: Sequence[str] | None) -> tuple[Sel
         if ident.kind == "attr":
             column: Any = _ATTRS[ident.key.lower()]
         else:
+            if ident.kind != "metric":  # the order, and the page token that holds the last value, would tell
+                check_comparable(f"{ident.kind}s", ident.key, field="order_by")
             table = {"metric": latest_metrics, "param": params, "tag": run_tags}[ident.kind].alias(f"o{n}")
             cond = and_(table.c.run_id == runs.c.id, table.c.key == ident.key)
             if ident.kind == "metric":

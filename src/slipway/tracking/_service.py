@@ -35,6 +35,7 @@ from slipway._ids import ms_to_datetime, new_id, now_ms
 from slipway._limits import MAX_DESCRIPTION, check_text
 from slipway._operations import Api, Wire
 from slipway._principal import current_principal
+from slipway._redact import is_secret_key, may_reveal
 from slipway.errors import AlreadyExists, Conflict, InvalidInput, NotFound
 from slipway.events import record_change
 from slipway.lineage import NodeRef, record_edges
@@ -567,11 +568,11 @@ class TrackingService:
             )
         }
         for key, old in existing.items():
-            if old != values[key]:
-                raise Conflict(
-                    f"param {key!r} of run {run_id} is already {old!r}; params cannot change (tried {values[key]!r})",
-                    field=f"param.{key}",
-                )
+            # Neither value is named: the stored one may be a secret. Nor may a secret-looking param be
+            # logged again with the same value by someone who may not see it: success would confirm a guess.
+            if old != values[key] or (is_secret_key(key) and not may_reveal()):
+                raise Conflict(f"param {key!r} of run {run_id} is already set; params cannot change",
+                               field=f"param.{key}")
         new = [{"run_id": run_id, "key": k, "value": val} for k, val in values.items() if k not in existing]
         if new:
             conn.execute(insert(params_table), new)

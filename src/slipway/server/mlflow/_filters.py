@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 
+from slipway._redact import check_comparable
 from slipway.errors import InvalidInput
 
 _CONDITION = re.compile(
@@ -37,6 +38,8 @@ def conditions(flt: str | None, fields: tuple[str, ...]) -> list[tuple[str, str,
             key = field.split(".", 1)[1].strip("`\"")
             field = "tags." + key
             allowed = "tags" in fields
+            if allowed and m is not None:
+                check_comparable("tags", key)
         else:
             field = field.split(".", 1)[-1].lower()
             allowed = field in fields

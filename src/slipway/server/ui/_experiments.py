@@ -16,6 +16,7 @@ from urllib.parse import urlencode
 from fastapi import APIRouter, Query, Request
 from starlette.responses import HTMLResponse
 
+from slipway._redact import is_secret_key
 from slipway.errors import InvalidInput
 from slipway.server.ui._render import UIRoute, render
 from slipway.tracking import Experiment, Run, TrackingService
@@ -62,6 +63,8 @@ class RunTable:
         """The ``order`` value sorting by a metric or param column, or None when the key needs quoting."""
         if "`" in key:
             return None  # the search language cannot quote a backtick inside a backticked name
+        if kind == "params" and is_secret_key(key):
+            return None  # its values are hidden, and ordering by them would tell them (slipway._redact)
         return f"{kind}.{key}" if _PLAIN_KEY.match(key) else f"{kind}.`{key}`"
 
     def link(self, **changes: object) -> str:

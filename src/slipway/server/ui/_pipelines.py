@@ -19,6 +19,7 @@ from starlette.responses import HTMLResponse, RedirectResponse
 
 from slipway._limits import check_json_depth
 from slipway._principal import current_principal
+from slipway._redact import redact, redact_mapping
 from slipway.errors import InvalidInput, NotFound
 from slipway.pipelines import Parameter, PipelineExecution, PipelineService, StepExecution
 from slipway.security import Permission
@@ -141,7 +142,7 @@ def version_page(request: Request, name: str, version: int) -> HTMLResponse:
         "pipelines/version.html",
         title=f"{name} v{version}",
         version=stored,
-        definition=json.dumps(stored.definition, indent=2, sort_keys=True),
+        definition=json.dumps(redact(stored.definition), indent=2, sort_keys=True),
     )
 
 
@@ -169,7 +170,7 @@ def execution_page(request: Request, name: str, execution_id: str) -> HTMLRespon
         states={s.step_name: step_state(s) for s in execution.steps},
         base=execution_url(execution),
         can_run=has_role(current_principal(), "scientist"),
-        parameters=json.dumps(execution.parameters, sort_keys=True),
+        parameters=json.dumps(redact_mapping(execution.parameters), sort_keys=True),
     )
 
 

@@ -24,6 +24,7 @@ from markupsafe import Markup
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 
 from slipway._principal import Principal, current_principal
+from slipway._redact import redact
 from slipway.errors import InvalidInput, SlipwayError, Unauthenticated
 from slipway.server._identity import ANONYMOUS
 from slipway.server.ui._csrf import CSRF_FIELD, csrf_token_for, set_csrf_cookie
@@ -138,7 +139,9 @@ def render(request: Request, template_name: str, status_code: int = 200, **conte
         # with --no-auth, as ANONYMOUS with every role: then there is nothing to log in to.
         auth_off=principal.name == ANONYMOUS and bool(principal.roles),
         page_path=request.url.path,
-        **context,
+        # The policy of every face (slipway._redact): no page shows a secret-looking param, tag,
+        # pipeline parameter or audit detail; the UI has no way to ask for them revealed.
+        **{name: redact(value) for name, value in context.items()},
     )
     response = HTMLResponse(page, status_code=status_code)
     set_csrf_cookie(request, response)
