@@ -21,6 +21,8 @@ import textwrap
 from pathlib import Path
 from types import ModuleType
 
+from slipway._operations import server_supplied
+
 TARGET = Path(__file__).resolve().parents[1] / "src" / "slipway" / "client" / "_protocols.py"
 WIDTH = 120
 # (Protocol, the service, the remote client) of each domain, as Client's attributes list them.
@@ -30,6 +32,7 @@ DOMAINS = [
     ("ServingApi", "slipway.serving:ServingService", "slipway.client._serving:RemoteServing"),
     ("SecurityApi", "slipway.security:SecurityService", "slipway.client._security:RemoteSecurity"),
     ("AutomationApi", "slipway.automation:AutomationService", "slipway.client._automation:RemoteAutomation"),
+    ("DatasetsApi", "slipway.datasets:DatasetService", "slipway.client._datasets:RemoteDatasets"),
 ]
 HEADER = '''"""What each ``Client`` attribute offers, embedded or remote: one Protocol per domain.
 
@@ -58,10 +61,6 @@ def _method_defs(service: type) -> dict[str, tuple[ModuleType, ast.FunctionDef]]
     return found
 
 
-def _server_supplied(method: object) -> set[str]:
-    return {name for op in getattr(method, "__slipway_operations__", ()) for name in op.server}
-
-
 def _stub(node: ast.FunctionDef, dropped: set[str]) -> str:
     """The method's signature with ``...`` for a body, wrapped one argument a line when too long."""
     args = node.args
@@ -79,8 +78,13 @@ def _stub(node: ast.FunctionDef, dropped: set[str]) -> str:
     line = f"    def {node.name}({', '.join(parts)}){returns}: ..."
     if len(line) <= WIDTH:
         return line
-    inner = "".join(f"        {p},\n" for p in parts)
-    return f"    def {node.name}(\n{inner}    ){returns}: ..."
+    lines, current = [], "       "
+    for part in parts:  # filled up to the width, as a person would wrap them
+        if len(current) + len(part) + 2 > WIDTH:
+            lines.append(current)
+            current = "       "
+        current += f" {part},"
+    return f"    def {node.name}(\n" + "\n".join([*lines, current]) + f"\n    ){returns}: ..."
 
 
 def _arg(arg: ast.arg, default: ast.expr | None) -> str:
@@ -129,9 +133,10 @@ def render() -> str:
         stubs = []
         for name in offered:
             module, node = defs[name]
-            stubs.append(_stub(node, _server_supplied(getattr(service, name))))
+            stubs.append(_stub(node, server_supplied(getattr(service, name))))
             imports |= set(_imports(module, _names(stubs[-1])).values())
-        doc = f'    """``Client.{remote_ref.rsplit("Remote", 1)[-1].lower()}``: see :class:`{service_ref.replace(":", ".")}`."""'
+        attribute = remote_ref.rsplit("Remote", 1)[-1].lower()
+        doc = f'    """``Client.{attribute}``: see :class:`{service_ref.replace(":", ".")}`."""'
         classes.append(f"class {protocol}(Protocol):\n{doc}\n\n" + "\n\n".join(stubs) + "\n")
     return HEADER + _import_block(imports) + "\n\n\n" + "\n\n".join(classes)
 

@@ -63,6 +63,18 @@ class Wire:
     name: str | None = None
 
 
+class _FromServer:
+    """See :data:`FROM_SERVER`."""
+
+    def __repr__(self) -> str:
+        return "FROM_SERVER"
+
+
+FROM_SERVER = _FromServer()
+"""``Annotated[T, FROM_SERVER]``: an argument a server fills in from what it trusts (its settings),
+never from a request; a remote caller does not have it."""
+
+
 @dataclass(frozen=True)
 class Operation:
     """One HTTP route of a service method (a method may have several: ``/latest`` and ``/{version}``).
@@ -78,8 +90,8 @@ class Operation:
         fixed: arguments this route does not take, with the value it stands for: a client
             sends the call here when the arguments have these values (``{"version": None}`` for
             ``/latest``).
-        server: arguments the server fills in from what it trusts (its settings), never from the
-            request; a remote caller does not have them.
+        fill: how a client finds a path argument the caller left as None, by name: a function of
+            the client and the call's arguments (the version number of ``latest``).
         redacted: the result holds params and tags, whose secret-looking values leave as ``***``
             unless an admin asks with ``reveal_secrets=true``.
         name: the route's name (summary and operation id), the method's by default.
@@ -92,7 +104,7 @@ class Operation:
     query: tuple[str, ...] = ()
     body: str | None = None
     fixed: Mapping[str, Any] = field(default_factory=dict)
-    server: tuple[str, ...] = ()
+    fill: Mapping[str, Callable[[Any, Mapping[str, Any]], Any]] = field(default_factory=dict)
     redacted: bool = False
     name: str | None = None
 
@@ -112,7 +124,6 @@ class Api:
 
     def _declare(self, verb: str, path: str, options: dict[str, Any]) -> Callable[[F], F]:
         options["query"] = tuple(options.get("query", ()))
-        options["server"] = tuple(options.get("server", ()))
         op = Operation(verb, path, self.tag, **options)
 
         def mark(method: F) -> F:
@@ -234,7 +245,7 @@ def arguments(method: Callable[..., Any], op: Operation) -> list[Argument]:
             continue
         hint = hints.get(param.name, Any)
         typed, wire = wire_form(hint)
-        if param.name in op.server:
+        if param.name in server_supplied(method):
             where = "server"
         elif (wire.name if wire is not None and wire.name else param.name) in op.path_params:
             where = "path"
@@ -246,6 +257,12 @@ def arguments(method: Callable[..., Any], op: Operation) -> list[Argument]:
             where = "body"
         found.append(Argument(param.name, where, typed, wire, param.default, _joined(docs.get(param.name), typed)))
     return found
+
+
+def server_supplied(method: Callable[..., Any]) -> set[str]:
+    """The arguments of ``method`` marked :data:`FROM_SERVER`."""
+    hints = typing.get_type_hints(method, include_extras=True)
+    return {name for name, hint in hints.items() if FROM_SERVER in getattr(split_optional(hint)[0], "__metadata__", ())}
 
 
 def _joined(doc: str | None, hint: Any) -> str | None:

@@ -21,14 +21,16 @@ import pytest
 from _server import LiveServer
 
 from slipway import Client
-from slipway._operations import arguments, operations_of
+from slipway._operations import arguments, operations_of, server_supplied
 from slipway.automation import AutomationService
 from slipway.client._automation import RemoteAutomation
+from slipway.client._datasets import RemoteDatasets
 from slipway.client._operations import RemoteApi
 from slipway.client._registry import RemoteRegistry
 from slipway.client._security import RemoteSecurity
 from slipway.client._serving import RemoteServing
 from slipway.client._tracking import RemoteTracking
+from slipway.datasets import DatasetService
 from slipway.errors import SlipwayError
 from slipway.registry import RegistryService
 from slipway.security import SecurityService
@@ -44,6 +46,7 @@ DOMAINS: dict[str, tuple[type, type]] = {
     "serving": (ServingService, RemoteServing),
     "security": (SecurityService, RemoteSecurity),
     "automation": (AutomationService, RemoteAutomation),
+    "datasets": (DatasetService, RemoteDatasets),
 }
 
 # Public service methods with no remote twin, and why. Everything else must have one.
@@ -57,6 +60,7 @@ SERVER_ONLY: dict[str, dict[str, str]] = {
     },
     "security": {"start_session": "the web UI's login trades an API token for its cookie; a client keeps its token"},
     "automation": {"receive_hook": "POST /hooks/{name} is signed by the hook's secret, not called by a client"},
+    "datasets": {},
 }
 
 # Remote methods with no embedded twin, and why.
@@ -66,15 +70,12 @@ REMOTE_ONLY: dict[str, dict[str, str]] = {
     "serving": {},
     "security": {},
     "automation": {},
+    "datasets": {},
 }
 
 
 def _public(cls: type) -> set[str]:
     return {n for n, member in inspect.getmembers(cls) if not n.startswith("_") and callable(member)}
-
-
-def _server_supplied(method: Any) -> set[str]:
-    return {name for op in getattr(method, "__slipway_operations__", ()) for name in op.server}
 
 
 @pytest.mark.parametrize("domain", sorted(DOMAINS))
@@ -98,7 +99,7 @@ def test_remote_twins_have_the_services_signatures(domain: str) -> None:
     service, remote = DOMAINS[domain]
     for name in sorted(_public(service) - set(SERVER_ONLY[domain])):
         method = getattr(service, name)
-        assert _shape(getattr(remote, name)) == _shape(method, _server_supplied(method)), f"{domain}.{name}"
+        assert _shape(getattr(remote, name)) == _shape(method, server_supplied(method)), f"{domain}.{name}"
 
 
 def test_the_client_protocols_follow_the_services() -> None:

@@ -24,11 +24,9 @@ from slipway.cli._session import parse_key_values
 from slipway.client import Client
 
 if TYPE_CHECKING:
-    from slipway.client._datasets import RemoteDatasets
-    from slipway.datasets import DatasetDiff, DatasetService, DatasetVersion
+    from slipway.client._protocols import DatasetsApi as Datasets
+    from slipway.datasets import DatasetDiff, DatasetVersion
     from slipway.lineage import LineageGraph
-
-    Datasets = DatasetService | RemoteDatasets
 
 datasets_app = typer.Typer(
     help="Datasets: named data with immutable, content-hashed versions (CSV, Parquet or JSON lines), "

@@ -14,12 +14,17 @@ from slipway.client._tracking import RemoteTracking
 if TYPE_CHECKING:
     from slipway.clarify import ClarifyService
     from slipway.client._clarify import RemoteClarify
-    from slipway.client._datasets import RemoteDatasets
     from slipway.client._features import RemoteFeatures
     from slipway.client._monitoring import RemoteMonitoring
     from slipway.client._pipelines import RemotePipelines
-    from slipway.client._protocols import AutomationApi, RegistryApi, SecurityApi, ServingApi, TrackingApi
-    from slipway.datasets import DatasetService
+    from slipway.client._protocols import (
+        AutomationApi,
+        DatasetsApi,
+        RegistryApi,
+        SecurityApi,
+        ServingApi,
+        TrackingApi,
+    )
     from slipway.features import FeatureService
     from slipway.monitoring import MonitoringService
     from slipway.pipelines import PipelineService
@@ -80,13 +85,13 @@ class Client:
         return RemoteRegistry.connect(self._http, cache_dir=self.settings.home / "cache" / "models")
 
     @functools.cached_property
-    def datasets(self) -> DatasetService | RemoteDatasets:
+    def datasets(self) -> DatasetsApi:
         """Datasets; built on first use, since it brings pyarrow and pandas."""
         if self._http is None:
             return self.backend.datasets
         from slipway.client._datasets import RemoteDatasets  # brings pyarrow: import on first use
 
-        return RemoteDatasets(self._http)
+        return RemoteDatasets.connect(self._http)
 
     @functools.cached_property
     def features(self) -> FeatureService | RemoteFeatures:

@@ -26,7 +26,16 @@ from urllib.parse import quote
 from pydantic import TypeAdapter
 from pydantic_core import to_jsonable_python
 
-from slipway._operations import Argument, Operation, arguments, composed_of, is_stream, operations_of, wire_form
+from slipway._operations import (
+    Argument,
+    Operation,
+    arguments,
+    composed_of,
+    is_stream,
+    operations_of,
+    server_supplied,
+    wire_form,
+)
 from slipway.client._http import HttpSession
 
 T = TypeVar("T")
@@ -142,11 +151,16 @@ class _Route:
         self.args: list[Argument] = [a for a in arguments(method, op) if a.where != "server"]
         self.path_args = [a for a in self.args if a.where == "path"]
 
-    def request(self, values: dict[str, Any], given: dict[str, Any], extra: dict[str, Any]) -> dict[str, Any]:
+    def request(
+        self, client: RemoteApi, values: dict[str, Any], given: dict[str, Any], extra: dict[str, Any]
+    ) -> dict[str, Any]:
         """The keyword arguments of :meth:`HttpSession.request` for a call with ``values`` (``given`` by the caller)."""
         path = self.op.path
         for arg in self.path_args:
-            value = _encode(arg, values.get(arg.name, arg.default))
+            value = values.get(arg.name, arg.default)
+            if value is None and arg.name in self.op.fill:
+                value = self.op.fill[arg.name](client, {**values, **given})
+            value = _encode(arg, value)
             text = url_path(str(value)) if f"{{{arg.key}:path}}" in path else quote(str(value), safe="")
             path = path.replace(f"{{{arg.key}:path}}", text).replace(f"{{{arg.key}}}", text)
         sent: dict[str, Any] = {"path": path}
@@ -209,7 +223,7 @@ class _Plan:
     def call(self, client: RemoteApi, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
         given = self.signature.bind(client, *args, **kwargs).arguments
         route, values = self.route(given) if len(self.routes) > 1 else (self.routes[0], given)
-        request = route.request(values, given, client._query)
+        request = route.request(client, values, given, client._query)
         if self.streamed:
             return download(client._http, request["path"], request.get("params"))
         answer = client._http.request(route.op.verb, request.pop("path"), **request)
@@ -220,7 +234,7 @@ class _Plan:
 
 
 def _remote_method(name: str, method: Callable[..., Any], ops: tuple[Operation, ...]) -> Callable[..., Any]:
-    server_only = {n for op in ops for n in op.server}
+    server_only = server_supplied(method)
     signature = inspect.signature(method)
     signature = signature.replace(parameters=[p for p in signature.parameters.values() if p.name not in server_only])
     plan: list[_Plan] = []

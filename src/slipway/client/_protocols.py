@@ -9,15 +9,20 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
-from typing import Annotated, Any, BinaryIO, Protocol
+from typing import Annotated, Any, BinaryIO, Literal, Protocol
 
+import pandas as pd
 from pydantic import Field
 
 from slipway._operations import Wire
 from slipway.automation._cron import MissedRuns
 from slipway.automation._records import ActionRun, GcReport, Hook, RetentionPolicy, Rule, Schedule
 from slipway.automation._service import ActionSpec, Filters, Limit, Missed
+from slipway.datasets._records import Dataset, DatasetDiff, DatasetVersion, Registration
+from slipway.datasets._service import DatasetName, Node, ObjectRef, Statistics
+from slipway.datasets._sources import DataSource
 from slipway.events import AuditCheck, AuditEntry
+from slipway.lineage import LineageGraph
 from slipway.models import LoadedModel, ModelCard
 from slipway.registry._queries import MAX_SEARCH_RESULTS
 from slipway.registry._records import AliasChange, ModelGroup, ModelVersion, StatusChange, VersionComparison
@@ -48,10 +53,7 @@ class TrackingApi(Protocol):
     """``Client.tracking``: see :class:`slipway.tracking.TrackingService`."""
 
     def create_experiment(
-        self,
-        name: Name,
-        description: str | None = None,
-        tags: TagMap | None = None,
+        self, name: Name, description: str | None = None, tags: TagMap | None = None,
     ) -> Experiment: ...
 
     def get_experiment(self, experiment_id: str) -> Experiment: ...
@@ -63,11 +65,7 @@ class TrackingApi(Protocol):
     def list_experiments(self, *, include_deleted: bool = False, name_like: str | None = None) -> list[Experiment]: ...
 
     def update_experiment(
-        self,
-        experiment_id: str,
-        *,
-        name: Name | None = None,
-        description: str | None = None,
+        self, experiment_id: str, *, name: Name | None = None, description: str | None = None,
     ) -> Experiment: ...
 
     def set_experiment_tag(self, experiment_id: str, key: Key, value: Text) -> None: ...
@@ -77,25 +75,14 @@ class TrackingApi(Protocol):
     def restore_experiment(self, experiment_id: str) -> None: ...
 
     def create_run(
-        self,
-        experiment_id: str | None = None,
-        *,
-        name: Name | None = None,
-        tags: TagMap | None = None,
-        parent_run_id: str | None = None,
-        start_time: Time | None = None,
-        status: Status = RunStatus.RUNNING,
+        self, experiment_id: str | None = None, *, name: Name | None = None, tags: TagMap | None = None,
+        parent_run_id: str | None = None, start_time: Time | None = None, status: Status = RunStatus.RUNNING,
     ) -> Run: ...
 
     def get_run(self, run_id: str) -> Run: ...
 
     def update_run(
-        self,
-        run_id: str,
-        *,
-        status: Status | None = None,
-        end_time: Time | None = None,
-        name: Name | None = None,
+        self, run_id: str, *, status: Status | None = None, end_time: Time | None = None, name: Name | None = None,
     ) -> Run: ...
 
     def end_run(self, run_id: str, status: Status = RunStatus.FINISHED) -> Run: ...
@@ -105,12 +92,7 @@ class TrackingApi(Protocol):
     def restore_run(self, run_id: str) -> None: ...
 
     def log_metric(
-        self,
-        run_id: str,
-        key: Key,
-        value: v.Number,
-        step: int = 0,
-        timestamp: int | None = None,
+        self, run_id: str, key: Key, value: v.Number, step: int = 0, timestamp: int | None = None,
     ) -> None: ...
 
     def log_param(self, run_id: str, key: Key, value: Text) -> None: ...
@@ -120,39 +102,25 @@ class TrackingApi(Protocol):
     def delete_tag(self, run_id: str, key: str) -> None: ...
 
     def log_batch(
-        self,
-        run_id: str,
-        metrics: MetricPoints = (),
-        params: ParamMap | None = None,
-        tags: TagMap | None = None,
+        self, run_id: str, metrics: MetricPoints = (), params: ParamMap | None = None, tags: TagMap | None = None,
     ) -> None: ...
 
     def get_metric_history(self, run_id: str, key: str) -> list[Metric]: ...
 
     def search_runs(
-        self,
-        experiment_ids: Sequence[str] | None = None,
-        filter: str | None = None,
-        order_by: Sequence[str] | None = None,
-        max_results: MaxResults = 1000,
-        page_token: str | None = None,
+        self, experiment_ids: Sequence[str] | None = None, filter: str | None = None,
+        order_by: Sequence[str] | None = None, max_results: MaxResults = 1000, page_token: str | None = None,
         include_deleted: bool = False,
     ) -> RunPage: ...
 
     def compare_runs(self, run_ids: RunIds) -> RunComparison: ...
 
     def log_artifact(
-        self,
-        run_id: str,
-        local_path: str | Path,
-        artifact_path: str | None = None,
+        self, run_id: str, local_path: str | Path, artifact_path: str | None = None,
     ) -> list[ArtifactInfo]: ...
 
     def log_bytes(
-        self,
-        run_id: str,
-        data: bytes | BinaryIO,
-        artifact_path: Annotated[str, Wire(name='path')],
+        self, run_id: str, data: bytes | BinaryIO, artifact_path: Annotated[str, Wire(name='path')],
     ) -> ArtifactInfo: ...
 
     def list_artifacts(self, run_id: str, path: str = '', recursive: bool = False) -> list[ArtifactInfo]: ...
@@ -182,14 +150,8 @@ class RegistryApi(Protocol):
     def list_versions(self, group: GroupPath, *, include_archived: bool = True) -> list[ModelVersion]: ...
 
     def search_versions(
-        self,
-        group: str | None = None,
-        *,
-        filter: str | None = None,
-        status: StatusName | None = None,
-        alias: str | None = None,
-        tags: Tags | None = None,
-        include_archived: bool = False,
+        self, group: str | None = None, *, filter: str | None = None, status: StatusName | None = None,
+        alias: str | None = None, tags: Tags | None = None, include_archived: bool = False,
         max_results: Annotated[int, Field(ge=1, le=MAX_SEARCH_RESULTS)] = 1000,
     ) -> list[ModelVersion]: ...
 
@@ -200,10 +162,7 @@ class RegistryApi(Protocol):
     def alias_history(self, group: GroupPath, alias: AliasPath) -> list[AliasChange]: ...
 
     def alias_at(
-        self,
-        group: GroupPath,
-        alias: AliasPath,
-        when: Annotated[dt.datetime | int, Wire(int | dt.datetime)],
+        self, group: GroupPath, alias: AliasPath, when: Annotated[dt.datetime | int, Wire(int | dt.datetime)],
     ) -> ModelVersion | None: ...
 
     def list_files(self, version_id: str) -> list[ArtifactInfo]: ...
@@ -215,59 +174,31 @@ class RegistryApi(Protocol):
     def load_model(self, uri: str | ModelUri, *, trusted: bool | Iterable[str] = False) -> LoadedModel: ...
 
     def create_group(
-        self,
-        name: NewGroupName,
-        description: str | None = None,
-        tags: Tags | None = None,
+        self, name: NewGroupName, description: str | None = None, tags: Tags | None = None,
     ) -> ModelGroup: ...
 
     def update_group(
-        self,
-        name: GroupName,
-        *,
-        description: str | None = None,
-        tags: Tags | None = None,
+        self, name: GroupName, *, description: str | None = None, tags: Tags | None = None,
     ) -> ModelGroup: ...
 
     def register_model(
-        self,
-        group: str,
-        model_or_path: Any,
-        *,
-        flavor: str | None = None,
-        input_example: object = None,
-        metrics: Mapping[str, MetricInput] | None = None,
-        description: str | None = None,
-        metadata: Mapping[str, Any] | None = None,
-        tags: Mapping[str, str] | None = None,
-        source_run_id: str | None = None,
-        source_step_execution_id: str | None = None,
-        model_card: ModelCard | str | None = None,
-        trusted: bool | Iterable[str] = False,
+        self, group: str, model_or_path: Any, *, flavor: str | None = None, input_example: object = None,
+        metrics: Mapping[str, MetricInput] | None = None, description: str | None = None,
+        metadata: Mapping[str, Any] | None = None, tags: Mapping[str, str] | None = None,
+        source_run_id: str | None = None, source_step_execution_id: str | None = None,
+        model_card: ModelCard | str | None = None, trusted: bool | Iterable[str] = False,
     ) -> ModelVersion: ...
 
     def stage_file(self, version_id: str, path: str, stream: BinaryIO) -> ArtifactInfo: ...
 
     def create_version(
-        self,
-        group: GroupPath,
-        version_id: str,
-        *,
-        metrics: Metrics | None = None,
-        description: str | None = None,
-        metadata: Metadata | None = None,
-        tags: Tags | None = None,
-        source_run_id: str | None = None,
+        self, group: GroupPath, version_id: str, *, metrics: Metrics | None = None, description: str | None = None,
+        metadata: Metadata | None = None, tags: Tags | None = None, source_run_id: str | None = None,
         source_step_execution_id: str | None = None,
     ) -> ModelVersion: ...
 
     def update_version(
-        self,
-        group: GroupPath,
-        version: int,
-        *,
-        description: str | None = None,
-        tags: Tags | None = None,
+        self, group: GroupPath, version: int, *, description: str | None = None, tags: Tags | None = None,
     ) -> ModelVersion: ...
 
     def delete_group_tag(self, name: GroupName, key: str) -> ModelGroup: ...
@@ -275,12 +206,7 @@ class RegistryApi(Protocol):
     def delete_version_tag(self, group: GroupPath, version: int, key: str) -> ModelVersion: ...
 
     def update_status(
-        self,
-        group: GroupPath,
-        version: int,
-        status: StatusName,
-        *,
-        comment: str | None = None,
+        self, group: GroupPath, version: int, status: StatusName, *, comment: str | None = None,
         expected_status: StatusName | None = None,
     ) -> ModelVersion: ...
 
@@ -289,12 +215,7 @@ class RegistryApi(Protocol):
     def reject(self, group: str, version: int, comment: str | None = None) -> ModelVersion: ...
 
     def set_alias(
-        self,
-        group: GroupPath,
-        alias: AliasPath,
-        version: int,
-        *,
-        comment: str | None = None,
+        self, group: GroupPath, alias: AliasPath, version: int, *, comment: str | None = None,
     ) -> ModelVersion: ...
 
     def remove_alias(self, group: GroupPath, alias: AliasPath, *, comment: str | None = None) -> None: ...
@@ -314,25 +235,17 @@ class ServingApi(Protocol):
     def list_deployments(self, name: EndpointName) -> list[Deployment]: ...
 
     def create_endpoint(
-        self,
-        name: str,
-        variants: Variants,
-        *,
+        self, name: str, variants: Variants, *,
         capture: Annotated[CaptureConfig | Mapping[str, Any], Settings] | None = None,
-        alarms: Annotated[Alarms | Mapping[str, Any], Settings] | None = None,
-        force: bool = False,
+        alarms: Annotated[Alarms | Mapping[str, Any], Settings] | None = None, force: bool = False,
         production: bool = False,
     ) -> Endpoint: ...
 
     def update_endpoint(
-        self,
-        name: EndpointName,
-        variants: Variants | None = None,
-        *,
+        self, name: EndpointName, variants: Variants | None = None, *,
         strategy: Annotated[Strategy | Mapping[str, Any], Settings] | None = None,
         capture: Annotated[CaptureConfig | Mapping[str, Any], Settings] | None = None,
-        alarms: Annotated[Alarms | Mapping[str, Any], Settings] | None = None,
-        force: bool = False,
+        alarms: Annotated[Alarms | Mapping[str, Any], Settings] | None = None, force: bool = False,
         production: bool | None = None,
     ) -> Endpoint: ...
 
@@ -341,9 +254,7 @@ class ServingApi(Protocol):
     def delete_endpoint(self, name: EndpointName) -> None: ...
 
     def put_ground_truth(
-        self,
-        name: EndpointName,
-        labels: Annotated[Iterable[GroundTruth | Mapping[str, Any]], Wire(list[Any])],
+        self, name: EndpointName, labels: Annotated[Iterable[GroundTruth | Mapping[str, Any]], Wire(list[Any])],
     ) -> Count: ...
 
     def get_ground_truth(self, name: EndpointName, inference_ids: InferenceIds | None = None) -> list[GroundTruth]: ...
@@ -365,11 +276,7 @@ class SecurityApi(Protocol):
     def disable_user(self, name: str) -> User: ...
 
     def create_token(
-        self,
-        user: str | None = None,
-        *,
-        name: str = 'default',
-        expires_in: Lifetime | None = None,
+        self, user: str | None = None, *, name: str = 'default', expires_in: Lifetime | None = None,
     ) -> NewToken: ...
 
     def list_tokens(self, user: str | None = None, *, include_inactive: bool = False) -> list[Token]: ...
@@ -381,13 +288,8 @@ class SecurityApi(Protocol):
     def end_session(self) -> Token: ...
 
     def audit_entries(
-        self,
-        *,
-        user: str | None = None,
-        object_id: str | None = None,
-        since: dt.datetime | None = None,
-        until: dt.datetime | None = None,
-        limit: Annotated[int, Field(ge=1, le=MAX_AUDIT_LIMIT)] = 100,
+        self, *, user: str | None = None, object_id: str | None = None, since: dt.datetime | None = None,
+        until: dt.datetime | None = None, limit: Annotated[int, Field(ge=1, le=MAX_AUDIT_LIMIT)] = 100,
     ) -> list[AuditEntry]: ...
 
     def verify_audit(self, head: str | None = None) -> AuditCheck: ...
@@ -397,14 +299,8 @@ class AutomationApi(Protocol):
     """``Client.automation``: see :class:`slipway.automation.AutomationService`."""
 
     def create_schedule(
-        self,
-        name: str,
-        cron: str,
-        action: ActionSpec,
-        *,
-        missed: Missed = MissedRuns.CATCH_UP_ONE,
-        paused: bool = False,
-        now: dt.datetime | None = None,
+        self, name: str, cron: str, action: ActionSpec, *, missed: Missed = MissedRuns.CATCH_UP_ONE,
+        paused: bool = False, now: dt.datetime | None = None,
     ) -> Schedule: ...
 
     def get_schedule(self, name: str) -> Schedule: ...
@@ -444,17 +340,51 @@ class AutomationApi(Protocol):
     def get_run(self, run_id: str) -> ActionRun: ...
 
     def set_retention(
-        self,
-        *,
-        keep_executions: int | None = None,
-        capture_days: int | None = None,
+        self, *, keep_executions: int | None = None, capture_days: int | None = None,
     ) -> RetentionPolicy: ...
 
     def get_retention(self) -> RetentionPolicy: ...
 
     def collect_garbage(
-        self,
-        *,
-        dry_run: bool = False,
-        grace_seconds: Annotated[float, Field(ge=0)] = 3600.0,
+        self, *, dry_run: bool = False, grace_seconds: Annotated[float, Field(ge=0)] = 3600.0,
     ) -> GcReport: ...
+
+
+class DatasetsApi(Protocol):
+    """``Client.datasets``: see :class:`slipway.datasets.DatasetService`."""
+
+    def register(
+        self, name: str, data: DataSource, *, format: str | None = None, description: str | None = None,
+        tags: Mapping[str, Any] | None = None, produced_by: ObjectRef | None = None,
+        derived_from: Sequence[ObjectRef] = (), source: str | None = None,
+    ) -> Registration: ...
+
+    def get_dataset(self, name: DatasetName) -> Dataset: ...
+
+    def list_datasets(self) -> list[Dataset]: ...
+
+    def list_versions(self, name: DatasetName) -> list[DatasetVersion]: ...
+
+    def get_version(self, name: DatasetName, version: int | None = None) -> DatasetVersion: ...
+
+    def get_statistics(self, name: DatasetName, version: int | None = None) -> Statistics: ...
+
+    def open(self, name: DatasetName, version: int | None = None) -> BinaryIO: ...
+
+    def download(self, name: str, version: int | None, dst: Path) -> Path: ...
+
+    def load(
+        self, name: str, version: int | None = None, *, columns: Sequence[str] | None = None,
+        reader: ObjectRef | None = None,
+    ) -> pd.DataFrame: ...
+
+    def diff(self, name: DatasetName, first: int, second: int) -> DatasetDiff: ...
+
+    def record_read(self, name: DatasetName, version: int | None, reader: Node) -> DatasetVersion: ...
+
+    def record_write(self, name: DatasetName, version: int | None, writer: Node) -> DatasetVersion: ...
+
+    def lineage(
+        self, name: DatasetName, version: int | None = None, *,
+        direction: Literal['upstream', 'downstream'] = 'downstream', depth: int = 3,
+    ) -> LineageGraph: ...

@@ -20,6 +20,7 @@ from slipway.datasets._records import (
     Dataset,
     DatasetDiff,
     DatasetVersion,
+    Ref,
     Registration,
 )
 from slipway.datasets._service import DATASET_KIND, VERSION_KIND, DatasetService, ObjectRef
@@ -38,6 +39,7 @@ __all__ = [
     "DatasetService",
     "DatasetVersion",
     "ObjectRef",
+    "Ref",
     "Registration",
     "SourcePolicy",
     "canonical_parquet",

@@ -99,3 +99,10 @@ class DatasetDiff(Record):
     num_rows: list[int]
     same_content: bool
     columns: list[ColumnDiff]
+
+
+class Ref(BaseModel):
+    """A lineage node: ``{"kind": "run", "id": "..."}``."""
+
+    kind: str
+    id: str

@@ -12,7 +12,7 @@ import json
 import tempfile
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any, BinaryIO, Literal
+from typing import Annotated, Any, BinaryIO, Literal
 
 import pandas as pd
 import pyarrow.parquet as pq
@@ -21,11 +21,12 @@ from sqlalchemy.exc import IntegrityError
 
 from slipway._ids import ms_to_datetime, new_id, now_ms
 from slipway._limits import MAX_DESCRIPTION, check_text
+from slipway._operations import FROM_SERVER, Api, Wire
 from slipway._principal import current_principal
 from slipway.datasets._diff import diff_versions
 from slipway.datasets._names import check_name, check_tags
 from slipway.datasets._parquet import Materialized, canonical_parquet
-from slipway.datasets._records import ColumnSchema, Dataset, DatasetDiff, DatasetVersion, Registration
+from slipway.datasets._records import ColumnSchema, Dataset, DatasetDiff, DatasetVersion, Ref, Registration
 from slipway.datasets._sources import DataSource, SourcePolicy
 from slipway.datasets._tables import dataset_versions, datasets
 from slipway.errors import Conflict, InvalidInput, NotFound
@@ -43,6 +44,17 @@ STATISTICS_PATH = "statistics.json"
 _INSERT_ATTEMPTS = 5
 
 ObjectRef = tuple[str, str]  # (kind, id) of a lineage node: ("run", run_id), ("step_execution", id)
+
+# How the API's arguments travel (slipway._operations): a name checked before it goes into a URL path,
+# a lineage node as {"kind", "id"}, statistics as their statistics.json document.
+DatasetName = Annotated[str, Wire(to_wire=check_name)]
+Node = Annotated[ObjectRef, Wire(Ref, to_wire=lambda ref: {"kind": ref[0], "id": ref[1]},
+                                 from_wire=lambda ref: (ref.kind, ref.id))]
+Statistics = Annotated[DatasetStatistics, Wire(dict[str, Any], to_wire=DatasetStatistics.to_dict,
+                                               from_wire=DatasetStatistics.from_dict)]
+# A route of a version has its number in the path: a client asks for the latest's when given None.
+LATEST: dict[str, Any] = {"version": lambda client, args: client.get_version(args["name"]).version}
+api = Api("datasets")  # the REST routes and remote methods derive from these declarations (slipway._operations)
 
 
 class DatasetService:
@@ -88,7 +100,7 @@ class DatasetService:
         produced_by: ObjectRef | None = None,
         derived_from: Sequence[ObjectRef] = (),
         source: str | None = None,
-        policy: SourcePolicy | None = None,
+        policy: Annotated[SourcePolicy, FROM_SERVER] | None = None,
     ) -> Registration:
         """Register ``data`` as the next version of dataset ``name`` (created on first use).
 
@@ -203,8 +215,9 @@ class DatasetService:
 
     # ---------------------------------------------------------------------------------- reading
 
+    @api.get("/datasets/{name}")
     @requires(Permission.READ)
-    def get_dataset(self, name: str) -> Dataset:
+    def get_dataset(self, name: DatasetName) -> Dataset:
         """The dataset called ``name``.
 
         Raises:
@@ -216,6 +229,7 @@ class DatasetService:
             raise NotFound(f"dataset {name!r} does not exist", field="name")
         return _dataset(row)
 
+    @api.get("/datasets")
     @requires(Permission.READ)
     def list_datasets(self) -> list[Dataset]:
         """Every dataset, by name."""
@@ -223,8 +237,9 @@ class DatasetService:
             rows = conn.execute(_datasets().order_by(datasets.c.name)).all()
         return [_dataset(row) for row in rows]
 
+    @api.get("/datasets/{name}/versions")
     @requires(Permission.READ)
-    def list_versions(self, name: str) -> list[DatasetVersion]:
+    def list_versions(self, name: DatasetName) -> list[DatasetVersion]:
         """The versions of ``name``, oldest first.
 
         Raises:
@@ -235,8 +250,10 @@ class DatasetService:
             rows = conn.execute(_versions().where(datasets.c.name == name).order_by(dataset_versions.c.version)).all()
         return [_version(row) for row in rows]
 
+    @api.get("/datasets/{name}/latest", fixed={"version": None}, name="get_latest")
+    @api.get("/datasets/{name}/versions/{version}")
     @requires(Permission.READ)
-    def get_version(self, name: str, version: int | None = None) -> DatasetVersion:
+    def get_version(self, name: DatasetName, version: int | None = None) -> DatasetVersion:
         """Version ``version`` of ``name``; the latest when ``version`` is None.
 
         Raises:
@@ -257,15 +274,17 @@ class DatasetService:
             raise NotFound(f"dataset {name!r} has no version {version}", field="version")
         return _version(row)
 
+    @api.get("/datasets/{name}/versions/{version}/statistics", fill=LATEST)
     @requires(Permission.READ)
-    def get_statistics(self, name: str, version: int | None = None) -> DatasetStatistics:
-        """The column statistics of a version (see ``docs/statistics.md``)."""
+    def get_statistics(self, name: DatasetName, version: int | None = None) -> Statistics:
+        """The column statistics of a version (see ``docs/statistics.md``); over HTTP, its ``statistics.json``."""
         found = self.get_version(name, version)
         return DatasetStatistics.from_json(self._artifacts.read_bytes(Owner(VERSION_KIND, found.id), STATISTICS_PATH))
 
+    @api.get("/datasets/{name}/versions/{version}/data", fill=LATEST, name="download_data")
     @requires(Permission.READ)
-    def open(self, name: str, version: int | None = None) -> BinaryIO:
-        """The version's Parquet file as a stream; the caller closes it."""
+    def open(self, name: DatasetName, version: int | None = None) -> BinaryIO:
+        """The version's Parquet file as a stream (over HTTP, streamed); the caller closes it."""
         found = self.get_version(name, version)
         return self._artifacts.open(Owner(VERSION_KIND, found.id), DATA_PATH)
 
@@ -293,33 +312,37 @@ class DatasetService:
             self.record_read(name, found.version, reader)
         return frame
 
+    @api.get("/datasets/{name}/diff")
     @requires(Permission.READ)
-    def diff(self, name: str, first: int, second: int) -> DatasetDiff:
+    def diff(self, name: DatasetName, first: int, second: int) -> DatasetDiff:
         """Schema and statistics of two versions side by side."""
         a, b = self.get_version(name, first), self.get_version(name, second)
         return diff_versions(a, b, self.get_statistics(name, first), self.get_statistics(name, second))
 
     # ---------------------------------------------------------------------------------- lineage
 
+    @api.post("/datasets/{name}/versions/{version}/reads", body="reader", fill=LATEST)
     @requires(Permission.WRITE)
-    def record_read(self, name: str, version: int | None, reader: ObjectRef) -> DatasetVersion:
+    def record_read(self, name: DatasetName, version: int | None, reader: Node) -> DatasetVersion:
         """Record that a run or step (``reader``) read this version: ``version -consumed-> reader``."""
         found = self.get_version(name, version)
         with self._db.write() as conn:
             record_edges(conn, [(_node(found), NodeRef(*reader), "consumed")])
         return found
 
+    @api.post("/datasets/{name}/versions/{version}/writes", body="writer", fill=LATEST)
     @requires(Permission.WRITE)
-    def record_write(self, name: str, version: int | None, writer: ObjectRef) -> DatasetVersion:
+    def record_write(self, name: DatasetName, version: int | None, writer: Node) -> DatasetVersion:
         """Record that a run or step (``writer``) produced this version: ``writer -produced-> version``."""
         found = self.get_version(name, version)
         self._link(found, [(NodeRef(*writer), "produced")])
         return found
 
+    @api.get("/datasets/{name}/versions/{version}/lineage", fill=LATEST)
     @requires(Permission.READ)
     def lineage(
-        self, name: str, version: int | None = None, *, direction: Literal["upstream", "downstream"] = "downstream",
-        depth: int = 3,
+        self, name: DatasetName, version: int | None = None, *,
+        direction: Literal["upstream", "downstream"] = "downstream", depth: int = 3,
     ) -> LineageGraph:
         """What was made from a version (downstream) or what it came from (upstream)."""
         found = self.get_version(name, version)

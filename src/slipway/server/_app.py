@@ -14,6 +14,7 @@ from slipway._config import Settings, load_settings
 from slipway._origins import OriginGuard, default_allowed_hosts
 from slipway._version import __version__
 from slipway.automation import AutomationService
+from slipway.datasets import DatasetService
 from slipway.monitoring import render_monitor_metrics
 from slipway.registry import RegistryService
 from slipway.security import SecurityService
@@ -103,6 +104,7 @@ def create_app(backend: Backend, *, auth: bool = True, allowed_hosts: Sequence[s
     add_operation_routes(declared, ServingService, "serving")
     add_operation_routes(declared, SecurityService, "security")
     add_operation_routes(declared, AutomationService, "automation")
+    add_operation_routes(declared, DatasetService, "datasets")
     api.include_router(ordered(declared))
     api.include_router(dataset_router)
     api.include_router(feature_router)

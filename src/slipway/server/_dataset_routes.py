@@ -1,52 +1,32 @@
-"""REST routes of datasets: each one translates a request, calls the service, returns the record.
+"""The two dataset routes not derived from a declared operation: registering data, which differs by mode.
 
-No route holds a rule of its own: :class:`~slipway.datasets.DatasetService` validates and raises,
-as for embedded callers. Data reaches the server in one of two ways: uploaded (the raw body is a
-CSV, Parquet or JSON lines file, spooled to disk as it arrives) or named by a URI the server reads
-itself (``s3://``, or a local path within the folders the server shares).
+Every other dataset route derives from :class:`~slipway.datasets.DatasetService`'s declarations
+(:mod:`slipway.server._operations`). ``register`` takes a DataFrame, a stream, a local path or a URI;
+over HTTP data arrives in one of two ways: uploaded (the raw body is a CSV, Parquet or JSON lines
+file, spooled to disk as it arrives, its options in the query string) or named by a URI the server
+reads itself (``s3://``, or a local path within the folders the server shares: its settings, never
+the request, say which). Either answers 201 for a new version, 200 for content already held.
 """
 
 from __future__ import annotations
 
 import json
-import tempfile
-from typing import Annotated, Any, BinaryIO, Literal, cast
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request, Response, status
-from fastapi.responses import StreamingResponse
 from pydantic import BaseModel
 from starlette.concurrency import run_in_threadpool
 
 from slipway._limits import check_json_depth
-from slipway.datasets import Dataset, DatasetDiff, DatasetService, DatasetVersion, Registration
+from slipway.datasets import DatasetService, Ref, Registration
 from slipway.errors import InvalidInput
-from slipway.lineage import LineageGraph
 from slipway.security import Permission
 from slipway.server._guard import needs
-from slipway.server._operations import RAW_BODY as _RAW_BODY
-from slipway.server._operations import SPOOL_IN_MEMORY
-from slipway.server._operations import read_chunks as _read_chunks
+from slipway.server._operations import RAW_BODY, service_of, spooled
 from slipway.server._trust import ServerSources
 
-_BINARY: dict[int | str, dict[str, Any]] = {
-    200: {"content": {"application/octet-stream": {"schema": {"type": "string", "format": "binary"}}}}
-}
-
-
-async def _datasets(request: Request) -> DatasetService:
-    service: DatasetService = request.app.state.backend.datasets
-    return service
-
-
-Datasets = Annotated[DatasetService, Depends(_datasets)]
+Datasets = Annotated[DatasetService, Depends(service_of("datasets"))]
 router = APIRouter(prefix="/datasets", tags=["datasets"])
-
-
-class Ref(BaseModel):
-    """A lineage node: ``{"kind": "run", "id": "..."}``."""
-
-    kind: str
-    id: str
 
 
 class RegisterFromUri(BaseModel):
@@ -74,17 +54,7 @@ def _json_query(value: str | None, field: str) -> Any:
         raise InvalidInput(f"{field} must be JSON", field=field) from None
 
 
-@router.get("", dependencies=[needs(Permission.READ)])
-def list_datasets(datasets: Datasets) -> list[Dataset]:
-    return datasets.list_datasets()
-
-
-@router.get("/{name}", dependencies=[needs(Permission.READ)])
-def get_dataset(name: str, datasets: Datasets) -> Dataset:
-    return datasets.get_dataset(name)
-
-
-@router.post("/{name}/versions", status_code=status.HTTP_201_CREATED, openapi_extra=_RAW_BODY,
+@router.post("/{name}/versions", status_code=status.HTTP_201_CREATED, openapi_extra=RAW_BODY,
              dependencies=[needs(Permission.WRITE)])
 async def upload_version(
     name: str, request: Request, response: Response, datasets: Datasets,
@@ -101,12 +71,9 @@ async def upload_version(
     producer = _json_query(produced_by, "produced_by")
     sources = [Ref(**r) for r in _json_query(derived_from, "derived_from") or []]
     refs = _refs(Ref(**producer) if producer else None, sources)
-    with tempfile.SpooledTemporaryFile(max_size=SPOOL_IN_MEMORY) as spool:
-        async for chunk in request.stream():
-            spool.write(chunk)
-        spool.seek(0)
+    async with spooled(request) as spool:
         done = await run_in_threadpool(
-            lambda: datasets.register(name, cast(BinaryIO, spool), format=format, description=description,
+            lambda: datasets.register(name, spool, format=format, description=description,
                                       tags=_json_query(tags, "tags"), source=source or "upload", **refs))
     return _answer(done, response)
 
@@ -125,54 +92,3 @@ def _answer(done: Registration, response: Response) -> Registration:
     if not done.created:
         response.status_code = status.HTTP_200_OK
     return done
-
-
-@router.get("/{name}/versions", dependencies=[needs(Permission.READ)])
-def list_versions(name: str, datasets: Datasets) -> list[DatasetVersion]:
-    return datasets.list_versions(name)
-
-
-@router.get("/{name}/latest", dependencies=[needs(Permission.READ)])
-def get_latest(name: str, datasets: Datasets) -> DatasetVersion:
-    return datasets.get_version(name)
-
-
-@router.get("/{name}/versions/{version}", dependencies=[needs(Permission.READ)])
-def get_version(name: str, version: int, datasets: Datasets) -> DatasetVersion:
-    return datasets.get_version(name, version)
-
-
-@router.get("/{name}/versions/{version}/statistics", dependencies=[needs(Permission.READ)])
-def get_statistics(name: str, version: int, datasets: Datasets) -> dict[str, Any]:
-    """The version's ``statistics.json`` (see docs/statistics.md)."""
-    return datasets.get_statistics(name, version).to_dict()
-
-
-@router.get("/{name}/versions/{version}/data", response_class=StreamingResponse, responses=_BINARY,
-            dependencies=[needs(Permission.READ)])
-def download_data(name: str, version: int, datasets: Datasets) -> StreamingResponse:
-    """The version's Parquet file, streamed."""
-    return StreamingResponse(_read_chunks(datasets.open(name, version)), media_type="application/octet-stream")
-
-
-@router.get("/{name}/diff", dependencies=[needs(Permission.READ)])
-def diff(name: str, first: int, second: int, datasets: Datasets) -> DatasetDiff:
-    return datasets.diff(name, first, second)
-
-
-@router.post("/{name}/versions/{version}/reads", dependencies=[needs(Permission.WRITE)])
-def record_read(name: str, version: int, body: Ref, datasets: Datasets) -> DatasetVersion:
-    return datasets.record_read(name, version, (body.kind, body.id))
-
-
-@router.post("/{name}/versions/{version}/writes", dependencies=[needs(Permission.WRITE)])
-def record_write(name: str, version: int, body: Ref, datasets: Datasets) -> DatasetVersion:
-    return datasets.record_write(name, version, (body.kind, body.id))
-
-
-@router.get("/{name}/versions/{version}/lineage", dependencies=[needs(Permission.READ)])
-def lineage(
-    name: str, version: int, datasets: Datasets, direction: Literal["upstream", "downstream"] = "downstream",
-    depth: int = 3,
-) -> LineageGraph:
-    return datasets.lineage(name, version, direction=direction, depth=depth)

@@ -170,7 +170,8 @@ def _endpoint_parameters(service: type, method_name: str, op_index: int, op: Ope
     for arg in args:
         default = _default(arg.default)
         if arg.where == "path":
-            out.append(_parameter(arg.key, Annotated[arg.type, Path(**_documented(arg) | {"alias": None})]))
+            path_type = split_optional(arg.type)[0]  # a path always has a value: None is the client's to fill
+            out.append(_parameter(arg.key, Annotated[path_type, Path(**_documented(arg) | {"alias": None})]))
         elif arg.where == "query":
             marker = Query(**_documented(arg))
             out.append(_parameter(arg.name, Annotated[arg.type, marker],
