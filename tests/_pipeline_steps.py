@@ -48,6 +48,11 @@ def square(x: int) -> dict[str, Any]:
     return {"y": x * x}
 
 
+def echo(value: Any) -> dict[str, Any]:
+    """Give ``value`` back as the property ``value`` (for steps reading it with JsonGet)."""
+    return {"value": value}
+
+
 def noop() -> None:
     return None
 

@@ -6,8 +6,9 @@ Run it from the repository's root::
     slipway pipelines run examples.abalone.pipeline:pipeline -p mse_threshold=6.0
 
 The data is the abalone set shipped with Slipway; point ``input_data`` at another CSV of the same
-columns to train on it instead. A registered version starts ``PendingManualApproval``: approve it
-with ``slipway models approve abalone VERSION``.
+columns to train on it instead. A registered version starts as the parameter ``ModelApprovalStatus``
+says, ``PendingManualApproval`` by default: approve it with ``slipway models approve abalone VERSION``,
+or start an execution with ``-p ModelApprovalStatus=Approved`` (as the cloud stack's abalone example does).
 """
 
 from __future__ import annotations
@@ -36,6 +37,12 @@ test_size = Parameter("test_size", float, 0.2, description="the share of rows he
 alpha = Parameter("alpha", float, 1.0, description="ridge regularisation strength")
 mse_threshold = Parameter("mse_threshold", float, 6.0, description="the highest test MSE worth registering")
 model_group = Parameter("model_group", str, "abalone", description="the registry group to register into")
+model_approval_status = Parameter(
+    "ModelApprovalStatus",
+    str,
+    "PendingManualApproval",
+    description="the registered version's status: PendingManualApproval, Approved or Rejected",
+)
 
 preprocess = ProcessingStep(
     "PreprocessAbaloneData",
@@ -62,6 +69,7 @@ register = RegisterModelStep(
     "RegisterAbaloneModel",
     model=train.outputs["model"],
     group=model_group,
+    approval_status=model_approval_status,
     metrics={"mse": mse},
     metadata={"dataset": "abalone", "alpha": alpha},
     version_description="ridge regression of rings on the measurements",
@@ -72,6 +80,6 @@ check = ConditionStep("CheckMSEAbaloneEvaluation", mse <= mse_threshold, if_step
 pipeline = Pipeline(
     "abalone",
     [check],
-    parameters=[input_data, test_size, alpha, mse_threshold, model_group],
+    parameters=[input_data, test_size, alpha, mse_threshold, model_group, model_approval_status],
     description="Train and register a ridge regression predicting abalone rings",
 )

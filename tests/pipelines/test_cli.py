@@ -43,13 +43,23 @@ def test_abalone_end_to_end_registers_a_pending_version_then_hits_the_cache(
     mse = execution.step("EvaluateAbaloneModel").properties["mse"]  # type: ignore[index]
     assert 3.0 < mse < 6.0 and version.metrics["mse"].value == mse
 
-    second = cli("pipelines", "run", ABALONE, "-p", "mse_threshold=6")
+    # The cloud stack's pattern: the approval status is a pipeline parameter, checked when the execution starts.
+    second = cli("pipelines", "run", ABALONE, "-p", "mse_threshold=6", "-p", "ModelApprovalStatus=Approved")
     assert second.exit_code == 0, second.output
     latest = client.pipelines.list_executions(pipeline="abalone", limit=1)[0]
     again = client.pipelines.get_execution(latest.id)
     for name in ("PreprocessAbaloneData", "TrainAbaloneModel", "EvaluateAbaloneModel"):
         assert again.step(name).status is StepStatus.CACHED
     assert "Cached" in second.stdout and "RegisterAbaloneModel" in second.stdout
+    approved = again.step("RegisterAbaloneModel").properties or {}
+    assert approved["status"] == "Approved"
+    assert client.registry.get_version("abalone", approved["version"]).status.value == "Approved"
+    misspelt = cli("pipelines", "run", ABALONE, "-p", "ModelApprovalStatus=Aproved")
+    assert misspelt.exit_code == 2
+    assert (
+        "step 'RegisterAbaloneModel': approval_status must be one of PendingManualApproval, Approved, Rejected; "
+        "parameter 'ModelApprovalStatus' is 'Aproved'"
+    ) in " ".join(misspelt.output.split())
 
     explained = cli("pipelines", "explain-cache", latest.id, "TrainAbaloneModel")
     assert explained.exit_code == 0 and "cache hit" in explained.stdout

@@ -92,7 +92,7 @@ def test_tuning_options_are_checked_when_defined() -> None:
         Pipeline("bad", [_tune(sampler="grid")])
     with pytest.raises(InvalidInput, match="unknown pruner 'asha'"):
         _tune(pruner="asha")
-    with pytest.raises(InvalidInput, match="direction must be minimize or maximize"):
+    with pytest.raises(InvalidInput, match="direction must be one of minimize, maximize, not .down."):
         Pipeline("bad", [_tune(direction="down")])
     with pytest.raises(InvalidInput, match="'y' is both searched and given"):
         Pipeline("bad", [_tune(hyperparameters={"y": 1})])

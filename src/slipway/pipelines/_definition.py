@@ -89,6 +89,7 @@ class Pipeline:
         self.dag = Dag(upstream)
         for step in self.steps.values():
             step.check()
+            step.check_setting_parameters(self.parameters)
             _check_references(step, self.steps)
 
     # -- the JSON definition -------------------------------------------------------------------
@@ -190,7 +191,8 @@ class Pipeline:
 
         Raises:
             InvalidInput: (``field="parameters.<name>"``) for an unknown parameter, a value of the
-                wrong type, or a required parameter left out.
+                wrong type, a required parameter left out, or a value a step argument bound to the
+                parameter does not allow (naming the step and the argument).
         """
         given = dict(given or {})
         self._check_known(given)
@@ -204,6 +206,8 @@ class Pipeline:
                 )
             else:
                 values[name] = param.default
+        for step in self.steps.values():
+            step.check_setting_values(values)
         return values
 
     def parse_parameters(self, texts: Mapping[str, str]) -> dict[str, Any]:

@@ -279,6 +279,7 @@ def run_exported_step(
             field="outputs",
         )
     args = {key: resolve(value, resolver) for key, value in step.arguments().items()}
+    step = step.settled(step.resolve_settings(resolver))
     info = TaskInfo(str(spec.get("pipeline")), run_id, step.name, task_id, 1, orchestrator=ORCHESTRATOR)
     with tempfile.TemporaryDirectory(prefix="slipway-step-") as work:
         ctx = WorkContext(info, args, Path(work), services)

@@ -353,7 +353,9 @@ class Runner:
     def _launch(self, step: Step) -> None:
         name = step.name
         resolution = _Resolution({})
-        resolution.args = {k: resolve(v, _Resolver(self, resolution)) for k, v in step.arguments().items()}
+        resolver = _Resolver(self, resolution)
+        resolution.args = {k: resolve(v, resolver) for k, v in step.arguments().items()}
+        settings = step.resolve_settings(resolver)  # parameters and properties given for literal arguments
         check_arguments(step, resolution.args, self.confinement)
         parts = cache_parts(self._step_json[name], resolution.inputs, resolution.parameters, self.plan.environment_hash)
         key = cache_key(parts)
@@ -375,7 +377,7 @@ class Runner:
         self._running[name] = _Attempt(name, attempt, deadline, resolution.artifacts)
         packed = self._packed.get(name)
         if packed is None:
-            packed = self._packed[name] = PackedStep.of(step)
+            packed = self._packed[name] = PackedStep.of(step.settled(settings))
         task = Task(
             id=f"{row.id}:{attempt}",
             info=TaskInfo(self.plan.pipeline.name, self.plan.execution_id, name, row.id, attempt),

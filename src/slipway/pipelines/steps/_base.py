@@ -1,10 +1,11 @@
 """What every step has: a name, dependencies, a retry policy, a timeout, a cache policy, resources.
 
 A step type subclasses :class:`Step` and says which of its arguments may hold operands
-(:meth:`Step.arguments`, from which the DAG's data edges come), what it writes (``output_names``),
-how it is written as JSON (:meth:`Step.spec` and ``from_spec``) and what it does in a worker
-(:meth:`Step.run`). Control steps (condition, fail, wait) are decided by the runner itself and
-never reach a worker.
+(:meth:`Step.arguments`, from which the DAG's data edges come), which arguments usually written as
+literals may also be parameters or properties (``settings``, see
+:mod:`slipway.pipelines.steps._settings`), what it writes (``output_names``), how it is written as
+JSON (:meth:`Step.spec` and ``from_spec``) and what it does in a worker (:meth:`Step.run`). Control
+steps (condition, fail, wait) are decided by the runner itself and never reach a worker.
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ from slipway.pipelines._expressions import (
     encode,
     walk,
 )
+from slipway.pipelines.steps._settings import Settings
 
 TIMEOUT_ERROR = "StepTimeout"
 
@@ -175,7 +177,7 @@ class Outputs:
         return f"Outputs({', '.join(self._step.output_names)})"
 
 
-class Step(abc.ABC):
+class Step(Settings, abc.ABC):
     """A node of a pipeline.
 
     Args:
@@ -195,6 +197,8 @@ class Step(abc.ABC):
     # Arguments the step itself reads as local paths when given a string, not a step output: a
     # server holds them to its dataset_roots (see slipway.pipelines._admission).
     path_arguments: ClassVar[tuple[str, ...]] = ()
+    # ``settings`` (from Settings): arguments usually written as literals that may also be parameters
+    # or properties, checked wherever their value becomes known (see slipway.pipelines.steps._settings).
 
     def __init__(
         self,
@@ -242,8 +246,10 @@ class Step(abc.ABC):
     def check(self) -> None:
         """Refuse, naming the step, a configuration that cannot run (called by the pipeline).
 
-        Step types extend it with their own checks; here: output names are names, and unique.
+        Step types extend it with their own checks; here: output names are names, and unique, and
+        literal settings are allowed values.
         """
+        self.check_settings()
         for output in self.output_names:
             check_name(output, f"step {self.name!r}: output", f"steps.{self.name}.outputs")
         if len(set(self.output_names)) != len(self.output_names):
@@ -265,7 +271,7 @@ class Step(abc.ABC):
     # -- shared machinery ----------------------------------------------------------------------
 
     def operands(self) -> Iterator[Operand]:
-        for value in self.arguments().values():
+        for value in (*self.arguments().values(), *self.setting_values().values()):
             yield from walk(value)
 
     def upstream_names(self) -> list[str]:

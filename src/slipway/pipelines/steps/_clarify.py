@@ -20,7 +20,8 @@ from slipway.errors import InvalidInput, SlipwayError
 from slipway.pipelines._context import StepOutcome, WorkContext
 from slipway.pipelines._expressions import decode, encode
 from slipway.pipelines.steps._base import Step
-from slipway.pipelines.steps._quality import REPORT_OUTPUT, check_on_violation
+from slipway.pipelines.steps._quality import ON_VIOLATION, REPORT_OUTPUT
+from slipway.pipelines.steps._settings import Setting, listed
 
 if TYPE_CHECKING:
     from slipway.clarify import Analysis, Finding
@@ -41,8 +42,9 @@ class _ClarifyCheck(Step):
 
     cacheable = False  # a baseline named by model version may have gained a newer report since
     kind = ""
+    settings = {"on_violation": ON_VIOLATION}
 
-    def __init__(self, name: str, *, data: Any, model: Any = None, baseline: Any = None, on_violation: str = "fail",
+    def __init__(self, name: str, *, data: Any, model: Any = None, baseline: Any = None, on_violation: Any = "fail",
                  trusted: bool | Iterable[str] = False, **common: Any) -> None:
         super().__init__(name, **common)
         self.data, self.model, self.baseline = data, model, baseline
@@ -58,20 +60,15 @@ class _ClarifyCheck(Step):
         found |= {k: v for k, v in (("model", self.model), ("baseline", self.baseline)) if v is not None}
         return found
 
-    def check(self) -> None:
-        super().check()
-        check_on_violation(self.name, self.on_violation)
-
     def _common_spec(self) -> dict[str, Any]:
         return {"data": encode(self.data), "model": encode(self.model), "baseline": encode(self.baseline),
-                "on_violation": self.on_violation, "trusted": self.trusted}
+                "trusted": self.trusted, **self.settings_spec()}
 
-    @staticmethod
-    def _common_args(spec: Mapping[str, Any]) -> dict[str, Any]:
+    @classmethod
+    def _common_args(cls, spec: Mapping[str, Any]) -> dict[str, Any]:
         return {"data": decode(spec["data"]), "model": decode(spec.get("model", {"value": None})),
                 "baseline": decode(spec.get("baseline", {"value": None})),
-                "on_violation": spec.get("on_violation", "fail"),
-                "trusted": spec.get("trusted", False)}
+                "trusted": spec.get("trusted", False), **cls.settings_from_spec(spec)}
 
     def _load(self, ctx: WorkContext, local: Any) -> LoadedModel | None:
         """The model: a package folder (a step's output, a file input) or a registered ``GROUP/VERSION``."""
@@ -143,14 +140,16 @@ class BiasCheckStep(_ClarifyCheck):
 
     type_name = "BiasCheck"
     kind = "bias"
+    settings = {**_ClarifyCheck.settings, "tolerance": Setting(float, minimum=0),
+                "methods": Setting((str, list), items=str)}
 
     def __init__(self, name: str, *, data: Any, config: Mapping[str, Any], model: Any = None, baseline: Any = None,
-                 tolerance: float = 0.1, bounds: Mapping[str, float] | None = None, methods: str | list[str] = "all",
-                 on_violation: str = "fail", trusted: bool | Iterable[str] = False, **common: Any) -> None:
+                 tolerance: Any = 0.1, bounds: Mapping[str, float] | None = None, methods: Any = "all",
+                 on_violation: Any = "fail", trusted: bool | Iterable[str] = False, **common: Any) -> None:
         super().__init__(name, data=data, model=model, baseline=baseline, on_violation=on_violation, trusted=trusted,
                          **common)
         self.config = dict(config)
-        self.tolerance = float(tolerance)
+        self.tolerance = tolerance
         self.bounds = {str(k): float(v) for k, v in (bounds or {}).items()}
         self.methods = methods
 
@@ -164,13 +163,11 @@ class BiasCheckStep(_ClarifyCheck):
             raise InvalidInput(f"step {self.name!r}: {exc.message}", field=f"steps.{self.name}.config") from None
 
     def spec(self) -> dict[str, Any]:
-        return self._common_spec() | {"config": self.config, "tolerance": self.tolerance, "bounds": self.bounds,
-                                      "methods": self.methods}
+        return self._common_spec() | {"config": self.config, "bounds": self.bounds}
 
     @classmethod
     def from_spec(cls, name: str, spec: Mapping[str, Any], common: dict[str, Any]) -> BiasCheckStep:
-        return cls(name, config=spec["config"], tolerance=spec.get("tolerance", 0.1), bounds=spec.get("bounds"),
-                   methods=spec.get("methods", "all"), **cls._common_args(spec), **common)
+        return cls(name, config=spec["config"], bounds=spec.get("bounds"), **cls._common_args(spec), **common)
 
     def run(self, ctx: WorkContext) -> StepOutcome:
         from slipway.clarify import Analysis, BiasConfig, bias_findings, bias_metrics
@@ -202,36 +199,34 @@ class ExplainabilityCheckStep(_ClarifyCheck):
 
     type_name = "ExplainabilityCheck"
     kind = "explainability"
+    settings = {**_ClarifyCheck.settings, "threshold": Setting(float, above=0, maximum=1),
+                "features": Setting(list, items=str, optional=True), "method": Setting(str),
+                "max_rows": Setting(int, minimum=1), "baseline_rows": Setting(int, minimum=1)}
 
-    def __init__(self, name: str, *, data: Any, model: Any, baseline: Any = None, threshold: float = 0.90,
-                 features: list[str] | None = None, method: str = "auto", max_rows: int = 1000,
-                 baseline_rows: int = 50, on_violation: str = "fail", trusted: bool | Iterable[str] = False,
+    def __init__(self, name: str, *, data: Any, model: Any, baseline: Any = None, threshold: Any = 0.90,
+                 features: Any = None, method: Any = "auto", max_rows: Any = 1000,
+                 baseline_rows: Any = 50, on_violation: Any = "fail", trusted: bool | Iterable[str] = False,
                  **common: Any) -> None:
         super().__init__(name, data=data, model=model, baseline=baseline, on_violation=on_violation, trusted=trusted,
                          **common)
-        self.threshold = float(threshold)
-        self.features = list(features) if features is not None else None
+        self.threshold = threshold
+        self.features = listed(features) if features is not None else None
         self.method = method
-        self.max_rows = int(max_rows)
-        self.baseline_rows = int(baseline_rows)
+        self.max_rows = max_rows
+        self.baseline_rows = baseline_rows
 
     def check(self) -> None:
         super().check()
         if self.model is None:
             raise InvalidInput(f"step {self.name!r}: an explainability check needs a model",
                                field=f"steps.{self.name}.model")
-        if not 0 < self.threshold <= 1:
-            raise InvalidInput(f"step {self.name!r}: threshold must be in (0, 1]", field=f"steps.{self.name}.threshold")
 
     def spec(self) -> dict[str, Any]:
-        return self._common_spec() | {"threshold": self.threshold, "features": self.features, "method": self.method,
-                                      "max_rows": self.max_rows, "baseline_rows": self.baseline_rows}
+        return self._common_spec()
 
     @classmethod
     def from_spec(cls, name: str, spec: Mapping[str, Any], common: dict[str, Any]) -> ExplainabilityCheckStep:
-        return cls(name, threshold=spec.get("threshold", 0.90), features=spec.get("features"),
-                   method=spec.get("method", "auto"), max_rows=spec.get("max_rows", 1000),
-                   baseline_rows=spec.get("baseline_rows", 50), **cls._common_args(spec), **common)
+        return cls(name, **cls._common_args(spec), **common)
 
     def run(self, ctx: WorkContext) -> StepOutcome:
         from slipway.clarify import Analysis, attribution_findings, explain, read_rows

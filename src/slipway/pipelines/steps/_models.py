@@ -15,6 +15,7 @@ from slipway.errors import InvalidInput
 from slipway.pipelines._context import StepOutcome, WorkContext
 from slipway.pipelines._expressions import decode, encode
 from slipway.pipelines.steps._base import Step
+from slipway.pipelines.steps._settings import Setting, listed
 from slipway.pipelines.steps._training import MODEL_OUTPUT
 
 PREDICTIONS_OUTPUT = "predictions"
@@ -22,6 +23,7 @@ PREDICTIONS_OUTPUT = "predictions"
 # a test keeps the two lists equal.
 APPROVAL_STATUSES = ("PendingManualApproval", "Approved", "Rejected")
 _FORMATS = ("csv", "parquet")
+_COLUMNS = Setting(list, items=str)
 
 
 def _trusted_json(trusted: bool | Iterable[str]) -> bool | list[str]:
@@ -39,7 +41,9 @@ class RegisterModelStep(Step):
         name: the step's name.
         model: the model package folder (``train.outputs["model"]``).
         group: the model group (created if missing); a string or a parameter.
-        approval_status: ``PendingManualApproval`` (the default), ``Approved`` or ``Rejected``.
+        approval_status: ``PendingManualApproval`` (the default), ``Approved`` or ``Rejected``; a
+            literal, a parameter (``Parameter("ModelApprovalStatus", str, "PendingManualApproval")``,
+            the cloud stack's pattern) or a value read from an earlier step.
         metrics: metric name -> number or operand (e.g. a :class:`~slipway.pipelines.JsonGet`).
         metadata: a JSON object stored with the version; may hold operands.
         version_description: what this version is, shown in the registry.
@@ -55,6 +59,7 @@ class RegisterModelStep(Step):
     type_name = "RegisterModel"
     cacheable = False
     path_arguments = ("model",)
+    settings = {"approval_status": Setting(str, choices=APPROVAL_STATUSES)}
 
     def __init__(
         self,
@@ -62,7 +67,7 @@ class RegisterModelStep(Step):
         *,
         model: Any,
         group: Any,
-        approval_status: str = "PendingManualApproval",
+        approval_status: Any = "PendingManualApproval",
         metrics: Mapping[str, Any] | None = None,
         metadata: Mapping[str, Any] | None = None,
         version_description: Any = None,
@@ -88,18 +93,8 @@ class RegisterModelStep(Step):
             "tags": self.tags,
         }
 
-    def check(self) -> None:
-        super().check()
-        if self.approval_status not in APPROVAL_STATUSES:
-            raise InvalidInput(
-                f"step {self.name!r}: approval_status must be one of {', '.join(APPROVAL_STATUSES)}",
-                field=f"steps.{self.name}.approval_status",
-            )
-
     def spec(self) -> dict[str, Any]:
-        return {key: encode(value) for key, value in self.arguments().items()} | {
-            "approval_status": self.approval_status
-        }
+        return {key: encode(value) for key, value in self.arguments().items()} | self.settings_spec()
 
     @classmethod
     def from_spec(cls, name: str, spec: Mapping[str, Any], common: dict[str, Any]) -> RegisterModelStep:
@@ -107,11 +102,11 @@ class RegisterModelStep(Step):
             name,
             model=decode(spec["model"]),
             group=decode(spec["group"]),
-            approval_status=spec["approval_status"],
             metrics=decode(spec["metrics"]),
             metadata=decode(spec["metadata"]),
             version_description=decode(spec["version_description"]),
             tags=decode(spec["tags"]),
+            **cls.settings_from_spec(spec),
             **common,
         )
 
@@ -171,6 +166,9 @@ class CreateModelStep(Step):
 
     type_name = "CreateModel"
     path_arguments = ("model", "input_example")
+    settings = {
+        "drop_columns": _COLUMNS, "example_rows": Setting(int, minimum=1), "flavor": Setting(str, optional=True),
+    }
 
     def __init__(
         self,
@@ -178,16 +176,16 @@ class CreateModelStep(Step):
         *,
         model: Any,
         input_example: Any = None,
-        drop_columns: Iterable[str] = (),
-        example_rows: int = 5,
-        flavor: str | None = None,
+        drop_columns: Any = (),
+        example_rows: Any = 5,
+        flavor: Any = None,
         trusted: bool | Iterable[str] = False,
         **common: Any,
     ) -> None:
         super().__init__(name, **common)
         self.model = model
         self.input_example = input_example
-        self.drop_columns = list(drop_columns)
+        self.drop_columns = listed(drop_columns)
         self.example_rows = example_rows
         self.flavor = flavor
         self.trusted = _trusted_json(trusted)
@@ -203,9 +201,7 @@ class CreateModelStep(Step):
         return {
             "model": encode(self.model),
             "input_example": encode(self.input_example),
-            "drop_columns": self.drop_columns,
-            "example_rows": self.example_rows,
-            "flavor": self.flavor,
+            **self.settings_spec(),
             "trusted": self.trusted,
         }
 
@@ -215,10 +211,8 @@ class CreateModelStep(Step):
             name,
             model=decode(spec["model"]),
             input_example=decode(spec["input_example"]),
-            drop_columns=spec.get("drop_columns", ()),
-            example_rows=spec.get("example_rows", 5),
-            flavor=spec.get("flavor"),
             trusted=spec.get("trusted", False),
+            **cls.settings_from_spec(spec),
             **common,
         )
 
@@ -271,6 +265,13 @@ class TransformStep(Step):
 
     type_name = "Transform"
     path_arguments = ("model", "data")
+    settings = {
+        "drop_columns": _COLUMNS,
+        "output_format": Setting(str, choices=_FORMATS),
+        "batch_size": Setting(int, minimum=1),
+        "prediction_column": Setting(str),
+        "keep_columns": Setting(bool),
+    }
 
     def __init__(
         self,
@@ -278,18 +279,18 @@ class TransformStep(Step):
         *,
         model: Any,
         data: Any,
-        drop_columns: Iterable[str] = (),
-        output_format: str = "csv",
-        batch_size: int = 10_000,
-        prediction_column: str = "prediction",
-        keep_columns: bool = True,
+        drop_columns: Any = (),
+        output_format: Any = "csv",
+        batch_size: Any = 10_000,
+        prediction_column: Any = "prediction",
+        keep_columns: Any = True,
         trusted: bool | Iterable[str] = False,
         **common: Any,
     ) -> None:
         super().__init__(name, **common)
         self.model = model
         self.data = data
-        self.drop_columns = list(drop_columns)
+        self.drop_columns = listed(drop_columns)
         self.output_format = output_format
         self.batch_size = batch_size
         self.prediction_column = prediction_column
@@ -303,37 +304,17 @@ class TransformStep(Step):
     def arguments(self) -> dict[str, Any]:
         return {"model": self.model, "data": self.data}
 
-    def check(self) -> None:
-        super().check()
-        if self.output_format not in _FORMATS:
-            raise InvalidInput(
-                f"step {self.name!r}: output_format must be csv or parquet", field=f"steps.{self.name}.output_format"
-            )
-        if self.batch_size < 1:
-            raise InvalidInput(
-                f"step {self.name!r}: batch_size must be at least 1", field=f"steps.{self.name}.batch_size"
-            )
-
     def spec(self) -> dict[str, Any]:
-        return {
-            "model": encode(self.model),
-            "data": encode(self.data),
-            "drop_columns": self.drop_columns,
-            "output_format": self.output_format,
-            "batch_size": self.batch_size,
-            "prediction_column": self.prediction_column,
-            "keep_columns": self.keep_columns,
-            "trusted": self.trusted,
-        }
+        return {"model": encode(self.model), "data": encode(self.data), **self.settings_spec(), "trusted": self.trusted}
 
     @classmethod
     def from_spec(cls, name: str, spec: Mapping[str, Any], common: dict[str, Any]) -> TransformStep:
-        keys = ("drop_columns", "output_format", "batch_size", "prediction_column", "keep_columns", "trusted")
         return cls(
             name,
             model=decode(spec["model"]),
             data=decode(spec["data"]),
-            **{k: spec[k] for k in keys if k in spec},
+            trusted=spec.get("trusted", False),
+            **cls.settings_from_spec(spec),
             **common,
         )
 

@@ -21,20 +21,10 @@ from slipway.errors import InvalidInput, SlipwayError
 from slipway.pipelines._context import StepOutcome, WorkContext
 from slipway.pipelines._expressions import decode, encode
 from slipway.pipelines.steps._base import Step
+from slipway.pipelines.steps._settings import Setting
 
 REPORT_OUTPUT = "report"
-ON_VIOLATION = ("fail", "warn")
-
-
-def check_on_violation(step: str, value: str) -> None:
-    """Refuse an ``on_violation`` other than ``fail`` or ``warn`` (shared by the check steps).
-
-    Raises:
-        InvalidInput: naming the step's field.
-    """
-    if value not in ON_VIOLATION:
-        raise InvalidInput(f"step {step!r}: on_violation must be fail or warn, not {value!r}",
-                           field=f"steps.{step}.on_violation")
+ON_VIOLATION = Setting(str, choices=("fail", "warn"))  # shared by the check steps
 
 
 class QualityCheckFailed(SlipwayError):
@@ -67,8 +57,9 @@ class QualityCheckStep(Step):
     type_name = "QualityCheck"
     path_arguments = ("data",)
     cacheable = False  # a baseline named without a version may have moved on since the last run
+    settings = {"on_violation": ON_VIOLATION}
 
-    def __init__(self, name: str, *, data: Any, baseline: Any, on_violation: str = "fail", **common: Any) -> None:
+    def __init__(self, name: str, *, data: Any, baseline: Any, on_violation: Any = "fail", **common: Any) -> None:
         super().__init__(name, **common)
         self.data = data
         self.baseline = baseline
@@ -81,12 +72,8 @@ class QualityCheckStep(Step):
     def arguments(self) -> dict[str, Any]:
         return {"data": self.data, "baseline": self.baseline}
 
-    def check(self) -> None:
-        super().check()
-        check_on_violation(self.name, self.on_violation)
-
     def spec(self) -> dict[str, Any]:
-        return {"data": encode(self.data), "baseline": encode(self.baseline), "on_violation": self.on_violation}
+        return {"data": encode(self.data), "baseline": encode(self.baseline), **self.settings_spec()}
 
     @classmethod
     def from_spec(cls, name: str, spec: Mapping[str, Any], common: dict[str, Any]) -> QualityCheckStep:
@@ -94,7 +81,7 @@ class QualityCheckStep(Step):
             name,
             data=decode(spec["data"]),
             baseline=decode(spec["baseline"]),
-            on_violation=spec.get("on_violation", "fail"),
+            **cls.settings_from_spec(spec),
             **common,
         )
 

@@ -14,6 +14,7 @@ from slipway.pipelines._context import Reporter, StepContext, StepOutcome, WorkC
 from slipway.pipelines._expressions import decode, encode
 from slipway.pipelines.steps._base import Step
 from slipway.pipelines.steps._function import UserFunction
+from slipway.pipelines.steps._settings import Setting
 from slipway.tracking import RunStatus
 
 MODEL_OUTPUT = "model"
@@ -138,6 +139,7 @@ class TrainingStep(Step):
     """
 
     type_name = "Training"
+    settings = {"flavor": Setting(str, optional=True), "experiment": Setting(str, optional=True)}
 
     def __init__(
         self,
@@ -146,8 +148,8 @@ class TrainingStep(Step):
         *,
         inputs: Mapping[str, Any] | None = None,
         hyperparameters: Mapping[str, Any] | None = None,
-        flavor: str | None = None,
-        experiment: str | None = None,
+        flavor: Any = None,
+        experiment: Any = None,
         **common: Any,
     ) -> None:
         super().__init__(name, **common)
@@ -181,8 +183,7 @@ class TrainingStep(Step):
         return {
             "inputs": {k: encode(v) for k, v in self.inputs.items()},
             "hyperparameters": {k: encode(v) for k, v in self.hyperparameters.items()},
-            "flavor": self.flavor,
-            "experiment": self.experiment,
+            **self.settings_spec(),
         }
 
     @classmethod
@@ -192,8 +193,7 @@ class TrainingStep(Step):
             UserFunction.load(spec).fn,
             inputs={k: decode(v) for k, v in spec.get("inputs", {}).items()},
             hyperparameters={k: decode(v) for k, v in spec.get("hyperparameters", {}).items()},
-            flavor=spec.get("flavor"),
-            experiment=spec.get("experiment"),
+            **cls.settings_from_spec(spec),
             **common,
         )
 

@@ -21,6 +21,7 @@ from slipway.pipelines._context import StepOutcome, WorkContext
 from slipway.pipelines._expressions import decode, encode
 from slipway.pipelines.steps._base import Step
 from slipway.pipelines.steps._function import UserFunction
+from slipway.pipelines.steps._settings import Setting
 from slipway.pipelines.steps._training import MODEL_OUTPUT, start_run, train_into
 from slipway.tracking import RunStatus
 
@@ -141,6 +142,16 @@ class TuningStep(Step):
     """
 
     type_name = "Tuning"
+    settings = {
+        "objective": Setting(str),
+        "direction": Setting(str, choices=DIRECTIONS),
+        "sampler": Setting(str, choices=SAMPLERS),
+        "max_trials": Setting(int, minimum=1),
+        "max_parallel_trials": Setting(int, minimum=1),
+        "seed": Setting(int, optional=True),
+        "flavor": Setting(str, optional=True),
+        "experiment": Setting(str, optional=True),
+    }
 
     def __init__(
         self,
@@ -148,18 +159,18 @@ class TuningStep(Step):
         fn: Callable[..., Any],
         *,
         search_space: SearchSpace,
-        objective: str,
-        direction: str = "minimize",
+        objective: Any,
+        direction: Any = "minimize",
         inputs: Mapping[str, Any] | None = None,
         hyperparameters: Mapping[str, Any] | None = None,
-        sampler: str = "tpe",
+        sampler: Any = "tpe",
         pruner: str | Pruning | None = None,
-        max_trials: int = 10,
-        max_parallel_trials: int = 1,
+        max_trials: Any = 10,
+        max_parallel_trials: Any = 1,
         warm_start_from: Any = None,
-        seed: int | None = None,
-        flavor: str | None = None,
-        experiment: str | None = None,
+        seed: Any = None,
+        flavor: Any = None,
+        experiment: Any = None,
         **common: Any,
     ) -> None:
         super().__init__(name, **common)
@@ -193,20 +204,7 @@ class TuningStep(Step):
         field = f"steps.{self.name}"
         if not self.search_space:
             raise InvalidInput(f"step {self.name!r}: the search space is empty", field=f"{field}.search_space")
-        if self.direction not in DIRECTIONS:
-            raise InvalidInput(
-                f"step {self.name!r}: direction must be minimize or maximize", field=f"{field}.direction"
-            )
-        if self.sampler not in SAMPLERS:
-            raise InvalidInput(
-                f"step {self.name!r}: sampler must be one of {', '.join(SAMPLERS)}", field=f"{field}.sampler"
-            )
-        if self.max_trials < 1 or self.max_parallel_trials < 1:
-            raise InvalidInput(
-                f"step {self.name!r}: max_trials and max_parallel_trials must be at least 1",
-                field=f"{field}.max_trials",
-            )
-        if self.sampler == "grid":
+        if self.sampler == "grid":  # a sampler given as a parameter is checked for a grid when the step runs
             _grid(self.search_space, self.name)
         overlap = (set(self.inputs) | set(self.hyperparameters)) & set(self.search_space)
         if overlap:
@@ -225,16 +223,9 @@ class TuningStep(Step):
             "inputs": {k: encode(v) for k, v in self.inputs.items()},
             "hyperparameters": {k: encode(v) for k, v in self.hyperparameters.items()},
             "search_space": _space_to_json(self.search_space),
-            "objective": self.objective,
-            "direction": self.direction,
-            "sampler": self.sampler,
             "pruner": pruner,
-            "max_trials": self.max_trials,
-            "max_parallel_trials": self.max_parallel_trials,
             "warm_start_from": encode(self.warm_start_from),
-            "seed": self.seed,
-            "flavor": self.flavor,
-            "experiment": self.experiment,
+            **self.settings_spec(),
         }
 
     @classmethod
@@ -245,18 +236,11 @@ class TuningStep(Step):
             name,
             UserFunction.load(spec).fn,
             search_space=_space_from_json(spec["search_space"]),
-            objective=spec["objective"],
-            direction=spec["direction"],
             inputs={k: decode(v) for k, v in spec.get("inputs", {}).items()},
             hyperparameters={k: decode(v) for k, v in spec.get("hyperparameters", {}).items()},
-            sampler=spec["sampler"],
             pruner=pruner,
-            max_trials=spec["max_trials"],
-            max_parallel_trials=spec["max_parallel_trials"],
             warm_start_from=decode(spec["warm_start_from"]),
-            seed=spec.get("seed"),
-            flavor=spec.get("flavor"),
-            experiment=spec.get("experiment"),
+            **cls.settings_from_spec(spec),
             **common,
         )
 
