@@ -15,7 +15,7 @@ from _webhook import Hook
 from starlette.testclient import TestClient
 
 from slipway import Client
-from slipway.errors import NotFound
+from slipway.errors import InvalidInput, NotFound
 from slipway.monitoring import AlarmState, ExecutionStatus
 from slipway.serving import ServingHost, create_inference_app
 
@@ -68,8 +68,10 @@ def test_drifted_traffic_raises_the_alarm_and_labels_give_model_quality(tmp_path
         assert quiet.window_start is not None and quiet.window_end is None
         assert abs(quiet.window_start - later) < dt.timedelta(milliseconds=1)  # stored in milliseconds
         assert monitoring.get_alarm("line-drift").state is AlarmState.INSUFFICIENT_DATA  # a run without the metric
-        naive_start = (after - dt.timedelta(hours=1)).replace(tzinfo=None)  # naive times are UTC
-        windowed = monitoring.run_monitor("line-dq", start=naive_start, end=after)
+        naive_start = (after - dt.timedelta(hours=1)).replace(tzinfo=None)
+        with pytest.raises(InvalidInput, match="time zone"):  # UTC or local? Refused, not guessed
+            monitoring.run_monitor("line-dq", start=naive_start, end=after)
+        windowed = monitoring.run_monitor("line-dq", start=naive_start.replace(tzinfo=dt.UTC), end=after)
         assert windowed.item_count == 300
         assert windowed.window_end is not None and abs(windowed.window_end - after) < dt.timedelta(milliseconds=1)
 

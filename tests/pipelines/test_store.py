@@ -9,7 +9,7 @@ import _pipeline_steps as lib
 import pytest
 from sqlalchemy import select
 
-from slipway._ids import now_ms
+from slipway._time import now_ms
 from slipway.errors import Conflict, NotFound
 from slipway.events._tables import events
 from slipway.pipelines import Parameter, Pipeline, ProcessingStep, StepStatus, WaitStep

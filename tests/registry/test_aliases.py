@@ -77,10 +77,14 @@ def test_alias_at_across_days(registry: RegistryService, package: Path, monkeypa
         moment = int((day + dt.timedelta(days=10 * n)).timestamp() * 1000)
         monkeypatch.setattr(aliases, "now_ms", lambda moment=moment: moment)
         registry.set_alias("g", "prod", version)
-    assert registry.alias_at("g", "prod", dt.datetime(2026, 2, 28)) is None
-    assert registry.alias_at("g", "prod", dt.datetime(2026, 3, 5)).version == 1  # type: ignore[union-attr]
-    assert registry.alias_at("g", "prod", dt.datetime(2026, 3, 15)).version == 2  # type: ignore[union-attr]
-    assert registry.alias_at("g", "prod", dt.datetime(2026, 4, 1)).version == 3  # type: ignore[union-attr]
+    assert registry.alias_at("g", "prod", dt.datetime(2026, 2, 28, tzinfo=dt.UTC)) is None
+    assert registry.alias_at("g", "prod", dt.datetime(2026, 3, 5, tzinfo=dt.UTC)).version == 1  # type: ignore[union-attr]
+    assert registry.alias_at("g", "prod", dt.datetime(2026, 3, 15, tzinfo=dt.UTC)).version == 2  # type: ignore[union-attr]
+    assert registry.alias_at("g", "prod", dt.datetime(2026, 4, 1, tzinfo=dt.UTC)).version == 3  # type: ignore[union-attr]
+    # A time without a zone could be UTC or local: refused, as every service refuses it.
+    with pytest.raises(InvalidInput, match="time zone") as caught:
+        registry.alias_at("g", "prod", dt.datetime(2026, 4, 1))
+    assert caught.value.field == "when"
 
 
 def test_history_times_never_go_backwards(

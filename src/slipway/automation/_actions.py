@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import abc
 import dataclasses
-import datetime as dt
 import re
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, ClassVar, Protocol
@@ -26,6 +25,7 @@ from urllib.parse import urlsplit
 
 import httpx
 
+from slipway._time import ms_to_datetime
 from slipway._urls import UrlPolicy, post_json
 from slipway.errors import InvalidInput, NotFound, SlipwayError
 
@@ -114,7 +114,7 @@ class StartPipeline(Action):
     def run(self, services: Services, attempt: Attempt) -> dict[str, Any]:
         parameters = dict(self.parameters)
         if attempt.first_started_at is not None:
-            since = _utc(attempt.first_started_at)
+            since = ms_to_datetime(attempt.first_started_at)
             for execution in services.pipelines.list_executions(pipeline=self.pipeline, limit=20):
                 started = execution.created_at
                 if started >= since and all(execution.parameters.get(k) == v for k, v in parameters.items()):
@@ -213,7 +213,7 @@ class RunMonitor(Action):
 
     def run(self, services: Services, attempt: Attempt) -> dict[str, Any]:
         if attempt.first_started_at is not None:
-            since = _utc(attempt.first_started_at)
+            since = ms_to_datetime(attempt.first_started_at)
             for execution in services.monitoring.list_executions(self.monitor, limit=5):
                 if execution.started_at >= since:
                     return {"execution": execution.id, "status": str(execution.status), "reused": True}
@@ -303,7 +303,3 @@ def _int(value: Any, field: str) -> int:
         return int(value)
     except (TypeError, ValueError):
         raise InvalidInput(f"{field} must be an integer, not {value!r}", field=field) from None
-
-
-def _utc(ms: int) -> dt.datetime:
-    return dt.datetime.fromtimestamp(ms / 1000, dt.UTC)

@@ -13,6 +13,7 @@ from enum import StrEnum
 
 from cronsim import CronSim, CronSimError
 
+from slipway._time import datetime_to_ms, ms_to_datetime
 from slipway.errors import InvalidInput
 
 # How late an occurrence may be fired and still count as on time: the scheduler polls every few
@@ -53,8 +54,7 @@ def check_cron(expression: str) -> str:
 
 def next_after(expression: str, after_ms: int) -> int:
     """The first occurrence of ``expression`` strictly after ``after_ms`` (epoch milliseconds, UTC)."""
-    start = dt.datetime.fromtimestamp(after_ms / 1000, dt.UTC)
-    return int(next(CronSim(expression, start)).timestamp() * 1000)
+    return datetime_to_ms(next(CronSim(expression, ms_to_datetime(after_ms))), "cron")
 
 
 def plan_fire(expression: str, due_ms: int, now_ms: int, missed: MissedRuns) -> tuple[bool, int]:

@@ -25,8 +25,8 @@ from typing import Any
 
 from sqlalchemy import delete, exists, func, select, tuple_
 
-from slipway._ids import now_ms
 from slipway._principal import current_principal
+from slipway._time import now_ms
 from slipway.automation._records import GcItem, GcReport, RetentionPolicy
 from slipway.automation._tables import automation_retention, automation_stray_blobs
 from slipway.errors import InvalidInput, NotFound

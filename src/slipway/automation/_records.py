@@ -9,11 +9,6 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict
 
 
-def utc(ms: int) -> dt.datetime:
-    """Epoch milliseconds (as stored) as an aware UTC datetime."""
-    return dt.datetime.fromtimestamp(ms / 1000, dt.UTC)
-
-
 class Record(BaseModel):
     model_config = ConfigDict(frozen=True)
 

@@ -22,10 +22,11 @@ from typing import Any
 
 from sqlalchemy import Connection, Row, and_, or_, select, update
 
-from slipway._ids import ms_to_datetime, new_id, now_ms
+from slipway._ids import new_id
 from slipway._principal import Principal, acting_as
+from slipway._time import ms_to_datetime, now_ms
 from slipway.automation._actions import Attempt, Services, action_from_dict
-from slipway.automation._records import ActionRun, RunStatus, utc
+from slipway.automation._records import ActionRun, RunStatus
 from slipway.automation._tables import automation_runs
 from slipway.errors import InvalidInput, NotFound, PermissionDenied, SlipwayError
 from slipway.events import record_change
@@ -70,7 +71,7 @@ def to_record(row: Row[Any]) -> ActionRun:
         id=row.id, source_kind=row.source_kind, source_name=row.source_name, actor=row.actor, event_id=row.event_id,
         event=json.loads(row.event), action=json.loads(row.action), status=RunStatus(row.status),
         attempts=row.attempts, result=None if row.result is None else json.loads(row.result), error=row.error,
-        created_at=utc(row.created_at), started_at=ms_to_datetime(row.started_at),
+        created_at=ms_to_datetime(row.created_at), started_at=ms_to_datetime(row.started_at),
         ended_at=ms_to_datetime(row.ended_at),
     )
 

@@ -18,10 +18,11 @@ from pydantic import Field
 from sqlalchemy import Row, delete, func, select, update
 from sqlalchemy.exc import IntegrityError
 
-from slipway._ids import ms_to_datetime, new_id, now_ms
+from slipway._ids import new_id
 from slipway._names import SHORT_WORD
 from slipway._operations import Api, Wire
 from slipway._principal import current_principal
+from slipway._time import datetime_to_ms, ms_to_datetime, now_ms
 from slipway.automation._actions import Action, Services, Webhook, action_from_dict
 from slipway.automation._cron import MissedRuns, check_cron, next_after, plan_fire
 from slipway.automation._gc import GarbageCollector
@@ -34,7 +35,6 @@ from slipway.automation._records import (
     Rule,
     RunStatus,
     Schedule,
-    utc,
 )
 from slipway.automation._runs import DEFAULT_LEASE_SECONDS, RunExecutor, new_run, to_record
 from slipway.automation._tables import automation_hooks, automation_rules, automation_runs, automation_schedules
@@ -548,26 +548,22 @@ def _missed(value: MissedRuns | str) -> MissedRuns:
 
 
 def _ms(at: dt.datetime | None) -> int:
-    if at is None:
-        return now_ms()
-    if at.tzinfo is None:
-        raise InvalidInput("times must be timezone-aware (UTC)", field="now")
-    return int(at.timestamp() * 1000)
+    return now_ms() if at is None else datetime_to_ms(at, "now")
 
 
 def _schedule(row: Row[Any]) -> Schedule:
     return Schedule(id=row.id, name=row.name, cron=row.cron, action=json.loads(row.action), missed=row.missed,
-                    paused=row.paused, next_run_at=utc(row.next_run_at),
+                    paused=row.paused, next_run_at=ms_to_datetime(row.next_run_at),
                     last_run_at=ms_to_datetime(row.last_run_at), created_by=row.created_by,
-                    created_at=utc(row.created_at))
+                    created_at=ms_to_datetime(row.created_at))
 
 
 def _rule(row: Row[Any]) -> Rule:
     return Rule(id=row.id, name=row.name, event_type=row.event_type, filters=json.loads(row.filters),
                 action=json.loads(row.action), enabled=row.enabled, created_by=row.created_by,
-                created_at=utc(row.created_at))
+                created_at=ms_to_datetime(row.created_at))
 
 
 def _hook(row: Row[Any]) -> Hook:
     return Hook(id=row.id, name=row.name, action=json.loads(row.action), created_by=row.created_by,
-                created_at=utc(row.created_at))
+                created_at=ms_to_datetime(row.created_at))

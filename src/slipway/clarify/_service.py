@@ -9,15 +9,15 @@ the reports attached to it. Creating one publishes ``clarify_report.created``.
 from __future__ import annotations
 
 import contextlib
-import datetime as dt
 import json
 from collections.abc import Iterable, Iterator, Sequence
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Row, insert, select
 
-from slipway._ids import ms_to_datetime, new_id, now_ms
+from slipway._ids import new_id
 from slipway._principal import current_principal
+from slipway._time import ms_to_datetime, now_ms
 from slipway.clarify._bias import bias_sections, check_methods, count, with_predictions
 from slipway.clarify._config import BiasConfig
 from slipway.clarify._explain import explain, read_rows
@@ -262,4 +262,4 @@ class ClarifyService:
 def _report(row: Row[Any]) -> ClarifyReport:
     return ClarifyReport(id=row.id, kind=ReportKind(row.kind), model=row.model, dataset=row.dataset,
                          config=json.loads(row.config), summary=json.loads(row.summary), created_by=row.created_by,
-                         created_at=ms_to_datetime(row.created_at) or dt.datetime.min)
+                         created_at=ms_to_datetime(row.created_at))

@@ -20,6 +20,8 @@ from rich.console import Console, RenderableType
 from rich.table import Column, Table
 from rich.text import Text
 
+from slipway._time import ms_to_datetime
+
 JsonFlag = Annotated[
     bool,
     typer.Option("--json", help="Print machine-readable JSON instead of a table (for scripts and jq)."),
@@ -146,7 +148,7 @@ def fmt_time(value: dt.datetime | None) -> str:
 
 def fmt_ms(ms: int) -> str:
     """A metric timestamp (milliseconds since the epoch) like :func:`fmt_time`."""
-    return fmt_time(dt.datetime.fromtimestamp(ms / 1000, dt.UTC))
+    return fmt_time(ms_to_datetime(ms))
 
 
 def fmt_duration(value: dt.timedelta | None) -> str:

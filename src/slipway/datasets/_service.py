@@ -19,10 +19,11 @@ import pyarrow.parquet as pq
 from sqlalchemy import Connection, Row, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
-from slipway._ids import ms_to_datetime, new_id, now_ms
+from slipway._ids import new_id
 from slipway._limits import MAX_DESCRIPTION, check_text
 from slipway._operations import FROM_SERVER, Api, Wire
 from slipway._principal import current_principal
+from slipway._time import ms_to_datetime, now_ms
 from slipway.datasets._diff import diff_versions
 from slipway.datasets._names import check_name, check_tags
 from slipway.datasets._parquet import Materialized, canonical_parquet
@@ -366,13 +367,10 @@ def _versions() -> Any:
         datasets, datasets.c.id == dataset_versions.c.dataset_id)
 
 
-def _time(ms: int) -> Any:
-    return ms_to_datetime(ms)
-
-
 def _dataset(row: Row[Any]) -> Dataset:
     return Dataset(id=row.id, name=row.name, description=row.description, latest_version=row.latest_version,
-                   created_by=row.created_by, created_at=_time(row.created_at), updated_at=_time(row.updated_at))
+                   created_by=row.created_by, created_at=ms_to_datetime(row.created_at),
+                   updated_at=ms_to_datetime(row.updated_at))
 
 
 def _version(row: Row[Any]) -> DatasetVersion:
@@ -381,7 +379,7 @@ def _version(row: Row[Any]) -> DatasetVersion:
         content_hash=row.content_hash, num_rows=row.num_rows, num_bytes=row.num_bytes,
         columns=[ColumnSchema(**c) for c in json.loads(row.schema_json)], preview=json.loads(row.preview_json),
         source=row.source, description=row.description, tags=json.loads(row.tags_json),
-        created_by=row.created_by, created_at=_time(row.created_at),
+        created_by=row.created_by, created_at=ms_to_datetime(row.created_at),
     )
 
 

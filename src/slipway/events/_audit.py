@@ -12,7 +12,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, computed_field
 from sqlalchemy import Connection, func, select
 
-from slipway._ids import ms_to_datetime
+from slipway._time import datetime_to_ms, ms_to_datetime
 from slipway.events._record import first_broken_audit_entry
 from slipway.events._tables import audit_events
 
@@ -95,9 +95,9 @@ def audit_entries(
     if object_id is not None:
         query = query.where(a.object_id == object_id)
     if since is not None:
-        query = query.where(a.at >= int(since.timestamp() * 1000))
+        query = query.where(a.at >= datetime_to_ms(since, "since"))
     if until is not None:
-        query = query.where(a.at < int(until.timestamp() * 1000))
+        query = query.where(a.at < datetime_to_ms(until, "until"))
     rows = conn.execute(query.order_by(a.seq.desc()).limit(limit)).all()
     return [_entry(row) for row in reversed(rows)]
 

@@ -12,8 +12,9 @@ from typing import Any
 
 from sqlalchemy import Connection, insert, select, text
 
-from slipway._ids import new_id, now_ms
+from slipway._ids import new_id
 from slipway._principal import current_principal
+from slipway._time import now_ms
 from slipway.events._tables import audit_events, events
 
 GENESIS_HASH = "0" * 64

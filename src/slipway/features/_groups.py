@@ -7,7 +7,6 @@ Each accepted change is a new schema version, kept with all earlier ones.
 
 from __future__ import annotations
 
-import datetime as dt
 import json
 from collections.abc import Mapping, Sequence
 from typing import Any
@@ -15,8 +14,9 @@ from typing import Any
 from sqlalchemy import Connection, Row, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
-from slipway._ids import ms_to_datetime, new_id, now_ms
+from slipway._ids import new_id
 from slipway._principal import current_principal
+from slipway._time import ms_to_datetime, now_ms
 from slipway.datasets import check_name, check_tags
 from slipway.errors import AlreadyExists, Conflict, InvalidInput, NotFound
 from slipway.events import record_change
@@ -176,11 +176,5 @@ def _group(row: Row[Any]) -> FeatureGroup:
         id=row.id, name=row.name, record_id=row.record_id, event_time=row.event_time,
         features=[Feature(**f) for f in json.loads(row.features_json)], description=row.description,
         tags=json.loads(row.tags_json), ttl_seconds=row.ttl_seconds, schema_version=row.schema_version,
-        created_by=row.created_by, created_at=_time(row.created_at), updated_at=_time(row.updated_at),
+        created_by=row.created_by, created_at=ms_to_datetime(row.created_at), updated_at=ms_to_datetime(row.updated_at),
     )
-
-
-def _time(ms: int) -> dt.datetime:
-    value = ms_to_datetime(ms)
-    assert value is not None
-    return value

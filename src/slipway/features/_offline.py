@@ -27,7 +27,8 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 from ulid import ULID
 
-from slipway._ids import new_id, now_ms
+from slipway._ids import new_id
+from slipway._time import now_ms
 from slipway.features._types import INGEST_COLUMN, ROW_COLUMN
 from slipway.store.artifacts import ArtifactStore, Owner
 from slipway.store.artifacts._local import write_atomically

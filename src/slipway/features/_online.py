@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from slipway._ids import now_ms
+from slipway._time import now_ms
 
 
 @dataclass(frozen=True)

@@ -17,6 +17,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from slipway._limits import MAX_DESCRIPTION, check_text
+from slipway._time import EPOCH, check_aware
 from slipway.datasets import DatasetService, Registration, json_safe_row
 from slipway.errors import InvalidInput
 from slipway.events import record_change
@@ -371,11 +372,7 @@ def _ttl_ms(group: FeatureGroup) -> int | None:
 def _micros(when: dt.datetime | None, field: str) -> int | None:
     if when is None:
         return None
-    if not isinstance(when, dt.datetime):
-        raise InvalidInput(f"{field} must be a datetime", field=field)
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=dt.UTC)
-    return (when - dt.datetime(1970, 1, 1, tzinfo=dt.UTC)) // _MICROS
+    return (check_aware(when, field) - EPOCH) // _MICROS
 
 
 def _cast_ids(table: pa.Table, group: FeatureGroup) -> pa.Table:

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 from sqlalchemy import Connection, and_, or_, select
 
-from slipway._ids import now_ms
+from slipway._time import now_ms
 from slipway.lineage._tables import lineage_edges, lineage_nodes
 from slipway.security import Permission, requires
 from slipway.store._db import Database

@@ -18,8 +18,8 @@ from typing import Any, BinaryIO
 
 from sqlalchemy import Connection, Row, insert, select, update
 
-from slipway._ids import ms_to_datetime, now_ms
 from slipway._principal import current_principal
+from slipway._time import ms_to_datetime, now_ms
 from slipway.errors import Conflict, InvalidInput, NotFound, PermissionDenied
 from slipway.events import record_change
 from slipway.lineage import NodeRef, record_edges

@@ -24,8 +24,9 @@ from sqlalchemy import Connection, Row, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from slipway._confinement import Confinement
-from slipway._ids import ms_to_datetime, new_id, now_ms
+from slipway._ids import new_id
 from slipway._principal import current_principal
+from slipway._time import check_aware, ms_to_datetime, now_ms
 from slipway._urls import UrlPolicy
 from slipway.clarify import read_rows
 from slipway.datasets import DataSource, check_name
@@ -372,7 +373,7 @@ class MonitoringService(ReportReader):
         monitor = self.get_monitor(name)
         started, execution_id = now_ms(), new_id()
         clock = time.perf_counter()
-        given = _Input(data, labels, _utc(start), _utc(end), format)
+        given = _Input(data, labels, _aware(start, "start"), _aware(end, "end"), format)
         try:
             files, metrics, violations, rows = self._evaluate(monitor, given)
             status = ExecutionStatus.COMPLETED_WITH_VIOLATIONS if violations else ExecutionStatus.COMPLETED
@@ -742,19 +743,15 @@ def _metrics(conn: Connection, execution_ids: list[str]) -> dict[str, dict[str, 
     return found
 
 
-def _time(ms: int | None) -> Any:
-    return ms_to_datetime(ms)
-
-
-def _utc(at: dt.datetime | None) -> dt.datetime | None:
-    """A window bound comparable with capture times (which are aware): a naive time is taken as UTC."""
-    return at if at is None or at.tzinfo else at.replace(tzinfo=dt.UTC)
+def _aware(at: dt.datetime | None, field: str) -> dt.datetime | None:
+    """A window bound comparable with capture times (which are aware)."""
+    return None if at is None else check_aware(at, field)
 
 
 def _baseline_version(row: Row[Any]) -> BaselineVersion:
     return BaselineVersion(id=row.id, name=row.name, version=row.version, item_count=row.item_count,
                            feature_count=row.feature_count, source=row.source, created_by=row.created_by,
-                           created_at=_time(row.created_at))
+                           created_at=ms_to_datetime(row.created_at))
 
 
 def _monitor(row: Row[Any]) -> Monitor:
@@ -766,14 +763,15 @@ def _monitor(row: Row[Any]) -> Monitor:
                    report=config.get("report"), model=config.get("model"), bias_config=config.get("bias"),
                    tolerance=config.get("tolerance"), bounds=config.get("bounds", {}),
                    ndcg_threshold=config.get("ndcg_threshold"), created_by=row.created_by,
-                   created_at=_time(row.created_at))
+                   created_at=ms_to_datetime(row.created_at))
 
 
 def _execution(row: Row[Any], metrics: dict[str, float]) -> MonitorExecution:
     return MonitorExecution(id=row.id, monitor=row.monitor_name, status=ExecutionStatus(row.status),
                             item_count=row.item_count, violation_count=row.violation_count, message=row.message,
-                            metrics=metrics, started_at=_time(row.started_at), ended_at=_time(row.ended_at),
-                            window_start=_time(row.window_start), window_end=_time(row.window_end))
+                            metrics=metrics, started_at=ms_to_datetime(row.started_at),
+                            ended_at=ms_to_datetime(row.ended_at),
+                            window_start=ms_to_datetime(row.window_start), window_end=ms_to_datetime(row.window_end))
 
 
 def _alarm(row: Row[Any]) -> Alarm:
@@ -781,5 +779,5 @@ def _alarm(row: Row[Any]) -> Alarm:
                  threshold=row.threshold, evaluation_periods=row.evaluation_periods,
                  datapoints_to_alarm=row.datapoints_to_alarm, webhooks=json.loads(row.webhooks),
                  state=AlarmState(row.state), state_reason=row.state_reason,
-                 state_changed_at=_time(row.state_changed_at), created_by=row.created_by,
-                 created_at=_time(row.created_at))
+                 state_changed_at=ms_to_datetime(row.state_changed_at), created_by=row.created_by,
+                 created_at=ms_to_datetime(row.created_at))

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import datetime as dt
 import json
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
@@ -10,7 +9,7 @@ from typing import Any
 
 from sqlalchemy import Connection, Row, bindparam, exists, func, or_, select
 
-from slipway._ids import ms_to_datetime
+from slipway._time import ms_to_datetime
 from slipway.errors import InvalidInput, NotFound
 from slipway.pipelines._artifacts import ArtifactRef
 from slipway.pipelines._expressions import step_names_in_json
@@ -33,13 +32,6 @@ from slipway.pipelines._tables import (
 from slipway.store.artifacts._tables import artifacts
 
 MAX_LIST = 1000
-
-
-def as_datetime(ms: int) -> dt.datetime:
-    """A required time column as a datetime (the column is NOT NULL)."""
-    value = ms_to_datetime(ms)
-    assert value is not None
-    return value
 
 
 def _json(text: str | None) -> Any:
@@ -86,7 +78,7 @@ def execution_record(row: Row[Any], steps: list[StepExecution] | None = None) ->
         failure_reason=row.failure_reason,
         stop_requested=bool(row.stop_requested),
         created_by=row.created_by,
-        created_at=as_datetime(row.created_at),
+        created_at=ms_to_datetime(row.created_at),
         started_at=started,
         ended_at=ms_to_datetime(row.ended_at),
         steps=steps or [],
@@ -180,7 +172,7 @@ def _attempts_by_step(conn: Connection, ids: Sequence[str]) -> dict[str, list[St
                     attempt=r.attempt,
                     status=StepStatus(r.status),
                     worker=r.worker,
-                    started_at=as_datetime(r.started_at),
+                    started_at=ms_to_datetime(r.started_at),
                     ended_at=ms_to_datetime(r.ended_at),
                     error_type=r.error_type,
                     error=r.error,

@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from slipway._confinement import Confinement
-from slipway._ids import now_ms
+from slipway._time import now_ms
 from slipway.errors import InvalidInput, NotFound, SlipwayError
 from slipway.pipelines import _queries as q
 from slipway.pipelines._admission import check_arguments, check_path

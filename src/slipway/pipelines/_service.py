@@ -15,7 +15,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from slipway._confinement import Confinement
-from slipway._ids import now_ms
+from slipway._time import now_ms
 from slipway.errors import Conflict, InvalidInput, NotFound
 from slipway.pipelines import _queries as q
 from slipway.pipelines._admission import check_definition, check_parameters

@@ -18,8 +18,9 @@ from typing import Any
 
 from sqlalchemy import Connection, Table, and_, bindparam, insert, select, update
 
-from slipway._ids import new_id, now_ms
+from slipway._ids import new_id
 from slipway._principal import current_principal
+from slipway._time import now_ms
 from slipway.errors import Conflict
 from slipway.events import record_change
 from slipway.lineage import NodeRef, record_edges

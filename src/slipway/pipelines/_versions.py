@@ -15,13 +15,13 @@ from typing import Any
 from sqlalchemy import Connection, Row, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
-from slipway._ids import new_id, now_ms
+from slipway._ids import new_id
 from slipway._principal import current_principal
+from slipway._time import ms_to_datetime, now_ms
 from slipway.errors import InvalidInput, NotFound
 from slipway.events import record_change
 from slipway.pipelines._artifacts import VERSION_OWNER
 from slipway.pipelines._definition import Pipeline, canonical_json
-from slipway.pipelines._queries import as_datetime
 from slipway.pipelines._records import DefinitionChange, DefinitionDiff, PipelineSummary, PipelineVersion
 from slipway.pipelines._tables import pipeline_versions, pipelines
 from slipway.store._db import Database
@@ -219,7 +219,7 @@ def _version(row: Row[Any]) -> PipelineVersion:
         digest=row.digest,
         definition=json.loads(row.definition),
         created_by=row.created_by,
-        created_at=as_datetime(row.created_at),
+        created_at=ms_to_datetime(row.created_at),
     )
 
 
@@ -230,6 +230,6 @@ def _summary(row: Row[Any]) -> PipelineSummary:
         description=row.description,
         latest_version=row.latest_version,
         created_by=row.created_by,
-        created_at=as_datetime(row.created_at),
-        updated_at=as_datetime(row.updated_at),
+        created_at=ms_to_datetime(row.created_at),
+        updated_at=ms_to_datetime(row.updated_at),
     )

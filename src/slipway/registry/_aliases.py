@@ -13,11 +13,10 @@ from typing import Any
 
 from sqlalchemy import Connection, delete, func, insert, select
 
-from slipway._ids import now_ms
 from slipway._principal import current_principal
+from slipway._time import ms_to_datetime, now_ms
 from slipway.events import record_change
 from slipway.registry._records import AliasChange
-from slipway.registry._rows import utc
 from slipway.registry._tables import model_alias_history, model_aliases, model_versions
 from slipway.store._sql import upsert
 
@@ -92,7 +91,7 @@ def alias_changes(conn: Connection, group: Any, alias: str) -> list[AliasChange]
             previous_version=numbers.get(r.previous_version_id or ""),
             comment=r.comment,
             changed_by=r.changed_by,
-            changed_at=utc(r.changed_at),
+            changed_at=ms_to_datetime(r.changed_at),
         )
         for r in found
     ]

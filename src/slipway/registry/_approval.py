@@ -11,11 +11,10 @@ from __future__ import annotations
 
 from sqlalchemy import Connection, Row, insert, select, update
 
-from slipway._ids import now_ms
 from slipway._principal import Principal
+from slipway._time import ms_to_datetime, now_ms
 from slipway.events import record_change
 from slipway.registry._records import ApprovalStatus, ModelVersion, StatusChange
-from slipway.registry._rows import utc
 from slipway.registry._tables import model_status_history, model_versions
 
 
@@ -84,7 +83,7 @@ def status_changes(conn: Connection, version: Row[object], group: str) -> list[S
             to_status=r.to_status,
             comment=r.comment,
             changed_by=r.changed_by,
-            changed_at=utc(r.changed_at),
+            changed_at=ms_to_datetime(r.changed_at),
         )
         for r in found
     ]

@@ -12,7 +12,7 @@ from typing import Any
 
 from sqlalchemy import Connection, insert, select, update
 
-from slipway._ids import now_ms
+from slipway._time import now_ms
 from slipway.events import record_change
 from slipway.lineage import NodeRef, record_edges
 from slipway.models import ModelInfo

@@ -6,14 +6,13 @@ sees that transaction's own changes.
 
 from __future__ import annotations
 
-import datetime as dt
 import json
 from collections.abc import Iterable, Sequence
 from typing import Any
 
 from sqlalchemy import Connection, Row, Select, select
 
-from slipway._ids import ms_to_datetime
+from slipway._time import ms_to_datetime
 from slipway.errors import NotFound
 from slipway.registry._records import MetricValue, ModelGroup, ModelVersion
 from slipway.registry._tables import (
@@ -27,12 +26,6 @@ from slipway.registry._tables import (
 from slipway.registry._uri import check_group_name
 
 _CHUNK = 500
-
-
-def utc(ms: int) -> dt.datetime:
-    value = ms_to_datetime(ms)
-    assert value is not None
-    return value
 
 
 def group_row(conn: Connection, name: str, *, lock: bool = False) -> Row[Any]:
@@ -134,9 +127,9 @@ def versions(conn: Connection, rows: Sequence[Row[Any]]) -> list[ModelVersion]:
             aliases=sorted(aliases.get(r.id, [])),
             archived=r.archived,
             registered_by=r.registered_by,
-            created_at=utc(r.created_at),
+            created_at=ms_to_datetime(r.created_at),
             updated_by=r.updated_by,
-            updated_at=utc(r.updated_at),
+            updated_at=ms_to_datetime(r.updated_at),
         )
         for r in rows
     ]
@@ -161,9 +154,9 @@ def groups(conn: Connection, rows: Sequence[Row[Any]]) -> list[ModelGroup]:
             latest_version=r.last_version,
             aliases=dict(sorted(aliases.get(r.id, {}).items())),
             created_by=r.created_by,
-            created_at=utc(r.created_at),
+            created_at=ms_to_datetime(r.created_at),
             updated_by=r.updated_by,
-            updated_at=utc(r.updated_at),
+            updated_at=ms_to_datetime(r.updated_at),
         )
         for r in rows
     ]

@@ -24,10 +24,11 @@ from typing import Any, BinaryIO
 from sqlalchemy import Connection, Table, delete, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
-from slipway._ids import new_id, now_ms
+from slipway._ids import new_id
 from slipway._limits import MAX_DESCRIPTION, check_text
 from slipway._operations import composed
 from slipway._principal import current_principal
+from slipway._time import now_ms
 from slipway.errors import AlreadyExists, Conflict, ContentMismatch, InvalidInput, NotFound
 from slipway.events import record_change
 from slipway.models import MANIFEST, ModelCard

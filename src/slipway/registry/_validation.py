@@ -16,6 +16,7 @@ from pydantic import Field
 
 from slipway._limits import MAX_COMMENT
 from slipway._operations import Wire
+from slipway._time import datetime_to_ms
 from slipway.errors import InvalidInput
 from slipway.registry._records import ApprovalStatus, MetricValue
 from slipway.registry._uri import check_alias, check_group_name
@@ -93,9 +94,7 @@ def check_comment(comment: str | None) -> str | None:
 def epoch_ms(when: dt.datetime | int, field: str = "when") -> int:
     """A moment as milliseconds since the epoch; a naive datetime is taken as UTC."""
     if isinstance(when, dt.datetime):
-        if when.tzinfo is None:
-            when = when.replace(tzinfo=dt.UTC)
-        return int(when.timestamp() * 1000)
+        return datetime_to_ms(when, field)
     if isinstance(when, bool) or not isinstance(when, int):
         raise InvalidInput(f"{field} must be a datetime or milliseconds since the epoch, got {when!r}", field=field)
     return when

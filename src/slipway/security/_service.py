@@ -15,10 +15,11 @@ from pydantic import Field
 from sqlalchemy import Connection, Row, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
-from slipway._ids import ms_to_datetime, new_id, now_ms
+from slipway._ids import new_id
 from slipway._names import USER
 from slipway._operations import Api, Wire, composed
 from slipway._principal import current_principal
+from slipway._time import check_aware, ms_to_datetime, now_ms
 from slipway.errors import AlreadyExists, Conflict, InvalidInput, NotFound, PermissionDenied
 from slipway.events import AuditCheck, AuditEntry, audit_entries, check_audit_chain, holds_hash, record_change
 from slipway.security._permissions import (
@@ -384,8 +385,8 @@ class SecurityService:
         if not 1 <= limit <= MAX_AUDIT_LIMIT:
             raise InvalidInput(f"limit must be between 1 and {MAX_AUDIT_LIMIT}", field="limit")
         for field, value in (("since", since), ("until", until)):
-            if value is not None and value.tzinfo is None:
-                raise InvalidInput(f"{field} must carry a time zone (UTC is assumed nowhere)", field=field)
+            if value is not None:
+                check_aware(value, field)
         with self._db.read() as conn:
             return audit_entries(conn, actor=user, object_id=object_id, since=since, until=until, limit=limit)
 

@@ -12,8 +12,8 @@ import secrets
 
 from sqlalchemy import select, update
 
-from slipway._ids import now_ms
 from slipway._principal import Principal
+from slipway._time import now_ms
 from slipway.errors import PermissionDenied, Unauthenticated
 from slipway.security._tables import api_tokens, users
 from slipway.store._db import Database

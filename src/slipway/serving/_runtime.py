@@ -26,7 +26,8 @@ from typing import Any
 
 import numpy as np
 
-from slipway._ids import new_id, utcnow
+from slipway._ids import new_id
+from slipway._time import utcnow
 from slipway.errors import InvalidInput, NotFound, ServiceUnavailable, SlipwayError
 from slipway.models import LoadedModel
 from slipway.models._flavor import ModelInput

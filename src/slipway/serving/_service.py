@@ -14,7 +14,6 @@ and swap their routing table when it moves.
 
 from __future__ import annotations
 
-import datetime as dt
 import json
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Annotated, Any
@@ -23,11 +22,12 @@ from pydantic import Field
 from sqlalchemy import Connection, Row, delete, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
-from slipway._ids import ms_to_datetime, new_id, now_ms
+from slipway._ids import new_id
 from slipway._limits import MAX_COMMENT, check_text
 from slipway._names import SHORT_WORD
 from slipway._operations import Api, Wire
 from slipway._principal import current_principal
+from slipway._time import ms_to_datetime, now_ms
 from slipway.errors import AlreadyExists, Conflict, InvalidInput, NotFound, PermissionDenied
 from slipway.events import record_change
 from slipway.lineage._service import NodeRef, record_edges
@@ -472,19 +472,13 @@ class ServingService:
             production=config.get("production", False),
             deployment=_deployment(in_progress.row, row.name) if in_progress is not None else None,
             created_by=row.created_by,
-            created_at=_utc(row.created_at),
+            created_at=ms_to_datetime(row.created_at),
             updated_by=row.updated_by,
-            updated_at=_utc(row.updated_at),
+            updated_at=ms_to_datetime(row.updated_at),
         )
 
 
 # --------------------------------------------------------------------------------------- helpers
-
-
-def _utc(ms: int) -> dt.datetime:
-    value = ms_to_datetime(ms)
-    assert value is not None
-    return value
 
 
 def _config(variants: list[Variant], capture: CaptureConfig, alarms: Alarms, production: bool) -> str:
@@ -518,11 +512,11 @@ def _deployment(row: Row[Any], endpoint: str) -> Deployment:
         previous=json.loads(row.previous),
         target=json.loads(row.target),
         share=row.share,
-        step_started_at=_utc(row.step_started_at),
+        step_started_at=ms_to_datetime(row.step_started_at),
         reason=row.reason,
         started_by=row.started_by,
-        started_at=_utc(row.started_at),
-        finished_at=_utc(row.finished_at) if row.finished_at is not None else None,
+        started_at=ms_to_datetime(row.started_at),
+        finished_at=ms_to_datetime(row.finished_at),
     )
 
 

@@ -31,11 +31,12 @@ from sqlalchemy import (
 )
 from sqlalchemy.exc import IntegrityError
 
-from slipway._ids import ms_to_datetime, new_id, now_ms
+from slipway._ids import new_id
 from slipway._limits import MAX_DESCRIPTION, check_text
 from slipway._operations import Api, Wire
 from slipway._principal import current_principal
 from slipway._redact import is_secret_key, may_reveal
+from slipway._time import datetime_to_ms, ms_to_datetime, now_ms
 from slipway.errors import AlreadyExists, Conflict, InvalidInput, NotFound
 from slipway.events import record_change
 from slipway.lineage import NodeRef, record_edges
@@ -107,12 +108,6 @@ run_api = Api("runs")
 artifact_api = Api("artifacts")
 
 
-def _dt(ms: int) -> dt.datetime:
-    value = ms_to_datetime(ms)
-    assert value is not None
-    return value
-
-
 def _metric_row_to_record(row: Any) -> Metric:
     return Metric(key=row.key, value=float("nan") if row.is_nan else row.value, step=row.step, timestamp=row.timestamp)
 
@@ -126,9 +121,7 @@ def _ms(value: dt.datetime | int | None, field: str) -> int | None:
     if value is None:
         return None
     if isinstance(value, dt.datetime):
-        if value.tzinfo is None:
-            value = value.replace(tzinfo=dt.UTC)
-        value = int(value.timestamp() * 1000)
+        value = datetime_to_ms(value, field)
     return v.check_time_ms(value, field)
 
 
@@ -359,7 +352,7 @@ class TrackingService:
             experiment_id=experiment_id,
             name=run_name,
             status=status,
-            start_time=_dt(start),
+            start_time=ms_to_datetime(start),
             parent_run_id=parent_run_id,
             user=user,
             tags=tag_rows,
@@ -779,8 +772,8 @@ class TrackingService:
             lifecycle_stage=row.lifecycle_stage,
             tags=tags,
             created_by=row.created_by,
-            created_at=_dt(row.created_at),
-            updated_at=_dt(row.updated_at),
+            created_at=ms_to_datetime(row.created_at),
+            updated_at=ms_to_datetime(row.updated_at),
         )
 
     def _runs_with_data(self, conn: Connection, rows: Sequence[Row[Any]]) -> list[Run]:
@@ -797,7 +790,7 @@ class TrackingService:
                 experiment_id=r.experiment_id,
                 name=r.name,
                 status=r.status,
-                start_time=_dt(r.start_time),
+                start_time=ms_to_datetime(r.start_time),
                 end_time=ms_to_datetime(r.end_time),
                 parent_run_id=r.parent_run_id,
                 user=r.user,

@@ -12,6 +12,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from slipway._redact import redact_record
+from slipway._time import datetime_to_ms
 from slipway.mlflow_compat import LinkKind, LoggedModel, logged_model_root, run_root, version_root
 from slipway.registry import ModelGroup, ModelVersion
 from slipway.server.mlflow._fields import double_out
@@ -23,7 +24,7 @@ _EXPERIMENT_ROOT = "mlflow-artifacts:/experiments/"
 
 
 def ms(value: dt.datetime | None) -> int | None:
-    return None if value is None else int(value.timestamp() * 1000)
+    return None if value is None else datetime_to_ms(value, "time")
 
 
 def key_values(values: Mapping[str, str]) -> list[dict[str, str]]:

@@ -25,6 +25,7 @@ from starlette.responses import HTMLResponse, RedirectResponse, Response
 
 from slipway._principal import Principal, current_principal
 from slipway._redact import redact
+from slipway._time import ms_to_datetime
 from slipway.errors import InvalidInput, SlipwayError, Unauthenticated
 from slipway.server._identity import ANONYMOUS
 from slipway.server.ui._csrf import CSRF_FIELD, csrf_token_for, set_csrf_cookie
@@ -64,7 +65,7 @@ def _when(value: dt.datetime | int | float | None) -> str:
     if value is None:
         return ""
     if isinstance(value, int | float):
-        value = dt.datetime.fromtimestamp(value / 1000, tz=dt.UTC)
+        value = ms_to_datetime(round(value))
     if value.tzinfo is None:
         value = value.replace(tzinfo=dt.UTC)
     return value.astimezone(dt.UTC).strftime("%Y-%m-%d %H:%M:%S")

@@ -39,7 +39,7 @@ from typing import BinaryIO, NamedTuple
 from pydantic import BaseModel, ConfigDict
 from sqlalchemy import ColumnElement, Connection, and_, delete, func, literal, or_, select, text, true
 
-from slipway._ids import now_ms
+from slipway._time import now_ms
 from slipway.errors import Conflict, InvalidInput, NotFound, storage_error
 from slipway.store._db import Database
 from slipway.store._sql import insert_ignore, upsert
