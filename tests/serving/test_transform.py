@@ -66,6 +66,9 @@ def test_bad_sources_and_rows(client: Client, package: Path, tmp_path: Path) -> 
     model = register(client.registry, package)  # type: ignore[arg-type]
     with pytest.raises(InvalidInput):
         batch_transform(client.registry, client.datasets, model, "rows.txt", "out")
+    with pytest.raises(InvalidInput, match="NAME:VERSION") as bad_ref:  # once read as the latest "inputs"
+        batch_transform(client.registry, client.datasets, model, "dataset:inputs:x", "out")
+    assert bad_ref.value.field == "source"
     with pytest.raises(NotFound):
         batch_transform(client.registry, client.datasets, model, str(tmp_path / "nope.csv"), "out")
     (tmp_path / "bad.csv").write_text("a\n1\n")

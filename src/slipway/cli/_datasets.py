@@ -18,10 +18,12 @@ from rich.markup import escape
 from rich.table import Table
 
 from slipway._config import load_settings
+from slipway._references import VersionRef
 from slipway.cli import _output
 from slipway.cli._output import JsonFlag
 from slipway.cli._session import parse_key_values
 from slipway.client import Client
+from slipway.errors import InvalidInput
 
 if TYPE_CHECKING:
     from slipway.client._protocols import DatasetsApi as Datasets
@@ -55,14 +57,15 @@ def parse_ref(ref: str, version: int | None = None) -> tuple[str, int | None]:
 
     ``version``, when the user typed it as a separate argument (``abalone 3``), is taken as is.
     """
-    name, sep, number = ref.rpartition(":")
-    if not sep:
-        return ref, version
+    try:
+        name, number = VersionRef.parse(ref, "ref")
+    except InvalidInput as exc:
+        raise typer.BadParameter(exc.message) from None
+    if number is None:
+        return name, version
     if version is not None:
         raise typer.BadParameter(f"{ref!r} names a version already; give it once")
-    if not number.isdigit() or int(number) < 1:
-        raise typer.BadParameter(f"{ref!r}: the version after ':' must be a positive number")
-    return name, int(number)
+    return name, number
 
 
 @datasets_app.command("register")

@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any, BinaryIO
 import pandas as pd
 import pyarrow.parquet as pq
 
+from slipway._references import check_name
 from slipway.client._operations import CHUNK, RemoteApi, parse, remote
 from slipway.datasets import (
     DatasetService,
@@ -26,7 +27,6 @@ from slipway.datasets import (
     ObjectRef,
     Registration,
     canonical_parquet,
-    check_name,
     check_tags,
 )
 from slipway.store.artifacts import write_atomically

@@ -17,9 +17,10 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from slipway._references import check_name
 from slipway.client._http import HttpSession
 from slipway.client._operations import parse as _parse
-from slipway.datasets import Registration, check_name
+from slipway.datasets import Registration
 from slipway.errors import InvalidInput
 from slipway.features import Feature, FeatureGroup, IngestResult, MaterializeResult, Rows
 from slipway.features._groups import UNCHANGED, FeatureSpec, parse_features

@@ -15,6 +15,7 @@ import pandas as pd
 from pydantic import Field
 
 from slipway._operations import Wire
+from slipway._references import ModelUri
 from slipway.automation._cron import MissedRuns
 from slipway.automation._records import ActionRun, GcReport, Hook, RetentionPolicy, Rule, Schedule
 from slipway.automation._service import ActionSpec, Filters, Limit, Missed
@@ -26,7 +27,6 @@ from slipway.lineage import LineageGraph
 from slipway.models import LoadedModel, ModelCard
 from slipway.registry._queries import MAX_SEARCH_RESULTS
 from slipway.registry._records import AliasChange, ModelGroup, ModelVersion, StatusChange, VersionComparison
-from slipway.registry._uri import ModelUri
 from slipway.registry._validation import (
     AliasPath,
     GroupName,

@@ -17,13 +17,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from slipway._ids import new_id
+from slipway._references import check_name
 from slipway.client._http import HttpSession
 from slipway.client._operations import RemoteApi, local_files, remote
 from slipway.errors import InvalidInput
 from slipway.models import LoadedModel, ModelCard, load_model
 from slipway.registry import MetricInput, ModelUri, ModelVersion, RegistryService
 from slipway.registry._packaging import packaged, verified_package
-from slipway.registry._uri import check_group_name
 from slipway.store.artifacts import normalize_path, write_atomically
 
 if TYPE_CHECKING:
@@ -63,7 +63,7 @@ class RemoteRegistry(RemoteApi, Declared):
         trusted: bool | Iterable[str] = False,
     ) -> ModelVersion:
         """Package locally (unless given a package folder), upload the files, then register them."""
-        check_group_name(group)  # before any upload, as the service checks it before packaging
+        check_name(group, "group")  # before any upload, as the service checks it before packaging
         package = packaged(
             model_or_path, flavor=flavor, input_example=input_example, model_card=model_card, trusted=trusted
         )

@@ -12,7 +12,7 @@ Example:
 
 from slipway.datasets._configure import service_for
 from slipway.datasets._diff import column_summary
-from slipway.datasets._names import check_name, check_tags
+from slipway.datasets._names import check_tags
 from slipway.datasets._parquet import Materialized, canonical_parquet, json_safe_row
 from slipway.datasets._records import (
     ColumnDiff,
@@ -43,7 +43,6 @@ __all__ = [
     "Registration",
     "SourcePolicy",
     "canonical_parquet",
-    "check_name",
     "column_summary",
     "json_safe_row",
     "open_source",

@@ -1,25 +1,15 @@
-"""Names of datasets and feature groups: short, URL-safe words, checked in one place."""
+"""Tags of datasets and feature groups (their names follow :func:`slipway._references.check_name`)."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from typing import Any
 
-from slipway._names import WORD, clean
+from slipway._names import clean
 from slipway.errors import InvalidInput
 
-MAX_NAME = WORD.max_length
 MAX_TAGS = 100
 MAX_TAG_TEXT = 1000
-
-
-def check_name(value: Any, field: str = "name") -> str:
-    """A name as stored, or :class:`InvalidInput` naming ``field``.
-
-    Names are words (see :data:`slipway._names.WORD`): they appear in URLs, in file paths and in
-    ``name:version`` references, so nothing else.
-    """
-    return WORD.check(value, field, field)
 
 
 def check_tags(tags: Mapping[str, Any] | None, field: str = "tags") -> dict[str, str]:

@@ -23,9 +23,10 @@ from slipway._ids import new_id
 from slipway._limits import MAX_DESCRIPTION, check_text
 from slipway._operations import FROM_SERVER, Api, Wire
 from slipway._principal import current_principal
+from slipway._references import check_name
 from slipway._time import ms_to_datetime, now_ms
 from slipway.datasets._diff import diff_versions
-from slipway.datasets._names import check_name, check_tags
+from slipway.datasets._names import check_tags
 from slipway.datasets._parquet import Materialized, canonical_parquet
 from slipway.datasets._records import ColumnSchema, Dataset, DatasetDiff, DatasetVersion, Ref, Registration
 from slipway.datasets._sources import DataSource, SourcePolicy

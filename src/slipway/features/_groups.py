@@ -16,8 +16,9 @@ from sqlalchemy.exc import IntegrityError
 
 from slipway._ids import new_id
 from slipway._principal import current_principal
+from slipway._references import check_name
 from slipway._time import ms_to_datetime, now_ms
-from slipway.datasets import check_name, check_tags
+from slipway.datasets import check_tags
 from slipway.errors import AlreadyExists, Conflict, InvalidInput, NotFound
 from slipway.events import record_change
 from slipway.features._records import Feature, FeatureGroup

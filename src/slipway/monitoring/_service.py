@@ -26,10 +26,11 @@ from sqlalchemy.exc import IntegrityError
 from slipway._confinement import Confinement
 from slipway._ids import new_id
 from slipway._principal import current_principal
+from slipway._references import VersionRef, check_name, parse_model_version
 from slipway._time import check_aware, ms_to_datetime, now_ms
 from slipway._urls import UrlPolicy
 from slipway.clarify import read_rows
-from slipway.datasets import DataSource, check_name
+from slipway.datasets import DataSource
 from slipway.errors import AlreadyExists, Conflict, InvalidInput, NotFound, SlipwayError
 from slipway.events import record_change
 from slipway.lineage import NodeRef, record_edges
@@ -176,10 +177,7 @@ class MonitoringService(ReportReader):
     def _model_node(self, ref: str) -> NodeRef:
         if self._registry is None:
             raise InvalidInput("the model registry is not available to this service", field="model")
-        group, _, number = ref.rpartition("/")
-        if not group or not number.isdigit():
-            raise InvalidInput(f"model {ref!r} is not GROUP/VERSION", field="model")
-        found = self._registry.get_version(group, int(number))
+        found = self._registry.get_version(*parse_model_version(ref, "model"))
         return NodeRef("model_version", found.id, ref)
 
     def _clarify_settings(
@@ -211,7 +209,7 @@ class MonitoringService(ReportReader):
     def _from_dataset(self, ref: str) -> tuple[Baseline, NodeRef, str]:
         if self._datasets is None:
             raise InvalidInput("datasets are not available to this service", field="dataset")
-        name, version = _parse_ref(ref, "dataset")
+        name, version = VersionRef.parse(ref, "dataset")
         found = self._datasets.get_version(name, version)
         statistics = self._datasets.get_statistics(name, found.version)
         return Baseline.from_statistics(statistics), NodeRef("dataset_version", found.id, found.ref), found.ref
@@ -297,7 +295,7 @@ class MonitoringService(ReportReader):
         if kind is MonitorKind.DATA_QUALITY:
             if baseline is None:
                 raise InvalidInput("a data-quality monitor needs a baseline", field="baseline")
-            baseline_id = self.get_baseline_version(*_parse_ref(baseline, "baseline")).id
+            baseline_id = self.get_baseline_version(*VersionRef.parse(baseline, "baseline")).id
             for i, ref in enumerate(rules):
                 load_rule(ref, self.confinement.modules, field=f"rules.{i}")  # it exists, and is a function
             if rules:
@@ -448,7 +446,7 @@ class MonitoringService(ReportReader):
         if monitor.kind is MonitorKind.DATA_QUALITY:
             assert monitor.baseline is not None
             result = check_statistics(self._current_statistics(monitor, given),
-                                      self.get_baseline(*_parse_ref(monitor.baseline, "baseline")))
+                                      self.get_baseline(*VersionRef.parse(monitor.baseline, "baseline")))
             if monitor.rules:
                 custom = apply_rules(monitor.rules, result.statistics, result.baseline, self.confinement.modules)
                 result = dataclasses.replace(result, violations=result.violations + custom)
@@ -696,16 +694,6 @@ class _Input:
         start, end = self.start or self.span.first, self.end or self.span.last
         return {"window_start": None if start is None else round(start.timestamp() * 1000),
                 "window_end": None if end is None else round(end.timestamp() * 1000)}
-
-
-def _parse_ref(ref: str, field: str) -> tuple[str, int | None]:
-    """``name`` or ``name:version``."""
-    name, sep, version = ref.partition(":")
-    if not sep:
-        return name, None
-    if not version.isdigit() or int(version) < 1:
-        raise InvalidInput(f"{field} {ref!r}: the version after ':' must be a positive integer", field=field)
-    return name, int(version)
 
 
 def _enum(kind: type[enum.StrEnum], value: Any, field: str) -> Any:

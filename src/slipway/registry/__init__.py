@@ -8,6 +8,7 @@ Example:
     >>> slipway.load_model("models:/abalone@prod").predict(X)
 """
 
+from slipway._references import ModelUri, Selector
 from slipway.registry._evaluate import evaluate_with_uncertainty
 from slipway.registry._policy import APPROVER_ROLES, ApprovalPolicy
 from slipway.registry._queries import MAX_SEARCH_RESULTS, RegistryReader
@@ -21,7 +22,6 @@ from slipway.registry._records import (
     VersionComparison,
 )
 from slipway.registry._service import RegistryService
-from slipway.registry._uri import ModelUri, Selector
 from slipway.registry._validation import MetricInput
 
 __all__ = [

@@ -23,10 +23,10 @@ from typing import Any
 from sqlalchemy import ColumnElement, and_, exists, select, true
 
 from slipway._redact import check_comparable
+from slipway._references import check_alias
 from slipway.errors import InvalidInput
 from slipway.registry._records import ApprovalStatus
 from slipway.registry._tables import model_aliases, model_version_metrics, model_version_tags, model_versions
-from slipway.registry._uri import check_alias
 
 _CLAUSE = re.compile(
     r"""\s*

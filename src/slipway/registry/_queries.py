@@ -16,6 +16,7 @@ from pydantic import Field
 from sqlalchemy import func, select
 
 from slipway._operations import Api, Wire
+from slipway._references import ModelUri, Selector, check_alias, check_version_number
 from slipway.errors import InvalidInput, NotFound
 from slipway.models import LoadedModel, load_model
 from slipway.registry import _rows as rows
@@ -32,7 +33,6 @@ from slipway.registry._records import (
     VersionComparison,
 )
 from slipway.registry._tables import model_aliases, model_groups, model_versions
-from slipway.registry._uri import ModelUri, Selector, check_alias, check_version_number
 from slipway.registry._validation import AliasPath, GroupName, GroupPath, StatusName, Tags, check_tags, epoch_ms
 from slipway.security import Permission, requires
 from slipway.store._db import Database

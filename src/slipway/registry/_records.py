@@ -8,6 +8,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict
 
+from slipway._references import ModelUri, Selector
 from slipway.errors import InvalidInput
 
 
@@ -98,7 +99,7 @@ class ModelVersion(Record):
     @property
     def uri(self) -> str:
         """The URI that fetches exactly this version, e.g. ``models:/abalone/3``."""
-        return f"models:/{self.group}/{self.version}"
+        return str(ModelUri(self.group, Selector.NUMBER, version=self.version))
 
 
 class StatusChange(Record):

@@ -12,6 +12,7 @@ from typing import Any
 
 from sqlalchemy import Connection, Row, Select, select
 
+from slipway._references import check_name
 from slipway._time import ms_to_datetime
 from slipway.errors import NotFound
 from slipway.registry._records import MetricValue, ModelGroup, ModelVersion
@@ -23,7 +24,6 @@ from slipway.registry._tables import (
     model_version_tags,
     model_versions,
 )
-from slipway.registry._uri import check_group_name
 
 _CHUNK = 500
 
@@ -39,7 +39,7 @@ def group_row(conn: Connection, name: str, *, lock: bool = False) -> Row[Any]:
             a remote client that must put the name in a URL path, refuses it the same way).
         NotFound: naming the group.
     """
-    query = select(model_groups).where(model_groups.c.name == check_group_name(name))
+    query = select(model_groups).where(model_groups.c.name == check_name(name, "group"))
     row = conn.execute(query.with_for_update() if lock else query).first()
     if row is None:
         raise NotFound(f"model group {name!r} does not exist", field="group")

@@ -28,6 +28,7 @@ from slipway._ids import new_id
 from slipway._limits import MAX_DESCRIPTION, check_text
 from slipway._operations import composed
 from slipway._principal import current_principal
+from slipway._references import check_alias, check_name, check_version_number
 from slipway._time import now_ms
 from slipway.errors import AlreadyExists, Conflict, ContentMismatch, InvalidInput, NotFound
 from slipway.events import record_change
@@ -41,7 +42,6 @@ from slipway.registry._queries import RegistryReader, api, version_owner
 from slipway.registry._records import ApprovalStatus, ModelGroup, ModelVersion
 from slipway.registry._register import NewVersion, insert_version
 from slipway.registry._tables import model_aliases, model_group_tags, model_groups, model_version_tags, model_versions
-from slipway.registry._uri import check_alias, check_group_name, check_version_number
 from slipway.registry._validation import (
     AliasPath,
     GroupName,
@@ -113,7 +113,7 @@ class RegistryService(RegistryReader):
             InvalidInput: for a name that cannot appear in a ``models:/`` URI.
         """
         check_text(description, "description", MAX_DESCRIPTION)
-        name = check_group_name(name, "name")
+        name = check_name(name)
         tag_rows = [{"group_id": "", "key": k, "value": v} for k, v in check_tags(tags).items()]
         group_id, now, who = new_id(), now_ms(), current_principal().name
         try:
@@ -203,7 +203,7 @@ class RegistryService(RegistryReader):
             InvalidInput: for a bad name, metric, tag, metadata or package.
             NotFound: if ``source_run_id`` names no run.
         """
-        check_group_name(group)
+        check_name(group, "group")
         package = packaged(
             model_or_path, flavor=flavor, input_example=input_example, model_card=model_card, trusted=trusted
         )
@@ -272,7 +272,7 @@ class RegistryService(RegistryReader):
             AlreadyExists: if ``version_id`` is already registered.
             Conflict: if the manifest was replaced while the version was being registered.
         """
-        check_group_name(group)
+        check_name(group, "group")
         new = NewVersion(
             id=check_version_id(version_id),
             metrics=check_metrics(metrics),

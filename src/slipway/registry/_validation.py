@@ -16,10 +16,10 @@ from pydantic import Field
 
 from slipway._limits import MAX_COMMENT
 from slipway._operations import Wire
+from slipway._references import check_alias, check_name
 from slipway._time import datetime_to_ms
 from slipway.errors import InvalidInput
 from slipway.registry._records import ApprovalStatus, MetricValue
-from slipway.registry._uri import check_alias, check_group_name
 from slipway.tracking import _validation as tracking_rules
 
 MAX_METADATA_BYTES = 1 << 20
@@ -139,8 +139,12 @@ def _metadata_body(metadata: Any) -> Any:
     return None if metadata is None else json.loads(dump_metadata(metadata))
 
 
-GroupPath = Annotated[str, Wire(to_wire=check_group_name)]  # a {group} of the path
-GroupName = Annotated[str, Wire(name="group", to_wire=check_group_name)]  # a group's name, as {group} of the path
+def _check_group(name: object) -> str:
+    return check_name(name, "group")
+
+
+GroupPath = Annotated[str, Wire(to_wire=_check_group)]  # a {group} of the path
+GroupName = Annotated[str, Wire(name="group", to_wire=_check_group)]  # a group's name, as {group} of the path
 AliasPath = Annotated[str, Wire(to_wire=check_alias)]
 NewGroupName = Annotated[str, Field(description="1 to 128 letters, digits, _ . -, starting with a letter or digit")]
 Tags = Annotated[Mapping[str, Any], Wire(dict[str, Any], to_wire=tracking_rules.texts), Field(description=_TAGS)]

@@ -27,6 +27,7 @@ from typing import Any
 import numpy as np
 
 from slipway._ids import new_id
+from slipway._references import ModelUri
 from slipway._time import utcnow
 from slipway.errors import InvalidInput, NotFound, ServiceUnavailable, SlipwayError
 from slipway.models import LoadedModel
@@ -297,7 +298,7 @@ class EndpointRuntime:
 
     def _load(self, version_id: str, model: str) -> LoadedModel:
         loaded = self._models.get(version_id)
-        return loaded if loaded is not None else self._registry.load_model(f"models:/{model}")
+        return loaded if loaded is not None else self._registry.load_model(str(ModelUri.of(model)))
 
     def _configure_capture(self, endpoint: Endpoint) -> None:
         """Change the sampling percentage in place; a new file size, or an endpoint deleted and

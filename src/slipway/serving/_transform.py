@@ -23,6 +23,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from slipway._references import ModelUri, VersionRef
 from slipway.datasets import read_frames
 from slipway.errors import InvalidInput, NotFound
 from slipway.models import LoadedModel
@@ -81,7 +82,7 @@ def batch_transform(
     """
     if chunk_rows < 1:
         raise InvalidInput("chunk_rows must be at least 1", field="chunk_rows")
-    uri = model if model.startswith("models:/") else f"models:/{model}"
+    uri = str(ModelUri.of(model))
     version = registry.resolve(uri)
     loaded = registry.load_model(uri)
     derived = [("model_version", version.id)]
@@ -134,8 +135,8 @@ def _chunks(
     remote download stream cannot do.
     """
     if source.startswith(DATASET_SCHEME):
-        name, _, number = source[len(DATASET_SCHEME) :].partition(":")
-        found = datasets.get_version(name, int(number) if number.isdigit() else None)
+        name, number = VersionRef.parse(source[len(DATASET_SCHEME) :], "source")
+        found = datasets.get_version(name, number)
         path = datasets.download(name, found.version, scratch / "input.parquet")
         return read_frames(path, rows), pq.ParquetFile(path).metadata.num_rows, ("dataset_version", found.id)
     path = Path(source)

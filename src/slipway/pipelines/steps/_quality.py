@@ -17,6 +17,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from slipway._references import VersionRef
 from slipway.errors import InvalidInput, SlipwayError
 from slipway.pipelines._context import StepOutcome, WorkContext
 from slipway.pipelines._expressions import decode, encode
@@ -88,13 +89,9 @@ class QualityCheckStep(Step):
     def run(self, ctx: WorkContext) -> StepOutcome:
         from slipway.monitoring import check_data, write_report
 
-        ref = str(ctx.args["baseline"])
-        name, _, version = ref.partition(":")
-        if version and not version.isdigit():
-            raise InvalidInput(f"step {self.name!r}: baseline {ref!r} is not NAME or NAME:VERSION",
-                               field=f"steps.{self.name}.baseline")
+        name, version = VersionRef.parse(ctx.args["baseline"], f"steps.{self.name}.baseline")
         monitoring = ctx.services.monitoring
-        found = monitoring.get_baseline_version(name, int(version) if version else None)
+        found = monitoring.get_baseline_version(name, version)
         baseline = monitoring.get_baseline(found.name, found.version)
         result = check_data(Path(ctx.localize(ctx.args["data"], "data")), baseline)
         write_report(result, ctx.output_dir(REPORT_OUTPUT))

@@ -114,7 +114,7 @@ def version_source(v: ModelVersion) -> str:
     mlflow_meta = v.metadata.get("mlflow")
     if isinstance(mlflow_meta, dict) and isinstance(mlflow_meta.get("source"), str):
         return str(mlflow_meta["source"])
-    return version_root(v.id) if v.flavor == "mlflow" else f"models:/{v.group}/{v.version}"
+    return version_root(v.id) if v.flavor == "mlflow" else v.uri
 
 
 def model_version(v: ModelVersion) -> dict[str, Any]:

@@ -16,6 +16,7 @@ from starlette.responses import HTMLResponse, Response
 
 from slipway._backend import Backend
 from slipway._charts import line_chart, signed_bars
+from slipway._references import VersionRef
 from slipway.errors import NotFound
 from slipway.events import AuditEntry
 from slipway.monitoring import Alarm, MonitorExecution, MonitoringService, feature_chart
@@ -115,8 +116,7 @@ def report_page(request: Request, name: str, execution_id: str) -> HTMLResponse:
     current = service.read_statistics(execution_id)
     baseline = None
     if current is not None and monitor.baseline is not None:
-        baseline_name, _, version = monitor.baseline.rpartition(":")
-        baseline = service.get_baseline(baseline_name, int(version)).statistics
+        baseline = service.get_baseline(*VersionRef.parse(monitor.baseline, "baseline")).statistics
     drift = {d["feature_name"]: d for d in service.read_drift(execution_id)}
     features = []
     if current is not None:

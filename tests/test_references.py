@@ -1,10 +1,11 @@
-"""``models:/`` URIs: every accepted form, and errors that say what is wrong."""
+"""References (slipway._references): ``models:/`` URIs, ``NAME[:VERSION]`` and ``GROUP/VERSION``,
+every accepted form, and errors that say what is wrong."""
 
 import pytest
 
+from slipway._references import VersionRef, check_alias, check_name, parse_model_version
 from slipway.errors import InvalidInput
 from slipway.registry import ModelUri, Selector
-from slipway.registry._uri import check_alias, check_group_name
 
 
 @pytest.mark.parametrize(
@@ -57,7 +58,38 @@ def test_aliases_that_could_be_misread_are_refused(alias: str) -> None:
     assert exc.value.field == "alias"
 
 
-@pytest.mark.parametrize("name", ["", "-x", "a/b", "a@b", "a b", "x" * 129])
+@pytest.mark.parametrize("name", ["", "-x", "a/b", "a@b", "a b", "x" * 129, "abalone\n", "a:1"])
 def test_group_names_must_fit_in_a_uri(name: str) -> None:
     with pytest.raises(InvalidInput):
-        check_group_name(name)
+        check_name(name, "group")
+
+
+def test_the_tail_of_a_uri_names_a_model_version_too() -> None:
+    assert ModelUri.of("abalone/3") == ModelUri.parse("models:/abalone/3")
+    assert ModelUri.of("abalone@prod") == ModelUri.parse("models:/abalone@prod")
+    assert parse_model_version("abalone/3") == ("abalone", 3)
+    for bad in ("abalone", "abalone/latest", "abalone/0", "/3", "a b/3", None):
+        with pytest.raises(InvalidInput, match="is not GROUP/VERSION") as exc:
+            parse_model_version(bad, "model")
+        assert exc.value.field == "model"
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [("abalone", VersionRef("abalone", None)), ("abalone:3", VersionRef("abalone", 3)), ("a.b-c:12", ("a.b-c", 12))],
+)
+def test_name_and_version_references_parse_and_print_back(text: str, expected: VersionRef) -> None:
+    parsed = VersionRef.parse(text)
+    assert parsed == expected
+    name, version = parsed
+    assert (name, version) == tuple(expected)
+    assert str(parsed) == text
+
+
+# Five copies once read these five ways; the strictest rule is the one rule now: a name that is a
+# valid name, then nothing or ':' and a positive integer.
+@pytest.mark.parametrize("text", ["abalone:", "abalone:0", "abalone:x", "abalone:1:2", ":3", "aba lone:1", "", None])
+def test_malformed_name_and_version_references_are_refused(text: object) -> None:
+    with pytest.raises(InvalidInput, match="is not NAME or NAME:VERSION") as exc:
+        VersionRef.parse(text, "baseline")
+    assert exc.value.field == "baseline"
