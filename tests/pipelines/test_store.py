@@ -9,12 +9,13 @@ import _pipeline_steps as lib
 import pytest
 from sqlalchemy import select
 
+from slipway._kinds import ObjectKind
 from slipway._time import now_ms
 from slipway.errors import Conflict, NotFound
 from slipway.events._tables import events
 from slipway.pipelines import Parameter, Pipeline, ProcessingStep, StepStatus, WaitStep
 from slipway.pipelines import _queries as q
-from slipway.pipelines._artifacts import STEP_OWNER, store_path
+from slipway.pipelines._artifacts import store_path
 from slipway.pipelines._liveness import STALE_AFTER_MS
 from slipway.pipelines._records import ExecutionStatus
 from slipway.pipelines._requests import ExecutionRequests
@@ -65,14 +66,14 @@ def test_versions_transitions_cache_and_requests(db: Database, tmp_path: Path) -
     output = tmp_path / "out"
     output.mkdir()
     (output / "numbers.json").write_text("[0, 1, 2]")
-    ref = store_path(artifacts, Owner(STEP_OWNER, make.id), "outputs/data", output)
+    ref = store_path(artifacts, Owner(ObjectKind.STEP_EXECUTION, make.id), "outputs/data", output)
     store.step_succeeded(make.id, 1, Finished(outputs={"data": ref}, properties={"count": 3}), worker="w:1")
     with db.read() as conn:
         hit = q.find_cached(conn, "k" * 64, not_before=None)
         assert hit is not None and hit.id == make.id
         assert q.find_cached(conn, "k" * 64, not_before=now_ms() + 60_000) is None  # expired
         assert q.step_outputs(conn, make.id) == {"data": ref}
-    artifacts.delete(Owner(STEP_OWNER, make.id), "outputs/data")
+    artifacts.delete(Owner(ObjectKind.STEP_EXECUTION, make.id), "outputs/data")
     with db.read() as conn:
         assert q.find_cached(conn, "k" * 64, not_before=None) is None  # its outputs are gone
 

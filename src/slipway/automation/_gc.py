@@ -25,6 +25,7 @@ from typing import Any
 
 from sqlalchemy import delete, exists, func, select, tuple_
 
+from slipway._kinds import ObjectKind
 from slipway._principal import current_principal
 from slipway._time import now_ms
 from slipway.automation._records import GcItem, GcReport, RetentionPolicy
@@ -43,7 +44,6 @@ from slipway.store.artifacts import ArtifactStore, blob_key, lock_blobs
 from slipway.store.artifacts._tables import artifacts, blobs
 
 _TERMINAL = ("Succeeded", "Failed", "Stopped")
-_STEP_OWNER, _EXECUTION_OWNER, _ENDPOINT_OWNER = "step_execution", "pipeline_execution", "endpoint"
 _CAPTURE_PREFIX = "capture/"
 _DAY_MS = 86_400_000
 # Far beyond any real policy, yet small enough for a 64-bit column and for day arithmetic in ms.
@@ -73,7 +73,7 @@ class GarbageCollector:
             rows.append({"kind": kind, "value": value, "updated_by": current_principal().name, "updated_at": now_ms()})
         with self._db.write() as conn:
             upsert(conn, automation_retention, rows, keys=("kind",), update=("value", "updated_by", "updated_at"))
-            record_change(conn, action="retention.set", object_kind="retention", object_id="store",
+            record_change(conn, action="retention.set", object_kind=ObjectKind.RETENTION, object_id="store",
                           details={k: v for k, v in given.items() if v is not None})
         return self.get_retention()
 
@@ -112,7 +112,7 @@ class GarbageCollector:
                     conn.execute(delete(automation_stray_blobs).where(
                         automation_stray_blobs.c.key.in_([k for k, _ in strays])))
                 if items or freed or strays:
-                    record_change(conn, action="gc.collect", object_kind="store", object_id="artifacts",
+                    record_change(conn, action="gc.collect", object_kind=ObjectKind.STORE, object_id="artifacts",
                                   details={"items": len(items), "blobs": len(freed), "strays": len(strays)})
         items += [GcItem(kind="blob", name=sha, size=size) for sha, size in sorted(freed.items())]
         items += [GcItem(kind="stray_blob", name=key, size=size) for key, size in strays]
@@ -146,19 +146,21 @@ class GarbageCollector:
             ).scalars())
             reused |= set(conn.execute(
                 select(a.owner_id).join(pipeline_step_executions, s.id == a.step_execution_id)
-                .where(a.owner_kind == _STEP_OWNER, a.owner_id.in_(step_ids), s.execution_id.not_in(old_ids))
+                .where(a.owner_kind == ObjectKind.STEP_EXECUTION, a.owner_id.in_(step_ids),
+                       s.execution_id.not_in(old_ids))
             ).scalars())
             owner_of = {st.id: st.execution_id for st in steps}
             pinned = {owner_of[i] for i in reused if i in owner_of}
-            owners = [(_STEP_OWNER, st.id) for st in steps if st.execution_id not in pinned]
-            owners += [(_EXECUTION_OWNER, i) for i in old_ids if i not in pinned]
+            owners = [(ObjectKind.STEP_EXECUTION, st.id) for st in steps if st.execution_id not in pinned]
+            owners += [(ObjectKind.PIPELINE_EXECUTION, i) for i in old_ids if i not in pinned]
             refs = conn.execute(
                 select(artifacts.c.owner_kind, artifacts.c.owner_id, artifacts.c.path)
                 .where(tuple_(artifacts.c.owner_kind, artifacts.c.owner_id).in_(owners))
             ).all() if owners else []
         files: dict[str, list[_Ref]] = defaultdict(list)
         for kind, owner_id, path in refs:
-            files[owner_id if kind == _EXECUTION_OWNER else owner_of[owner_id]].append((kind, owner_id, path))
+            execution = owner_id if kind == ObjectKind.PIPELINE_EXECUTION else owner_of[owner_id]
+            files[execution].append((kind, owner_id, path))
         return {(f"{name}/{i}", i): files.get(i, []) for i, name in old if i not in pinned}
 
     def _expired_captures(self, before_ms: int) -> dict[str, list[_Ref]]:
@@ -166,7 +168,7 @@ class GarbageCollector:
         c = artifacts.c
         with self._db.read() as conn:
             rows = conn.execute(select(c.owner_id, c.path).where(
-                c.owner_kind == _ENDPOINT_OWNER, c.path.like(_CAPTURE_PREFIX + "%"))).all()
+                c.owner_kind == ObjectKind.ENDPOINT, c.path.like(_CAPTURE_PREFIX + "%"))).all()
         hours: dict[str, list[_Ref]] = defaultdict(list)
         for owner_id, path in rows:
             parts = path.split("/")
@@ -176,7 +178,7 @@ class GarbageCollector:
             except (TypeError, ValueError):
                 continue  # not a capture file of the hourly layout: not ours to judge
             if (hour.timestamp() + 3600) * 1000 <= before_ms:
-                hours[f"endpoint {owner_id}: {'/'.join(parts[:5])}"].append((_ENDPOINT_OWNER, owner_id, path))
+                hours[f"endpoint {owner_id}: {'/'.join(parts[:5])}"].append((ObjectKind.ENDPOINT, owner_id, path))
         return dict(hours)
 
     def _sizes(self, refs: list[_Ref]) -> dict[_Ref, int]:
@@ -243,7 +245,7 @@ class GarbageCollector:
         for name, execution_id in executions:
             with self._db.write() as conn:
                 conn.execute(delete(pipeline_executions).where(pipeline_executions.c.id == execution_id))
-                record_change(conn, action="pipeline_execution.delete", object_kind="pipeline_execution",
+                record_change(conn, action="pipeline_execution.delete", object_kind=ObjectKind.PIPELINE_EXECUTION,
                               object_id=execution_id, details={"execution": name, "by": "retention"})
 
     def _delete_refs(self, refs: list[_Ref]) -> None:

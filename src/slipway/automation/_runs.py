@@ -23,6 +23,7 @@ from typing import Any
 from sqlalchemy import Connection, Row, and_, or_, select, update
 
 from slipway._ids import new_id
+from slipway._kinds import ObjectKind
 from slipway._principal import Principal, acting_as
 from slipway._time import ms_to_datetime, now_ms
 from slipway.automation._actions import Attempt, Services, action_from_dict
@@ -186,7 +187,7 @@ def _audit_refusal(conn: Connection, run: Row[Any], reason: str) -> None:
     """
     source = f"{run.source_kind}:{run.source_name}"
     with acting_as(Principal(run.actor, frozenset(), source=source)):
-        record_change(conn, action=f"{run.source_kind}.refused", object_kind=run.source_kind,
+        record_change(conn, action=f"{run.source_kind}.refused", object_kind=ObjectKind(run.source_kind),
                       object_id=run.source_id, details={"run": run.id, "reason": reason})
 
 

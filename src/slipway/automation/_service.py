@@ -19,6 +19,7 @@ from sqlalchemy import Row, delete, func, select, update
 from sqlalchemy.exc import IntegrityError
 
 from slipway._ids import new_id
+from slipway._kinds import ObjectKind
 from slipway._names import SHORT_WORD
 from slipway._operations import Api, Wire
 from slipway._principal import current_principal
@@ -140,7 +141,7 @@ class AutomationService:
         try:
             with self._db.write() as conn:
                 conn.execute(automation_schedules.insert().values(**row))
-                record_change(conn, action="schedule.create", object_kind="schedule", object_id=str(row["id"]),
+                record_change(conn, action="schedule.create", object_kind=ObjectKind.SCHEDULE, object_id=str(row["id"]),
                               details={"name": name, "cron": cron, "action": body})
         except IntegrityError:
             raise AlreadyExists(f"schedule {name!r} already exists", field="name") from None
@@ -182,8 +183,8 @@ class AutomationService:
             values["next_run_at"] = next_after(row.cron, _ms(now))
         with self._db.write() as conn:
             conn.execute(update(automation_schedules).where(automation_schedules.c.id == row.id).values(**values))
-            record_change(conn, action="schedule.pause" if paused else "schedule.resume", object_kind="schedule",
-                          object_id=row.id, details={"name": name})
+            record_change(conn, action="schedule.pause" if paused else "schedule.resume",
+                          object_kind=ObjectKind.SCHEDULE, object_id=row.id, details={"name": name})
         return self.get_schedule(name)
 
     @api.delete("/schedules/{name}")
@@ -197,7 +198,7 @@ class AutomationService:
         row = self._schedule_row(name)
         with self._db.write() as conn:
             conn.execute(delete(automation_schedules).where(automation_schedules.c.id == row.id))
-            record_change(conn, action="schedule.delete", object_kind="schedule", object_id=row.id,
+            record_change(conn, action="schedule.delete", object_kind=ObjectKind.SCHEDULE, object_id=row.id,
                           details={"name": name})
 
     @api.get("/schedules/{name}/history")
@@ -232,7 +233,8 @@ class AutomationService:
                 if won and fire:
                     event = {"type": "schedule.fired", "schedule": row.name, "cron": row.cron,
                              "scheduled_for": ms_to_datetime(row.next_run_at), "fired_at": ms_to_datetime(at)}
-                    new_run(conn, key=f"schedule:{row.id}:{row.next_run_at}", source=("schedule", row), event=event)
+                    new_run(conn, key=f"schedule:{row.id}:{row.next_run_at}", source=(ObjectKind.SCHEDULE, row),
+                            event=event)
                     fired.append(row.id)
         if not fired:
             return []
@@ -280,7 +282,7 @@ class AutomationService:
                     id=rule_id, name=name, event_type=event, filters=json.dumps(dict(filters or {})),
                     action=json.dumps(body), enabled=True, scanned_seq=start, **_creator(), created_at=now_ms(),
                 ))
-                record_change(conn, action="rule.create", object_kind="rule", object_id=rule_id,
+                record_change(conn, action="rule.create", object_kind=ObjectKind.RULE, object_id=rule_id,
                               details={"name": name, "event": event, "filters": dict(filters or {}), "action": body})
         except IntegrityError:
             raise AlreadyExists(f"rule {name!r} already exists", field="name") from None
@@ -308,7 +310,8 @@ class AutomationService:
             conn.execute(delete(automation_rules).where(automation_rules.c.id == row.id))
             conn.execute(delete(automation_runs).where(r.source_id == row.id, r.status == RunStatus.PENDING.value,
                                                        r.attempts == 0))
-            record_change(conn, action="rule.delete", object_kind="rule", object_id=row.id, details={"name": name})
+            record_change(conn, action="rule.delete", object_kind=ObjectKind.RULE, object_id=row.id,
+                          details={"name": name})
 
     @api.get("/rules/{name}/history")
     @requires(Permission.READ)
@@ -357,7 +360,7 @@ class AutomationService:
                 continue
             with self._db.write() as conn:
                 for key, (event, fields) in fresh.items():
-                    new_run(conn, key=key, source=("rule", rule), event=fields, event_id=event.id)
+                    new_run(conn, key=key, source=(ObjectKind.RULE, rule), event=fields, event_id=event.id)
                 if settled > rule.scanned_seq:
                     conn.execute(update(automation_rules).where(
                         automation_rules.c.id == rule.id, automation_rules.c.scanned_seq < settled,
@@ -386,7 +389,7 @@ class AutomationService:
                 conn.execute(automation_hooks.insert().values(
                     id=hook_id, name=name, secret=secret, action=json.dumps(body), **_creator(), created_at=now_ms(),
                 ))
-                record_change(conn, action="hook.create", object_kind="hook", object_id=hook_id,
+                record_change(conn, action="hook.create", object_kind=ObjectKind.HOOK, object_id=hook_id,
                               details={"name": name, "action": body})
         except IntegrityError:
             raise AlreadyExists(f"hook {name!r} already exists", field="name") from None
@@ -405,7 +408,8 @@ class AutomationService:
         row = self._hook_row(name)
         with self._db.write() as conn:
             conn.execute(delete(automation_hooks).where(automation_hooks.c.id == row.id))
-            record_change(conn, action="hook.delete", object_kind="hook", object_id=row.id, details={"name": name})
+            record_change(conn, action="hook.delete", object_kind=ObjectKind.HOOK, object_id=row.id,
+                          details={"name": name})
 
     @api.get("/hooks/{name}/history")
     @requires(Permission.READ)
@@ -435,7 +439,7 @@ class AutomationService:
         event = {**payload, "type": "hook.received", "hook": name, "body": payload}
         key = f"hook:{row.id}:{signed}"
         with self._db.write() as conn:
-            if not new_run(conn, key=key, source=("hook", row), event=event):
+            if not new_run(conn, key=key, source=(ObjectKind.HOOK, row), event=event):
                 raise Conflict("this signed request was already received; sign each call anew", field="signature")
             run_id = conn.execute(select(automation_runs.c.id).where(automation_runs.c.key == key)).scalar_one()
         ran = self._runs.run_ready([run_id])

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import Row, insert, select
 
 from slipway._ids import new_id
+from slipway._kinds import ObjectKind
 from slipway._principal import current_principal
 from slipway._time import ms_to_datetime, now_ms
 from slipway.clarify._bias import bias_sections, check_methods, count, with_predictions
@@ -37,7 +38,6 @@ if TYPE_CHECKING:
     from slipway.datasets import DatasetService
     from slipway.registry import RegistryReader
 
-REPORT_KIND = "clarify_report"
 
 
 class ClarifyService:
@@ -150,8 +150,8 @@ class ClarifyService:
         dataset_version = self._dataset_version(dataset) if dataset is not None else None
         title = f"{'Bias' if kind is ReportKind.BIAS else 'Explainability'} report" + (f": {model}" if model else "")
         for name, content in analysis.files(title).items():
-            self._artifacts.put_bytes(Owner(REPORT_KIND, report_id), name, content)
-        node = NodeRef(REPORT_KIND, report_id, f"{kind} report")
+            self._artifacts.put_bytes(Owner(ObjectKind.CLARIFY_REPORT, report_id), name, content)
+        node = NodeRef(ObjectKind.CLARIFY_REPORT, report_id, f"{kind} report")
         with self._db.write() as conn:
             conn.execute(insert(clarify_reports).values(
                 id=report_id, kind=str(kind), model_version_id=model_id, model=model,
@@ -159,14 +159,15 @@ class ClarifyService:
                 dataset=dataset_version.ref if dataset_version else None, config=json.dumps(config),
                 summary=json.dumps(analysis.summary()), created_by=who, created_at=at,
             ))
-            record_change(conn, action="clarify_report.create", object_kind=REPORT_KIND, object_id=report_id,
-                          event_type="clarify_report.created",
+            record_change(conn, action="clarify_report.create", object_kind=ObjectKind.CLARIFY_REPORT,
+                          object_id=report_id, event_type="clarify_report.created",
                           payload={"kind": str(kind), "model": model, "dataset": dataset})
             edges = []
             if model_id is not None:
-                edges.append((NodeRef("model_version", model_id, model), node, "consumed"))
+                edges.append((NodeRef(ObjectKind.MODEL_VERSION, model_id, model), node, "consumed"))
             if dataset_version is not None:
-                edges.append((NodeRef("dataset_version", dataset_version.id, dataset_version.ref), node, "consumed"))
+                data_node = NodeRef(ObjectKind.DATASET_VERSION, dataset_version.id, dataset_version.ref)
+                edges.append((data_node, node, "consumed"))
             record_edges(conn, edges)
         return self.get_report(report_id)
 
@@ -202,7 +203,7 @@ class ClarifyService:
     def report_files(self, report_id: str) -> list[str]:
         """The names of a report's files."""
         self.get_report(report_id)
-        return sorted(f.path for f in self._artifacts.list(Owner(REPORT_KIND, report_id), recursive=True)
+        return sorted(f.path for f in self._artifacts.list(Owner(ObjectKind.CLARIFY_REPORT, report_id), recursive=True)
                       if not f.is_dir)
 
     @requires(Permission.READ)
@@ -213,7 +214,7 @@ class ClarifyService:
             NotFound: for an unknown report or file.
         """
         self.get_report(report_id)
-        return self._artifacts.read_bytes(Owner(REPORT_KIND, report_id), file_name)
+        return self._artifacts.read_bytes(Owner(ObjectKind.CLARIFY_REPORT, report_id), file_name)
 
     @requires(Permission.READ)
     def get_analysis(self, report_id: str) -> Analysis:

@@ -23,13 +23,11 @@ from slipway.datasets._records import (
     Ref,
     Registration,
 )
-from slipway.datasets._service import DATASET_KIND, VERSION_KIND, DatasetService, ObjectRef
+from slipway.datasets._service import DatasetService, ObjectRef
 from slipway.datasets._sources import FORMATS, DataSource, SourcePolicy, open_source, read_frames
 
 __all__ = [
-    "DATASET_KIND",
     "FORMATS",
-    "VERSION_KIND",
     "ColumnDiff",
     "Materialized",
     "ColumnSchema",

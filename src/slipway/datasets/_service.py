@@ -20,6 +20,7 @@ from sqlalchemy import Connection, Row, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from slipway._ids import new_id
+from slipway._kinds import ObjectKind
 from slipway._limits import MAX_DESCRIPTION, check_text
 from slipway._operations import FROM_SERVER, Api, Wire
 from slipway._principal import current_principal
@@ -39,8 +40,6 @@ from slipway.statistics import DatasetStatistics
 from slipway.store._db import Database
 from slipway.store.artifacts import ArtifactStore, Owner
 
-VERSION_KIND = "dataset_version"  # owner kind of the artifacts and lineage kind of a version
-DATASET_KIND = "dataset"
 DATA_PATH = "data.parquet"
 STATISTICS_PATH = "statistics.json"
 _INSERT_ATTEMPTS = 5
@@ -150,7 +149,7 @@ class DatasetService:
         edges: list[tuple[NodeRef, str]],
     ) -> Registration:
         version_id = new_id()
-        owner = Owner(VERSION_KIND, version_id)
+        owner = Owner(ObjectKind.DATASET_VERSION, version_id)
         self._artifacts.put_file(owner, DATA_PATH, made.path)
         self._artifacts.put_bytes(owner, STATISTICS_PATH, made.statistics.to_json().encode())
         row = {
@@ -181,7 +180,7 @@ class DatasetService:
             dataset = new_id()
             conn.execute(insert(datasets).values(id=dataset, name=name, created_by=who, created_at=now,
                                                  updated_at=now))
-            record_change(conn, action="dataset.create", object_kind=DATASET_KIND, object_id=dataset,
+            record_change(conn, action="dataset.create", object_kind=ObjectKind.DATASET, object_id=dataset,
                           event_type="dataset.created", payload={"name": name})
         v = dataset_versions.c
         same = conn.execute(_versions().where(v.dataset_id == dataset, v.content_hash == row["content_hash"])).first()
@@ -195,13 +194,13 @@ class DatasetService:
 
     def _record(self, conn: Connection, version: DatasetVersion, edges: list[tuple[NodeRef, str]]) -> None:
         record_change(
-            conn, action="dataset_version.register", object_kind=VERSION_KIND, object_id=version.id,
+            conn, action="dataset_version.register", object_kind=ObjectKind.DATASET_VERSION, object_id=version.id,
             event_type="dataset_version.registered",
             payload={"dataset": version.dataset_name, "version": version.version, "id": version.id,
                      "content_hash": version.content_hash, "num_rows": version.num_rows},
         )
         node = _node(version)
-        record_edges(conn, [(NodeRef(DATASET_KIND, version.dataset_id, version.dataset_name), node, "contains")]
+        record_edges(conn, [(NodeRef(ObjectKind.DATASET, version.dataset_id, version.dataset_name), node, "contains")]
                      + [(other, node, relation) for other, relation in edges])
 
     def _find_content(self, name: str, sha256: str) -> DatasetVersion | None:
@@ -281,20 +280,21 @@ class DatasetService:
     def get_statistics(self, name: DatasetName, version: int | None = None) -> Statistics:
         """The column statistics of a version (see ``docs/statistics.md``); over HTTP, its ``statistics.json``."""
         found = self.get_version(name, version)
-        return DatasetStatistics.from_json(self._artifacts.read_bytes(Owner(VERSION_KIND, found.id), STATISTICS_PATH))
+        owner = Owner(ObjectKind.DATASET_VERSION, found.id)
+        return DatasetStatistics.from_json(self._artifacts.read_bytes(owner, STATISTICS_PATH))
 
     @api.get("/datasets/{name}/versions/{version}/data", fill=LATEST, name="download_data")
     @requires(Permission.READ)
     def open(self, name: DatasetName, version: int | None = None) -> BinaryIO:
         """The version's Parquet file as a stream (over HTTP, streamed); the caller closes it."""
         found = self.get_version(name, version)
-        return self._artifacts.open(Owner(VERSION_KIND, found.id), DATA_PATH)
+        return self._artifacts.open(Owner(ObjectKind.DATASET_VERSION, found.id), DATA_PATH)
 
     @requires(Permission.READ)
     def download(self, name: str, version: int | None, dst: Path) -> Path:
         """Copy the version's Parquet file to ``dst`` (a file path); return ``dst``."""
         found = self.get_version(name, version)
-        return self._artifacts.download(Owner(VERSION_KIND, found.id), DATA_PATH, Path(dst))
+        return self._artifacts.download(Owner(ObjectKind.DATASET_VERSION, found.id), DATA_PATH, Path(dst))
 
     @requires(Permission.READ)
     def load(
@@ -308,7 +308,8 @@ class DatasetService:
         """
         found = self.get_version(name, version)
         with tempfile.TemporaryDirectory(prefix="slipway-load-") as tmp:
-            path = self._artifacts.download(Owner(VERSION_KIND, found.id), DATA_PATH, Path(tmp) / DATA_PATH)
+            owner = Owner(ObjectKind.DATASET_VERSION, found.id)
+            path = self._artifacts.download(owner, DATA_PATH, Path(tmp) / DATA_PATH)
             frame = pq.read_table(path, columns=list(columns) if columns is not None else None).to_pandas()
         if reader is not None:
             self.record_read(name, found.version, reader)
@@ -351,7 +352,8 @@ class DatasetService:
         if direction not in ("upstream", "downstream"):
             raise InvalidInput(f"direction must be upstream or downstream, not {direction!r}", field="direction")
         walk = LineageService(self._db)
-        return (walk.downstream if direction == "downstream" else walk.upstream)(VERSION_KIND, found.id, depth)
+        follow = walk.downstream if direction == "downstream" else walk.upstream
+        return follow(ObjectKind.DATASET_VERSION, found.id, depth)
 
 
 # ------------------------------------------------------------------------------------ rows out
@@ -385,4 +387,4 @@ def _version(row: Row[Any]) -> DatasetVersion:
 
 
 def _node(version: DatasetVersion) -> NodeRef:
-    return NodeRef(VERSION_KIND, version.id, version.ref)
+    return NodeRef(ObjectKind.DATASET_VERSION, version.id, version.ref)

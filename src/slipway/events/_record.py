@@ -13,6 +13,7 @@ from typing import Any
 from sqlalchemy import Connection, insert, select, text
 
 from slipway._ids import new_id
+from slipway._kinds import ObjectKind
 from slipway._principal import current_principal
 from slipway._time import now_ms
 from slipway.events._tables import audit_events, events
@@ -34,7 +35,7 @@ def record_change(
     conn: Connection,
     *,
     action: str,
-    object_kind: str,
+    object_kind: ObjectKind,
     object_id: str,
     event_type: str | None = None,
     payload: dict[str, Any] | None = None,

@@ -15,6 +15,7 @@ from sqlalchemy import Connection, Row, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from slipway._ids import new_id
+from slipway._kinds import ObjectKind
 from slipway._principal import current_principal
 from slipway._references import check_name
 from slipway._time import ms_to_datetime, now_ms
@@ -90,8 +91,8 @@ class GroupCatalog:
                     tags_json=json.dumps(tag_values), ttl_seconds=ttl, schema_version=1, created_by=who,
                     created_at=now, updated_at=now))
                 self._add_schema(conn, group_id, 1, parsed, now)
-                record_change(conn, action="feature_group.create", object_kind="feature_group", object_id=group_id,
-                              event_type="feature_group.created", payload={"name": name})
+                record_change(conn, action="feature_group.create", object_kind=ObjectKind.FEATURE_GROUP,
+                              object_id=group_id, event_type="feature_group.created", payload={"name": name})
         except IntegrityError:
             raise AlreadyExists(f"feature group {name!r} already exists", field="name") from None
         return self.get(name)
@@ -137,7 +138,8 @@ class GroupCatalog:
             if added:
                 self._add_schema(conn, current.id, current.schema_version + 1, current.features + added,
                                  values["updated_at"])
-            record_change(conn, action="feature_group.update", object_kind="feature_group", object_id=current.id,
+            record_change(conn, action="feature_group.update", object_kind=ObjectKind.FEATURE_GROUP,
+                          object_id=current.id,
                           details={"added": [f.name for f in added], **{k: v for k, v in values.items()
                                                                         if k != "updated_at"}})
         return self.get(name)

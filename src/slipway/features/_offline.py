@@ -1,7 +1,7 @@
 """The offline store: every ingested row, append-only Parquet in the artifact store, by event date.
 
 Each ingestion writes one file per event date it touches, at
-``offline/event_date=YYYY-MM-DD/<ingestion id>.parquet`` of ``Owner("feature_group", id)``.
+``offline/event_date=YYYY-MM-DD/<ingestion id>.parquet`` of ``Owner(ObjectKind.FEATURE_GROUP, id)``.
 Files are never rewritten, so history is exactly what was ingested, late rows included. Two
 hidden columns order rows that share an id and an event time: ``_ingest`` (when the ingestion
 happened, in milliseconds, strictly increasing within a process) and ``_row`` (the row's position
@@ -28,12 +28,12 @@ import pyarrow.parquet as pq
 from ulid import ULID
 
 from slipway._ids import new_id
+from slipway._kinds import ObjectKind
 from slipway._time import now_ms
 from slipway.features._types import INGEST_COLUMN, ROW_COLUMN
 from slipway.store.artifacts import ArtifactStore, Owner
 from slipway.store.artifacts._local import write_atomically
 
-GROUP_KIND = "feature_group"
 PREFIX = "offline"
 _DATE_KEY = "event_date="
 
@@ -74,12 +74,12 @@ class OfflineStore:
                 folder.mkdir()
                 pq.write_table(table.filter(pc.equal(dates, pa.scalar(day, pa.date32()))), folder / name,
                                compression="zstd")
-            self._artifacts.put_dir(Owner(GROUP_KIND, group_id), PREFIX, Path(tmp))
+            self._artifacts.put_dir(Owner(ObjectKind.FEATURE_GROUP, group_id), PREFIX, Path(tmp))
         return len(days)
 
     def files(self, group_id: str, *, since: dt.date | None = None, until: dt.date | None = None) -> list[str]:
         """Local paths of the group's files whose event date is within [since, until]."""
-        owner = Owner(GROUP_KIND, group_id)
+        owner = Owner(ObjectKind.FEATURE_GROUP, group_id)
         paths = []
         for entry in self._artifacts.list(owner, PREFIX, recursive=True):
             day = dt.date.fromisoformat(entry.path.split("/")[1].removeprefix(_DATE_KEY))
@@ -96,7 +96,7 @@ class OfflineStore:
         newest_day: dt.date | None = None
         latest_name = ""
         count = 0
-        for entry in self._artifacts.list(Owner(GROUP_KIND, group_id), PREFIX, recursive=True):
+        for entry in self._artifacts.list(Owner(ObjectKind.FEATURE_GROUP, group_id), PREFIX, recursive=True):
             folder, name = entry.path.split("/")[1:3]
             day = dt.date.fromisoformat(folder.removeprefix(_DATE_KEY))
             newest_day = day if newest_day is None else max(newest_day, day)

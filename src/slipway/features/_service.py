@@ -16,13 +16,14 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from slipway._kinds import ObjectKind
 from slipway._limits import MAX_DESCRIPTION, check_text
 from slipway._time import EPOCH, check_aware
 from slipway.datasets import DatasetService, Registration, json_safe_row
 from slipway.errors import InvalidInput
 from slipway.events import record_change
 from slipway.features._groups import UNCHANGED, FeatureSpec, GroupCatalog
-from slipway.features._offline import GROUP_KIND, OfflineStore
+from slipway.features._offline import OfflineStore
 from slipway.features._online import OnlineRecord, OnlineStore
 from slipway.features._pit import (
     ENTITY_ROW,
@@ -171,7 +172,7 @@ class FeatureService:
         files = self._offline.append(group.id, table, group.event_time) if table.num_rows else 0
         written = self._write_online(group, latest_per_id(table, group.record_id, group.event_time)) if online else 0
         with self._db.write() as conn:
-            record_change(conn, action="feature_group.ingest", object_kind=GROUP_KIND, object_id=group.id,
+            record_change(conn, action="feature_group.ingest", object_kind=ObjectKind.FEATURE_GROUP, object_id=group.id,
                           details={"rows": table.num_rows, "files": files})
         return IngestResult(group=name, rows=table.num_rows, offline_files=files, online_records=written)
 
@@ -313,7 +314,7 @@ class FeatureService:
         frame = self.training_set(entities, [g.name for g in found], event_time_column=event_time_column,
                                   max_age=max_age)
         return self._datasets.register(dataset, frame, description=description, source="training set",
-                                       derived_from=[(GROUP_KIND, g.id) for g in found])
+                                       derived_from=[(ObjectKind.FEATURE_GROUP, g.id) for g in found])
 
     def _join(self, table: pa.Table, found: list[FeatureGroup], max_age: dt.timedelta | None,
               index: pd.Index | None) -> pd.DataFrame:

@@ -18,6 +18,7 @@ from typing import Any, BinaryIO
 
 from sqlalchemy import Connection, Row, insert, select, update
 
+from slipway._kinds import ObjectKind
 from slipway._principal import current_principal
 from slipway._time import ms_to_datetime, now_ms
 from slipway.errors import Conflict, InvalidInput, NotFound, PermissionDenied
@@ -37,12 +38,11 @@ from slipway.tracking import TrackingService
 from slipway.tracking import _validation as v
 
 MAX_SEARCH_RESULTS = 1000
-LOGGED_MODEL_OWNER = "logged_model"
 _MLMODEL = "MLmodel"
 
 
 def _owner_of_logged_model(model_id: str) -> Owner:
-    return Owner(LOGGED_MODEL_OWNER, model_id)
+    return Owner(ObjectKind.LOGGED_MODEL, model_id)
 
 
 class MlflowCompatService:
@@ -52,7 +52,7 @@ class MlflowCompatService:
 
     Args:
         db: the metadata database.
-        artifacts: the artifact store; logged models keep their files under ``Owner("logged_model", id)``.
+        artifacts: the artifact store; logged models keep their files under ``Owner(ObjectKind.LOGGED_MODEL, id)``.
         tracking: runs and experiments, which logged models and links belong to.
         registry: where MLflow model folders are registered as versions.
     """
@@ -107,12 +107,13 @@ class MlflowCompatService:
             record_change(
                 conn,
                 action="logged_model.create",
-                object_kind="logged_model",
+                object_kind=ObjectKind.LOGGED_MODEL,
                 object_id=model_id,
                 payload={"experiment_id": experiment_id, "name": row["name"]},
             )
             if source_run_id is not None:
-                record_edges(conn, [(NodeRef("run", source_run_id), NodeRef("logged_model", model_id), "produced")])
+                edge = (NodeRef(ObjectKind.RUN, source_run_id), NodeRef(ObjectKind.LOGGED_MODEL, model_id), "produced")
+                record_edges(conn, [edge])
         return self.get_logged_model(model_id)
 
     @requires(Permission.READ)
@@ -207,7 +208,7 @@ class MlflowCompatService:
                 update(logged_models).where(logged_models.c.id == model_id).values(**values, updated_at=now_ms())
             )
             if audit:
-                record_change(conn, action=audit, object_kind="logged_model", object_id=model_id)
+                record_change(conn, action=audit, object_kind=ObjectKind.LOGGED_MODEL, object_id=model_id)
 
     # ----------------------------------------------------------------- run links
 
@@ -224,8 +225,8 @@ class MlflowCompatService:
         rows = [{"run_id": run_id, "kind": kind.value, "key": key, "body": json.dumps(body)} for key, body in entries]
         if not rows:
             return
-        run_node = NodeRef("run", run_id)
-        models = [NodeRef("logged_model", r["key"]) for r in rows if kind is not LinkKind.DATASET_INPUT]
+        run_node = NodeRef(ObjectKind.RUN, run_id)
+        models = [NodeRef(ObjectKind.LOGGED_MODEL, r["key"]) for r in rows if kind is not LinkKind.DATASET_INPUT]
         if kind is LinkKind.MODEL_OUTPUT:
             edges = [(run_node, model, "produced") for model in models]
         else:
@@ -252,7 +253,7 @@ class MlflowCompatService:
         """The owner of a location's files, once it is known to exist."""
         if location.area is Area.RUN:
             self._tracking.get_run(location.owner_id)
-            return Owner("run", location.owner_id)
+            return Owner(ObjectKind.RUN, location.owner_id)
         if location.area is Area.LOGGED_MODEL:
             self.get_logged_model(location.owner_id)
             return _owner_of_logged_model(location.owner_id)

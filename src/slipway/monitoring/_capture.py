@@ -17,6 +17,7 @@ from typing import Any
 
 import pandas as pd
 
+from slipway._kinds import ObjectKind
 from slipway.monitoring._quality import INFERENCE_ID, PREDICTION
 from slipway.store.artifacts import ArtifactStore, Owner
 
@@ -45,7 +46,7 @@ def captured_frames(
 
     ``span``, when given, is widened to the time of each record that gives rows.
     """
-    owner = Owner("endpoint", endpoint_id)
+    owner = Owner(ObjectKind.ENDPOINT, endpoint_id)
     for info in sorted(artifacts.list(owner, CAPTURE_PREFIX, recursive=True), key=lambda i: i.path):
         if info.is_dir or not _uploaded_after(info.path, start):
             continue

@@ -25,6 +25,7 @@ from sqlalchemy.exc import IntegrityError
 
 from slipway._confinement import Confinement
 from slipway._ids import new_id
+from slipway._kinds import ObjectKind
 from slipway._principal import current_principal
 from slipway._references import VersionRef, check_name, parse_model_version
 from slipway._time import check_aware, ms_to_datetime, now_ms
@@ -71,10 +72,6 @@ if TYPE_CHECKING:
     from slipway.registry import RegistryReader
     from slipway.serving import ServingService
 
-BASELINE_KIND = "monitoring_baseline"
-MONITOR_KIND = "monitor"
-EXECUTION_KIND = "monitor_execution"
-CLARIFY_REPORT_KIND = "clarify_report"
 QUALITY_FILE = "model_quality.json"
 LOWER_IS_BETTER = frozenset({"mae", "mse", "rmse"})
 
@@ -150,7 +147,7 @@ class MonitoringService(ReportReader):
             baseline = Baseline.from_statistics(statistics_of(data, format=format))
             source = os.fspath(data) if isinstance(data, str | os.PathLike) else type(data).__name__
         baseline_id, who, at = new_id(), current_principal().name, now_ms()
-        owner = Owner(BASELINE_KIND, baseline_id)
+        owner = Owner(ObjectKind.BASELINE, baseline_id)
         for file_name, content in baseline.files().items():
             self._artifacts.put_bytes(owner, file_name, content)
         try:
@@ -164,10 +161,10 @@ class MonitoringService(ReportReader):
                     feature_count=len(baseline.constraints.features), source=str(source), created_by=who,
                     created_at=at,
                 ))
-                record_change(conn, action="monitoring_baseline.create", object_kind=BASELINE_KIND,
+                record_change(conn, action="monitoring_baseline.create", object_kind=ObjectKind.BASELINE,
                               object_id=baseline_id, event_type="monitoring_baseline.created",
                               payload={"name": name, "version": version})
-                node = NodeRef(BASELINE_KIND, baseline_id, f"{name}:{version}")
+                node = NodeRef(ObjectKind.BASELINE, baseline_id, f"{name}:{version}")
                 record_edges(conn, [(other, node, relation) for other, relation in edges])
         except IntegrityError:
             raise Conflict(f"another version of baseline {name!r} was stored at the same time: try again",
@@ -178,7 +175,7 @@ class MonitoringService(ReportReader):
         if self._registry is None:
             raise InvalidInput("the model registry is not available to this service", field="model")
         found = self._registry.get_version(*parse_model_version(ref, "model"))
-        return NodeRef("model_version", found.id, ref)
+        return NodeRef(ObjectKind.MODEL_VERSION, found.id, ref)
 
     def _clarify_settings(
         self, kind: MonitorKind, report: str | None, model: str | None, bias_config: dict[str, Any] | None,
@@ -212,7 +209,7 @@ class MonitoringService(ReportReader):
         name, version = VersionRef.parse(ref, "dataset")
         found = self._datasets.get_version(name, version)
         statistics = self._datasets.get_statistics(name, found.version)
-        return Baseline.from_statistics(statistics), NodeRef("dataset_version", found.id, found.ref), found.ref
+        return Baseline.from_statistics(statistics), NodeRef(ObjectKind.DATASET_VERSION, found.id, found.ref), found.ref
 
     @requires(Permission.READ)
     def get_baseline_version(self, name: str, version: int | None = None) -> BaselineVersion:
@@ -235,7 +232,7 @@ class MonitoringService(ReportReader):
     def get_baseline(self, name: str, version: int | None = None) -> Baseline:
         """The statistics and constraints of a stored baseline version."""
         found = self.get_baseline_version(name, version)
-        owner = Owner(BASELINE_KIND, found.id)
+        owner = Owner(ObjectKind.BASELINE, found.id)
         return Baseline.from_files(self._artifacts.read_bytes(owner, STATISTICS_FILE),
                                    self._artifacts.read_bytes(owner, CONSTRAINTS_FILE))
 
@@ -315,14 +312,14 @@ class MonitoringService(ReportReader):
                     id=monitor_id, name=name, kind=str(kind), baseline_id=baseline_id, config=json.dumps(config),
                     created_by=current_principal().name, created_at=now_ms(),
                 ))
-                record_change(conn, action="monitor.create", object_kind=MONITOR_KIND, object_id=monitor_id,
+                record_change(conn, action="monitor.create", object_kind=ObjectKind.MONITOR, object_id=monitor_id,
                               event_type="monitor.created", payload={"name": name, "kind": str(kind)})
                 if baseline_id is not None:
-                    record_edges(conn, [(NodeRef(BASELINE_KIND, baseline_id), NodeRef(MONITOR_KIND, monitor_id, name),
-                                         "consumed")])
+                    record_edges(conn, [(NodeRef(ObjectKind.BASELINE, baseline_id),
+                                         NodeRef(ObjectKind.MONITOR, monitor_id, name), "consumed")])
                 if "report" in config:
-                    record_edges(conn, [(NodeRef(CLARIFY_REPORT_KIND, config["report"]),
-                                         NodeRef(MONITOR_KIND, monitor_id, name), "consumed")])
+                    record_edges(conn, [(NodeRef(ObjectKind.CLARIFY_REPORT, config["report"]),
+                                         NodeRef(ObjectKind.MONITOR, monitor_id, name), "consumed")])
         except IntegrityError:
             raise AlreadyExists(f"monitor {name!r} already exists", field="name") from None
         return self.get_monitor(name)
@@ -379,7 +376,7 @@ class MonitoringService(ReportReader):
         except (SlipwayError, ValueError, OSError, pa.ArrowException) as exc:
             files, metrics, violations, rows = {}, {}, 0, 0
             status, message = ExecutionStatus.FAILED, getattr(exc, "message", str(exc))
-        owner = Owner(EXECUTION_KIND, execution_id)
+        owner = Owner(ObjectKind.MONITOR_EXECUTION, execution_id)
         for file_name, content in files.items():
             self._artifacts.put_bytes(owner, file_name, content)
         ended = started + round((time.perf_counter() - clock) * 1000)
@@ -393,7 +390,7 @@ class MonitoringService(ReportReader):
                 conn.execute(insert(monitor_metrics), [
                     {"execution_id": execution_id, "key": key, "value": value} for key, value in metrics.items()
                 ])
-            record_change(conn, action="monitor.run", object_kind=EXECUTION_KIND, object_id=execution_id,
+            record_change(conn, action="monitor.run", object_kind=ObjectKind.MONITOR_EXECUTION, object_id=execution_id,
                           event_type="monitor_execution.completed",
                           payload={"monitor": monitor.name, "execution": execution_id, "status": str(status),
                                    "violations": violations})
@@ -571,7 +568,7 @@ class MonitoringService(ReportReader):
     def report_files(self, execution_id: str) -> list[str]:
         """The names of an execution's report files."""
         self.get_execution(execution_id)
-        return [f.path for f in self._artifacts.list(Owner(EXECUTION_KIND, execution_id)) if not f.is_dir]
+        return [f.path for f in self._artifacts.list(Owner(ObjectKind.MONITOR_EXECUTION, execution_id)) if not f.is_dir]
 
     @requires(Permission.READ)
     def read_report(self, execution_id: str, file_name: str) -> bytes:
@@ -581,7 +578,7 @@ class MonitoringService(ReportReader):
             NotFound: for an unknown execution or file.
         """
         self.get_execution(execution_id)
-        return self._artifacts.read_bytes(Owner(EXECUTION_KIND, execution_id), file_name)
+        return self._artifacts.read_bytes(Owner(ObjectKind.MONITOR_EXECUTION, execution_id), file_name)
 
     # --------------------------------------------------------------------------------- alarms
 
@@ -617,7 +614,7 @@ class MonitoringService(ReportReader):
                     webhooks=json.dumps(list(webhooks)), state=str(AlarmState.INSUFFICIENT_DATA),
                     state_reason="not evaluated yet", state_changed_at=at, created_by=who, created_at=at,
                 ))
-                record_change(conn, action="alarm.create", object_kind="alarm", object_id=alarm_id,
+                record_change(conn, action="alarm.create", object_kind=ObjectKind.ALARM, object_id=alarm_id,
                               payload={"name": name, "monitor": monitor, "metric": metric})
         except IntegrityError:
             raise AlreadyExists(f"alarm {name!r} already exists", field="name") from None
@@ -665,7 +662,7 @@ class MonitoringService(ReportReader):
             payload = {"alarm": alarm.name, "monitor": monitor.name, "metric": alarm.metric,
                        "old_state": str(alarm.state), "new_state": str(state), "reason": reason,
                        "threshold": alarm.threshold, "comparison": alarm.comparison, "at": at}
-            record_change(conn, action="alarm.state_change", object_kind="alarm", object_id=alarm.id,
+            record_change(conn, action="alarm.state_change", object_kind=ObjectKind.ALARM, object_id=alarm.id,
                           event_type="alarm.state_changed", payload=payload,
                           details={"from": str(alarm.state), "to": str(state)})
             transitions.append((alarm, payload))

@@ -1,7 +1,7 @@
 """Step inputs and outputs by reference: where they are in the artifact store, and their content hash.
 
 Steps never hand each other bytes: a producing step stores its outputs under its own step
-execution (``Owner("step_execution", id)``, paths ``outputs/<name>/...``), and a consuming step
+execution (``Owner(ObjectKind.STEP_EXECUTION, id)``, paths ``outputs/<name>/...``), and a consuming step
 gets an :class:`ArtifactRef` it copies to a local folder. The digest is what cache keys and
 lineage name: a file's sha256, or for a folder the sha256 of its files' relative paths and hashes.
 """
@@ -15,13 +15,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from slipway._kinds import ObjectKind
 from slipway.errors import InvalidInput
 from slipway.lineage import NodeRef
 from slipway.store.artifacts import ArtifactInfo, ArtifactStore, Owner
-
-STEP_OWNER = "step_execution"
-EXECUTION_OWNER = "pipeline_execution"
-VERSION_OWNER = "pipeline_version"
 
 
 @dataclass(frozen=True)
@@ -40,7 +37,7 @@ class ArtifactRef:
 
     def node(self, name: str | None = None) -> NodeRef:
         """Its lineage node, named like the tracking domain's run artifacts: ``kind/id/path``."""
-        return NodeRef("artifact", f"{self.owner_kind}/{self.owner_id}/{self.path}", name or self.path)
+        return NodeRef(ObjectKind.ARTIFACT, f"{self.owner_kind}/{self.owner_id}/{self.path}", name or self.path)
 
     def to_json(self) -> dict[str, Any]:
         return {

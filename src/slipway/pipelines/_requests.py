@@ -13,6 +13,7 @@ from typing import Any
 
 from sqlalchemy import select, update
 
+from slipway._kinds import ObjectKind
 from slipway.errors import Conflict, NotFound
 from slipway.events import record_change
 from slipway.pipelines._liveness import is_alive
@@ -63,7 +64,7 @@ class ExecutionRequests:
             record_change(
                 conn,
                 action="pipeline_execution.resume",
-                object_kind="pipeline_execution",
+                object_kind=ObjectKind.PIPELINE_EXECUTION,
                 object_id=execution_id,
                 details={"from": status.value},
             )
@@ -83,7 +84,8 @@ class ExecutionRequests:
                 update(pipeline_executions).where(pipeline_executions.c.id == execution_id).values(stop_requested=True)
             )
             record_change(
-                conn, action="pipeline_execution.stop", object_kind="pipeline_execution", object_id=execution_id
+                conn, action="pipeline_execution.stop", object_kind=ObjectKind.PIPELINE_EXECUTION,
+                object_id=execution_id,
             )
             return status is not ExecutionStatus.RUNNING
 
@@ -114,7 +116,7 @@ class ExecutionRequests:
             record_change(
                 conn,
                 action="pipeline_execution.signal",
-                object_kind="pipeline_execution",
+                object_kind=ObjectKind.PIPELINE_EXECUTION,
                 object_id=execution_id,
                 details={"step": step_name, "payload": dict(payload)},
             )
@@ -172,7 +174,7 @@ class ExecutionRequests:
                 record_change(
                     conn,
                     action="pipeline_execution.interrupted",
-                    object_kind="pipeline_execution",
+                    object_kind=ObjectKind.PIPELINE_EXECUTION,
                     object_id=row.id,
                     details={"orchestrator": row.orchestrator},
                 )

@@ -22,11 +22,12 @@ from pathlib import Path
 from typing import Any
 
 from slipway._confinement import Confinement
+from slipway._kinds import ObjectKind
 from slipway._time import now_ms
 from slipway.errors import InvalidInput, NotFound, SlipwayError
 from slipway.pipelines import _queries as q
 from slipway.pipelines._admission import check_arguments, check_path
-from slipway.pipelines._artifacts import EXECUTION_OWNER, ArtifactRef, describe, read_json, store_path
+from slipway.pipelines._artifacts import ArtifactRef, describe, read_json, store_path
 from slipway.pipelines._cache import cache_key, cache_parts
 from slipway.pipelines._context import ServiceSpec, TaskInfo
 from slipway.pipelines._definition import Pipeline
@@ -496,7 +497,8 @@ class Runner:
             if not local.exists():
                 raise InvalidInput(f"no file or folder at {path}", field="inputs")
             where = f"inputs/{hashlib.sha256(path.encode()).hexdigest()[:16]}/{local.name}"
-            self._files[path] = store_path(self.artifacts, Owner(EXECUTION_OWNER, self.plan.execution_id), where, local)
+            owner = Owner(ObjectKind.PIPELINE_EXECUTION, self.plan.execution_id)
+            self._files[path] = store_path(self.artifacts, owner, where, local)
         return self._files[path]
 
 

@@ -15,11 +15,12 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from slipway._confinement import Confinement
+from slipway._kinds import ObjectKind
 from slipway._time import now_ms
 from slipway.errors import Conflict, InvalidInput, NotFound
 from slipway.pipelines import _queries as q
 from slipway.pipelines._admission import check_definition, check_parameters
-from slipway.pipelines._artifacts import STEP_OWNER, ArtifactRef
+from slipway.pipelines._artifacts import ArtifactRef
 from slipway.pipelines._cache import digest, environment
 from slipway.pipelines._context import ServiceSpec
 from slipway.pipelines._definition import Pipeline
@@ -477,7 +478,9 @@ class PipelineService:
             raise NotFound(f"step {step!r} of execution {execution_id} has not run", field="step")
         number = count if attempt is None else attempt
         try:
-            data = self._artifacts.read_bytes(Owner(STEP_OWNER, owner_id), f"logs/attempt-{number}/{stream}.txt")
+            data = self._artifacts.read_bytes(
+                Owner(ObjectKind.STEP_EXECUTION, owner_id), f"logs/attempt-{number}/{stream}.txt"
+            )
         except NotFound:
             return ""
         return data.decode("utf-8", errors="replace")

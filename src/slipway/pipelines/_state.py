@@ -19,12 +19,13 @@ from typing import Any
 from sqlalchemy import Connection, Table, and_, bindparam, insert, select, update
 
 from slipway._ids import new_id
+from slipway._kinds import ObjectKind
 from slipway._principal import current_principal
 from slipway._time import now_ms
 from slipway.errors import Conflict
 from slipway.events import record_change
 from slipway.lineage import NodeRef, record_edges
-from slipway.pipelines._artifacts import EXECUTION_OWNER, STEP_OWNER, ArtifactRef
+from slipway.pipelines._artifacts import ArtifactRef
 from slipway.pipelines._queries import execution_row, find_cached, step_outputs
 from slipway.pipelines._records import ExecutionStatus, StepStatus
 from slipway.pipelines._tables import (
@@ -142,7 +143,8 @@ class ExecutionStore:
             rows, io, contains = [], [], []
             for step in steps:
                 step_id = new_id()
-                contains.append((NodeRef(EXECUTION_OWNER, execution_id), NodeRef(STEP_OWNER, step_id), "contains"))
+                contains.append((NodeRef(ObjectKind.PIPELINE_EXECUTION, execution_id),
+                                 NodeRef(ObjectKind.STEP_EXECUTION, step_id), "contains"))
                 done = step.status is not StepStatus.PENDING
                 rows.append(
                     {
@@ -168,7 +170,7 @@ class ExecutionStore:
             record_change(
                 conn,
                 action="pipeline_execution.create",
-                object_kind="pipeline_execution",
+                object_kind=ObjectKind.PIPELINE_EXECUTION,
                 object_id=execution_id,
                 details={
                     "version_id": version_id,
@@ -370,7 +372,7 @@ class ExecutionStore:
             record_change(
                 conn,
                 action=f"pipeline_execution.{status.value.lower()}",
-                object_kind="pipeline_execution",
+                object_kind=ObjectKind.PIPELINE_EXECUTION,
                 object_id=execution_id,
                 event_type=f"pipeline_execution.{status.value.lower()}",
                 payload={"pipeline": row.pipeline_name, "version": row.version_number, "failure_reason": reason},
@@ -405,11 +407,11 @@ class ExecutionStore:
         rows = _io_rows(step_id, "input", result.inputs) + _io_rows(step_id, "output", result.outputs)
         if rows:
             conn.execute(_INSERT_IO, rows)
-        step = NodeRef(STEP_OWNER, step_id)
+        step = NodeRef(ObjectKind.STEP_EXECUTION, step_id)
         edges = [(ref.node(name), step, "consumed") for name, ref in result.inputs.items()]
         edges += [(step, ref.node(name), "produced") for name, ref in result.outputs.items()]
         if result.run_id is not None:
-            edges.append((step, NodeRef("run", result.run_id), "produced"))
+            edges.append((step, NodeRef(ObjectKind.RUN, result.run_id), "produced"))
         record_edges(conn, edges)
 
 

@@ -16,11 +16,11 @@ from sqlalchemy import Connection, Row, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from slipway._ids import new_id
+from slipway._kinds import ObjectKind
 from slipway._principal import current_principal
 from slipway._time import ms_to_datetime, now_ms
 from slipway.errors import InvalidInput, NotFound
 from slipway.events import record_change
-from slipway.pipelines._artifacts import VERSION_OWNER
 from slipway.pipelines._definition import Pipeline, canonical_json
 from slipway.pipelines._records import DefinitionChange, DefinitionDiff, PipelineSummary, PipelineVersion
 from slipway.pipelines._tables import pipeline_versions, pipelines
@@ -52,12 +52,13 @@ class VersionStore:
                 return found
             version_id = new_id()
             for step, code in pipeline.code().items():
-                self._artifacts.put_bytes(Owner(VERSION_OWNER, version_id), f"code/{step}", code.source.encode())
+                owner = Owner(ObjectKind.PIPELINE_VERSION, version_id)
+                self._artifacts.put_bytes(owner, f"code/{step}", code.source.encode())
             try:
                 with self._db.write() as conn:
                     self._insert(conn, pipeline, version_id, digest, text)
             except (IntegrityError, _Raced):  # another process registered this pipeline or definition meanwhile
-                self._artifacts.delete(Owner(VERSION_OWNER, version_id), "")
+                self._artifacts.delete(Owner(ObjectKind.PIPELINE_VERSION, version_id), "")
                 continue
             return self.version_by_id(version_id)
         raise InvalidInput(f"pipeline {pipeline.name!r} kept changing while it was registered; try again")
@@ -83,7 +84,7 @@ class VersionStore:
             record_change(
                 conn,
                 action="pipeline.create",
-                object_kind="pipeline",
+                object_kind=ObjectKind.PIPELINE,
                 object_id=pipeline_id,
                 details={"name": pipeline.name},
             )
@@ -110,7 +111,7 @@ class VersionStore:
         record_change(
             conn,
             action="pipeline_version.create",
-            object_kind="pipeline_version",
+            object_kind=ObjectKind.PIPELINE_VERSION,
             object_id=version_id,
             details={"pipeline": pipeline.name, "version": number, "digest": digest},
         )
@@ -170,7 +171,7 @@ class VersionStore:
     def code_source(self, version_id: str, step: str) -> str | None:
         """The source of a step's code as stored with a version (None for built-in step types)."""
         try:
-            return self._artifacts.read_bytes(Owner(VERSION_OWNER, version_id), f"code/{step}").decode()
+            return self._artifacts.read_bytes(Owner(ObjectKind.PIPELINE_VERSION, version_id), f"code/{step}").decode()
         except NotFound:
             return None
 

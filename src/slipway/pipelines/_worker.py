@@ -26,7 +26,8 @@ from typing import Any, BinaryIO
 
 import cloudpickle
 
-from slipway.pipelines._artifacts import STEP_OWNER, ArtifactRef, refs_below
+from slipway._kinds import ObjectKind
+from slipway.pipelines._artifacts import ArtifactRef, refs_below
 from slipway.pipelines._code import fresh_module, importable
 from slipway.pipelines._context import Services, ServiceSpec, TaskInfo, WorkContext
 from slipway.store.artifacts import Owner
@@ -169,7 +170,7 @@ def run_task(task: Task, step: Any) -> TaskResult:
     started = time.perf_counter()
     scratch = _scratch()
     work = scratch.task_dir()  # created by the step only if it needs it
-    owner = Owner(STEP_OWNER, task.info.step_execution_id)
+    owner = Owner(ObjectKind.STEP_EXECUTION, task.info.step_execution_id)
     result = TaskResult(task.id, ok=False, worker=worker_name())
     try:
         with _captured(scratch.stdout, scratch.stderr):

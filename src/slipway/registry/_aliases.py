@@ -13,6 +13,7 @@ from typing import Any
 
 from sqlalchemy import Connection, delete, func, insert, select
 
+from slipway._kinds import ObjectKind
 from slipway._principal import current_principal
 from slipway._time import ms_to_datetime, now_ms
 from slipway.events import record_change
@@ -68,7 +69,7 @@ def move_alias(conn: Connection, group: Any, alias: str, version_id: str | None,
     record_change(
         conn,
         action="model_version.alias",
-        object_kind="model_version",
+        object_kind=ObjectKind.MODEL_VERSION,
         object_id=version_id or previous or group.id,
         event_type="model_version.alias_moved",
         payload=payload,

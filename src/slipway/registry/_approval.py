@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from sqlalchemy import Connection, Row, insert, select, update
 
+from slipway._kinds import ObjectKind
 from slipway._principal import Principal
 from slipway._time import ms_to_datetime, now_ms
 from slipway.events import record_change
@@ -54,7 +55,7 @@ def compare_and_set_status(
     record_change(
         conn,
         action="model_version.status",
-        object_kind="model_version",
+        object_kind=ObjectKind.MODEL_VERSION,
         object_id=seen.id,
         event_type="model_version.status_changed",
         payload={

@@ -15,6 +15,7 @@ from typing import Annotated, BinaryIO
 from pydantic import Field
 from sqlalchemy import func, select
 
+from slipway._kinds import ObjectKind
 from slipway._operations import Api, Wire
 from slipway._references import ModelUri, Selector, check_alias, check_version_number
 from slipway.errors import InvalidInput, NotFound
@@ -44,7 +45,7 @@ api = Api("registry")  # the REST routes and remote methods derive from these de
 
 def version_owner(version_id: str) -> Owner:
     """Who keeps a version's files in the artifact store."""
-    return Owner("model_version", version_id)
+    return Owner(ObjectKind.MODEL_VERSION, version_id)
 
 
 class RegistryReader:
@@ -54,7 +55,7 @@ class RegistryReader:
 
     Args:
         db: the metadata database.
-        artifacts: where version files are stored, under ``Owner("model_version", id)``.
+        artifacts: where version files are stored, under ``Owner(ObjectKind.MODEL_VERSION, id)``.
         cache_dir: where :meth:`load_model` keeps downloaded packages.
     """
 

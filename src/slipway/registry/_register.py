@@ -12,6 +12,7 @@ from typing import Any
 
 from sqlalchemy import Connection, insert, select, update
 
+from slipway._kinds import ObjectKind
 from slipway._time import now_ms
 from slipway.events import record_change
 from slipway.lineage import NodeRef, record_edges
@@ -85,15 +86,15 @@ def insert_version(
         conn.execute(
             insert(model_version_tags), [{"version_id": new.id, "key": k, "value": v} for k, v in new.tags.items()]
         )
-    node = NodeRef("model_version", new.id, f"{group.name}/{number}")
-    edges = [(NodeRef("model_group", group.id, group.name), node, "contains")]
+    node = NodeRef(ObjectKind.MODEL_VERSION, new.id, f"{group.name}/{number}")
+    edges = [(NodeRef(ObjectKind.MODEL_GROUP, group.id, group.name), node, "contains")]
     if new.source is not None:
         edges.append((NodeRef(*new.source), node, "registered_as"))
     record_edges(conn, edges)
     record_change(
         conn,
         action="model_version.register",
-        object_kind="model_version",
+        object_kind=ObjectKind.MODEL_VERSION,
         object_id=new.id,
         event_type="model_version.registered",
         payload={

@@ -25,6 +25,7 @@ from sqlalchemy import Connection, Table, delete, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from slipway._ids import new_id
+from slipway._kinds import ObjectKind
 from slipway._limits import MAX_DESCRIPTION, check_text
 from slipway._operations import composed
 from slipway._principal import current_principal
@@ -75,7 +76,7 @@ class RegistryService(RegistryReader):
 
     Args:
         db: the metadata database.
-        artifacts: where version files are stored, under ``Owner("model_version", id)``.
+        artifacts: where version files are stored, under ``Owner(ObjectKind.MODEL_VERSION, id)``.
         tracking: used to check that a version's source run exists.
         cache_dir: where :meth:`load_model` keeps downloaded packages.
         policy: who may approve and move protected aliases; everyone, by default.
@@ -135,7 +136,7 @@ class RegistryService(RegistryReader):
                 record_change(
                     conn,
                     action="model_group.create",
-                    object_kind="model_group",
+                    object_kind=ObjectKind.MODEL_GROUP,
                     object_id=group_id,
                     event_type="model_group.created",
                     payload={"name": name},
@@ -159,7 +160,7 @@ class RegistryService(RegistryReader):
         with self._db.write() as conn:
             group = rows.group_row(conn, name)
             _update_with_tags(
-                conn, model_groups, model_group_tags, "group_id", "model_group", group.id, values, tag_rows
+                conn, model_groups, model_group_tags, "group_id", ObjectKind.MODEL_GROUP, group.id, values, tag_rows
             )
         return self.get_group(name)
 
@@ -315,10 +316,10 @@ class RegistryService(RegistryReader):
                 self._tracking.get_run(run_id)
             except NotFound:
                 raise NotFound(f"source run {run_id!r} does not exist", field="source_run_id") from None
-            return ("run", run_id)
+            return (ObjectKind.RUN, run_id)
         # Step executions belong to the pipelines domain, which this one does not import:
         # the id is recorded as given.
-        return ("step_execution", step_execution_id) if step_execution_id is not None else None
+        return (ObjectKind.STEP_EXECUTION, step_execution_id) if step_execution_id is not None else None
 
     @api.patch("/model-groups/{group}/versions/{version}")
     @requires(Permission.WRITE)
@@ -342,9 +343,8 @@ class RegistryService(RegistryReader):
             values["description"] = check_text(description, "description", MAX_DESCRIPTION)
         with self._db.write() as conn:
             row = rows.version_row(conn, group, number)
-            _update_with_tags(
-                conn, model_versions, model_version_tags, "version_id", "model_version", row.id, values, tag_rows
-            )
+            _update_with_tags(conn, model_versions, model_version_tags, "version_id", ObjectKind.MODEL_VERSION, row.id,
+                              values, tag_rows)
         return self.get_version_by_id(row.id)
 
     @api.delete("/model-groups/{group}/tags")
@@ -357,7 +357,7 @@ class RegistryService(RegistryReader):
         """
         with self._db.write() as conn:
             group = rows.group_row(conn, name)
-            _delete_tag(conn, model_groups, model_group_tags, "group_id", "model_group", group.id, key)
+            _delete_tag(conn, model_groups, model_group_tags, "group_id", ObjectKind.MODEL_GROUP, group.id, key)
         return self.get_group(name)
 
     @api.delete("/model-groups/{group}/versions/{version}/tags")
@@ -371,7 +371,7 @@ class RegistryService(RegistryReader):
         number = check_version_number(version)
         with self._db.write() as conn:
             row = rows.version_row(conn, group, number)
-            _delete_tag(conn, model_versions, model_version_tags, "version_id", "model_version", row.id, key)
+            _delete_tag(conn, model_versions, model_version_tags, "version_id", ObjectKind.MODEL_VERSION, row.id, key)
         return self.get_version_by_id(row.id)
 
     # ----------------------------------------------------------------- approval
@@ -581,7 +581,7 @@ class RegistryService(RegistryReader):
                 record_change(
                     conn,
                     action=f"model_version.{verb[:-1]}",
-                    object_kind="model_version",
+                    object_kind=ObjectKind.MODEL_VERSION,
                     object_id=row.id,
                     event_type=f"model_version.{verb}",
                     payload={"group": group, "version": number},
@@ -597,7 +597,7 @@ def _update_with_tags(
     table: Table,
     tag_table: Table,
     owner_column: str,
-    kind: str,
+    kind: ObjectKind,
     object_id: str,
     values: dict[str, Any],
     tag_rows: Mapping[str, str],
@@ -621,7 +621,7 @@ def _update_with_tags(
 
 
 def _delete_tag(
-    conn: Connection, table: Table, tag_table: Table, owner_column: str, kind: str, object_id: str, key: str
+    conn: Connection, table: Table, tag_table: Table, owner_column: str, kind: ObjectKind, object_id: str, key: str
 ) -> None:
     """Delete a group's or version's tag and audit it, in the caller's transaction.
 

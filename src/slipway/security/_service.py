@@ -16,10 +16,11 @@ from sqlalchemy import Connection, Row, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from slipway._ids import new_id
+from slipway._kinds import ObjectKind
 from slipway._names import USER
 from slipway._operations import Api, Wire, composed
 from slipway._principal import current_principal
-from slipway._time import check_aware, ms_to_datetime, now_ms
+from slipway._time import check_aware, datetime_to_ms, ms_to_datetime, now_ms
 from slipway.errors import AlreadyExists, Conflict, InvalidInput, NotFound, PermissionDenied
 from slipway.events import AuditCheck, AuditEntry, audit_entries, check_audit_chain, holds_hash, record_change
 from slipway.security._permissions import (
@@ -165,7 +166,7 @@ class SecurityService:
                         created_by=who, created_at=now, updated_at=now,
                     )
                 )
-                record_change(conn, action="user.create", object_kind="user", object_id=name,
+                record_change(conn, action="user.create", object_kind=ObjectKind.USER, object_id=name,
                               details={"after": {"roles": list(checked)}})
         except IntegrityError:
             raise AlreadyExists(f"user {name!r} already exists", field="name") from None
@@ -211,7 +212,7 @@ class SecurityService:
             if after:
                 conn.execute(update(users).where(users.c.id == row.id).values(**values))
                 action = "user.disable" if after.get("disabled") else "user.update"
-                record_change(conn, action=action, object_kind="user", object_id=name,
+                record_change(conn, action=action, object_kind=ObjectKind.USER, object_id=name,
                               details={"before": before, "after": after})
         return self.get_user(name)
 
@@ -258,7 +259,7 @@ class SecurityService:
                     created_by=current_principal().name, created_at=now, expires_at=expires,
                 )
             )
-            record_change(conn, action="token.create", object_kind="token", object_id=token_id,
+            record_change(conn, action="token.create", object_kind=ObjectKind.TOKEN, object_id=token_id,
                           details={"user": user, "name": name, "kind": kind, "expires_at": expires})
             found = conn.execute(_TOKENS.where(api_tokens.c.id == token_id)).one()
         return NewToken(token=_token(found), secret=secret)
@@ -300,7 +301,7 @@ class SecurityService:
                 raise NotFound(f"no token with id {token_id!r} among yours", field="token_id")
             if row.revoked_at is None:
                 conn.execute(update(api_tokens).where(api_tokens.c.id == token_id).values(revoked_at=now_ms()))
-                record_change(conn, action="token.revoke", object_kind="token", object_id=token_id,
+                record_change(conn, action="token.revoke", object_kind=ObjectKind.TOKEN, object_id=token_id,
                               details={"user": row.user_name, "name": row.name})
             return _token(conn.execute(_TOKENS.where(api_tokens.c.id == token_id)).one())
 
@@ -341,8 +342,8 @@ class SecurityService:
         until = min(dt.datetime.now(dt.UTC) + self.sessions.ttl, token.created_at + self.sessions.max_age)
         with self._db.write() as conn:
             conn.execute(update(api_tokens).where(api_tokens.c.id == token.id)
-                         .values(expires_at=int(until.timestamp() * 1000)))
-            record_change(conn, action="token.renew", object_kind="token", object_id=token.id,
+                         .values(expires_at=datetime_to_ms(until, "until")))
+            record_change(conn, action="token.renew", object_kind=ObjectKind.TOKEN, object_id=token.id,
                           details={"user": token.user, "expires_at": until.isoformat()})
             return _token(conn.execute(_TOKENS.where(api_tokens.c.id == token.id)).one())
 

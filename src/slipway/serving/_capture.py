@@ -3,7 +3,7 @@
 The request path only decides whether to sample and puts the raw objects on a queue; one
 background thread turns them into JSON lines in a local file and, every ``max_records_per_file``
 records (or when closed), uploads that file to the artifact store under
-``Owner("endpoint", ID)`` at ``capture/YYYY/MM/DD/HH/<ms>-<pid>-<n>.jsonl``. :meth:`close` drains
+``Owner(ObjectKind.ENDPOINT, ID)`` at ``capture/YYYY/MM/DD/HH/<ms>-<pid>-<n>.jsonl``. :meth:`close` drains
 the queue and uploads the partial file, so a server that shuts down on SIGTERM loses nothing it
 sampled. Records are ``{"inference_id", "time", "endpoint", "variant", "shadow", "request",
 "response"}`` with the request in ``dataframe_split`` form; a failed prediction's response is
@@ -25,6 +25,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from slipway._kinds import ObjectKind
 from slipway.models._flavor import ModelInput
 from slipway.serving._payload import input_as_split, to_jsonable
 from slipway.store.artifacts import ArtifactStore, Owner
@@ -59,7 +60,7 @@ class CaptureWriter:
         self, artifacts: ArtifactStore, endpoint_id: str, *, sampling_percent: float, max_records_per_file: int
     ) -> None:
         self._artifacts = artifacts
-        self._owner = Owner("endpoint", endpoint_id)
+        self._owner = Owner(ObjectKind.ENDPOINT, endpoint_id)
         self.endpoint_id = endpoint_id
         self.sampling_percent = sampling_percent
         self.max_records = max_records_per_file

@@ -23,6 +23,7 @@ from sqlalchemy import Connection, Row, delete, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from slipway._ids import new_id
+from slipway._kinds import ObjectKind
 from slipway._limits import MAX_COMMENT, check_text
 from slipway._names import SHORT_WORD
 from slipway._operations import Api, Wire
@@ -178,7 +179,7 @@ class ServingService:
                 record_change(
                     conn,
                     action="endpoint.create",
-                    object_kind="endpoint",
+                    object_kind=ObjectKind.ENDPOINT,
                     object_id=endpoint_id,
                     event_type="endpoint.created",
                     payload={
@@ -242,7 +243,7 @@ class ServingService:
             record_change(
                 conn,
                 action="endpoint.update",
-                object_kind="endpoint",
+                object_kind=ObjectKind.ENDPOINT,
                 object_id=row.id,
                 details={
                     "capture": capture is not None,
@@ -283,7 +284,7 @@ class ServingService:
             record_change(
                 conn,
                 action="endpoint.delete",
-                object_kind="endpoint",
+                object_kind=ObjectKind.ENDPOINT,
                 object_id=row.id,
                 event_type="endpoint.deleted",
                 payload={"name": row.name},
@@ -380,7 +381,7 @@ class ServingService:
             record_change(
                 conn,
                 action="endpoint.ground_truth",
-                object_kind="endpoint",
+                object_kind=ObjectKind.ENDPOINT,
                 object_id=row.id,
                 details={"count": len(rows)},
             )
@@ -590,7 +591,7 @@ def _set_share(conn: Connection, row: Row[Any], deployment: _Open, share: float)
     record_change(
         conn,
         action="deployment.step",
-        object_kind="endpoint",
+        object_kind=ObjectKind.ENDPOINT,
         object_id=row.id,
         details={"deployment": deployment.id, "share": share},
     )
@@ -618,7 +619,7 @@ def _event(conn: Connection, endpoint_id: str, event_type: str, payload: dict[st
     record_change(
         conn,
         action=event_type,
-        object_kind="endpoint",
+        object_kind=ObjectKind.ENDPOINT,
         object_id=endpoint_id,
         event_type=event_type,
         payload=payload,
@@ -627,12 +628,12 @@ def _event(conn: Connection, endpoint_id: str, event_type: str, payload: dict[st
 
 def _record_lineage(conn: Connection, endpoint_id: str, name: str, variants: list[Variant]) -> None:
     """endpoint contains each variant; each model version is deployed as a variant."""
-    endpoint = NodeRef("endpoint", endpoint_id, name)
+    endpoint = NodeRef(ObjectKind.ENDPOINT, endpoint_id, name)
     edges = []
     for v in variants:
-        node = NodeRef("endpoint_variant", f"{endpoint_id}/{v.name}", f"{name}/{v.name}")
+        node = NodeRef(ObjectKind.ENDPOINT_VARIANT, f"{endpoint_id}/{v.name}", f"{name}/{v.name}")
         edges += [
             (endpoint, node, "contains"),
-            (NodeRef("model_version", v.model_version_id, v.model), node, "deployed_as"),
+            (NodeRef(ObjectKind.MODEL_VERSION, v.model_version_id, v.model), node, "deployed_as"),
         ]
     record_edges(conn, edges)

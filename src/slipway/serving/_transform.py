@@ -23,6 +23,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from slipway._kinds import ObjectKind
 from slipway._references import ModelUri, VersionRef
 from slipway.datasets import read_frames
 from slipway.errors import InvalidInput, NotFound
@@ -85,7 +86,7 @@ def batch_transform(
     uri = str(ModelUri.of(model))
     version = registry.resolve(uri)
     loaded = registry.load_model(uri)
-    derived = [("model_version", version.id)]
+    derived = [(ObjectKind.MODEL_VERSION, version.id)]
     with tempfile.TemporaryDirectory(prefix="slipway-transform-") as tmp:
         chunks, total, input_ref = _chunks(datasets, source, chunk_rows, Path(tmp))
         target = Path(tmp) / "predictions.parquet"
@@ -128,7 +129,7 @@ def _with_predictions(chunk: pd.DataFrame, predictions: Any) -> pd.DataFrame:
 
 def _chunks(
     datasets: _Datasets, source: str, rows: int, scratch: Path
-) -> tuple[Iterator[pd.DataFrame], int | None, tuple[str, str] | None]:
+) -> tuple[Iterator[pd.DataFrame], int | None, tuple[ObjectKind, str] | None]:
     """The source's chunks, its row count when known, and its lineage node when it is a dataset.
 
     A dataset version is downloaded into ``scratch`` first: Parquet is read by seeking, which a
@@ -138,7 +139,7 @@ def _chunks(
         name, number = VersionRef.parse(source[len(DATASET_SCHEME) :], "source")
         found = datasets.get_version(name, number)
         path = datasets.download(name, found.version, scratch / "input.parquet")
-        return read_frames(path, rows), pq.ParquetFile(path).metadata.num_rows, ("dataset_version", found.id)
+        return read_frames(path, rows), pq.ParquetFile(path).metadata.num_rows, (ObjectKind.DATASET_VERSION, found.id)
     path = Path(source)
     suffix = path.suffix.lower()
     if suffix not in (".csv", ".parquet", ".pq"):

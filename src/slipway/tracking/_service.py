@@ -32,6 +32,7 @@ from sqlalchemy import (
 from sqlalchemy.exc import IntegrityError
 
 from slipway._ids import new_id
+from slipway._kinds import ObjectKind
 from slipway._limits import MAX_DESCRIPTION, check_text
 from slipway._operations import Api, Wire
 from slipway._principal import current_principal
@@ -162,7 +163,7 @@ class TrackingService:
                 record_change(
                     conn,
                     action="experiment.create",
-                    object_kind="experiment",
+                    object_kind=ObjectKind.EXPERIMENT,
                     object_id=exp_id,
                     event_type="experiment.created",
                     payload={"name": name},
@@ -231,7 +232,7 @@ class TrackingService:
                 record_change(
                     conn,
                     action="experiment.update",
-                    object_kind="experiment",
+                    object_kind=ObjectKind.EXPERIMENT,
                     object_id=experiment_id,
                     details={"before": {"name": before.name}, "after": {k: values[k] for k in values if k == "name"}},
                 )
@@ -276,7 +277,7 @@ class TrackingService:
             record_change(
                 conn,
                 action=f"experiment.{'delete' if stage is LifecycleStage.DELETED else 'restore'}",
-                object_kind="experiment",
+                object_kind=ObjectKind.EXPERIMENT,
                 object_id=experiment_id,
             )
 
@@ -341,7 +342,7 @@ class TrackingService:
             record_change(
                 conn,
                 action="run.create",
-                object_kind="run",
+                object_kind=ObjectKind.RUN,
                 object_id=run_id,
                 event_type="run.created",
                 payload={"experiment_id": experiment_id, "name": run_name},
@@ -397,7 +398,7 @@ class TrackingService:
             record_change(
                 conn,
                 action="run.update",
-                object_kind="run",
+                object_kind=ObjectKind.RUN,
                 object_id=run_id,
                 event_type="run.finished" if finished else None,
                 payload={"status": values.get("status"), "experiment_id": before.experiment_id},
@@ -433,7 +434,7 @@ class TrackingService:
             record_change(
                 conn,
                 action=f"run.{'delete' if stage is LifecycleStage.DELETED else 'restore'}",
-                object_kind="run",
+                object_kind=ObjectKind.RUN,
                 object_id=run_id,
             )
 
@@ -662,7 +663,7 @@ class TrackingService:
         """Store a file (or a folder's files) under ``artifact_path`` of the run."""
         local = Path(local_path)
         self._active_run(run_id)
-        owner = Owner("run", run_id)
+        owner = Owner(ObjectKind.RUN, run_id)
         if local.is_dir():
             infos = self._artifacts.put_dir(owner, artifact_path or "", local)
         elif local.is_file():
@@ -683,7 +684,7 @@ class TrackingService:
         Over HTTP the raw request body is the file: spooled to disk past 1 MiB, never held whole in memory.
         """
         self._active_run(run_id)
-        owner = Owner("run", run_id)
+        owner = Owner(ObjectKind.RUN, run_id)
         if isinstance(data, (bytes, bytearray)):
             info = self._artifacts.put_bytes(owner, artifact_path, bytes(data))
         else:
@@ -700,25 +701,26 @@ class TrackingService:
             path: folder to list; the run's root when empty
         """
         self.get_run(run_id)
-        return self._artifacts.list(Owner("run", run_id), path, recursive=recursive)
+        return self._artifacts.list(Owner(ObjectKind.RUN, run_id), path, recursive=recursive)
 
     @artifact_api.get("/runs/{run_id}/artifacts/{path:path}")
     @requires(Permission.READ)
     def open_artifact(self, run_id: str, path: str) -> BinaryIO:
         """A stream over one file of the run; close it. Over HTTP it is streamed out in chunks, and opened
         first, so a missing file is a 404, not a broken body."""
-        return self._artifacts.open(Owner("run", run_id), path)
+        return self._artifacts.open(Owner(ObjectKind.RUN, run_id), path)
 
     @requires(Permission.READ)
     def download_artifacts(self, run_id: str, path: str, dst: str | Path) -> Path:
         self.get_run(run_id)
-        return self._artifacts.download(Owner("run", run_id), path, Path(dst))
+        return self._artifacts.download(Owner(ObjectKind.RUN, run_id), path, Path(dst))
 
     def _record_artifact_lineage(self, run_id: str, infos: Sequence[ArtifactInfo]) -> None:
-        run_node = NodeRef("run", run_id)
+        run_node = NodeRef(ObjectKind.RUN, run_id)
         with self._db.write() as conn:
             record_edges(
-                conn, [(run_node, NodeRef("artifact", f"run/{run_id}/{i.path}", i.path), "produced") for i in infos]
+                conn,
+                [(run_node, NodeRef(ObjectKind.ARTIFACT, f"run/{run_id}/{i.path}", i.path), "produced") for i in infos],
             )
 
     # ----------------------------------------------------------------- helpers

@@ -11,6 +11,7 @@ import datetime as dt
 from collections.abc import Mapping
 from typing import Any
 
+from slipway._kinds import ObjectKind
 from slipway._redact import redact_record
 from slipway._time import datetime_to_ms
 from slipway.mlflow_compat import LinkKind, LoggedModel, logged_model_root, run_root, version_root
@@ -130,7 +131,7 @@ def model_version(v: ModelVersion) -> dict[str, Any]:
             "current_stage": "Archived" if v.archived else "None",
             "description": v.description,
             "source": version_source(v),
-            "run_id": v.source_id if v.source_kind == "run" else None,
+            "run_id": v.source_id if v.source_kind == ObjectKind.RUN else None,
             "status": "READY",
             "tags": key_values({**v.tags, APPROVAL_TAG: v.status.value}),
             "aliases": list(v.aliases),

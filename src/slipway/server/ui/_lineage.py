@@ -16,6 +16,7 @@ from fastapi import APIRouter, Query, Request
 from starlette.responses import HTMLResponse, RedirectResponse
 
 from slipway._backend import Backend
+from slipway._kinds import ObjectKind
 from slipway.errors import NotFound
 from slipway.lineage import LineageGraph
 from slipway.server.ui._graph import GraphNode, layout, render_svg
@@ -110,14 +111,15 @@ def lineage_page(request: Request, kind: str, object_id: str, depth: Depth = DEF
 
 
 # Kinds whose lineage node is named the way their page is addressed: (path template, name separator).
-_NAMED_PAGES = {
-    "dataset": ("/datasets/{0}", None),
-    "dataset_version": ("/datasets/{0}/versions/{1}", ":"),
-    "model_group": ("/models/{0}", None),
-    "model_version": ("/models/{0}/versions/{1}", "/"),
-    "endpoint": ("/endpoints/{0}", None),
-    "endpoint_variant": ("/endpoints/{0}", "/"),  # named endpoint/variant; the endpoint's page lists its variants
-    "monitor": ("/monitoring/{0}", None),
+_NAMED_PAGES: dict[str, tuple[str, str | None]] = {
+    ObjectKind.DATASET: ("/datasets/{0}", None),
+    ObjectKind.DATASET_VERSION: ("/datasets/{0}/versions/{1}", ":"),
+    ObjectKind.MODEL_GROUP: ("/models/{0}", None),
+    ObjectKind.MODEL_VERSION: ("/models/{0}/versions/{1}", "/"),
+    ObjectKind.ENDPOINT: ("/endpoints/{0}", None),
+    # A variant is named endpoint/variant; the endpoint's page lists its variants.
+    ObjectKind.ENDPOINT_VARIANT: ("/endpoints/{0}", "/"),
+    ObjectKind.MONITOR: ("/monitoring/{0}", None),
 }
 
 
@@ -144,7 +146,7 @@ def _artifact_page(backend: Backend, object_id: str) -> str:
     """A run's artifact (``run/<run id>/<path>``); other owners' files have no page of their own."""
     owner, _, rest = object_id.partition("/")
     run_id, _, path = rest.partition("/")
-    if owner != "run" or not path:
+    if owner != ObjectKind.RUN or not path:
         raise NotFound("the UI shows the files of runs only; this one belongs to a step or a model", field="kind")
     return f"/runs/{quote(run_id, safe='')}/artifacts/{quote(path)}"
 
@@ -155,8 +157,8 @@ def _execution_page(backend: Backend, execution_id: str) -> str:
 
 def _step_page(backend: Backend, step_id: str) -> str:
     """The step's page within the execution that contains it (lineage records that edge)."""
-    for kind, execution_id in (n.key for n in backend.lineage.upstream("step_execution", step_id, 1).nodes):
-        if kind == "pipeline_execution":
+    for kind, execution_id in (n.key for n in backend.lineage.upstream(ObjectKind.STEP_EXECUTION, step_id, 1).nodes):
+        if kind == ObjectKind.PIPELINE_EXECUTION:
             execution = backend.pipelines.get_execution(execution_id)
             for step in execution.steps:
                 if step.id == step_id:
@@ -177,10 +179,10 @@ def _monitor_execution_page(backend: Backend, execution_id: str) -> str:
 
 
 _RESOLVERS: dict[str, Callable[[Backend, str], str]] = {
-    "run": _run_page,
-    "artifact": _artifact_page,
-    "pipeline_execution": _execution_page,
-    "step_execution": _step_page,
-    "feature_group": _feature_group_page,
-    "monitor_execution": _monitor_execution_page,
+    ObjectKind.RUN: _run_page,
+    ObjectKind.ARTIFACT: _artifact_page,
+    ObjectKind.PIPELINE_EXECUTION: _execution_page,
+    ObjectKind.STEP_EXECUTION: _step_page,
+    ObjectKind.FEATURE_GROUP: _feature_group_page,
+    ObjectKind.MONITOR_EXECUTION: _monitor_execution_page,
 }

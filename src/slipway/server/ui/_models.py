@@ -17,6 +17,7 @@ from fastapi import APIRouter, Depends, Form, Query, Request
 from starlette.responses import HTMLResponse, RedirectResponse
 
 from slipway._backend import Backend
+from slipway._kinds import ObjectKind
 from slipway.errors import InvalidInput
 from slipway.lineage import LineageGraph, NodeRef
 from slipway.models import ModelCard
@@ -81,12 +82,12 @@ class Source:
 
 def _source(backend: Backend, version: ModelVersion) -> Source:
     """The run, or the pipeline execution whose step registered the version (found through lineage)."""
-    if version.source_kind == "run" and version.source_id:
+    if version.source_kind == ObjectKind.RUN and version.source_id:
         return Source(run=version.source_id)
-    if version.source_kind == "step_execution" and version.source_id:
-        parents = backend.lineage.upstream("step_execution", version.source_id, depth=1)
+    if version.source_kind == ObjectKind.STEP_EXECUTION and version.source_id:
+        parents = backend.lineage.upstream(ObjectKind.STEP_EXECUTION, version.source_id, depth=1)
         for node in parents.nodes:
-            if node.kind == "pipeline_execution":
+            if node.kind == ObjectKind.PIPELINE_EXECUTION:
                 execution = backend.pipelines.get_execution(node.id)
                 return Source(pipeline=execution.pipeline, pipeline_version=execution.version, execution=execution.id)
     return Source()
@@ -122,8 +123,8 @@ def version_page(request: Request, group: str, version: int) -> HTMLResponse:
         history=registry.status_history(found.group, found.version),
         card=_card(registry, found),
         files=registry.list_files(found.id),
-        upstream=_neighbours(backend.lineage.upstream("model_version", found.id, depth=1)),
-        downstream=_neighbours(backend.lineage.downstream("model_version", found.id, depth=1)),
+        upstream=_neighbours(backend.lineage.upstream(ObjectKind.MODEL_VERSION, found.id, depth=1)),
+        downstream=_neighbours(backend.lineage.downstream(ObjectKind.MODEL_VERSION, found.id, depth=1)),
         decisions=_DECISIONS,
         clarify_reports=backend.clarify.list_reports(model=f"{found.group}/{found.version}"),
     )

@@ -17,6 +17,7 @@ from starlette.responses import HTMLResponse, Response
 from slipway._backend import Backend
 from slipway._charts import line_chart, signed_bars
 from slipway._references import VersionRef
+from slipway.automation import RunMonitor
 from slipway.errors import NotFound
 from slipway.events import AuditEntry
 from slipway.monitoring import Alarm, MonitorExecution, MonitoringService, feature_chart
@@ -39,7 +40,7 @@ def _monitor_schedules(backend: Backend, monitor: str | None = None) -> list[Any
     """The schedules whose action runs a monitor (this one, when named)."""
     return [
         s for s in backend.automation.list_schedules()
-        if s.action.get("kind") == "run_monitor" and (monitor is None or s.action.get("monitor") == monitor)
+        if s.action.get("kind") == RunMonitor.kind and (monitor is None or s.action.get("monitor") == monitor)
     ]
 
 
