@@ -18,12 +18,10 @@ from rich.markup import escape
 from rich.table import Table
 
 from slipway._config import load_settings
-from slipway._references import VersionRef
 from slipway.cli import _output
 from slipway.cli._output import JsonFlag
-from slipway.cli._session import parse_key_values
+from slipway.cli._session import parse_key_values, parse_ref
 from slipway.client import Client
-from slipway.errors import InvalidInput
 
 if TYPE_CHECKING:
     from slipway.client._protocols import DatasetsApi as Datasets
@@ -50,22 +48,6 @@ def open_datasets() -> Iterator[Datasets]:
     """The dataset service for the current settings, closed when the command is done."""
     with Client(load_settings()) as client:
         yield client.datasets
-
-
-def parse_ref(ref: str, version: int | None = None) -> tuple[str, int | None]:
-    """``abalone:3`` -> ("abalone", 3); ``abalone`` -> ("abalone", None): the latest.
-
-    ``version``, when the user typed it as a separate argument (``abalone 3``), is taken as is.
-    """
-    try:
-        name, number = VersionRef.parse(ref, "ref")
-    except InvalidInput as exc:
-        raise typer.BadParameter(exc.message) from None
-    if number is None:
-        return name, version
-    if version is not None:
-        raise typer.BadParameter(f"{ref!r} names a version already; give it once")
-    return name, number
 
 
 @datasets_app.command("register")

@@ -27,7 +27,7 @@ from slipway._config import load_settings
 from slipway._redact import redact
 from slipway.cli import _output
 from slipway.cli._output import JsonFlag
-from slipway.cli._session import parse_key_values
+from slipway.cli._session import parse_key_values, parse_ref
 from slipway.client import Client
 from slipway.errors import SlipwayError
 
@@ -509,12 +509,7 @@ def export_command(
     """
     from slipway.pipelines import kfp_pipeline_spec
 
-    name, _, version_text = pipeline.partition(":")
-    version = None
-    if version_text:
-        if not version_text.isdigit() or int(version_text) < 1:
-            raise typer.BadParameter(f"{version_text!r} is not a version number", param_hint="'NAME[:VERSION]'")
-        version = int(version_text)
+    name, version = parse_ref(pipeline)
     with open_pipelines() as pipelines:
         stored = pipelines.get_version(name, version)
     secrets = {}

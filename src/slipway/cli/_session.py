@@ -15,8 +15,9 @@ from typing import TYPE_CHECKING
 import typer
 
 from slipway._config import load_settings
+from slipway._references import VersionRef
 from slipway.client import Client
-from slipway.errors import NotFound
+from slipway.errors import InvalidInput, NotFound
 from slipway.tracking import Experiment
 
 if TYPE_CHECKING:
@@ -65,3 +66,19 @@ def parse_key_values(pairs: Sequence[str], option: str) -> dict[str, str]:
             raise typer.BadParameter(f"{pair!r} is not KEY=VALUE", param_hint=f"'{option}'")
         out[key] = value
     return out
+
+
+def parse_ref(ref: str, version: int | None = None) -> tuple[str, int | None]:
+    """``abalone:3`` -> ("abalone", 3); ``abalone`` -> ("abalone", None): the latest.
+
+    ``version``, when the user typed it as a separate argument (``abalone 3``), is taken as is.
+    """
+    try:
+        name, number = VersionRef.parse(ref, "ref")
+    except InvalidInput as exc:
+        raise typer.BadParameter(exc.message) from None
+    if number is None:
+        return name, version
+    if version is not None:
+        raise typer.BadParameter(f"{ref!r} names a version already; give it once")
+    return name, number
