@@ -28,7 +28,7 @@ from slipway._ids import new_id
 from slipway._kinds import ObjectKind
 from slipway._principal import current_principal
 from slipway._references import VersionRef, check_name, parse_model_version
-from slipway._time import check_aware, ms_to_datetime, now_ms
+from slipway._time import check_aware, datetime_to_ms, ms_to_datetime, now_ms
 from slipway._urls import UrlPolicy
 from slipway.clarify import read_rows
 from slipway.datasets import DataSource
@@ -689,8 +689,8 @@ class _Input:
         if self.data is not None:
             return {"window_start": None, "window_end": None}
         start, end = self.start or self.span.first, self.end or self.span.last
-        return {"window_start": None if start is None else round(start.timestamp() * 1000),
-                "window_end": None if end is None else round(end.timestamp() * 1000)}
+        return {"window_start": None if start is None else datetime_to_ms(start, "start"),
+                "window_end": None if end is None else datetime_to_ms(end, "end")}
 
 
 def _enum(kind: type[enum.StrEnum], value: Any, field: str) -> Any:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from slipway._time import datetime_to_ms
 from slipway.pipelines import _queries as q
 from slipway.pipelines._cache import differences
 from slipway.pipelines._records import CacheExplanation, PipelineExecution, StepExecution, StepStatus
@@ -86,7 +87,7 @@ def explain(
         expire is not None
         and step.started_at is not None
         and previous.ended_at is not None
-        and step.started_at.timestamp() * 1000 - previous.ended_at > expire * 1000
+        and datetime_to_ms(step.started_at, "started_at") - previous.ended_at > expire * 1000
     ):
         return answer(
             False, f"the earlier result (step execution {previous.id}) had expired: older than {expire:g}s", previous.id

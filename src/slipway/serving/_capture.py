@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from slipway._kinds import ObjectKind
+from slipway._time import datetime_to_ms
 from slipway.models._flavor import ModelInput
 from slipway.serving._payload import input_as_split, to_jsonable
 from slipway.store.artifacts import ArtifactStore, Owner
@@ -116,7 +117,7 @@ class CaptureWriter:
         self._current.close()
         local = Path(self._current.name)
         now = dt.datetime.now(dt.UTC)
-        path = f"{CAPTURE_PREFIX}/{now:%Y/%m/%d/%H}/{int(now.timestamp() * 1000)}-{os.getpid()}-{self._files}.jsonl"
+        path = f"{CAPTURE_PREFIX}/{now:%Y/%m/%d/%H}/{datetime_to_ms(now, 'now')}-{os.getpid()}-{self._files}.jsonl"
         self._current, self._count = None, 0
         self._files += 1
         try:

@@ -30,6 +30,7 @@ from typing import Any
 from sqlalchemy import ColumnElement, Select, and_, false, func, not_, or_, select
 
 from slipway._redact import check_comparable
+from slipway._time import datetime_to_ms
 from slipway.errors import InvalidInput
 from slipway.tracking._tables import latest_metrics, params, run_tags, runs
 from slipway.tracking._validation import MAX_TIME_MS, MIN_TIME_MS
@@ -304,7 +305,7 @@ def _time_value(value: Any) -> int:
         ) from None
     if parsed.tzinfo is None:
         parsed = parsed.replace(tzinfo=dt.UTC)
-    return int(parsed.timestamp() * 1000)
+    return datetime_to_ms(parsed, "filter")
 
 
 def compile_comparison(ident: Identifier, op: str, vals: list[Any]) -> ColumnElement[bool]:

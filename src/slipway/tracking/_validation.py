@@ -22,6 +22,7 @@ from pydantic import (
 from slipway._limits import MAX_VALUE
 from slipway._names import DISPLAY, KEY, normalize
 from slipway._operations import Wire
+from slipway._time import datetime_to_ms
 from slipway.errors import InvalidInput
 from slipway.tracking._records import RunStatus
 
@@ -34,8 +35,8 @@ MAX_BATCH_PARAMS = 1000
 MAX_BATCH_TAGS = 1000
 MAX_STEP = 2**63 - 1
 # Times are stored as milliseconds since the epoch; these bounds are the ones a datetime can show.
-MIN_TIME_MS = int(dt.datetime(1, 1, 1, tzinfo=dt.UTC).timestamp() * 1000)
-MAX_TIME_MS = int(dt.datetime(9999, 12, 31, 23, 59, 59, 999000, tzinfo=dt.UTC).timestamp() * 1000)
+MIN_TIME_MS = datetime_to_ms(dt.datetime(1, 1, 1, tzinfo=dt.UTC), "time")
+MAX_TIME_MS = datetime_to_ms(dt.datetime(9999, 12, 31, 23, 59, 59, 999000, tzinfo=dt.UTC), "time")
 
 
 def check_name(value: Any, field: str = "name", what: str | None = None) -> str:

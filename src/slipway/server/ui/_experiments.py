@@ -17,6 +17,7 @@ from fastapi import APIRouter, Query, Request
 from starlette.responses import HTMLResponse
 
 from slipway._redact import is_secret_key
+from slipway._time import datetime_to_ms
 from slipway.errors import InvalidInput
 from slipway.server.ui._render import UIRoute, render
 from slipway.tracking import Experiment, Run, TrackingService
@@ -110,7 +111,7 @@ def _cursor_condition(page: str) -> str:
 
 def run_cursor(run: Run) -> str:
     """The keyset page that continues after ``run``, newest first."""
-    return f"k{round(run.start_time.timestamp() * 1000)}.{run.id}"
+    return f"k{datetime_to_ms(run.start_time, 'start_time')}.{run.id}"
 
 
 def run_table(
