@@ -38,8 +38,7 @@ from slipway.pipelines._tables import (
     pipeline_step_executions,
     pipelines,
 )
-from slipway.store import Database
-from slipway.store._sql import insert_ignore, upsert
+from slipway.store import Database, insert_ignore, upsert
 from slipway.store.artifacts import ArtifactStore, blob_key, lock_blobs
 from slipway.store.artifacts._tables import artifacts, blobs
 

@@ -32,8 +32,7 @@ from slipway.automation._tables import automation_runs
 from slipway.errors import InvalidInput, NotFound, PermissionDenied, SlipwayError
 from slipway.events import record_change
 from slipway.security import current_user
-from slipway.store import Database
-from slipway.store._sql import insert_ignore
+from slipway.store import Database, insert_ignore
 
 MAX_ATTEMPTS = 3
 RETRY_DELAY_MS = 30_000  # doubled after each failed attempt

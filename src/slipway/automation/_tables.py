@@ -3,7 +3,7 @@ retention policies and the garbage collector's sightings of stray blobs."""
 
 from sqlalchemy import BigInteger, Boolean, Column, Index, Integer, String, Table, Text, false
 
-from slipway.store._schema import metadata
+from slipway.store import metadata
 
 # Schedules, rules and hooks keep their creator's name and roles. A creator who is a user account
 # (``created_account``) is looked up again at each action, which runs with the roles they hold then,

@@ -7,7 +7,7 @@ the model or dataset version it describes, its configuration and a small summary
 
 from sqlalchemy import BigInteger, Column, Index, String, Table, Text
 
-from slipway.store._schema import metadata
+from slipway.store import metadata
 
 clarify_reports = Table(
     "clarify_reports",

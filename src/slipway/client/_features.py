@@ -22,8 +22,16 @@ from slipway.client._http import HttpSession
 from slipway.client._operations import parse as _parse
 from slipway.datasets import Registration
 from slipway.errors import InvalidInput
-from slipway.features import Feature, FeatureGroup, IngestResult, MaterializeResult, Rows
-from slipway.features._groups import UNCHANGED, FeatureSpec, parse_features
+from slipway.features import (
+    UNCHANGED,
+    Feature,
+    FeatureGroup,
+    FeatureSpec,
+    IngestResult,
+    MaterializeResult,
+    Rows,
+    parse_features,
+)
 
 
 def _group(name: str, rest: str = "") -> str:

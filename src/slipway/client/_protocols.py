@@ -43,10 +43,10 @@ from slipway.security._service import MAX_AUDIT_LIMIT, Lifetime, Roles
 from slipway.serving._records import Alarms, CaptureConfig, Deployment, Endpoint, GroundTruth, Strategy
 from slipway.serving._service import Count, EndpointName, InferenceIds, Settings, Variants
 from slipway.store.artifacts import ArtifactInfo
-from slipway.tracking import _validation as v
+from slipway.tracking import MaxResults, RunIds
+from slipway.tracking import validation as v
 from slipway.tracking._records import Experiment, Metric, Run, RunComparison, RunPage, RunStatus
-from slipway.tracking._service import MaxResults, RunIds
-from slipway.tracking._validation import Key, MetricPoints, Name, ParamMap, Status, TagMap, Text, Time
+from slipway.tracking.validation import Key, MetricPoints, Name, ParamMap, Status, TagMap, Text, Time
 
 
 class TrackingApi(Protocol):

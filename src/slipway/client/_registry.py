@@ -22,8 +22,7 @@ from slipway.client._http import HttpSession
 from slipway.client._operations import RemoteApi, local_files, remote
 from slipway.errors import InvalidInput
 from slipway.models import LoadedModel, ModelCard, load_model
-from slipway.registry import MetricInput, ModelUri, ModelVersion, RegistryService
-from slipway.registry._packaging import packaged, verified_package
+from slipway.registry import MetricInput, ModelUri, ModelVersion, RegistryService, packaged, verified_package
 from slipway.store.artifacts import normalize_path, write_atomically
 
 if TYPE_CHECKING:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from slipway._config import Settings
 from slipway.datasets._service import DatasetService
 from slipway.datasets._sources import SourcePolicy
-from slipway.store._db import Database
+from slipway.store import Database
 from slipway.store.artifacts import ArtifactStore
 
 

@@ -37,7 +37,7 @@ from slipway.events import record_change
 from slipway.lineage import LineageGraph, LineageService, NodeRef, record_edges
 from slipway.security import Permission, requires
 from slipway.statistics import DatasetStatistics
-from slipway.store._db import Database
+from slipway.store import Database
 from slipway.store.artifacts import ArtifactStore, Owner
 
 DATA_PATH = "data.parquet"

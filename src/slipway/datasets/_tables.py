@@ -1,6 +1,6 @@
 from sqlalchemy import BigInteger, Column, ForeignKey, Index, Integer, String, Table, Text, UniqueConstraint
 
-from slipway.store._schema import metadata
+from slipway.store import metadata
 
 datasets = Table(
     "datasets",

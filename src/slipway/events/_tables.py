@@ -1,6 +1,6 @@
 from sqlalchemy import BigInteger, Column, Index, String, Table, Text
 
-from slipway.store._schema import BigIntPK, metadata
+from slipway.store import BigIntPK, metadata
 
 # The outbox: domain events written in the same transaction as the change that caused them.
 events = Table(

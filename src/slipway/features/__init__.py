@@ -13,6 +13,7 @@ Example:
 """
 
 from slipway.features._configure import service_for
+from slipway.features._groups import UNCHANGED, FeatureSpec, parse_features
 from slipway.features._offline import OfflineStore
 from slipway.features._online import OnlineRecord, OnlineStore
 from slipway.features._online_redis import RedisOnlineStore
@@ -27,6 +28,7 @@ __all__ = [
     "Feature",
     "FeatureGroup",
     "FeatureService",
+    "FeatureSpec",
     "Freshness",
     "IngestResult",
     "MaterializeResult",
@@ -36,6 +38,8 @@ __all__ = [
     "RedisOnlineStore",
     "Rows",
     "SqliteOnlineStore",
+    "UNCHANGED",
     "online_store_from_url",
+    "parse_features",
     "service_for",
 ]

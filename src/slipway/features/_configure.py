@@ -7,7 +7,7 @@ from slipway.datasets import DatasetService
 from slipway.features._offline import OfflineStore
 from slipway.features._online_url import online_store_from_url
 from slipway.features._service import FeatureService
-from slipway.store._db import Database
+from slipway.store import Database
 from slipway.store.artifacts import ArtifactStore
 
 

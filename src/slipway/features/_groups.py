@@ -25,7 +25,7 @@ from slipway.events import record_change
 from slipway.features._records import Feature, FeatureGroup
 from slipway.features._tables import feature_group_schemas, feature_groups
 from slipway.features._types import ID_TYPES, check_feature_type
-from slipway.store._db import Database
+from slipway.store import Database
 
 FeatureSpec = Mapping[str, str] | Sequence[Feature | Mapping[str, str]]
 UNCHANGED: Any = object()  # "leave as it is", where None is a value (no TTL)

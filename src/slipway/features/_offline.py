@@ -31,8 +31,7 @@ from slipway._ids import new_id
 from slipway._kinds import ObjectKind
 from slipway._time import now_ms
 from slipway.features._types import INGEST_COLUMN, ROW_COLUMN
-from slipway.store.artifacts import ArtifactStore, Owner
-from slipway.store.artifacts._local import write_atomically
+from slipway.store.artifacts import ArtifactStore, Owner, write_atomically
 
 PREFIX = "offline"
 _DATE_KEY = "event_date="

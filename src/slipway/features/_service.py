@@ -37,7 +37,7 @@ from slipway.features._pit import (
 from slipway.features._records import Feature, FeatureGroup, Freshness, IngestResult, MaterializeResult
 from slipway.features._types import FEATURE_TYPES, to_event_micros, to_group_table
 from slipway.security import Permission, requires
-from slipway.store._db import Database
+from slipway.store import Database
 
 # Online reads look group definitions up in memory for this long, not in the database every call.
 GROUP_CACHE_SECONDS = 5.0

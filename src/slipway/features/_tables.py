@@ -1,6 +1,6 @@
 from sqlalchemy import BigInteger, Column, ForeignKey, Integer, String, Table, Text
 
-from slipway.store._schema import metadata
+from slipway.store import metadata
 
 # A feature group: its identity and current schema version. The offline history lives in the
 # artifact store (Owner("feature_group", id), paths offline/event_date=YYYY-MM-DD/<ingest>.parquet);

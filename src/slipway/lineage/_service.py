@@ -14,8 +14,7 @@ from sqlalchemy import Connection, and_, or_, select
 from slipway._time import now_ms
 from slipway.lineage._tables import lineage_edges, lineage_nodes
 from slipway.security import Permission, requires
-from slipway.store._db import Database
-from slipway.store._sql import insert_ignore, upsert
+from slipway.store import Database, insert_ignore, upsert
 
 RELATIONS = ("produced", "consumed", "derived_from", "registered_as", "deployed_as", "monitored_by", "contains")
 

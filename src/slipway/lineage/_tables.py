@@ -1,6 +1,6 @@
 from sqlalchemy import BigInteger, Column, Index, String, Table
 
-from slipway.store._schema import metadata
+from slipway.store import metadata
 
 lineage_nodes = Table(
     "lineage_nodes",

@@ -28,14 +28,12 @@ from slipway.mlflow_compat._locations import Area, Location, parse_uri
 from slipway.mlflow_compat._records import LinkKind, LoggedModel, LoggedModelStatus
 from slipway.mlflow_compat._tables import logged_models, run_links
 from slipway.models import save_model
-from slipway.registry import ModelVersion, RegistryService
-from slipway.registry._queries import version_owner
+from slipway.registry import ModelVersion, RegistryService, version_owner
 from slipway.security import Permission, requires
-from slipway.store._db import Database
-from slipway.store._sql import upsert
+from slipway.store import Database, upsert
 from slipway.store.artifacts import ArtifactInfo, ArtifactStore, Owner
 from slipway.tracking import TrackingService
-from slipway.tracking import _validation as v
+from slipway.tracking import validation as v
 
 MAX_SEARCH_RESULTS = 1000
 _MLMODEL = "MLmodel"

@@ -7,7 +7,7 @@ and nothing searches inside them.
 
 from sqlalchemy import BigInteger, Column, ForeignKey, Index, String, Table, Text
 
-from slipway.store._schema import BigIntPK, metadata
+from slipway.store import BigIntPK, metadata
 
 logged_models = Table(
     "mlflow_logged_models",

@@ -28,7 +28,7 @@ Example:
 
 from slipway.errors import SlipwayWarning, UntrustedModel
 from slipway.models._card import ModelCard
-from slipway.models._flavor import Flavor
+from slipway.models._flavor import Flavor, ModelInput
 from slipway.models._manifest import MANIFEST, ModelInfo, read_manifest
 from slipway.models._mlflow import FOLDER as MLFLOW_FOLDER
 from slipway.models._package import LoadedModel, load_model, save_model
@@ -36,13 +36,14 @@ from slipway.models._registry import FLAVOR_NAMES as flavors
 from slipway.models._signature import ColumnSpec, Signature, TensorSpec, infer_signature
 
 __all__ = [
-    "MANIFEST",
-    "MLFLOW_FOLDER",
     "ColumnSpec",
     "Flavor",
     "LoadedModel",
+    "MANIFEST",
+    "MLFLOW_FOLDER",
     "ModelCard",
     "ModelInfo",
+    "ModelInput",
     "Signature",
     "SlipwayWarning",
     "TensorSpec",

@@ -6,7 +6,7 @@ is listed, filtered and compared: names, versions, states, counts and the metric
 
 from sqlalchemy import BigInteger, Column, Float, ForeignKey, Index, Integer, String, Table, Text, UniqueConstraint
 
-from slipway.store._schema import metadata
+from slipway.store import metadata
 
 monitoring_baselines = Table(
     "monitoring_baselines",

@@ -11,7 +11,7 @@ from slipway.pipelines._cache import differences
 from slipway.pipelines._records import CacheExplanation, PipelineExecution, StepExecution, StepStatus
 from slipway.pipelines._versions import VersionStore
 from slipway.pipelines.steps import STEP_TYPES
-from slipway.store._db import Database
+from slipway.store import Database
 
 
 def explain(

@@ -55,6 +55,7 @@ from slipway.pipelines._kfp_step import ENCODINGS, RUN_STEP_COMMAND, STEP_SPEC_F
 from slipway.pipelines._parameters import Parameter
 from slipway.pipelines._records import PipelineVersion
 from slipway.pipelines.steps import (
+    MODEL_OUTPUT,
     ConditionStep,
     CreateModelStep,
     Step,
@@ -63,7 +64,6 @@ from slipway.pipelines.steps import (
     TuningStep,
     WaitStep,
 )
-from slipway.pipelines.steps._training import MODEL_OUTPUT
 
 SCHEMA_VERSION = "2.1.0"
 GPU_RESOURCE = "nvidia.com/gpu"

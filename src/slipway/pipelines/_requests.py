@@ -20,7 +20,7 @@ from slipway.pipelines._liveness import is_alive
 from slipway.pipelines._queries import execution_row
 from slipway.pipelines._records import ExecutionStatus, StepStatus
 from slipway.pipelines._tables import pipeline_executions, pipeline_step_attempts, pipeline_step_executions
-from slipway.store._db import Database
+from slipway.store import Database
 
 OPEN_STEP = (StepStatus.PENDING.value, StepStatus.RUNNING.value, StepStatus.WAITING.value)
 

@@ -38,9 +38,8 @@ from slipway.pipelines._liveness import orchestrator_id
 from slipway.pipelines._records import ExecutionStatus, StepExecution, StepStatus
 from slipway.pipelines._state import ExecutionStore, Finished
 from slipway.pipelines._worker import PackedStep, Task, TaskResult
-from slipway.pipelines.steps import ConditionStep, FailStep, Step, WaitStep
-from slipway.pipelines.steps._base import TIMEOUT_ERROR
-from slipway.store._db import Database
+from slipway.pipelines.steps import TIMEOUT_ERROR, ConditionStep, FailStep, Step, WaitStep
+from slipway.store import Database
 from slipway.store.artifacts import ArtifactStore, Owner
 
 POLL_S = 0.5

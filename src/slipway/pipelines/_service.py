@@ -42,7 +42,7 @@ from slipway.pipelines._runner import Plan, Runner
 from slipway.pipelines._state import ExecutionStore, NewStep
 from slipway.pipelines._versions import VersionStore
 from slipway.security import Permission, requires
-from slipway.store._db import Database
+from slipway.store import Database
 from slipway.store.artifacts import ArtifactStore, Owner
 
 EXECUTORS = ("local", "ray")

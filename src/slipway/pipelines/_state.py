@@ -34,7 +34,7 @@ from slipway.pipelines._tables import (
     pipeline_step_attempts,
     pipeline_step_executions,
 )
-from slipway.store._db import Database
+from slipway.store import Database
 
 
 @dataclass

@@ -17,7 +17,7 @@ from sqlalchemy import (
     UniqueConstraint,
 )
 
-from slipway.store._schema import metadata
+from slipway.store import metadata
 
 pipelines = Table(
     "pipelines",

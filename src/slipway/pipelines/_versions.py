@@ -24,7 +24,7 @@ from slipway.events import record_change
 from slipway.pipelines._definition import Pipeline, canonical_json
 from slipway.pipelines._records import DefinitionChange, DefinitionDiff, PipelineSummary, PipelineVersion
 from slipway.pipelines._tables import pipeline_versions, pipelines
-from slipway.store._db import Database
+from slipway.store import Database
 from slipway.store.artifacts import ArtifactStore, Owner
 
 _REGISTER_ATTEMPTS = 3

@@ -10,8 +10,9 @@ Example:
 
 from slipway._references import ModelUri, Selector
 from slipway.registry._evaluate import evaluate_with_uncertainty
+from slipway.registry._packaging import packaged, verified_package
 from slipway.registry._policy import APPROVER_ROLES, ApprovalPolicy
-from slipway.registry._queries import MAX_SEARCH_RESULTS, RegistryReader
+from slipway.registry._queries import MAX_SEARCH_RESULTS, RegistryReader, version_owner
 from slipway.registry._records import (
     AliasChange,
     ApprovalStatus,
@@ -22,14 +23,14 @@ from slipway.registry._records import (
     VersionComparison,
 )
 from slipway.registry._service import RegistryService
-from slipway.registry._validation import MetricInput
+from slipway.registry._validation import MetricInput, dump_metadata
 
 __all__ = [
     "APPROVER_ROLES",
-    "MAX_SEARCH_RESULTS",
     "AliasChange",
     "ApprovalPolicy",
     "ApprovalStatus",
+    "MAX_SEARCH_RESULTS",
     "MetricInput",
     "MetricValue",
     "ModelGroup",
@@ -40,5 +41,9 @@ __all__ = [
     "Selector",
     "StatusChange",
     "VersionComparison",
+    "dump_metadata",
     "evaluate_with_uncertainty",
+    "packaged",
+    "verified_package",
+    "version_owner",
 ]

@@ -19,7 +19,7 @@ from slipway._time import ms_to_datetime, now_ms
 from slipway.events import record_change
 from slipway.registry._records import AliasChange
 from slipway.registry._tables import model_alias_history, model_aliases, model_versions
-from slipway.store._sql import upsert
+from slipway.store import upsert
 
 
 def version_numbers(conn: Connection, version_ids: set[str]) -> dict[str, int]:

@@ -36,7 +36,7 @@ from slipway.registry._records import (
 from slipway.registry._tables import model_aliases, model_groups, model_versions
 from slipway.registry._validation import AliasPath, GroupName, GroupPath, StatusName, Tags, check_tags, epoch_ms
 from slipway.security import Permission, requires
-from slipway.store._db import Database
+from slipway.store import Database
 from slipway.store.artifacts import ArtifactInfo, ArtifactStore, Owner
 
 MAX_SEARCH_RESULTS = 10_000

@@ -60,8 +60,7 @@ from slipway.registry._validation import (
     dump_metadata,
 )
 from slipway.security import Permission, require, requires
-from slipway.store._db import Database
-from slipway.store._sql import upsert
+from slipway.store import Database, upsert
 from slipway.store.artifacts import ArtifactInfo, ArtifactStore, file_sha256, seal, tree_digest, tree_files
 from slipway.tracking import TrackingService
 

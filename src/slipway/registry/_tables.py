@@ -18,7 +18,7 @@ from sqlalchemy import (
     UniqueConstraint,
 )
 
-from slipway.store._schema import BigIntPK, metadata
+from slipway.store import BigIntPK, metadata
 
 model_groups = Table(
     "model_groups",

@@ -20,7 +20,7 @@ from slipway._references import check_alias, check_name
 from slipway._time import datetime_to_ms
 from slipway.errors import InvalidInput
 from slipway.registry._records import ApprovalStatus, MetricValue
-from slipway.tracking import _validation as tracking_rules
+from slipway.tracking import validation as tracking_rules
 
 MAX_METADATA_BYTES = 1 << 20
 MAX_METRICS = 1000

@@ -34,7 +34,7 @@ from slipway.security._permissions import (
 from slipway.security._records import Identity, NewToken, Token, User
 from slipway.security._tables import api_tokens, users
 from slipway.security._tokens import new_secret, token_hash
-from slipway.store._db import Database
+from slipway.store import Database
 
 MAX_AUDIT_LIMIT = 10_000
 MAX_TOKEN_LIFETIME = dt.timedelta(days=3660)  # ten years: longer is "never", which omitting the expiry says

@@ -8,7 +8,7 @@ UI: short-lived, renewed only on request, revoked by logging out).
 
 from sqlalchemy import BigInteger, Boolean, Column, ForeignKey, Index, String, Table
 
-from slipway.store._schema import metadata
+from slipway.store import metadata
 
 users = Table(
     "users",

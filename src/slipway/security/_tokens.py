@@ -16,7 +16,7 @@ from slipway._principal import Principal
 from slipway._time import now_ms
 from slipway.errors import PermissionDenied, Unauthenticated
 from slipway.security._tables import api_tokens, users
-from slipway.store._db import Database
+from slipway.store import Database
 
 PREFIX = "slw_"  # makes a leaked token easy to spot (secret scanners, logs)
 _LAST_USED_RESOLUTION_MS = 60_000  # record last use at most once a minute: one write per request would serialise SQLite

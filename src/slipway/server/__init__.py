@@ -7,5 +7,10 @@ Example:
 """
 
 from slipway.server._app import create_app, serve
+from slipway.server._workers import run_workers
 
-__all__ = ["create_app", "serve"]
+__all__ = [
+    "create_app",
+    "run_workers",
+    "serve",
+]

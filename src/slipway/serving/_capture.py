@@ -27,7 +27,7 @@ from typing import Any
 
 from slipway._kinds import ObjectKind
 from slipway._time import datetime_to_ms
-from slipway.models._flavor import ModelInput
+from slipway.models import ModelInput
 from slipway.serving._payload import input_as_split, to_jsonable
 from slipway.store.artifacts import ArtifactStore, Owner
 

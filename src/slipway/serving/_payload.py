@@ -23,7 +23,7 @@ import pandas as pd
 
 from slipway._limits import check_json_depth
 from slipway.errors import InvalidInput
-from slipway.models._flavor import ModelInput
+from slipway.models import ModelInput
 
 SHAPES = ("dataframe_split", "dataframe_records", "instances", "inputs")
 

@@ -30,8 +30,7 @@ from slipway._ids import new_id
 from slipway._references import ModelUri
 from slipway._time import utcnow
 from slipway.errors import InvalidInput, NotFound, ServiceUnavailable, SlipwayError
-from slipway.models import LoadedModel
-from slipway.models._flavor import ModelInput
+from slipway.models import LoadedModel, ModelInput
 from slipway.registry import RegistryReader
 from slipway.serving._capture import Captured, CaptureWriter
 from slipway.serving._metrics import ServingMetrics

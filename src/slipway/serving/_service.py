@@ -31,7 +31,7 @@ from slipway._principal import current_principal
 from slipway._time import ms_to_datetime, now_ms
 from slipway.errors import AlreadyExists, Conflict, InvalidInput, NotFound, PermissionDenied
 from slipway.events import record_change
-from slipway.lineage._service import NodeRef, record_edges
+from slipway.lineage import NodeRef, record_edges
 from slipway.registry import ApprovalStatus, RegistryReader
 from slipway.security import Permission, require, requires
 from slipway.serving._records import (
@@ -49,8 +49,7 @@ from slipway.serving._records import (
     WindowStats,
 )
 from slipway.serving._tables import endpoint_deployments, endpoint_ground_truth, endpoints
-from slipway.store._db import Database
-from slipway.store._sql import upsert
+from slipway.store import Database, upsert
 
 # Serving statuses the data plane clears once it serves the endpoint's current revision.
 _PENDING = (EndpointStatus.CREATING, EndpointStatus.UPDATING, EndpointStatus.ROLLING_BACK)

@@ -7,7 +7,7 @@ the history of what an endpoint served never depends on rows that were since cha
 
 from sqlalchemy import BigInteger, Column, Float, ForeignKey, Index, Integer, String, Table, Text
 
-from slipway.store._schema import metadata
+from slipway.store import metadata
 
 endpoints = Table(
     "endpoints",

@@ -1,9 +1,15 @@
-"""Engines under every domain: the metadata database and the artifact store."""
+"""Engines under every domain: the metadata database and the artifact store.
+
+Domains use this package's surface only: :class:`Database` (transactions, error translation),
+``metadata`` and ``BigIntPK`` to declare their tables, and the portable statements
+``insert_ignore`` and ``upsert``.
+"""
 
 from typing import Any
 
-from slipway.store._db import Database
-from slipway.store._schema import metadata
+from slipway.store._db import Database, translate_errors
+from slipway.store._schema import BigIntPK, metadata
+from slipway.store._sql import insert_ignore, upsert
 
 _MIGRATION_API = ("current_revision", "head_revision", "upgrade")
 
@@ -17,4 +23,14 @@ def __getattr__(name: str) -> Any:
     raise AttributeError(f"module 'slipway.store' has no attribute {name!r}")
 
 
-__all__ = ["Database", "current_revision", "head_revision", "metadata", "upgrade"]
+__all__ = [
+    "BigIntPK",
+    "Database",
+    "current_revision",
+    "head_revision",
+    "insert_ignore",
+    "metadata",
+    "translate_errors",
+    "upgrade",
+    "upsert",
+]

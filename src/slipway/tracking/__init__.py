@@ -9,15 +9,18 @@ from slipway.tracking._records import (
     RunPage,
     RunStatus,
 )
-from slipway.tracking._service import DEFAULT_EXPERIMENT, TrackingService
+from slipway.tracking._service import DEFAULT_EXPERIMENT, MAX_SEARCH_RESULTS, MaxResults, RunIds, TrackingService
 
 __all__ = [
     "DEFAULT_EXPERIMENT",
     "Experiment",
     "LifecycleStage",
+    "MAX_SEARCH_RESULTS",
+    "MaxResults",
     "Metric",
     "Run",
     "RunComparison",
+    "RunIds",
     "RunPage",
     "RunStatus",
     "TrackingService",

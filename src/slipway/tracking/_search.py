@@ -33,7 +33,7 @@ from slipway._redact import check_comparable
 from slipway._time import datetime_to_ms
 from slipway.errors import InvalidInput
 from slipway.tracking._tables import latest_metrics, params, run_tags, runs
-from slipway.tracking._validation import MAX_TIME_MS, MIN_TIME_MS
+from slipway.tracking.validation import MAX_TIME_MS, MIN_TIME_MS
 
 # Bounds that keep every filter a query the databases accept (SQLite refuses expression trees
 # deeper than 1000 and joins of more than 200 tables) and the parser within Python's recursion limit.

@@ -42,10 +42,9 @@ from slipway.errors import AlreadyExists, Conflict, InvalidInput, NotFound
 from slipway.events import record_change
 from slipway.lineage import NodeRef, record_edges
 from slipway.security import Permission, requires
-from slipway.store._db import Database
-from slipway.store._sql import upsert
+from slipway.store import Database, upsert
 from slipway.store.artifacts import ArtifactInfo, ArtifactStore, Owner
-from slipway.tracking import _validation as v
+from slipway.tracking import validation as v
 from slipway.tracking._records import (
     Experiment,
     LifecycleStage,
@@ -75,7 +74,7 @@ from slipway.tracking._tables import (
 from slipway.tracking._tables import (
     params as params_table,
 )
-from slipway.tracking._validation import Key, MetricPoints, Name, ParamMap, Status, TagMap, Text, Time
+from slipway.tracking.validation import Key, MetricPoints, Name, ParamMap, Status, TagMap, Text, Time
 
 DEFAULT_EXPERIMENT = "Default"
 # Built once: constructing statements costs more than running them on the metric-logging path.

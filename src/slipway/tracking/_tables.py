@@ -10,7 +10,7 @@ from sqlalchemy import (
     Text,
 )
 
-from slipway.store._schema import BigIntPK, metadata
+from slipway.store import BigIntPK, metadata
 
 experiments = Table(
     "experiments",

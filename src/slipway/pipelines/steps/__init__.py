@@ -1,12 +1,12 @@
 """The step types of a pipeline, and the table that rebuilds them from a stored definition."""
 
-from slipway.pipelines.steps._base import CachePolicy, Resources, RetryPolicy, Step
+from slipway.pipelines.steps._base import TIMEOUT_ERROR, CachePolicy, Resources, RetryPolicy, Step, check_name
 from slipway.pipelines.steps._clarify import BiasCheckStep, ClarifyCheckFailed, ExplainabilityCheckStep
 from slipway.pipelines.steps._control import ConditionStep, FailStep, WaitStep
 from slipway.pipelines.steps._models import CreateModelStep, RegisterModelStep, TransformStep
 from slipway.pipelines.steps._processing import ProcessingStep, ScriptFailed
 from slipway.pipelines.steps._quality import QualityCheckFailed, QualityCheckStep
-from slipway.pipelines.steps._training import TrainingResult, TrainingStep
+from slipway.pipelines.steps._training import MODEL_OUTPUT, TrainingResult, TrainingStep
 from slipway.pipelines.steps._tuning import (
     Categorical,
     FloatRange,
@@ -35,7 +35,9 @@ STEP_TYPES: dict[str, type[Step]] = {
 }
 
 __all__ = [
+    "MODEL_OUTPUT",
     "STEP_TYPES",
+    "TIMEOUT_ERROR",
     "BiasCheckStep",
     "CachePolicy",
     "Categorical",
@@ -61,4 +63,5 @@ __all__ = [
     "TransformStep",
     "TuningStep",
     "WaitStep",
+    "check_name",
 ]

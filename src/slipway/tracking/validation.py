@@ -1,4 +1,8 @@
-"""Limits and checks on names, keys and values, with errors that name the offending field."""
+"""Limits and checks on names, keys and values, with errors that name the offending field.
+
+Public on purpose: the domains that store the same kinds of data (the registry's metadata, the
+MLflow API's logged models) and the REST schemas keep tracking's limits, not copies of them.
+"""
 
 from __future__ import annotations
 
