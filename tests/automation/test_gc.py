@@ -105,6 +105,12 @@ def test_old_pipeline_executions_go_unless_a_kept_one_reuses_them(backend: Backe
         pipelines.get_execution(first.id)
     outputs = backend.artifacts.list(Owner("step_execution", third.step("Make").id), recursive=True)
     assert outputs and all(backend.artifacts.storage.exists(blob_key(o.sha256 or "")) for o in outputs)
+    # The rule and the deletion are the pipelines service's own: the collector only asks.
+    assert pipelines.expired_executions(1) == []
+    with pytest.raises(NotFound):
+        pipelines.delete_execution(first.id)
+    with pytest.raises(InvalidInput):
+        pipelines.expired_executions(-1)
 
 
 def test_a_writer_reusing_a_blob_the_collector_takes_meanwhile_uploads_it_again(backend: Backend) -> None:

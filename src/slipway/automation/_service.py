@@ -15,7 +15,7 @@ from collections.abc import Mapping
 from typing import Annotated, Any
 
 from pydantic import Field
-from sqlalchemy import Row, delete, func, select, update
+from sqlalchemy import Row, delete, select, update
 from sqlalchemy.exc import IntegrityError
 
 from slipway._ids import new_id
@@ -40,8 +40,7 @@ from slipway.automation._records import (
 from slipway.automation._runs import DEFAULT_LEASE_SECONDS, RunExecutor, new_run, to_record
 from slipway.automation._tables import automation_hooks, automation_rules, automation_runs, automation_schedules
 from slipway.errors import AlreadyExists, Conflict, InvalidInput, NotFound
-from slipway.events import record_change
-from slipway.events._tables import events
+from slipway.events import OutboxEvent, events_after, last_event_seq, record_change
 from slipway.security import Permission, requires
 from slipway.store import Database
 from slipway.store.artifacts import ArtifactStore
@@ -107,7 +106,7 @@ class AutomationService:
         self._db = db
         self._services = services
         self._runs = RunExecutor(db, services, lease_seconds)
-        self._gc = GarbageCollector(db, artifacts)
+        self._gc = GarbageCollector(db, artifacts, services)
 
     # ------------------------------------------------------------------------------ schedules
 
@@ -277,7 +276,7 @@ class AutomationService:
         rule_id = new_id()
         try:
             with self._db.write() as conn:
-                start = conn.execute(select(func.max(events.c.seq))).scalar() or 0
+                start = last_event_seq(conn)
                 conn.execute(automation_rules.insert().values(
                     id=rule_id, name=name, event_type=event, filters=json.dumps(dict(filters or {})),
                     action=json.dumps(body), enabled=True, scanned_seq=start, **_creator(), created_at=now_ms(),
@@ -336,15 +335,11 @@ class AutomationService:
         with self._db.read() as conn:
             rules = conn.execute(select(automation_rules).where(automation_rules.c.enabled.is_(True))).all()
         settle = _SETTLE_MS.get(self._db.dialect, 0)
-        e = events.c
         for rule in rules:
             filters = json.loads(rule.filters)
             # Read first, write only when there is something new: a round with no new event takes no lock.
             with self._db.read() as conn:
-                found = conn.execute(
-                    select(events).where(e.type == rule.event_type, e.seq > rule.scanned_seq)
-                    .order_by(e.seq).limit(_SCAN_BATCH)
-                ).all()
+                found = events_after(conn, rule.event_type, rule.scanned_seq, _SCAN_BATCH)
                 matched = {f"rule:{rule.id}:{event.id}": (event, _event_fields(event)) for event in found}
                 matched = {key: m for key, m in matched.items() if _matches(m[1], filters)}
                 seen = set(conn.execute(select(automation_runs.c.key).where(
@@ -528,9 +523,9 @@ def _creator() -> dict[str, Any]:
             "created_account": principal.account}
 
 
-def _event_fields(event: Row[Any]) -> dict[str, Any]:
+def _event_fields(event: OutboxEvent) -> dict[str, Any]:
     """The fields filters and templates see: the payload's, then the event's own (which win)."""
-    return {**json.loads(event.payload), "id": event.id, "type": event.type, "object_kind": event.object_kind,
+    return {**event.payload, "id": event.id, "type": event.type, "object_kind": event.object_kind,
             "object_id": event.object_id, "actor": event.actor, "created_at": ms_to_datetime(event.created_at)}
 
 

@@ -7,7 +7,7 @@ from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from sqlalchemy import Connection, Row, bindparam, exists, func, or_, select
+from sqlalchemy import Connection, Row, bindparam, exists, select
 
 from slipway._time import ms_to_datetime
 from slipway.errors import InvalidInput, NotFound
@@ -29,7 +29,7 @@ from slipway.pipelines._tables import (
     pipeline_versions,
     pipelines,
 )
-from slipway.store.artifacts._tables import artifacts
+from slipway.store.artifacts import stored_at
 
 MAX_LIST = 1000
 
@@ -221,15 +221,11 @@ def step_row(conn: Connection, step_execution_id: str) -> Row[Any]:
 
 
 def _cached_query() -> Any:
-    s, o, a = pipeline_step_executions.c, pipeline_step_artifacts.c, artifacts.c
+    s, o = pipeline_step_executions.c, pipeline_step_artifacts.c
     gone = exists().where(
         o.step_execution_id == s.id,
         o.direction == "output",
-        ~exists().where(
-            a.owner_kind == o.owner_kind,
-            a.owner_id == o.owner_id,
-            or_(a.path == o.path, func.substr(a.path, 1, func.length(o.path) + 1) == o.path + "/"),
-        ),
+        ~stored_at(o.owner_kind, o.owner_id, o.path),
     )
     return (
         select(pipeline_step_executions)

@@ -236,3 +236,20 @@ class DefinitionDiff(Record):
     from_version: int
     to_version: int
     changes: list[DefinitionChange]
+
+
+class ExpiredExecution(Record):
+    """A finished execution a retention limit lets go (see ``PipelineService.expired_executions``).
+
+    Attributes:
+        owners: the artifact owners (kind, id) that keep its files: the execution and its steps.
+    """
+
+    id: str
+    pipeline: str
+    owners: list[tuple[str, str]]
+
+    @property
+    def name(self) -> str:
+        """``pipeline/execution id``, as reports name it."""
+        return f"{self.pipeline}/{self.id}"

@@ -8,6 +8,7 @@ signal an execution, whoever orchestrates it.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import threading
 import time
@@ -31,6 +32,7 @@ from slipway.pipelines._records import (
     CacheExplanation,
     DefinitionDiff,
     ExecutionStatus,
+    ExpiredExecution,
     PipelineExecution,
     PipelineSummary,
     PipelineVersion,
@@ -38,6 +40,7 @@ from slipway.pipelines._records import (
     StepStatus,
 )
 from slipway.pipelines._requests import ExecutionRequests
+from slipway.pipelines._retention import delete_execution, expired_executions
 from slipway.pipelines._runner import Plan, Runner
 from slipway.pipelines._state import ExecutionStore, NewStep
 from slipway.pipelines._versions import VersionStore
@@ -491,6 +494,34 @@ class PipelineService:
         environment or definition changed since the step last ran, and how."""
         record = self.get_step(execution_id, step)
         return explain(self._db, self._versions, self.get_execution(execution_id), record)
+
+    # -- retention ----------------------------------------------------------------------------------
+
+    @requires(Permission.ADMIN)
+    def expired_executions(self, keep: int) -> list[ExpiredExecution]:
+        """The finished executions beyond the newest ``keep`` of each pipeline, oldest rule first.
+
+        An execution whose step results a kept execution reuses from the cache is not listed:
+        deleting it would take files the kept one stands on. The garbage collector asks this when
+        a retention limit is set (``slipway gc``).
+        """
+        if isinstance(keep, bool) or not isinstance(keep, int) or keep < 0:
+            raise InvalidInput(f"keep must be a whole number of at least 0, not {keep!r}", field="keep")
+        return expired_executions(self._db, keep)
+
+    @requires(Permission.ADMIN)
+    def delete_execution(self, execution_id: str, *, reason: str = "retention") -> None:
+        """Delete a finished execution: its records, its steps' and its own files (the blobs stay
+        until garbage collection frees them). The audit entry says ``reason``.
+
+        Raises:
+            NotFound: for an unknown execution.
+            Conflict: for one that has not finished.
+        """
+        gone = delete_execution(self._db, execution_id, reason)
+        for kind, owner_id in gone.owners:
+            with contextlib.suppress(NotFound):  # an owner that kept no files
+                self._artifacts.delete(Owner(kind, owner_id), "")
 
     def close(self) -> None:
         """Release the executors once every execution orchestrated here has ended.

@@ -6,6 +6,7 @@ Two layers: :class:`BlobStorage` moves raw bytes under keys (:class:`LocalStorag
 file pointing at a content-addressed blob.
 """
 
+from slipway.store.artifacts._collect import BlobCollector, StoredFile, stored_at
 from slipway.store.artifacts._digest import file_sha256, folder_digest, tree_digest
 from slipway.store.artifacts._fsspec import FsspecStorage, s3_options
 from slipway.store.artifacts._local import LocalStorage, write_atomically
@@ -27,10 +28,12 @@ from slipway.store.artifacts._url import storage_from_url
 __all__ = [
     "ArtifactInfo",
     "ArtifactStore",
+    "BlobCollector",
     "BlobStorage",
     "FsspecStorage",
     "LocalStorage",
     "Owner",
+    "StoredFile",
     "blob_key",
     "file_sha256",
     "folder_digest",
@@ -40,6 +43,7 @@ __all__ = [
     "s3_options",
     "seal",
     "storage_from_url",
+    "stored_at",
     "sweep_spools",
     "tree_digest",
     "tree_files",
