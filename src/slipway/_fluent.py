@@ -14,6 +14,7 @@ from types import TracebackType
 from typing import Any
 
 from slipway._config import Settings
+from slipway._default_client import install_provider
 from slipway.client import Client
 from slipway.errors import InvalidInput
 from slipway.store.artifacts import ArtifactInfo
@@ -31,6 +32,9 @@ def get_client() -> Client:
         if _default_client is None:
             _default_client = Client()
         return _default_client
+
+
+install_provider(get_client)  # domains below the face (Pipeline.run()) reach the default client through it
 
 
 def set_client(client: Client | Settings | None) -> None:

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from slipway._confinement import Confinement
+from slipway._default_client import default_client
 from slipway._limits import MAX_DESCRIPTION, check_text
 from slipway.errors import InvalidInput
 from slipway.pipelines._admission import check_definition
@@ -23,8 +24,7 @@ from slipway.pipelines._dag import Dag
 from slipway.pipelines._expressions import JsonGet, OutputRef, ParameterName, StepName
 from slipway.pipelines._handle import ExecutionHandle, PipelinesApi
 from slipway.pipelines._parameters import Parameter
-from slipway.pipelines.steps import STEP_TYPES, ConditionStep, Step
-from slipway.pipelines.steps._base import check_name
+from slipway.pipelines.steps import STEP_TYPES, ConditionStep, Step, check_name
 
 if TYPE_CHECKING:
     from slipway.pipelines._records import PipelineExecution
@@ -268,15 +268,9 @@ class Pipeline:
 
 
 def _api(client: Any) -> PipelinesApi:
-    """The pipelines service of ``client``, or of the process's default client.
-
-    The default client belongs to the SDK face (``slipway.get_client``), which is built on this
-    package; it is looked up when a pipeline is run, never when this module is imported.
-    """
+    """The pipelines service of ``client``, or of the process's default client (``slipway.get_client()``)."""
     if client is None:
-        import slipway  # the face that owns the default client: resolved at call time by design
-
-        client = slipway.get_client()
+        client = default_client()
     pipelines: PipelinesApi = client.pipelines
     return pipelines
 
