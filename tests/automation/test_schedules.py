@@ -11,7 +11,7 @@ from _automation import make_backend
 from _webhook import Hook
 
 from slipway._backend import Backend
-from slipway.automation import MissedRuns, RunStatus, Webhook
+from slipway.automation import MissedRuns, RunMonitor, RunStatus, Webhook
 from slipway.errors import AlreadyExists, InvalidInput, NotFound
 
 T0 = dt.datetime(2026, 3, 1, 1, 30, tzinfo=dt.UTC)  # the schedules below fire daily at 02:00
@@ -138,3 +138,11 @@ def test_two_dispatchers_on_one_postgres_run_each_rule_event_once(
     finally:
         for b in servers:
             b.close()
+
+
+def test_a_monitor_schedule_is_named_for_its_monitor_within_the_name_limit(backend: Backend) -> None:
+    """``slipway monitor create --schedule`` names the schedule by the domain's rule, not the CLI's."""
+    long_name = "m" * 100
+    made = backend.automation.create_schedule(RunMonitor(long_name).schedule_name, "0 * * * *", RunMonitor(long_name))
+    assert made.name == ("monitor-" + long_name)[:64] and len(made.name) == 64
+    assert RunMonitor("churn").schedule_name == "monitor-churn"

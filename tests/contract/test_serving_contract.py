@@ -16,6 +16,7 @@ import pytest
 from _serving_models import register, write_line
 
 from slipway import Client, Conflict, InvalidInput, NotFound
+from slipway.client import invoke_endpoint
 from slipway.client._serving import RemoteServing
 from slipway.serving import DeploymentStatus, EndpointStatus, ServingService, Strategy, VariantSpec
 
@@ -101,3 +102,14 @@ def test_server_answers_invocations(live_server, package: Path) -> None:
         missing = httpx.post(f"{live_server.url}/endpoints/{unique('e')}/invocations", json={"inputs": {"a": [1]}},
                              headers=live_server.headers)
         assert missing.status_code == 404
+
+
+def test_invoke_endpoint_answers_the_same_both_ways(client: Client, models: list[str]) -> None:
+    """``slipway endpoints invoke`` goes through invoke_endpoint: the server's inference route, or a host here."""
+    name = unique("e")
+    client.serving.create_endpoint(name, [{"model": models[0], "name": "only"}])
+    answer = invoke_endpoint(client, name, b'{"inputs": {"a": [1.0], "b": [2.0]}}', "application/json")
+    assert answer["predictions"] == pytest.approx([0.5])
+    assert answer["variant"] == "only" and answer["inference_id"]
+    with pytest.raises(NotFound):
+        invoke_endpoint(client, unique("e"), b'{"inputs": {"a": [1.0]}}', "application/json")

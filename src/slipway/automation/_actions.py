@@ -211,6 +211,12 @@ class RunMonitor(Action):
     def __post_init__(self) -> None:
         _need_text(self.monitor, "monitor")
 
+    @property
+    def schedule_name(self) -> str:
+        """The name of the schedule that runs this monitor and nothing else (``slipway monitor create
+        --schedule``): ``monitor-NAME``, cut to the 64 characters a schedule name may hold."""
+        return f"monitor-{self.monitor}"[:64]
+
     def run(self, services: Services, attempt: Attempt) -> dict[str, Any]:
         if attempt.first_started_at is not None:
             since = ms_to_datetime(attempt.first_started_at)

@@ -257,46 +257,7 @@ def invoke_command(
     path = Path(data[1:]) if data.startswith("@") else None
     body = path.read_bytes() if path is not None else data.encode()
     content_type = "text/csv" if path is not None and path.suffix.lower() == ".csv" else "application/json"
-    headers = {"content-type": content_type, **({"x-slipway-variant": variant} if variant else {})}
-    settings = load_settings()
-    if settings.server_url:
-        answer = _invoke_remote(settings.server_url, settings.token, name, body, headers)
-    else:
-        answer = _invoke_here(name, body, headers)
-    _output.print_json(answer)
+    from slipway.client import invoke_endpoint  # brings serving (model flavors): import when the command runs
 
-
-def _invoke_remote(url: str, token: str | None, name: str, body: bytes, headers: dict[str, str]) -> Any:
-    import httpx
-
-    from slipway.errors import error_from_dict
-    from slipway.serving import check_endpoint_name
-
-    auth = {"authorization": f"Bearer {token}"} if token else {}
-    resp = httpx.post(
-        f"{url.rstrip('/')}/endpoints/{check_endpoint_name(name)}/invocations",
-        content=body,
-        headers={**headers, **auth},
-        timeout=60,
-    )
-    if resp.status_code >= 400:
-        raise error_from_dict(resp.json(), resp.status_code)
-    return {
-        **resp.json(),
-        "inference_id": resp.headers.get("x-slipway-inference-id"),
-        "variant": resp.headers.get("x-slipway-variant"),
-    }
-
-
-def _invoke_here(name: str, body: bytes, headers: dict[str, str]) -> Any:
-    from slipway._backend import Backend
-    from slipway.serving import ServingHost
-
-    backend = Backend(load_settings())
-    host = ServingHost(backend.serving, backend.registry, backend.artifacts, poll_seconds=3600)
-    try:
-        answer = host.start(name).invoke(body, headers["content-type"], headers)
-    finally:
-        host.close()
-        backend.close()
-    return {"predictions": answer.predictions, "inference_id": answer.inference_id, "variant": answer.variant}
+    with Client(load_settings()) as client:
+        _output.print_json(invoke_endpoint(client, name, body, content_type, variant=variant))

@@ -63,7 +63,7 @@ def baseline_command(data: DataArg, output: OutputOpt, format: FormatOpt = None)
 
     Edit constraints.json to tighten or loosen a rule, then check new data with `slipway monitor check`.
     """
-    from slipway.monitoring import compute_baseline
+    from slipway.monitoring import compute_baseline  # brings pandas and pyarrow: import when run
 
     baseline = compute_baseline(data, format=format)
     folder = baseline.write(output)
@@ -84,7 +84,7 @@ def check_command(
 
     Violations are findings, not failures: the exit code is 0 whenever the check ran.
     """
-    from slipway.monitoring import Baseline, check_data, write_report
+    from slipway.monitoring import Baseline, check_data, write_report  # brings pandas: import when run
 
     result = check_data(data, Baseline.read(baseline), format=format)
     folder = write_report(result, output)
@@ -148,10 +148,10 @@ def create_command(
     """Create a monitor: data quality against a baseline, model quality (--problem-type) against bounds, or
     bias or feature-attribution drift (--kind bias|attribution) against a clarify report."""
     if schedule is not None:
-        from slipway.automation import check_cron
+        from slipway.automation import check_cron  # automation sits on every domain: import when asked
 
         check_cron(schedule)  # refused before anything is created
-    from slipway.monitoring import Baseline, MonitorKind
+    from slipway.monitoring import Baseline, MonitorKind  # brings pandas: import when run
 
     with open_monitoring() as service:
         if kind is not None:
@@ -169,20 +169,20 @@ def create_command(
             elif baseline is not None and Path(baseline).is_dir():
                 ref = service.create_baseline(name, Baseline.read(baseline)).ref
             made = service.create_monitor(name, baseline=ref, endpoint=endpoint, rules=rule or [])
-    if schedule is not None:
-        _schedule_monitor(made.name, schedule)
+    scheduled = _schedule_monitor(made.name, schedule) if schedule is not None else None
     _output.emit(as_json, lambda: made.model_dump(mode="json"),
                  lambda: f"Monitor [bold]{_output.plain(made.name)}[/bold] created ({made.kind}"
                          + (f", baseline {made.baseline})" if made.baseline else ")")
-                         + (f", run at '{schedule}' UTC by schedule monitor-{made.name}" if schedule else ""))
+                         + (f", run at '{schedule}' UTC by schedule {scheduled}" if scheduled else ""))
 
 
-def _schedule_monitor(name: str, cron: str) -> None:
-    """The schedule that runs monitor ``name`` (see ``slipway schedules``)."""
-    from slipway.automation import RunMonitor
+def _schedule_monitor(name: str, cron: str) -> str:
+    """Create the schedule that runs monitor ``name`` (see ``slipway schedules``); return its name."""
+    from slipway.automation import RunMonitor  # automation sits on every domain: import when asked
 
+    action = RunMonitor(name)
     with Client(load_settings()) as client:
-        client.automation.create_schedule(f"monitor-{name}"[:64], cron, RunMonitor(name))
+        return client.automation.create_schedule(action.schedule_name, cron, action).name
 
 
 def _bound(item: str, option: str) -> tuple[str, float]:

@@ -47,6 +47,17 @@ class HttpSession:
             return None
         return resp.json()
 
+    def post_raw(self, path: str, body: bytes, headers: dict[str, str]) -> tuple[Any, httpx.Headers]:
+        """POST ``body`` to ``path`` below the server's root (not the REST API's prefix): the
+        inference route. Returns the decoded JSON answer and the response headers."""
+        try:
+            resp = self._client.post(self.base_url + path, content=body, headers=headers)
+        except httpx.TransportError as exc:
+            raise ServiceUnavailable(f"cannot reach the Slipway server at {self.base_url}: {exc}") from None
+        if resp.status_code >= 400:
+            raise _error(resp, self._has_token)
+        return resp.json(), resp.headers
+
     def stream(self, path: str, params: dict[str, Any] | None = None) -> Iterator[bytes]:
         """Download a body in chunks, never holding it whole in memory."""
         try:

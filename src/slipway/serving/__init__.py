@@ -10,8 +10,8 @@ Example:
     >>> serving.update_endpoint("abalone", [{"model": "abalone/4"}], strategy={"kind": "canary", "share": 0.1})
 """
 
-from slipway.serving._app import ServingHost, create_inference_app, mount_inference
-from slipway.serving._metrics import TrafficHistory, TrafficPoint
+from slipway.serving._app import INFERENCE_ID_HEADER, ServingHost, create_inference_app, mount_inference
+from slipway.serving._metrics import SharedMetrics, TrafficHistory, TrafficPoint
 from slipway.serving._records import (
     Alarms,
     CaptureConfig,
@@ -31,8 +31,7 @@ from slipway.serving._service import ServingService, check_endpoint_name
 from slipway.serving._transform import batch_transform
 
 __all__ = [
-    "REQUEST_KEY_HEADER",
-    "VARIANT_HEADER",
+    "INFERENCE_ID_HEADER",
     "Alarms",
     "CaptureConfig",
     "Deployment",
@@ -42,11 +41,14 @@ __all__ = [
     "EndpointStatus",
     "GroundTruth",
     "ModelFailed",
+    "REQUEST_KEY_HEADER",
     "ServingHost",
     "ServingService",
+    "SharedMetrics",
     "Strategy",
     "TrafficHistory",
     "TrafficPoint",
+    "VARIANT_HEADER",
     "Variant",
     "VariantShare",
     "VariantSpec",
