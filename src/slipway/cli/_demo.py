@@ -8,8 +8,10 @@ import typer
 from rich.markup import escape
 from sqlalchemy.engine import make_url
 
+from slipway._backend import Backend
 from slipway._config import load_settings
 from slipway.cli import _output
+from slipway.cli._server import server
 from slipway.errors import InvalidInput
 
 if TYPE_CHECKING:
@@ -43,7 +45,6 @@ def demo(
             field="SLIPWAY_SERVER_URL",
         )
     # Imported here: the demo brings pandas, the pipelines and serving, which no other command should pay for.
-    from slipway._backend import Backend
     from slipway.demo import run_loop_demo
 
     console = _output.stdout()
@@ -71,8 +72,6 @@ def demo(
         highlight=False,
     )
     if serve:
-        from slipway.cli._server import server
-
         server(port=port, no_auth=True)
 
 

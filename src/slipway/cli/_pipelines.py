@@ -443,7 +443,7 @@ def register_command(
 
     Example: `slipway pipelines register examples.abalone.pipeline:pipeline`.
     """
-    from slipway.pipelines import Pipeline
+    from slipway.pipelines import Pipeline  # the pipelines domain loads only for pipeline commands
 
     pipeline = Pipeline.load(spec)
     with open_pipelines() as pipelines:
@@ -507,7 +507,7 @@ def export_command(
     then upload abalone.yaml to Kubeflow Pipelines. What the format cannot express (a Wait step,
     retrying only some errors, ...) is refused, naming the step. See docs/kubeflow.md.
     """
-    from slipway.pipelines import kfp_pipeline_spec
+    from slipway.pipelines import kfp_pipeline_spec  # the pipelines domain loads only for pipeline commands
 
     name, version = parse_ref(pipeline)
     with open_pipelines() as pipelines:
@@ -567,7 +567,7 @@ def run_step_command(
     Tracking and the registry are those of the environment (SLIPWAY_SERVER_URL and SLIPWAY_TOKEN,
     or SLIPWAY_HOME). A failing step prints its traceback and exits 1.
     """
-    from slipway.pipelines import run_exported_step
+    from slipway.pipelines import run_exported_step  # the pipelines domain loads only for pipeline commands
 
     document = json.loads(Path(spec[1:]).read_text(encoding="utf-8") if spec.startswith("@") else spec)
     with contextlib.ExitStack() as stack:

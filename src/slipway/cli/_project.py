@@ -48,7 +48,7 @@ def init_command(
     ] = None,
 ) -> None:
     """Create a project from a template; its README says what to run next."""
-    from slipway.projects import init_project
+    from slipway.projects import init_project  # only `slipway project init` needs the templates
 
     folder = init_project(name, template, directory)
     _output.say(

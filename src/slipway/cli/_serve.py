@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 from rich.markup import escape
 
+from slipway._backend import Backend
 from slipway._config import Settings, load_settings
 from slipway.cli import _output
 from slipway.cli._server import LogLevel, _is_loopback
@@ -29,7 +30,6 @@ from slipway.cli._server import LogLevel, _is_loopback
 if TYPE_CHECKING:
     from starlette.types import ASGIApp
 
-    from slipway._backend import Backend
 
 # What the parent hands its worker processes, which rebuild the app from the environment.
 _OPTIONS_ENV = "SLIPWAY_SERVE_OPTIONS"
@@ -70,7 +70,6 @@ def serve(
     # Imported here: uvicorn, Starlette and the model flavors slow every other command's start-up.
     import uvicorn
 
-    from slipway._backend import Backend
     from slipway.serving import ServingHost, create_inference_app
 
     settings = load_settings()
@@ -123,7 +122,7 @@ def _run_workers(
     settings: Settings, options: dict[str, object], count: int, *, host: str, port: int, log_level: str
 ) -> None:
     """Run ``count`` uvicorn worker processes of :func:`worker_app` until stopped (blocks)."""
-    from slipway.server._workers import run_workers
+    from slipway.server import run_workers  # brings FastAPI: import when serving
 
     shared = Path(tempfile.mkdtemp(prefix="slipway-serve-metrics-"))
     os.environ.update({var: str(getattr(settings, name)) for var, name in _SETTINGS_ENV.items()})
@@ -136,9 +135,7 @@ def _run_workers(
 
 def worker_app() -> ASGIApp:
     """App factory of one worker process of ``slipway serve --workers N`` (uvicorn calls it)."""
-    from slipway._backend import Backend
-    from slipway.serving import ServingHost, create_inference_app
-    from slipway.serving._metrics import SharedMetrics
+    from slipway.serving import ServingHost, SharedMetrics, create_inference_app
 
     options = json.loads(os.environ[_OPTIONS_ENV])
     backend: Backend = Backend(load_settings())

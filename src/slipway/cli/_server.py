@@ -100,6 +100,6 @@ def server(
     _output.say(f"Serving {escape(store)} on [bold]http://{escape(host)}:{port}[/bold] "
                 "(Ctrl-C to stop)")
     # Imported here, not at the top: FastAPI and uvicorn add ~0.4 s to every other command's start-up.
-    from slipway.server import serve
+    from slipway.server import serve  # brings FastAPI and every domain: import when serving
 
     serve(settings, host=host, port=port, workers=workers, log_level=log_level.value, auth=not no_auth)

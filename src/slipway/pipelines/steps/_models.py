@@ -111,7 +111,7 @@ class RegisterModelStep(Step):
         )
 
     def run(self, ctx: WorkContext) -> StepOutcome:
-        from slipway.registry import ApprovalStatus
+        from slipway.registry import ApprovalStatus  # registry brings pandas: a worker imports it on first use
 
         args = ctx.args
         folder = ctx.localize(args["model"], "model")
@@ -217,7 +217,7 @@ class CreateModelStep(Step):
         )
 
     def run(self, ctx: WorkContext) -> StepOutcome:
-        from slipway.models import load_model, save_model
+        from slipway.models import load_model, save_model  # brings pandas: a worker imports it on first use
 
         local = ctx.localize(ctx.args)
         loaded = load_model(local["model"], trusted=self.trusted)
@@ -322,7 +322,7 @@ class TransformStep(Step):
         import pyarrow as pa
         import pyarrow.parquet as pq
 
-        from slipway.models import load_model
+        from slipway.models import load_model  # brings pandas: a worker imports it on first use
 
         local = ctx.localize(ctx.args)
         model = load_model(local["model"], trusted=self.trusted)
@@ -361,6 +361,6 @@ def _column(predicted: Any) -> Iterator[Any]:
 
 def read_batches(path: Path, batch_size: int) -> Iterator[Any]:
     """DataFrames of at most ``batch_size`` rows from a CSV, Parquet or JSON-lines file, or a folder of them."""
-    from slipway.datasets import read_frames
+    from slipway.datasets import read_frames  # brings pyarrow: a worker imports it on first use
 
     return read_frames(path, batch_size)

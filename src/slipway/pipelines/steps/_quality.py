@@ -87,7 +87,7 @@ class QualityCheckStep(Step):
         )
 
     def run(self, ctx: WorkContext) -> StepOutcome:
-        from slipway.monitoring import check_data, write_report
+        from slipway.monitoring import check_data, write_report  # brings pandas: import on first use
 
         name, version = VersionRef.parse(ctx.args["baseline"], f"steps.{self.name}.baseline")
         monitoring = ctx.services.monitoring
