@@ -20,8 +20,8 @@ from typing import Any
 from airflow.sdk import BaseHook
 from airflow.sdk.exceptions import AirflowException
 
-from slipway import Client
 from slipway.airflow import CONNECTION_TYPE
+from slipway.client import Client
 from slipway.errors import SlipwayError
 from slipway.pipelines import Parameter, PipelineExecution
 
