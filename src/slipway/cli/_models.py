@@ -26,7 +26,7 @@ from slipway.cli._output import JsonFlag
 from slipway.client import Client
 
 if TYPE_CHECKING:
-    from slipway.client._protocols import RegistryApi as Registry
+    from slipway.client import RegistryApi as Registry
     from slipway.registry import AliasChange, MetricValue, ModelGroup, ModelVersion, StatusChange
 
 models_app = typer.Typer(

@@ -25,7 +25,7 @@ from slipway.client import RemoteTracking
 from slipway.store.artifacts import ArtifactInfo, normalize_path
 
 if TYPE_CHECKING:
-    from slipway.client._protocols import TrackingApi as Tracking
+    from slipway.client import TrackingApi as Tracking
 
 runs_app = typer.Typer(
     help="Runs: one training or evaluation each, with the params, metrics, tags and files it recorded.",

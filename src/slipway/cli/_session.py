@@ -21,7 +21,7 @@ from slipway.errors import InvalidInput, NotFound
 from slipway.tracking import Experiment
 
 if TYPE_CHECKING:
-    from slipway.client._protocols import TrackingApi as Tracking
+    from slipway.client import TrackingApi as Tracking
 
 
 @contextlib.contextmanager

@@ -1,5 +1,6 @@
 """The SDK client, embedded or remote."""
 
+import importlib
 from typing import TYPE_CHECKING
 
 from slipway.client._client import Client
@@ -7,14 +8,19 @@ from slipway.client._tracking import RemoteTracking
 
 if TYPE_CHECKING:
     from slipway.client._invoke import invoke_endpoint
+    from slipway.client._protocols import RegistryApi, TrackingApi
 
-__all__ = ["Client", "RemoteTracking", "invoke_endpoint"]
+__all__ = ["Client", "RegistryApi", "RemoteTracking", "TrackingApi", "invoke_endpoint"]
+
+# Loaded on first use: serving brings the model flavors; the Protocols bring every domain's records.
+_LAZY = {
+    "invoke_endpoint": "slipway.client._invoke",
+    "RegistryApi": "slipway.client._protocols",
+    "TrackingApi": "slipway.client._protocols",
+}
 
 
 def __getattr__(name: str) -> object:
-    # Serving brings the model flavors and Starlette: load it only when an endpoint is invoked.
-    if name == "invoke_endpoint":
-        from slipway.client._invoke import invoke_endpoint
-
-        return invoke_endpoint
+    if name in _LAZY:
+        return getattr(importlib.import_module(_LAZY[name]), name)
     raise AttributeError(f"module 'slipway.client' has no attribute {name!r}")

@@ -25,27 +25,30 @@ from slipway.datasets._sources import DataSource
 from slipway.events import AuditCheck, AuditEntry
 from slipway.lineage import LineageGraph
 from slipway.models import LoadedModel, ModelCard
-from slipway.registry._queries import MAX_SEARCH_RESULTS
-from slipway.registry._records import AliasChange, ModelGroup, ModelVersion, StatusChange, VersionComparison
-from slipway.registry._validation import (
+from slipway.registry import (
+    MAX_SEARCH_RESULTS,
+    AliasChange,
     AliasPath,
     GroupName,
     GroupPath,
     Metadata,
     MetricInput,
     Metrics,
+    ModelGroup,
+    ModelVersion,
     NewGroupName,
+    StatusChange,
     StatusName,
     Tags,
+    VersionComparison,
 )
 from slipway.security._records import Identity, NewToken, Token, User
 from slipway.security._service import MAX_AUDIT_LIMIT, Lifetime, Roles
 from slipway.serving._records import Alarms, CaptureConfig, Deployment, Endpoint, GroundTruth, Strategy
 from slipway.serving._service import Count, EndpointName, InferenceIds, Settings, Variants
 from slipway.store.artifacts import ArtifactInfo
-from slipway.tracking import MaxResults, RunIds
+from slipway.tracking import Experiment, MaxResults, Metric, Run, RunComparison, RunIds, RunPage, RunStatus
 from slipway.tracking import validation as v
-from slipway.tracking._records import Experiment, Metric, Run, RunComparison, RunPage, RunStatus
 from slipway.tracking.validation import Key, MetricPoints, Name, ParamMap, Status, TagMap, Text, Time
 
 

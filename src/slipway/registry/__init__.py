@@ -23,23 +23,42 @@ from slipway.registry._records import (
     VersionComparison,
 )
 from slipway.registry._service import RegistryService
-from slipway.registry._validation import MetricInput, dump_metadata
+from slipway.registry._validation import (
+    AliasPath,
+    GroupName,
+    GroupPath,
+    Metadata,
+    MetricInput,
+    Metrics,
+    NewGroupName,
+    StatusName,
+    Tags,
+    dump_metadata,
+)
 
 __all__ = [
     "APPROVER_ROLES",
     "AliasChange",
+    "AliasPath",
     "ApprovalPolicy",
     "ApprovalStatus",
+    "GroupName",
+    "GroupPath",
     "MAX_SEARCH_RESULTS",
+    "Metadata",
     "MetricInput",
     "MetricValue",
+    "Metrics",
     "ModelGroup",
     "ModelUri",
     "ModelVersion",
+    "NewGroupName",
     "RegistryReader",
     "RegistryService",
     "Selector",
     "StatusChange",
+    "StatusName",
+    "Tags",
     "VersionComparison",
     "dump_metadata",
     "evaluate_with_uncertainty",

@@ -40,7 +40,7 @@ from slipway._operations import (
     wire_form,
 )
 from slipway._redact import check_reveal, redact_record
-from slipway.security._permissions import PERMISSION_ATTRIBUTE
+from slipway.security import PERMISSION_ATTRIBUTE
 
 CHUNK = 1 << 20  # bytes per read when streaming a file out
 JSON_BODY_LIMIT = 64 << 20  # a JSON body is parsed in memory; a full metrics batch is well under 20 MiB
