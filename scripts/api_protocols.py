@@ -119,7 +119,24 @@ def _imports(module: ModuleType, names: set[str]) -> dict[str, str]:
     for name in names - set(found):
         if hasattr(module, name) and name not in dir(__builtins__):
             found[name] = f"from {module.__name__} import {name}"
-    return found
+    return {name: _public(statement) for name, statement in found.items()}
+
+
+def _public(statement: str) -> str:
+    """``from slipway.d._x import n`` as ``from slipway.d import n`` when the package exports ``n``:
+    the client imports no other package's private module (the import contracts in pyproject.toml)."""
+    if not statement.startswith("from slipway."):
+        return statement
+    module, _, imported = statement.removeprefix("from ").partition(" import ")
+    name = imported.split(" as ")[0]
+    parts = module.split(".")
+    private = next((i for i, part in enumerate(parts) if part.startswith("_")), None)
+    if private is None or private < 2:  # public already, or a base module private to slipway itself
+        return statement
+    package = importlib.import_module(".".join(parts[:private]))
+    if name in getattr(package, "__all__", ()):
+        return f"from {package.__name__} import {imported}"
+    return statement
 
 
 def render() -> str:
@@ -152,7 +169,10 @@ def _import_block(statements: set[str]) -> str:
             module, _, name = statement.removeprefix("from ").partition(" import ")
             names.setdefault(module, set()).add(name)
     lines = [(m.split()[0].split(".")[0], f"import {m}") for m in (s.removeprefix("import ") for s in plain)]
-    lines += [(m.split(".")[0], _from_line(m, sorted(n, key=_name_key))) for m, n in names.items()]
+    for module, imported in names.items():  # an aliased name keeps a line of its own, after the others
+        plain_names = sorted((n for n in imported if " as " not in n), key=_name_key)
+        lines += [(module.split(".")[0], _from_line(module, plain_names))] if plain_names else []
+        lines += [(module.split(".")[0], f"from {module} import {n}") for n in sorted(imported) if " as " in n]
     sections = ([], [], [])  # the standard library's, third parties', ours
     for top, line in lines:
         sections[0 if top in sys.stdlib_module_names else 2 if top == "slipway" else 1].append(line)

@@ -42,9 +42,9 @@ from slipway.registry import (
     Tags,
     VersionComparison,
 )
-from slipway.security._records import Identity, NewToken, Token, User
+from slipway.security import Identity, NewToken, Token, User
 from slipway.security._service import MAX_AUDIT_LIMIT, Lifetime, Roles
-from slipway.serving._records import Alarms, CaptureConfig, Deployment, Endpoint, GroundTruth, Strategy
+from slipway.serving import Alarms, CaptureConfig, Deployment, Endpoint, GroundTruth, Strategy
 from slipway.serving._service import Count, EndpointName, InferenceIds, Settings, Variants
 from slipway.store.artifacts import ArtifactInfo
 from slipway.tracking import Experiment, MaxResults, Metric, Run, RunComparison, RunIds, RunPage, RunStatus
