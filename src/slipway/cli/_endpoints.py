@@ -24,7 +24,7 @@ from slipway.cli._output import JsonFlag
 from slipway.client import Client
 
 if TYPE_CHECKING:
-    from slipway.client._protocols import ServingApi
+    from slipway.client import ServingApi
     from slipway.serving import Deployment, Endpoint
 
 endpoints_app = typer.Typer(

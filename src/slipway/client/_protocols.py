@@ -44,8 +44,19 @@ from slipway.registry import (
 )
 from slipway.security import Identity, NewToken, Token, User
 from slipway.security._service import MAX_AUDIT_LIMIT, Lifetime, Roles
-from slipway.serving import Alarms, CaptureConfig, Deployment, Endpoint, GroundTruth, Strategy
-from slipway.serving._service import Count, EndpointName, InferenceIds, Settings, Variants
+from slipway.serving import (
+    Alarms,
+    CaptureConfig,
+    Count,
+    Deployment,
+    Endpoint,
+    EndpointName,
+    GroundTruth,
+    InferenceIds,
+    Settings,
+    Strategy,
+    Variants,
+)
 from slipway.store.artifacts import ArtifactInfo
 from slipway.tracking import Experiment, MaxResults, Metric, Run, RunComparison, RunIds, RunPage, RunStatus
 from slipway.tracking import validation as v

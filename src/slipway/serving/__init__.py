@@ -27,23 +27,35 @@ from slipway.serving._records import (
 )
 from slipway.serving._routing import VARIANT_HEADER, VariantShare, traffic_split
 from slipway.serving._runtime import REQUEST_KEY_HEADER, EndpointRuntime, ModelFailed
-from slipway.serving._service import ServingService, check_endpoint_name
+from slipway.serving._service import (
+    Count,
+    EndpointName,
+    InferenceIds,
+    ServingService,
+    Settings,
+    Variants,
+    check_endpoint_name,
+)
 from slipway.serving._transform import batch_transform
 
 __all__ = [
-    "INFERENCE_ID_HEADER",
     "Alarms",
     "CaptureConfig",
+    "Count",
     "Deployment",
     "DeploymentStatus",
     "Endpoint",
+    "EndpointName",
     "EndpointRuntime",
     "EndpointStatus",
     "GroundTruth",
+    "INFERENCE_ID_HEADER",
+    "InferenceIds",
     "ModelFailed",
     "REQUEST_KEY_HEADER",
     "ServingHost",
     "ServingService",
+    "Settings",
     "SharedMetrics",
     "Strategy",
     "TrafficHistory",
@@ -52,6 +64,7 @@ __all__ = [
     "Variant",
     "VariantShare",
     "VariantSpec",
+    "Variants",
     "WindowStats",
     "batch_transform",
     "check_endpoint_name",
