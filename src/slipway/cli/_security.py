@@ -26,7 +26,7 @@ from slipway.cli._output import JsonFlag
 from slipway.client import Client
 
 if TYPE_CHECKING:
-    from slipway.client._protocols import SecurityApi
+    from slipway.client import SecurityApi
     from slipway.events import AuditEntry
     from slipway.security import Token, User
 

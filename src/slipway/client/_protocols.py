@@ -42,8 +42,7 @@ from slipway.registry import (
     Tags,
     VersionComparison,
 )
-from slipway.security import Identity, NewToken, Token, User
-from slipway.security._service import MAX_AUDIT_LIMIT, Lifetime, Roles
+from slipway.security import MAX_AUDIT_LIMIT, Identity, Lifetime, NewToken, Roles, Token, User
 from slipway.serving import (
     Alarms,
     CaptureConfig,

@@ -16,16 +16,26 @@ from slipway.security._permissions import (
     requires,
 )
 from slipway.security._records import Identity, NewToken, Token, User
-from slipway.security._service import MAX_TOKEN_LIFETIME, SecurityService, SessionPolicy
+from slipway.security._service import (
+    MAX_AUDIT_LIMIT,
+    MAX_TOKEN_LIFETIME,
+    Lifetime,
+    Roles,
+    SecurityService,
+    SessionPolicy,
+)
 from slipway.security._tokens import authenticate, current_user
 
 __all__ = [
-    "MAX_TOKEN_LIFETIME",
-    "PERMISSION_ATTRIBUTE",
-    "ROLE_PERMISSIONS",
     "Identity",
+    "Lifetime",
+    "MAX_AUDIT_LIMIT",
+    "MAX_TOKEN_LIFETIME",
     "NewToken",
+    "PERMISSION_ATTRIBUTE",
     "Permission",
+    "ROLE_PERMISSIONS",
+    "Roles",
     "SecurityService",
     "SessionPolicy",
     "Token",
