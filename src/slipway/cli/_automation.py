@@ -27,7 +27,7 @@ from slipway.errors import InvalidInput
 
 if TYPE_CHECKING:
     from slipway.automation import ActionRun, GcReport, Hook, Rule, Schedule
-    from slipway.client._protocols import AutomationApi as Automation
+    from slipway.client import AutomationApi as Automation
 
 _ACTION_HELP = ("What to run: start_pipeline, deploy, move_alias, webhook, run_monitor or collect_garbage; "
                 "its fields with --set.")

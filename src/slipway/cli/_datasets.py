@@ -24,7 +24,7 @@ from slipway.cli._session import parse_key_values, parse_ref
 from slipway.client import Client
 
 if TYPE_CHECKING:
-    from slipway.client._protocols import DatasetsApi as Datasets
+    from slipway.client import DatasetsApi as Datasets
     from slipway.datasets import DatasetDiff, DatasetVersion
     from slipway.lineage import LineageGraph
 

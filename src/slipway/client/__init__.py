@@ -8,13 +8,32 @@ from slipway.client._tracking import RemoteTracking
 
 if TYPE_CHECKING:
     from slipway.client._invoke import invoke_endpoint
-    from slipway.client._protocols import RegistryApi, SecurityApi, ServingApi, TrackingApi
+    from slipway.client._protocols import (
+        AutomationApi,
+        DatasetsApi,
+        RegistryApi,
+        SecurityApi,
+        ServingApi,
+        TrackingApi,
+    )
 
-__all__ = ["Client", "RegistryApi", "RemoteTracking", "SecurityApi", "ServingApi", "TrackingApi", "invoke_endpoint"]
+__all__ = [
+    "AutomationApi",
+    "Client",
+    "DatasetsApi",
+    "RegistryApi",
+    "RemoteTracking",
+    "SecurityApi",
+    "ServingApi",
+    "TrackingApi",
+    "invoke_endpoint",
+]
 
 # Loaded on first use: serving brings the model flavors; the Protocols bring every domain's records.
 _LAZY = {
     "invoke_endpoint": "slipway.client._invoke",
+    "AutomationApi": "slipway.client._protocols",
+    "DatasetsApi": "slipway.client._protocols",
     "RegistryApi": "slipway.client._protocols",
     "SecurityApi": "slipway.client._protocols",
     "ServingApi": "slipway.client._protocols",

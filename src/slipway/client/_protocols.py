@@ -16,12 +16,30 @@ from pydantic import Field
 
 from slipway._operations import Wire
 from slipway._references import ModelUri
-from slipway.automation._cron import MissedRuns
-from slipway.automation._records import ActionRun, GcReport, Hook, RetentionPolicy, Rule, Schedule
-from slipway.automation._service import ActionSpec, Filters, Limit, Missed
-from slipway.datasets._records import Dataset, DatasetDiff, DatasetVersion, Registration
-from slipway.datasets._service import DatasetName, Node, ObjectRef, Statistics
-from slipway.datasets._sources import DataSource
+from slipway.automation import (
+    ActionRun,
+    ActionSpec,
+    Filters,
+    GcReport,
+    Hook,
+    Limit,
+    Missed,
+    MissedRuns,
+    RetentionPolicy,
+    Rule,
+    Schedule,
+)
+from slipway.datasets import (
+    Dataset,
+    DatasetDiff,
+    DatasetName,
+    DatasetVersion,
+    DataSource,
+    Node,
+    ObjectRef,
+    Registration,
+    Statistics,
+)
 from slipway.events import AuditCheck, AuditEntry
 from slipway.lineage import LineageGraph
 from slipway.models import LoadedModel, ModelCard

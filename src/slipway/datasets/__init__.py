@@ -23,28 +23,31 @@ from slipway.datasets._records import (
     Ref,
     Registration,
 )
-from slipway.datasets._service import DatasetService, ObjectRef
+from slipway.datasets._service import DatasetName, DatasetService, Node, ObjectRef, Statistics
 from slipway.datasets._sources import FORMATS, DataSource, SourcePolicy, open_source, read_frames
 
 __all__ = [
-    "FORMATS",
     "ColumnDiff",
-    "Materialized",
     "ColumnSchema",
     "DataSource",
     "Dataset",
     "DatasetDiff",
+    "DatasetName",
     "DatasetService",
     "DatasetVersion",
+    "FORMATS",
+    "Materialized",
+    "Node",
     "ObjectRef",
     "Ref",
     "Registration",
     "SourcePolicy",
+    "Statistics",
     "canonical_parquet",
+    "check_tags",
     "column_summary",
     "json_safe_row",
     "open_source",
     "read_frames",
-    "check_tags",
     "service_for",
 ]
