@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from slipway._references import VersionRef
-from slipway.errors import InvalidInput, SlipwayError
+from slipway.errors import SlipwayError
 from slipway.pipelines._context import StepOutcome, WorkContext
 from slipway.pipelines._expressions import decode, encode
 from slipway.pipelines.steps._base import Step
