@@ -30,3 +30,26 @@ def register(registry: RegistryService, package: Path, group: str = "line", *, a
     if approve:
         registry.approve(group, version.version)
     return f"{group}/{version.version}"
+
+
+def abalone_frame() -> pd.DataFrame:
+    """The bundled abalone data: sex as a string column, seven measurements, rings."""
+    from importlib import resources
+
+    with resources.files("slipway._data").joinpath("abalone.csv").open("rb") as handle:
+        return pd.read_csv(handle)
+
+
+def write_abalone(folder: Path) -> Path:
+    """Rings from sex (a string column, one-hot encoded inside the model) and the measurements."""
+    from sklearn.compose import make_column_transformer
+    from sklearn.linear_model import Ridge
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import OneHotEncoder, StandardScaler
+
+    frame = abalone_frame()
+    x, y = frame.drop(columns=["rings"]), frame["rings"]
+    numeric = [c for c in x.columns if c != "sex"]
+    encode = make_column_transformer((OneHotEncoder(handle_unknown="ignore"), ["sex"]), (StandardScaler(), numeric))
+    save_model(make_pipeline(encode, Ridge(alpha=1.0)).fit(x, y), folder, input_example=x.head(5))
+    return folder

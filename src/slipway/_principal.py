@@ -13,7 +13,7 @@ import getpass
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
-ROLES = ("viewer", "scientist", "approver", "admin")
+ROLES = ("viewer", "scientist", "approver", "admin", "invoker")
 
 
 @dataclass(frozen=True)

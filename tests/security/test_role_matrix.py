@@ -29,8 +29,8 @@ from slipway.server._guard import OPEN, RouteIndex
 
 __all__ = ["secured"]
 
-R, W, A, D, AUD, ADM = (Permission.READ, Permission.WRITE, Permission.APPROVE, Permission.DEPLOY_PRODUCTION,
-                        Permission.AUDIT, Permission.ADMIN)
+R, W, A, D, AUD, ADM, INV = (Permission.READ, Permission.WRITE, Permission.APPROVE, Permission.DEPLOY_PRODUCTION,
+                             Permission.AUDIT, Permission.ADMIN, Permission.INVOKE)
 SIGNED_IN = None  # any valid token, whatever its roles
 
 MATRIX: dict[tuple[str, str], Permission | None] = {
@@ -209,6 +209,21 @@ MATRIX: dict[tuple[str, str], Permission | None] = {
     ("GET", "/audit/verify"): AUD,
 }
 
+# The data plane mounted on the server (outside /api/v1): calling an endpoint needs invoke, which a
+# viewer lacks (an invocation runs the model, writes captured records and counts in a rollout's
+# alarms) and the invoker role holds alone. The endpoint named does not exist: allowed is a 404.
+DATA_PLANE: dict[tuple[str, str], Permission | None] = {
+    ("POST", "/endpoints/{name}/invocations"): INV,
+    ("GET", "/v2/models/{name}"): INV,
+    ("GET", "/v2/models/{name}/versions/{version}"): INV,
+    ("GET", "/v2/models/{name}/ready"): INV,
+    ("GET", "/v2/models/{name}/versions/{version}/ready"): INV,
+    ("POST", "/v2/models/{name}/infer"): INV,
+    ("POST", "/v2/models/{name}/versions/{version}/infer"): INV,
+    ("GET", "/metrics"): R,
+}
+DATA_PLANE_OPEN = {("GET", "/v2"), ("GET", "/v2/health/live"), ("GET", "/v2/health/ready"), ("GET", "/health")}
+
 # Routes that revoke the token they are called with: the shared tokens of the roles must survive them.
 _SPENDS_THE_TOKEN = {("POST", "/logout")}
 # Values that make a request reach the permission check rather than stop at validation.
@@ -336,3 +351,32 @@ def test_declarations_never_refuse_a_role_the_matrix_allows(secured: SecuredApp)
         wrong += [f"{method} {path}: {role}" for role in ROLES
                   if _grants(needed, role) and not _grants(permission, role)]
     assert not wrong
+
+
+def test_data_plane_routes_are_in_the_table(secured: SecuredApp) -> None:
+    declared = RouteIndex().policies(secured.http.app.routes)  # type: ignore[attr-defined]
+    found = {(method, policy.path) for methods, policy in declared for method in methods - {"HEAD"}
+             if policy.path.startswith("/v2") or policy.path.endswith("/invocations") or policy.path == "/metrics"}
+    assert found == set(DATA_PLANE) | (DATA_PLANE_OPEN - {("GET", "/health")})
+
+
+@pytest.mark.parametrize("route", sorted(DATA_PLANE), ids=lambda r: f"{r[0]} {r[1]}")
+def test_data_plane_obeys_the_matrix(secured: SecuredApp, route: tuple[str, str]) -> None:
+    method, path = route
+    url = path.replace("{name}", "nothing-here").replace("{version}", "v")
+    needed = DATA_PLANE[route]
+    wrong = []
+    for role in ROLES:
+        answer = secured.http.request(method, url, json={"inputs": []} if method == "POST" else None,
+                                      headers=secured.auth(role))
+        allowed = needed is None or needed in ROLE_PERMISSIONS[role]
+        if allowed and answer.status_code in (401, 403):
+            wrong.append(f"{role}: refused with {answer.status_code} {answer.text[:200]}")
+        if not allowed and answer.status_code != 403:
+            wrong.append(f"{role}: expected 403, got {answer.status_code} {answer.text[:200]}")
+    assert not wrong, "\n".join(wrong)
+
+
+@pytest.mark.parametrize("route", sorted(DATA_PLANE_OPEN), ids=lambda r: f"{r[0]} {r[1]}")
+def test_data_plane_probes_need_no_token(secured: SecuredApp, route: tuple[str, str]) -> None:
+    assert secured.http.request(*route).status_code == 200

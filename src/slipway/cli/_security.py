@@ -32,7 +32,8 @@ if TYPE_CHECKING:
 
 users_app = typer.Typer(
     help="Users of a Slipway server and their roles: viewer (read), scientist (run, log, register, non-production "
-    "endpoints), approver (approve versions, move prod, deploy to production), admin (users, everything).",
+    "endpoints, call endpoints), approver (approve versions, move prod, deploy to production, call endpoints), admin "
+    "(users, everything), invoker (call endpoints only: an application's token).",
     short_help="Create, list and disable users.",
     no_args_is_help=True,
 )
@@ -99,7 +100,7 @@ def _users_table(found: list[User]) -> RenderableType:
 def users_create(
     name: UserArg,
     role: Annotated[list[str], typer.Option("--role", "-r", help="A role to give (repeat for several): viewer, "
-                                            "scientist, approver or admin.", show_default=False)],
+                                            "scientist, approver, admin or invoker.", show_default=False)],
     as_json: JsonFlag = False,
 ) -> None:
     """Create a user, e.g. `slipway users create alice --role admin`; then `slipway tokens create --user alice`."""

@@ -3,16 +3,23 @@
 Permissions are coarse on purpose: a user understands "viewers read, scientists change, approvers
 approve and deploy to production, admins manage users", and a handful of names is easy to audit.
 
-=================  ======  =========  ========  =====
-permission         viewer  scientist  approver  admin
-=================  ======  =========  ========  =====
-read               yes     yes        yes       yes
-write              .       yes        .         yes
-approve            .       .          yes       yes
-deploy_production  .       .          yes       yes
-audit              .       .          yes       yes
-admin              .       .          .         yes
-=================  ======  =========  ========  =====
+=================  ======  =========  ========  =====  =======
+permission         viewer  scientist  approver  admin  invoker
+=================  ======  =========  ========  =====  =======
+read               yes     yes        yes       yes    .
+write              .       yes        .         yes    .
+approve            .       .          yes       yes    .
+deploy_production  .       .          yes       yes    .
+audit              .       .          yes       yes    .
+admin              .       .          .         yes    .
+invoke             .       yes        yes       yes    yes
+=================  ======  =========  ========  =====  =======
+
+``invoke`` is calling a served endpoint (its inference routes, on ``slipway server`` and on a
+``slipway serve`` that checks tokens). A viewer does not hold it: an invocation is no read, it runs
+the model, writes captured records and counts in a rollout's alarms. Scientists (who test what they
+deploy), approvers (who check a production rollout) and admins do; ``invoker`` holds nothing else,
+for the token of an application that only calls endpoints.
 
 A user holds one or more roles; their permissions are the union. Embedded mode trusts the local
 user with every role, so these checks only ever refuse in server mode (see
@@ -39,13 +46,17 @@ class Permission(StrEnum):
     DEPLOY_PRODUCTION = "deploy_production"  # create, change or remove production endpoints
     AUDIT = "audit"  # read and verify the audit trail
     ADMIN = "admin"  # users, other people's tokens, forcing unapproved versions, revealing secrets
+    INVOKE = "invoke"  # call served endpoints (the data plane)
 
 
 ROLE_PERMISSIONS: dict[str, frozenset[Permission]] = {
     "viewer": frozenset({Permission.READ}),
-    "scientist": frozenset({Permission.READ, Permission.WRITE}),
-    "approver": frozenset({Permission.READ, Permission.APPROVE, Permission.DEPLOY_PRODUCTION, Permission.AUDIT}),
+    "scientist": frozenset({Permission.READ, Permission.WRITE, Permission.INVOKE}),
+    "approver": frozenset(
+        {Permission.READ, Permission.APPROVE, Permission.DEPLOY_PRODUCTION, Permission.AUDIT, Permission.INVOKE}
+    ),
     "admin": frozenset(Permission),
+    "invoker": frozenset({Permission.INVOKE}),
 }
 assert set(ROLE_PERMISSIONS) == set(ROLES), "every role of slipway._principal has its permissions here"
 

@@ -144,11 +144,11 @@ class SecurityService:
     @api.post("/users", status=201)
     @requires(Permission.ADMIN)
     def create_user(self, name: str, roles: Roles) -> User:
-        """Create a user holding ``roles`` (viewer, scientist, approver, admin).
+        """Create a user holding ``roles`` (viewer, scientist, approver, admin, invoker).
 
         Args:
             name: 1 to 64 letters, digits, _ . @ -
-            roles: any of viewer, scientist, approver, admin
+            roles: any of viewer, scientist, approver, admin, invoker
 
         Raises:
             InvalidInput: for a bad name or an unknown role.

@@ -34,7 +34,9 @@ ANONYMOUS = "anonymous"
 TOKEN_COOKIE = "slipway_token"
 # Paths anyone may reach: liveness, the login page, the UI's static files and the API's description;
 # logging out too, so a browser whose session already ended can still forget its cookie.
-OPEN_PATHS = frozenset({"/health", "/login", "/logout", "/openapi.json", "/docs", "/docs/oauth2-redirect", "/redoc"})
+# The Open Inference Protocol's health and server metadata too: probes carry no token.
+OPEN_PATHS = frozenset({"/health", "/login", "/logout", "/openapi.json", "/docs", "/docs/oauth2-redirect", "/redoc",
+                        "/v2", "/v2/health/live", "/v2/health/ready"})
 OPEN_PREFIXES = ("/static/", "/hooks/")  # incoming webhooks prove themselves by HMAC signature
 # Acts on an open path without a token: holds no role, so any service call it reaches is refused.
 NOBODY_ROLES: frozenset[str] = frozenset()

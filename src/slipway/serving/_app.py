@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import contextvars
 import json
 import math
 import threading
@@ -26,10 +27,14 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
 
+from slipway._version import __version__
 from slipway.errors import NotFound, SlipwayError
+from slipway.models._flavor import ModelInput
 from slipway.registry import RegistryReader
 from slipway.security import PERMISSION_ATTRIBUTE, Permission
+from slipway.serving import _v2 as v2
 from slipway.serving._metrics import CONTENT_TYPE, ServingMetrics, TrafficHistory
+from slipway.serving._payload import parse_body
 from slipway.serving._runtime import Answer, EndpointRuntime, Prepared
 from slipway.serving._service import ServingService, check_endpoint_name
 from slipway.store.artifacts import ArtifactStore
@@ -83,12 +88,22 @@ class ServingHost:
 
     async def invoke(self, runtime: EndpointRuntime, body: bytes, content_type: str, headers: Any) -> Answer:
         """Answer a request, batched with others to the same endpoint when batching is on."""
+        return await self.invoke_input(runtime, parse_body(body, content_type), headers)
+
+    async def invoke_input(
+        self, runtime: EndpointRuntime, data: ModelInput, headers: Any, variant: str | None = None
+    ) -> Answer:
+        """Answer a parsed request (``variant``: pinned by the protocol), batched when batching is on."""
+        prepared = runtime.prepare_input(data, headers, variant)
         if self.max_batch_size <= 1:
-            return runtime.invoke(body, content_type, headers)
+            [result] = runtime.answer([prepared])
+            if isinstance(result, SlipwayError):
+                raise result
+            return result
         batcher = self._batchers.get(runtime.name)
         if batcher is None:
             batcher = self._batchers[runtime.name] = _Batcher(runtime, self.max_batch_size, self.max_wait_ms / 1000)
-        return await batcher.submit(runtime.prepare(body, content_type, headers))
+        return await batcher.submit(prepared)
 
     def traffic(self) -> TrafficHistory:
         """The rates over time of this host's metrics, sampled from the first call until :meth:`close`."""
@@ -171,26 +186,104 @@ def _finite(value: Any) -> Any:
     return value
 
 
+async def _runtime(host: ServingHost, name: str, only: str | None) -> EndpointRuntime:
+    """The runtime of ``name``, loaded on first use; with ``only``, any other name is a 404 before anything loads."""
+    if only is not None and name != only:
+        raise NotFound(f"this process serves the endpoint {only!r} only, not {name!r}", field="name")
+    runtime = host.get(name)
+    if runtime is not None:
+        return runtime
+    # Loaded by the process itself, as its watcher thread follows the endpoint: not as the caller, whose
+    # invoke permission calls endpoints without reading the control plane.
+    return await run_in_threadpool(contextvars.Context().run, host.start, name)
+
+
+def _answer_headers(answer: Answer) -> dict[str, str]:
+    return {INFERENCE_ID_HEADER: answer.inference_id, VARIANT_RESPONSE_HEADER: answer.variant}
+
+
 def _invocations(host: ServingHost, only: str | None = None) -> Callable[[Request], Awaitable[Response]]:
-    """The invocation handler; with ``only``, every other endpoint's name is answered 404 before anything loads."""
+    """The invocation handler (MLflow's scoring JSON, or CSV)."""
 
     async def invocations(request: Request) -> Response:
-        name = request.path_params["name"]
         try:
-            if only is not None and name != only:
-                raise NotFound(f"this process serves the endpoint {only!r} only, not {name!r}", field="name")
-            runtime = host.get(name)
-            if runtime is None:
-                runtime = await run_in_threadpool(host.start, name)
+            runtime = await _runtime(host, request.path_params["name"], only)
             body, content_type = await request.body(), request.headers.get("content-type", "")
             answer = await host.invoke(runtime, body, content_type, request.headers)
         except SlipwayError as exc:
             return _error(exc)
-        headers = {INFERENCE_ID_HEADER: answer.inference_id, VARIANT_RESPONSE_HEADER: answer.variant}
-        return Response(_encode({"predictions": answer.predictions}), media_type="application/json", headers=headers)
+        return Response(_encode({"predictions": answer.predictions}), media_type="application/json",
+                        headers=_answer_headers(answer))
 
-    setattr(invocations, PERMISSION_ATTRIBUTE, Permission.READ)  # a server checks it before reading the body
+    setattr(invocations, PERMISSION_ATTRIBUTE, Permission.INVOKE)  # a server checks it before reading the body
     return invocations
+
+
+# ------------------------------------------------------------------ the Open Inference Protocol (KServe V2)
+
+
+def _v2_error(exc: SlipwayError) -> Response:
+    return Response(v2.error_body(exc.message), status_code=exc.http_status, media_type="application/json",
+                    headers=exc.http_headers())
+
+
+def _v2_routes(host: ServingHost, only: str | None) -> list[Route]:
+    """The V2 routes (:mod:`slipway.serving._v2`): a model is an endpoint, its versions are the variants.
+
+    Health and server metadata need no token; a model's metadata, readiness and inference need
+    the invoke permission (a server checks it before the body is read).
+    """
+
+    async def live(_: Request) -> Response:
+        return JSONResponse({"live": True})
+
+    async def ready(_: Request) -> Response:
+        ok = host.ready and (only is None or host.get(only) is not None)
+        return JSONResponse({"ready": ok}, status_code=200 if ok else 503)
+
+    async def server(_: Request) -> Response:
+        return JSONResponse(v2.server_metadata(__version__))
+
+    async def metadata(request: Request) -> Response:
+        try:
+            runtime = await _runtime(host, request.path_params["name"], only)
+            variant, model, names = runtime.describe(request.path_params.get("version"))
+        except SlipwayError as exc:
+            return _v2_error(exc)
+        return JSONResponse(v2.model_metadata(runtime.name, names, model.signature))
+
+    async def model_ready(request: Request) -> Response:
+        try:
+            runtime = await _runtime(host, request.path_params["name"], only)
+            runtime.describe(request.path_params.get("version"))
+        except SlipwayError as exc:
+            return _v2_error(exc)
+        return JSONResponse({"name": runtime.name, "ready": True})
+
+    async def infer(request: Request) -> Response:
+        variant = request.path_params.get("version")
+        try:
+            runtime = await _runtime(host, request.path_params["name"], only)
+            _, model, _ = runtime.describe(variant)  # the layout of tensors is read against its signature
+            parsed = v2.parse_infer(await request.body(), request.headers, model.signature)
+            answer = await host.invoke_input(runtime, parsed.data, request.headers, variant)
+            body, headers = v2.render_infer(runtime.name, answer.variant, parsed, answer.raw, answer.inference_id)
+        except SlipwayError as exc:
+            return _v2_error(exc)
+        return Response(body, headers={**headers, **_answer_headers(answer)})
+
+    for handler in (metadata, model_ready, infer):
+        setattr(handler, PERMISSION_ATTRIBUTE, Permission.INVOKE)
+    model = "/v2/models/{name}"
+    version = model + "/versions/{version}"
+    return [
+        Route("/v2", server, methods=["GET"]),
+        Route("/v2/health/live", live, methods=["GET"]),
+        Route("/v2/health/ready", ready, methods=["GET"]),
+        *(Route(prefix, metadata, methods=["GET"]) for prefix in (model, version)),
+        *(Route(prefix + "/ready", model_ready, methods=["GET"]) for prefix in (model, version)),
+        *(Route(prefix + "/infer", infer, methods=["POST"]) for prefix in (model, version)),
+    ]
 
 
 def _metrics(host: ServingHost, more: Callable[[], str] | None) -> Callable[[Request], Awaitable[Response]]:
@@ -207,7 +300,8 @@ def _metrics(host: ServingHost, more: Callable[[], str] | None) -> Callable[[Req
 def inference_routes(
     host: ServingHost, more_metrics: Callable[[], str] | None = None, *, only: str | None = None
 ) -> list[Route]:
-    """``POST /endpoints/{name}/invocations`` and ``GET /metrics`` over ``host``.
+    """``POST /endpoints/{name}/invocations``, the Open Inference Protocol's ``/v2`` routes and
+    ``GET /metrics`` over ``host``.
 
     ``more_metrics`` gives exposition text appended to the serving metrics (``slipway server``
     adds its monitors' gauges). ``only`` names the one endpoint these routes serve (``slipway
@@ -215,6 +309,7 @@ def inference_routes(
     """
     return [
         Route("/endpoints/{name}/invocations", _invocations(host, only), methods=["POST"]),
+        *_v2_routes(host, only),
         Route("/metrics", _metrics(host, more_metrics), methods=["GET"]),
     ]
 

@@ -105,6 +105,7 @@ class Routing:
             for s in traffic_split(endpoint)
         ]
         self.by_name = {r.name: r for r, _ in routes}
+        self._shares = {r.name: share for r, share in routes}
         self.shadows = [r for r, _ in routes if r.variant.shadow]
         self._live = _Weighted([(r, r.variant.weight) for r, _ in routes if not (r.canary or r.variant.shadow)])
         self._all = _Weighted(routes)
@@ -112,6 +113,10 @@ class Routing:
     def pick(self, u: float) -> Route:
         """The variant at point ``u`` of all live traffic."""
         return self._all.pick(u)
+
+    def main(self) -> Route:
+        """The variant answering the largest share of traffic (the first such)."""
+        return max(self._all.routes or self.by_name.values(), key=lambda r: self._shares[r.name])
 
     def fallback(self, u: float) -> Route:
         """A live (not target) variant, for a request a target variant failed."""

@@ -64,11 +64,16 @@ class Prepared:
 
 @dataclass(frozen=True)
 class Answer:
-    """A prediction and who made it."""
+    """A prediction and who made it: ``raw`` is the model's output for this request (an array, a
+    table or a dict of arrays), :attr:`predictions` the same as plain JSON values."""
 
     inference_id: str
     variant: str
-    predictions: Any
+    raw: Any
+
+    @property
+    def predictions(self) -> Any:
+        return to_jsonable(self.raw)
 
 
 class _Window:
@@ -176,14 +181,32 @@ class EndpointRuntime:
 
     def prepare(self, body: bytes, content_type: str, headers: Mapping[str, str]) -> Prepared:
         """Parse a request and choose its variant (see :meth:`invoke` for the errors)."""
+        return self.prepare_input(parse_body(body, content_type), headers)
+
+    def prepare_input(self, data: ModelInput, headers: Mapping[str, str], variant: str | None = None) -> Prepared:
+        """Choose the variant of a parsed request: ``variant`` if given (a protocol's own way to pin
+        one), else the variant header's, else the traffic split's (by the request key if sent)."""
         routing = self._routing
         if routing is None:
             raise ServiceUnavailable(f"endpoint {self.name!r} is not loaded")
-        data = parse_body(body, content_type)
-        pinned = headers.get(VARIANT_HEADER)
+        pinned = variant or headers.get(VARIANT_HEADER)
         key = headers.get(REQUEST_KEY_HEADER)
         u = unit_point(key) if key else random.random()
         return Prepared(routing, routing.named(pinned) if pinned else routing.pick(u), data, u, bool(pinned))
+
+    def describe(self, variant: str | None = None) -> tuple[str, LoadedModel, list[str]]:
+        """The variant ``variant`` (by default the one answering most live traffic), its model, and
+        the names of every variant: what a protocol's metadata route tells about the endpoint.
+
+        Raises:
+            InvalidInput: for a variant the endpoint does not serve.
+            ServiceUnavailable: while the endpoint's models are not loaded.
+        """
+        routing = self._routing
+        if routing is None:
+            raise ServiceUnavailable(f"endpoint {self.name!r} is not loaded")
+        route = routing.named(variant) if variant else routing.main()
+        return route.name, route.model, list(routing.by_name)
 
     def answer(self, requests: Sequence[Prepared]) -> list[Answer | SlipwayError]:
         """Answer prepared requests, calling each variant's model once for all the requests it got
@@ -226,7 +249,7 @@ class EndpointRuntime:
             self._captured(inference_id, request.route, request.data, predictions, None)
         for shadow in request.routing.shadows:
             self._shadows.submit(self._shadow, request.routing, shadow, request.data, inference_id, sampled)
-        return Answer(inference_id, request.route.name, to_jsonable(predictions))
+        return Answer(inference_id, request.route.name, predictions)
 
     def _predict(self, routing: Routing, route: Route, inputs: list[ModelInput]) -> list[Any]:
         """The model's predictions for each input (all of one shape key), from one call."""
