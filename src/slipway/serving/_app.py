@@ -29,7 +29,7 @@ from starlette.routing import Route
 
 from slipway._version import __version__
 from slipway.errors import NotFound, SlipwayError
-from slipway.models._flavor import ModelInput
+from slipway.models import ModelInput
 from slipway.registry import RegistryReader
 from slipway.security import PERMISSION_ATTRIBUTE, Permission
 from slipway.serving import _v2 as v2

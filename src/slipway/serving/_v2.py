@@ -38,8 +38,7 @@ import pandas as pd
 
 from slipway._limits import check_json_depth
 from slipway.errors import InvalidInput
-from slipway.models import ColumnSpec, Signature, TensorSpec
-from slipway.models._flavor import ModelInput
+from slipway.models import ColumnSpec, ModelInput, Signature, TensorSpec
 
 HEADER_LENGTH = "inference-header-content-length"
 PREDICTIONS = "predictions"
