@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from typing import Any
 
 import _pipeline_steps as lib
 import httpx
 import pytest
+from _pickle_bomb import Bomb
 from _server import LiveServer
 
 from slipway._modules import ModulePolicy
@@ -75,24 +75,11 @@ def test_the_module_policy() -> None:
             allowed.check(ref, field="f")
 
 
-class _Bomb:
-    """Unpickling this writes a marker file: proof that a pickle from a request was loaded."""
-
-    def __init__(self, marker: str) -> None:
-        self.marker = marker
-
-    def __reduce__(self) -> tuple[Any, ...]:
-        return (os.system, (f"touch {self.marker}",))
-
-    def predict(self, data: Any) -> Any:
-        return data
-
-
 def test_a_pickled_model_uploaded_to_a_server_is_never_loaded(hardened: LiveServer, tmp_path: Path) -> None:
     marker = tmp_path / "pwned"
     with hardened.client() as client:
         # The client's user vouches for it (trusted=True), but the server must not trust the upload.
-        version = client.registry.register_model("bomb", _Bomb(str(marker)), flavor="pyfunc", trusted=True)
+        version = client.registry.register_model("bomb", Bomb(str(marker)), flavor="pyfunc", trusted=True)
         assert not marker.exists()  # packaging pickles; it does not unpickle
         client.serving.create_endpoint("bomb", [{"model": f"bomb/{version.version}"}], force=True)
     resp = httpx.post(f"{hardened.url}/endpoints/bomb/invocations", json={"inputs": [[1.0]]},
@@ -106,7 +93,7 @@ def test_bytes_sent_as_a_dataset_are_parsed_as_data_never_unpickled(api: httpx.C
     import pickle
 
     marker = tmp_path / "pwned-dataset"
-    payload = pickle.dumps(_Bomb(str(marker)))
+    payload = pickle.dumps(Bomb(str(marker)))
     for fmt in ("parquet", "csv", "jsonl"):
         resp = api.post("/datasets/bombs/versions", params={"format": fmt}, content=payload,
                         headers={"content-type": "application/octet-stream"})

@@ -77,6 +77,8 @@ MATRIX: dict[tuple[str, str], Permission | None] = {
     ("PATCH", "/model-groups/{group}/versions/{version}"): W,
     ("DELETE", "/model-groups/{group}/versions/{version}/tags"): W,
     ("POST", "/model-groups/{group}/versions/{version}/status"): A,
+    ("POST", "/model-groups/{group}/versions/{version}/trust"): ADM,
+    ("DELETE", "/model-groups/{group}/versions/{version}/trust"): ADM,
     ("GET", "/model-groups/{group}/versions/{version}/status-history"): R,
     ("POST", "/model-groups/{group}/versions/{version}/archive"): W,
     ("POST", "/model-groups/{group}/versions/{version}/unarchive"): W,

@@ -188,11 +188,19 @@ def _version_detail(v: ModelVersion, history: list[StatusChange]) -> RenderableT
         ("Flavor", Text(v.flavor or _output.MISSING)),
         ("Source", Text(source)),
         ("Registered", Text(f"{_output.fmt_time(v.created_at)} by {v.registered_by}")),
+        ("Trusted", _trust(v)),
         ("Modified", Text(f"{_output.fmt_time(v.updated_at)} by {v.updated_by}")),
         ("Description", Text(v.description or _output.MISSING)),
     ):
         rows.add_row(label, value)
     return rows
+
+
+def _trust(v: ModelVersion) -> Text:
+    """Whether an admin vouched for the version's files (a server then loads pickles from it)."""
+    if not v.trusted or v.trusted_at is None:
+        return Text("no: a server loads it only in formats that run no code", style="dim")
+    return Text(f"yes, since {_output.fmt_time(v.trusted_at)}, by {v.trusted_by}", style="yellow")
 
 
 def _history_table(history: list[StatusChange]) -> RenderableType:
@@ -227,6 +235,28 @@ def reject_command(group: GroupArg, version: VersionArg, comment: CommentOpt = N
     with open_registry() as registry:
         found = redact(registry.reject(group, version, comment=comment))
     _output.say(f"{escape(found.uri)} is now {_status(found.status.value)}.")
+
+
+@models_app.command("trust")
+def trust_command(group: GroupArg, version: VersionArg, comment: CommentOpt = None) -> None:
+    """Mark a version trusted (admins): a server may then load it in formats that run code.
+
+    A pyfunc, MLflow or skops-with-custom-types package runs the code it holds when it is loaded.
+    A server serves it, runs it in pipelines and batch transforms only once an admin has looked at
+    it and marked it; under separation of duties, not the admin who registered it. The mark is
+    audited; `slipway models revoke-trust` takes it off.
+    """
+    with open_registry() as registry:
+        found = registry.trust_version(group, version, comment=comment)
+    _output.say(f"{escape(found.uri)} is now [yellow]trusted[/yellow]: servers may load it with code.")
+
+
+@models_app.command("revoke-trust")
+def revoke_trust_command(group: GroupArg, version: VersionArg, comment: CommentOpt = None) -> None:
+    """Take the trust mark off a version (admins): servers load it in formats that run no code only."""
+    with open_registry() as registry:
+        found = registry.revoke_trust(group, version, comment=comment)
+    _output.say(f"{escape(found.uri)} is no longer trusted.")
 
 
 @models_app.command("alias")

@@ -22,7 +22,15 @@ from slipway.client._http import HttpSession
 from slipway.client._operations import RemoteApi, local_files, remote
 from slipway.errors import InvalidInput
 from slipway.models import LoadedModel, ModelCard, load_model
-from slipway.registry import MetricInput, ModelUri, ModelVersion, RegistryService, packaged, verified_package
+from slipway.registry import (
+    MetricInput,
+    ModelUri,
+    ModelVersion,
+    RegistryService,
+    effective_trust,
+    packaged,
+    verified_package,
+)
 from slipway.store.artifacts import normalize_path, write_atomically
 
 if TYPE_CHECKING:
@@ -96,6 +104,10 @@ class RemoteRegistry(RemoteApi, Declared):
         return dst
 
     def load_model(self, uri: str | ModelUri, *, trusted: bool | Iterable[str] = False) -> LoadedModel:
+        """Download the version (once, into the cache) and load it here.
+
+        A version an admin marked trusted needs no ``trusted=``.
+        """
         found = self.resolve(uri)
         folder = verified_package(self._cache_dir, found, lambda dst: self._download_files(found.id, dst))
-        return load_model(folder, trusted=trusted)
+        return load_model(folder, trusted=effective_trust(found, trusted))

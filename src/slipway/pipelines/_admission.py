@@ -1,9 +1,11 @@
 """Holding a definition to a :class:`~slipway._confinement.Confinement` before it runs or reads anything.
 
 A definition makes the process that runs it import code (a step's ``code``), run a file (a
-processing step's ``script``) and read local paths (a :class:`~slipway.pipelines.FileInput`, and
-the data or model a built-in step is given as a plain string). On a server each of these must be
-allowed by the server's settings. They are checked three times, each as early as it can be:
+processing step's ``script``), read local paths (a :class:`~slipway.pipelines.FileInput`, and the
+data or model a built-in step is given as a plain string) and unpickle models (a step's
+``trusted``). On a server each of these must be allowed by the server's settings, and ``trusted``
+never is: a server trusts a registered version an admin marked, named ``models:/GROUP/VERSION``.
+They are checked three times, each as early as it can be:
 
 - the definition as sent (:func:`check_definition`), before a step is built: code, scripts and
   literal paths;
@@ -20,9 +22,10 @@ from pathlib import Path
 from typing import Any
 
 from slipway._confinement import Confinement
+from slipway.errors import PermissionDenied
 from slipway.pipelines._expressions import FileInput, ParameterName
 from slipway.pipelines._parameters import Parameter
-from slipway.pipelines.steps import STEP_TYPES, Step
+from slipway.pipelines.steps import MODEL_URI, STEP_TYPES, Step
 
 
 def check_definition(data: Mapping[str, Any], confinement: Confinement) -> None:
@@ -31,7 +34,8 @@ def check_definition(data: Mapping[str, Any], confinement: Confinement) -> None:
     ``data`` must already be a mapping with a list of steps, each a mapping with a name.
 
     Raises:
-        PermissionDenied: naming the step's field (``steps.<name>.code``, ``.script``, ``.<argument>``).
+        PermissionDenied: naming the step's field (``steps.<name>.code``, ``.script``, ``.trusted``,
+            ``.<argument>``).
         InvalidInput: for a local path where the confinement allows none.
     """
     for item in data["steps"]:
@@ -42,11 +46,18 @@ def check_definition(data: Mapping[str, Any], confinement: Confinement) -> None:
             confinement.modules.check(ref, field=f"steps.{name}.code")
         if "script" in item:
             confinement.modules.check_script(item["script"], field=f"steps.{name}.script")
+        if confinement.remote and item.get("trusted") not in (None, False, []):
+            raise PermissionDenied(
+                f"steps.{name}.trusted: a server never takes a definition's word that a model is safe to load "
+                "with code; an admin marks a registered version trusted (slipway models trust GROUP VERSION) "
+                "and the step names it as models:/GROUP/VERSION",
+                field=f"steps.{name}.trusted",
+            )
         kind = STEP_TYPES.get(str(item.get("type", "")))
         for argument in kind.path_arguments if kind is not None else ():
             value = item.get(argument)
             if isinstance(value, Mapping) and isinstance(value.get("value"), str):
-                check_path(confinement, value["value"], field=f"steps.{name}.{argument}")
+                _check_argument(confinement, value["value"], field=f"steps.{name}.{argument}")
         for path in _file_literals(item):
             check_path(confinement, path, field=f"steps.{name}.inputs")
 
@@ -60,11 +71,21 @@ def check_parameters(steps: Mapping[str, Step], values: Mapping[str, Any], confi
     """
     for step in steps.values():
         arguments = step.arguments()
-        paths = [op.path for op in step.operands() if isinstance(op, FileInput)]
-        paths += [arguments[a] for a in step.path_arguments if a in arguments]
-        for path in paths:
-            if isinstance(path, ParameterName | Parameter) and isinstance(values.get(path.name), str):
-                check_path(confinement, values[path.name], field=f"parameters.{path.name}")
+        files = [op.path for op in step.operands() if isinstance(op, FileInput)]
+        for path in files:
+            if (given := _given(path, values)) is not None:
+                check_path(confinement, given, field=f"parameters.{path.name}")
+        for argument in step.path_arguments:
+            path = arguments[argument]
+            if (given := _given(path, values)) is not None:
+                _check_argument(confinement, given, field=f"parameters.{path.name}")
+
+
+def _given(path: Any, values: Mapping[str, Any]) -> str | None:
+    """The text a parameter standing for a path was given, if ``path`` is one."""
+    if isinstance(path, ParameterName | Parameter) and isinstance(values.get(path.name), str):
+        return str(values[path.name])
+    return None
 
 
 def check_arguments(step: Step, args: Mapping[str, Any], confinement: Confinement) -> None:
@@ -75,12 +96,18 @@ def check_arguments(step: Step, args: Mapping[str, Any], confinement: Confinemen
     for argument in step.path_arguments:
         value = args.get(argument)
         if isinstance(value, str):
-            check_path(confinement, value, field=f"steps.{step.name}.{argument}")
+            _check_argument(confinement, value, field=f"steps.{step.name}.{argument}")
 
 
 def check_path(confinement: Confinement, path: str, *, field: str) -> None:
     """Refuse a local path ``confinement`` does not let a definition read."""
     confinement.sources.check(Path(path), field=field)
+
+
+def _check_argument(confinement: Confinement, value: str, *, field: str) -> None:
+    """A built-in step's path argument: a registered version (``models:/``) or an allowed local path."""
+    if not value.startswith(MODEL_URI):
+        check_path(confinement, value, field=field)
 
 
 def _file_literals(data: Any) -> Iterator[str]:

@@ -23,6 +23,7 @@ from slipway.registry._records import (
     VersionComparison,
 )
 from slipway.registry._service import RegistryService
+from slipway.registry._trust import effective_trust
 from slipway.registry._validation import (
     AliasPath,
     GroupName,
@@ -61,6 +62,7 @@ __all__ = [
     "Tags",
     "VersionComparison",
     "dump_metadata",
+    "effective_trust",
     "evaluate_with_uncertainty",
     "packaged",
     "verified_package",

@@ -1,4 +1,4 @@
-"""Who may approve a model version and move a protected alias.
+"""Who may approve a model version, move a protected alias and mark a version trusted.
 
 The registry consults one :class:`ApprovalPolicy` before every status change and alias move. The
 default allows everything, which is right for embedded mode (the local user owns the store); the
@@ -65,4 +65,18 @@ class ApprovalPolicy:
         if self.forbid_self_approval and protected and who.name == registered_by:
             raise PermissionDenied(
                 f"{who.name} registered this version and may not give it the alias {alias!r}: another approver must"
+            )
+
+    def check_trust(self, who: Principal, registered_by: str) -> None:
+        """Refuse, under separation of duties, to let ``who`` vouch for a version they registered.
+
+        Marking a version trusted lets a server run the code its files hold when it loads them: a
+        second person must look first, as for approval. Revoking the mark is never refused.
+
+        Raises:
+            PermissionDenied: naming the rule.
+        """
+        if self.forbid_self_approval and who.name == registered_by:
+            raise PermissionDenied(
+                f"{who.name} registered this version and may not mark it trusted: another admin must"
             )

@@ -34,6 +34,7 @@ from slipway.registry._records import (
     VersionComparison,
 )
 from slipway.registry._tables import model_aliases, model_groups, model_versions
+from slipway.registry._trust import effective_trust
 from slipway.registry._validation import AliasPath, GroupName, GroupPath, StatusName, Tags, check_tags, epoch_ms
 from slipway.security import Permission, requires
 from slipway.store import Database
@@ -303,14 +304,15 @@ class RegistryReader:
 
         Args:
             uri: e.g. ``models:/abalone@prod``.
-            trusted: passed to ``slipway.models.load_model`` (``True`` for pickle-based flavors).
+            trusted: passed to ``slipway.models.load_model`` (``True`` for pickle-based flavors);
+                a version an admin marked trusted needs none (see :meth:`trust_version`).
 
         Raises:
             ContentMismatch: if the files are not the ones registered and approved.
         """
         found = self.resolve(uri)
         folder = verified_package(self._cache_dir, found, lambda dst: self._download(found.id, "", dst))
-        return load_model(folder, trusted=trusted)
+        return load_model(folder, trusted=effective_trust(found, trusted))
 
 
 __all__ = ["MAX_SEARCH_RESULTS", "RegistryReader", "version_owner"]

@@ -95,6 +95,9 @@ class ModelVersion(Record):
     created_at: dt.datetime
     updated_by: str
     updated_at: dt.datetime
+    trusted: bool = False  # an admin vouched for its files: loadable with formats that run code
+    trusted_by: str | None = None
+    trusted_at: dt.datetime | None = None
 
     @property
     def uri(self) -> str:

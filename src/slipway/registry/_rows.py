@@ -130,6 +130,9 @@ def versions(conn: Connection, rows: Sequence[Row[Any]]) -> list[ModelVersion]:
             created_at=ms_to_datetime(r.created_at),
             updated_by=r.updated_by,
             updated_at=ms_to_datetime(r.updated_at),
+            trusted=r.trusted_by is not None,
+            trusted_by=r.trusted_by,
+            trusted_at=ms_to_datetime(r.trusted_at),
         )
         for r in rows
     ]

@@ -43,6 +43,7 @@ from slipway.registry._queries import RegistryReader, api, version_owner
 from slipway.registry._records import ApprovalStatus, ModelGroup, ModelVersion
 from slipway.registry._register import NewVersion, insert_version
 from slipway.registry._tables import model_aliases, model_group_tags, model_groups, model_version_tags, model_versions
+from slipway.registry._trust import set_trust
 from slipway.registry._validation import (
     AliasPath,
     GroupName,
@@ -474,6 +475,51 @@ class RegistryService(RegistryReader):
     def reject(self, group: str, version: int, comment: str | None = None) -> ModelVersion:
         """Set the version ``Rejected``; see :meth:`update_status`."""
         return self.update_status(group, version, ApprovalStatus.REJECTED, comment=comment)
+
+    # ----------------------------------------------------------------- trust
+
+    @api.post("/model-groups/{group}/versions/{version}/trust")
+    @requires(Permission.ADMIN)
+    def trust_version(self, group: GroupPath, version: int, *, comment: str | None = None) -> ModelVersion:
+        """Mark a version trusted: a server may then load it with formats that run code.
+
+        Loading a pickle-based package (``pyfunc``, ``mlflow``, skops beyond its safe types) runs
+        the code it holds. A server does that only for versions an admin marked (see
+        :mod:`slipway.registry._trust`): to serve them, in pipelines, in batch transforms, and
+        ``load_model`` needs no ``trusted=`` for them. Marking again changes nothing.
+
+        Args:
+            comment: why, for the audit trail; at most 4000 characters
+
+        Raises:
+            PermissionDenied: without the admin permission, or, under separation of duties, for
+                the version's own registrant.
+        """
+        return self._set_trust(group, version, True, comment)
+
+    @api.delete("/model-groups/{group}/versions/{version}/trust")
+    @requires(Permission.ADMIN)
+    def revoke_trust(self, group: GroupPath, version: int, *, comment: str | None = None) -> ModelVersion:
+        """Take the trust mark off a version: from now on a server will not load it with code.
+
+        An endpoint that already loaded the version drops it at its next refresh (see
+        :class:`~slipway.serving.ServingHost`). Revoking an unmarked version changes nothing.
+
+        Args:
+            comment: why, for the audit trail; at most 4000 characters
+        """
+        return self._set_trust(group, version, False, comment)
+
+    def _set_trust(self, group: str, version: int, trusted: bool, comment: str | None) -> ModelVersion:
+        number = check_version_number(version)
+        comment = check_comment(comment)
+        who = current_principal()
+        with self._db.write() as conn:
+            row = rows.version_row(conn, group, number)
+            if trusted:
+                self.policy.check_trust(who, row.registered_by)
+            set_trust(conn, row, who, trusted=trusted, comment=comment)
+        return self.get_version_by_id(row.id)
 
     # ----------------------------------------------------------------- aliases
 

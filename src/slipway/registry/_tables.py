@@ -65,6 +65,10 @@ model_versions = Table(
     Column("created_at", BigInteger, nullable=False),
     Column("updated_by", String(256), nullable=False),
     Column("updated_at", BigInteger, nullable=False),
+    # The admin who marked the version trusted (loadable with formats that run code), and when;
+    # NULL while it is not (registry/_trust.py).
+    Column("trusted_by", String(256), nullable=True),
+    Column("trusted_at", BigInteger, nullable=True),
     UniqueConstraint("group_id", "version", name="uq_model_versions_group_version"),
     Index("ix_model_versions_status", "status"),
     Index("ix_model_versions_source", "source_kind", "source_id"),

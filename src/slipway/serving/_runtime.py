@@ -133,6 +133,7 @@ class EndpointRuntime:
         self._poll = poll_seconds
         self._routing: Routing | None = None
         self._models: dict[str, LoadedModel] = {}
+        self._trusted: set[str] = set()  # loaded versions an admin had marked trusted: watched for revocation
         self._capture: CaptureWriter | None = None
         self._window = _Window()
         self._stop = threading.Event()
@@ -298,6 +299,7 @@ class EndpointRuntime:
     def refresh(self) -> None:
         """Report the deployment step's traffic, and swap in the endpoint's current revision."""
         endpoint = self._service.get_endpoint(self.name)
+        self._drop_distrusted()
         routing = self._routing
         if endpoint.deployment is not None and routing is not None:
             endpoint = self._service.advance(self.name, self._window.stats(routing.step))
@@ -316,11 +318,29 @@ class EndpointRuntime:
         self._configure_capture(endpoint)
         self._routing = Routing(endpoint, models)
         self._models = models
+        self._trusted &= set(models)
         self._service.confirm(self.name, endpoint.revision)
 
     def _load(self, version_id: str, model: str) -> LoadedModel:
         loaded = self._models.get(version_id)
-        return loaded if loaded is not None else self._registry.load_model(str(ModelUri.of(model)))
+        if loaded is not None:
+            return loaded
+        # Trusted or not is the version's mark (an admin's decision), never anything a request said.
+        if self._registry.get_version_by_id(version_id).trusted:
+            self._trusted.add(version_id)
+        return self._registry.load_model(str(ModelUri.of(model)))
+
+    def _drop_distrusted(self) -> None:
+        """Unload the versions whose trust mark was revoked since they were loaded.
+
+        The endpoint stops answering with them at once; loading them again (next) succeeds only
+        in a format that runs no code, else the endpoint is marked Failed and answers 503.
+        """
+        revoked = {v for v in self._trusted if not self._registry.get_version_by_id(v).trusted}
+        if revoked:
+            self._routing = None
+            self._models = {k: m for k, m in self._models.items() if k not in revoked}
+            self._trusted -= revoked
 
     def _configure_capture(self, endpoint: Endpoint) -> None:
         """Change the sampling percentage in place; a new file size, or an endpoint deleted and

@@ -3,7 +3,7 @@
 from slipway.pipelines.steps._base import TIMEOUT_ERROR, CachePolicy, Resources, RetryPolicy, Step, check_name
 from slipway.pipelines.steps._clarify import BiasCheckStep, ClarifyCheckFailed, ExplainabilityCheckStep
 from slipway.pipelines.steps._control import ConditionStep, FailStep, WaitStep
-from slipway.pipelines.steps._models import CreateModelStep, RegisterModelStep, TransformStep
+from slipway.pipelines.steps._models import MODEL_URI, CreateModelStep, RegisterModelStep, TransformStep
 from slipway.pipelines.steps._processing import ProcessingStep, ScriptFailed
 from slipway.pipelines.steps._quality import QualityCheckFailed, QualityCheckStep
 from slipway.pipelines.steps._training import MODEL_OUTPUT, TrainingResult, TrainingStep
@@ -35,6 +35,7 @@ STEP_TYPES: dict[str, type[Step]] = {
 }
 
 __all__ = [
+    "MODEL_URI",
     "MODEL_OUTPUT",
     "STEP_TYPES",
     "TIMEOUT_ERROR",

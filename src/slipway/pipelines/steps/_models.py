@@ -22,12 +22,26 @@ PREDICTIONS_OUTPUT = "predictions"
 # The registry's approval statuses (slipway.registry.ApprovalStatus, which brings pandas with it);
 # a test keeps the two lists equal.
 APPROVAL_STATUSES = ("PendingManualApproval", "Approved", "Rejected")
+MODEL_URI = "models:/"  # a registered version, loaded through the registry (the registry's URI scheme)
 _FORMATS = ("csv", "parquet")
 _COLUMNS = Setting(list, items=str)
 
 
 def _trusted_json(trusted: bool | Iterable[str]) -> bool | list[str]:
     return trusted if isinstance(trusted, bool) else sorted(trusted)
+
+
+def _load_model(ctx: WorkContext, model: Any, trusted: bool | list[str]) -> Any:
+    """A model package folder (a step output), or a registered version named ``models:/GROUP/VERSION``.
+
+    A registered version an admin marked trusted loads whatever its format; a server never lets a
+    definition say ``trusted`` (see :mod:`slipway.pipelines._admission`), so there the mark is all.
+    """
+    from slipway.models import load_model
+
+    if isinstance(model, str) and model.startswith(MODEL_URI):
+        return ctx.services.registry.load_model(model, trusted=trusted)
+    return load_model(model, trusted=trusted)
 
 
 class RegisterModelStep(Step):
@@ -151,11 +165,13 @@ class CreateModelStep(Step):
 
     Args:
         name: the step's name.
-        model: the model package folder.
+        model: the model package folder, or a registered version (``models:/GROUP/VERSION``).
         input_example: a data file whose first ``example_rows`` rows show the model's input.
         drop_columns: columns of the example that are not model inputs.
         flavor: the flavor to package as; the model's own by default.
-        trusted: what loading the model needs trusted (see ``slipway.models.load_model``).
+        trusted: what loading the model needs trusted (see ``slipway.models.load_model``); embedded
+            only: a server refuses a definition that sets it, and trusts a registered version
+            only if an admin marked it (``slipway models trust``).
 
     Example:
         >>> package = CreateModelStep(
@@ -217,10 +233,10 @@ class CreateModelStep(Step):
         )
 
     def run(self, ctx: WorkContext) -> StepOutcome:
-        from slipway.models import load_model, save_model  # brings pandas: a worker imports it on first use
+        from slipway.models import save_model  # brings pandas: a worker imports it on first use
 
         local = ctx.localize(ctx.args)
-        loaded = load_model(local["model"], trusted=self.trusted)
+        loaded = _load_model(ctx, local["model"], self.trusted)
         example = None
         if local["input_example"] is not None:
             first = next(read_batches(Path(local["input_example"]), self.example_rows), None)
@@ -247,14 +263,16 @@ class TransformStep(Step):
 
     Args:
         name: the step's name.
-        model: the model package folder.
+        model: the model package folder, or a registered version (``models:/GROUP/VERSION``).
         data: the data file or folder.
         drop_columns: columns that are not model inputs (kept in the output, not given to the model).
         output_format: ``csv`` or ``parquet``.
         batch_size: rows per batch.
         prediction_column: the name of the prediction column.
         keep_columns: whether the output repeats the input columns.
-        trusted: what loading the model needs trusted (see ``slipway.models.load_model``).
+        trusted: what loading the model needs trusted (see ``slipway.models.load_model``); embedded
+            only: a server refuses a definition that sets it, and trusts a registered version
+            only if an admin marked it (``slipway models trust``).
 
     Example:
         >>> scores = TransformStep(
@@ -322,10 +340,8 @@ class TransformStep(Step):
         import pyarrow as pa
         import pyarrow.parquet as pq
 
-        from slipway.models import load_model  # brings pandas: a worker imports it on first use
-
         local = ctx.localize(ctx.args)
-        model = load_model(local["model"], trusted=self.trusted)
+        model = _load_model(ctx, local["model"], self.trusted)
         target = ctx.output_dir(PREDICTIONS_OUTPUT) / f"predictions.{self.output_format}"
         rows = batches = 0
         writer: Any = None
