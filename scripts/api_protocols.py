@@ -33,6 +33,7 @@ DOMAINS = [
     ("SecurityApi", "slipway.security:SecurityService", "slipway.client._security:RemoteSecurity"),
     ("AutomationApi", "slipway.automation:AutomationService", "slipway.client._automation:RemoteAutomation"),
     ("DatasetsApi", "slipway.datasets:DatasetService", "slipway.client._datasets:RemoteDatasets"),
+    ("FeaturesApi", "slipway.features:FeatureService", "slipway.client._features:RemoteFeatures"),
 ]
 HEADER = '''"""What each ``Client`` attribute offers, embedded or remote: one Protocol per domain.
 
@@ -141,7 +142,8 @@ def _public(statement: str) -> str:
 
 def render() -> str:
     """The text of src/slipway/client/_protocols.py for the services as they are now."""
-    classes, imports = [], set()
+    classes: list[str] = []
+    bindings: dict[str, tuple[str, object]] = {}  # name -> (its import, what it is): one thing per name
     for protocol, service_ref, remote_ref in DOMAINS:
         service, remote = _load(service_ref), _load(remote_ref)
         assert isinstance(service, type) and isinstance(remote, type)
@@ -151,11 +153,15 @@ def render() -> str:
         for name in offered:
             module, node = defs[name]
             stubs.append(_stub(node, server_supplied(getattr(service, name))))
-            imports |= set(_imports(module, _names(stubs[-1])).values())
+            for bound, statement in _imports(module, _names(stubs[-1])).items():
+                value = getattr(module, bound)
+                if bound in bindings and bindings[bound][1] is not value:
+                    raise SystemExit(f"{bound} names two things ({bindings[bound][0]}; {statement}): rename one")
+                bindings.setdefault(bound, (statement, value))
         attribute = remote_ref.rsplit("Remote", 1)[-1].lower()
         doc = f'    """``Client.{attribute}``: see :class:`{service_ref.replace(":", ".")}`."""'
         classes.append(f"class {protocol}(Protocol):\n{doc}\n\n" + "\n\n".join(stubs) + "\n")
-    return HEADER + _import_block(imports) + "\n\n\n" + "\n\n".join(classes)
+    return HEADER + _import_block({statement for statement, _ in bindings.values()}) + "\n\n\n" + "\n\n".join(classes)
 
 
 def _import_block(statements: set[str]) -> str:

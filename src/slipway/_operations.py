@@ -92,6 +92,7 @@ class Operation:
             ``/latest``).
         fill: how a client finds a path argument the caller left as None, by name: a function of
             the client and the call's arguments (the version number of ``latest``).
+        body_doc: what the JSON body's schema says of it, where its fields' descriptions do not.
         redacted: the result holds params and tags, whose secret-looking values leave as ``***``
             unless an admin asks with ``reveal_secrets=true``.
         name: the route's name (summary and operation id), the method's by default.
@@ -105,6 +106,7 @@ class Operation:
     body: str | None = None
     fixed: Mapping[str, Any] = field(default_factory=dict)
     fill: Mapping[str, Callable[[Any, Mapping[str, Any]], Any]] = field(default_factory=dict)
+    body_doc: str | None = None
     redacted: bool = False
     name: str | None = None
 
@@ -215,7 +217,9 @@ class Argument:
 
     ``where`` is ``path``, ``query``, ``body`` (a field of the JSON body, or the whole body when the
     operation names it as ``body``), ``raw`` (the raw request body: a ``BinaryIO`` argument) or
-    ``server`` (supplied by the server, never sent).
+    ``server`` (supplied by the server, never sent). A ``BinaryIO`` argument, or one whose
+    :class:`Wire` type is ``BinaryIO`` (a DataFrame sent as Parquet), is the raw request body, and
+    the other arguments of its operation travel in the query string.
     """
 
     name: str
@@ -239,20 +243,20 @@ def arguments(method: Callable[..., Any], op: Operation) -> list[Argument]:
     """Where each argument of ``method`` (but ``self`` and the operation's fixed ones) travels to ``op``."""
     hints = typing.get_type_hints(method, include_extras=True)
     docs = argument_docs(method)
+    params = [p for p in list(inspect.signature(method).parameters.values())[1:] if p.name not in op.fixed]
+    forms = {p.name: wire_form(hints.get(p.name, Any)) for p in params}
+    raw = {name for name, (typed, _wire) in forms.items() if is_stream(typed)}  # the raw request body
     found = []
-    for param in list(inspect.signature(method).parameters.values())[1:]:
-        if param.name in op.fixed:
-            continue
-        hint = hints.get(param.name, Any)
-        typed, wire = wire_form(hint)
+    for param in params:
+        typed, wire = forms[param.name]
         if param.name in server_supplied(method):
             where = "server"
         elif (wire.name if wire is not None and wire.name else param.name) in op.path_params:
             where = "path"
-        elif is_stream(hint):
+        elif param.name in raw:
             where = "raw"
-        elif param.name in op.query or (op.verb in ("GET", "DELETE") and op.body != param.name):
-            where = "query"
+        elif raw or param.name in op.query or (op.verb in ("GET", "DELETE") and op.body != param.name):
+            where = "query"  # beside a raw body, every other argument is in the query string
         else:
             where = "body"
         found.append(Argument(param.name, where, typed, wire, param.default, _joined(docs.get(param.name), typed)))

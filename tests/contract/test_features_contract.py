@@ -30,6 +30,8 @@ def test_groups_ingest_online_and_training_sets(client: Client) -> None:
                          "spend": [1.0, 2.0, 5.0]})
     done = fs.ingest(name, rows)
     assert (done.rows, done.offline_files, done.online_records) == (3, 1, 2)
+    fresh = fs.freshness(name)  # remote too, since the route is derived from the declaration
+    assert (fresh.group, fresh.newest_event_date, fresh.offline_files, fresh.stale) == (name, T.date(), 1, None)
     assert fs.put_record(name, {"customer": "c", "ts": T.isoformat(), "spend": 7}).rows == 1
     assert fs.get_online_features(name, ["a", "zz", "c"]) == [
         {"id": "a", "spend": 2.0}, {"id": "zz", "spend": None}, {"id": "c", "spend": 7.0}]

@@ -25,6 +25,7 @@ from slipway._operations import arguments, operations_of, server_supplied
 from slipway.automation import AutomationService
 from slipway.client._automation import RemoteAutomation
 from slipway.client._datasets import RemoteDatasets
+from slipway.client._features import RemoteFeatures
 from slipway.client._operations import RemoteApi
 from slipway.client._registry import RemoteRegistry
 from slipway.client._security import RemoteSecurity
@@ -32,6 +33,7 @@ from slipway.client._serving import RemoteServing
 from slipway.client._tracking import RemoteTracking
 from slipway.datasets import DatasetService
 from slipway.errors import SlipwayError
+from slipway.features import FeatureService
 from slipway.registry import RegistryService
 from slipway.security import SecurityService
 from slipway.serving import ServingService
@@ -47,6 +49,7 @@ DOMAINS: dict[str, tuple[type, type]] = {
     "security": (SecurityService, RemoteSecurity),
     "automation": (AutomationService, RemoteAutomation),
     "datasets": (DatasetService, RemoteDatasets),
+    "features": (FeatureService, RemoteFeatures),
 }
 
 # Public service methods with no remote twin, and why. Everything else must have one.
@@ -61,6 +64,7 @@ SERVER_ONLY: dict[str, dict[str, str]] = {
     "security": {"start_session": "the web UI's login trades an API token for its cookie; a client keeps its token"},
     "automation": {"receive_hook": "POST /hooks/{name} is signed by the hook's secret, not called by a client"},
     "datasets": {},
+    "features": {},
 }
 
 # Remote methods with no embedded twin, and why.
@@ -71,6 +75,7 @@ REMOTE_ONLY: dict[str, dict[str, str]] = {
     "security": {},
     "automation": {},
     "datasets": {},
+    "features": {},
 }
 
 

@@ -122,6 +122,7 @@ MATRIX: dict[tuple[str, str], Permission | None] = {
     ("GET", "/feature-groups/{name}"): R,
     ("PATCH", "/feature-groups/{name}"): W,
     ("GET", "/feature-groups/{name}/schemas"): R,
+    ("GET", "/feature-groups/{name}/freshness"): R,
     ("POST", "/feature-groups/{name}/ingest"): W,
     ("POST", "/feature-groups/{name}/records"): W,
     ("POST", "/feature-groups/{name}/materialize"): W,

@@ -26,10 +26,8 @@ from slipway.client import Client
 if TYPE_CHECKING:
     import pandas as pd
 
-    from slipway.client._features import RemoteFeatures
-    from slipway.features import FeatureGroup, FeatureService
-
-    Features = FeatureService | RemoteFeatures
+    from slipway.client import FeaturesApi as Features
+    from slipway.features import FeatureGroup
 
 features_app = typer.Typer(
     help="Feature groups: typed features keyed by a record id with an event time; history offline (Parquet), "

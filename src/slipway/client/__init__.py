@@ -11,6 +11,7 @@ if TYPE_CHECKING:
     from slipway.client._protocols import (
         AutomationApi,
         DatasetsApi,
+        FeaturesApi,
         RegistryApi,
         SecurityApi,
         ServingApi,
@@ -21,6 +22,7 @@ __all__ = [
     "AutomationApi",
     "Client",
     "DatasetsApi",
+    "FeaturesApi",
     "RegistryApi",
     "RemoteTracking",
     "SecurityApi",
@@ -34,6 +36,7 @@ _LAZY = {
     "invoke_endpoint": "slipway.client._invoke",
     "AutomationApi": "slipway.client._protocols",
     "DatasetsApi": "slipway.client._protocols",
+    "FeaturesApi": "slipway.client._protocols",
     "RegistryApi": "slipway.client._protocols",
     "SecurityApi": "slipway.client._protocols",
     "ServingApi": "slipway.client._protocols",

@@ -14,18 +14,17 @@ from slipway.client._tracking import RemoteTracking
 if TYPE_CHECKING:
     from slipway.clarify import ClarifyService
     from slipway.client._clarify import RemoteClarify
-    from slipway.client._features import RemoteFeatures
     from slipway.client._monitoring import RemoteMonitoring
     from slipway.client._pipelines import RemotePipelines
     from slipway.client._protocols import (
         AutomationApi,
         DatasetsApi,
+        FeaturesApi,
         RegistryApi,
         SecurityApi,
         ServingApi,
         TrackingApi,
     )
-    from slipway.features import FeatureService
     from slipway.monitoring import MonitoringService
     from slipway.pipelines import PipelineService
 
@@ -94,13 +93,13 @@ class Client:
         return RemoteDatasets.connect(self._http)
 
     @functools.cached_property
-    def features(self) -> FeatureService | RemoteFeatures:
+    def features(self) -> FeaturesApi:
         """The feature store; built on first use, since it brings DuckDB and pyarrow."""
         if self._http is None:
             return self.backend.features
         from slipway.client._features import RemoteFeatures  # brings pyarrow: import on first use
 
-        return RemoteFeatures(self._http)
+        return RemoteFeatures.connect(self._http)
 
     @functools.cached_property
     def monitoring(self) -> MonitoringService | RemoteMonitoring:

@@ -171,7 +171,7 @@ class _Route:
                 continue
             value = given[arg.name]
             if arg.where == "raw":
-                sent["content"] = _upload(value)
+                sent["content"] = _upload(_encode(arg, value) if arg.wire is not None else value)
                 sent["headers"] = {"Content-Type": "application/octet-stream"}
             elif arg.where == "query":
                 query[arg.key] = _encode(arg, value)

@@ -41,6 +41,21 @@ from slipway.datasets import (
     Statistics,
 )
 from slipway.events import AuditCheck, AuditEntry
+from slipway.features import (
+    UNCHANGED,
+    Age,
+    AnsweredTable,
+    Entities,
+    Feature,
+    FeatureGroup,
+    FeatureGroupName,
+    FeatureList,
+    Freshness,
+    Groups,
+    IngestResult,
+    MaterializeResult,
+    Rows,
+)
 from slipway.lineage import LineageGraph
 from slipway.models import LoadedModel, ModelCard
 from slipway.registry import (
@@ -423,3 +438,56 @@ class DatasetsApi(Protocol):
         self, name: DatasetName, version: int | None = None, *,
         direction: Literal['upstream', 'downstream'] = 'downstream', depth: int = 3,
     ) -> LineageGraph: ...
+
+
+class FeaturesApi(Protocol):
+    """``Client.features``: see :class:`slipway.features.FeatureService`."""
+
+    def close(self) -> None: ...
+
+    def create_group(
+        self, name: str, features: FeatureList, *, record_id: str, event_time: str, description: str | None = None,
+        tags: Annotated[Mapping[str, Any], Wire(dict[str, str])] | None = None, ttl_seconds: int | None = None,
+    ) -> FeatureGroup: ...
+
+    def get_group(self, name: FeatureGroupName) -> FeatureGroup: ...
+
+    def list_groups(self) -> list[FeatureGroup]: ...
+
+    def update_group(
+        self, name: FeatureGroupName, *, features: FeatureList | None = None, description: str | None = None,
+        ttl_seconds: int | None = UNCHANGED,
+    ) -> FeatureGroup: ...
+
+    def schema_history(self, name: FeatureGroupName) -> list[list[Feature]]: ...
+
+    def freshness(self, name: FeatureGroupName) -> Freshness: ...
+
+    def ingest(self, name: str, rows: Rows, *, online: bool = True) -> IngestResult: ...
+
+    def put_record(self, name: str, record: Mapping[str, Any]) -> IngestResult: ...
+
+    def materialize(
+        self, name: FeatureGroupName, *, start: dt.datetime | None = None, end: dt.datetime | None = None,
+    ) -> MaterializeResult: ...
+
+    def get_online_features(
+        self, groups: Groups, ids: Annotated[Sequence[Any], Wire(list[str | int])],
+    ) -> list[dict[str, Any]]: ...
+
+    def read_offline(
+        self, name: str, *, start: dt.datetime | None = None, end: dt.datetime | None = None,
+    ) -> pd.DataFrame: ...
+
+    def training_set(
+        self, entities: Entities, groups: Groups, *, event_time_column: str = 'event_time', max_age: Age | None = None,
+    ) -> AnsweredTable: ...
+
+    def historical_features(
+        self, groups: Groups, start: dt.datetime, end: dt.datetime, *, max_age: Age | None = None,
+    ) -> AnsweredTable: ...
+
+    def register_training_set(
+        self, dataset: str, entities: Entities, groups: Groups, *, event_time_column: str = 'event_time',
+        max_age: Age | None = None, description: str | None = None,
+    ) -> Registration: ...

@@ -13,6 +13,7 @@ Example:
 """
 
 from slipway.features._configure import service_for
+from slipway.features._frames import PARQUET, AnsweredTable, TableAnswer, answered_frame, parquet_bytes, read_parquet
 from slipway.features._groups import UNCHANGED, FeatureSpec, parse_features
 from slipway.features._offline import OfflineStore
 from slipway.features._online import OnlineRecord, OnlineStore
@@ -20,15 +21,22 @@ from slipway.features._online_redis import RedisOnlineStore
 from slipway.features._online_sqlite import SqliteOnlineStore
 from slipway.features._online_url import online_store_from_url
 from slipway.features._records import Feature, FeatureGroup, Freshness, IngestResult, MaterializeResult
-from slipway.features._service import FeatureService, Rows
+from slipway.features._service import Age, Entities, FeatureGroupName, FeatureList, FeatureService, Groups, Rows
 from slipway.features._types import FEATURE_TYPES
 
 __all__ = [
     "FEATURE_TYPES",
+    "PARQUET",
+    "Age",
+    "AnsweredTable",
+    "Entities",
     "Feature",
     "FeatureGroup",
+    "FeatureGroupName",
+    "FeatureList",
     "FeatureService",
     "FeatureSpec",
+    "Groups",
     "Freshness",
     "IngestResult",
     "MaterializeResult",
@@ -38,8 +46,12 @@ __all__ = [
     "RedisOnlineStore",
     "Rows",
     "SqliteOnlineStore",
+    "TableAnswer",
     "UNCHANGED",
+    "answered_frame",
     "online_store_from_url",
+    "parquet_bytes",
     "parse_features",
+    "read_parquet",
     "service_for",
 ]

@@ -10,7 +10,7 @@ from __future__ import annotations
 import datetime as dt
 import time
 from collections.abc import Mapping, Sequence
-from typing import Any, TypeAlias
+from typing import Annotated, Any, TypeAlias
 
 import pandas as pd
 import pyarrow as pa
@@ -18,11 +18,14 @@ import pyarrow.compute as pc
 
 from slipway._kinds import ObjectKind
 from slipway._limits import MAX_DESCRIPTION, check_text
+from slipway._operations import Api, Wire, composed
+from slipway._references import check_name
 from slipway._time import EPOCH, check_aware
 from slipway.datasets import DatasetService, Registration, json_safe_row
 from slipway.errors import InvalidInput
 from slipway.events import record_change
-from slipway.features._groups import UNCHANGED, FeatureSpec, GroupCatalog
+from slipway.features._frames import AnsweredTable, GroupNames, MaxAge, ParquetBody
+from slipway.features._groups import UNCHANGED, FeatureSpec, GroupCatalog, parse_features
 from slipway.features._offline import OfflineStore
 from slipway.features._online import OnlineRecord, OnlineStore
 from slipway.features._pit import (
@@ -44,6 +47,16 @@ GROUP_CACHE_SECONDS = 5.0
 
 Rows: TypeAlias = pd.DataFrame | pa.Table | Sequence[Mapping[str, Any]]
 _MICROS = dt.timedelta(microseconds=1)
+
+
+# How the API's arguments travel (slipway._operations); tables go as Parquet (see ._frames).
+FeatureGroupName = Annotated[str, Wire(to_wire=check_name)]  # checked first: it goes into the URL path
+FeatureList = Annotated[FeatureSpec, Wire(list[Feature], to_wire=lambda f: [x.model_dump() for x in parse_features(f)])]
+Groups = Annotated[str | Sequence[str], GroupNames]
+Entities = Annotated[pd.DataFrame, ParquetBody]
+Age = Annotated[dt.timedelta, MaxAge]
+_ONLY_GIVEN = "Only the fields given change; ``ttl_seconds: null`` removes the TTL."
+api = Api("features")  # the REST routes and remote methods derive from these declarations (slipway._operations)
 
 
 class FeatureService:
@@ -81,10 +94,11 @@ class FeatureService:
 
     # ----------------------------------------------------------------------------------- groups
 
+    @api.post("/feature-groups", status=201)
     @requires(Permission.WRITE)
     def create_group(
-        self, name: str, features: FeatureSpec, *, record_id: str, event_time: str, description: str | None = None,
-        tags: Mapping[str, Any] | None = None, ttl_seconds: int | None = None,
+        self, name: str, features: FeatureList, *, record_id: str, event_time: str, description: str | None = None,
+        tags: Annotated[Mapping[str, Any], Wire(dict[str, str])] | None = None, ttl_seconds: int | None = None,
     ) -> FeatureGroup:
         """Create a feature group.
 
@@ -106,19 +120,22 @@ class FeatureService:
                                    description=check_text(description, "description", MAX_DESCRIPTION), tags=tags,
                                    ttl_seconds=ttl_seconds)
 
+    @api.get("/feature-groups/{name}")
     @requires(Permission.READ)
-    def get_group(self, name: str) -> FeatureGroup:
+    def get_group(self, name: FeatureGroupName) -> FeatureGroup:
         """The group called ``name``; :class:`~slipway.errors.NotFound` if none."""
         return self._groups.get(name)
 
+    @api.get("/feature-groups")
     @requires(Permission.READ)
     def list_groups(self) -> list[FeatureGroup]:
         """Every group, by name."""
         return self._groups.all()
 
+    @api.patch("/feature-groups/{name}", body_doc=_ONLY_GIVEN)
     @requires(Permission.WRITE)
     def update_group(
-        self, name: str, *, features: FeatureSpec | None = None, description: str | None = None,
+        self, name: FeatureGroupName, *, features: FeatureList | None = None, description: str | None = None,
         ttl_seconds: int | None = UNCHANGED,
     ) -> FeatureGroup:
         """Change a group: add features (give the whole list), set the description or the TTL.
@@ -130,13 +147,15 @@ class FeatureService:
         description = check_text(description, "description", MAX_DESCRIPTION)
         return self._groups.update(name, features=features, description=description, ttl_seconds=ttl_seconds)
 
+    @api.get("/feature-groups/{name}/schemas")
     @requires(Permission.READ)
-    def schema_history(self, name: str) -> list[list[Feature]]:
+    def schema_history(self, name: FeatureGroupName) -> list[list[Feature]]:
         """Every schema the group has had, oldest first (lists of features)."""
         return self._groups.schemas(name)
 
+    @api.get("/feature-groups/{name}/freshness")
     @requires(Permission.READ)
-    def freshness(self, name: str) -> Freshness:
+    def freshness(self, name: FeatureGroupName) -> Freshness:
         """How recent the group's data is: its newest event date, its latest ingestion, and whether
         even the newest values are past the group's TTL (online reads then find nothing).
 
@@ -176,13 +195,15 @@ class FeatureService:
                           details={"rows": table.num_rows, "files": files})
         return IngestResult(group=name, rows=table.num_rows, offline_files=files, online_records=written)
 
+    @composed
     @requires(Permission.WRITE)
     def put_record(self, name: str, record: Mapping[str, Any]) -> IngestResult:
         """Ingest one record (offline and online); see :meth:`ingest`."""
         return self.ingest(name, [record])
 
+    @api.post("/feature-groups/{name}/materialize")
     @requires(Permission.WRITE)
-    def materialize(self, name: str, *, start: dt.datetime | None = None, end: dt.datetime | None = None
+    def materialize(self, name: FeatureGroupName, *, start: dt.datetime | None = None, end: dt.datetime | None = None
                     ) -> MaterializeResult:
         """Copy the latest offline value per id (event times within [start, end]) to the online store.
 
@@ -206,8 +227,11 @@ class FeatureService:
 
     # ---------------------------------------------------------------------------------- reading
 
+    @api.post("/online-features")
     @requires(Permission.READ)
-    def get_online_features(self, groups: str | Sequence[str], ids: Sequence[Any]) -> list[dict[str, Any]]:
+    def get_online_features(
+        self, groups: Groups, ids: Annotated[Sequence[Any], Wire(list[str | int])]
+    ) -> list[dict[str, Any]]:
         """The latest values of each id, from one or more groups, in the order of ``ids``.
 
         Each answer is ``{"id": <id>, <feature>: <value>, ...}`` with every feature of every
@@ -243,11 +267,11 @@ class FeatureService:
 
     # ------------------------------------------------------------------------------ training sets
 
+    @api.post("/training-sets")
     @requires(Permission.READ)
     def training_set(
-        self, entities: pd.DataFrame, groups: str | Sequence[str], *, event_time_column: str = "event_time",
-        max_age: dt.timedelta | None = None,
-    ) -> pd.DataFrame:
+        self, entities: Entities, groups: Groups, *, event_time_column: str = "event_time", max_age: Age | None = None,
+    ) -> AnsweredTable:
         """Features as they were at each entity row's time: never a value from its future.
 
         Args:
@@ -279,10 +303,11 @@ class FeatureService:
         table = table.append_column(ENTITY_TIME, to_event_micros(table.column(event_time_column), event_time_column))
         return self._join(table, found, max_age, entities.index)
 
+    @api.post("/historical-features")
     @requires(Permission.READ)
     def historical_features(
-        self, groups: str | Sequence[str], start: dt.datetime, end: dt.datetime, *, max_age: dt.timedelta | None = None,
-    ) -> pd.DataFrame:
+        self, groups: Groups, start: dt.datetime, end: dt.datetime, *, max_age: Age | None = None,
+    ) -> AnsweredTable:
         """Without an entity frame: one row per (id, event time) any group has in [start, end],
         with every group's features as of that moment, ordered by time then id.
 
@@ -303,10 +328,11 @@ class FeatureService:
         table = table.append_column(ENTITY_TIME, pc.cast(keys.column(first.event_time), pa.int64()))
         return self._join(table, found, max_age, None)
 
+    @api.post("/training-sets/register", status=201)
     @requires(Permission.WRITE)
     def register_training_set(
-        self, dataset: str, entities: pd.DataFrame, groups: str | Sequence[str], *,
-        event_time_column: str = "event_time", max_age: dt.timedelta | None = None, description: str | None = None,
+        self, dataset: str, entities: Entities, groups: Groups, *,
+        event_time_column: str = "event_time", max_age: Age | None = None, description: str | None = None,
     ) -> Registration:
         """Build a training set (see :meth:`training_set`) and register it as a dataset version,
         with lineage from each group (``feature_group -derived_from-> dataset_version``)."""

@@ -15,6 +15,7 @@ from slipway._origins import OriginGuard, default_allowed_hosts
 from slipway._version import __version__
 from slipway.automation import AutomationService
 from slipway.datasets import DatasetService
+from slipway.features import FeatureService
 from slipway.monitoring import render_monitor_metrics
 from slipway.registry import RegistryService
 from slipway.security import SecurityService
@@ -105,6 +106,7 @@ def create_app(backend: Backend, *, auth: bool = True, allowed_hosts: Sequence[s
     add_operation_routes(declared, SecurityService, "security")
     add_operation_routes(declared, AutomationService, "automation")
     add_operation_routes(declared, DatasetService, "datasets")
+    add_operation_routes(declared, FeatureService, "features")
     api.include_router(ordered(declared))
     api.include_router(dataset_router)
     api.include_router(feature_router)

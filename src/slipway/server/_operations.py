@@ -39,7 +39,7 @@ from slipway._operations import (
     split_optional,
     wire_form,
 )
-from slipway._redact import check_reveal, redact_record
+from slipway._redact import check_reveal
 from slipway.security import PERMISSION_ATTRIBUTE
 
 CHUNK = 1 << 20  # bytes per read when streaming a file out
@@ -147,7 +147,7 @@ def body_model(service: type, method_name: str, op_index: int) -> type[BaseModel
     name = op.name or method_name
     model: type[BaseModel] = create_model(  # type: ignore[call-overload]
         _MODEL_NAMES.get((service.__name__, name), _camel(name)), __base__=JsonBody, __module__=service.__module__,
-        **fields,
+        __doc__=op.body_doc, **fields,
     )
     return model
 
@@ -185,7 +185,7 @@ def _endpoint_parameters(service: type, method_name: str, op_index: int, op: Ope
         out.append(_parameter(_BODY, model))
     if any(arg.where == "raw" for arg in args):
         out.append(_parameter(_REQUEST, Request))
-    if op.redacted:
+    if op.redacted:  # the answer is redacted by the server's middleware; only an admin may ask it not to be
         out.append(_parameter(_REVEAL, Annotated[bool, Depends(_reveal)]))
     return out
 
@@ -219,28 +219,29 @@ def _call_arguments(args: list[Argument], op: Operation, values: dict[str, Any])
 def _make_endpoint(method_name: str, op: Operation, args: list[Argument], result: Wire | None,
                    streamed: bool) -> Callable[..., Any]:
     encode = result.to_wire if result is not None else None
-    raw = next((arg.name for arg in args if arg.where == "raw"), None)
 
-    def answer(value: Any, reveal: bool) -> Any:
+    def answer(value: Any) -> Any:
         if streamed:
             return StreamingResponse(read_chunks(value), media_type="application/octet-stream")
         if encode is not None:
             value = encode(value) if value is not None else None
-        return redact_record(value, reveal) if op.redacted else value
+        return value  # secret-looking values are hidden on the way out (slipway.server._redaction)
 
-    if raw is None:
+    if not any(arg.where == "raw" for arg in args):
         def endpoint(**values: Any) -> Any:
             call = _call_arguments(args, op, values)
-            return answer(getattr(values[_SERVICE], method_name)(**call), values.get(_REVEAL, False))
+            return answer(getattr(values[_SERVICE], method_name)(**call))
 
         return endpoint
 
+    body = next(arg for arg in args if arg.where == "raw")
+
     async def upload(**values: Any) -> Any:
         call = _call_arguments(args, op, values)
+        method = getattr(values[_SERVICE], method_name)
         async with spooled(values[_REQUEST]) as spool:
-            call[raw] = spool
-            found = await run_in_threadpool(functools.partial(getattr(values[_SERVICE], method_name), **call))
-        return answer(found, values.get(_REVEAL, False))
+            found = await run_in_threadpool(lambda: method(**call, **{body.name: _decode(body, spool)}))
+        return answer(found)
 
     return upload
 
