@@ -7,6 +7,7 @@ import datetime as dt
 import httpx
 import pandas as pd
 from _server import LiveServer, live_server  # noqa: F401 - the fixture
+from prometheus_client.parser import text_string_to_metric_families
 
 from slipway import Client
 from slipway.monitoring import AlarmState, ExecutionStatus, MonitorExecution, render_monitor_metrics
@@ -38,16 +39,17 @@ def test_the_server_exposes_each_monitors_latest_metrics(
     assert answer.status_code == 200 and answer.headers["content-type"].startswith("text/plain; version=0.0.4")
     samples = _samples(answer.text)
     for feature in drifted_columns:  # the failed run does not blank the gauges of the one before
-        assert samples[f'slipway_monitor_drift_score{{monitor="prom-dq",feature="{feature}"}}'] > 0.1
-    assert samples['slipway_monitor_violations{monitor="prom-dq",check="baseline_drift_check"}'] == run.metrics[
-        "violations.baseline_drift_check"] > 0
-    assert samples['slipway_monitor_violations{monitor="prom-dq",check="total"}'] == run.violation_count
-    assert samples['slipway_monitor_rows{monitor="prom-dq"}'] == len(drifted)
-    assert samples['slipway_monitor_quality{monitor="prom-quality",metric="mae"}'] == 0.5
+        assert samples["slipway_monitor_drift_score", ("feature", feature), ("monitor", "prom-dq")] > 0.1
+    assert samples["slipway_monitor_violations", ("check", "baseline_drift_check"), ("monitor", "prom-dq")] == \
+        run.metrics["violations.baseline_drift_check"] > 0
+    assert samples["slipway_monitor_violations", ("check", "total"), ("monitor", "prom-dq")] == run.violation_count
+    assert samples["slipway_monitor_rows", ("monitor", "prom-dq")] == len(drifted)
+    assert samples["slipway_monitor_quality", ("metric", "mae"), ("monitor", "prom-quality")] == 0.5
     # The failed run has no drift metric: the alarm says so, as get_alarm does.
-    alarm = 'slipway_alarm_state{alarm="prom-drift",monitor="prom-dq",state="%s"}'
-    assert [samples[alarm % state] for state in AlarmState] == [state is state_now for state in AlarmState]
-    assert "slipway_requests_total" in answer.text  # the serving metrics are still there
+    alarm = [samples["slipway_alarm_state", ("alarm", "prom-drift"), ("monitor", "prom-dq"), ("state", str(state))]
+             for state in AlarmState]
+    assert alarm == [state is state_now for state in AlarmState]
+    assert "# TYPE slipway_requests_total counter" in answer.text  # the serving metrics are still there
     assert httpx.get(f"{live_server.url}/metrics", timeout=30).status_code == 401  # a scraper needs a token too
 
 
@@ -57,19 +59,17 @@ def test_label_values_are_escaped_and_odd_numbers_written_as_prometheus_reads_th
                            violation_count=0, metrics={"drift.a\nb": float("nan"), "r2": float("-inf")},
                            started_at=at, ended_at=at)
     text = render_monitor_metrics([run], [])
-    assert 'slipway_monitor_drift_score{monitor="we\\"ird\\\\name",feature="a\\nb"} NaN' in text
-    assert 'slipway_monitor_quality{monitor="we\\"ird\\\\name",metric="r2"} -Inf' in text
-    assert f'slipway_monitor_last_run_timestamp_seconds{{monitor="we\\"ird\\\\name",status="Completed"}} ' \
-           f'{at.timestamp()!r}' in text
+    assert 'slipway_monitor_drift_score{feature="a\\nb",monitor="we\\"ird\\\\name"} NaN' in text
+    assert 'slipway_monitor_quality{metric="r2",monitor="we\\"ird\\\\name"} -Inf' in text
+    samples = _samples(text)
+    assert samples["slipway_monitor_last_run_timestamp_seconds", ("monitor", 'we"ird\\name'),
+                   ("status", "Completed")] == at.timestamp()
 
 
-def _samples(text: str) -> dict[str, float]:
-    found = {}
-    for line in text.splitlines():
-        if line and not line.startswith("#"):
-            name, _, value = line.rpartition(" ")
-            found[name] = float(value)
-    return found
+def _samples(text: str) -> dict[tuple[object, ...], float]:
+    """Each sample's value by (name, (label, value)...), read as Prometheus reads the text."""
+    return {(s.name, *sorted(s.labels.items())): s.value
+            for family in text_string_to_metric_families(text) for s in family.samples}
 
 
 def test_bias_and_attribution_metrics_get_families_of_their_own() -> None:
@@ -78,6 +78,6 @@ def test_bias_and_attribution_metrics_get_families_of_their_own() -> None:
                            metrics={"bias.sex_I=1/DPPL": 0.25, "attribution.shell weight": 1.5,
                                     "attribution.ndcg": 0.8}, started_at=at, ended_at=at)
     samples = _samples(render_monitor_metrics([run], []))
-    assert samples['slipway_monitor_bias{monitor="fair",facet="sex_I=1",metric="DPPL"}'] == 0.25
-    assert samples['slipway_monitor_attribution{monitor="fair",feature="shell weight"}'] == 1.5
-    assert samples['slipway_monitor_attribution_ndcg{monitor="fair"}'] == 0.8
+    assert samples["slipway_monitor_bias", ("facet", "sex_I=1"), ("metric", "DPPL"), ("monitor", "fair")] == 0.25
+    assert samples["slipway_monitor_attribution", ("feature", "shell weight"), ("monitor", "fair")] == 1.5
+    assert samples["slipway_monitor_attribution_ndcg", ("monitor", "fair")] == 0.8

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 import socket
 import subprocess
 import sys
@@ -13,6 +14,7 @@ from pathlib import Path
 import httpx
 import pytest
 from _server import LiveServer, admin_token, server_settings, serving
+from _serving_models import register, write_line
 
 from slipway import Client, __version__
 from slipway._backend import Backend
@@ -68,7 +70,7 @@ def _free_port() -> int:
 
 @pytest.mark.slow
 @pytest.mark.parametrize("workers", [1, 2])
-def test_serve_runs_uvicorn_on_loopback(tmp_path: Path, workers: int) -> None:
+def test_serve_runs_uvicorn_on_loopback_and_metrics_total_every_worker(tmp_path: Path, workers: int) -> None:
     port = _free_port()
     code = (
         "import sys; from slipway import load_settings; from slipway.server import serve; "
@@ -76,7 +78,11 @@ def test_serve_runs_uvicorn_on_loopback(tmp_path: Path, workers: int) -> None:
     )
     with Client(home=str(tmp_path / "home")) as local:  # the first admin, made on the server's own store
         token = admin_token(local.backend)
-    proc = subprocess.Popen([sys.executable, "-c", code, str(tmp_path / "home")])
+        local.serving.create_endpoint("line", [{"model": register(local.registry, write_line(tmp_path / "m"))}])
+    runs = tmp_path / "tmp"  # where a run of several workers keeps its metrics folder
+    runs.mkdir()
+    proc = subprocess.Popen([sys.executable, "-c", code, str(tmp_path / "home")], env={**os.environ,
+                                                                                       "TMPDIR": str(runs)})
     try:
         url = f"http://127.0.0.1:{port}"
         deadline = time.monotonic() + 60
@@ -93,6 +99,16 @@ def test_serve_runs_uvicorn_on_loopback(tmp_path: Path, workers: int) -> None:
             client.tracking.log_metric(run.id, "loss", 0.5)
         with Client(home=str(tmp_path / "home")) as local:
             assert local.tracking.get_run(run.id).metrics["loss"].value == 0.5
+        headers = {"Authorization": f"Bearer {token}"}
+        body = {"inputs": {"a": [1.0], "b": [2.0]}}
+        for _ in range(24):  # a connection each: any worker may answer
+            answer = httpx.post(f"{url}/endpoints/line/invocations", json=body, headers=headers, timeout=60)
+            assert answer.status_code == 200, answer.text
+        for _ in range(6):  # whichever worker answers the scrape totals every worker's requests
+            scraped = httpx.get(f"{url}/metrics", headers=headers, timeout=30).text
+            assert 'slipway_requests_total{endpoint="line",variant="line-v1"} 24.0' in scraped
+        assert len(list(runs.glob("slipway-metrics-*"))) == (1 if workers > 1 else 0)
     finally:
         proc.terminate()
         proc.wait(30)
+    assert not any(runs.glob("slipway-metrics-*"))

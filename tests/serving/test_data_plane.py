@@ -120,8 +120,8 @@ def test_weights_headers_sticky_keys_and_metrics(app_for, serving, registry, pac
     assert unknown.status_code == 400 and unknown.json()["error"]["field"] == "x-slipway-variant"
     assert len(keyed) == 1
     assert 'slipway_requests_total{endpoint="e",variant="line-v1"}' in metrics
-    assert 'slipway_request_latency_seconds_bucket{endpoint="e",variant="line-v2",le="+Inf"}' in metrics
-    assert 'slipway_errors_total{endpoint="e",variant="line-v1"} 0' in metrics
+    assert 'slipway_request_latency_seconds_bucket{endpoint="e",le="+Inf",variant="line-v2"}' in metrics
+    assert 'slipway_errors_total{endpoint="e",variant="line-v1"} 0.0' in metrics
 
 
 def test_shadow_answers_are_captured_not_returned(

@@ -53,13 +53,15 @@ def _workers(pid: int) -> list[int]:
 
 
 @contextlib.contextmanager
-def _serve(home: Path, *, ready_timeout: float = 120.0) -> Iterator[tuple[subprocess.Popen[bytes], str]]:
+def _serve(
+    home: Path, *, ready_timeout: float = 120.0, env: dict[str, str] | None = None
+) -> Iterator[tuple[subprocess.Popen[bytes], str]]:
     """``slipway serve rings`` on a free port, ready; killed at the end if a test left it running."""
     assert _EXE, "the slipway executable is not installed next to this Python"
     port = _free_port()
     proc = subprocess.Popen(
         [_EXE, "serve", "rings", "--port", str(port), "--log-level", "warning"],
-        env={**os.environ, "SLIPWAY_HOME": str(home)},
+        env={**os.environ, "SLIPWAY_HOME": str(home), **(env or {})},
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
     )
@@ -120,13 +122,16 @@ def test_worker_processes_follow_the_variants_workers_and_share_their_metrics(tm
         model = register(client.registry, package)
         endpoint = client.serving.create_endpoint("rings", [{"model": model, "workers": 2}],
                                                   capture={"sampling_percent": 100})
-    with _serve(home) as (proc, url):  # no --workers: the variant's 2 decide
+    runs = tmp_path / "tmp"  # where the run's multiprocess metrics folder goes
+    runs.mkdir()
+    with _serve(home, env={"TMPDIR": str(runs)}) as (proc, url):  # no --workers: the variant's 2 decide
         assert len(_workers(proc.pid)) == 2
         ids = [_invoke(url, i) for i in range(40)]  # a connection each: either worker answers
-        time.sleep(1.5)  # each worker publishes its counters every second
-        for _ in range(4):  # whichever worker answers the scrape counts every request
-            assert 'slipway_requests_total{endpoint="rings",variant="line-v1"} 40' in httpx.get(f"{url}/metrics").text
+        for _ in range(6):  # whichever worker answers the scrape counts every request, at once
+            assert 'slipway_requests_total{endpoint="rings",variant="line-v1"} 40.0' in httpx.get(f"{url}/metrics").text
+        assert len(list(runs.glob("slipway-metrics-*"))) == 1
         _stop(proc)
+    assert not any(runs.glob("slipway-metrics-*"))  # the run's folder goes with it
     with Client(load_settings(env={}, cwd=tmp_path, home=str(home))) as client:
         _, captured = _captured(client, endpoint.id)
     assert sorted(captured) == sorted(ids)  # every worker flushed its capture at SIGTERM

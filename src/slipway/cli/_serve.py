@@ -6,16 +6,15 @@ It reads endpoints and model versions from the store of the current settings (no
 Worker processes: a model call holds the GIL, so one process answers one request at a time.
 ``--workers N`` (by default the total of the endpoint's live variants' ``workers``) starts N
 uvicorn worker processes on the same port; each loads every variant and splits traffic by
-weight on its own, so the split holds across them. They share their metrics through files in a
-temporary folder, so ``/metrics`` counts all of them whichever one answers.
+weight on its own, so the split holds across them. They share their metrics through
+prometheus_client's multiprocess files in a folder of the run, so ``/metrics`` counts all of them
+whichever one answers.
 """
 
 from __future__ import annotations
 
 import json
 import os
-import shutil
-import tempfile
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -123,19 +122,17 @@ def _run_workers(
 ) -> None:
     """Run ``count`` uvicorn worker processes of :func:`worker_app` until stopped (blocks)."""
     from slipway.server import run_workers  # brings FastAPI: import when serving
+    from slipway.serving import multiprocess_folder
 
-    shared = Path(tempfile.mkdtemp(prefix="slipway-serve-metrics-"))
     os.environ.update({var: str(getattr(settings, name)) for var, name in _SETTINGS_ENV.items()})
-    os.environ[_OPTIONS_ENV] = json.dumps({**options, "metrics_folder": str(shared)})
-    try:
+    with multiprocess_folder() as shared:
+        os.environ[_OPTIONS_ENV] = json.dumps({**options, "metrics_folder": str(shared)})
         run_workers(f"{__name__}:worker_app", count, host=host, port=port, log_level=log_level)
-    finally:
-        shutil.rmtree(shared, ignore_errors=True)
 
 
 def worker_app() -> ASGIApp:
     """App factory of one worker process of ``slipway serve --workers N`` (uvicorn calls it)."""
-    from slipway.serving import ServingHost, SharedMetrics, create_inference_app
+    from slipway.serving import ServingHost, ServingMetrics, create_inference_app
 
     options = json.loads(os.environ[_OPTIONS_ENV])
     backend: Backend = Backend(load_settings())
@@ -146,6 +143,6 @@ def worker_app() -> ASGIApp:
         poll_seconds=options["poll_seconds"],
         max_batch_size=options["max_batch_size"],
         max_wait_ms=options["max_wait_ms"],
-        metrics=SharedMetrics(Path(options["metrics_folder"])),
+        metrics=ServingMetrics(Path(options["metrics_folder"])),
     )
     return guarded(create_inference_app(host, options["endpoint"], on_close=backend.close), options["allowed_hosts"])

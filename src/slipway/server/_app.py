@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Sequence
+from pathlib import Path
 
 import uvicorn
 from fastapi import APIRouter, FastAPI
@@ -36,7 +37,14 @@ from slipway.server._scheduling import scheduler_lifespan
 from slipway.server._workers import run_workers
 from slipway.server.mlflow import mount_mlflow
 from slipway.server.ui import ui_router
-from slipway.serving import ServingHost, ServingService, mount_inference
+from slipway.serving import (
+    MULTIPROCESS_ENV,
+    ServingHost,
+    ServingMetrics,
+    ServingService,
+    mount_inference,
+    multiprocess_folder,
+)
 from slipway.store.artifacts import sweep_spools
 from slipway.tracking import TrackingService
 
@@ -52,7 +60,13 @@ class Version(BaseModel):
     api: str
 
 
-def create_app(backend: Backend, *, auth: bool = True, allowed_hosts: Sequence[str] | None = None) -> FastAPI:
+def create_app(
+    backend: Backend,
+    *,
+    auth: bool = True,
+    allowed_hosts: Sequence[str] | None = None,
+    metrics_folder: Path | None = None,
+) -> FastAPI:
     """Build the REST API over ``backend``'s services.
 
     The caller owns ``backend`` and closes it; the app only uses it, so tests can serve a backend
@@ -62,7 +76,9 @@ def create_app(backend: Backend, *, auth: bool = True, allowed_hosts: Sequence[s
     (:meth:`~slipway._backend.Backend.confine`): what requests name is held to ``pipeline_modules``
     and ``dataset_roots``, and no request makes a model trusted. Requests addressed to a host other
     than ``allowed_hosts`` (by default the ``allowed_hosts`` setting, else the loopback names) are
-    answered 421 (see :mod:`slipway._origins`).
+    answered 421 (see :mod:`slipway._origins`). ``metrics_folder`` is the multiprocess folder of a
+    run of several worker processes (see :mod:`slipway.serving._metrics`): ``GET /metrics`` then
+    totals every worker's serving counters.
 
     Example:
         >>> from slipway import load_settings
@@ -118,7 +134,8 @@ def create_app(backend: Backend, *, auth: bool = True, allowed_hosts: Sequence[s
     app.include_router(hooks_router)  # POST /hooks/{name}: signed by HMAC, outside the token-checked API
     app.include_router(ui_router)  # the web UI's pages at / (after the API: /api/v1 paths stay the API's)
     # Kept on the app so the UI's endpoint pages can chart the traffic its metrics count.
-    app.state.serving_host = ServingHost(backend.serving, backend.registry, backend.artifacts)
+    app.state.serving_host = ServingHost(backend.serving, backend.registry, backend.artifacts,
+                                         metrics=ServingMetrics(metrics_folder))
     mount_inference(app, app.state.serving_host, more_metrics=lambda: _monitor_metrics(backend))
     # Outermost of all: every response, a refused body's and a 500's included, has the security headers.
     settings = backend.settings
@@ -146,7 +163,8 @@ _NO_AUTH_ENV = "SLIPWAY_SERVER_NO_AUTH"  # tells worker processes the server run
 def _worker_app() -> FastAPI:
     """App factory for ``workers > 1``: each uvicorn worker process builds its own backend."""
     settings = load_settings()  # SLIPWAY_ALLOWED_HOSTS holds the parent's list, bound address included
-    return create_app(Backend(settings), auth=os.environ.get(_NO_AUTH_ENV) != "1")
+    return create_app(Backend(settings), auth=os.environ.get(_NO_AUTH_ENV) != "1",
+                      metrics_folder=Path(os.environ[MULTIPROCESS_ENV]))
 
 
 def serve(
@@ -178,4 +196,5 @@ def serve(
     os.environ.update({var: str(getattr(settings, name)) for var, name in _WORKER_ENV.items()})
     os.environ[_NO_AUTH_ENV] = "0" if auth else "1"
     os.environ["SLIPWAY_ALLOWED_HOSTS"] = ",".join(hosts)
-    run_workers(f"{__name__}:_worker_app", workers, host=host, port=port, log_level=log_level)
+    with multiprocess_folder():  # the workers' serving counters, totalled by /metrics
+        run_workers(f"{__name__}:_worker_app", workers, host=host, port=port, log_level=log_level)

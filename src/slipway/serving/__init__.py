@@ -11,7 +11,7 @@ Example:
 """
 
 from slipway.serving._app import INFERENCE_ID_HEADER, ServingHost, create_inference_app, mount_inference
-from slipway.serving._metrics import SharedMetrics, TrafficHistory, TrafficPoint
+from slipway.serving._metrics import MULTIPROCESS_ENV, ServingMetrics, TrafficHistory, TrafficPoint, multiprocess_folder
 from slipway.serving._records import (
     Alarms,
     CaptureConfig,
@@ -39,6 +39,9 @@ from slipway.serving._service import (
 from slipway.serving._transform import batch_transform
 
 __all__ = [
+    "MULTIPROCESS_ENV",
+    "ServingMetrics",
+    "multiprocess_folder",
     "Alarms",
     "CaptureConfig",
     "Count",
@@ -56,7 +59,6 @@ __all__ = [
     "ServingHost",
     "ServingService",
     "Settings",
-    "SharedMetrics",
     "Strategy",
     "TrafficHistory",
     "TrafficPoint",

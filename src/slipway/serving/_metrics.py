@@ -1,151 +1,139 @@
 """Prometheus metrics of the data plane: requests, errors and a latency histogram per variant.
 
-Written by hand in the text exposition format (version 0.0.4) rather than with
-``prometheus_client``: three metric families do not justify a dependency, and recording one
-request here is a lock and a few additions, cheap enough for the request path.
+Kept with ``prometheus_client``. One process keeps its counters in memory; the worker processes of
+``slipway server --workers N`` and ``slipway serve --workers N`` use its multiprocess mode: the
+parent makes a fresh folder for the run (:func:`multiprocess_folder`), names it in
+``PROMETHEUS_MULTIPROC_DIR`` before the workers start (prometheus_client reads it when a process
+first imports it), each worker writes its counters to its own files there, and ``/metrics``,
+whichever worker answers it, totals the files of every worker (:class:`ServingMetrics` with
+``folder``). A worker that exits keeps its files, so the totals never go down when uvicorn
+replaces one; the parent removes the folder when the run ends.
 
 :class:`TrafficHistory` turns the counters into rates over time (requests per second, error rate,
-latency percentiles per variant) by sampling them on a thread of its own, for the web UI's charts.
-It sees the traffic of this process only: a server with several workers shows the worker that
-answers, and ``slipway serve`` processes keep their own.
-
-:class:`SharedMetrics` is for the worker processes of one ``slipway serve --workers N``: each
-publishes its counters to a file in a folder they share, and ``/metrics``, whichever worker
-answers it, sums them all.
+latency percentiles per variant) by sampling them on a thread of its own, for the web UI's charts;
+with several workers it samples the totals too.
 """
 
 from __future__ import annotations
 
-import bisect
 import collections
 import contextlib
-import json
 import os
+import shutil
+import tempfile
 import threading
 import time
-from dataclasses import dataclass, field
+from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
+
+from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest, values
+from prometheus_client.multiprocess import MultiProcessCollector, mark_process_dead
 
 # Seconds; from half a millisecond (a small scikit-learn model) to ten seconds (a large one).
 BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
-CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
-
-
-@dataclass
-class _Series:
-    requests: int = 0
-    errors: int = 0
-    total_seconds: float = 0.0
-    buckets: list[int] = field(default_factory=lambda: [0] * (len(BUCKETS) + 1))
+CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"  # what generate_latest writes
+MULTIPROCESS_ENV = "PROMETHEUS_MULTIPROC_DIR"
+_LABELS = ("endpoint", "variant")
 
 
 class ServingMetrics:
-    """Counters per (endpoint, variant); safe to record from any thread."""
+    """Counters per (endpoint, variant); safe to record from any thread.
 
-    def __init__(self) -> None:
+    Args:
+        folder: the run's multiprocess folder (see the module's docstring): this process writes
+            its counters there and :meth:`render` totals every worker's. None keeps them in memory,
+            for this process alone.
+
+    Raises:
+        RuntimeError: with ``folder``, if this process imported prometheus_client before
+            ``PROMETHEUS_MULTIPROC_DIR`` named that folder (its counters would stay in memory).
+    """
+
+    def __init__(self, folder: Path | None = None) -> None:
+        if folder is not None and (os.environ.get(MULTIPROCESS_ENV) != str(folder)
+                                   or not getattr(values.ValueClass, "_multiprocess", False)):
+            raise RuntimeError(f"{MULTIPROCESS_ENV} must name {folder} before the process imports prometheus_client")
+        self._folder = folder
+        self._registry = CollectorRegistry()
+        self._requests = Counter("slipway_requests", "Requests answered by a variant.", _LABELS,
+                                 registry=self._registry)
+        self._errors = Counter("slipway_errors", "Requests a variant failed to answer (the model raised).", _LABELS,
+                               registry=self._registry)
+        self._latency = Histogram("slipway_request_latency_seconds",
+                                  "Time from parsed input to prediction, per variant.", _LABELS, buckets=BUCKETS,
+                                  registry=self._registry)
+        self._series: dict[tuple[str, str], tuple[Any, Any, Any]] = {}
         self._lock = threading.Lock()
-        self._series: dict[tuple[str, str], _Series] = {}
+        if folder is not None:
+            self._registry = CollectorRegistry()  # what a scrape reads: every worker's files
+            MultiProcessCollector(self._registry, path=str(folder))
 
     def record(self, endpoint: str, variant: str, seconds: float, *, error: bool) -> None:
         """Count one answered request (``error``: the model failed, a 5xx)."""
-        with self._lock:
-            series = self._series.get((endpoint, variant))
-            if series is None:
-                series = self._series[(endpoint, variant)] = _Series()
-            series.requests += 1
-            series.errors += error
-            series.total_seconds += seconds
-            series.buckets[bisect.bisect_left(BUCKETS, seconds)] += 1
+        series = self._series.get((endpoint, variant))
+        if series is None:
+            with self._lock:
+                series = self._series[(endpoint, variant)] = (
+                    self._requests.labels(endpoint, variant),
+                    self._errors.labels(endpoint, variant),
+                    self._latency.labels(endpoint, variant),
+                )
+        requests, errors, latency = series
+        requests.inc()
+        if error:
+            errors.inc()
+        latency.observe(seconds)
 
     def snapshot(self) -> dict[tuple[str, str], Counters]:
-        """The counters of every (endpoint, variant) series as they are now."""
-        with self._lock:
-            items = list(self._series.items())
-            return {k: Counters(s.requests, s.errors, s.total_seconds, tuple(s.buckets)) for k, s in items}
+        """The counters of every (endpoint, variant) series as they are now (every worker's, in a run of several)."""
+        found: dict[tuple[str, str], dict[str, Any]] = {}
+        for family in self._registry.collect():
+            for sample in family.samples:
+                key = (sample.labels.get("endpoint", ""), sample.labels.get("variant", ""))
+                into = found.setdefault(key, {"requests": 0, "errors": 0, "sum": 0.0, "le": {}})
+                if sample.name == "slipway_requests_total":
+                    into["requests"] = int(sample.value)
+                elif sample.name == "slipway_errors_total":
+                    into["errors"] = int(sample.value)
+                elif sample.name == "slipway_request_latency_seconds_sum":
+                    into["sum"] = float(sample.value)
+                elif sample.name == "slipway_request_latency_seconds_bucket":
+                    into["le"][float(sample.labels["le"])] = int(sample.value)
+        return {key: Counters(v["requests"], v["errors"], v["sum"], _per_bucket(v["le"])) for key, v in found.items()}
 
     def render(self) -> str:
         """Every series in the Prometheus text format."""
-        return render_counters(self.snapshot())
+        return generate_latest(self._registry).decode()
 
     def close(self) -> None:
-        """Release what the metrics hold (nothing here; see :class:`SharedMetrics`)."""
+        """Say this worker has exited (its counters stay in the totals); nothing for a single process."""
+        if self._folder is not None:
+            mark_process_dead(os.getpid(), str(self._folder))
 
 
-class SharedMetrics(ServingMetrics):
-    """The metrics of one of several worker processes serving the same endpoints.
-
-    Every ``interval`` seconds (and at :meth:`close`) the process writes its counters to
-    ``folder/<pid>.json``, replacing the file whole; :meth:`render` sums the files of every
-    worker, this one's live counters in place of its file. A worker that has exited keeps its
-    file, so the totals never go down when uvicorn replaces a worker.
-    """
-
-    def __init__(self, folder: Path, *, interval: float = 1.0) -> None:
-        super().__init__()
-        self._folder = folder
-        self._file = folder / f"{os.getpid()}.json"
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, args=(interval,), name="slipway-metrics-share", daemon=True)
-        self._thread.start()
-
-    def _run(self, interval: float) -> None:
-        while not self._stop.wait(interval):
-            self.publish()
-
-    def publish(self) -> None:
-        """Write this process's counters for the other workers to read."""
-        series = [[*key, c.requests, c.errors, c.total_seconds, list(c.buckets)] for key, c in self.snapshot().items()]
-        partial = self._file.with_suffix(".partial")
-        partial.write_text(json.dumps(series), encoding="utf-8")
-        partial.replace(self._file)  # atomic: a reader sees the old file or the new one
-
-    def close(self) -> None:
-        """Stop publishing, after writing the final counters."""
-        self._stop.set()
-        self._thread.join()
-        self.publish()
-
-    def render(self) -> str:
-        totals = self.snapshot()
-        for path in self._folder.glob("*.json"):
-            if path == self._file:
-                continue
-            with contextlib.suppress(OSError, ValueError):  # a worker's first file may not exist yet
-                for endpoint, variant, requests, errors, seconds, buckets in json.loads(path.read_text("utf-8")):
-                    totals[(endpoint, variant)] = _add(totals.get((endpoint, variant)),
-                                                      Counters(requests, errors, seconds, tuple(buckets)))
-        return render_counters(totals)
+def _per_bucket(cumulative: dict[float, int]) -> tuple[int, ...]:
+    """Requests per latency bucket (``BUCKETS`` bounds, then everything slower) from cumulative counts."""
+    running = [cumulative.get(bound, 0) for bound in (*BUCKETS, float("inf"))]
+    return tuple(count - before for count, before in zip(running, [0, *running[:-1]], strict=True))
 
 
-def _add(a: Counters | None, b: Counters) -> Counters:
-    if a is None:
-        return b
-    return Counters(a.requests + b.requests, a.errors + b.errors, a.total_seconds + b.total_seconds,
-                    tuple(x + y for x, y in zip(a.buckets, b.buckets, strict=True)))
-
-
-def render_counters(counters: dict[tuple[str, str], Counters]) -> str:
-    """The series of ``counters`` (keyed by endpoint and variant) in the Prometheus text format."""
-    items = sorted(counters.items())
-    lines = [
-        "# HELP slipway_requests_total Requests answered by a variant.",
-        "# TYPE slipway_requests_total counter",
-        *(f"slipway_requests_total{{{_labels(k)}}} {s.requests}" for k, s in items),
-        "# HELP slipway_errors_total Requests a variant failed to answer (the model raised).",
-        "# TYPE slipway_errors_total counter",
-        *(f"slipway_errors_total{{{_labels(k)}}} {s.errors}" for k, s in items),
-        "# HELP slipway_request_latency_seconds Time from parsed input to prediction, per variant.",
-        "# TYPE slipway_request_latency_seconds histogram",
-    ]
-    for key, s in items:
-        labels, running = _labels(key), 0
-        for bound, count in zip((*BUCKETS, float("inf")), s.buckets, strict=True):
-            running += count
-            le = "+Inf" if bound == float("inf") else repr(bound)
-            lines.append(f'slipway_request_latency_seconds_bucket{{{labels},le="{le}"}} {running}')
-        lines.append(f"slipway_request_latency_seconds_sum{{{labels}}} {s.total_seconds!r}")
-        lines.append(f"slipway_request_latency_seconds_count{{{labels}}} {s.requests}")
-    return "\n".join(lines) + "\n"
+@contextlib.contextmanager
+def multiprocess_folder() -> Iterator[Path]:
+    """A fresh folder for one run of several worker processes, named in ``PROMETHEUS_MULTIPROC_DIR``
+    for the workers to inherit, and removed (with the variable) when the run ends."""
+    folder = Path(tempfile.mkdtemp(prefix="slipway-metrics-"))
+    before = os.environ.get(MULTIPROCESS_ENV)
+    os.environ[MULTIPROCESS_ENV] = str(folder)
+    try:
+        yield folder
+    finally:
+        if before is None:
+            os.environ.pop(MULTIPROCESS_ENV, None)
+        else:
+            os.environ[MULTIPROCESS_ENV] = before
+        shutil.rmtree(folder, ignore_errors=True)
 
 
 @dataclass(frozen=True)
@@ -265,7 +253,3 @@ def _percentile(buckets: list[int], fraction: float) -> float | None:
         seen += count
     return BUCKETS[-1] * 1000
 
-
-def _labels(key: tuple[str, str]) -> str:
-    endpoint, variant = (v.replace("\\", "\\\\").replace('"', '\\"') for v in key)
-    return f'endpoint="{endpoint}",variant="{variant}"'
