@@ -104,6 +104,23 @@ def main(model_name: str) -> None:
     out["predicted"] = np.asarray(loaded.predict(X[:3])).tolist()
     out["expected"] = model.predict(X[:3]).tolist()
     out["versions_by_name"] = [v.version for v in client.search_model_versions(f"name = '{model_name}'")]
+    # Registry searches: the client adds tag.`mlflow.prompt.is_prompt` != 'true' to every one.
+    client.create_registered_model(f"{model_name}-other", tags={"team": "Ads"})
+    out["registered_models"] = sorted(m.name for m in client.search_registered_models())
+    out["registered_like"] = [
+        m.name for m in mlflow.search_registered_models(filter_string=f"name LIKE '{model_name}-%'")
+    ]
+    out["registered_by_tag"] = [m.name for m in client.search_registered_models("tags.team ILIKE 'ads'")]
+    out["registered_ordered"] = [m.name for m in client.search_registered_models(order_by=["name DESC"])]
+    out["versions_in"] = [
+        (v.name, v.version) for v in client.search_model_versions(
+            f"name IN ('{model_name}', 'nope') AND version_number >= 1 AND run_id = '{run.info.run_id}'"
+        )
+    ]
+    out["versions_pending"] = [
+        v.version for v in client.search_model_versions("tags.`slipway.approval_status` = 'PendingManualApproval'")
+    ]
+    out["bad_filter"] = error_of(lambda: client.search_model_versions("foo = 'x'"))
 
     out["missing_run"] = error_of(lambda: client.get_run("0" * 26))
     # The client splits big batches itself; its REST store sends one as given, as other clients may.

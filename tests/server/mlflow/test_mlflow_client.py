@@ -99,6 +99,17 @@ def test_logged_model_is_a_governed_slipway_version(seen: dict[str, Any], backen
     assert seen["versions_by_name"] == ["1"]
 
 
+def test_registry_searches_take_mlflows_filter_grammar(seen: dict[str, Any]) -> None:
+    assert seen["registered_models"] == [MODEL, f"{MODEL}-other"]  # the client's prompt filter passes models
+    assert seen["registered_like"] == [f"{MODEL}-other"]
+    assert seen["registered_by_tag"] == [f"{MODEL}-other"]
+    assert seen["registered_ordered"] == [f"{MODEL}-other", MODEL]
+    assert seen["versions_in"] == [[MODEL, "1"]]
+    assert seen["versions_pending"] == ["1"]
+    assert seen["bad_filter"]["error_code"] == "INVALID_PARAMETER_VALUE"
+    assert "Invalid attribute key 'foo' specified. Valid keys are" in seen["bad_filter"]["message"]
+
+
 def test_pyfunc_loads_the_version_by_alias_and_predicts(seen: dict[str, Any]) -> None:
     assert seen["predicted"] == pytest.approx(seen["expected"])
 

@@ -10,6 +10,8 @@ not set: Slipway uses approval and aliases instead.
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Sequence
 from typing import Any
 
 from fastapi import APIRouter, Request
@@ -28,7 +30,7 @@ from slipway.server.mlflow._fields import (
     check_max_results,
     page_of,
 )
-from slipway.server.mlflow._filters import conditions, matches
+from slipway.server.mlflow._filters import MODEL_VERSIONS, REGISTERED_MODELS, Condition, matching, parse, sort_key
 
 router = APIRouter(route_class=MlflowRoute)
 SEARCH_REGISTERED_MODEL_MAX_RESULTS = 1000
@@ -103,10 +105,12 @@ async def delete_registered_model(request: Request) -> dict[str, Any]:
 def search_registered_models(request: Request) -> dict[str, Any]:
     f = Fields.from_query(request.query_params, ("order_by",))
     max_results = check_max_results(f.integer("max_results", default=100) or 100, SEARCH_REGISTERED_MODEL_MAX_RESULTS)
+    wanted = parse(f.text("filter"), REGISTERED_MODELS)
+    order = sort_key([str(o) for o in f.values("order_by")], _GROUP_ORDER, default=())
     registry = _registry(request)
-    groups = registry.list_groups()
-    for field, op, value in conditions(f.text("filter"), ("name", "tags")):
-        groups = [g for g in groups if matches(op, value, g.name if field == "name" else g.tags.get(field[5:]))]
+    groups = [g for g in registry.list_groups() if matching(wanted, {"name": g.name}, g.tags)]
+    groups.sort(key=lambda g: order({"name": g.name, "creation_timestamp": g.created_at,
+                                     "last_updated_timestamp": g.updated_at}))
     page, token = page_of(groups, f.text("page_token"), max_results)
     return c.drop_none(
         {
@@ -114,6 +118,12 @@ def search_registered_models(request: Request) -> dict[str, Any]:
             "next_page_token": token,
         }
     )
+
+
+# What each search may be ordered by (MLflow's names), and the order MLflow falls back on.
+_GROUP_ORDER = {"name", "timestamp", "creation_timestamp", "last_updated_timestamp"}
+_VERSION_ORDER = {"name", "version_number", "creation_timestamp", "last_updated_timestamp"}
+_VERSION_DEFAULT_ORDER = ("last_updated_timestamp DESC", "name ASC", "version_number DESC")
 
 
 @router.post("/registered-models/get-latest-versions", dependencies=[needs(Permission.READ)])
@@ -219,25 +229,38 @@ def search_model_versions(request: Request) -> dict[str, Any]:
     f = Fields.from_query(request.query_params, ("order_by",))
     limit = SEARCH_MODEL_VERSION_MAX_RESULTS
     max_results = check_max_results(f.integer("max_results", default=limit) or limit, limit)
-    wanted = conditions(f.text("filter"), ("name", "run_id", "tags"))
-    # A name given exactly narrows the query to one group; the other conditions filter its answer.
-    group = next((value for field, op, value in wanted if field == "name" and op == "="), None)
-    try:
-        found = _registry(request).search_versions(group, max_results=SEARCH_MODEL_VERSION_MAX_RESULTS)
-    except NotFound:
-        found = []  # MLflow answers a search for an unknown name with no versions
-    for field, op, value in wanted:
-        found = [v for v in found if matches(op, value, _version_field(v, field))]
-    page, token = page_of(found, f.text("page_token"), max_results)
-    return c.drop_none({"model_versions": [c.model_version(v) for v in page], "next_page_token": token})
+    wanted = parse(f.text("filter"), MODEL_VERSIONS)
+    order = sort_key([str(o) for o in f.values("order_by")], _VERSION_ORDER, default=_VERSION_DEFAULT_ORDER)
+    registry = _registry(request)
+    found: list[ModelVersion] = []
+    # Names given exactly narrow the query to their groups; the conditions then filter the answer.
+    for group in _named_groups(wanted):
+        with contextlib.suppress(NotFound):  # MLflow answers a search for an unknown name with no versions
+            found += registry.search_versions(group, max_results=SEARCH_MODEL_VERSION_MAX_RESULTS)
+    messages = [c.model_version(v) for v in found]
+    kept = [m for m in messages if matching(wanted, _version_attributes(m), _tags(m))]
+    kept.sort(key=lambda m: order({**_version_attributes(m), "creation_timestamp": m["creation_timestamp"],
+                                   "last_updated_timestamp": m["last_updated_timestamp"]}))
+    page, token = page_of(kept, f.text("page_token"), max_results)
+    return c.drop_none({"model_versions": page, "next_page_token": token})
 
 
-def _version_field(v: ModelVersion, field: str) -> str | None:
-    if field == "name":
-        return v.group
-    if field == "run_id":
-        return v.source_id if v.source_kind == "run" else None
-    return v.tags.get(field[5:])
+def _named_groups(wanted: list[Condition]) -> Sequence[str | None]:
+    """The groups a search's exact ``name = 'x'`` or ``name IN (...)`` confines it to; ``[None]`` for all."""
+    for cond in wanted:
+        if cond.kind == "attribute" and cond.key == "name" and cond.op in ("=", "IN"):
+            return sorted({cond.value} if isinstance(cond.value, str) else {str(v) for v in cond.value})  # type: ignore[union-attr]
+    return [None]
+
+
+def _version_attributes(m: dict[str, Any]) -> dict[str, Any]:
+    """A model version message's searchable attributes, by MLflow's names."""
+    return {"name": m["name"], "version_number": int(m["version"]), "run_id": m.get("run_id"),
+            "source_path": m.get("source")}
+
+
+def _tags(m: dict[str, Any]) -> dict[str, str]:
+    return {t["key"]: t["value"] for t in m.get("tags", [])}
 
 
 @router.get("/model-versions/get-download-uri", dependencies=[needs(Permission.READ)])

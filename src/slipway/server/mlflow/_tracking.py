@@ -45,7 +45,7 @@ from slipway.server.mlflow._fields import (
     encode_offset,
     page_of,
 )
-from slipway.server.mlflow._filters import conditions
+from slipway.server.mlflow._filters import LOGGED_MODELS, parse
 from slipway.tracking import DEFAULT_EXPERIMENT, TrackingService
 
 EMPTY_MESSAGE = b"{}"
@@ -417,7 +417,14 @@ async def create_logged_model(request: Request) -> dict[str, Any]:
 @router.post("/logged-models/search", dependencies=[needs(Permission.READ)])
 async def search_logged_models(request: Request) -> dict[str, Any]:
     f = await _post(request)
-    wanted = {field: value for field, op, value in conditions(f.text("filter"), ("name", "source_run_id")) if op == "="}
+    wanted: dict[str, str] = {}
+    for cond in parse(f.text("filter"), LOGGED_MODELS):
+        if cond.op != "=" or cond.kind != "attribute":
+            raise InvalidInput(
+                f"logged models are searched by name = '...' and source_run_id = '...' only, not {cond.key} {cond.op}",
+                field="filter",
+            )
+        wanted[cond.key] = str(cond.value)
     tracking = _tracking(request)
     max_results = f.integer("max_results", default=100) or 100
     offset = decode_offset(f.text("page_token"))
