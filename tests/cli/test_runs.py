@@ -172,3 +172,28 @@ def test_download_of_a_run_without_artifacts(cli: Cli, seeded: dict[str, str],
     result = cli("runs", "download", seeded["ridge-b"], "-d", str(tmp_path / "d"))
     assert result.exit_code == 0
     assert "Nothing to download" in result.stdout
+
+
+def test_child_runs_are_listed_under_their_parent_and_shown_with_it(cli: Cli, client: Client) -> None:
+    exp = client.tracking.create_experiment("nested")
+    parent = client.tracking.create_run(exp.id, name="sweep", start_time=1_700_000_000_000)
+    kids = [client.tracking.create_run(exp.id, name=f"trial-{i}", parent_run_id=parent.id,
+                                       start_time=1_700_000_000_000 + i) for i in (1, 2)]
+    client.tracking.create_run(exp.id, name="solo", start_time=1_700_000_000_009)
+    client.tracking.log_inputs(parent.id, [{"name": "abalone", "digest": "9f3c", "context": "training",
+                                            "source_type": "local", "source": '{"uri": "abalone.csv"}'}])
+
+    listed = cli("runs", "list", "--experiment", "nested")
+    names = [line.split()[1:3] for line in listed.stdout.splitlines() if line.startswith("01")]
+    assert names == [["solo", "nested"], ["sweep", "nested"], ["└", "trial-2"], ["└", "trial-1"]]
+
+    shown = cli("runs", "show", parent.id)
+    datasets = shown.stdout.split("Datasets")[1].split("Child runs")[0]
+    assert datasets.split("\n")[3].split()[:4] == ["abalone", "9f3c", "training", "local"]
+    children = shown.stdout.split("Child runs")[1].split("Artifacts")[0]
+    assert [line.split()[:2] for line in children.splitlines() if line.startswith("01")] == [
+        [kids[1].id, "trial-2"], [kids[0].id, "trial-1"],
+    ]
+    as_json = json.loads(cli("runs", "show", parent.id, "--json").stdout)
+    assert as_json["inputs"][0]["name"] == "abalone" and as_json["child_run_ids"] == [kids[1].id, kids[0].id]
+    assert "No dataset inputs logged." in cli("runs", "show", kids[0].id).stdout

@@ -75,12 +75,10 @@ def test_logged_model_lifecycle(compat: MlflowCompatService, run_id: str) -> Non
 
 
 def test_run_links_replace_repeats_and_reach_lineage(compat: MlflowCompatService, run_id: str, db: Database) -> None:
-    compat.link_run(run_id, LinkKind.DATASET_INPUT, [("train", {"dataset": {"name": "train", "digest": "1"}})])
-    compat.link_run(run_id, LinkKind.DATASET_INPUT, [("train", {"dataset": {"name": "train", "digest": "2"}})])
     compat.link_run(run_id, LinkKind.MODEL_OUTPUT, [("m-1", {"model_id": "m-1", "step": 0})])
+    compat.link_run(run_id, LinkKind.MODEL_OUTPUT, [("m-1", {"model_id": "m-1", "step": 3})])
     links = compat.run_links([run_id])[run_id]
-    assert links[LinkKind.DATASET_INPUT] == [{"dataset": {"name": "train", "digest": "2"}}]
-    assert links[LinkKind.MODEL_OUTPUT] == [{"model_id": "m-1", "step": 0}]
+    assert links[LinkKind.MODEL_OUTPUT] == [{"model_id": "m-1", "step": 3}]
     downstream = LineageService(db).downstream("run", run_id)
     assert "m-1" in {node.id for node in downstream.nodes}
     compat._tracking.delete_run(run_id)

@@ -56,6 +56,7 @@ MATRIX: dict[tuple[str, str], Permission | None] = {
     ("POST", "/runs/{run_id}/metrics"): W,
     ("GET", "/runs/{run_id}/metrics/history"): R,
     ("POST", "/runs/{run_id}/batch"): W,
+    ("POST", "/runs/{run_id}/inputs"): W,
     ("POST", "/runs/{run_id}/params"): W,
     ("POST", "/runs/{run_id}/tags"): W,
     ("DELETE", "/runs/{run_id}/tags"): W,

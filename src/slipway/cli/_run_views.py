@@ -14,7 +14,7 @@ from rich.text import Text
 
 from slipway.cli import _output
 from slipway.store.artifacts import ArtifactInfo
-from slipway.tracking import LifecycleStage, Metric, Run, RunComparison
+from slipway.tracking import DatasetInput, LifecycleStage, Metric, Run, RunComparison, nest_runs
 
 
 def runs_table(found: Sequence[Run], experiment_names: Mapping[str, str]) -> RenderableType:
@@ -28,10 +28,10 @@ def runs_table(found: Sequence[Run], experiment_names: Mapping[str, str]) -> Ren
     out = _output.table(_output.id_column("Run ID"), Column("Name", min_width=8),
                         Column("Experiment", min_width=8), Column("Status", no_wrap=True),
                         Column("Started", min_width=10), Column("Metrics", min_width=10, overflow="fold"))
-    for run in found:
+    for run, depth in nest_runs(found):  # a child run under its parent, indented
         out.add_row(
             run.id,
-            _output.plain(run.name),
+            _output.plain(f"{'  ' * (depth - 1)}└ {run.name}" if depth else run.name),
             _output.plain(experiment_names.get(run.experiment_id, run.experiment_id)),
             _output.fmt_status(run.status.value),
             _output.fmt_time(run.start_time),
@@ -40,7 +40,9 @@ def runs_table(found: Sequence[Run], experiment_names: Mapping[str, str]) -> Ren
     return out
 
 
-def run_detail(run: Run, experiment_name: str, artifacts: Sequence[ArtifactInfo]) -> RenderableType:
+def run_detail(
+    run: Run, experiment_name: str, artifacts: Sequence[ArtifactInfo], children: Sequence[Run] = ()
+) -> RenderableType:
     """Everything recorded about one run, section by section, empty sections said so."""
     about = Table.grid(padding=(0, 2))
     about.add_column(style="bold")
@@ -65,8 +67,31 @@ def run_detail(run: Run, experiment_name: str, artifacts: Sequence[ArtifactInfo]
         "",
         _output.key_value_table("Tags", run.tags, empty="No tags."),
         "",
+        _datasets_table(run.inputs),
+        "",
+        *([_children_table(children), ""] if children else []),
         _artifacts_table(artifacts),
     )
+
+
+def _datasets_table(inputs: Sequence[DatasetInput]) -> RenderableType:
+    if not inputs:
+        return _output.empty_section("Datasets", "No dataset inputs logged.")
+    out = _output.table("Name", "Digest", "Context", "Source type", Column("Source", overflow="fold"),
+                        title="Datasets")
+    for d in inputs:
+        out.add_row(_output.plain(d.name), Text(d.digest), _output.plain(d.context or _output.MISSING),
+                    _output.plain(d.source_type or _output.MISSING), _output.plain(d.source or _output.MISSING))
+    return out
+
+
+def _children_table(children: Sequence[Run]) -> RenderableType:
+    out = _output.table(_output.id_column("Run ID"), "Name", "Status", _output.time_column("Started"),
+                        title="Child runs")
+    for child in children:
+        out.add_row(child.id, _output.plain(child.name), _output.fmt_status(child.status.value),
+                    _output.fmt_time(child.start_time))
+    return out
 
 
 def _metrics_table(latest: Mapping[str, Metric]) -> RenderableType:

@@ -43,6 +43,7 @@ ExperimentsOpt = Annotated[
                  help="Only runs of this experiment (its name or id); repeat for several."),
 ]
 LimitOpt = Annotated[int, typer.Option("--limit", "-n", min=1, help="Show at most this many runs.")]
+MAX_CHILDREN_SHOWN = 1000  # `runs search "parent_run_id = 'ID'"` lists them all
 RevealOpt = Annotated[
     bool,
     typer.Option("--reveal-secrets",
@@ -111,15 +112,18 @@ def _show_runs(experiments: list[str], filter_text: str | None, order_by: list[s
 
 @runs_app.command("show")
 def show_command(run_id: RunIdArg, as_json: JsonFlag = False, reveal: RevealOpt = False) -> None:
-    """Show one run: its params, latest metrics, tags and artifacts."""
+    """Show one run: its params, latest metrics, tags, the data sets it read, its child runs and artifacts."""
     with open_tracking() as tracking:
         run = redact_record(_reading(tracking, reveal).get_run(run_id), check_reveal(reveal))
         experiment = tracking.get_experiment(run.experiment_id)
         artifacts = tracking.list_artifacts(run_id, recursive=True)
+        quoted = run.id.replace("'", "''")
+        children = tracking.search_runs(filter=f"parent_run_id = '{quoted}'", max_results=MAX_CHILDREN_SHOWN).runs
     _output.emit(
         as_json,
-        lambda: {**run.model_dump(mode="json"), "artifacts": [a.model_dump(mode="json") for a in artifacts]},
-        lambda: run_detail(run, experiment.name, artifacts),
+        lambda: {**run.model_dump(mode="json"), "artifacts": [a.model_dump(mode="json") for a in artifacts],
+                 "child_run_ids": [c.id for c in children]},
+        lambda: run_detail(run, experiment.name, artifacts, children),
     )
 
 

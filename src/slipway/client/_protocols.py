@@ -92,7 +92,7 @@ from slipway.serving import (
 from slipway.store.artifacts import ArtifactInfo
 from slipway.tracking import Experiment, MaxResults, Metric, Run, RunComparison, RunIds, RunPage, RunStatus
 from slipway.tracking import validation as v
-from slipway.tracking.validation import Key, MetricPoints, Name, ParamMap, Status, TagMap, Text, Time
+from slipway.tracking.validation import DatasetInputs, Key, MetricPoints, Name, ParamMap, Status, TagMap, Text, Time
 
 
 class TrackingApi(Protocol):
@@ -150,6 +150,8 @@ class TrackingApi(Protocol):
     def log_batch(
         self, run_id: str, metrics: MetricPoints = (), params: ParamMap | None = None, tags: TagMap | None = None,
     ) -> None: ...
+
+    def log_inputs(self, run_id: str, datasets: DatasetInputs) -> None: ...
 
     def get_metric_history(self, run_id: str, key: str) -> list[Metric]: ...
 

@@ -35,8 +35,7 @@ class LoggedModel(BaseModel):
 
 
 class LinkKind(StrEnum):
-    """What a run's link records: a data set it read, a model it read, or a model it made."""
+    """What a run's link records: a logged model it read, or one it made (data sets it read are tracking's)."""
 
-    DATASET_INPUT = "dataset_input"
     MODEL_INPUT = "model_input"
     MODEL_OUTPUT = "model_output"

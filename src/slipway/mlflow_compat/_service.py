@@ -212,7 +212,7 @@ class MlflowCompatService:
 
     @requires(Permission.WRITE)
     def link_run(self, run_id: str, kind: LinkKind, entries: Iterable[tuple[str, Mapping[str, Any]]]) -> None:
-        """Record data sets or models a run read or made; an entry logged again replaces the first.
+        """Record logged models a run read or made; an entry logged again replaces the first.
 
         Args:
             entries: (key, body) pairs: the key identifies the entry within the run and kind.
@@ -224,7 +224,7 @@ class MlflowCompatService:
         if not rows:
             return
         run_node = NodeRef(ObjectKind.RUN, run_id)
-        models = [NodeRef(ObjectKind.LOGGED_MODEL, r["key"]) for r in rows if kind is not LinkKind.DATASET_INPUT]
+        models = [NodeRef(ObjectKind.LOGGED_MODEL, r["key"]) for r in rows]
         if kind is LinkKind.MODEL_OUTPUT:
             edges = [(run_node, model, "produced") for model in models]
         else:

@@ -1,4 +1,4 @@
-"""Tables for what only MLflow's client logs: MLflow 3's logged models and a run's inputs and outputs.
+"""Tables for what only MLflow's client logs: MLflow 3's logged models and the ones a run read or made.
 
 Everything else the MLflow client sends lands in the tracking and registry tables. Params and
 tags of a logged model are small JSON objects kept on its row: MLflow sets them a few at a time,
@@ -28,13 +28,14 @@ logged_models = Table(
     Index("ix_mlflow_logged_models_run", "source_run_id"),
 )
 
-# One row per dataset input, model input or model output of a run, as MLflow sent it (JSON).
+# One row per model input or model output of a run, as MLflow sent it (JSON). Dataset inputs,
+# once kept here too, are the tracking domain's run_inputs since migration 0015.
 run_links = Table(
     "mlflow_run_links",
     metadata,
     Column("id", BigIntPK, primary_key=True, autoincrement=True),
     Column("run_id", String(26), ForeignKey("runs.id", ondelete="CASCADE"), nullable=False),
-    Column("kind", String(16), nullable=False),  # dataset_input | model_input | model_output
+    Column("kind", String(16), nullable=False),  # model_input | model_output
     Column("key", String(512), nullable=False),  # what makes an entry unique within its run and kind
     Column("body", Text, nullable=False),
     Index("ix_mlflow_run_links_run", "run_id", "kind", "key", unique=True),

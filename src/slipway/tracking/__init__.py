@@ -1,6 +1,8 @@
 """Experiment tracking: experiments, runs, params, metrics, tags, artifacts and run search."""
 
+from slipway.tracking._hierarchy import nest_runs
 from slipway.tracking._records import (
+    DatasetInput,
     Experiment,
     LifecycleStage,
     Metric,
@@ -13,6 +15,7 @@ from slipway.tracking._service import DEFAULT_EXPERIMENT, MAX_SEARCH_RESULTS, Ma
 
 __all__ = [
     "DEFAULT_EXPERIMENT",
+    "DatasetInput",
     "Experiment",
     "LifecycleStage",
     "MAX_SEARCH_RESULTS",
@@ -24,4 +27,5 @@ __all__ = [
     "RunPage",
     "RunStatus",
     "TrackingService",
+    "nest_runs",
 ]

@@ -7,7 +7,16 @@ import math
 from enum import StrEnum
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, field_serializer, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_serializer, field_validator
+
+# A dataset input's limits: MLflow's own (mlflow/utils/validation.py), so what its client logs fits.
+MAX_DATASET_NAME = 500
+MAX_DATASET_DIGEST = 36
+MAX_DATASET_CONTEXT = 500
+MAX_DATASET_SOURCE_TYPE = 64
+MAX_DATASET_SOURCE = 65_535
+MAX_DATASET_SCHEMA = 1_048_575
+MAX_DATASET_PROFILE = 16_777_215
 
 
 class Record(BaseModel):
@@ -67,6 +76,33 @@ class Experiment(Record):
     updated_at: dt.datetime
 
 
+class DatasetInput(Record):
+    """A data set a run read, as MLflow's ``log_input`` describes it: which one, where from, what for.
+
+    A run reads a data set once per ``(name, digest, context)``; logging it again replaces the entry.
+
+    Attributes:
+        name: the data set's name (``dataset.name`` in MLflow).
+        digest: a short hash of its content, which tells versions with one name apart.
+        context: what the run used it for (``training``, ``validation``, ``test``), MLflow's
+            ``mlflow.data.context`` input tag; None when not said.
+        source_type: the kind of place it was read from (``local``, ``s3``, ``http``, ``code``).
+        source: that place, as JSON text (MLflow's source, e.g. ``{"uri": "s3://bucket/abalone.csv"}``).
+        data_schema: its columns and types, as JSON text (MLflow's ``schema``).
+        profile: summary statistics, as JSON text (number of rows, of elements).
+        tags: the input's other tags.
+    """
+
+    name: str = Field(min_length=1, max_length=MAX_DATASET_NAME)
+    digest: str = Field(min_length=1, max_length=MAX_DATASET_DIGEST)
+    context: str | None = Field(None, max_length=MAX_DATASET_CONTEXT)
+    source_type: str | None = Field(None, max_length=MAX_DATASET_SOURCE_TYPE)
+    source: str | None = Field(None, max_length=MAX_DATASET_SOURCE)
+    data_schema: str | None = Field(None, max_length=MAX_DATASET_SCHEMA)
+    profile: str | None = Field(None, max_length=MAX_DATASET_PROFILE)
+    tags: dict[str, str] = {}
+
+
 class Run(Record):
     id: str
     experiment_id: str
@@ -80,6 +116,7 @@ class Run(Record):
     params: dict[str, str] = {}
     tags: dict[str, str] = {}
     metrics: dict[str, Metric] = {}  # the latest point of each key
+    inputs: list[DatasetInput] = []  # the data sets it read, in the order first logged
 
     @property
     def duration(self) -> dt.timedelta | None:

@@ -7,11 +7,13 @@ Examples of filters::
     tags.team IN ('search', 'ads') or attributes.status = 'FAILED'
     metrics.`val loss` < 0.1 and not (params.optimizer LIKE 'sgd%')
     start_time > '2026-01-01' and metrics.accuracy IS NOT NULL
+    datasets.name = 'abalone' and datasets.context = 'training'
 
-An identifier is ``metrics.KEY``, ``params.KEY``, ``tags.KEY`` or ``attributes.NAME`` (a bare
-attribute name works too); keys with spaces or dots go in backticks or double quotes. Metrics
-compare as numbers (NaN never matches a comparison); params and tags compare as strings with
-``= != LIKE ILIKE IN, NOT IN``; ``IS NULL`` asks whether the key is absent. Ordering takes
+An identifier is ``metrics.KEY``, ``params.KEY``, ``tags.KEY``, ``datasets.name``,
+``datasets.digest``, ``datasets.context`` (a run matches when one of the data sets it read does)
+or ``attributes.NAME`` (a bare attribute name works too); keys with spaces or dots go in backticks
+or double quotes. Metrics compare as numbers (NaN never matches a comparison); params and tags
+compare as strings with ``= != LIKE ILIKE IN, NOT IN``; ``IS NULL`` asks whether the key is absent. Ordering takes
 ``"metrics.mse"``, ``"params.lr DESC"``, ``"start_time ASC"``; missing values sort last. Params and
 tags whose names look like secrets (``params.db_password``) may only be asked ``IS NULL``/``IS NOT
 NULL``, unless the caller may reveal secrets (see :func:`slipway._redact.check_comparable`).
@@ -32,7 +34,7 @@ from sqlalchemy import ColumnElement, Select, and_, false, func, not_, or_, sele
 from slipway._redact import check_comparable
 from slipway._time import datetime_to_ms
 from slipway.errors import InvalidInput
-from slipway.tracking._tables import latest_metrics, params, run_tags, runs
+from slipway.tracking._tables import latest_metrics, params, run_inputs, run_tags, runs
 from slipway.tracking.validation import MAX_TIME_MS, MIN_TIME_MS
 
 # Bounds that keep every filter a query the databases accept (SQLite refuses expression trees
@@ -64,6 +66,8 @@ _PREFIXES = {
     "parameters": "param",
     "tag": "tag",
     "tags": "tag",
+    "dataset": "dataset",
+    "datasets": "dataset",
     "attribute": "attr",
     "attributes": "attr",
     "attr": "attr",
@@ -84,6 +88,7 @@ _ATTRS = {
     "lifecycle_stage": runs.c.lifecycle_stage,
 }
 _TIME_ATTRS = {"start_time", "end_time"}
+_DATASET_KEYS = {"name": run_inputs.c.name, "digest": run_inputs.c.digest, "context": run_inputs.c.context}
 _STRING_OPS = {"=", "!=", "LIKE", "ILIKE", "IN", "NOT IN"}
 _COMPARE = {"=", "!=", "<", "<=", ">", ">=", "LIKE", "ILIKE", "IN", "NOT IN"}
 
@@ -208,7 +213,7 @@ class _Parser:
             prefix = _PREFIXES.get(head.lower())
             if prefix is None:
                 raise InvalidInput(
-                    f"unknown prefix {head!r}: use metrics., params., tags. or attributes.", field="filter"
+                    f"unknown prefix {head!r}: use metrics., params., tags., datasets. or attributes.", field="filter"
                 )
             self.take()
             key_parts = [self.take()]
@@ -222,6 +227,11 @@ class _Parser:
             ident = Identifier("attr", head[1:-1] if tok.kind == "qident" else head)
         if ident.kind == "attr" and ident.key.lower() not in _ATTRS:
             raise InvalidInput(f"unknown attribute {ident.key!r}; known: {', '.join(sorted(_ATTRS))}", field="filter")
+        if ident.kind == "dataset" and ident.key not in _DATASET_KEYS:
+            raise InvalidInput(
+                f"unknown dataset key {ident.key!r}: datasets are searched by {', '.join(_DATASET_KEYS)}",
+                field="filter",
+            )
         return ident
 
     def operator(self) -> str:
@@ -323,6 +333,15 @@ def compile_comparison(ident: Identifier, op: str, vals: list[Any]) -> ColumnEle
         else:
             vals = [str(v) for v in vals]
         return _apply(column, op, vals)
+    if ident.kind == "dataset":
+        # A run matches when one of the data sets it read does (MLflow's reading of datasets.*).
+        if op not in _STRING_OPS:
+            raise InvalidInput(
+                f"datasets compare as strings: use =, !=, LIKE, ILIKE, IN or NOT IN for datasets.{ident.key}, not {op}",
+                field="filter",
+            )
+        cond = [_apply(_DATASET_KEYS[ident.key], op, [str(v) for v in vals])]
+        return runs.c.id.in_(select(run_inputs.c.run_id).where(*cond))
     if ident.kind == "metric":
         table = latest_metrics
         cond = [table.c.key == ident.key]
@@ -379,6 +398,8 @@ def apply_order(query: Select[Any], order_by: Sequence[str] | None) -> tuple[Sel
             parser.take()
         if direction not in ("", "ASC", "DESC") or parser.peek() is not None:
             raise InvalidInput(f"cannot order by {spec!r}: write e.g. 'metrics.mse DESC'", field="order_by")
+        if ident.kind == "dataset":
+            raise InvalidInput(f"cannot order by datasets.{ident.key}: a run may have read several", field="order_by")
         if ident.kind == "attr":
             column: Any = _ATTRS[ident.key.lower()]
         else:

@@ -45,6 +45,8 @@ from slipway.security import Permission, requires
 from slipway.store import Database, upsert
 from slipway.store.artifacts import ArtifactInfo, ArtifactStore, Owner
 from slipway.tracking import validation as v
+from slipway.tracking._inputs import UPDATED as INPUT_FIELDS
+from slipway.tracking._inputs import check_inputs, input_rows, read_inputs
 from slipway.tracking._records import (
     Experiment,
     LifecycleStage,
@@ -65,6 +67,7 @@ from slipway.tracking._tables import (
     experiment_tags,
     experiments,
     latest_metrics,
+    run_inputs,
     run_tags,
     runs,
 )
@@ -74,7 +77,17 @@ from slipway.tracking._tables import (
 from slipway.tracking._tables import (
     params as params_table,
 )
-from slipway.tracking.validation import Key, MetricPoints, Name, ParamMap, Status, TagMap, Text, Time
+from slipway.tracking.validation import (
+    DatasetInputs,
+    Key,
+    MetricPoints,
+    Name,
+    ParamMap,
+    Status,
+    TagMap,
+    Text,
+    Time,
+)
 
 DEFAULT_EXPERIMENT = "Default"
 # Built once: constructing statements costs more than running them on the metric-logging path.
@@ -534,6 +547,25 @@ class TrackingService:
                     where=_newer,
                 )
 
+    @run_api.post("/runs/{run_id}/inputs")
+    @requires(Permission.WRITE)
+    def log_inputs(self, run_id: str, datasets: DatasetInputs) -> None:
+        """Record the data sets a run read; one logged again (same name, digest and context) replaces the first.
+
+        MLflow's ``log_input`` lands here. The run's record lists them (``Run.inputs``: ``slipway
+        runs show``, the run's page) and run searches filter on them (``datasets.name = 'abalone'``,
+        ``datasets.context = 'training'``).
+
+        Raises:
+            NotFound: if the run does not exist.
+            Conflict: if it is deleted.
+            InvalidInput: for an entry beyond the limits (name 500 characters, digest 36).
+        """
+        rows = input_rows(run_id, check_inputs(datasets))
+        with self._db.write() as conn:
+            self._check_active(conn, run_id)
+            upsert(conn, run_inputs, rows, keys=("run_id", "key"), update=INPUT_FIELDS)
+
     def _metric_rows(self, run_id: str, items: Iterable[Metric | Mapping[str, Any]]) -> list[dict[str, Any]]:
         rows = []
         now = now_ms()
@@ -785,6 +817,7 @@ class TrackingService:
         for chunk in _chunks(ids):
             for m in conn.execute(select(latest_metrics).where(latest_metrics.c.run_id.in_(chunk))):
                 latest.setdefault(m.run_id, {})[m.key] = _metric_row_to_record(m)
+        inputs = read_inputs(conn, ids)
         return [
             Run(
                 id=r.id,
@@ -799,6 +832,7 @@ class TrackingService:
                 params=run_params.get(r.id, {}),
                 tags=tags.get(r.id, {}),
                 metrics=latest.get(r.id, {}),
+                inputs=inputs.get(r.id, []),
             )
             for r in rows
         ]

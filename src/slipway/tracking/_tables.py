@@ -92,3 +92,23 @@ latest_metrics = Table(
     Column("timestamp", BigInteger, nullable=False),
     Index("ix_latest_metrics_key_value", "key", "value"),
 )
+
+# The data sets runs read (MLflow's dataset inputs). ``key`` hashes (name, digest, context): one
+# entry per run and key, whatever the length of the name, so the unique index stays small.
+run_inputs = Table(
+    "run_inputs",
+    metadata,
+    Column("id", BigIntPK, primary_key=True, autoincrement=True),
+    Column("run_id", String(26), ForeignKey("runs.id", ondelete="CASCADE"), nullable=False),
+    Column("key", String(64), nullable=False),
+    Column("name", String(500), nullable=False),
+    Column("digest", String(36), nullable=False),
+    Column("context", String(500), nullable=True),
+    Column("source_type", String(64), nullable=True),
+    Column("source", Text, nullable=True),
+    Column("data_schema", Text, nullable=True),
+    Column("profile", Text, nullable=True),
+    Column("tags", Text, nullable=False),
+    Index("ix_run_inputs_run_key", "run_id", "key", unique=True),
+    Index("ix_run_inputs_name", "name"),
+)

@@ -28,7 +28,7 @@ from slipway._names import DISPLAY, KEY, normalize
 from slipway._operations import Wire
 from slipway._time import datetime_to_ms
 from slipway.errors import InvalidInput
-from slipway.tracking._records import RunStatus
+from slipway.tracking._records import DatasetInput, RunStatus
 
 MAX_NAME = DISPLAY.max_length
 MAX_KEY = KEY.max_length
@@ -208,4 +208,19 @@ MetricPoints = Annotated[
     Iterable[Any],
     Wire(list[MetricPoint], to_wire=_metric_points, from_wire=_point_mappings),
     Field(description=f"at most {MAX_BATCH_METRICS} points"),
+]
+
+
+def _inputs_out(items: Any) -> Any:
+    """Dataset inputs (records or mappings) as JSON; anything else as given, for the server to refuse."""
+    if isinstance(items, str | bytes | Mapping) or not isinstance(items, Iterable):
+        return items
+    return [item.model_dump(mode="json") if isinstance(item, BaseModel) else item for item in items]
+
+
+DatasetInputs = Annotated[
+    Iterable[DatasetInput | Mapping[str, Any]],
+    Wire(list[DatasetInput], to_wire=_inputs_out),
+    Field(description="the data sets the run read: name, digest, context, source_type, source, data_schema, "
+                      "profile, tags; at most 1000 per call"),
 ]

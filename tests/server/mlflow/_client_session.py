@@ -81,6 +81,22 @@ def main(model_name: str) -> None:
         "datasets": len(auto.inputs.dataset_inputs),
     }
 
+    # A parent with a nested child run, and a data set logged as the parent's training input.
+    with mlflow.start_run(run_name="sweep") as parent:
+        with mlflow.start_run(run_name="sweep-child", nested=True) as child:
+            mlflow.log_param("alpha", "0.3")
+        mlflow.log_input(mlflow.data.from_numpy(X, targets=y, name="abalone-np"), context="training")
+    read_back = client.get_run(parent.info.run_id).inputs.dataset_inputs
+    out["nested"] = {
+        "parent": parent.info.run_id,
+        "child": child.info.run_id,
+        "inputs": [(d.dataset.name, {t.key: t.value for t in d.tags}) for d in read_back],
+        "by_dataset": [r.info.run_id for r in client.search_runs(
+            [exp_id], "datasets.name = 'abalone-np' AND datasets.context = 'training'")],
+        "by_context": sorted(r.info.run_name for r in client.search_runs(
+            [exp_id], "datasets.context IN ('training', 'train')")),
+    }
+
     with mlflow.start_run(run_name="register") as run:
         model = Ridge(alpha=0.2).fit(X, y)
         # Requirements named, so MLflow skips inferring them in a subprocess of its own (slow).

@@ -84,6 +84,17 @@ def test_sklearn_autolog_logs_params_metrics_and_dataset(seen: dict[str, Any], b
     assert run.params["alpha"] == "0.1" and "training_r2_score" in run.metrics
 
 
+def test_nested_runs_and_dataset_inputs_are_slipways_own(seen: dict[str, Any], backend: Backend) -> None:
+    nested = seen["nested"]
+    parent = backend.tracking.get_run(nested["parent"])
+    assert backend.tracking.get_run(nested["child"]).parent_run_id == parent.id
+    (dataset,) = parent.inputs
+    assert (dataset.name, dataset.context, dataset.source_type) == ("abalone-np", "training", "code")
+    assert nested["inputs"] == [["abalone-np", {"mlflow.data.context": "training"}]]
+    assert nested["by_dataset"] == [parent.id]
+    assert nested["by_context"] == ["autolog", "sweep"]  # autolog logs its training set as "train"
+
+
 def test_logged_model_is_a_governed_slipway_version(seen: dict[str, Any], backend: Backend) -> None:
     assert seen["version"] == "1" == seen["alias_version"]
     version = backend.registry.get_version(MODEL, 1)

@@ -8,6 +8,7 @@ import struct
 import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass
+from urllib.parse import unquote
 
 import httpx
 import pytest
@@ -216,3 +217,55 @@ def test_compare_charts_a_bounded_number_of_metrics(http: httpx.Client, ui_serve
     assert page.text.count("<figcaption>") == 8
     assert "Charts of the first 8 metrics; the table above lists all 9." in page.text
     assert page.text.count("<th>m") == 9
+
+
+@pytest.fixture(scope="module")
+def family(ui_server: UIServer) -> dict[str, str]:
+    """A parent run with two children (as MLflow's nested runs make them), the parent reading a data set."""
+    tracking = ui_server.backend.tracking
+    experiment = tracking.create_experiment("nested runs")
+    parent = tracking.create_run(experiment.id, name="tuning", start_time=1_700_000_000_000)
+    first = tracking.create_run(experiment.id, name="trial-1", parent_run_id=parent.id, start_time=1_700_000_001_000)
+    second = tracking.create_run(experiment.id, name="trial-2", parent_run_id=parent.id, start_time=1_700_000_002_000)
+    alone = tracking.create_run(experiment.id, name="baseline", start_time=1_700_000_003_000)
+    tracking.log_inputs(parent.id, [{"name": "abalone", "digest": "9f3c", "context": "training",
+                                     "source_type": "local", "source": XSS}])
+    return {"experiment": experiment.id, "tuning": parent.id, "trial-1": first.id, "trial-2": second.id,
+            "baseline": alone.id}
+
+
+def test_child_runs_sit_under_their_parent_in_the_runs_table(http: httpx.Client, family: dict[str, str]) -> None:
+    page = http.get(f"/experiments/{family['experiment']}")
+    rows = re.findall(r'<tr( class="child-run" data-depth="1")?>\s*<td><input[^>]+></td>\s*<td>.*?'
+                      r'<a href="/runs/[^"]+">([^<]*)</a></td>', page.text)
+    assert [(name, bool(child)) for child, name in rows] == [
+        ("baseline", False), ("tuning", False), ("trial-2", True), ("trial-1", True),
+    ]
+
+
+def test_a_run_page_shows_its_data_sets_and_its_child_runs(http: httpx.Client, family: dict[str, str]) -> None:
+    page = http.get(f"/runs/{family['tuning']}").text
+    datasets = page.split('id="datasets"')[1].split("</table>")[0]
+    assert "abalone" in datasets and "9f3c" in datasets and "training" in datasets
+    assert html.escape(XSS) in datasets and XSS not in datasets
+    children = page.split('id="child-runs"')[1].split("</table>")[0]
+    assert re.findall(r">(trial-\d)</a>", children) == ["trial-2", "trial-1"]
+    child = http.get(f"/runs/{family['trial-1']}").text
+    assert f'<a href="/runs/{family["tuning"]}" id="parent-run">tuning</a>' in child
+    assert "No dataset inputs logged." in child and 'id="child-runs"' not in child
+
+
+def test_mlflows_view_run_links_land_on_the_run(browse: Browse, family: dict[str, str]) -> None:
+    # What MLflow's client prints after a run: the route is in the fragment, which no server sees.
+    page = browse.page("viewer")
+    page.goto(f"/#/experiments/{family['experiment']}/runs/{family['trial-1']}")
+    page.wait_for_url(f"**/runs/{family['trial-1']}")
+    assert page.locator("h1").inner_text().startswith("trial-1")
+    page.goto(f"/#/experiments/{family['experiment']}")
+    page.wait_for_url(f"**/experiments/{family['experiment']}")
+    browse.screenshot(page, "experiment from an MLflow link")
+    signed_out = browse.page(None)
+    signed_out.goto(f"/#/experiments/{family['experiment']}/runs/{family['tuning']}")
+    # Not signed in: the login page, which will go on to the run, not to the home page.
+    signed_out.wait_for_url(lambda url: "/login?next=" in url and f"runs/{family['tuning']}" in unquote(url))
+    assert "#" not in signed_out.url

@@ -17,10 +17,11 @@ from slipway._time import datetime_to_ms
 from slipway.mlflow_compat import LinkKind, LoggedModel, logged_model_root, run_root, version_root
 from slipway.registry import ModelGroup, ModelVersion
 from slipway.server.mlflow._fields import double_out
-from slipway.tracking import Experiment, Metric, Run
+from slipway.tracking import DatasetInput, Experiment, Metric, Run
 
 RUN_NAME_TAG = "mlflow.runName"
 APPROVAL_TAG = "slipway.approval_status"
+DATASET_CONTEXT_TAG = "mlflow.data.context"
 _EXPERIMENT_ROOT = "mlflow-artifacts:/experiments/"
 
 
@@ -83,11 +84,19 @@ def run(r: Run, links: Mapping[LinkKind, list[dict[str, Any]]] | None = None) ->
             "tags": key_values({**r.tags, RUN_NAME_TAG: r.name}),
         },
         "inputs": {
-            "dataset_inputs": links.get(LinkKind.DATASET_INPUT, []),
+            "dataset_inputs": [dataset_input(d) for d in r.inputs],
             "model_inputs": links.get(LinkKind.MODEL_INPUT, []),
         },
         "outputs": {"model_outputs": links.get(LinkKind.MODEL_OUTPUT, [])},
     }
+
+
+def dataset_input(d: DatasetInput) -> dict[str, Any]:
+    """A data set a run read, as MLflow's ``DatasetInput`` message (its context is an input tag)."""
+    tags = {**d.tags, **({DATASET_CONTEXT_TAG: d.context} if d.context else {})}
+    dataset = {"name": d.name, "digest": d.digest, "source_type": d.source_type, "source": d.source,
+               "schema": d.data_schema, "profile": d.profile}
+    return {"tags": key_values(tags), "dataset": drop_none(dataset)}
 
 
 def logged_model(m: LoggedModel) -> dict[str, Any]:

@@ -46,7 +46,7 @@ from slipway.server.mlflow._fields import (
     page_of,
 )
 from slipway.server.mlflow._filters import LOGGED_MODELS, parse
-from slipway.tracking import DEFAULT_EXPERIMENT, TrackingService
+from slipway.tracking import DEFAULT_EXPERIMENT, DatasetInput, TrackingService
 
 EMPTY_MESSAGE = b"{}"
 DEFAULT_EXPERIMENT_ID = "0"  # what MLflow's client sends when no experiment is set
@@ -309,18 +309,15 @@ async def log_inputs(request: Request) -> dict[str, Any]:
     compat, run_id = _compat(request), _run_id(f)
 
     def write() -> None:
-        compat.link_run(run_id, LinkKind.DATASET_INPUT, entries)
+        _tracking(request).log_inputs(run_id, entries)
         compat.link_run(run_id, LinkKind.MODEL_INPUT, models)
 
     await run_in_threadpool(write)
     return {}
 
 
-_DATASET_FIELDS = ("name", "digest", "source_type", "source", "schema", "profile")
-
-
-def _dataset_input(d: Fields) -> tuple[str, dict[str, Any]]:
-    """One dataset input as (key, message), checked against MLflow's dataset limits."""
+def _dataset_input(d: Fields) -> DatasetInput:
+    """One dataset input, checked against MLflow's dataset limits with its messages."""
     ds = d.message("dataset")
     name, digest = ds.req("name"), ds.req("digest")
     for field, limit in (("name", MAX_DATASET_NAME_SIZE), ("digest", MAX_DATASET_DIGEST_SIZE),
@@ -330,12 +327,11 @@ def _dataset_input(d: Fields) -> tuple[str, dict[str, Any]]:
     tags = d.key_values("tags", MAX_INPUT_TAG_VALUE_SIZE)
     for key in tags:
         check_length(key, MAX_INPUT_TAG_KEY_SIZE, "input tag key", key)
-    context = tags.get("mlflow.data.context", "")
-    message = {
-        "tags": c.key_values(tags),
-        "dataset": {k: ds.text(k) for k in _DATASET_FIELDS if ds.has(k)},
-    }
-    return f"{name}\x1f{digest}\x1f{context}", message
+    return DatasetInput(
+        name=name, digest=digest, context=tags.pop(c.DATASET_CONTEXT_TAG, None) or None,
+        source_type=ds.text("source_type"), source=ds.text("source"), data_schema=ds.text("schema"),
+        profile=ds.text("profile"), tags=tags,
+    )
 
 
 @router.post("/runs/outputs", dependencies=[needs(Permission.WRITE)])

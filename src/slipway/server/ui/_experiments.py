@@ -20,7 +20,7 @@ from slipway._redact import is_secret_key
 from slipway._time import datetime_to_ms
 from slipway.errors import InvalidInput
 from slipway.server.ui._render import UIRoute, render
-from slipway.tracking import Experiment, Run, TrackingService
+from slipway.tracking import Experiment, Run, TrackingService, nest_runs
 
 router = APIRouter(route_class=UIRoute)
 
@@ -59,6 +59,10 @@ class RunTable:
     page: str | None
     trail: list[str]
     next_page: str | None
+
+    def rows(self) -> list[tuple[Run, int]]:
+        """The page's runs, each child run right under its parent (when both are on the page), with its depth."""
+        return nest_runs(self.runs)
 
     def sort_key(self, kind: str, key: str) -> str | None:
         """The ``order`` value sorting by a metric or param column, or None when the key needs quoting."""

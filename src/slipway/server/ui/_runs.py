@@ -8,6 +8,7 @@ offered for download as ``application/octet-stream``.
 from __future__ import annotations
 
 import codecs
+import contextlib
 from collections.abc import Iterator
 from typing import Annotated
 from urllib.parse import quote
@@ -16,13 +17,14 @@ from fastapi import APIRouter, Query, Request
 from starlette.responses import HTMLResponse, StreamingResponse
 
 from slipway._charts import line_chart
-from slipway.errors import InvalidInput
+from slipway.errors import InvalidInput, NotFound
 from slipway.server.ui._render import UIRoute, render, svg
 from slipway.tracking import Run, TrackingService
 
 router = APIRouter(route_class=UIRoute)
 
 MAX_COMPARED = 10
+MAX_CHILDREN = 1000  # child runs listed on a run's page, newest first
 MAX_CHARTS = 24  # metric charts on a run's page; the metrics table lists them all
 MAX_COMPARE_CHARTS = 8  # on the compare page each chart reads one history per run: bounded work
 TEXT_PREVIEW_BYTES = 512 * 1024
@@ -70,8 +72,15 @@ def run_page(request: Request, run_id: str) -> HTMLResponse:
     experiment = service.get_experiment(run.experiment_id)
     charts = [(key, svg(_history_chart(service, [run], key))) for key in sorted(run.metrics)[:MAX_CHARTS]]
     artifacts = [a for a in service.list_artifacts(run.id, recursive=True) if not a.is_dir]
+    quoted = run.id.replace("'", "''")
+    children = service.search_runs(filter=f"parent_run_id = '{quoted}'", max_results=MAX_CHILDREN).runs
+    parent = None
+    if run.parent_run_id:
+        with contextlib.suppress(NotFound):  # a parent id MLflow's client named but never created
+            parent = service.get_run(run.parent_run_id)
     return render(request, "runs/run.html", title=run.name, run=run, experiment=experiment, charts=charts,
-                  artifacts=[(a, _image_type(a.path) is not None) for a in artifacts])
+                  artifacts=[(a, _image_type(a.path) is not None) for a in artifacts], children=children,
+                  parent=parent)
 
 
 def _image_type(path: str) -> str | None:
