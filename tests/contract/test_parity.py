@@ -23,7 +23,9 @@ from _server import LiveServer
 from slipway import Client
 from slipway._operations import arguments, operations_of, server_supplied
 from slipway.automation import AutomationService
+from slipway.clarify import ClarifyService
 from slipway.client._automation import RemoteAutomation
+from slipway.client._clarify import RemoteClarify
 from slipway.client._datasets import RemoteDatasets
 from slipway.client._features import RemoteFeatures
 from slipway.client._operations import RemoteApi
@@ -50,6 +52,7 @@ DOMAINS: dict[str, tuple[type, type]] = {
     "automation": (AutomationService, RemoteAutomation),
     "datasets": (DatasetService, RemoteDatasets),
     "features": (FeatureService, RemoteFeatures),
+    "clarify": (ClarifyService, RemoteClarify),
 }
 
 # Public service methods with no remote twin, and why. Everything else must have one.
@@ -65,6 +68,7 @@ SERVER_ONLY: dict[str, dict[str, str]] = {
     "automation": {"receive_hook": "POST /hooks/{name} is signed by the hook's secret, not called by a client"},
     "datasets": {},
     "features": {},
+    "clarify": {},
 }
 
 # Remote methods with no embedded twin, and why.
@@ -76,6 +80,7 @@ REMOTE_ONLY: dict[str, dict[str, str]] = {
     "automation": {},
     "datasets": {},
     "features": {},
+    "clarify": {},
 }
 
 

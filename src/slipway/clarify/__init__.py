@@ -25,11 +25,12 @@ from slipway.clarify._explain import METHODS, Explanation, explain, read_rows
 from slipway.clarify._metrics import DESCRIPTIONS, POST_TRAINING, PRE_TRAINING, read_number
 from slipway.clarify._records import ClarifyReport, ReportKind
 from slipway.clarify._report import ANALYSIS_FILE, LOCAL_FILE, REPORT_FILE, Analysis, render_html
-from slipway.clarify._service import ClarifyService
+from slipway.clarify._service import AnalysisDocument, ClarifyService
 from slipway.clarify._tally import Tally
 from slipway.clarify._tally import tally as count_batches
 
 __all__ = [
+    "AnalysisDocument",
     "ATTRIBUTION_DRIFT_CHECK",
     "BIAS_DRIFT_CHECK",
     "DEFAULT_NDCG_THRESHOLD",

@@ -11,12 +11,13 @@ from __future__ import annotations
 import contextlib
 import json
 from collections.abc import Iterable, Iterator, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 from sqlalchemy import Row, insert, select
 
 from slipway._ids import new_id
 from slipway._kinds import ObjectKind
+from slipway._operations import Api, Wire, composed
 from slipway._principal import current_principal
 from slipway._time import ms_to_datetime, now_ms
 from slipway.clarify._bias import bias_sections, check_methods, count, with_predictions
@@ -38,6 +39,17 @@ if TYPE_CHECKING:
     from slipway.datasets import DatasetService
     from slipway.registry import RegistryReader
 
+
+
+# A report stored from elsewhere travels as its analysis.json document (slipway._operations).
+AnalysisDocument = Annotated[
+    Analysis | bytes,
+    Wire(dict[str, Any], to_wire=lambda a: (a if isinstance(a, Analysis) else Analysis.read(a)).document,
+         from_wire=lambda document: json.dumps(document).encode()),
+]
+_STORED = "A report computed elsewhere: its ``analysis.json``, attached to a model or dataset version."
+MAX_LIST = 1000
+api = Api("clarify")  # the REST routes and remote methods derive from these declarations (slipway._operations)
 
 
 class ClarifyService:
@@ -128,8 +140,9 @@ class ClarifyService:
         settings = explanation.settings(max_rows=max_rows, baseline_rows=baseline_rows)
         return self._store(ReportKind.EXPLAINABILITY, Analysis.of(explanation=explanation), settings, model, described)
 
+    @api.post("/clarify/reports", status=201, body_doc=_STORED)
     @requires(Permission.WRITE)
-    def store_report(self, analysis: Analysis | bytes, *, model: str | None = None, dataset: str | None = None,
+    def store_report(self, analysis: AnalysisDocument, *, model: str | None = None, dataset: str | None = None,
                      config: dict[str, Any] | None = None) -> ClarifyReport:
         """Store a report computed elsewhere (``analysis.json`` bytes or an :class:`Analysis`), attached as named.
 
@@ -173,6 +186,7 @@ class ClarifyService:
 
     # -------------------------------------------------------------------------------- reading
 
+    @api.get("/clarify/reports/{report_id}")
     @requires(Permission.READ)
     def get_report(self, report_id: str) -> ClarifyReport:
         """One report.
@@ -186,11 +200,16 @@ class ClarifyService:
             raise NotFound(f"no clarify report {report_id!r}", field="report")
         return _report(row)
 
+    @api.get("/clarify/reports")
     @requires(Permission.READ)
     def list_reports(self, *, model: str | None = None, dataset: str | None = None,
                      limit: int = 100) -> list[ClarifyReport]:
-        """Reports, newest first; those of one model version (``GROUP/VERSION``) or dataset version when named."""
+        """Reports, newest first; those of one model version (``GROUP/VERSION``) or dataset version when named.
+
+        ``limit`` is brought within 1 to 1,000.
+        """
         c = clarify_reports.c
+        limit = max(1, min(limit, MAX_LIST))
         query = select(clarify_reports).order_by(c.created_at.desc(), c.id.desc()).limit(limit)
         if model is not None:
             query = query.where(c.model_version_id == self._model_version(model).id)
@@ -199,6 +218,7 @@ class ClarifyService:
         with self._db.read() as conn:
             return [_report(r) for r in conn.execute(query)]
 
+    @api.get("/clarify/reports/{report_id}/files")
     @requires(Permission.READ)
     def report_files(self, report_id: str) -> list[str]:
         """The names of a report's files."""
@@ -216,6 +236,7 @@ class ClarifyService:
         self.get_report(report_id)
         return self._artifacts.read_bytes(Owner(ObjectKind.CLARIFY_REPORT, report_id), file_name)
 
+    @composed
     @requires(Permission.READ)
     def get_analysis(self, report_id: str) -> Analysis:
         """The report's ``analysis.json`` as an :class:`Analysis` (what monitors read their baseline from)."""

@@ -24,8 +24,8 @@ from slipway.cli._output import JsonFlag
 from slipway.client import Client
 
 if TYPE_CHECKING:
-    from slipway.clarify import ClarifyReport, ClarifyService
-    from slipway.client._clarify import RemoteClarify
+    from slipway.clarify import ClarifyReport
+    from slipway.client import ClarifyApi
 
 clarify_app = typer.Typer(
     help="Bias and explainability: pre- and post-training bias metrics of a facet (analysis.json in the cloud "
@@ -46,7 +46,7 @@ FormatOpt = Annotated[str | None, typer.Option("--format", help="csv, parquet or
 
 
 @contextlib.contextmanager
-def open_clarify() -> Iterator[ClarifyService | RemoteClarify]:
+def open_clarify() -> Iterator[ClarifyApi]:
     """The clarify service for the current settings, closed when the command is done."""
     with Client(load_settings()) as client:
         yield client.clarify
@@ -163,7 +163,7 @@ def _number(value: float | None) -> int | float | None:
     return int(value) if value is not None and float(value).is_integer() else value
 
 
-def _write(service: ClarifyService | RemoteClarify, report: ClarifyReport, output: Path | None) -> list[str]:
+def _write(service: ClarifyApi, report: ClarifyReport, output: Path | None) -> list[str]:
     if output is None:
         return []
     names = service.report_files(report.id)

@@ -10,6 +10,7 @@ if TYPE_CHECKING:
     from slipway.client._invoke import invoke_endpoint
     from slipway.client._protocols import (
         AutomationApi,
+        ClarifyApi,
         DatasetsApi,
         FeaturesApi,
         RegistryApi,
@@ -20,6 +21,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "AutomationApi",
+    "ClarifyApi",
     "Client",
     "DatasetsApi",
     "FeaturesApi",
@@ -35,6 +37,7 @@ __all__ = [
 _LAZY = {
     "invoke_endpoint": "slipway.client._invoke",
     "AutomationApi": "slipway.client._protocols",
+    "ClarifyApi": "slipway.client._protocols",
     "DatasetsApi": "slipway.client._protocols",
     "FeaturesApi": "slipway.client._protocols",
     "RegistryApi": "slipway.client._protocols",

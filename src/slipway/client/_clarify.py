@@ -1,43 +1,49 @@
-"""Remote mode of bias and explainability: :class:`~slipway.clarify.ClarifyService`'s methods over HTTP.
+"""Remote mode of bias and explainability: :class:`~slipway.clarify.ClarifyService`'s declared operations over HTTP.
 
-Data stays on the caller's machine: a report on a table or file is computed here, with the
-service's own code and the model version downloaded from the server's registry, and only its
-``analysis.json`` travels (stored with ``POST /clarify/reports``). A report on a registered
-dataset version is computed by the server, which holds the data.
+Every declared operation is derived (:mod:`slipway.client._operations`). Written here by hand:
+``run_bias`` and ``run_explain``, because data stays on the caller's machine: a report on a table
+or file is computed here, with the service's own code and the model version downloaded from the
+server's registry, and only its ``analysis.json`` travels (``store_report``); a report on a
+registered dataset version is computed by the server, which holds the data. And ``read_report``,
+whose answer is the file as stored, not JSON.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
-from slipway.clarify import ANALYSIS_FILE, Analysis, BiasConfig, ClarifyReport, bias_metrics, explain, read_rows
+from slipway.clarify import (
+    ANALYSIS_FILE,
+    Analysis,
+    BiasConfig,
+    ClarifyReport,
+    ClarifyService,
+    bias_metrics,
+    explain,
+    read_rows,
+)
 from slipway.client._http import HttpSession
-from slipway.client._operations import parse as _parse
+from slipway.client._operations import RemoteApi, parse, remote, url_path
 from slipway.datasets import DataSource
 from slipway.errors import InvalidInput
 
 if TYPE_CHECKING:
-    from slipway.client._registry import RemoteRegistry
-
-T = TypeVar("T")
-
-
-def _q(text: str) -> str:
-    return quote(text, safe="")
+    from slipway.client._protocols import ClarifyApi as Declared  # for mypy: the derived methods
+    from slipway.client._protocols import RegistryApi
+else:
+    Declared = object
 
 
-class RemoteClarify:
+@remote(ClarifyService)
+class RemoteClarify(RemoteApi, Declared):
     """The clarify service of a ``slipway server``: the same methods, records and errors as
     :class:`~slipway.clarify.ClarifyService`, which documents each of them."""
 
-    def __init__(self, http: HttpSession, registry: RemoteRegistry) -> None:
-        self._http = http
+    def __init__(self, http: HttpSession, *, registry: RegistryApi) -> None:
+        super().__init__(http)
         self._registry = registry
-
-    def _call(self, kind: type[T], method: str, path: str, **request: Any) -> T:
-        return _parse(kind, self._http.request(method, path, **request))
 
     def run_bias(
         self, config: BiasConfig | dict[str, Any], data: DataSource | None = None, *, dataset: str | None = None,
@@ -49,14 +55,15 @@ class RemoteClarify:
         if dataset is not None and data is None:
             body = {"config": cfg.model_dump(mode="json", exclude_none=True), "dataset": dataset, "model": model,
                     "methods": chosen, "pre_training": pre_training, "post_training": post_training}
-            return self._call(ClarifyReport, "POST", "/clarify/bias", json=body)
+            found: ClarifyReport = parse(ClarifyReport, self._http.request("POST", "/clarify/bias", json=body))
+            return found
         if data is None:
             raise InvalidInput("give either data or a dataset", field="data")
         loaded = self._registry.load_model(f"models:/{model}", trusted=trusted) if model is not None else None
-        found = bias_metrics(data, cfg, pre_training=pre_training, post_training=post_training, methods=methods,
-                             format=format, model=loaded)
+        metrics = bias_metrics(data, cfg, pre_training=pre_training, post_training=post_training, methods=methods,
+                               format=format, model=loaded)
         settings = cfg.model_dump(mode="json", exclude_none=True) | {"methods": chosen}
-        return self.store_report(Analysis.of(bias=found), model=model, dataset=dataset, config=settings)
+        return self.store_report(Analysis.of(bias=metrics), model=model, dataset=dataset, config=settings)
 
     def run_explain(
         self, model: str, data: DataSource | None = None, *, dataset: str | None = None,
@@ -68,7 +75,8 @@ class RemoteClarify:
             body = {"model": model, "dataset": dataset, "features": list(features) if features else None,
                     "method": method, "max_rows": max_rows, "baseline_rows": baseline_rows,
                     "pdp_features": pdp_features}
-            return self._call(ClarifyReport, "POST", "/clarify/explain", json=body)
+            made: ClarifyReport = parse(ClarifyReport, self._http.request("POST", "/clarify/explain", json=body))
+            return made
         if data is None:
             raise InvalidInput("give either data or a dataset", field="data")
         loaded = self._registry.load_model(f"models:/{model}", trusted=trusted)
@@ -79,29 +87,6 @@ class RemoteClarify:
         return self.store_report(Analysis.of(explanation=explanation), model=model, dataset=dataset,
                                  config=settings)
 
-    def store_report(self, analysis: Analysis | bytes, *, model: str | None = None, dataset: str | None = None,
-                     config: dict[str, Any] | None = None) -> ClarifyReport:
-        document = analysis.document if isinstance(analysis, Analysis) else Analysis.read(analysis).document
-        body = {"analysis": document, "model": model, "dataset": dataset, "config": config}
-        return self._call(ClarifyReport, "POST", "/clarify/reports", json=body)
-
-    def get_report(self, report_id: str) -> ClarifyReport:
-        return self._call(ClarifyReport, "GET", f"/clarify/reports/{_q(report_id)}")
-
-    def list_reports(self, *, model: str | None = None, dataset: str | None = None,
-                     limit: int = 100) -> list[ClarifyReport]:
-        params = {k: v for k, v in (("model", model), ("dataset", dataset)) if v is not None} | {"limit": limit}
-        return self._call(list[ClarifyReport], "GET", "/clarify/reports", params=params)
-
-    def report_files(self, report_id: str) -> list[str]:
-        return self._call(list[str], "GET", f"/clarify/reports/{_q(report_id)}/files")
-
     def read_report(self, report_id: str, file_name: str = ANALYSIS_FILE) -> bytes:
-        path = "/".join(_q(part) for part in file_name.split("/"))
-        return b"".join(self._http.stream(f"/clarify/reports/{_q(report_id)}/files/{path}"))
-
-    def get_analysis(self, report_id: str) -> Analysis:
-        return Analysis.read(self.read_report(report_id, ANALYSIS_FILE))
-
-
-__all__ = ["RemoteClarify"]
+        path = f"/clarify/reports/{quote(report_id, safe='')}/files/{url_path(file_name)}"
+        return b"".join(self._http.stream(path))

@@ -12,12 +12,11 @@ from slipway.client._http import HttpSession
 from slipway.client._tracking import RemoteTracking
 
 if TYPE_CHECKING:
-    from slipway.clarify import ClarifyService
-    from slipway.client._clarify import RemoteClarify
     from slipway.client._monitoring import RemoteMonitoring
     from slipway.client._pipelines import RemotePipelines
     from slipway.client._protocols import (
         AutomationApi,
+        ClarifyApi,
         DatasetsApi,
         FeaturesApi,
         RegistryApi,
@@ -111,16 +110,13 @@ class Client:
         return RemoteMonitoring(self._http)
 
     @functools.cached_property
-    def clarify(self) -> ClarifyService | RemoteClarify:
+    def clarify(self) -> ClarifyApi:
         """Bias and explainability reports; built on first use, since it brings pandas and the model flavors."""
         if self._http is None:
             return self.backend.clarify
         from slipway.client._clarify import RemoteClarify  # brings slipway.clarify: import on first use
-        from slipway.client._registry import RemoteRegistry
 
-        registry = self.registry
-        assert isinstance(registry, RemoteRegistry)
-        return RemoteClarify(self._http, registry)
+        return RemoteClarify.connect(self._http, registry=self.registry)
 
     @functools.cached_property
     def pipelines(self) -> PipelineService | RemotePipelines:

@@ -15,6 +15,7 @@ from slipway._config import Settings, load_settings
 from slipway._origins import OriginGuard, default_allowed_hosts
 from slipway._version import __version__
 from slipway.automation import AutomationService
+from slipway.clarify import ClarifyService
 from slipway.datasets import DatasetService
 from slipway.features import FeatureService
 from slipway.monitoring import render_monitor_metrics
@@ -123,6 +124,7 @@ def create_app(
     add_operation_routes(declared, AutomationService, "automation")
     add_operation_routes(declared, DatasetService, "datasets")
     add_operation_routes(declared, FeatureService, "features")
+    add_operation_routes(declared, ClarifyService, "clarify")
     api.include_router(ordered(declared))
     api.include_router(dataset_router)
     api.include_router(feature_router)
