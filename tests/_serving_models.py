@@ -53,3 +53,19 @@ def write_abalone(folder: Path) -> Path:
     encode = make_column_transformer((OneHotEncoder(handle_unknown="ignore"), ["sex"]), (StandardScaler(), numeric))
     save_model(make_pipeline(encode, Ridge(alpha=1.0)).fit(x, y), folder, input_example=x.head(5))
     return folder
+
+
+class Scaled:
+    """A model taking an inference parameter, as MLflow's pyfunc models do: ``a * scale + offset``."""
+
+    def predict(self, data: pd.DataFrame, params: dict) -> object:
+        return data["a"].to_numpy() * params["scale"] + params["offset"]
+
+
+def write_scaled(folder: Path) -> Path:
+    """A pyfunc package (cloudpickle: loading it needs trust) declaring the parameters ``scale`` and ``offset``."""
+    from slipway.models import infer_signature
+
+    signature = infer_signature(X, params={"scale": 1.0, "offset": 0})
+    save_model(Scaled(), folder, input_example=X, signature=signature, trusted=True)
+    return folder

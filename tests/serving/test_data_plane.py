@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 from _registry_workers import make_registry
-from _serving_models import register
+from _serving_models import register, write_scaled
 from starlette.applications import Starlette
 from starlette.testclient import TestClient
 
@@ -81,7 +81,34 @@ def test_csv_health_ready_and_status(app_for, serving, registry, package) -> Non
         assert resp.json()["predictions"] == pytest.approx([0.5, 5.5])
         assert client.get("/health").json() == {"status": "ok"}
         assert client.get("/ready").status_code == 200
+        # The cloud stack's container contract: GET /ping, and CSV rows without a header (its CSV serializer's).
+        assert client.get("/ping").status_code == 200
+        for headerless in ({"content-type": "text/csv"}, {"content-type": "text/csv; header=absent"}):
+            resp = client.post("/invocations", content=b"1,2\n3,1\n", headers=headerless)
+            assert resp.json()["predictions"] == pytest.approx([0.5, 5.5]), resp.text
     assert serving.get_endpoint("e").status is EndpointStatus.IN_SERVICE
+
+
+def test_params_reach_a_model_that_takes_them(app_for, serving, registry, package, tmp_path) -> None:
+    scaled = registry.register_model("scaled", write_scaled(tmp_path / "scaled"))
+    registry.approve("scaled", scaled.version)
+    registry.trust_version("scaled", scaled.version, comment="our own pyfunc model")  # it is a cloudpickle
+    serving.create_endpoint("e", [{"model": f"scaled/{scaled.version}"}])
+    serving.create_endpoint("plain", [{"model": register(registry, package)}])
+    rows = {"dataframe_split": {"columns": ["a", "b"], "data": [[2.0, 0.0]]}}
+    with TestClient(app_for("e")) as client:
+        assert client.post("/invocations", json=rows).json()["predictions"] == [2.0]  # the defaults
+        given = client.post("/invocations", json={**rows, "params": {"scale": 3, "offset": 1}})
+        assert given.json()["predictions"] == [7.0]
+        wrong = client.post("/invocations", json={**rows, "params": {"offset": "one"}})
+        assert wrong.status_code == 400 and wrong.json()["error"]["field"] == "params.offset"
+        unknown = client.post("/invocations", json={**rows, "params": {"temperature": 0.1}})
+        assert unknown.status_code == 400 and "it takes: scale, offset" in unknown.json()["error"]["message"]
+        not_an_object = client.post("/invocations", json={**rows, "params": [1]})
+        assert not_an_object.status_code == 400 and not_an_object.json()["error"]["field"] == "params"
+    with TestClient(app_for("plain")) as client:
+        refused = client.post("/invocations", json={**rows, "params": {"scale": 3}})
+        assert refused.status_code == 400 and refused.json()["error"]["field"] == "params"
 
 
 @pytest.mark.parametrize(

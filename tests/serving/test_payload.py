@@ -27,12 +27,13 @@ def _split(rows: list[list[object]]) -> bytes:
     ],
 )
 def test_dataframe_split_gives_what_pandas_gives(rows: list[list[object]]) -> None:
-    got = parse_body(_split(rows), "application/json")
+    got, params = parse_body(_split(rows), "application/json")
+    assert params is None
     expected = pd.DataFrame(rows, columns=["a", "b"])
     pd.testing.assert_frame_equal(got, expected)
 
 
 def test_uniform_rows_past_64_bits_take_the_general_path() -> None:
-    got = parse_body(_split([[2**70, 1]]), "application/json")
+    got, _ = parse_body(_split([[2**70, 1]]), "application/json")
     assert got["a"].dtype == object and got["b"].tolist() == [1]
-    assert parse_body(_split([[1.5, 2.5]]), "application/json").dtypes.tolist() == [np.float64, np.float64]
+    assert parse_body(_split([[1.5, 2.5]]), "application/json")[0].dtypes.tolist() == [np.float64, np.float64]

@@ -33,7 +33,7 @@ from slipway.models._manifest import MANIFEST, ModelInfo, read_manifest
 from slipway.models._mlflow import FOLDER as MLFLOW_FOLDER
 from slipway.models._package import LoadedModel, load_model, save_model
 from slipway.models._registry import FLAVOR_NAMES as flavors
-from slipway.models._signature import ColumnSpec, Signature, TensorSpec, infer_signature
+from slipway.models._signature import ColumnSpec, ParamSpec, Signature, TensorSpec, infer_signature
 
 __all__ = [
     "ColumnSpec",
@@ -44,6 +44,7 @@ __all__ = [
     "ModelCard",
     "ModelInfo",
     "ModelInput",
+    "ParamSpec",
     "Signature",
     "SlipwayWarning",
     "TensorSpec",

@@ -54,6 +54,10 @@ class Flavor(ABC):
         accepts_arrays: ``predict`` may be given a NumPy array of a named signature's columns, in
             signature order, instead of the DataFrame. :class:`LoadedModel` relies on it only for
             a model that gives the same answers both ways on its input example.
+
+    A flavor whose models take inference parameters beside their input (MLflow's ``params``)
+    also overrides :meth:`predict_with_params`, and :meth:`declared_params` when its model files
+    declare them (an MLflow signature's params schema).
     """
 
     name: ClassVar[str]
@@ -72,6 +76,20 @@ class Flavor(ABC):
     @abstractmethod
     def predict(self, model: Any, data: ModelInput, config: Mapping[str, Any]) -> Prediction:
         """Run the loaded ``model`` on ``data``."""
+
+    def predict_with_params(
+        self, model: Any, data: ModelInput, config: Mapping[str, Any], params: Mapping[str, Any]
+    ) -> Prediction:
+        """Run the loaded ``model`` on ``data`` with inference parameters (already checked and defaulted).
+
+        Raises:
+            InvalidInput: from flavors whose models take no parameters (the default).
+        """
+        raise InvalidInput(f"{self.name} models take no inference parameters", field="params")
+
+    def declared_params(self, model: Any, config: Mapping[str, Any]) -> tuple[Any, ...] | None:
+        """The :class:`~slipway.models.ParamSpec` list the model files themselves declare, if any."""
+        return None
 
 
 def import_extra(extra: str, module: str) -> ModuleType:

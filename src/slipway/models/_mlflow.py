@@ -60,3 +60,30 @@ class MlflowFlavor(Flavor):
     def predict(self, model: Any, data: ModelInput, config: Mapping[str, Any]) -> Prediction:
         result = model.predict(data)
         return result if isinstance(result, pd.DataFrame) else np.asarray(result)
+
+    def predict_with_params(
+        self, model: Any, data: ModelInput, config: Mapping[str, Any], params: Mapping[str, Any]
+    ) -> Prediction:
+        result = model.predict(data, params=dict(params))
+        return result if isinstance(result, pd.DataFrame) else np.asarray(result)
+
+    def declared_params(self, model: Any, config: Mapping[str, Any]) -> tuple[Any, ...] | None:
+        """The params schema of the MLflow signature, as Slipway's ParamSpecs."""
+        from slipway.models._signature import ParamSpec
+
+        metadata = getattr(model, "metadata", None)
+        schema = metadata.get_params_schema() if metadata is not None else None
+        if schema is None:
+            return None
+        return tuple(
+            ParamSpec.model_validate(
+                {"name": p.name, "type": _param_type(p.dtype), "default": p.default, "shape": p.shape}
+            )
+            for p in schema.params
+        )
+
+
+def _param_type(dtype: Any) -> str:
+    """An MLflow param's DataType as Slipway's type name; anything else (an Object) as ``object``."""
+    name = getattr(dtype, "name", None)
+    return name if name in ("double", "float", "long", "integer", "boolean", "string", "datetime") else "object"

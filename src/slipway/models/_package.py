@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import shutil
 import uuid
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -19,7 +19,7 @@ from slipway.models._flavor import Flavor, ModelInput, Prediction, package_file
 from slipway.models._inputs import as_model_input, example_from_json, example_to_json
 from slipway.models._manifest import FORMAT_VERSION, ModelInfo, read_manifest, write_manifest
 from slipway.models._registry import detect_flavor, get_flavor
-from slipway.models._signature import Signature, SignatureChecker, TensorSpec, infer_signature
+from slipway.models._signature import ParamSpec, Signature, SignatureChecker, TensorSpec, check_params, infer_signature
 from slipway.models._trust import Trust
 from slipway.models._versions import installed_versions, warn_on_mismatch
 
@@ -55,6 +55,8 @@ class LoadedModel:
         signature = info.signature
         arrays = signature is not None and _takes_arrays(flavor, raw, info.flavor_config, signature, input_example)
         self._checker = None if signature is None else SignatureChecker(signature, arrays=arrays)
+        declared = signature.params if signature is not None else None
+        self.params: tuple[ParamSpec, ...] | None = declared or flavor.declared_params(raw, info.flavor_config)
 
     @property
     def flavor(self) -> str:
@@ -66,7 +68,7 @@ class LoadedModel:
         """The model's inputs and outputs, when the package records them."""
         return self.info.signature
 
-    def predict(self, data: object) -> Prediction:
+    def predict(self, data: object, params: Mapping[str, Any] | None = None) -> Prediction:
         """Run the model on a DataFrame, an array, a dict of column lists or a list of record dicts.
 
         When the package has a signature, the input is checked and converted with
@@ -75,10 +77,20 @@ class LoadedModel:
         columns reach the model as one NumPy array in signature order (much faster for small
         inputs, which is what an inference server sends).
 
+        ``params`` are inference parameters (MLflow's ``params``) for a model that declares them
+        (:attr:`params`): they are checked, the others take their defaults, and the model's
+        ``predict`` is called with ``params=``.
+
         Raises:
-            InvalidInput: when the input does not match the signature.
+            InvalidInput: when the input does not match the signature, or ``params`` name a
+                parameter the model does not declare (any, for a model declaring none) or hold a
+                value of the wrong type.
         """
-        return _predict(self._flavor, self.raw, self.info.flavor_config, self._checker, data)
+        if self.params is None and params:
+            raise InvalidInput(
+                f"this model takes no inference parameters, so it cannot take {sorted(params)[0]!r}", field="params"
+            )
+        return _predict(self._flavor, self.raw, self.info.flavor_config, self._checker, data, self.params, params)
 
     def __repr__(self) -> str:
         return f"LoadedModel(flavor={self.flavor!r}, created_at={self.info.created_at.isoformat()!r})"
@@ -220,10 +232,20 @@ def load_model(path: str | Path, *, trusted: bool | Iterable[str] = False) -> Lo
 
 
 def _predict(
-    flavor: Flavor, raw: Any, config: dict[str, Any], checker: SignatureChecker | None, data: object
+    flavor: Flavor,
+    raw: Any,
+    config: dict[str, Any],
+    checker: SignatureChecker | None,
+    data: object,
+    declared: tuple[ParamSpec, ...] | None = None,
+    params: Mapping[str, Any] | None = None,
 ) -> Prediction:
+    """The flavor's prediction of checked ``data``; a model declaring parameters always gets them
+    (``params`` checked, the others at their defaults)."""
     values = checker.validate(data) if checker is not None else as_model_input(data)
-    return flavor.predict(raw, values, config)
+    if declared is None:
+        return flavor.predict(raw, values, config)
+    return flavor.predict_with_params(raw, values, config, check_params(declared, params))
 
 
 def _takes_arrays(
@@ -258,7 +280,8 @@ def _check_example(
 ) -> Signature:
     """Load the staged model, run it on the example, and return the signature (inferred if not given)."""
     raw = flavor.load(staging, config, trust)
-    prediction = _predict(flavor, raw, config, SignatureChecker(signature or infer_signature(example)), example)
+    checker = SignatureChecker(signature or infer_signature(example))
+    prediction = _predict(flavor, raw, config, checker, example, signature.params if signature else None)
     if signature is not None:
         return signature
     return infer_signature(example, prediction if isinstance(prediction, pd.DataFrame | np.ndarray) else None)

@@ -61,3 +61,10 @@ class PyFuncFlavor(Flavor):
     def predict(self, model: Any, data: ModelInput, config: Mapping[str, Any]) -> Prediction:
         result = getattr(model, config_choice(config, "call", _CALLS))(data)
         return result if isinstance(result, pd.DataFrame) else np.asarray(result)
+
+    def predict_with_params(
+        self, model: Any, data: ModelInput, config: Mapping[str, Any], params: Mapping[str, Any]
+    ) -> Prediction:
+        """``model.predict(data, params=params)``, as MLflow's pyfunc models are called."""
+        result = getattr(model, config_choice(config, "call", _CALLS))(data, params=dict(params))
+        return result if isinstance(result, pd.DataFrame) else np.asarray(result)

@@ -1,14 +1,25 @@
-"""Model signatures: the columns (or tensor) a model takes and returns, and the check of an input."""
+"""Model signatures: the columns (or tensor) a model takes and returns, the inference parameters it
+takes beside them, and the check of an input."""
 
 from __future__ import annotations
 
-from collections.abc import Hashable
+import datetime as dt
+import math
+from collections.abc import Hashable, Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SerializationInfo,
+    SerializerFunctionWrapHandler,
+    field_validator,
+    model_serializer,
+)
 
 from slipway.errors import InvalidInput
 from slipway.models._flavor import ModelInput
@@ -87,6 +98,97 @@ class TensorSpec(BaseModel):
 
 Schema = tuple[ColumnSpec, ...] | TensorSpec
 
+ParamType = Literal["double", "float", "long", "integer", "boolean", "string", "datetime", "object"]
+
+
+class ParamSpec(BaseModel):
+    """One inference parameter a model takes beside its input (MLflow's ``params``), with its default.
+
+    A request may set it (``{"dataframe_split": ..., "params": {"temperature": 0.2}}``); a parameter
+    left out takes its default, and a name the model does not declare is refused.
+
+    Attributes:
+        name: the parameter's name.
+        type: its type; ``object`` takes any JSON value as it is.
+        default: the value when a call does not set it.
+        shape: None for one value, ``(-1,)`` for a list of values.
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    name: str
+    type: ParamType
+    default: Any = None
+    shape: tuple[int, ...] | None = None
+
+    @field_validator("shape")
+    @classmethod
+    def _known_shape(cls, value: tuple[int, ...] | None) -> tuple[int, ...] | None:
+        if value not in (None, (-1,)):
+            raise ValueError("shape must be None (one value) or (-1,) (a list of values)")
+        return value
+
+    def check(self, value: Any) -> Any:
+        """``value`` as the model takes it (an int for a double parameter becomes a float).
+
+        Raises:
+            InvalidInput: (``field="params.<name>"``) for a value of another type or shape.
+        """
+        if self.shape is None:
+            return self._one(value)
+        if not isinstance(value, list | tuple):
+            raise InvalidInput(f"parameter {self.name!r} takes a list of {self.type} values, not {value!r}",
+                               field=f"params.{self.name}")
+        return [self._one(v) for v in value]
+
+    def _one(self, value: Any) -> Any:
+        converted = _param_value(self.type, value)
+        if converted is _REFUSED:
+            raise InvalidInput(f"parameter {self.name!r} takes a {self.type} value, not {value!r}",
+                               field=f"params.{self.name}")
+        return converted
+
+
+_REFUSED = object()
+
+
+def _param_value(kind: str, value: Any) -> Any:
+    """``value`` as a parameter of type ``kind``, or ``_REFUSED``."""
+    number = isinstance(value, int | float) and not isinstance(value, bool)
+    if kind in _FLOATS:
+        return float(value) if number and math.isfinite(value) else _REFUSED
+    if kind in ("long", "integer"):
+        return value if isinstance(value, int) and not isinstance(value, bool) else _REFUSED
+    if kind == "boolean":
+        return value if isinstance(value, bool) else _REFUSED
+    if kind == "string":
+        return value if isinstance(value, str) else _REFUSED
+    if kind == "datetime":
+        if isinstance(value, dt.datetime):
+            return value
+        try:
+            return dt.datetime.fromisoformat(value) if isinstance(value, str) else _REFUSED
+        except ValueError:
+            return _REFUSED
+    return value  # object: any JSON value
+
+
+def check_params(specs: tuple[ParamSpec, ...], given: Mapping[str, Any] | None) -> dict[str, Any]:
+    """Every declared parameter's value for one call: the given ones checked, defaults for the rest.
+
+    Raises:
+        InvalidInput: (``field="params.<name>"``) for a name the model does not declare or a value
+            of the wrong type.
+    """
+    given = dict(given or {})
+    declared = {spec.name: spec for spec in specs}
+    unknown = sorted(set(given) - set(declared))
+    if unknown:
+        names = ", ".join(declared) or "none"
+        raise InvalidInput(f"the model takes no parameter {unknown[0]!r}; it takes: {names}",
+                           field=f"params.{unknown[0]}")
+    return {name: spec.check(given[name]) if name in given else spec.default for name, spec in declared.items()}
+
 
 class Signature(BaseModel):
     """What a model takes and returns, so a caller's input can be checked before it reaches the model.
@@ -104,6 +206,8 @@ class Signature(BaseModel):
         outputs: the output columns or tensor, when known.
         positional: the inputs came from an array, so columns are matched by position and
             :meth:`validate` returns an array; otherwise columns are matched by name.
+        params: the inference parameters the model takes beside its input, if any (written to
+            the manifest only when there are some).
     """
 
     model_config = ConfigDict(frozen=True, extra="forbid")
@@ -111,6 +215,14 @@ class Signature(BaseModel):
     inputs: Schema
     outputs: Schema | None = None
     positional: bool = False
+    params: tuple[ParamSpec, ...] | None = None
+
+    @model_serializer(mode="wrap")
+    def _without_empty_params(self, handler: SerializerFunctionWrapHandler, _: SerializationInfo) -> Any:
+        out = handler(self)
+        if isinstance(out, dict) and out.get("params") is None:
+            out.pop("params", None)  # manifests of models without parameters stay as they were
+        return out
 
     def validate(self, data: object) -> ModelInput:  # type: ignore[override]  # BaseModel.validate is pydantic v1's
         """Check ``data`` against the inputs and return it ready for the model.
@@ -219,22 +331,46 @@ def _plan(columns: tuple[ColumnSpec, ...], frame: pd.DataFrame, dtypes: tuple[An
     return _Plan([labels[n] for n in names], names, casts, positions, dtype)
 
 
-def infer_signature(input_example: object, output_example: object = None) -> Signature:
-    """Describe a model's inputs (and outputs) from an example of each.
+def infer_signature(
+    input_example: object, output_example: object = None, params: Mapping[str, Any] | None = None
+) -> Signature:
+    """Describe a model's inputs (and outputs) from an example of each, and its parameters from their defaults.
 
     A DataFrame (or a dict of lists, or a list of dicts) gives named columns; a 2-D array gives
     positional columns ``"0".."n-1"``; an array of one dimension or more than two gives a tensor
-    shape with the first (batch) dimension free.
+    shape with the first (batch) dimension free. ``params`` (name -> default, as MLflow's
+    ``infer_signature`` takes them) declares the inference parameters the model's ``predict`` takes.
+
+    Example:
+        >>> infer_signature({"x": [1.0]}, params={"scale": 2.0}).params[0]
+        ParamSpec(name='scale', type='double', default=2.0, shape=None)
 
     Raises:
-        InvalidInput: when a column holds values no column type describes (mixed types, objects).
+        InvalidInput: when a column holds values no column type describes (mixed types, objects),
+            or a parameter's default has no parameter type.
     """
     inputs = as_model_input(input_example)
     return Signature(
         inputs=_schema(inputs),
         outputs=None if output_example is None else _schema(as_model_input(output_example)),
         positional=isinstance(inputs, np.ndarray) and inputs.ndim == 2,
+        params=None if not params else tuple(_param_spec(name, value) for name, value in params.items()),
     )
+
+
+def _param_spec(name: str, default: Any) -> ParamSpec:
+    values = default if isinstance(default, list | tuple) else [default]
+    kinds = {_PARAM_TYPES.get(type(v)) for v in values}
+    kind = kinds.pop() if len(kinds) == 1 else None
+    if kind is None:
+        raise InvalidInput(f"parameter {name!r}: {default!r} is no number, text, boolean or time (or a list of one)",
+                           field=f"params.{name}")
+    shape = (-1,) if isinstance(default, list | tuple) else None
+    return ParamSpec(name=name, type=kind, default=list(default) if shape else default, shape=shape)
+
+
+_PARAM_TYPES: dict[type, ParamType] = {float: "double", int: "long", bool: "boolean", str: "string",
+                                       dt.datetime: "datetime"}
 
 
 def _schema(data: ModelInput) -> Schema:

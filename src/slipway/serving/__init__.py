@@ -10,7 +10,13 @@ Example:
     >>> serving.update_endpoint("abalone", [{"model": "abalone/4"}], strategy={"kind": "canary", "share": 0.1})
 """
 
-from slipway.serving._app import INFERENCE_ID_HEADER, ServingHost, create_inference_app, mount_inference
+from slipway.serving._app import (
+    INFERENCE_ID_HEADER,
+    ServingHost,
+    container_routes,
+    create_inference_app,
+    mount_inference,
+)
 from slipway.serving._metrics import MULTIPROCESS_ENV, ServingMetrics, TrafficHistory, TrafficPoint, multiprocess_folder
 from slipway.serving._records import (
     Alarms,
@@ -41,6 +47,7 @@ from slipway.serving._transform import batch_transform
 __all__ = [
     "MULTIPROCESS_ENV",
     "ServingMetrics",
+    "container_routes",
     "multiprocess_folder",
     "Alarms",
     "CaptureConfig",

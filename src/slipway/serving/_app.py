@@ -88,13 +88,20 @@ class ServingHost:
 
     async def invoke(self, runtime: EndpointRuntime, body: bytes, content_type: str, headers: Any) -> Answer:
         """Answer a request, batched with others to the same endpoint when batching is on."""
-        return await self.invoke_input(runtime, parse_body(body, content_type), headers)
+        data, params = parse_body(body, content_type)
+        return await self.invoke_input(runtime, data, headers, params=params)
 
     async def invoke_input(
-        self, runtime: EndpointRuntime, data: ModelInput, headers: Any, variant: str | None = None
+        self,
+        runtime: EndpointRuntime,
+        data: ModelInput,
+        headers: Any,
+        variant: str | None = None,
+        params: dict[str, Any] | None = None,
     ) -> Answer:
-        """Answer a parsed request (``variant``: pinned by the protocol), batched when batching is on."""
-        prepared = runtime.prepare_input(data, headers, variant)
+        """Answer a parsed request (``variant``: pinned by the protocol; ``params``: its inference
+        parameters), batched when batching is on."""
+        prepared = runtime.prepare_input(data, headers, variant, params)
         if self.max_batch_size <= 1:
             [result] = runtime.answer([prepared])
             if isinstance(result, SlipwayError):
@@ -314,28 +321,15 @@ def inference_routes(
     ]
 
 
-def create_inference_app(
-    host: ServingHost, endpoint: str, *, on_close: Callable[[], None] | None = None
-) -> Starlette:
-    """The app of ``slipway serve ENDPOINT``: it loads the endpoint at start-up and flushes
-    captured data at shutdown (SIGTERM included, which uvicorn turns into a shutdown), then
-    calls ``on_close`` (a worker process closes its engines there).
+def container_routes(host: ServingHost, endpoint: str) -> list[Route]:
+    """The routes of a process serving one endpoint, whatever runs it (uvicorn workers here).
 
-    Routes: ``POST /invocations`` and ``/endpoints/{endpoint}/invocations``, ``GET /health``
-    (the process answers), ``GET /ready`` (the models are loaded), ``GET /metrics``. Only
-    ``endpoint`` is served: any other name is a 404, however many endpoints the store holds.
+    The common container contracts: ``GET /ping`` and ``POST /invocations`` (the cloud stack's
+    model container: 200 once the models are loaded, 503 before), ``GET /health`` (the process
+    answers) and ``GET /ready`` (the models are loaded), then :func:`inference_routes`
+    (``/endpoints/{endpoint}/invocations`` and ``/metrics``). Only ``endpoint`` is served: any
+    other name is a 404, however many endpoints the store holds.
     """
-
-    @contextlib.asynccontextmanager
-    async def lifespan(_: Starlette) -> AsyncIterator[None]:
-        await run_in_threadpool(host.start, endpoint)
-        try:
-            yield
-        finally:
-            await run_in_threadpool(host.close)
-            if on_close is not None:
-                on_close()
-
     invoke = _invocations(host, endpoint)
 
     async def invocations(request: Request) -> Response:
@@ -349,15 +343,34 @@ def create_inference_app(
         ok = host.get(endpoint) is not None and host.ready
         return JSONResponse({"ready": ok}, status_code=200 if ok else 503)
 
-    return Starlette(
-        routes=[
-            Route("/invocations", invocations, methods=["POST"]),
-            Route("/health", health, methods=["GET"]),
-            Route("/ready", ready, methods=["GET"]),
-            *inference_routes(host, only=endpoint),
-        ],
-        lifespan=lifespan,
-    )
+    return [
+        Route("/invocations", invocations, methods=["POST"]),
+        Route("/ping", ready, methods=["GET"]),
+        Route("/health", health, methods=["GET"]),
+        Route("/ready", ready, methods=["GET"]),
+        *inference_routes(host, only=endpoint),
+    ]
+
+
+def create_inference_app(
+    host: ServingHost, endpoint: str, *, on_close: Callable[[], None] | None = None
+) -> Starlette:
+    """The app of ``slipway serve ENDPOINT`` (routes: :func:`container_routes`): it loads the endpoint
+    at start-up and flushes captured data at shutdown (SIGTERM included, which uvicorn turns into a
+    shutdown), then calls ``on_close`` (a worker process closes its engines there).
+    """
+
+    @contextlib.asynccontextmanager
+    async def lifespan(_: Starlette) -> AsyncIterator[None]:
+        await run_in_threadpool(host.start, endpoint)
+        try:
+            yield
+        finally:
+            await run_in_threadpool(host.close)
+            if on_close is not None:
+                on_close()
+
+    return Starlette(routes=container_routes(host, endpoint), lifespan=lifespan)
 
 
 def mount_inference(app: Starlette, host: ServingHost, more_metrics: Callable[[], str] | None = None) -> None:
@@ -376,4 +389,4 @@ def mount_inference(app: Starlette, host: ServingHost, more_metrics: Callable[[]
     app.router.lifespan_context = lifespan
 
 
-__all__ = ["ServingHost", "create_inference_app", "inference_routes", "mount_inference"]
+__all__ = ["ServingHost", "container_routes", "create_inference_app", "inference_routes", "mount_inference"]

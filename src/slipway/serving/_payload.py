@@ -7,8 +7,12 @@ JSON bodies hold exactly one of these keys:
 * ``instances``: a list of records, or a list of rows / tensors;
 * ``inputs``: a dict of column lists, a list of records, or a list of rows / tensors.
 
-A ``text/csv`` body is a table with a header row. What comes out is a DataFrame or an array for
-:meth:`LoadedModel.predict`, which checks it against the signature.
+A JSON body may also hold ``params``, an object of inference parameters for a model that declares
+them (MLflow's scoring protocol). A ``text/csv`` body is a table with a header row, or rows of
+values alone (``text/csv; header=absent``, RFC 4180's parameter, or a first row of numbers only: what
+the cloud stack's CSV serializer sends), matched to the signature's columns by position. What comes out
+is a DataFrame or an array for :meth:`LoadedModel.predict`, which checks it against the signature,
+and the parameters, which it checks against the model's.
 """
 
 from __future__ import annotations
@@ -28,19 +32,18 @@ from slipway.models import ModelInput
 SHAPES = ("dataframe_split", "dataframe_records", "instances", "inputs")
 
 
-def parse_body(body: bytes, content_type: str) -> ModelInput:
-    """The model input a request carries.
+def parse_body(body: bytes, content_type: str) -> tuple[ModelInput, dict[str, Any] | None]:
+    """The model input a request carries, and its inference parameters (None when it sets none).
 
     Raises:
-        InvalidInput: (``field="data"`` or the shape's key) for a body that is none of the shapes,
-            or JSON nested deeper than ``MAX_JSON_DEPTH``.
+        InvalidInput: (``field="data"``, ``"params"`` or the shape's key) for a body that is none
+            of the shapes, parameters that are not an object, or JSON nested deeper than
+            ``MAX_JSON_DEPTH``.
     """
-    kind = content_type.split(";", 1)[0].strip().lower()
+    kind, _, options = content_type.partition(";")
+    kind = kind.strip().lower()
     if kind == "text/csv":
-        try:
-            return pd.read_csv(io.BytesIO(body))
-        except (ValueError, pd.errors.ParserError) as exc:
-            raise InvalidInput(f"the CSV body cannot be read: {exc}", field="data") from None
+        return _csv(body, "header=absent" in options.replace(" ", "").lower()), None
     if kind not in ("application/json", ""):
         raise InvalidInput(f"send application/json or text/csv, not {kind!r}", field="content-type")
     check_json_depth(body, "data")
@@ -51,7 +54,30 @@ def parse_body(body: bytes, content_type: str) -> ModelInput:
     keys = [k for k in SHAPES if isinstance(payload, dict) and k in payload]
     if len(keys) != 1:
         raise InvalidInput(f"the JSON body must hold exactly one of {', '.join(SHAPES)}", field="data")
-    return _from_json(keys[0], payload[keys[0]])
+    params = payload.get("params")
+    if params is not None and not isinstance(params, dict):
+        raise InvalidInput("params must be an object of parameter names and values", field="params")
+    return _from_json(keys[0], payload[keys[0]]), params or None
+
+
+def _csv(body: bytes, absent: bool) -> ModelInput:
+    """A CSV table: named columns from its header row, or (no header) an array whose columns the
+    signature names by position."""
+    first = body.split(b"\n", 1)[0].decode("utf-8", "replace")
+    headerless = absent or (first.strip() != "" and all(_is_number(cell) for cell in first.split(",")))
+    try:
+        frame = pd.read_csv(io.BytesIO(body), header=None if headerless else "infer")
+    except (ValueError, pd.errors.ParserError) as exc:
+        raise InvalidInput(f"the CSV body cannot be read: {exc}", field="data") from None
+    return frame.to_numpy() if headerless else frame
+
+
+def _is_number(text: str) -> bool:
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
 
 
 def _from_json(key: str, value: Any) -> ModelInput:

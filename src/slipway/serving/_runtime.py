@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import collections
 import dataclasses
+import json
 import logging
 import random
 import threading
@@ -60,6 +61,12 @@ class Prepared:
     data: ModelInput
     u: float
     pinned: bool
+    params: dict[str, Any] | None = None
+
+    @property
+    def params_key(self) -> str:
+        """Requests with equal keys may share one model call (same parameters)."""
+        return "" if not self.params else json.dumps(self.params, sort_keys=True, default=str)
 
 
 @dataclass(frozen=True)
@@ -182,18 +189,27 @@ class EndpointRuntime:
 
     def prepare(self, body: bytes, content_type: str, headers: Mapping[str, str]) -> Prepared:
         """Parse a request and choose its variant (see :meth:`invoke` for the errors)."""
-        return self.prepare_input(parse_body(body, content_type), headers)
+        data, params = parse_body(body, content_type)
+        return self.prepare_input(data, headers, params=params)
 
-    def prepare_input(self, data: ModelInput, headers: Mapping[str, str], variant: str | None = None) -> Prepared:
+    def prepare_input(
+        self,
+        data: ModelInput,
+        headers: Mapping[str, str],
+        variant: str | None = None,
+        params: dict[str, Any] | None = None,
+    ) -> Prepared:
         """Choose the variant of a parsed request: ``variant`` if given (a protocol's own way to pin
-        one), else the variant header's, else the traffic split's (by the request key if sent)."""
+        one), else the variant header's, else the traffic split's (by the request key if sent).
+        ``params`` are the request's inference parameters, checked by the model when it predicts."""
         routing = self._routing
         if routing is None:
             raise ServiceUnavailable(f"endpoint {self.name!r} is not loaded")
         pinned = variant or headers.get(VARIANT_HEADER)
         key = headers.get(REQUEST_KEY_HEADER)
         u = unit_point(key) if key else random.random()
-        return Prepared(routing, routing.named(pinned) if pinned else routing.pick(u), data, u, bool(pinned))
+        route = routing.named(pinned) if pinned else routing.pick(u)
+        return Prepared(routing, route, data, u, bool(pinned), params)
 
     def describe(self, variant: str | None = None) -> tuple[str, LoadedModel, list[str]]:
         """The variant ``variant`` (by default the one answering most live traffic), its model, and
@@ -216,7 +232,7 @@ class EndpointRuntime:
             return self._answer_group(list(requests))
         groups: dict[tuple[object, ...], list[int]] = {}
         for i, request in enumerate(requests):
-            key = (id(request.routing), request.route.name, *shape_key(request.data))
+            key = (id(request.routing), request.route.name, request.params_key, *shape_key(request.data))
             groups.setdefault(key, []).append(i)
         results: list[Answer | SlipwayError] = [ServiceUnavailable("unanswered")] * len(requests)
         for indexes in groups.values():
@@ -228,7 +244,7 @@ class EndpointRuntime:
         """Requests sent to one variant, inputs of one shape: predicted together, answered one by one."""
         first = group[0]
         try:
-            outputs = self._predict(first.routing, first.route, [r.data for r in group])
+            outputs = self._predict(first.routing, first.route, [r.data for r in group], first.params)
         except InvalidInput as exc:
             if len(group) == 1:
                 return [exc]
@@ -249,14 +265,16 @@ class EndpointRuntime:
         if sampled:
             self._captured(inference_id, request.route, request.data, predictions, None)
         for shadow in request.routing.shadows:
-            self._shadows.submit(self._shadow, request.routing, shadow, request.data, inference_id, sampled)
+            self._shadows.submit(self._shadow, request, shadow, inference_id, sampled)
         return Answer(inference_id, request.route.name, predictions)
 
-    def _predict(self, routing: Routing, route: Route, inputs: list[ModelInput]) -> list[Any]:
-        """The model's predictions for each input (all of one shape key), from one call."""
+    def _predict(
+        self, routing: Routing, route: Route, inputs: list[ModelInput], params: dict[str, Any] | None = None
+    ) -> list[Any]:
+        """The model's predictions for each input (all of one shape key and parameters), from one call."""
         start = time.perf_counter()
         try:
-            predictions = route.model.predict(stack(inputs))
+            predictions = route.model.predict(stack(inputs), params) if params else route.model.predict(stack(inputs))
         except InvalidInput:
             raise  # the caller's input: no error of the variant's
         except Exception as exc:
@@ -271,13 +289,13 @@ class EndpointRuntime:
             if route.canary:
                 self._window.record(routing.step, seconds, error=error)
 
-    def _shadow(self, routing: Routing, route: Route, data: ModelInput, inference_id: str, sampled: bool) -> None:
+    def _shadow(self, request: Prepared, route: Route, inference_id: str, sampled: bool) -> None:
         try:
-            predictions, error = self._predict(routing, route, [data])[0], None
+            predictions, error = self._predict(request.routing, route, [request.data], request.params)[0], None
         except SlipwayError as exc:
             predictions, error = None, exc.message
         if sampled:
-            self._captured(inference_id, route, data, predictions, error)
+            self._captured(inference_id, route, request.data, predictions, error)
 
     def _captured(self, inference_id: str, route: Route, data: ModelInput, predictions: Any, error: str | None) -> None:
         assert self._capture is not None
