@@ -71,8 +71,8 @@ class _FromServer:
 
 
 FROM_SERVER = _FromServer()
-"""``Annotated[T, FROM_SERVER]``: an argument a server fills in from what it trusts (its settings),
-never from a request; a remote caller does not have it."""
+"""``Annotated[T, FROM_SERVER]``: an argument no request sets (what a process may read, say): on a
+server the service uses what the server's settings say; a remote caller does not have it."""
 
 
 @dataclass(frozen=True)
@@ -247,9 +247,10 @@ def arguments(method: Callable[..., Any], op: Operation) -> list[Argument]:
     forms = {p.name: wire_form(hints.get(p.name, Any)) for p in params}
     raw = {name for name, (typed, _wire) in forms.items() if is_stream(typed)}  # the raw request body
     found = []
+    from_server = server_supplied(method)
     for param in params:
         typed, wire = forms[param.name]
-        if param.name in server_supplied(method):
+        if param.name in from_server:
             where = "server"
         elif (wire.name if wire is not None and wire.name else param.name) in op.path_params:
             where = "path"

@@ -6,10 +6,10 @@ documentation from the docstring. The route only translates: it calls the servic
 backend with the arguments the request gave and returns what the service returns. Arguments the
 request left out are not passed, so the service's own defaults apply, as for an embedded caller.
 
-Three kinds of argument are not JSON: a ``BinaryIO`` argument is the raw request body (an upload,
-spooled to disk past 1 MiB and never held whole in memory), a ``BinaryIO`` result is streamed out
-in chunks, and an argument whose type the server supplies (:data:`SERVER_SUPPLIED`: what the server
-trusts) comes from the server's settings, never from the request.
+Two kinds of value are not JSON: a ``BinaryIO`` argument is the raw request body (an upload,
+spooled to disk past 1 MiB and never held whole in memory), and a ``BinaryIO`` result is streamed
+out in chunks. An argument marked ``FROM_SERVER`` is never read from a request: the service uses
+what the server's settings say.
 """
 
 from __future__ import annotations
@@ -54,8 +54,6 @@ RAW_BODY: dict[str, Any] = {  # how an upload route documents its body (and how 
 BINARY_RESPONSE: dict[int | str, dict[str, Any]] = {
     200: {"content": {"application/octet-stream": {"schema": {"type": "string", "format": "binary"}}}}
 }
-# Argument types the server fills in from what it trusts (its settings), by type: the request never can.
-SERVER_SUPPLIED: dict[type, Callable[..., Any]] = {}
 
 _SERVICE = "slipway_service"  # the endpoint's own parameters: not a name any service argument uses
 _REVEAL = "slipway_reveal"
@@ -176,8 +174,6 @@ def _endpoint_parameters(service: type, method_name: str, op_index: int, op: Ope
             marker = Query(**_documented(arg))
             out.append(_parameter(arg.name, Annotated[arg.type, marker],
                                   inspect.Parameter.empty if default is PydanticUndefined else default))
-        elif arg.where == "server":
-            out.append(_parameter(arg.name, Annotated[Any, Depends(SERVER_SUPPLIED[_server_type(arg)])]))
         elif arg.where == "body" and op.body == arg.name:
             out.append(_parameter(_BODY, Annotated[arg.type, Body(**_documented(arg) | {"alias": None})]))
     model = body_model(service, method_name, op_index)
@@ -188,11 +184,6 @@ def _endpoint_parameters(service: type, method_name: str, op_index: int, op: Ope
     if op.redacted:  # the answer is redacted by the server's middleware; only an admin may ask it not to be
         out.append(_parameter(_REVEAL, Annotated[bool, Depends(_reveal)]))
     return out
-
-
-def _server_type(arg: Argument) -> type:
-    bare, _ = split_optional(typing.get_args(arg.type)[0] if typing.get_origin(arg.type) is Annotated else arg.type)
-    return cast(type, bare)
 
 
 def _call_arguments(args: list[Argument], op: Operation, values: dict[str, Any]) -> dict[str, Any]:
@@ -207,8 +198,6 @@ def _call_arguments(args: list[Argument], op: Operation, values: dict[str, Any])
                 call[arg.name] = _decode(arg, getattr(body, arg.name))
         elif arg.where == "path":
             call[arg.name] = _decode(arg, values[arg.key])
-        elif arg.where == "server":
-            call[arg.name] = values[arg.name]
         elif arg.where == "query":
             value = values[arg.name]
             if value is not None or arg.default is None:  # an absent query argument leaves the service's default
@@ -292,8 +281,3 @@ def ordered(router: APIRouter) -> APIRouter:
     router.routes.sort(key=lambda r: _specificity(r) if isinstance(r, APIRoute) else ())
     return router
 
-
-__all__ = [
-    "BINARY_RESPONSE", "JSON_BODY_LIMIT", "RAW_BODY", "SERVER_SUPPLIED", "JsonBody", "add_operation_routes",
-    "ordered", "read_chunks", "service_of", "spooled",
-]
