@@ -36,6 +36,8 @@ _KEYS: dict[str, str] = {
     "allowed_hosts": "SLIPWAY_ALLOWED_HOSTS",
     "db_timeout": "SLIPWAY_DB_TIMEOUT",
     "protected_aliases": "SLIPWAY_PROTECTED_ALIASES",
+    "retries": "SLIPWAY_RETRIES",
+    "retry_backoff": "SLIPWAY_RETRY_BACKOFF",
 }
 DEFAULT_MAX_REQUEST_BYTES = 64 << 20  # a JSON body is parsed in memory; a full metrics batch is under 20 MiB
 DEFAULT_SCHEDULER_INTERVAL = 5.0  # seconds: a schedule fires at most this late, a rule acts this soon
@@ -44,6 +46,8 @@ DEFAULT_MAX_UPLOAD_BYTES = 8 << 30  # artifact, model file and dataset uploads a
 DEFAULT_SESSION_TTL = 12 * 3600.0  # seconds a web UI login lasts, and what a renewal gives again
 DEFAULT_SESSION_MAX_AGE = 7 * 86400.0  # seconds after login past which a session is not renewed
 DEFAULT_PROTECTED_ALIASES = ("prod", "production", "champion")
+DEFAULT_RETRIES = 3  # a remote call that may be repeated is tried again this many times after a blip
+DEFAULT_RETRY_BACKOFF = 0.5  # seconds before the first retry, doubled for each further one
 
 
 @dataclass(frozen=True)
@@ -81,6 +85,11 @@ class Settings:
             (a server answers 503 with ``Retry-After``).
         protected_aliases: model version aliases that point only at Approved versions and move
             only with the approve permission (comma-separated; default ``prod,production,champion``).
+        retries: in remote mode, how many times a call that may safely be repeated (GET, PUT, DELETE,
+            and operations declared idempotent) is tried again after a connection error or a 429,
+            502, 503 or 504 answer; 0 turns retrying off.
+        retry_backoff: seconds before the first retry; each further retry waits twice as long (with
+            jitter, at most 30 s), or what the server's ``Retry-After`` asks if that is longer.
         sources: for each attribute, where its value came from.
     """
 
@@ -102,6 +111,8 @@ class Settings:
     allowed_hosts: tuple[str, ...] | None = None
     db_timeout: float = DEFAULT_DB_TIMEOUT
     protected_aliases: tuple[str, ...] = DEFAULT_PROTECTED_ALIASES
+    retries: int = DEFAULT_RETRIES
+    retry_backoff: float = DEFAULT_RETRY_BACKOFF
     sources: Mapping[str, str] = field(default_factory=dict, compare=False)
 
     @property
@@ -149,6 +160,19 @@ def _byte_count(value: object, name: str, default: int) -> int:
         count = 0
     if count <= 0:
         raise InvalidInput(f"{name} must be a positive number of bytes, got {value!r}", field=name)
+    return count
+
+
+def _count(value: object, name: str, default: int) -> int:
+    """A whole number >= 0 from TOML or the environment."""
+    if value is None:
+        return default
+    try:
+        count = int(str(value))
+    except ValueError:
+        count = -1
+    if count < 0:
+        raise InvalidInput(f"{name} must be a whole number >= 0, got {value!r}", field=name)
     return count
 
 
@@ -271,5 +295,7 @@ def load_settings(
         allowed_hosts=_names(values.get("allowed_hosts")),
         db_timeout=_positive_seconds(values.get("db_timeout"), "db_timeout", DEFAULT_DB_TIMEOUT),
         protected_aliases=_aliases(values.get("protected_aliases")),
+        retries=_count(values.get("retries"), "retries", DEFAULT_RETRIES),
+        retry_backoff=_seconds(values.get("retry_backoff"), "retry_backoff", DEFAULT_RETRY_BACKOFF),
         sources=sources,
     )

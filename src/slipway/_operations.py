@@ -96,6 +96,10 @@ class Operation:
         redacted: the result holds params and tags, whose secret-looking values leave as ``***``
             unless an admin asks with ``reveal_secrets=true``.
         name: the route's name (summary and operation id), the method's by default.
+        idempotent: whether a client may send the call again after a connection error or a
+            429/502/503/504 answer; by default as HTTP says of the verb (GET, PUT and DELETE may be
+            repeated, POST and PATCH not). Declare ``idempotent=True`` on a POST that changes
+            nothing twice (a search, a "set to" call).
     """
 
     verb: str
@@ -109,6 +113,12 @@ class Operation:
     body_doc: str | None = None
     redacted: bool = False
     name: str | None = None
+    idempotent: bool | None = None
+
+    @property
+    def repeatable(self) -> bool:
+        """Whether a client may send this request again after a blip (see ``idempotent``)."""
+        return self.idempotent if self.idempotent is not None else self.verb in ("GET", "PUT", "DELETE")
 
     @property
     def path_params(self) -> tuple[str, ...]:

@@ -99,6 +99,7 @@ def test_show_unknown_run(cli: Cli) -> None:
 
 def test_unreachable_server_is_one_error_line(cli: Cli, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("SLIPWAY_SERVER_URL", "http://127.0.0.1:1")
+    monkeypatch.setenv("SLIPWAY_RETRY_BACKOFF", "0.01")  # a read is tried 3 more times first
     result = cli("runs", "list")
     assert result.exit_code == 4  # ServiceUnavailable
     assert result.stderr.startswith("error: cannot reach the Slipway server at http://127.0.0.1:1")

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING
 from slipway._backend import Backend
 from slipway._config import Settings, load_settings
 from slipway.client._http import HttpSession
+from slipway.client._retry import RetryPolicy
 from slipway.client._tracking import RemoteTracking
 
 if TYPE_CHECKING:
@@ -63,7 +64,8 @@ class Client:
         self._http: HttpSession | None = None
         if self.settings.remote:
             assert self.settings.server_url is not None
-            self._http = HttpSession(self.settings.server_url, token=self.settings.token)
+            retry = RetryPolicy(retries=self.settings.retries, backoff=self.settings.retry_backoff)
+            self._http = HttpSession(self.settings.server_url, token=self.settings.token, retry=retry)
             self.tracking = RemoteTracking.connect(self._http)
         else:
             self._backend = Backend(self.settings)

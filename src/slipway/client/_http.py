@@ -2,21 +2,30 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from typing import Any
 
 import httpx
 
 from slipway._version import __version__
+from slipway.client._retry import RetryPolicy, is_idempotent, log_retry
 from slipway.errors import ServiceUnavailable, SlipwayError, Unauthenticated, error_from_dict
 
 API_PREFIX = "/api/v1"
 
 
 class HttpSession:
-    """A connection-pooled client for one ``slipway server``."""
+    """A connection-pooled client for one ``slipway server``.
 
-    def __init__(self, base_url: str, *, token: str | None = None, timeout: float = 60.0) -> None:
+    Calls that may be repeated are tried again after a blip, as ``retry`` says (see
+    :mod:`slipway.client._retry`); ``retry=None`` never retries.
+    """
+
+    def __init__(
+        self, base_url: str, *, token: str | None = None, timeout: float = 60.0, retry: RetryPolicy | None = None
+    ) -> None:
+        self.retry = retry if retry is not None else RetryPolicy(retries=0)
         headers = {"User-Agent": f"slipway/{__version__}"}
         if token:
             headers["Authorization"] = f"Bearer {token}"
@@ -33,14 +42,24 @@ class HttpSession:
         params: dict[str, Any] | None = None,
         content: Any = None,
         headers: dict[str, str] | None = None,
+        idempotent: bool | None = None,
     ) -> Any:
-        """Send a request; return the decoded JSON body (None for 204); raise the server's error."""
+        """Send a request; return the decoded JSON body (None for 204); raise the server's error.
+
+        Args:
+            idempotent: whether the request may be sent again after a blip (default: as HTTP
+                says of ``method``); a streamed ``content`` is never sent twice.
+        """
         if params:
             params = {k: v for k, v in params.items() if v is not None}
-        try:
-            resp = self._client.request(method, path, json=json, params=params, content=content, headers=headers)
-        except httpx.TransportError as exc:
-            raise ServiceUnavailable(f"cannot reach the Slipway server at {self.base_url}: {exc}") from None
+        repeatable = (is_idempotent(method) if idempotent is None else idempotent) and (
+            content is None or isinstance(content, bytes | str)
+        )
+        resp = self._send(
+            method, path, repeatable, lambda: self._client.request(
+                method, path, json=json, params=params, content=content, headers=headers
+            )
+        )
         if resp.status_code >= 400:
             raise _error(resp, self._has_token)
         if resp.status_code == 204 or not resp.content:
@@ -59,15 +78,43 @@ class HttpSession:
         return resp.json(), resp.headers
 
     def stream(self, path: str, params: dict[str, Any] | None = None) -> Iterator[bytes]:
-        """Download a body in chunks, never holding it whole in memory."""
+        """Download a body in chunks, never holding it whole in memory.
+
+        Retried as a GET until its first byte arrives; a download broken half-way is not resumed.
+        """
+        request = self._client.build_request("GET", path, params=params)
+        resp = self._send("GET", path, True, lambda: self._client.send(request, stream=True))
         try:
-            with self._client.stream("GET", path, params=params) as resp:
-                if resp.status_code >= 400:
-                    resp.read()
-                    raise _error(resp, self._has_token)
-                yield from resp.iter_bytes(1 << 20)
+            if resp.status_code >= 400:
+                resp.read()
+                raise _error(resp, self._has_token)
+            yield from resp.iter_bytes(1 << 20)
         except httpx.TransportError as exc:
             raise ServiceUnavailable(f"cannot reach the Slipway server at {self.base_url}: {exc}") from None
+        finally:
+            resp.close()
+
+    def _send(self, method: str, path: str, repeatable: bool, send: Any) -> httpx.Response:
+        """``send()``, tried again while the policy allows and the answer or error is worth it."""
+        retries = self.retry.retries if repeatable else 0
+        attempt = 0
+        while True:
+            try:
+                resp: httpx.Response = send()
+            except httpx.TransportError as exc:
+                if attempt >= retries or not self.retry.retryable_error(exc):
+                    raise ServiceUnavailable(f"cannot reach the Slipway server at {self.base_url}: {exc}") from None
+                attempt += 1
+                wait = self.retry.delay(attempt)
+                log_retry(method, path, f"{type(exc).__name__}: {exc}", wait, attempt, retries)
+            else:
+                if attempt >= retries or not self.retry.retryable_answer(resp):
+                    return resp
+                attempt += 1
+                wait = self.retry.delay(attempt, resp.headers.get("Retry-After"))
+                resp.close()
+                log_retry(method, path, f"the server answered {resp.status_code}", wait, attempt, retries)
+            time.sleep(wait)
 
     def close(self) -> None:
         self._client.close()

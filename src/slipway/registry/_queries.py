@@ -163,7 +163,7 @@ class RegistryReader:
         """The group's versions, newest first."""
         return self.search_versions(group, include_archived=include_archived, max_results=MAX_SEARCH_RESULTS)
 
-    @api.post("/model-versions/search")
+    @api.post("/model-versions/search", idempotent=True)
     @requires(Permission.READ)
     def search_versions(
         self,

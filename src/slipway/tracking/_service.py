@@ -623,7 +623,7 @@ class TrackingService:
 
     # ----------------------------------------------------------------- search
 
-    @run_api.post("/runs/search", redacted=True)
+    @run_api.post("/runs/search", redacted=True, idempotent=True)
     @requires(Permission.READ)
     def search_runs(
         self,
