@@ -35,6 +35,7 @@ DOMAINS = [
     ("DatasetsApi", "slipway.datasets:DatasetService", "slipway.client._datasets:RemoteDatasets"),
     ("FeaturesApi", "slipway.features:FeatureService", "slipway.client._features:RemoteFeatures"),
     ("ClarifyApi", "slipway.clarify:ClarifyService", "slipway.client._clarify:RemoteClarify"),
+    ("MonitoringApi", "slipway.monitoring:MonitoringService", "slipway.client._monitoring:RemoteMonitoring"),
 ]
 HEADER = '''"""What each ``Client`` attribute offers, embedded or remote: one Protocol per domain.
 

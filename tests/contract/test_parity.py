@@ -28,6 +28,7 @@ from slipway.client._automation import RemoteAutomation
 from slipway.client._clarify import RemoteClarify
 from slipway.client._datasets import RemoteDatasets
 from slipway.client._features import RemoteFeatures
+from slipway.client._monitoring import RemoteMonitoring
 from slipway.client._operations import RemoteApi
 from slipway.client._registry import RemoteRegistry
 from slipway.client._security import RemoteSecurity
@@ -36,6 +37,7 @@ from slipway.client._tracking import RemoteTracking
 from slipway.datasets import DatasetService
 from slipway.errors import SlipwayError
 from slipway.features import FeatureService
+from slipway.monitoring import MonitoringService
 from slipway.registry import RegistryService
 from slipway.security import SecurityService
 from slipway.serving import ServingService
@@ -53,6 +55,7 @@ DOMAINS: dict[str, tuple[type, type]] = {
     "datasets": (DatasetService, RemoteDatasets),
     "features": (FeatureService, RemoteFeatures),
     "clarify": (ClarifyService, RemoteClarify),
+    "monitoring": (MonitoringService, RemoteMonitoring),
 }
 
 # Public service methods with no remote twin, and why. Everything else must have one.
@@ -69,6 +72,7 @@ SERVER_ONLY: dict[str, dict[str, str]] = {
     "datasets": {},
     "features": {},
     "clarify": {},
+    "monitoring": {"latest_executions": "what the server's GET /metrics shows; a remote caller scrapes /metrics"},
 }
 
 # Remote methods with no embedded twin, and why.
@@ -81,6 +85,7 @@ REMOTE_ONLY: dict[str, dict[str, str]] = {
     "datasets": {},
     "features": {},
     "clarify": {},
+    "monitoring": {},
 }
 
 

@@ -26,10 +26,8 @@ from slipway.client import Client
 from slipway.errors import InvalidInput
 
 if TYPE_CHECKING:
-    from slipway.client._monitoring import RemoteMonitoring
-    from slipway.monitoring import CheckResult, Monitor, MonitorExecution, MonitoringService
-
-    Monitoring = MonitoringService | RemoteMonitoring
+    from slipway.client import MonitoringApi as Monitoring
+    from slipway.monitoring import CheckResult, Monitor, MonitorExecution
 
 monitor_app = typer.Typer(
     help="Model monitoring: baselines (statistics.json and constraints.json) from training data, and "

@@ -13,19 +13,18 @@ from slipway.client._retry import RetryPolicy
 from slipway.client._tracking import RemoteTracking
 
 if TYPE_CHECKING:
-    from slipway.client._monitoring import RemoteMonitoring
     from slipway.client._pipelines import RemotePipelines
     from slipway.client._protocols import (
         AutomationApi,
         ClarifyApi,
         DatasetsApi,
         FeaturesApi,
+        MonitoringApi,
         RegistryApi,
         SecurityApi,
         ServingApi,
         TrackingApi,
     )
-    from slipway.monitoring import MonitoringService
     from slipway.pipelines import PipelineService
 
 
@@ -103,13 +102,13 @@ class Client:
         return RemoteFeatures.connect(self._http)
 
     @functools.cached_property
-    def monitoring(self) -> MonitoringService | RemoteMonitoring:
+    def monitoring(self) -> MonitoringApi:
         """Baselines, monitors, their executions and alarms; built on first use, since it brings pandas."""
         if self._http is None:
             return self.backend.monitoring
         from slipway.client._monitoring import RemoteMonitoring  # brings pandas and pyarrow: import on first use
 
-        return RemoteMonitoring(self._http)
+        return RemoteMonitoring.connect(self._http)
 
     @functools.cached_property
     def clarify(self) -> ClarifyApi:

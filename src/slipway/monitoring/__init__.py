@@ -56,7 +56,7 @@ from slipway.monitoring._report import (
 )
 from slipway.monitoring._report_reader import ReportReader
 from slipway.monitoring._rules import CustomRule, load_rule
-from slipway.monitoring._service import MonitoringService
+from slipway.monitoring._service import BaselineDocuments, MonitoringService, MonitorKindName, ProblemTypeName
 
 __all__ = [
     "ReportReader",
@@ -69,6 +69,7 @@ __all__ = [
     "Alarm",
     "AlarmState",
     "Baseline",
+    "BaselineDocuments",
     "BaselineVersion",
     "CheckResult",
     "CheckType",
@@ -82,10 +83,12 @@ __all__ = [
     "Monitor",
     "MonitorExecution",
     "MonitorKind",
+    "MonitorKindName",
     "MonitoringConfig",
     "MonitoringService",
     "NumConstraints",
     "ProblemType",
+    "ProblemTypeName",
     "QualityResult",
     "StringConstraints",
     "Violation",

@@ -16,7 +16,7 @@ import math
 import os
 import time
 from collections.abc import Iterable, Iterator, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import pandas as pd
 import pyarrow as pa
@@ -26,6 +26,7 @@ from sqlalchemy.exc import IntegrityError
 from slipway._confinement import Confinement
 from slipway._ids import new_id
 from slipway._kinds import ObjectKind
+from slipway._operations import Api, Wire
 from slipway._principal import current_principal
 from slipway._references import VersionRef, check_name, parse_model_version
 from slipway._time import check_aware, datetime_to_ms, ms_to_datetime, now_ms
@@ -74,6 +75,17 @@ if TYPE_CHECKING:
 
 QUALITY_FILE = "model_quality.json"
 LOWER_IS_BETTER = frozenset({"mae", "mse", "rmse"})
+
+MonitorKindName = Annotated[MonitorKind | str, Wire(str)]  # over HTTP, the kind's name
+ProblemTypeName = Annotated[ProblemType | str, Wire(str)]
+BaselineDocuments = Annotated[  # over HTTP, {"statistics": statistics.json, "constraints": constraints.json}
+    Baseline,
+    Wire(dict[str, Any], to_wire=lambda b: {"statistics": b.statistics.to_dict(),
+                                            "constraints": b.constraints.model_dump(mode="json")},
+         from_wire=lambda d: Baseline.from_documents(d["statistics"], d["constraints"])),
+]
+LATEST: dict[str, Any] = {"version": lambda client, args: client.get_baseline_version(args["name"]).version}
+api = Api("monitoring")  # the REST routes and remote methods derive from these declarations (slipway._operations)
 
 
 class MonitoringService(ReportReader):
@@ -211,6 +223,8 @@ class MonitoringService(ReportReader):
         statistics = self._datasets.get_statistics(name, found.version)
         return Baseline.from_statistics(statistics), NodeRef(ObjectKind.DATASET_VERSION, found.id, found.ref), found.ref
 
+    @api.get("/monitoring/baselines/{name}/latest", fixed={"version": None}, name="get_latest_baseline")
+    @api.get("/monitoring/baselines/{name}/versions/{version}")
     @requires(Permission.READ)
     def get_baseline_version(self, name: str, version: int | None = None) -> BaselineVersion:
         """Version ``version`` of baseline ``name`` (the latest when None).
@@ -228,14 +242,17 @@ class MonitoringService(ReportReader):
                            field="baseline")
         return _baseline_version(row)
 
+    @api.get("/monitoring/baselines/{name}/versions/{version}/documents", fill=LATEST, name="get_baseline_documents")
     @requires(Permission.READ)
-    def get_baseline(self, name: str, version: int | None = None) -> Baseline:
-        """The statistics and constraints of a stored baseline version."""
+    def get_baseline(self, name: str, version: int | None = None) -> BaselineDocuments:
+        """The statistics and constraints of a stored baseline version; over HTTP,
+        ``{"statistics": statistics.json, "constraints": constraints.json}``."""
         found = self.get_baseline_version(name, version)
         owner = Owner(ObjectKind.BASELINE, found.id)
         return Baseline.from_files(self._artifacts.read_bytes(owner, STATISTICS_FILE),
                                    self._artifacts.read_bytes(owner, CONSTRAINTS_FILE))
 
+    @api.get("/monitoring/baselines")
     @requires(Permission.READ)
     def list_baselines(self) -> list[BaselineVersion]:
         """Every version of every baseline, by name then newest first."""
@@ -246,15 +263,17 @@ class MonitoringService(ReportReader):
 
     # ------------------------------------------------------------------------------- monitors
 
+    @api.post("/monitoring/monitors", status=201)
     @requires(Permission.WRITE)
     def create_monitor(
-        self, name: str, *, baseline: str | None = None, kind: MonitorKind | str = MonitorKind.DATA_QUALITY,
-        problem_type: ProblemType | str | None = None, thresholds: dict[str, float] | None = None,
+        self, name: str, *, baseline: str | None = None, kind: MonitorKindName = MonitorKind.DATA_QUALITY,
+        problem_type: ProblemTypeName | None = None, thresholds: dict[str, float] | None = None,
         endpoint: str | None = None, rules: Sequence[str] = (), report: str | None = None,
         model: str | None = None, bias_config: dict[str, Any] | None = None, tolerance: float = 0.1,
         bounds: dict[str, float] | None = None, ndcg_threshold: float = 0.90,
     ) -> Monitor:
-        """Create a monitor.
+        """Create a monitor. Custom rules are code the service will import: on a server they must come
+        from its ``pipeline_modules``.
 
         Args:
             baseline: for data quality, ``name`` (its latest version, fixed now) or ``name:version``.
@@ -324,6 +343,7 @@ class MonitoringService(ReportReader):
             raise AlreadyExists(f"monitor {name!r} already exists", field="name") from None
         return self.get_monitor(name)
 
+    @api.get("/monitoring/monitors/{name}")
     @requires(Permission.READ)
     def get_monitor(self, name: str) -> Monitor:
         """The monitor called ``name``.
@@ -337,6 +357,7 @@ class MonitoringService(ReportReader):
             raise NotFound(f"no monitor {name!r}", field="monitor")
         return _monitor(row)
 
+    @api.get("/monitoring/monitors")
     @requires(Permission.READ)
     def list_monitors(self) -> list[Monitor]:
         with self._db.read() as conn:
@@ -527,6 +548,7 @@ class MonitoringService(ReportReader):
                                                              .where(monitors.c.id == monitor.id)).scalar_one())
         return config
 
+    @api.get("/monitoring/executions/{execution_id}")
     @requires(Permission.READ)
     def get_execution(self, execution_id: str) -> MonitorExecution:
         """One execution, with its metrics.
@@ -540,6 +562,7 @@ class MonitoringService(ReportReader):
                 raise NotFound(f"no monitor execution {execution_id!r}", field="execution")
             return _execution(row, _metrics(conn, [execution_id]).get(execution_id, {}))
 
+    @api.get("/monitoring/monitors/{name}/executions")
     @requires(Permission.READ)
     def list_executions(self, name: str, limit: int = 20) -> list[MonitorExecution]:
         """The monitor's latest executions, newest first."""
@@ -564,6 +587,7 @@ class MonitoringService(ReportReader):
             metrics = _metrics(conn, [r.id for r in rows])
         return [_execution(r, metrics.get(r.id, {})) for r in rows]
 
+    @api.get("/monitoring/executions/{execution_id}/files")
     @requires(Permission.READ)
     def report_files(self, execution_id: str) -> list[str]:
         """The names of an execution's report files."""
@@ -582,6 +606,7 @@ class MonitoringService(ReportReader):
 
     # --------------------------------------------------------------------------------- alarms
 
+    @api.post("/monitoring/alarms", status=201)
     @requires(Permission.WRITE)
     def create_alarm(
         self, name: str, *, monitor: str, metric: str, threshold: float, comparison: str = ">",
@@ -620,6 +645,7 @@ class MonitoringService(ReportReader):
             raise AlreadyExists(f"alarm {name!r} already exists", field="name") from None
         return self.get_alarm(name)
 
+    @api.get("/monitoring/alarms/{name}")
     @requires(Permission.READ)
     def get_alarm(self, name: str) -> Alarm:
         """The alarm called ``name``.
@@ -633,6 +659,7 @@ class MonitoringService(ReportReader):
             raise NotFound(f"no alarm {name!r}", field="alarm")
         return _alarm(row)
 
+    @api.get("/monitoring/alarms")
     @requires(Permission.READ)
     def list_alarms(self, monitor: str | None = None) -> list[Alarm]:
         """Every alarm (of one monitor, when named), by name."""

@@ -18,7 +18,7 @@ from slipway.automation import AutomationService
 from slipway.clarify import ClarifyService
 from slipway.datasets import DatasetService
 from slipway.features import FeatureService
-from slipway.monitoring import render_monitor_metrics
+from slipway.monitoring import MonitoringService, render_monitor_metrics
 from slipway.registry import RegistryService
 from slipway.security import SecurityService
 from slipway.server._automation_routes import hooks_router
@@ -125,6 +125,7 @@ def create_app(
     add_operation_routes(declared, DatasetService, "datasets")
     add_operation_routes(declared, FeatureService, "features")
     add_operation_routes(declared, ClarifyService, "clarify")
+    add_operation_routes(declared, MonitoringService, "monitoring")
     api.include_router(ordered(declared))
     api.include_router(dataset_router)
     api.include_router(feature_router)
