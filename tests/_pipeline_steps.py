@@ -132,6 +132,19 @@ def quadratic(ctx: Any, x: float, y: int, kind: str = "a", epochs: int = 3) -> A
     return DummyRegressor(constant=loss).fit([[0.0]], [loss])
 
 
+def paced_quadratic(ctx: Any, x: float, y: int, kind: str = "a", epochs: int = 3, pause: float = 0.0) -> Any:
+    """``quadratic``, taking ``pause`` seconds an epoch; logs when it started (metric ``started_at``)."""
+    from sklearn.dummy import DummyRegressor
+
+    ctx.log_metric("started_at", time.time())
+    loss = (x - 2.0) ** 2 + (y - 3) ** 2 + (0.0 if kind == "a" else 1.0)
+    for epoch in range(epochs):
+        time.sleep(pause)
+        ctx.report("loss", loss + (epochs - epoch - 1), epoch)
+    ctx.log_metric("loss", loss)
+    return DummyRegressor(constant=loss).fit([[0.0]], [loss])
+
+
 def write_rows(ctx: Any, n: int) -> None:
     """A CSV of x, y rows (y = 2x + 1) for batch inference."""
     lines = ["x,y"] + [f"{float(i)},{2.0 * i + 1.0}" for i in range(n)]

@@ -6,6 +6,7 @@ import itertools
 import os
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from _services import PG_ADMIN_URL, missing_service, port_open
@@ -42,6 +43,18 @@ def _isolated_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
         monkeypatch.delenv(var, raising=False)
     monkeypatch.setenv("SLIPWAY_WEBHOOK_HOSTS", LOOPBACK_WEBHOOKS)  # test receivers listen on 127.0.0.1
     monkeypatch.chdir(tmp_path)
+
+
+@pytest.fixture(scope="session")
+def ray_cluster() -> Iterator[Any]:
+    """One local Ray cluster for the whole session (two CPUs: two workers at once); started on first use."""
+    ray = pytest.importorskip("ray")
+    os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")  # no reporting home
+    ray.init(
+        num_cpus=2, include_dashboard=False, _node_ip_address="127.0.0.1", log_to_driver=False, configure_logging=False
+    )
+    yield ray
+    ray.shutdown()
 
 
 @pytest.fixture

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import os
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -14,17 +12,6 @@ from slipway.pipelines import ExecutionStatus, Pipeline, PipelineService, Proces
 
 ROOT = Path(__file__).resolve().parents[2]
 pytestmark = pytest.mark.ray
-
-
-@pytest.fixture(scope="module")
-def ray_cluster() -> Iterator[Any]:
-    ray = pytest.importorskip("ray")
-    os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")  # no reporting home
-    ray.init(
-        num_cpus=2, include_dashboard=False, _node_ip_address="127.0.0.1", log_to_driver=False, configure_logging=False
-    )
-    yield ray
-    ray.shutdown()
 
 
 def test_the_abalone_pipeline_runs_on_ray(

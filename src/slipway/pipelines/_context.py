@@ -94,13 +94,25 @@ class StepOutcome:
 
 
 class WorkContext:
-    """A step's surroundings in the worker: arguments, folders and services."""
+    """A step's surroundings in the worker: arguments, folders and services.
 
-    def __init__(self, info: TaskInfo, args: dict[str, Any], work_dir: Path, services: Callable[[], Services]) -> None:
+    ``spec`` is the recipe of the services, for a step that hands work on to other processes (a
+    tuning step's trials); None where the step runs outside Slipway's runner.
+    """
+
+    def __init__(
+        self,
+        info: TaskInfo,
+        args: dict[str, Any],
+        work_dir: Path,
+        services: Callable[[], Services],
+        spec: ServiceSpec | None = None,
+    ) -> None:
         self.info = info
         self.args = args
         self.work_dir = work_dir
         self._services = services
+        self.spec = spec
 
     @property
     def services(self) -> Services:

@@ -51,6 +51,23 @@ def _ray() -> Any:
     return ray
 
 
+def connect_ray(address: str | None = None) -> Any:
+    """The ``ray`` module, connected: to the cluster this process is part of already (a Ray task,
+    or ``ray.init`` called), else to ``address`` (by default ``RAY_ADDRESS``), else a new local one.
+
+    Raises:
+        MissingExtra: without Ray installed.
+    """
+    ray = _ray()
+    if not ray.is_initialized():
+        address = address or os.environ.get("RAY_ADDRESS")
+        if address:
+            ray.init(address=address)
+        else:
+            ray.init(include_dashboard=False)
+    return ray
+
+
 def _ray_entry(payload: bytes) -> bytes:
     """The Ray task: the same worker code as the local pool, in a Ray worker process (which Ray may
     kill at any time, so it keeps no scratch folder between tasks)."""
@@ -70,13 +87,7 @@ class RayExecutor(Executor):
     """
 
     def __init__(self, address: str | None = None) -> None:
-        ray = _ray()
-        if not ray.is_initialized():
-            address = address or os.environ.get("RAY_ADDRESS")
-            if address:
-                ray.init(address=address)
-            else:
-                ray.init(include_dashboard=False)
+        ray = connect_ray(address)
         self._ray = ray
         self._remote = ray.remote(_ray_entry)
         self._lock = threading.Lock()

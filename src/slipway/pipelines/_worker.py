@@ -124,7 +124,8 @@ def run_payload(payload: bytes, *, keep_scratch: bool = True) -> bytes:
     return pickle.dumps(result)
 
 
-def _services(spec: ServiceSpec) -> Services:
+def services_of(spec: ServiceSpec) -> Services:
+    """This process's services for ``spec``: built on first use, then kept (a warm worker's engines)."""
     key = pickle.dumps(spec)
     services = _SERVICES.get(key)
     if services is None:
@@ -175,7 +176,7 @@ def run_task(task: Task, step: Any) -> TaskResult:
     try:
         with _captured(scratch.stdout, scratch.stderr):
             try:
-                ctx = WorkContext(task.info, task.args, work, lambda: _services(task.services))
+                ctx = WorkContext(task.info, task.args, work, lambda: services_of(task.services), spec=task.services)
                 outcome = step.run(ctx)
                 result.ok = True
                 result.properties, result.run_id = outcome.properties, outcome.run_id
@@ -194,7 +195,7 @@ def run_task(task: Task, step: Any) -> TaskResult:
                 target.parent.mkdir(parents=True, exist_ok=True)
                 shutil.copyfile(log.name, target)
         if out.is_dir():
-            entries = _services(task.services).artifacts.put_dir(owner, "", out)
+            entries = services_of(task.services).artifacts.put_dir(owner, "", out)
             if result.ok:
                 result.outputs = refs_below(entries, owner, "outputs", step.output_names)
     except Exception as exc:  # storing failed: the attempt fails, with the reason

@@ -10,25 +10,38 @@ from __future__ import annotations
 
 import json
 import shutil
-import threading
-from collections.abc import Callable, Mapping, Sequence
+import sys
+from collections.abc import Callable, Hashable, Mapping, Sequence
 from dataclasses import asdict, dataclass
 from typing import Any
 
 from slipway.errors import InvalidInput
 from slipway.pipelines._code import Code
-from slipway.pipelines._context import StepOutcome, WorkContext
+from slipway.pipelines._context import ServiceSpec, StepOutcome, WorkContext
 from slipway.pipelines._expressions import decode, encode
+from slipway.pipelines._studies import open_storage
 from slipway.pipelines.steps._base import Step
 from slipway.pipelines.steps._function import UserFunction
 from slipway.pipelines.steps._settings import Setting
-from slipway.pipelines.steps._training import MODEL_OUTPUT, start_run, train_into
+from slipway.pipelines.steps._training import MODEL_OUTPUT, start_run
+from slipway.pipelines.steps._trials import (
+    STATE_TAG,
+    TRIAL_EXECUTORS,
+    ProcessTrials,
+    RayTrials,
+    StudyRef,
+    ThreadTrials,
+    TrialJob,
+    TrialReport,
+    TrialRunner,
+    check_executor,
+)
 from slipway.tracking import RunStatus
 
 SAMPLERS = ("tpe", "random", "grid")
 DIRECTIONS = ("minimize", "maximize")
 _TRIAL_TAG = "slipway.tuning.trial"
-_STATE_TAG = "slipway.tuning.state"
+_STATE_TAG = STATE_TAG
 _PARAMS_TAG = "slipway.tuning.params"
 
 
@@ -127,7 +140,15 @@ class TuningStep(Step):
         sampler: ``tpe``, ``random`` or ``grid`` (every range must then be discrete).
         pruner: ``median``, ``hyperband``, a :class:`MedianPruning` or :class:`HyperbandPruning`, or None.
         max_trials: how many trials to run (fewer if a grid is smaller).
-        max_parallel_trials: trials run at once, as threads of the step's process.
+        max_parallel_trials: trials run at once, wherever they run: the step asks the study for a
+            trial only while fewer are out, so the bound holds across a cluster.
+        executor: where trials run: ``threads`` of the step's process (the study in memory),
+            ``processes`` (fresh local ones) or ``ray`` (a Ray task each, reserving the step's
+            ``resources``; the step's own task gives its CPUs back while it waits). Beyond threads the
+            study is one Optuna study on Optuna's RDB storage beside the metadata database (see
+            :mod:`slipway.pipelines._studies`), which every trial opens to report and be pruned; its
+            name is the step's property ``study``. Every trial is a child run wherever it ran, tagged
+            with the worker (``slipway.tuning.worker``).
         warm_start_from: the run id of an earlier tuning job (a parameter, so callers can choose);
             empty or None starts cold.
         seed: seeds the sampler, for a reproducible search.
@@ -148,6 +169,7 @@ class TuningStep(Step):
         "sampler": Setting(str, choices=SAMPLERS),
         "max_trials": Setting(int, minimum=1),
         "max_parallel_trials": Setting(int, minimum=1),
+        "executor": Setting(str, choices=TRIAL_EXECUTORS),
         "seed": Setting(int, optional=True),
         "flavor": Setting(str, optional=True),
         "experiment": Setting(str, optional=True),
@@ -167,6 +189,7 @@ class TuningStep(Step):
         pruner: str | Pruning | None = None,
         max_trials: Any = 10,
         max_parallel_trials: Any = 1,
+        executor: Any = "threads",
         warm_start_from: Any = None,
         seed: Any = None,
         flavor: Any = None,
@@ -184,6 +207,7 @@ class TuningStep(Step):
         self.pruner = _pruning(pruner, name)
         self.max_trials = max_trials
         self.max_parallel_trials = max_parallel_trials
+        self.executor = executor
         self.warm_start_from = warm_start_from
         self.seed = seed
         self.flavor = flavor
@@ -247,8 +271,7 @@ class TuningStep(Step):
     def run(self, ctx: WorkContext) -> StepOutcome:
         import optuna  # optional until a tuning step runs: keeps `import slipway.pipelines` light
 
-        inputs = ctx.localize(ctx.args["inputs"])
-        fixed = ctx.args["hyperparameters"]
+        spec = check_executor(self.executor, ctx, self.name)
         job_run = start_run(
             ctx, self.name, experiment=self.experiment, tags={"slipway.tuning.objective": self.objective}
         )
@@ -260,70 +283,26 @@ class TuningStep(Step):
                 "direction": self.direction,
                 "sampler": self.sampler,
                 "max_trials": self.max_trials,
+                "max_parallel_trials": self.max_parallel_trials,
+                "executor": self.executor,
                 "search_space": json.dumps(_space_to_json(self.search_space)),
             },
         )
-        study = optuna.create_study(
-            direction=optuna.study.StudyDirection[self.direction.upper()],
-            sampler=self._sampler(optuna),
-            pruner=self._optuna_pruner(optuna),
-        )
-        warm = ctx.args["warm_start_from"]
-        warmed = self._warm_start(ctx, study, optuna, warm) if warm else 0
-        lock = threading.Lock()
-        packages: dict[int, Any] = {}
-
-        def objective(trial: Any) -> float:
-            params = {name: _suggest(trial, name, dist) for name, dist in self.search_space.items()}
-            run_id = start_run(
-                ctx,
-                f"{self.name}-trial-{trial.number}",
-                experiment=self.experiment,
-                parent_run_id=job_run,
-                tags={_TRIAL_TAG: str(trial.number), _PARAMS_TAG: json.dumps(params)},
-            )
-            trial.set_user_attr("run_id", run_id)
-            package = ctx.scratch("trials") / str(trial.number)
-
-            def on_report(key: str, value: float, step: int) -> None:
-                if key == self.objective:
-                    trial.report(value, step)
-                    if trial.should_prune():
-                        raise optuna.TrialPruned(f"pruned at step {step} with {key}={value:.6g}")
-
-            try:
-                trained = train_into(
-                    ctx,
-                    self.function,
-                    inputs,
-                    {**fixed, **params},
-                    run_id=run_id,
-                    package=package,
-                    flavor=self.flavor,
-                    on_report=on_report,
-                )
-            except optuna.TrialPruned:
-                tracking.set_tag(run_id, _STATE_TAG, "PRUNED")
-                raise
-            except Exception:
-                tracking.set_tag(run_id, _STATE_TAG, "FAIL")
-                raise
-            if self.objective not in trained.metrics:
-                tracking.set_tag(run_id, _STATE_TAG, "FAIL")
-                raise InvalidInput(f"step {self.name!r}: trial {trial.number} logged no metric {self.objective!r}")
-            tracking.set_tag(run_id, _STATE_TAG, "COMPLETE")
-            with lock:
-                packages[trial.number] = package
-            return trained.metrics[self.objective]
-
         try:
-            study.optimize(objective, n_trials=self._trial_count(), n_jobs=self.max_parallel_trials, catch=(Exception,))
-            finished = [t for t in study.trials if t.state == optuna.trial.TrialState.COMPLETE and t.number in packages]
+            study, study_ref = self._study(ctx, optuna, spec, job_run)
+            warm = ctx.args["warm_start_from"]
+            warmed = self._warm_start(ctx, study, optuna, warm) if warm else 0
+            reports = self._search(ctx, study, optuna, study_ref, job_run)
+            finished = [t for t in study.trials if t.state == optuna.trial.TrialState.COMPLETE and t.number in reports]
             if not finished:
                 raise InvalidInput(f"step {self.name!r}: no trial finished; see the trial runs' logs and the step's")
             sign = 1.0 if self.direction == "minimize" else -1.0
             best = min(finished, key=lambda t: sign * float(t.value or 0.0))
-            shutil.copytree(packages[best.number], ctx.outputs_dir / MODEL_OUTPUT)
+            package = reports[best.number].package
+            if package is not None:
+                shutil.copytree(package, ctx.outputs_dir / MODEL_OUTPUT)
+            else:  # the trial ran elsewhere: its model is on its run
+                tracking.download_artifacts(best.user_attrs["run_id"], "model", ctx.outputs_dir / MODEL_OUTPUT)
             assert best.value is not None  # a complete trial has its value
             tracking.log_metric(job_run, f"best_{self.objective}", best.value)
             tracking.set_tag(job_run, "slipway.tuning.best_run_id", best.user_attrs["run_id"])
@@ -352,7 +331,113 @@ class TuningStep(Step):
             "warm_started_trials": warmed,
             "trials": trials,
         }
+        if study_ref is not None:
+            properties["study"] = study_ref.name
         return StepOutcome(properties=properties, run_id=job_run)
+
+    def _study(
+        self, ctx: WorkContext, optuna: Any, spec: ServiceSpec | None, job_run: str
+    ) -> tuple[Any, StudyRef | None]:
+        """The job's study: in memory for threads, else on the storage beside the metadata database."""
+        direction = optuna.study.StudyDirection[self.direction.upper()]
+        pruner = self._optuna_pruner(optuna)
+        if spec is None:
+            return optuna.create_study(direction=direction, sampler=self._sampler(optuna), pruner=pruner), None
+        ref = StudyRef(spec.settings.db_url, f"slipway-{job_run}", pruner, spec.settings.db_timeout)
+        try:
+            storage = open_storage(ref.db_url, ref.timeout)
+        except ValueError as exc:
+            raise InvalidInput(f"step {self.name!r}: {exc}", field=f"steps.{self.name}.executor") from None
+        study = optuna.create_study(
+            storage=storage, study_name=ref.name, direction=direction, sampler=self._sampler(optuna), pruner=pruner
+        )
+        return study, ref
+
+    def _runner(self, ctx: WorkContext, study: Any, inputs: dict[str, Any]) -> TrialRunner:
+        if self.executor == "ray":
+            res = self.resources
+            return RayTrials(res.cpus, res.gpus, res.memory_mb)
+        if self.executor == "processes":
+            return ProcessTrials(self.max_parallel_trials)
+        return ThreadTrials(ctx, study, ctx.localize(inputs), self.max_parallel_trials)
+
+    def _search(
+        self, ctx: WorkContext, study: Any, optuna: Any, study_ref: StudyRef | None, job_run: str
+    ) -> dict[int, TrialReport]:
+        """Ask the study for trials, at most ``max_parallel_trials`` out at once, and tell it how each
+        ended; the reports of the trials that finished, by number."""
+        tracking = ctx.services.tracking
+        distributions = {name: _distribution(optuna, dist) for name, dist in self.search_space.items()}
+        runner = self._runner(ctx, study, ctx.args["inputs"])
+        out: dict[Hashable, Any] = {}
+        reports: dict[int, TrialReport] = {}
+        asked, total = 0, self._trial_count()
+        try:
+            while asked < total or out:
+                while asked < total and len(out) < self.max_parallel_trials:
+                    trial = study.ask(distributions)
+                    asked += 1
+                    params = dict(trial.params)
+                    run_id = start_run(
+                        ctx,
+                        f"{self.name}-trial-{trial.number}",
+                        experiment=self.experiment,
+                        parent_run_id=job_run,
+                        tags={_TRIAL_TAG: str(trial.number), _PARAMS_TAG: json.dumps(params)},
+                    )
+                    trial.set_user_attr("run_id", run_id)
+                    job = TrialJob(
+                        trial.number,
+                        trial._trial_id,
+                        run_id,
+                        params,
+                        dict(ctx.args["hyperparameters"]),
+                        {} if not runner.remote else ctx.args["inputs"],
+                        self.objective,
+                        self.flavor,
+                        self.function,
+                        ctx.info,
+                        study_ref,
+                        ctx.spec if runner.remote else None,
+                    )
+                    out[runner.submit(job)] = trial
+                for handle, report in runner.wait(list(out)):
+                    trial = out.pop(handle)
+                    if self._tell(tracking, study, optuna, trial, report):
+                        total = asked  # a grid with no point left: ask no more
+                    if report.state == "COMPLETE":
+                        reports[report.number] = report
+        finally:
+            runner.close()
+        return reports
+
+    def _tell(self, tracking: Any, study: Any, optuna: Any, trial: Any, report: TrialReport) -> bool:
+        """Tell the study how ``trial`` ended; True when the sampler has nothing left to try.
+
+        Optuna's grid sampler says so by calling ``study.stop()``, which only works inside
+        ``study.optimize``; the trial is stored either way (Optuna stores it in a ``finally``).
+        """
+        states = optuna.trial.TrialState
+        try:
+            if report.state == "COMPLETE":
+                study.tell(trial, report.value)
+            elif report.state == "PRUNED":
+                study.tell(trial, state=states.PRUNED)
+            else:
+                study.tell(trial, state=states.FAIL)
+        except RuntimeError as exc:
+            if "Study.stop" not in str(exc):
+                raise
+            exhausted = True
+        else:
+            exhausted = False
+        if report.state not in ("COMPLETE", "PRUNED"):
+            run_id = trial.user_attrs["run_id"]
+            if tracking.get_run(run_id).status is RunStatus.RUNNING:  # its worker died before ending it
+                tracking.set_tag(run_id, _STATE_TAG, "FAIL")
+                tracking.end_run(run_id, RunStatus.FAILED)
+            print(f"trial {report.number} failed: {report.error}", file=sys.stderr)
+        return exhausted
 
     def _trial_count(self) -> int:
         if self.sampler == "grid":

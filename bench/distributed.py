@@ -1,0 +1,166 @@
+"""Distributed work benchmark (issue 19): tuning trials on Ray, and (later sections) monitoring on Ray Data.
+
+Run by hand::
+
+    .venv/bin/python bench/distributed.py                  # every workload
+    .venv/bin/python bench/distributed.py --only overhead   # one of: overhead, speedup
+    .venv/bin/python bench/distributed.py --quick           # every size / 10: a smoke run
+
+Workloads:
+
+- **overhead**: 200 TPE trials (seeded) of an objective that does nothing but return a number.
+  Optuna's own figure: ``study.optimize`` on Optuna's ``RDBStorage`` on a SQLite file, one trial at a
+  time. Slipway's: a ``TuningStep`` with ``executor="ray"`` (one trial at a time) on the same kind of
+  file, each trial a Ray task that opens the shared study, a tracked child run (params, metrics, the
+  model logged on it), against the same storage. Per-trial wall time, each; what Slipway adds per
+  trial is the child run and its model, and a Ray task.
+- **speedup**: 12 trials of an objective that computes for 100 ms (a busy loop), ``executor="ray"``,
+  ``max_parallel_trials`` 1 and then 2, on a local Ray cluster of 2 CPUs: the wall time of the step's
+  trials, and the speed-up of 2 over 1 (goal ≥ 1.7×).
+
+The load average is printed: on a shared machine the figures move with it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+from slipway import load_settings
+from slipway._backend import Backend
+from slipway.pipelines import FloatRange, Pipeline, PipelineService, ServiceSpec, TuningStep
+
+TARGET_SPEEDUP = 1.7
+
+
+def _model(loss: float) -> Any:
+    from sklearn.dummy import DummyRegressor
+
+    from slipway.pipelines import TrainingResult
+
+    return TrainingResult(model=DummyRegressor(constant=loss).fit([[0.0]], [loss]), metrics={"loss": loss})
+
+
+def constant(x: float) -> Any:
+    """The objective of the overhead workload: nothing but a number (and the smallest model to store)."""
+    return _model((x - 2.0) ** 2)
+
+
+def busy(x: float, seconds: float) -> Any:
+    """The objective of the speed-up workload: ``seconds`` of arithmetic on one CPU."""
+    end = time.perf_counter() + seconds
+    n = 0
+    while time.perf_counter() < end:
+        n += 1
+    return _model((x - 2.0) ** 2)
+
+
+def _service(work: Path) -> tuple[Backend, PipelineService]:
+    backend = Backend(load_settings(env={}, cwd=work, home=str(work / "home")))
+    return backend, PipelineService(backend.db, backend.artifacts, ServiceSpec(Backend, backend.settings))
+
+
+def optuna_own(trials: int, work: Path) -> float:
+    """Seconds per trial of Optuna alone on its RDB storage (a SQLite file), TPE, one at a time."""
+    import optuna
+
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    storage = optuna.storages.RDBStorage(f"sqlite:///{work / 'optuna-own.db'}")
+    study = optuna.create_study(storage=storage, sampler=optuna.samplers.TPESampler(seed=1))
+    started = time.perf_counter()
+    study.optimize(lambda t: (t.suggest_float("x", 0.0, 4.0) - 2.0) ** 2, n_trials=trials)
+    return (time.perf_counter() - started) / trials
+
+
+def slipway_step(trials: int, parallel: int, fn: Any, fixed: dict[str, Any], work: Path) -> dict[str, float]:
+    """Seconds per trial of a TuningStep on Ray (from the first trial's start to the step's end), and
+    of the step as a whole."""
+    backend, service = _service(work)
+    try:
+        tune = TuningStep(
+            "Tune", fn, search_space={"x": FloatRange(0.0, 4.0)}, objective="loss", hyperparameters=fixed,
+            sampler="tpe", seed=1, max_trials=trials, max_parallel_trials=parallel, executor="ray",
+            cache=False,
+        )
+        started = time.perf_counter()
+        execution = service.run(Pipeline(f"bench-{parallel}", [tune]), executor="ray")
+        total = time.perf_counter() - started
+        if execution.failure_reason:
+            raise RuntimeError(execution.failure_reason)
+        step = execution.step("Tune")
+        assert step.started_at is not None and step.ended_at is not None
+        props = step.properties or {}
+        runs = backend.tracking.search_runs(filter=f"parent_run_id = '{props['run_id']}'", max_results=10_000).runs
+        first = min(r.start_time for r in runs)
+        span = (step.ended_at - first).total_seconds()
+        return {"per_trial_s": span / trials, "trials_s": span, "execution_s": total}
+    finally:
+        service.close()
+        backend.close()
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--quick", action="store_true", help="every size / 10")
+    parser.add_argument("--only", default="overhead,speedup", help="comma-separated workloads")
+    parser.add_argument("--json", type=Path, help="also write the figures to this file")
+    args = parser.parse_args()
+    only = set(args.only.split(","))
+    scale = 10 if args.quick else 1
+    os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
+    import ray
+
+    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False, configure_logging=False)
+    figures: dict[str, Any] = {"load_before": os.getloadavg()[0], "cpus": os.cpu_count()}
+    work = Path(tempfile.mkdtemp(prefix="slipway-bench-distributed-"))
+    try:
+        # A warm-up execution starts Ray's workers and their imports before any clock.
+        slipway_step(2, 2, constant, {}, work / "warm")
+        if "overhead" in only:
+            n = 200 // scale
+            figures["overhead"] = {
+                "trials": n,
+                "optuna_rdb_per_trial_s": optuna_own(n, work),
+                "slipway_ray": slipway_step(n, 1, constant, {}, work / "overhead"),
+            }
+        if "speedup" in only:
+            n = max(4, 12 // scale)
+            one = slipway_step(n, 1, busy, {"seconds": 0.1}, work / "one")
+            two = slipway_step(n, 2, busy, {"seconds": 0.1}, work / "two")
+            figures["speedup"] = {"trials": n, "one": one, "two": two, "speedup": one["trials_s"] / two["trials_s"]}
+    finally:
+        ray.shutdown()
+        shutil.rmtree(work, ignore_errors=True)
+    figures["load_after"] = os.getloadavg()[0]
+
+    print(f"Distributed tuning on {figures['cpus']} CPUs, a local Ray cluster of 2 "
+          f"(load average {figures['load_before']:.1f} before, {figures['load_after']:.1f} after)")
+    print()
+    print("| workload | figure | value | goal | met |")
+    print("| --- | --- | --- | --- | --- |")
+    if "overhead" in figures:
+        o = figures["overhead"]
+        own, ours = o["optuna_rdb_per_trial_s"] * 1000, o["slipway_ray"]["per_trial_s"] * 1000
+        print(f"| {o['trials']} TPE trials | Optuna's own RDB storage, per trial | {own:.1f} ms | | |")
+        print(f"| | Slipway, executor=ray (child run + model + Ray task), per trial | {ours:.1f} ms | "
+              f"≤ Optuna's own | {'yes' if ours <= own else 'NO'} |")
+    if "speedup" in figures:
+        s = figures["speedup"]
+        print(f"| {s['trials']} trials of 100 ms | 1 at a time | {s['one']['trials_s']:.2f} s | | |")
+        print(f"| | 2 at a time | {s['two']['trials_s']:.2f} s | | |")
+        print(f"| | speed-up | {s['speedup']:.2f}× | ≥ {TARGET_SPEEDUP}× | "
+              f"{'yes' if s['speedup'] >= TARGET_SPEEDUP else 'NO'} |")
+    if args.json:
+        args.json.write_text(json.dumps(figures, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
