@@ -36,6 +36,7 @@ DOMAINS = [
     ("FeaturesApi", "slipway.features:FeatureService", "slipway.client._features:RemoteFeatures"),
     ("ClarifyApi", "slipway.clarify:ClarifyService", "slipway.client._clarify:RemoteClarify"),
     ("MonitoringApi", "slipway.monitoring:MonitoringService", "slipway.client._monitoring:RemoteMonitoring"),
+    ("PipelinesApi", "slipway.pipelines:PipelineService", "slipway.client._pipelines:RemotePipelines"),
 ]
 HEADER = '''"""What each ``Client`` attribute offers, embedded or remote: one Protocol per domain.
 

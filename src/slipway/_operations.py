@@ -86,7 +86,8 @@ class Operation:
         tag: the group of the route in the API's documentation.
         status: the success status; ``204`` (no body) when the method returns ``None``, else 200.
         query: arguments sent in the query string although the verb has a body (uploads).
-        body: the one argument that *is* the JSON body, instead of one field of it.
+        body: the one argument that *is* the JSON body, instead of one field of it; a request may
+            leave the body out when the argument has a default.
         fixed: arguments this route does not take, with the value it stands for: a client
             sends the call here when the arguments have these values (``{"version": None}`` for
             ``/latest``).

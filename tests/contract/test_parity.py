@@ -30,6 +30,7 @@ from slipway.client._datasets import RemoteDatasets
 from slipway.client._features import RemoteFeatures
 from slipway.client._monitoring import RemoteMonitoring
 from slipway.client._operations import RemoteApi
+from slipway.client._pipelines import RemotePipelines
 from slipway.client._registry import RemoteRegistry
 from slipway.client._security import RemoteSecurity
 from slipway.client._serving import RemoteServing
@@ -38,6 +39,7 @@ from slipway.datasets import DatasetService
 from slipway.errors import SlipwayError
 from slipway.features import FeatureService
 from slipway.monitoring import MonitoringService
+from slipway.pipelines import PipelineService
 from slipway.registry import RegistryService
 from slipway.security import SecurityService
 from slipway.serving import ServingService
@@ -56,6 +58,7 @@ DOMAINS: dict[str, tuple[type, type]] = {
     "features": (FeatureService, RemoteFeatures),
     "clarify": (ClarifyService, RemoteClarify),
     "monitoring": (MonitoringService, RemoteMonitoring),
+    "pipelines": (PipelineService, RemotePipelines),
 }
 
 # Public service methods with no remote twin, and why. Everything else must have one.
@@ -73,6 +76,10 @@ SERVER_ONLY: dict[str, dict[str, str]] = {
     "features": {},
     "clarify": {},
     "monitoring": {"latest_executions": "what the server's GET /metrics shows; a remote caller scrapes /metrics"},
+    "pipelines": {  # retention: automation's collect_garbage (remote too) asks them where the store is
+        "expired_executions": "garbage collection's question, answered next to the store",
+        "delete_execution": "garbage collection's deletion, run next to the store",
+    },
 }
 
 # Remote methods with no embedded twin, and why.
@@ -86,6 +93,7 @@ REMOTE_ONLY: dict[str, dict[str, str]] = {
     "features": {},
     "clarify": {},
     "monitoring": {},
+    "pipelines": {},
 }
 
 

@@ -1,4 +1,4 @@
-"""The same calls against a real server: start, list, describe, logs, signal, stop, resume, errors."""
+"""The same calls against a real server: start, list, describe, logs, signal, stop, resume, retry, errors."""
 
 from __future__ import annotations
 
@@ -27,10 +27,11 @@ from slipway.pipelines import (
 from slipway.server import create_app
 
 
-@pytest.fixture
-def remote(tmp_path: Path, pool: LocalExecutor) -> Iterator[Client]:
-    """A client of a server whose pipelines run on the session's warm pool."""
-    backend = Backend(server_settings(tmp_path / "server"))
+@pytest.fixture(scope="module")
+def remote(tmp_path_factory: pytest.TempPathFactory, pool: LocalExecutor) -> Iterator[Client]:
+    """A client of a server whose pipelines run on the session's warm pool (one server for the module:
+    each test names pipelines of its own)."""
+    backend = Backend(server_settings(tmp_path_factory.mktemp("remote-pipelines") / "server"))
     # The server's own service, on the shared pool instead of a pool of its own.
     backend.__dict__["pipelines"] = PipelineService(
         backend.db, backend.artifacts, ServiceSpec(Backend, backend.settings), local_executor=pool
@@ -95,3 +96,16 @@ def test_signal_stop_and_resume_over_http(remote: Client) -> None:
     resumed = remote.pipelines.resume(slow.id)
     assert resumed.id == slow.id
     remote.pipelines.stop(slow.id)
+
+
+def test_resume_and_retry_take_a_pipeline_over_http(remote: Client, tmp_path: Path) -> None:
+    """``pipeline=`` of resume and retry travels as its definition, as embedded callers pass it."""
+    failing = ProcessingStep("Check", lib.fails_unless, inputs={"flag": str(tmp_path / "missing")})
+    failed = remote.pipelines.run(Pipeline("remote-fixable", [failing]))
+    assert failed.status is ExecutionStatus.FAILED
+    fixed = Pipeline("remote-fixable", [ProcessingStep("Check", lib.square, inputs={"x": 3})])
+    with pytest.raises(Conflict, match="changed since version 1"):  # the server compared the one given
+        remote.pipelines.resume(failed.id, pipeline=fixed)
+    retried = remote.pipelines.wait(remote.pipelines.retry(failed.id, pipeline=fixed).id, timeout=120)
+    assert retried.status is ExecutionStatus.SUCCEEDED and retried.reference_execution_id == failed.id
+    assert retried.version == 2 and retried.step("Check").properties == {"y": 9}

@@ -32,10 +32,8 @@ from slipway.client import Client
 from slipway.errors import SlipwayError
 
 if TYPE_CHECKING:
-    from slipway.client._pipelines import RemotePipelines
-    from slipway.pipelines import CacheExplanation, PipelineExecution, PipelineService, Services, StepExecution
-
-    Pipelines = PipelineService | RemotePipelines
+    from slipway.client import PipelinesApi as Pipelines
+    from slipway.pipelines import CacheExplanation, PipelineExecution, Services, StepExecution
 
 pipelines_app = typer.Typer(
     help="Pipelines: DAGs of steps (processing, training, tuning, conditions, registering models) with "

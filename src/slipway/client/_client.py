@@ -13,19 +13,18 @@ from slipway.client._retry import RetryPolicy
 from slipway.client._tracking import RemoteTracking
 
 if TYPE_CHECKING:
-    from slipway.client._pipelines import RemotePipelines
     from slipway.client._protocols import (
         AutomationApi,
         ClarifyApi,
         DatasetsApi,
         FeaturesApi,
         MonitoringApi,
+        PipelinesApi,
         RegistryApi,
         SecurityApi,
         ServingApi,
         TrackingApi,
     )
-    from slipway.pipelines import PipelineService
 
 
 class Client:
@@ -120,13 +119,13 @@ class Client:
         return RemoteClarify.connect(self._http, registry=self.registry)
 
     @functools.cached_property
-    def pipelines(self) -> PipelineService | RemotePipelines:
+    def pipelines(self) -> PipelinesApi:
         """Pipelines and their executions; built on first use."""
         if self._http is None:
             return self.backend.pipelines
         from slipway.client._pipelines import RemotePipelines  # brings slipway.pipelines: import on first use
 
-        return RemotePipelines(self._http)
+        return RemotePipelines.connect(self._http)
 
     @functools.cached_property
     def serving(self) -> ServingApi:

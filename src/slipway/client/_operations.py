@@ -27,6 +27,7 @@ from pydantic import TypeAdapter
 from pydantic_core import to_jsonable_python
 
 from slipway._operations import (
+    OPERATIONS_ATTRIBUTE,
     Argument,
     Operation,
     arguments,
@@ -181,7 +182,7 @@ class _Route:
                 body[arg.key] = _encode(arg, value)
         if query:
             sent["params"] = query
-        if "json" not in sent and "content" not in sent and any(a.where == "body" for a in self.args):
+        if self.op.body is None and "content" not in sent and any(a.where == "body" for a in self.args):
             sent["json"] = body
         return sent
 
@@ -251,6 +252,13 @@ def _remote_method(name: str, method: Callable[..., Any], ops: tuple[Operation, 
     remote.__annotations__ = {k: v for k, v in method.__annotations__.items() if k not in server_only}
     remote.__wrapped__ = method  # type: ignore[attr-defined]
     return remote
+
+
+def derived(service: type, name: str) -> Callable[..., Any]:
+    """The remote method derived from ``service``'s declared operation ``name``, for a hand-written
+    method that prepares the caller's side and then sends the declared request."""
+    method = getattr(service, name)
+    return _remote_method(name, method, getattr(method, OPERATIONS_ATTRIBUTE))
 
 
 def remote(service: type) -> Callable[[type[R]], type[R]]:

@@ -53,7 +53,7 @@ from slipway.pipelines._records import (
     StepExecution,
     StepStatus,
 )
-from slipway.pipelines._service import PipelineService
+from slipway.pipelines._service import PipelineDefinition, PipelineName, PipelineService
 from slipway.pipelines.steps import (
     BiasCheckStep,
     CachePolicy,
@@ -110,8 +110,10 @@ __all__ = [
     "OutputRef",
     "Parameter",
     "Pipeline",
+    "PipelineDefinition",
     "PipelineExecution",
     "PipelineFailed",
+    "PipelineName",
     "PipelineService",
     "PipelineSummary",
     "PipelineVersion",

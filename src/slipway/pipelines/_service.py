@@ -13,10 +13,11 @@ import os
 import threading
 import time
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import Annotated, Any
 
 from slipway._confinement import Confinement
 from slipway._kinds import ObjectKind
+from slipway._operations import Api, Wire, composed
 from slipway._time import now_ms
 from slipway.errors import Conflict, InvalidInput, NotFound
 from slipway.pipelines import _queries as q
@@ -51,6 +52,13 @@ from slipway.store.artifacts import ArtifactStore, Owner
 EXECUTORS = ("local", "ray")
 _WAIT_POLL_S = 0.2
 _STOP_GRACE_S = 10.0
+
+PipelineName = Annotated[Pipeline | str, Wire(str, name="name")]  # over HTTP, a stored pipeline's name
+PipelineDefinition = Annotated[  # over HTTP, the pipeline's JSON definition
+    Pipeline | Mapping[str, Any],
+    Wire(dict[str, Any], to_wire=lambda p: p.definition() if isinstance(p, Pipeline) else dict(p)),
+]
+api = Api("pipelines")  # the REST routes and remote methods derive from these declarations (slipway._operations)
 
 
 class PipelineService:
@@ -105,12 +113,17 @@ class PipelineService:
         """The version of ``pipeline``'s current definition, created if it is new."""
         return self._versions.register(pipeline)
 
+    @api.post("/pipelines", status=201, name="register_pipeline")
     @requires(Permission.WRITE)
     def register_definition(self, definition: Mapping[str, Any]) -> PipelineVersion:
         """Register a pipeline sent as its JSON definition (:meth:`Pipeline.definition`).
 
         The definition is held to this service's confinement before any of its code is imported
-        or any file it names is read.
+        or any file it names is read: on a server, its steps may name code only from the server's
+        ``pipeline_modules``.
+
+        Args:
+            definition: the pipeline's JSON definition (Pipeline.definition())
 
         Raises:
             InvalidInput: for a malformed definition, or code that cannot be imported here.
@@ -118,23 +131,29 @@ class PipelineService:
         """
         return self._versions.register(Pipeline.from_definition(definition, self.confinement))
 
+    @api.get("/pipelines")
     @requires(Permission.READ)
     def list_pipelines(self) -> list[PipelineSummary]:
         return self._versions.list_pipelines()
 
+    @api.get("/pipelines/{name}")
     @requires(Permission.READ)
     def get_pipeline(self, name: str) -> PipelineSummary:
         return self._versions.get_pipeline(name)
 
+    @api.get("/pipelines/{name}/versions")
     @requires(Permission.READ)
     def list_versions(self, name: str) -> list[PipelineVersion]:
         return self._versions.list_versions(name)
 
+    @api.get("/pipelines/{name}/versions/latest", fixed={"version": None}, name="get_latest_version")
+    @api.get("/pipelines/{name}/versions/{version}")
     @requires(Permission.READ)
     def get_version(self, name: str, version: int | None = None) -> PipelineVersion:
         """A version of a pipeline (its newest when ``version`` is None)."""
         return self._versions.get_version(name, version)
 
+    @api.get("/pipelines/{name}/diff", name="diff_versions")
     @requires(Permission.READ)
     def diff(self, name: str, from_version: int, to_version: int) -> DefinitionDiff:
         """What changed in the definition from one version to another."""
@@ -142,10 +161,11 @@ class PipelineService:
 
     # -- starting ---------------------------------------------------------------------------------
 
+    @api.post("/pipelines/{name}/executions", status=201, name="start_execution")
     @requires(Permission.WRITE)
     def start(
         self,
-        pipeline: Pipeline | str,
+        pipeline: PipelineName,
         *,
         parameters: Mapping[str, Any] | None = None,
         version: int | None = None,
@@ -159,13 +179,15 @@ class PipelineService:
 
         Args:
             pipeline: a pipeline object, or the name of a stored one (its code imported now).
-            parameters: values for its parameters; others keep their defaults.
-            version: with a name, the version to run; it must match the code as it is now.
-            executor: ``local`` (warm worker processes) or ``ray``.
+            parameters: parameter name -> value, for its parameters; others keep their defaults.
+            version: the version to run; the newest by default. With a name only: it must match
+                the code as it is now.
+            executor: local or ray (warm worker processes of this machine, or a Ray cluster).
             max_parallel: steps running at once at most (by default one per CPU).
-            cache: False runs every step even when an earlier result could be reused.
+            cache: false runs every step, reusing nothing, even when an earlier result could be reused.
             steps: run only these steps; the others' outputs come from ``reference_execution``.
-            reference_execution: the execution to take the outputs of steps not run from.
+            reference_execution: where the other steps' outputs come from: the execution to take the
+                outputs of steps not run from.
 
         Raises:
             InvalidInput: for an invalid pipeline, parameter, option or selection (naming it).
@@ -204,6 +226,7 @@ class PipelineService:
         self._launch(execution_id, pipeline, stored.definition, values, options, digest(env))
         return self.get_execution(execution_id)
 
+    @composed
     @requires(Permission.WRITE)
     def run(
         self, pipeline: Pipeline | str, *, parameters: Mapping[str, Any] | None = None, **options: Any
@@ -212,12 +235,18 @@ class PipelineService:
         execution = self.start(pipeline, parameters=parameters, **options)
         return self.wait(execution.id)
 
+    @api.post("/pipeline-executions/{execution_id}/resume", body="pipeline", name="resume_execution")
     @requires(Permission.WRITE)
-    def resume(self, execution_id: str, *, pipeline: Pipeline | None = None) -> PipelineExecution:
+    def resume(self, execution_id: str, *, pipeline: PipelineDefinition | None = None) -> PipelineExecution:
         """Carry on an Interrupted or Stopped execution: finished steps are not run again.
 
         The pipeline is rebuilt from the execution's version, importing its code; pass
         ``pipeline`` when its functions cannot be imported by name (defined in ``__main__``).
+        Over HTTP its JSON definition travels, and the server imports the code it names.
+
+        Args:
+            pipeline: the pipeline object, or its JSON definition (optional: the execution's own
+                version by default).
 
         Raises:
             Conflict: if the execution is not Interrupted or Stopped, or the code changed since
@@ -226,7 +255,7 @@ class PipelineService:
         self._requests.mark_interrupted(now_ms())
         execution = self.get_execution(execution_id)
         stored = self._versions.version_by_id(execution.version_id)
-        pipeline = pipeline or Pipeline.from_definition(stored.definition, self.confinement)
+        pipeline = self._pipeline(pipeline if pipeline is not None else stored.definition)
         if pipeline.digest() != stored.digest:
             raise Conflict(
                 f"the pipeline's code or definition changed since version {stored.version} of "
@@ -238,10 +267,15 @@ class PipelineService:
         self._launch(execution_id, pipeline, stored.definition, execution.parameters, execution.options, digest(env))
         return self.get_execution(execution_id)
 
+    @api.post("/pipeline-executions/{execution_id}/retry", status=201, body="pipeline", name="retry_execution")
     @requires(Permission.WRITE)
-    def retry(self, execution_id: str, *, pipeline: Pipeline | None = None) -> PipelineExecution:
+    def retry(self, execution_id: str, *, pipeline: PipelineDefinition | None = None) -> PipelineExecution:
         """Run the steps of an ended execution that did not finish, and those after them, as a new
         execution with the code as it is now; the other steps' outputs are reused.
+
+        Args:
+            pipeline: the pipeline to run, as an object or its JSON definition (optional: by default
+                the execution's version, its code imported as it is now).
 
         Raises:
             Conflict: if the execution succeeded or is still running.
@@ -254,9 +288,8 @@ class PipelineService:
                 "stopped or was interrupted can be retried",
                 field="execution_id",
             )
-        if pipeline is None:
-            stored = self._versions.version_by_id(old.version_id)
-            pipeline = Pipeline.from_definition(stored.definition, self.confinement)
+        pipeline = self._pipeline(pipeline if pipeline is not None
+                                  else self._versions.version_by_id(old.version_id).definition)
         done = {s.step_name for s in old.steps if s.status.completed}
         redo = pipeline.dag.descendants(n for n in pipeline.steps if n not in done)
         return self.start(
@@ -268,6 +301,10 @@ class PipelineService:
             steps=[n for n in pipeline.dag.order if n in redo],
             reference_execution=execution_id,
         )
+
+    def _pipeline(self, given: Pipeline | Mapping[str, Any]) -> Pipeline:
+        """A pipeline object as it is, a definition built (held to this service's confinement)."""
+        return given if isinstance(given, Pipeline) else Pipeline.from_definition(given, self.confinement)
 
     def _load(self, name: str, version: int | None) -> Pipeline:
         stored = self._versions.get_version(name, version)
@@ -382,6 +419,7 @@ class PipelineService:
 
     # -- following and steering ---------------------------------------------------------------------
 
+    @api.get("/pipeline-executions/{execution_id}")
     @requires(Permission.READ)
     def get_execution(self, execution_id: str) -> PipelineExecution:
         """An execution with its steps; one whose orchestrator died is reported Interrupted."""
@@ -389,6 +427,7 @@ class PipelineService:
         with self._db.read() as conn:
             return q.get_execution(conn, execution_id)
 
+    @api.get("/pipeline-executions")
     @requires(Permission.READ)
     def list_executions(
         self, *, pipeline: str | None = None, status: str | None = None, limit: int = 50
@@ -398,6 +437,7 @@ class PipelineService:
         with self._db.read() as conn:
             return q.list_executions(conn, pipeline=pipeline, status=status, limit=limit)
 
+    @api.get("/pipeline-executions/{execution_id}/steps/{step}")
     @requires(Permission.READ)
     def get_step(self, execution_id: str, step: str) -> StepExecution:
         try:
@@ -425,6 +465,7 @@ class PipelineService:
                 raise TimeoutError(f"pipeline execution {execution_id} is still {execution.status.value}")
             time.sleep(_WAIT_POLL_S)
 
+    @api.post("/pipeline-executions/{execution_id}/stop", name="stop_execution")
     @requires(Permission.WRITE)
     def stop(self, execution_id: str) -> PipelineExecution:
         """Stop an execution: running steps are killed and recorded Stopped, nothing new starts.
@@ -446,9 +487,13 @@ class PipelineService:
         except TimeoutError:
             return self.get_execution(execution_id)
 
+    @api.post("/pipeline-executions/{execution_id}/steps/{step}/signal", name="signal_step")
     @requires(Permission.WRITE)
     def signal(self, execution_id: str, step: str, payload: Mapping[str, Any] | None = None) -> StepExecution:
         """Release a Wait step (now, or as soon as it is reached); ``payload`` becomes its properties.
+
+        Args:
+            payload: becomes the wait step's properties (a JSON object).
 
         Raises:
             NotFound: for an unknown execution or step.
@@ -488,6 +533,7 @@ class PipelineService:
             return ""
         return data.decode("utf-8", errors="replace")
 
+    @api.get("/pipeline-executions/{execution_id}/steps/{step}/cache")
     @requires(Permission.READ)
     def explain_cache(self, execution_id: str, step: str) -> CacheExplanation:
         """Why ``step`` was or was not served from the cache: which of code, inputs, parameters,

@@ -19,6 +19,7 @@ from slipway.clarify import ClarifyService
 from slipway.datasets import DatasetService
 from slipway.features import FeatureService
 from slipway.monitoring import MonitoringService, render_monitor_metrics
+from slipway.pipelines import PipelineService
 from slipway.registry import RegistryService
 from slipway.security import SecurityService
 from slipway.server._automation_routes import hooks_router
@@ -126,6 +127,7 @@ def create_app(
     add_operation_routes(declared, FeatureService, "features")
     add_operation_routes(declared, ClarifyService, "clarify")
     add_operation_routes(declared, MonitoringService, "monitoring")
+    add_operation_routes(declared, PipelineService, "pipelines")
     api.include_router(ordered(declared))
     api.include_router(dataset_router)
     api.include_router(feature_router)

@@ -174,8 +174,9 @@ def _endpoint_parameters(service: type, method_name: str, op_index: int, op: Ope
             marker = Query(**_documented(arg))
             out.append(_parameter(arg.name, Annotated[arg.type, marker],
                                   inspect.Parameter.empty if default is PydanticUndefined else default))
-        elif arg.where == "body" and op.body == arg.name:
-            out.append(_parameter(_BODY, Annotated[arg.type, Body(**_documented(arg) | {"alias": None})]))
+        elif arg.where == "body" and op.body == arg.name:  # the whole body: optional when the argument is
+            out.append(_parameter(_BODY, Annotated[arg.type, Body(**_documented(arg) | {"alias": None})],
+                                  inspect.Parameter.empty if default is PydanticUndefined else default))
     model = body_model(service, method_name, op_index)
     if model is not None:
         out.append(_parameter(_BODY, model))
@@ -193,7 +194,8 @@ def _call_arguments(args: list[Argument], op: Operation, values: dict[str, Any])
     for arg in args:
         if arg.where == "body":
             if op.body == arg.name:
-                call[arg.name] = _decode(arg, body)
+                if body is not None or arg.default is inspect.Parameter.empty:  # no body: the service's default
+                    call[arg.name] = _decode(arg, body)
             elif arg.name in body.model_fields_set:
                 call[arg.name] = _decode(arg, getattr(body, arg.name))
         elif arg.where == "path":
