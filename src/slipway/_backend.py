@@ -96,7 +96,7 @@ class Backend:
     def serving(self) -> ServingService:
         from slipway.serving import ServingService  # brings Starlette and the model flavors: import on first use
 
-        return ServingService(self.db, self.registry)
+        return ServingService(self.db, self.registry, self.artifacts)
 
     @functools.cached_property
     def monitoring(self) -> MonitoringService:

@@ -25,6 +25,10 @@ def test_endpoint_commands(cli: Callable[..., Result], client: Client, package: 
     assert [v["weight"] for v in json.loads(created.stdout)["variants"]] == [9, 1]
     listed = cli("endpoints", "list")
     assert "rings" in listed.stdout and "line/1×9" in listed.stdout
+    changed = cli("endpoints", "update", "rings", "--capture-interval", "30", "--json")  # the percentage stays
+    assert json.loads(changed.stdout)["capture"] == {
+        "sampling_percent": 50, "max_records_per_file": 1000, "flush_interval_seconds": 30}
+    assert cli("endpoints", "update", "rings", "--capture", "100").exit_code == 0
 
     invoked = cli(
         "endpoints", "invoke", "rings", "--data", '{"inputs": {"a": [1.0], "b": [2.0]}}', "--variant", "line-v2"
@@ -39,6 +43,13 @@ def test_endpoint_commands(cli: Callable[..., Result], client: Client, package: 
     )
     bad = cli("endpoints", "invoke", "rings", "--data", '{"inputs": {"a": [1.0]}}')
     assert bad.exit_code == 2 and "'b'" in bad.stderr
+    captured = cli("endpoints", "capture", "rings")  # each invoke above served in this process, then stored
+    assert captured.exit_code == 0 and "2 file(s), 2 record(s)" in captured.stdout, captured.stdout
+    files = json.loads(cli("endpoints", "capture", "rings", "--json").stdout)
+    downloaded = cli("endpoints", "capture", "rings", "--download", str(tmp_path / "capture"))
+    assert downloaded.exit_code == 0 and "2 file(s)" in downloaded.stdout
+    assert sorted(p.relative_to(tmp_path / "capture").as_posix() for p in (tmp_path / "capture").rglob("*.jsonl")) == (
+        sorted(f["path"] for f in files))
 
     updated = cli("endpoints", "update", "rings", "-m", v2, "--strategy", "canary", "--share", "0.2", "--json")
     assert json.loads(updated.stdout)["deployment"]["share"] == 0.2

@@ -103,6 +103,8 @@ MATRIX: dict[tuple[str, str], Permission | None] = {
     ("GET", "/endpoints/{name}/deployments"): R,
     ("POST", "/endpoints/{name}/ground-truth"): W,
     ("GET", "/endpoints/{name}/ground-truth"): R,
+    ("GET", "/endpoints/{name}/capture"): R,
+    ("GET", "/endpoints/{name}/capture/{path}"): R,
     # datasets
     ("GET", "/datasets"): R,
     ("GET", "/datasets/{name}"): R,

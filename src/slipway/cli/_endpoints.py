@@ -9,6 +9,7 @@ this process otherwise.
 from __future__ import annotations
 
 import contextlib
+import datetime as dt
 from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
@@ -47,6 +48,10 @@ ShadowOpt = Annotated[
 CaptureOpt = Annotated[
     float | None, typer.Option("--capture", min=0, max=100, help="Percentage of requests to capture.")
 ]
+IntervalOpt = Annotated[
+    float | None, typer.Option("--capture-interval", min=0.001, metavar="SECONDS",
+                               help="Store captured records within this many seconds of a request (default 60).")
+]
 ForceOpt = Annotated[bool, typer.Option("--force", help="Serve versions not Approved (admins only).")]
 _PRODUCTION_HELP = "A production endpoint: creating or changing it needs the approver (or admin) role."
 
@@ -64,6 +69,11 @@ def _variants(models: list[str], weights: list[float], shadows: list[str]) -> li
         raise typer.BadParameter(f"give one --weight per --model ({len(models)}), or none", param_hint="'--weight'")
     live = [{"model": m, "weight": w} for m, w in zip(models, weights or [1.0] * len(models), strict=True)]
     return live + [{"model": s, "shadow": True} for s in shadows]
+
+
+def _capture(percent: float | None, interval: float | None) -> dict[str, float] | None:
+    found = {k: v for k, v in (("sampling_percent", percent), ("flush_interval_seconds", interval)) if v is not None}
+    return found or None
 
 
 def _show(as_json: bool, endpoint: Endpoint, deployments: list[Deployment] | None = None) -> None:
@@ -92,7 +102,8 @@ def _detail(e: Endpoint) -> RenderableType:
         ("Production", Text("yes: changes need the approver role" if e.production else "no")),
         ("Reason", Text(e.reason or _output.MISSING)),
         ("Deployment", Text(progress)),
-        ("Capture", Text(f"{e.capture.sampling_percent:g}% of requests")),
+        ("Capture", Text(f"{e.capture.sampling_percent:g}% of requests, stored within "
+                         f"{e.capture.flush_interval_seconds:g} s (slipway endpoints capture {e.name})")),
         ("Alarms", Text(f"error rate > {e.alarms.max_error_rate:g}, p99 > {e.alarms.max_p99_ms or '-'} ms")),
         ("Revision", Text(str(e.revision))),
         ("Modified", Text(f"{_output.fmt_time(e.updated_at)} by {e.updated_by}")),
@@ -142,6 +153,7 @@ def create_command(
     weight: WeightOpt = [],  # noqa: B006  (Typer reads the default; it is never mutated)
     shadow: ShadowOpt = [],  # noqa: B006
     capture: CaptureOpt = None,
+    capture_interval: IntervalOpt = None,
     max_error_rate: Annotated[float | None, typer.Option(help="Roll back a rollout above this error rate.")] = None,
     max_p99_ms: Annotated[float | None, typer.Option(help="Roll back a rollout above this p99 latency.")] = None,
     force: ForceOpt = False,
@@ -154,7 +166,7 @@ def create_command(
         created = serving.create_endpoint(
             name,
             _variants(model, weight, shadow),
-            capture={"sampling_percent": capture} if capture is not None else None,
+            capture=_capture(capture, capture_interval),
             alarms=alarms or None,
             force=force,
             production=production,
@@ -204,19 +216,21 @@ def update_command(
     share: Annotated[float, typer.Option(help="Canary share, or linear step, of traffic.")] = 0.1,
     bake_seconds: Annotated[float, typer.Option(help="How long each step is watched by the alarms.")] = 60.0,
     capture: CaptureOpt = None,
+    capture_interval: IntervalOpt = None,
     force: ForceOpt = False,
     production: Annotated[
         bool | None, typer.Option("--production/--not-production", help=_PRODUCTION_HELP + " Unset: unchanged.")
     ] = None,
     as_json: JsonFlag = False,
 ) -> None:
-    """Deploy new variants (with --model) by a strategy, or change the capture percentage."""
+    """Deploy new variants (with --model) by a strategy, or change the capture percentage or interval."""
     with open_serving() as serving:
+        changed = _capture(capture, capture_interval)  # the capture settings not given stay as they are
         updated = serving.update_endpoint(
             name,
             _variants(model, weight, shadow) if model else None,
             strategy={"kind": strategy, "share": share, "bake_seconds": bake_seconds},
-            capture={"sampling_percent": capture} if capture is not None else None,
+            capture=None if changed is None else {**serving.get_endpoint(name).capture.model_dump(), **changed},
             force=force,
             production=production,
         )
@@ -240,6 +254,47 @@ def delete_command(name: NameArg) -> None:
     with open_serving() as serving:
         serving.delete_endpoint(name)
     _output.say(f"Deleted endpoint {name}.")
+
+
+_TIMES = ["%Y-%m-%d", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%d %H:%M:%S"]
+
+
+@endpoints_app.command("capture")
+def capture_command(
+    name: NameArg,
+    start: Annotated[dt.datetime | None, typer.Option(
+        "--start", formats=_TIMES, show_default=False,
+        help="Only files that may hold requests from this UTC time on, e.g. 2026-05-01T09:00:00.")] = None,
+    end: Annotated[dt.datetime | None, typer.Option(
+        "--end", formats=_TIMES, show_default=False, help="Only files that may hold requests before this UTC time.")]
+    = None,
+    download: Annotated[Path | None, typer.Option(
+        "--download", metavar="DIR", help="Copy the files into DIR (keeping their capture/YYYY/MM/DD/HH/ folders).",
+        show_default=False)] = None,
+    as_json: JsonFlag = False,
+) -> None:
+    """List the files of traffic an endpoint captured (JSON lines of requests and answers), or download them."""
+    utc = {k: None if v is None else v.replace(tzinfo=dt.UTC) for k, v in (("start", start), ("end", end))}
+    with open_serving() as serving:
+        found = serving.list_capture(name, **utc)
+        if download is not None:
+            written = serving.download_capture(name, download, **utc)
+    if download is not None:
+        _output.say(f"{len(written)} file(s) in {download}")
+        return
+
+    def view() -> RenderableType:
+        if not found:
+            return f"[dim]Nothing captured yet. Turn capture on: slipway endpoints update {name} --capture 100.[/dim]"
+        out = _output.table(_output.time_column("Uploaded"), "Records", "Size", "Path")
+        for f in found:
+            out.add_row(_output.fmt_time(f.uploaded_at), "-" if f.records is None else str(f.records),
+                        _output.fmt_size(f.size), _output.plain(f.path))
+        records = sum(f.records or 0 for f in found)
+        out.caption = f"{len(found)} file(s), {records} record(s)"
+        return out
+
+    _output.emit(as_json, lambda: [f.model_dump(mode="json") for f in found], view)
 
 
 @endpoints_app.command("invoke")

@@ -228,8 +228,9 @@ def run_command(
 ) -> None:
     """Run a monitor once over DATA (or its endpoint's captured traffic); the report is stored with the execution.
 
-    Without DATA, the traffic the monitor's endpoint captured between --start and --end (all of it
-    by default) is checked; the execution keeps the window it covered. Read the report with
+    Without DATA, the traffic the monitor's endpoint captured between --start and --end is checked;
+    with neither, the traffic stored since the monitor's previous run without them (all of it the
+    first time). The execution keeps the window it covered. Read the report with
     `slipway monitor report EXECUTION --output DIR`.
     """
     with open_monitoring() as service:

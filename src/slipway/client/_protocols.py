@@ -103,6 +103,7 @@ from slipway.security import MAX_AUDIT_LIMIT, Identity, Lifetime, NewToken, Role
 from slipway.serving import (
     Alarms,
     CaptureConfig,
+    CaptureFile,
     Count,
     Deployment,
     Endpoint,
@@ -266,6 +267,13 @@ class ServingApi(Protocol):
         self, name: EndpointName, labels: Annotated[Iterable[GroundTruth | Mapping[str, Any]], Wire(list[Any])],
     ) -> Count: ...
     def get_ground_truth(self, name: EndpointName, inference_ids: InferenceIds | None = None) -> list[GroundTruth]: ...
+    def list_capture(
+        self, name: EndpointName, *, start: dt.datetime | None = None, end: dt.datetime | None = None,
+    ) -> list[CaptureFile]: ...
+    def read_capture(self, name: EndpointName, path: str) -> BinaryIO: ...
+    def download_capture(
+        self, name: str, dst: str | Path, *, start: dt.datetime | None = None, end: dt.datetime | None = None,
+    ) -> list[Path]: ...
 
 
 class SecurityApi(Protocol):

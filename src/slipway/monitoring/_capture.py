@@ -5,6 +5,12 @@ Serving writes captured inferences as JSON lines under ``capture/YYYY/MM/DD/HH/`
 artifact tree (see ``slipway.serving``); one file is read at a time, so a window of any length is
 checked in bounded memory. Shadow answers (never returned to a caller) and failed predictions are
 left out: the monitor judges what the endpoint served.
+
+A run given no window reads the traffic since its monitor's previous run without one, as a
+scheduled monitor of the cloud stack does: the files uploaded since, by :class:`Unread`. Files are
+followed rather than request times because a file reaches the store up to its flush interval after
+its first request: a request made just before the previous run, and stored just after it, is read
+by this run, once.
 """
 
 from __future__ import annotations
@@ -18,11 +24,43 @@ from typing import Any
 import pandas as pd
 
 from slipway._kinds import ObjectKind
+from slipway._time import datetime_to_ms
 from slipway.monitoring._quality import INFERENCE_ID, PREDICTION
+from slipway.serving import CaptureFile, capture_files
 from slipway.store.artifacts import ArtifactStore, Owner
 
-CAPTURE_PREFIX = "capture"
-_HOUR_DEPTH = 4  # capture/YYYY/MM/DD/HH/<file>
+CURSOR_FILE = "capture-cursor.json"  # a run without a window: the capture files recently read, for the next one
+# Longer than any upload of a capture file takes: a file uploaded this long before a run began was
+# visible to it. The cursor remembers the files read within it, so none is read twice.
+UPLOAD_GRACE = dt.timedelta(minutes=10)
+
+
+@dataclasses.dataclass
+class Unread:
+    """The capture files a run without a window reads: uploaded after ``after`` and not in ``seen``.
+
+    ``after`` is the previous such run's start less :data:`UPLOAD_GRACE`; ``seen`` maps the files
+    it (and the runs before it) read within that grace to their upload time, in milliseconds.
+    """
+
+    after: dt.datetime | None = None
+    seen: dict[str, int] = dataclasses.field(default_factory=dict)
+    read: dict[str, int] = dataclasses.field(default_factory=dict)
+
+    @classmethod
+    def since(cls, started: dt.datetime, document: bytes) -> Unread:
+        """After a previous run that began at ``started`` and left ``document`` (its cursor)."""
+        seen = json.loads(document).get("seen", {})
+        return cls(after=started - UPLOAD_GRACE, seen={str(k): int(v) for k, v in seen.items()})
+
+    def wants(self, file: CaptureFile) -> bool:
+        return (self.after is None or file.uploaded_at > self.after) and file.path not in self.seen
+
+    def document(self, started: dt.datetime) -> bytes:
+        """The cursor this run leaves: the files read within the grace before it began."""
+        floor = datetime_to_ms(started - UPLOAD_GRACE, "started")
+        recent = {path: at for path, at in {**self.seen, **self.read}.items() if at > floor}
+        return json.dumps({"read": len(self.read), "seen": dict(sorted(recent.items()))}, indent=1).encode()
 
 
 @dataclasses.dataclass
@@ -39,19 +77,22 @@ class Span:
 
 def captured_frames(
     artifacts: ArtifactStore, endpoint_id: str, start: dt.datetime | None = None, end: dt.datetime | None = None,
-    span: Span | None = None,
+    span: Span | None = None, unread: Unread | None = None,
 ) -> Iterator[pd.DataFrame]:
     """One DataFrame per captured file with records in ``[start, end)``: the request's columns,
     then ``inference_id`` and ``prediction`` (a request of several rows gives several rows).
 
-    ``span``, when given, is widened to the time of each record that gives rows.
+    ``span``, when given, is widened to the time of each record that gives rows; ``unread``, when
+    given, picks the files (and notes those read).
     """
     owner = Owner(ObjectKind.ENDPOINT, endpoint_id)
-    for info in sorted(artifacts.list(owner, CAPTURE_PREFIX, recursive=True), key=lambda i: i.path):
-        if info.is_dir or not _uploaded_after(info.path, start):
-            continue
+    for file in capture_files(artifacts, endpoint_id, start, end):
+        if unread is not None:
+            if not unread.wants(file):
+                continue
+            unread.read[file.path] = datetime_to_ms(file.uploaded_at, "uploaded_at")
         rows: list[dict[str, Any]] = []
-        for line in artifacts.read_bytes(owner, info.path).splitlines():
+        for line in artifacts.read_bytes(owner, file.path).splitlines():
             record = json.loads(line)
             at = dt.datetime.fromisoformat(record["time"])
             if record.get("shadow") or (start is not None and at < start) or (end is not None and at >= end):
@@ -75,15 +116,3 @@ def _rows(record: dict[str, Any]) -> list[dict[str, Any]]:
         {**dict(zip(columns, values, strict=True)), INFERENCE_ID: record["inference_id"], PREDICTION: prediction}
         for values, prediction in zip(request["data"], predictions, strict=False)
     ]
-
-
-def _uploaded_after(path: str, start: dt.datetime | None) -> bool:
-    """Whether a file can hold records from ``start`` on: its folder is the hour it was uploaded,
-    and it holds only records from before the upload (files outside the layout are read anyway)."""
-    parts = path.split("/")
-    try:
-        year, month, day, hour_of_day = (int(p) for p in parts[1:1 + _HOUR_DEPTH])
-        hour = dt.datetime(year, month, day, hour_of_day, tzinfo=dt.UTC)
-    except ValueError:
-        return True
-    return start is None or hour + dt.timedelta(hours=1) > start

@@ -38,7 +38,7 @@ from slipway.events import record_change
 from slipway.lineage import NodeRef, record_edges
 from slipway.monitoring._alarms import alarm_state, check_rule, post_webhooks
 from slipway.monitoring._baseline import CONSTRAINTS_FILE, STATISTICS_FILE, Baseline, statistics_of, table_of
-from slipway.monitoring._capture import Span, captured_frames
+from slipway.monitoring._capture import CURSOR_FILE, Span, Unread, captured_frames
 from slipway.monitoring._check import CheckType, Violation, check_statistics
 from slipway.monitoring._clarify import (
     Outcome,
@@ -376,8 +376,10 @@ class MonitoringService(ReportReader):
         (what a remote caller computes locally and sends). For model quality, ``data`` holds
         ``inference_id`` and ``prediction`` (and ``probability`` for ROC AUC), ``labels`` holds
         ``inference_id`` and ``label``. Without ``data``, a monitor
-        of an endpoint reads the traffic captured in ``[start, end)`` (all of it by default) and,
-        for model quality without ``labels``, the endpoint's uploaded ground truth.
+        of an endpoint reads the traffic captured in ``[start, end)`` and, for model quality
+        without ``labels``, the endpoint's uploaded ground truth. Given neither ``start`` nor
+        ``end``, it reads the traffic stored since its previous run without a window (all of it
+        the first time), as a scheduled monitor does: each captured file is read by one such run.
 
         Input the monitor cannot use (a missing column, an unreadable file) gives a ``Failed``
         execution with the reason, not an exception: a scheduled run has nobody to raise to.
@@ -389,7 +391,8 @@ class MonitoringService(ReportReader):
         monitor = self.get_monitor(name)
         started, execution_id = now_ms(), new_id()
         clock = time.perf_counter()
-        given = _Input(data, labels, _aware(start, "start"), _aware(end, "end"), format)
+        unread = self._unread(monitor) if data is None and start is None and end is None else None
+        given = _Input(data, labels, _aware(start, "start"), _aware(end, "end"), format, unread=unread)
         try:
             files, metrics, violations, rows = self._evaluate(monitor, given)
             status = ExecutionStatus.COMPLETED_WITH_VIOLATIONS if violations else ExecutionStatus.COMPLETED
@@ -397,6 +400,8 @@ class MonitoringService(ReportReader):
         except (SlipwayError, ValueError, OSError, pa.ArrowException) as exc:
             files, metrics, violations, rows = {}, {}, 0, 0
             status, message = ExecutionStatus.FAILED, getattr(exc, "message", str(exc))
+        if unread is not None:  # what the next run without a window starts from
+            files = {**files, CURSOR_FILE: unread.document(ms_to_datetime(started))}
         owner = Owner(ObjectKind.MONITOR_EXECUTION, execution_id)
         for file_name, content in files.items():
             self._artifacts.put_bytes(owner, file_name, content)
@@ -420,6 +425,21 @@ class MonitoringService(ReportReader):
             post_webhooks(alarm.webhooks, payload, self._urls)
         return self.get_execution(execution_id)
 
+    def _unread(self, monitor: Monitor) -> Unread | None:
+        """Where a run without a window starts: after the monitor's previous such run (the latest
+        execution that left a cursor), or at the beginning of the endpoint's traffic."""
+        if monitor.endpoint is None:
+            return None
+        e = monitor_executions.c
+        with self._db.read() as conn:
+            recent = conn.execute(select(e.id, e.started_at).where(e.monitor_id == monitor.id)
+                                  .order_by(e.started_at.desc(), e.id.desc()).limit(100)).all()
+        for row in recent:
+            owner = Owner(ObjectKind.MONITOR_EXECUTION, row.id)
+            if any(info.path == CURSOR_FILE for info in self._artifacts.list(owner)):
+                return Unread.since(ms_to_datetime(row.started_at), self._artifacts.read_bytes(owner, CURSOR_FILE))
+        return Unread()
+
     def _endpoint_id(self, endpoint: str) -> str:
         if self._serving is None:
             raise InvalidInput("endpoints are not available to this service", field="endpoint")
@@ -429,7 +449,7 @@ class MonitoringService(ReportReader):
         if monitor.endpoint is None:
             raise InvalidInput(f"monitor {monitor.name!r} watches no endpoint: give the data to check", field="data")
         return captured_frames(self._artifacts, self._endpoint_id(monitor.endpoint), given.start, given.end,
-                               given.span)
+                               given.span, given.unread)
 
     def _current_statistics(self, monitor: Monitor, given: _Input) -> DatasetStatistics:
         if isinstance(given.data, DatasetStatistics):
@@ -709,6 +729,7 @@ class _Input:
     end: dt.datetime | None
     format: str | None
     span: Span = dataclasses.field(default_factory=Span)
+    unread: Unread | None = None  # without a window: the capture files since the previous such run
 
     def window(self) -> dict[str, int | None]:
         """The window checked, as stored: the one asked for, else the span of the captured records

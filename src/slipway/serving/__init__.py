@@ -17,10 +17,12 @@ from slipway.serving._app import (
     create_inference_app,
     mount_inference,
 )
+from slipway.serving._capture import CAPTURE_PREFIX, capture_file, capture_files
 from slipway.serving._metrics import MULTIPROCESS_ENV, ServingMetrics, TrafficHistory, TrafficPoint, multiprocess_folder
 from slipway.serving._records import (
     Alarms,
     CaptureConfig,
+    CaptureFile,
     Deployment,
     DeploymentStatus,
     Endpoint,
@@ -45,12 +47,16 @@ from slipway.serving._service import (
 from slipway.serving._transform import batch_transform
 
 __all__ = [
+    "CAPTURE_PREFIX",
+    "capture_file",
+    "capture_files",
     "MULTIPROCESS_ENV",
     "ServingMetrics",
     "container_routes",
     "multiprocess_folder",
     "Alarms",
     "CaptureConfig",
+    "CaptureFile",
     "Count",
     "Deployment",
     "DeploymentStatus",

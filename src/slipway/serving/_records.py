@@ -106,10 +106,35 @@ class Alarms(Record):
 
 
 class CaptureConfig(Record):
-    """Data capture: the percentage of requests recorded with their answers (0 for none)."""
+    """Data capture: the percentage of requests recorded with their answers (0 for none).
+
+    A file of captured records is written to the artifact store when it holds
+    ``max_records_per_file`` records, or ``flush_interval_seconds`` after its first request,
+    whichever comes first.
+    """
 
     sampling_percent: float = Field(0.0, ge=0, le=100, allow_inf_nan=False)
     max_records_per_file: int = Field(1000, ge=1, le=1_000_000)
+    flush_interval_seconds: float = Field(60.0, gt=0, le=86_400, allow_inf_nan=False)
+
+
+class CaptureFile(Record):
+    """One file of captured records in the artifact store.
+
+    Attributes:
+        path: below the endpoint's artifacts (``capture/YYYY/MM/DD/HH/...jsonl``): what
+            ``read_capture`` takes.
+        size: bytes.
+        records: how many records it holds (None for files written before names carried it).
+        first_at: the time of its first request (None likewise).
+        uploaded_at: when it was written to the store; it holds no record after that.
+    """
+
+    path: str
+    size: int
+    records: int | None = None
+    first_at: dt.datetime | None = None
+    uploaded_at: dt.datetime
 
 
 class Variant(VariantSpec):

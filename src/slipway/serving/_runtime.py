@@ -361,12 +361,13 @@ class EndpointRuntime:
             self._trusted -= revoked
 
     def _configure_capture(self, endpoint: Endpoint) -> None:
-        """Change the sampling percentage in place; a new file size, or an endpoint deleted and
-        created again under the same name (a new id), gets a new writer, and the old one is flushed."""
+        """Change the sampling percentage in place; a new file size or interval, or an endpoint deleted
+        and created again under the same name (a new id), gets a new writer, and the old one is flushed."""
         config, current = endpoint.capture, self._capture
-        if current is not None and (current.endpoint_id, current.max_records) == (
+        if current is not None and (current.endpoint_id, current.max_records, current.flush_interval) == (
             endpoint.id,
             config.max_records_per_file,
+            config.flush_interval_seconds,
         ):
             current.sampling_percent = config.sampling_percent
             return
@@ -375,6 +376,7 @@ class EndpointRuntime:
             endpoint.id,
             sampling_percent=config.sampling_percent,
             max_records_per_file=config.max_records_per_file,
+            flush_interval_seconds=config.flush_interval_seconds,
         )
         if current is not None:
             current.close()

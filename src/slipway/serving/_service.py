@@ -14,9 +14,11 @@ and swap their routing table when it moves.
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 from collections.abc import Iterable, Mapping, Sequence
-from typing import Annotated, Any
+from pathlib import Path
+from typing import Annotated, Any, BinaryIO
 
 from pydantic import Field
 from sqlalchemy import Connection, Row, delete, insert, select, update
@@ -26,17 +28,19 @@ from slipway._ids import new_id
 from slipway._kinds import ObjectKind
 from slipway._limits import MAX_COMMENT, check_text
 from slipway._names import SHORT_WORD
-from slipway._operations import Api, Wire
+from slipway._operations import Api, Wire, composed
 from slipway._principal import current_principal
-from slipway._time import ms_to_datetime, now_ms
+from slipway._time import check_aware, ms_to_datetime, now_ms
 from slipway.errors import AlreadyExists, Conflict, InvalidInput, NotFound, PermissionDenied
 from slipway.events import record_change
 from slipway.lineage import NodeRef, record_edges
 from slipway.registry import ApprovalStatus, RegistryReader
 from slipway.security import Permission, require, requires
+from slipway.serving._capture import CAPTURE_PREFIX, capture_files
 from slipway.serving._records import (
     Alarms,
     CaptureConfig,
+    CaptureFile,
     Deployment,
     DeploymentStatus,
     Endpoint,
@@ -50,6 +54,7 @@ from slipway.serving._records import (
 )
 from slipway.serving._tables import endpoint_deployments, endpoint_ground_truth, endpoints
 from slipway.store import Database, upsert
+from slipway.store.artifacts import ArtifactStore, Owner, normalize_path
 
 # Serving statuses the data plane clears once it serves the endpoint's current revision.
 _PENDING = (EndpointStatus.CREATING, EndpointStatus.UPDATING, EndpointStatus.ROLLING_BACK)
@@ -82,6 +87,7 @@ class ServingService:
     Args:
         db: the metadata database.
         registry: resolves ``GROUP/VERSION`` to model versions and their approval status.
+        artifacts: where captured traffic is stored (needed only to list and read it).
 
     Example:
         >>> serving = ServingService(db, registry)
@@ -90,9 +96,10 @@ class ServingService:
         ...                         strategy=Strategy(kind="canary", share=0.1, bake_seconds=300))
     """
 
-    def __init__(self, db: Database, registry: RegistryReader) -> None:
+    def __init__(self, db: Database, registry: RegistryReader, artifacts: ArtifactStore | None = None) -> None:
         self._db = db
         self._registry = registry
+        self._artifacts = artifacts
 
     # ----------------------------------------------------------------- reading
 
@@ -400,6 +407,73 @@ class ServingService:
                 for r in conn.execute(query.order_by(g.inference_id))
             ]
 
+    # ----------------------------------------------------------------- captured traffic
+
+    @api.get("/endpoints/{name}/capture")
+    @requires(Permission.READ)
+    def list_capture(
+        self, name: EndpointName, *, start: dt.datetime | None = None, end: dt.datetime | None = None
+    ) -> list[CaptureFile]:
+        """The files of traffic the endpoint captured, oldest first; with ``start``/``end``, those that
+        may hold requests in ``[start, end)`` (uploaded at or after ``start``, first request before ``end``).
+
+        Args:
+            start: an aware time (UTC if naive is meant: give the offset).
+            end: an aware time.
+
+        Raises:
+            NotFound: for an unknown endpoint.
+        """
+        endpoint = self.get_endpoint(name)
+        return capture_files(self._captures(), endpoint.id, _aware(start, "start"), _aware(end, "end"))
+
+    @api.get("/endpoints/{name}/capture/{path:path}")
+    @requires(Permission.READ)
+    def read_capture(self, name: EndpointName, path: str) -> BinaryIO:
+        """A stream over one capture file (JSON lines: ``inference_id``, ``time``, ``variant``,
+        ``shadow``, ``request``, ``response``); close it.
+
+        Args:
+            path: as :meth:`list_capture` gives it (``capture/YYYY/MM/DD/HH/...jsonl``).
+
+        Raises:
+            NotFound: for an unknown endpoint or file.
+            InvalidInput: for a path outside the endpoint's capture folder.
+        """
+        path = normalize_path(path)
+        if not path.startswith(f"{CAPTURE_PREFIX}/"):
+            raise InvalidInput(f"{path!r} is not a capture file: paths start with {CAPTURE_PREFIX}/", field="path")
+        endpoint = self.get_endpoint(name)
+        return self._captures().open(Owner(ObjectKind.ENDPOINT, endpoint.id), path)
+
+    @composed
+    @requires(Permission.READ)
+    def download_capture(
+        self, name: str, dst: str | Path, *, start: dt.datetime | None = None, end: dt.datetime | None = None
+    ) -> list[Path]:
+        """Copy the capture files :meth:`list_capture` names into ``dst``, keeping their
+        ``capture/YYYY/MM/DD/HH/`` folders; a file already there with the same size is kept.
+
+        Returns:
+            the local files, oldest upload first.
+        """
+        folder = Path(dst)
+        written = []
+        for file in self.list_capture(name, start=start, end=end):
+            local = folder.joinpath(*file.path.split("/"))
+            if not (local.is_file() and local.stat().st_size == file.size):
+                local.parent.mkdir(parents=True, exist_ok=True)
+                with self.read_capture(name, file.path) as stream, local.open("wb") as out:
+                    while chunk := stream.read(1 << 20):
+                        out.write(chunk)
+            written.append(local)
+        return written
+
+    def _captures(self) -> ArtifactStore:
+        if self._artifacts is None:
+            raise InvalidInput("captured traffic is not available to this service", field="name")
+        return self._artifacts
+
     # ----------------------------------------------------------------- internals
 
     def _resolve(self, variants: Sequence[VariantSpec | Mapping[str, Any]], *, force: bool) -> list[Variant]:
@@ -488,6 +562,11 @@ def _config(variants: list[Variant], capture: CaptureConfig, alarms: Alarms, pro
         "alarms": alarms.model_dump(),
         "production": production,
     })
+
+
+def _aware(at: dt.datetime | None, field: str) -> dt.datetime | None:
+    """A window bound comparable with capture times, which are aware (UTC)."""
+    return None if at is None else check_aware(at, field)
 
 
 def _require_change(production: bool) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 import time
 from collections.abc import Iterator
@@ -96,6 +97,26 @@ def test_traffic_through_the_server_is_charted(client: TestClient, backend: Back
     row = page.text.split('id="variants"')[1].split("</table>")[0]
     assert '<td class="num">2</td>' in row  # requests per second in the latest interval
     assert client.get("/endpoints/nope/traffic").status_code == 404
+
+
+def test_captured_traffic_is_counted_and_downloadable(client: TestClient, backend: Backend) -> None:
+    backend.serving.create_endpoint(
+        "captured", [{"model": "line/1"}], capture={"sampling_percent": 100, "flush_interval_seconds": 0.2}
+    )
+    body = {"dataframe_split": {"columns": ["a", "b"], "data": [[1.0, 0.0]]}}
+    sent = [client.post("/endpoints/captured/invocations", json=body) for _ in range(3)]
+    ids = [answer.headers["x-slipway-inference-id"] for answer in sent]
+    deadline = time.monotonic() + 10
+    while sum(f.records or 0 for f in backend.serving.list_capture("captured")) < 3:  # the server keeps running
+        assert time.monotonic() < deadline, "the capture interval passed and nothing was stored"
+        time.sleep(0.02)
+    page = client.get("/endpoints/captured").text
+    assert "3 records in" in page.split('id="capture-count"')[1]
+    links = re.findall(r'<a href="(/endpoints/captured/capture/capture/[^"]+)"', page)
+    assert links
+    downloaded = b"".join(client.get(link).content for link in links)
+    assert {line["inference_id"] for line in map(json.loads, downloaded.splitlines())} == set(ids)
+    assert client.get("/endpoints/captured/capture/model/MLmodel").status_code == 400  # only capture files
 
 
 # ------------------------------------------------------------------------------------------ in a browser

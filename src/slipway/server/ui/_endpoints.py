@@ -10,10 +10,12 @@ from ``/endpoints/{name}/traffic`` every few seconds.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Iterator
 from typing import Any
+from urllib.parse import quote
 
 from fastapi import APIRouter, Request
-from starlette.responses import HTMLResponse
+from starlette.responses import HTMLResponse, StreamingResponse
 
 from slipway._backend import Backend
 from slipway._charts import line_chart
@@ -21,6 +23,7 @@ from slipway.server.ui._render import UIRoute, render, svg
 from slipway.serving import Endpoint, ServingHost, TrafficHistory, TrafficPoint, traffic_split
 
 router = APIRouter(route_class=UIRoute)
+CAPTURE_SHOWN = 20  # the latest capture files listed on the page (all are counted)
 
 def traffic_history(request: Request) -> TrafficHistory | None:
     """The serving host's traffic history (sampling from the first look); None when the app serves no inference."""
@@ -71,6 +74,7 @@ def endpoint_page(request: Request, name: str) -> HTMLResponse:
     endpoint = backend.serving.get_endpoint(name)
     history = traffic_history(request)
     points = history.points(name) if history is not None else {}
+    captured = backend.serving.list_capture(name)
     return render(
         request,
         "endpoints/endpoint.html",
@@ -82,7 +86,25 @@ def endpoint_page(request: Request, name: str) -> HTMLResponse:
         rows=_totals(points, endpoint),
         sampling=history is not None,
         interval=history.interval if history is not None else None,
+        capture_files=list(reversed(captured[-CAPTURE_SHOWN:])),
+        capture_count=len(captured),
+        capture_records=sum(f.records or 0 for f in captured),
     )
+
+
+@router.get("/endpoints/{name}/capture/{path:path}")
+def capture_file(request: Request, name: str, path: str) -> StreamingResponse:
+    """One capture file, as a download (JSON lines)."""
+    stream = request.app.state.backend.serving.read_capture(name, path)
+    filename = quote(path.rsplit("/", 1)[-1], safe="")
+
+    def chunks() -> Iterator[bytes]:
+        with stream:
+            while chunk := stream.read(1 << 20):
+                yield chunk
+
+    headers = {"Content-Disposition": f"attachment; filename*=UTF-8''{filename}", "X-Content-Type-Options": "nosniff"}
+    return StreamingResponse(chunks(), media_type="application/x-ndjson", headers=headers)
 
 
 @router.get("/endpoints/{name}/traffic")
