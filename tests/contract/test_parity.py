@@ -101,6 +101,12 @@ def _public(cls: type) -> set[str]:
     return {n for n, member in inspect.getmembers(cls) if not n.startswith("_") and callable(member)}
 
 
+def test_every_domain_of_the_client_is_checked() -> None:
+    """Each domain ``Client`` offers is listed here, so a new one cannot skip the parity checks."""
+    offered = {name for name, member in vars(Client).items() if isinstance(member, functools.cached_property)}
+    assert offered | set(Client.__annotations__) == set(DOMAINS)
+
+
 @pytest.mark.parametrize("domain", sorted(DOMAINS))
 def test_every_service_method_has_a_remote_twin(domain: str) -> None:
     service, remote = DOMAINS[domain]
