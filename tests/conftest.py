@@ -39,6 +39,7 @@ def _isolated_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
         "SLIPWAY_SCHEDULER_INTERVAL",
         "SLIPWAY_ALLOWED_HOSTS",
         "SLIPWAY_DB_TIMEOUT",
+        "SLIPWAY_LEASE_SECONDS",
     ):
         monkeypatch.delenv(var, raising=False)
     monkeypatch.setenv("SLIPWAY_WEBHOOK_HOSTS", LOOPBACK_WEBHOOKS)  # test receivers listen on 127.0.0.1

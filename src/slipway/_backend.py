@@ -40,6 +40,9 @@ class Backend:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         self.confinement = Confinement()
+        # Whether this process orchestrates the pipeline executions it starts; a server whose
+        # worker processes do it turns it off (slipway.server.serve).
+        self.orchestrates = True
         self.db = Database(settings.db_url, timeout=settings.db_timeout)
         self.db.ensure_schema()
 
@@ -47,7 +50,8 @@ class Backend:
         """Hold what callers send to the server's settings from now on: ``slipway server`` calls it.
 
         Definitions and custom rules may then name code only from ``pipeline_modules``, read local
-        paths only below ``dataset_roots``, and no ``trusted`` flag of a caller counts. Services
+        paths only below ``dataset_roots``, and no ``trusted`` flag of a caller counts. Pipeline
+        executions started from then on are queued, for any server or worker to claim. Services
         already built are switched too.
         """
         self.confinement = Confinement.server(self.settings)
@@ -55,6 +59,8 @@ class Backend:
             service = self.__dict__.get(name)
             if service is not None:
                 service.confinement = self.confinement
+        if "pipelines" in self.__dict__:
+            self.pipelines.queue = True
 
     @functools.cached_property
     def artifacts(self) -> ArtifactStore:
@@ -89,7 +95,8 @@ class Backend:
         from slipway.pipelines import PipelineService, ServiceSpec  # worker pools and runners: import on first use
 
         return PipelineService(
-            self.db, self.artifacts, ServiceSpec(Backend, self.settings), confinement=self.confinement
+            self.db, self.artifacts, ServiceSpec(Backend, self.settings), confinement=self.confinement,
+            queue=self.confinement.remote, orchestrate=self.orchestrates, lease_seconds=self.settings.lease_seconds,
         )
 
     @functools.cached_property

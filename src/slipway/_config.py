@@ -38,6 +38,7 @@ _KEYS: dict[str, str] = {
     "protected_aliases": "SLIPWAY_PROTECTED_ALIASES",
     "retries": "SLIPWAY_RETRIES",
     "retry_backoff": "SLIPWAY_RETRY_BACKOFF",
+    "lease_seconds": "SLIPWAY_LEASE_SECONDS",
 }
 DEFAULT_MAX_REQUEST_BYTES = 64 << 20  # a JSON body is parsed in memory; a full metrics batch is under 20 MiB
 DEFAULT_SCHEDULER_INTERVAL = 5.0  # seconds: a schedule fires at most this late, a rule acts this soon
@@ -48,6 +49,7 @@ DEFAULT_SESSION_MAX_AGE = 7 * 86400.0  # seconds after login past which a sessio
 DEFAULT_PROTECTED_ALIASES = ("prod", "production", "champion")
 DEFAULT_RETRIES = 3  # a remote call that may be repeated is tried again this many times after a blip
 DEFAULT_RETRY_BACKOFF = 0.5  # seconds before the first retry, doubled for each further one
+DEFAULT_LEASE_SECONDS = 30.0  # how long a dead orchestrator's or worker's claim holds its work
 
 
 @dataclass(frozen=True)
@@ -90,6 +92,9 @@ class Settings:
             502, 503 or 504 answer; 0 turns retrying off.
         retry_backoff: seconds before the first retry; each further retry waits twice as long (with
             jitter, at most 30 s), or what the server's ``Retry-After`` asks if that is longer.
+        lease_seconds: how long a claim of a server's or worker's lasts unless renewed (a pipeline
+            execution's orchestrator renews it every half second): when the holder dies, another
+            worker takes the work over after at most this long (30).
         sources: for each attribute, where its value came from.
     """
 
@@ -113,6 +118,7 @@ class Settings:
     protected_aliases: tuple[str, ...] = DEFAULT_PROTECTED_ALIASES
     retries: int = DEFAULT_RETRIES
     retry_backoff: float = DEFAULT_RETRY_BACKOFF
+    lease_seconds: float = DEFAULT_LEASE_SECONDS
     sources: Mapping[str, str] = field(default_factory=dict, compare=False)
 
     @property
@@ -297,5 +303,6 @@ def load_settings(
         protected_aliases=_aliases(values.get("protected_aliases")),
         retries=_count(values.get("retries"), "retries", DEFAULT_RETRIES),
         retry_backoff=_seconds(values.get("retry_backoff"), "retry_backoff", DEFAULT_RETRY_BACKOFF),
+        lease_seconds=_positive_seconds(values.get("lease_seconds"), "lease_seconds", DEFAULT_LEASE_SECONDS),
         sources=sources,
     )

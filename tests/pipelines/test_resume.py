@@ -23,7 +23,8 @@ def test_kill_the_orchestrator_then_resume_from_the_cli(tmp_path: Path, cli, cou
     marker = tmp_path / "slow-started"
     scratch = tmp_path / "tmp"  # what the killed process leaves behind stays in the test's folder
     scratch.mkdir()
-    env = {**os.environ, "PYTHONPATH": str(TESTS), "TMPDIR": str(scratch)}
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(TESTS), os.environ.get("PYTHONPATH", "")]),
+           "TMPDIR": str(scratch)}
     orchestrator = subprocess.Popen(
         [
             str(Path(sys.executable).parent / "slipway"),

@@ -16,6 +16,7 @@ from slipway.events._tables import events
 from slipway.pipelines import Parameter, Pipeline, ProcessingStep, StepStatus, WaitStep
 from slipway.pipelines import _queries as q
 from slipway.pipelines._artifacts import store_path
+from slipway.pipelines._leases import claim
 from slipway.pipelines._liveness import STALE_AFTER_MS
 from slipway.pipelines._records import ExecutionStatus
 from slipway.pipelines._requests import ExecutionRequests
@@ -54,9 +55,8 @@ def test_versions_transitions_cache_and_requests(db: Database, tmp_path: Path) -
         reference_id=None,
         steps=[NewStep("Make", "Processing"), NewStep("Gate", "Wait")],
     )
-    store.claim(execution_id, "elsewhere:1:1")
-    with pytest.raises(Conflict, match="cannot start"):
-        store.claim(execution_id, "elsewhere:1:1")
+    assert claim(db, execution_id, "elsewhere:1:1", duration_ms=60_000) is not None
+    assert claim(db, execution_id, "elsewhere:1:1", duration_ms=60_000) is None  # held already
     with db.read() as conn:
         steps = {s.step_name: s for s in q.get_execution(conn, execution_id).steps}
     make, gate = steps["Make"], steps["Gate"]
@@ -97,7 +97,7 @@ def test_versions_transitions_cache_and_requests(db: Database, tmp_path: Path) -
         resumed = q.get_execution(conn, execution_id)
     assert resumed.status is ExecutionStatus.PENDING and resumed.step("Gate").status is StepStatus.PENDING
     assert resumed.step("Make").status is StepStatus.SUCCEEDED
-    store.claim(execution_id, "here:2:2")
+    assert claim(db, execution_id, "here:2:2", duration_ms=60_000) is not None
     store.finish(execution_id, ExecutionStatus.SUCCEEDED)
     with db.read() as conn:
         published = conn.execute(select(events.c.type, events.c.payload).where(events.c.object_id == execution_id))

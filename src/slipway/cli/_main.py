@@ -34,6 +34,7 @@ from slipway.cli._security import audit_app, tokens_app, users_app
 from slipway.cli._serve import serve
 from slipway.cli._server import server
 from slipway.cli._transform import transform
+from slipway.cli._worker import worker
 from slipway.errors import SlipwayError
 
 _HELP = """\
@@ -124,6 +125,7 @@ app.command(rich_help_panel="Start here")(demo)
 app.command(rich_help_panel="Setup")(config)
 app.add_typer(db_app, name="db", rich_help_panel="Setup")
 app.command(rich_help_panel="Setup")(server)
+app.command(rich_help_panel="Setup")(worker)
 app.add_typer(experiments_app, name="experiments", rich_help_panel="Tracking")
 app.add_typer(runs_app, name="runs", rich_help_panel="Tracking")
 app.add_typer(models_app, name="models", rich_help_panel="Registry")

@@ -151,7 +151,11 @@ class StepExecution(Record):
 
 
 class PipelineExecution(Record):
-    """One run of one pipeline version, with its steps when described."""
+    """One run of one pipeline version, with its steps when described.
+
+    ``queued``: started through a server, so any worker may orchestrate it; ``orchestrator`` is the
+    process holding it (``host:pid:start``) until ``lease_expires_at``, unless it renews its lease.
+    """
 
     id: str
     pipeline: str
@@ -163,6 +167,9 @@ class PipelineExecution(Record):
     reference_execution_id: str | None = None
     failure_reason: str | None = None
     stop_requested: bool = False
+    queued: bool = False
+    orchestrator: str | None = None
+    lease_expires_at: dt.datetime | None = None
     created_by: str
     created_at: dt.datetime
     started_at: dt.datetime | None = None

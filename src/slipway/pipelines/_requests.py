@@ -16,13 +16,15 @@ from sqlalchemy import select, update
 from slipway._kinds import ObjectKind
 from slipway.errors import Conflict, NotFound
 from slipway.events import record_change
-from slipway.pipelines._liveness import is_alive
+from slipway.pipelines._leases import seize
+from slipway.pipelines._liveness import is_alive, orchestrator_id
 from slipway.pipelines._queries import execution_row
 from slipway.pipelines._records import ExecutionStatus, StepStatus
 from slipway.pipelines._tables import pipeline_executions, pipeline_step_attempts, pipeline_step_executions
 from slipway.store import Database
 
 OPEN_STEP = (StepStatus.PENDING.value, StepStatus.RUNNING.value, StepStatus.WAITING.value)
+_STOPPER_LEASE_MS = 60_000  # ample for a stop to end the execution it took
 
 
 class ExecutionRequests:
@@ -58,7 +60,8 @@ class ExecutionRequests:
                 update(pipeline_executions)
                 .where(pipeline_executions.c.id == execution_id)
                 .values(
-                    status=ExecutionStatus.PENDING.value, stop_requested=False, failure_reason=None, orchestrator=None
+                    status=ExecutionStatus.PENDING.value, stop_requested=False, failure_reason=None, orchestrator=None,
+                    lease_expires_at=None,
                 )
             )
             record_change(
@@ -71,6 +74,9 @@ class ExecutionRequests:
 
     def request_stop(self, execution_id: str) -> bool:
         """Ask the orchestrator to stop; True when the caller must end it itself (nobody runs it).
+
+        When no orchestrator holds the execution (pending, or its holder's lease ran out), the
+        caller takes its lease in the same transaction, so no worker claims it meanwhile.
 
         Raises:
             Conflict: if the execution has already ended.
@@ -87,7 +93,9 @@ class ExecutionRequests:
                 conn, action="pipeline_execution.stop", object_kind=ObjectKind.PIPELINE_EXECUTION,
                 object_id=execution_id,
             )
-            return status is not ExecutionStatus.RUNNING
+            if status is ExecutionStatus.INTERRUPTED:
+                return True
+            return seize(conn, execution_id, orchestrator_id(), _STOPPER_LEASE_MS)
 
     def signal(self, execution_id: str, step_name: str, payload: Mapping[str, Any]) -> None:
         """Leave a signal for a wait step; its orchestrator picks it up at the next heartbeat.
@@ -122,15 +130,18 @@ class ExecutionRequests:
             )
 
     def mark_interrupted(self, now: int) -> list[str]:
-        """Find Running executions whose orchestrator died and mark them Interrupted; return their ids.
+        """Find Running embedded executions whose orchestrator died and mark them Interrupted; return their ids.
 
-        Their running and waiting steps become Stopped: whatever they were doing died with the
+        Queued executions are left to the next worker to claim them (see _leases.py). Their
+        running and waiting steps become Stopped: whatever they were doing died with the
         orchestrator's workers, and ``resume`` runs them again.
         """
         e = pipeline_executions.c
         with self._db.read() as conn:
             running = conn.execute(
-                select(e.id, e.orchestrator, e.heartbeat_at).where(e.status == ExecutionStatus.RUNNING.value)
+                select(e.id, e.orchestrator, e.heartbeat_at).where(
+                    e.status == ExecutionStatus.RUNNING.value, e.queued.is_(False)
+                )
             ).all()
         dead = [r for r in running if not is_alive(r.orchestrator, r.heartbeat_at, now)]
         marked = []

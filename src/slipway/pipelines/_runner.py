@@ -34,7 +34,7 @@ from slipway.pipelines._definition import Pipeline
 from slipway.pipelines._executors import Executor
 from slipway.pipelines._expressions import JsonGet, OutputRef, resolve
 from slipway.pipelines._jsonpath import json_get
-from slipway.pipelines._liveness import orchestrator_id
+from slipway.pipelines._leases import Lease, LeaseLost
 from slipway.pipelines._records import ExecutionStatus, StepExecution, StepStatus
 from slipway.pipelines._state import ExecutionStore, Finished
 from slipway.pipelines._worker import PackedStep, Task, TaskResult
@@ -136,12 +136,13 @@ class Runner:
         executor: Executor,
         services: ServiceSpec,
         plan: Plan,
+        lease: Lease,
         confinement: Confinement | None = None,
     ) -> None:
         self.confinement = confinement or Confinement()
         self.db = db
         self.artifacts = artifacts
-        self.store = ExecutionStore(db)
+        self.store = ExecutionStore(db, lease)
         self.executor = executor
         self.services = services
         self.plan = plan
@@ -165,20 +166,36 @@ class Runner:
 
     # -- the loop ------------------------------------------------------------------------------------
 
-    def run(self) -> ExecutionStatus:
-        """Claim the execution, run it to its end, record the end; return the final status."""
+    def run(self) -> ExecutionStatus | None:
+        """Run the claimed execution to its end and record the end; return the final status.
+
+        None if the lease was lost on the way (another process took the execution over): the
+        steps this one started are killed and nothing more is written.
+        """
         execution_id = self.plan.execution_id
-        self.store.claim(execution_id, orchestrator_id())
         try:
-            status = self._loop()
-        except BaseException as exc:
-            self._cancel_running("Stopped", "the orchestrator failed")
-            self.store.finish(
-                execution_id, ExecutionStatus.FAILED, f"the orchestrator failed: {type(exc).__name__}: {exc}"
-            )
-            raise
-        self.store.finish(execution_id, status, self._failure if status is not ExecutionStatus.SUCCEEDED else None)
+            try:
+                status = self._loop()
+            except LeaseLost:
+                raise
+            except BaseException as exc:
+                self._cancel_running("Stopped", "the orchestrator failed")
+                self.store.finish(
+                    execution_id, ExecutionStatus.FAILED, f"the orchestrator failed: {type(exc).__name__}: {exc}"
+                )
+                raise
+            self.store.finish(execution_id, status, self._failure if status is not ExecutionStatus.SUCCEEDED else None)
+        except LeaseLost:
+            self._abandon()
+            return None
         return status
+
+    def _abandon(self) -> None:
+        """Kill the attempts still running, recording nothing: the execution is someone else's now."""
+        for attempt in self._running.values():
+            self.executor.cancel(f"{self._rows[attempt.name].id}:{attempt.attempt}", "Stopped", "the lease was lost")
+        self._running.clear()
+        self._waiting.clear()
 
     def _loop(self) -> ExecutionStatus:
         self._restore()

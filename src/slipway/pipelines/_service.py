@@ -1,9 +1,12 @@
 """The pipelines service: every face (SDK, CLI, REST) starts, follows and steers executions through it.
 
-Executions started here are orchestrated by a thread of this process (:class:`~slipway.pipelines._runner.Runner`)
-whose steps run on an executor: the local pool of warm worker processes, or Ray. State lives in
-the metadata DB, so any process (a CLI, a server) can list, describe, stop, resume, retry or
-signal an execution, whoever orchestrates it.
+An execution is orchestrated by a thread of a process holding its lease (:mod:`slipway.pipelines._leases`,
+:class:`~slipway.pipelines._runner.Runner`) whose steps run on an executor: the local pool of warm
+worker processes, or Ray. Embedded, the process that starts an execution holds it. A server's
+service queues what it starts (``queue``): any server or worker with the same settings claims it
+(:meth:`PipelineService.orchestrate_queued`), and when the holder dies another takes it over.
+State lives in the metadata DB, so any process (a CLI, a server) can list, describe, stop,
+resume, retry or signal an execution, whoever orchestrates it.
 """
 
 from __future__ import annotations
@@ -19,7 +22,7 @@ from slipway._confinement import Confinement
 from slipway._kinds import ObjectKind
 from slipway._operations import Api, Wire, composed
 from slipway._time import now_ms
-from slipway.errors import Conflict, InvalidInput, NotFound
+from slipway.errors import Conflict, InvalidInput, NotFound, SlipwayError
 from slipway.pipelines import _queries as q
 from slipway.pipelines._admission import check_definition, check_parameters
 from slipway.pipelines._artifacts import ArtifactRef
@@ -28,6 +31,8 @@ from slipway.pipelines._context import ServiceSpec
 from slipway.pipelines._definition import Pipeline
 from slipway.pipelines._executors import Executor, RayExecutor
 from slipway.pipelines._explain import explain
+from slipway.pipelines._leases import DEFAULT_LEASE_SECONDS, LeaseKeeper, LeaseLost, claim, claimable
+from slipway.pipelines._liveness import orchestrator_id
 from slipway.pipelines._pool import LocalExecutor
 from slipway.pipelines._records import (
     CacheExplanation,
@@ -50,6 +55,7 @@ from slipway.store import Database
 from slipway.store.artifacts import ArtifactStore, Owner
 
 EXECUTORS = ("local", "ray")
+DEFAULT_MAX_EXECUTIONS = 16
 _WAIT_POLL_S = 0.2
 _STOP_GRACE_S = 10.0
 
@@ -74,6 +80,13 @@ class PipelineService:
             server sets its own (``Backend.confine``), from its ``pipeline_modules`` and
             ``dataset_roots``; it is checked whenever a definition is registered or loaded, when an
             execution starts, and as each step's inputs are resolved.
+        queue: executions started here are queued: any server or worker on the same database may
+            claim them, and take them over when their holder dies. ``Backend.confine`` turns it on.
+        orchestrate: whether this process orchestrates what it starts or resumes (claiming it at
+            once); False leaves them to workers (``slipway server`` with its worker processes).
+        lease_seconds: how long an orchestrator's lease lasts unless renewed (it is renewed every
+            half second while the execution runs): how soon another takes over a dead holder's work.
+        max_executions: executions :meth:`orchestrate_queued` runs at once in this process at most.
 
     Example:
         >>> from slipway import Client
@@ -91,8 +104,16 @@ class PipelineService:
         *,
         local_executor: LocalExecutor | None = None,
         confinement: Confinement | None = None,
+        queue: bool = False,
+        orchestrate: bool = True,
+        lease_seconds: float = DEFAULT_LEASE_SECONDS,
+        max_executions: int = DEFAULT_MAX_EXECUTIONS,
     ) -> None:
         self.confinement = confinement or Confinement()
+        self.queue = queue
+        self.orchestrate = orchestrate
+        self.max_executions = max_executions
+        self._lease_ms = max(1, int(lease_seconds * 1000))
         self._db = db
         self._artifacts = artifacts
         self._services = services
@@ -175,7 +196,8 @@ class PipelineService:
         steps: Sequence[str] | None = None,
         reference_execution: str | None = None,
     ) -> PipelineExecution:
-        """Start an execution, orchestrated by a thread of this process; return it at once.
+        """Start an execution and return it at once: orchestrated by a thread of this process, or
+        queued for a worker (see the class's ``queue`` and ``orchestrate``).
 
         Args:
             pipeline: a pipeline object, or the name of a stored one (its code imported now).
@@ -222,8 +244,10 @@ class PipelineService:
             environment=env,
             reference_id=reference_execution,
             steps=new_steps,
+            queued=self.queue,
         )
-        self._launch(execution_id, pipeline, stored.definition, values, options, digest(env))
+        if self.orchestrate:
+            self._claim_and_launch(execution_id, pipeline, stored.definition, values, options, digest(env))
         return self.get_execution(execution_id)
 
     @composed
@@ -263,8 +287,10 @@ class PipelineService:
                 field="execution_id",
             )
         self._requests.prepare_resume(execution_id)
-        env = environment()
-        self._launch(execution_id, pipeline, stored.definition, execution.parameters, execution.options, digest(env))
+        if self.orchestrate or not execution.queued:
+            env = digest(environment())
+            self._claim_and_launch(execution_id, pipeline, stored.definition, execution.parameters, execution.options,
+                                   env)
         return self.get_execution(execution_id)
 
     @api.post("/pipeline-executions/{execution_id}/retry", status=201, body="pipeline", name="retry_execution")
@@ -363,7 +389,69 @@ class PipelineService:
                 out.append(NewStep(name, steps[name].type_name, StepStatus.SKIPPED, error="not selected"))
         return out
 
-    def _launch(
+    @requires(Permission.WRITE)
+    def orchestrate_queued(self) -> list[str]:
+        """Claim queued executions nobody holds and orchestrate them in threads of this process.
+
+        New and resumed executions are started; those whose orchestrator's lease ran out are
+        taken over, their finished steps kept. At most ``max_executions`` run here at once. A
+        worker calls this in a loop; it returns the ids claimed.
+        """
+        with self._lock:
+            room = self.max_executions - len(self._threads)
+            if self._closing:
+                return []
+        claimed: list[str] = []
+        if room <= 0:
+            return claimed
+        for execution_id in claimable(self._db, room):
+            lease = claim(self._db, execution_id, orchestrator_id(), self._lease_ms)
+            if lease is not None:
+                self._adopt(LeaseKeeper(self._db, lease).start())
+                claimed.append(execution_id)
+        return claimed
+
+    @requires(Permission.WRITE)
+    def warm(self) -> None:
+        """Start the local pool's worker processes now, so the first step claimed does not wait for them."""
+        self._executor("local")
+
+    def _adopt(self, keeper: LeaseKeeper) -> None:
+        """Orchestrate a claimed execution, rebuilding its pipeline from its version's definition.
+
+        If this process cannot (its code cannot be imported here, or differs from the version's),
+        the execution fails, saying why: another worker would fail the same way.
+        """
+        lease = keeper.lease
+        with self._db.read() as conn:
+            execution = q.get_execution(conn, lease.execution_id)
+        try:
+            stored = self._versions.version_by_id(execution.version_id)
+            pipeline = Pipeline.from_definition(stored.definition, self.confinement)
+            if pipeline.digest() != stored.digest:
+                raise Conflict(
+                    f"the code of pipeline {stored.pipeline!r} in this worker differs from version "
+                    f"{stored.version}'s: it cannot run it",
+                    field="version",
+                )
+            self._launch(
+                keeper, pipeline, stored.definition, execution.parameters, execution.options, digest(environment())
+            )
+        except Exception as exc:
+            self._fail_claimed(keeper, exc)
+
+    def _fail_claimed(self, keeper: LeaseKeeper, exc: Exception) -> None:
+        """End an execution this process claimed and could not orchestrate: Failed, saying why."""
+        keeper.stop()
+        reason = exc.message if isinstance(exc, SlipwayError) else f"{type(exc).__name__}: {exc}"
+        store = ExecutionStore(self._db, keeper.lease)
+        with self._db.read() as conn:
+            open_steps = [s.id for s in q.get_execution(conn, keeper.lease.execution_id).steps if not s.status.terminal]
+        with contextlib.suppress(LeaseLost):
+            store.steps_ended(open_steps, StepStatus.STOPPED, reason)
+            store.finish(keeper.lease.execution_id, ExecutionStatus.FAILED, f"it could not be orchestrated: {reason}")
+
+    def _claim_and_launch(
         self,
         execution_id: str,
         pipeline: Pipeline,
@@ -372,6 +460,26 @@ class PipelineService:
         options: Mapping[str, Any],
         environment_hash: str,
     ) -> None:
+        lease = claim(self._db, execution_id, orchestrator_id(), self._lease_ms)
+        if lease is None:  # a worker claimed it first, or it was stopped meanwhile
+            return
+        keeper = LeaseKeeper(self._db, lease).start()
+        try:
+            self._launch(keeper, pipeline, definition, parameters, options, environment_hash)
+        except Exception as exc:
+            self._fail_claimed(keeper, exc)
+            raise
+
+    def _launch(
+        self,
+        keeper: LeaseKeeper,
+        pipeline: Pipeline,
+        definition: dict[str, Any],
+        parameters: dict[str, Any],
+        options: Mapping[str, Any],
+        environment_hash: str,
+    ) -> None:
+        execution_id = keeper.lease.execution_id
         plan = Plan(
             execution_id=execution_id,
             pipeline=pipeline,
@@ -387,19 +495,20 @@ class PipelineService:
             executor=self._executor(options.get("executor", "local")),
             services=self._services,
             plan=plan,
+            lease=keeper.lease,
             confinement=self.confinement,
         )
-        thread = threading.Thread(target=self._orchestrate, args=(runner,), name=f"slipway-pipeline-{execution_id}")
+        thread = threading.Thread(target=self._orchestrate, args=(runner, keeper),
+                                  name=f"slipway-pipeline-{execution_id}")
         with self._lock:
             self._threads[execution_id] = thread
         thread.start()
 
-    def _orchestrate(self, runner: Runner) -> None:
+    def _orchestrate(self, runner: Runner, keeper: LeaseKeeper) -> None:
         try:
             runner.run()
-        except Conflict:
-            pass  # stopped before it started: nothing to run
         finally:
+            keeper.stop()
             with self._lock:
                 self._threads.pop(runner.plan.execution_id, None)
                 last = not self._threads

@@ -10,9 +10,10 @@ stop, resume and end are audited, and its end publishes ``pipeline_execution.suc
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import json
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -22,10 +23,10 @@ from slipway._ids import new_id
 from slipway._kinds import ObjectKind
 from slipway._principal import current_principal
 from slipway._time import now_ms
-from slipway.errors import Conflict
 from slipway.events import record_change
 from slipway.lineage import NodeRef, record_edges
 from slipway.pipelines._artifacts import ArtifactRef
+from slipway.pipelines._leases import Lease, renew
 from slipway.pipelines._queries import execution_row, find_cached, step_outputs
 from slipway.pipelines._records import ExecutionStatus, StepStatus
 from slipway.pipelines._tables import (
@@ -103,12 +104,26 @@ _SIGNALS = select(pipeline_step_executions.c.step_name, pipeline_step_executions
 
 
 class ExecutionStore:
-    """The writes behind an execution's life; reads are in :mod:`slipway.pipelines._queries`."""
+    """The writes behind an execution's life; reads are in :mod:`slipway.pipelines._queries`.
 
-    def __init__(self, db: Database) -> None:
+    Args:
+        lease: the orchestrator's lease (:mod:`slipway.pipelines._leases`): each write renews it
+            in its own transaction and is refused with ``LeaseLost`` once another process holds
+            the execution. None for writes made from outside an orchestrator.
+    """
+
+    def __init__(self, db: Database, lease: Lease | None = None) -> None:
         self._db = db
+        self._lease = lease
 
-    # -- creating and claiming -------------------------------------------------------------------
+    @contextlib.contextmanager
+    def _write(self) -> Iterator[Connection]:
+        with self._db.write() as conn:
+            if self._lease is not None:
+                renew(conn, self._lease)
+            yield conn
+
+    # -- creating -------------------------------------------------------------------
 
     def create(
         self,
@@ -120,6 +135,7 @@ class ExecutionStore:
         environment: Mapping[str, str],
         reference_id: str | None,
         steps: Sequence[NewStep],
+        queued: bool = False,
     ) -> str:
         execution_id = new_id()
         now = now_ms()
@@ -136,6 +152,7 @@ class ExecutionStore:
                     environment=json.dumps(environment),
                     reference_execution_id=reference_id,
                     stop_requested=False,
+                    queued=queued,
                     created_by=who,
                     created_at=now,
                 )
@@ -180,36 +197,13 @@ class ExecutionStore:
             )
         return execution_id
 
-    def claim(self, execution_id: str, orchestrator: str) -> None:
-        """Make this process the execution's orchestrator; it must be Pending (new or prepared to resume).
-
-        Raises:
-            Conflict: if another orchestrator has it, or it has ended.
-        """
-        now = now_ms()
-        with self._db.write() as conn:
-            e = pipeline_executions.c
-            result = conn.execute(
-                update(pipeline_executions)
-                .where(e.id == execution_id, e.status == ExecutionStatus.PENDING.value)
-                .values(
-                    status=ExecutionStatus.RUNNING.value,
-                    orchestrator=orchestrator,
-                    heartbeat_at=now,
-                    started_at=now,
-                    ended_at=None,
-                )
-            )
-            if result.rowcount != 1:
-                row = execution_row(conn, execution_id)
-                raise Conflict(f"pipeline execution {execution_id} is {row.status}; it cannot start", field="status")
-
     # -- the orchestrator's loop -----------------------------------------------------------------
 
     def heartbeat(self, execution_id: str) -> Control:
         """Say the orchestrator is alive; learn of stop requests and signals for waiting steps."""
-        with self._db.write() as conn:
-            _set(conn, pipeline_executions, {"id": execution_id}, heartbeat_at=now_ms())
+        with self._write() as conn:  # with a lease, writing renews it
+            if self._lease is None:
+                _set(conn, pipeline_executions, {"id": execution_id}, heartbeat_at=now_ms())
             stop = conn.execute(_STOP_REQUESTED, {"id": execution_id}).scalar_one()
             signals = conn.execute(_SIGNALS, {"id": execution_id}).all()
         return Control(bool(stop), {r.step_name: json.loads(r.signal) for r in signals})
@@ -233,7 +227,7 @@ class ExecutionStore:
         """
         now = now_ms()
         parts = _dump(cache_parts)
-        with self._db.write() as conn:
+        with self._write() as conn:
             hit = None if reuse_after is None else find_cached(conn, cache_key, not_before=reuse_after)
             if hit is not None:
                 reused = Finished(
@@ -281,7 +275,7 @@ class ExecutionStore:
 
     def step_succeeded(self, step_id: str, attempt: int, result: Finished, *, worker: str | None) -> None:
         now = now_ms()
-        with self._db.write() as conn:
+        with self._write() as conn:
             self._end_attempt(conn, step_id, attempt, StepStatus.SUCCEEDED, now, worker)
             _set_step(
                 conn,
@@ -298,7 +292,7 @@ class ExecutionStore:
     ) -> None:
         """Record a failed attempt; the step goes back to Pending when it will be tried again."""
         now = now_ms()
-        with self._db.write() as conn:
+        with self._write() as conn:
             self._end_attempt(conn, step_id, attempt, StepStatus.FAILED, now, worker, error_type, error)
             _set_step(
                 conn,
@@ -320,7 +314,7 @@ class ExecutionStore:
     ) -> None:
         """A control step's outcome, decided at once by the orchestrator (start and end together)."""
         now = now_ms()
-        with self._db.write() as conn:
+        with self._write() as conn:
             _set_step(
                 conn,
                 step_id,
@@ -333,7 +327,7 @@ class ExecutionStore:
             )
 
     def step_waiting(self, step_id: str, deadline: int | None) -> None:
-        with self._db.write() as conn:
+        with self._write() as conn:
             s = pipeline_step_executions.c
             conn.execute(
                 update(pipeline_step_executions)
@@ -347,7 +341,7 @@ class ExecutionStore:
         if not ids:
             return
         now = now_ms()
-        with self._db.write() as conn:
+        with self._write() as conn:
             s, t = pipeline_step_executions.c, pipeline_step_attempts.c
             conn.execute(
                 update(pipeline_step_executions)
@@ -362,12 +356,13 @@ class ExecutionStore:
 
     def finish(self, execution_id: str, status: ExecutionStatus, reason: str | None = None) -> None:
         """End the execution and publish ``pipeline_execution.<status>`` in the same transaction."""
-        with self._db.write() as conn:
+        with self._write() as conn:
             row = execution_row(conn, execution_id)
             conn.execute(
                 update(pipeline_executions)
                 .where(pipeline_executions.c.id == execution_id)
-                .values(status=status.value, ended_at=now_ms(), failure_reason=reason, orchestrator=None)
+                .values(status=status.value, ended_at=now_ms(), failure_reason=reason, orchestrator=None,
+                        lease_expires_at=None)
             )
             record_change(
                 conn,

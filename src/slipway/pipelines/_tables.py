@@ -15,6 +15,7 @@ from sqlalchemy import (
     Table,
     Text,
     UniqueConstraint,
+    false,
 )
 
 from slipway.store import metadata
@@ -62,6 +63,13 @@ pipeline_executions = Table(
     # Who runs it: "host:pid:process-start", and when it last said it is alive.
     Column("orchestrator", String(256), nullable=True),
     Column("heartbeat_at", BigInteger, nullable=True),
+    # The orchestrator's lease (see _leases.py): it holds the execution until ``lease_expires_at``
+    # and renews it at every heartbeat; each claim adds one to ``lease_token``, so a write made by
+    # an orchestrator that lost its lease is refused. ``queued``: any worker may claim it (started
+    # through a server), not only the process that started it.
+    Column("queued", Boolean, nullable=False, default=False, server_default=false()),
+    Column("lease_token", Integer, nullable=False, default=0, server_default="0"),
+    Column("lease_expires_at", BigInteger, nullable=True),
     Column("stop_requested", Boolean, nullable=False, default=False),
     Column("created_by", String(256), nullable=False),
     Column("created_at", BigInteger, nullable=False),
@@ -69,6 +77,7 @@ pipeline_executions = Table(
     Column("ended_at", BigInteger, nullable=True),
     Index("ix_pipeline_executions_pipeline", "pipeline_id", "created_at"),
     Index("ix_pipeline_executions_status", "status"),
+    Index("ix_pipeline_executions_queue", "queued", "status"),
 )
 
 pipeline_step_executions = Table(
