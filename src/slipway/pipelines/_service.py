@@ -196,8 +196,8 @@ class PipelineService:
         steps: Sequence[str] | None = None,
         reference_execution: str | None = None,
     ) -> PipelineExecution:
-        """Start an execution and return it at once: orchestrated by a thread of this process, or
-        queued for a worker (see the class's ``queue`` and ``orchestrate``).
+        """Start an execution and return it at once, Running or Pending: orchestrated by this
+        process, or queued until a worker claims it (a server's executions are queued).
 
         Args:
             pipeline: a pipeline object, or the name of a stored one (its code imported now).
