@@ -316,3 +316,23 @@ def invoke_command(
 
     with Client(load_settings()) as client:
         _output.print_json(invoke_endpoint(client, name, body, content_type, variant=variant))
+
+
+@endpoints_app.command("bundle")
+def bundle_command(
+    name: NameArg,
+    output: Annotated[Path, typer.Option("--output", "-o", metavar="DIR", help="The folder to write (new or empty).",
+                                         show_default=False)],
+    force: Annotated[bool, typer.Option("--force", help="Bundle versions that are not Approved.")] = False,
+    as_json: JsonFlag = False,
+) -> None:
+    """Write a serving bundle of the endpoint: its variants with their weights, shadows, capture and
+    alarm settings, and every version's files, hashed; `slipway serve --bundle DIR` serves it with no
+    database. A deployment in progress is left out (its target variants are not bundled).
+    """
+    from slipway.cli._bundle import report
+    from slipway.serving import bundle_endpoint  # brings the model flavors: import when the command runs
+
+    with Client(load_settings()) as client:
+        bundle = bundle_endpoint(client.registry, client.serving.get_endpoint(name), output, force=force)
+    report(bundle, as_json)

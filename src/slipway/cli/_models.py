@@ -318,3 +318,27 @@ def download_command(
     with open_registry() as registry:
         folder = registry.download_version(group, version, dst)
     _output.say(f"Downloaded {escape(group)} version {version} to {escape(str(folder))}.")
+
+
+@models_app.command("bundle")
+def bundle_command(
+    ref: Annotated[str, typer.Argument(metavar="GROUP/VERSION|GROUP@ALIAS", help="The version to bundle.",
+                                       show_default=False)],
+    output: Annotated[Path, typer.Option("--output", "-o", metavar="DIR", help="The folder to write (new or empty).",
+                                         show_default=False)],
+    name: Annotated[str | None, typer.Option(help="The endpoint's name [default: the group's].",
+                                             show_default=False)] = None,
+    force: Annotated[bool, typer.Option("--force", help="Bundle a version that is not Approved.")] = False,
+    as_json: JsonFlag = False,
+) -> None:
+    """Write a serving bundle: the version's files, hashed, as an endpoint `slipway serve --bundle DIR`
+    serves with no database, and a Dockerfile and Kubernetes manifest that run it.
+
+    A version that runs code when loaded (pyfunc, MLflow) is bundled only if an admin marked it trusted.
+    """
+    from slipway.cli._bundle import report
+    from slipway.serving import bundle_model  # brings the model flavors: import when the command runs
+
+    with open_registry() as registry:
+        bundle = bundle_model(registry, ref, output, name=name, force=force)
+    report(bundle, as_json)

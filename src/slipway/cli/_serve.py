@@ -3,6 +3,9 @@
 It reads endpoints and model versions from the store of the current settings (not through a
 ``slipway server``), since it must load the model files and write captured data itself.
 
+``slipway serve --bundle DIR`` serves a serving bundle instead (:mod:`slipway.serving._bundle`):
+no metadata database, no artifact store; captured data goes to ``--capture URL``.
+
 Worker processes: a model call holds the GIL, so one process answers one request at a time.
 ``--workers N`` (by default the total of the endpoint's live variants' ``workers``) starts N
 uvicorn worker processes on the same port; each loads every variant and splits traffic by
@@ -16,7 +19,7 @@ from __future__ import annotations
 import json
 import os
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.markup import escape
@@ -29,6 +32,8 @@ from slipway.cli._server import LogLevel, _is_loopback
 if TYPE_CHECKING:
     from starlette.types import ASGIApp
 
+    from slipway.serving import Bundle, ServingHost, ServingMetrics
+
 
 # What the parent hands its worker processes, which rebuild the app from the environment.
 _OPTIONS_ENV = "SLIPWAY_SERVE_OPTIONS"
@@ -36,7 +41,32 @@ _SETTINGS_ENV = {"SLIPWAY_HOME": "home", "SLIPWAY_DB_URL": "db_url", "SLIPWAY_AR
 
 
 def serve(
-    endpoint: Annotated[str, typer.Argument(metavar="ENDPOINT", help="The endpoint to serve.", show_default=False)],
+    endpoint: Annotated[
+        str | None,
+        typer.Argument(metavar="[ENDPOINT]", help="The endpoint to serve (or --bundle).", show_default=False),
+    ] = None,
+    bundle: Annotated[
+        Path | None,
+        typer.Option("--bundle", metavar="DIR", show_default=False,
+                     help="Serve this serving bundle (slipway models bundle, slipway endpoints bundle) with no "
+                          "database and no artifact store."),
+    ] = None,
+    capture: Annotated[
+        str | None,
+        typer.Option("--capture", metavar="URL", envvar="SLIPWAY_CAPTURE_URL", show_default=False,
+                     help="With --bundle: where captured requests go, a folder or s3://bucket/prefix [default: none]."),
+    ] = None,
+    capture_percent: Annotated[
+        float | None,
+        typer.Option(min=0, max=100, show_default=False,
+                     help="With --capture: the share of requests captured [default: the bundle's setting, or 100]."),
+    ] = None,
+    expect_digest: Annotated[
+        str | None,
+        typer.Option("--expect-digest", metavar="sha256:HEX", envvar="SLIPWAY_BUNDLE_DIGEST", show_default=False,
+                     help="With --bundle: the digest the bundle command printed. The bundle must match it, and "
+                          "the trust marks it records are honoured (versions that run code when loaded)."),
+    ] = None,
     host: Annotated[str, typer.Option(help="Address to listen on; 127.0.0.1 accepts this machine only.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(min=0, max=65535, help="TCP port to listen on.")] = 8080,
     poll_seconds: Annotated[
@@ -61,7 +91,15 @@ def serve(
     It follows the endpoint's deployments as they happen and rolls a canary back when its alarms
     fire. Stop it with Ctrl-C or SIGTERM: captured data is flushed to the artifact store first,
     by every worker process.
+
+    With --bundle DIR it serves a serving bundle with no database: every file is checked against
+    the bundle's hashes first, and captured data goes to --capture.
     """
+    if (endpoint is None) == (bundle is None):
+        raise typer.BadParameter("name an ENDPOINT or give --bundle DIR, not both", param_hint="ENDPOINT")
+    if bundle is None and (capture is not None or capture_percent is not None or expect_digest is not None):
+        raise typer.BadParameter("applies with --bundle only",
+                                 param_hint="'--capture/--capture-percent/--expect-digest'")
     if not _is_loopback(host):
         _output.warning(
             f"listening on {host}, which other machines can reach; the endpoint does not check who calls it"
@@ -72,6 +110,14 @@ def serve(
     from slipway.serving import ServingHost, create_inference_app
 
     settings = load_settings()
+    if bundle is not None:
+        options: dict[str, Any] = {
+            "capture_url": capture, "capture_percent": capture_percent, "expect_digest": expect_digest,
+            "poll_seconds": poll_seconds, "max_batch_size": max_batch_size, "max_wait_ms": max_wait_ms,
+        }
+        _serve_bundle(settings, bundle, options, workers, host=host, port=port, log_level=log_level.value)
+        return
+    assert endpoint is not None
     backend = Backend(settings)
     try:
         found = backend.serving.get_endpoint(endpoint)  # fail with a clear error before binding the port
@@ -103,6 +149,44 @@ def serve(
         backend.close()
 
 
+def _serve_bundle(
+    settings: Settings, folder: Path, options: dict[str, Any], workers: int | None, *, host: str, port: int,
+    log_level: str,
+) -> None:
+    """Serve a bundle (blocks): checked here before the port is bound, and again by each worker."""
+    import uvicorn
+
+    from slipway.serving import create_inference_app, open_bundle
+
+    opened = open_bundle(folder, expect_digest=options["expect_digest"])
+    endpoint = opened.endpoint
+    if options["capture_url"] is None and endpoint.capture.sampling_percent > 0:
+        _output.warning(f"the bundle captures {endpoint.capture.sampling_percent:g}% of requests, but no --capture "
+                        "URL says where: nothing is captured")
+    count = workers or max(1, sum(v.workers for v in endpoint.variants if not v.shadow))
+    where = f"[bold]{escape(endpoint.name)}[/bold] from the bundle {escape(str(folder))} on http://{escape(host)}:{port}"
+    hosts = allowed_hosts(settings, host)
+    if count > 1:
+        _output.say(f"Serving endpoint {where} with {count} worker processes (Ctrl-C to stop)")
+        _run_workers(settings, {**options, "bundle": str(folder.resolve()), "endpoint": endpoint.name,
+                                "allowed_hosts": hosts}, count, host=host, port=port, log_level=log_level)
+        return
+    app = guarded(create_inference_app(_bundle_host(opened, options), endpoint.name), hosts)
+    _output.say(f"Serving endpoint {where} (Ctrl-C to stop)")
+    uvicorn.run(app, host=host, port=port, log_level=log_level)
+
+
+def _bundle_host(opened: Bundle, options: dict[str, Any], metrics: ServingMetrics | None = None) -> ServingHost:
+    return opened.serving_host(
+        capture_url=options["capture_url"],
+        capture_percent=options["capture_percent"],
+        poll_seconds=max(options["poll_seconds"], 60.0),  # nothing changes: the watch only idles
+        max_batch_size=options["max_batch_size"],
+        max_wait_ms=options["max_wait_ms"],
+        metrics=metrics,
+    )
+
+
 def allowed_hosts(settings: Settings, host: str) -> list[str]:
     """The host names the inference server answers: the setting, else ``host`` and the loopback names."""
     from slipway._origins import default_allowed_hosts
@@ -118,13 +202,14 @@ def guarded(app: ASGIApp, hosts: list[str]) -> ASGIApp:
 
 
 def _run_workers(
-    settings: Settings, options: dict[str, object], count: int, *, host: str, port: int, log_level: str
+    settings: Settings, options: dict[str, Any], count: int, *, host: str, port: int, log_level: str
 ) -> None:
     """Run ``count`` uvicorn worker processes of :func:`worker_app` until stopped (blocks)."""
     from slipway.server import run_workers  # brings FastAPI: import when serving
     from slipway.serving import multiprocess_folder
 
-    os.environ.update({var: str(getattr(settings, name)) for var, name in _SETTINGS_ENV.items()})
+    if "bundle" not in options:  # a bundle's workers open no store
+        os.environ.update({var: str(getattr(settings, name)) for var, name in _SETTINGS_ENV.items()})
     with multiprocess_folder() as shared:
         os.environ[_OPTIONS_ENV] = json.dumps({**options, "metrics_folder": str(shared)})
         run_workers(f"{__name__}:worker_app", count, host=host, port=port, log_level=log_level)
@@ -135,6 +220,13 @@ def worker_app() -> ASGIApp:
     from slipway.serving import ServingHost, ServingMetrics, create_inference_app
 
     options = json.loads(os.environ[_OPTIONS_ENV])
+    metrics = ServingMetrics(Path(options["metrics_folder"]))
+    if "bundle" in options:
+        from slipway.serving import open_bundle
+
+        opened = open_bundle(options["bundle"], expect_digest=options["expect_digest"])
+        return guarded(create_inference_app(_bundle_host(opened, options, metrics), options["endpoint"]),
+                       options["allowed_hosts"])
     backend: Backend = Backend(load_settings())
     host = ServingHost(
         backend.serving,
@@ -143,6 +235,6 @@ def worker_app() -> ASGIApp:
         poll_seconds=options["poll_seconds"],
         max_batch_size=options["max_batch_size"],
         max_wait_ms=options["max_wait_ms"],
-        metrics=ServingMetrics(Path(options["metrics_folder"])),
+        metrics=metrics,
     )
     return guarded(create_inference_app(host, options["endpoint"], on_close=backend.close), options["allowed_hosts"])

@@ -2,7 +2,9 @@
 
 The control plane (:class:`ServingService`) keeps endpoints, their variants and deployments in the
 metadata database; the data plane (:func:`create_inference_app`) serves them over HTTP, splits
-traffic, captures data and reports what it sees back, so alarms can roll a deployment back.
+traffic, captures data and reports what it sees back, so alarms can roll a deployment back. A
+serving bundle (:func:`bundle_model`, :func:`bundle_endpoint`, :func:`open_bundle`) is an
+endpoint and its model files in one folder, served by the same data plane with no database.
 
 Example:
     >>> serving = slipway.get_client().serving
@@ -16,6 +18,16 @@ from slipway.serving._app import (
     container_routes,
     create_inference_app,
     mount_inference,
+)
+from slipway.serving._bundle import (
+    BUNDLE_MANIFEST,
+    DIGEST_ENV,
+    Bundle,
+    BundledModel,
+    BundleManifest,
+    bundle_endpoint,
+    bundle_model,
+    open_bundle,
 )
 from slipway.serving._capture import CAPTURE_PREFIX, capture_file, capture_files
 from slipway.serving._metrics import MULTIPROCESS_ENV, ServingMetrics, TrafficHistory, TrafficPoint, multiprocess_folder
@@ -47,6 +59,14 @@ from slipway.serving._service import (
 from slipway.serving._transform import batch_transform
 
 __all__ = [
+    "BUNDLE_MANIFEST",
+    "Bundle",
+    "BundleManifest",
+    "BundledModel",
+    "DIGEST_ENV",
+    "bundle_endpoint",
+    "bundle_model",
+    "open_bundle",
     "CAPTURE_PREFIX",
     "capture_file",
     "capture_files",

@@ -30,14 +30,13 @@ from starlette.routing import Route
 from slipway._version import __version__
 from slipway.errors import NotFound, SlipwayError
 from slipway.models import ModelInput
-from slipway.registry import RegistryReader
 from slipway.security import PERMISSION_ATTRIBUTE, Permission
 from slipway.serving import _v2 as v2
+from slipway.serving._capture import CaptureStore
 from slipway.serving._metrics import CONTENT_TYPE, ServingMetrics, TrafficHistory
 from slipway.serving._payload import parse_body
-from slipway.serving._runtime import Answer, EndpointRuntime, Prepared
-from slipway.serving._service import ServingService, check_endpoint_name
-from slipway.store.artifacts import ArtifactStore
+from slipway.serving._runtime import Answer, ControlPlane, EndpointRuntime, ModelSource, Prepared
+from slipway.serving._service import check_endpoint_name
 
 INFERENCE_ID_HEADER = "X-Slipway-Inference-Id"
 VARIANT_RESPONSE_HEADER = "X-Slipway-Variant"
@@ -51,9 +50,9 @@ class ServingHost:
 
     def __init__(
         self,
-        service: ServingService,
-        registry: RegistryReader,
-        artifacts: ArtifactStore,
+        service: ControlPlane,
+        registry: ModelSource,
+        artifacts: CaptureStore,
         *,
         poll_seconds: float = 1.0,
         max_batch_size: int = 1,

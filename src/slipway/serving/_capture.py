@@ -26,18 +26,41 @@ import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from slipway._kinds import ObjectKind
 from slipway._time import datetime_to_ms, ms_to_datetime
 from slipway.models import ModelInput
 from slipway.serving._payload import input_as_split, to_jsonable
 from slipway.serving._records import CaptureFile
-from slipway.store.artifacts import ArtifactInfo, ArtifactStore, Owner
+from slipway.store.artifacts import ArtifactInfo, ArtifactStore, BlobStorage, Owner
 
 CAPTURE_PREFIX = "capture"
 _HOUR_DEPTH = 4  # capture/YYYY/MM/DD/HH/<file>
 _log = logging.getLogger(__name__)
+
+
+class CaptureStore(Protocol):
+    """Where files of captured records go: the artifact store (under the endpoint's owner), or
+    :class:`StorageCapture` for a server that has no metadata database."""
+
+    def put_file(self, owner: Owner, path: str, local_path: Path) -> object: ...
+
+
+class StorageCapture:
+    """Capture files written straight to a folder or an object store, ``URL/ENDPOINT/capture/...``:
+    what ``slipway serve --bundle`` writes, with no database to record them in.
+
+    Example:
+        >>> StorageCapture(storage_from_url("s3://captures/prod"), "abalone")
+    """
+
+    def __init__(self, storage: BlobStorage, endpoint: str) -> None:
+        self._storage = storage
+        self._endpoint = endpoint
+
+    def put_file(self, owner: Owner, path: str, local_path: Path) -> None:
+        self._storage.put_file(f"{self._endpoint}/{path}", local_path)
 
 
 @dataclass(frozen=True)
@@ -64,7 +87,7 @@ class CaptureWriter:
 
     def __init__(
         self,
-        artifacts: ArtifactStore,
+        artifacts: CaptureStore,
         endpoint_id: str,
         *,
         sampling_percent: float,

@@ -23,7 +23,7 @@ import time
 from collections.abc import Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 
@@ -32,18 +32,43 @@ from slipway._references import ModelUri
 from slipway._time import utcnow
 from slipway.errors import InvalidInput, NotFound, ServiceUnavailable, SlipwayError
 from slipway.models import LoadedModel, ModelInput
-from slipway.registry import RegistryReader
-from slipway.serving._capture import Captured, CaptureWriter
+from slipway.serving._capture import Captured, CaptureStore, CaptureWriter
 from slipway.serving._metrics import ServingMetrics
 from slipway.serving._payload import parse_body, shape_key, split, stack, to_jsonable
 from slipway.serving._records import Endpoint, EndpointStatus, WindowStats
 from slipway.serving._routing import VARIANT_HEADER, Route, Routing, unit_point
-from slipway.serving._service import ServingService
-from slipway.store.artifacts import ArtifactStore
 
 REQUEST_KEY_HEADER = "x-slipway-request-key"
 _WINDOW_LIMIT = 10_000  # latencies kept per deployment step for its p99
 _log = logging.getLogger(__name__)
+
+
+class ControlPlane(Protocol):
+    """What a runtime asks of the endpoint it serves and reports to: :class:`ServingService` over the
+    metadata database, or a serving bundle's fixed endpoint (:mod:`slipway.serving._bundle`)."""
+
+    def get_endpoint(self, name: str) -> Endpoint: ...
+
+    def advance(self, name: str, stats: WindowStats) -> Endpoint: ...
+
+    def confirm(self, name: str, revision: int) -> Endpoint: ...
+
+    def fail(self, name: str, reason: str) -> Endpoint: ...
+
+
+class TrustMark(Protocol):
+    @property
+    def trusted(self) -> bool: ...
+
+
+class ModelSource(Protocol):
+    """Where a runtime loads model versions from: the registry (:class:`~slipway.registry.RegistryReader`),
+    or a serving bundle's folder. ``load_model`` decides what may run code (the version's trust mark),
+    never the runtime; ``get_version_by_id(...).trusted`` is watched so a revoked mark unloads it."""
+
+    def get_version_by_id(self, version_id: str) -> TrustMark: ...
+
+    def load_model(self, uri: str) -> LoadedModel: ...
 
 
 class ModelFailed(SlipwayError):
@@ -117,7 +142,7 @@ class EndpointRuntime:
         name: the endpoint.
         service: the control plane, polled and reported to.
         registry: where model versions are loaded from.
-        artifacts: where captured data goes.
+        artifacts: where captured data goes (the artifact store, or a bundle's capture folder).
         metrics: where requests are counted (shared by the endpoints of one process).
         poll_seconds: how often the control plane is asked for changes.
     """
@@ -125,9 +150,9 @@ class EndpointRuntime:
     def __init__(
         self,
         name: str,
-        service: ServingService,
-        registry: RegistryReader,
-        artifacts: ArtifactStore,
+        service: ControlPlane,
+        registry: ModelSource,
+        artifacts: CaptureStore,
         metrics: ServingMetrics,
         *,
         poll_seconds: float = 1.0,
