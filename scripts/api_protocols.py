@@ -37,6 +37,7 @@ DOMAINS = [
     ("ClarifyApi", "slipway.clarify:ClarifyService", "slipway.client._clarify:RemoteClarify"),
     ("MonitoringApi", "slipway.monitoring:MonitoringService", "slipway.client._monitoring:RemoteMonitoring"),
     ("PipelinesApi", "slipway.pipelines:PipelineService", "slipway.client._pipelines:RemotePipelines"),
+    ("LineageApi", "slipway.lineage:LineageService", "slipway.client._lineage:RemoteLineage"),
 ]
 HEADER = '''"""What each ``Client`` attribute offers, embedded or remote: one Protocol per domain.
 

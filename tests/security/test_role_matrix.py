@@ -159,6 +159,9 @@ MATRIX: dict[tuple[str, str], Permission | None] = {
     ("GET", "/clarify/reports/{report_id}"): R,
     ("GET", "/clarify/reports/{report_id}/files"): R,
     ("GET", "/clarify/reports/{report_id}/files/{file_name}"): R,
+    # lineage
+    ("GET", "/lineage/{kind}/{object_id}/upstream"): R,
+    ("GET", "/lineage/{kind}/{object_id}/downstream"): R,
     # pipelines
     ("GET", "/pipelines"): R,
     ("POST", "/pipelines"): W,

@@ -18,6 +18,7 @@ if TYPE_CHECKING:
         ClarifyApi,
         DatasetsApi,
         FeaturesApi,
+        LineageApi,
         MonitoringApi,
         PipelinesApi,
         RegistryApi,
@@ -126,6 +127,15 @@ class Client:
         from slipway.client._pipelines import RemotePipelines  # brings slipway.pipelines: import on first use
 
         return RemotePipelines.connect(self._http)
+
+    @functools.cached_property
+    def lineage(self) -> LineageApi:
+        """What each object came from and what was made from it."""
+        if self._http is None:
+            return self.backend.lineage
+        from slipway.client._lineage import RemoteLineage  # only lineage queries need it
+
+        return RemoteLineage.connect(self._http)
 
     @functools.cached_property
     def serving(self) -> ServingApi:

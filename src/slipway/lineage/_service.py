@@ -11,11 +11,13 @@ from dataclasses import dataclass
 
 from sqlalchemy import Connection, and_, or_, select
 
+from slipway._operations import Api
 from slipway._time import now_ms
 from slipway.lineage._tables import lineage_edges, lineage_nodes
 from slipway.security import Permission, requires
 from slipway.store import Database, insert_ignore, upsert
 
+api = Api("lineage")  # the REST routes and remote methods derive from these declarations (slipway._operations)
 RELATIONS = ("produced", "consumed", "derived_from", "registered_as", "deployed_as", "monitored_by", "contains")
 
 
@@ -75,19 +77,39 @@ def record_edges(conn: Connection, edges: Iterable[tuple[NodeRef, NodeRef, str]]
 
 
 class LineageService:
-    """Queries over the lineage graph."""
+    """Queries over the lineage graph.
+
+    Example:
+        >>> graph = client.lineage.downstream("dataset_version", version.id)  # doctest: +SKIP
+        >>> [(n.kind, n.name) for n in graph.nodes]  # doctest: +SKIP
+        [('dataset_version', 'abalone:1'), ('run', 'train')]
+    """
 
     def __init__(self, db: Database) -> None:
         self._db = db
 
+    @api.get("/lineage/{kind}/{object_id}/upstream")
     @requires(Permission.READ)
     def upstream(self, kind: str, object_id: str, depth: int = 3) -> LineageGraph:
-        """What ``(kind, object_id)`` came from, up to ``depth`` hops."""
+        """What ``(kind, object_id)`` came from, up to ``depth`` hops.
+
+        Args:
+            kind: the object's kind (``run``, ``dataset_version``, ``model_version``, ...).
+            object_id: the object's id.
+            depth: how many edges away to look.
+        """
         return self._walk(kind, object_id, depth, upstream=True)
 
+    @api.get("/lineage/{kind}/{object_id}/downstream")
     @requires(Permission.READ)
     def downstream(self, kind: str, object_id: str, depth: int = 3) -> LineageGraph:
-        """What was made from ``(kind, object_id)``, up to ``depth`` hops."""
+        """What was made from ``(kind, object_id)``, up to ``depth`` hops.
+
+        Args:
+            kind: the object's kind (``run``, ``dataset_version``, ``model_version``, ...).
+            object_id: the object's id.
+            depth: how many edges away to look.
+        """
         return self._walk(kind, object_id, depth, upstream=False)
 
     def _walk(self, kind: str, object_id: str, depth: int, *, upstream: bool) -> LineageGraph:

@@ -18,6 +18,7 @@ from slipway.automation import AutomationService
 from slipway.clarify import ClarifyService
 from slipway.datasets import DatasetService
 from slipway.features import FeatureService
+from slipway.lineage import LineageService
 from slipway.monitoring import MonitoringService, render_monitor_metrics
 from slipway.pipelines import PipelineService
 from slipway.registry import RegistryService
@@ -128,6 +129,7 @@ def create_app(
     add_operation_routes(declared, ClarifyService, "clarify")
     add_operation_routes(declared, MonitoringService, "monitoring")
     add_operation_routes(declared, PipelineService, "pipelines")
+    add_operation_routes(declared, LineageService, "lineage")
     api.include_router(ordered(declared))
     api.include_router(dataset_router)
     api.include_router(feature_router)
