@@ -1,7 +1,6 @@
 """The serving control plane on SQLite and PostgreSQL: endpoints, approval, deployments, alarms, rollback."""
 
 import json
-import time
 from pathlib import Path
 
 import pytest
@@ -9,6 +8,7 @@ from _serving_models import register
 from sqlalchemy import select
 
 from slipway._principal import Principal, acting_as
+from slipway._time import now_ms
 from slipway.errors import AlreadyExists, Conflict, InvalidInput, NotFound, PermissionDenied
 from slipway.events._tables import events
 from slipway.lineage import LineageService
@@ -110,16 +110,22 @@ def test_all_at_once_switches_and_keeps_history(
     assert _events(db)[-3:] == ["deployment.started", "deployment.succeeded", "deployment.rolled_back"]
 
 
-def test_canary_bakes_then_finishes(serving: ServingService, registry: RegistryService, package: Path) -> None:
+def test_canary_bakes_then_finishes(
+    serving: ServingService, registry: RegistryService, package: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     v1, v2 = register(registry, package), register(registry, package)
     serving.create_endpoint("e", [{"model": v1}])
-    ep = serving.update_endpoint("e", [{"model": v2}], strategy={"kind": "canary", "share": 0.2, "bake_seconds": 0.2})
+    clock = [now_ms()]  # the service's clock, moved by hand: a bake ends when the test says, however loaded the machine
+    monkeypatch.setattr("slipway.serving._service.now_ms", lambda: clock[0])
+    ep = serving.update_endpoint("e", [{"model": v2}], strategy={"kind": "canary", "share": 0.2, "bake_seconds": 60})
     assert ep.deployment is not None and ep.deployment.share == 0.2
     with pytest.raises(Conflict, match="in progress"):
         serving.update_endpoint("e", [{"model": v1}])
     assert serving.advance("e", QUIET).deployment is not None  # still baking
     assert serving.confirm("e", ep.revision).status is EndpointStatus.UPDATING  # not while one is in progress
-    time.sleep(0.25)
+    clock[0] += 59_999
+    assert serving.advance("e", QUIET).deployment is not None  # a millisecond short of the bake
+    clock[0] += 1
     done = serving.advance("e", WindowStats(requests=50, errors=0, p99_ms=3))
     assert done.deployment is None and [v.model for v in done.variants] == [v2]
     assert serving.list_deployments("e")[0].status is DeploymentStatus.SUCCEEDED
