@@ -21,7 +21,7 @@ def _execution_id(output: str) -> str:
 
 
 def test_abalone_end_to_end_registers_a_pending_version_then_hits_the_cache(
-    cli, client: Client, monkeypatch: pytest.MonkeyPatch
+    cli, client: Client, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:  # type: ignore[no-untyped-def]
     monkeypatch.chdir(ROOT)  # `examples` is imported from the repository's root, as a user would
     first = cli("pipelines", "run", ABALONE, "-p", "mse_threshold=6", "--json")
@@ -51,6 +51,14 @@ def test_abalone_end_to_end_registers_a_pending_version_then_hits_the_cache(
     for name in ("PreprocessAbaloneData", "TrainAbaloneModel", "EvaluateAbaloneModel"):
         assert again.step(name).status is StepStatus.CACHED
     assert "Cached" in second.stdout and "RegisterAbaloneModel" in second.stdout
+    # The step's outputs, fetched: a cached step's are the files it reused.
+    splits = json.loads(cli("pipelines", "outputs", again.id, "PreprocessAbaloneData", "--json").stdout)
+    assert [(f["output"], f["path"]) for f in splits] == [
+        ("test", "test.csv"), ("train", "train.csv"), ("validation", "validation.csv")]
+    fetched = cli("pipelines", "outputs", again.id, "EvaluateAbaloneModel", "--download", str(tmp_path))
+    assert fetched.exit_code == 0 and "1 file(s)" in fetched.stdout, fetched.output
+    report = json.loads((tmp_path / "evaluation" / "evaluation.json").read_text())
+    assert report["regression_metrics"]["mse"]["value"] == pytest.approx(mse)
     approved = again.step("RegisterAbaloneModel").properties or {}
     assert approved["status"] == "Approved"
     assert client.registry.get_version("abalone", approved["version"]).status.value == "Approved"

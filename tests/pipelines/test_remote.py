@@ -51,7 +51,7 @@ def _pipeline(seconds: float = 0.0) -> Pipeline:
     return Pipeline("remote-sums", [nap])
 
 
-def test_run_describe_and_logs_over_http(remote: Client) -> None:
+def test_run_describe_and_logs_over_http(remote: Client, tmp_path: Path) -> None:
     execution = _pipeline().run(client=remote, parameters={"n": 4})
     assert execution.status is ExecutionStatus.SUCCEEDED
     assert execution.step("Total").properties == {"sum": 6}
@@ -63,6 +63,15 @@ def test_run_describe_and_logs_over_http(remote: Client) -> None:
     again = pipelines.run("remote-sums", parameters={"n": 4})
     assert again.step("Make").status is StepStatus.CACHED
     assert pipelines.explain_cache(again.id, "Make").hit
+    [made] = pipelines.list_outputs(again.id, "Make")  # the cached step's: the files it reused
+    assert (made.output, made.path) == ("data", "numbers.json")
+    with pipelines.open_output(again.id, "Make", "data", "numbers.json") as stream:
+        assert stream.read() == b"[0, 1, 2, 3]"
+    [copy] = pipelines.download_outputs(execution.id, "Make", tmp_path)
+    assert copy == tmp_path / "data" / "numbers.json" and copy.read_text() == "[0, 1, 2, 3]"
+    with pytest.raises(NotFound, match="no output 'nope'") as missing:
+        pipelines.open_output(execution.id, "Make", "nope", "x")
+    assert missing.value.field == "output"
 
 
 def test_errors_come_back_as_the_same_exceptions(remote: Client) -> None:

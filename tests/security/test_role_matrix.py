@@ -180,6 +180,8 @@ MATRIX: dict[tuple[str, str], Permission | None] = {
     ("POST", "/pipeline-executions/{execution_id}/steps/{step}/signal"): W,
     ("GET", "/pipeline-executions/{execution_id}/steps/{step}/logs"): R,
     ("GET", "/pipeline-executions/{execution_id}/steps/{step}/cache"): R,
+    ("GET", "/pipeline-executions/{execution_id}/steps/{step}/outputs"): R,
+    ("GET", "/pipeline-executions/{execution_id}/steps/{step}/outputs/{output}/{path}"): R,
     # automation (run-due and dispatch are the scheduler's work; retention and gc are settings)
     ("GET", "/schedules"): R,
     ("POST", "/schedules"): W,

@@ -400,6 +400,35 @@ def logs_command(
     typer.echo(text, nl=False)
 
 
+@pipelines_app.command("outputs")
+def outputs_command(
+    execution: ExecutionArg,
+    step: StepArg,
+    download: Annotated[Path | None, typer.Option(
+        "--download", metavar="DIR", help="Copy the files into DIR/<output>/<path>.", show_default=False)] = None,
+    output: Annotated[str | None, typer.Option(help="Only this output's files.", show_default=False)] = None,
+    as_json: JsonFlag = False,
+) -> None:
+    """List the files a step produced (its outputs), or download them."""
+    with open_pipelines() as pipelines:
+        found = [f for f in pipelines.list_outputs(execution, step) if output is None or f.output == output]
+        if download is not None:
+            written = pipelines.download_outputs(execution, step, download, output=output)
+    if download is not None:
+        _output.say(f"{len(written)} file(s) in {download}")
+        return
+
+    def view() -> RenderableType:
+        if not found:
+            return f"[dim]Step {step} has no output files.[/dim]"
+        out = _output.table("Output", "Path", "Size", "SHA-256")
+        for f in found:
+            out.add_row(_output.plain(f.output), _output.plain(f.path), _output.fmt_size(f.size), f.sha256[:12])
+        return out
+
+    _output.emit(as_json, lambda: [f.model_dump(mode="json") for f in found], view)
+
+
 @pipelines_app.command("explain-cache")
 def explain_cache_command(execution: ExecutionArg, step: StepArg, as_json: JsonFlag = False) -> None:
     """Say why a step was or was not served from the cache: what changed, and how."""

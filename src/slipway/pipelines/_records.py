@@ -106,6 +106,22 @@ class StepArtifact(Record):
     digest: str
 
 
+class OutputFile(Record):
+    """One file of a step's output, as ``slipway pipelines outputs`` lists it.
+
+    Attributes:
+        output: the output's name (``train``, ``evaluation``).
+        path: the file's path within the output (``train.csv``, ``evaluation.json``).
+        size: bytes.
+        sha256: its content hash.
+    """
+
+    output: str
+    path: str
+    size: int
+    sha256: str
+
+
 class StepAttempt(Record):
     """One try of a step: retries and resumed executions add attempts."""
 

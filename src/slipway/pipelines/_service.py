@@ -16,7 +16,8 @@ import os
 import threading
 import time
 from collections.abc import Mapping, Sequence
-from typing import Annotated, Any
+from pathlib import Path
+from typing import Annotated, Any, BinaryIO
 
 from slipway._confinement import Confinement
 from slipway._kinds import ObjectKind
@@ -33,12 +34,14 @@ from slipway.pipelines._executors import Executor, RayExecutor
 from slipway.pipelines._explain import explain
 from slipway.pipelines._leases import DEFAULT_LEASE_SECONDS, LeaseKeeper, LeaseLost, claim, claimable
 from slipway.pipelines._liveness import orchestrator_id
+from slipway.pipelines._outputs import output_files, output_location
 from slipway.pipelines._pool import LocalExecutor
 from slipway.pipelines._records import (
     CacheExplanation,
     DefinitionDiff,
     ExecutionStatus,
     ExpiredExecution,
+    OutputFile,
     PipelineExecution,
     PipelineSummary,
     PipelineVersion,
@@ -649,6 +652,56 @@ class PipelineService:
         environment or definition changed since the step last ran, and how."""
         record = self.get_step(execution_id, step)
         return explain(self._db, self._versions, self.get_execution(execution_id), record)
+
+    # -- outputs ------------------------------------------------------------------------------------
+
+    @api.get("/pipeline-executions/{execution_id}/steps/{step}/outputs")
+    @requires(Permission.READ)
+    def list_outputs(self, execution_id: str, step: str) -> list[OutputFile]:
+        """The files of a step's outputs (the processed splits, ``evaluation.json``), by output then
+        path; a cached step's are the files it reused.
+
+        Raises:
+            NotFound: for an unknown execution or step.
+        """
+        return output_files(self._artifacts, self.get_step(execution_id, step))
+
+    @api.get("/pipeline-executions/{execution_id}/steps/{step}/outputs/{output}/{path:path}")
+    @requires(Permission.READ)
+    def open_output(self, execution_id: str, step: str, output: str, path: str) -> BinaryIO:
+        """A stream over one file of a step's output; close it.
+
+        Args:
+            output: the output's name.
+            path: the file's path within the output, as :meth:`list_outputs` gives it.
+
+        Raises:
+            NotFound: for an unknown execution, step, output or file.
+        """
+        owner, stored = output_location(self.get_step(execution_id, step), output, path)
+        return self._artifacts.open(owner, stored)
+
+    @composed
+    @requires(Permission.READ)
+    def download_outputs(
+        self, execution_id: str, step: str, dst: str | Path, *, output: str | None = None
+    ) -> list[Path]:
+        """Copy a step's output files (of ``output`` only, when given) to ``dst/<output>/<path>``.
+
+        Returns:
+            the local files, by output then path.
+        """
+        written = []
+        for file in self.list_outputs(execution_id, step):
+            if output is not None and file.output != output:
+                continue
+            local = Path(dst, file.output, *file.path.split("/"))
+            local.parent.mkdir(parents=True, exist_ok=True)
+            with self.open_output(execution_id, step, file.output, file.path) as stream, local.open("wb") as out:
+                while chunk := stream.read(1 << 20):
+                    out.write(chunk)
+            written.append(local)
+        return written
 
     # -- retention ----------------------------------------------------------------------------------
 

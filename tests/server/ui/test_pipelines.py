@@ -147,6 +147,10 @@ def test_start_signal_and_follow_an_execution(client: TestClient, backend: Backe
     assert "writing 4 numbers" in step.text and "a warning on stderr" in step.text  # both log streams
     assert 'id="cache-reason"' in step.text
     assert "<td>data</td>" in step.text  # the output folder
+    link = f'{url}/steps/Numbers/outputs/data/numbers.json'
+    assert f'href="{link}"' in step.text.split('id="output-files"')[1]  # its files, linked
+    assert client.get(link).json() == [0, 1, 2, 3]
+    assert client.get(f"{url}/steps/Numbers/outputs/nope/x.json").status_code == 404
 
 
 def test_a_second_run_shows_its_cache_hits(client: TestClient, backend: Backend) -> None:

@@ -9,13 +9,13 @@ page that shows the outcome. The execution page redraws nothing itself: its scri
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Annotated, Any, Literal
 from urllib.parse import quote
 
 from fastapi import APIRouter, Depends, Path, Request
 from starlette.datastructures import FormData
-from starlette.responses import HTMLResponse, RedirectResponse
+from starlette.responses import HTMLResponse, RedirectResponse, StreamingResponse
 
 from slipway._limits import check_json_depth
 from slipway._principal import current_principal
@@ -214,7 +214,25 @@ def step_page(request: Request, name: str, execution_id: str, step: str, attempt
         cache=service.explain_cache(execution_id, step) if record.status.terminal else None,
         properties=None if record.properties is None else json.dumps(record.properties, indent=2, sort_keys=True),
         can_run=has_role(current_principal(), "scientist"),
+        output_files=service.list_outputs(execution_id, step) if record.outputs else [],
     )
+
+
+@router.get("/pipelines/{name}/executions/{execution_id}/steps/{step}/outputs/{output}/{path:path}")
+def output_file(request: Request, name: str, execution_id: str, step: str, output: str, path: str) -> StreamingResponse:
+    """One file of a step's output, as a download."""
+    service = _service(request)
+    _execution(service, name, execution_id)  # a 404 unless the execution is of that pipeline
+    stream = service.open_output(execution_id, step, output, path)
+    filename = quote(path.rsplit("/", 1)[-1], safe="")
+
+    def chunks() -> Iterator[bytes]:
+        with stream:
+            while chunk := stream.read(1 << 20):
+                yield chunk
+
+    headers = {"Content-Disposition": f"attachment; filename*=UTF-8''{filename}", "X-Content-Type-Options": "nosniff"}
+    return StreamingResponse(chunks(), media_type="application/octet-stream", headers=headers)
 
 
 # ---------------------------------------------------------------------------------------- actions
