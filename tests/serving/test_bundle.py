@@ -22,6 +22,7 @@ from typing import Any
 import httpx
 import pytest
 import yaml
+from _server import LiveServer, live_server
 from _serving_models import register, write_line, write_scaled
 from starlette.testclient import TestClient
 from typer.testing import CliRunner
@@ -32,6 +33,7 @@ from slipway.errors import Conflict, ContentMismatch, UntrustedModel
 from slipway.serving import BUNDLE_MANIFEST, bundle_endpoint, bundle_model, create_inference_app, open_bundle
 from slipway.serving._bundle import BundleModels
 
+__all__ = ["live_server"]  # the session's server, for bundling in remote mode
 _EXE = shutil.which("slipway", path=str(Path(sys.executable).parent)) or shutil.which("slipway")
 _ROWS = {"dataframe_split": {"columns": ["a", "b"], "data": [[2.0, 1.0]]}}  # 2a - b + 0.5 = 3.5
 
@@ -162,6 +164,8 @@ def test_a_changed_added_or_missing_file_is_refused_by_name(rings: Path, tmp_pat
     assert changed.value.field == relative
     refused = CliRunner().invoke(app, ["serve", "--bundle", str(copy), "--port", "1"])  # refused before binding
     assert refused.exit_code != 0 and relative in refused.output
+    both = CliRunner().invoke(app, ["serve", "rings", "--bundle", str(copy)])
+    assert both.exit_code == 2 and "not both" in both.output
 
     shutil.copy(rings / relative, copy / relative)
     (copy / "models" / "line" / "1" / "extra.pkl").write_bytes(b"planted")
@@ -170,6 +174,14 @@ def test_a_changed_added_or_missing_file_is_refused_by_name(rings: Path, tmp_pat
     (copy / "models" / "line" / "1" / "extra.pkl").unlink()
     (copy / relative).unlink()
     with pytest.raises(ContentMismatch, match=f"{relative} is missing"):
+        open_bundle(copy)
+
+    # A model's folder is where the bundle keeps its version, never a path of the manifest's choosing.
+    shutil.copy(rings / relative, copy / relative)
+    manifest = json.loads((copy / BUNDLE_MANIFEST).read_text())
+    manifest["models"][0]["path"] = "models/../../elsewhere"
+    (copy / BUNDLE_MANIFEST).write_text(json.dumps(manifest))
+    with pytest.raises(ContentMismatch, match="models/../../elsewhere is not where the bundle keeps"):
         open_bundle(copy)
 
 
@@ -216,3 +228,15 @@ def test_a_model_bundle_by_alias_captures_to_s3(home: Path, tmp_path: Path, s3_s
     listed = s3_server.client().list_objects_v2(Bucket=s3_server.bucket, Prefix=prefix)["Contents"]
     bodies = [s3_server.client().get_object(Bucket=s3_server.bucket, Key=o["Key"])["Body"].read() for o in listed]
     assert sorted(json.loads(line)["inference_id"] for b in bodies for line in b.decode().splitlines()) == sorted(ids)
+
+
+def test_a_bundle_is_written_in_remote_mode_from_what_the_server_holds(live_server: LiveServer,
+                                                                      tmp_path: Path) -> None:
+    with live_server.client() as client:
+        version = client.registry.register_model("bundled-remotely", write_line(tmp_path / "line"))
+        client.registry.approve("bundled-remotely", version.version)
+        written = bundle_model(client.registry, f"bundled-remotely/{version.version}", tmp_path / "bundle")
+    [model] = open_bundle(written.path, expect_digest=written.digest).manifest.models
+    assert model.content_hash == version.content_hash and model.trusted_by is None
+    loaded = BundleModels(open_bundle(written.path)).load_model(model.uri)
+    assert loaded.predict({"a": [2.0], "b": [1.0]}).round(6).tolist() == [3.5]

@@ -37,6 +37,7 @@ import hashlib
 import json
 import logging
 import os
+import re
 import secrets
 import shutil
 import tempfile
@@ -73,6 +74,7 @@ BUNDLE_MANIFEST = "slipway-bundle.json"
 BUNDLE_FORMAT = 1
 DIGEST_ENV = "SLIPWAY_BUNDLE_DIGEST"
 _MODELS = "models"
+_GROUP = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]*")  # a group's name, so no path of its own (.. included)
 _log = logging.getLogger(__name__)
 
 
@@ -305,7 +307,7 @@ def _add_version(
         cache, version, lambda dst: registry.download_version(version.group, version.version, dst)
     )
     _check_trust(version, folder)
-    relative = f"{_MODELS}/{version.group}/{version.version}"
+    relative = _folder_of(version.group, version.version)
     target = staging / relative
     target.parent.mkdir(parents=True, exist_ok=True)
     shutil.copytree(folder, target, symlinks=False)
@@ -429,10 +431,16 @@ def _check_files(root: Path, manifest: BundleManifest) -> None:
         if actual != expected:
             raise _changed(relative, f"hashes to {actual}, not to the {expected} the manifest records: it was changed")
     for model in manifest.models:
-        prefix = model.path.rstrip("/") + "/"
+        if model.path != _folder_of(model.group, model.version) or not _GROUP.fullmatch(model.group):
+            raise _changed(model.path, f"is not where the bundle keeps {model.uri}")
+        prefix = model.path + "/"
         files = [(p[len(prefix):], h) for p, h in manifest.files.items() if p.startswith(prefix)]
         if tree_digest(files) != model.content_hash:
             raise _changed(model.path, f"does not hash to the content hash {model.uri} was registered with")
+
+
+def _folder_of(group: str, version: int) -> str:
+    return f"{_MODELS}/{group}/{version}"
 
 
 def _changed(relative: str, what: str) -> ContentMismatch:
