@@ -145,6 +145,46 @@ def paced_quadratic(ctx: Any, x: float, y: int, kind: str = "a", epochs: int = 3
     return DummyRegressor(constant=loss).fit([[0.0]], [loss])
 
 
+def ddp_linear(ctx: Any, rows: Path, epochs: int = 3, lr: float = 0.5) -> Any:
+    """Fit y ~ x with PyTorch on this worker's rows; DDP averages the gradients across workers."""
+    import pandas as pd
+    import torch
+
+    from slipway.pipelines import TrainingResult
+
+    torch.manual_seed(0)
+    frame = ctx.shard(pd.read_csv(rows / "rows.csv"))
+    x = torch.tensor(frame[["x"]].to_numpy() / 100.0, dtype=torch.float32)
+    y = torch.tensor(frame[["y"]].to_numpy() / 100.0, dtype=torch.float32)
+    model = ctx.prepare_model(torch.nn.Linear(1, 1))
+    optimizer = torch.optim.SGD(model.parameters(), lr=lr)
+    for epoch in range(epochs):
+        optimizer.zero_grad()
+        loss = torch.nn.functional.mse_loss(model(x), y)
+        loss.backward()
+        optimizer.step()
+        ctx.report("loss", loss.item(), epoch)
+    return TrainingResult(model, metrics={"rows_seen": len(frame), "world_size": ctx.world_size})
+
+
+def xgb_rows(ctx: Any, rows: Path, rounds: int = 4) -> Any:
+    """Boost y ~ x on this worker's rows; each round's RMSE (over every worker's rows) reported."""
+    import pandas as pd
+    import xgboost
+
+    class Report(xgboost.callback.TrainingCallback):
+        def after_iteration(self, model: Any, epoch: int, evals_log: Any) -> bool:
+            ctx.report("train_rmse", evals_log["train"]["rmse"][-1], epoch)
+            return False
+
+    frame = ctx.shard(pd.read_csv(rows / "rows.csv"))
+    data = xgboost.DMatrix(frame[["x"]], label=frame["y"])
+    params = {"objective": "reg:squarederror", "max_depth": 3, "eta": 0.5, "tree_method": "hist", "nthread": 1}
+    booster = xgboost.train(params, data, rounds, evals=[(data, "train")], callbacks=[Report()], verbose_eval=False)
+    ctx.log_metric("rows_seen", len(frame))
+    return booster
+
+
 def write_rows(ctx: Any, n: int) -> None:
     """A CSV of x, y rows (y = 2x + 1) for batch inference."""
     lines = ["x,y"] + [f"{float(i)},{2.0 * i + 1.0}" for i in range(n)]

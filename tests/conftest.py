@@ -51,6 +51,8 @@ def ray_cluster() -> Iterator[Any]:
     """One local Ray cluster for the whole session (two CPUs: two workers at once); started on first use."""
     ray = pytest.importorskip("ray")
     os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")  # no reporting home
+    # Ray Train's controller looks at its workers every 2 s by default: a finished training would wait for it.
+    os.environ.setdefault("RAY_TRAIN_HEALTH_CHECK_INTERVAL_S", "0.2")
     ray.init(
         num_cpus=2, include_dashboard=False, _node_ip_address="127.0.0.1", log_to_driver=False, configure_logging=False
     )

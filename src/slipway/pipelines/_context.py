@@ -175,6 +175,8 @@ class StepContext:
     params: dict[str, Any] = field(default_factory=dict)
     metrics: dict[str, float] = field(default_factory=dict)
     on_report: Reporter | None = None
+    rank: int = 0
+    world_size: int = 1
 
     @property
     def work_dir(self) -> Path:
@@ -197,12 +199,43 @@ class StepContext:
             )
         return self.work.output_dir(name)
 
+    def shard(self, data: Any) -> Any:
+        """This worker's part of ``data`` in a distributed training: every ``world_size``-th row
+        from row ``rank`` (a DataFrame's rows, a sequence's items); all of it on one worker.
+
+        Example:
+            >>> frame = ctx.shard(pd.read_csv(train / "train.csv"))  # doctest: +SKIP
+        """
+        if self.world_size == 1:
+            return data
+        rows = getattr(data, "iloc", data)
+        return rows[self.rank :: self.world_size]
+
+    def prepare_model(self, model: Any) -> Any:
+        """``model`` ready for data-parallel training: a PyTorch module wrapped in
+        ``DistributedDataParallel`` when several workers train it (gradients averaged across them at
+        each backward pass); unchanged on one worker. Return either: the step stores the module inside.
+        """
+        if self.world_size == 1:
+            return model
+        import torch.distributed
+
+        if not torch.distributed.is_initialized():
+            return model
+        return torch.nn.parallel.DistributedDataParallel(model)
+
     def log_metric(self, key: str, value: float, step: int = 0) -> None:
         """Record a metric on the step's tracked run (training and tuning steps have one).
+
+        In a distributed training only the worker of rank 0 writes to the run; the others keep
+        their values to themselves, so each epoch is logged once.
 
         Raises:
             InvalidInput: in a step without a tracked run.
         """
+        if self.rank != 0:
+            self.metrics[key] = float(value)
+            return
         if self.run_id is None:
             raise InvalidInput(
                 f"step {self.step_name!r} has no tracked run: log metrics from a TrainingStep or TuningStep",

@@ -3,10 +3,11 @@
 from slipway.pipelines.steps._base import TIMEOUT_ERROR, CachePolicy, Resources, RetryPolicy, Step, check_name
 from slipway.pipelines.steps._clarify import BiasCheckStep, ClarifyCheckFailed, ExplainabilityCheckStep
 from slipway.pipelines.steps._control import ConditionStep, FailStep, WaitStep
+from slipway.pipelines.steps._fitting import MODEL_OUTPUT, TrainingResult
 from slipway.pipelines.steps._models import MODEL_URI, CreateModelStep, RegisterModelStep, TransformStep
 from slipway.pipelines.steps._processing import ProcessingStep, ScriptFailed
 from slipway.pipelines.steps._quality import QualityCheckFailed, QualityCheckStep
-from slipway.pipelines.steps._training import MODEL_OUTPUT, TrainingResult, TrainingStep
+from slipway.pipelines.steps._training import TrainingStep
 from slipway.pipelines.steps._tuning import (
     Categorical,
     FloatRange,

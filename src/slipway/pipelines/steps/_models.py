@@ -15,8 +15,8 @@ from slipway.errors import InvalidInput
 from slipway.pipelines._context import StepOutcome, WorkContext
 from slipway.pipelines._expressions import decode, encode
 from slipway.pipelines.steps._base import Step
+from slipway.pipelines.steps._fitting import MODEL_OUTPUT
 from slipway.pipelines.steps._settings import Setting, listed
-from slipway.pipelines.steps._training import MODEL_OUTPUT
 
 PREDICTIONS_OUTPUT = "predictions"
 # The registry's approval statuses (slipway.registry.ApprovalStatus, which brings pandas with it);

@@ -2,115 +2,19 @@
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 from slipway.errors import InvalidInput
 from slipway.pipelines._code import Code
-from slipway.pipelines._context import Reporter, StepContext, StepOutcome, WorkContext
+from slipway.pipelines._context import StepOutcome, WorkContext
 from slipway.pipelines._expressions import decode, encode
 from slipway.pipelines.steps._base import Step
+from slipway.pipelines.steps._fitting import MODEL_OUTPUT, start_run, train_into
 from slipway.pipelines.steps._function import UserFunction
+from slipway.pipelines.steps._ray_train import FRAMEWORKS, TrainJob, fit
 from slipway.pipelines.steps._settings import Setting
 from slipway.tracking import RunStatus
-
-MODEL_OUTPUT = "model"
-
-
-@dataclass
-class TrainingResult:
-    """What a training function may return instead of a bare model.
-
-    Attributes:
-        model: the fitted model, stored as a model package (``slipway.models.save_model``).
-        metrics: final metrics, logged on the tracked run.
-        input_example: a few rows of input, stored with the model (its signature is inferred).
-    """
-
-    model: Any
-    metrics: dict[str, float] = field(default_factory=dict)
-    input_example: Any = None
-
-
-@dataclass(frozen=True)
-class Trained:
-    """A finished training call: the package folder written and the metrics logged."""
-
-    metrics: dict[str, float]
-
-
-def train_into(
-    ctx: WorkContext,
-    function: UserFunction,
-    inputs: Mapping[str, Any],
-    hyperparameters: Mapping[str, Any],
-    *,
-    run_id: str,
-    package: Path,
-    flavor: str | None,
-    on_report: Reporter | None = None,
-) -> Trained:
-    """Call a training function in the tracked run ``run_id`` and store its model at ``package``.
-
-    The hyperparameters are logged as params before the call; metrics returned in a
-    :class:`TrainingResult` are logged after it; the model package is also logged on the run
-    under ``model/``. The run is ended FINISHED, or FAILED if anything raises (and KILLED when a
-    tuning pruner stops it).
-    """
-    from slipway.models import save_model  # slipway.models brings pandas: a worker imports it on first use
-
-    tracking = ctx.services.tracking
-    if hyperparameters:
-        tracking.log_batch(run_id, params=dict(hyperparameters))
-    user_ctx = StepContext(
-        ctx.info.execution_id,
-        ctx.info.step_name,
-        ctx,
-        run_id=run_id,
-        params=dict(hyperparameters),
-        on_report=on_report,
-    )
-    try:
-        result = function({**inputs, **hyperparameters}, user_ctx)
-        if not isinstance(result, TrainingResult):
-            result = TrainingResult(result)
-        if result.model is None:
-            raise InvalidInput(f"step {ctx.info.step_name!r}: the training function returned no model")
-        for key, value in result.metrics.items():
-            user_ctx.log_metric(key, value)
-        save_model(result.model, package, flavor=flavor, input_example=result.input_example)
-        tracking.log_artifact(run_id, package, "model")
-    except BaseException as exc:
-        pruned = type(exc).__name__ == "TrialPruned"
-        tracking.end_run(run_id, RunStatus.KILLED if pruned else RunStatus.FAILED)
-        raise
-    tracking.end_run(run_id, RunStatus.FINISHED)
-    return Trained({k: v for k, v in user_ctx.metrics.items() if math.isfinite(v)})
-
-
-def start_run(
-    ctx: WorkContext,
-    name: str,
-    *,
-    experiment: str | None,
-    parent_run_id: str | None = None,
-    tags: Mapping[str, str] | None = None,
-) -> str:
-    """A tracked run for a step (or a trial), tagged with the pipeline, execution and step."""
-    tracking = ctx.services.tracking
-    exp = tracking.get_or_create_experiment(experiment or ctx.info.pipeline)
-    run_tags = {
-        "slipway.pipeline": ctx.info.pipeline,
-        "slipway.pipeline.execution_id": ctx.info.execution_id,
-        "slipway.pipeline.step": ctx.info.step_name,
-        "slipway.pipeline.step_execution_id": ctx.info.step_execution_id,
-        **({} if ctx.info.orchestrator == "slipway" else {"slipway.pipeline.orchestrator": ctx.info.orchestrator}),
-        **(tags or {}),
-    }
-    return tracking.create_run(exp.id, name=name, tags=run_tags, parent_run_id=parent_run_id).id
 
 
 class TrainingStep(Step):
@@ -129,6 +33,14 @@ class TrainingStep(Step):
         hyperparameters: values or parameters, logged as the run's params.
         flavor: the model flavor, when it cannot be detected from the model's class.
         experiment: the experiment of the run; the pipeline's name by default.
+        num_workers: train data-parallel on this many Ray Train workers (each reserving the step's
+            ``resources``), on the Ray cluster this process is connected to (or ``RAY_ADDRESS``): every
+            worker calls ``fn``, ``ctx.rank``/``ctx.world_size`` say which it is, ``ctx.shard(rows)``
+            gives it its rows and ``ctx.prepare_model(module)`` wraps a PyTorch module for
+            DistributedDataParallel. Rank 0 alone logs to the run (each epoch once) and its model is
+            stored. None (the default) trains in the step's process.
+        framework: with ``num_workers``: ``torch`` (a gloo process group on CPU, NCCL on GPUs) or
+            ``xgboost`` (XGBoost's collective: ``xgboost.train`` on each shard grows one model).
         **common: see :class:`~slipway.pipelines.Step`.
 
     Example:
@@ -139,7 +51,12 @@ class TrainingStep(Step):
     """
 
     type_name = "Training"
-    settings = {"flavor": Setting(str, optional=True), "experiment": Setting(str, optional=True)}
+    settings = {
+        "flavor": Setting(str, optional=True),
+        "experiment": Setting(str, optional=True),
+        "num_workers": Setting(int, optional=True, minimum=1),
+        "framework": Setting(str, choices=FRAMEWORKS),
+    }
 
     def __init__(
         self,
@@ -150,6 +67,8 @@ class TrainingStep(Step):
         hyperparameters: Mapping[str, Any] | None = None,
         flavor: Any = None,
         experiment: Any = None,
+        num_workers: Any = None,
+        framework: Any = "torch",
         **common: Any,
     ) -> None:
         super().__init__(name, **common)
@@ -158,6 +77,8 @@ class TrainingStep(Step):
         self.hyperparameters = dict(hyperparameters or {})
         self.flavor = flavor
         self.experiment = experiment
+        self.num_workers = num_workers
+        self.framework = framework
 
     @property
     def output_names(self) -> tuple[str, ...]:
@@ -198,8 +119,10 @@ class TrainingStep(Step):
         )
 
     def run(self, ctx: WorkContext) -> StepOutcome:
-        inputs = ctx.localize(ctx.args["inputs"])
         hyperparameters = ctx.args["hyperparameters"]
+        if self.num_workers is not None:
+            return self._run_distributed(ctx, hyperparameters)
+        inputs = ctx.localize(ctx.args["inputs"])
         run_id = start_run(ctx, self.name, experiment=self.experiment)
         trained = train_into(
             ctx,
@@ -211,4 +134,31 @@ class TrainingStep(Step):
             flavor=self.flavor,
         )
         properties = {"run_id": run_id, "metrics": trained.metrics, "hyperparameters": hyperparameters}
+        return StepOutcome(properties=properties, run_id=run_id)
+
+    def _run_distributed(self, ctx: WorkContext, hyperparameters: dict[str, Any]) -> StepOutcome:
+        if ctx.spec is None:
+            raise InvalidInput(
+                f"step {self.name!r}: training on Ray Train workers needs Slipway's runner",
+                field=f"steps.{self.name}.num_workers",
+            )
+        tags = {"slipway.training.num_workers": str(self.num_workers), "slipway.training.framework": self.framework}
+        run_id = start_run(ctx, self.name, experiment=self.experiment, tags=tags)
+        tracking = ctx.services.tracking
+        job = TrainJob(
+            run_id, ctx.args["inputs"], dict(hyperparameters), self.function, self.flavor, ctx.info, ctx.spec
+        )
+        try:
+            fit(job, self.framework, self.num_workers, self.resources, ctx.scratch("ray-train"))
+            tracking.download_artifacts(run_id, "model", ctx.outputs_dir / MODEL_OUTPUT)
+        except BaseException:
+            tracking.end_run(run_id, RunStatus.FAILED)
+            raise
+        run = tracking.end_run(run_id, RunStatus.FINISHED)
+        properties = {
+            "run_id": run_id,
+            "metrics": {key: metric.value for key, metric in run.metrics.items()},
+            "hyperparameters": hyperparameters,
+            "num_workers": self.num_workers,
+        }
         return StepOutcome(properties=properties, run_id=run_id)

@@ -17,24 +17,19 @@ import abc
 import concurrent.futures as cf
 import multiprocessing
 import pickle
-import shutil
-import sys
-import tempfile
 from collections.abc import Hashable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar
 
-import cloudpickle
-
 from slipway.errors import InvalidInput
-from slipway.pipelines._code import fresh_module, importable
 from slipway.pipelines._context import ServiceSpec, TaskInfo, WorkContext
 from slipway.pipelines._executors import connect_ray
 from slipway.pipelines._studies import open_storage
-from slipway.pipelines._worker import services_of, worker_name
+from slipway.pipelines._worker import worker_name
+from slipway.pipelines.steps._fitting import train_into
 from slipway.pipelines.steps._function import UserFunction
-from slipway.pipelines.steps._training import train_into
+from slipway.pipelines.steps._remote import pack, remote_context, unpack
 
 TRIAL_EXECUTORS = ("threads", "processes", "ray")
 STATE_TAG = "slipway.tuning.state"
@@ -131,27 +126,11 @@ def run_trial(ctx: WorkContext, job: TrialJob, study: Any, inputs: dict[str, Any
     return TrialReport(job.number, "COMPLETE", value=trained.metrics[job.objective], package=package)
 
 
-def pack(job: TrialJob) -> bytes:
-    """A job as bytes for another process: the import path and the function's module first."""
-    code = job.function.code()
-    modules = (code.ref.partition(":")[0],) if importable(code.ref) else ()
-    return pickle.dumps((list(sys.path), modules, cloudpickle.dumps(job)))
-
-
 def run_packed(payload: bytes) -> bytes:
     """Run a packed job in this process (a pool process or a Ray worker); the report as bytes."""
-    path, modules, blob = pickle.loads(payload)
-    for entry in path:
-        if entry not in sys.path:
-            sys.path.append(entry)
-    for module in modules:
-        fresh_module(module)
-    job: TrialJob = pickle.loads(blob)
+    job: TrialJob = unpack(payload)
     assert job.study is not None and job.services is not None
-    spec = job.services
-    work = Path(tempfile.mkdtemp(prefix="slipway-trial-"))
-    try:
-        ctx = WorkContext(job.info, {}, work, lambda: services_of(spec), spec=spec)
+    with remote_context(job.info, job.services, "slipway-trial-") as ctx:
         try:
             inputs = ctx.localize(job.inputs)
             study = job.study.load()
@@ -159,9 +138,7 @@ def run_packed(payload: bytes) -> bytes:
             ctx.services.tracking.set_tag(job.run_id, STATE_TAG, "FAIL")
             report = TrialReport(job.number, "FAIL", error=f"{type(exc).__name__}: {exc}")
         else:
-            report = run_trial(ctx, job, study, inputs, work / "model")
-    finally:
-        shutil.rmtree(work, ignore_errors=True)
+            report = run_trial(ctx, job, study, inputs, ctx.work_dir / "model")
     return pickle.dumps(TrialReport(report.number, report.state, report.value, report.error))
 
 
@@ -230,7 +207,7 @@ class ProcessTrials(_FutureRunner):
         super().__init__(cf.ProcessPoolExecutor(max_parallel, mp_context=multiprocessing.get_context("spawn")))
 
     def submit(self, job: TrialJob) -> Hashable:
-        future = self._pool.submit(run_packed, pack(job))
+        future = self._pool.submit(run_packed, pack(job, job.function))
         self._jobs[future] = job
         return future
 
@@ -252,7 +229,7 @@ class RayTrials(TrialRunner):
         self._jobs: dict[Any, TrialJob] = {}
 
     def submit(self, job: TrialJob) -> Hashable:
-        ref = self._remote.remote(pack(job))
+        ref = self._remote.remote(pack(job, job.function))
         self._jobs[ref] = job
         return ref  # type: ignore[no-any-return]
 

@@ -21,9 +21,9 @@ from slipway.pipelines._context import ServiceSpec, StepOutcome, WorkContext
 from slipway.pipelines._expressions import decode, encode
 from slipway.pipelines._studies import open_storage
 from slipway.pipelines.steps._base import Step
+from slipway.pipelines.steps._fitting import MODEL_OUTPUT, start_run
 from slipway.pipelines.steps._function import UserFunction
 from slipway.pipelines.steps._settings import Setting
-from slipway.pipelines.steps._training import MODEL_OUTPUT, start_run
 from slipway.pipelines.steps._trials import (
     STATE_TAG,
     TRIAL_EXECUTORS,
