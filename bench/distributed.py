@@ -3,7 +3,7 @@
 Run by hand::
 
     .venv/bin/python bench/distributed.py                  # every workload
-    .venv/bin/python bench/distributed.py --only overhead   # one of: overhead, speedup
+    .venv/bin/python bench/distributed.py --only monitor    # some of: overhead, speedup, monitor
     .venv/bin/python bench/distributed.py --quick           # every size / 10: a smoke run
 
 Workloads:
@@ -14,6 +14,11 @@ Workloads:
   file, each trial a Ray task that opens the shared study, a tracked child run (params, metrics, the
   model logged on it), against the same storage. Per-trial wall time, each; what Slipway adds per
   trial is the child run and its model, and a Ray task.
+- **monitor**: a data-quality check of a 10M-row Parquet folder (10 files, row groups of 250,000 rows;
+  a float column with 5 % missing, an integer and a 3-valued text column) against a baseline: the
+  local engine in a subprocess of its own (one process, chunked) against ``engine="ray"`` on a local
+  cluster of 2 CPUs (blocks of about 1M rows). Wall time, and peak resident memory (VmHWM) of each
+  process: the local one, and Ray's driver and its worker processes; the two results must agree.
 - **speedup**: 12 trials of an objective that computes for 100 ms (a busy loop), ``executor="ray"``,
   ``max_parallel_trials`` 1 and then 2, on a local Ray cluster of 2 CPUs: the wall time of the step's
   trials, and the speed-up of 2 over 1 (goal ≥ 1.7×).
@@ -106,10 +111,95 @@ def slipway_step(trials: int, parallel: int, fn: Any, fixed: dict[str, Any], wor
         backend.close()
 
 
+def _peak_kib(pid: int | str = "self") -> int:
+    """A process's peak resident memory (VmHWM), KiB."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1])
+    return 0
+
+
+def _ray_worker_peaks_kib() -> list[int]:
+    """VmHWM of the Ray worker processes (titles starting ``ray::``) below this one: the cluster it started."""
+    parents: dict[int, int] = {}
+    titles: dict[int, bytes] = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+            parents[int(entry.name)] = int(stat.rsplit(")", 1)[1].split()[1])
+            titles[int(entry.name)] = (entry / "cmdline").read_bytes()
+        except (OSError, ValueError, IndexError):
+            continue
+
+    def ours(pid: int) -> bool:
+        while pid > 1:
+            pid = parents.get(pid, 0)
+            if pid == os.getpid():
+                return True
+        return False
+
+    return [_peak_kib(pid) for pid, title in titles.items() if title.startswith(b"ray::") and ours(pid)]
+
+
+_LOCAL_CHECK = """
+import json, sys, time, resource
+from slipway.monitoring import Baseline, check_data
+started = time.perf_counter()
+result = check_data(sys.argv[1], Baseline.read(sys.argv[2]))
+print(json.dumps({"seconds": time.perf_counter() - started, "rows": result.statistics.item_count,
+                  "violations": result.violations_document(),
+                  "peak_kib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss}))
+"""
+
+
+def monitor(rows: int, work: Path) -> dict[str, Any]:
+    """A check of a ``rows``-row Parquet folder: the local engine in a subprocess, then on Ray here."""
+    import subprocess
+
+    import numpy as np
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from slipway.monitoring import Baseline, check_data, compute_baseline
+
+    folder = work / "today"
+    folder.mkdir(parents=True)
+    rng = np.random.default_rng(0)
+    files = 10
+    for i in range(files):
+        n = rows // files
+        x = rng.normal(10.5, 2.0, n)
+        x[rng.random(n) < 0.05] = np.nan
+        table = pa.table({"x": x, "n": rng.integers(0, 1_000, n), "kind": rng.choice(["a", "b", "c"], n)})
+        pq.write_table(table, folder / f"part-{i:02d}.parquet", row_group_size=250_000)
+    train = pa.table({"x": rng.normal(10.0, 2.0, 100_000), "n": rng.integers(0, 1_000, 100_000),
+                      "kind": rng.choice(["a", "b"], 100_000)}).to_pandas()
+    compute_baseline(train).write(work / "baseline")
+    local = subprocess.run([sys.executable, "-c", _LOCAL_CHECK, str(folder), str(work / "baseline")],
+                           check=True, capture_output=True, text=True)
+    mine = json.loads(local.stdout.strip().splitlines()[-1])
+    before = _ray_worker_peaks_kib()
+    started = time.perf_counter()
+    result = check_data(str(folder), Baseline.read(work / "baseline"), engine="ray")
+    ray_s = time.perf_counter() - started
+    return {
+        "rows": rows,
+        "local_s": mine["seconds"],
+        "local_peak_mib": mine["peak_kib"] / 1024,
+        "ray_s": ray_s,
+        "ray_driver_peak_mib": _peak_kib() / 1024,
+        "ray_worker_peak_mib": max(_ray_worker_peaks_kib() or before or [0]) / 1024,
+        "same_rows": result.statistics.item_count == mine["rows"],
+        "same_violations": result.violations_document() == mine["violations"],
+    }
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true", help="every size / 10")
-    parser.add_argument("--only", default="overhead,speedup", help="comma-separated workloads")
+    parser.add_argument("--only", default="overhead,speedup,monitor", help="comma-separated workloads")
     parser.add_argument("--json", type=Path, help="also write the figures to this file")
     args = parser.parse_args()
     only = set(args.only.split(","))
@@ -121,8 +211,11 @@ def main() -> int:
     figures: dict[str, Any] = {"load_before": os.getloadavg()[0], "cpus": os.cpu_count()}
     work = Path(tempfile.mkdtemp(prefix="slipway-bench-distributed-"))
     try:
+        if "monitor" in only:
+            figures["monitor"] = monitor(10_000_000 // scale, work / "monitor")
         # A warm-up execution starts Ray's workers and their imports before any clock.
-        slipway_step(2, 2, constant, {}, work / "warm")
+        if only & {"overhead", "speedup"}:
+            slipway_step(2, 2, constant, {}, work / "warm")
         if "overhead" in only:
             n = 200 // scale
             figures["overhead"] = {
@@ -140,7 +233,7 @@ def main() -> int:
         shutil.rmtree(work, ignore_errors=True)
     figures["load_after"] = os.getloadavg()[0]
 
-    print(f"Distributed tuning on {figures['cpus']} CPUs, a local Ray cluster of 2 "
+    print(f"Distributed work on {figures['cpus']} CPUs, a local Ray cluster of 2 "
           f"(load average {figures['load_before']:.1f} before, {figures['load_after']:.1f} after)")
     print()
     print("| workload | figure | value | goal | met |")
@@ -157,6 +250,13 @@ def main() -> int:
         print(f"| | 2 at a time | {s['two']['trials_s']:.2f} s | | |")
         print(f"| | speed-up | {s['speedup']:.2f}× | ≥ {TARGET_SPEEDUP}× | "
               f"{'yes' if s['speedup'] >= TARGET_SPEEDUP else 'NO'} |")
+    if "monitor" in figures:
+        m = figures["monitor"]
+        agree = "yes" if m["same_rows"] and m["same_violations"] else "NO"
+        print(f"| check of {m['rows']:,} rows | local engine (1 process) | {m['local_s']:.1f} s, "
+              f"peak {m['local_peak_mib']:.0f} MiB | | |")
+        print(f"| | ray engine (2 workers) | {m['ray_s']:.1f} s, driver peak {m['ray_driver_peak_mib']:.0f} MiB, "
+              f"worker peak {m['ray_worker_peak_mib']:.0f} MiB | same rows and violations | {agree} |")
     if args.json:
         args.json.write_text(json.dumps(figures, indent=2))
     return 0

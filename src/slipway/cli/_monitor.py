@@ -36,11 +36,15 @@ monitor_app = typer.Typer(
     no_args_is_help=True,
 )
 
-DataArg = Annotated[str, typer.Argument(metavar="DATA", help="A CSV, Parquet or JSON-lines file, or a folder of them.",
+DataArg = Annotated[str, typer.Argument(metavar="DATA", help="A CSV, Parquet or JSON-lines file, a folder of them, "
+                                        "or an s3:// prefix.",
                                         show_default=False)]
 OutputOpt = Annotated[Path, typer.Option("--output", "-o", help="The folder to write into (created if needed).",
                                          show_default=False)]
 FormatOpt = Annotated[str | None, typer.Option("--format", help="csv, parquet or jsonl (default: by extension).")]
+EngineOpt = Annotated[str, typer.Option(
+    "--engine", help="local (one process, chunked) or ray (a folder or s3:// prefix per block on Ray Data, "
+    "on RAY_ADDRESS's cluster or a new local one; equal within the sketches' error).")]
 MonitorArg = Annotated[str, typer.Argument(metavar="NAME", help="The monitor's name.", show_default=False)]
 _TIMES = ["%Y-%m-%d", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%d %H:%M:%S"]
 
@@ -56,14 +60,14 @@ def open_monitoring() -> Iterator[Monitoring]:
 
 
 @monitor_app.command("baseline")
-def baseline_command(data: DataArg, output: OutputOpt, format: FormatOpt = None) -> None:
+def baseline_command(data: DataArg, output: OutputOpt, format: FormatOpt = None, engine: EngineOpt = "local") -> None:
     """Compute DATA's statistics and suggest constraints: writes statistics.json and constraints.json.
 
     Edit constraints.json to tighten or loosen a rule, then check new data with `slipway monitor check`.
     """
     from slipway.monitoring import compute_baseline  # brings pandas and pyarrow: import when run
 
-    baseline = compute_baseline(data, format=format)
+    baseline = compute_baseline(data, format=format, engine=engine)
     folder = baseline.write(output)
     _output.say(f"Baseline of {baseline.statistics.item_count:,} rows and {len(baseline.statistics.columns)} "
                 f"columns written to [bold]{_output.plain(folder)}[/bold]")
@@ -76,6 +80,7 @@ def check_command(
                                            show_default=False)],
     output: OutputOpt,
     format: FormatOpt = None,
+    engine: EngineOpt = "local",
     as_json: JsonFlag = False,
 ) -> None:
     """Check DATA against a baseline: writes constraint_violations.json, drift.json, statistics.json, report.html.
@@ -84,7 +89,7 @@ def check_command(
     """
     from slipway.monitoring import Baseline, check_data, write_report  # brings pandas: import when run
 
-    result = check_data(data, Baseline.read(baseline), format=format)
+    result = check_data(data, Baseline.read(baseline), format=format, engine=engine)
     folder = write_report(result, output)
     _output.emit(as_json, result.violations_document, lambda: _violations_table(result),
                  lambda: f"Report written to [bold]{_output.plain(folder)}[/bold] (open report.html in a browser)")

@@ -24,11 +24,12 @@ from slipway.datasets._records import (
     Registration,
 )
 from slipway.datasets._service import DatasetName, DatasetService, Node, ObjectRef, Statistics
-from slipway.datasets._sources import FORMATS, DataSource, SourcePolicy, open_source, read_frames
+from slipway.datasets._sources import FORMATS, DataFile, DataSource, SourcePolicy, data_files, open_source, read_frames
 
 __all__ = [
     "ColumnDiff",
     "ColumnSchema",
+    "DataFile",
     "DataSource",
     "Dataset",
     "DatasetDiff",
@@ -46,6 +47,7 @@ __all__ = [
     "canonical_parquet",
     "check_tags",
     "column_summary",
+    "data_files",
     "json_safe_row",
     "open_source",
     "read_frames",

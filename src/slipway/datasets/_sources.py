@@ -42,18 +42,63 @@ DataSource: TypeAlias = pd.DataFrame | pa.Table | pa.RecordBatch | str | os.Path
 
 
 @dataclass(frozen=True)
-class _File:
-    """One file to read: a local path, or an object on a remote file system."""
+class DataFile:
+    """One file to read (a local path, or an object on a remote file system), or a piece of one:
+    some row groups of a Parquet file. Picklable, so another process can read it."""
 
     location: str
     format: str
     fs: Any = None  # an fsspec file system for remote objects; None for local files
+    row_groups: tuple[int, ...] | None = None  # None: the whole file
 
     def open(self) -> BinaryIO:
         if self.fs is None:
             return Path(self.location).open("rb")
         handle: BinaryIO = self.fs.open(self.location, "rb", block_size=8 << 20)
         return handle
+
+    def batches(self) -> Iterator[pa.RecordBatch]:
+        """The file's (or piece's) rows, a batch of at most 65,536 rows at a time."""
+        with self.open() as handle:
+            if self.row_groups is not None:
+                reader = pq.ParquetFile(handle, pre_buffer=False)
+                yield from reader.iter_batches(batch_size=BATCH_ROWS, row_groups=list(self.row_groups))
+            else:
+                yield from _read(handle, self.format)
+
+    def pieces(self, rows: int) -> list[DataFile]:
+        """A Parquet file as pieces of whole row groups, about ``rows`` rows each; other formats whole."""
+        if self.format != "parquet":
+            return [self]
+        with self.open() as handle:
+            metadata = pq.ParquetFile(handle).metadata
+        out: list[DataFile] = []
+        groups: list[int] = []
+        count = 0
+        for index in range(metadata.num_row_groups):
+            groups.append(index)
+            count += metadata.row_group(index).num_rows
+            if count >= rows:
+                out.append(DataFile(self.location, self.format, self.fs, tuple(groups)))
+                groups, count = [], 0
+        if groups or not out:
+            out.append(DataFile(self.location, self.format, self.fs, tuple(groups)))
+        return out
+
+
+_File = DataFile
+
+
+def data_files(data: str | os.PathLike[str], *, format: str | None = None,
+               policy: SourcePolicy | None = None) -> list[DataFile]:
+    """The data files a path, folder, ``file://`` or ``s3://`` URI names, as :func:`open_source` reads them.
+
+    Raises:
+        InvalidInput, NotFound, PermissionDenied: as :func:`open_source`.
+    """
+    if format is not None and format not in set(FORMATS.values()):
+        raise InvalidInput(f"unknown format {format!r}: use csv, parquet or jsonl", field="format")
+    return _files(os.fspath(data), format, policy or OPEN_POLICY)
 
 
 OPEN_POLICY = SourcePolicy()

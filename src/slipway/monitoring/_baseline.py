@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import os
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +18,7 @@ from pydantic import ValidationError
 
 from slipway.datasets import DataSource, open_source
 from slipway.errors import InvalidInput, NotFound
+from slipway.monitoring._blocks import ENGINES, statistics_on_ray
 from slipway.monitoring._constraints import Constraints, suggest_constraints
 from slipway.statistics import DatasetStatistics, compute_statistics
 
@@ -107,20 +109,38 @@ class Baseline:
         return cls.from_files(paths[0].read_bytes(), paths[1].read_bytes())
 
 
-def statistics_of(data: DataSource, *, format: str | None = None) -> DatasetStatistics:
+def statistics_of(data: DataSource, *, format: str | None = None, engine: str = "local") -> DatasetStatistics:
     """Statistics of a DataFrame, Arrow table, CSV/Parquet/JSON-lines file or folder, read in chunks.
 
-    A DataFrame's index is not a feature: only its columns are described.
+    A DataFrame's index is not a feature: only its columns are described. ``engine="ray"`` computes
+    a file, folder or ``s3://`` prefix per block on Ray Data and merges the blocks' statistics (see
+    :mod:`slipway.monitoring._blocks`); the result equals the local one within the sketches' error.
+
+    Raises:
+        InvalidInput: for an unknown engine, or ``ray`` on data in memory (``field="engine"``).
     """
+    if engine not in ENGINES:
+        raise InvalidInput(f"unknown engine {engine!r}: use {' or '.join(ENGINES)}", field="engine")
     if isinstance(data, pd.DataFrame | pa.Table | pa.RecordBatch):
+        if engine == "ray":
+            raise InvalidInput("the ray engine reads files, a folder or an s3:// prefix, not a table in memory",
+                               field="engine")
         return compute_statistics(data)
+    if engine == "ray":
+        if not isinstance(data, str | os.PathLike):
+            raise InvalidInput("the ray engine reads files, a folder or an s3:// prefix, not a stream", field="engine")
+        return statistics_on_ray(data, format=format)
     with open_source(data, format=format) as (_, batches):
         return compute_statistics(batches)
 
 
-def compute_baseline(data: DataSource, *, format: str | None = None) -> Baseline:
-    """The baseline of ``data``: its statistics and suggested constraints (see :func:`suggest_constraints`)."""
-    return Baseline.from_statistics(statistics_of(data, format=format))
+def compute_baseline(data: DataSource, *, format: str | None = None, engine: str = "local") -> Baseline:
+    """The baseline of ``data``: its statistics and suggested constraints (see :func:`suggest_constraints`).
+
+    ``engine="ray"``: the statistics of a folder or ``s3://`` prefix computed on Ray Data (see
+    :func:`statistics_of`).
+    """
+    return Baseline.from_statistics(statistics_of(data, format=format, engine=engine))
 
 
 def table_of(data: DataSource, format: str | None = None) -> pd.DataFrame:

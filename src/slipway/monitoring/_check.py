@@ -131,9 +131,15 @@ def check_statistics(current: DatasetStatistics, baseline: Baseline) -> CheckRes
     return CheckResult(baseline, current, violations, drift)
 
 
-def check_data(data: DataSource, baseline: Baseline, *, format: str | None = None) -> CheckResult:
-    """Check a DataFrame, Arrow table or CSV/Parquet/JSON-lines file against a baseline, in chunks."""
-    return check_statistics(statistics_of(data, format=format), baseline)
+def check_data(
+    data: DataSource, baseline: Baseline, *, format: str | None = None, engine: str = "local"
+) -> CheckResult:
+    """Check a DataFrame, Arrow table or CSV/Parquet/JSON-lines file or folder against a baseline, in chunks.
+
+    ``engine="ray"``: the statistics of a folder or ``s3://`` prefix computed per block on Ray Data
+    and merged (see :func:`~slipway.monitoring.statistics_of`).
+    """
+    return check_statistics(statistics_of(data, format=format, engine=engine), baseline)
 
 
 def _type_violation(rules: FeatureConstraints, column: ColumnStatistics) -> Violation | None:

@@ -9,13 +9,12 @@ each task as a Ray task with the step's resources.
 from __future__ import annotations
 
 import abc
-import os
 import pickle
 import threading
 from collections.abc import Callable
 from typing import Any
 
-from slipway.errors import MissingExtra
+from slipway._ray import connect_ray
 from slipway.pipelines._worker import Task, TaskResult, run_payload
 
 Done = Callable[[TaskResult], None]
@@ -41,31 +40,6 @@ class Executor(abc.ABC):
     @abc.abstractmethod
     def close(self) -> None:
         """Release workers; tasks still running are cancelled."""
-
-
-def _ray() -> Any:
-    try:
-        import ray
-    except ImportError:
-        raise MissingExtra("ray", "ray") from None
-    return ray
-
-
-def connect_ray(address: str | None = None) -> Any:
-    """The ``ray`` module, connected: to the cluster this process is part of already (a Ray task,
-    or ``ray.init`` called), else to ``address`` (by default ``RAY_ADDRESS``), else a new local one.
-
-    Raises:
-        MissingExtra: without Ray installed.
-    """
-    ray = _ray()
-    if not ray.is_initialized():
-        address = address or os.environ.get("RAY_ADDRESS")
-        if address:
-            ray.init(address=address)
-        else:
-            ray.init(include_dashboard=False)
-    return ray
 
 
 def _ray_entry(payload: bytes) -> bytes:

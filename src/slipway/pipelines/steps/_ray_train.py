@@ -17,8 +17,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from slipway._ray import connect_ray
 from slipway.pipelines._context import ServiceSpec, StepContext, TaskInfo
-from slipway.pipelines._executors import connect_ray
 from slipway.pipelines.steps._base import Resources
 from slipway.pipelines.steps._fitting import train_into
 from slipway.pipelines.steps._function import UserFunction

@@ -22,9 +22,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar
 
+from slipway._ray import connect_ray
 from slipway.errors import InvalidInput
 from slipway.pipelines._context import ServiceSpec, TaskInfo, WorkContext
-from slipway.pipelines._executors import connect_ray
 from slipway.pipelines._studies import open_storage
 from slipway.pipelines._worker import worker_name
 from slipway.pipelines.steps._fitting import train_into
