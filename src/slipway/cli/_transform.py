@@ -17,10 +17,16 @@ def transform(
     model: Annotated[str, typer.Option("--model", "-m", metavar="GROUP/VERSION", help="The model version to run.")],
     source: Annotated[
         str,
-        typer.Option("--input", "-i", help="A .csv or .parquet file, or dataset:NAME[:VERSION].", show_default=False),
+        typer.Option(
+            "--input", "-i", show_default=False,
+            help="A .csv or .parquet file, or dataset:NAME[:VERSION]; with --engine ray also a folder or s3:// prefix.",
+        ),
     ],
     output: Annotated[str, typer.Option("--output", "-o", help="The dataset the predictions become a version of.")],
     chunk_rows: Annotated[int, typer.Option(min=1, help="Rows read and predicted at a time.")] = 100_000,
+    engine: Annotated[str, typer.Option(
+        help="local (this process) or ray (a folder or s3:// prefix too, per block on Ray actors that each "
+        "load the model once)")] = "local",
     as_json: JsonFlag = False,
 ) -> None:
     """Batch transform: predict over data larger than memory, in chunks, into a new dataset version.
@@ -49,6 +55,7 @@ def transform(
             source,
             output,
             chunk_rows=chunk_rows,
+            engine=engine,
             progress=lambda done, total: bar.update(task, completed=done, total=total),
         )
     _output.emit(

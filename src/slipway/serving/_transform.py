@@ -28,6 +28,7 @@ from slipway._references import ModelUri, VersionRef
 from slipway.datasets import read_frames
 from slipway.errors import InvalidInput, NotFound
 from slipway.models import LoadedModel
+from slipway.serving._transform_blocks import predict_on_ray
 
 DATASET_SCHEME = "dataset:"
 
@@ -60,6 +61,7 @@ def batch_transform(
     *,
     chunk_rows: int = 100_000,
     progress: Callable[[int, int | None], None] | None = None,
+    engine: str = "local",
 ) -> Any:
     """Predict ``model`` over ``source`` and register the result as dataset ``output``.
 
@@ -69,6 +71,10 @@ def batch_transform(
         output: the dataset the rows and their predictions become the next version of.
         chunk_rows: rows read, predicted and written at a time.
         progress: called after each chunk with the rows done and the total (None when unknown).
+        engine: ``local`` (this process, chunk by chunk) or ``ray``: ``source`` may then also be a
+            folder or an ``s3://`` prefix of CSV or Parquet files, predicted per block by a pool of
+            Ray actors that each load the model once (see :mod:`slipway.serving._transform_blocks`);
+            rows come back block by block, not in input order.
 
     Returns:
         the output dataset's :class:`~slipway.datasets.Registration`.
@@ -83,21 +89,32 @@ def batch_transform(
     """
     if chunk_rows < 1:
         raise InvalidInput("chunk_rows must be at least 1", field="chunk_rows")
+    if engine not in ("local", "ray"):
+        raise InvalidInput(f"unknown engine {engine!r}: use local or ray", field="engine")
+    if engine == "ray" and source.startswith(DATASET_SCHEME):
+        raise InvalidInput("the ray engine reads a file, a folder or an s3:// prefix", field="source")
     uri = str(ModelUri.of(model))
     version = registry.resolve(uri)
     loaded = registry.load_model(uri)
     derived = [(ObjectKind.MODEL_VERSION, version.id)]
     with tempfile.TemporaryDirectory(prefix="slipway-transform-") as tmp:
-        chunks, total, input_ref = _chunks(datasets, source, chunk_rows, Path(tmp))
+        if engine == "ray":
+            tables = predict_on_ray(loaded, source, chunk_rows, _with_predictions)
+            total, input_ref = None, None
+        else:
+            chunks, total, input_ref = _chunks(datasets, source, chunk_rows, Path(tmp))
+            tables = (
+                pa.Table.from_pandas(_with_predictions(chunk, loaded.predict(chunk)), preserve_index=False)
+                for chunk in chunks
+            )
         target = Path(tmp) / "predictions.parquet"
         done = 0
         writer: pq.ParquetWriter | None = None
         try:
-            for chunk in chunks:
-                table = pa.Table.from_pandas(_with_predictions(chunk, loaded.predict(chunk)), preserve_index=False)
+            for table in tables:
                 writer = writer or pq.ParquetWriter(target, table.schema)
                 writer.write_table(table)
-                done += len(chunk)
+                done += table.num_rows
                 if progress is not None:
                     progress(done, total)
         finally:
