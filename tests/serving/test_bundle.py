@@ -166,6 +166,8 @@ def test_a_changed_added_or_missing_file_is_refused_by_name(rings: Path, tmp_pat
     assert refused.exit_code != 0 and relative in refused.output
     both = CliRunner().invoke(app, ["serve", "rings", "--bundle", str(copy)])
     assert both.exit_code == 2 and "not both" in both.output
+    stray = CliRunner().invoke(app, ["serve", "rings", "--expect-digest", "sha256:0"])
+    assert stray.exit_code == 2 and "applies with --bundle only" in stray.output
 
     shutil.copy(rings / relative, copy / relative)
     (copy / "models" / "line" / "1" / "extra.pkl").write_bytes(b"planted")

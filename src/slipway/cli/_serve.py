@@ -41,9 +41,10 @@ _SETTINGS_ENV = {"SLIPWAY_HOME": "home", "SLIPWAY_DB_URL": "db_url", "SLIPWAY_AR
 
 
 def serve(
+    ctx: typer.Context,
     endpoint: Annotated[
         str | None,
-        typer.Argument(metavar="[ENDPOINT]", help="The endpoint to serve (or --bundle).", show_default=False),
+        typer.Argument(metavar="ENDPOINT", help="The endpoint to serve (or --bundle).", show_default=False),
     ] = None,
     bundle: Annotated[
         Path | None,
@@ -97,9 +98,11 @@ def serve(
     """
     if (endpoint is None) == (bundle is None):
         raise typer.BadParameter("name an ENDPOINT or give --bundle DIR, not both", param_hint="ENDPOINT")
-    if bundle is None and (capture is not None or capture_percent is not None or expect_digest is not None):
-        raise typer.BadParameter("applies with --bundle only",
-                                 param_hint="'--capture/--capture-percent/--expect-digest'")
+    # Typed on the command line, not set in the environment (Typer's own Click: compare by name).
+    given = [name for name in ("capture", "capture_percent", "expect_digest")
+             if getattr(ctx.get_parameter_source(name), "name", None) == "COMMANDLINE"]
+    if bundle is None and given:  # from the environment, they are simply not for this server
+        raise typer.BadParameter("applies with --bundle only", param_hint=f"'--{given[0].replace('_', '-')}'")
     if not _is_loopback(host):
         _output.warning(
             f"listening on {host}, which other machines can reach; the endpoint does not check who calls it"
