@@ -221,3 +221,10 @@ def _resumable() -> Any:
 
 
 resumable = _resumable()
+
+
+def rows_from_dataset(ctx: Any, dataset: str) -> None:
+    """The rows of a registered dataset version as ``rows/rows.csv``; lineage records the read."""
+    services = ctx.work.services
+    reader = ("step_execution", ctx.work.info.step_execution_id)
+    services.datasets.load(dataset, reader=reader).to_csv(ctx.output("rows") / "rows.csv", index=False)

@@ -41,8 +41,8 @@ def test_create_serves_approved_versions_and_records_lineage(
     assert "endpoint.created" in _events(db)
     graph = LineageService(db).downstream("model_version", ep.variants[0].model_version_id, depth=1)
     assert [(e.dst[0], e.relation) for e in graph.edges] == [("endpoint_variant", "deployed_as")]
-    upstream = LineageService(db).downstream("endpoint", ep.id, depth=2)
-    assert {n.kind for n in upstream.nodes} == {"endpoint", "endpoint_variant"}
+    upstream = LineageService(db).upstream("endpoint", ep.id, depth=2)  # an endpoint is made of its variants
+    assert {n.kind for n in upstream.nodes} == {"endpoint", "endpoint_variant", "model_version"}
 
 
 def test_unapproved_versions_need_an_admin_and_force(

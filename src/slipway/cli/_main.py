@@ -25,6 +25,7 @@ from slipway.cli._demo import demo
 from slipway.cli._endpoints import endpoints_app
 from slipway.cli._experiments import experiments_app
 from slipway.cli._features import features_app
+from slipway.cli._lineage import lineage_app
 from slipway.cli._models import models_app
 from slipway.cli._monitor import monitor_app
 from slipway.cli._pipelines import pipelines_app
@@ -138,6 +139,7 @@ app.add_typer(clarify_app, name="clarify", rich_help_panel="Monitoring")
 app.add_typer(datasets_app, name="datasets", rich_help_panel="Data")
 app.add_typer(features_app, name="features", rich_help_panel="Data")
 app.add_typer(pipelines_app, name="pipelines", rich_help_panel="Pipelines")
+app.add_typer(lineage_app, name="lineage", rich_help_panel="Pipelines")
 app.add_typer(users_app, name="users", rich_help_panel="Security")
 app.add_typer(tokens_app, name="tokens", rich_help_panel="Security")
 app.add_typer(audit_app, name="audit", rich_help_panel="Security")

@@ -1,5 +1,5 @@
 """Lineage from raw data to every prediction: nodes, edges, upstream and downstream queries."""
 
-from slipway.lineage._service import RELATIONS, Edge, LineageGraph, LineageService, NodeRef, record_edges
+from slipway.lineage._service import RELATIONS, Edge, LineageGraph, LineageService, NodeRef, mark_retired, record_edges
 
-__all__ = ["RELATIONS", "Edge", "LineageGraph", "LineageService", "NodeRef", "record_edges"]
+__all__ = ["RELATIONS", "Edge", "LineageGraph", "LineageService", "NodeRef", "mark_retired", "record_edges"]

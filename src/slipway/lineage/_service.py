@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from sqlalchemy import Connection, and_, or_, select
+from sqlalchemy import Connection, and_, or_, select, update
 
 from slipway._operations import Api
 from slipway._time import now_ms
@@ -23,9 +23,16 @@ RELATIONS = ("produced", "consumed", "derived_from", "registered_as", "deployed_
 
 @dataclass(frozen=True, order=True)
 class NodeRef:
+    """One object in the graph: its kind, id and readable name.
+
+    ``retired`` marks an object that no longer serves, as its domain says (an endpoint variant no
+    longer in the endpoint's traffic); it stays in the graph, since what it did remains true.
+    """
+
     kind: str
     id: str
     name: str | None = None
+    retired: bool = False
 
     @property
     def key(self) -> tuple[str, str]:
@@ -74,6 +81,16 @@ def record_edges(conn: Connection, edges: Iterable[tuple[NodeRef, NodeRef, str]]
     upsert(conn, lineage_nodes, named, keys=("kind", "object_id"), update=("name",))
     insert_ignore(conn, lineage_nodes, unnamed)
     insert_ignore(conn, lineage_edges, edge_rows)
+
+
+def mark_retired(conn: Connection, nodes: Iterable[NodeRef], *, retired: bool = True) -> None:
+    """Mark ``nodes`` retired (or live again) inside the caller's transaction; unknown nodes are ignored."""
+    keys = {node.key for node in nodes}
+    if not keys:
+        return
+    n = lineage_nodes.c
+    match = or_(*(and_(n.kind == kind, n.object_id == object_id) for kind, object_id in keys))
+    conn.execute(update(lineage_nodes).where(match).values(retired_at=now_ms() if retired else None))
 
 
 class LineageService:
@@ -135,9 +152,10 @@ class LineageService:
                     if nxt not in seen:
                         seen.add(nxt)
                         frontier.append(nxt)
-            names = {}
+            names: dict[tuple[str, str], tuple[str | None, bool]] = {}
             if seen:
                 cond = or_(*(and_(lineage_nodes.c.kind == k, lineage_nodes.c.object_id == i) for k, i in seen))
-                names = {(r.kind, r.object_id): r.name for r in conn.execute(select(lineage_nodes).where(cond))}
-        nodes = tuple(sorted(NodeRef(k, i, names.get((k, i))) for k, i in seen))
+                names = {(r.kind, r.object_id): (r.name, r.retired_at is not None)
+                         for r in conn.execute(select(lineage_nodes).where(cond))}
+        nodes = tuple(sorted(NodeRef(k, i, *names.get((k, i), (None, False))) for k, i in seen))
         return LineageGraph(root=(kind, object_id), nodes=nodes, edges=tuple(dict.fromkeys(edges)))

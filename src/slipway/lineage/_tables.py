@@ -9,6 +9,7 @@ lineage_nodes = Table(
     Column("object_id", String(512), primary_key=True),
     Column("name", String(512), nullable=True),
     Column("created_at", BigInteger, nullable=False),
+    Column("retired_at", BigInteger, nullable=True),  # set when the object no longer serves (a replaced variant)
 )
 
 lineage_edges = Table(

@@ -405,8 +405,10 @@ class ExecutionStore:
         step = NodeRef(ObjectKind.STEP_EXECUTION, step_id)
         edges = [(ref.node(name), step, "consumed") for name, ref in result.inputs.items()]
         edges += [(step, ref.node(name), "produced") for name, ref in result.outputs.items()]
-        if result.run_id is not None:
-            edges.append((step, NodeRef(ObjectKind.RUN, result.run_id), "produced"))
+        if result.run_id is not None:  # the step's tracked run (a training's) made its outputs too
+            run = NodeRef(ObjectKind.RUN, result.run_id)
+            edges.append((step, run, "produced"))
+            edges += [(run, ref.node(name), "produced") for name, ref in result.outputs.items()]
         record_edges(conn, edges)
 
 

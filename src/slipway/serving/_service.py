@@ -33,7 +33,7 @@ from slipway._principal import current_principal
 from slipway._time import check_aware, ms_to_datetime, now_ms
 from slipway.errors import AlreadyExists, Conflict, InvalidInput, NotFound, PermissionDenied
 from slipway.events import record_change
-from slipway.lineage import NodeRef, record_edges
+from slipway.lineage import NodeRef, mark_retired, record_edges
 from slipway.registry import ApprovalStatus, RegistryReader
 from slipway.security import Permission, require, requires
 from slipway.serving._capture import CAPTURE_PREFIX, capture_files
@@ -287,6 +287,7 @@ class ServingService:
             row = _endpoint_row(conn, name, lock=True)
             _require_change(json.loads(row.config).get("production", False))
             conn.execute(delete(endpoints).where(endpoints.c.id == row.id))
+            _retire(conn, row, json.loads(row.config)["variants"], [])
             record_change(
                 conn,
                 action="endpoint.delete",
@@ -527,6 +528,7 @@ class ServingService:
         }
         _event(conn, row.id, "deployment.started", payload)
         if at_once:
+            _retire(conn, row, config["variants"], [v.model_dump() for v in target])
             config["variants"] = [v.model_dump() for v in target]
             _event(conn, row.id, "deployment.succeeded", payload)
         return {"config": json.dumps(config), "status": EndpointStatus.UPDATING.value, "reason": None}
@@ -677,6 +679,7 @@ def _set_share(conn: Connection, row: Row[Any], deployment: _Open, share: float)
 
 def _finish(conn: Connection, row: Row[Any], deployment: _Open) -> None:
     config = json.loads(row.config)
+    _retire(conn, row, config["variants"], json.loads(deployment.row.target))
     config["variants"] = json.loads(deployment.row.target)
     _close(conn, deployment, DeploymentStatus.SUCCEEDED, None)
     conn.execute(update(endpoint_deployments).where(endpoint_deployments.c.id == deployment.id).values(share=1.0))
@@ -687,7 +690,10 @@ def _finish(conn: Connection, row: Row[Any], deployment: _Open) -> None:
 def _roll_back(conn: Connection, row: Row[Any], deployment: _Open, reason: str) -> None:
     """Serve the deployment's previous variants again; the endpoint is RollingBack until a server confirms."""
     config = json.loads(row.config)
-    config["variants"] = json.loads(deployment.row.previous)
+    previous = json.loads(deployment.row.previous)
+    _retire(conn, row, json.loads(deployment.row.target) + config["variants"], previous)
+    mark_retired(conn, [_variant_node(row.id, row.name, v) for v in previous], retired=False)
+    config["variants"] = previous
     _close(conn, deployment, DeploymentStatus.ROLLED_BACK, reason)
     _set(conn, row, config=json.dumps(config), status=EndpointStatus.ROLLING_BACK.value, reason=reason)
     _event(conn, row.id, "deployment.rolled_back", {"name": row.name, "deployment": deployment.id, "reason": reason})
@@ -705,13 +711,28 @@ def _event(conn: Connection, endpoint_id: str, event_type: str, payload: dict[st
 
 
 def _record_lineage(conn: Connection, endpoint_id: str, name: str, variants: list[Variant]) -> None:
-    """endpoint contains each variant; each model version is deployed as a variant."""
+    """Each model version is deployed as a variant, each variant as (part of) the endpoint; a variant
+    serving again is live again."""
     endpoint = NodeRef(ObjectKind.ENDPOINT, endpoint_id, name)
     edges = []
     for v in variants:
-        node = NodeRef(ObjectKind.ENDPOINT_VARIANT, f"{endpoint_id}/{v.name}", f"{name}/{v.name}")
+        node = _variant_node(endpoint_id, name, v)
         edges += [
-            (endpoint, node, "contains"),
             (NodeRef(ObjectKind.MODEL_VERSION, v.model_version_id, v.model), node, "deployed_as"),
+            (node, endpoint, "deployed_as"),
         ]
     record_edges(conn, edges)
+    mark_retired(conn, [_variant_node(endpoint_id, name, v) for v in variants], retired=False)
+
+
+def _variant_node(endpoint_id: str, name: str, variant: Variant | Mapping[str, Any]) -> NodeRef:
+    label = variant.name if isinstance(variant, Variant) else str(variant["name"])
+    return NodeRef(ObjectKind.ENDPOINT_VARIANT, f"{endpoint_id}/{label}", f"{name}/{label}")
+
+
+def _retire(
+    conn: Connection, row: Row[Any], old: Sequence[Mapping[str, Any]], live: Sequence[Mapping[str, Any]]
+) -> None:
+    """Mark the variants of ``old`` that ``live`` no longer has retired in lineage."""
+    names = {v["name"] for v in live}
+    mark_retired(conn, [_variant_node(row.id, row.name, v) for v in old if v["name"] not in names])
