@@ -28,7 +28,7 @@ if TYPE_CHECKING:
     from slipway.monitoring import MonitoringService
     from slipway.pipelines import PipelineService
     from slipway.registry import RegistryService
-    from slipway.serving import ServingService
+    from slipway.serving import Services, ServingService
 
 # The services that take code names, paths or trust from callers: Backend.confine switches them.
 _CONFINED = ("pipelines", "monitoring")
@@ -153,3 +153,12 @@ class Backend:
         if "pipelines" in self.__dict__:
             self.pipelines.close()
         self.db.dispose()
+
+
+def serving_services(settings: Settings) -> Services:
+    """The serving services of ``settings`` in a process of their own: what a Ray Serve replica opens
+    (pickled there by reference, with ``settings`` bound by ``functools.partial``)."""
+    from slipway.serving import Services
+
+    backend = Backend(settings)
+    return Services(backend.serving, backend.registry, backend.artifacts, backend.close)

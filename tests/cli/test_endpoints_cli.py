@@ -57,9 +57,9 @@ def test_endpoint_commands(cli: Callable[..., Result], client: Client, package: 
     during = cli("endpoints", "show", "rings")
     rows = {line.split()[0]: line.split()[1:] for line in during.stdout.splitlines() if line.startswith("line-v")}
     assert rows == {
-        "line-v1": [v1, "9", "72%", "1", "live"],
-        "line-v2": [v2, "1", "8%", "1", "live"],
-        "line-v2-canary": [v2, "1", "20%", "1", "canary"],
+        "line-v1": [v1, "9", "72%", "1", "—", "live"],
+        "line-v2": [v2, "1", "8%", "1", "—", "live"],
+        "line-v2-canary": [v2, "1", "20%", "1", "—", "canary"],
     }
     rolled = cli("endpoints", "rollback", "rings", "--reason", "too early")
     assert rolled.exit_code == 0 and "too early" in rolled.stdout
@@ -72,3 +72,20 @@ def test_endpoint_commands(cli: Callable[..., Result], client: Client, package: 
 def test_weights_must_pair_with_models(cli: Callable[..., Result]) -> None:
     result = cli("endpoints", "create", "e", "-m", "a/1", "-m", "a/2", "-w", "1")
     assert result.exit_code == 2 and "--weight" in result.stderr
+
+
+def test_autoscaling_settings_per_variant(cli: Callable[..., Result], client: Client, package: Path) -> None:
+    v1, v2 = register(client.registry, package), register(client.registry, package)  # type: ignore[arg-type]
+    created = cli("endpoints", "create", "scaled", "-m", v1, "-m", v2, "--min-replicas", "1", "--min-replicas", "2",
+                  "--max-replicas", "4", "--target-ongoing", "3", "--json")
+    assert created.exit_code == 0, created.stderr
+    assert [v["autoscaling"] for v in json.loads(created.stdout)["variants"]] == [
+        {"min_replicas": m, "max_replicas": 4, "target_ongoing": 3.0, "upscale_delay_seconds": 30.0,
+         "downscale_delay_seconds": 600.0} for m in (1, 2)
+    ]
+    shown = cli("endpoints", "show", "scaled").stdout
+    assert "1-4 replicas, 3 ongoing each" in shown and "2-4 replicas, 3 ongoing each" in shown
+    refused = cli("endpoints", "create", "e", "-m", v1, "--min-replicas", "3", "--max-replicas", "2")
+    assert refused.exit_code == 2 and "variants.0.autoscaling" in refused.stderr
+    miscounted = cli("endpoints", "create", "e", "-m", v1, "-m", v2, "--min-replicas", "1", "1", "1")
+    assert miscounted.exit_code == 2

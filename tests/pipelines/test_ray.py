@@ -1,4 +1,4 @@
-"""The Ray executor runs the same pipelines, each step a Ray task, on a local cluster the test starts."""
+"""The Ray executor runs the same pipelines, each step a Ray task, on the session's local Ray cluster."""
 
 from __future__ import annotations
 

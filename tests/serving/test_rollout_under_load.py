@@ -3,23 +3,19 @@ and a canary whose model errors is rolled back by its alarm."""
 
 from __future__ import annotations
 
-import threading
 import time
-from collections import Counter
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
-import httpx
 import pytest
 from _registry_workers import make_registry
 from _server import serving as serving_app
 from _serving_models import register
+from _traffic import Traffic
 
 from slipway.registry import RegistryService
 from slipway.serving import DeploymentStatus, EndpointStatus, ServingHost, ServingService, create_inference_app
 from slipway.store import Database
-
-BODY = {"dataframe_records": [{"a": 1.0, "b": 2.0, "c": 0.0}]}
 
 
 @pytest.fixture
@@ -30,35 +26,6 @@ def registry(sqlite_db: Database, tmp_path: Path) -> RegistryService:
 @pytest.fixture
 def serving(sqlite_db: Database, registry: RegistryService) -> ServingService:
     return ServingService(sqlite_db, registry)
-
-
-class Traffic:
-    """Threads posting to an endpoint until stopped, counting answers by status and variant."""
-
-    def __init__(self, url: str, threads: int = 4) -> None:
-        self.statuses: Counter[int] = Counter()
-        self.variants: Counter[str] = Counter()
-        self._stop = threading.Event()
-        self._lock = threading.Lock()
-        self._threads = [threading.Thread(target=self._run, args=(url,)) for _ in range(threads)]
-
-    def _run(self, url: str) -> None:
-        with httpx.Client(timeout=10) as http:
-            while not self._stop.is_set():
-                resp = http.post(url, json=BODY)
-                with self._lock:
-                    self.statuses[resp.status_code] += 1
-                    self.variants[resp.headers.get("x-slipway-variant", "")] += 1
-
-    def __enter__(self) -> Traffic:
-        for t in self._threads:
-            t.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._stop.set()
-        for t in self._threads:
-            t.join()
 
 
 @pytest.fixture

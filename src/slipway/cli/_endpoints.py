@@ -53,6 +53,19 @@ IntervalOpt = Annotated[
                                help="Store captured records within this many seconds of a request (default 60).")
 ]
 ForceOpt = Annotated[bool, typer.Option("--force", help="Serve versions not Approved (admins only).")]
+MinReplicasOpt = Annotated[
+    list[int],
+    typer.Option("--min-replicas", min=0, help="Autoscaling on Ray Serve: the fewest replicas of each --model "
+                 "(once for all, or once per --model)."),
+]
+MaxReplicasOpt = Annotated[
+    list[int], typer.Option("--max-replicas", min=1, help="Autoscaling on Ray Serve: the most replicas (as above).")
+]
+TargetOngoingOpt = Annotated[
+    list[float],
+    typer.Option("--target-ongoing", min=0, help="Autoscaling on Ray Serve: requests in flight per replica to aim "
+                 "at (as above; default 2)."),
+]
 _PRODUCTION_HELP = "A production endpoint: creating or changing it needs the approver (or admin) role."
 
 
@@ -63,17 +76,47 @@ def open_serving() -> Iterator[ServingApi]:
         yield client.serving
 
 
-def _variants(models: list[str], weights: list[float], shadows: list[str]) -> list[dict[str, Any]]:
-    """The variants ``--model``/``--weight``/``--shadow`` describe."""
+def _variants(
+    models: list[str],
+    weights: list[float],
+    shadows: list[str],
+    min_replicas: list[int] | None = None,
+    max_replicas: list[int] | None = None,
+    target_ongoing: list[float] | None = None,
+) -> list[dict[str, Any]]:
+    """The variants ``--model``/``--weight``/``--shadow`` and the autoscaling options describe."""
     if weights and len(weights) != len(models):
         raise typer.BadParameter(f"give one --weight per --model ({len(models)}), or none", param_hint="'--weight'")
-    live = [{"model": m, "weight": w} for m, w in zip(models, weights or [1.0] * len(models), strict=True)]
+    live: list[dict[str, Any]] = [
+        {"model": m, "weight": w} for m, w in zip(models, weights or [1.0] * len(models), strict=True)
+    ]
+    scaling = {
+        key: _per_model(values or [], len(models), option)
+        for key, values, option in (("min_replicas", min_replicas, "--min-replicas"),
+                                    ("max_replicas", max_replicas, "--max-replicas"),
+                                    ("target_ongoing", target_ongoing, "--target-ongoing"))
+    }
+    for i, variant in enumerate(live):
+        given = {key: values[i] for key, values in scaling.items() if values}
+        if given:
+            # A maximum below a given minimum would only be refused: it follows the minimum unless given.
+            given.setdefault("max_replicas", max(given.get("min_replicas", 1), 1))
+            variant["autoscaling"] = given
     return live + [{"model": s, "shadow": True} for s in shadows]
 
 
 def _capture(percent: float | None, interval: float | None) -> dict[str, float] | None:
     found = {k: v for k, v in (("sampling_percent", percent), ("flush_interval_seconds", interval)) if v is not None}
     return found or None
+
+
+def _per_model(values: list[Any], models: int, option: str) -> list[Any]:
+    """An option given once (for every --model) or once per --model, as one value per --model."""
+    if len(values) == 1:
+        return values * models
+    if values and len(values) != models:
+        raise typer.BadParameter(f"give {option} once, or once per --model ({models})", param_hint=f"'{option}'")
+    return values
 
 
 def _show(as_json: bool, endpoint: Endpoint, deployments: list[Deployment] | None = None) -> None:
@@ -118,12 +161,16 @@ def _variants_table(e: Endpoint) -> Table:
     # module-level import would load it (FastAPI included) for every other command too.
     from slipway.serving import traffic_split
 
-    out = _output.table("Variant", "Model", "Weight", "Traffic", "Workers", "Role", title="Variants")
+    out = _output.table(
+        "Variant", "Model", "Weight", "Traffic", "Workers", "Autoscaling (Ray Serve)", "Role", title="Variants"
+    )
     for s in traffic_split(e):
         v = s.variant
         role = " ".join(word for word, on in (("canary", s.canary), ("shadow", v.shadow)) if on) or "live"
+        scaling = v.autoscaling.describe() if v.autoscaling is not None else _output.MISSING
         out.add_row(
-            _output.plain(s.name), _output.plain(v.model), f"{v.weight:g}", f"{s.share:.0%}", str(v.workers), role
+            _output.plain(s.name), _output.plain(v.model), f"{v.weight:g}", f"{s.share:.0%}", str(v.workers),
+            scaling, role,
         )
     return out
 
@@ -158,14 +205,21 @@ def create_command(
     max_p99_ms: Annotated[float | None, typer.Option(help="Roll back a rollout above this p99 latency.")] = None,
     force: ForceOpt = False,
     production: Annotated[bool, typer.Option("--production", help=_PRODUCTION_HELP)] = False,
+    min_replicas: MinReplicasOpt = [],  # noqa: B006
+    max_replicas: MaxReplicasOpt = [],  # noqa: B006
+    target_ongoing: TargetOngoingOpt = [],  # noqa: B006
     as_json: JsonFlag = False,
 ) -> None:
-    """Create an endpoint, e.g. `slipway endpoints create rings -m abalone/3 -w 9 -m abalone/4 -w 1`."""
+    """Create an endpoint, e.g. `slipway endpoints create rings -m abalone/3 -w 9 -m abalone/4 -w 1`.
+
+    On Ray Serve (`slipway serve NAME --engine ray`) each variant runs its workers as replicas, or
+    scales between --min-replicas and --max-replicas to keep --target-ongoing requests per replica.
+    """
     alarms = {k: v for k, v in (("max_error_rate", max_error_rate), ("max_p99_ms", max_p99_ms)) if v is not None}
     with open_serving() as serving:
         created = serving.create_endpoint(
             name,
-            _variants(model, weight, shadow),
+            _variants(model, weight, shadow, min_replicas, max_replicas, target_ongoing),
             capture=_capture(capture, capture_interval),
             alarms=alarms or None,
             force=force,
@@ -221,6 +275,9 @@ def update_command(
     production: Annotated[
         bool | None, typer.Option("--production/--not-production", help=_PRODUCTION_HELP + " Unset: unchanged.")
     ] = None,
+    min_replicas: MinReplicasOpt = [],  # noqa: B006
+    max_replicas: MaxReplicasOpt = [],  # noqa: B006
+    target_ongoing: TargetOngoingOpt = [],  # noqa: B006
     as_json: JsonFlag = False,
 ) -> None:
     """Deploy new variants (with --model) by a strategy, or change the capture percentage or interval."""
@@ -228,7 +285,7 @@ def update_command(
         changed = _capture(capture, capture_interval)  # the capture settings not given stay as they are
         updated = serving.update_endpoint(
             name,
-            _variants(model, weight, shadow) if model else None,
+            _variants(model, weight, shadow, min_replicas, max_replicas, target_ongoing) if model else None,
             strategy={"kind": strategy, "share": share, "bake_seconds": bake_seconds},
             capture=None if changed is None else {**serving.get_endpoint(name).capture.model_dump(), **changed},
             force=force,

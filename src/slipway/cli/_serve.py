@@ -12,19 +12,28 @@ uvicorn worker processes on the same port; each loads every variant and splits t
 weight on its own, so the split holds across them. They share their metrics through
 prometheus_client's multiprocess files in a folder of the run, so ``/metrics`` counts all of them
 whichever one answers.
+
+``--engine ray`` serves the endpoint on Ray Serve instead (:mod:`slipway.serving._ray`): each model
+version a deployment of replicas (a variant's ``workers``, or its autoscaling bounds), an ingress
+in front doing all of the above, on a new local Ray cluster or the one at ``--address``; Ray
+Serve's HTTP proxy listens on ``--host``/``--port``.
 """
 
 from __future__ import annotations
 
+import enum
+import functools
 import json
 import os
+import signal
+import threading
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.markup import escape
 
-from slipway._backend import Backend
+from slipway._backend import Backend, serving_services
 from slipway._config import Settings, load_settings
 from slipway.cli import _output
 from slipway.cli._server import LogLevel, _is_loopback
@@ -33,6 +42,11 @@ if TYPE_CHECKING:
     from starlette.types import ASGIApp
 
     from slipway.serving import Bundle, ServingHost, ServingMetrics
+
+
+class Engine(enum.StrEnum):
+    local = "local"
+    ray = "ray"
 
 
 # What the parent hands its worker processes, which rebuild the app from the environment.
@@ -86,12 +100,26 @@ def serve(
                           "live variants' workers]. A model call keeps one process busy: more serve more at once."),
     ] = None,
     log_level: Annotated[LogLevel, typer.Option(help="How much the server logs.")] = LogLevel.INFO,
+    engine: Annotated[
+        Engine, typer.Option(help="local: uvicorn worker processes here; ray: Ray Serve replicas per variant.")
+    ] = Engine.local,
+    address: Annotated[
+        str | None,
+        typer.Option(help="With --engine ray: the Ray cluster to use (e.g. ray://head:10001 or auto) "
+                          "[default: a new local cluster].", show_default=False),
+    ] = None,
+    ingress_replicas: Annotated[
+        int, typer.Option(min=1, max=64, help="With --engine ray: replicas of the ingress (routing, capture).")
+    ] = 1,
+    replica_cpus: Annotated[
+        float, typer.Option(min=0, help="With --engine ray: CPUs each model replica reserves on the cluster.")
+    ] = 1.0,
 ) -> None:
     """Serve an endpoint: POST /invocations (JSON or CSV), /health, /ready and Prometheus /metrics.
 
     It follows the endpoint's deployments as they happen and rolls a canary back when its alarms
     fire. Stop it with Ctrl-C or SIGTERM: captured data is flushed to the artifact store first,
-    by every worker process.
+    by every worker process (every ingress replica, on Ray).
 
     With --bundle DIR it serves a serving bundle with no database: every file is checked against
     the bundle's hashes first, and captured data goes to --capture.
@@ -103,6 +131,8 @@ def serve(
              if getattr(ctx.get_parameter_source(name), "name", None) == "COMMANDLINE"]
     if bundle is None and given:  # from the environment, they are simply not for this server
         raise typer.BadParameter("applies with --bundle only", param_hint=f"'--{given[0].replace('_', '-')}'")
+    if bundle is not None and engine is Engine.ray:
+        raise typer.BadParameter("a bundle is served by local worker processes only", param_hint="'--engine'")
     if not _is_loopback(host):
         _output.warning(
             f"listening on {host}, which other machines can reach; the endpoint does not check who calls it"
@@ -124,6 +154,12 @@ def serve(
     backend = Backend(settings)
     try:
         found = backend.serving.get_endpoint(endpoint)  # fail with a clear error before binding the port
+        if engine is Engine.ray:
+            options = {"poll_seconds": poll_seconds, "max_batch_size": max_batch_size, "max_wait_ms": max_wait_ms,
+                       "allowed_hosts": allowed_hosts(settings, host), "ingress_replicas": ingress_replicas,
+                       "replica_cpus": replica_cpus}
+            _serve_on_ray(backend, endpoint, options, host=host, port=port, address=address)
+            return
         count = workers or max(1, sum(v.workers for v in found.variants if not v.shadow))
         if count > 1:
             backend.close()  # migrated once here; each worker opens its own
@@ -188,6 +224,48 @@ def _bundle_host(opened: Bundle, options: dict[str, Any], metrics: ServingMetric
         max_wait_ms=options["max_wait_ms"],
         metrics=metrics,
     )
+
+
+def _serve_on_ray(
+    backend: Backend, endpoint: str, options: dict[str, object], *, host: str, port: int, address: str | None
+) -> None:
+    """Serve ``endpoint`` on Ray Serve until SIGTERM or Ctrl-C, then delete its applications (blocks)."""
+    from slipway.serving import RayEndpoint, multiprocess_folder
+
+    try:
+        import ray
+        from ray import serve
+    except ImportError:
+        from slipway.errors import MissingExtra
+
+        raise MissingExtra("ray", "ray[serve]") from None
+    os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")  # no reporting home
+    ours = not ray.is_initialized() and not address
+    if not ray.is_initialized():
+        if address:
+            ray.init(address=address, log_to_driver=False)
+        else:
+            ray.init(include_dashboard=False, log_to_driver=False)
+    stop = threading.Event()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, lambda *_: stop.set())
+    try:
+        serve.start(http_options={"host": host, "port": port})
+        with multiprocess_folder() as folder:
+            served = RayEndpoint(endpoint, backend.serving, backend.registry,
+                                 functools.partial(serving_services, backend.settings),
+                                 metrics_folder=folder, **options)  # type: ignore[arg-type]
+            try:
+                served.deploy()
+                _output.say(f"Serving endpoint [bold]{escape(endpoint)}[/bold] on Ray Serve at "
+                            f"http://{escape(host)}:{port} (Ctrl-C to stop)")
+                served.run(stop)
+            finally:
+                served.close()
+    finally:
+        if ours:
+            serve.shutdown()
+            ray.shutdown()
 
 
 def allowed_hosts(settings: Settings, host: str) -> list[str]:

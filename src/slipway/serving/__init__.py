@@ -31,8 +31,10 @@ from slipway.serving._bundle import (
 )
 from slipway.serving._capture import CAPTURE_PREFIX, capture_file, capture_files
 from slipway.serving._metrics import MULTIPROCESS_ENV, ServingMetrics, TrafficHistory, TrafficPoint, multiprocess_folder
+from slipway.serving._ray import RayEndpoint, RemoteModel, Services, ServicesOpener
 from slipway.serving._records import (
     Alarms,
+    Autoscaling,
     CaptureConfig,
     CaptureFile,
     Deployment,
@@ -45,7 +47,7 @@ from slipway.serving._records import (
     VariantSpec,
     WindowStats,
 )
-from slipway.serving._routing import VARIANT_HEADER, VariantShare, traffic_split
+from slipway.serving._routing import VARIANT_HEADER, ServedModel, VariantShare, traffic_split
 from slipway.serving._runtime import REQUEST_KEY_HEADER, EndpointRuntime, ModelFailed
 from slipway.serving._service import (
     Count,
@@ -75,6 +77,7 @@ __all__ = [
     "container_routes",
     "multiprocess_folder",
     "Alarms",
+    "Autoscaling",
     "CaptureConfig",
     "CaptureFile",
     "Count",
@@ -89,6 +92,11 @@ __all__ = [
     "InferenceIds",
     "ModelFailed",
     "REQUEST_KEY_HEADER",
+    "RayEndpoint",
+    "RemoteModel",
+    "ServedModel",
+    "Services",
+    "ServicesOpener",
     "ServingHost",
     "ServingService",
     "Settings",

@@ -35,7 +35,7 @@ from slipway.serving import _v2 as v2
 from slipway.serving._capture import CaptureStore
 from slipway.serving._metrics import CONTENT_TYPE, ServingMetrics, TrafficHistory
 from slipway.serving._payload import parse_body
-from slipway.serving._runtime import Answer, ControlPlane, EndpointRuntime, ModelSource, Prepared
+from slipway.serving._runtime import Answer, ControlPlane, EndpointRuntime, ModelLoader, ModelSource, Prepared
 from slipway.serving._service import check_endpoint_name
 
 INFERENCE_ID_HEADER = "X-Slipway-Inference-Id"
@@ -46,6 +46,10 @@ class ServingHost:
     """The endpoints one process serves, each started on first use, and their shared metrics.
 
     Thread-safe; :meth:`close` once, at shutdown (it flushes every endpoint's captured data).
+
+    ``loader`` gives each model version's model (see :class:`EndpointRuntime`); with
+    ``predict_in_threads`` predictions run on worker threads, not on the event loop: for models
+    that wait on other processes (Ray Serve's replicas) rather than compute here.
     """
 
     def __init__(
@@ -58,13 +62,16 @@ class ServingHost:
         max_batch_size: int = 1,
         max_wait_ms: float = 2.0,
         metrics: ServingMetrics | None = None,
+        loader: ModelLoader | None = None,
+        predict_in_threads: bool = False,
     ) -> None:
         self.metrics = metrics or ServingMetrics()
         self.max_batch_size = max_batch_size
         self.max_wait_ms = max_wait_ms
+        self.predict_in_threads = predict_in_threads
         self._batchers: dict[str, _Batcher] = {}
         self._make: Callable[[str], EndpointRuntime] = lambda name: EndpointRuntime(
-            name, service, registry, artifacts, self.metrics, poll_seconds=poll_seconds
+            name, service, registry, artifacts, self.metrics, poll_seconds=poll_seconds, loader=loader
         )
         self._runtimes: dict[str, EndpointRuntime] = {}
         self._lock = threading.Lock()
@@ -102,13 +109,18 @@ class ServingHost:
         parameters), batched when batching is on."""
         prepared = runtime.prepare_input(data, headers, variant, params)
         if self.max_batch_size <= 1:
-            [result] = runtime.answer([prepared])
+            if self.predict_in_threads:
+                [result] = await run_in_threadpool(runtime.answer, [prepared])
+            else:
+                [result] = runtime.answer([prepared])
             if isinstance(result, SlipwayError):
                 raise result
             return result
         batcher = self._batchers.get(runtime.name)
         if batcher is None:
-            batcher = self._batchers[runtime.name] = _Batcher(runtime, self.max_batch_size, self.max_wait_ms / 1000)
+            batcher = self._batchers[runtime.name] = _Batcher(
+                runtime, self.max_batch_size, self.max_wait_ms / 1000, in_thread=self.predict_in_threads
+            )
         return await batcher.submit(prepared)
 
     def traffic(self) -> TrafficHistory:
@@ -137,15 +149,18 @@ class _Batcher:
     """Dynamic micro-batching on the event loop: requests wait up to ``max_wait`` seconds, or until
     ``max_size`` are waiting, and are then answered by one model call per variant.
 
-    Only the event loop's thread touches it, so it needs no lock.
+    Only the event loop's thread touches it, so it needs no lock. ``in_thread``: a batch is
+    answered on a worker thread while the loop takes more requests.
     """
 
-    def __init__(self, runtime: EndpointRuntime, max_size: int, max_wait: float) -> None:
+    def __init__(self, runtime: EndpointRuntime, max_size: int, max_wait: float, *, in_thread: bool = False) -> None:
         self._runtime = runtime
         self._max_size = max_size
         self._max_wait = max_wait
+        self._in_thread = in_thread
         self._waiting: list[tuple[Prepared, asyncio.Future[Answer]]] = []
         self._timer: asyncio.TimerHandle | None = None
+        self._tasks: set[asyncio.Task[None]] = set()
 
     async def submit(self, request: Prepared) -> Answer:
         loop = asyncio.get_running_loop()
@@ -162,7 +177,24 @@ class _Batcher:
             self._timer.cancel()
             self._timer = None
         batch, self._waiting = self._waiting, []
-        results = self._runtime.answer([request for request, _ in batch])
+        if self._in_thread:
+            task = asyncio.get_running_loop().create_task(self._answer_in_thread(batch))
+            self._tasks.add(task)  # held until done: the loop keeps only weak references
+            task.add_done_callback(self._tasks.discard)
+            return
+        self._settle(batch, self._runtime.answer([request for request, _ in batch]))
+
+    async def _answer_in_thread(self, batch: list[tuple[Prepared, asyncio.Future[Answer]]]) -> None:
+        try:
+            results = await run_in_threadpool(self._runtime.answer, [request for request, _ in batch])
+        except Exception as exc:  # nobody awaits this task: every request of the batch gets the error
+            for _, future in batch:
+                future.set_exception(exc)
+            return
+        self._settle(batch, results)
+
+    @staticmethod
+    def _settle(batch: list[tuple[Prepared, asyncio.Future[Answer]]], results: list[Answer | SlipwayError]) -> None:
         for (_, future), result in zip(batch, results, strict=True):
             if isinstance(result, SlipwayError):
                 future.set_exception(result)

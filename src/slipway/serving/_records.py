@@ -47,6 +47,39 @@ class DeploymentStatus(StrEnum):
     ROLLED_BACK = "RolledBack"
 
 
+class Autoscaling(Record):
+    """How many replicas a variant runs on Ray Serve (``slipway serve --engine ray``), by load.
+
+    Ray Serve's autoscaler adds replicas while the requests in flight per replica stay above
+    ``target_ongoing`` (for ``upscale_delay_seconds``) and removes them while they stay below (for
+    ``downscale_delay_seconds``), between ``min_replicas`` and ``max_replicas``. Local serving
+    (uvicorn worker processes) ignores it and starts the variant's ``workers``.
+
+    Attributes:
+        min_replicas: the fewest replicas, also the number started (0: none while idle).
+        max_replicas: the most replicas.
+        target_ongoing: requests in flight per replica the autoscaler aims at.
+        upscale_delay_seconds: how long the load must stay above target before a replica is added.
+        downscale_delay_seconds: how long it must stay below before one is removed.
+    """
+
+    min_replicas: int = Field(1, ge=0, le=1000)
+    max_replicas: int = Field(1, ge=1, le=1000)
+    target_ongoing: float = Field(2.0, gt=0, le=10_000, allow_inf_nan=False)
+    upscale_delay_seconds: float = Field(30.0, ge=0, le=3600, allow_inf_nan=False)
+    downscale_delay_seconds: float = Field(600.0, ge=0, le=86_400, allow_inf_nan=False)
+
+    @model_validator(mode="after")
+    def _bounds(self) -> Autoscaling:
+        if self.min_replicas > self.max_replicas:
+            raise ValueError(f"min_replicas ({self.min_replicas}) is above max_replicas ({self.max_replicas})")
+        return self
+
+    def describe(self) -> str:
+        """``1-4 replicas, 2 ongoing each``: what the CLI and the web UI show."""
+        return f"{self.min_replicas}-{self.max_replicas} replicas, {self.target_ongoing:g} ongoing each"
+
+
 class VariantSpec(Record):
     """One model version behind an endpoint.
 
@@ -55,8 +88,10 @@ class VariantSpec(Record):
         model: ``GROUP/VERSION``.
         weight: share of live traffic relative to the other (non-shadow) variants.
         workers: worker processes this variant asks for: ``slipway serve`` starts the total of
-            the live variants' workers (each process serves every variant, by weight).
+            the live variants' workers (each process serves every variant, by weight). On Ray
+            Serve, the variant's replicas when ``autoscaling`` is unset.
         shadow: receives a copy of live traffic; its answers are captured, never returned.
+        autoscaling: replicas by load on Ray Serve (:class:`Autoscaling`); None: ``workers`` replicas.
     """
 
     name: str = Field("", pattern=r"^$|^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
@@ -64,6 +99,7 @@ class VariantSpec(Record):
     weight: float = Field(1.0, ge=0, allow_inf_nan=False)
     workers: int = Field(1, ge=1, le=64)
     shadow: bool = False
+    autoscaling: Autoscaling | None = None
 
     @model_validator(mode="after")
     def _default_name(self) -> VariantSpec:

@@ -13,12 +13,23 @@ import hashlib
 import itertools
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any, Protocol
 
 from slipway.errors import InvalidInput
-from slipway.models import LoadedModel
+from slipway.models import Signature
 from slipway.serving._records import Endpoint, Variant
 
 VARIANT_HEADER = "x-slipway-variant"
+
+
+class ServedModel(Protocol):
+    """What the data plane needs of a model: a :class:`~slipway.models.LoadedModel` in this process,
+    or a stand-in that asks the model's own replicas (Ray Serve)."""
+
+    @property
+    def signature(self) -> Signature | None: ...
+
+    def predict(self, data: object, params: Mapping[str, Any] | None = None) -> Any: ...
 
 
 @dataclass(frozen=True)
@@ -28,7 +39,7 @@ class Route:
 
     name: str
     variant: Variant
-    model: LoadedModel
+    model: ServedModel
     canary: bool
 
 
@@ -94,7 +105,7 @@ class Routing:
         models: loaded models by model version id, for every variant the endpoint names.
     """
 
-    def __init__(self, endpoint: Endpoint, models: Mapping[str, LoadedModel]) -> None:
+    def __init__(self, endpoint: Endpoint, models: Mapping[str, ServedModel]) -> None:
         self.endpoint_id = endpoint.id
         self.revision = endpoint.revision
         deployment = endpoint.deployment

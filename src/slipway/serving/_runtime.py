@@ -20,7 +20,7 @@ import logging
 import random
 import threading
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any, Protocol
@@ -36,11 +36,14 @@ from slipway.serving._capture import Captured, CaptureStore, CaptureWriter
 from slipway.serving._metrics import ServingMetrics
 from slipway.serving._payload import parse_body, shape_key, split, stack, to_jsonable
 from slipway.serving._records import Endpoint, EndpointStatus, WindowStats
-from slipway.serving._routing import VARIANT_HEADER, Route, Routing, unit_point
+from slipway.serving._routing import VARIANT_HEADER, Route, Routing, ServedModel, unit_point
 
 REQUEST_KEY_HEADER = "x-slipway-request-key"
 _WINDOW_LIMIT = 10_000  # latencies kept per deployment step for its p99
 _log = logging.getLogger(__name__)
+
+# (model version id, "GROUP/VERSION") -> the model that answers for it
+ModelLoader = Callable[[str, str], ServedModel]
 
 
 class ControlPlane(Protocol):
@@ -145,6 +148,9 @@ class EndpointRuntime:
         artifacts: where captured data goes (the artifact store, or a bundle's capture folder).
         metrics: where requests are counted (shared by the endpoints of one process).
         poll_seconds: how often the control plane is asked for changes.
+        loader: gives the model of a version (id, ``GROUP/VERSION``); by default it is loaded from
+            ``registry`` into this process. Ray Serve's ingress gives a stand-in for the version's
+            replicas instead.
     """
 
     def __init__(
@@ -156,6 +162,7 @@ class EndpointRuntime:
         metrics: ServingMetrics,
         *,
         poll_seconds: float = 1.0,
+        loader: ModelLoader | None = None,
     ) -> None:
         self.name = name
         self._service = service
@@ -163,8 +170,9 @@ class EndpointRuntime:
         self._artifacts = artifacts
         self._metrics = metrics
         self._poll = poll_seconds
+        self._loader: ModelLoader = loader or (lambda _, model: registry.load_model(str(ModelUri.of(model))))
         self._routing: Routing | None = None
-        self._models: dict[str, LoadedModel] = {}
+        self._models: dict[str, ServedModel] = {}
         self._trusted: set[str] = set()  # loaded versions an admin had marked trusted: watched for revocation
         self._capture: CaptureWriter | None = None
         self._window = _Window()
@@ -236,7 +244,7 @@ class EndpointRuntime:
         route = routing.named(pinned) if pinned else routing.pick(u)
         return Prepared(routing, route, data, u, bool(pinned), params)
 
-    def describe(self, variant: str | None = None) -> tuple[str, LoadedModel, list[str]]:
+    def describe(self, variant: str | None = None) -> tuple[str, ServedModel, list[str]]:
         """The variant ``variant`` (by default the one answering most live traffic), its model, and
         the names of every variant: what a protocol's metadata route tells about the endpoint.
 
@@ -364,14 +372,14 @@ class EndpointRuntime:
         self._trusted &= set(models)
         self._service.confirm(self.name, endpoint.revision)
 
-    def _load(self, version_id: str, model: str) -> LoadedModel:
+    def _load(self, version_id: str, model: str) -> ServedModel:
         loaded = self._models.get(version_id)
         if loaded is not None:
             return loaded
         # Trusted or not is the version's mark (an admin's decision), never anything a request said.
         if self._registry.get_version_by_id(version_id).trusted:
             self._trusted.add(version_id)
-        return self._registry.load_model(str(ModelUri.of(model)))
+        return self._loader(version_id, model)
 
     def _drop_distrusted(self) -> None:
         """Unload the versions whose trust mark was revoked since they were loaded.

@@ -70,7 +70,10 @@ def check_endpoint_name(name: object, field: str = "name") -> str:
 
 
 EndpointName = Annotated[str, Wire(to_wire=check_endpoint_name)]  # checked first: it goes into the URL path
-_VARIANTS = 'a list of {"model": "GROUP/VERSION", "name", "weight", "workers", "shadow"}'
+_VARIANTS = (
+    'a list of {"model": "GROUP/VERSION", "name", "weight", "workers", "shadow", "autoscaling": '
+    '{"min_replicas", "max_replicas", "target_ongoing", "upscale_delay_seconds", "downscale_delay_seconds"}}'
+)
 Variants = Annotated[Sequence[VariantSpec | Mapping[str, Any]], Wire(list[Any]), Field(description=_VARIANTS)]
 # Settings travel as plain objects: the service checks them, so a remote caller gets the same error naming the field.
 Settings = Wire(dict[str, Any])

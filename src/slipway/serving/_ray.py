@@ -1,0 +1,381 @@
+"""Endpoints on Ray Serve: each model version a deployment of replicas, an ingress in front.
+
+One endpoint NAME on a Ray cluster is these Serve applications:
+
+- ``slipway.NAME.VERSION_ID`` for each model version the endpoint serves (a live or shadow
+  variant, or a rollout's target): one deployment whose replicas load the version and predict.
+  It runs the variant's ``workers`` replicas, or scales between the bounds of its
+  :class:`~slipway.serving.Autoscaling` (Ray Serve's ``autoscaling_config``).
+- ``slipway.NAME``: the ingress, at the route prefix (``/``), whose replicas run the same
+  :class:`~slipway.serving.ServingHost`, :class:`~slipway.serving.EndpointRuntime` and routes
+  (:func:`~slipway.serving.container_routes`) as ``slipway serve``: the traffic split, the
+  variant header, request keys, shadows, canary and linear rollouts with their alarms, micro-batching,
+  data capture and ``/metrics``. Only its models differ: each is a :class:`RemoteModel`, which
+  asks the version's deployment.
+
+:class:`RayEndpoint` (what ``slipway serve NAME --engine ray`` runs) follows the endpoint: it
+deploys a version's application before any ingress replica routes to it (an ingress replica
+waits for it before swapping its routing table, so requests keep going to the old table
+meanwhile), applies changed replica settings in place, and deletes an application once no
+variant has named it for ``grace_seconds``.
+
+Captured data is written by the ingress replicas; Ray Serve stops a replica gracefully (after its
+requests in flight) and runs the app's shutdown, which flushes it. The ingress replicas count
+requests in prometheus_client's multiprocess files in one folder, so ``/metrics`` totals every
+replica on the node (the same mechanism as ``slipway serve --workers N``).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from slipway._origins import OriginGuard
+from slipway.errors import MissingExtra, NotFound, ServiceUnavailable, SlipwayError
+from slipway.models import Signature
+from slipway.registry import RegistryReader
+from slipway.serving._app import ServingHost, create_inference_app
+from slipway.serving._metrics import MULTIPROCESS_ENV, ServingMetrics
+from slipway.serving._records import Endpoint, Variant
+from slipway.serving._service import ServingService
+from slipway.store.artifacts import ArtifactStore
+
+_log = logging.getLogger(__name__)
+_MODEL_DEPLOYMENT = "model"
+_INGRESS_DEPLOYMENT = "ingress"
+
+
+@dataclass(frozen=True)
+class Services:
+    """What a replica works with, opened in the replica's process, and how to close it."""
+
+    serving: ServingService
+    registry: RegistryReader
+    artifacts: ArtifactStore
+    close: Callable[[], None]
+
+
+# Opens the services of the deployment's settings; pickled to every replica, so a module-level
+# function (with its arguments bound by functools.partial), not a closure.
+ServicesOpener = Callable[[], Services]
+
+
+def _serve() -> Any:
+    try:
+        from ray import serve
+    except ImportError:
+        raise MissingExtra("ray", "ray[serve]") from None
+    return serve
+
+
+def application_names(endpoint: str) -> tuple[str, str]:
+    """The ingress application's name and the prefix of its model versions' applications."""
+    return f"slipway.{endpoint}", f"slipway.{endpoint}."
+
+
+# ------------------------------------------------------------------ the replicas
+
+
+class ModelReplica:
+    """A replica of one model version's deployment: loads it, answers ``predict``.
+
+    ``trusted`` is the version's trust mark when deployed: the deployment is replaced (and the
+    model loaded again, without code if the mark is gone) when it changes.
+    """
+
+    def __init__(self, opener: ServicesOpener, model: str, trusted: bool) -> None:
+        from slipway._references import ModelUri
+
+        services = opener()
+        try:
+            self._model = services.registry.load_model(str(ModelUri.of(model)))
+        finally:
+            services.close()
+        self.trusted = trusted
+
+    def describe(self) -> Signature | None:
+        """The model's signature."""
+        return self._model.signature
+
+    def predict(self, data: Any, params: Mapping[str, Any] | None) -> Any:
+        return self._model.predict(data, params) if params else self._model.predict(data)
+
+
+class RemoteModel:
+    """A model version's deployment as the ingress's routing sees a model (:class:`ServedModel`).
+
+    ``predict`` blocks its thread until a replica answers (the ingress predicts on worker threads).
+    The model's own errors come back as they were raised: a signature mismatch is still the
+    caller's InvalidInput, anything else the variant's failure.
+    """
+
+    def __init__(self, handle: Any, signature: Signature | None) -> None:
+        self._handle = handle
+        self.signature = signature
+
+    def predict(self, data: object, params: Mapping[str, Any] | None = None) -> Any:
+        from ray.exceptions import RayTaskError
+
+        try:
+            return self._handle.predict.remote(data, dict(params) if params else None).result()
+        except RayTaskError as exc:
+            cause = exc.cause
+            if isinstance(cause, Exception):
+                raise cause from None
+            raise
+
+
+def _wait_running(serve: Any, app: str, timeout: float) -> None:
+    """Until the application runs (its replicas loaded the model), polling the Serve controller."""
+    deadline = time.monotonic() + timeout
+    while True:
+        status = serve.status().applications.get(app)
+        state = str(status.status.value if status is not None else "")
+        if state == "RUNNING":
+            return
+        if state == "DEPLOY_FAILED":
+            raise ServiceUnavailable(f"Ray Serve application {app!r} failed to deploy: {status.message}")
+        if time.monotonic() > deadline:
+            raise ServiceUnavailable(f"Ray Serve application {app!r} is not running after {timeout:g} s ({state})")
+        time.sleep(0.1)
+
+
+def remote_loader(endpoint: str, timeout: float = 300.0) -> Callable[[str, str], RemoteModel]:
+    """The ingress's model loader: the deployment of the version, once its application runs."""
+
+    def load(version_id: str, model: str) -> RemoteModel:
+        serve = _serve()
+        app = application_names(endpoint)[1] + version_id
+        _wait_running(serve, app, timeout)
+        handle = serve.get_deployment_handle(_MODEL_DEPLOYMENT, app_name=app)
+        return RemoteModel(handle, handle.describe.remote().result())
+
+    return load
+
+
+class Ingress:
+    """A replica of the endpoint's ingress: ``slipway serve``'s app over :class:`RemoteModel` models.
+
+    Built into a Serve deployment by :func:`ingress_deployment` (Ray Serve calls
+    ``__serve_build_asgi_app__`` after the constructor; the app's shutdown flushes captured data).
+    """
+
+    def __init__(self, opener: ServicesOpener, endpoint: str, options: Mapping[str, Any]) -> None:
+        services = opener()
+        folder = os.environ.get(MULTIPROCESS_ENV)
+        if folder:
+            Path(folder).mkdir(parents=True, exist_ok=True)  # another node of the cluster: its own folder
+        self._endpoint = endpoint
+        self._close = services.close
+        self._allowed_hosts: list[str] | None = options.get("allowed_hosts")
+        self._host = ServingHost(
+            services.serving,
+            services.registry,
+            services.artifacts,
+            poll_seconds=options.get("poll_seconds", 1.0),
+            max_batch_size=options.get("max_batch_size", 1),
+            max_wait_ms=options.get("max_wait_ms", 2.0),
+            metrics=ServingMetrics(Path(folder)) if folder else None,
+            loader=remote_loader(endpoint, options.get("load_timeout", 300.0)),
+            predict_in_threads=True,
+        )
+
+    def __serve_build_asgi_app__(self) -> Any:
+        app = create_inference_app(self._host, self._endpoint, on_close=self._close)
+        hosts = self._allowed_hosts
+        return OriginGuard(app, allowed_hosts=hosts) if hosts is not None else app
+
+
+def ingress_deployment() -> Any:
+    """The Serve deployment class of :class:`Ingress` (options are set by the caller)."""
+    serve = _serve()
+    return serve.deployment(serve.ingress()(Ingress), name=_INGRESS_DEPLOYMENT)
+
+
+# ------------------------------------------------------------------ the driver
+
+
+@dataclass(frozen=True)
+class _Applied:
+    """What a version's application was deployed with (a change redeploys it)."""
+
+    model: str
+    trusted: bool
+    replicas: int
+    autoscaling: tuple[Any, ...] | None
+
+
+class RayEndpoint:
+    """Serve one endpoint on the Ray cluster this process is connected to (``ray.init`` called).
+
+    Call :meth:`deploy` once, then :meth:`run` (or :meth:`follow` on a schedule of your own),
+    and :meth:`close` at the end: it deletes the ingress first (its replicas flush captured data)
+    and then the versions' applications.
+
+    Args:
+        name: the endpoint.
+        service, registry: the control plane and registry, read by this process.
+        opener: opens the same services inside each replica (see :data:`ServicesOpener`).
+        route_prefix: where the ingress answers on Ray Serve's HTTP proxy.
+        ingress_replicas: replicas of the ingress.
+        replica_cpus: CPUs each model replica reserves (fractions allowed; 0 reserves none).
+        poll_seconds: how often the endpoint is checked, here and by each ingress replica.
+        max_batch_size, max_wait_ms: the ingress's micro-batching (as ``slipway serve``).
+        allowed_hosts: the host names the ingress answers (as ``slipway serve``'s); None: any.
+        metrics_folder: prometheus_client's multiprocess folder for the ingress replicas.
+        grace_seconds: how long a version's application outlives the last variant naming it (the
+            ingress replicas need a poll or two to stop routing to it).
+
+    Example:
+        >>> ray.init(); serve.start(http_options={"port": 8000})  # doctest: +SKIP
+        >>> endpoint = RayEndpoint("abalone", service, registry, opener)  # doctest: +SKIP
+        >>> endpoint.deploy(); endpoint.run(stop)  # doctest: +SKIP
+    """
+
+    def __init__(
+        self,
+        name: str,
+        service: ServingService,
+        registry: RegistryReader,
+        opener: ServicesOpener,
+        *,
+        route_prefix: str = "/",
+        ingress_replicas: int = 1,
+        replica_cpus: float = 1.0,
+        poll_seconds: float = 1.0,
+        max_batch_size: int = 1,
+        max_wait_ms: float = 2.0,
+        allowed_hosts: list[str] | None = None,
+        metrics_folder: Path | None = None,
+        grace_seconds: float | None = None,
+    ) -> None:
+        self.name = name
+        self._serve = _serve()
+        self._service = service
+        self._registry = registry
+        self._opener = opener
+        self._route_prefix = route_prefix
+        self._ingress_replicas = ingress_replicas
+        self._replica_cpus = replica_cpus
+        self._poll = poll_seconds
+        self._options = {"poll_seconds": poll_seconds, "max_batch_size": max_batch_size, "max_wait_ms": max_wait_ms,
+                         "allowed_hosts": allowed_hosts}
+        self._metrics_folder = metrics_folder
+        self._grace = grace_seconds if grace_seconds is not None else max(10.0, 5 * poll_seconds)
+        self.ingress_app, self._prefix = application_names(name)
+        self._applied: dict[str, _Applied] = {}
+        self._last_named: dict[str, float] = {}
+
+    def deploy(self) -> None:
+        """Deploy the versions the endpoint names, then the ingress; returns once it answers.
+
+        Raises:
+            NotFound: if the endpoint does not exist.
+            ServiceUnavailable: if an application does not start.
+        """
+        self.follow()
+        env = {MULTIPROCESS_ENV: str(self._metrics_folder)} if self._metrics_folder is not None else {}
+        ingress = ingress_deployment().options(
+            num_replicas=self._ingress_replicas,
+            max_ongoing_requests=1000,  # it waits on the model replicas; their own limits queue the work
+            ray_actor_options={"num_cpus": 0, "runtime_env": {"env_vars": env}},
+        )
+        self._serve.run(
+            ingress.bind(self._opener, self.name, self._options), name=self.ingress_app,
+            route_prefix=self._route_prefix,
+        )
+
+    def follow(self) -> Endpoint | None:
+        """One look at the endpoint: deploy new versions, apply changed settings, delete unused ones.
+
+        Returns the endpoint, or None once it is deleted (its applications then go after the grace).
+        """
+        try:
+            endpoint: Endpoint | None = self._service.get_endpoint(self.name)
+        except NotFound:
+            endpoint = None
+        wanted: dict[str, Variant] = {}
+        if endpoint is not None:
+            for variant in [*endpoint.variants, *(endpoint.deployment.target if endpoint.deployment else [])]:
+                wanted[variant.model_version_id] = variant  # a target's settings win over a live one's
+        now = time.monotonic()
+        for version_id, variant in wanted.items():
+            self._last_named[version_id] = now
+            applied = _Applied(
+                variant.model,
+                self._registry.get_version_by_id(version_id).trusted,
+                variant.workers,
+                tuple(variant.autoscaling.model_dump().values()) if variant.autoscaling else None,
+            )
+            if self._applied.get(version_id) != applied:
+                self._deploy_version(version_id, variant, applied)
+                self._applied[version_id] = applied
+        for version_id in [v for v in self._applied if v not in wanted]:
+            if now - self._last_named.get(version_id, now) >= self._grace:
+                self._serve.delete(self._prefix + version_id, _blocking=False)
+                del self._applied[version_id]
+        return endpoint
+
+    def _deploy_version(self, version_id: str, variant: Variant, applied: _Applied) -> None:
+        options: dict[str, Any] = {
+            "name": _MODEL_DEPLOYMENT,
+            "ray_actor_options": {"num_cpus": self._replica_cpus},
+        }
+        scaling = variant.autoscaling
+        if scaling is not None:
+            options["autoscaling_config"] = {
+                "min_replicas": scaling.min_replicas,
+                "initial_replicas": max(scaling.min_replicas, 1),
+                "max_replicas": scaling.max_replicas,
+                "target_ongoing_requests": scaling.target_ongoing,
+                "upscale_delay_s": scaling.upscale_delay_seconds,
+                "downscale_delay_s": scaling.downscale_delay_seconds,
+                # decide on the last few seconds of load, not Ray's default 30 s, so a step is seen soon
+                "look_back_period_s": max(2.0, min(30.0, scaling.upscale_delay_seconds)),
+            }
+        else:
+            options["num_replicas"] = variant.workers
+        deployment = self._serve.deployment(ModelReplica).options(**options)
+        _log.info("deploying %s (%s) on Ray Serve", variant.model, version_id)
+        self._serve.run(
+            deployment.bind(self._opener, variant.model, applied.trusted),
+            name=self._prefix + version_id,
+            route_prefix=None,
+        )
+
+    def replicas(self) -> dict[str, int]:
+        """Running replicas of each version's deployment, by model version id."""
+        found: dict[str, int] = {}
+        for app, status in self._serve.status().applications.items():
+            if app.startswith(self._prefix):
+                deployment = status.deployments.get(_MODEL_DEPLOYMENT)
+                if deployment is not None:
+                    found[app[len(self._prefix):]] = int(deployment.replica_states.get("RUNNING", 0))
+        return found
+
+    def run(self, stop: threading.Event) -> None:
+        """Follow the endpoint every ``poll_seconds`` until ``stop`` is set (blocks)."""
+        while not stop.wait(self._poll):
+            try:
+                self.follow()
+            except SlipwayError as exc:
+                _log.warning("following endpoint %r: %s", self.name, exc.message)
+            except Exception:
+                _log.exception("following endpoint %r failed; retrying", self.name)
+
+    def close(self) -> None:
+        """Delete the ingress (its replicas finish their requests and flush captured data), then
+        every version's application."""
+        self._serve.delete(self.ingress_app)
+        for version_id in list(self._applied):
+            self._serve.delete(self._prefix + version_id)
+        self._applied.clear()
+
+
+__all__ = ["Ingress", "ModelReplica", "RayEndpoint", "RemoteModel", "Services", "ServicesOpener", "remote_loader"]
