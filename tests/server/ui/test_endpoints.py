@@ -62,6 +62,9 @@ def test_an_endpoint_page_shows_variants_deployments_and_capture(client: TestCli
     variant = f"{backend.serving.get_endpoint('line').id}/line-v1"
     opened = client.get(f"/lineage/endpoint_variant/{variant}/open", follow_redirects=False)
     assert opened.headers["location"] == "/endpoints/line"
+    # The lineage of the endpoint: both variants, the one the rollback took out marked retired.
+    graph = client.get(f"/lineage/endpoint/{backend.serving.get_endpoint('line').id}").text
+    assert graph.count(">endpoint variant</text>") == 1 and graph.count(">endpoint variant · retired</text>") == 1
 
 
 def test_a_canary_variant_shows_with_its_share_during_the_rollout(client: TestClient, backend: Backend) -> None:

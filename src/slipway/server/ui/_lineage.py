@@ -38,9 +38,12 @@ def lineage_url(kind: str, object_id: str) -> str:
 def merged_graph(root: tuple[str, str], walks: list[LineageGraph]) -> str:
     """The upstream and downstream walks as one SVG graph, the root highlighted."""
     names: dict[tuple[str, str], str | None] = {}
+    retired: set[tuple[str, str]] = set()
     for walk in walks:
         for node in walk.nodes:
             names[node.key] = names.get(node.key) or node.name
+            if node.retired:
+                retired.add(node.key)
     edges = dict.fromkeys((e.src, e.dst) for walk in walks for e in walk.edges)
     nodes = [
         GraphNode(
@@ -48,7 +51,7 @@ def merged_graph(root: tuple[str, str], walks: list[LineageGraph]) -> str:
             label=name or _short(object_id),
             status="root" if (kind, object_id) == root else "",
             href=lineage_url(kind, object_id),
-            detail=kind.replace("_", " "),
+            detail=kind.replace("_", " ") + (" · retired" if (kind, object_id) in retired else ""),
         )
         for (kind, object_id), name in sorted(names.items())
     ]
