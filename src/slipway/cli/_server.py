@@ -52,6 +52,10 @@ def server(
     workers: Annotated[
         int, typer.Option(min=1, help="Worker processes; more serve more clients at once.")
     ] = 1,
+    background_workers: Annotated[
+        int, typer.Option(min=0, help="Worker processes for the heavy work (pipeline executions, monitor runs over "
+                                      "captured traffic, schedules and rule actions); 0 does it in the API process.")
+    ] = 1,
     log_level: Annotated[LogLevel, typer.Option(help="How much the server logs.")] = LogLevel.INFO,
     no_auth: Annotated[
         bool,
@@ -74,7 +78,10 @@ def server(
     on its login page (docs/ui.md).
 
     The server also fires due schedules and runs the actions of event rules every few seconds
-    (`slipway schedules`, `slipway rules`; SLIPWAY_SCHEDULER_INTERVAL=0 turns that off).
+    (`slipway schedules`, `slipway rules`; SLIPWAY_SCHEDULER_INTERVAL=0 turns that off). This
+    work, pipeline executions and monitor runs over captured traffic are done by a worker process
+    it starts (--background-workers): the API stays responsive meanwhile. More workers, on this
+    machine or others, can join with `slipway worker`.
 
     It answers only requests addressed to --host, localhost, 127.0.0.1 or ::1 (others get 421):
     behind a proxy or a DNS name, list the names clients use in SLIPWAY_ALLOWED_HOSTS. A locked
@@ -102,4 +109,5 @@ def server(
     # Imported here, not at the top: FastAPI and uvicorn add ~0.4 s to every other command's start-up.
     from slipway.server import serve  # brings FastAPI and every domain: import when serving
 
-    serve(settings, host=host, port=port, workers=workers, log_level=log_level.value, auth=not no_auth)
+    serve(settings, host=host, port=port, workers=workers, log_level=log_level.value, auth=not no_auth,
+          background=background_workers)

@@ -32,7 +32,7 @@ def worker(
     # Imported here: the worker brings every domain, which other commands need not load.
     from slipway.worker import Worker
 
-    running = Worker.for_settings(settings)
+    running = Worker.for_settings(settings, warm=True)
     running.backend.pipelines.max_executions = max_executions
     store = make_url(settings.db_url).render_as_string(hide_password=True)
     _output.say(f"Working for {escape(store)} (Ctrl-C to stop)")

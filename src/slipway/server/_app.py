@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
-from collections.abc import Sequence
+import subprocess
+import sys
+import threading
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 import uvicorn
@@ -48,6 +52,7 @@ from slipway.serving import (
     mount_inference,
     multiprocess_folder,
 )
+from slipway.store import JobQueue
 from slipway.store.artifacts import sweep_spools
 from slipway.tracking import TrackingService
 
@@ -69,6 +74,7 @@ def create_app(
     auth: bool = True,
     allowed_hosts: Sequence[str] | None = None,
     metrics_folder: Path | None = None,
+    offload: bool = False,
 ) -> FastAPI:
     """Build the REST API over ``backend``'s services.
 
@@ -82,6 +88,12 @@ def create_app(
     answered 421 (see :mod:`slipway._origins`). ``metrics_folder`` is the multiprocess folder of a
     run of several worker processes (see :mod:`slipway.serving._metrics`): ``GET /metrics`` then
     totals every worker's serving counters.
+
+    With ``offload``, worker processes (``slipway worker``, which :func:`serve` starts) do the
+    heavy work: this process orchestrates no pipeline execution (they are queued for the workers),
+    runs no scheduler, and hands a monitor's run over captured traffic to a worker as a job,
+    awaiting its end without holding a thread; the API stays responsive meanwhile. Without it this
+    process does all of it, as one process serving tests does.
 
     Example:
         >>> from slipway import load_settings
@@ -97,6 +109,12 @@ def create_app(
         lifespan=scheduler_lifespan,  # the scheduler thread (settings.scheduler_interval; 0: off)
     )
     app.state.backend = backend
+    app.state.offload = offload
+    app.state.jobs = JobQueue(backend.db, int(backend.settings.lease_seconds * 1000))
+    if offload:
+        backend.orchestrates = False
+        if "pipelines" in backend.__dict__:
+            backend.pipelines.orchestrate = False
     backend.confine()  # callers are other people now: the settings decide what they may run and read
     sweep_spools()  # what uploads cut short by a killed server process left behind
     install_error_handlers(app)
@@ -165,13 +183,49 @@ _WORKER_ENV = {"SLIPWAY_HOME": "home", "SLIPWAY_DB_URL": "db_url", "SLIPWAY_ARTI
 
 
 _NO_AUTH_ENV = "SLIPWAY_SERVER_NO_AUTH"  # tells worker processes the server runs with --no-auth
+_OFFLOAD_ENV = "SLIPWAY_SERVER_OFFLOAD"  # tells them background workers do the heavy work
+_STOP_GRACE_S = 10.0
 
 
 def _worker_app() -> FastAPI:
     """App factory for ``workers > 1``: each uvicorn worker process builds its own backend."""
     settings = load_settings()  # SLIPWAY_ALLOWED_HOSTS holds the parent's list, bound address included
     return create_app(Backend(settings), auth=os.environ.get(_NO_AUTH_ENV) != "1",
-                      metrics_folder=Path(os.environ[MULTIPROCESS_ENV]))
+                      metrics_folder=Path(os.environ[MULTIPROCESS_ENV]), offload=os.environ.get(_OFFLOAD_ENV) == "1")
+
+
+@contextlib.contextmanager
+def background_workers(count: int) -> Iterator[list[subprocess.Popen[bytes]]]:
+    """Run ``count`` worker processes (``python -m slipway.worker``) while the block runs.
+
+    They read the settings as this process does (its environment and working directory); one
+    that dies is started again within a second. Each exits by itself if this process is killed.
+    """
+    command = [sys.executable, "-m", "slipway.worker", str(os.getpid())]
+    processes = [subprocess.Popen(command) for _ in range(count)]
+    stop = threading.Event()
+
+    def supervise() -> None:
+        while not stop.wait(1.0):
+            for i, process in enumerate(processes):
+                if process.poll() is not None and not stop.is_set():
+                    processes[i] = subprocess.Popen(command)
+
+    watcher = threading.Thread(target=supervise, name="slipway-worker-supervisor", daemon=True)
+    watcher.start()
+    try:
+        yield processes
+    finally:
+        stop.set()
+        watcher.join()
+        for process in processes:
+            process.terminate()
+        for process in processes:
+            try:
+                process.wait(_STOP_GRACE_S)
+            except subprocess.TimeoutExpired:  # executions still running: their leases run out, others take over
+                process.kill()
+                process.wait()
 
 
 def serve(
@@ -182,8 +236,13 @@ def serve(
     log_level: str = "info",
     *,
     auth: bool = True,
+    background: int = 1,
 ) -> None:
     """Serve the API with uvicorn until interrupted (blocks).
+
+    ``background`` worker processes (:func:`background_workers`) orchestrate pipeline executions,
+    run monitors over captured traffic and the scheduler (schedules, rule actions, garbage
+    collection), off the API's processes; 0 does all of it in the API process.
 
     Every call needs a token unless ``auth`` is False, which only a loopback ``host`` allows (the
     CLI checks it and warns). The server answers requests addressed to the ``allowed_hosts``
@@ -191,17 +250,20 @@ def serve(
     engine settings are exported to the environment of this process, which the workers inherit.
     """
     hosts = default_allowed_hosts(host, settings.allowed_hosts)
-    if workers <= 1:
-        backend = Backend(settings)
-        try:
-            app = create_app(backend, auth=auth, allowed_hosts=hosts)
-            uvicorn.run(app, host=host, port=port, log_level=log_level)
-        finally:
-            backend.close()
-        return
     Backend(settings).close()  # migrate once here, not in a race between the workers
     os.environ.update({var: str(getattr(settings, name)) for var, name in _WORKER_ENV.items()})
-    os.environ[_NO_AUTH_ENV] = "0" if auth else "1"
-    os.environ["SLIPWAY_ALLOWED_HOSTS"] = ",".join(hosts)
-    with multiprocess_folder():  # the workers' serving counters, totalled by /metrics
-        run_workers(f"{__name__}:_worker_app", workers, host=host, port=port, log_level=log_level)
+    offload = background > 0
+    with background_workers(background):
+        if workers <= 1:
+            backend = Backend(settings)
+            try:
+                app = create_app(backend, auth=auth, allowed_hosts=hosts, offload=offload)
+                uvicorn.run(app, host=host, port=port, log_level=log_level)
+            finally:
+                backend.close()
+            return
+        os.environ[_NO_AUTH_ENV] = "0" if auth else "1"
+        os.environ[_OFFLOAD_ENV] = "1" if offload else "0"
+        os.environ["SLIPWAY_ALLOWED_HOSTS"] = ",".join(hosts)
+        with multiprocess_folder():  # the workers' serving counters, totalled by /metrics
+            run_workers(f"{__name__}:_worker_app", workers, host=host, port=port, log_level=log_level)

@@ -14,12 +14,15 @@ import datetime as dt
 from typing import Annotated, Any
 
 import pandas as pd
-from fastapi import APIRouter, Depends, Response, status
+from fastapi import APIRouter, Depends, Request, Response, status
+from starlette.concurrency import run_in_threadpool
 
+from slipway._principal import current_principal
 from slipway.errors import InvalidInput
 from slipway.monitoring import Baseline, BaselineVersion, MonitorExecution, MonitoringService
 from slipway.security import Permission
 from slipway.server._guard import needs
+from slipway.server._jobs import MONITOR_RUN, await_job
 from slipway.server._operations import JSON_BODY_LIMIT, JsonBody, service_of
 from slipway.statistics import DatasetStatistics
 
@@ -59,8 +62,22 @@ def create_baseline(name: str, body: CreateBaseline, monitoring: Monitoring) -> 
 
 
 @router.post("/monitors/{name}/executions", status_code=status.HTTP_201_CREATED, dependencies=[needs(Permission.WRITE)])
-def run_monitor(name: str, body: RunMonitor, monitoring: Monitoring) -> MonitorExecution:
+async def run_monitor(name: str, body: RunMonitor, request: Request, monitoring: Monitoring) -> MonitorExecution:
     """Run once: over the given statistics, predictions and labels, or the endpoint's captured traffic."""
+    if request.app.state.offload and body.statistics is None and body.predictions is None:
+        # Reading and computing over the captured traffic is a worker's job: the API answers others meanwhile.
+        who = current_principal()
+        payload = {"name": name, "start": _iso(body.start), "end": _iso(body.end)}
+        result = await await_job(request.app.state.jobs, MONITOR_RUN, payload, who)
+        return await run_in_threadpool(monitoring.get_execution, result["execution"])
+    return await run_in_threadpool(_run_inline, name, body, monitoring)
+
+
+def _iso(when: dt.datetime | None) -> str | None:
+    return None if when is None else when.isoformat()
+
+
+def _run_inline(name: str, body: RunMonitor, monitoring: MonitoringService) -> MonitorExecution:
     data: DatasetStatistics | pd.DataFrame | None = None
     if body.statistics is not None:
         try:

@@ -2,12 +2,13 @@
 
 Domains use this package's surface only: :class:`Database` (transactions, error translation),
 ``metadata`` and ``BigIntPK`` to declare their tables, and the portable statements
-``insert_ignore`` and ``upsert``.
+``insert_ignore`` and ``upsert``; :class:`JobQueue`, the jobs a server hands to its workers.
 """
 
 from typing import Any
 
 from slipway.store._db import Database, translate_errors
+from slipway.store._jobs import Job, JobQueue
 from slipway.store._schema import BigIntPK, metadata
 from slipway.store._sql import insert_ignore, upsert
 
@@ -26,6 +27,8 @@ def __getattr__(name: str) -> Any:
 __all__ = [
     "BigIntPK",
     "Database",
+    "Job",
+    "JobQueue",
     "current_revision",
     "head_revision",
     "insert_ignore",
