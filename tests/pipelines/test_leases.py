@@ -14,11 +14,20 @@ from typing import Any
 
 import _pipeline_steps as lib
 import pytest
-from _server import admin_token, serving
+from _server import admin_token, server_settings, serving
+from fastapi.testclient import TestClient
 
 from slipway import Client, load_settings
 from slipway._backend import Backend
-from slipway.pipelines import ExecutionStatus, LocalExecutor, PipelineService, ServiceSpec, StepStatus
+from slipway.pipelines import (
+    ExecutionStatus,
+    LocalExecutor,
+    Pipeline,
+    PipelineService,
+    ProcessingStep,
+    ServiceSpec,
+    StepStatus,
+)
 from slipway.pipelines._leases import Lease, LeaseLost, claim, claimable, renew
 from slipway.server import create_app
 
@@ -140,3 +149,18 @@ def test_stopping_a_queued_execution_nobody_holds_ends_it_at_once(
     stopped = service.stop(execution_id)
     assert stopped.status is ExecutionStatus.STOPPED
     assert claim(backend.db, execution_id, "a:1:1", duration_ms=60_000) is None
+
+
+def test_a_server_without_workers_claims_the_queued_executions_nobody_holds(
+    tmp_path: Path, pool: LocalExecutor
+) -> None:
+    backend = Backend(server_settings(tmp_path / "server"))
+    try:
+        queueing = _queueing_service(backend, pool)  # what a server whose workers are gone has left behind
+        execution = queueing.start(Pipeline("quick", [ProcessingStep("Square", lib.square, inputs={"x": 3})]))
+        assert execution.status is ExecutionStatus.PENDING
+        with TestClient(create_app(backend), base_url="http://localhost"):  # its lifespan claims, as a worker does
+            done = queueing.wait(execution.id, timeout=60)
+        assert done.status is ExecutionStatus.SUCCEEDED, done.failure_reason
+    finally:
+        backend.close()
