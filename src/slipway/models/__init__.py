@@ -12,7 +12,9 @@ Flavors (:data:`flavors`) and what loading them needs:
 - ``onnx``: onnxruntime; nothing.
 - ``pytorch``: TorchScript; nothing.
 - ``pyfunc``: cloudpickle, which runs code when read; ``trusted=True``.
-- ``mlflow``: an MLflow model folder as MLflow's client logs it; mlflow, and ``trusted=True``.
+- ``mlflow``: an MLflow model folder as MLflow's client logs it: read natively when saved with skops
+  (as ``sklearn``), XGBoost's or LightGBM's native format or ONNX; otherwise mlflow, and
+  ``trusted=True``.
 
 Example:
     >>> import tempfile

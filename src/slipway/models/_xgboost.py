@@ -19,7 +19,7 @@ from slipway.models._trust import Trust
 
 _FILE = "model.ubj"
 # The classes a package may name: the manifest is a file anyone can edit, so no getattr on free text.
-_KINDS = ("Booster", "XGBRegressor", "XGBClassifier", "XGBRanker", "XGBRFRegressor", "XGBRFClassifier")
+XGBOOST_KINDS = ("Booster", "XGBRegressor", "XGBClassifier", "XGBRanker", "XGBRFRegressor", "XGBRFClassifier")
 
 
 def _xgb() -> Any:
@@ -41,9 +41,9 @@ class XGBoostFlavor(Flavor):
     def save(self, model: Any, folder: Path, trust: Trust) -> dict[str, Any]:
         xgb = _xgb()
         kind = "Booster" if isinstance(model, xgb.Booster) else type(model).__name__
-        if kind not in _KINDS:
+        if kind not in XGBOOST_KINDS:
             raise InvalidInput(
-                f"the xgboost flavor saves a Booster or one of {', '.join(_KINDS[1:])}, "
+                f"the xgboost flavor saves a Booster or one of {', '.join(XGBOOST_KINDS[1:])}, "
                 f"not {type(model).__qualname__}",
                 field="model",
             )
@@ -53,7 +53,7 @@ class XGBoostFlavor(Flavor):
     def load(self, folder: Path, config: Mapping[str, Any], trust: Trust) -> Any:
         xgb = _xgb()
         file = str(package_file(folder, config.get("file")))
-        kind = config_choice(config, "kind", _KINDS)
+        kind = config_choice(config, "kind", XGBOOST_KINDS)
         if kind == "Booster":
             return xgb.Booster(model_file=file)
         model = getattr(xgb, kind)()
