@@ -76,7 +76,11 @@ class Backend:
 
         cache = self.settings.home / "cache" / "models"
         policy = ApprovalPolicy(protected_aliases=frozenset(self.settings.protected_aliases))
-        return RegistryService(self.db, self.artifacts, self.tracking, cache_dir=cache, policy=policy)
+        return RegistryService(
+            self.db, self.artifacts, self.tracking, cache_dir=cache, policy=policy,
+            # Serving sits above the registry: asked only when something is deleted, so built only then.
+            in_use=lambda version_ids: self.serving.endpoints_serving(version_ids),
+        )
 
     @functools.cached_property
     def datasets(self) -> DatasetService:

@@ -145,6 +145,19 @@ def test_download(cli: Cli, group: str, package: Path, tmp_path: Path) -> None:
     assert (tmp_path / "out" / "slipway-model.json").read_bytes() == (package / "slipway-model.json").read_bytes()
 
 
+def test_rename_and_delete(cli: Cli, group: str, registry_client: Client) -> None:
+    renamed = f"{group}-new"
+    assert f"is now {renamed}" in _ok(cli("models", "rename", group, renamed)).stdout
+    assert registry_client.registry.get_version_by_alias(renamed, "prod").version == 2
+    assert "Deleted" in _ok(cli("models", "delete", renamed, "3", "--yes")).stdout
+    assert [v.version for v in registry_client.registry.list_versions(renamed)] == [2, 1]
+    asked = cli("models", "delete", renamed)  # no --yes: asks, and nothing answers
+    assert asked.exit_code != 0 and "Delete model group" in asked.output
+    assert "Deleted model group" in _ok(cli("models", "delete", renamed, "-y")).stdout
+    gone = cli("models", "versions", renamed)
+    assert gone.exit_code == 2 and "does not exist" in gone.stderr
+
+
 @pytest.mark.parametrize(
     ("args", "message"),
     [

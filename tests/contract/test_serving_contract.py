@@ -113,3 +113,20 @@ def test_invoke_endpoint_answers_the_same_both_ways(client: Client, models: list
     assert answer["variant"] == "only" and answer["inference_id"]
     with pytest.raises(NotFound):
         invoke_endpoint(client, unique("e"), b'{"inputs": {"a": [1.0]}}', "application/json")
+
+
+def test_a_served_model_keeps_serving_when_renamed_and_is_not_deleted(client: Client, package: Path) -> None:
+    group, name, renamed = unique("g"), unique("e"), unique("r")
+    client.serving.create_endpoint(name, [{"model": register(client.registry, package, group)}])  # type: ignore[arg-type]
+    client.registry.rename_group(group, renamed)
+    answer = invoke_endpoint(client, name, b'{"inputs": {"a": [1.0], "b": [2.0]}}', "application/json")
+    assert answer["predictions"] == pytest.approx([0.5])  # loaded after the rename: by the version's id
+    with pytest.raises(Conflict, match=f"{renamed} version 1 is served by endpoint '{name}'") as refused:
+        client.registry.delete_group(renamed)
+    assert refused.value.details == {"version": 1, "used_by": [f"endpoint '{name}'"]}
+    with pytest.raises(Conflict, match=f"endpoint '{name}'"):
+        client.registry.delete_version(renamed, 1)
+    client.serving.delete_endpoint(name)
+    client.registry.delete_group(renamed)
+    with pytest.raises(NotFound):
+        client.registry.get_group(renamed)

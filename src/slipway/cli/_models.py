@@ -1,4 +1,5 @@
-"""``slipway models``: the model registry from the shell: list, inspect, approve, promote, compare, download.
+"""``slipway models``: the model registry from the shell: list, inspect, approve, promote, compare,
+download, rename, delete.
 
 Every command opens the registry of the current settings (embedded, or the server's when
 ``SLIPWAY_SERVER_URL`` is set) and calls one service method; the rules and the errors are the
@@ -257,6 +258,46 @@ def revoke_trust_command(group: GroupArg, version: VersionArg, comment: CommentO
     with open_registry() as registry:
         found = registry.revoke_trust(group, version, comment=comment)
     _output.say(f"{escape(found.uri)} is no longer trusted.")
+
+
+@models_app.command("rename")
+def rename_command(
+    group: GroupArg,
+    new_name: Annotated[str, typer.Argument(metavar="NEW_NAME", help="The group's new name.", show_default=False)],
+) -> None:
+    """Rename a model group; its versions, aliases and histories go with it.
+
+    models:/GROUP/... URIs that name the old group stop resolving at once; endpoints keep serving
+    the versions they pinned.
+    """
+    with open_registry() as registry:
+        found = registry.rename_group(group, new_name)
+    _output.say(f"Model group {escape(group)} is now [bold]{escape(found.name)}[/bold].")
+
+
+@models_app.command("delete")
+def delete_command(
+    group: GroupArg,
+    version: Annotated[int | None, typer.Argument(
+        metavar="[VERSION]", min=1, help="Delete only this version; without it, the whole group.", show_default=False,
+    )] = None,
+    yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation.")] = False,
+) -> None:
+    """Delete a model group with all its versions, or one version: files, metrics, tags and aliases.
+
+    Refused while an endpoint serves one of the versions (the error names it); deleting an Approved
+    version needs the approver role. The audit trail keeps the deletion. To keep a version but hide
+    it, archive it instead.
+    """
+    what = f"{group} version {version}" if version is not None else f"model group {group} and all its versions"
+    if not yes:
+        typer.confirm(f"Delete {what}?", abort=True)
+    with open_registry() as registry:
+        if version is None:
+            registry.delete_group(group)
+        else:
+            registry.delete_version(group, version)
+    _output.say(f"Deleted {escape(what)}.")
 
 
 @models_app.command("alias")

@@ -26,6 +26,7 @@ from slipway.events import record_change
 from slipway.lineage import NodeRef, record_edges
 from slipway.mlflow_compat._locations import Area, Location, parse_uri
 from slipway.mlflow_compat._records import LinkKind, LoggedModel, LoggedModelStatus
+from slipway.mlflow_compat._stages import transition
 from slipway.mlflow_compat._tables import logged_models, run_links
 from slipway.models import save_model
 from slipway.registry import ModelVersion, RegistryService, version_owner
@@ -334,6 +335,25 @@ class MlflowCompatService:
             return self._registry.register_model(
                 group, package, tags=tags, description=description, metadata=metadata, source_run_id=run_id
             )
+
+    # ----------------------------------------------------------------- stages
+
+    @requires(Permission.READ)
+    def transition_stage(
+        self, group: str, version: int, stage: str, *, archive_existing_versions: bool = False
+    ) -> ModelVersion:
+        """Put a version into one of MLflow's stages, which Slipway plays with aliases and archiving.
+
+        ``Production`` and ``Staging`` point the alias ``production`` or ``staging`` at the version
+        (``production`` is protected: approvers only, Approved versions only); ``Archived`` and
+        ``None`` take those aliases off it and archive or unarchive it. See
+        :mod:`slipway.mlflow_compat._stages`; each step checks its own permission.
+
+        Raises:
+            InvalidInput: for an unknown stage.
+            Conflict, PermissionDenied: as the registry's alias moves and archiving raise them.
+        """
+        return transition(self._registry, group, version, stage, archive_existing_versions=archive_existing_versions)
 
     @staticmethod
     def _source_location(source: str) -> Location:

@@ -22,6 +22,7 @@ from slipway.registry._records import (
     StatusChange,
     VersionComparison,
 )
+from slipway.registry._removal import VersionUsers
 from slipway.registry._service import RegistryService
 from slipway.registry._trust import effective_trust
 from slipway.registry._validation import (
@@ -61,6 +62,7 @@ __all__ = [
     "StatusName",
     "Tags",
     "VersionComparison",
+    "VersionUsers",
     "dump_metadata",
     "effective_trust",
     "evaluate_with_uncertainty",

@@ -34,6 +34,7 @@ from slipway._time import now_ms
 from slipway.errors import AlreadyExists, Conflict, ContentMismatch, InvalidInput, NotFound
 from slipway.events import record_change
 from slipway.models import MANIFEST, ModelCard
+from slipway.registry import _removal as removal
 from slipway.registry import _rows as rows
 from slipway.registry._aliases import move_alias
 from slipway.registry._approval import compare_and_set_status
@@ -42,6 +43,7 @@ from slipway.registry._policy import ApprovalPolicy
 from slipway.registry._queries import RegistryReader, api, version_owner
 from slipway.registry._records import ApprovalStatus, ModelGroup, ModelVersion
 from slipway.registry._register import NewVersion, insert_version
+from slipway.registry._removal import VersionUsers
 from slipway.registry._tables import model_aliases, model_group_tags, model_groups, model_version_tags, model_versions
 from slipway.registry._trust import set_trust
 from slipway.registry._validation import (
@@ -80,6 +82,8 @@ class RegistryService(RegistryReader):
         tracking: used to check that a version's source run exists.
         cache_dir: where :meth:`load_model` keeps downloaded packages.
         policy: who may approve and move protected aliases; everyone, by default.
+        in_use: which versions something outside the registry still uses (an endpoint serving
+            them): those are never deleted. None: nothing is asked (a registry on its own).
 
     Example:
         >>> registry = RegistryService(db, artifacts, tracking, cache_dir=home / "cache" / "models")
@@ -97,10 +101,12 @@ class RegistryService(RegistryReader):
         *,
         cache_dir: Path,
         policy: ApprovalPolicy | None = None,
+        in_use: VersionUsers | None = None,
     ) -> None:
         super().__init__(db, artifacts, cache_dir=cache_dir)
         self._tracking = tracking
         self.policy = policy or ApprovalPolicy()
+        self._in_use = in_use
 
     # ----------------------------------------------------------------- groups
 
@@ -163,6 +169,115 @@ class RegistryService(RegistryReader):
                 conn, model_groups, model_group_tags, "group_id", ObjectKind.MODEL_GROUP, group.id, values, tag_rows
             )
         return self.get_group(name)
+
+    @api.post("/model-groups/{group}/rename")
+    @requires(Permission.WRITE)
+    def rename_group(self, name: GroupName, new_name: NewGroupName) -> ModelGroup:
+        """Give a group a new name; its versions, aliases and histories go with it.
+
+        ``models:/OLD/...`` URIs stop resolving at once (scripts and pipeline steps that name the
+        old group must follow); endpoints keep serving the versions they pinned, which they load
+        by id. Audited as ``model_group.rename``; publishes ``model_group.renamed``.
+
+        Args:
+            new_name: the group's new name, free in the registry
+
+        Raises:
+            AlreadyExists: if a group has the new name.
+            InvalidInput: for a name that cannot appear in a ``models:/`` URI.
+        """
+        new_name = check_name(new_name, "new_name")
+        try:
+            with self._db.write() as conn:
+                group = rows.group_row(conn, name, lock=True)
+                if group.name != new_name:
+                    conn.execute(
+                        update(model_groups)
+                        .where(model_groups.c.id == group.id)
+                        .values(name=new_name, updated_by=current_principal().name, updated_at=now_ms())
+                    )
+                    record_change(
+                        conn,
+                        action="model_group.rename",
+                        object_kind=ObjectKind.MODEL_GROUP,
+                        object_id=group.id,
+                        event_type="model_group.renamed",
+                        payload={"name": new_name, "previous_name": group.name},
+                    )
+        except IntegrityError:
+            raise AlreadyExists(f"model group {new_name!r} already exists", field="new_name") from None
+        return self.get_group(new_name)
+
+    @api.delete("/model-groups/{group}")
+    @requires(Permission.WRITE)
+    def delete_group(self, name: GroupName) -> None:
+        """Delete a group and every version of it: files, metrics, tags, aliases and histories.
+
+        Refused while an endpoint serves one of its versions. Deleting an Approved version, or
+        one holding a protected alias (``prod``...), needs the approve permission, as approving
+        and moving that alias do. The audit trail keeps who deleted what (``model_group.delete``,
+        ``model_version.delete`` for each version); the files go at the next garbage collection.
+
+        Raises:
+            Conflict: while an endpoint serves one of the group's versions (naming the endpoint).
+            PermissionDenied: for an Approved version or a protected alias without the approve permission.
+        """
+        what = f"model group {name!r}"
+        with self._db.read() as conn:
+            checked = self._versions_of(conn, rows.group_row(conn, name).id)
+        removal.check_unused(self._in_use, checked, what)
+        with self._db.write() as conn:
+            group = rows.group_row(conn, name, lock=True)
+            versions = self._versions_of(conn, group.id)
+            self._check_unchanged(checked, versions, what)
+            self._check_deletable(conn, versions)
+            removal.delete_group(conn, group, versions)
+
+    @api.delete("/model-groups/{group}/versions/{version}")
+    @requires(Permission.WRITE)
+    def delete_version(self, group: GroupPath, version: int) -> None:
+        """Delete one version: its files, metrics, tags, status history and the aliases it holds.
+
+        Its number is never given again in the group. Refused while an endpoint serves it; an
+        Approved version, or one holding a protected alias, needs the approve permission. Audited
+        as ``model_version.delete``; publishes ``model_version.deleted``. To keep a version but hide
+        it from ``latest`` and searches, archive it instead.
+
+        Raises:
+            Conflict: while an endpoint serves it (naming the endpoint).
+            PermissionDenied: for an Approved version or a protected alias without the approve permission.
+        """
+        number = check_version_number(version)
+        what = f"{group} version {number}"
+        with self._db.read() as conn:
+            checked = [rows.version_row(conn, group, number)]
+        removal.check_unused(self._in_use, checked, what)
+        with self._db.write() as conn:
+            group_row = rows.group_row(conn, group, lock=True)
+            row = rows.version_row(conn, group, number)
+            self._check_unchanged(checked, [row], what)
+            self._check_deletable(conn, [row])
+            removal.delete_version(conn, group_row, row)
+
+    @staticmethod
+    def _versions_of(conn: Connection, group_id: str) -> list[Any]:
+        return list(conn.execute(rows.versions_query().where(model_versions.c.group_id == group_id)).all())
+
+    @staticmethod
+    def _check_unchanged(checked: Iterable[Any], versions: Iterable[Any], what: str) -> None:
+        """Refuse when versions appeared (or were replaced) since they were checked for users."""
+        if {v.id for v in versions} - {v.id for v in checked}:
+            raise Conflict(f"{what} gained a version while it was being deleted: try again", field="version")
+
+    def _check_deletable(self, conn: Connection, versions: Iterable[Any]) -> None:
+        """What undoing an approver's decision needs: the approve permission, and the policy's word
+        on each protected alias that would go."""
+        found = list(versions)
+        approved = [v for v in found if v.status == ApprovalStatus.APPROVED.value]
+        if approved:
+            require(Permission.APPROVE, f"delete the Approved version {approved[0].group_name}/{approved[0].version}")
+        for alias in removal.held_aliases(conn, (v.id for v in found)):
+            self._check_alias_move(alias)
 
     # ----------------------------------------------------------------- registering
 

@@ -307,9 +307,10 @@ class RayEndpoint:
         now = time.monotonic()
         for version_id, variant in wanted.items():
             self._last_named[version_id] = now
+            current = self._registry.get_version_by_id(version_id)  # by id: its group may have been renamed
             applied = _Applied(
-                variant.model,
-                self._registry.get_version_by_id(version_id).trusted,
+                current.uri,
+                current.trusted,
                 variant.workers,
                 tuple(variant.autoscaling.model_dump().values()) if variant.autoscaling else None,
             )
@@ -344,7 +345,7 @@ class RayEndpoint:
         deployment = self._serve.deployment(ModelReplica).options(**options)
         _log.info("deploying %s (%s) on Ray Serve", variant.model, version_id)
         self._serve.run(
-            deployment.bind(self._opener, variant.model, applied.trusted),
+            deployment.bind(self._opener, applied.model, applied.trusted),
             name=self._prefix + version_id,
             route_prefix=None,
         )

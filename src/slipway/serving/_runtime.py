@@ -42,7 +42,7 @@ REQUEST_KEY_HEADER = "x-slipway-request-key"
 _WINDOW_LIMIT = 10_000  # latencies kept per deployment step for its p99
 _log = logging.getLogger(__name__)
 
-# (model version id, "GROUP/VERSION") -> the model that answers for it
+# (model version id, its models:/GROUP/VERSION URI as the registry names it now) -> the model that answers for it
 ModelLoader = Callable[[str, str], ServedModel]
 
 
@@ -60,8 +60,13 @@ class ControlPlane(Protocol):
 
 
 class TrustMark(Protocol):
+    """A version as a model source knows it: its trust mark, and the URI that loads it now."""
+
     @property
     def trusted(self) -> bool: ...
+
+    @property
+    def uri(self) -> str: ...
 
 
 class ModelSource(Protocol):
@@ -362,7 +367,7 @@ class EndpointRuntime:
     def _apply(self, endpoint: Endpoint) -> None:
         variants = [*endpoint.variants, *(endpoint.deployment.target if endpoint.deployment else [])]
         try:
-            models = {v.model_version_id: self._load(v.model_version_id, v.model) for v in variants}
+            models = {v.model_version_id: self._load(v.model_version_id) for v in variants}
         except Exception as exc:
             self._service.fail(self.name, f"cannot load a model: {exc}")
             raise
@@ -372,14 +377,17 @@ class EndpointRuntime:
         self._trusted &= set(models)
         self._service.confirm(self.name, endpoint.revision)
 
-    def _load(self, version_id: str, model: str) -> ServedModel:
+    def _load(self, version_id: str) -> ServedModel:
         loaded = self._models.get(version_id)
         if loaded is not None:
             return loaded
+        version = self._registry.get_version_by_id(version_id)
         # Trusted or not is the version's mark (an admin's decision), never anything a request said.
-        if self._registry.get_version_by_id(version_id).trusted:
+        if version.trusted:
             self._trusted.add(version_id)
-        return self._loader(version_id, model)
+        # By id: the variant's GROUP/VERSION is the group's name when the endpoint was made, and a
+        # group may have been renamed since.
+        return self._loader(version_id, version.uri)
 
     def _drop_distrusted(self) -> None:
         """Unload the versions whose trust mark was revoked since they were loaded.

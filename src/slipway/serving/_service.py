@@ -131,6 +131,25 @@ class ServingService:
             )
             return [_deployment(r, row.name) for r in found]
 
+    def endpoints_serving(self, version_ids: Sequence[str]) -> dict[str, list[str]]:
+        """Which endpoints serve each of the given model versions: ``{version_id: ["endpoint 'x'", ...]}``.
+
+        An endpoint serves a version while one of its variants, or of its deployment under way,
+        names it. The registry asks before it deletes a version (the backend hands it this method);
+        it is not an operation of its own, so it checks no permission: the registry's caller did.
+        """
+        wanted = set(version_ids)
+        found: dict[str, list[str]] = {}
+        with self._db.read() as conn:
+            for row in conn.execute(select(endpoints.c.id, endpoints.c.name, endpoints.c.config)):
+                variants = list(json.loads(row.config)["variants"])
+                deployment = _in_progress(conn, row.id)
+                if deployment is not None:
+                    variants += json.loads(deployment.row.target)
+                for vid in {v["model_version_id"] for v in variants} & wanted:
+                    found.setdefault(vid, []).append(f"endpoint {row.name!r}")
+        return found
+
     # ----------------------------------------------------------------- changes
 
     @api.post("/endpoints", status=201)

@@ -8,8 +8,10 @@ subprocess keeps MLflow's module-level state (active run, tracking URI) out of t
 from __future__ import annotations
 
 import json
+import os
 import sys
 import tempfile
+import warnings
 from pathlib import Path
 
 import mlflow
@@ -18,6 +20,12 @@ from mlflow import MlflowClient
 from mlflow.entities import Metric
 from mlflow.exceptions import MlflowException
 from sklearn.linear_model import Ridge
+
+from slipway import Client
+from slipway.client import invoke_endpoint
+
+APPROVAL = "slipway.approval_status"
+ENDPOINT = "mlflow-served"
 
 
 def error_of(call: object) -> dict[str, object]:
@@ -137,6 +145,51 @@ def main(model_name: str) -> None:
         v.version for v in client.search_model_versions("tags.`slipway.approval_status` = 'PendingManualApproval'")
     ]
     out["bad_filter"] = error_of(lambda: client.search_model_versions("foo = 'x'"))
+
+    # log_model -> approve (in Slipway: MLflow has no approval) -> serve. MLflow saved the model with
+    # skops, which runs no code when loaded: no trust mark is needed.
+    slipway = Client(server_url=os.environ["MLFLOW_TRACKING_URI"], token=os.environ["MLFLOW_TRACKING_TOKEN"])
+    slipway.registry.approve(model_name, int(version), comment="logged with MLflow")
+    out["approved_tag"] = client.get_model_version(model_name, version).tags[APPROVAL]
+    slipway.serving.create_endpoint(ENDPOINT, [{"model": f"{model_name}/{version}"}])
+    body = json.dumps({"inputs": X[:3].tolist()}).encode()
+    out["served"] = invoke_endpoint(slipway, ENDPOINT, body, "application/json")["predictions"]
+    out["delete_served"] = error_of(lambda: client.delete_registered_model(model_name))
+    out["delete_served_version"] = error_of(lambda: client.delete_model_version(model_name, version))
+
+    # Stages are aliases: Production is the alias production, protected (approvers, Approved versions only).
+    warnings.filterwarnings("ignore", category=FutureWarning)  # MLflow deprecates its stages, users still call them
+    out["stage_v1"] = client.transition_model_version_stage(model_name, version, "Production").current_stage
+    out["latest_production"] = [v.version for v in client.get_latest_versions(model_name, stages=["Production"])]
+    second = mlflow.register_model(info.model_uri, model_name).version
+    out["stage_v2"] = client.transition_model_version_stage(model_name, second, "Staging").current_stage
+    out["production_pending"] = error_of(
+        lambda: client.transition_model_version_stage(model_name, second, "Production")
+    )
+    slipway.registry.approve(model_name, int(second))
+    archive = lambda: client.transition_model_version_stage(  # noqa: E731
+        model_name, second, "Production", archive_existing_versions=True
+    )
+    out["archive_holder_refused"] = error_of(archive)  # version 1 still holds challenger
+    client.delete_registered_model_alias(model_name, "challenger")
+    out["promoted"] = archive().current_stage
+    out["stages"] = {v: client.get_model_version(model_name, v).current_stage for v in (version, second)}
+    out["aliases"] = client.get_registered_model(model_name).aliases
+    client.delete_model_version(model_name, second)
+    out["deleted_version"] = error_of(lambda: client.get_model_version(model_name, second))
+
+    # Rename and delete a registered model nothing serves.
+    client.rename_registered_model(f"{model_name}-other", f"{model_name}-ads")
+    out["renamed"] = client.get_registered_model(f"{model_name}-ads").name
+    out["old_name"] = error_of(lambda: client.get_registered_model(f"{model_name}-other"))
+    client.delete_registered_model(f"{model_name}-ads")
+    out["deleted_model"] = error_of(lambda: client.get_registered_model(f"{model_name}-ads"))
+
+    # Saved with cloudpickle: loading runs code, so Slipway loads it only once an admin marks it trusted.
+    mlflow.sklearn.log_model(
+        model, name="pickled", registered_model_name=f"{model_name}-pickled",
+        serialization_format=mlflow.sklearn.SERIALIZATION_FORMAT_CLOUDPICKLE, pip_requirements=["scikit-learn"],
+    )
 
     out["missing_run"] = error_of(lambda: client.get_run("0" * 26))
     # The client splits big batches itself; its REST store sends one as given, as other clients may.

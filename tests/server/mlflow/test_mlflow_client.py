@@ -21,7 +21,6 @@ from _server import LiveServer
 from slipway._backend import Backend
 from slipway._principal import Principal, acting_as
 from slipway.errors import UntrustedModel
-from slipway.registry import ApprovalStatus
 
 pytest.importorskip("mlflow", reason="the MLflow client is in the bench extra")
 pytest.importorskip("sklearn")
@@ -99,9 +98,9 @@ def test_logged_model_is_a_governed_slipway_version(seen: dict[str, Any], backen
     assert seen["version"] == "1" == seen["alias_version"]
     version = backend.registry.get_version(MODEL, 1)
     assert version.flavor == "mlflow"
-    assert version.status is ApprovalStatus.PENDING
-    assert seen["alias_tags"]["slipway.approval_status"] == "PendingManualApproval"
-    assert version.aliases == ["challenger"]
+    assert seen["alias_tags"]["slipway.approval_status"] == "PendingManualApproval"  # as registered
+    history = backend.registry.status_history(MODEL, 1)
+    assert [(h.from_status.value, h.to_status.value) for h in history] == [("PendingManualApproval", "Approved")]
     assert seen["champion_refused"]["error_code"] == "INVALID_PARAMETER_VALUE"  # protected: Approved versions only
     assert "only at Approved versions" in seen["champion_refused"]["message"]
     assert (version.source_kind, version.source_id) == ("run", seen["register_run"])
@@ -125,20 +124,66 @@ def test_pyfunc_loads_the_version_by_alias_and_predicts(seen: dict[str, Any]) ->
     assert seen["predicted"] == pytest.approx(seen["expected"])
 
 
-def test_slipway_loads_an_mlflow_model_only_when_trusted(seen: dict[str, Any], backend: Backend) -> None:
-    with pytest.raises(UntrustedModel, match="trusted=True"):
-        backend.registry.load_model(f"models:/{MODEL}@challenger")
-    loaded = backend.registry.load_model(f"models:/{MODEL}@challenger", trusted=True)
+def test_a_logged_model_is_approved_and_served_without_unpickling(seen: dict[str, Any], backend: Backend) -> None:
+    assert seen["approved_tag"] == "Approved"  # approved in Slipway, shown to MLflow's client
+    assert seen["served"] == pytest.approx(seen["expected"])  # an endpoint of slipway server answered
+    loaded = backend.registry.load_model(f"models:/{MODEL}/1")  # no trusted=: MLflow saved it with skops
     X = np.arange(40, dtype=float).reshape(20, 2)
     assert np.asarray(loaded.predict(X[:3])).tolist() == pytest.approx(seen["expected"])
+    assert not backend.registry.get_version(MODEL, 1).trusted
 
 
-def test_approval_in_slipway_shows_in_mlflow(seen: dict[str, Any], backend: Backend, mlflow_api: httpx.Client) -> None:
-    with acting_as(Principal("ana", roles=frozenset({"approver"}))):
-        backend.registry.approve(MODEL, 1, comment="beats the baseline")
-    answer = mlflow_api.get("/mlflow/model-versions/get", params={"name": MODEL, "version": "1"})
-    tags = {t["key"]: t["value"] for t in answer.json()["model_version"]["tags"]}
-    assert tags["slipway.approval_status"] == "Approved"
+def test_a_pickled_mlflow_model_loads_and_serves_once_an_admin_trusts_it(
+    seen: dict[str, Any], backend: Backend, server: LiveServer
+) -> None:
+    pickled = f"{MODEL}-pickled"
+    with pytest.raises(UntrustedModel, match="unpickles"):
+        backend.registry.load_model(f"models:/{pickled}/1")
+    with acting_as(Principal("ana", roles=frozenset({"admin"}))):
+        backend.registry.approve(pickled, 1)
+        backend.registry.trust_version(pickled, 1, comment="our own training job")
+    X = np.arange(40, dtype=float).reshape(20, 2)
+    assert backend.registry.load_model(f"models:/{pickled}/1").predict(X[:3]).tolist() == pytest.approx(
+        seen["expected"]
+    )
+    with server.client() as client:
+        client.serving.create_endpoint("pickled", [{"model": f"{pickled}/1"}])
+        answer = httpx.post(f"{server.url}/endpoints/pickled/invocations", json={"inputs": X[:3].tolist()},
+                            headers=server.headers, timeout=60)
+    assert answer.status_code == 200, answer.text
+    assert answer.json()["predictions"] == pytest.approx(seen["expected"])
+
+
+def test_a_served_model_cannot_be_deleted(seen: dict[str, Any]) -> None:
+    for refused in (seen["delete_served"], seen["delete_served_version"]):
+        assert refused["error_code"] == "INVALID_PARAMETER_VALUE"
+        assert f"{MODEL} version 1 is served by endpoint 'mlflow-served'" in refused["message"]
+
+
+def test_stage_transitions_move_aliases(seen: dict[str, Any], backend: Backend) -> None:
+    assert seen["stage_v1"] == "Production" and seen["latest_production"] == ["1"]
+    assert seen["stage_v2"] == "Staging"
+    assert seen["production_pending"]["error_code"] == "INVALID_PARAMETER_VALUE"
+    assert "'production' is a protected alias" in seen["production_pending"]["message"]
+    assert "holds the alias(es) challenger" in seen["archive_holder_refused"]["message"]
+    assert seen["promoted"] == "Production"
+    assert seen["stages"] == {"1": "Archived", "2": "Production"}
+    assert seen["aliases"] == {"production": "2"}
+    assert [(c.version, c.previous_version) for c in backend.registry.alias_history(MODEL, "production")][:2] == [
+        (1, None), (None, 1)  # version 2 was deleted since, so its number reads as None
+    ]
+    assert backend.registry.get_version(MODEL, 1).archived
+
+
+def test_versions_and_models_are_deleted_and_renamed(seen: dict[str, Any], backend: Backend) -> None:
+    assert seen["deleted_version"]["error_code"] == "RESOURCE_DOES_NOT_EXIST"
+    assert [v.version for v in backend.registry.list_versions(MODEL)] == [1]
+    assert seen["renamed"] == f"{MODEL}-ads"
+    assert seen["old_name"]["error_code"] == "RESOURCE_DOES_NOT_EXIST"
+    assert seen["deleted_model"]["error_code"] == "RESOURCE_DOES_NOT_EXIST"
+    audited = {(e.action, e.actor) for e in backend.security.audit_entries(user="test-admin", limit=1000)}
+    assert {("model_group.rename", "test-admin"), ("model_group.delete", "test-admin"),
+            ("model_version.delete", "test-admin")} <= audited
 
 
 def test_client_raises_mlflow_errors(seen: dict[str, Any]) -> None:

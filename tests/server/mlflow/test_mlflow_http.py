@@ -112,7 +112,10 @@ def test_ajax_mirror_answers_like_the_api(server: LiveServer, mlflow_api: httpx.
 def test_unsupported_calls_say_so(mlflow_api: httpx.Client) -> None:
     _error(mlflow_api.post("/mlflow/traces/search", json={}), 404, "ENDPOINT_NOT_FOUND")
     renamed = mlflow_api.post("/mlflow/registered-models/rename", json={"name": "a", "new_name": "b"})
-    assert "not supported" in _error(renamed, 501, "NOT_IMPLEMENTED")
+    assert "'a' does not exist" in _error(renamed, 404, "RESOURCE_DOES_NOT_EXIST")
+    staged = mlflow_api.post("/mlflow/model-versions/transition-stage", json={"name": "a", "version": "1",
+                                                                             "stage": "Prod"})
+    assert "Value must be one of None, Staging, Production, Archived" in _error(staged, 400, "INVALID_PARAMETER_VALUE")
 
 
 def test_artifact_paths_stay_inside_their_owner(mlflow_api: httpx.Client, run_id: str) -> None:

@@ -14,7 +14,7 @@ from typing import Any
 from slipway._kinds import ObjectKind
 from slipway._redact import redact_record
 from slipway._time import datetime_to_ms
-from slipway.mlflow_compat import LinkKind, LoggedModel, logged_model_root, run_root, version_root
+from slipway.mlflow_compat import LinkKind, LoggedModel, logged_model_root, run_root, stage_of, version_root
 from slipway.registry import ModelGroup, ModelVersion
 from slipway.server.mlflow._fields import double_out
 from slipway.tracking import DatasetInput, Experiment, Metric, Run
@@ -137,7 +137,7 @@ def model_version(v: ModelVersion) -> dict[str, Any]:
             "creation_timestamp": ms(v.created_at),
             "last_updated_timestamp": ms(v.updated_at),
             "user_id": v.registered_by,
-            "current_stage": "Archived" if v.archived else "None",
+            "current_stage": stage_of(v),
             "description": v.description,
             "source": version_source(v),
             "run_id": v.source_id if v.source_kind == ObjectKind.RUN else None,

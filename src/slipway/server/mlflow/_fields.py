@@ -81,6 +81,17 @@ class Fields:
                 f"Invalid value {value!r} for parameter '{name}': expected an integer", field=name
             ) from None
 
+    def boolean(self, name: str, *, default: bool = False) -> bool:
+        """A JSON boolean, or ``true``/``false`` in a query string."""
+        value = self._data.get(name)
+        if value is None or value == "":
+            return default
+        if isinstance(value, bool):
+            return value
+        if isinstance(value, str) and value.lower() in ("true", "false"):
+            return value.lower() == "true"
+        raise InvalidInput(f"Invalid value {value!r} for parameter '{name}': expected a boolean", field=name)
+
     def number(self, name: str) -> float:
         value = self._data.get(name)
         if value is None:

@@ -2,10 +2,11 @@
 
 Registered models are Slipway model groups, model versions are its versions: a version created
 through MLflow starts ``PendingManualApproval`` and follows the registry's approval rules and
-alias protections, exactly as one registered with Slipway's SDK. What Slipway keeps on purpose
-(groups are never deleted or renamed, for lineage and audit) answers ``NOT_IMPLEMENTED``; deleting
-a version archives it. MLflow's stages are shown (``Archived`` or ``None``) but
-not set: Slipway uses approval and aliases instead.
+alias protections, exactly as one registered with Slipway's SDK. Renaming and deleting are the
+registry's own (a model whose version an endpoint serves is not deleted; an Approved version
+needs an approver to delete). MLflow's stages are played by aliases and archiving
+(:mod:`slipway.mlflow_compat._stages`): ``Production`` is the alias ``production``, ``Staging``
+the alias ``staging``.
 """
 
 from __future__ import annotations
@@ -18,12 +19,12 @@ from fastapi import APIRouter, Request
 from starlette.concurrency import run_in_threadpool
 
 from slipway.errors import InvalidInput, NotFound
-from slipway.mlflow_compat import MlflowCompatService, version_root
+from slipway.mlflow_compat import MlflowCompatService, latest_per_stage, version_root
 from slipway.registry import ModelVersion, RegistryService
 from slipway.security import Permission
 from slipway.server._guard import needs
 from slipway.server.mlflow import _convert as c
-from slipway.server.mlflow._errors import MlflowRoute, json_body, not_implemented
+from slipway.server.mlflow._errors import MlflowRoute, json_body
 from slipway.server.mlflow._fields import (
     MAX_REGISTRY_TAG_VALUE_LENGTH,
     Fields,
@@ -59,11 +60,9 @@ def _tag(f: Fields) -> tuple[str, str]:
     return f.key_value(MAX_REGISTRY_TAG_VALUE_LENGTH, "tag")
 
 
-def _latest(registry: RegistryService, name: str) -> list[ModelVersion]:
-    try:
-        return [registry.get_latest_version(name)]
-    except NotFound:
-        return []
+def _latest(registry: RegistryService, name: str, stages: Sequence[str] = ()) -> list[ModelVersion]:
+    """The highest version of each stage (of those asked; every stage by default), as MLflow answers."""
+    return latest_per_stage(registry.list_versions(name), stages)
 
 
 # ---------------------------------------------------------------------------- registered models
@@ -93,12 +92,18 @@ async def update_registered_model(request: Request) -> dict[str, Any]:
 
 @router.post("/registered-models/rename", dependencies=[needs(Permission.WRITE)])
 async def rename_registered_model(request: Request) -> dict[str, Any]:
-    raise not_implemented("renaming a registered model (its versions' models:/ URIs would change)")
+    f = await _fields(request)
+    registry = _registry(request)
+    renamed = await run_in_threadpool(registry.rename_group, f.req("name"), f.req("new_name"))
+    latest = await run_in_threadpool(_latest, registry, renamed.name)
+    return {"registered_model": c.registered_model(renamed, latest)}
 
 
 @router.delete("/registered-models/delete", dependencies=[needs(Permission.WRITE)])
 async def delete_registered_model(request: Request) -> dict[str, Any]:
-    raise not_implemented("deleting a registered model (Slipway keeps model groups for lineage and audit)")
+    f = await _fields(request)
+    await run_in_threadpool(_registry(request).delete_group, f.req("name"))
+    return {}
 
 
 @router.get("/registered-models/search", dependencies=[needs(Permission.READ)])
@@ -129,11 +134,8 @@ _VERSION_DEFAULT_ORDER = ("last_updated_timestamp DESC", "name ASC", "version_nu
 @router.post("/registered-models/get-latest-versions", dependencies=[needs(Permission.READ)])
 async def get_latest_versions(request: Request) -> dict[str, Any]:
     f = await _fields(request, ("stages",))
-    stages = {str(s).lower() for s in f.values("stages")}
-    name, registry = f.req("name"), _registry(request)
-    registry.get_group(name)
-    # Slipway has no stages: every live version is in MLflow's "None" stage, archived ones in "Archived".
-    found = [] if stages and not stages & {"none"} else await run_in_threadpool(_latest, registry, name)
+    stages = [str(s) for s in f.values("stages")]
+    found = await run_in_threadpool(_latest, _registry(request), f.req("name"), stages)
     return {"model_versions": [c.model_version(v) for v in found]}
 
 
@@ -213,15 +215,20 @@ async def update_model_version(request: Request) -> dict[str, Any]:
 
 @router.delete("/model-versions/delete", dependencies=[needs(Permission.WRITE)])
 async def delete_model_version(request: Request) -> dict[str, Any]:
-    """Archive the version: Slipway keeps every version for lineage and audit, out of ``latest`` and searches."""
     name, version = _version(await _fields(request))
-    await run_in_threadpool(_registry(request).archive_version, name, version)
+    await run_in_threadpool(_registry(request).delete_version, name, version)
     return {}
 
 
 @router.post("/model-versions/transition-stage", dependencies=[needs(Permission.READ)])
 async def transition_stage(request: Request) -> dict[str, Any]:
-    raise not_implemented("MLflow's stages (use Slipway's approval and aliases)")
+    f = await _fields(request)
+    name, version = _version(f)
+    archive = f.boolean("archive_existing_versions")
+    moved = await run_in_threadpool(
+        lambda: _compat(request).transition_stage(name, version, f.req("stage"), archive_existing_versions=archive)
+    )
+    return {"model_version": c.model_version(moved)}
 
 
 @router.get("/model-versions/search", dependencies=[needs(Permission.READ)])

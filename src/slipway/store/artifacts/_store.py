@@ -134,6 +134,19 @@ def seal(conn: Connection, owner: Owner) -> builtins.list[ArtifactInfo]:
     return tree_files(conn, owner)
 
 
+def release(conn: Connection, owner: Owner) -> int:
+    """Forget ``owner``'s whole tree, sealed or not, in the caller's transaction; return how many paths went.
+
+    For an owner that is itself being deleted (a model version): its seal goes with its paths.
+    The blobs stay until garbage collection finds nothing else refers to them.
+    """
+    owner = _check_owner(owner)
+    lock_owner(conn, owner, exclusive=True)
+    s = artifact_seals.c
+    conn.execute(delete(artifact_seals).where(s.owner_kind == owner.kind, s.owner_id == owner.id))
+    return int(conn.execute(delete(artifacts).where(_owned(owner))).rowcount)
+
+
 def tree_files(conn: Connection, owner: Owner) -> builtins.list[ArtifactInfo]:
     """Every file of ``owner``, sorted by path, read in the caller's transaction."""
     a = artifacts.c
