@@ -15,12 +15,14 @@ from typing import Any
 
 import httpx
 import numpy as np
+import pandas as pd
 import pytest
 from _server import LiveServer
 
 from slipway._backend import Backend
 from slipway._principal import Principal, acting_as
 from slipway.errors import UntrustedModel
+from slipway.serving import batch_transform
 
 pytest.importorskip("mlflow", reason="the MLflow client is in the bench extra")
 pytest.importorskip("sklearn")
@@ -134,8 +136,9 @@ def test_a_logged_model_is_approved_and_served_without_unpickling(seen: dict[str
 
 
 def test_a_pickled_mlflow_model_loads_and_serves_once_an_admin_trusts_it(
-    seen: dict[str, Any], backend: Backend, server: LiveServer
+    seen: dict[str, Any], backend: Backend, server: LiveServer, tmp_path: Path
 ) -> None:
+    """Endpoints, batch transforms and load_model all honour the admin's mark, and nothing else."""
     pickled = f"{MODEL}-pickled"
     with pytest.raises(UntrustedModel, match="unpickles"):
         backend.registry.load_model(f"models:/{pickled}/1")
@@ -146,6 +149,11 @@ def test_a_pickled_mlflow_model_loads_and_serves_once_an_admin_trusts_it(
     assert backend.registry.load_model(f"models:/{pickled}/1").predict(X[:3]).tolist() == pytest.approx(
         seen["expected"]
     )
+    rows = tmp_path / "rows.csv"
+    pd.DataFrame(X[:3], columns=["a", "b"]).to_csv(rows, index=False)
+    batch_transform(backend.registry, backend.datasets, f"{pickled}/1", str(rows), "scored-by-mlflow")
+    scored = backend.datasets.load("scored-by-mlflow")
+    assert scored.prediction.tolist() == pytest.approx(seen["expected"])
     with server.client() as client:
         client.serving.create_endpoint("pickled", [{"model": f"{pickled}/1"}])
         answer = httpx.post(f"{server.url}/endpoints/pickled/invocations", json={"inputs": X[:3].tolist()},
