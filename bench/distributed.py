@@ -10,8 +10,9 @@ Workloads:
 
 - **overhead**: 200 TPE trials (seeded) of an objective that does nothing but return a number.
   Optuna's own figure: ``study.optimize`` on Optuna's ``RDBStorage`` on a SQLite file, one trial at a
-  time. Slipway's: a ``TuningStep`` with ``executor="ray"`` (one trial at a time) on the same kind of
-  file, each trial a Ray task that opens the shared study, a tracked child run (params, metrics, the
+  time. Slipway's: a ``TuningStep`` with ``executor="ray"`` (one trial at a time; the step itself in a
+  local worker process, connected to the cluster by ``RAY_ADDRESS``) on the same kind of file, each
+  trial a Ray task that opens the shared study, a tracked child run (params, metrics, the
   model logged on it), against the same storage. Per-trial wall time, each; what Slipway adds per
   trial is the child run and its model, and a Ray task.
 - **monitor**: a data-quality check of a 10M-row Parquet folder (10 files, row groups of 250,000 rows;
@@ -95,7 +96,7 @@ def slipway_step(trials: int, parallel: int, fn: Any, fixed: dict[str, Any], wor
             cache=False,
         )
         started = time.perf_counter()
-        execution = service.run(Pipeline(f"bench-{parallel}", [tune]), executor="ray")
+        execution = service.run(Pipeline(f"bench-{parallel}", [tune]))
         total = time.perf_counter() - started
         if execution.failure_reason:
             raise RuntimeError(execution.failure_reason)
@@ -208,6 +209,9 @@ def main() -> int:
     import ray
 
     ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False, configure_logging=False)
+    # The tuning step runs in a local worker process, which reaches this cluster by RAY_ADDRESS; the
+    # cluster's two CPUs are the trials'.
+    os.environ["RAY_ADDRESS"] = ray.get_runtime_context().gcs_address
     figures: dict[str, Any] = {"load_before": os.getloadavg()[0], "cpus": os.cpu_count()}
     work = Path(tempfile.mkdtemp(prefix="slipway-bench-distributed-"))
     try:
