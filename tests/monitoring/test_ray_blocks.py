@@ -98,5 +98,6 @@ def test_cli_baseline_and_check_on_ray_over_an_s3_prefix(
                            "-o", str(tmp_path / "out-ray"), "--engine", "ray", "--json"))
     local = json.loads(cli("monitor", "check", str(tmp_path / "today"), "-b", str(tmp_path / "base-local"),
                            "-o", str(tmp_path / "out-local"), "--json"))
-    assert found == local
-    assert {v["feature_name"] for v in found["violations"]} >= {"kind"}  # 'z' is outside the baseline's domain
+    # The same checks fail; a drift distance may differ within the quantile sketches' error.
+    checks = [[(v["feature_name"], v["constraint_check_type"]) for v in doc["violations"]] for doc in (found, local)]
+    assert checks[0] == checks[1] and ("kind", "categorical_values_check") in checks[0]
