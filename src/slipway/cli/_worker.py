@@ -1,4 +1,4 @@
-"""``slipway worker``: claim and run the work queued in the metadata database (pipeline executions)."""
+"""``slipway worker``: claim and do the work queued in the metadata database (pipeline executions, jobs)."""
 
 from __future__ import annotations
 
@@ -18,10 +18,11 @@ def worker(
         int, typer.Option(min=1, help="Pipeline executions this worker orchestrates at once at most.")
     ] = 16,
 ) -> None:
-    """Run a worker until Ctrl-C: it claims queued pipeline executions and orchestrates them.
+    """Run a worker until Ctrl-C: it claims and does the work a server queued in its database.
 
-    Executions started through a `slipway server` are queued in its database; every worker (and
-    server) started with the same settings claims them by a lease it renews while it runs them.
+    That is: pipeline executions started through a `slipway server`, monitor runs over captured
+    traffic, and the scheduler's rounds (due schedules, the actions of rules and hooks). Every
+    worker (and server) started with the same settings claims work by a lease it renews meanwhile.
     When a worker dies, its leases run out (SLIPWAY_LEASE_SECONDS, 30) and another worker takes
     its executions over, without running their finished steps again. `slipway server` starts one
     worker of its own; start more, on this machine or others, to share the work.
