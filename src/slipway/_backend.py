@@ -30,8 +30,9 @@ if TYPE_CHECKING:
     from slipway.registry import RegistryService
     from slipway.serving import Services, ServingService
 
-# The services that take code names, paths or trust from callers: Backend.confine switches them.
-_CONFINED = ("pipelines", "monitoring")
+# The services that take code names, paths or trust from callers, or record failure reasons
+# others read: Backend.confine switches them.
+_CONFINED = ("pipelines", "monitoring", "serving")
 
 
 class Backend:
@@ -50,9 +51,11 @@ class Backend:
         """Hold what callers send to the server's settings from now on: ``slipway server`` calls it.
 
         Definitions and custom rules may then name code only from ``pipeline_modules``, read local
-        paths only below ``dataset_roots``, and no ``trusted`` flag of a caller counts. Pipeline
-        executions started from then on are queued, for any server or worker to claim. Services
-        already built are switched too.
+        paths only below ``dataset_roots``, and no ``trusted`` flag of a caller counts; the failure
+        reasons recorded for others to read (endpoints, pipeline steps and their logs, monitor
+        executions, automation runs) name no path of this machine's folders. Pipeline executions
+        started from then on are queued, for any server or worker to claim. Services already built
+        are switched too.
         """
         self.confinement = Confinement.server(self.settings)
         for name in _CONFINED:
@@ -107,7 +110,7 @@ class Backend:
     def serving(self) -> ServingService:
         from slipway.serving import ServingService  # brings Starlette and the model flavors: import on first use
 
-        return ServingService(self.db, self.registry, self.artifacts)
+        return ServingService(self.db, self.registry, self.artifacts, confinement=self.confinement)
 
     @functools.cached_property
     def monitoring(self) -> MonitoringService:

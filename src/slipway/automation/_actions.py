@@ -25,6 +25,7 @@ from urllib.parse import urlsplit
 
 import httpx
 
+from slipway._confinement import Confinement
 from slipway._time import ms_to_datetime
 from slipway._urls import UrlPolicy, post_json
 from slipway.errors import InvalidInput, NotFound, SlipwayError
@@ -57,6 +58,9 @@ class Services(Protocol):
 
     @property
     def automation(self) -> AutomationService: ...
+
+    @property
+    def confinement(self) -> Confinement: ...
 
 
 @dataclasses.dataclass(frozen=True)

@@ -132,6 +132,7 @@ class RunExecutor:
                 result = action.run(self._services, attempt)
         except Exception as exc:  # an action's failure is the run's outcome, never the dispatcher's crash
             message = getattr(exc, "message", None) or f"{type(exc).__name__}: {exc}"
+            message = self._services.confinement.paths.text(message)  # its readers see no server path
             retry = not isinstance(exc, _FINAL) and attempts < MAX_ATTEMPTS
             if not isinstance(exc, SlipwayError):
                 _log.exception("action of %s %s failed", row.source_kind, row.source_name)

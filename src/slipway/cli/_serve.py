@@ -41,6 +41,7 @@ from slipway.cli._server import LogLevel, _is_loopback
 if TYPE_CHECKING:
     from starlette.types import ASGIApp
 
+    from slipway._disclosure import PathScreen
     from slipway.serving import Bundle, ServingHost, ServingMetrics
 
 
@@ -152,6 +153,7 @@ def serve(
         return
     assert endpoint is not None
     backend = Backend(settings)
+    backend.confine()  # its callers are other people: what it says names no path of this machine
     try:
         found = backend.serving.get_endpoint(endpoint)  # fail with a clear error before binding the port
         if engine is Engine.ray:
@@ -179,7 +181,7 @@ def serve(
                 max_wait_ms=max_wait_ms,
             ),
             endpoint,
-        ), allowed_hosts(settings, host))
+        ), allowed_hosts(settings, host), backend.confinement.paths)
         _output.say(
             f"Serving endpoint [bold]{escape(endpoint)}[/bold] on http://{escape(host)}:{port} (Ctrl-C to stop)"
         )
@@ -210,9 +212,18 @@ def _serve_bundle(
         _run_workers(settings, {**options, "bundle": str(folder.resolve()), "endpoint": endpoint.name,
                                 "allowed_hosts": hosts}, count, host=host, port=port, log_level=log_level)
         return
-    app = guarded(create_inference_app(_bundle_host(opened, options), endpoint.name), hosts)
+    app = guarded(create_inference_app(_bundle_host(opened, options), endpoint.name), hosts,
+                  _bundle_screen(settings, folder))
     _output.say(f"Serving endpoint {where} (Ctrl-C to stop)")
     uvicorn.run(app, host=host, port=port, log_level=log_level)
+
+
+def _bundle_screen(settings: Settings, folder: Path) -> PathScreen:
+    """What a bundle's server hides in its errors: a server's folders, and the bundle's own."""
+    from slipway._confinement import server_folders
+    from slipway._disclosure import PathScreen
+
+    return PathScreen.around([*server_folders(settings), folder.resolve()])
 
 
 def _bundle_host(opened: Bundle, options: dict[str, Any], metrics: ServingMetrics | None = None) -> ServingHost:
@@ -275,10 +286,14 @@ def allowed_hosts(settings: Settings, host: str) -> list[str]:
     return list(default_allowed_hosts(host, settings.allowed_hosts))
 
 
-def guarded(app: ASGIApp, hosts: list[str]) -> ASGIApp:
-    """``app`` answering only requests addressed to ``hosts`` and refusing cross-origin browser posts."""
+def guarded(app: ASGIApp, hosts: list[str], screen: PathScreen | None = None) -> ASGIApp:
+    """``app`` answering only requests addressed to ``hosts``, refusing cross-origin browser posts,
+    and naming no path ``screen`` hides in its errors (a confined backend's)."""
+    from slipway._disclosure import ScreenedErrorsMiddleware
     from slipway._origins import OriginGuard
 
+    if screen is not None:
+        app = ScreenedErrorsMiddleware(app, screen=screen)
     return OriginGuard(app, allowed_hosts=hosts)
 
 
@@ -307,8 +322,9 @@ def worker_app() -> ASGIApp:
 
         opened = open_bundle(options["bundle"], expect_digest=options["expect_digest"])
         return guarded(create_inference_app(_bundle_host(opened, options, metrics), options["endpoint"]),
-                       options["allowed_hosts"])
+                       options["allowed_hosts"], _bundle_screen(load_settings(), Path(options["bundle"])))
     backend: Backend = Backend(load_settings())
+    backend.confine()
     host = ServingHost(
         backend.serving,
         backend.registry,
@@ -318,4 +334,5 @@ def worker_app() -> ASGIApp:
         max_wait_ms=options["max_wait_ms"],
         metrics=metrics,
     )
-    return guarded(create_inference_app(host, options["endpoint"], on_close=backend.close), options["allowed_hosts"])
+    return guarded(create_inference_app(host, options["endpoint"], on_close=backend.close), options["allowed_hosts"],
+                   backend.confinement.paths)

@@ -399,7 +399,8 @@ class MonitoringService(ReportReader):
             message = None
         except (SlipwayError, ValueError, OSError, pa.ArrowException) as exc:
             files, metrics, violations, rows = {}, {}, 0, 0
-            status, message = ExecutionStatus.FAILED, getattr(exc, "message", str(exc))
+            # Every reader of the monitor sees the reason: it names no path of a server's folders.
+            status, message = ExecutionStatus.FAILED, self.confinement.paths.text(getattr(exc, "message", str(exc)))
         if unread is not None:  # what the next run without a window starts from
             files = {**files, CURSOR_FILE: unread.document(ms_to_datetime(started))}
         owner = Owner(ObjectKind.MONITOR_EXECUTION, execution_id)

@@ -164,6 +164,10 @@ class Runner:
         self._results: queue.SimpleQueue[TaskResult] = queue.SimpleQueue()
         self._failure: str | None = None
 
+    def _screen(self, reason: str) -> str:
+        """A failure reason as stored for every reader: no path of a server's folders in it."""
+        return self.confinement.paths.text(reason)
+
     # -- the loop ------------------------------------------------------------------------------------
 
     def run(self) -> ExecutionStatus | None:
@@ -181,7 +185,8 @@ class Runner:
             except BaseException as exc:
                 self._cancel_running("Stopped", "the orchestrator failed")
                 self.store.finish(
-                    execution_id, ExecutionStatus.FAILED, f"the orchestrator failed: {type(exc).__name__}: {exc}"
+                    execution_id, ExecutionStatus.FAILED,
+                    self._screen(f"the orchestrator failed: {type(exc).__name__}: {exc}"),
                 )
                 raise
             self.store.finish(execution_id, status, self._failure if status is not ExecutionStatus.SUCCEEDED else None)
@@ -401,6 +406,7 @@ class Runner:
             step=packed,
             args=resolution.args,
             services=self.services,
+            screened=self.confinement.paths.active,
         )
         self.executor.submit(task, self._results.put)
 
@@ -420,7 +426,7 @@ class Runner:
             self._complete(name, StepStatus.SUCCEEDED, result.outputs, result.properties)
             return
         policy = self.steps[name].retry
-        error = result.error or "the step failed"
+        error = self._screen(result.error or "the step failed")
         error_type = result.error_type or "Exception"
         retrying = (
             policy is not None and self._failure is None and policy.should_retry(attempt.attempt, result.error_types)
@@ -446,6 +452,7 @@ class Runner:
         error_type: str | None = None,
     ) -> None:
         """End a step the orchestrator decides itself (control steps, unresolvable inputs)."""
+        error = None if error is None else self._screen(error)
         self.store.step_decided(
             self._rows[name].id,
             status,

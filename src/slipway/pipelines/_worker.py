@@ -26,6 +26,8 @@ from typing import Any, BinaryIO
 
 import cloudpickle
 
+from slipway._confinement import Confinement
+from slipway._disclosure import PathScreen
 from slipway._kinds import ObjectKind
 from slipway.pipelines._artifacts import ArtifactRef, refs_below
 from slipway.pipelines._code import fresh_module, importable
@@ -35,6 +37,7 @@ from slipway.store.artifacts import Owner
 # One set of engines per worker process and store: a warm worker reuses its database pool. Keyed
 # by the spec's pickle, which needs nothing of the settings' fields but that they pickle.
 _SERVICES: dict[bytes, Services] = {}
+_SCREENS: dict[bytes, PathScreen] = {}
 
 
 @dataclass(frozen=True)
@@ -67,6 +70,7 @@ class Task:
     args: dict[str, Any]
     services: ServiceSpec
     sys_path: list[str] = field(default_factory=lambda: list(sys.path))
+    screened: bool = False  # a server's step: its error and logs name no path of the worker's folders
 
     def dumps(self) -> bytes:
         """The task as a worker reads it: the import path and the step's module first."""
@@ -122,6 +126,16 @@ def run_payload(payload: bytes, *, keep_scratch: bool = True) -> bytes:
     if not keep_scratch and _SCRATCH:
         _SCRATCH.pop().remove()
     return pickle.dumps(result)
+
+
+def _screen(task: Task) -> PathScreen:
+    """The folders of this worker's machine that a server's step never names (its own view: a Ray
+    worker's temporary folder and Python are not the server's)."""
+    key = pickle.dumps(task.services.settings)
+    screen = _SCREENS.get(key)
+    if screen is None:
+        screen = _SCREENS[key] = Confinement.server(task.services.settings).paths
+    return screen
 
 
 def services_of(spec: ServiceSpec) -> Services:
@@ -189,11 +203,18 @@ def run_task(task: Task, step: Any) -> TaskResult:
         out = work / "out"
         if not result.ok:
             shutil.rmtree(out / "outputs", ignore_errors=True)
+        screen = _screen(task) if task.screened else None
         for log in (scratch.stdout, scratch.stderr):
             if os.fstat(log.fileno()).st_size:
                 target = out / "logs" / f"attempt-{task.info.attempt}" / Path(log.name).name
                 target.parent.mkdir(parents=True, exist_ok=True)
-                shutil.copyfile(log.name, target)
+                if screen is None:
+                    shutil.copyfile(log.name, target)
+                else:  # a traceback names this machine's folders: its files, the cache, the scratch folder
+                    text = Path(log.name).read_bytes().decode("utf-8", errors="surrogateescape")
+                    target.write_bytes(screen.text(text).encode("utf-8", errors="surrogateescape"))
+        if screen is not None and result.error is not None:
+            result.error = screen.text(result.error)
         if out.is_dir():
             entries = services_of(task.services).artifacts.put_dir(owner, "", out)
             if result.ok:

@@ -15,10 +15,11 @@ from typing import Annotated, BinaryIO
 from pydantic import Field
 from sqlalchemy import func, select
 
+from slipway._disclosure import naming
 from slipway._kinds import ObjectKind
 from slipway._operations import Api, Wire
 from slipway._references import ModelUri, Selector, check_alias, check_version_number
-from slipway.errors import InvalidInput, NotFound
+from slipway.errors import InvalidInput, NotFound, SlipwayError
 from slipway.models import LoadedModel, load_model
 from slipway.registry import _rows as rows
 from slipway.registry._aliases import alias_changes, holder_at
@@ -309,10 +310,19 @@ class RegistryReader:
 
         Raises:
             ContentMismatch: if the files are not the ones registered and approved.
+            UntrustedModel: if the package holds code nobody vouched for; like every error of the
+                load, it names the version (``models:/GROUP/VERSION/model.pkl``), not the cache's
+                folder on this machine.
         """
         found = self.resolve(uri)
         folder = verified_package(self._cache_dir, found, lambda dst: self._download(found.id, "", dst))
-        return load_model(folder, trusted=effective_trust(found, trusted))
+        try:
+            return load_model(folder, trusted=effective_trust(found, trusted))
+        except SlipwayError as exc:
+            named = naming(exc, folder, found.uri)
+            if named is exc:
+                raise
+            raise named from exc
 
 
 __all__ = ["MAX_SEARCH_RESULTS", "RegistryReader", "version_owner"]

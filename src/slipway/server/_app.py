@@ -16,6 +16,7 @@ from pydantic import BaseModel
 
 from slipway._backend import Backend
 from slipway._config import Settings, load_settings
+from slipway._disclosure import ScreenedErrorsMiddleware
 from slipway._origins import OriginGuard, default_allowed_hosts
 from slipway._version import __version__
 from slipway.automation import AutomationService
@@ -168,6 +169,8 @@ def create_app(
                        max_upload_bytes=settings.max_upload_bytes, index=index)
     hosts = allowed_hosts or default_allowed_hosts("localhost", settings.allowed_hosts)
     app.add_middleware(OriginGuard, allowed_hosts=hosts)  # before a token is looked up or a body read
+    # Whatever a deeper layer wrote into an error's text, no path of the server's folders leaves in it.
+    app.add_middleware(ScreenedErrorsMiddleware, screen=backend.confinement.paths)
     app.add_middleware(SecurityHeadersMiddleware)
     return app
 

@@ -179,6 +179,7 @@ class EndpointRuntime:
         self._routing: Routing | None = None
         self._models: dict[str, ServedModel] = {}
         self._trusted: set[str] = set()  # loaded versions an admin had marked trusted: watched for revocation
+        self._failure: tuple[str, int, str] | None = None  # the failure last recorded on the endpoint
         self._capture: CaptureWriter | None = None
         self._window = _Window()
         self._stop = threading.Event()
@@ -344,13 +345,23 @@ class EndpointRuntime:
     # ----------------------------------------------------------------- the watch
 
     def _watch(self) -> None:
+        last: tuple[type[BaseException], str] | None = None  # the failure logged last
         while not self._stop.wait(self._poll):
             try:
                 self.refresh()
+                last = None
             except NotFound:
                 self._routing = None  # deleted: stop answering
-            except Exception:
-                _log.exception("watching endpoint %r failed; retrying", self.name)
+            except Exception as exc:
+                # Each refresh tries again; the log says so once per distinct failure, not at every poll.
+                failure = (type(exc), str(exc))
+                if failure == last:
+                    _log.debug("watching endpoint %r failed again: %s", self.name, exc)
+                elif isinstance(exc, SlipwayError):  # expected (a model that will not load): its reason is enough
+                    _log.warning("watching endpoint %r failed; retrying at each refresh: %s", self.name, exc)
+                else:
+                    _log.exception("watching endpoint %r failed; retrying at each refresh", self.name)
+                last = failure
 
     def refresh(self) -> None:
         """Report the deployment step's traffic, and swap in the endpoint's current revision."""
@@ -366,16 +377,30 @@ class EndpointRuntime:
 
     def _apply(self, endpoint: Endpoint) -> None:
         variants = [*endpoint.variants, *(endpoint.deployment.target if endpoint.deployment else [])]
-        try:
-            models = {v.model_version_id: self._load(v.model_version_id) for v in variants}
-        except Exception as exc:
-            self._service.fail(self.name, f"cannot load a model: {exc}")
-            raise
+        models: dict[str, ServedModel] = {}
+        for variant in variants:
+            if variant.model_version_id in models:
+                continue
+            try:
+                models[variant.model_version_id] = self._load(variant.model_version_id)
+            except Exception as exc:
+                # The reason names the variant and its version, which its readers know, never a file.
+                message = exc.message if isinstance(exc, SlipwayError) else f"{type(exc).__name__}: {exc}"
+                self._failed(endpoint, f"cannot load variant {variant.name!r} (models:/{variant.model}): {message}")
+                raise
+        self._failure = None
         self._configure_capture(endpoint)
         self._routing = Routing(endpoint, models)
         self._models = models
         self._trusted &= set(models)
         self._service.confirm(self.name, endpoint.revision)
+
+    def _failed(self, endpoint: Endpoint, reason: str) -> None:
+        """Mark the endpoint ``Failed`` with ``reason``, once per revision and reason (not at every poll)."""
+        failure = (endpoint.id, endpoint.revision, reason)
+        if failure != self._failure:
+            self._service.fail(self.name, reason)
+            self._failure = failure
 
     def _load(self, version_id: str) -> ServedModel:
         loaded = self._models.get(version_id)

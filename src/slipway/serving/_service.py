@@ -24,6 +24,7 @@ from pydantic import Field
 from sqlalchemy import Connection, Row, delete, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
+from slipway._confinement import Confinement
 from slipway._ids import new_id
 from slipway._kinds import ObjectKind
 from slipway._limits import MAX_COMMENT, check_text
@@ -99,10 +100,16 @@ class ServingService:
         ...                         strategy=Strategy(kind="canary", share=0.1, bake_seconds=300))
     """
 
-    def __init__(self, db: Database, registry: RegistryReader, artifacts: ArtifactStore | None = None) -> None:
+    def __init__(
+        self, db: Database, registry: RegistryReader, artifacts: ArtifactStore | None = None, *,
+        confinement: Confinement | None = None,
+    ) -> None:
+        """``confinement``: a server's (set by ``Backend.confine``) hides its folders in the failure
+        reasons it records; embedded mode's hides nothing."""
         self._db = db
         self._registry = registry
         self._artifacts = artifacts
+        self.confinement = confinement or Confinement()
 
     # ----------------------------------------------------------------- reading
 
@@ -361,7 +368,9 @@ class ServingService:
 
     @requires(Permission.READ)
     def fail(self, name: str, reason: str) -> Endpoint:
-        """A server could not serve the endpoint (a model would not load): ``Failed`` with why."""
+        """A server could not serve the endpoint (a model would not load): ``Failed`` with why
+        (naming no path of a confined server's folders: every reader of the endpoint sees it)."""
+        reason = self.confinement.paths.text(reason)
         with self._db.write() as conn:
             row = _endpoint_row(conn, name, lock=True)
             conn.execute(
