@@ -13,7 +13,10 @@ Workloads (see bench/README.md for what each one measures and why):
     (e) the MLflow client logging single metrics to `slipway server` calls/s  target ≥ 3× `mlflow server`
         (its MLflow-compatible API) and to `mlflow server`
 
-Engines: Slipway embedded (SQLite in a temp folder), Slipway remote (a ``slipway server``
+Engines: Slipway embedded (SQLite in a temp folder, WAL + synchronous=NORMAL, its default
+``db_synchronous``); for (a)-(c) a second embedded row where MLflow's SQLite runs at that same
+durability (WAL + NORMAL) instead of its defaults (rollback journal + FULL), so both ratios
+print; Slipway remote (a ``slipway server``
 subprocess on 127.0.0.1 with its own SQLite), and, when ``import mlflow`` works, MLflow's
 ``MlflowClient`` on a ``sqlite:///`` store in this process and against an ``mlflow server``
 subprocess. Everything runs on loopback, in temp folders removed on exit.
@@ -64,6 +67,11 @@ from _harness import (  # noqa: E402 - the harness sits beside this script
 
 WORKLOADS = ("a", "b", "c", "d", "e")
 EMBEDDED = "embedded (SQLite)"
+# The same embedded workloads again, with MLflow's SQLite at Slipway's durability (WAL journal,
+# synchronous=NORMAL) instead of its defaults (rollback journal, synchronous=FULL: an fsync per commit),
+# so the table shows both ratios: against MLflow as shipped, and at equal durability.
+EQUAL = "embedded, MLflow at WAL+NORMAL"
+EQUAL_WORKLOADS = ("a", "b", "c")  # the write workloads; (d) reads and needs no second seeded store
 REMOTE = "remote (server, SQLite)"
 VIA_MLFLOW_CLIENT = "MLflow client → server"
 COMPAT_PROBE = "/api/2.0/mlflow/experiments/get-by-name?experiment_name=slipway-bench-probe"
@@ -294,7 +302,7 @@ def log(message: str) -> None:
 
 
 def workload_a(engine: Engine, sizes: Sizes) -> Measurement:
-    exp = engine.create_experiment("bench-single")
+    exp = engine.create_experiment(f"bench-single-{uuid.uuid4().hex[:8]}")
     warm = engine.create_run(exp, "warm-up")
     run = engine.create_run(exp, "single")
     n = sizes.single_calls
@@ -309,7 +317,7 @@ def workload_a(engine: Engine, sizes: Sizes) -> Measurement:
 
 
 def workload_b(engine: Engine, sizes: Sizes) -> Measurement:
-    exp = engine.create_experiment("bench-batch")
+    exp = engine.create_experiment(f"bench-batch-{uuid.uuid4().hex[:8]}")
     warm = engine.create_run(exp, "warm-up")
     run = engine.create_run(exp, "batch")
     ts = int(time.time() * 1000)
@@ -333,7 +341,7 @@ def workload_b(engine: Engine, sizes: Sizes) -> Measurement:
 
 
 def workload_c(engine: Engine, sizes: Sizes) -> Measurement:
-    exp = engine.create_experiment("bench-runs")
+    exp = engine.create_experiment(f"bench-runs-{uuid.uuid4().hex[:8]}")
     timed = [engine.prepare_params(run_params(i, sizes.params_per_run)) for i in range(sizes.runs)]
     warm = [engine.prepare_params(run_params(-i - 1, sizes.params_per_run)) for i in range(sizes.warmup_runs)]
 
@@ -412,7 +420,7 @@ class Side:
     server_error: Measurement | None = None
 
     def close(self) -> None:
-        for engine in self.engines.values():
+        for engine in {id(e): e for e in self.engines.values()}.values():  # one engine may serve two modes
             with contextlib.suppress(Exception):
                 engine.close()
 
@@ -435,6 +443,8 @@ def prepare_slipway(session: Session, sizes: Sizes, selected: Sequence[str], mod
         settings = slipway.load_settings(env={}, cwd=home, home=str(home))
         engine = SlipwayEngine(EMBEDDED, slipway.Client(settings))
         side.engines[EMBEDDED] = engine
+        if EQUAL in modes:  # Slipway's own durability is the same in both embedded rows
+            side.engines[EQUAL] = engine
         if "d" in selected:
             t0 = time.perf_counter()
             exp = engine.create_experiment("bench-search")
@@ -485,6 +495,11 @@ def prepare_mlflow(session: Session, sizes: Sizes, selected: Sequence[str], mode
     want_server = REMOTE in modes or "e" in selected
     remote_home = session.folder("mlflow-remote") if want_server else None
     db_uri = f"sqlite:///{home / 'mlflow.db'}"
+    if EQUAL in modes:
+        equal_home = session.folder("mlflow-equal-durability")
+        equal_client = MlflowClient(tracking_uri=f"sqlite:///{equal_home / 'mlflow.db'}")
+        at_slipway_durability(equal_client)
+        side.engines[EQUAL] = MlflowEngine(EQUAL, equal_client, equal_home / "artifacts")
     if EMBEDDED in modes or ("d" in selected and remote_home is not None):
         mlflow.set_tracking_uri(db_uri)
         engine = MlflowEngine(EMBEDDED, MlflowClient(), home / "artifacts")
@@ -510,6 +525,27 @@ def prepare_mlflow(session: Session, sizes: Sizes, selected: Sequence[str], mode
         except Exception as exc:  # noqa: BLE001
             server_failed(side, exc, "mlflow server")
     return side
+
+
+def at_slipway_durability(client: Any) -> None:
+    """Point every connection of this MLflow client's SQLite store at WAL + synchronous=NORMAL."""
+    from sqlalchemy import event, text
+
+    engine = client._tracking_client.store.engine
+
+    @event.listens_for(engine, "connect")
+    def _pragmas(dbapi_conn: Any, _record: Any) -> None:
+        cur = dbapi_conn.cursor()
+        cur.execute("PRAGMA journal_mode=WAL")
+        cur.execute("PRAGMA synchronous=NORMAL")
+        cur.close()
+
+    engine.dispose()  # connections opened before the listener go; new ones get the pragmas
+    with engine.connect() as conn:
+        mode = conn.execute(text("PRAGMA journal_mode")).scalar()
+        sync = conn.execute(text("PRAGMA synchronous")).scalar()
+    if str(mode).lower() != "wal" or sync != 1:
+        raise RuntimeError(f"MLflow's store did not take WAL + NORMAL: journal_mode={mode}, synchronous={sync}")
 
 
 def connect_mlflow(session: Session, side: Side, modes: Sequence[str]) -> None:
@@ -541,6 +577,8 @@ def measure_all(sides: Sequence[Side], sizes: Sizes, selected: Sequence[str],
         if key == "e":
             continue
         for mode in modes:
+            if mode == EQUAL and key not in EQUAL_WORKLOADS:
+                continue
             for side in sides:
                 m = attempt(partial(run_one, key, side, mode, sizes))
                 results[(key, mode, side.system)] = m
@@ -596,7 +634,7 @@ def workload_label(key: str, sizes: Sizes) -> str:
 
 
 def target_for(key: str, engine: str) -> Target | None:
-    if key == "a" and engine == EMBEDDED:
+    if key == "a" and engine == EQUAL:  # issue 22: the 20× must hold at equal durability
         return Target("ratio", 20)
     if key == "b" and engine == EMBEDDED:
         return Target("ratio", 10)
@@ -612,6 +650,8 @@ def build_rows(results: Results, sizes: Sizes, selected: Sequence[str], engines:
     rows = []
     for key in selected:
         for engine in ([VIA_MLFLOW_CLIENT] if key == "e" else engines):
+            if engine == EQUAL and key not in EQUAL_WORKLOADS:
+                continue
             slip = results.get((key, engine, "slipway"), Measurement(na="not run"))
             if mlflow_missing is not None:
                 base = Measurement(na=mlflow_missing)
@@ -694,7 +734,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         mlflow_missing = "mlflow not installed: pip install 'slipway-mlops[bench]'"
 
     seed = seed_runs(sizes.search_runs) if "d" in selected else []
-    modes = args.engine_names
+    modes = list(args.engine_names)
+    if mlflow_missing is None and EMBEDDED in modes and set(selected) & set(EQUAL_WORKLOADS):
+        modes.insert(modes.index(EMBEDDED) + 1, EQUAL)
     started = time.perf_counter()
     load_before = _load()
     sides: list[Side] = []
@@ -711,7 +753,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         finally:
             for side in sides:
                 side.close()
-    rows = build_rows(results, sizes, selected, args.engine_names, mlflow_missing)
+    rows = build_rows(results, sizes, selected, modes, mlflow_missing)
 
     title = (f"Slipway vs MLflow tracking{' (--quick: sizes ÷10)' if args.quick else ''} — "
              f"{time.perf_counter() - started:.0f}s, load average {load_before} → {_load()} "

@@ -71,3 +71,21 @@ def test_protected_aliases_default_and_override(tmp_path: Path) -> None:
     with pytest.raises(InvalidInput, match="a protected alias 'Prod'") as refused:  # a typo must not unprotect it
         load_settings(env={"SLIPWAY_PROTECTED_ALIASES": "Prod"}, cwd=tmp_path)
     assert refused.value.field == "protected_aliases"
+
+
+def test_db_synchronous_is_normal_by_default_full_on_request_and_reaches_sqlite(tmp_path: Path) -> None:
+    from sqlalchemy import text
+
+    from slipway.store._db import Database
+
+    assert load_settings(env={}, cwd=tmp_path).db_synchronous == "NORMAL"
+    settings = load_settings(env={"SLIPWAY_DB_SYNCHRONOUS": "full"}, cwd=tmp_path)
+    assert settings.db_synchronous == "FULL"
+    with pytest.raises(InvalidInput, match="NORMAL or FULL"):
+        load_settings(env={"SLIPWAY_DB_SYNCHRONOUS": "OFF"}, cwd=tmp_path)
+    # SQLite reports the level as a number: 1 NORMAL, 2 FULL.
+    for level, code in (("NORMAL", 1), ("FULL", 2)):
+        db = Database(f"sqlite:///{tmp_path / level}.db", synchronous=level)
+        with db.read() as conn:
+            assert conn.execute(text("PRAGMA synchronous")).scalar() == code
+        db.engine.dispose()

@@ -44,7 +44,8 @@ class Backend:
         # Whether this process orchestrates the pipeline executions it starts; a server whose
         # worker processes do it turns it off (slipway.server.serve).
         self.orchestrates = True
-        self.db = Database(settings.db_url, timeout=settings.db_timeout)
+        self.db = Database(settings.db_url, timeout=settings.db_timeout,
+                           synchronous=settings.db_synchronous)
         self.db.ensure_schema()
 
     def confine(self) -> None:

@@ -35,6 +35,7 @@ _KEYS: dict[str, str] = {
     "session_max_age": "SLIPWAY_SESSION_MAX_AGE",
     "allowed_hosts": "SLIPWAY_ALLOWED_HOSTS",
     "db_timeout": "SLIPWAY_DB_TIMEOUT",
+    "db_synchronous": "SLIPWAY_DB_SYNCHRONOUS",
     "protected_aliases": "SLIPWAY_PROTECTED_ALIASES",
     "retries": "SLIPWAY_RETRIES",
     "retry_backoff": "SLIPWAY_RETRY_BACKOFF",
@@ -43,6 +44,8 @@ _KEYS: dict[str, str] = {
 DEFAULT_MAX_REQUEST_BYTES = 64 << 20  # a JSON body is parsed in memory; a full metrics batch is under 20 MiB
 DEFAULT_SCHEDULER_INTERVAL = 5.0  # seconds: a schedule fires at most this late, a rule acts this soon
 DEFAULT_DB_TIMEOUT = 30.0  # seconds a call waits for a database lock or connection before a 503
+DB_SYNCHRONOUS_LEVELS = ("NORMAL", "FULL")  # SQLite's PRAGMA synchronous levels a store may run at
+DEFAULT_DB_SYNCHRONOUS = "NORMAL"  # WAL + NORMAL: a commit survives a crash of the process, not of the OS
 DEFAULT_MAX_UPLOAD_BYTES = 8 << 30  # artifact, model file and dataset uploads are streamed to disk
 DEFAULT_SESSION_TTL = 12 * 3600.0  # seconds a web UI login lasts, and what a renewal gives again
 DEFAULT_SESSION_MAX_AGE = 7 * 86400.0  # seconds after login past which a session is not renewed
@@ -85,6 +88,11 @@ class Settings:
         db_timeout: seconds a call waits for the metadata database (a lock another writer holds,
             a free connection, PostgreSQL to answer) before it fails with ServiceUnavailable
             (a server answers 503 with ``Retry-After``).
+        db_synchronous: how durable a commit to a SQLite metadata database is (ignored by
+            PostgreSQL). ``NORMAL`` (default, with the WAL journal): a commit survives a crash of
+            the process, but the last commits before a power loss or OS crash may be lost (the
+            database stays consistent). ``FULL``: an fsync per commit, so a commit also survives
+            power loss, at the cost of a disk flush on every write.
         protected_aliases: model version aliases that point only at Approved versions and move
             only with the approve permission (comma-separated; default ``prod,production,champion``).
         retries: in remote mode, how many times a call that may safely be repeated (GET, PUT, DELETE,
@@ -115,6 +123,7 @@ class Settings:
     session_max_age: float = DEFAULT_SESSION_MAX_AGE
     allowed_hosts: tuple[str, ...] | None = None
     db_timeout: float = DEFAULT_DB_TIMEOUT
+    db_synchronous: str = DEFAULT_DB_SYNCHRONOUS
     protected_aliases: tuple[str, ...] = DEFAULT_PROTECTED_ALIASES
     retries: int = DEFAULT_RETRIES
     retry_backoff: float = DEFAULT_RETRY_BACKOFF
@@ -218,6 +227,16 @@ def _positive_seconds(value: object, name: str, default: float) -> float:
     return seconds
 
 
+def _synchronous(value: object) -> str:
+    """SQLite's commit durability: NORMAL or FULL (any case)."""
+    if value is None or value == "":
+        return DEFAULT_DB_SYNCHRONOUS
+    level = str(value).strip().upper()
+    if level not in DB_SYNCHRONOUS_LEVELS:
+        raise InvalidInput(f"db_synchronous must be NORMAL or FULL, got {value!r}", field="db_synchronous")
+    return level
+
+
 def _flag(value: object, name: str) -> bool:
     """A yes/no setting from TOML (a boolean) or the environment (``true``/``false``, ``1``/``0``)."""
     if isinstance(value, bool):
@@ -300,6 +319,7 @@ def load_settings(
                                           DEFAULT_SESSION_MAX_AGE),
         allowed_hosts=_names(values.get("allowed_hosts")),
         db_timeout=_positive_seconds(values.get("db_timeout"), "db_timeout", DEFAULT_DB_TIMEOUT),
+        db_synchronous=_synchronous(values.get("db_synchronous")),
         protected_aliases=_aliases(values.get("protected_aliases")),
         retries=_count(values.get("retries"), "retries", DEFAULT_RETRIES),
         retry_backoff=_seconds(values.get("retry_backoff"), "retry_backoff", DEFAULT_RETRY_BACKOFF),

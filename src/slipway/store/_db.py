@@ -40,7 +40,8 @@ _PG_FULL = ("53100",)  # disk full
 class Database:
     """A metadata database chosen by URL (``sqlite:///path`` or ``postgresql+psycopg://...``)."""
 
-    def __init__(self, url: str, *, pool_size: int = 8, timeout: float = DEFAULT_TIMEOUT_S) -> None:
+    def __init__(self, url: str, *, pool_size: int = 8, timeout: float = DEFAULT_TIMEOUT_S,
+                 synchronous: str = "NORMAL") -> None:
         try:
             parsed = make_url(url)
         except ArgumentError:
@@ -55,9 +56,13 @@ class Database:
         self._migrated = False
         self._lock = threading.Lock()
         self.timeout = timeout
+        if synchronous not in ("NORMAL", "FULL"):
+            raise InvalidInput(f"db_synchronous must be NORMAL or FULL, got {synchronous!r}",
+                               field="db_synchronous")
+        self.synchronous = synchronous
         try:
             if self.dialect == "sqlite":
-                self.engine = self._sqlite_engine(parsed, timeout)
+                self.engine = self._sqlite_engine(parsed, timeout, synchronous)
             else:
                 if parsed.drivername == "postgresql":
                     parsed = parsed.set(drivername="postgresql+psycopg")
@@ -72,7 +77,7 @@ class Database:
         self._writer = self.engine.execution_options(slipway_write=True)
 
     @staticmethod
-    def _sqlite_engine(url: Any, timeout: float) -> Engine:
+    def _sqlite_engine(url: Any, timeout: float, synchronous: str) -> Engine:
         database = url.database
         if database and database != ":memory:" and not database.startswith("file:"):
             Path(database).expanduser().parent.mkdir(parents=True, exist_ok=True)
@@ -84,7 +89,9 @@ class Database:
             dbapi_conn.isolation_level = None
             cur = dbapi_conn.cursor()
             cur.execute("PRAGMA journal_mode=WAL")
-            cur.execute("PRAGMA synchronous=NORMAL")
+            # NORMAL (default): with WAL a commit survives a crash of the process, not a power loss;
+            # FULL: an fsync per commit (the db_synchronous setting, docs/storage.md).
+            cur.execute(f"PRAGMA synchronous={synchronous}")
             cur.execute("PRAGMA foreign_keys=ON")
             cur.execute(f"PRAGMA busy_timeout={int(timeout * 1000)}")
             cur.close()
