@@ -18,6 +18,11 @@ by a warm-up run before the clock starts. Prefect 3 runs the same shapes as task
 (``task.submit(wait_for=...)``, its default thread pool, a temporary ``PREFECT_HOME``), in a
 separate environment at ``/tmp/prefect-venv`` (or ``PREFECT_PYTHON``) so the project's own does
 not depend on it; without one its cells say n/a.
+
+Both sides settle the same way before each timed shape: the previous run is fully recorded (Slipway
+writes every transition before ``run`` returns; Prefect's task-run states are polled until final),
+then ``SETTLE_S`` seconds idle. Without it Prefect's fan-out was timed while its server still
+recorded the previous flow (issue 22: 1.1 s settled against 7.6-8.1 s unsettled).
 """
 
 from __future__ import annotations
@@ -44,6 +49,7 @@ PREFECT_PYTHON = Path(os.environ.get("PREFECT_PYTHON", "/tmp/prefect-venv/bin/py
 TARGET_OVERHEAD_MS = 10.0
 TARGET_DAG_S = 30.0
 TARGET_RATIO = 5.0
+SETTLE_S = 1.0  # both sides: idle seconds before each timed shape, once the previous one is fully recorded
 
 Shape = dict[str, list[str]]  # step -> the steps it runs after, in order
 
@@ -89,6 +95,7 @@ def slipway_side(all_shapes: dict[str, Shape], work: Path) -> dict[str, Any]:
         for name, shape in all_shapes.items():
             pipeline = _pipeline(name, shape)
             service.register(pipeline)  # a definition is stored once, not per run
+            time.sleep(SETTLE_S)  # the same idle as Prefect's side gets (bench/_prefect_side.py)
             started = time.perf_counter()
             execution = service.run(pipeline, parameters={"token": uuid.uuid4().hex}, max_parallel=parallel)
             results[name] = time.perf_counter() - started
@@ -112,7 +119,7 @@ def prefect_side(all_shapes: dict[str, Shape], work: Path) -> dict[str, Any]:
         "PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS": "180",
     }
     proc = subprocess.run(
-        [str(PREFECT_PYTHON), str(HERE / "_prefect_side.py"), str(work / "shapes.json")],
+        [str(PREFECT_PYTHON), str(HERE / "_prefect_side.py"), str(work / "shapes.json"), str(SETTLE_S)],
         capture_output=True,
         text=True,
         timeout=3600,
@@ -152,7 +159,8 @@ def main() -> int:
     load = os.getloadavg()[0]
     print(
         f"Pipelines: no-op steps on {os.cpu_count()} CPUs (load average {load:.1f}); "
-        f"Slipway: warm worker processes; Prefect: {theirs.get('version', 'n/a')}, threads"
+        f"Slipway: warm worker processes; Prefect: {theirs.get('version', 'n/a')}, threads; "
+        f"both settled {SETTLE_S:g} s idle before each shape; figures under load need a quiet rerun"
     )
     print()
     print("| workload | steps | Slipway | per step | Prefect | per step | Slipway faster by | target | met |")
