@@ -54,7 +54,20 @@ def _run_current(reference: pd.DataFrame, current: pd.DataFrame, html: str) -> l
     return sorted(drifted)
 
 
+def warm_up(baseline: str, current: str) -> None:
+    """The same warm-up as Slipway's side (bench/monitoring.py): one run on the first row group of each
+    file, so one-time start-up (imports, first allocations) is not part of the figure."""
+    import pyarrow.parquet as pq
+
+    reference = pq.ParquetFile(baseline).read_row_group(0).to_pandas()
+    data = pq.ParquetFile(current).read_row_group(0).to_pandas()
+    with tempfile.TemporaryDirectory() as tmp:
+        legacy = int(evidently.__version__.split(".")[1]) < 7 and evidently.__version__.startswith("0.")
+        (_run_legacy if legacy else _run_current)(reference, data, os.path.join(tmp, "report.html"))
+
+
 def main(baseline: str, current: str) -> None:
+    warm_up(baseline, current)
     start = time.perf_counter()
     reference, data = pd.read_parquet(baseline), pd.read_parquet(current)
     with tempfile.TemporaryDirectory() as tmp:

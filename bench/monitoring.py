@@ -80,7 +80,8 @@ def slipway_side(baseline_path: str, current_path: str) -> dict[str, Any]:
     """In a child process: time the baseline, the check and the report; report the peak memory."""
     from slipway.monitoring import check_data, compute_baseline, render_report
 
-    # One-time start-up (thread pool, Arrow kernels, first allocations) is not part of the figure.
+    # One-time start-up (thread pool, Arrow kernels, first allocations) is not part of the figure;
+    # Evidently's side gets the same warm-up (one run on the first row group, bench/_evidently_side.py).
     check_data(pq.ParquetFile(baseline_path).read_row_group(0), compute_baseline(pq.ParquetFile(current_path)
                                                                                   .read_row_group(0)))
     start = time.perf_counter()
@@ -118,6 +119,7 @@ def main() -> int:
         print(json.dumps(slipway_side(*args.side)))
         return 0
     rows = args.rows or (100_000 if args.quick else 1_000_000)
+    load_before = os.getloadavg()[0]
     work = Path(tempfile.mkdtemp(prefix="slipway-bench-monitoring-"))
     try:
         paths = [str(p) for p in write_data(rows, work)]
@@ -136,7 +138,8 @@ def main() -> int:
         shutil.rmtree(work, ignore_errors=True)
 
     print(f"Monitoring: drift of {rows:,} rows x ({NUMERIC} numeric + {CATEGORICAL} categorical) columns against a "
-          f"baseline of {rows:,} rows; {os.cpu_count()} CPUs")
+          f"baseline of {rows:,} rows; {os.cpu_count()} CPUs, load average {load_before:.2f} -> "
+          f"{os.getloadavg()[0]:.2f}; both sides warmed up alike; figures under load need a quiet rerun")
     print()
     print("| workload | Slipway | Evidently | Slipway faster by | target |")
     print("| --- | --- | --- | --- | --- |")
