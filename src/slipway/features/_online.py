@@ -13,7 +13,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+import pyarrow as pa
+import pyarrow.compute as pc
+
 from slipway._time import now_ms
+from slipway.datasets import json_safe_row
 
 
 @dataclass(frozen=True)
@@ -56,14 +60,24 @@ class OnlineStore(abc.ABC):
     * Groups are independent namespaces; :meth:`delete_group` empties one.
     * Safe to use from several threads; several processes may write the same store.
     * Engine failures raise :class:`~slipway.errors.ServiceUnavailable`.
+
+    An engine implements :meth:`write_encoded` (bulk, already-encoded records: what materializing
+    sends); :meth:`write` is built on it.
     """
 
-    @abc.abstractmethod
     def write(self, group: str, records: Sequence[OnlineRecord], *, ttl_ms: int | None = None) -> int:
         """Store records (see the contract); return how many replaced or added a value.
 
         ``ttl_ms`` lets an engine drop records once they expire; reads apply the TTL anyway.
         """
+        return self.write_encoded(group, [r.id for r in records], [r.event_time_ms for r in records],
+                                  [r.encode() for r in records], ttl_ms=ttl_ms)
+
+    @abc.abstractmethod
+    def write_encoded(self, group: str, ids: Sequence[str], event_times_ms: Sequence[int],
+                      payloads: Sequence[str], *, ttl_ms: int | None = None) -> int:
+        """:meth:`write` for records given as three equal-length columns, each payload being what
+        :meth:`OnlineRecord.encode` gives for that record (see :func:`encode_table`)."""
 
     @abc.abstractmethod
     def _read(self, group: str, ids: Sequence[str]) -> list[OnlineRecord | None]:
@@ -107,3 +121,35 @@ class OnlineStore(abc.ABC):
     def __exit__(self, *exc: object) -> None:
         self.close()
 
+
+
+_NUMERIC_TOKENS = {"NaN": "null", "Infinity": "null", "-Infinity": "null"}  # JSON has no non-finite numbers
+
+
+def encode_table(table: pa.Table, record_id: str, event_time: str, names: Sequence[str]
+                 ) -> tuple[list[str], list[int], list[str]]:
+    """Ids, event times (ms) and :meth:`OnlineRecord.encode` payloads of every row of ``table``.
+
+    Column by column rather than row by row: a numeric column is turned into JSON tokens with one
+    ``json.dumps`` call, other columns value by value as :func:`~slipway.datasets.json_safe_row`
+    would; the payloads equal ``OnlineRecord(id, ms, json_safe_row(row)).encode()`` byte for byte.
+    """
+    times = pc.cast(table.column(event_time), pa.int64()).to_pylist()
+    ids = [str(i) for i in table.column(record_id).to_pylist()]
+    columns = [_tokens(table.column(name)) for name in names]
+    template = "[%d,{" + ",".join(json.dumps(name).replace("%", "%%") + ":%s" for name in names) + "}]"
+    payloads = [template % row for row in zip([t // 1000 for t in times], *columns, strict=True)]
+    return ids, [t // 1000 for t in times], payloads
+
+
+def _tokens(column: pa.ChunkedArray) -> list[str]:
+    kind = column.type
+    values = column.to_pylist()
+    if pa.types.is_floating(kind) or pa.types.is_integer(kind) or pa.types.is_boolean(kind):
+        # Numbers, booleans and nulls never hold a comma: one dumps call, then split.
+        text = json.dumps(values, separators=(",", ":"))[1:-1]
+        tokens = text.split(",") if values else []
+        if pa.types.is_floating(kind):
+            tokens = [_NUMERIC_TOKENS.get(t, t) for t in tokens]
+        return tokens
+    return [json.dumps(v, separators=(",", ":")) for v in json_safe_row(dict(enumerate(values))).values()]

@@ -78,15 +78,17 @@ class RedisOnlineStore(OnlineStore):
     def _key(self, group: str, record_id: str) -> str:
         return f"{self.prefix}{group}:{record_id}"
 
-    def write(self, group: str, records: Sequence[OnlineRecord], *, ttl_ms: int | None = None) -> int:
+    def write_encoded(self, group: str, ids: Sequence[str], event_times_ms: Sequence[int],
+                      payloads: Sequence[str], *, ttl_ms: int | None = None) -> int:
         written = 0
         with self._translated():
-            for start in range(0, len(records), _BATCH):
-                chunk = records[start:start + _BATCH]
+            for start in range(0, len(ids), _BATCH):
+                end = start + _BATCH
                 args: list[Any] = [-1 if ttl_ms is None else ttl_ms]
-                for record in chunk:
-                    args += [record.event_time_ms, record.encode()]
-                written += int(self._script(keys=[self._key(group, r.id) for r in chunk], args=args))
+                for pair in zip(event_times_ms[start:end], payloads[start:end], strict=True):
+                    args += pair
+                keys = [f"{self.prefix}{group}:{i}" for i in ids[start:end]]
+                written += int(self._script(keys=keys, args=args))
         return written
 
     def _read(self, group: str, ids: Sequence[str]) -> list[OnlineRecord | None]:

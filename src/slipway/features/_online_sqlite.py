@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import sqlite3
 import threading
 from collections.abc import Iterator, Sequence
@@ -70,8 +71,9 @@ class SqliteOnlineStore(OnlineStore):
         except sqlite3.OperationalError as exc:
             raise ServiceUnavailable(f"the online store {self.path} failed: {exc}") from exc
 
-    def write(self, group: str, records: Sequence[OnlineRecord], *, ttl_ms: int | None = None) -> int:
-        rows = [(group, r.id, r.event_time_ms, r.encode()) for r in records]
+    def write_encoded(self, group: str, ids: Sequence[str], event_times_ms: Sequence[int],
+                      payloads: Sequence[str], *, ttl_ms: int | None = None) -> int:
+        rows = list(zip(itertools.repeat(group), ids, event_times_ms, payloads))
         if not rows:
             return 0
         with self._connection() as conn:

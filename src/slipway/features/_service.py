@@ -21,13 +21,13 @@ from slipway._limits import MAX_DESCRIPTION, check_text
 from slipway._operations import Api, Wire, composed
 from slipway._references import check_name
 from slipway._time import EPOCH, check_aware
-from slipway.datasets import DatasetService, Registration, json_safe_row
+from slipway.datasets import DatasetService, Registration
 from slipway.errors import InvalidInput
 from slipway.events import record_change
 from slipway.features._frames import AnsweredTable, GroupNames, MaxAge, ParquetBody
 from slipway.features._groups import UNCHANGED, FeatureSpec, GroupCatalog, parse_features
 from slipway.features._offline import OfflineStore
-from slipway.features._online import OnlineRecord, OnlineStore
+from slipway.features._online import OnlineStore, encode_table
 from slipway.features._pit import (
     ENTITY_ROW,
     ENTITY_TIME,
@@ -218,12 +218,9 @@ class FeatureService:
         return MaterializeResult(group=name, records=self._write_online(group, latest))
 
     def _write_online(self, group: FeatureGroup, latest: pa.Table) -> int:
-        times = pc.cast(latest.column(group.event_time), pa.int64()).to_pylist()
-        ids = [str(i) for i in latest.column(group.record_id).to_pylist()]
         names = [f.name for f in group.value_features]
-        values = latest.select(names).to_pylist() if names else [{} for _ in ids]
-        records = [OnlineRecord(i, t // 1000, json_safe_row(v)) for i, t, v in zip(ids, times, values, strict=True)]
-        return self._online.write(group.id, records, ttl_ms=_ttl_ms(group))
+        ids, times_ms, payloads = encode_table(latest, group.record_id, group.event_time, names)
+        return self._online.write_encoded(group.id, ids, times_ms, payloads, ttl_ms=_ttl_ms(group))
 
     # ---------------------------------------------------------------------------------- reading
 
