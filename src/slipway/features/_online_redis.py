@@ -13,20 +13,27 @@ from slipway.features._online import OnlineRecord, OnlineStore
 DEFAULT_PREFIX = "slipway:online:"
 _BATCH = 1000
 
-# KEYS: the records' keys; ARGV[1]: the TTL in ms (or -1); then event time and payload per key.
-# A stored payload starts with "[<event ms>,": the stored record wins only if strictly newer.
+# KEYS: the records' keys; ARGV[1]: the TTL in ms (or -1); ARGV[2]: the payloads, in key order,
+# joined by newlines (a JSON payload never holds a raw newline), each starting "[<event ms>,".
+# Two arguments per call instead of two per record: packing arguments is most of a bulk write's cost.
+# The stored record wins only if strictly newer.
 _WRITE = """
 local ttl = tonumber(ARGV[1])
+local blob = ARGV[2]
 local written = 0
-for i, key in ipairs(KEYS) do
-  local event = tonumber(ARGV[2 * i])
+local from = 1
+for _, key in ipairs(KEYS) do
+  local stop = string.find(blob, '\\n', from, true) or (#blob + 1)
+  local payload = string.sub(blob, from, stop - 1)
+  from = stop + 1
+  local event = tonumber(string.match(payload, '^%[(%-?%d+),'))
   local current = redis.call('GET', key)
   local stored = current and tonumber(string.match(current, '^%[(%-?%d+),'))
   if not stored or stored <= event then
     if ttl >= 0 then
-      redis.call('SET', key, ARGV[2 * i + 1], 'PXAT', event + ttl)
+      redis.call('SET', key, payload, 'PXAT', event + ttl)
     else
-      redis.call('SET', key, ARGV[2 * i + 1])
+      redis.call('SET', key, payload)
     end
     written = written + 1
   end
@@ -84,10 +91,8 @@ class RedisOnlineStore(OnlineStore):
         with self._translated():
             for start in range(0, len(ids), _BATCH):
                 end = start + _BATCH
-                args: list[Any] = [-1 if ttl_ms is None else ttl_ms]
-                for pair in zip(event_times_ms[start:end], payloads[start:end], strict=True):
-                    args += pair
                 keys = [f"{self.prefix}{group}:{i}" for i in ids[start:end]]
+                args = [-1 if ttl_ms is None else ttl_ms, "\n".join(payloads[start:end])]
                 written += int(self._script(keys=keys, args=args))
         return written
 
