@@ -160,7 +160,7 @@ def cell(value: Any, unit: str) -> str:
 
 def join_rows_line(ours: dict[str, Any], theirs: dict[str, Any]) -> str:
     """Both joins must return the same rows; say so, or print the difference."""
-    mine = ours.get("join rows")
+    mine = int(ours.get("join rows", 0))
     text = f"join rows: Slipway {mine:,} ({ours.get('join rows with every feature', 0):,} with every feature)"
     other = theirs.get("join rows")
     if not isinstance(other, int):

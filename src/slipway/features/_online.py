@@ -152,4 +152,5 @@ def _tokens(column: pa.ChunkedArray) -> list[str]:
         if pa.types.is_floating(kind):
             tokens = [_NUMERIC_TOKENS.get(t, t) for t in tokens]
         return tokens
-    return [json.dumps(v, separators=(",", ":")) for v in json_safe_row(dict(enumerate(values))).values()]
+    safe = json_safe_row({str(i): v for i, v in enumerate(values)})
+    return [json.dumps(v, separators=(",", ":")) for v in safe.values()]
