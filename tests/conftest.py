@@ -39,6 +39,8 @@ def _isolated_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
         "SLIPWAY_SCHEDULER_INTERVAL",
         "SLIPWAY_ALLOWED_HOSTS",
         "SLIPWAY_DB_TIMEOUT",
+        "SLIPWAY_DB_SYNCHRONOUS",
+        "SLIPWAY_ASYNC_LOGGING",
         "SLIPWAY_LEASE_SECONDS",
     ):
         monkeypatch.delenv(var, raising=False)

@@ -36,6 +36,7 @@ _KEYS: dict[str, str] = {
     "allowed_hosts": "SLIPWAY_ALLOWED_HOSTS",
     "db_timeout": "SLIPWAY_DB_TIMEOUT",
     "db_synchronous": "SLIPWAY_DB_SYNCHRONOUS",
+    "async_logging": "SLIPWAY_ASYNC_LOGGING",
     "protected_aliases": "SLIPWAY_PROTECTED_ALIASES",
     "retries": "SLIPWAY_RETRIES",
     "retry_backoff": "SLIPWAY_RETRY_BACKOFF",
@@ -93,6 +94,8 @@ class Settings:
             the process, but the last commits before a power loss or OS crash may be lost (the
             database stays consistent). ``FULL``: an fsync per commit, so a commit also survives
             power loss, at the cost of a disk flush on every write.
+        async_logging: runs started with ``start_run()`` log metrics asynchronously by default
+            (``log_metric`` returns before the point is stored; see docs/tracking.md).
         protected_aliases: model version aliases that point only at Approved versions and move
             only with the approve permission (comma-separated; default ``prod,production,champion``).
         retries: in remote mode, how many times a call that may safely be repeated (GET, PUT, DELETE,
@@ -124,6 +127,7 @@ class Settings:
     allowed_hosts: tuple[str, ...] | None = None
     db_timeout: float = DEFAULT_DB_TIMEOUT
     db_synchronous: str = DEFAULT_DB_SYNCHRONOUS
+    async_logging: bool = False
     protected_aliases: tuple[str, ...] = DEFAULT_PROTECTED_ALIASES
     retries: int = DEFAULT_RETRIES
     retry_backoff: float = DEFAULT_RETRY_BACKOFF
@@ -320,6 +324,7 @@ def load_settings(
         allowed_hosts=_names(values.get("allowed_hosts")),
         db_timeout=_positive_seconds(values.get("db_timeout"), "db_timeout", DEFAULT_DB_TIMEOUT),
         db_synchronous=_synchronous(values.get("db_synchronous")),
+        async_logging=_flag(values.get("async_logging", False), "async_logging"),
         protected_aliases=_aliases(values.get("protected_aliases")),
         retries=_count(values.get("retries"), "retries", DEFAULT_RETRIES),
         retry_backoff=_seconds(values.get("retry_backoff"), "retry_backoff", DEFAULT_RETRY_BACKOFF),

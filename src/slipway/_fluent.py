@@ -13,6 +13,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any
 
+from slipway._async_logging import MetricQueue
 from slipway._config import Settings
 from slipway._default_client import install_provider
 from slipway.client import Client
@@ -48,24 +49,54 @@ def set_client(client: Client | Settings | None) -> None:
 
 
 class ActiveRun:
-    """A run being recorded. Use as a context manager: it ends FINISHED, or FAILED on an exception."""
+    """A run being recorded. Use as a context manager: it ends FINISHED, or FAILED on an exception.
 
-    def __init__(self, client: Client, run: Run) -> None:
+    ``async_logging=True`` makes ``log_metric``/``log_metrics`` asynchronous by default (a call may
+    still pass ``synchronous=True``); see :mod:`slipway._async_logging` for what may be lost.
+    """
+
+    def __init__(self, client: Client, run: Run, *, async_logging: bool = False) -> None:
         self.client = client
         self.id = run.id
         self.experiment_id = run.experiment_id
         self.name = run.name
+        self.async_logging = async_logging
+        self._queue: MetricQueue | None = None
         self._token: contextvars.Token[tuple[ActiveRun, ...]] | None = None
+
+    def _metrics_queue(self, synchronous: bool | None) -> MetricQueue | None:
+        if synchronous if synchronous is not None else not self.async_logging:
+            return None
+        if self._queue is None:
+            self._queue = MetricQueue(self.client.tracking.log_batch, self.id)
+        return self._queue
+
+    def flush(self, timeout: float | None = None) -> None:
+        """Wait until every metric point logged asynchronously so far is stored (acknowledged).
+
+        Raises the first error a background write met; those points are lost.
+        """
+        if self._queue is not None:
+            self._queue.flush(timeout)
 
     @property
     def info(self) -> Run:
         """The run as stored now (params, latest metrics, tags, status)."""
         return self.client.tracking.get_run(self.id)
 
-    def log_metric(self, key: str, value: float, step: int = 0) -> None:
+    def log_metric(self, key: str, value: float, step: int = 0, *, synchronous: bool | None = None) -> None:
+        """Log one point; ``synchronous=False`` queues it and returns at once (see :meth:`flush`)."""
+        queue = self._metrics_queue(synchronous)
+        if queue is not None:
+            queue.put(key, value, step)
+            return
         self.client.tracking.log_metric(self.id, key, value, step)
 
-    def log_metrics(self, values: Mapping[str, float], step: int = 0) -> None:
+    def log_metrics(self, values: Mapping[str, float], step: int = 0, *, synchronous: bool | None = None) -> None:
+        queue = self._metrics_queue(synchronous)
+        if queue is not None:
+            queue.put_checked(list(values.items()), step)
+            return
         self.client.tracking.log_batch(
             self.id, metrics=[{"key": k, "value": v, "step": step} for k, v in values.items()]
         )
@@ -90,7 +121,13 @@ class ActiveRun:
         return self.client.tracking.log_bytes(self.id, text.encode(), artifact_path)
 
     def end(self, status: RunStatus | str = RunStatus.FINISHED) -> None:
-        self.client.tracking.end_run(self.id, status)
+        """Flush asynchronously logged points, then end the run (even if the flush failed)."""
+        queue, self._queue = self._queue, None
+        try:
+            if queue is not None:
+                queue.close()
+        finally:
+            self.client.tracking.end_run(self.id, status)
         if self._token is not None:
             _active.reset(self._token)
             self._token = None
@@ -120,6 +157,7 @@ def start_run(
     tags: Mapping[str, Any] | None = None,
     nested: bool = False,
     client: Client | None = None,
+    async_logging: bool | None = None,
 ) -> ActiveRun:
     """Start a run and make it the current one.
 
@@ -129,6 +167,10 @@ def start_run(
         tags: initial tags.
         nested: make it a child of the current run (an error if there is none).
         client: the client to use; the default client otherwise.
+        async_logging: log metrics asynchronously by default (``log_metric`` returns before the
+            point is stored; the run's end, ``flush()`` and the interpreter's exit write what is
+            queued; only points not yet flushed can be lost). None: the ``async_logging`` setting
+            (``SLIPWAY_ASYNC_LOGGING``), off by default.
 
     Example:
         >>> import slipway
@@ -150,7 +192,9 @@ def start_run(
         tags={k: str(v) for k, v in (tags or {}).items()},
         parent_run_id=parent.id if parent else None,
     )
-    active = ActiveRun(client, run)
+    if async_logging is None:
+        async_logging = client.settings.async_logging
+    active = ActiveRun(client, run, async_logging=async_logging)
     active._token = _active.set((*stack, active))
     return active
 
@@ -167,12 +211,18 @@ def _current() -> ActiveRun:
     return run
 
 
-def log_metric(key: str, value: float, step: int = 0) -> None:
-    _current().log_metric(key, value, step)
+def log_metric(key: str, value: float, step: int = 0, *, synchronous: bool | None = None) -> None:
+    """Log to the current run; ``synchronous=False``: queue it and return (MLflow's parameter)."""
+    _current().log_metric(key, value, step, synchronous=synchronous)
 
 
-def log_metrics(values: Mapping[str, float], step: int = 0) -> None:
-    _current().log_metrics(values, step)
+def log_metrics(values: Mapping[str, float], step: int = 0, *, synchronous: bool | None = None) -> None:
+    _current().log_metrics(values, step, synchronous=synchronous)
+
+
+def flush_async_logging() -> None:
+    """Wait until the current run's asynchronously logged metrics are stored."""
+    _current().flush()
 
 
 def log_param(key: str, value: Any) -> None:
