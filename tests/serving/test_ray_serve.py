@@ -98,6 +98,7 @@ def test_an_endpoint_on_ray_serve_routes_captures_counts_and_rolls_out_without_d
     served.deploy()
     try:
         assert served.replicas() == {one: 2, two: 1}  # workers, or the autoscaling's minimum
+        assert serving.get_endpoint("rings").replicas == {"line-v1": 2, "line-v2": 1}  # what endpoints show shows
         assert serving.get_endpoint("rings").status is EndpointStatus.IN_SERVICE  # an ingress replica confirmed
         with httpx.Client(base_url=serve_url, timeout=30) as http:
             answers = [http.post("/invocations", json={"inputs": {"a": [float(i)], "b": [1.0]}}) for i in range(30)]
@@ -142,3 +143,4 @@ def test_an_endpoint_on_ray_serve_routes_captures_counts_and_rolls_out_without_d
     assert "broken-v1" not in traffic.variants  # the failing canary's requests were answered by a live variant
     captured = _captured_ids(client, endpoint.id)
     assert set(ids) <= set(captured) and len(captured) == 36 + sum(traffic.statuses.values())
+    assert serving.get_endpoint("rings").replicas == {}  # nothing runs any more

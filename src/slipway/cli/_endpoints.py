@@ -26,7 +26,7 @@ from slipway.client import Client
 
 if TYPE_CHECKING:
     from slipway.client import ServingApi
-    from slipway.serving import Deployment, Endpoint
+    from slipway.serving import Deployment, Endpoint, Variant
 
 endpoints_app = typer.Typer(
     help="Endpoints serve registered model versions over HTTP: variants with traffic weights, shadow "
@@ -162,17 +162,25 @@ def _variants_table(e: Endpoint) -> Table:
     from slipway.serving import traffic_split
 
     out = _output.table(
-        "Variant", "Model", "Weight", "Traffic", "Workers", "Autoscaling (Ray Serve)", "Role", title="Variants"
+        "Variant", "Model", "Weight", "Traffic", "Workers", "Replicas (Ray Serve)", "Role", title="Variants"
     )
     for s in traffic_split(e):
         v = s.variant
         role = " ".join(word for word, on in (("canary", s.canary), ("shadow", v.shadow)) if on) or "live"
-        scaling = v.autoscaling.describe() if v.autoscaling is not None else _output.MISSING
+        scaling = _replicas(e, v)
         out.add_row(
             _output.plain(s.name), _output.plain(v.model), f"{v.weight:g}", f"{s.share:.0%}", str(v.workers),
             scaling, role,
         )
     return out
+
+
+def _replicas(e: Endpoint, v: Variant) -> str:
+    """Replicas on Ray Serve: how many run now (when served there) and the autoscaling bounds (when set)."""
+    parts = [f"{e.replicas[v.name]} running"] if v.name in e.replicas else []
+    if v.autoscaling is not None:
+        parts.append(v.autoscaling.describe())
+    return "; ".join(parts) or _output.MISSING
 
 
 def _deployments_table(found: list[Deployment]) -> RenderableType:

@@ -27,6 +27,7 @@ replica on the node (the same mechanism as ``slipway serve --workers N``).
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import threading
@@ -292,7 +293,8 @@ class RayEndpoint:
         )
 
     def follow(self) -> Endpoint | None:
-        """One look at the endpoint: deploy new versions, apply changed settings, delete unused ones.
+        """One look at the endpoint: deploy new versions, apply changed settings, delete unused ones, and
+        report the replicas running (shown with the endpoint).
 
         Returns the endpoint, or None once it is deleted (its applications then go after the grace).
         """
@@ -321,6 +323,14 @@ class RayEndpoint:
             if now - self._last_named.get(version_id, now) >= self._grace:
                 self._serve.delete(self._prefix + version_id, _blocking=False)
                 del self._applied[version_id]
+        if endpoint is not None:
+            running = self.replicas()
+            by_variant = {
+                v.name: running.get(v.model_version_id, 0)
+                for v in [*endpoint.variants, *(endpoint.deployment.target if endpoint.deployment else [])]
+            }
+            if by_variant != endpoint.replicas:
+                self._service.report_replicas(self.name, by_variant)
         return endpoint
 
     def _deploy_version(self, version_id: str, variant: Variant, applied: _Applied) -> None:
@@ -377,6 +387,8 @@ class RayEndpoint:
         for version_id in list(self._applied):
             self._serve.delete(self._prefix + version_id)
         self._applied.clear()
+        with contextlib.suppress(NotFound):  # deleted meanwhile: nothing to show
+            self._service.report_replicas(self.name, {})
 
 
 __all__ = ["Ingress", "ModelReplica", "RayEndpoint", "RemoteModel", "Services", "ServicesOpener", "remote_loader"]

@@ -221,6 +221,8 @@ class Endpoint(Record):
     revision: int  # grows with every change of what traffic reaches, so servers know to reload
     production: bool = False  # changing it needs the deploy_production permission (approvers, admins)
     deployment: Deployment | None = None  # the one in progress
+    # Running replicas of each variant, as the Ray Serve engine last reported them (none for local serving).
+    replicas: dict[str, int] = Field(default_factory=dict)
     created_by: str
     created_at: dt.datetime
     updated_by: str

@@ -353,6 +353,19 @@ class ServingService:
             return self._endpoint(conn, _endpoint_row(conn, name))
 
     @requires(Permission.READ)
+    def report_replicas(self, name: str, replicas: Mapping[str, int]) -> None:
+        """The Ray Serve engine reports how many replicas of each variant run (``{}``: it stopped).
+
+        Shown with the endpoint; neither a change of what traffic reaches nor audited (it follows
+        the autoscaler, not a person).
+        """
+        with self._db.write() as conn:
+            row = _endpoint_row(conn, name, lock=True)
+            config = json.loads(row.config)
+            config["replicas"] = {str(k): int(v) for k, v in replicas.items()}
+            conn.execute(update(endpoints).where(endpoints.c.id == row.id).values(config=json.dumps(config)))
+
+    @requires(Permission.READ)
     def confirm(self, name: str, revision: int) -> Endpoint:
         """A server reports it serves ``revision``: a pending status becomes ``InService``."""
         with self._db.write() as conn:
@@ -578,6 +591,7 @@ class ServingService:
             revision=row.revision,
             production=config.get("production", False),
             deployment=_deployment(in_progress.row, row.name) if in_progress is not None else None,
+            replicas=config.get("replicas", {}),
             created_by=row.created_by,
             created_at=ms_to_datetime(row.created_at),
             updated_by=row.updated_by,

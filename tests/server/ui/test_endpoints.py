@@ -75,6 +75,14 @@ def test_a_canary_variant_shows_with_its_share_during_the_rollout(client: TestCl
     assert rows == [("", "line-v1", "75"), (' class="canary"', "line-v2", "25")]
 
 
+def test_a_variant_shows_its_replicas_on_ray_serve(client: TestClient, backend: Backend) -> None:
+    scaling = {"min_replicas": 1, "max_replicas": 4, "target_ongoing": 2}
+    backend.serving.create_endpoint("scaled", [{"model": "line/1", "autoscaling": scaling}])
+    backend.serving.report_replicas("scaled", {"line-v1": 3})  # what slipway serve --engine ray reports
+    variants = client.get("/endpoints/scaled").text.split('id="variants"')[1].split("</table>")[0]
+    assert "3 running; 1-4 replicas, 2 ongoing each" in variants
+
+
 def test_traffic_through_the_server_is_charted(client: TestClient, backend: Backend) -> None:
     client.get("/endpoints/line")  # the first look starts the sampling
     history: TrafficHistory = client.app.state.serving_host.traffic()  # type: ignore[attr-defined]
