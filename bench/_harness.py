@@ -103,9 +103,10 @@ class Target:
 
     kind: str  # "ratio" or "max"
     value: float
+    than: str = "MLflow"  # what a ratio is over (the row's second column)
 
     def describe(self, unit: str) -> str:
-        return f"≥ {self.value:g}× MLflow" if self.kind == "ratio" else f"< {self.value:g} {unit} median"
+        return f"≥ {self.value:g}× {self.than}" if self.kind == "ratio" else f"< {self.value:g} {unit} median"
 
 
 @dataclass
@@ -396,9 +397,14 @@ def table_rows(rows: Sequence[Row]) -> list[list[str]]:
 HEADERS = ["Workload", "Engine", "Slipway", "MLflow", "Slipway faster", "Target", "Met"]
 
 
-def render(rows: Sequence[Row], title: str, *, plain: bool = False) -> None:
-    """Print the results table: with Rich when it is installed, else as aligned plain text."""
+def render(rows: Sequence[Row], title: str, *, plain: bool = False,
+           columns: tuple[str, str] = ("Slipway", "MLflow")) -> None:
+    """Print the results table: with Rich when it is installed, else as aligned plain text.
+
+    ``columns`` names the two figures of each row (Slipway's and MLflow's unless told otherwise).
+    """
     body = table_rows(rows)
+    headers = ["Workload", "Engine", columns[0], columns[1], f"{columns[0]} faster", "Target", "Met"]
     if not plain:
         try:
             from rich.console import Console
@@ -406,15 +412,15 @@ def render(rows: Sequence[Row], title: str, *, plain: bool = False) -> None:
         except ImportError:
             plain = True
     if plain:
-        widths = [max(len(h), *(len(r[i]) for r in body)) for i, h in enumerate(HEADERS)]
+        widths = [max(len(h), *(len(r[i]) for r in body)) for i, h in enumerate(headers)]
         print(title)
-        print("  ".join(h.ljust(w) for h, w in zip(HEADERS, widths, strict=True)))
+        print("  ".join(h.ljust(w) for h, w in zip(headers, widths, strict=True)))
         print("  ".join("-" * w for w in widths))
         for r in body:
             print("  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)))
         return
     table = Table(title=title, title_justify="left")
-    for i, h in enumerate(HEADERS):
+    for i, h in enumerate(headers):
         table.add_column(h, justify="right" if 2 <= i <= 4 else "left", no_wrap=i < 2, overflow="fold")
     for r in body:
         met = r[-1]

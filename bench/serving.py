@@ -5,6 +5,7 @@ Run by hand::
     .venv/bin/python bench/serving.py             # 2,000 single-row requests at concurrency 1, 8,000 at 8
     .venv/bin/python bench/serving.py --quick     # 10x fewer: a smoke run
     .venv/bin/python bench/serving.py --no-mlflow # Slipway only
+    .venv/bin/python bench/serving.py --no-ray    # without the Ray Serve table
 
 A ridge regression on the bundled abalone data (the seven numeric columns) is registered and
 approved in a temp Slipway home and served by ``slipway serve`` (one process); the same fitted
@@ -18,6 +19,18 @@ local`` (one worker), each on a free loopback port. Both are asked the same sing
 * requests per second from 8 client threads at once (target: at least 3x MLflow's), and the same
   with Slipway's micro-batching on (``--max-batch-size 8 --max-wait-ms 1``), labelled as such:
   MLflow has no batching, so that row compares batched against unbatched.
+
+Then, when ``ray[serve]`` is installed, a model whose predict computes for about 5 ms (a random
+forest) behind ``slipway serve`` (local) and ``slipway serve --engine ray`` on a 2-CPU local Ray
+cluster the benchmark starts (replicas reserve no CPU, so the cluster's two cores are shared as
+the local server's would be):
+
+* p50 and p99 at concurrency 1, local and on Ray Serve with 1 replica (target: at most 2 ms more);
+* requests per second at concurrency 8: local, Ray Serve with 1 and with 2 replicas (target: 2
+  replicas at least 1.6x one);
+* the autoscaler (min 1, max 2 replicas, 1 request in flight per replica, no upscale delay, 2 s
+  downscale delay): seconds from a step of 8 concurrent clients to the second replica running, and
+  from the end of the load to its removal.
 """
 
 from __future__ import annotations
@@ -136,28 +149,172 @@ def throughput(url: str, body: dict[str, object], requests: int) -> Measurement:
     return Measurement(value=per_thread * THREADS / elapsed, extra={"requests": per_thread * THREADS})
 
 
-def slipway_home(session: Session, model: object, example: object) -> Path:
-    """A fresh home with the model registered, approved and behind the endpoint."""
+def slipway_home(
+    session: Session, model: object, example: object, endpoint: str = ENDPOINT, trusted: list[str] | None = None
+) -> Path:
+    """A fresh home with the model registered, approved and behind the endpoint (``trusted``: the
+    types its file holds that skops trusts only when told, and the version is marked trusted)."""
     from slipway import Client, load_settings
 
-    home = session.folder("slipway")
+    home = session.folder(f"slipway-{endpoint}")
     with Client(load_settings(env={}, cwd=home, home=str(home))) as client:
-        version = client.registry.register_model(ENDPOINT, model, input_example=example)
-        client.registry.approve(ENDPOINT, version.version)
-        client.serving.create_endpoint(ENDPOINT, [{"model": f"{ENDPOINT}/{version.version}"}])
+        version = client.registry.register_model(endpoint, model, input_example=example, trusted=trusted or False)
+        if trusted:
+            client.registry.trust_version(endpoint, version.version)
+        client.registry.approve(endpoint, version.version)
+        client.serving.create_endpoint(endpoint, [{"model": f"{endpoint}/{version.version}"}])
     return home
 
 
-def start_slipway(session: Session, home: Path, *options: str) -> str:
-    """``slipway serve`` on the endpoint of ``home``, with extra command-line ``options``."""
+def start_slipway(session: Session, home: Path, *options: str, endpoint: str = ENDPOINT) -> str:
+    """``slipway serve`` on the endpoint of ``home``, with extra command-line ``options``, ready."""
     port = free_port()
     exe = str(Path(sys.executable).parent / "slipway")
-    argv = [exe, "serve", ENDPOINT, "--port", str(port), "--log-level", "warning", *options]
+    argv = [exe, "serve", endpoint, "--port", str(port), "--log-level", "warning", *options]
     env = clean_env(SLIPWAY_HOME=str(home))
     server = session.start_server(
-        f"slipway serve {' '.join(options)}", argv, port=port, cwd=home, env=env, probe_path="/ready"
+        f"slipway serve {' '.join(options)}", argv, port=port, cwd=home, env=env, probe_path="/ready", timeout=300
     )
+    deadline = time.monotonic() + 300  # Ray Serve's proxy answers (404) before the endpoint's ingress runs
+    while httpx.get(f"{server.url}/ready", timeout=10).status_code != 200:
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"{server.name} did not become ready: {server.log_tail()}")
+        time.sleep(0.2)
     return f"{server.url}/invocations"
+
+
+# --------------------------------------------------------------------------- Ray Serve
+
+SLOW = "forest"
+
+
+def train_slow(target_ms: float = 5.0) -> tuple[object, object, dict[str, object]]:
+    """A random forest whose one-row predict computes for about ``target_ms`` on this machine now:
+    fitted with many trees, then cut to as many as that time allows (its trees run one after another)."""
+    import pandas as pd
+    from sklearn.ensemble import RandomForestRegressor
+
+    data = pd.read_csv(Path(__file__).resolve().parents[1] / "src" / "slipway" / "_data" / "abalone.csv")
+    X = data.drop(columns=["sex", "rings"])
+    model = RandomForestRegressor(n_estimators=400, max_depth=8, n_jobs=1, random_state=0).fit(X, data["rings"])
+    row = X.iloc[:1]
+    body = {"dataframe_split": {"columns": list(row.columns), "data": row.to_numpy().tolist()}}
+    trees = model.estimators_
+    full = bare_predict(model, body, 30).value or 1.0
+    model.estimators_ = trees[:1]
+    one = bare_predict(model, body, 30).value or 0.0
+    per_tree = max((full - one) / (len(trees) - 1), 1e-6)  # a call's own cost, then each tree's
+    keep = max(1, min(len(trees), round(1 + (target_ms - one) / per_tree)))
+    model.estimators_ = trees[:keep]
+    model.n_estimators = keep
+    return model, X.iloc[:5], body
+
+
+def _replicas(serve: object) -> int:
+    """Running replicas of the forest's model deployment (the one version the endpoint serves)."""
+    for app, status in serve.status().applications.items():  # type: ignore[attr-defined]
+        if app.startswith(f"slipway.{SLOW}."):
+            deployment = status.deployments.get("model")
+            return int(deployment.replica_states.get("RUNNING", 0)) if deployment else 0
+    return 0
+
+
+def _until(condition: Callable[[], bool], timeout: float = 300.0) -> float:
+    """Seconds until ``condition`` holds (polled every 0.1 s)."""
+    t0 = time.perf_counter()
+    while not condition():
+        if time.perf_counter() - t0 > timeout:
+            raise TimeoutError(f"not within {timeout:g} s")
+        time.sleep(0.1)
+    return time.perf_counter() - t0
+
+
+def _set_variant(home: Path, **settings: object) -> None:
+    from slipway import Client, load_settings
+
+    with Client(load_settings(env={}, cwd=home, home=str(home))) as client:
+        model = client.serving.get_endpoint(SLOW).variants[0].model
+        client.serving.update_endpoint(SLOW, [{"model": model, **settings}])
+
+
+def _load_step(url: str, body: dict[str, object], stop: threading.Event) -> None:
+    def client() -> None:
+        with httpx.Client(timeout=60) as http:
+            while not stop.is_set():
+                http.post(url, json=body)
+
+    threads = [threading.Thread(target=client) for _ in range(THREADS)]
+    for t in threads:
+        t.start()
+    stop.wait()
+    for t in threads:
+        t.join()
+
+
+def ray_rows(session: Session, single: int, concurrent: int) -> list[Row]:
+    """The forest behind local serving and Ray Serve (1 and 2 replicas, then autoscaled)."""
+    try:
+        import ray
+        from ray import serve
+    except ImportError:
+        missing = Measurement(na="ray[serve] is not installed: pip install 'slipway-mlops[ray]'")
+        return [Row("Ray Serve", "—", "", False, missing, missing)]
+    model, example, body = train_slow()
+    bare = bare_predict(model, body, min(single, 500))
+    home = slipway_home(session, model, example, SLOW, trusted=["sklearn.tree._tree.Tree"])
+    local_url = start_slipway(session, home, endpoint=SLOW)
+    local_latency = attempt(lambda: latency(local_url, body, single))
+    local_rate = attempt(lambda: throughput(local_url, body, concurrent // 4))
+    session.stop_server(session._servers[-1])  # its CPU goes to the cluster
+    os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
+    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False, configure_logging=False)
+    try:
+        address = ray.get_runtime_context().gcs_address
+        ray_url = start_slipway(session, home, "--engine", "ray", "--address", address, "--replica-cpus", "0",
+                                "--poll-seconds", "0.5", endpoint=SLOW)
+        one_latency = attempt(lambda: latency(ray_url, body, single))
+        one_rate = attempt(lambda: throughput(ray_url, body, concurrent // 4))
+        _set_variant(home, workers=2)
+        scaled = attempt(lambda: Measurement(value=_until(lambda: _replicas(serve) == 2)))
+        two_rate = attempt(lambda: throughput(ray_url, body, concurrent // 4)) if scaled.ok else scaled
+
+        def autoscaling() -> tuple[Measurement, Measurement]:
+            _set_variant(home, autoscaling={"min_replicas": 1, "max_replicas": 2, "target_ongoing": 1,
+                                            "upscale_delay_seconds": 0, "downscale_delay_seconds": 2})
+            _until(lambda: _replicas(serve) == 1)
+            stop = threading.Event()
+            load = threading.Thread(target=_load_step, args=(ray_url, body, stop))
+            load.start()
+            try:
+                up = _until(lambda: _replicas(serve) == 2)
+            finally:
+                stop.set()
+                load.join()
+            down = _until(lambda: _replicas(serve) == 1)
+            return Measurement(value=up), Measurement(value=down)
+
+        try:
+            up, down = autoscaling()
+        except Exception as exc:  # noqa: BLE001 - the table shows it
+            up = down = Measurement(error=f"{type(exc).__name__}: {exc}"[:160])
+    finally:
+        while session._servers:
+            session.stop_server(session._servers[-1])
+        ray.shutdown()
+    return [
+        Row("bare predict of the forest, one row (median, p99)", "in process", "ms", False, bare,
+            Measurement(na="same model")),
+        Row("latency, one row, concurrency 1 (p50, p99)", "Ray Serve 1 replica vs local 1 process", "ms", False,
+            one_latency, local_latency, Target("max", (local_latency.value or 0) + 2.0)),
+        Row(f"throughput, one row, concurrency {THREADS}", "Ray Serve 1 replica vs local 1 process", "req/s", True,
+            one_rate, local_rate),
+        Row(f"throughput, one row, concurrency {THREADS}", "Ray Serve 2 replicas vs 1 replica", "req/s", True,
+            two_rate, one_rate, Target("ratio", 1.6, than="1 replica")),
+        Row("autoscaler: load step to the 2nd replica running", "Ray Serve, min 1 max 2, 1 ongoing", "s", False,
+            up, Measurement(na="—")),
+        Row("autoscaler: load gone to the 2nd replica removed", "Ray Serve, 2 s downscale delay", "s", False,
+            down, Measurement(na="—")),
+    ]
 
 
 def start_mlflow(session: Session, model: object, example: object) -> str:
@@ -183,6 +340,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="10x fewer requests: a smoke run")
     parser.add_argument("--no-mlflow", action="store_true", help="Slipway only")
+    parser.add_argument("--no-ray", action="store_true", help="without the Ray Serve table")
     parser.add_argument("--plain", action="store_true", help="plain-text table instead of Rich")
     parser.add_argument("--json", type=Path, help="also write every figure to this file")
     parser.add_argument("--keep", action="store_true", help="keep the temp folder and print where it is")
@@ -242,13 +400,20 @@ def main() -> int:
                 Target("ratio", 3.0),
             ),
         ]
-    load = os.getloadavg()[0]
+        load = os.getloadavg()[0]
+        for server in list(session._servers):  # the next table's CPU
+            session.stop_server(server)
+        ray_table = [] if args.no_ray else ray_rows(session, single, concurrent)
     render(rows, f"Slipway vs MLflow serving (the p95 column shows p99 for latencies) — load average "
                  f"{load_before:.2f} → {load:.2f} on {os.cpu_count()} CPUs; under load, rerun quiet",
            plain=args.plain)
+    if ray_table:
+        render(ray_table, "A 5 ms model on Ray Serve vs local serving (the p95 column shows p99 for latencies)",
+               plain=args.plain, columns=("Ray Serve", "compared with"))
     if args.json:
-        write_json(args.json, rows, {"quick": args.quick, "single_requests": single, "concurrent_requests": concurrent})
-    return 1 if any(r.slipway.error or r.mlflow.error for r in rows) else 0
+        write_json(args.json, rows + ray_table,
+                   {"quick": args.quick, "single_requests": single, "concurrent_requests": concurrent})
+    return 1 if any(r.slipway.error or r.mlflow.error for r in rows + ray_table) else 0
 
 
 if __name__ == "__main__":

@@ -347,8 +347,6 @@ class RayEndpoint:
                 "target_ongoing_requests": scaling.target_ongoing,
                 "upscale_delay_s": scaling.upscale_delay_seconds,
                 "downscale_delay_s": scaling.downscale_delay_seconds,
-                # decide on the last few seconds of load, not Ray's default 30 s, so a step is seen soon
-                "look_back_period_s": max(2.0, min(30.0, scaling.upscale_delay_seconds)),
             }
         else:
             options["num_replicas"] = variant.workers
