@@ -169,4 +169,5 @@ def serving_services(settings: Settings) -> Services:
     from slipway.serving import Services
 
     backend = Backend(settings)
-    return Services(backend.serving, backend.registry, backend.artifacts, backend.close)
+    backend.confine()  # its callers are other people: what it says names no path of this machine
+    return Services(backend.serving, backend.registry, backend.artifacts, backend.close, backend.confinement.paths)

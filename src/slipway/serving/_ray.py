@@ -37,6 +37,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from slipway._disclosure import PathScreen, ScreenedErrorsMiddleware
 from slipway._origins import OriginGuard
 from slipway.errors import MissingExtra, NotFound, ServiceUnavailable, SlipwayError
 from slipway.models import Signature
@@ -60,6 +61,7 @@ class Services:
     registry: RegistryReader
     artifacts: ArtifactStore
     close: Callable[[], None]
+    screen: PathScreen | None = None  # the paths the ingress's error answers never name (a confined backend's)
 
 
 # Opens the services of the deployment's settings; pickled to every replica, so a module-level
@@ -175,6 +177,7 @@ class Ingress:
         self._endpoint = endpoint
         self._close = services.close
         self._allowed_hosts: list[str] | None = options.get("allowed_hosts")
+        self._screen = services.screen
         self._host = ServingHost(
             services.serving,
             services.registry,
@@ -188,7 +191,9 @@ class Ingress:
         )
 
     def __serve_build_asgi_app__(self) -> Any:
-        app = create_inference_app(self._host, self._endpoint, on_close=self._close)
+        app: Any = create_inference_app(self._host, self._endpoint, on_close=self._close)
+        if self._screen is not None:
+            app = ScreenedErrorsMiddleware(app, screen=self._screen)
         hosts = self._allowed_hosts
         return OriginGuard(app, allowed_hosts=hosts) if hosts is not None else app
 
