@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 PIP := $(BIN)/python -m pip
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
-# Test processes (pytest-xdist); each takes whole files, so a module's shared server starts once.
+# Test processes (pytest-xdist): tests/conftest.py schedules them (a file on one worker, Ray's files together).
 PYTEST_WORKERS ?= 2
 
 .PHONY: demo test install install-dev bench lint typecheck clean
@@ -35,7 +35,7 @@ test: $(VENV)/.installed-dev
 	$(BIN)/ruff check src tests bench
 	$(BIN)/mypy
 	$(BIN)/lint-imports
-	$(BIN)/python -m pytest -n $(PYTEST_WORKERS) --dist loadfile $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -n $(PYTEST_WORKERS) --dist loadscope $(PYTEST_ARGS)
 
 bench: $(VENV)/.installed-dev
 	$(BIN)/python bench/tracking.py

@@ -21,6 +21,31 @@ _counter = itertools.count()
 LOOPBACK_WEBHOOKS = "127.0.0.1"
 
 
+def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
+    """How `make test` spreads the suite over its workers (pytest-xdist).
+
+    A file's tests stay together on one worker, so its module-scoped servers start once; and every
+    file that uses the Ray cluster runs on one worker, so a run starts one cluster (a Ray node and
+    its workers are the heaviest thing the suite starts), not one per worker. (xdist's own
+    xdist_group marks cannot say this under pytest 9.2, which no longer lets them rename node ids.)
+    """
+    from xdist.scheduler import LoadScopeScheduling
+
+    on_ray: dict[str, bool] = {}
+
+    def uses_ray(file: str) -> bool:
+        if file not in on_ray:
+            on_ray[file] = "ray_cluster" in (config.rootpath / file).read_text(encoding="utf-8")
+        return on_ray[file]
+
+    class ByFileRayTogether(LoadScopeScheduling):
+        def _split_scope(self, nodeid: str) -> str:
+            file = nodeid.split("::", 1)[0]
+            return "ray" if uses_ray(file) else file
+
+    return ByFileRayTogether(config, log)
+
+
 @pytest.fixture(autouse=True)
 def _isolated_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """No test reads the developer's own settings or writes into the checkout."""
