@@ -35,8 +35,13 @@ def server(hardened: LiveServer) -> LiveServer:
 
 
 @pytest.fixture(scope="module")
-def planted(server: LiveServer, tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
-    """Secrets in every place, planted as the trusted local user; returns the ids the routes need."""
+def planted(server: LiveServer, tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]]:
+    """Secrets in every place, planted as the trusted local user; yields the ids the routes need.
+
+    The execution waits on its Wait step until the module ends, then is stopped: its orchestrator
+    thread keeps a process alive while it runs, as it should, so left waiting it would keep pytest
+    from ever exiting.
+    """
     from _serving_models import write_line
 
     backend = Backend(server.settings)
@@ -57,10 +62,11 @@ def planted(server: LiveServer, tmp_path_factory: pytest.TempPathFactory) -> dic
         backend.automation.create_rule(NAME, "run.finished", StartPipeline(NAME, {"api_token": SECRET}))
         backend.security.create_user("sci", ["scientist"])
         backend.security.create_user("auditor", ["approver"])
-        return {"run_id": run.id, "experiment_id": experiment.id, "version_id": version.id, "version": "1",
+        yield {"run_id": run.id, "experiment_id": experiment.id, "version_id": version.id, "version": "1",
                 "execution_id": execution.id, "step": "Wait", "name": NAME, "group": NAME,
                 "sci": backend.security.create_token("sci").secret,
                 "auditor": backend.security.create_token("auditor").secret}
+        backend.pipelines.stop(execution.id)
     finally:
         backend.close()
 
