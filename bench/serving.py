@@ -378,7 +378,7 @@ def main() -> int:
                 "ms",
                 False,
                 *both(lambda u, b: latency(u, b, single)),
-                Target("max", (bare.value or 0) + 0.5),  # issue 22: at most 0.5 ms above the NumPy predict
+                Target("max", round((bare.value or 0) + 0.5, 2)),  # issue 22: at most 0.5 ms above the NumPy predict
             ),
             Row(
                 f"throughput, one row, concurrency {THREADS}",
