@@ -16,7 +16,7 @@ BENCH = Path(__file__).resolve().parents[2] / "bench" / "serving.py"
 def test_quick_serving_benchmark_prints_its_table(tmp_path: Path) -> None:
     env = {k: v for k, v in os.environ.items() if not k.startswith("SLIPWAY_")}
     proc = subprocess.run(
-        [sys.executable, str(BENCH), "--quick", "--no-mlflow", "--plain"],
+        [sys.executable, str(BENCH), "--quick", "--no-mlflow", "--no-ray", "--plain"],  # Ray Serve: minutes
         cwd=tmp_path,
         env=env,
         capture_output=True,
