@@ -174,7 +174,7 @@ def test_undetectable_models_and_unknown_flavors_are_refused(tmp_path: Path) -> 
 
 def test_a_missing_framework_names_its_extra(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setitem(sys.modules, "xgboost", None)
-    with pytest.raises(MissingExtra, match=r"pip install 'slipway\[xgboost\]'") as err:
+    with pytest.raises(MissingExtra, match=r"pip install 'slipway-mlops\[xgboost\]'") as err:
         save_model(_fake("xgboost.core", "Booster"), tmp_path / "m")
     assert err.value.details == {"extra": "xgboost", "module": "xgboost"}
     assert list(tmp_path.iterdir()) == []

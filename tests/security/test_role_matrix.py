@@ -69,6 +69,8 @@ MATRIX: dict[tuple[str, str], Permission | None] = {
     ("GET", "/model-groups"): R,
     ("GET", "/model-groups/{group}"): R,
     ("PATCH", "/model-groups/{group}"): W,
+    ("POST", "/model-groups/{group}/rename"): W,
+    ("DELETE", "/model-groups/{group}"): W,  # an approved or protected version in it needs approve too
     ("DELETE", "/model-groups/{group}/tags"): W,
     ("POST", "/model-groups/{group}/compare"): R,
     ("POST", "/model-groups/{group}/versions"): W,
@@ -76,6 +78,7 @@ MATRIX: dict[tuple[str, str], Permission | None] = {
     ("GET", "/model-groups/{group}/versions/latest"): R,
     ("GET", "/model-groups/{group}/versions/{version}"): R,
     ("PATCH", "/model-groups/{group}/versions/{version}"): W,
+    ("DELETE", "/model-groups/{group}/versions/{version}"): W,  # an approved or protected one needs approve too
     ("DELETE", "/model-groups/{group}/versions/{version}/tags"): W,
     ("POST", "/model-groups/{group}/versions/{version}/status"): A,
     ("POST", "/model-groups/{group}/versions/{version}/trust"): ADM,

@@ -348,5 +348,5 @@ def test_storage_from_url_refuses_what_it_cannot_serve(url: str, named: str) -> 
 def test_s3_without_s3fs_names_the_extra(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setitem(sys.modules, "s3fs", None)  # makes `import s3fs` fail
 
-    with pytest.raises(MissingExtra, match=r"slipway\[s3\]"):
+    with pytest.raises(MissingExtra, match=r"slipway-mlops\[s3\]"):
         storage_from_url("s3://bucket/prefix")

@@ -138,12 +138,14 @@ class ServingService:
             )
             return [_deployment(r, row.name) for r in found]
 
+    @requires(Permission.READ)
     def endpoints_serving(self, version_ids: Sequence[str]) -> dict[str, list[str]]:
         """Which endpoints serve each of the given model versions: ``{version_id: ["endpoint 'x'", ...]}``.
 
         An endpoint serves a version while one of its variants, or of its deployment under way,
         names it. The registry asks before it deletes a version (the backend hands it this method);
-        it is not an operation of its own, so it checks no permission: the registry's caller did.
+        the answer names endpoints, so the caller must be able to read them (whoever may delete a
+        version can).
         """
         wanted = set(version_ids)
         found: dict[str, list[str]] = {}
