@@ -73,6 +73,7 @@ SERVER_ONLY: dict[str, dict[str, str]] = {
         "confirm": "a serving process acknowledges the revision it serves",
         "fail": "a serving process reports a model it could not load",
         "endpoints_serving": "the registry asks it, next to the store, before it deletes a version",
+        "report_replicas": "the Ray Serve engine's slipway serve records the replicas running, next to the store",
     },
     "security": {"start_session": "the web UI's login trades an API token for its cookie; a client keeps its token"},
     "automation": {"receive_hook": "POST /hooks/{name} is signed by the hook's secret, not called by a client"},
