@@ -7,13 +7,13 @@ import os
 import signal
 import subprocess
 import sys
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import _pipeline_steps as lib
 import pytest
+from _polling import until
 from _server import admin_token, server_settings, serving
 from fastapi.testclient import TestClient
 
@@ -33,16 +33,6 @@ from slipway.server import create_app
 
 TESTS = Path(__file__).resolve().parents[1]
 LEASE_S = 2.0
-
-
-def _until(condition: Callable[[], Any], timeout: float, what: str) -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        found = condition()
-        if found:
-            return found
-        time.sleep(0.1)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 def _queueing_service(backend: Backend, pool: LocalExecutor) -> PipelineService:
@@ -84,7 +74,7 @@ def test_two_workers_the_holder_killed_mid_step_the_other_finishes(
                 execution = client.pipelines.get_execution(started.id)
                 return execution if marker.exists() and execution.step("Slow").status is StepStatus.RUNNING else None
 
-            holding = _until(slow_running, 90, "a worker to run the slow step")
+            holding = until(slow_running, 90, "a worker to run the slow step")
             holder_pid = int(holding.orchestrator.split(":")[1])
             (killed,) = [w for w in workers if w.pid == holder_pid]
             killed.send_signal(signal.SIGKILL)

@@ -7,13 +7,12 @@ from __future__ import annotations
 import datetime as dt
 import json
 import threading
-import time
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
+from _polling import until
 from _server import admin_token, server_settings, serving
 from _serving_models import register, write_line
 from sqlalchemy import select
@@ -28,16 +27,6 @@ from slipway.store.artifacts import Owner
 from slipway.worker import Worker
 
 ROWS = 40
-
-
-def _until(condition: Callable[[], Any], timeout: float, what: str) -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        found = condition()
-        if found:
-            return found
-        time.sleep(0.05)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 def _captured(backend: Backend, tmp_path: Path) -> None:
@@ -72,7 +61,7 @@ def test_the_api_queues_heavy_work_and_a_worker_does_it(tmp_path: Path, pool: Lo
                 with api.db.read() as conn:
                     return list(conn.execute(select(jobs.c.status)).scalars())
 
-            _until(statuses, 60, "the monitor's job")
+            until(statuses, 60, "the monitor's job")
             assert statuses() == ["Pending"]  # queued, and nobody in the API's process takes it up
             assert asking.is_alive()
 

@@ -10,16 +10,14 @@ from ``/endpoints/{name}/traffic`` every few seconds.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterator
 from typing import Any
-from urllib.parse import quote
 
 from fastapi import APIRouter, Request
 from starlette.responses import HTMLResponse, StreamingResponse
 
 from slipway._backend import Backend
 from slipway._charts import line_chart
-from slipway.server.ui._render import UIRoute, render, svg
+from slipway.server.ui._render import UIRoute, download, render, svg
 from slipway.serving import Endpoint, ServingHost, TrafficHistory, TrafficPoint, traffic_split
 
 router = APIRouter(route_class=UIRoute)
@@ -96,15 +94,7 @@ def endpoint_page(request: Request, name: str) -> HTMLResponse:
 def capture_file(request: Request, name: str, path: str) -> StreamingResponse:
     """One capture file, as a download (JSON lines)."""
     stream = request.app.state.backend.serving.read_capture(name, path)
-    filename = quote(path.rsplit("/", 1)[-1], safe="")
-
-    def chunks() -> Iterator[bytes]:
-        with stream:
-            while chunk := stream.read(1 << 20):
-                yield chunk
-
-    headers = {"Content-Disposition": f"attachment; filename*=UTF-8''{filename}", "X-Content-Type-Options": "nosniff"}
-    return StreamingResponse(chunks(), media_type="application/x-ndjson", headers=headers)
+    return download(stream, path, "application/x-ndjson")
 
 
 @router.get("/endpoints/{name}/traffic")

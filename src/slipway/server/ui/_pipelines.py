@@ -9,7 +9,7 @@ page that shows the outcome. The execution page redraws nothing itself: its scri
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Annotated, Any, Literal
 from urllib.parse import quote
 
@@ -26,7 +26,7 @@ from slipway.security import Permission
 from slipway.server._guard import needs
 from slipway.server.ui._csrf import verify_csrf
 from slipway.server.ui._graph import STATUS_COLOURS, GraphNode, layout, render_svg
-from slipway.server.ui._render import UIRoute, has_role, render, svg
+from slipway.server.ui._render import UIRoute, download, has_role, render, svg
 
 router = APIRouter(route_class=UIRoute)
 
@@ -224,15 +224,7 @@ def output_file(request: Request, name: str, execution_id: str, step: str, outpu
     service = _service(request)
     _execution(service, name, execution_id)  # a 404 unless the execution is of that pipeline
     stream = service.open_output(execution_id, step, output, path)
-    filename = quote(path.rsplit("/", 1)[-1], safe="")
-
-    def chunks() -> Iterator[bytes]:
-        with stream:
-            while chunk := stream.read(1 << 20):
-                yield chunk
-
-    headers = {"Content-Disposition": f"attachment; filename*=UTF-8''{filename}", "X-Content-Type-Options": "nosniff"}
-    return StreamingResponse(chunks(), media_type="application/octet-stream", headers=headers)
+    return download(stream, path, "application/octet-stream")
 
 
 # ---------------------------------------------------------------------------------------- actions
