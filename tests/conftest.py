@@ -21,6 +21,7 @@ _counter = itertools.count()
 LOOPBACK_WEBHOOKS = "127.0.0.1"
 
 
+@pytest.hookimpl(optionalhook=True)  # without xdist (-p no:xdist) pytest knows no such hook
 def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
     """How `make test` spreads the suite over its workers (pytest-xdist).
 
