@@ -175,6 +175,22 @@ def test_end_run_needs_a_final_status(client: Client, exp: Experiment, status: s
     assert err.value.field == "status"
 
 
+def test_a_run_starts_with_its_params_and_ends_with_its_last_values_in_one_call(
+    client: Client, exp: Experiment
+) -> None:
+    t = client.tracking
+    run = t.create_run(exp.id, params={"lr": 0.1, "depth": 4}, tags={"kind": "trial"})
+    assert run.params == {"lr": "0.1", "depth": "4"}
+    t.log_batch(run.id, metrics=[{"key": "loss", "value": 0.5}], tags={"state": "COMPLETE"}, end_status="FINISHED")
+    done = t.get_run(run.id)
+    assert (done.status, done.params, done.tags["state"]) == (RunStatus.FINISHED, run.params, "COMPLETE")
+    assert done.metrics["loss"].value == 0.5 and done.end_time is not None
+    with pytest.raises(InvalidInput) as err:
+        t.log_batch(run.id, tags={"state": "again"}, end_status="RUNNING")
+    assert err.value.field == "end_status"
+    assert t.get_run(run.id).tags["state"] == "COMPLETE"
+
+
 # ----------------------------------------------------------------------------- params and tags
 
 

@@ -306,6 +306,7 @@ class TrackingService:
         parent_run_id: str | None = None,
         start_time: Time | None = None,
         status: Status = RunStatus.RUNNING,
+        params: ParamMap | None = None,
     ) -> Run:
         """Start a run in ``experiment_id`` (the ``Default`` experiment when None).
 
@@ -313,11 +314,14 @@ class TrackingService:
             experiment_id: the Default experiment when omitted
             name: generated when omitted
             start_time: now when omitted
+            params: the run's params, written with the run (one transaction, one request): a run
+                whose inputs are known when it starts needs no ``log_batch`` for them
         """
         if not experiment_id:
             experiment_id = self.get_or_create_experiment(DEFAULT_EXPERIMENT).id
         status = self._status(status)
         tag_rows = v.check_mapping(tags, "tag", v.MAX_TAG_VALUE, v.MAX_BATCH_TAGS)
+        param_rows = v.check_mapping(params, "param", v.MAX_PARAM_VALUE, v.MAX_BATCH_PARAMS)
         run_id = new_id()
         run_name = v.check_name(name, "name", "run name") if name is not None else f"run-{run_id[-8:]}"
         start = _ms(start_time, "start_time") or now_ms()
@@ -351,6 +355,10 @@ class TrackingService:
                 conn.execute(
                     insert(run_tags), [{"run_id": run_id, "key": k, "value": val} for k, val in tag_rows.items()]
                 )
+            if param_rows:
+                conn.execute(
+                    insert(params_table), [{"run_id": run_id, "key": k, "value": val} for k, val in param_rows.items()]
+                )
             record_change(
                 conn,
                 action="run.create",
@@ -368,6 +376,7 @@ class TrackingService:
             start_time=ms_to_datetime(start),
             parent_run_id=parent_run_id,
             user=user,
+            params=param_rows,
             tags=tag_rows,
         )
 
@@ -404,30 +413,33 @@ class TrackingService:
         if not values:
             return self.get_run(run_id)
         with self._db.write() as conn:
-            before = self._run_row(conn, run_id)
-            conn.execute(update(runs).where(runs.c.id == run_id).values(**values))
-            finished = new_status is not None and new_status.terminal and before.status != new_status.value
-            record_change(
-                conn,
-                action="run.update",
-                object_kind=ObjectKind.RUN,
-                object_id=run_id,
-                event_type="run.finished" if finished else None,
-                payload={"status": values.get("status"), "experiment_id": before.experiment_id},
-                details={
-                    "before": {"status": before.status, "name": before.name},
-                    "after": {k: values[k] for k in ("status", "name") if k in values},
-                },
-            )
+            self._change_run(conn, run_id, values)
         return self.get_run(run_id)
+
+    def _change_run(self, conn: Connection, run_id: str, values: dict[str, Any]) -> None:
+        """Update the run's row with ``values`` (status, end time, name) and record the change; a
+        run reaching a final status publishes ``run.finished``."""
+        before = self._run_row(conn, run_id)
+        conn.execute(update(runs).where(runs.c.id == run_id).values(**values))
+        status = values.get("status")
+        finished = status is not None and RunStatus(status).terminal and before.status != status
+        record_change(
+            conn,
+            action="run.update",
+            object_kind=ObjectKind.RUN,
+            object_id=run_id,
+            event_type="run.finished" if finished else None,
+            payload={"status": status, "experiment_id": before.experiment_id},
+            details={
+                "before": {"status": before.status, "name": before.name},
+                "after": {k: values[k] for k in ("status", "name") if k in values},
+            },
+        )
 
     @run_api.post("/runs/{run_id}/end", redacted=True)
     @requires(Permission.WRITE)
     def end_run(self, run_id: str, status: Status = RunStatus.FINISHED) -> Run:
-        status = self._status(status)
-        if not status.terminal:
-            raise InvalidInput(f"{status.value} is not a final status: use FINISHED, FAILED or KILLED", field="status")
-        return self.update_run(run_id, status=status)
+        return self.update_run(run_id, status=self._final_status(status))
 
     @run_api.delete("/runs/{run_id}")
     @requires(Permission.WRITE)
@@ -510,15 +522,21 @@ class TrackingService:
         metrics: MetricPoints = (),
         params: ParamMap | None = None,
         tags: TagMap | None = None,
+        end_status: Status | None = None,
     ) -> None:
         """Log many values in one transaction: all of them are stored, or none.
 
         A param is written once: logging the same key again with another value is a Conflict,
         since a run's inputs must not change after the fact.
+
+        Args:
+            end_status: a final status (FINISHED, FAILED, KILLED) ends the run in the same
+                transaction, as :meth:`end_run` would: a run's last values and its end in one write
         """
         metric_rows = self._metric_rows(run_id, metrics)
         param_rows = v.check_mapping(params, "param", v.MAX_PARAM_VALUE, v.MAX_BATCH_PARAMS)
         tag_rows = v.check_mapping(tags, "tag", v.MAX_TAG_VALUE, v.MAX_BATCH_TAGS)
+        ending = None if end_status is None else self._final_status(end_status, "end_status")
         with self._db.write() as conn:
             self._check_active(conn, run_id)
             if param_rows:
@@ -546,6 +564,8 @@ class TrackingService:
                     update=("value", "is_nan", "step", "timestamp"),
                     where=_newer,
                 )
+            if ending is not None:
+                self._change_run(conn, run_id, {"status": ending.value, "end_time": now_ms()})
 
     @run_api.post("/runs/{run_id}/inputs")
     @requires(Permission.WRITE)
@@ -757,13 +777,20 @@ class TrackingService:
     # ----------------------------------------------------------------- helpers
 
     @staticmethod
-    def _status(status: RunStatus | str) -> RunStatus:
+    def _status(status: RunStatus | str, field: str = "status") -> RunStatus:
         try:
             return RunStatus(str(status).upper())
         except ValueError:
             raise InvalidInput(
-                f"unknown run status {status!r}; use one of {', '.join(s.value for s in RunStatus)}", field="status"
+                f"unknown run status {status!r}; use one of {', '.join(s.value for s in RunStatus)}", field=field
             ) from None
+
+    @classmethod
+    def _final_status(cls, status: RunStatus | str, field: str = "status") -> RunStatus:
+        final = cls._status(status, field)
+        if not final.terminal:
+            raise InvalidInput(f"{final.value} is not a final status: use FINISHED, FAILED or KILLED", field=field)
+        return final
 
     @staticmethod
     def _run_row(conn: Connection, run_id: str) -> Row[Any]:
