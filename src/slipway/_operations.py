@@ -101,6 +101,9 @@ class Operation:
             429/502/503/504 answer; by default as HTTP says of the verb (GET, PUT and DELETE may be
             repeated, POST and PATCH not). Declare ``idempotent=True`` on a POST that changes
             nothing twice (a search, a "set to" call).
+        job: heavy work, kept off the API's process: on a server whose worker processes do the
+            heavy work, a worker runs the call as a job of kind :func:`job_kind` and the request
+            awaits its end; embedded callers, and a server without workers, run it in-process.
     """
 
     verb: str
@@ -115,6 +118,7 @@ class Operation:
     redacted: bool = False
     name: str | None = None
     idempotent: bool | None = None
+    job: bool = False
 
     @property
     def repeatable(self) -> bool:
@@ -160,6 +164,12 @@ class Api:
 
     def delete(self, path: str, **options: Any) -> Callable[[F], F]:
         return self._declare("DELETE", path, options)
+
+
+def job_kind(attribute: str, method_name: str) -> str:
+    """The kind of job (``automation.collect_garbage``) that runs the operation declared ``job=True`` of
+    the method ``method_name`` of the backend's service ``attribute``: the server queues it, workers claim it."""
+    return f"{attribute}.{method_name}"
 
 
 def composed(method: F) -> F:
@@ -248,6 +258,12 @@ class Argument:
     def key(self) -> str:
         """Its name in the request: the field, query or path parameter name."""
         return self.alias or self.name
+
+    def decode(self, value: Any) -> Any:
+        """A validated JSON value as the service takes it (``from_wire``); None stays None on either side."""
+        if self.wire is None or self.wire.from_wire is None or value is None:
+            return value
+        return self.wire.from_wire(value)
 
 
 def arguments(method: Callable[..., Any], op: Operation) -> list[Argument]:

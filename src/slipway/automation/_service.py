@@ -209,7 +209,7 @@ class AutomationService:
         """The schedule's runs, newest first."""
         return self._history(self._schedule_row(name).id, limit)
 
-    @api.post("/automation/run-due", query=("now",))
+    @api.post("/automation/run-due", query=("now",), job=True)
     @requires(Permission.ADMIN)
     def run_due_schedules(self, now: dt.datetime | None = None) -> list[ActionRun]:
         """Fire every schedule whose next occurrence has come, and run the actions fired (what the
@@ -321,7 +321,7 @@ class AutomationService:
         """The runs the rule's matching events caused, newest first."""
         return self._history(self._rule_row(name).id, limit)
 
-    @api.post("/automation/dispatch", query=("limit",))
+    @api.post("/automation/dispatch", query=("limit",), job=True)
     @requires(Permission.ADMIN)
     def dispatch_pending(self, limit: int = 100) -> list[ActionRun]:
         """Match new outbox events against the rules, then run every action that is ready (as the
@@ -473,7 +473,7 @@ class AutomationService:
     def get_retention(self) -> RetentionPolicy:
         return self._gc.get_retention()
 
-    @api.post("/automation/gc")
+    @api.post("/automation/gc", job=True)
     @requires(Permission.ADMIN)
     def collect_garbage(
         self, *, dry_run: bool = False, grace_seconds: Annotated[float, Field(ge=0)] = 3600.0

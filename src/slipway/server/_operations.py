@@ -10,6 +10,12 @@ Two kinds of value are not JSON: a ``BinaryIO`` argument is the raw request body
 spooled to disk past 1 MiB and never held whole in memory), and a ``BinaryIO`` result is streamed
 out in chunks. An argument marked ``FROM_SERVER`` is never read from a request: the service uses
 what the server's settings say.
+
+An operation declared ``job=True`` is heavy work: on a server whose worker processes do the heavy
+work (``offload``), its route queues the call's arguments, in their JSON form, as a job for a
+worker (``slipway.worker`` runs it as the principal who asked and records the answer's JSON form)
+and awaits the job's end on the event loop, holding no thread; without workers it calls the
+service in a thread of this process. The answer is the same either way.
 """
 
 from __future__ import annotations
@@ -35,12 +41,15 @@ from slipway._operations import (
     Wire,
     arguments,
     is_stream,
+    job_kind,
     operations_of,
     split_optional,
     wire_form,
 )
+from slipway._principal import current_principal
 from slipway._redact import check_reveal
 from slipway.security import PERMISSION_ATTRIBUTE
+from slipway.server._jobs import await_job
 
 CHUNK = 1 << 20  # bytes per read when streaming a file out
 JSON_BODY_LIMIT = 64 << 20  # a JSON body is parsed in memory; a full metrics batch is well under 20 MiB
@@ -120,12 +129,6 @@ def _documented(arg: Argument) -> dict[str, Any]:
     return {k: v for k, v in (("alias", arg.alias), ("description", arg.description)) if v is not None}
 
 
-def _decode(arg: Argument, value: Any) -> Any:
-    if arg.wire is None or arg.wire.from_wire is None or value is None:  # None is None on either side
-        return value
-    return arg.wire.from_wire(value)
-
-
 def _camel(name: str) -> str:
     return "".join(part[:1].upper() + part[1:] for part in name.split("_"))
 
@@ -180,35 +183,40 @@ def _endpoint_parameters(service: type, method_name: str, op_index: int, op: Ope
     model = body_model(service, method_name, op_index)
     if model is not None:
         out.append(_parameter(_BODY, model))
-    if any(arg.where == "raw" for arg in args):
+    if op.job or any(arg.where == "raw" for arg in args):
         out.append(_parameter(_REQUEST, Request))
     if op.redacted:  # the answer is redacted by the server's middleware; only an admin may ask it not to be
         out.append(_parameter(_REVEAL, Annotated[bool, Depends(_reveal)]))
     return out
 
 
-def _call_arguments(args: list[Argument], op: Operation, values: dict[str, Any]) -> dict[str, Any]:
-    """The service call's keyword arguments from an endpoint's values: only what the request gave."""
-    call: dict[str, Any] = dict(op.fixed)
+def _given(args: list[Argument], op: Operation, values: dict[str, Any]) -> list[tuple[Argument, Any]]:
+    """The arguments an endpoint's request gave (the absent ones are not), validated, in their JSON form."""
+    given: list[tuple[Argument, Any]] = []
     body: Any = values.get(_BODY)
     for arg in args:
         if arg.where == "body":
             if op.body == arg.name:
                 if body is not None or arg.default is inspect.Parameter.empty:  # no body: the service's default
-                    call[arg.name] = _decode(arg, body)
+                    given.append((arg, body))
             elif arg.name in body.model_fields_set:
-                call[arg.name] = _decode(arg, getattr(body, arg.name))
+                given.append((arg, getattr(body, arg.name)))
         elif arg.where == "path":
-            call[arg.name] = _decode(arg, values[arg.key])
+            given.append((arg, values[arg.key]))
         elif arg.where == "query":
             value = values[arg.name]
             if value is not None or arg.default is None:  # an absent query argument leaves the service's default
-                call[arg.name] = _decode(arg, value)
-    return call
+                given.append((arg, value))
+    return given
+
+
+def _call_arguments(args: list[Argument], op: Operation, values: dict[str, Any]) -> dict[str, Any]:
+    """The service call's keyword arguments from an endpoint's values: only what the request gave."""
+    return {**op.fixed, **{arg.name: arg.decode(value) for arg, value in _given(args, op, values)}}
 
 
 def _make_endpoint(method_name: str, op: Operation, args: list[Argument], result: Wire | None,
-                   streamed: bool) -> Callable[..., Any]:
+                   streamed: bool, kind: str) -> Callable[..., Any]:
     encode = result.to_wire if result is not None else None
 
     def answer(value: Any) -> Any:
@@ -217,6 +225,17 @@ def _make_endpoint(method_name: str, op: Operation, args: list[Argument], result
         if encode is not None:
             value = encode(value) if value is not None else None
         return value  # secret-looking values are hidden on the way out (slipway.server._redaction)
+
+    if op.job:
+        async def job(**values: Any) -> Any:
+            request: Request = values[_REQUEST]
+            if request.app.state.offload:  # a worker computes and encodes the answer; this process serves others
+                payload = to_jsonable_python({arg.name: value for arg, value in _given(args, op, values)})
+                return await await_job(request.app.state.jobs, kind, payload, current_principal())
+            call = _call_arguments(args, op, values)
+            return answer(await run_in_threadpool(getattr(values[_SERVICE], method_name), **call))
+
+        return job
 
     if not any(arg.where == "raw" for arg in args):
         def endpoint(**values: Any) -> Any:
@@ -231,7 +250,7 @@ def _make_endpoint(method_name: str, op: Operation, args: list[Argument], result
         call = _call_arguments(args, op, values)
         method = getattr(values[_SERVICE], method_name)
         async with spooled(values[_REQUEST]) as spool:
-            found = await run_in_threadpool(lambda: method(**call, **{body.name: _decode(body, spool)}))
+            found = await run_in_threadpool(lambda: method(**call, **{body.name: body.decode(spool)}))
         return answer(found)
 
     return upload
@@ -246,7 +265,7 @@ def add_operation_routes(router: APIRouter, service: type, attribute: str) -> No
         streamed = is_stream(result_type)
         for index, op in enumerate(ops):
             args = arguments(method, op)
-            endpoint = _make_endpoint(method_name, op, args, result_wire, streamed)
+            endpoint = _make_endpoint(method_name, op, args, result_wire, streamed, job_kind(attribute, method_name))
             endpoint.__signature__ = inspect.Signature(  # type: ignore[attr-defined]
                 _endpoint_parameters(service, method_name, index, op, args, get_service)
             )

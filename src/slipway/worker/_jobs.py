@@ -3,12 +3,23 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable
+import typing
+from collections.abc import Callable, Mapping
 from typing import Any
 
-from slipway._backend import Backend
+from pydantic import TypeAdapter
+from pydantic_core import to_jsonable_python
 
+from slipway._backend import Backend
+from slipway._operations import Argument, Operation, arguments, job_kind, operations_of, wire_form
+from slipway.automation import AutomationService
+from slipway.errors import InvalidInput
+
+Handler = Callable[[Backend, dict[str, Any]], Any]
 MONITOR_RUN = "monitor.run"  # what slipway.server queues for a monitor run over captured traffic
+# The services whose operations may be declared ``job=True``, by their attribute on the backend:
+# the server queues such a call as a job of kind ``job_kind(attribute, method)``.
+JOB_SERVICES: Mapping[str, type] = {"automation": AutomationService}
 
 
 def _when(value: str | None) -> dt.datetime | None:
@@ -22,4 +33,37 @@ def run_monitor(backend: Backend, payload: dict[str, Any]) -> dict[str, Any]:
     return {"execution": execution.id}
 
 
-HANDLERS: dict[str, Callable[[Backend, dict[str, Any]], Any]] = {MONITOR_RUN: run_monitor}
+def _operation(attribute: str, method_name: str, method: Callable[..., Any], op: Operation) -> Handler:
+    """The handler of a declared operation's job: its payload is the arguments the request gave, in
+    their JSON form; its result the answer's JSON form, as the route would have answered."""
+    given: dict[str, Argument] = {arg.name: arg for arg in arguments(method, op) if arg.where != "server"}
+    adapters = {name: TypeAdapter(arg.type) for name, arg in given.items()}
+    _, result_wire = wire_form(typing.get_type_hints(method, include_extras=True).get("return", Any))
+    encode = result_wire.to_wire if result_wire is not None else None
+
+    def run(backend: Backend, payload: dict[str, Any]) -> Any:
+        unknown = set(payload) - set(given)
+        if unknown:  # the server writes the payload: a stranger's argument is refused, not passed on
+            raise InvalidInput(f"{job_kind(attribute, method_name)} takes no {', '.join(sorted(unknown))}",
+                               field="payload")
+        call = {name: given[name].decode(adapters[name].validate_python(value)) for name, value in payload.items()}
+        result = getattr(getattr(backend, attribute), method_name)(**op.fixed, **call)
+        if encode is not None and result is not None:
+            result = encode(result)
+        return to_jsonable_python(result, by_alias=True)
+
+    return run
+
+
+def _declared_jobs() -> dict[str, Handler]:
+    """A handler for each operation of :data:`JOB_SERVICES` declared ``job=True``, by its job's kind."""
+    return {
+        job_kind(attribute, name): _operation(attribute, name, method, op)
+        for attribute, service in JOB_SERVICES.items()
+        for name, method, ops in operations_of(service)
+        for op in ops
+        if op.job
+    }
+
+
+HANDLERS: dict[str, Handler] = {MONITOR_RUN: run_monitor, **_declared_jobs()}

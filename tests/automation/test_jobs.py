@@ -1,0 +1,96 @@
+"""Automation's heavy calls off the API: on a server with background workers, ``POST /automation/gc``,
+``/run-due`` and ``/dispatch`` are jobs a worker process runs; the caller gets the answer the API
+would have given. (Without workers the API runs them itself: tests/contract.)"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import socket
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from _server import admin_token, server_settings, serving
+from _webhook import Hook
+from sqlalchemy import select
+
+from slipway import Client
+from slipway._backend import Backend
+from slipway.automation import RunStatus, Webhook
+from slipway.server import create_app
+from slipway.store._jobs import jobs
+
+
+@pytest.fixture(scope="module")
+def home(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("automation-jobs")
+
+
+@pytest.fixture(scope="module")
+def api(home: Path) -> Iterator[Backend]:
+    backend = Backend(server_settings(home))
+    yield backend
+    backend.close()
+
+
+@pytest.fixture(scope="module")
+def worker(home: Path, api: Backend) -> Iterator[subprocess.Popen[bytes]]:
+    """``python -m slipway.worker`` on the server's store; its own scheduler off, so only the jobs fire schedules."""
+    settings = api.settings
+    env = {**os.environ, "SLIPWAY_HOME": str(home), "SLIPWAY_DB_URL": settings.db_url,
+           "SLIPWAY_ARTIFACT_URL": settings.artifact_url, "SLIPWAY_WEBHOOK_HOSTS": "127.0.0.1",
+           "SLIPWAY_SCHEDULER_INTERVAL": "0"}
+    with (home / "worker.log").open("wb") as log:
+        process = subprocess.Popen([sys.executable, "-m", "slipway.worker"], cwd=home, env=env,
+                                   stdout=log, stderr=subprocess.STDOUT)
+        yield process
+        process.terminate()
+        process.wait(30)
+
+
+@pytest.fixture(scope="module")
+def client(api: Backend, worker: subprocess.Popen[bytes]) -> Iterator[Client]:
+    with serving(create_app(api, offload=True)) as url, Client(server_url=url, token=admin_token(api)) as remote:
+        yield remote
+
+
+def _jobs_of(api: Backend, kind: str) -> list[tuple[str, str | None]]:
+    with api.db.read() as conn:
+        return [tuple(r) for r in conn.execute(select(jobs.c.status, jobs.c.holder).where(jobs.c.kind == kind))]
+
+
+def _ran_in(worker: subprocess.Popen[bytes]) -> str:
+    """The holder a job run by ``worker`` records: the worker process's host and pid, not this one's."""
+    assert worker.pid != os.getpid()
+    return f"{socket.gethostname()}:{worker.pid}"
+
+
+def test_gc_is_a_workers_job(api: Backend, client: Client, worker: subprocess.Popen[bytes]) -> None:
+    report = client.automation.collect_garbage(dry_run=True, grace_seconds=0)
+    assert report == api.automation.collect_garbage(dry_run=True, grace_seconds=0)
+    assert _jobs_of(api, "automation.collect_garbage") == [("Succeeded", _ran_in(worker))]
+
+
+def test_run_due_and_dispatch_are_workers_jobs(api: Backend, client: Client, worker: subprocess.Popen[bytes]) -> None:
+    receiver = Hook()
+    try:
+        start = dt.datetime(2026, 1, 5, 1, 0, tzinfo=dt.UTC)
+        client.automation.create_schedule("nightly", "0 2 * * *", Webhook(receiver.url, text="nightly"), now=start)
+        [fired] = client.automation.run_due_schedules(now=start + dt.timedelta(hours=2))
+        assert (fired.source_name, fired.status) == ("nightly", RunStatus.SUCCEEDED)
+        assert [r["text"] for r in receiver.received] == ["nightly"]
+
+        client.automation.create_rule("on-finish", "run.finished", Webhook(receiver.url, text="{event.status}"))
+        client.tracking.end_run(client.tracking.create_run().id)
+        [matched] = client.automation.dispatch_pending(limit=10)
+        assert (matched.source_name, matched.status) == ("on-finish", RunStatus.SUCCEEDED)
+        assert [r["text"] for r in receiver.received] == ["nightly", "FINISHED"]
+    finally:
+        receiver.close()
+    holder = _ran_in(worker)
+    assert _jobs_of(api, "automation.run_due_schedules") == [("Succeeded", holder)]
+    assert _jobs_of(api, "automation.dispatch_pending") == [("Succeeded", holder)]
+
