@@ -3,7 +3,7 @@
 Run by hand::
 
     .venv/bin/python bench/distributed.py                  # every workload
-    .venv/bin/python bench/distributed.py --only monitor    # some of: overhead, speedup, monitor
+    .venv/bin/python bench/distributed.py --only monitor    # some of: overhead, speedup, monitor, resume
     .venv/bin/python bench/distributed.py --quick           # every size / 10: a smoke run
 
 Workloads:
@@ -23,6 +23,11 @@ Workloads:
 - **speedup**: 24 trials of an objective that computes for 100 ms (a busy loop), ``executor="ray"``,
   ``max_parallel_trials`` 1 and then 2, on a local Ray cluster of 2 CPUs: the wall time of the step's
   trials, and the speed-up of 2 over 1 (goal ≥ 1.7×).
+- **resume**: kill-to-resume of a pipeline execution (goal ≤ 2 lease periods): two ``slipway worker``
+  processes on a scratch database of PostgreSQL (``--pg``, 127.0.0.1:5432), a short lease
+  (``--lease``, 2 s); the holder of an execution is killed (-9, its step's process too) while its
+  step runs, and the other worker takes it over. From the kill: the other's claim, and the step
+  running again there; a few repeats (``--repeats``), each figure against the lease period.
 
 The load average is printed: on a shared machine the figures move with it.
 """
@@ -34,6 +39,7 @@ import contextlib
 import json
 import os
 import shutil
+import statistics
 import sys
 import tempfile
 import time
@@ -227,23 +233,137 @@ def monitor(rows: int, work: Path) -> dict[str, Any]:
     }
 
 
+PG_ADMIN_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+RESUME_GOAL_LEASES = 2.0
+
+
+def _ready_workers(service: PipelineService, timeout: float) -> None:
+    """Wait until an idle worker has run a quick execution: it is warm and claiming."""
+    from _resume_steps import readiness
+
+    done = service.wait(service.start(readiness).id, timeout=timeout)
+    if done.failure_reason:
+        raise RuntimeError(done.failure_reason)
+
+
+def kill_to_resume(lease_s: float, repeats: int, work: Path, admin_url: str) -> dict[str, Any]:
+    """Seconds from a kill -9 of an execution's orchestrator (mid-step) to the other worker's resuming it.
+
+    Two ``slipway worker`` processes (one execution at a time each) on a scratch database of the
+    PostgreSQL server at ``admin_url``, ``SLIPWAY_LEASE_SECONDS=lease_s``. Each repeat queues a
+    one-step execution whose step sleeps; once the step runs, a quick execution proves the other
+    worker warm and claiming; then the holder's process group (worker and step process) is killed.
+    Two figures per repeat, from the kill: the claim of the other worker (its audited claim's time)
+    and the step running again there (the step's own clock). The killed worker is replaced.
+    """
+    import signal
+    import subprocess
+
+    from _resume_steps import resumable
+    from sqlalchemy import create_engine, text
+    from sqlalchemy.engine import make_url
+
+    name = f"slipway_bench_resume_{os.getpid()}"
+    url = make_url(admin_url).set(database=name).render_as_string(hide_password=False)
+    env = {"SLIPWAY_DB_URL": url, "SLIPWAY_HOME": str(work / "home"), "SLIPWAY_LEASE_SECONDS": str(lease_s),
+           "SLIPWAY_PIPELINE_MODULES": "_resume_steps", "SLIPWAY_SCHEDULER_INTERVAL": "0"}
+    bench = str(Path(__file__).resolve().parent)
+    path = os.pathsep.join(filter(None, [bench, os.environ.get("PYTHONPATH")]))
+    worker_env = {**os.environ, **env, "PYTHONPATH": path}
+    slipway = str(Path(sys.executable).parent / "slipway")
+    logs = work / "logs"
+    logs.mkdir(parents=True)
+
+    def start_worker() -> subprocess.Popen[bytes]:
+        with (logs / f"worker-{time.monotonic_ns()}.log").open("wb") as log:
+            return subprocess.Popen([slipway, "worker", "--max-executions", "1"], cwd=work, env=worker_env,
+                                    stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+
+    claims, resumes = [], []
+    workers: list[subprocess.Popen[bytes]] = []
+    admin = create_engine(admin_url, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    with contextlib.ExitStack() as cleanup:
+        cleanup.callback(admin.dispose)
+
+        @cleanup.callback
+        def _drop() -> None:
+            with admin.connect() as conn:
+                conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+
+        subprocess.run([slipway, "db", "upgrade"], env=worker_env, cwd=work, check=True, capture_output=True)
+        backend = Backend(load_settings(env=env, cwd=work))
+        cleanup.callback(backend.close)
+        backend.orchestrates = False
+        service = PipelineService(backend.db, backend.artifacts, ServiceSpec(Backend, backend.settings),
+                                  queue=True, orchestrate=False, lease_seconds=lease_s)
+        cleanup.callback(service.close)
+
+        @cleanup.callback
+        def _stop_workers() -> None:
+            for w in workers:
+                with contextlib.suppress(ProcessLookupError):
+                    os.killpg(w.pid, signal.SIGKILL)
+                w.wait()
+
+        workers.extend([start_worker(), start_worker()])
+        _ready_workers(service, 300)
+        for i in range(repeats):
+            marker = work / f"marker-{i}"
+            started = service.start(resumable, parameters={"marker": str(marker)})
+            deadline = time.monotonic() + 300
+            while not marker.exists():
+                if time.monotonic() > deadline:
+                    raise RuntimeError("no worker ran the slow step")
+                time.sleep(0.01)
+            holder = service.get_execution(started.id).orchestrator or ""
+            _ready_workers(service, 300)  # the other one: only it has room
+            (victim,) = [w for w in workers if w.pid == int(holder.split(":")[1])]
+            killed_at = time.time()
+            os.killpg(victim.pid, signal.SIGKILL)
+            victim.wait()
+            with contextlib.suppress(ProcessLookupError, ValueError):  # the step's process, if it left the group
+                os.kill(int(marker.read_text().split()[1]), signal.SIGKILL)
+            done = service.wait(started.id, timeout=300)
+            if done.failure_reason or not (done.step("Slow").properties or {}).get("resumed"):
+                raise RuntimeError(f"the execution did not resume: {done.failure_reason}")
+            taken = [e for e in backend.security.audit_entries(object_id=started.id)
+                     if e.action == "pipeline_execution.claim" and e.details.get("previous") == holder]
+            claims.append(taken[0].at.timestamp() - killed_at)
+            resumes.append(float(Path(f"{marker}.resumed").read_text().split()[0]) - killed_at)
+            workers.remove(victim)
+            workers.append(start_worker())
+    return {"lease_s": lease_s, "repeats": repeats, "claim_s": claims, "resume_s": resumes}
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true", help="every size / 10")
-    parser.add_argument("--only", default="overhead,speedup,monitor", help="comma-separated workloads")
+    parser.add_argument("--only", default="overhead,speedup,monitor,resume", help="comma-separated workloads")
+    parser.add_argument("--lease", type=float, default=2.0, help="resume: the lease period, seconds")
+    parser.add_argument("--repeats", type=int, default=5, help="resume: kills measured")
+    parser.add_argument("--pg", default=os.environ.get("SLIPWAY_BENCH_PG_URL", PG_ADMIN_URL),
+                        help="resume: a PostgreSQL URL whose server gets a scratch database")
     parser.add_argument("--json", type=Path, help="also write the figures to this file")
     args = parser.parse_args()
     only = set(args.only.split(","))
     scale = 10 if args.quick else 1
+    figures: dict[str, Any] = {"load_before": os.getloadavg()[0], "cpus": os.cpu_count()}
+    work = Path(tempfile.mkdtemp(prefix="slipway-bench-distributed-"))
+    if "resume" in only:  # before the Ray cluster starts: it needs none, and its processes would load the CPUs
+        try:
+            figures["resume"] = kill_to_resume(args.lease, max(2, args.repeats // scale), work / "resume", args.pg)
+        finally:
+            shutil.rmtree(work / "resume", ignore_errors=True)
     os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
     import ray
 
-    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False, configure_logging=False)
-    # The tuning step runs in a local worker process, which reaches this cluster by RAY_ADDRESS; the
-    # cluster's two CPUs are the trials'.
-    os.environ["RAY_ADDRESS"] = ray.get_runtime_context().gcs_address
-    figures: dict[str, Any] = {"load_before": os.getloadavg()[0], "cpus": os.cpu_count()}
-    work = Path(tempfile.mkdtemp(prefix="slipway-bench-distributed-"))
+    if only - {"resume"}:
+        ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False, configure_logging=False)
+        # The tuning step runs in a local worker process, which reaches this cluster by RAY_ADDRESS; the
+        # cluster's two CPUs are the trials'.
+        os.environ["RAY_ADDRESS"] = ray.get_runtime_context().gcs_address
     try:
         if "monitor" in only:
             figures["monitor"] = monitor(10_000_000 // scale, work / "monitor")
@@ -270,7 +390,8 @@ def main() -> int:
         shutil.rmtree(work, ignore_errors=True)
     figures["load_after"] = os.getloadavg()[0]
 
-    print(f"Distributed work on {figures['cpus']} CPUs, a local Ray cluster of 2 "
+    cluster = ", a local Ray cluster of 2" if only - {"resume"} else ""
+    print(f"Distributed work on {figures['cpus']} CPUs{cluster} "
           f"(load average {figures['load_before']:.1f} before, {figures['load_after']:.1f} after)")
     print()
     print("| workload | figure | value | goal | met |")
@@ -294,6 +415,14 @@ def main() -> int:
               f"peak {m['local_peak_mib']:.0f} MiB | | |")
         print(f"| | ray engine (2 workers) | {m['ray_s']:.1f} s, driver peak {m['ray_driver_peak_mib']:.0f} MiB, "
               f"worker peak {m['ray_worker_peak_mib']:.0f} MiB | same rows and violations | {agree} |")
+    if "resume" in figures:
+        r = figures["resume"]
+        goal = RESUME_GOAL_LEASES * r["lease_s"]
+        for label, key in (("the other worker claims it", "claim_s"), ("its step runs again", "resume_s")):
+            worst = max(r[key])
+            print(f"| kill -9 of the holder mid-step, lease {r['lease_s']:g} s | {label}: median, worst of "
+                  f"{r['repeats']} | {statistics.median(r[key]):.2f} s, {worst:.2f} s ({worst / r['lease_s']:.2f} "
+                  f"leases) | ≤ {goal:g} s | {'yes' if worst <= goal else 'NO'} |")
     if args.json:
         args.json.write_text(json.dumps(figures, indent=2))
     return 0
