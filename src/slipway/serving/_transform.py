@@ -74,7 +74,7 @@ def batch_transform(
         engine: ``local`` (this process, chunk by chunk) or ``ray``: ``source`` may then also be a
             folder or an ``s3://`` prefix of CSV or Parquet files, predicted per block by a pool of
             Ray actors that each load the model once (see :mod:`slipway.serving._transform_blocks`);
-            rows come back block by block, not in input order.
+            rows come back in input order, as with the local engine.
 
     Returns:
         the output dataset's :class:`~slipway.datasets.Registration`.

@@ -3,8 +3,9 @@
 The data is cut into blocks as monitoring's statistics are (a CSV or JSON-lines file each, a
 Parquet file into pieces of whole row groups); a pool of Ray actors, each holding the model
 (deserialized once per actor, not once per block), predicts each block a chunk at a time and
-sends back its rows with the predictions, which the caller writes into one Parquet file. Rows come
-back block by block as blocks finish, not in input order. The model must pickle (scikit-learn,
+sends back its rows with the predictions, which the caller writes into one Parquet file, in input
+order: Ray Data hands the blocks back in the order they went out, a block that ends early waiting
+for those before it. The model must pickle (scikit-learn,
 XGBoost, LightGBM and pyfunc models do; an ONNX session or a TorchScript module does not).
 The S3 settings of the calling process travel with the blocks, as for monitoring on Ray.
 """
@@ -65,7 +66,7 @@ def _frames(block: DataFile, rows: int) -> Iterator[pd.DataFrame]:
 def predict_on_ray(
     model: LoadedModel, source: str, chunk_rows: int, with_predictions: Any, *, workers: int | None = None
 ) -> Iterator[pa.Table]:
-    """Each block of ``source`` with its predictions, as the actors finish them.
+    """Each block of ``source`` with its predictions, in input order.
 
     Args:
         workers: actors in the pool (each holds the model); by default one per CPU of the cluster.
@@ -88,11 +89,15 @@ def predict_on_ray(
     items = [{"block": pickle.dumps(block), "env": env} for block in blocks]
     size = workers or max(1, min(len(items), int(cluster.cluster_resources().get("CPU", 1))))
     dataset = ray.data.from_items(items, override_num_blocks=len(items))
+    # Blocks leave in input order (files in order, a file's pieces in order), whichever actor ends
+    # first; set on this dataset's own copy of Ray Data's context, so no other use of Ray Data changes.
+    dataset.context.execution_options.preserve_order = True
     predicted = dataset.map_batches(
         _Predictor,
         fn_constructor_args=(payload, chunk_rows, with_predictions),
         batch_size=1,
         batch_format="numpy",
-        concurrency=size,
+        # An actor takes the next block once it is free: a slow block holds none queued behind it.
+        compute=ray.data.ActorPoolStrategy(size=size, max_tasks_in_flight_per_actor=1),
     )
     yield from predicted.iter_batches(batch_size=None, batch_format="pyarrow")
