@@ -2,7 +2,9 @@
 
 A training function's hyperparameters, metrics and model land in one tracked run:
 :func:`start_run` makes the run, tagged with the pipeline, execution and step, and :func:`train_into`
-calls the function in it and stores the model it returns.
+calls the function in it and stores the model it returns. A tuning trial uses the two halves of
+:func:`train_into` on their own: :func:`fit_in_run` calls the function, and :func:`store_model`
+stores a model only where one is kept (the job's best).
 """
 
 from __future__ import annotations
@@ -43,32 +45,45 @@ class Trained:
     metrics: dict[str, float]
 
 
-def train_into(
+@dataclass(frozen=True)
+class Fitted:
+    """A training function's answer, before anything of it is stored.
+
+    Attributes:
+        model: the fitted model (a data-parallel wrapper already taken off).
+        input_example: the example rows it returned, for the model's signature.
+        returned: the metrics it returned, not logged yet: the caller writes them with the run's end.
+        metrics: the last value of every metric, those it logged during the call and those returned.
+    """
+
+    model: Any
+    input_example: Any
+    returned: dict[str, float]
+    metrics: dict[str, float]
+
+    def points(self) -> list[dict[str, Any]]:
+        """The returned metrics as points for ``log_batch`` (step 0, as ``log_metric`` would)."""
+        return [{"key": key, "value": value, "step": 0} for key, value in self.returned.items()]
+
+    def finite_metrics(self) -> dict[str, float]:
+        return {k: v for k, v in self.metrics.items() if math.isfinite(v)}
+
+
+def fit_in_run(
     ctx: WorkContext,
     function: UserFunction,
     inputs: Mapping[str, Any],
     hyperparameters: Mapping[str, Any],
     *,
     run_id: str,
-    package: Path,
-    flavor: str | None,
     on_report: Reporter | None = None,
     world_size: int = 1,
-    end: bool = True,
-) -> Trained:
-    """Call a training function in the tracked run ``run_id`` and store its model at ``package``.
+) -> Fitted:
+    """Call a training function in the tracked run ``run_id`` (what it logs goes there); store nothing else.
 
-    The hyperparameters are logged as params before the call; metrics returned in a
-    :class:`TrainingResult` are logged after it; the model package is also logged on the run
-    under ``model/``. The run is ended FINISHED (unless ``end`` is False: the caller ends it), or
-    FAILED if anything raises (and KILLED when a tuning pruner stops it). ``world_size`` > 1: this
-    is rank 0 of a distributed training, and a module it returns wrapped for it is stored unwrapped.
+    Raises:
+        InvalidInput: if the function returned no model; whatever the function raised.
     """
-    from slipway.models import save_model  # slipway.models brings pandas: a worker imports it on first use
-
-    tracking = ctx.services.tracking
-    if hyperparameters:
-        tracking.log_batch(run_id, params=dict(hyperparameters))
     user_ctx = StepContext(
         ctx.info.execution_id,
         ctx.info.step_name,
@@ -78,26 +93,70 @@ def train_into(
         on_report=on_report,
         world_size=world_size,
     )
+    result = function({**inputs, **hyperparameters}, user_ctx)
+    if not isinstance(result, TrainingResult):
+        result = TrainingResult(result)
+    if result.model is None:
+        raise InvalidInput(f"step {ctx.info.step_name!r}: the training function returned no model")
+    model = result.model
+    if type(model).__name__ == "DistributedDataParallel":  # ctx.prepare_model's wrapper
+        model = model.module
+    returned = {key: float(value) for key, value in result.metrics.items()}
+    return Fitted(model, result.input_example, returned, {**user_ctx.metrics, **returned})
+
+
+def store_model(ctx: WorkContext, fitted: Fitted, *, run_id: str, package: Path, flavor: str | None) -> None:
+    """Save the fitted model as a package at ``package`` and log it on the run under ``model/``."""
+    from slipway.models import save_model  # slipway.models brings pandas: a worker imports it on first use
+
+    save_model(fitted.model, package, flavor=flavor, input_example=fitted.input_example)
+    ctx.services.tracking.log_artifact(run_id, package, "model")
+
+
+def train_into(
+    ctx: WorkContext,
+    function: UserFunction,
+    inputs: Mapping[str, Any],
+    hyperparameters: Mapping[str, Any],
+    *,
+    run_id: str,
+    package: Path,
+    flavor: str | None,
+    world_size: int = 1,
+    end: bool = True,
+) -> Trained:
+    """Call a training function in the tracked run ``run_id`` and store its model at ``package``.
+
+    The hyperparameters are logged as params before the call; metrics returned in a
+    :class:`TrainingResult` are logged after it, in the write that ends the run; the model package
+    is also logged on the run under ``model/``. The run is ended FINISHED (unless ``end`` is False:
+    the caller ends it), or FAILED if anything raises. ``world_size`` > 1: this is rank 0 of a
+    distributed training, and a module it returns wrapped for it is stored unwrapped.
+    """
+    tracking = ctx.services.tracking
+    if hyperparameters:
+        tracking.log_batch(run_id, params=dict(hyperparameters))
     try:
-        result = function({**inputs, **hyperparameters}, user_ctx)
-        if not isinstance(result, TrainingResult):
-            result = TrainingResult(result)
-        if result.model is None:
-            raise InvalidInput(f"step {ctx.info.step_name!r}: the training function returned no model")
-        for key, value in result.metrics.items():
-            user_ctx.log_metric(key, value)
-        model = result.model
-        if type(model).__name__ == "DistributedDataParallel":  # ctx.prepare_model's wrapper
-            model = model.module
-        save_model(model, package, flavor=flavor, input_example=result.input_example)
-        tracking.log_artifact(run_id, package, "model")
-    except BaseException as exc:
-        pruned = type(exc).__name__ == "TrialPruned"
-        tracking.end_run(run_id, RunStatus.KILLED if pruned else RunStatus.FAILED)
+        fitted = fit_in_run(ctx, function, inputs, hyperparameters, run_id=run_id, world_size=world_size)
+        store_model(ctx, fitted, run_id=run_id, package=package, flavor=flavor)
+    except BaseException:
+        tracking.end_run(run_id, RunStatus.FAILED)
         raise
-    if end:
-        tracking.end_run(run_id, RunStatus.FINISHED)
-    return Trained({k: v for k, v in user_ctx.metrics.items() if math.isfinite(v)})
+    if fitted.returned or end:
+        tracking.log_batch(run_id, metrics=fitted.points(), end_status=RunStatus.FINISHED if end else None)
+    return Trained(fitted.finite_metrics())
+
+
+def run_tags(ctx: WorkContext, tags: Mapping[str, str] | None = None) -> dict[str, str]:
+    """A step's (or a trial's) run tags: the pipeline, execution and step it belongs to, and ``tags``."""
+    return {
+        "slipway.pipeline": ctx.info.pipeline,
+        "slipway.pipeline.execution_id": ctx.info.execution_id,
+        "slipway.pipeline.step": ctx.info.step_name,
+        "slipway.pipeline.step_execution_id": ctx.info.step_execution_id,
+        **({} if ctx.info.orchestrator == "slipway" else {"slipway.pipeline.orchestrator": ctx.info.orchestrator}),
+        **(tags or {}),
+    }
 
 
 def start_run(
@@ -111,12 +170,4 @@ def start_run(
     """A tracked run for a step (or a trial), tagged with the pipeline, execution and step."""
     tracking = ctx.services.tracking
     exp = tracking.get_or_create_experiment(experiment or ctx.info.pipeline)
-    run_tags = {
-        "slipway.pipeline": ctx.info.pipeline,
-        "slipway.pipeline.execution_id": ctx.info.execution_id,
-        "slipway.pipeline.step": ctx.info.step_name,
-        "slipway.pipeline.step_execution_id": ctx.info.step_execution_id,
-        **({} if ctx.info.orchestrator == "slipway" else {"slipway.pipeline.orchestrator": ctx.info.orchestrator}),
-        **(tags or {}),
-    }
-    return tracking.create_run(exp.id, name=name, tags=run_tags, parent_run_id=parent_run_id).id
+    return tracking.create_run(exp.id, name=name, tags=run_tags(ctx, tags), parent_run_id=parent_run_id).id

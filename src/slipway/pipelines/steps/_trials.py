@@ -8,7 +8,14 @@ a :class:`TrialRunner` runs it somewhere and gives back a :class:`TrialReport`.
 Out of the step's process (``processes``, ``ray``), a trial opens the job's study on the shared
 storage (:mod:`slipway.pipelines._studies`) to report intermediate values and ask the pruner, so
 pruning compares trials wherever they run; it rebuilds the store's services from the step's
-:class:`~slipway.pipelines.ServiceSpec`, copies the inputs in, and logs its model on its run.
+:class:`~slipway.pipelines.ServiceSpec` and copies the inputs in.
+
+Tracking costs a trial two writes: its run is created with its params and tags (by the step, when
+it asks for the trial), and ended with its returned metrics, its state and its worker in one
+``log_batch``. Only the job's best model is stored: in the step's process the best trial's model
+is kept in memory and stored once, at the end; elsewhere a trial stores its model on its run when
+it is at least as good as the best the job knew when the trial was asked (so the best one always
+has, and few others do).
 """
 
 from __future__ import annotations
@@ -27,9 +34,10 @@ from slipway.errors import InvalidInput
 from slipway.pipelines._context import ServiceSpec, TaskInfo, WorkContext
 from slipway.pipelines._studies import open_storage
 from slipway.pipelines._worker import worker_name
-from slipway.pipelines.steps._fitting import train_into
+from slipway.pipelines.steps._fitting import Fitted, fit_in_run, store_model
 from slipway.pipelines.steps._function import UserFunction
 from slipway.pipelines.steps._remote import pack, remote_context, unpack
+from slipway.tracking import RunStatus
 
 TRIAL_EXECUTORS = ("threads", "processes", "ray")
 STATE_TAG = "slipway.tuning.state"
@@ -57,7 +65,12 @@ class StudyRef:
 
 @dataclass(frozen=True)
 class TrialJob:
-    """One trial, as sent to where it runs."""
+    """One trial, as sent to where it runs.
+
+    ``bar`` is the best value (times ``sign``: smaller is better) of the job's trials finished when
+    this one was asked, None before the first: out of the step's process the trial stores its model
+    when it does at least as well.
+    """
 
     number: int
     trial_id: int
@@ -71,30 +84,37 @@ class TrialJob:
     info: TaskInfo
     study: StudyRef | None = None
     services: ServiceSpec | None = None
+    bar: float | None = None
+    sign: float = 1.0
+
+    def may_be_best(self, value: float) -> bool:
+        return self.bar is None or self.sign * value <= self.bar
 
 
 @dataclass(frozen=True)
 class TrialReport:
     """How a trial ended: ``COMPLETE`` (with its value), ``PRUNED`` or ``FAIL`` (with the error).
 
-    ``package`` is the model's folder when the trial ran in the step's process; elsewhere the model
-    is only on the trial's run (logged under ``model/``).
+    ``fitted`` is the trial's model, not stored, when the trial ran in the step's process; elsewhere
+    the model is on the trial's run (logged under ``model/``) if the trial stored it.
     """
 
     number: int
     state: str
     value: float | None = None
     error: str | None = None
-    package: Path | None = None
+    fitted: Fitted | None = None
 
 
-def run_trial(ctx: WorkContext, job: TrialJob, study: Any, inputs: dict[str, Any], package: Path) -> TrialReport:
-    """Train one trial in its run; intermediate reports of the objective go to the study's pruner."""
+def run_trial(ctx: WorkContext, job: TrialJob, trial: Any, inputs: dict[str, Any], package: Path | None) -> TrialReport:
+    """Train one trial in its run; intermediate reports of the objective go to the study's pruner.
+
+    ``package``: where to store the model if the trial may be the job's best; None keeps it in the
+    report (the step's process). The run ends in one write with the returned metrics and the state.
+    """
     import optuna
 
     tracking = ctx.services.tracking
-    trial = optuna.trial.Trial(study, job.trial_id)
-    tracking.set_tag(job.run_id, WORKER_TAG, worker_name())
 
     def on_report(key: str, value: float, step: int) -> None:
         if key == job.objective:
@@ -102,44 +122,47 @@ def run_trial(ctx: WorkContext, job: TrialJob, study: Any, inputs: dict[str, Any
             if trial.should_prune():
                 raise optuna.TrialPruned(f"pruned at step {step} with {key}={value:.6g}")
 
+    def end(state: str, status: RunStatus, fitted: Fitted | None = None) -> None:
+        tags = {STATE_TAG: state, WORKER_TAG: worker_name()}
+        metrics = fitted.points() if fitted is not None else ()
+        tracking.log_batch(job.run_id, metrics=metrics, tags=tags, end_status=status)
+
     try:
-        trained = train_into(
-            ctx,
-            job.function,
-            inputs,
-            {**job.fixed, **job.params},
-            run_id=job.run_id,
-            package=package,
-            flavor=job.flavor,
-            on_report=on_report,
+        fitted = fit_in_run(
+            ctx, job.function, inputs, {**job.fixed, **job.params}, run_id=job.run_id, on_report=on_report
         )
+        value = fitted.finite_metrics().get(job.objective)
+        if value is not None and package is not None and job.may_be_best(value):
+            store_model(ctx, fitted, run_id=job.run_id, package=package, flavor=job.flavor)
     except optuna.TrialPruned:
-        tracking.set_tag(job.run_id, STATE_TAG, "PRUNED")
+        end("PRUNED", RunStatus.KILLED)
         return TrialReport(job.number, "PRUNED")
     except Exception as exc:
-        tracking.set_tag(job.run_id, STATE_TAG, "FAIL")
+        end("FAIL", RunStatus.FAILED)
         return TrialReport(job.number, "FAIL", error=f"{type(exc).__name__}: {exc}")
-    if job.objective not in trained.metrics:
-        tracking.set_tag(job.run_id, STATE_TAG, "FAIL")
+    if value is None:
+        end("FAIL", RunStatus.FAILED, fitted)
         return TrialReport(job.number, "FAIL", error=f"trial {job.number} logged no metric {job.objective!r}")
-    tracking.set_tag(job.run_id, STATE_TAG, "COMPLETE")
-    return TrialReport(job.number, "COMPLETE", value=trained.metrics[job.objective], package=package)
+    end("COMPLETE", RunStatus.FINISHED, fitted)
+    return TrialReport(job.number, "COMPLETE", value=value, fitted=None if package is not None else fitted)
 
 
 def run_packed(payload: bytes) -> bytes:
     """Run a packed job in this process (a pool process or a Ray worker); the report as bytes."""
+    import optuna
+
     job: TrialJob = unpack(payload)
     assert job.study is not None and job.services is not None
     with remote_context(job.info, job.services, "slipway-trial-") as ctx:
         try:
             inputs = ctx.localize(job.inputs)
-            study = job.study.load()
+            trial = optuna.trial.Trial(job.study.load(), job.trial_id)
         except Exception as exc:
-            ctx.services.tracking.set_tag(job.run_id, STATE_TAG, "FAIL")
+            ctx.services.tracking.log_batch(job.run_id, tags={STATE_TAG: "FAIL"}, end_status=RunStatus.FAILED)
             report = TrialReport(job.number, "FAIL", error=f"{type(exc).__name__}: {exc}")
         else:
-            report = run_trial(ctx, job, study, inputs, ctx.work_dir / "model")
-    return pickle.dumps(TrialReport(report.number, report.state, report.value, report.error))
+            report = run_trial(ctx, job, trial, inputs, ctx.work_dir / "model")
+    return pickle.dumps(report)
 
 
 class TrialRunner(abc.ABC):
@@ -148,8 +171,9 @@ class TrialRunner(abc.ABC):
     remote: ClassVar[bool] = True  # trials run outside the step's process: the study must be shared
 
     @abc.abstractmethod
-    def submit(self, job: TrialJob) -> Hashable:
-        """Start a trial; returns a handle that :meth:`wait` names it by."""
+    def submit(self, job: TrialJob, trial: Any) -> Hashable:
+        """Start a trial (``trial``: the study's, asked in the step's process); returns a handle that
+        :meth:`wait` names it by."""
 
     @abc.abstractmethod
     def wait(self, handles: list[Hashable]) -> list[tuple[Hashable, TrialReport]]:
@@ -189,13 +213,12 @@ class ThreadTrials(_FutureRunner):
 
     remote = False
 
-    def __init__(self, ctx: WorkContext, study: Any, inputs: dict[str, Any], max_parallel: int) -> None:
+    def __init__(self, ctx: WorkContext, inputs: dict[str, Any], max_parallel: int) -> None:
         super().__init__(cf.ThreadPoolExecutor(max_parallel, thread_name_prefix="slipway-trial"))
-        self._ctx, self._study, self._inputs = ctx, study, inputs
+        self._ctx, self._inputs = ctx, inputs
 
-    def submit(self, job: TrialJob) -> Hashable:
-        package = self._ctx.scratch("trials") / str(job.number)
-        future = self._pool.submit(run_trial, self._ctx, job, self._study, self._inputs, package)
+    def submit(self, job: TrialJob, trial: Any) -> Hashable:
+        future = self._pool.submit(run_trial, self._ctx, job, trial, self._inputs, None)
         self._jobs[future] = job
         return future
 
@@ -206,7 +229,7 @@ class ProcessTrials(_FutureRunner):
     def __init__(self, max_parallel: int) -> None:
         super().__init__(cf.ProcessPoolExecutor(max_parallel, mp_context=multiprocessing.get_context("spawn")))
 
-    def submit(self, job: TrialJob) -> Hashable:
+    def submit(self, job: TrialJob, trial: Any) -> Hashable:
         future = self._pool.submit(run_packed, pack(job, job.function))
         self._jobs[future] = job
         return future
@@ -228,7 +251,7 @@ class RayTrials(TrialRunner):
         self._remote = self._ray.remote(run_packed).options(**options)
         self._jobs: dict[Any, TrialJob] = {}
 
-    def submit(self, job: TrialJob) -> Hashable:
+    def submit(self, job: TrialJob, trial: Any) -> Hashable:
         ref = self._remote.remote(pack(job, job.function))
         self._jobs[ref] = job
         return ref  # type: ignore[no-any-return]

@@ -1,15 +1,15 @@
 """Tuning: an Optuna study over a training function; every trial is a tracked run, the best model the output.
 
 The tuning job is the step's tracked run; each trial is a child run holding the trial's
-hyperparameters, metrics (intermediate reports included) and model, tagged with its number, state
-and parameters. An earlier job is warm-started from by its run id: its finished trials are told
-to the new study before it samples, so the search starts where the last one stopped.
+hyperparameters and metrics (intermediate reports included), tagged with its number, state,
+parameters and worker; the best trial's run also holds its model (the step's output). An earlier
+job is warm-started from by its run id: its finished trials are told to the new study before it
+samples, so the search starts where the last one stopped.
 """
 
 from __future__ import annotations
 
 import json
-import shutil
 import sys
 from collections.abc import Callable, Hashable, Mapping, Sequence
 from dataclasses import asdict, dataclass
@@ -21,7 +21,7 @@ from slipway.pipelines._context import ServiceSpec, StepOutcome, WorkContext
 from slipway.pipelines._expressions import decode, encode
 from slipway.pipelines._studies import open_storage
 from slipway.pipelines.steps._base import Step
-from slipway.pipelines.steps._fitting import MODEL_OUTPUT, start_run
+from slipway.pipelines.steps._fitting import MODEL_OUTPUT, Fitted, run_tags, start_run, store_model
 from slipway.pipelines.steps._function import UserFunction
 from slipway.pipelines.steps._settings import Setting
 from slipway.pipelines.steps._trials import (
@@ -293,23 +293,30 @@ class TuningStep(Step):
             warm = ctx.args["warm_start_from"]
             warmed = self._warm_start(ctx, study, optuna, warm) if warm else 0
             reports = self._search(ctx, study, optuna, study_ref, job_run)
-            finished = [t for t in study.trials if t.state == optuna.trial.TrialState.COMPLETE and t.number in reports]
-            if not finished:
+            if not reports:
                 raise InvalidInput(f"step {self.name!r}: no trial finished; see the trial runs' logs and the step's")
-            sign = 1.0 if self.direction == "minimize" else -1.0
-            best = min(finished, key=lambda t: sign * float(t.value or 0.0))
-            package = reports[best.number].package
-            if package is not None:
-                shutil.copytree(package, ctx.outputs_dir / MODEL_OUTPUT)
+            best = study.trials[min(reports, key=lambda number: (self._sign * reports[number][0], number))]
+            fitted = reports[best.number][1]
+            if fitted is not None:  # the trial ran here: its model is stored now, on its run and as the output
+                store_model(
+                    ctx,
+                    fitted,
+                    run_id=best.user_attrs["run_id"],
+                    package=ctx.outputs_dir / MODEL_OUTPUT,
+                    flavor=self.flavor,
+                )
             else:  # the trial ran elsewhere: its model is on its run
                 tracking.download_artifacts(best.user_attrs["run_id"], "model", ctx.outputs_dir / MODEL_OUTPUT)
             assert best.value is not None  # a complete trial has its value
-            tracking.log_metric(job_run, f"best_{self.objective}", best.value)
-            tracking.set_tag(job_run, "slipway.tuning.best_run_id", best.user_attrs["run_id"])
         except BaseException:
             tracking.end_run(job_run, RunStatus.FAILED)
             raise
-        tracking.end_run(job_run, RunStatus.FINISHED)
+        tracking.log_batch(
+            job_run,
+            metrics=[{"key": f"best_{self.objective}", "value": best.value}],
+            tags={"slipway.tuning.best_run_id": best.user_attrs["run_id"]},
+            end_status=RunStatus.FINISHED,
+        )
         trials = [
             {
                 "number": t.number,
@@ -353,24 +360,33 @@ class TuningStep(Step):
         )
         return study, ref
 
-    def _runner(self, ctx: WorkContext, study: Any, inputs: dict[str, Any]) -> TrialRunner:
+    @property
+    def _sign(self) -> float:
+        """The objective times this is smaller for better trials."""
+        return 1.0 if self.direction == "minimize" else -1.0
+
+    def _runner(self, ctx: WorkContext, inputs: dict[str, Any]) -> TrialRunner:
         if self.executor == "ray":
             res = self.resources
             return RayTrials(res.cpus, res.gpus, res.memory_mb)
         if self.executor == "processes":
             return ProcessTrials(self.max_parallel_trials)
-        return ThreadTrials(ctx, study, ctx.localize(inputs), self.max_parallel_trials)
+        return ThreadTrials(ctx, ctx.localize(inputs), self.max_parallel_trials)
 
     def _search(
         self, ctx: WorkContext, study: Any, optuna: Any, study_ref: StudyRef | None, job_run: str
-    ) -> dict[int, TrialReport]:
+    ) -> dict[int, tuple[float, Fitted | None]]:
         """Ask the study for trials, at most ``max_parallel_trials`` out at once, and tell it how each
-        ended; the reports of the trials that finished, by number."""
+        ended; the value of each trial the study holds complete, by number, with the model of the
+        best kept in memory (trials in this process) or None (stored on its run, if at all)."""
         tracking = ctx.services.tracking
+        experiment_id = tracking.get_or_create_experiment(self.experiment or ctx.info.pipeline).id
+        fixed = dict(ctx.args["hyperparameters"])
         distributions = {name: _distribution(optuna, dist) for name, dist in self.search_space.items()}
-        runner = self._runner(ctx, study, ctx.args["inputs"])
+        runner = self._runner(ctx, ctx.args["inputs"])
         out: dict[Hashable, Any] = {}
-        reports: dict[int, TrialReport] = {}
+        finished: dict[int, tuple[float, Fitted | None]] = {}
+        bar: tuple[float, int] | None = None  # (sign * value, number) of the best so far
         asked, total = 0, self._trial_count()
         try:
             while asked < total or out:
@@ -378,13 +394,13 @@ class TuningStep(Step):
                     trial = study.ask(distributions)
                     asked += 1
                     params = dict(trial.params)
-                    run_id = start_run(
-                        ctx,
-                        f"{self.name}-trial-{trial.number}",
-                        experiment=self.experiment,
+                    run_id = tracking.create_run(
+                        experiment_id,
+                        name=f"{self.name}-trial-{trial.number}",
+                        tags=run_tags(ctx, {_TRIAL_TAG: str(trial.number), _PARAMS_TAG: json.dumps(params)}),
                         parent_run_id=job_run,
-                        tags={_TRIAL_TAG: str(trial.number), _PARAMS_TAG: json.dumps(params)},
-                    )
+                        params={**fixed, **params},
+                    ).id
                     trial.set_user_attr("run_id", run_id)
                     job = TrialJob(
                         trial.number,
@@ -399,20 +415,32 @@ class TuningStep(Step):
                         ctx.info,
                         study_ref,
                         ctx.spec if runner.remote else None,
+                        None if bar is None else bar[0],
+                        self._sign,
                     )
-                    out[runner.submit(job)] = trial
+                    out[runner.submit(job, trial)] = trial
                 for handle, report in runner.wait(list(out)):
                     trial = out.pop(handle)
-                    if self._tell(tracking, study, optuna, trial, report):
+                    state, exhausted = self._tell(tracking, study, optuna, trial, report)
+                    if exhausted:
                         total = asked  # a grid with no point left: ask no more
-                    if report.state == "COMPLETE":
-                        reports[report.number] = report
+                    if state != optuna.trial.TrialState.COMPLETE or report.value is None:
+                        continue
+                    key = (self._sign * report.value, report.number)
+                    if bar is None or key < bar:
+                        if bar is not None:  # the model it beats is no longer kept
+                            finished[bar[1]] = (finished[bar[1]][0], None)
+                        bar = key
+                        finished[report.number] = (report.value, report.fitted)
+                    else:
+                        finished[report.number] = (report.value, None)
         finally:
             runner.close()
-        return reports
+        return finished
 
-    def _tell(self, tracking: Any, study: Any, optuna: Any, trial: Any, report: TrialReport) -> bool:
-        """Tell the study how ``trial`` ended; True when the sampler has nothing left to try.
+    def _tell(self, tracking: Any, study: Any, optuna: Any, trial: Any, report: TrialReport) -> tuple[Any, bool]:
+        """Tell the study how ``trial`` ended; the state it stored (a value Optuna refuses, NaN, is
+        a FAIL), and True when the sampler has nothing left to try.
 
         Optuna's grid sampler says so by calling ``study.stop()``, which only works inside
         ``study.optimize``; the trial is stored either way (Optuna stores it in a ``finally``).
@@ -420,15 +448,16 @@ class TuningStep(Step):
         states = optuna.trial.TrialState
         try:
             if report.state == "COMPLETE":
-                study.tell(trial, report.value)
+                state = study.tell(trial, report.value).state
             elif report.state == "PRUNED":
-                study.tell(trial, state=states.PRUNED)
+                state = study.tell(trial, state=states.PRUNED).state
             else:
-                study.tell(trial, state=states.FAIL)
+                state = study.tell(trial, state=states.FAIL).state
         except RuntimeError as exc:
             if "Study.stop" not in str(exc):
                 raise
             exhausted = True
+            state = study.get_trials(deepcopy=False)[trial.number].state
         else:
             exhausted = False
         if report.state not in ("COMPLETE", "PRUNED"):
@@ -437,7 +466,7 @@ class TuningStep(Step):
                 tracking.set_tag(run_id, _STATE_TAG, "FAIL")
                 tracking.end_run(run_id, RunStatus.FAILED)
             print(f"trial {report.number} failed: {report.error}", file=sys.stderr)
-        return exhausted
+        return state, exhausted
 
     def _trial_count(self) -> int:
         if self.sampler == "grid":
