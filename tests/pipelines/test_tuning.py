@@ -51,6 +51,11 @@ def test_every_trial_is_a_child_run_and_the_best_model_is_the_output(
     assert best_run.parent_run_id == job.id and best_run.metrics["loss"].value == best
     assert set(best_run.params) == {"x", "y", "kind"}
     assert len(backend.tracking.get_metric_history(best_run.id, "loss")) == 4  # 3 reports + the final value
+    assert {r.status.value for r in children} == {"FINISHED"}
+    assert {r.tags["slipway.tuning.state"] for r in children} == {"COMPLETE"}
+    # Only the best model is stored: on its trial's run (and as the output), not on the others'.
+    assert backend.tracking.list_artifacts(best_run.id, "model")
+    assert not [r.id for r in children if r.id != best_run.id and backend.tracking.list_artifacts(r.id, "model")]
     [model] = execution.step("Tune").outputs
     assert model.name == "model"
 

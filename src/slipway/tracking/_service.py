@@ -416,10 +416,13 @@ class TrackingService:
             self._change_run(conn, run_id, values)
         return self.get_run(run_id)
 
-    def _change_run(self, conn: Connection, run_id: str, values: dict[str, Any]) -> None:
+    def _change_run(
+        self, conn: Connection, run_id: str, values: dict[str, Any], before: Row[Any] | None = None
+    ) -> None:
         """Update the run's row with ``values`` (status, end time, name) and record the change; a
-        run reaching a final status publishes ``run.finished``."""
-        before = self._run_row(conn, run_id)
+        run reaching a final status publishes ``run.finished``. ``before``: the row, if read already."""
+        if before is None:
+            before = self._run_row(conn, run_id)
         conn.execute(update(runs).where(runs.c.id == run_id).values(**values))
         status = values.get("status")
         finished = status is not None and RunStatus(status).terminal and before.status != status
@@ -538,7 +541,11 @@ class TrackingService:
         tag_rows = v.check_mapping(tags, "tag", v.MAX_TAG_VALUE, v.MAX_BATCH_TAGS)
         ending = None if end_status is None else self._final_status(end_status, "end_status")
         with self._db.write() as conn:
-            self._check_active(conn, run_id)
+            if ending is None:
+                self._check_active(conn, run_id)
+            else:  # the run's row is read for the change's record anyway
+                before = self._run_row(conn, run_id)
+                self._refuse_deleted(run_id, before.lifecycle_stage)
             if param_rows:
                 self._insert_params(conn, run_id, param_rows)
             if tag_rows:
@@ -565,7 +572,7 @@ class TrackingService:
                     where=_newer,
                 )
             if ending is not None:
-                self._change_run(conn, run_id, {"status": ending.value, "end_time": now_ms()})
+                self._change_run(conn, run_id, {"status": ending.value, "end_time": now_ms()}, before)
 
     @run_api.post("/runs/{run_id}/inputs")
     @requires(Permission.WRITE)
@@ -804,6 +811,10 @@ class TrackingService:
         stage = conn.execute(_RUN_STAGE, {"run_id": run_id}).scalar()
         if stage is None:
             raise NotFound(f"run {run_id!r} does not exist", field="run_id")
+        TrackingService._refuse_deleted(run_id, stage)
+
+    @staticmethod
+    def _refuse_deleted(run_id: str, stage: str) -> None:
         if stage != "active":
             raise Conflict(f"run {run_id!r} is deleted; restore it before logging to it", field="run_id")
 

@@ -10,12 +10,14 @@ storage (:mod:`slipway.pipelines._studies`) to report intermediate values and as
 pruning compares trials wherever they run; it rebuilds the store's services from the step's
 :class:`~slipway.pipelines.ServiceSpec` and copies the inputs in.
 
-Tracking costs a trial two writes: its run is created with its params and tags (by the step, when
-it asks for the trial), and ended with its returned metrics, its state and its worker in one
-``log_batch``. Only the job's best model is stored: in the step's process the best trial's model
-is kept in memory and stored once, at the end; elsewhere a trial stores its model on its run when
-it is at least as good as the best the job knew when the trial was asked (so the best one always
-has, and few others do).
+Tracking costs a trial two writes, both where the trial runs (so parallel trials write in
+parallel, and the step's loop of asking and telling stays short): its run is created with its
+params and tags when the trial starts (its id becomes the Optuna trial's user attribute
+``run_id``), and ended with its returned metrics, its state and its worker in one ``log_batch``.
+Only the job's best model is stored: in the step's process the best trial's model is kept in
+memory and stored once, at the end; elsewhere a trial stores its model on its run when it is at
+least as good as the best the job knew when the trial was asked (so the best one always has, and
+few others do).
 """
 
 from __future__ import annotations
@@ -55,12 +57,23 @@ class StudyRef:
     timeout: float = 30.0
 
     def load(self) -> Any:
+        """The study, loaded once per process for the job's trials that run there in turn: the next
+        trial finds it with Optuna's cache of finished trials warm (a pruner reads them all)."""
         import optuna
 
-        storage = open_storage(self.db_url, self.timeout)
-        return optuna.load_study(
-            study_name=self.name, storage=storage, pruner=self.pruner, sampler=optuna.samplers.RandomSampler()
-        )
+        key = (self.db_url, self.name)
+        study = _LOADED.get(key)
+        if study is None:
+            storage = open_storage(self.db_url, self.timeout)
+            study = optuna.load_study(
+                study_name=self.name, storage=storage, pruner=self.pruner, sampler=optuna.samplers.RandomSampler()
+            )
+            _LOADED.clear()  # one job's study at a time: a worker moving on to another job lets the last go
+            _LOADED[key] = study
+        return study
+
+
+_LOADED: dict[tuple[str, str], Any] = {}  # the study of the job whose trials this process ran last
 
 
 @dataclass(frozen=True)
@@ -74,7 +87,7 @@ class TrialJob:
 
     number: int
     trial_id: int
-    run_id: str
+    run: dict[str, Any]  # the run's experiment_id, name, tags and parent_run_id
     params: dict[str, Any]
     fixed: dict[str, Any]
     inputs: dict[str, Any]
@@ -106,8 +119,15 @@ class TrialReport:
     fitted: Fitted | None = None
 
 
-def run_trial(ctx: WorkContext, job: TrialJob, trial: Any, inputs: dict[str, Any], package: Path | None) -> TrialReport:
-    """Train one trial in its run; intermediate reports of the objective go to the study's pruner.
+def start_trial_run(ctx: WorkContext, job: TrialJob) -> str:
+    """The trial's run, created with its params: a child of the job's run."""
+    return ctx.services.tracking.create_run(**job.run, params={**job.fixed, **job.params}).id
+
+
+def run_trial(
+    ctx: WorkContext, job: TrialJob, run_id: str, trial: Any, inputs: dict[str, Any], package: Path | None
+) -> TrialReport:
+    """Train one trial in its run ``run_id``; intermediate reports of the objective go to the study's pruner.
 
     ``package``: where to store the model if the trial may be the job's best; None keeps it in the
     report (the step's process). The run ends in one write with the returned metrics and the state.
@@ -115,6 +135,7 @@ def run_trial(ctx: WorkContext, job: TrialJob, trial: Any, inputs: dict[str, Any
     import optuna
 
     tracking = ctx.services.tracking
+    trial.set_user_attr("run_id", run_id)
 
     def on_report(key: str, value: float, step: int) -> None:
         if key == job.objective:
@@ -125,15 +146,13 @@ def run_trial(ctx: WorkContext, job: TrialJob, trial: Any, inputs: dict[str, Any
     def end(state: str, status: RunStatus, fitted: Fitted | None = None) -> None:
         tags = {STATE_TAG: state, WORKER_TAG: worker_name()}
         metrics = fitted.points() if fitted is not None else ()
-        tracking.log_batch(job.run_id, metrics=metrics, tags=tags, end_status=status)
+        tracking.log_batch(run_id, metrics=metrics, tags=tags, end_status=status)
 
     try:
-        fitted = fit_in_run(
-            ctx, job.function, inputs, {**job.fixed, **job.params}, run_id=job.run_id, on_report=on_report
-        )
+        fitted = fit_in_run(ctx, job.function, inputs, {**job.fixed, **job.params}, run_id=run_id, on_report=on_report)
         value = fitted.finite_metrics().get(job.objective)
         if value is not None and package is not None and job.may_be_best(value):
-            store_model(ctx, fitted, run_id=job.run_id, package=package, flavor=job.flavor)
+            store_model(ctx, fitted, run_id=run_id, package=package, flavor=job.flavor)
     except optuna.TrialPruned:
         end("PRUNED", RunStatus.KILLED)
         return TrialReport(job.number, "PRUNED")
@@ -154,14 +173,15 @@ def run_packed(payload: bytes) -> bytes:
     job: TrialJob = unpack(payload)
     assert job.study is not None and job.services is not None
     with remote_context(job.info, job.services, "slipway-trial-") as ctx:
+        run_id = start_trial_run(ctx, job)
         try:
             inputs = ctx.localize(job.inputs)
             trial = optuna.trial.Trial(job.study.load(), job.trial_id)
         except Exception as exc:
-            ctx.services.tracking.log_batch(job.run_id, tags={STATE_TAG: "FAIL"}, end_status=RunStatus.FAILED)
+            ctx.services.tracking.log_batch(run_id, tags={STATE_TAG: "FAIL"}, end_status=RunStatus.FAILED)
             report = TrialReport(job.number, "FAIL", error=f"{type(exc).__name__}: {exc}")
         else:
-            report = run_trial(ctx, job, trial, inputs, ctx.work_dir / "model")
+            report = run_trial(ctx, job, run_id, trial, inputs, ctx.work_dir / "model")
     return pickle.dumps(report)
 
 
@@ -209,18 +229,31 @@ class _FutureRunner(TrialRunner):
 
 
 class ThreadTrials(_FutureRunner):
-    """Trials as threads of the step's process, on the step's own (in-memory) study."""
+    """Trials as threads of the step's process, on the step's own (in-memory) study; one at a time,
+    in the step's own thread (a hand-over to another thread per trial would only add its latency)."""
 
     remote = False
 
     def __init__(self, ctx: WorkContext, inputs: dict[str, Any], max_parallel: int) -> None:
         super().__init__(cf.ThreadPoolExecutor(max_parallel, thread_name_prefix="slipway-trial"))
-        self._ctx, self._inputs = ctx, inputs
+        self._ctx, self._inputs, self._inline = ctx, inputs, max_parallel == 1
 
     def submit(self, job: TrialJob, trial: Any) -> Hashable:
-        future = self._pool.submit(run_trial, self._ctx, job, trial, self._inputs, None)
+        if self._inline:
+            future: cf.Future[Any] = cf.Future()
+            try:
+                future.set_result(self._run(job, trial))
+            except KeyboardInterrupt:
+                raise
+            except BaseException as exc:  # as a thread's would be: the trial fails, the search goes on
+                future.set_exception(exc)
+        else:
+            future = self._pool.submit(self._run, job, trial)
         self._jobs[future] = job
         return future
+
+    def _run(self, job: TrialJob, trial: Any) -> TrialReport:
+        return run_trial(self._ctx, job, start_trial_run(self._ctx, job), trial, self._inputs, None)
 
 
 class ProcessTrials(_FutureRunner):

@@ -394,20 +394,18 @@ class TuningStep(Step):
                     trial = study.ask(distributions)
                     asked += 1
                     params = dict(trial.params)
-                    run_id = tracking.create_run(
-                        experiment_id,
-                        name=f"{self.name}-trial-{trial.number}",
-                        tags=run_tags(ctx, {_TRIAL_TAG: str(trial.number), _PARAMS_TAG: json.dumps(params)}),
-                        parent_run_id=job_run,
-                        params={**fixed, **params},
-                    ).id
-                    trial.set_user_attr("run_id", run_id)
+                    run = {
+                        "experiment_id": experiment_id,
+                        "name": f"{self.name}-trial-{trial.number}",
+                        "tags": run_tags(ctx, {_TRIAL_TAG: str(trial.number), _PARAMS_TAG: json.dumps(params)}),
+                        "parent_run_id": job_run,
+                    }
                     job = TrialJob(
                         trial.number,
                         trial._trial_id,
-                        run_id,
+                        run,
                         params,
-                        dict(ctx.args["hyperparameters"]),
+                        fixed,
                         {} if not runner.remote else ctx.args["inputs"],
                         self.objective,
                         self.flavor,
@@ -461,8 +459,8 @@ class TuningStep(Step):
         else:
             exhausted = False
         if report.state not in ("COMPLETE", "PRUNED"):
-            run_id = trial.user_attrs["run_id"]
-            if tracking.get_run(run_id).status is RunStatus.RUNNING:  # its worker died before ending it
+            run_id = trial.user_attrs.get("run_id")  # None: its worker died before making the run
+            if run_id is not None and tracking.get_run(run_id).status is RunStatus.RUNNING:  # or before ending it
                 tracking.set_tag(run_id, _STATE_TAG, "FAIL")
                 tracking.end_run(run_id, RunStatus.FAILED)
             print(f"trial {report.number} failed: {report.error}", file=sys.stderr)
