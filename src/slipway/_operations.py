@@ -166,6 +166,10 @@ class Api:
         return self._declare("DELETE", path, options)
 
 
+# The job of a monitor run over captured traffic: slipway.server queues it, slipway.worker runs it.
+MONITOR_RUN = "monitor.run"
+
+
 def job_kind(attribute: str, method_name: str) -> str:
     """The kind of job (``automation.collect_garbage``) that runs the operation declared ``job=True`` of
     the method ``method_name`` of the backend's service ``attribute``: the server queues it, workers claim it."""

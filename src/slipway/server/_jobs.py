@@ -15,7 +15,6 @@ from starlette.concurrency import run_in_threadpool
 from slipway._principal import Principal
 from slipway.store import JobQueue
 
-MONITOR_RUN = "monitor.run"  # slipway.worker's handler of the same name
 _FIRST_POLL_S, _MAX_POLL_S = 0.02, 0.25
 
 

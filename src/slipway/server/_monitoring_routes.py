@@ -17,12 +17,13 @@ import pandas as pd
 from fastapi import APIRouter, Depends, Request, Response, status
 from starlette.concurrency import run_in_threadpool
 
+from slipway._operations import MONITOR_RUN
 from slipway._principal import current_principal
 from slipway.errors import InvalidInput
 from slipway.monitoring import Baseline, BaselineVersion, MonitorExecution, MonitoringService
 from slipway.security import Permission
 from slipway.server._guard import needs
-from slipway.server._jobs import MONITOR_RUN, await_job
+from slipway.server._jobs import await_job
 from slipway.server._operations import JSON_BODY_LIMIT, JsonBody, service_of
 from slipway.statistics import DatasetStatistics
 

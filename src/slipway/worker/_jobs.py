@@ -11,12 +11,11 @@ from pydantic import TypeAdapter
 from pydantic_core import to_jsonable_python
 
 from slipway._backend import Backend
-from slipway._operations import Argument, Operation, arguments, job_kind, operations_of, wire_form
+from slipway._operations import MONITOR_RUN, Argument, Operation, arguments, job_kind, operations_of, wire_form
 from slipway.automation import AutomationService
 from slipway.errors import InvalidInput
 
 Handler = Callable[[Backend, dict[str, Any]], Any]
-MONITOR_RUN = "monitor.run"  # what slipway.server queues for a monitor run over captured traffic
 # The services whose operations may be declared ``job=True``, by their attribute on the backend:
 # the server queues such a call as a job of kind ``job_kind(attribute, method)``.
 JOB_SERVICES: Mapping[str, type] = {"automation": AutomationService}
