@@ -140,36 +140,10 @@ def _time_filter(event_time: str, start_us: int | None, end_us: int | None) -> s
     return f"WHERE {' AND '.join(where)}" if where else ""
 
 
-def _source(rows: pa.Table | Sequence[str]) -> str:
-    """The relation of ``rows`` in SQL: an in-memory table (registered as ``batch``), or files."""
-    return "batch" if isinstance(rows, pa.Table) else f"read_parquet({parquet_list(rows)}, union_by_name = true)"
-
-
-def _run(rows: pa.Table | Sequence[str], sql: str) -> pa.Table:
-    with duckdb.connect() as conn:
-        if isinstance(rows, pa.Table):
-            conn.register("batch", rows)
-        return conn.sql(sql).to_arrow_table()
-
-
-def latest_per_id(
-    rows: pa.Table | Sequence[str], record_id: str, event_time: str, *, start_us: int | None = None,
-    end_us: int | None = None,
-) -> pa.Table:
-    """The last row per id (greatest event time, then last written), from a table or offline files.
-
-    Used for the online store: what ingestion and materialization write there.
-    """
-    return _run(rows, (
-        f"SELECT * EXCLUDE ({INGEST_COLUMN}, {ROW_COLUMN}) FROM {_source(rows)} "
-        f"{_time_filter(event_time, start_us, end_us)} "
-        f"QUALIFY row_number() OVER (PARTITION BY {_quote(record_id)} "
-        f"ORDER BY {_quote(event_time)} DESC, {INGEST_COLUMN} DESC, {ROW_COLUMN} DESC) = 1"
-    ))
-
-
 def all_rows(files: Sequence[str], event_time: str, *, start_us: int | None = None,
              end_us: int | None = None) -> pa.Table:
     """Every offline row (event times within [start, end]) in the order it was written."""
-    return _run(files, (f"SELECT * FROM {_source(files)} {_time_filter(event_time, start_us, end_us)} "
-                        f"ORDER BY {INGEST_COLUMN}, {ROW_COLUMN}"))
+    sql = (f"SELECT * FROM read_parquet({parquet_list(files)}, union_by_name = true) "
+           f"{_time_filter(event_time, start_us, end_us)} ORDER BY {INGEST_COLUMN}, {ROW_COLUMN}")
+    with duckdb.connect() as conn:
+        return conn.sql(sql).to_arrow_table()

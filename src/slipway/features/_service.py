@@ -26,6 +26,7 @@ from slipway.errors import InvalidInput
 from slipway.events import record_change
 from slipway.features._frames import AnsweredTable, GroupNames, MaxAge, ParquetBody
 from slipway.features._groups import UNCHANGED, FeatureSpec, GroupCatalog, parse_features
+from slipway.features._latest import latest_per_id
 from slipway.features._offline import OfflineStore
 from slipway.features._online import OnlineStore, encode_table
 from slipway.features._pit import (
@@ -34,7 +35,6 @@ from slipway.features._pit import (
     GroupQuery,
     all_rows,
     distinct_keys,
-    latest_per_id,
     point_in_time_join,
 )
 from slipway.features._records import Feature, FeatureGroup, Freshness, IngestResult, MaterializeResult
