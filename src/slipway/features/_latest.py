@@ -27,7 +27,11 @@ def read_offline_files(files: Sequence[str]) -> pa.Table:
 
 
 def latest_per_id(
-    rows: pa.Table | Sequence[str], record_id: str, event_time: str, *, start_us: int | None = None,
+    rows: pa.Table | Sequence[str],
+    record_id: str,
+    event_time: str,
+    *,
+    start_us: int | None = None,
     end_us: int | None = None,
 ) -> pa.Table:
     """The last row per id (greatest event time, then last written), from a table or offline files.
@@ -39,8 +43,10 @@ def latest_per_id(
     table = rows if isinstance(rows, pa.Table) else read_offline_files(rows)
     times = pc.cast(table.column(event_time), pa.int64())
     if start_us is not None or end_us is not None:
-        keep = pc.and_(pc.greater_equal(times, start_us if start_us is not None else np.iinfo(np.int64).min),
-                       pc.less_equal(times, end_us if end_us is not None else np.iinfo(np.int64).max))
+        keep = pc.and_(
+            pc.greater_equal(times, start_us if start_us is not None else np.iinfo(np.int64).min),
+            pc.less_equal(times, end_us if end_us is not None else np.iinfo(np.int64).max),
+        )
         table, times = table.filter(keep), times.filter(keep)
     visible = table.drop_columns([INGEST_COLUMN, ROW_COLUMN])
     if table.num_rows == 0:
@@ -52,8 +58,15 @@ def latest_per_id(
     np.maximum.at(newest, codes, micros)
     at_newest = np.flatnonzero(micros == newest[codes])
     # By id, then the last write last: the final row of each id's run is its latest.
-    order = at_newest[np.lexsort((table.column(ROW_COLUMN).to_numpy()[at_newest],
-                                  table.column(INGEST_COLUMN).to_numpy()[at_newest], codes[at_newest]))]
+    order = at_newest[
+        np.lexsort(
+            (
+                table.column(ROW_COLUMN).to_numpy()[at_newest],
+                table.column(INGEST_COLUMN).to_numpy()[at_newest],
+                codes[at_newest],
+            )
+        )
+    ]
     ends = np.append(codes[order][1:] != codes[order][:-1], True)
     by_code = order[ends]  # one row per id, indexed by its code
     by_text = pc.sort_indices(pc.cast(ids.dictionary, pa.string())).to_numpy()

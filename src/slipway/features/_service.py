@@ -37,6 +37,7 @@ from slipway.features._pit import (
     distinct_keys,
     point_in_time_join,
 )
+from slipway.features._prefetch import prefetched
 from slipway.features._records import Feature, FeatureGroup, Freshness, IngestResult, MaterializeResult
 from slipway.features._types import FEATURE_TYPES, to_event_micros, to_group_table
 from slipway.security import Permission, requires
@@ -44,6 +45,8 @@ from slipway.store import Database
 
 # Online reads look group definitions up in memory for this long, not in the database every call.
 GROUP_CACHE_SECONDS = 5.0
+# Rows encoded and written to the online store at a time (one transaction or pipeline each).
+ONLINE_CHUNK = 10_000
 
 Rows: TypeAlias = pd.DataFrame | pa.Table | Sequence[Mapping[str, Any]]
 _MICROS = dt.timedelta(microseconds=1)
@@ -218,9 +221,13 @@ class FeatureService:
         return MaterializeResult(group=name, records=self._write_online(group, latest))
 
     def _write_online(self, group: FeatureGroup, latest: pa.Table) -> int:
+        """Encode and write ``latest`` in chunks, the next chunk encoded while one is written."""
         names = [f.name for f in group.value_features]
-        ids, times_ms, payloads = encode_table(latest, group.record_id, group.event_time, names)
-        return self._online.write_encoded(group.id, ids, times_ms, payloads, ttl_ms=_ttl_ms(group))
+        chunks = (encode_table(latest.slice(start, ONLINE_CHUNK), group.record_id, group.event_time, names)
+                  for start in range(0, latest.num_rows, ONLINE_CHUNK))
+        ttl_ms = _ttl_ms(group)
+        return sum(self._online.write_encoded(group.id, ids, times_ms, payloads, ttl_ms=ttl_ms)
+                   for ids, times_ms, payloads in (prefetched(chunks) if latest.num_rows > ONLINE_CHUNK else chunks))
 
     # ---------------------------------------------------------------------------------- reading
 
