@@ -16,10 +16,11 @@ Workloads:
 - **online 1 / 100**: ``get_online_features`` for 1 and for 100 random ids of both groups, the
   median of 200 calls, on the SQLite online store and on Redis (127.0.0.1:6379).
 
-Feast needs pandas < 3, which this project does not pin down to; it is measured only when a
-separate virtual environment with Feast exists at ``/tmp/feast-venv`` (or ``FEAST_PYTHON``):
-the same data is written to Parquet and ``bench/_feast_side.py`` runs there in a subprocess
-(local provider, file offline store, SQLite online store). Otherwise its cells say n/a.
+Feast needs pandas < 3, which this project does not pin down to, so it runs in a virtual
+environment of its own (``bench/_reference.py``: built on first use into the reference cache, at
+the pins written there): the same data is written to Parquet and ``bench/_feast_side.py`` runs there
+in a subprocess (local provider, file offline store, SQLite online store). If that environment cannot
+be built its cells say n/a, with the reason.
 """
 
 from __future__ import annotations
@@ -40,6 +41,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+from _reference import ReferenceUnavailable, reference_python
 
 from slipway.datasets import DatasetService
 from slipway.features import FeatureService, OfflineStore, RedisOnlineStore, SqliteOnlineStore
@@ -47,7 +49,6 @@ from slipway.store import Database
 from slipway.store.artifacts import ArtifactStore, LocalStorage
 
 HERE = Path(__file__).resolve().parent
-FEAST_PYTHON = Path(os.environ.get("FEAST_PYTHON", "/tmp/feast-venv/bin/python"))
 REDIS_URL = os.environ.get("SLIPWAY_BENCH_REDIS_URL", "redis://127.0.0.1:6379/0")
 CALLS = 200
 JOIN_WARMUP_ROWS = 100  # both sides: one join of the first 100 entity rows first (file cache, imports)
@@ -139,11 +140,13 @@ def slipway_side(data: dict[str, pd.DataFrame], work: Path, ids: int) -> dict[st
 
 
 def feast_side(data: dict[str, pd.DataFrame], work: Path, ids: int) -> dict[str, Any]:
-    if not FEAST_PYTHON.exists():
-        return {"error": f"no Feast environment at {FEAST_PYTHON}"}
+    try:
+        python = reference_python("feast")
+    except ReferenceUnavailable as exc:
+        return {"error": str(exc)}
     for name, frame in data.items():
         frame.to_parquet(work / f"{name}.parquet", index=False)
-    proc = subprocess.run([str(FEAST_PYTHON), str(HERE / "_feast_side.py"), str(work), str(ids), str(CALLS),
+    proc = subprocess.run([str(python), str(HERE / "_feast_side.py"), str(work), str(ids), str(CALLS),
                            str(JOIN_WARMUP_ROWS), str(JOIN_REPEATS)],
                           capture_output=True, text=True, timeout=1800)
     if proc.returncode != 0:

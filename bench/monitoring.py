@@ -16,9 +16,9 @@ kernel's high-water mark of that process's resident memory (``VmHWM``). Not ``ru
 Linux it carries over the memory of the process a child was forked from, so every side used to be
 charged this script's own peak (the data it had just generated, about 560 MB at 1M rows).
 
-Evidently needs pandas < 3, which this project does not pin down to; it is measured only when a
-separate virtual environment with it exists at ``/tmp/evidently-venv`` (or ``EVIDENTLY_PYTHON``);
-``bench/_evidently_side.py`` runs there. Otherwise its cells say n/a.
+Evidently needs pandas < 3, which this project does not pin down to, so ``bench/_evidently_side.py``
+runs in a virtual environment of its own (``bench/_reference.py``: built on first use into the
+reference cache, at the pins written there); if that cannot be built its cells say n/a, with the reason.
 """
 
 from __future__ import annotations
@@ -39,9 +39,9 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
+from _reference import ReferenceUnavailable, reference_python
 
 HERE = Path(__file__).resolve().parent
-EVIDENTLY_PYTHON = Path(os.environ.get("EVIDENTLY_PYTHON", "/tmp/evidently-venv/bin/python"))
 NUMERIC, CATEGORICAL = 20, 5
 SHIFTED = {f"num_{i}" for i in range(5)} | {"cat_0"}
 TARGETS = {"check (current vs stored baseline)": 3.0}
@@ -139,11 +139,11 @@ def main() -> int:
         theirs: dict[str, Any] | str
         if args.no_evidently:
             theirs = "skipped: --no-evidently"
-        elif not EVIDENTLY_PYTHON.exists():
-            theirs = f"not installed: no {EVIDENTLY_PYTHON}"
         else:
             try:
-                theirs = run_side(EVIDENTLY_PYTHON, [str(HERE / "_evidently_side.py"), *paths])
+                theirs = run_side(reference_python("evidently"), [str(HERE / "_evidently_side.py"), *paths])
+            except ReferenceUnavailable as exc:
+                theirs = f"not installed: {exc}"
             except (RuntimeError, subprocess.TimeoutExpired) as exc:
                 theirs = f"failed: {exc}"
     finally:

@@ -15,9 +15,10 @@ Slipway runs each step in its own warm worker process (the local executor, one w
 records every transition in its SQLite store, and looks each step up in the cache (every run gets
 a fresh token parameter, so each lookup misses and each step really runs). The workers are started
 by a warm-up run before the clock starts. Prefect 3 runs the same shapes as tasks of a flow
-(``task.submit(wait_for=...)``, its default thread pool, a temporary ``PREFECT_HOME``), in a
-separate environment at ``/tmp/prefect-venv`` (or ``PREFECT_PYTHON``) so the project's own does
-not depend on it; without one its cells say n/a.
+(``task.submit(wait_for=...)``, its default thread pool, a temporary ``PREFECT_HOME``), in an
+environment of its own (``bench/_reference.py``: built on first use into the reference cache, at
+the pins written there) so the project's own does not depend on it; if that cannot be built its
+cells say n/a, with the reason.
 
 Both sides settle the same way before each timed shape: the previous run is fully recorded (Slipway
 writes every transition before ``run`` returns; Prefect's task-run states are polled until final),
@@ -40,12 +41,13 @@ import uuid
 from pathlib import Path
 from typing import Any
 
+from _reference import ReferenceUnavailable, reference_python
+
 from slipway import load_settings
 from slipway._backend import Backend
 from slipway.pipelines import Parameter, Pipeline, PipelineService, ProcessingStep
 
 HERE = Path(__file__).resolve().parent
-PREFECT_PYTHON = Path(os.environ.get("PREFECT_PYTHON", "/tmp/prefect-venv/bin/python"))
 TARGET_OVERHEAD_MS = 10.0
 TARGET_DAG_S = 30.0
 TARGET_RATIO = 5.0
@@ -107,8 +109,10 @@ def slipway_side(all_shapes: dict[str, Shape], work: Path) -> dict[str, Any]:
 
 
 def prefect_side(all_shapes: dict[str, Shape], work: Path) -> dict[str, Any]:
-    if not PREFECT_PYTHON.exists():
-        return {"error": f"no Prefect environment at {PREFECT_PYTHON}"}
+    try:
+        python = reference_python("prefect")
+    except ReferenceUnavailable as exc:
+        return {"error": str(exc)}
     (work / "shapes.json").write_text(json.dumps(all_shapes))
     env = {k: v for k, v in os.environ.items() if not k.startswith(("PREFECT_", "SLIPWAY_"))}
     env |= {
@@ -119,7 +123,7 @@ def prefect_side(all_shapes: dict[str, Shape], work: Path) -> dict[str, Any]:
         "PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS": "180",
     }
     proc = subprocess.run(
-        [str(PREFECT_PYTHON), str(HERE / "_prefect_side.py"), str(work / "shapes.json"), str(SETTLE_S)],
+        [str(python), str(HERE / "_prefect_side.py"), str(work / "shapes.json"), str(SETTLE_S)],
         capture_output=True,
         text=True,
         timeout=3600,
