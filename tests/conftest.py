@@ -8,6 +8,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import _sqlite_template
 import pytest
 from _services import PG_ADMIN_URL, missing_service, port_open
 from sqlalchemy import create_engine, text
@@ -47,9 +48,26 @@ def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
     return ByFileRayTogether(config, log)
 
 
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers",
+        "migrations: runs the real migrations on every fresh SQLite store "
+        "(others start from a migrated copy, tests/_sqlite_template.py)",
+    )
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _sqlite_from_template() -> Iterator[None]:
+    """Fresh SQLite stores of this process start as a copy of one migrated file (tests/_sqlite_template.py)."""
+    _sqlite_template.install()
+    yield
+    _sqlite_template.uninstall()
+
+
 @pytest.fixture(autouse=True)
-def _isolated_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def _isolated_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, request: pytest.FixtureRequest) -> None:
     """No test reads the developer's own settings or writes into the checkout."""
+    _sqlite_template.enabled = request.node.get_closest_marker("migrations") is None
     for var in (
         "SLIPWAY_HOME",
         "SLIPWAY_DB_URL",

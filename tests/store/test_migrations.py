@@ -11,6 +11,8 @@ import slipway
 from slipway.errors import Conflict, InvalidInput, ServiceUnavailable
 from slipway.store import Database, current_revision, head_revision, metadata
 
+pytestmark = pytest.mark.migrations  # fresh SQLite stores here run the migrations, not the tests' migrated copy
+
 
 def _import_all_tables() -> None:
     for mod in pkgutil.walk_packages(slipway.__path__, "slipway."):
