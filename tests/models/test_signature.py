@@ -194,3 +194,24 @@ def test_the_checker_gives_arrays_in_signature_order_when_asked() -> None:
     mixed = Signature(inputs=(ColumnSpec(name="b", type="double"), ColumnSpec(name="a", type="long")))
     kept = SignatureChecker(mixed, arrays=True).validate(frame)  # two dtypes: a DataFrame keeps both
     assert isinstance(kept, pd.DataFrame) and kept.dtypes.tolist() == [np.float64, np.int64]
+
+
+def test_the_checker_keeps_an_arrays_plan_and_answers_it_as_the_first_time() -> None:
+    sig = Signature(inputs=(ColumnSpec(name="m", type="long"), ColumnSpec(name="n", type="long")))
+    for arrays in (True, False):
+        checker = SignatureChecker(sig, arrays=arrays)
+        with pytest.raises(InvalidInput) as refused:  # floats for long columns: refused, and not kept
+            checker.validate(np.array([[0.5, 1.5]]))
+        assert refused.value.field == "m"
+        ints = np.array([[1, 2], [3, 4]], dtype=np.int32)  # widened to the signature's int64
+        first, again = checker.validate(ints), checker.validate(ints)  # again: from the kept plan
+        for out in (first, again):
+            assert isinstance(out, np.ndarray if arrays else pd.DataFrame)
+        if arrays:
+            assert again.tolist() == first.tolist() == ints.tolist() and again.dtype == np.int64
+        else:
+            pd.testing.assert_frame_equal(again, first)
+        with pytest.raises(InvalidInput, match="2-D array of 2 columns"):  # another width: not the kept plan
+            checker.validate(np.array([[1, 2, 3]]))
+        with pytest.raises(InvalidInput):
+            checker.validate(np.array([[0.5, 1.5]]))  # still refused after the ints' plan was kept

@@ -298,6 +298,12 @@ class SignatureChecker:
         inputs = self.signature.inputs
         if isinstance(inputs, TensorSpec):
             return _check_tensor(inputs, values)
+        # A 2-D array of plain numbers is checked by its dtype and width alone, without making it a frame.
+        array_key = ("array", values.dtype, values.shape[1]) if _plain_array(values) else None
+        plan = self._plans.get(array_key) if array_key is not None else None
+        if plan is not None and plan.dtype is not None:
+            array = values.astype(plan.dtype)  # a copy, as the frame's conversion gives
+            return array if self._arrays else pd.DataFrame(array, columns=plan.names)
         frame = self.signature._as_frame(values, inputs)
         dtypes = tuple(frame.dtypes)
         key = (tuple(frame.columns), dtypes)
@@ -306,6 +312,8 @@ class SignatureChecker:
             plan = _plan(inputs, frame, dtypes)
             if len(self._plans) < self._LIMIT and all(_plain_number(t) for t in dtypes):
                 self._plans[key] = plan
+        if array_key is not None and self._plans.get(key) is plan:  # the frame was made of the array, so
+            self._plans[array_key] = plan  # its columns are the signature's, in order
         if plan.dtype is not None:
             array = frame.to_numpy(dtype=plan.dtype)[:, plan.positions]
             return array if self._arrays else pd.DataFrame(array, columns=plan.names)
@@ -316,6 +324,10 @@ class SignatureChecker:
 
 def _plain_number(dtype: Any) -> bool:
     return isinstance(dtype, np.dtype) and dtype.kind in "iufb"
+
+
+def _plain_array(values: ModelInput) -> bool:
+    return isinstance(values, np.ndarray) and values.ndim == 2 and _plain_number(values.dtype)
 
 
 def _plan(columns: tuple[ColumnSpec, ...], frame: pd.DataFrame, dtypes: tuple[Any, ...]) -> _Plan:

@@ -29,12 +29,11 @@ from starlette.routing import Route
 
 from slipway._version import __version__
 from slipway.errors import NotFound, SlipwayError
-from slipway.models import ModelInput
 from slipway.security import PERMISSION_ATTRIBUTE, Permission
 from slipway.serving import _v2 as v2
 from slipway.serving._capture import CaptureStore
 from slipway.serving._metrics import CONTENT_TYPE, ServingMetrics, TrafficHistory
-from slipway.serving._payload import parse_body
+from slipway.serving._payload import Payload, parse_body
 from slipway.serving._runtime import Answer, ControlPlane, EndpointRuntime, ModelLoader, ModelSource, Prepared
 from slipway.serving._service import check_endpoint_name
 
@@ -100,7 +99,7 @@ class ServingHost:
     async def invoke_input(
         self,
         runtime: EndpointRuntime,
-        data: ModelInput,
+        data: Payload,
         headers: Any,
         variant: str | None = None,
         params: dict[str, Any] | None = None,

@@ -30,8 +30,7 @@ from typing import Any, Protocol
 
 from slipway._kinds import ObjectKind
 from slipway._time import datetime_to_ms, ms_to_datetime
-from slipway.models import ModelInput
-from slipway.serving._payload import input_as_split, to_jsonable
+from slipway.serving._payload import Payload, input_as_split, to_jsonable
 from slipway.serving._records import CaptureFile
 from slipway.store.artifacts import ArtifactInfo, ArtifactStore, BlobStorage, Owner
 
@@ -72,7 +71,7 @@ class Captured:
     endpoint: str
     variant: str
     shadow: bool
-    request: ModelInput
+    request: Payload
     response: Any
     error: str | None = None
 

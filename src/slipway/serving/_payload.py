@@ -13,6 +13,12 @@ values alone (``text/csv; header=absent``, RFC 4180's parameter, or a first row 
 the cloud stack's CSV serializer sends), matched to the signature's columns by position. What comes out
 is a DataFrame or an array for :meth:`LoadedModel.predict`, which checks it against the signature,
 and the parameters, which it checks against the model's.
+
+The common request, ``dataframe_split`` rows of numbers alone, is kept as :class:`Rows` (its
+column names and one NumPy array) rather than a DataFrame: building a DataFrame costs more than a
+small model's prediction. :func:`model_input` hands each model the array itself when the names
+are its signature's columns in order (what the DataFrame would have been reduced to), the
+DataFrame otherwise.
 """
 
 from __future__ import annotations
@@ -20,19 +26,56 @@ from __future__ import annotations
 import io
 import json
 from collections.abc import Mapping, Sequence
-from typing import Any
+from dataclasses import dataclass
+from typing import Any, TypeAlias, cast
 
 import numpy as np
 import pandas as pd
 
 from slipway._limits import check_json_depth
 from slipway.errors import InvalidInput
-from slipway.models import ModelInput
+from slipway.models import ModelInput, Signature, TensorSpec
 
 SHAPES = ("dataframe_split", "dataframe_records", "instances", "inputs")
 
 
-def parse_body(body: bytes, content_type: str) -> tuple[ModelInput, dict[str, Any] | None]:
+@dataclass(frozen=True, eq=False)
+class Rows:
+    """A table whose values share one NumPy dtype: its column names and a 2-D array of its rows.
+
+    What ``pd.DataFrame(values, columns=list(columns))`` would hold, without building it (see the
+    module's docstring); :meth:`frame` builds it for a model that needs it.
+    """
+
+    columns: tuple[Any, ...]
+    values: np.ndarray
+
+    def __len__(self) -> int:
+        return len(self.values)
+
+    def frame(self) -> pd.DataFrame:
+        return pd.DataFrame(self.values, columns=list(self.columns))
+
+
+# A request's input as parsed: a model input, or rows that become one per model (model_input).
+Payload: TypeAlias = ModelInput | Rows
+
+
+def model_input(data: Payload, signature: Signature | None) -> ModelInput:
+    """``data`` as the model of ``signature`` takes it: :class:`Rows` become their array when the
+    signature matches columns by position, or names exactly their columns in order (the model then
+    checks and answers the array as it would the DataFrame), and a DataFrame otherwise."""
+    if not isinstance(data, Rows):
+        return data
+    inputs = signature.inputs if signature is not None else None
+    if inputs is None or isinstance(inputs, TensorSpec):
+        return data.frame()
+    if signature is not None and (signature.positional or data.columns == tuple(c.name for c in inputs)):
+        return data.values
+    return data.frame()
+
+
+def parse_body(body: bytes, content_type: str) -> tuple[Payload, dict[str, Any] | None]:
     """The model input a request carries, and its inference parameters (None when it sets none).
 
     Raises:
@@ -80,7 +123,7 @@ def _is_number(text: str) -> bool:
     return True
 
 
-def _from_json(key: str, value: Any) -> ModelInput:
+def _from_json(key: str, value: Any) -> Payload:
     if key == "dataframe_split":
         if not isinstance(value, Mapping) or "columns" not in value or "data" not in value:
             raise InvalidInput("dataframe_split needs 'columns' and 'data'", field=key)
@@ -105,11 +148,11 @@ def _from_json(key: str, value: Any) -> ModelInput:
 _UNIFORM = {float: np.float64, int: np.int64, bool: np.bool_}
 
 
-def _uniform_rows(rows: Any, columns: Any) -> pd.DataFrame | None:
-    """Rows whose values are all floats (or all ints, or all booleans) as a one-block DataFrame.
+def _uniform_rows(rows: Any, columns: Any) -> Rows | None:
+    """Rows whose values are all floats (or all ints, or all booleans) as :class:`Rows` of that dtype.
 
     pandas would give every column that same dtype, but builds a list-of-rows frame column by
-    column, at several times the cost; the common single-row request of numbers takes this path.
+    column, at many times the cost; the common single-row request of numbers takes this path.
     None for anything else (mixed types, ragged rows), which the general constructor handles.
     """
     if not isinstance(rows, list) or not rows or not isinstance(columns, list) or not isinstance(rows[0], list):
@@ -121,9 +164,10 @@ def _uniform_rows(rows: Any, columns: Any) -> pd.DataFrame | None:
     ):
         return None
     try:
-        return pd.DataFrame(np.array(rows, dtype=_UNIFORM[kind]), columns=columns)
+        values: np.ndarray = np.array(rows, dtype=_UNIFORM[kind])
     except (ValueError, OverflowError):  # an int past 64 bits
         return None
+    return Rows(tuple(columns), values)
 
 
 def _table(key: str, build: Any) -> pd.DataFrame:
@@ -143,24 +187,30 @@ def to_jsonable(value: Any) -> Any:
     return value
 
 
-def input_as_split(data: ModelInput) -> dict[str, Any]:
-    """A model input as ``dataframe_split`` JSON, the shape captured records keep."""
+def input_as_split(data: Payload) -> dict[str, Any]:
+    """A request's input as ``dataframe_split`` JSON, the shape captured records keep."""
+    if isinstance(data, Rows):
+        return {"columns": [str(c) for c in data.columns], "data": data.values.tolist()}
     if isinstance(data, pd.DataFrame):
         return {"columns": [str(c) for c in data.columns], "data": json.loads(data.to_json(orient="values"))}
     return {"columns": None, "data": to_jsonable(data)}
 
 
-def shape_key(data: ModelInput) -> tuple[object, ...]:
+def shape_key(data: Payload) -> tuple[object, ...]:
     """Inputs with equal keys stack into one: the same columns and types, or the same row shape."""
+    if isinstance(data, Rows):
+        return ("rows", data.columns, data.values.dtype.str)
     if isinstance(data, pd.DataFrame):
         return ("frame", tuple(map(str, data.columns)), tuple(map(str, data.dtypes)))
     return ("array", data.shape[1:], data.dtype.str)
 
 
-def stack(inputs: Sequence[ModelInput]) -> ModelInput:
+def stack(inputs: Sequence[Payload]) -> Payload:
     """Several requests' inputs of one :func:`shape_key` as one, to predict in one call."""
     if len(inputs) == 1:
         return inputs[0]
+    if isinstance(inputs[0], Rows):
+        return Rows(inputs[0].columns, np.concatenate([cast(Rows, one).values for one in inputs]))
     if isinstance(inputs[0], pd.DataFrame):
         return pd.concat(inputs, ignore_index=True)  # type: ignore[arg-type]
     return np.concatenate(inputs)  # type: ignore[arg-type]

@@ -31,10 +31,10 @@ from slipway._ids import new_id
 from slipway._references import ModelUri
 from slipway._time import utcnow
 from slipway.errors import InvalidInput, NotFound, ServiceUnavailable, SlipwayError
-from slipway.models import LoadedModel, ModelInput
+from slipway.models import LoadedModel
 from slipway.serving._capture import Captured, CaptureStore, CaptureWriter
 from slipway.serving._metrics import ServingMetrics
-from slipway.serving._payload import parse_body, shape_key, split, stack, to_jsonable
+from slipway.serving._payload import Payload, model_input, parse_body, shape_key, split, stack, to_jsonable
 from slipway.serving._records import Endpoint, EndpointStatus, WindowStats
 from slipway.serving._routing import VARIANT_HEADER, Route, Routing, ServedModel, unit_point
 
@@ -91,7 +91,7 @@ class Prepared:
 
     routing: Routing
     route: Route
-    data: ModelInput
+    data: Payload
     u: float
     pinned: bool
     params: dict[str, Any] | None = None
@@ -233,7 +233,7 @@ class EndpointRuntime:
 
     def prepare_input(
         self,
-        data: ModelInput,
+        data: Payload,
         headers: Mapping[str, str],
         variant: str | None = None,
         params: dict[str, Any] | None = None,
@@ -308,12 +308,13 @@ class EndpointRuntime:
         return Answer(inference_id, request.route.name, predictions)
 
     def _predict(
-        self, routing: Routing, route: Route, inputs: list[ModelInput], params: dict[str, Any] | None = None
+        self, routing: Routing, route: Route, inputs: list[Payload], params: dict[str, Any] | None = None
     ) -> list[Any]:
         """The model's predictions for each input (all of one shape key and parameters), from one call."""
         start = time.perf_counter()
         try:
-            predictions = route.model.predict(stack(inputs), params) if params else route.model.predict(stack(inputs))
+            data = model_input(stack(inputs), route.model.signature)
+            predictions = route.model.predict(data, params) if params else route.model.predict(data)
         except InvalidInput:
             raise  # the caller's input: no error of the variant's
         except Exception as exc:
@@ -336,7 +337,7 @@ class EndpointRuntime:
         if sampled:
             self._captured(inference_id, route, request.data, predictions, error)
 
-    def _captured(self, inference_id: str, route: Route, data: ModelInput, predictions: Any, error: str | None) -> None:
+    def _captured(self, inference_id: str, route: Route, data: Payload, predictions: Any, error: str | None) -> None:
         assert self._capture is not None
         self._capture.offer(
             Captured(inference_id, utcnow(), self.name, route.name, route.variant.shadow, data, predictions, error)
