@@ -117,6 +117,7 @@ def slipway_side(data: dict[str, pd.DataFrame], work: Path, ids: int) -> dict[st
     results["join"] = min(times)
     results["join rows"] = len(frames[-1])
     results["join rows with every feature"] = int(frames[-1].notna().all(axis=1).sum())
+    results["repeated entity rows"] = int(entities.duplicated().sum())
     rng = np.random.default_rng(1)
     for name, store in engines.items():
         if isinstance(store, str):
@@ -169,7 +170,11 @@ def join_rows_line(ours: dict[str, Any], theirs: dict[str, Any]) -> str:
     if not isinstance(other, int):
         return text + "; Feast n/a"
     text += f", Feast {other:,} ({theirs.get('join rows with every feature', 0):,} with every feature)"
-    return text + ("; equal" if other == mine else f"; DIFFERENT by {mine - other:+,} rows")
+    if other == mine:
+        return text + "; equal"
+    # Slipway keeps every entity row (a left join, nulls where a group has no earlier value).
+    return (text + f"; DIFFERENT by {mine - other:+,} rows (the entities hold {mine:,} rows, "
+            f"{ours.get('repeated entity rows', 0):,} of them repeating an earlier one)")
 
 
 def _load() -> float | None:
