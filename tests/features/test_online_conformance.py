@@ -6,6 +6,7 @@ import threading
 
 import pytest
 
+from slipway._time import now_ms
 from slipway.features import OnlineRecord, OnlineStore
 
 T0 = 1_700_000_000_000
@@ -38,6 +39,13 @@ def test_ttl_hides_expired_records(online: OnlineStore) -> None:
     fresh = online.read("g", ["old", "new"], ttl_ms=50_000, now=now)
     assert fresh[0] is None and fresh[1] == rec("new", now - 10, x=2)
     assert online.read("g", ["old"])[0] is not None  # without a TTL nothing expires
+
+
+def test_writes_with_a_ttl_keep_the_newest_record_of_a_batch(online: OnlineStore) -> None:
+    now = now_ms()
+    batch = [rec("a", now, x=1), rec("a", now - 5, x=0), rec("b", now - 10, x=2)]  # a's older record comes last
+    assert online.write("g", batch, ttl_ms=60_000) == 2
+    assert online.read("g", ["a", "b"], ttl_ms=60_000) == [rec("a", now, x=1), rec("b", now - 10, x=2)]
 
 
 def test_groups_are_separate_and_can_be_emptied(online: OnlineStore) -> None:
