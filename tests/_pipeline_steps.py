@@ -57,6 +57,14 @@ def noop() -> None:
     return None
 
 
+def whereabouts(data: Path) -> dict[str, Any]:
+    """The process that ran the step (a light step's is its orchestrator's), and what it read."""
+    import os
+
+    print(f"read {len(json.loads((data / 'numbers.json').read_text()))} numbers")
+    return {"pid": os.getpid()}
+
+
 def sleeper(seconds: float) -> dict[str, Any]:
     started = time.time()
     time.sleep(seconds)

@@ -28,6 +28,7 @@ _KEYS: dict[str, str] = {
     "separation_of_duties": "SLIPWAY_SEPARATION_OF_DUTIES",
     "webhook_hosts": "SLIPWAY_WEBHOOK_HOSTS",
     "pipeline_modules": "SLIPWAY_PIPELINE_MODULES",
+    "light_step_modules": "SLIPWAY_LIGHT_STEP_MODULES",
     "max_request_bytes": "SLIPWAY_MAX_REQUEST_BYTES",
     "max_upload_bytes": "SLIPWAY_MAX_UPLOAD_BYTES",
     "scheduler_interval": "SLIPWAY_SCHEDULER_INTERVAL",
@@ -76,6 +77,10 @@ class Settings:
             subdomains; loopback only if listed); None: any host whose addresses are all public.
         pipeline_modules: modules (and their submodules) whose functions a pipeline definition
             sent to a server may name (comma-separated; ``*`` for any). None: built-in steps only.
+        light_step_modules: modules (and their submodules) whose step functions a server's
+            orchestrator may run *light*, in its own process with no isolation, when a definition
+            marks a step ``light`` (comma-separated; ``*`` for any step, built-in ones too). None:
+            no step runs light on a server, and a definition asking for it is refused.
         max_request_bytes: the largest request body a server accepts (JSON and forms).
         max_upload_bytes: the largest streamed upload (artifacts, model files, dataset files).
         scheduler_interval: seconds between two rounds of ``slipway server``'s scheduler thread
@@ -119,6 +124,7 @@ class Settings:
     separation_of_duties: bool = True
     webhook_hosts: tuple[str, ...] | None = None
     pipeline_modules: tuple[str, ...] | None = None
+    light_step_modules: tuple[str, ...] | None = None
     max_request_bytes: int = DEFAULT_MAX_REQUEST_BYTES
     max_upload_bytes: int = DEFAULT_MAX_UPLOAD_BYTES
     scheduler_interval: float = DEFAULT_SCHEDULER_INTERVAL
@@ -314,6 +320,7 @@ def load_settings(
         separation_of_duties=_flag(values.get("separation_of_duties", True), "separation_of_duties"),
         webhook_hosts=_names(values.get("webhook_hosts")),
         pipeline_modules=_names(values.get("pipeline_modules")),
+        light_step_modules=_names(values.get("light_step_modules")),
         max_request_bytes=_byte_count(values.get("max_request_bytes"), "max_request_bytes", DEFAULT_MAX_REQUEST_BYTES),
         max_upload_bytes=_byte_count(values.get("max_upload_bytes"), "max_upload_bytes", DEFAULT_MAX_UPLOAD_BYTES),
         scheduler_interval=_seconds(values.get("scheduler_interval"), "scheduler_interval",

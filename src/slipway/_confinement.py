@@ -6,6 +6,8 @@ and ``trusted=`` arguments count. A ``slipway server`` serves other people, so
 
 - code (pipeline steps, custom monitoring rules) only from the ``pipeline_modules`` allow-list,
   scripts only from the absolute folders it names;
+- a step runs *light* (in the orchestrator's own process, with no isolation) only if its code is
+  from the ``light_step_modules`` allow-list: a definition's ``light`` is a wish, not a right;
 - local paths (files handed to a pipeline, data and models its built-in steps read) only below
   ``dataset_roots``;
 - nothing a request says makes a model trusted: only an admin's mark on a registered version;
@@ -45,22 +47,25 @@ class Confinement:
         remote: callers are other people over the network (a server): their ``trusted`` flags
             count for nothing.
         modules: the modules and script folders definitions may name.
+        light: the modules whose step functions may run light (in the orchestrator's process).
         sources: the local paths definitions may make this process read.
         paths: the folders whose paths the text this process hands out never names.
     """
 
     remote: bool = False
     modules: ModulePolicy = field(default_factory=ModulePolicy)
+    light: ModulePolicy = field(default_factory=ModulePolicy)
     sources: SourcePolicy = field(default_factory=SourcePolicy)
     paths: PathScreen = field(default_factory=PathScreen)
 
     @classmethod
     def server(cls, settings: Settings) -> Confinement:
-        """A server's: ``pipeline_modules`` and ``dataset_roots``, nothing when unset; its own
-        folders hidden in what it says (see :func:`server_folders`)."""
+        """A server's: ``pipeline_modules``, ``light_step_modules`` and ``dataset_roots``, nothing
+        when unset; its own folders hidden in what it says (see :func:`server_folders`)."""
         return cls(
             remote=True,
             modules=ModulePolicy(settings.pipeline_modules or ()),
+            light=ModulePolicy(settings.light_step_modules or ()),
             sources=SourcePolicy(settings.dataset_roots or ()),
             paths=PathScreen.around(server_folders(settings), shown=settings.dataset_roots or ()),
         )

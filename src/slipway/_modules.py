@@ -55,6 +55,10 @@ class ModulePolicy:
         """The folders scripts may run from (the entries that are absolute paths)."""
         return tuple(Path(a) for a in self.allowed or () if a.startswith("/"))
 
+    def covers(self, module: str) -> bool:
+        """Whether code of ``module`` may be named: it is, or is below, an allowed module."""
+        return self.open or any(module == root or module.startswith(f"{root}.") for root in self.modules)
+
     def check(self, ref: object, *, field: str) -> None:
         """Refuse ``ref`` unless its module is allowed (or, for a script, its folder).
 
@@ -69,7 +73,7 @@ class ModulePolicy:
         if not sep or not name or "/" in module or module.endswith(".py"):
             self.check_script(text, field=field)
             return
-        if not any(module == root or module.startswith(f"{root}.") for root in self.modules):
+        if not self.covers(module):
             where = ", ".join(self.modules) or "no module: send built-in step types only"
             raise PermissionDenied(
                 f"{field}: this server does not run code from module {module!r}; it runs code only from {where} "

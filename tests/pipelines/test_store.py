@@ -7,7 +7,7 @@ from pathlib import Path
 
 import _pipeline_steps as lib
 import pytest
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from slipway._kinds import ObjectKind
 from slipway._time import now_ms
@@ -16,11 +16,12 @@ from slipway.events._tables import events
 from slipway.pipelines import Parameter, Pipeline, ProcessingStep, StepStatus, WaitStep
 from slipway.pipelines import _queries as q
 from slipway.pipelines._artifacts import store_path
-from slipway.pipelines._leases import claim
+from slipway.pipelines._leases import LeaseLost, claim
 from slipway.pipelines._liveness import STALE_AFTER_MS
 from slipway.pipelines._records import ExecutionStatus
 from slipway.pipelines._requests import ExecutionRequests
 from slipway.pipelines._state import ExecutionStore, Finished, NewStep
+from slipway.pipelines._tables import pipeline_executions
 from slipway.pipelines._versions import VersionStore
 from slipway.store import Database
 from slipway.store.artifacts import ArtifactStore, LocalStorage, Owner
@@ -62,7 +63,9 @@ def test_versions_transitions_cache_and_requests(db: Database, tmp_path: Path) -
     make, gate = steps["Make"], steps["Gate"]
 
     parts = {"parameters": {"n": 3}}
-    assert store.begin_step(make.id, 1, cache_key="k" * 64, cache_parts=parts, inputs={}, reuse_after=0) is None
+    begun: list[Finished | None] = []
+    store.begin_step(make.id, 1, cache_key="k" * 64, cache_parts=parts, inputs={}, reuse_after=0, then=begun.append)
+    assert begun == [None]  # nothing to reuse: Running
     output = tmp_path / "out"
     output.mkdir()
     (output / "numbers.json").write_text("[0, 1, 2]")
@@ -107,3 +110,45 @@ def test_versions_transitions_cache_and_requests(db: Database, tmp_path: Path) -
         assert [e.id for e in q.list_executions(conn, pipeline="stored", status="Succeeded", limit=5)] == [execution_id]
     with pytest.raises(Conflict, match="already Succeeded"):
         requests.request_stop(execution_id)
+
+
+def test_a_batch_writes_its_transitions_together_after_its_block(db: Database, tmp_path: Path) -> None:
+    versions = VersionStore(db, ArtifactStore(db, LocalStorage(tmp_path / "blobs")))
+    version = versions.register(_pipeline())
+    execution_id = ExecutionStore(db).create(
+        pipeline_id=versions.get_pipeline("stored").id, version_id=version.id, parameters={"n": 3}, options={},
+        environment={}, reference_id=None, steps=[NewStep("Make", "Processing"), NewStep("Gate", "Wait")],
+        queued=True,  # a server's: another orchestrator may take it over
+    )
+    lease = claim(db, execution_id, "here:1:1", duration_ms=60_000)
+    store = ExecutionStore(db, lease)
+
+    def statuses() -> dict[str, StepStatus]:
+        with db.read() as conn:
+            return {s.step_name: s.status for s in q.get_execution(conn, execution_id).steps}
+
+    with db.read() as conn:
+        ids = {s.step_name: s.id for s in q.get_execution(conn, execution_id).steps}
+    begun: list[Finished | None] = []
+    with pytest.raises(RuntimeError), store.batch():
+        store.begin_step(ids["Make"], 1, cache_key="b" * 64, cache_parts={}, inputs={}, reuse_after=None,
+                         then=begun.append)
+        raise RuntimeError("the round failed")
+    assert begun == [] and statuses()["Make"] is StepStatus.PENDING  # nothing of a failed round is written
+    with store.batch():
+        store.begin_step(ids["Make"], 1, cache_key="b" * 64, cache_parts={}, inputs={}, reuse_after=None,
+                         then=begun.append)
+        store.step_waiting(ids["Gate"], None)
+        assert statuses() == {"Make": StepStatus.PENDING, "Gate": StepStatus.PENDING}  # not yet
+        assert begun == []
+    assert begun == [None] and statuses() == {"Make": StepStatus.RUNNING, "Gate": StepStatus.WAITING}
+
+    assert claim(db, execution_id, "there:2:2", duration_ms=60_000) is None  # still held: the batch renewed it
+    with db.write() as conn:  # the lease runs out; another orchestrator takes the execution over
+        conn.execute(
+            update(pipeline_executions).where(pipeline_executions.c.id == execution_id).values(lease_expires_at=0)
+        )
+    assert claim(db, execution_id, "there:2:2", duration_ms=60_000) is not None
+    with pytest.raises(LeaseLost), store.batch():
+        store.step_succeeded(ids["Make"], 1, Finished(), worker=None)
+    assert statuses()["Make"] is StepStatus.PENDING  # reopened by the new holder, untouched by the old

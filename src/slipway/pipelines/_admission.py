@@ -2,9 +2,10 @@
 
 A definition makes the process that runs it import code (a step's ``code``), run a file (a
 processing step's ``script``), read local paths (a :class:`~slipway.pipelines.FileInput`, and the
-data or model a built-in step is given as a plain string) and unpickle models (a step's
-``trusted``). On a server each of these must be allowed by the server's settings, and ``trusted``
-never is: a server trusts a registered version an admin marked, named ``models:/GROUP/VERSION``.
+data or model a built-in step is given as a plain string), unpickle models (a step's
+``trusted``) and run code in the orchestrator's own process (a step's ``light``). On a server
+each of these must be allowed by the server's settings, and ``trusted`` never is: a server trusts
+a registered version an admin marked, named ``models:/GROUP/VERSION``.
 They are checked three times, each as early as it can be:
 
 - the definition as sent (:func:`check_definition`), before a step is built: code, scripts and
@@ -35,15 +36,17 @@ def check_definition(data: Mapping[str, Any], confinement: Confinement) -> None:
 
     Raises:
         PermissionDenied: naming the step's field (``steps.<name>.code``, ``.script``, ``.trusted``,
-            ``.<argument>``).
+            ``.light``, ``.<argument>``).
         InvalidInput: for a local path where the confinement allows none.
     """
     for item in data["steps"]:
         name = item["name"]
         code = item.get("code")
+        ref = code.get("ref") if isinstance(code, Mapping) else code
         if code is not None:
-            ref = code.get("ref") if isinstance(code, Mapping) else code
             confinement.modules.check(ref, field=f"steps.{name}.code")
+        if item.get("light") is True:
+            check_light(confinement, name, ref)
         if "script" in item:
             confinement.modules.check_script(item["script"], field=f"steps.{name}.script")
         if confinement.remote and item.get("trusted") not in (None, False, []):
@@ -60,6 +63,26 @@ def check_definition(data: Mapping[str, Any], confinement: Confinement) -> None:
                 _check_argument(confinement, value["value"], field=f"steps.{name}.{argument}")
         for path in _file_literals(item):
             check_path(confinement, path, field=f"steps.{name}.inputs")
+
+
+def check_light(confinement: Confinement, step: str, ref: object) -> None:
+    """Refuse a light step unless its code (``module:name``) is from a module the confinement lets
+    run in-process.
+
+    Raises:
+        PermissionDenied: naming ``steps.<step>.light``.
+    """
+    policy = confinement.light
+    module, sep, _ = str(ref or "").partition(":")
+    if policy.open or (sep and policy.covers(module)):
+        return
+    allowed = ", ".join(policy.modules)
+    where = f"only steps whose code is from {allowed}" if allowed else "no step"
+    raise PermissionDenied(
+        f"steps.{step}.light: this server runs {where} in its own process (server setting light_step_modules); "
+        "drop light to run the step in a worker process",
+        field=f"steps.{step}.light",
+    )
 
 
 def check_parameters(steps: Mapping[str, Step], values: Mapping[str, Any], confinement: Confinement) -> None:
@@ -123,4 +146,4 @@ def _file_literals(data: Any) -> Iterator[str]:
             yield from _file_literals(value)
 
 
-__all__ = ["check_arguments", "check_definition", "check_parameters", "check_path"]
+__all__ = ["check_arguments", "check_definition", "check_light", "check_parameters", "check_path"]

@@ -1,11 +1,12 @@
 """Step caching: what a step's result depends on, the key made of it, and why two runs differ.
 
 A step's result is reused when five things are unchanged: its **definition** (the step's JSON,
-less what cannot change the result: retries, timeout, cache policy, resources, description), its
-**code** (the hash of its function's or script's source), its **inputs** (the content hash of
-every file and folder it reads, every value read from a report), the **parameters** it uses, and
-the **environment** (every installed package and its version). Those parts are stored with each
-step execution, so :func:`explain` can later say which part changed and how.
+less what cannot change the result: retries, timeout, cache policy, resources, description,
+``light``), its **code** (the hash of its function's or script's source), its **inputs** (the
+content hash of every file and folder it reads, every value read from a report), the
+**parameters** it uses, and the **environment** (every installed package and its version).
+Those parts are stored with each step execution, so :func:`explain` can later say which part
+changed and how.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from typing import Any
 from slipway.pipelines._definition import canonical_json
 from slipway.pipelines._records import CacheDifference
 
-_NOT_RESULT_FIELDS = ("retry", "timeout", "cache", "resources", "description")
+_NOT_RESULT_FIELDS = ("retry", "timeout", "cache", "resources", "description", "light")
 
 
 @functools.cache

@@ -287,10 +287,3 @@ def check_arguments(fn: Callable[..., Any], given: set[str], *, step: str) -> No
     unknown = sorted(given - set(params) - {CTX_ARGUMENT})
     if unknown and not takes_any:
         raise InvalidInput(f"step {step!r}: {name}() takes no argument {unknown[0]!r}", field=f"steps.{step}.inputs")
-
-
-def invoke(fn: Callable[..., Any], args: Mapping[str, Any], ctx: StepContext) -> Any:
-    """Call a step function with its inputs as keyword arguments, and ``ctx`` if it asks for it."""
-    if accepts_ctx(fn):
-        return fn(ctx=ctx, **args)
-    return fn(**args)

@@ -34,7 +34,7 @@ from slipway._time import now_ms
 from slipway.events import record_change
 from slipway.pipelines._records import ExecutionStatus, StepStatus
 from slipway.pipelines._tables import pipeline_executions, pipeline_step_attempts, pipeline_step_executions
-from slipway.store import Database
+from slipway.store import Database, Prepared
 
 DEFAULT_LEASE_SECONDS = 30.0
 _log = logging.getLogger(__name__)
@@ -56,7 +56,7 @@ class Lease:
 
 
 _e = pipeline_executions.c
-_RENEW = (
+_RENEW = Prepared(  # in every transaction of an orchestrator's: run through the driver
     update(pipeline_executions)
     .where(
         _e.id == bindparam("k_id"),
@@ -74,8 +74,8 @@ def renew(conn: Connection, lease: Lease) -> None:
         LeaseLost: if another claim came since (the caller's transaction must roll back).
     """
     now = now_ms()
-    result = conn.execute(
-        _RENEW,
+    result = _RENEW(
+        conn,
         {
             "k_id": lease.execution_id,
             "k_token": lease.token,

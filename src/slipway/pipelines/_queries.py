@@ -29,6 +29,7 @@ from slipway.pipelines._tables import (
     pipeline_versions,
     pipelines,
 )
+from slipway.store import Prepared
 from slipway.store.artifacts import stored_at
 
 MAX_LIST = 1000
@@ -243,8 +244,8 @@ def _cached_query() -> Any:
     )
 
 
-# Built once: looked up for every step about to run, where building costs more than running.
-_FIND_CACHED = _cached_query()
+# Prepared once: looked up for every step about to run, where building costs more than running.
+_FIND_CACHED = Prepared(_cached_query())
 _STEP_OUTPUTS = select(pipeline_step_artifacts).where(
     pipeline_step_artifacts.c.step_execution_id == bindparam("step_id"), pipeline_step_artifacts.c.direction == "output"
 )
@@ -257,7 +258,7 @@ def step_outputs(conn: Connection, step_execution_id: str) -> dict[str, Artifact
 
 def find_cached(conn: Connection, key: str, *, not_before: int | None) -> Row[Any] | None:
     """The latest step execution that ran with cache key ``key`` and whose outputs are all still stored."""
-    result: Row[Any] | None = conn.execute(_FIND_CACHED, {"key": key, "not_before": not_before or 0}).first()
+    result: Row[Any] | None = _FIND_CACHED(conn, {"key": key, "not_before": not_before or 0}).first()
     return result
 
 

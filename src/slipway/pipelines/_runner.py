@@ -1,12 +1,14 @@
 """The orchestrator: walks one execution's DAG, running ready steps on an executor, up to a limit.
 
 It keeps the DAG's progress in memory (a count of unfinished needs per step, a queue of ready
-steps), so a thousand-step DAG costs no more per step than a three-step one, and writes every
-transition to the store as it happens. It decides control steps itself, serves cacheable steps
-from earlier results when their inputs are unchanged, retries failed attempts by their policy,
-stops attempts that run past their timeout, and every half second says it is alive, picks up stop
-requests and wait-step signals. On a failure it starts nothing new, lets running steps finish and
-ends the execution Failed.
+steps), so a thousand-step DAG costs no more per step than a three-step one. It works in rounds:
+take in the results that arrived, start the steps that are ready, record every transition of the
+round in one transaction (:meth:`ExecutionStore.batch`), and only then hand the started steps
+out: to the executor, or, for light steps, to :func:`~slipway.pipelines._light.run_light` in this
+thread. It decides control steps itself, serves cacheable steps from earlier results when their
+inputs are unchanged, retries failed attempts by their policy, stops attempts that run past their
+timeout, and every half second says it is alive, picks up stop requests and wait-step signals. On
+a failure it starts nothing new, lets running steps finish and ends the execution Failed.
 """
 
 from __future__ import annotations
@@ -26,7 +28,7 @@ from slipway._kinds import ObjectKind
 from slipway._time import now_ms
 from slipway.errors import InvalidInput, NotFound, SlipwayError
 from slipway.pipelines import _queries as q
-from slipway.pipelines._admission import check_arguments, check_path
+from slipway.pipelines._admission import check_arguments, check_light, check_path
 from slipway.pipelines._artifacts import ArtifactRef, describe, read_json, store_path
 from slipway.pipelines._cache import cache_key, cache_parts
 from slipway.pipelines._context import ServiceSpec, TaskInfo
@@ -35,9 +37,10 @@ from slipway.pipelines._executors import Executor
 from slipway.pipelines._expressions import JsonGet, OutputRef, resolve
 from slipway.pipelines._jsonpath import json_get
 from slipway.pipelines._leases import Lease, LeaseLost
+from slipway.pipelines._light import run_light
 from slipway.pipelines._records import ExecutionStatus, StepExecution, StepStatus
 from slipway.pipelines._state import ExecutionStore, Finished
-from slipway.pipelines._worker import PackedStep, Task, TaskResult
+from slipway.pipelines._worker import Assignment, PackedStep, Task, TaskResult
 from slipway.pipelines.steps import TIMEOUT_ERROR, ConditionStep, FailStep, Step, WaitStep
 from slipway.store import Database
 from slipway.store.artifacts import ArtifactStore, Owner
@@ -65,6 +68,15 @@ class _Attempt:
     attempt: int
     deadline: float | None
     inputs: dict[str, ArtifactRef]
+    task_id: str
+
+
+@dataclass
+class _Start:
+    """A step recorded Running in this round, to hand out once the round is committed."""
+
+    step: Step
+    assignment: Assignment
 
 
 @dataclass
@@ -158,10 +170,14 @@ class Runner:
         self._rows: dict[str, StepExecution] = {}
         self._needs: dict[str, int] = {}
         self._ready: deque[str] = deque()
+        self._attempts: dict[str, int] = {}  # step -> attempts made so far
         self._running: dict[str, _Attempt] = {}
+        self._by_task: dict[str, str] = {}  # task id -> step, of the running attempts
         self._retries: list[tuple[float, str]] = []
         self._waiting: dict[str, float | None] = {}
-        self._results: queue.SimpleQueue[TaskResult] = queue.SimpleQueue()
+        self._results: queue.SimpleQueue[TaskResult] = queue.SimpleQueue()  # from executors, any thread
+        self._arrived: deque[TaskResult] = deque()  # results taken in by this thread, for the next round
+        self._starts: deque[_Start] = deque()  # recorded Running, to hand out after the commit
         self._failure: str | None = None
 
     def _screen(self, reason: str) -> str:
@@ -183,7 +199,9 @@ class Runner:
             except LeaseLost:
                 raise
             except BaseException as exc:
-                self._cancel_running("Stopped", "the orchestrator failed")
+                # The round that failed wrote nothing: every step the store has open ends Stopped.
+                self._kill_running("Stopped", "the orchestrator failed")
+                self.store.open_steps_ended(execution_id, StepStatus.STOPPED, "the orchestrator failed")
                 self.store.finish(
                     execution_id, ExecutionStatus.FAILED,
                     self._screen(f"the orchestrator failed: {type(exc).__name__}: {exc}"),
@@ -197,9 +215,7 @@ class Runner:
 
     def _abandon(self) -> None:
         """Kill the attempts still running, recording nothing: the execution is someone else's now."""
-        for attempt in self._running.values():
-            self.executor.cancel(f"{self._rows[attempt.name].id}:{attempt.attempt}", "Stopped", "the lease was lost")
-        self._running.clear()
+        self._kill_running("Stopped", "the lease was lost")
         self._waiting.clear()
 
     def _loop(self) -> ExecutionStatus:
@@ -211,14 +227,19 @@ class Runner:
                 if self._poll():
                     return ExecutionStatus.STOPPED
                 next_poll = now + POLL_S
-            self._due_retries(now)
-            self._start_ready()
-            if self._failure is not None and not self._running:
-                self._retries.clear()
-                self._cancel_running("Stopped", "the execution failed")  # wait steps stop waiting
+            with self.store.batch():  # the round's transitions, in one transaction, before anything is handed out
+                self._take_in()
+                self._due_retries(now)
+                self._start_ready()
+                if self._failure is not None and not self._running:
+                    self._retries.clear()
+                    self._cancel_running("Stopped", "the execution failed")  # wait steps stop waiting
+                self._expire(now)
+            self._hand_out()
             if not (self._running or self._waiting or self._retries or (self._ready and self._failure is None)):
                 break
-            self._expire(now)
+            if self._arrived or (self._ready and self._failure is None and len(self._running) < self.plan.max_parallel):
+                continue  # light steps ended, or cached ones made others ready: the next round at once
             timeout = (
                 min(
                     [
@@ -230,15 +251,9 @@ class Runner:
                 - time.monotonic()
             )
             try:
-                result = self._results.get(timeout=max(timeout, 0.0))
+                self._arrived.append(self._results.get(timeout=max(timeout, 0.0)))
             except queue.Empty:
                 continue
-            self._finish_attempt(result)
-            while True:  # drain what else has arrived, so a wide fan-out is handled in one pass
-                try:
-                    self._finish_attempt(self._results.get_nowait())
-                except queue.Empty:
-                    break
         if self._failure is not None:
             return ExecutionStatus.FAILED
         unfinished = [n for n, s in self._status.items() if not s.terminal]
@@ -252,6 +267,7 @@ class Runner:
         with self.db.read() as conn:
             for record in q.get_execution(conn, self.plan.execution_id).steps:
                 self._rows[record.step_name] = record
+                self._attempts[record.step_name] = record.attempts
                 self._status[record.step_name] = record.status
                 if record.status.completed:
                     self.outputs[record.step_name] = {o.name: _ref(o) for o in record.outputs}
@@ -279,7 +295,7 @@ class Runner:
         """Heartbeat; True when a stop was requested (and everything has been stopped)."""
         control = self.store.heartbeat(self.plan.execution_id)
         if control.stop_requested:
-            self._drain()
+            self._take_in()
             self._cancel_running("Stopped", "the execution was stopped")
             self._failure = "stopped on request"
             return True
@@ -289,21 +305,31 @@ class Runner:
                 self._decide(name, StepStatus.SUCCEEDED, properties=payload)
         return False
 
-    def _drain(self) -> None:
+    def _take_in(self) -> None:
+        """Finish the attempts whose results have arrived (all of them: a wide fan-out in one round)."""
         while True:
+            while self._arrived:
+                self._finish_attempt(self._arrived.popleft())
             try:
-                self._finish_attempt(self._results.get_nowait())
+                self._arrived.append(self._results.get_nowait())
             except queue.Empty:
                 return
 
-    def _cancel_running(self, error_type: str, reason: str) -> None:
+    def _kill_running(self, error_type: str, reason: str) -> list[str]:
+        """Cancel every running attempt and forget it; return the steps they were of."""
+        names = list(self._running)
         for attempt in self._running.values():
-            self.executor.cancel(f"{self._rows[attempt.name].id}:{attempt.attempt}", error_type, reason)
-        stopped = [*self._running, *self._waiting]
+            self.executor.cancel(attempt.task_id, error_type, reason)
+        self._running.clear()
+        self._by_task.clear()
+        self._starts.clear()
+        return names
+
+    def _cancel_running(self, error_type: str, reason: str) -> None:
+        stopped = [*self._kill_running(error_type, reason), *self._waiting]
         self.store.steps_ended([self._rows[n].id for n in stopped], StepStatus.STOPPED, reason)
         for name in stopped:
             self._status[name] = StepStatus.STOPPED
-        self._running.clear()
         self._waiting.clear()
 
     def _expire(self, now: float) -> None:
@@ -312,9 +338,7 @@ class Runner:
                 attempt.deadline = None  # cancel once; the failed result follows
                 timeout = self.steps[attempt.name].timeout
                 self.executor.cancel(
-                    f"{self._rows[attempt.name].id}:{attempt.attempt}",
-                    TIMEOUT_ERROR,
-                    f"the step ran longer than its timeout of {timeout:g}s",
+                    attempt.task_id, TIMEOUT_ERROR, f"the step ran longer than its timeout of {timeout:g}s"
                 )
         wall = time.time()
         for name, deadline in list(self._waiting.items()):
@@ -373,7 +397,12 @@ class Runner:
         self.store.step_waiting(row.id, None if deadline is None else int(deadline * 1000))
 
     def _launch(self, step: Step) -> None:
+        """Resolve the step's inputs, and ask the store to serve it from the cache or mark it Running
+        (:meth:`_begun` learns which once the round is written)."""
         name = step.name
+        if step.light:  # the server decides what runs in its process, whatever a definition says
+            code = step.code()
+            check_light(self.confinement, name, None if code is None else code.ref)
         resolution = _Resolution({})
         resolver = _Resolver(self, resolution)
         resolution.args = {k: resolve(v, resolver) for k, v in step.arguments().items()}
@@ -382,38 +411,62 @@ class Runner:
         parts = cache_parts(self._step_json[name], resolution.inputs, resolution.parameters, self.plan.environment_hash)
         key = cache_key(parts)
         row = self._rows[name]
-        attempt = row.attempts + 1
+        attempt = self._attempts[name] + 1
         reuse_after = None
         if self.plan.use_cache and step.cacheable and step.cache.enabled:
             expire = step.cache.expire_after
             reuse_after = 0 if expire is None else now_ms() - int(expire * 1000)
-        reused = self.store.begin_step(
-            row.id, attempt, cache_key=key, cache_parts=parts, inputs=resolution.artifacts, reuse_after=reuse_after
-        )
-        if reused is not None:
-            self._complete(name, StepStatus.CACHED, reused.outputs, reused.properties)
-            return
-        self._rows[name] = row.model_copy(update={"attempts": attempt})
-        self._status[name] = StepStatus.RUNNING
+        task_id = f"{row.id}:{attempt}"
         deadline = None if step.timeout is None else time.monotonic() + step.timeout
-        self._running[name] = _Attempt(name, attempt, deadline, resolution.artifacts)
-        packed = self._packed.get(name)
-        if packed is None:
-            packed = self._packed[name] = PackedStep.of(step.settled(settings))
-        task = Task(
-            id=f"{row.id}:{attempt}",
+        self._running[name] = _Attempt(name, attempt, deadline, resolution.artifacts, task_id)  # counts as running
+        assignment = Assignment(
+            id=task_id,
             info=TaskInfo(self.plan.pipeline.name, self.plan.execution_id, name, row.id, attempt),
-            step=packed,
             args=resolution.args,
             services=self.services,
             screened=self.confinement.paths.active,
         )
-        self.executor.submit(task, self._results.put)
+        start = _Start(step.settled(settings), assignment)
+        self.store.begin_step(
+            row.id,
+            attempt,
+            cache_key=key,
+            cache_parts=parts,
+            inputs=resolution.artifacts,
+            reuse_after=reuse_after,
+            then=lambda reused: self._begun(start, reused),
+        )
+
+    def _begun(self, start: _Start, reused: Finished | None) -> None:
+        """The round is written: a cached step is complete; a Running one is handed out next."""
+        name = start.assignment.info.step_name
+        if reused is not None:
+            del self._running[name]
+            self._complete(name, StepStatus.CACHED, reused.outputs, reused.properties)
+            return
+        self._attempts[name] = start.assignment.info.attempt
+        self._status[name] = StepStatus.RUNNING
+        self._by_task[start.assignment.id] = name
+        self._starts.append(start)
+
+    def _hand_out(self) -> None:
+        """Start what the last round recorded Running: light steps here and now, the others on the executor."""
+        while self._starts:
+            start = self._starts.popleft()
+            if start.step.light:
+                self._arrived.append(run_light(start.assignment, start.step))
+                continue
+            name = start.step.name
+            packed = self._packed.get(name)
+            if packed is None:
+                packed = self._packed[name] = PackedStep.of(start.step)
+            task = Task(**vars(start.assignment), step=packed)
+            self.executor.submit(task, self._results.put)
 
     # -- finishing steps -----------------------------------------------------------------------------
 
     def _finish_attempt(self, result: TaskResult) -> None:
-        name = next((n for n, a in self._running.items() if f"{self._rows[n].id}:{a.attempt}" == result.task_id), None)
+        name = self._by_task.pop(result.task_id, None)
         if name is None:
             return  # a late result of an attempt already given up on (stopped)
         attempt = self._running.pop(name)

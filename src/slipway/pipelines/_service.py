@@ -448,10 +448,8 @@ class PipelineService:
         keeper.stop()
         reason = exc.message if isinstance(exc, SlipwayError) else f"{type(exc).__name__}: {exc}"
         store = ExecutionStore(self._db, keeper.lease)
-        with self._db.read() as conn:
-            open_steps = [s.id for s in q.get_execution(conn, keeper.lease.execution_id).steps if not s.status.terminal]
         with contextlib.suppress(LeaseLost):
-            store.steps_ended(open_steps, StepStatus.STOPPED, reason)
+            store.open_steps_ended(keeper.lease.execution_id, StepStatus.STOPPED, reason)
             store.finish(keeper.lease.execution_id, ExecutionStatus.FAILED, f"it could not be orchestrated: {reason}")
 
     def _claim_and_launch(
@@ -590,8 +588,7 @@ class PipelineService:
         """
         self._requests.mark_interrupted(now_ms())
         if self._requests.request_stop(execution_id):
-            open_steps = [s.id for s in self.get_execution(execution_id).steps if not s.status.terminal]
-            self._state.steps_ended(open_steps, StepStatus.STOPPED, "the execution was stopped")
+            self._state.open_steps_ended(execution_id, StepStatus.STOPPED, "the execution was stopped")
             self._state.finish(execution_id, ExecutionStatus.STOPPED, "stopped on request")
             return self.get_execution(execution_id)
         try:

@@ -1,7 +1,10 @@
 """Execution state in the metadata DB: every transition of an execution and its steps, as it happens.
 
 Each method is one short write transaction, so a process killed at any point leaves the store at
-the last transition it made; ``resume`` starts from there. What other processes ask of an
+the last transition it made; ``resume`` starts from there. The orchestrator makes each scheduling
+round's transitions in one transaction (:meth:`ExecutionStore.batch`): the steps that ended and
+the steps that start next are recorded together, before any of the started steps is handed to
+an executor. What other processes ask of an
 execution (stop, signal, resume) is in :mod:`slipway.pipelines._requests`. Step transitions are state, not audited
 changes (an execution of a thousand steps would flood the audit trail): the execution's start,
 stop, resume and end are audited, and its end publishes ``pipeline_execution.succeeded``,
@@ -13,7 +16,7 @@ from __future__ import annotations
 import contextlib
 import functools
 import json
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -35,7 +38,7 @@ from slipway.pipelines._tables import (
     pipeline_step_attempts,
     pipeline_step_executions,
 )
-from slipway.store import Database
+from slipway.store import Database, Prepared
 
 
 @dataclass
@@ -75,25 +78,28 @@ def _dump(value: Any) -> str | None:
 
 
 @functools.lru_cache(maxsize=64)
-def _updater(table: Table, keys: tuple[str, ...], columns: tuple[str, ...]) -> Any:
-    """``UPDATE table SET columns WHERE keys match``, built once per shape: steps change state at a
-    rate where building a statement costs more than running it."""
+def _updater(table: Table, keys: tuple[str, ...], columns: tuple[str, ...]) -> Prepared:
+    """``UPDATE table SET columns WHERE keys match``, prepared once per shape: steps change state at
+    a rate where building and binding a statement costs more than running it."""
     condition = and_(*(table.c[k] == bindparam(f"k_{k}") for k in keys))
-    return update(table).where(condition).values({c: bindparam(f"v_{c}") for c in columns})
+    return Prepared(update(table).where(condition).values({c: bindparam(f"v_{c}") for c in columns}))
 
 
 def _set(conn: Connection, table: Table, where: Mapping[str, Any], **values: Any) -> Any:
     statement = _updater(table, tuple(where), tuple(values))
-    return conn.execute(
-        statement, {**{f"k_{k}": v for k, v in where.items()}, **{f"v_{c}": v for c, v in values.items()}}
-    )
+    return statement(conn, {**{f"k_{k}": v for k, v in where.items()}, **{f"v_{c}": v for c, v in values.items()}})
 
 
 def _set_step(conn: Connection, step_id: str, **values: Any) -> None:
     _set(conn, pipeline_step_executions, {"id": step_id}, **values)
 
 
-_INSERT_ATTEMPT = insert(pipeline_step_attempts)
+_OPEN = [status.value for status in StepStatus if not status.terminal]
+_INSERT_ATTEMPT = Prepared(
+    insert(pipeline_step_attempts).values(
+        {c: bindparam(c) for c in ("step_execution_id", "attempt", "status", "started_at")}
+    )
+)
 _INSERT_IO = insert(pipeline_step_artifacts)
 _STOP_REQUESTED = select(pipeline_executions.c.stop_requested).where(pipeline_executions.c.id == bindparam("id"))
 _SIGNALS = select(pipeline_step_executions.c.step_name, pipeline_step_executions.c.signal).where(
@@ -115,6 +121,7 @@ class ExecutionStore:
     def __init__(self, db: Database, lease: Lease | None = None) -> None:
         self._db = db
         self._lease = lease
+        self._queued: list[tuple[Callable[[Connection], Any], Callable[[Any], None] | None]] | None = None
 
     @contextlib.contextmanager
     def _write(self) -> Iterator[Connection]:
@@ -122,6 +129,41 @@ class ExecutionStore:
             if self._lease is not None:
                 renew(conn, self._lease)
             yield conn
+
+    @contextlib.contextmanager
+    def batch(self) -> Iterator[None]:
+        """Make the step transitions of the block in one transaction, as the block ends.
+
+        Inside the block, the step methods (``begin_step``, ``step_succeeded``, ``step_failed``,
+        ``step_decided``, ``step_waiting``, ``steps_ended``) queue their writes in call order;
+        on leaving it they are made in one transaction (renewing the lease once), and then the
+        ``then`` callbacks get their outcomes. One round of the orchestrator costs one commit
+        however many steps end and start in it. If the block raises, nothing queued is written.
+        For the one thread that owns this store (an orchestrator's); not reentrant.
+        """
+        self._queued = []
+        try:
+            yield
+            queued = self._queued
+        finally:
+            self._queued = None
+        if not queued:
+            return
+        with self._write() as conn:
+            outcomes = [op(conn) for op, _ in queued]
+        for (_, then), outcome in zip(queued, outcomes, strict=True):
+            if then is not None:
+                then(outcome)
+
+    def _apply(self, op: Callable[[Connection], Any], then: Callable[[Any], None] | None = None) -> None:
+        """Run ``op`` in a transaction of its own, or queue it in the open batch."""
+        if self._queued is not None:
+            self._queued.append((op, then))
+            return
+        with self._write() as conn:
+            outcome = op(conn)
+        if then is not None:
+            then(outcome)
 
     # -- creating -------------------------------------------------------------------
 
@@ -217,17 +259,21 @@ class ExecutionStore:
         cache_parts: Mapping[str, Any],
         inputs: Mapping[str, ArtifactRef],
         reuse_after: int | None,
-    ) -> Finished | None:
+        then: Callable[[Finished | None], None],
+    ) -> None:
         """Serve a step from the cache, or mark it Running: one transaction, whichever it is.
 
         Args:
             reuse_after: None runs the step; otherwise an earlier result with the same cache key
                 that ended at or after this time (ms, 0 for any) and whose outputs are all still
-                stored is reused, and returned.
+                stored is reused.
+            then: called once the write is made (at once, or as the batch ends) with what was
+                reused, or None if the step is now Running.
         """
         now = now_ms()
         parts = _dump(cache_parts)
-        with self._write() as conn:
+
+        def write(conn: Connection) -> Finished | None:
             hit = None if reuse_after is None else find_cached(conn, cache_key, not_before=reuse_after)
             if hit is not None:
                 reused = Finished(
@@ -262,8 +308,8 @@ class ExecutionStore:
                 error_type=None,
                 error=None,
             )
-            conn.execute(
-                _INSERT_ATTEMPT,
+            _INSERT_ATTEMPT(
+                conn,
                 {
                     "step_execution_id": step_id,
                     "attempt": attempt,
@@ -271,11 +317,14 @@ class ExecutionStore:
                     "started_at": now,
                 },
             )
-        return None
+            return None
+
+        self._apply(write, then)
 
     def step_succeeded(self, step_id: str, attempt: int, result: Finished, *, worker: str | None) -> None:
         now = now_ms()
-        with self._write() as conn:
+
+        def write(conn: Connection) -> None:
             self._end_attempt(conn, step_id, attempt, StepStatus.SUCCEEDED, now, worker)
             _set_step(
                 conn,
@@ -287,12 +336,15 @@ class ExecutionStore:
             )
             self._record_io(conn, step_id, result)
 
+        self._apply(write)
+
     def step_failed(
         self, step_id: str, attempt: int, *, error_type: str, error: str, retrying: bool, worker: str | None
     ) -> None:
         """Record a failed attempt; the step goes back to Pending when it will be tried again."""
         now = now_ms()
-        with self._write() as conn:
+
+        def write(conn: Connection) -> None:
             self._end_attempt(conn, step_id, attempt, StepStatus.FAILED, now, worker, error_type, error)
             _set_step(
                 conn,
@@ -302,6 +354,8 @@ class ExecutionStore:
                 error_type=error_type,
                 error=error,
             )
+
+        self._apply(write)
 
     def step_decided(
         self,
@@ -314,8 +368,8 @@ class ExecutionStore:
     ) -> None:
         """A control step's outcome, decided at once by the orchestrator (start and end together)."""
         now = now_ms()
-        with self._write() as conn:
-            _set_step(
+        self._apply(
+            lambda conn: _set_step(
                 conn,
                 step_id,
                 status=status.value,
@@ -325,15 +379,15 @@ class ExecutionStore:
                 error=error,
                 error_type=error_type,
             )
+        )
 
     def step_waiting(self, step_id: str, deadline: int | None) -> None:
-        with self._write() as conn:
-            s = pipeline_step_executions.c
-            conn.execute(
-                update(pipeline_step_executions)
-                .where(s.id == step_id)
-                .values(status=StepStatus.WAITING.value, started_at=now_ms(), wait_deadline=deadline)
+        now = now_ms()
+        self._apply(
+            lambda conn: _set_step(
+                conn, step_id, status=StepStatus.WAITING.value, started_at=now, wait_deadline=deadline
             )
+        )
 
     def steps_ended(self, step_ids: Iterable[str], status: StepStatus, reason: str | None = None) -> None:
         """Mark steps Skipped or Stopped (with why); their running attempts end Stopped."""
@@ -341,7 +395,8 @@ class ExecutionStore:
         if not ids:
             return
         now = now_ms()
-        with self._write() as conn:
+
+        def write(conn: Connection) -> None:
             s, t = pipeline_step_executions.c, pipeline_step_attempts.c
             conn.execute(
                 update(pipeline_step_executions)
@@ -353,6 +408,17 @@ class ExecutionStore:
                 .where(t.step_execution_id.in_(ids), t.status == StepStatus.RUNNING.value)
                 .values(status=StepStatus.STOPPED.value, ended_at=now, error=reason)
             )
+
+        self._apply(write)
+
+    def open_steps_ended(self, execution_id: str, status: StepStatus, reason: str) -> None:
+        """Mark every step of the execution that has not ended, by the store's word, ``status``."""
+        s = pipeline_step_executions.c
+        with self._db.read() as conn:
+            ids = conn.execute(
+                select(s.id).where(s.execution_id == execution_id, s.status.in_(_OPEN))
+            ).scalars().all()
+        self.steps_ended(ids, status, reason)
 
     def finish(self, execution_id: str, status: ExecutionStatus, reason: str | None = None) -> None:
         """End the execution and publish ``pipeline_execution.<status>`` in the same transaction."""

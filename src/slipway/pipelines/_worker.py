@@ -5,18 +5,23 @@ store's services). The worker makes a private work folder, copies inputs in, sen
 stdout and stderr (file descriptors 1 and 2, so subprocesses and native code are captured too) to
 files, runs the step, and stores the outputs and the logs under the step execution in one go.
 The result goes back as bytes; the worker keeps nothing of the task but warm imports and engines.
+A light step goes through the same :func:`run_task` in the orchestrator's own thread
+(:mod:`slipway.pipelines._light`), with its own log capture.
 """
 
 from __future__ import annotations
 
+import abc
 import atexit
 import contextlib
+import itertools
 import os
 import pickle
 import shutil
 import socket
 import sys
 import tempfile
+import threading
 import time
 import traceback
 from collections.abc import Iterator
@@ -38,6 +43,7 @@ from slipway.store.artifacts import Owner
 # by the spec's pickle, which needs nothing of the settings' fields but that they pickle.
 _SERVICES: dict[bytes, Services] = {}
 _SCREENS: dict[bytes, PathScreen] = {}
+_BUILD_LOCK = threading.Lock()
 
 
 @dataclass(frozen=True)
@@ -61,16 +67,22 @@ class PackedStep:
 
 
 @dataclass
-class Task:
-    """One attempt of one step, as sent to a worker."""
+class Assignment:
+    """One attempt of one step, as whatever runs it needs it besides the step itself."""
 
     id: str
     info: TaskInfo
-    step: PackedStep
     args: dict[str, Any]
     services: ServiceSpec
-    sys_path: list[str] = field(default_factory=lambda: list(sys.path))
     screened: bool = False  # a server's step: its error and logs name no path of the worker's folders
+
+
+@dataclass(kw_only=True)
+class Task(Assignment):
+    """An assignment with its step packed, as sent to a worker process or a Ray task."""
+
+    step: PackedStep
+    sys_path: list[str] = field(default_factory=lambda: list(sys.path))
 
     def dumps(self) -> bytes:
         """The task as a worker reads it: the import path and the step's module first."""
@@ -128,7 +140,7 @@ def run_payload(payload: bytes, *, keep_scratch: bool = True) -> bytes:
     return pickle.dumps(result)
 
 
-def _screen(task: Task) -> PathScreen:
+def _screen(task: Assignment) -> PathScreen:
     """The folders of this worker's machine that a server's step never names (its own view: a Ray
     worker's temporary folder and Python are not the server's)."""
     key = pickle.dumps(task.services.settings)
@@ -143,52 +155,119 @@ def services_of(spec: ServiceSpec) -> Services:
     key = pickle.dumps(spec)
     services = _SERVICES.get(key)
     if services is None:
-        services = _SERVICES[key] = spec.build()
+        with _BUILD_LOCK:  # several orchestrator threads may run light steps at once
+            services = _SERVICES.get(key)
+            if services is None:
+                services = _SERVICES[key] = spec.build()
     return services
 
 
+class LogCapture(abc.ABC):
+    """Where a step's stdout and stderr go while it runs, and how they are kept with its outputs."""
+
+    @abc.abstractmethod
+    def captured(self) -> contextlib.AbstractContextManager[None]:
+        """Capture (from empty) what the step writes, for the block."""
+
+    @abc.abstractmethod
+    def logs(self) -> Iterator[tuple[str, Path | bytes]]:
+        """The non-empty logs captured last, by file name: a file, or the bytes."""
+
+    def save(self, folder: Path, screen: PathScreen | None) -> None:
+        """Write the captured logs into ``folder`` (with no path of ``screen``'s folders in them)."""
+        for name, log in self.logs():
+            target = folder / name
+            target.parent.mkdir(parents=True, exist_ok=True)
+            if screen is None and isinstance(log, Path):
+                shutil.copyfile(log, target)
+                continue
+            data = log.read_bytes() if isinstance(log, Path) else log
+            if screen is not None:  # a traceback names this machine's folders: its files, the cache, the scratch
+                data = screen.text(data.decode("utf-8", errors="surrogateescape")).encode(
+                    "utf-8", errors="surrogateescape"
+                )
+            target.write_bytes(data)
+
+
+class _DescriptorCapture(LogCapture):
+    """File descriptors 1 and 2 sent to two files: a worker process's own, so subprocesses and
+    native code are captured too."""
+
+    def __init__(self, base: Path) -> None:
+        self.stdout = (base / "stdout.txt").open("w+b")
+        self.stderr = (base / "stderr.txt").open("w+b")
+
+    def captured(self) -> contextlib.AbstractContextManager[None]:
+        return _captured(self.stdout, self.stderr)
+
+    def logs(self) -> Iterator[tuple[str, Path | bytes]]:
+        for log in (self.stdout, self.stderr):
+            if os.fstat(log.fileno()).st_size:
+                yield Path(log.name).name, Path(log.name)
+
+    def close(self) -> None:
+        self.stdout.close()
+        self.stderr.close()
+
+
 class _Scratch:
-    """A worker process's own folder: two log files reused by every task, and a folder per task.
+    """A process's own folder: a folder per task, and (in a worker process) two log files reused by
+    every task.
 
     Creating and removing folders is the slowest thing a no-op step would do (file-system metadata
     writes), so nothing is created unless a step asks: a task's folder appears only when it copies
-    inputs or writes outputs, and the logs are truncated, not re-created.
+    inputs or writes outputs, and the logs are truncated, not re-created. Several threads may take
+    task folders at once (light steps of several executions in one orchestrator).
     """
 
     def __init__(self) -> None:
         self.base = Path(tempfile.mkdtemp(prefix="slipway-worker-"))
-        self.stdout = (self.base / "stdout.txt").open("w+b")
-        self.stderr = (self.base / "stderr.txt").open("w+b")
-        self.tasks = 0
+        self._numbers = itertools.count(1)
+        self._capture: _DescriptorCapture | None = None
         atexit.register(shutil.rmtree, self.base, True)
 
+    @property
+    def capture(self) -> _DescriptorCapture:
+        if self._capture is None:
+            self._capture = _DescriptorCapture(self.base)
+        return self._capture
+
     def task_dir(self) -> Path:
-        self.tasks += 1
-        return self.base / f"task-{self.tasks}"
+        return self.base / f"task-{next(self._numbers)}"
 
     def remove(self) -> None:
-        self.stdout.close()
-        self.stderr.close()
+        if self._capture is not None:
+            self._capture.close()
         shutil.rmtree(self.base, ignore_errors=True)
 
 
 _SCRATCH: list[_Scratch] = []  # made on this process's first task
+_SCRATCH_LOCK = threading.Lock()
 
 
 def _scratch() -> _Scratch:
     if not _SCRATCH:
-        _SCRATCH.append(_Scratch())
+        with _SCRATCH_LOCK:
+            if not _SCRATCH:
+                _SCRATCH.append(_Scratch())
     return _SCRATCH[0]
 
 
-def run_task(task: Task, step: Any) -> TaskResult:
+def run_task(task: Assignment, step: Any, capture: LogCapture | None = None) -> TaskResult:
+    """Run one attempt of ``step`` in this process: its outputs and logs stored, its result returned.
+
+    Args:
+        capture: where its stdout and stderr go; by default this process's file descriptors 1 and 2
+            (a worker process's, whose every output is the step's).
+    """
     started = time.perf_counter()
     scratch = _scratch()
+    capture = capture or scratch.capture
     work = scratch.task_dir()  # created by the step only if it needs it
     owner = Owner(ObjectKind.STEP_EXECUTION, task.info.step_execution_id)
     result = TaskResult(task.id, ok=False, worker=worker_name())
     try:
-        with _captured(scratch.stdout, scratch.stderr):
+        with capture.captured():
             try:
                 ctx = WorkContext(task.info, task.args, work, lambda: services_of(task.services), spec=task.services)
                 outcome = step.run(ctx)
@@ -204,15 +283,7 @@ def run_task(task: Task, step: Any) -> TaskResult:
         if not result.ok:
             shutil.rmtree(out / "outputs", ignore_errors=True)
         screen = _screen(task) if task.screened else None
-        for log in (scratch.stdout, scratch.stderr):
-            if os.fstat(log.fileno()).st_size:
-                target = out / "logs" / f"attempt-{task.info.attempt}" / Path(log.name).name
-                target.parent.mkdir(parents=True, exist_ok=True)
-                if screen is None:
-                    shutil.copyfile(log.name, target)
-                else:  # a traceback names this machine's folders: its files, the cache, the scratch folder
-                    text = Path(log.name).read_bytes().decode("utf-8", errors="surrogateescape")
-                    target.write_bytes(screen.text(text).encode("utf-8", errors="surrogateescape"))
+        capture.save(out / "logs" / f"attempt-{task.info.attempt}", screen)
         if screen is not None and result.error is not None:
             result.error = screen.text(result.error)
         if out.is_dir():

@@ -1,8 +1,9 @@
 """Engines under every domain: the metadata database and the artifact store.
 
 Domains use this package's surface only: :class:`Database` (transactions, error translation),
-``metadata`` and ``BigIntPK`` to declare their tables, and the portable statements
-``insert_ignore`` and ``upsert``; :class:`JobQueue`, the jobs a server hands to its workers.
+``metadata`` and ``BigIntPK`` to declare their tables, the portable statements
+``insert_ignore`` and ``upsert``, :class:`Prepared` for statements on the hottest paths;
+:class:`JobQueue`, the jobs a server hands to its workers.
 """
 
 from typing import Any
@@ -10,7 +11,7 @@ from typing import Any
 from slipway.store._db import Database, translate_errors
 from slipway.store._jobs import Job, JobQueue
 from slipway.store._schema import BigIntPK, metadata
-from slipway.store._sql import insert_ignore, upsert
+from slipway.store._sql import Prepared, insert_ignore, upsert
 
 _MIGRATION_API = ("current_revision", "head_revision", "upgrade")
 
@@ -29,6 +30,7 @@ __all__ = [
     "Database",
     "Job",
     "JobQueue",
+    "Prepared",
     "current_revision",
     "head_revision",
     "insert_ignore",

@@ -189,6 +189,12 @@ class Step(Settings, abc.ABC):
         cache: False opts out of caching; a :class:`CachePolicy` or a timedelta sets an expiry.
         resources: what the step needs from the machine (see :class:`Resources`).
         description: what the step is for, shown with the pipeline.
+        light: run the step in the orchestrator's own process, with no isolation, rather than
+            in a worker process: for short steps whose hop to a worker would cost more than
+            their work. Its transitions, outputs, logs, cache and lineage are recorded as any
+            step's, but it cannot be killed (no timeout; a stop waits for it), it shares the
+            orchestrator's memory and fate, and only its Python-level prints are its logs.
+            A server runs light only the code its ``light_step_modules`` setting lists.
     """
 
     type_name: ClassVar[str]
@@ -210,6 +216,7 @@ class Step(Settings, abc.ABC):
         cache: bool | CachePolicy | dt.timedelta = True,
         resources: Resources | None = None,
         description: str | None = None,
+        light: bool = False,
     ) -> None:
         self.name = check_name(name, "step", "steps")
         self.depends_on: list[Step | StepName] = [StepName(d) if isinstance(d, str) else d for d in depends_on]
@@ -218,6 +225,7 @@ class Step(Settings, abc.ABC):
         self.cache = CachePolicy.of(cache)
         self.resources = resources or Resources()
         self.description = description
+        self.light = bool(light)
         self.outputs = Outputs(self)
 
     # -- what subclasses say -------------------------------------------------------------------
@@ -250,6 +258,18 @@ class Step(Settings, abc.ABC):
         literal settings are allowed values.
         """
         self.check_settings()
+        if self.light and not self.in_worker:
+            raise InvalidInput(
+                f"step {self.name!r}: a {self.type_name} step is decided by the orchestrator itself; "
+                "light is for steps that run code",
+                field=f"steps.{self.name}.light",
+            )
+        if self.light and self.timeout is not None:
+            raise InvalidInput(
+                f"step {self.name!r}: a light step runs in the orchestrator's process, where it cannot be "
+                "stopped at a timeout; drop timeout, or light to run it in a worker process",
+                field=f"steps.{self.name}.timeout",
+            )
         for output in self.output_names:
             check_name(output, f"step {self.name!r}: output", f"steps.{self.name}.outputs")
         if len(set(self.output_names)) != len(self.output_names):
@@ -308,6 +328,8 @@ class Step(Settings, abc.ABC):
         out["timeout"] = self.timeout
         out["cache"] = self.cache.to_json()
         out["resources"] = self.resources.to_json()
+        if self.light:  # only when set: definitions stored before light existed keep their digest
+            out["light"] = True
         return out
 
     @staticmethod
@@ -322,6 +344,7 @@ class Step(Settings, abc.ABC):
             "cache": CachePolicy(cache.get("enabled", True), cache.get("expire_after")),
             "resources": Resources(**resources),
             "description": data.get("description"),
+            "light": data.get("light") is True,
         }
 
     def __repr__(self) -> str:

@@ -7,7 +7,7 @@ from typing import Any
 
 from slipway.errors import InvalidInput
 from slipway.pipelines._code import Code, function_code, import_string
-from slipway.pipelines._context import StepContext, WorkContext, check_arguments, invoke
+from slipway.pipelines._context import StepContext, WorkContext, accepts_ctx, check_arguments
 
 
 class UserFunction:
@@ -22,6 +22,7 @@ class UserFunction:
             raise InvalidInput(f"step {step!r}: fn must be a function, not {fn!r}", field=f"steps.{step}.fn")
         self.fn = fn
         self.step = step
+        self.takes_ctx = accepts_ctx(fn)  # read once: a signature costs more than a no-op step's call
         self._code: Code | None = None
 
     def code(self) -> Code:
@@ -34,7 +35,7 @@ class UserFunction:
         check_arguments(self.fn, given, step=self.step)
 
     def __call__(self, args: Mapping[str, Any], ctx: StepContext) -> Any:
-        return invoke(self.fn, args, ctx)
+        return self.fn(ctx=ctx, **args) if self.takes_ctx else self.fn(**args)
 
     @classmethod
     def load(cls, data: Mapping[str, Any]) -> UserFunction:

@@ -118,6 +118,12 @@ class ProcessingStep(Step):
         if self.function is not None:
             self.function.check(set(self.inputs))
             return
+        if self.light:
+            raise InvalidInput(
+                f"step {self.name!r}: a script runs as a process of its own, which a light step exists to "
+                "avoid; make it a function, or drop light",
+                field=f"steps.{self.name}.light",
+            )
         self.code()  # the script must exist
         for key, value in self.inputs.items():
             if not isinstance(value, OutputRef | FileInput):
