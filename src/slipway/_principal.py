@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import contextvars
+import functools
 import getpass
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -39,7 +40,9 @@ class Principal:
 _current: contextvars.ContextVar[Principal | None] = contextvars.ContextVar("slipway_principal", default=None)
 
 
+@functools.cache
 def _local_user() -> str:
+    """The account this process runs as: read once (every service call asks)."""
     try:
         return getpass.getuser()
     except (KeyError, OSError):

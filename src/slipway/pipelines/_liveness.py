@@ -8,6 +8,7 @@ host the answer comes from the process table at once; from another host, a heart
 
 from __future__ import annotations
 
+import functools
 import os
 import socket
 from pathlib import Path
@@ -38,7 +39,12 @@ def _running(pid: int) -> bool:
 
 def orchestrator_id() -> str:
     """Who this process is, as stored with the executions it runs."""
-    pid = os.getpid()
+    return _identity(os.getpid())
+
+
+@functools.lru_cache(maxsize=4)
+def _identity(pid: int) -> str:
+    """Read once per process (keyed by pid, so a forked child is itself)."""
     return f"{socket.gethostname()}:{pid}:{_start_time(pid) or '?'}"
 
 
@@ -46,6 +52,8 @@ def is_alive(orchestrator: str | None, heartbeat_at: int | None, now_ms: int) ->
     """Whether the orchestrator named ``orchestrator`` is still running its execution."""
     if not orchestrator:
         return False
+    if orchestrator == orchestrator_id():  # this process: alive, as it asks
+        return True
     host, _, rest = orchestrator.partition(":")
     pid_text, _, started = rest.partition(":")
     if host == socket.gethostname() and pid_text.isdigit():

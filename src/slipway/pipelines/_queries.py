@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import functools
 import json
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
-from typing import Any
+from typing import Any, NamedTuple
 
 from sqlalchemy import Connection, Row, bindparam, exists, select
 
@@ -51,6 +52,27 @@ def execution_row(conn: Connection, execution_id: str) -> Row[Any]:
     return row
 
 
+_NAMES = (
+    select(pipelines.c.name, pipeline_versions.c.version)
+    .select_from(pipeline_executions)
+    .join(pipeline_versions, pipeline_versions.c.id == pipeline_executions.c.version_id)
+    .join(pipelines, pipelines.c.id == pipeline_executions.c.pipeline_id)
+    .where(pipeline_executions.c.id == bindparam("id"))
+)
+
+
+def execution_names(conn: Connection, execution_id: str) -> tuple[str, int]:
+    """The pipeline's name and the version's number of an execution (what its end event names).
+
+    Raises:
+        NotFound: naming the id.
+    """
+    row = conn.execute(_NAMES, {"id": execution_id}).first()
+    if row is None:
+        raise NotFound(f"pipeline execution {execution_id!r} does not exist", field="execution_id")
+    return row.name, row.version
+
+
 def _execution_select() -> Any:
     e, v, p = pipeline_executions.c, pipeline_versions.c, pipelines.c
     return (
@@ -93,14 +115,20 @@ def step_records(conn: Connection, execution_row_: Row[Any]) -> list[StepExecuti
     """The steps of an execution in the definition's order, with their I/O and attempts."""
     s = pipeline_step_executions.c
     rows = conn.execute(select(pipeline_step_executions).where(s.execution_id == execution_row_.id)).all()
-    definition = json.loads(execution_row_.definition)
-    order = {step["name"]: i for i, step in enumerate(definition["steps"])}
-    depends = _depends(definition)
+    order, depends = _shape(execution_row_.version_id, execution_row_.definition)
     ids = [r.id for r in rows]
     io = _artifacts_by_step(conn, ids)
     attempts = _attempts_by_step(conn, ids)
     records = [step_record(r, io.get(r.id, {}), attempts.get(r.id, []), depends.get(r.step_name, [])) for r in rows]
     return sorted(records, key=lambda rec: order.get(rec.step_name, len(order)))
+
+
+@functools.lru_cache(maxsize=64)
+def _shape(version_id: str, definition: str) -> tuple[dict[str, int], dict[str, list[str]]]:
+    """A version's step order and each step's upstream steps: read once per version (a version's
+    definition never changes), not on every look at one of its executions."""
+    parsed = json.loads(definition)
+    return {step["name"]: i for i, step in enumerate(parsed["steps"])}, _depends(parsed)
 
 
 def _depends(definition: dict[str, Any]) -> dict[str, list[str]]:
@@ -232,7 +260,7 @@ def _cached_query() -> Any:
         ~stored_at(o.owner_kind, o.owner_id, o.path),
     )
     return (
-        select(pipeline_step_executions)
+        select(s.id, s.properties, s.run_id)
         .where(
             s.cache_key == bindparam("key"),
             s.status == StepStatus.SUCCEEDED.value,
@@ -256,10 +284,55 @@ def step_outputs(conn: Connection, step_execution_id: str) -> dict[str, Artifact
     return {r.name: ArtifactRef(r.owner_kind, r.owner_id, r.path, r.is_dir, r.digest) for r in rows}
 
 
-def find_cached(conn: Connection, key: str, *, not_before: int | None) -> Row[Any] | None:
+class StepState(NamedTuple):
+    """Where one step of an execution stands: what its orchestrator needs to carry it on."""
+
+    id: str
+    step_name: str
+    status: StepStatus
+    attempts: int
+    properties: dict[str, Any] | None
+    error: str | None
+    wait_deadline: int | None  # ms
+    outputs: dict[str, ArtifactRef]
+
+
+_STATES = select(
+    pipeline_step_executions.c.id,
+    pipeline_step_executions.c.step_name,
+    pipeline_step_executions.c.status,
+    pipeline_step_executions.c.attempts,
+    pipeline_step_executions.c.properties,
+    pipeline_step_executions.c.error,
+    pipeline_step_executions.c.wait_deadline,
+).where(pipeline_step_executions.c.execution_id == bindparam("id"))
+
+
+def step_states(conn: Connection, execution_id: str) -> list[StepState]:
+    """Every step of an execution as it stands, with the outputs of those that completed."""
+    rows = conn.execute(_STATES, {"id": execution_id}).all()
+    completed = [r.id for r in rows if StepStatus(r.status).completed]
+    io = _artifacts_by_step(conn, completed) if completed else {}
+    return [
+        StepState(r.id, r.step_name, StepStatus(r.status), r.attempts, _json(r.properties), r.error, r.wait_deadline,
+                  {o.name: ArtifactRef(o.owner_kind, o.owner_id, o.path, o.is_dir, o.digest)
+                   for o in io.get(r.id, {}).get("output", [])})
+        for r in rows
+    ]
+
+
+class CachedStep(NamedTuple):
+    """A step execution whose result a new one may reuse."""
+
+    id: str
+    properties: str | None  # JSON
+    run_id: str | None
+
+
+def find_cached(conn: Connection, key: str, *, not_before: int | None) -> CachedStep | None:
     """The latest step execution that ran with cache key ``key`` and whose outputs are all still stored."""
-    result: Row[Any] | None = _FIND_CACHED(conn, {"key": key, "not_before": not_before or 0}).first()
-    return result
+    row = _FIND_CACHED(conn, {"key": key, "not_before": not_before or 0}).fetchone()
+    return None if row is None else CachedStep(*row)
 
 
 def previous_run(conn: Connection, pipeline_id: str, step_name: str, before_id: str) -> Row[Any] | None:

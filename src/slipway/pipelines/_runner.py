@@ -38,7 +38,7 @@ from slipway.pipelines._expressions import JsonGet, OutputRef, resolve
 from slipway.pipelines._jsonpath import json_get
 from slipway.pipelines._leases import Lease, LeaseLost
 from slipway.pipelines._light import run_light
-from slipway.pipelines._records import ExecutionStatus, StepExecution, StepStatus
+from slipway.pipelines._records import ExecutionStatus, StepStatus
 from slipway.pipelines._state import ExecutionStore, Finished
 from slipway.pipelines._worker import Assignment, PackedStep, Task, TaskResult
 from slipway.pipelines.steps import TIMEOUT_ERROR, ConditionStep, FailStep, Step, WaitStep
@@ -167,7 +167,7 @@ class Runner:
         self._documents: dict[tuple[str, str | None], Any] = {}
         self._files: dict[str, ArtifactRef] = {}
         self._status: dict[str, StepStatus] = {}
-        self._rows: dict[str, StepExecution] = {}
+        self._rows: dict[str, q.StepState] = {}
         self._needs: dict[str, int] = {}
         self._ready: deque[str] = deque()
         self._attempts: dict[str, int] = {}  # step -> attempts made so far
@@ -265,12 +265,12 @@ class Runner:
     def _restore(self) -> None:
         """Load the steps' state: a new execution is all Pending; a resumed one keeps what finished."""
         with self.db.read() as conn:
-            for record in q.get_execution(conn, self.plan.execution_id).steps:
+            for record in q.step_states(conn, self.plan.execution_id):
                 self._rows[record.step_name] = record
                 self._attempts[record.step_name] = record.attempts
                 self._status[record.step_name] = record.status
                 if record.status.completed:
-                    self.outputs[record.step_name] = {o.name: _ref(o) for o in record.outputs}
+                    self.outputs[record.step_name] = record.outputs
                     self.properties[record.step_name] = record.properties
                 elif record.status is StepStatus.FAILED:
                     self._failure = self._failure or f"step {record.step_name!r} failed: {record.error}"
@@ -389,7 +389,7 @@ class Runner:
     def _wait(self, step: WaitStep) -> None:
         row = self._rows[step.name]
         if row.wait_deadline is not None:
-            deadline: float | None = row.wait_deadline.timestamp()
+            deadline: float | None = row.wait_deadline / 1000
         else:
             deadline = None if step.timeout is None else time.time() + step.timeout
         self._waiting[step.name] = deadline
@@ -576,7 +576,3 @@ class Runner:
             owner = Owner(ObjectKind.PIPELINE_EXECUTION, self.plan.execution_id)
             self._files[path] = store_path(self.artifacts, owner, where, local)
         return self._files[path]
-
-
-def _ref(artifact: Any) -> ArtifactRef:
-    return ArtifactRef(artifact.owner_kind, artifact.owner_id, artifact.path, artifact.is_dir, artifact.digest)

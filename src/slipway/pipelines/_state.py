@@ -30,7 +30,7 @@ from slipway.events import record_change
 from slipway.lineage import NodeRef, record_edges
 from slipway.pipelines._artifacts import ArtifactRef
 from slipway.pipelines._leases import Lease, renew
-from slipway.pipelines._queries import execution_row, find_cached, step_outputs
+from slipway.pipelines._queries import execution_names, find_cached, step_outputs
 from slipway.pipelines._records import ExecutionStatus, StepStatus
 from slipway.pipelines._tables import (
     pipeline_executions,
@@ -423,12 +423,10 @@ class ExecutionStore:
     def finish(self, execution_id: str, status: ExecutionStatus, reason: str | None = None) -> None:
         """End the execution and publish ``pipeline_execution.<status>`` in the same transaction."""
         with self._write() as conn:
-            row = execution_row(conn, execution_id)
-            conn.execute(
-                update(pipeline_executions)
-                .where(pipeline_executions.c.id == execution_id)
-                .values(status=status.value, ended_at=now_ms(), failure_reason=reason, orchestrator=None,
-                        lease_expires_at=None)
+            pipeline, version = execution_names(conn, execution_id)
+            _set(
+                conn, pipeline_executions, {"id": execution_id},
+                status=status.value, ended_at=now_ms(), failure_reason=reason, orchestrator=None, lease_expires_at=None,
             )
             record_change(
                 conn,
@@ -436,7 +434,7 @@ class ExecutionStore:
                 object_kind=ObjectKind.PIPELINE_EXECUTION,
                 object_id=execution_id,
                 event_type=f"pipeline_execution.{status.value.lower()}",
-                payload={"pipeline": row.pipeline_name, "version": row.version_number, "failure_reason": reason},
+                payload={"pipeline": pipeline, "version": version, "failure_reason": reason},
             )
 
     # -- helpers ---------------------------------------------------------------------------------

@@ -8,6 +8,7 @@ hash, and ``explain-cache`` shows what changed in it.
 
 from __future__ import annotations
 
+import hashlib
 import json
 from collections.abc import Mapping
 from typing import Any
@@ -43,9 +44,8 @@ class VersionStore:
 
     def register(self, pipeline: Pipeline) -> PipelineVersion:
         """The version of ``pipeline``'s definition: the existing one, or a new one numbered next."""
-        definition = pipeline.definition()
-        text = canonical_json(definition)
-        digest = pipeline.digest()
+        text = canonical_json(pipeline.definition())
+        digest = hashlib.sha256(text.encode()).hexdigest()  # pipeline.digest(), without building the definition again
         for _ in range(_REGISTER_ATTEMPTS):
             found = self._by_digest(pipeline.name, digest)
             if found is not None:

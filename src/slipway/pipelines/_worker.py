@@ -14,6 +14,7 @@ from __future__ import annotations
 import abc
 import atexit
 import contextlib
+import functools
 import itertools
 import os
 import pickle
@@ -113,7 +114,12 @@ class TaskResult:
 
 
 def worker_name() -> str:
-    return f"{socket.gethostname()}:{os.getpid()}"
+    return f"{_host()}:{os.getpid()}"
+
+
+@functools.cache
+def _host() -> str:
+    return socket.gethostname()
 
 
 def run_payload(payload: bytes, *, keep_scratch: bool = True) -> bytes:
@@ -163,7 +169,7 @@ def services_of(spec: ServiceSpec) -> Services:
 
 
 class LogCapture(abc.ABC):
-    """Where a step's stdout and stderr go while it runs, and how they are kept with its outputs."""
+    """Where a step's stdout and stderr go while it runs, and what they were."""
 
     @abc.abstractmethod
     def captured(self) -> contextlib.AbstractContextManager[None]:
@@ -173,20 +179,19 @@ class LogCapture(abc.ABC):
     def logs(self) -> Iterator[tuple[str, Path | bytes]]:
         """The non-empty logs captured last, by file name: a file, or the bytes."""
 
-    def save(self, folder: Path, screen: PathScreen | None) -> None:
-        """Write the captured logs into ``folder`` (with no path of ``screen``'s folders in them)."""
-        for name, log in self.logs():
-            target = folder / name
-            target.parent.mkdir(parents=True, exist_ok=True)
-            if screen is None and isinstance(log, Path):
-                shutil.copyfile(log, target)
-                continue
-            data = log.read_bytes() if isinstance(log, Path) else log
-            if screen is not None:  # a traceback names this machine's folders: its files, the cache, the scratch
-                data = screen.text(data.decode("utf-8", errors="surrogateescape")).encode(
-                    "utf-8", errors="surrogateescape"
-                )
-            target.write_bytes(data)
+
+def _save_logs(logs: list[tuple[str, Path | bytes]], folder: Path, screen: PathScreen | None) -> None:
+    """Write captured logs into ``folder`` (with no path of ``screen``'s folders in them)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    for name, log in logs:
+        target = folder / name
+        if screen is None and isinstance(log, Path):
+            shutil.copyfile(log, target)
+            continue
+        data = log.read_bytes() if isinstance(log, Path) else log
+        if screen is not None:  # a traceback names this machine's folders: its files, the cache, the scratch
+            data = screen.text(data.decode("utf-8", errors="surrogateescape")).encode("utf-8", errors="surrogateescape")
+        target.write_bytes(data)
 
 
 class _DescriptorCapture(LogCapture):
@@ -283,10 +288,12 @@ def run_task(task: Assignment, step: Any, capture: LogCapture | None = None) -> 
         if not result.ok:
             shutil.rmtree(out / "outputs", ignore_errors=True)
         screen = _screen(task) if task.screened else None
-        capture.save(out / "logs" / f"attempt-{task.info.attempt}", screen)
+        logs = list(capture.logs())
+        if logs:
+            _save_logs(logs, out / "logs" / f"attempt-{task.info.attempt}", screen)
         if screen is not None and result.error is not None:
             result.error = screen.text(result.error)
-        if out.is_dir():
+        if os.path.isdir(out):  # a no-op step made no folder: nothing to store, nothing to remove
             entries = services_of(task.services).artifacts.put_dir(owner, "", out)
             if result.ok:
                 result.outputs = refs_below(entries, owner, "outputs", step.output_names)
@@ -295,7 +302,7 @@ def run_task(task: Assignment, step: Any, capture: LogCapture | None = None) -> 
         result.error_types = [cls.__name__ for cls in type(exc).__mro__]
         result.error = f"storing the step's files failed: {type(exc).__name__}: {exc}"
     finally:
-        if work.exists():
+        if os.path.isdir(work):
             shutil.rmtree(work, ignore_errors=True)
     result.seconds = time.perf_counter() - started
     return result
