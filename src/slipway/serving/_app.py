@@ -1,7 +1,9 @@
 """The data plane over HTTP: ``POST /endpoints/{name}/invocations`` and the routes that watch it.
 
 Plain Starlette, not FastAPI: the invocation route is the hot path, and a validation layer would
-only repeat the signature check. The prediction runs on the event loop, not in a thread: a model
+only repeat the signature check. ``slipway serve``'s app answers its invocation paths before
+Starlette's routing and middleware (:class:`_InvocationPath`): for a small model those cost more
+than the prediction, and the answer is the same (JSON errors, headers, metrics, capture). The prediction runs on the event loop, not in a thread: a model
 call is CPU-bound and holds the GIL, so a thread hop would add latency without adding throughput
 (more worker processes add that).
 
@@ -23,9 +25,11 @@ from typing import Any
 
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
+from starlette.datastructures import Headers
 from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from slipway._version import __version__
 from slipway.errors import NotFound, SlipwayError
@@ -239,18 +243,22 @@ def _answer_headers(answer: Answer) -> dict[str, str]:
     return {INFERENCE_ID_HEADER: answer.inference_id, VARIANT_RESPONSE_HEADER: answer.variant}
 
 
+async def _invocation(host: ServingHost, name: str, only: str | None, body: bytes, headers: Headers) -> Response:
+    """The answer to one invocation of ``name`` (MLflow's scoring JSON, or CSV): predictions or a JSON error."""
+    try:
+        runtime = await _runtime(host, name, only)
+        answer = await host.invoke(runtime, body, headers.get("content-type", ""), headers)
+    except SlipwayError as exc:
+        return _error(exc)
+    return Response(_encode({"predictions": answer.predictions}), media_type="application/json",
+                    headers=_answer_headers(answer))
+
+
 def _invocations(host: ServingHost, only: str | None = None) -> Callable[[Request], Awaitable[Response]]:
     """The invocation handler (MLflow's scoring JSON, or CSV)."""
 
     async def invocations(request: Request) -> Response:
-        try:
-            runtime = await _runtime(host, request.path_params["name"], only)
-            body, content_type = await request.body(), request.headers.get("content-type", "")
-            answer = await host.invoke(runtime, body, content_type, request.headers)
-        except SlipwayError as exc:
-            return _error(exc)
-        return Response(_encode({"predictions": answer.predictions}), media_type="application/json",
-                        headers=_answer_headers(answer))
+        return await _invocation(host, request.path_params["name"], only, await request.body(), request.headers)
 
     setattr(invocations, PERMISSION_ATTRIBUTE, Permission.INVOKE)  # a server checks it before reading the body
     return invocations
@@ -382,9 +390,36 @@ def container_routes(host: ServingHost, endpoint: str) -> list[Route]:
     ]
 
 
+class _InvocationPath:
+    """``POST /invocations`` and ``POST /endpoints/{endpoint}/invocations`` of one endpoint, answered
+    as :func:`_invocations` answers them but without a router, middleware or request object; every
+    other request goes to ``app``."""
+
+    def __init__(self, app: ASGIApp, host: ServingHost, endpoint: str) -> None:
+        self.app = app
+        self._host = host
+        self._endpoint = endpoint
+        self._paths = frozenset({"/invocations", f"/endpoints/{endpoint}/invocations"})
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["method"] != "POST" or scope["path"] not in self._paths:
+            await self.app(scope, receive, send)
+            return
+        chunks = []
+        while True:
+            message = await receive()
+            if message["type"] == "http.disconnect":
+                return  # nobody to answer
+            chunks.append(message.get("body", b""))
+            if not message.get("more_body", False):
+                break
+        response = await _invocation(self._host, self._endpoint, None, b"".join(chunks), Headers(scope=scope))
+        await response(scope, receive, send)
+
+
 def create_inference_app(
     host: ServingHost, endpoint: str, *, on_close: Callable[[], None] | None = None
-) -> Starlette:
+) -> ASGIApp:
     """The app of ``slipway serve ENDPOINT`` (routes: :func:`container_routes`): it loads the endpoint
     at start-up and flushes captured data at shutdown (SIGTERM included, which uvicorn turns into a
     shutdown), then calls ``on_close`` (a worker process closes its engines there).
@@ -400,7 +435,7 @@ def create_inference_app(
             if on_close is not None:
                 on_close()
 
-    return Starlette(routes=container_routes(host, endpoint), lifespan=lifespan)
+    return _InvocationPath(Starlette(routes=container_routes(host, endpoint), lifespan=lifespan), host, endpoint)
 
 
 def mount_inference(app: Starlette, host: ServingHost, more_metrics: Callable[[], str] | None = None) -> None:
