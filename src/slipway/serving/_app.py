@@ -3,9 +3,10 @@
 Plain Starlette, not FastAPI: the invocation route is the hot path, and a validation layer would
 only repeat the signature check. ``slipway serve``'s app answers its invocation paths before
 Starlette's routing and middleware (:class:`_InvocationPath`): for a small model those cost more
-than the prediction, and the answer is the same (JSON errors, headers, metrics, capture). The prediction runs on the event loop, not in a thread: a model
-call is CPU-bound and holds the GIL, so a thread hop would add latency without adding throughput
-(more worker processes add that).
+than the prediction, and the answer is the same (JSON errors, headers, metrics, capture).
+
+The prediction runs on the event loop, not in a thread: a model call is CPU-bound and holds the
+GIL, so a thread hop would add latency without adding throughput (more worker processes add that).
 
 :func:`create_inference_app` is what ``slipway serve NAME`` runs; :func:`mount_inference` adds the
 invocation and metrics routes to ``slipway server``'s app, which loads an endpoint on its first
