@@ -26,6 +26,7 @@ from __future__ import annotations
 import logging
 import threading
 from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy import ColumnElement, Connection, bindparam, or_, select, update
 
@@ -124,8 +125,32 @@ class LeaseKeeper:
                              exc_info=True)
 
 
-def _free(now: int) -> ColumnElement[bool]:
+def _free(now: Any) -> ColumnElement[bool]:
     return or_(_e.lease_expires_at.is_(None), _e.lease_expires_at < now)
+
+
+# Built once: every execution started is claimed, and building costs more than running.
+_CLAIM_READ = select(_e.status, _e.queued, _e.orchestrator, _e.lease_token, _e.lease_expires_at, _e.started_at).where(
+    _e.id == bindparam("id")
+)
+_CLAIM = (
+    update(pipeline_executions)
+    .where(
+        _e.id == bindparam("k_id"),
+        _e.lease_token == bindparam("k_token"),
+        _e.status == bindparam("k_status"),
+        _free(bindparam("k_now")),
+    )
+    .values(
+        status=ExecutionStatus.RUNNING.value,
+        orchestrator=bindparam("v_holder"),
+        lease_token=bindparam("v_token"),
+        lease_expires_at=bindparam("v_until"),
+        heartbeat_at=bindparam("v_now"),
+        started_at=bindparam("v_started"),
+        ended_at=None,
+    )
+)
 
 
 def claimable(db: Database, limit: int) -> list[str]:
@@ -157,11 +182,7 @@ def claim(db: Database, execution_id: str, holder: str, duration_ms: int) -> Lea
     """
     now = now_ms()
     with db.write() as conn:
-        row = conn.execute(
-            select(_e.status, _e.queued, _e.orchestrator, _e.lease_token, _e.lease_expires_at, _e.started_at).where(
-                _e.id == execution_id
-            )
-        ).first()
+        row = conn.execute(_CLAIM_READ, {"id": execution_id}).first()
         if row is None or row.status not in _CLAIMABLE:
             return None
         if row.lease_expires_at is not None and row.lease_expires_at >= now:
@@ -171,17 +192,18 @@ def claim(db: Database, execution_id: str, holder: str, duration_ms: int) -> Lea
             return None
         token = row.lease_token + 1
         result = conn.execute(
-            update(pipeline_executions)
-            .where(_e.id == execution_id, _e.lease_token == row.lease_token, _e.status == row.status, _free(now))
-            .values(
-                status=ExecutionStatus.RUNNING.value,
-                orchestrator=holder,
-                lease_token=token,
-                lease_expires_at=now + duration_ms,
-                heartbeat_at=now,
-                started_at=row.started_at if takeover else now,
-                ended_at=None,
-            )
+            _CLAIM,
+            {
+                "k_id": execution_id,
+                "k_token": row.lease_token,
+                "k_status": row.status,
+                "k_now": now,
+                "v_holder": holder,
+                "v_token": token,
+                "v_until": now + duration_ms,
+                "v_now": now,
+                "v_started": row.started_at if takeover else now,
+            },
         )
         if result.rowcount != 1:
             return None

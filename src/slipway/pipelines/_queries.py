@@ -46,7 +46,7 @@ def execution_row(conn: Connection, execution_id: str) -> Row[Any]:
     Raises:
         NotFound: naming the id.
     """
-    row = conn.execute(_execution_select().where(pipeline_executions.c.id == execution_id)).first()
+    row = conn.execute(_EXECUTION, {"id": execution_id}).first()
     if row is None:
         raise NotFound(f"pipeline execution {execution_id!r} does not exist", field="execution_id")
     return row
@@ -87,6 +87,22 @@ def _execution_select() -> Any:
     )
 
 
+# Built once: an execution is read whenever anyone looks at it, and building costs more than reading.
+_EXECUTION = _execution_select().where(pipeline_executions.c.id == bindparam("id"))
+_STEP_ROWS = select(pipeline_step_executions).where(pipeline_step_executions.c.execution_id == bindparam("id"))
+_STEP_ARTIFACTS = (
+    select(pipeline_step_artifacts)
+    .where(pipeline_step_artifacts.c.step_execution_id.in_(bindparam("ids", expanding=True)))
+    .order_by(pipeline_step_artifacts.c.step_execution_id, pipeline_step_artifacts.c.direction,
+              pipeline_step_artifacts.c.name)
+)
+_STEP_ATTEMPTS = (
+    select(pipeline_step_attempts)
+    .where(pipeline_step_attempts.c.step_execution_id.in_(bindparam("ids", expanding=True)))
+    .order_by(pipeline_step_attempts.c.step_execution_id, pipeline_step_attempts.c.attempt)
+)
+
+
 def execution_record(row: Row[Any], steps: list[StepExecution] | None = None) -> PipelineExecution:
     started = ms_to_datetime(row.started_at)
     return PipelineExecution(
@@ -113,8 +129,7 @@ def execution_record(row: Row[Any], steps: list[StepExecution] | None = None) ->
 
 def step_records(conn: Connection, execution_row_: Row[Any]) -> list[StepExecution]:
     """The steps of an execution in the definition's order, with their I/O and attempts."""
-    s = pipeline_step_executions.c
-    rows = conn.execute(select(pipeline_step_executions).where(s.execution_id == execution_row_.id)).all()
+    rows = conn.execute(_STEP_ROWS, {"id": execution_row_.id}).all()
     order, depends = _shape(execution_row_.version_id, execution_row_.definition)
     ids = [r.id for r in rows]
     io = _artifacts_by_step(conn, ids)
@@ -170,13 +185,8 @@ def step_record(
 
 def _artifacts_by_step(conn: Connection, ids: Sequence[str]) -> dict[str, dict[str, list[StepArtifact]]]:
     out: dict[str, dict[str, list[StepArtifact]]] = defaultdict(lambda: defaultdict(list))
-    a = pipeline_step_artifacts.c
     for chunk in _chunks(ids):
-        for r in conn.execute(
-            select(pipeline_step_artifacts)
-            .where(a.step_execution_id.in_(chunk))
-            .order_by(a.step_execution_id, a.direction, a.name)
-        ):
+        for r in conn.execute(_STEP_ARTIFACTS, {"ids": list(chunk)}):
             out[r.step_execution_id][r.direction].append(
                 StepArtifact(
                     name=r.name,
@@ -192,13 +202,8 @@ def _artifacts_by_step(conn: Connection, ids: Sequence[str]) -> dict[str, dict[s
 
 def _attempts_by_step(conn: Connection, ids: Sequence[str]) -> dict[str, list[StepAttempt]]:
     out: dict[str, list[StepAttempt]] = defaultdict(list)
-    t = pipeline_step_attempts.c
     for chunk in _chunks(ids):
-        for r in conn.execute(
-            select(pipeline_step_attempts)
-            .where(t.step_execution_id.in_(chunk))
-            .order_by(t.step_execution_id, t.attempt)
-        ):
+        for r in conn.execute(_STEP_ATTEMPTS, {"ids": list(chunk)}):
             out[r.step_execution_id].append(
                 StepAttempt(
                     attempt=r.attempt,
