@@ -63,8 +63,14 @@ assert set(ROLE_PERMISSIONS) == set(ROLES), "every role of slipway._principal ha
 
 def permissions_of(principal: Principal) -> frozenset[Permission]:
     """The union of what ``principal``'s roles grant (unknown role names grant nothing)."""
+    return _granted(frozenset(principal.roles))
+
+
+@functools.lru_cache(maxsize=64)
+def _granted(roles: frozenset[str]) -> frozenset[Permission]:
+    """Computed once per set of roles: every service call asks."""
     granted: set[Permission] = set()
-    for role in principal.roles:
+    for role in roles:
         granted |= ROLE_PERMISSIONS.get(role, frozenset())
     return frozenset(granted)
 

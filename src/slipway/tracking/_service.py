@@ -14,15 +14,8 @@ from typing import Annotated, Any, BinaryIO
 
 from pydantic import Field
 from sqlalchemy import (
-    BigInteger,
-    Boolean,
     Connection,
-    Float,
     Row,
-    String,
-    and_,
-    bindparam,
-    cast,
     delete,
     func,
     insert,
@@ -47,6 +40,7 @@ from slipway.store.artifacts import ArtifactInfo, ArtifactStore, Owner
 from slipway.tracking import validation as v
 from slipway.tracking._inputs import UPDATED as INPUT_FIELDS
 from slipway.tracking._inputs import check_inputs, input_rows, read_inputs
+from slipway.tracking._metric_writer import RUN_STAGE, MetricWriter, Point, stage_error
 from slipway.tracking._records import (
     Experiment,
     LifecycleStage,
@@ -90,27 +84,6 @@ from slipway.tracking.validation import (
 )
 
 DEFAULT_EXPERIMENT = "Default"
-# Built once: constructing statements costs more than running them on the metric-logging path.
-_RUN_STAGE = select(runs.c.lifecycle_stage).where(runs.c.id == bindparam("run_id"))
-_INSERT_METRIC = insert(metrics_table)
-_METRIC_COLUMNS: dict[str, Any] = {
-    "key": String(),
-    "value": Float(),
-    "is_nan": Boolean(),
-    "step": BigInteger(),
-    "timestamp": BigInteger(),
-}
-# One statement checks that the run is active and logs the point: the check costs no extra round trip.
-_INSERT_METRIC_IF_ACTIVE = (
-    insert(metrics_table)
-    .from_select(
-        ["run_id", *_METRIC_COLUMNS],
-        select(runs.c.id, *(cast(bindparam(name), type_) for name, type_ in _METRIC_COLUMNS.items())).where(
-            runs.c.id == bindparam("run_id"), runs.c.lifecycle_stage == "active"
-        ),
-    )
-    .returning(metrics_table.c.id)
-)
 MAX_SEARCH_RESULTS = 50_000
 MaxResults = Annotated[int, Field(ge=1, le=MAX_SEARCH_RESULTS)]
 RunIds = Annotated[Sequence[str], Field(min_length=1)]
@@ -123,11 +96,6 @@ artifact_api = Api("artifacts")
 
 def _metric_row_to_record(row: Any) -> Metric:
     return Metric(key=row.key, value=float("nan") if row.is_nan else row.value, step=row.step, timestamp=row.timestamp)
-
-
-def _newer(table: Any, excluded: Any) -> Any:
-    """The latest point is the one with the highest (step, timestamp): later logs win ties."""
-    return (excluded.step > table.c.step) | and_(excluded.step == table.c.step, excluded.timestamp >= table.c.timestamp)
 
 
 def _ms(value: dt.datetime | int | None, field: str) -> int | None:
@@ -144,6 +112,7 @@ class TrackingService:
     def __init__(self, db: Database, artifacts: ArtifactStore) -> None:
         self._db = db
         self._artifacts = artifacts
+        self._metrics = MetricWriter(db)
 
     # ----------------------------------------------------------------- experiments
 
@@ -475,28 +444,14 @@ class TrackingService:
         Args:
             step: any 64-bit integer, negative steps included
             timestamp: milliseconds since the epoch (UTC); now when omitted
+
+        Returns once the point is committed: concurrent callers (threads, a server's requests)
+        share a transaction (group commit), each still waiting for its own point's commit.
         """
         key, value, step = v.check_metric(key, value, step)
         stored, is_nan = v.storable(value)
-        row = {
-            "run_id": run_id,
-            "key": key,
-            "value": stored,
-            "is_nan": is_nan,
-            "step": step,
-            "timestamp": now_ms() if timestamp is None else v.check_time_ms(timestamp, f"metric.{key}.timestamp"),
-        }
-        with self._db.write() as conn:
-            if conn.execute(_INSERT_METRIC_IF_ACTIVE, row).first() is None:
-                self._check_active(conn, run_id)  # raises: the run is missing or deleted
-            upsert(
-                conn,
-                latest_metrics,
-                [row],
-                keys=("run_id", "key"),
-                update=("value", "is_nan", "step", "timestamp"),
-                where=_newer,
-            )
+        at = now_ms() if timestamp is None else v.check_time_ms(timestamp, f"metric.{key}.timestamp")
+        self._metrics.log((run_id, key, stored, is_nan, step, at))
 
     @run_api.post("/runs/{run_id}/params")
     @requires(Permission.WRITE)
@@ -536,10 +491,13 @@ class TrackingService:
             end_status: a final status (FINISHED, FAILED, KILLED) ends the run in the same
                 transaction, as :meth:`end_run` would: a run's last values and its end in one write
         """
-        metric_rows = self._metric_rows(run_id, metrics)
+        points = self._metric_points(run_id, metrics)
         param_rows = v.check_mapping(params, "param", v.MAX_PARAM_VALUE, v.MAX_BATCH_PARAMS)
         tag_rows = v.check_mapping(tags, "tag", v.MAX_TAG_VALUE, v.MAX_BATCH_TAGS)
         ending = None if end_status is None else self._final_status(end_status, "end_status")
+        if not param_rows and not tag_rows and ending is None:
+            self._metrics.log_many(run_id, points)
+            return
         with self._db.write() as conn:
             if ending is None:
                 self._check_active(conn, run_id)
@@ -556,21 +514,7 @@ class TrackingService:
                     keys=("run_id", "key"),
                     update=("value",),
                 )
-            if metric_rows:
-                conn.execute(_INSERT_METRIC, metric_rows)
-                latest: dict[str, dict[str, Any]] = {}
-                for r in metric_rows:
-                    cur = latest.get(r["key"])
-                    if cur is None or (r["step"], r["timestamp"]) >= (cur["step"], cur["timestamp"]):
-                        latest[r["key"]] = r
-                upsert(
-                    conn,
-                    latest_metrics,
-                    list(latest.values()),
-                    keys=("run_id", "key"),
-                    update=("value", "is_nan", "step", "timestamp"),
-                    where=_newer,
-                )
+            self._metrics.insert(conn, points)
             if ending is not None:
                 self._change_run(conn, run_id, {"status": ending.value, "end_time": now_ms()}, before)
 
@@ -593,22 +537,35 @@ class TrackingService:
             self._check_active(conn, run_id)
             upsert(conn, run_inputs, rows, keys=("run_id", "key"), update=INPUT_FIELDS)
 
-    def _metric_rows(self, run_id: str, items: Iterable[Metric | Mapping[str, Any]]) -> list[dict[str, Any]]:
-        rows = []
+    @staticmethod
+    def _metric_points(run_id: str, items: Iterable[Metric | Mapping[str, Any]]) -> list[Point]:
+        """Checked points of a batch. The checks are :func:`~slipway.tracking.validation.check_metric`'s,
+        with each distinct key checked once and the common types (float value, int step and
+        timestamp) taking the short way: a batch's points are the hot path of bulk logging."""
+        points: list[Point] = []
+        append = points.append
         now = now_ms()
+        keys: dict[str, str] = {}
         for item in items:
-            data = item.model_dump() if isinstance(item, Metric) else dict(item)
-            if "key" not in data or "value" not in data:
-                raise InvalidInput("each metric needs a key and a value", field="metrics")
-            key, value, step = v.check_metric(data["key"], data["value"], data.get("step", 0) or 0)
-            stored, is_nan = v.storable(value)
-            ts = v.check_time_ms(data["timestamp"], f"metric.{key}.timestamp") if data.get("timestamp") else now
-            rows.append(
-                {"run_id": run_id, "key": key, "value": stored, "is_nan": is_nan, "step": step, "timestamp": ts}
-            )
-            if len(rows) > v.MAX_BATCH_METRICS:
+            data = item if type(item) is dict else v.metric_mapping(item)
+            try:
+                raw_key, value = data["key"], data["value"]
+            except KeyError:
+                raise InvalidInput("each metric needs a key and a value", field="metrics") from None
+            step = data.get("step") or 0
+            key = keys.get(raw_key) if type(raw_key) is str else None
+            if key is None or type(value) is not float or type(step) is not int or not v.in_step_range(step):
+                key, value, step = v.check_metric(raw_key, value, step)
+                if type(raw_key) is str:
+                    keys[raw_key] = key
+            at = data.get("timestamp") or now
+            if type(at) is not int or not v.MIN_TIME_MS <= at <= v.MAX_TIME_MS:
+                at = v.check_time_ms(at, f"metric.{key}.timestamp")
+            nan = value != value
+            append((run_id, key, 0.0 if nan else value, nan, step, at))
+            if len(points) > v.MAX_BATCH_METRICS:
                 raise InvalidInput(f"more than {v.MAX_BATCH_METRICS} metrics in one batch", field="metrics")
-        return rows
+        return points
 
     def _insert_params(self, conn: Connection, run_id: str, values: dict[str, str]) -> None:
         existing = {
@@ -808,15 +765,15 @@ class TrackingService:
 
     @staticmethod
     def _check_active(conn: Connection, run_id: str) -> None:
-        stage = conn.execute(_RUN_STAGE, {"run_id": run_id}).scalar()
-        if stage is None:
-            raise NotFound(f"run {run_id!r} does not exist", field="run_id")
-        TrackingService._refuse_deleted(run_id, stage)
+        error = stage_error(conn.execute(RUN_STAGE, {"run_id": run_id}).scalar(), run_id)
+        if error is not None:
+            raise error
 
     @staticmethod
     def _refuse_deleted(run_id: str, stage: str) -> None:
-        if stage != "active":
-            raise Conflict(f"run {run_id!r} is deleted; restore it before logging to it", field="run_id")
+        error = stage_error(stage, run_id)
+        if error is not None:
+            raise error
 
     def _active_run(self, run_id: str) -> None:
         with self._db.read() as conn:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import functools
 import math
 from collections.abc import Iterable, Mapping
 from typing import Annotated, Any
@@ -67,22 +68,46 @@ def check_value(value: Any, kind: str, key: str, limit: int) -> str:
     return text
 
 
+@functools.lru_cache(maxsize=4096)
+def _metric_key(key: str) -> str:
+    """Metric keys repeat (a training loop logs the same few thousands of times): each is checked once."""
+    return check_key(key, "metric")
+
+
 def check_metric(key: Any, value: Any, step: Any) -> tuple[str, float, int]:
-    key = check_key(key, "metric")
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        try:
-            value = float(value)
-        except (TypeError, ValueError):
-            raise InvalidInput(f"metric {key!r} must be a number, got {value!r}", field=f"metric.{key}") from None
-    value = float(value)
-    if isinstance(step, bool) or not isinstance(step, int):
+    """A metric point's key, value (a float: NaN and ±Inf allowed) and step (a 64-bit integer)."""
+    key = _metric_key(key) if type(key) is str else check_key(key, "metric")
+    if type(value) is not float:
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            try:
+                value = float(value)
+            except (TypeError, ValueError):
+                raise InvalidInput(f"metric {key!r} must be a number, got {value!r}", field=f"metric.{key}") from None
+        value = float(value)
+    if type(step) is not int:
         if isinstance(step, float) and step.is_integer():
             step = int(step)
-        else:
+        elif isinstance(step, bool) or not isinstance(step, int):
             raise InvalidInput(f"metric {key!r}: step must be an integer, got {step!r}", field=f"metric.{key}.step")
-    if abs(step) > MAX_STEP:
+        else:
+            step = int(step)  # an int subclass
+    if not in_step_range(step):
         raise InvalidInput(f"metric {key!r}: step {step} is out of the 64-bit range", field=f"metric.{key}.step")
     return key, value, step
+
+
+def in_step_range(step: int) -> bool:
+    return -MAX_STEP <= step <= MAX_STEP
+
+
+def metric_mapping(item: Any) -> Mapping[str, Any]:
+    """A batch entry (a metric record or a mapping) as a mapping; InvalidInput for anything else."""
+    if isinstance(item, BaseModel):
+        return item.model_dump()
+    if isinstance(item, Mapping):
+        return item
+    raise InvalidInput(f"each metric must be a mapping with a key and a value, got {type(item).__name__}",
+                       field="metrics")
 
 
 def check_time_ms(ms: int, field: str) -> int:
