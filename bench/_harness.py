@@ -99,14 +99,19 @@ def attempt(fn: Callable[[], Measurement]) -> Measurement:
 
 @dataclass(frozen=True)
 class Target:
-    """What counts as met: Slipway at least ``value``× faster, or at most ``value`` in the row's unit."""
+    """What counts as met: Slipway at least ``value``× faster, at most (``max``) or at least (``min``)
+    ``value`` in the row's unit."""
 
-    kind: str  # "ratio" or "max"
+    kind: str  # "ratio", "max" or "min"
     value: float
     than: str = "MLflow"  # what a ratio is over (the row's second column)
 
     def describe(self, unit: str) -> str:
-        return f"≥ {self.value:g}× {self.than}" if self.kind == "ratio" else f"< {self.value:g} {unit} median"
+        if self.kind == "ratio":
+            return f"≥ {self.value:g}× {self.than}"
+        if self.kind == "min":
+            return f"≥ {fmt_number(self.value)} {unit}"
+        return f"< {self.value:g} {unit} median"
 
 
 @dataclass
@@ -134,7 +139,9 @@ class Row:
         if self.target.kind == "ratio":
             return None if self.ratio is None else self.ratio >= self.target.value
         value = self.slipway.value
-        return None if value is None else value < self.target.value
+        if value is None:
+            return None
+        return value >= self.target.value if self.target.kind == "min" else value < self.target.value
 
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)

@@ -20,6 +20,11 @@ from slipway.events._tables import audit_events, events
 
 GENESIS_HASH = "0" * 64
 _PG_AUDIT_LOCK = 0x5119_A0D1
+# Built once, run with parameters: every change of every domain passes here.
+_INSERT_EVENT = insert(events)
+_INSERT_AUDIT = insert(audit_events)
+_LAST_HASH = select(audit_events.c.hash).order_by(audit_events.c.seq.desc()).limit(1)
+_LOCK_AUDIT = text("SELECT pg_advisory_xact_lock(:k)")
 
 
 def _canonical(value: Any) -> str:
@@ -55,20 +60,21 @@ def record_change(
     at = now_ms()
     if event_type is not None:
         conn.execute(
-            insert(events).values(
-                id=new_id(),
-                type=event_type,
-                object_kind=object_kind,
-                object_id=object_id,
-                actor=principal.name,
-                payload=_canonical(payload or {}),
-                created_at=at,
-            )
+            _INSERT_EVENT,
+            {
+                "id": new_id(),
+                "type": event_type,
+                "object_kind": object_kind,
+                "object_id": object_id,
+                "actor": principal.name,
+                "payload": _canonical(payload or {}),
+                "created_at": at,
+            },
         )
     if conn.dialect.name == "postgresql":
         # Serialise chain appends; SQLite writers are already serialised by BEGIN IMMEDIATE.
-        conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _PG_AUDIT_LOCK})
-    prev = conn.execute(select(audit_events.c.hash).order_by(audit_events.c.seq.desc()).limit(1)).scalar()
+        conn.execute(_LOCK_AUDIT, {"k": _PG_AUDIT_LOCK})
+    prev = conn.execute(_LAST_HASH).scalar()
     entry: dict[str, Any] = {
         "id": new_id(),
         "at": at,
@@ -80,7 +86,7 @@ def record_change(
         "details": _canonical(details or {}),
     }
     prev_hash = prev or GENESIS_HASH
-    conn.execute(insert(audit_events).values(**entry, prev_hash=prev_hash, hash=audit_hash(prev_hash, entry)))
+    conn.execute(_INSERT_AUDIT, {**entry, "prev_hash": prev_hash, "hash": audit_hash(prev_hash, entry)})
 
 
 _ENTRY_FIELDS = ("id", "at", "actor", "action", "object_kind", "object_id", "source", "details")

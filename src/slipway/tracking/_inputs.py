@@ -14,7 +14,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from pydantic import ValidationError
-from sqlalchemy import Connection, select
+from sqlalchemy import Connection, bindparam, select
 
 from slipway.errors import InvalidInput
 from slipway.tracking._records import DatasetInput
@@ -67,15 +67,18 @@ def read_inputs(conn: Connection, run_ids: Sequence[str]) -> dict[str, list[Data
     out: dict[str, list[DatasetInput]] = {}
     if not run_ids:
         return out
-    i = run_inputs.c
     ids = list(run_ids)
     for start in range(0, len(ids), 500):  # bounded IN lists, as the other per-run reads
-        query = select(i.run_id, i.tags, *(i[f] for f in _FIELDS)).where(i.run_id.in_(ids[start : start + 500]))
-        for row in conn.execute(query.order_by(i.id)):
+        for row in conn.execute(_READ, {"ids": ids[start : start + 500]}):
             values = {f: getattr(row, f) for f in _FIELDS}
             out.setdefault(row.run_id, []).append(DatasetInput(**values, tags=json.loads(row.tags)))
     return out
 
 
 _FIELDS = tuple(f for f in DatasetInput.model_fields if f != "tags")
+_READ = (
+    select(run_inputs.c.run_id, run_inputs.c.tags, *(run_inputs.c[f] for f in _FIELDS))
+    .where(run_inputs.c.run_id.in_(bindparam("ids", expanding=True)))
+    .order_by(run_inputs.c.id)
+)
 UPDATED = (*_FIELDS, "tags")  # what logging an entry again overwrites

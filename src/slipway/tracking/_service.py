@@ -8,14 +8,17 @@ a domain event; logged values (metrics, params, tags) are telemetry and are not 
 from __future__ import annotations
 
 import datetime as dt
+import functools
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Annotated, Any, BinaryIO
 
 from pydantic import Field
 from sqlalchemy import (
     Connection,
     Row,
+    bindparam,
     delete,
     func,
     insert,
@@ -84,6 +87,18 @@ from slipway.tracking.validation import (
 )
 
 DEFAULT_EXPERIMENT = "Default"
+# Built once, run with parameters: building and caching a statement per call cost more than running it.
+_EXPERIMENT_STAGE = select(experiments.c.name, experiments.c.lifecycle_stage).where(
+    experiments.c.id == bindparam("experiment_id")
+)
+_RUN = select(runs).where(runs.c.id == bindparam("run_id"))
+_INSERT_RUN = insert(runs)
+_UPDATE_RUN = update(runs).where(runs.c.id == bindparam("_run_id"))  # SET: the columns the parameters name
+_INSERT_PARAMS = insert(params_table)
+_EXISTING_PARAMS = select(params_table.c.key, params_table.c.value).where(
+    params_table.c.run_id == bindparam("run_id"), params_table.c.key.in_(bindparam("keys", expanding=True))
+)
+_LATEST = select(latest_metrics).where(latest_metrics.c.run_id.in_(bindparam("ids", expanding=True)))
 MAX_SEARCH_RESULTS = 50_000
 MaxResults = Annotated[int, Field(ge=1, le=MAX_SEARCH_RESULTS)]
 RunIds = Annotated[Sequence[str], Field(min_length=1)]
@@ -296,9 +311,7 @@ class TrackingService:
         start = _ms(start_time, "start_time") or now_ms()
         user = current_principal().name
         with self._db.write() as conn:
-            exp = conn.execute(
-                select(experiments.c.name, experiments.c.lifecycle_stage).where(experiments.c.id == experiment_id)
-            ).first()
+            exp = conn.execute(_EXPERIMENT_STAGE, {"experiment_id": experiment_id}).first()
             if exp is None:
                 raise NotFound(f"experiment {experiment_id!r} does not exist", field="experiment_id")
             if exp.lifecycle_stage != LifecycleStage.ACTIVE:
@@ -308,26 +321,25 @@ class TrackingService:
             if parent_run_id is not None:
                 self._run_row(conn, parent_run_id)
             conn.execute(
-                insert(runs).values(
-                    id=run_id,
-                    experiment_id=experiment_id,
-                    name=run_name,
-                    status=status.value,
-                    start_time=start,
-                    end_time=None,
-                    parent_run_id=parent_run_id,
-                    user=user,
-                    lifecycle_stage="active",
-                )
+                _INSERT_RUN,
+                {
+                    "id": run_id,
+                    "experiment_id": experiment_id,
+                    "name": run_name,
+                    "status": status.value,
+                    "start_time": start,
+                    "end_time": None,
+                    "parent_run_id": parent_run_id,
+                    "user": user,
+                    "lifecycle_stage": "active",
+                },
             )
             if tag_rows:
                 conn.execute(
                     insert(run_tags), [{"run_id": run_id, "key": k, "value": val} for k, val in tag_rows.items()]
                 )
             if param_rows:
-                conn.execute(
-                    insert(params_table), [{"run_id": run_id, "key": k, "value": val} for k, val in param_rows.items()]
-                )
+                conn.execute(_INSERT_PARAMS, [{"run_id": run_id, "key": k, "value": val} for k, val in param_rows.items()])
             record_change(
                 conn,
                 action="run.create",
@@ -353,10 +365,7 @@ class TrackingService:
     @requires(Permission.READ)
     def get_run(self, run_id: str) -> Run:
         with self._db.read() as conn:
-            row = conn.execute(select(runs).where(runs.c.id == run_id)).first()
-            if row is None:
-                raise NotFound(f"run {run_id!r} does not exist", field="run_id")
-            return self._runs_with_data(conn, [row])[0]
+            return self._runs_with_data(conn, [self._run_row(conn, run_id)])[0]
 
     @run_api.patch("/runs/{run_id}", redacted=True)
     @requires(Permission.WRITE)
@@ -382,17 +391,19 @@ class TrackingService:
         if not values:
             return self.get_run(run_id)
         with self._db.write() as conn:
-            self._change_run(conn, run_id, values)
-        return self.get_run(run_id)
+            changed = self._change_run(conn, run_id, values)
+            # Read back in the same transaction: what this call wrote, no second connection.
+            return self._runs_with_data(conn, [changed])[0]
 
     def _change_run(
         self, conn: Connection, run_id: str, values: dict[str, Any], before: Row[Any] | None = None
-    ) -> None:
+    ) -> SimpleNamespace:
         """Update the run's row with ``values`` (status, end time, name) and record the change; a
-        run reaching a final status publishes ``run.finished``. ``before``: the row, if read already."""
+        run reaching a final status publishes ``run.finished``. ``before``: the row, if read already.
+        Returns the row as it now is."""
         if before is None:
             before = self._run_row(conn, run_id)
-        conn.execute(update(runs).where(runs.c.id == run_id).values(**values))
+        conn.execute(_UPDATE_RUN, {**values, "_run_id": run_id})
         status = values.get("status")
         finished = status is not None and RunStatus(status).terminal and before.status != status
         record_change(
@@ -407,6 +418,7 @@ class TrackingService:
                 "after": {k: values[k] for k in ("status", "name") if k in values},
             },
         )
+        return SimpleNamespace(**{**before._mapping, **values})
 
     @run_api.post("/runs/{run_id}/end", redacted=True)
     @requires(Permission.WRITE)
@@ -570,11 +582,7 @@ class TrackingService:
     def _insert_params(self, conn: Connection, run_id: str, values: dict[str, str]) -> None:
         existing = {
             key: value
-            for key, value in conn.execute(
-                select(params_table.c.key, params_table.c.value).where(
-                    params_table.c.run_id == run_id, params_table.c.key.in_(list(values))
-                )
-            )
+            for key, value in conn.execute(_EXISTING_PARAMS, {"run_id": run_id, "keys": list(values)})
         }
         for key, old in existing.items():
             # Neither value is named: the stored one may be a secret. Nor may a secret-looking param be
@@ -584,7 +592,7 @@ class TrackingService:
                                field=f"param.{key}")
         new = [{"run_id": run_id, "key": k, "value": val} for k, val in values.items() if k not in existing]
         if new:
-            conn.execute(insert(params_table), new)
+            conn.execute(_INSERT_PARAMS, new)
 
     @run_api.get("/runs/{run_id}/metrics/history")
     @requires(Permission.READ)
@@ -758,7 +766,7 @@ class TrackingService:
 
     @staticmethod
     def _run_row(conn: Connection, run_id: str) -> Row[Any]:
-        row = conn.execute(select(runs).where(runs.c.id == run_id)).first()
+        row = conn.execute(_RUN, {"run_id": run_id}).first()
         if row is None:
             raise NotFound(f"run {run_id!r} does not exist", field="run_id")
         return row
@@ -782,8 +790,9 @@ class TrackingService:
     @staticmethod
     def _tags(conn: Connection, table: Any, id_col: Any, ids: list[str]) -> dict[str, dict[str, str]]:
         out: dict[str, dict[str, str]] = {}
+        query = _key_values(table, id_col)
         for chunk in _chunks(ids):
-            for owner, key, value in conn.execute(select(id_col, table.c.key, table.c.value).where(id_col.in_(chunk))):
+            for owner, key, value in conn.execute(query, {"ids": chunk}):
                 out.setdefault(owner, {})[key] = value
         return out
 
@@ -804,13 +813,15 @@ class TrackingService:
             updated_at=ms_to_datetime(row.updated_at),
         )
 
-    def _runs_with_data(self, conn: Connection, rows: Sequence[Row[Any]]) -> list[Run]:
+    def _runs_with_data(self, conn: Connection, rows: Sequence[Any]) -> list[Run]:
+        """Runs with their params, tags, latest metrics and inputs; ``rows`` have the ``runs`` table's columns
+        as attributes."""
         ids = [r.id for r in rows]
         run_params = self._tags(conn, params_table, params_table.c.run_id, ids)
         tags = self._tags(conn, run_tags, run_tags.c.run_id, ids)
         latest: dict[str, dict[str, Metric]] = {}
         for chunk in _chunks(ids):
-            for m in conn.execute(select(latest_metrics).where(latest_metrics.c.run_id.in_(chunk))):
+            for m in conn.execute(_LATEST, {"ids": chunk}):
                 latest.setdefault(m.run_id, {})[m.key] = _metric_row_to_record(m)
         inputs = read_inputs(conn, ids)
         return [
@@ -831,6 +842,12 @@ class TrackingService:
             )
             for r in rows
         ]
+
+
+@functools.cache
+def _key_values(table: Any, id_col: Any) -> Any:
+    """(owner id, key, value) of a key-value table (params, tags) for a list of owners, built once per table."""
+    return select(id_col, table.c.key, table.c.value).where(id_col.in_(bindparam("ids", expanding=True)))
 
 
 def _chunks(ids: list[str], size: int = 500) -> Iterable[list[str]]:

@@ -226,7 +226,10 @@ _POINT_FIELDS = tuple(MetricPoint.model_fields)
 
 
 def _point_mappings(points: list[MetricPoint]) -> list[dict[str, Any]]:
-    return [p.model_dump(exclude_none=True) for p in points]
+    """The service's batch entries; a missing timestamp stays None (the service stamps the call's time).
+
+    Read field by field: ``model_dump`` per point cost more than storing it."""
+    return [{"key": p.key, "value": p.value, "step": p.step, "timestamp": p.timestamp} for p in points]
 
 
 MetricPoints = Annotated[
