@@ -339,7 +339,9 @@ class TrackingService:
                     insert(run_tags), [{"run_id": run_id, "key": k, "value": val} for k, val in tag_rows.items()]
                 )
             if param_rows:
-                conn.execute(_INSERT_PARAMS, [{"run_id": run_id, "key": k, "value": val} for k, val in param_rows.items()])
+                conn.execute(
+                    _INSERT_PARAMS, [{"run_id": run_id, "key": k, "value": val} for k, val in param_rows.items()]
+                )
             record_change(
                 conn,
                 action="run.create",
