@@ -13,15 +13,15 @@ BODY = {"dataframe_records": [{"a": 1.0, "b": 2.0, "c": 0.0}]}
 class Traffic:
     """Threads posting to an endpoint until stopped, counting answers by status (0: no answer) and variant."""
 
-    def __init__(self, url: str, threads: int = 4) -> None:
+    def __init__(self, url: str, threads: int = 4, headers: dict[str, str] | None = None) -> None:
         self.statuses: Counter[int] = Counter()
         self.variants: Counter[str] = Counter()
         self._stop = threading.Event()
         self._lock = threading.Lock()
-        self._threads = [threading.Thread(target=self._run, args=(url,)) for _ in range(threads)]
+        self._threads = [threading.Thread(target=self._run, args=(url, headers)) for _ in range(threads)]
 
-    def _run(self, url: str) -> None:
-        with httpx.Client(timeout=10) as http:
+    def _run(self, url: str, headers: dict[str, str] | None) -> None:
+        with httpx.Client(timeout=10, headers=headers) as http:
             while not self._stop.is_set():
                 try:
                     resp = http.post(url, json=BODY)

@@ -11,6 +11,7 @@ from _serving_models import register, write_line
 from typer.testing import Result
 
 from slipway import Client
+from slipway.serving import IngressReplicas
 
 
 @pytest.fixture(scope="module")
@@ -81,10 +82,15 @@ def test_autoscaling_settings_per_variant(cli: Callable[..., Result], client: Cl
     assert created.exit_code == 0, created.stderr
     assert [v["autoscaling"] for v in json.loads(created.stdout)["variants"]] == [
         {"min_replicas": m, "max_replicas": 4, "target_ongoing": 3.0, "upscale_delay_seconds": 30.0,
-         "downscale_delay_seconds": 600.0} for m in (1, 2)
+         "downscale_delay_seconds": 600.0, "look_back_seconds": 30.0} for m in (1, 2)
     ]
+    ingress = {"running": 2, "autoscaling": {"min_replicas": 2, "max_replicas": 3, "target_ongoing": 8}}
+    client.backend.serving.report_replicas(  # type: ignore[attr-defined]  # what slipway serve --engine ray reports
+        "scaled", {}, IngressReplicas.model_validate(ingress)
+    )
     shown = cli("endpoints", "show", "scaled").stdout
     assert "1-4 replicas, 3 ongoing each" in shown and "2-4 replicas, 3 ongoing each" in shown
+    assert "Ingress (Ray Serve)" in shown and "2 running; 2-3 replicas, 8 ongoing each" in shown
     refused = cli("endpoints", "create", "e", "-m", v1, "--min-replicas", "3", "--max-replicas", "2")
     assert refused.exit_code == 2 and "variants.0.autoscaling" in refused.stderr
     miscounted = cli("endpoints", "create", "e", "-m", v1, "-m", v2, "--min-replicas", "1", "1", "1")

@@ -148,6 +148,7 @@ def _detail(e: Endpoint) -> RenderableType:
         ("Capture", Text(f"{e.capture.sampling_percent:g}% of requests, stored within "
                          f"{e.capture.flush_interval_seconds:g} s (slipway endpoints capture {e.name})")),
         ("Alarms", Text(f"error rate > {e.alarms.max_error_rate:g}, p99 > {e.alarms.max_p99_ms or '-'} ms")),
+        ("Ingress (Ray Serve)", Text(e.ingress.describe() if e.ingress else _output.MISSING)),
         ("Revision", Text(str(e.revision))),
         ("Modified", Text(f"{_output.fmt_time(e.updated_at)} by {e.updated_by}")),
     ):

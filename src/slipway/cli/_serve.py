@@ -13,10 +13,11 @@ weight on its own, so the split holds across them. They share their metrics thro
 prometheus_client's multiprocess files in a folder of the run, so ``/metrics`` counts all of them
 whichever one answers.
 
-``--engine ray`` serves the endpoint on Ray Serve instead (:mod:`slipway.serving._ray`): each model
-version a deployment of replicas (a variant's ``workers``, or its autoscaling bounds), an ingress
-in front doing all of the above, on a new local Ray cluster or the one at ``--address``; Ray
-Serve's HTTP proxy listens on ``--host``/``--port``.
+``--engine ray`` serves the endpoint (or the bundle) on Ray Serve instead
+(:mod:`slipway.serving._ray`): each model version a deployment of replicas (a variant's
+``workers``, or its autoscaling bounds), an ingress in front doing all of the above (its own
+replicas fixed, or autoscaled up to ``--ingress-max-replicas``), on a new local Ray cluster or
+the one at ``--address``; Ray Serve's HTTP proxy listens on ``--host``/``--port``.
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ import json
 import os
 import signal
 import threading
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -42,7 +44,7 @@ if TYPE_CHECKING:
     from starlette.types import ASGIApp
 
     from slipway._disclosure import PathScreen
-    from slipway.serving import Bundle, ServingHost, ServingMetrics
+    from slipway.serving import Bundle, RayEndpoint, ServingHost, ServingMetrics
 
 
 class Engine(enum.StrEnum):
@@ -110,8 +112,19 @@ def serve(
                           "[default: a new local cluster].", show_default=False),
     ] = None,
     ingress_replicas: Annotated[
-        int, typer.Option(min=1, max=64, help="With --engine ray: replicas of the ingress (routing, capture).")
+        int, typer.Option(min=1, max=64, help="With --engine ray: replicas of the ingress (routing, capture); "
+                                              "the fewest, with --ingress-max-replicas.")
     ] = 1,
+    ingress_max_replicas: Annotated[
+        int | None,
+        typer.Option(min=1, max=64, show_default=False,
+                     help="With --engine ray: the ingress scales by load between --ingress-replicas and this "
+                          "[default: it does not scale]."),
+    ] = None,
+    ingress_target_ongoing: Annotated[
+        float, typer.Option(min=0.01, help="With --ingress-max-replicas: requests in flight per ingress replica "
+                                           "the autoscaler aims at.")
+    ] = 8.0,
     replica_cpus: Annotated[
         float, typer.Option(min=0, help="With --engine ray: CPUs each model replica reserves on the cluster.")
     ] = 1.0,
@@ -132,8 +145,9 @@ def serve(
              if getattr(ctx.get_parameter_source(name), "name", None) == "COMMANDLINE"]
     if bundle is None and given:  # from the environment, they are simply not for this server
         raise typer.BadParameter("applies with --bundle only", param_hint=f"'--{given[0].replace('_', '-')}'")
-    if bundle is not None and engine is Engine.ray:
-        raise typer.BadParameter("a bundle is served by local worker processes only", param_hint="'--engine'")
+    if ingress_max_replicas is not None and ingress_max_replicas < ingress_replicas:
+        raise typer.BadParameter(f"is below --ingress-replicas ({ingress_replicas})",
+                                 param_hint="'--ingress-max-replicas'")
     if not _is_loopback(host):
         _output.warning(
             f"listening on {host}, which other machines can reach; the endpoint does not check who calls it"
@@ -141,14 +155,28 @@ def serve(
     # Imported here: uvicorn, Starlette and the model flavors slow every other command's start-up.
     import uvicorn
 
-    from slipway.serving import ServingHost, create_inference_app
+    from slipway.serving import RayEndpoint, ServingHost, create_inference_app
 
     settings = load_settings()
+    on_ray: dict[str, Any] | None = None
+    if engine is Engine.ray:
+        from slipway.serving import Autoscaling
+
+        scaling = None if ingress_max_replicas is None else Autoscaling.model_validate(
+            {"min_replicas": ingress_replicas, "max_replicas": ingress_max_replicas,
+             "target_ongoing": ingress_target_ongoing}
+        )
+        on_ray = {"poll_seconds": poll_seconds, "max_batch_size": max_batch_size, "max_wait_ms": max_wait_ms,
+                  "allowed_hosts": allowed_hosts(settings, host), "ingress_replicas": ingress_replicas,
+                  "ingress_autoscaling": scaling, "replica_cpus": replica_cpus}
     if bundle is not None:
         options: dict[str, Any] = {
             "capture_url": capture, "capture_percent": capture_percent, "expect_digest": expect_digest,
             "poll_seconds": poll_seconds, "max_batch_size": max_batch_size, "max_wait_ms": max_wait_ms,
         }
+        if on_ray is not None:
+            _serve_bundle_on_ray(settings, bundle, options, on_ray, host=host, port=port, address=address)
+            return
         _serve_bundle(settings, bundle, options, workers, host=host, port=port, log_level=log_level.value)
         return
     assert endpoint is not None
@@ -156,11 +184,10 @@ def serve(
     backend.confine()  # its callers are other people: what it says names no path of this machine
     try:
         found = backend.serving.get_endpoint(endpoint)  # fail with a clear error before binding the port
-        if engine is Engine.ray:
-            options = {"poll_seconds": poll_seconds, "max_batch_size": max_batch_size, "max_wait_ms": max_wait_ms,
-                       "allowed_hosts": allowed_hosts(settings, host), "ingress_replicas": ingress_replicas,
-                       "replica_cpus": replica_cpus}
-            _serve_on_ray(backend, endpoint, options, host=host, port=port, address=address)
+        if on_ray is not None:
+            served = functools.partial(RayEndpoint, endpoint, backend.serving, backend.registry,
+                                       functools.partial(serving_services, backend.settings), **on_ray)
+            _serve_on_ray(served, host=host, port=port, address=address)
             return
         count = workers or max(1, sum(v.workers for v in found.variants if not v.shadow))
         if count > 1:
@@ -237,12 +264,29 @@ def _bundle_host(opened: Bundle, options: dict[str, Any], metrics: ServingMetric
     )
 
 
-def _serve_on_ray(
-    backend: Backend, endpoint: str, options: dict[str, object], *, host: str, port: int, address: str | None
+def _serve_bundle_on_ray(
+    settings: Settings, folder: Path, options: dict[str, Any], on_ray: dict[str, Any], *, host: str, port: int,
+    address: str | None,
 ) -> None:
-    """Serve ``endpoint`` on Ray Serve until SIGTERM or Ctrl-C, then delete its applications (blocks)."""
-    from slipway.serving import RayEndpoint, multiprocess_folder
+    """Serve a bundle on Ray Serve (blocks): checked here before anything starts, and again by each replica."""
+    from slipway._confinement import server_folders
+    from slipway.serving import RayEndpoint, open_bundle
 
+    opened = open_bundle(folder, expect_digest=options["expect_digest"])
+    if options["capture_url"] is None and opened.endpoint.capture.sampling_percent > 0:
+        _output.warning(f"the bundle captures {opened.endpoint.capture.sampling_percent:g}% of requests, but no "
+                        "--capture URL says where: nothing is captured")
+    served = functools.partial(
+        RayEndpoint.for_bundle, opened, capture_url=options["capture_url"], capture_percent=options["capture_percent"],
+        hidden=[*server_folders(settings), folder.resolve()],
+        **{**on_ray, "poll_seconds": max(on_ray["poll_seconds"], 60.0)},  # nothing changes: the watch only idles
+    )
+    _serve_on_ray(served, host=host, port=port, address=address)
+
+
+def _serve_on_ray(served: Callable[[], RayEndpoint], *, host: str, port: int, address: str | None) -> None:
+    """Serve the endpoint ``served()`` makes on Ray Serve until SIGTERM or Ctrl-C, then delete its
+    applications (blocks)."""
     try:
         import ray
         from ray import serve
@@ -262,17 +306,14 @@ def _serve_on_ray(
         signal.signal(sig, lambda *_: stop.set())
     try:
         serve.start(http_options={"host": host, "port": port})
-        with multiprocess_folder() as folder:
-            served = RayEndpoint(endpoint, backend.serving, backend.registry,
-                                 functools.partial(serving_services, backend.settings),
-                                 metrics_folder=folder, **options)  # type: ignore[arg-type]
-            try:
-                served.deploy()
-                _output.say(f"Serving endpoint [bold]{escape(endpoint)}[/bold] on Ray Serve at "
-                            f"http://{escape(host)}:{port} (Ctrl-C to stop)")
-                served.run(stop)
-            finally:
-                served.close()
+        endpoint = served()
+        try:
+            endpoint.deploy()
+            _output.say(f"Serving endpoint [bold]{escape(endpoint.name)}[/bold] on Ray Serve at "
+                        f"http://{escape(host)}:{port} (Ctrl-C to stop)")
+            endpoint.run(stop)
+        finally:
+            endpoint.close()
     finally:
         if ours:
             serve.shutdown()

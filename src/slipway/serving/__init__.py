@@ -31,7 +31,7 @@ from slipway.serving._bundle import (
 )
 from slipway.serving._capture import CAPTURE_PREFIX, capture_file, capture_files
 from slipway.serving._metrics import MULTIPROCESS_ENV, ServingMetrics, TrafficHistory, TrafficPoint, multiprocess_folder
-from slipway.serving._ray import RayEndpoint, RemoteModel, Services, ServicesOpener
+from slipway.serving._ray import RayEndpoint, RemoteModel, Services, ServicesOpener, bundle_services
 from slipway.serving._records import (
     Alarms,
     Autoscaling,
@@ -42,6 +42,7 @@ from slipway.serving._records import (
     Endpoint,
     EndpointStatus,
     GroundTruth,
+    IngressReplicas,
     Strategy,
     Variant,
     VariantSpec,
@@ -89,6 +90,7 @@ __all__ = [
     "EndpointStatus",
     "GroundTruth",
     "INFERENCE_ID_HEADER",
+    "IngressReplicas",
     "InferenceIds",
     "ModelFailed",
     "REQUEST_KEY_HEADER",
@@ -110,6 +112,7 @@ __all__ = [
     "Variants",
     "WindowStats",
     "batch_transform",
+    "bundle_services",
     "check_endpoint_name",
     "create_inference_app",
     "mount_inference",

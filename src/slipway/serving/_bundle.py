@@ -41,7 +41,7 @@ import re
 import secrets
 import shutil
 import tempfile
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -63,10 +63,19 @@ from slipway.errors import (
 from slipway.models import LoadedModel, load_model, read_manifest
 from slipway.registry import ApprovalStatus, ModelVersion, verified_package
 from slipway.serving._app import ServingHost
-from slipway.serving._capture import StorageCapture
+from slipway.serving._capture import CaptureStore, StorageCapture
 from slipway.serving._container import merge_packages, write_container_files
 from slipway.serving._metrics import ServingMetrics
-from slipway.serving._records import Alarms, CaptureConfig, Endpoint, EndpointStatus, Record, Variant, WindowStats
+from slipway.serving._records import (
+    Alarms,
+    CaptureConfig,
+    Endpoint,
+    EndpointStatus,
+    IngressReplicas,
+    Record,
+    Variant,
+    WindowStats,
+)
 from slipway.serving._service import check_endpoint_name
 from slipway.store.artifacts import Owner, file_sha256, storage_from_url, tree_digest
 
@@ -153,7 +162,24 @@ class Bundle:
         max_wait_ms: float = 2.0,
         metrics: ServingMetrics | None = None,
     ) -> ServingHost:
-        """A :class:`ServingHost` for this bundle's endpoint, reading nothing but the folder.
+        """A :class:`ServingHost` for this bundle's endpoint, reading nothing but the folder
+        (capture as :meth:`parts`)."""
+        plane, models, store = self.parts(capture_url=capture_url, capture_percent=capture_percent)
+        return ServingHost(
+            plane,
+            models,
+            store,
+            poll_seconds=poll_seconds,
+            max_batch_size=max_batch_size,
+            max_wait_ms=max_wait_ms,
+            metrics=metrics,
+        )
+
+    def parts(
+        self, *, capture_url: str | None = None, capture_percent: float | None = None
+    ) -> tuple[FixedPlane, BundleModels, CaptureStore]:
+        """What serves this bundle in place of the database: its endpoint (with the capture
+        settings below), its models, and where captured files go.
 
         Args:
             capture_url: where captured records go (a folder, ``file://`` or ``s3://`` URL), under
@@ -173,15 +199,7 @@ class Bundle:
         )
         fixed = endpoint.model_copy(update={"capture": capture})
         store = StorageCapture(storage_from_url(capture_url), endpoint.name) if capture_url is not None else _Nowhere()
-        return ServingHost(
-            _FixedPlane(fixed),
-            BundleModels(self),
-            store,
-            poll_seconds=poll_seconds,
-            max_batch_size=max_batch_size,
-            max_wait_ms=max_wait_ms,
-            metrics=metrics,
-        )
+        return FixedPlane(fixed), BundleModels(self), store
 
 
 class RegistrySource(Protocol):
@@ -450,7 +468,7 @@ def _changed(relative: str, what: str) -> ContentMismatch:
 # ------------------------------------------------------------------ serving
 
 
-class _FixedPlane:
+class FixedPlane:
     """The control plane of a bundle: its endpoint, which never changes and reports to nobody."""
 
     def __init__(self, endpoint: Endpoint) -> None:
@@ -470,6 +488,9 @@ class _FixedPlane:
     def fail(self, name: str, reason: str) -> Endpoint:
         _log.error("endpoint %r cannot be served: %s", name, reason)
         return self.get_endpoint(name)
+
+    def report_replicas(self, name: str, replicas: Mapping[str, int], ingress: IngressReplicas | None = None) -> None:
+        """Nobody to tell (on Ray Serve, the engine's log says what runs)."""
 
 
 class BundleModels:
@@ -524,6 +545,7 @@ __all__ = [
     "BundleManifest",
     "BundleModels",
     "BundledModel",
+    "FixedPlane",
     "bundle_endpoint",
     "bundle_model",
     "open_bundle",

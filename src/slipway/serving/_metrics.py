@@ -18,24 +18,31 @@ from __future__ import annotations
 
 import collections
 import contextlib
+import itertools
 import os
 import shutil
 import tempfile
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest, values
+from prometheus_client.core import CounterMetricFamily, HistogramMetricFamily
 from prometheus_client.multiprocess import MultiProcessCollector, mark_process_dead
+from prometheus_client.registry import Collector
+from prometheus_client.utils import floatToGoString
 
 # Seconds; from half a millisecond (a small scikit-learn model) to ten seconds (a large one).
 BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"  # what generate_latest writes
 MULTIPROCESS_ENV = "PROMETHEUS_MULTIPROC_DIR"
 _LABELS = ("endpoint", "variant")
+_REQUESTS = ("slipway_requests", "Requests answered by a variant.")
+_ERRORS = ("slipway_errors", "Requests a variant failed to answer (the model raised).")
+_LATENCY = ("slipway_request_latency_seconds", "Time from parsed input to prediction, per variant.")
 
 
 class ServingMetrics:
@@ -57,13 +64,9 @@ class ServingMetrics:
             raise RuntimeError(f"{MULTIPROCESS_ENV} must name {folder} before the process imports prometheus_client")
         self._folder = folder
         self._registry = CollectorRegistry()
-        self._requests = Counter("slipway_requests", "Requests answered by a variant.", _LABELS,
-                                 registry=self._registry)
-        self._errors = Counter("slipway_errors", "Requests a variant failed to answer (the model raised).", _LABELS,
-                               registry=self._registry)
-        self._latency = Histogram("slipway_request_latency_seconds",
-                                  "Time from parsed input to prediction, per variant.", _LABELS, buckets=BUCKETS,
-                                  registry=self._registry)
+        self._requests = Counter(*_REQUESTS, _LABELS, registry=self._registry)
+        self._errors = Counter(*_ERRORS, _LABELS, registry=self._registry)
+        self._latency = Histogram(*_LATENCY, _LABELS, buckets=BUCKETS, registry=self._registry)
         self._series: dict[tuple[str, str], tuple[Any, Any, Any]] = {}
         self._lock = threading.Lock()
         if folder is not None:
@@ -117,6 +120,51 @@ def _per_bucket(cumulative: dict[float, int]) -> tuple[int, ...]:
     """Requests per latency bucket (``BUCKETS`` bounds, then everything slower) from cumulative counts."""
     running = [cumulative.get(bound, 0) for bound in (*BUCKETS, float("inf"))]
     return tuple(count - before for count, before in zip(running, [0, *running[:-1]], strict=True))
+
+
+Series = Mapping[tuple[str, str], "Counters"]  # a snapshot: the counters of each (endpoint, variant)
+
+
+def add_up(snapshots: Iterable[Series]) -> dict[tuple[str, str], Counters]:
+    """The totals of several processes' snapshots, series by series."""
+    totals: dict[tuple[str, str], Counters] = {}
+    for snapshot in snapshots:
+        for key, counters in snapshot.items():
+            before = totals.get(key)
+            totals[key] = counters if before is None else Counters(
+                before.requests + counters.requests,
+                before.errors + counters.errors,
+                before.total_seconds + counters.total_seconds,
+                tuple(a + b for a, b in zip(before.buckets, counters.buckets, strict=True)),
+            )
+    return totals
+
+
+def render_counters(series: Series) -> str:
+    """``series`` in the Prometheus text format, as :meth:`ServingMetrics.render` writes its own."""
+    registry = CollectorRegistry()
+    registry.register(_Fixed(series))
+    return generate_latest(registry).decode()
+
+
+class _Fixed(Collector):
+    """Counters totalled elsewhere, exposed as the families :class:`ServingMetrics` keeps."""
+
+    def __init__(self, series: Series) -> None:
+        self._series = series
+
+    def collect(self) -> Iterator[CounterMetricFamily | HistogramMetricFamily]:
+        requests = CounterMetricFamily(*_REQUESTS, labels=_LABELS)
+        errors = CounterMetricFamily(*_ERRORS, labels=_LABELS)
+        latency = HistogramMetricFamily(*_LATENCY, labels=_LABELS)
+        bounds = [*(floatToGoString(b) for b in BUCKETS), "+Inf"]
+        for (endpoint, variant), counters in sorted(self._series.items()):
+            labels = [endpoint, variant]
+            requests.add_metric(labels, counters.requests)
+            errors.add_metric(labels, counters.errors)
+            cumulative = itertools.accumulate(counters.buckets)
+            latency.add_metric(labels, list(zip(bounds, cumulative, strict=True)), counters.total_seconds)
+        yield from (requests, errors, latency)
 
 
 @contextlib.contextmanager

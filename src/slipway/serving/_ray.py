@@ -6,7 +6,8 @@ One endpoint NAME on a Ray cluster is these Serve applications:
   variant, or a rollout's target): one deployment whose replicas load the version and predict.
   It runs the variant's ``workers`` replicas, or scales between the bounds of its
   :class:`~slipway.serving.Autoscaling` (Ray Serve's ``autoscaling_config``).
-- ``slipway.NAME``: the ingress, at the route prefix (``/``), whose replicas run the same
+- ``slipway.NAME``: the ingress, at the route prefix (``/``), whose replicas (a fixed number, or
+  scaling between the bounds of an :class:`~slipway.serving.Autoscaling` of its own) run the same
   :class:`~slipway.serving.ServingHost`, :class:`~slipway.serving.EndpointRuntime` and routes
   (:func:`~slipway.serving.container_routes`) as ``slipway serve``: the traffic split, the
   variant header, request keys, shadows, canary and linear rollouts with their alarms, micro-batching,
@@ -20,46 +21,52 @@ meanwhile), applies changed replica settings in place, and deletes an applicatio
 variant has named it for ``grace_seconds``.
 
 Captured data is written by the ingress replicas; Ray Serve stops a replica gracefully (after its
-requests in flight) and runs the app's shutdown, which flushes it. The ingress replicas count
-requests in prometheus_client's multiprocess files in one folder, so ``/metrics`` totals every
-replica on the node (the same mechanism as ``slipway serve --workers N``).
+requests in flight) and runs the app's shutdown, which flushes it. The ingress replicas push their
+counters to the endpoint's metrics board (:mod:`slipway.serving._ray_metrics`), so ``/metrics``
+totals every replica on every node, stopped ones included.
+
+The same applications serve a serving bundle (``slipway serve --bundle DIR --engine ray``):
+:func:`bundle_services` opens the bundle's folder in each replica in place of the database.
 """
 
 from __future__ import annotations
 
 import contextlib
+import functools
 import logging
-import os
 import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from slipway._disclosure import PathScreen, ScreenedErrorsMiddleware
 from slipway._origins import OriginGuard
 from slipway.errors import MissingExtra, NotFound, ServiceUnavailable, SlipwayError
 from slipway.models import Signature
-from slipway.registry import RegistryReader
 from slipway.serving._app import ServingHost, create_inference_app
-from slipway.serving._metrics import MULTIPROCESS_ENV, ServingMetrics
-from slipway.serving._records import Endpoint, Variant
-from slipway.serving._service import ServingService
-from slipway.store.artifacts import ArtifactStore
+from slipway.serving._bundle import Bundle, open_bundle
+from slipway.serving._capture import CaptureStore
+from slipway.serving._ray_metrics import ClusterMetrics, drop_board, metrics_board
+from slipway.serving._records import Autoscaling, Endpoint, IngressReplicas, Variant
+from slipway.serving._runtime import ControlPlane, ModelSource
 
 _log = logging.getLogger(__name__)
 _MODEL_DEPLOYMENT = "model"
 _INGRESS_DEPLOYMENT = "ingress"
+# Seconds a stopping ingress replica has to upload its captured records before Ray Serve kills it
+# (Serve's default, 20 s, is not always enough on a loaded machine).
+_INGRESS_GRACE = 60.0
 
 
 @dataclass(frozen=True)
 class Services:
     """What a replica works with, opened in the replica's process, and how to close it."""
 
-    serving: ServingService
-    registry: RegistryReader
-    artifacts: ArtifactStore
+    serving: ControlPlane
+    registry: ModelSource
+    artifacts: CaptureStore
     close: Callable[[], None]
     screen: PathScreen | None = None  # the paths the ingress's error answers never name (a confined backend's)
 
@@ -67,6 +74,22 @@ class Services:
 # Opens the services of the deployment's settings; pickled to every replica, so a module-level
 # function (with its arguments bound by functools.partial), not a closure.
 ServicesOpener = Callable[[], Services]
+
+
+def bundle_services(
+    folder: str, *, expect_digest: str | None, capture_url: str | None, capture_percent: float | None,
+    hidden: list[str],
+) -> Services:
+    """A replica's services for a serving bundle: its folder (checked again, file by file, by each
+    replica: it must be at the same path on every node, as in the bundle's image), no database.
+
+    Args:
+        hidden: the folders the ingress's error answers never name.
+    """
+    plane, models, capture = open_bundle(folder, expect_digest=expect_digest).parts(
+        capture_url=capture_url, capture_percent=capture_percent
+    )
+    return Services(plane, models, capture, lambda: None, PathScreen.around(hidden))
 
 
 def _serve() -> Any:
@@ -171,9 +194,7 @@ class Ingress:
 
     def __init__(self, opener: ServicesOpener, endpoint: str, options: Mapping[str, Any]) -> None:
         services = opener()
-        folder = os.environ.get(MULTIPROCESS_ENV)
-        if folder:
-            Path(folder).mkdir(parents=True, exist_ok=True)  # another node of the cluster: its own folder
+        poll = options.get("poll_seconds", 1.0)
         self._endpoint = endpoint
         self._close = services.close
         self._allowed_hosts: list[str] | None = options.get("allowed_hosts")
@@ -182,10 +203,10 @@ class Ingress:
             services.serving,
             services.registry,
             services.artifacts,
-            poll_seconds=options.get("poll_seconds", 1.0),
+            poll_seconds=poll,
             max_batch_size=options.get("max_batch_size", 1),
             max_wait_ms=options.get("max_wait_ms", 2.0),
-            metrics=ServingMetrics(Path(folder)) if folder else None,
+            metrics=ClusterMetrics(metrics_board(endpoint), push_seconds=min(poll, 1.0)),
             loader=remote_loader(endpoint, options.get("load_timeout", 300.0)),
             predict_in_threads=True,
         )
@@ -207,6 +228,16 @@ def ingress_deployment() -> Any:
 # ------------------------------------------------------------------ the driver
 
 
+class FollowedPlane(Protocol):
+    """What :class:`RayEndpoint` reads and reports: the serving service, or a bundle's fixed endpoint."""
+
+    def get_endpoint(self, name: str) -> Endpoint: ...
+
+    def report_replicas(
+        self, name: str, replicas: Mapping[str, int], ingress: IngressReplicas | None = None
+    ) -> None: ...
+
+
 @dataclass(frozen=True)
 class _Applied:
     """What a version's application was deployed with (a change redeploys it)."""
@@ -214,7 +245,25 @@ class _Applied:
     model: str
     trusted: bool
     replicas: int
-    autoscaling: tuple[Any, ...] | None
+    autoscaling: Autoscaling | None
+
+
+def _scaling(replicas: int, autoscaling: Autoscaling | None) -> dict[str, Any]:
+    """A deployment's options for ``replicas`` replicas, or for Ray Serve's autoscaling between bounds."""
+    if autoscaling is None:
+        return {"num_replicas": replicas}
+    return {"autoscaling_config": {
+        "min_replicas": autoscaling.min_replicas,
+        "initial_replicas": max(autoscaling.min_replicas, 1),
+        "max_replicas": autoscaling.max_replicas,
+        "target_ongoing_requests": autoscaling.target_ongoing,
+        "upscale_delay_s": autoscaling.upscale_delay_seconds,
+        "downscale_delay_s": autoscaling.downscale_delay_seconds,
+        "look_back_period_s": autoscaling.look_back_seconds,
+        # How often the load is reported (deprecated by Ray Serve for environment variables, which a
+        # cluster reads when it starts, not per deployment): four times per window, at most every 10 s.
+        "metrics_interval_s": min(10.0, autoscaling.look_back_seconds / 4),
+    }}
 
 
 class RayEndpoint:
@@ -226,15 +275,16 @@ class RayEndpoint:
 
     Args:
         name: the endpoint.
-        service, registry: the control plane and registry, read by this process.
+        service, registry: the control plane and registry, read by this process (a bundle's fixed
+            endpoint and models, for a bundle).
         opener: opens the same services inside each replica (see :data:`ServicesOpener`).
         route_prefix: where the ingress answers on Ray Serve's HTTP proxy.
         ingress_replicas: replicas of the ingress.
+        ingress_autoscaling: the ingress scales by load between these bounds instead.
         replica_cpus: CPUs each model replica reserves (fractions allowed; 0 reserves none).
         poll_seconds: how often the endpoint is checked, here and by each ingress replica.
         max_batch_size, max_wait_ms: the ingress's micro-batching (as ``slipway serve``).
         allowed_hosts: the host names the ingress answers (as ``slipway serve``'s); None: any.
-        metrics_folder: prometheus_client's multiprocess folder for the ingress replicas.
         grace_seconds: how long a version's application outlives the last variant naming it (the
             ingress replicas need a poll or two to stop routing to it).
 
@@ -247,18 +297,18 @@ class RayEndpoint:
     def __init__(
         self,
         name: str,
-        service: ServingService,
-        registry: RegistryReader,
+        service: FollowedPlane,
+        registry: ModelSource,
         opener: ServicesOpener,
         *,
         route_prefix: str = "/",
         ingress_replicas: int = 1,
+        ingress_autoscaling: Autoscaling | None = None,
         replica_cpus: float = 1.0,
         poll_seconds: float = 1.0,
         max_batch_size: int = 1,
         max_wait_ms: float = 2.0,
         allowed_hosts: list[str] | None = None,
-        metrics_folder: Path | None = None,
         grace_seconds: float | None = None,
     ) -> None:
         self.name = name
@@ -268,15 +318,43 @@ class RayEndpoint:
         self._opener = opener
         self._route_prefix = route_prefix
         self._ingress_replicas = ingress_replicas
+        self._ingress_autoscaling = ingress_autoscaling
         self._replica_cpus = replica_cpus
         self._poll = poll_seconds
         self._options = {"poll_seconds": poll_seconds, "max_batch_size": max_batch_size, "max_wait_ms": max_wait_ms,
                          "allowed_hosts": allowed_hosts}
-        self._metrics_folder = metrics_folder
         self._grace = grace_seconds if grace_seconds is not None else max(10.0, 5 * poll_seconds)
         self.ingress_app, self._prefix = application_names(name)
         self._applied: dict[str, _Applied] = {}
         self._last_named: dict[str, float] = {}
+
+    @classmethod
+    def for_bundle(
+        cls,
+        bundle: Bundle,
+        *,
+        capture_url: str | None = None,
+        capture_percent: float | None = None,
+        hidden: Sequence[str | Path] = (),
+        **options: Any,
+    ) -> RayEndpoint:
+        """A serving bundle's endpoint on Ray Serve, with no database: captured data goes to
+        ``capture_url`` (as :meth:`Bundle.parts`), and each replica opens the bundle's folder
+        itself, checked again file by file, so the folder must be at the same path on every node
+        (as in the bundle's image). ``hidden``: folders the ingress's error answers never name;
+        ``options``: as the constructor's.
+
+        Example:
+            >>> RayEndpoint.for_bundle(open_bundle("abalone-bundle"), capture_url="/srv/captured")  # doctest: +SKIP
+        """
+        if capture_url is not None and "://" not in capture_url:
+            capture_url = str(Path(capture_url).expanduser().resolve())  # the replicas run in folders of their own
+        plane, models, _ = bundle.parts(capture_url=capture_url, capture_percent=capture_percent)
+        opener = functools.partial(
+            bundle_services, str(bundle.path.resolve()), expect_digest=bundle.digest if bundle.pinned else None,
+            capture_url=capture_url, capture_percent=capture_percent, hidden=[str(h) for h in hidden],
+        )
+        return cls(bundle.endpoint.name, plane, models, opener, **options)
 
     def deploy(self) -> None:
         """Deploy the versions the endpoint names, then the ingress; returns once it answers.
@@ -286,11 +364,12 @@ class RayEndpoint:
             ServiceUnavailable: if an application does not start.
         """
         self.follow()
-        env = {MULTIPROCESS_ENV: str(self._metrics_folder)} if self._metrics_folder is not None else {}
+        metrics_board(self.name)  # before the ingress replicas push to it
         ingress = ingress_deployment().options(
-            num_replicas=self._ingress_replicas,
+            **_scaling(self._ingress_replicas, self._ingress_autoscaling),
             max_ongoing_requests=1000,  # it waits on the model replicas; their own limits queue the work
-            ray_actor_options={"num_cpus": 0, "runtime_env": {"env_vars": env}},
+            graceful_shutdown_timeout_s=_INGRESS_GRACE,
+            ray_actor_options={"num_cpus": 0},
         )
         self._serve.run(
             ingress.bind(self._opener, self.name, self._options), name=self.ingress_app,
@@ -315,12 +394,7 @@ class RayEndpoint:
         for version_id, variant in wanted.items():
             self._last_named[version_id] = now
             current = self._registry.get_version_by_id(version_id)  # by id: its group may have been renamed
-            applied = _Applied(
-                current.uri,
-                current.trusted,
-                variant.workers,
-                tuple(variant.autoscaling.model_dump().values()) if variant.autoscaling else None,
-            )
+            applied = _Applied(current.uri, current.trusted, variant.workers, variant.autoscaling)
             if self._applied.get(version_id) != applied:
                 self._deploy_version(version_id, variant, applied)
                 self._applied[version_id] = applied
@@ -329,33 +403,21 @@ class RayEndpoint:
                 self._serve.delete(self._prefix + version_id, _blocking=False)
                 del self._applied[version_id]
         if endpoint is not None:
-            running = self.replicas()
+            running, ingress = self._running()
             by_variant = {
                 v.name: running.get(v.model_version_id, 0)
                 for v in [*endpoint.variants, *(endpoint.deployment.target if endpoint.deployment else [])]
             }
-            if by_variant != endpoint.replicas:
-                self._service.report_replicas(self.name, by_variant)
+            if by_variant != endpoint.replicas or ingress != endpoint.ingress:
+                self._service.report_replicas(self.name, by_variant, ingress)
         return endpoint
 
     def _deploy_version(self, version_id: str, variant: Variant, applied: _Applied) -> None:
-        options: dict[str, Any] = {
-            "name": _MODEL_DEPLOYMENT,
-            "ray_actor_options": {"num_cpus": self._replica_cpus},
-        }
-        scaling = variant.autoscaling
-        if scaling is not None:
-            options["autoscaling_config"] = {
-                "min_replicas": scaling.min_replicas,
-                "initial_replicas": max(scaling.min_replicas, 1),
-                "max_replicas": scaling.max_replicas,
-                "target_ongoing_requests": scaling.target_ongoing,
-                "upscale_delay_s": scaling.upscale_delay_seconds,
-                "downscale_delay_s": scaling.downscale_delay_seconds,
-            }
-        else:
-            options["num_replicas"] = variant.workers
-        deployment = self._serve.deployment(ModelReplica).options(**options)
+        deployment = self._serve.deployment(ModelReplica).options(
+            name=_MODEL_DEPLOYMENT,
+            ray_actor_options={"num_cpus": self._replica_cpus},
+            **_scaling(variant.workers, variant.autoscaling),
+        )
         _log.info("deploying %s (%s) on Ray Serve", variant.model, version_id)
         self._serve.run(
             deployment.bind(self._opener, applied.model, applied.trusted),
@@ -363,15 +425,24 @@ class RayEndpoint:
             route_prefix=None,
         )
 
-    def replicas(self) -> dict[str, int]:
-        """Running replicas of each version's deployment, by model version id."""
+    def _running(self) -> tuple[dict[str, int], IngressReplicas | None]:
+        """Running replicas of each version's deployment (by model version id), and of the ingress
+        (None before it is deployed)."""
         found: dict[str, int] = {}
+        ingress: IngressReplicas | None = None
         for app, status in self._serve.status().applications.items():
             if app.startswith(self._prefix):
                 deployment = status.deployments.get(_MODEL_DEPLOYMENT)
                 if deployment is not None:
                     found[app[len(self._prefix):]] = int(deployment.replica_states.get("RUNNING", 0))
-        return found
+            elif app == self.ingress_app and (deployment := status.deployments.get(_INGRESS_DEPLOYMENT)) is not None:
+                ingress = IngressReplicas(running=int(deployment.replica_states.get("RUNNING", 0)),
+                                          autoscaling=self._ingress_autoscaling)
+        return found, ingress
+
+    def replicas(self) -> dict[str, int]:
+        """Running replicas of each version's deployment, by model version id."""
+        return self._running()[0]
 
     def run(self, stop: threading.Event) -> None:
         """Follow the endpoint every ``poll_seconds`` until ``stop`` is set (blocks)."""
@@ -384,14 +455,25 @@ class RayEndpoint:
                 _log.exception("following endpoint %r failed; retrying", self.name)
 
     def close(self) -> None:
-        """Delete the ingress (its replicas finish their requests and flush captured data), then
-        every version's application."""
+        """Delete the ingress (its replicas finish their requests, flush captured data and push their
+        last counters), then every version's application and the metrics board."""
         self._serve.delete(self.ingress_app)
         for version_id in list(self._applied):
             self._serve.delete(self._prefix + version_id)
         self._applied.clear()
+        drop_board(self.name)
         with contextlib.suppress(NotFound):  # deleted meanwhile: nothing to show
             self._service.report_replicas(self.name, {})
 
 
-__all__ = ["Ingress", "ModelReplica", "RayEndpoint", "RemoteModel", "Services", "ServicesOpener", "remote_loader"]
+__all__ = [
+    "FollowedPlane",
+    "Ingress",
+    "ModelReplica",
+    "RayEndpoint",
+    "RemoteModel",
+    "Services",
+    "ServicesOpener",
+    "bundle_services",
+    "remote_loader",
+]

@@ -50,10 +50,12 @@ class DeploymentStatus(StrEnum):
 class Autoscaling(Record):
     """How many replicas a variant runs on Ray Serve (``slipway serve --engine ray``), by load.
 
-    Ray Serve's autoscaler adds replicas while the requests in flight per replica stay above
-    ``target_ongoing`` (for ``upscale_delay_seconds``) and removes them while they stay below (for
-    ``downscale_delay_seconds``), between ``min_replicas`` and ``max_replicas``. Local serving
-    (uvicorn worker processes) ignores it and starts the variant's ``workers``.
+    Ray Serve's autoscaler adds replicas while the requests in flight per replica, averaged over
+    ``look_back_seconds``, stay above ``target_ongoing`` (for ``upscale_delay_seconds``) and removes
+    them while they stay below (for ``downscale_delay_seconds``), between ``min_replicas`` and
+    ``max_replicas``. Local serving (uvicorn worker processes) ignores it and starts the variant's
+    ``workers``. The same settings scale an endpoint's ingress (``slipway serve --engine ray
+    --ingress-max-replicas``).
 
     Attributes:
         min_replicas: the fewest replicas, also the number started (0: none while idle).
@@ -61,6 +63,8 @@ class Autoscaling(Record):
         target_ongoing: requests in flight per replica the autoscaler aims at.
         upscale_delay_seconds: how long the load must stay above target before a replica is added.
         downscale_delay_seconds: how long it must stay below before one is removed.
+        look_back_seconds: the window the load is averaged over; the replicas report it four times
+            per window (at most every 10 s), so a short window answers a step of load sooner.
     """
 
     min_replicas: int = Field(1, ge=0, le=1000)
@@ -68,6 +72,7 @@ class Autoscaling(Record):
     target_ongoing: float = Field(2.0, gt=0, le=10_000, allow_inf_nan=False)
     upscale_delay_seconds: float = Field(30.0, ge=0, le=3600, allow_inf_nan=False)
     downscale_delay_seconds: float = Field(600.0, ge=0, le=86_400, allow_inf_nan=False)
+    look_back_seconds: float = Field(30.0, ge=0.1, le=3600, allow_inf_nan=False)
 
     @model_validator(mode="after")
     def _bounds(self) -> Autoscaling:
@@ -78,6 +83,22 @@ class Autoscaling(Record):
     def describe(self) -> str:
         """``1-4 replicas, 2 ongoing each``: what the CLI and the web UI show."""
         return f"{self.min_replicas}-{self.max_replicas} replicas, {self.target_ongoing:g} ongoing each"
+
+
+class IngressReplicas(Record):
+    """An endpoint's ingress on Ray Serve (routing, capture, ``/metrics``), as the engine last reported it.
+
+    Attributes:
+        running: replicas running now.
+        autoscaling: its bounds when it scales by load; None: a fixed number of replicas.
+    """
+
+    running: int = Field(ge=0)
+    autoscaling: Autoscaling | None = None
+
+    def describe(self) -> str:
+        """``2 running; 1-4 replicas, 8 ongoing each``: what the CLI and the web UI show."""
+        return "; ".join([f"{self.running} running", *([self.autoscaling.describe()] if self.autoscaling else [])])
 
 
 class VariantSpec(Record):
@@ -223,6 +244,7 @@ class Endpoint(Record):
     deployment: Deployment | None = None  # the one in progress
     # Running replicas of each variant, as the Ray Serve engine last reported them (none for local serving).
     replicas: dict[str, int] = Field(default_factory=dict)
+    ingress: IngressReplicas | None = None  # its ingress's replicas, reported likewise (None: not on Ray Serve)
     created_by: str
     created_at: dt.datetime
     updated_by: str

@@ -47,6 +47,7 @@ from slipway.serving._records import (
     Endpoint,
     EndpointStatus,
     GroundTruth,
+    IngressReplicas,
     Stored,
     Strategy,
     Variant,
@@ -73,7 +74,8 @@ def check_endpoint_name(name: object, field: str = "name") -> str:
 EndpointName = Annotated[str, Wire(to_wire=check_endpoint_name)]  # checked first: it goes into the URL path
 _VARIANTS = (
     'a list of {"model": "GROUP/VERSION", "name", "weight", "workers", "shadow", "autoscaling": '
-    '{"min_replicas", "max_replicas", "target_ongoing", "upscale_delay_seconds", "downscale_delay_seconds"}}'
+    '{"min_replicas", "max_replicas", "target_ongoing", "upscale_delay_seconds", "downscale_delay_seconds", '
+    '"look_back_seconds"}}'
 )
 Variants = Annotated[Sequence[VariantSpec | Mapping[str, Any]], Wire(list[Any]), Field(description=_VARIANTS)]
 # Settings travel as plain objects: the service checks them, so a remote caller gets the same error naming the field.
@@ -355,8 +357,9 @@ class ServingService:
             return self._endpoint(conn, _endpoint_row(conn, name))
 
     @requires(Permission.READ)
-    def report_replicas(self, name: str, replicas: Mapping[str, int]) -> None:
-        """The Ray Serve engine reports how many replicas of each variant run (``{}``: it stopped).
+    def report_replicas(self, name: str, replicas: Mapping[str, int], ingress: IngressReplicas | None = None) -> None:
+        """The Ray Serve engine reports how many replicas of each variant run, and of the ingress
+        (``{}`` and None: it stopped).
 
         Shown with the endpoint; neither a change of what traffic reaches nor audited (it follows
         the autoscaler, not a person).
@@ -365,6 +368,7 @@ class ServingService:
             row = _endpoint_row(conn, name, lock=True)
             config = json.loads(row.config)
             config["replicas"] = {str(k): int(v) for k, v in replicas.items()}
+            config["ingress"] = ingress.model_dump(mode="json") if ingress is not None else None
             conn.execute(update(endpoints).where(endpoints.c.id == row.id).values(config=json.dumps(config)))
 
     @requires(Permission.READ)
@@ -594,6 +598,7 @@ class ServingService:
             production=config.get("production", False),
             deployment=_deployment(in_progress.row, row.name) if in_progress is not None else None,
             replicas=config.get("replicas", {}),
+            ingress=config.get("ingress"),
             created_by=row.created_by,
             created_at=ms_to_datetime(row.created_at),
             updated_by=row.updated_by,

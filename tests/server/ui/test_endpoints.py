@@ -15,7 +15,7 @@ from _ui_pages import own_backend, page_client
 from fastapi.testclient import TestClient
 
 from slipway._backend import Backend
-from slipway.serving import TrafficHistory
+from slipway.serving import Autoscaling, IngressReplicas, TrafficHistory
 
 XSS = "<script>alert(1)</script>"
 
@@ -78,9 +78,11 @@ def test_a_canary_variant_shows_with_its_share_during_the_rollout(client: TestCl
 def test_a_variant_shows_its_replicas_on_ray_serve(client: TestClient, backend: Backend) -> None:
     scaling = {"min_replicas": 1, "max_replicas": 4, "target_ongoing": 2}
     backend.serving.create_endpoint("scaled", [{"model": "line/1", "autoscaling": scaling}])
-    backend.serving.report_replicas("scaled", {"line-v1": 3})  # what slipway serve --engine ray reports
-    variants = client.get("/endpoints/scaled").text.split('id="variants"')[1].split("</table>")[0]
-    assert "3 running; 1-4 replicas, 2 ongoing each" in variants
+    ingress = IngressReplicas(running=2, autoscaling=Autoscaling(min_replicas=2, max_replicas=3, target_ongoing=8))
+    backend.serving.report_replicas("scaled", {"line-v1": 3}, ingress)  # what slipway serve --engine ray reports
+    page = client.get("/endpoints/scaled").text
+    assert "3 running; 1-4 replicas, 2 ongoing each" in page.split('id="variants"')[1].split("</table>")[0]
+    assert '<span id="ingress-replicas">2 running; 2-3 replicas, 8 ongoing each</span>' in page
 
 
 def test_traffic_through_the_server_is_charted(client: TestClient, backend: Backend) -> None:
