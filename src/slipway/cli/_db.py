@@ -13,9 +13,10 @@ from collections.abc import Iterator
 import typer
 from rich.markup import escape
 
+from slipway import store
 from slipway._config import load_settings
 from slipway.cli import _output
-from slipway.store import Database, current_revision, head_revision, upgrade
+from slipway.store import Database
 
 db_app = typer.Typer(
     help="Inspect and upgrade the metadata database (the one SLIPWAY_DB_URL names; SQLite by default). "
@@ -44,8 +45,8 @@ def upgrade_command() -> None:
     Safe to run twice, and from several machines at once.
     """
     with _database() as (db, url):
-        before = current_revision(db)
-        after = upgrade(db)
+        before = store.current_revision(db)
+        after = store.upgrade(db)
     if before == after:
         _output.say(f"{escape(url)} is already at the newest revision [bold]{after}[/bold].")
     else:
@@ -57,8 +58,8 @@ def upgrade_command() -> None:
 def current_command() -> None:
     """Show the database's schema revision and whether it needs `slipway db upgrade`."""
     with _database() as (db, url):
-        revision = current_revision(db)
-    newest = head_revision()
+        revision = store.current_revision(db)
+    newest = store.head_revision()
     _output.say(f"Database: {escape(url)}")
     _output.say(f"Revision: [bold]{revision or '(empty)'}[/bold] (newest: {newest})")
     if revision == newest:
