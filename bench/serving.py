@@ -425,12 +425,15 @@ def main() -> int:
         load = os.getloadavg()[0]
         for server in list(session._servers):  # the next table's CPU
             session.stop_server(server)
+        ray_load = os.getloadavg()[0]
         ray_table = [] if args.no_ray else ray_rows(session, single, concurrent)
+        ray_load_after = os.getloadavg()[0]
     render(rows, f"Slipway vs MLflow serving (the p95 column shows p99 for latencies) — load average "
                  f"{load_before:.2f} → {load:.2f} on {os.cpu_count()} CPUs; under load, rerun quiet",
            plain=args.plain)
     if ray_table:
-        render(ray_table, "A 5 ms model on Ray Serve vs local serving (the p95 column shows p99 for latencies)",
+        render(ray_table, f"A 5 ms model on Ray Serve vs local serving (the p95 column shows p99 for latencies) — "
+                          f"load average {ray_load:.2f} → {ray_load_after:.2f}",
                plain=args.plain, columns=("Ray Serve", "compared with"))
     if args.json:
         write_json(args.json, rows + ray_table,
