@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import itertools
 import os
 from collections.abc import Iterator
 from pathlib import Path
@@ -10,6 +9,7 @@ from typing import Any
 
 import _sqlite_template
 import pytest
+from _pg_databases import PgDatabases
 from _services import PG_ADMIN_URL, missing_service, port_open
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
@@ -18,7 +18,6 @@ from slipway.store import Database, upgrade
 
 pytest_plugins = ["_s3"]
 
-_counter = itertools.count()
 LOOPBACK_WEBHOOKS = "127.0.0.1"
 
 
@@ -134,16 +133,19 @@ def pg_template() -> Iterator[str]:
     admin.dispose()
 
 
+@pytest.fixture(scope="session")
+def _pg_databases(pg_template: str) -> Iterator[PgDatabases]:
+    databases = PgDatabases(PG_ADMIN_URL, pg_template)
+    yield databases
+    databases.close()
+
+
 @pytest.fixture
-def pg_url(pg_template: str) -> Iterator[str]:
-    admin = create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
-    name = f"slipway_t_{os.getpid()}_{next(_counter)}"
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}" TEMPLATE "{pg_template}"'))
+def pg_url(_pg_databases: PgDatabases) -> Iterator[str]:
+    """A fresh PostgreSQL database of the test's own, copied from the migrated template (made ahead, dropped behind)."""
+    name = _pg_databases.take()
     yield make_url(PG_ADMIN_URL).set(database=name).render_as_string(hide_password=False)
-    with admin.connect() as conn:
-        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-    admin.dispose()
+    _pg_databases.release(name)
 
 
 @pytest.fixture
