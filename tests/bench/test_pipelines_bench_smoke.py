@@ -28,6 +28,6 @@ def test_quick_pipelines_benchmark_prints_its_table(tmp_path: Path) -> None:
     for workload, steps in (("chain", "10"), ("fan-out", "11"), ("dag", "100")):
         row = next((line for line in proc.stdout.splitlines() if line.startswith(f"| {workload} |")), None)
         assert row is not None, proc.stdout
-        assert f"| {steps} |" in row and re.search(r"\d+\.\d+ s \| \d+\.\d ms", row), row
+        assert f"| {steps} |" in row and re.search(r"\d+\.\d+ s \| \d+\.\d+ ms", row), row
         assert "n/a (skipped: --no-prefect)" in row
     assert sorted(p.name for p in tmp_path.iterdir()) == []  # its temp folders are gone
