@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import os
-import resource
 import sys
 import tempfile
 import time
@@ -18,6 +17,7 @@ from typing import Any
 
 import evidently
 import pandas as pd
+from _harness import peak_mib  # bench/ is on the path: this file runs as a script
 
 
 def _run_legacy(reference: pd.DataFrame, current: pd.DataFrame, html: str) -> list[str]:
@@ -64,15 +64,6 @@ def warm_up(baseline: str, current: str) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         legacy = int(evidently.__version__.split(".")[1]) < 7 and evidently.__version__.startswith("0.")
         (_run_legacy if legacy else _run_current)(reference, data, os.path.join(tmp, "report.html"))
-
-
-def peak_mib() -> float:
-    """This process's peak resident memory (``VmHWM``, not ``ru_maxrss``, which counts the parent's), MiB."""
-    try:
-        with open("/proc/self/status") as status:
-            return next(int(line.split()[1]) for line in status if line.startswith("VmHWM:")) / 1024
-    except (OSError, StopIteration):
-        return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
 def main(baseline: str, current: str) -> None:

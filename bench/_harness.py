@@ -15,6 +15,7 @@ import json
 import math
 import os
 import platform
+import resource
 import shutil
 import signal
 import socket
@@ -32,6 +33,18 @@ from pathlib import Path
 from typing import Any
 
 LOOPBACK = "127.0.0.1"
+
+
+def peak_mib() -> float:
+    """This process's peak resident memory since it started (``VmHWM``: not ``ru_maxrss``, which on Linux
+    counts the parent a child was forked from), MiB; ``ru_maxrss`` off Linux. Standard library only: the
+    incumbents' side scripts, run in their own virtualenvs, import it too."""
+    try:
+        with open("/proc/self/status") as status:
+            return next(int(line.split()[1]) for line in status if line.startswith("VmHWM:")) / 1024
+    except (OSError, StopIteration):
+        return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
 
 # Keep MLflow (client and server) off the network and quiet. Set before `import mlflow`.
 MLFLOW_QUIET_ENV: dict[str, str] = {

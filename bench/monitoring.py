@@ -26,7 +26,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import resource
 import shutil
 import subprocess
 import sys
@@ -39,6 +38,7 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
+from _harness import peak_mib
 from _reference import ReferenceUnavailable, reference_python
 
 HERE = Path(__file__).resolve().parent
@@ -77,15 +77,6 @@ def write_data(rows: int, folder: Path, seed: int = 0) -> tuple[Path, Path]:
         assert writer is not None
         writer.close()
     return paths
-
-
-def peak_mib() -> float:
-    """This process's peak resident memory since it started (``VmHWM``), MiB; ``ru_maxrss`` off Linux."""
-    try:
-        with open("/proc/self/status") as status:
-            return next(int(line.split()[1]) for line in status if line.startswith("VmHWM:")) / 1024
-    except (OSError, StopIteration):
-        return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
 def slipway_side(baseline_path: str, current_path: str) -> dict[str, Any]:
