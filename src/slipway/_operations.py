@@ -168,6 +168,8 @@ class Api:
 
 # The job of a monitor run over captured traffic: slipway.server queues it, slipway.worker runs it.
 MONITOR_RUN = "monitor.run"
+# The job of an automation run a hook call recorded (payload ``{"run": id}``): a worker runs its action.
+ACTION_RUN = "automation.action_run"
 
 
 def job_kind(attribute: str, method_name: str) -> str:

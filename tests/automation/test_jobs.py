@@ -1,6 +1,7 @@
 """Automation's heavy calls off the API: on a server with background workers, ``POST /automation/gc``,
 ``/run-due`` and ``/dispatch`` are jobs a worker process runs; the caller gets the answer the API
-would have given. (Without workers the API runs them itself: tests/contract.)"""
+would have given. (Without workers the API runs them itself: tests/contract.) A hook call is
+checked by the API, answered ``202`` with its run ``Pending``, and its action run by a worker."""
 
 from __future__ import annotations
 
@@ -12,14 +13,18 @@ import sys
 from collections.abc import Iterator
 from pathlib import Path
 
+import httpx
 import pytest
+from _polling import until
 from _server import admin_token, server_settings, serving
 from _webhook import Hook
 from sqlalchemy import select
 
 from slipway import Client
 from slipway._backend import Backend
-from slipway.automation import RunStatus, Webhook
+from slipway._operations import ACTION_RUN
+from slipway.automation import ActionRun, RunStatus, Webhook, sign_hook
+from slipway.automation._tables import automation_runs
 from slipway.server import create_app
 from slipway.store._jobs import jobs
 
@@ -94,3 +99,36 @@ def test_run_due_and_dispatch_are_workers_jobs(api: Backend, client: Client, wor
     assert _jobs_of(api, "automation.run_due_schedules") == [("Succeeded", holder)]
     assert _jobs_of(api, "automation.dispatch_pending") == [("Succeeded", holder)]
 
+
+
+def test_a_hook_call_is_answered_at_once_and_its_action_runs_in_a_worker(
+    api: Backend, client: Client, worker: subprocess.Popen[bytes]
+) -> None:
+    receiver = Hook()
+    try:
+        secret = client.automation.create_hook("on-push", Webhook(receiver.url, text="{event.commit}")).secret or ""
+        body = b'{"commit": "4f2a9c1"}'
+        headers = sign_hook(secret, body)
+        bad = httpx.post(f"{client.settings.server_url}/hooks/on-push", content=body, headers=sign_hook("guess", body))
+        assert bad.status_code == 401  # refused by the API itself, nothing queued
+        answer = httpx.post(f"{client.settings.server_url}/hooks/on-push", content=body, headers=headers)
+        assert answer.status_code == 202, answer.text
+        accepted = answer.json()
+        assert accepted["status"] == "Pending" and accepted["event"]["commit"] == "4f2a9c1"
+        ran = until(lambda: _ended(client, accepted["id"]), 60, "the worker to run the hook's action")
+        assert ran.status is RunStatus.SUCCEEDED and [r["text"] for r in receiver.received] == ["4f2a9c1"]
+        assert [r.id for r in client.automation.hook_history("on-push")] == [accepted["id"]]
+        again = httpx.post(f"{client.settings.server_url}/hooks/on-push", content=body, headers=headers)
+        assert again.status_code == 409  # a replay, refused by the API
+    finally:
+        receiver.close()
+    holder = _ran_in(worker)
+    assert _jobs_of(api, ACTION_RUN) == [("Succeeded", holder)]
+    with api.db.read() as conn:  # the action's claim was the worker's, not the API process's
+        claimed = conn.execute(select(automation_runs.c.claimed_by).where(automation_runs.c.id == accepted["id"]))
+        assert claimed.scalar_one() == holder
+
+
+def _ended(client: Client, run_id: str) -> ActionRun | None:
+    run = client.automation.get_run(run_id)
+    return run if run.status in (RunStatus.SUCCEEDED, RunStatus.FAILED) else None

@@ -76,7 +76,11 @@ SERVER_ONLY: dict[str, dict[str, str]] = {
         "report_replicas": "the Ray Serve engine's slipway serve records the replicas running, next to the store",
     },
     "security": {"start_session": "the web UI's login trades an API token for its cookie; a client keeps its token"},
-    "automation": {"receive_hook": "POST /hooks/{name} is signed by the hook's secret, not called by a client"},
+    "automation": {
+        "receive_hook": "POST /hooks/{name} is signed by the hook's secret, not called by a client",
+        "accept_hook": "what POST /hooks/{name} does in the server: it records the signed call's run",
+        "run_action": "a worker's run of a recorded action (a hook call's job), next to the store",
+    },
     "datasets": {},
     "features": {},
     "clarify": {},

@@ -20,6 +20,7 @@ import _pipeline_steps as lib
 import httpx
 import pandas as pd
 import pytest
+from _polling import until
 from _server import LiveServer, running_server
 
 from slipway import load_settings
@@ -184,8 +185,10 @@ def test_a_hook_cannot_hand_a_pipeline_a_path_outside_dataset_roots(
     secret = api.post("/hooks", json={"name": "ci", "action": action}).raise_for_status().json()["secret"]
     body = json.dumps({"path": "/etc/passwd"}).encode()
     resp = httpx.post(f"{confined.url}/hooks/ci", content=body, headers=sign_hook(secret, body), timeout=TIMEOUT)
-    assert resp.json()["status"] == "Failed", resp.text
-    assert "outside the folders" in resp.json()["error"]
+    assert resp.status_code == 202, resp.text  # accepted; the action runs after the answer
+    run = until(lambda: _ended(api, resp.json()["id"]), TIMEOUT, "the hook's run to end")
+    assert run["status"] == "Failed", run
+    assert "outside the folders" in run["error"]
     assert api.get("/pipeline-executions", params={"pipeline": "hooked"}).json() == []
 
 
@@ -221,3 +224,8 @@ def test_embedded_mode_still_trusts_the_local_user(tmp_path: Path) -> None:
         ).version == 1
     finally:
         backend.close()
+
+
+def _ended(api: httpx.Client, run_id: str) -> dict[str, Any] | None:
+    run = api.get(f"/automation/runs/{run_id}").raise_for_status().json()
+    return dict(run) if run["status"] in ("Succeeded", "Failed") else None

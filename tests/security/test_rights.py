@@ -84,6 +84,18 @@ def _refusals(server: LiveServer, kind: str) -> list[dict[str, object]]:
         return [e for e in admin.get("/audit", params={"limit": 10_000}).json() if e["action"] == f"{kind}.refused"]
 
 
+def _ended_run(server: LiveServer, run_id: str) -> dict[str, object]:
+    """The automation run ``run_id`` once it has ended (Succeeded or Failed)."""
+    def ended() -> dict[str, object] | None:
+        with _admin(server) as admin:
+            run = admin.get(f"/automation/runs/{run_id}").raise_for_status().json()
+        return dict(run) if run["status"] in ("Succeeded", "Failed") else None
+
+    found = _wait_for(ended, f"automation run {run_id} to end")
+    assert isinstance(found, dict)
+    return found
+
+
 def _wait_for(check: Callable[[], object], what: str, timeout: float = 30.0) -> object:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -105,7 +117,7 @@ def test_a_demoted_or_disabled_users_hook_stops_moving_aliases(server: LiveServe
         body = json.dumps({"version": version}).encode()
         answer = httpx.post(f"{server.url}/hooks/promote", content=body, headers=sign_hook(secret, body), timeout=30)
         assert answer.status_code == 202, answer.text
-        return dict(answer.json())
+        return _ended_run(server, answer.json()["id"])  # accepted at once; the action runs after the answer
 
     assert call(1)["status"] == "Succeeded" and _alias(backend, group, "staging") == 1
 

@@ -418,7 +418,27 @@ class AutomationService:
     def receive_hook(
         self, name: str, body: bytes, timestamp: str | None, signature: str | None, now: float | None = None,
     ) -> ActionRun:
-        """Check a call of the hook ``name`` and run its action (what ``POST /hooks/{name}`` does).
+        """Check a call of the hook ``name`` and run its action in this process (embedded use).
+
+        A server answers ``POST /hooks/{name}`` with :meth:`accept_hook` instead, and a worker runs
+        the action (:meth:`run_action`).
+
+        Raises:
+            NotFound: if there is no hook ``name``.
+            Unauthenticated: for a missing, stale or wrong signature (see :mod:`._hooks`).
+            Conflict: for a request already received (a replay).
+            InvalidInput: for a body that is not a JSON object.
+        """
+        return self.run_action(self.accept_hook(name, body, timestamp, signature, now).id)
+
+    def accept_hook(
+        self, name: str, body: bytes, timestamp: str | None, signature: str | None, now: float | None = None,
+    ) -> ActionRun:
+        """Check a call of the hook ``name`` and record its run, ``Pending``, without running it.
+
+        What ``POST /hooks/{name}`` does: the caller learns at once whether the call was accepted,
+        and a worker runs the action (:meth:`run_action`; any dispatch round takes up a recorded
+        run nobody ran). The run is in the hook's history from now on.
 
         Raises:
             NotFound: if there is no hook ``name``.
@@ -439,7 +459,21 @@ class AutomationService:
         with self._db.write() as conn:
             if not new_run(conn, key=key, source=(ObjectKind.HOOK, row), event=event):
                 raise Conflict("this signed request was already received; sign each call anew", field="signature")
-            run_id = conn.execute(select(automation_runs.c.id).where(automation_runs.c.key == key)).scalar_one()
+            found = conn.execute(select(automation_runs).where(automation_runs.c.key == key)).one()
+        return to_record(found)
+
+    def run_action(self, run_id: str) -> ActionRun:
+        """Run the action of the recorded run ``run_id`` now, if it is ready, as the run's creator.
+
+        What a worker does with the job a hook call queues. A run another process holds, one
+        waiting for its retry, or one that has ended is left as it is.
+
+        Returns:
+            The run as it ended (or was set to retry), or as it stands if this call did not run it.
+
+        Raises:
+            NotFound: if there is no run ``run_id``.
+        """
         ran = self._runs.run_ready([run_id])
         return ran[0] if ran else self.get_run(run_id)
 

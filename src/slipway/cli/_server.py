@@ -54,8 +54,8 @@ def server(
     ] = 1,
     background_workers: Annotated[
         int, typer.Option(min=0, help="Worker processes for the heavy work (pipeline executions, monitor runs over "
-                                      "captured traffic, schedules and rule actions, garbage collection); 0 does it "
-                                      "in the API process.")
+                                      "captured traffic, schedules, rule and hook actions, garbage collection); 0 "
+                                      "does it in the API process.")
     ] = 1,
     log_level: Annotated[LogLevel, typer.Option(help="How much the server logs.")] = LogLevel.INFO,
     no_auth: Annotated[

@@ -94,8 +94,8 @@ def create_app(
     heavy work: this process orchestrates no pipeline execution (they are queued for the workers),
     runs no scheduler, and hands a monitor's run over captured traffic and the operations declared
     ``job=True`` (automation's gc, run-due and dispatch) to a worker as jobs, awaiting their end
-    without holding a thread; the API stays responsive meanwhile. Without it this
-    process does all of it, as one process serving tests does.
+    without holding a thread, and the action of a hook call too (answered at once); the API stays
+    responsive meanwhile. Without it this process does all of it, as one process serving tests does.
 
     Example:
         >>> from slipway import load_settings

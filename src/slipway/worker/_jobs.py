@@ -11,7 +11,16 @@ from pydantic import TypeAdapter
 from pydantic_core import to_jsonable_python
 
 from slipway._backend import Backend
-from slipway._operations import MONITOR_RUN, Argument, Operation, arguments, job_kind, operations_of, wire_form
+from slipway._operations import (
+    ACTION_RUN,
+    MONITOR_RUN,
+    Argument,
+    Operation,
+    arguments,
+    job_kind,
+    operations_of,
+    wire_form,
+)
 from slipway.automation import AutomationService
 from slipway.errors import InvalidInput
 
@@ -30,6 +39,12 @@ def run_monitor(backend: Backend, payload: dict[str, Any]) -> dict[str, Any]:
     execution = backend.monitoring.run_monitor(payload["name"], start=_when(payload.get("start")),
                                                end=_when(payload.get("end")))
     return {"execution": execution.id}
+
+
+def run_action(backend: Backend, payload: dict[str, Any]) -> dict[str, Any]:
+    """The action of an automation run a hook call recorded, run as the hook's creator."""
+    run = backend.automation.run_action(payload["run"])
+    return {"run": run.id, "status": str(run.status)}
 
 
 def _operation(attribute: str, method_name: str, method: Callable[..., Any], op: Operation) -> Handler:
@@ -65,4 +80,4 @@ def _declared_jobs() -> dict[str, Handler]:
     }
 
 
-HANDLERS: dict[str, Handler] = {MONITOR_RUN: run_monitor, **_declared_jobs()}
+HANDLERS: dict[str, Handler] = {MONITOR_RUN: run_monitor, ACTION_RUN: run_action, **_declared_jobs()}
