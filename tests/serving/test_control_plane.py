@@ -126,6 +126,8 @@ def test_canary_bakes_then_finishes(
     clock[0] += 59_999
     assert serving.advance("e", QUIET).deployment is not None  # a millisecond short of the bake
     clock[0] += 1
+    # a server that has routed the step's traffic for less than the bake (its new variant loaded late)
+    assert serving.advance("e", WindowStats(requests=0, errors=0, serving_seconds=59.999)).deployment is not None
     done = serving.advance("e", WindowStats(requests=50, errors=0, p99_ms=3))
     assert done.deployment is None and [v.model for v in done.variants] == [v2]
     assert serving.list_deployments("e")[0].status is DeploymentStatus.SUCCEEDED

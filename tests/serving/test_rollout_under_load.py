@@ -1,8 +1,9 @@
 """Deployments under constant traffic on a real HTTP server: no request fails while variants change,
-and a canary whose model errors is rolled back by its alarm."""
+and a canary whose model errors is rolled back by its alarm; a canary bakes from when it serves."""
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -13,8 +14,19 @@ from _server import serving as serving_app
 from _serving_models import register
 from _traffic import Traffic
 
+from slipway._references import ModelUri
+from slipway._time import now_ms
 from slipway.registry import RegistryService
-from slipway.serving import DeploymentStatus, EndpointStatus, ServingHost, ServingService, create_inference_app
+from slipway.serving import (
+    DeploymentStatus,
+    EndpointRuntime,
+    EndpointStatus,
+    ServingHost,
+    ServingService,
+    create_inference_app,
+)
+from slipway.serving._metrics import ServingMetrics
+from slipway.serving._routing import ServedModel
 from slipway.store import Database
 
 
@@ -78,3 +90,48 @@ def test_healthy_canary_completes_under_traffic(
     assert serving.list_deployments("e")[0].status is DeploymentStatus.SUCCEEDED
     assert set(traffic.statuses) == {200}, traffic.statuses
     assert traffic.variants["line-v2"] > 50 and traffic.variants["line-v1"] > 50
+
+
+def test_a_canary_bakes_from_when_it_serves_not_from_the_rollout_start(
+    serving: ServingService, registry: RegistryService, package: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    v1, v2 = register(registry, package), register(registry, package)
+    serving.create_endpoint("e", [{"model": v1}])
+    canary_id = registry.get_version("line", v2.split("/")[1]).id
+    loading, loaded = threading.Event(), threading.Event()
+
+    def load(version_id: str, uri: str) -> ServedModel:  # the canary's model loads when the test says (Ray's replicas)
+        if version_id == canary_id:
+            loading.set()
+            assert loaded.wait(15)
+        return registry.load_model(str(ModelUri.of(uri)))
+
+    clock = [now_ms()]  # the service's and the server's clock, moved by hand
+    monkeypatch.setattr("slipway.serving._service.now_ms", lambda: clock[0])
+    monkeypatch.setattr("slipway.serving._runtime.now_ms", lambda: clock[0])
+    runtime = EndpointRuntime("e", serving, registry, registry._artifacts, ServingMetrics(), poll_seconds=3600,
+                              loader=load)
+    runtime.start()  # its watcher idles: the test refreshes by hand
+    try:
+        serving.update_endpoint("e", [{"model": v2}], strategy={"kind": "canary", "share": 0.5, "bake_seconds": 60})
+        clock[0] += 3_600_000  # an hour after the rollout began, the canary's model is still loading
+        refresh = threading.Thread(target=runtime.refresh)
+        refresh.start()
+        assert loading.wait(15)
+        assert serving.get_endpoint("e").deployment is not None  # not baked: the canary served nothing yet
+        loaded.set()
+        refresh.join()
+        body = b'{"inputs": {"a": [1.0], "b": [1.0]}}'
+        answers = {runtime.invoke(body, "application/json", {"x-slipway-request-key": str(i)}).variant
+                   for i in range(40)}
+        assert answers == {"line-v1", "line-v2"}  # the canary serves now
+        clock[0] += 59_999
+        runtime.refresh()
+        assert serving.get_endpoint("e").deployment is not None  # a millisecond short of its bake
+        clock[0] += 1
+        runtime.refresh()
+        assert [v.model for v in serving.get_endpoint("e").variants] == [v2]
+        assert serving.list_deployments("e")[0].status is DeploymentStatus.SUCCEEDED
+    finally:
+        loaded.set()
+        runtime.close()

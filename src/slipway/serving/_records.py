@@ -206,6 +206,9 @@ class WindowStats(Record):
     requests: int = Field(ge=0)
     errors: int = Field(ge=0)
     p99_ms: float | None = None
+    # How long the reporting server has routed the current step's traffic (0: it does not yet, e.g. its
+    # new variants' replicas are still starting); None: not said, the bake counts from the step's start.
+    serving_seconds: float | None = Field(None, ge=0)
 
 
 class Deployment(Record):

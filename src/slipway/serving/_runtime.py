@@ -29,7 +29,7 @@ import numpy as np
 
 from slipway._ids import new_id
 from slipway._references import ModelUri
-from slipway._time import utcnow
+from slipway._time import now_ms, utcnow
 from slipway.errors import InvalidInput, NotFound, ServiceUnavailable, SlipwayError
 from slipway.models import LoadedModel
 from slipway.serving._capture import Captured, CaptureStore, CaptureWriter
@@ -135,12 +135,13 @@ class _Window:
             self._errors += error
             self._latencies.append(seconds)
 
-    def stats(self, step: object) -> WindowStats:
+    def stats(self, step: object, serving_seconds: float | None = None) -> WindowStats:
         with self._lock:
             if step != self._step or not self._requests:
-                return WindowStats(requests=0, errors=0)
+                return WindowStats(requests=0, errors=0, serving_seconds=serving_seconds)
             p99 = float(np.percentile(np.fromiter(self._latencies, float), 99)) * 1000
-            return WindowStats(requests=self._requests, errors=self._errors, p99_ms=p99)
+            return WindowStats(requests=self._requests, errors=self._errors, p99_ms=p99,
+                               serving_seconds=serving_seconds)
 
 
 class EndpointRuntime:
@@ -182,6 +183,7 @@ class EndpointRuntime:
         self._failure: tuple[str, int, str] | None = None  # the failure last recorded on the endpoint
         self._capture: CaptureWriter | None = None
         self._window = _Window()
+        self._step_since = 0  # when the routing table's deployment step began to route here (ms)
         self._stop = threading.Event()
         self._watcher = threading.Thread(target=self._watch, name=f"slipway-endpoint-{name}", daemon=True)
         self._shadows = ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"slipway-shadow-{name}")
@@ -369,8 +371,12 @@ class EndpointRuntime:
         endpoint = self._service.get_endpoint(self.name)
         self._drop_distrusted()
         routing = self._routing
-        if endpoint.deployment is not None and routing is not None:
-            endpoint = self._service.advance(self.name, self._window.stats(routing.step))
+        if (deployment := endpoint.deployment) is not None and routing is not None:
+            # The bake counts from when this process routes the step's traffic, not from the step's start
+            # (its new variants' models may take long to load, e.g. Ray Serve replicas starting).
+            here = routing.step == (deployment.id, deployment.share)
+            serving = max(now_ms() - self._step_since, 0) / 1000 if here else 0.0
+            endpoint = self._service.advance(self.name, self._window.stats(routing.step, serving))
         if routing is None or (endpoint.id, endpoint.revision) != (routing.endpoint_id, routing.revision):
             self._apply(endpoint)
         elif endpoint.status in (EndpointStatus.CREATING, EndpointStatus.UPDATING, EndpointStatus.ROLLING_BACK):
@@ -391,7 +397,10 @@ class EndpointRuntime:
                 raise
         self._failure = None
         self._configure_capture(endpoint)
-        self._routing = Routing(endpoint, models)
+        routing = Routing(endpoint, models)
+        if self._routing is None or self._routing.step != routing.step:
+            self._step_since = now_ms()
+        self._routing = routing
         self._models = models
         self._trusted &= set(models)
         self._service.confirm(self.name, endpoint.revision)

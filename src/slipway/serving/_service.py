@@ -338,7 +338,10 @@ class ServingService:
 
         An alarm crossed (with at least ``alarms.min_requests`` requests seen) rolls it back; a
         bake that has lasted ``strategy.bake_seconds`` moves a linear rollout one step on, or
-        finishes it. Without a deployment in progress, nothing changes.
+        finishes it. The bake counts from when the reporting server began to route the step's
+        traffic (``stats.serving_seconds``), so a variant whose replicas take long to start bakes
+        for as long as any other; a report that does not say counts from the step's start. Without
+        a deployment in progress, nothing changes.
         """
         with self._db.write() as conn:
             row = _endpoint_row(conn, name, lock=True)
@@ -348,7 +351,7 @@ class ServingService:
             breach = _breach(Alarms.model_validate(json.loads(row.config)["alarms"]), stats)
             if breach is not None:
                 _roll_back(conn, row, deployment, f"alarm: {breach}")
-            elif now_ms() - deployment.step_started_at >= deployment.strategy.bake_seconds * 1000:
+            elif _baked_ms(deployment, stats) >= deployment.strategy.bake_seconds * 1000:
                 share = 1.0 if deployment.strategy.kind != "linear" else deployment.share + deployment.strategy.share
                 if share >= 1.0 - 1e-9:
                     _finish(conn, row, deployment)
@@ -682,6 +685,12 @@ def _in_progress(conn: Connection, endpoint_id: str) -> _Open | None:
 
 def _last_succeeded(conn: Connection, endpoint_id: str) -> _Open | None:
     return _latest(conn, endpoint_id, DeploymentStatus.SUCCEEDED)
+
+
+def _baked_ms(deployment: _Open, stats: WindowStats) -> float:
+    """How long the step has baked: since it began, or less if the reporting server served it for less."""
+    since_start = now_ms() - deployment.step_started_at
+    return since_start if stats.serving_seconds is None else min(since_start, stats.serving_seconds * 1000)
 
 
 def _breach(alarms: Alarms, stats: WindowStats) -> str | None:
