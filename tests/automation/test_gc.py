@@ -11,10 +11,19 @@ import _pipeline_steps as lib
 import pytest
 
 from slipway._backend import Backend
+from slipway._ids import new_id
 from slipway._principal import Principal, acting_as
 from slipway.automation import CollectGarbage, RunStatus
 from slipway.errors import InvalidInput, NotFound
-from slipway.pipelines import LocalExecutor, Parameter, Pipeline, PipelineService, ProcessingStep, ServiceSpec
+from slipway.pipelines import (
+    LocalExecutor,
+    Parameter,
+    Pipeline,
+    PipelineService,
+    ProcessingStep,
+    ServiceSpec,
+)
+from slipway.pipelines._studies import open_storage, study_name, study_names
 from slipway.store.artifacts import Owner, blob_key
 
 
@@ -111,6 +120,39 @@ def test_old_pipeline_executions_go_unless_a_kept_one_reuses_them(backend: Backe
         pipelines.delete_execution(first.id)
     with pytest.raises(InvalidInput):
         pipelines.expired_executions(-1)
+
+
+def test_a_tuning_steps_shared_study_goes_with_its_execution(backend: Backend, pool: LocalExecutor) -> None:
+    import optuna
+
+    pipelines = PipelineService(backend.db, backend.artifacts, ServiceSpec(Backend, backend.settings),
+                                local_executor=pool)
+    backend.__dict__["pipelines"] = pipelines
+    pipeline = Pipeline("tuned", [ProcessingStep("Make", lib.numbers, inputs={"n": Parameter("n", int, 3)},
+                                                 outputs=["data"])])
+    first = pipelines.run(pipeline)
+    # The study a Tuning step of ``first`` shares with its trials in other processes (named as the step
+    # names it: tests/pipelines/test_tuning_distributed.py), and one that is no execution's.
+    url = backend.settings.db_url
+    study = study_name(new_id(), first.id)
+    for name in (study, "made-by-hand"):
+        optuna.create_study(storage=open_storage(url), study_name=name).add_trial(
+            optuna.trial.create_trial(value=1.0))
+    auto = backend.automation
+    assert [i for i in auto.collect_garbage(dry_run=True, grace_seconds=0).items if i.kind == "optuna_study"] == []
+
+    second = pipelines.run(pipeline, cache=False)
+    auto.set_retention(keep_executions=1)
+    dry = auto.collect_garbage(dry_run=True, grace_seconds=0)
+    assert [(i.kind, i.name) for i in dry.items if i.kind in ("pipeline_execution", "optuna_study")] == [
+        ("pipeline_execution", f"tuned/{first.id}"), ("optuna_study", study)]
+    assert sorted(study_names(url)) == sorted([study, "made-by-hand"])  # dry: nothing goes
+    real = auto.collect_garbage(grace_seconds=0)
+    assert [i.name for i in real.items if i.kind == "optuna_study"] == [study]
+    assert study_names(url) == ["made-by-hand"]
+    assert [e.id for e in pipelines.list_executions(pipeline="tuned")] == [second.id]
+    with pytest.raises(NotFound):  # the deletion is the pipelines service's own
+        pipelines.delete_study(study)
 
 
 def test_a_writer_reusing_a_blob_the_collector_takes_meanwhile_uploads_it_again(backend: Backend) -> None:

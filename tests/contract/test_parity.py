@@ -88,6 +88,8 @@ SERVER_ONLY: dict[str, dict[str, str]] = {
     "pipelines": {  # retention: automation's collect_garbage (remote too) asks them where the store is
         "expired_executions": "garbage collection's question, answered next to the store",
         "delete_execution": "garbage collection's deletion, run next to the store",
+        "stale_studies": "garbage collection's question about Tuning steps' Optuna studies, next to the store",
+        "delete_study": "garbage collection's deletion of an Optuna study, run next to the store",
         "orchestrate_queued": "a worker's claim of the queued executions, next to the store",
         "warm": "a worker starts its step processes before it claims work",
     },

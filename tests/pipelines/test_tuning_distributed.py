@@ -25,7 +25,7 @@ from slipway.pipelines import (
     ServiceSpec,
     TuningStep,
 )
-from slipway.pipelines._studies import OPTUNA_SCHEMA, open_storage
+from slipway.pipelines._studies import OPTUNA_SCHEMA, execution_of, open_storage
 from slipway.tracking import Run
 
 SPACE = {"x": FloatRange(0.1, 4.0, log=True), "y": IntRange(1, 5), "kind": Categorical(["a", "b"])}
@@ -98,6 +98,7 @@ def test_trials_in_processes_on_postgresql_keep_optuna_in_its_own_schema(
         step_worker = execution.step("Tune").attempt_history[-1].worker
         assert step_worker not in {r.tags["slipway.tuning.worker"] for r in trials}
         assert props["best_value"] == pytest.approx(1.47, abs=0.01)
+        assert execution_of(props["study"]) == execution.id  # whose it is, for garbage collection
     finally:
         service.close()
         backend.close()

@@ -8,8 +8,10 @@ works in three passes:
 1. **Retention**: per pipeline, finished executions beyond the newest ``keep_executions`` go
    (their rows, step records and files); which ones is the pipelines service's rule
    (:meth:`~slipway.pipelines.PipelineService.expired_executions`, which keeps one whose step
-   results a kept execution reuses from the cache), and it deletes them. Captured endpoint
-   traffic older than ``capture_days`` goes.
+   results a kept execution reuses from the cache), and it deletes them. The shared Optuna
+   studies of Tuning steps go with their execution (this one's, or one deleted before): the
+   pipelines service lists and deletes them too (``stale_studies``). Captured endpoint traffic
+   older than ``capture_days`` goes.
 2. **Unreferenced blobs**: a blob no row names any more, unreferenced for longer than the grace
    period, is deleted from the database and the storage. Each is deleted in a transaction that
    checks again that no row names it, so a blob a live object refers to is never deleted.
@@ -100,10 +102,13 @@ class GarbageCollector:
                   for name, refs in captures.items()]
         freed = self._blobs.freed_blobs(doomed, cutoff)
         strays = self._strays(now, cutoff, record=not dry_run)
+        pipelines = self._services.pipelines
+        studies = pipelines.stale_studies([execution_id for _name, execution_id in executions])
         if not dry_run:
             for _name, execution_id in executions:
                 with contextlib.suppress(NotFound):  # deleted meanwhile
-                    self._services.pipelines.delete_execution(execution_id, reason="retention")
+                    pipelines.delete_execution(execution_id, reason="retention")
+            studies = [s for s in pipelines.stale_studies() if self._deleted_study(s)]  # their executions gone
             self._blobs.delete_files([ref for refs in captures.values() for ref in refs])
             freed = {sha: size for sha, size in freed.items() if self._blobs.delete_blob(sha)}
             strays = [(key, size) for key, size in strays if self._blobs.delete_stray(key)]
@@ -111,14 +116,23 @@ class GarbageCollector:
                 if strays:
                     conn.execute(delete(automation_stray_blobs).where(
                         automation_stray_blobs.c.key.in_([k for k, _ in strays])))
-                if items or freed or strays:
+                if items or freed or strays or studies:
                     record_change(conn, action="gc.collect", object_kind=ObjectKind.STORE, object_id="artifacts",
-                                  details={"items": len(items), "blobs": len(freed), "strays": len(strays)})
+                                  details={"items": len(items), "blobs": len(freed), "strays": len(strays),
+                                           "studies": len(studies)})
+        items += [GcItem(kind="optuna_study", name=name, size=0) for name in studies]
         items += [GcItem(kind="blob", name=sha, size=size) for sha, size in sorted(freed.items())]
         items += [GcItem(kind="stray_blob", name=key, size=size) for key, size in strays]
         return GcReport(dry_run=dry_run, items=items, freed_bytes=sum(freed.values()) + sum(s for _, s in strays))
 
     # ------------------------------------------------------------------------------- passes
+
+    def _deleted_study(self, name: str) -> bool:
+        try:
+            self._services.pipelines.delete_study(name)
+        except NotFound:  # deleted meanwhile
+            return False
+        return True
 
     def _expired_executions(self, keep: int) -> dict[tuple[str, str], list[StoredFile]]:
         """(``pipeline/execution``, id) -> the files it keeps, for the executions the pipelines service expires."""

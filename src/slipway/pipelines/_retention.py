@@ -57,6 +57,17 @@ def expired_executions(db: Database, keep: int) -> list[ExpiredExecution]:
     return [_expired(i, name, steps_of[i]) for i, name in old if i not in pinned]
 
 
+def existing_executions(db: Database, ids: set[str]) -> set[str]:
+    """Those of ``ids`` that are executions still in the store."""
+    found: set[str] = set()
+    e = pipeline_executions.c
+    chunk = sorted(ids)
+    with db.read() as conn:
+        for start in range(0, len(chunk), 500):  # bound the IN list
+            found |= set(conn.execute(select(e.id).where(e.id.in_(chunk[start:start + 500]))).scalars())
+    return found
+
+
 def delete_execution(db: Database, execution_id: str, reason: str) -> ExpiredExecution:
     """Delete a finished execution's records (its steps go with them); return whose files it kept.
 

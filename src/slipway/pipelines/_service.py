@@ -49,9 +49,10 @@ from slipway.pipelines._records import (
     StepStatus,
 )
 from slipway.pipelines._requests import ExecutionRequests
-from slipway.pipelines._retention import delete_execution, expired_executions
+from slipway.pipelines._retention import delete_execution, existing_executions, expired_executions
 from slipway.pipelines._runner import Plan, Runner
 from slipway.pipelines._state import ExecutionStore, NewStep
+from slipway.pipelines._studies import delete_study, execution_of, study_names
 from slipway.pipelines._versions import VersionStore
 from slipway.security import Permission, requires
 from slipway.store import Database
@@ -727,6 +728,34 @@ class PipelineService:
         for kind, owner_id in gone.owners:
             with contextlib.suppress(NotFound):  # an owner that kept no files
                 self._artifacts.delete(Owner(kind, owner_id), "")
+
+    @requires(Permission.ADMIN)
+    def stale_studies(self, expiring: Sequence[str] = ()) -> list[str]:
+        """The shared Optuna studies (of Tuning steps whose trials ran beyond threads) retention lets go.
+
+        A study goes with its execution: it is listed once the execution is deleted, or when the
+        execution is one of ``expiring`` (what :meth:`expired_executions` listed, about to be
+        deleted). The studies of kept executions, of running ones, and any study not named for an
+        execution of this runner (an exported pipeline's, one made by hand) are never listed. The
+        garbage collector asks this, then :meth:`delete_study` (``slipway gc``).
+
+        Args:
+            expiring: ids of executions about to be deleted.
+        """
+        named = {name: execution_of(name) for name in study_names(self._services.settings.db_url)}
+        ours = {name: execution for name, execution in named.items() if execution is not None}
+        alive = existing_executions(self._db, set(ours.values())) - set(expiring)
+        return sorted(name for name, execution in ours.items() if execution not in alive)
+
+    @requires(Permission.ADMIN)
+    def delete_study(self, name: str) -> None:
+        """Delete a shared Optuna study and its trials (the trials' runs stay in tracking).
+
+        Raises:
+            NotFound: if there is no study ``name``.
+        """
+        if not delete_study(self._services.settings.db_url, name):
+            raise NotFound(f"Optuna study {name!r} does not exist", field="name")
 
     def close(self) -> None:
         """Release the executors once every execution orchestrated here has ended.

@@ -19,7 +19,7 @@ from slipway.errors import InvalidInput
 from slipway.pipelines._code import Code
 from slipway.pipelines._context import ServiceSpec, StepOutcome, WorkContext
 from slipway.pipelines._expressions import decode, encode
-from slipway.pipelines._studies import open_storage
+from slipway.pipelines._studies import open_storage, study_name
 from slipway.pipelines.steps._base import Step
 from slipway.pipelines.steps._fitting import MODEL_OUTPUT, Fitted, run_tags, start_run, store_model
 from slipway.pipelines.steps._function import UserFunction
@@ -350,7 +350,8 @@ class TuningStep(Step):
         pruner = self._optuna_pruner(optuna)
         if spec is None:
             return optuna.create_study(direction=direction, sampler=self._sampler(optuna), pruner=pruner), None
-        ref = StudyRef(spec.settings.db_url, f"slipway-{job_run}", pruner, spec.settings.db_timeout)
+        execution = ctx.info.execution_id if ctx.info.orchestrator == "slipway" else None  # whose, for gc
+        ref = StudyRef(spec.settings.db_url, study_name(job_run, execution), pruner, spec.settings.db_timeout)
         try:
             storage = open_storage(ref.db_url, ref.timeout)
         except ValueError as exc:
