@@ -72,6 +72,18 @@ def test_bad_metrics(api: httpx.Client, run_id: str, body: dict[str, Any], statu
 
 
 @pytest.mark.parametrize(
+    "point",
+    [{"key": "loss"}, {"key": "loss", "value": "high"}, {"key": "loss", "value": 1, "step": 1.5},
+     {"key": "loss", "value": 1, "unit": "s"}],
+)
+def test_a_bad_point_in_a_batch_is_422_naming_it(api: httpx.Client, run_id: str, point: dict[str, Any]) -> None:
+    points = [{"key": "loss", "value": 0.5, "step": i} for i in range(999)] + [point]
+    error = assert_error(api.post(f"/runs/{run_id}/batch", json={"metrics": points}), 422)
+    assert error["field"].startswith("metrics.999.")
+    assert api.get(f"/runs/{run_id}/metrics/history", params={"key": "loss"}).json() == []  # none stored
+
+
+@pytest.mark.parametrize(
     "raw",
     [
         b'{"key": "loss", "value": 1' + b"9" * 5000 + b"}",  # past Python's digit limit for int()

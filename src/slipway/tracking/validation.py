@@ -11,7 +11,7 @@ import datetime as dt
 import functools
 import math
 from collections.abc import Iterable, Mapping
-from typing import Annotated, Any
+from typing import Annotated, Any, NotRequired
 
 from pydantic import (
     BaseModel,
@@ -23,6 +23,7 @@ from pydantic import (
     ValidationError,
     WithJsonSchema,
 )
+from typing_extensions import TypedDict
 
 from slipway._limits import MAX_VALUE
 from slipway._names import DISPLAY, KEY, normalize
@@ -187,15 +188,21 @@ TagMap = Annotated[
 Number = Annotated[float, Field(description='a number, or one of the strings "NaN", "Infinity", "-Infinity"')]
 
 
-class MetricPoint(BaseModel):
-    """One metric point of a batch, as JSON carries it."""
+class MetricPoint(TypedDict):
+    """One metric point of a batch, as JSON carries it.
 
-    model_config = ConfigDict(extra="forbid")
+    A typed dict, not a model: a server validates a batch of 10,000 of them per request, and a
+    dict per point (which the service takes as it is) costs half what a model instance does.
+    """
+
+    __pydantic_config__ = ConfigDict(extra="forbid")  # type: ignore[misc]
 
     key: Key
     value: Number
-    step: int = Field(0, description="any 64-bit integer, negative steps included")
-    timestamp: int | None = Field(None, description="milliseconds since the epoch (UTC); now when omitted")
+    step: NotRequired[Annotated[int, Field(0, description="any 64-bit integer, negative steps included")]]
+    timestamp: NotRequired[
+        Annotated[int | None, Field(None, description="milliseconds since the epoch (UTC); now when omitted")]
+    ]
 
 
 def number(value: Any) -> Any:
@@ -213,6 +220,9 @@ def _metric_points(items: Any) -> Any:
         return items
     points = []
     for item in items:
+        if type(item) is dict and item.keys() <= _POINT_SET and _finite_float(item.get("value")):
+            points.append(item)  # already as JSON carries it: the common case, a batch's thousands of dicts
+            continue
         data = item.model_dump() if isinstance(item, BaseModel) else item
         if isinstance(data, Mapping):
             data = {name: data[name] for name in _POINT_FIELDS if name in data}
@@ -222,19 +232,17 @@ def _metric_points(items: Any) -> Any:
     return points
 
 
-_POINT_FIELDS = tuple(MetricPoint.model_fields)
+def _finite_float(value: Any) -> bool:
+    return type(value) is float and math.isfinite(value)
 
 
-def _point_mappings(points: list[MetricPoint]) -> list[dict[str, Any]]:
-    """The service's batch entries; a missing timestamp stays None (the service stamps the call's time).
-
-    Read field by field: ``model_dump`` per point cost more than storing it."""
-    return [{"key": p.key, "value": p.value, "step": p.step, "timestamp": p.timestamp} for p in points]
+_POINT_FIELDS = tuple(MetricPoint.__annotations__)
+_POINT_SET = frozenset(_POINT_FIELDS)
 
 
 MetricPoints = Annotated[
     Iterable[Any],
-    Wire(list[MetricPoint], to_wire=_metric_points, from_wire=_point_mappings),
+    Wire(list[MetricPoint], to_wire=_metric_points),
     Field(description=f"at most {MAX_BATCH_METRICS} points"),
 ]
 
