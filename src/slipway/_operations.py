@@ -170,6 +170,9 @@ class Api:
 MONITOR_RUN = "monitor.run"
 # The job of an automation run a hook call recorded (payload ``{"run": id}``): a worker runs its action.
 ACTION_RUN = "automation.action_run"
+# The jobs of a bias or explainability report computed by the server over a registered dataset version.
+CLARIFY_BIAS = "clarify.bias"
+CLARIFY_EXPLAIN = "clarify.explain"
 
 
 def job_kind(attribute: str, method_name: str) -> str:

@@ -1,7 +1,8 @@
 """Automation's heavy calls off the API: on a server with background workers, ``POST /automation/gc``,
 ``/run-due`` and ``/dispatch`` are jobs a worker process runs; the caller gets the answer the API
 would have given. (Without workers the API runs them itself: tests/contract.) A hook call is
-checked by the API, answered ``202`` with its run ``Pending``, and its action run by a worker."""
+checked by the API, answered ``202`` with its run ``Pending``, and its action run by a worker. A
+bias or explainability report the server computes over a registered dataset is a worker's job too."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
+import pandas as pd
 import pytest
 from _polling import until
 from _server import admin_token, server_settings, serving
@@ -22,7 +24,7 @@ from sqlalchemy import select
 
 from slipway import Client
 from slipway._backend import Backend
-from slipway._operations import ACTION_RUN
+from slipway._operations import ACTION_RUN, CLARIFY_BIAS
 from slipway.automation import ActionRun, RunStatus, Webhook, sign_hook
 from slipway.automation._tables import automation_runs
 from slipway.server import create_app
@@ -132,3 +134,14 @@ def test_a_hook_call_is_answered_at_once_and_its_action_runs_in_a_worker(
 def _ended(client: Client, run_id: str) -> ActionRun | None:
     run = client.automation.get_run(run_id)
     return run if run.status in (RunStatus.SUCCEEDED, RunStatus.FAILED) else None
+
+
+def test_a_bias_report_over_a_registered_dataset_is_a_workers_job(
+    api: Backend, client: Client, worker: subprocess.Popen[bytes]
+) -> None:
+    frame = pd.DataFrame({"sex": ["M", "F", "I", "M", "F", "I"] * 5, "rings": [12, 8, 5, 11, 9, 4] * 5})
+    client.datasets.register("shells", frame)
+    report = client.clarify.run_bias({"label": "rings", "label_threshold": 10, "facet": "sex"}, dataset="shells")
+    assert report.dataset is not None and report.dataset.startswith("shells")
+    assert any(key.startswith("sex=F/") for key in report.summary["pre_training"])  # the metrics per facet value
+    assert _jobs_of(api, CLARIFY_BIAS) == [("Succeeded", _ran_in(worker))]

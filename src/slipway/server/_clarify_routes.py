@@ -6,17 +6,26 @@ travels raw, so a remote caller computes a report on a table on its own machine 
 version from the registry) and stores its ``analysis.json``; the server computes only on registered
 dataset versions it already holds, and loads models without trusting anything a request says
 (these routes take no data and no ``trusted``). ``read_report`` answers the file as stored.
+
+Computing a report (a model's predictions over a dataset version, SHAP explanations) is heavy: on
+a server whose worker processes do the heavy work, a worker computes it as a job and the request
+awaits its end without holding a thread (:func:`~slipway.server._jobs.await_job`), as a monitor's
+run over captured traffic does.
 """
 
 from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Response, status
+from fastapi import APIRouter, Depends, Request, Response, status
+from starlette.concurrency import run_in_threadpool
 
+from slipway._operations import CLARIFY_BIAS, CLARIFY_EXPLAIN
+from slipway._principal import current_principal
 from slipway.clarify import ClarifyReport, ClarifyService
 from slipway.security import Permission
 from slipway.server._guard import needs
+from slipway.server._jobs import await_job
 from slipway.server._operations import JSON_BODY_LIMIT, JsonBody, service_of
 
 Clarify = Annotated[ClarifyService, Depends(service_of("clarify"))]
@@ -49,16 +58,28 @@ class RunExplain(JsonBody):
 
 
 @router.post("/bias", status_code=status.HTTP_201_CREATED, dependencies=[needs(Permission.WRITE)])
-def run_bias(body: RunBias, clarify: Clarify) -> ClarifyReport:
-    return clarify.run_bias(body.config, dataset=body.dataset, model=body.model, methods=body.methods,
-                            pre_training=body.pre_training, post_training=body.post_training)
+async def run_bias(body: RunBias, request: Request, clarify: Clarify) -> ClarifyReport:
+    if request.app.state.offload:  # a worker computes it; this process answers others meanwhile
+        return await _by_worker(request, CLARIFY_BIAS, body, clarify)
+    return await run_in_threadpool(
+        lambda: clarify.run_bias(body.config, dataset=body.dataset, model=body.model, methods=body.methods,
+                                 pre_training=body.pre_training, post_training=body.post_training))
 
 
 @router.post("/explain", status_code=status.HTTP_201_CREATED, dependencies=[needs(Permission.WRITE)])
-def run_explain(body: RunExplain, clarify: Clarify) -> ClarifyReport:
-    return clarify.run_explain(body.model, dataset=body.dataset, features=body.features, method=body.method,
-                               max_rows=body.max_rows, baseline_rows=body.baseline_rows,
-                               pdp_features=body.pdp_features)
+async def run_explain(body: RunExplain, request: Request, clarify: Clarify) -> ClarifyReport:
+    if request.app.state.offload:
+        return await _by_worker(request, CLARIFY_EXPLAIN, body, clarify)
+    return await run_in_threadpool(
+        lambda: clarify.run_explain(body.model, dataset=body.dataset, features=body.features, method=body.method,
+                                    max_rows=body.max_rows, baseline_rows=body.baseline_rows,
+                                    pdp_features=body.pdp_features))
+
+
+async def _by_worker(request: Request, kind: str, body: JsonBody, clarify: ClarifyService) -> ClarifyReport:
+    """The report a worker computed from the body's fields (the service's arguments of the same names)."""
+    result = await await_job(request.app.state.jobs, kind, body.model_dump(mode="json"), current_principal())
+    return await run_in_threadpool(clarify.get_report, result["report"])
 
 
 @router.get("/reports/{report_id}/files/{file_name:path}", dependencies=[needs(Permission.READ)])

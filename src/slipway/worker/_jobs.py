@@ -13,6 +13,8 @@ from pydantic_core import to_jsonable_python
 from slipway._backend import Backend
 from slipway._operations import (
     ACTION_RUN,
+    CLARIFY_BIAS,
+    CLARIFY_EXPLAIN,
     MONITOR_RUN,
     Argument,
     Operation,
@@ -45,6 +47,31 @@ def run_action(backend: Backend, payload: dict[str, Any]) -> dict[str, Any]:
     """The action of an automation run a hook call recorded, run as the hook's creator."""
     run = backend.automation.run_action(payload["run"])
     return {"run": run.id, "status": str(run.status)}
+
+
+# The arguments of the clarify reports a server asks a worker for: the fields of the routes' bodies.
+_BIAS_ARGUMENTS = frozenset({"config", "dataset", "model", "methods", "pre_training", "post_training"})
+_EXPLAIN_ARGUMENTS = frozenset({"model", "dataset", "features", "method", "max_rows", "baseline_rows",
+                                "pdp_features"})
+
+
+def _arguments(kind: str, payload: dict[str, Any], known: frozenset[str]) -> dict[str, Any]:
+    unknown = set(payload) - known
+    if unknown:  # the server writes the payload: a stranger's argument (``trusted``...) is refused, not passed on
+        raise InvalidInput(f"{kind} takes no {', '.join(sorted(unknown))}", field="payload")
+    return payload
+
+
+def clarify_bias(backend: Backend, payload: dict[str, Any]) -> dict[str, Any]:
+    """A bias report over a registered dataset version (with a model version's predictions when named)."""
+    report = backend.clarify.run_bias(**_arguments(CLARIFY_BIAS, payload, _BIAS_ARGUMENTS))
+    return {"report": report.id}
+
+
+def clarify_explain(backend: Backend, payload: dict[str, Any]) -> dict[str, Any]:
+    """SHAP explanations of a model version over a registered dataset version."""
+    report = backend.clarify.run_explain(**_arguments(CLARIFY_EXPLAIN, payload, _EXPLAIN_ARGUMENTS))
+    return {"report": report.id}
 
 
 def _operation(attribute: str, method_name: str, method: Callable[..., Any], op: Operation) -> Handler:
@@ -80,4 +107,7 @@ def _declared_jobs() -> dict[str, Handler]:
     }
 
 
-HANDLERS: dict[str, Handler] = {MONITOR_RUN: run_monitor, ACTION_RUN: run_action, **_declared_jobs()}
+HANDLERS: dict[str, Handler] = {
+    MONITOR_RUN: run_monitor, ACTION_RUN: run_action, CLARIFY_BIAS: clarify_bias, CLARIFY_EXPLAIN: clarify_explain,
+    **_declared_jobs(),
+}

@@ -26,9 +26,10 @@ class Worker:
 
     - pipelines: claims the queued executions nobody holds (new ones, resumed ones, and those
       whose orchestrator's lease ran out) and orchestrates them;
-    - jobs: claims the jobs a server queued (a monitor's run over captured traffic; the action of
-      a hook call; garbage collection, due schedules and rule dispatch asked over REST) one at a
-      time, runs each as the principal who asked, and records its result or error;
+    - jobs: claims the jobs a server queued (a monitor's run over captured traffic; a bias or
+      explainability report over a registered dataset; the action of a hook call; garbage
+      collection, due schedules and rule dispatch asked over REST) one at a time, runs each as
+      the principal who asked, and records its result or error;
     - the scheduler (``scheduler_interval``; 0: off): fires due schedules and runs the actions of
       rules and hooks (deployments, monitor runs, garbage collection, pipeline starts).
 
