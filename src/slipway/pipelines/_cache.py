@@ -46,12 +46,22 @@ def definition_part(step_json: Mapping[str, Any]) -> str:
 
 
 def cache_parts(
-    step_json: Mapping[str, Any], inputs: Mapping[str, Any], parameters: Mapping[str, Any], environment_hash: str
+    step_json: Mapping[str, Any],
+    inputs: Mapping[str, Any],
+    parameters: Mapping[str, Any],
+    environment_hash: str,
+    *,
+    definition: str | None = None,
 ) -> dict[str, Any]:
-    """What a step's result depends on, in the shape stored with its execution."""
+    """What a step's result depends on, in the shape stored with its execution.
+
+    Args:
+        definition: ``definition_part(step_json)`` if the caller has it already (an orchestrator
+            computes it once per step, not once per attempt).
+    """
     code = step_json.get("code")
     return {
-        "definition": definition_part(step_json),
+        "definition": definition if definition is not None else definition_part(step_json),
         "code": code["hash"] if code else None,
         "inputs": dict(inputs),
         "parameters": dict(parameters),

@@ -102,9 +102,12 @@ def fresh_module(name: str) -> ModuleType:
     module = sys.modules.get(name)
     if module is None:
         module = importlib.import_module(name)
-    elif name in _LOADED and _stamp(module) != _LOADED[name]:
-        module = importlib.reload(module)
-    stamp = _stamp(module)
+        stamp = _stamp(module)
+    else:
+        stamp = _stamp(module)  # one look at the file per call: a warm worker asks before every step
+        if name in _LOADED and stamp != _LOADED[name]:
+            module = importlib.reload(module)
+            stamp = _stamp(module)
     if stamp is not None:
         _LOADED[name] = stamp
     return module

@@ -129,13 +129,55 @@ def execution_record(row: Row[Any], steps: list[StepExecution] | None = None) ->
 
 def step_records(conn: Connection, execution_row_: Row[Any]) -> list[StepExecution]:
     """The steps of an execution in the definition's order, with their I/O and attempts."""
-    rows = conn.execute(_STEP_ROWS, {"id": execution_row_.id}).all()
+    execution_id = execution_row_.id
+    rows = conn.execute(_STEP_ROWS, {"id": execution_id}).all()
     order, depends = _shape(execution_row_.version_id, execution_row_.definition)
-    ids = [r.id for r in rows]
-    io = _artifacts_by_step(conn, ids)
-    attempts = _attempts_by_step(conn, ids)
+    io: dict[str, dict[str, list[StepArtifact]]] = defaultdict(lambda: defaultdict(list))
+    for r in _EXECUTION_ARTIFACTS(conn, {"id": execution_id}):
+        io[r[0]][r[1]].append(_artifact(*r[2:]))
+    attempts: dict[str, list[StepAttempt]] = defaultdict(list)
+    for r in _EXECUTION_ATTEMPTS(conn, {"id": execution_id}):
+        attempts[r[0]].append(_attempt(*r[1:]))
     records = [step_record(r, io.get(r.id, {}), attempts.get(r.id, []), depends.get(r.step_name, [])) for r in rows]
     return sorted(records, key=lambda rec: order.get(rec.step_name, len(order)))
+
+
+# A whole execution's step files and attempts, by the steps' execution (not by a list of step ids):
+# read each time anyone looks at an execution, so prepared (rows come as tuples, SQLite's booleans as 0/1).
+_a, _t, _s = pipeline_step_artifacts.c, pipeline_step_attempts.c, pipeline_step_executions.c
+_EXECUTION_ARTIFACTS = Prepared(
+    select(_a.step_execution_id, _a.direction, _a.name, _a.owner_kind, _a.owner_id, _a.path, _a.is_dir, _a.digest)
+    .join(pipeline_step_executions, _s.id == _a.step_execution_id)
+    .where(_s.execution_id == bindparam("id"))
+    .order_by(_a.step_execution_id, _a.direction, _a.name)
+)
+_EXECUTION_ATTEMPTS = Prepared(
+    select(_t.step_execution_id, _t.attempt, _t.status, _t.worker, _t.started_at, _t.ended_at, _t.error_type, _t.error)
+    .join(pipeline_step_executions, _s.id == _t.step_execution_id)
+    .where(_s.execution_id == bindparam("id"))
+    .order_by(_t.step_execution_id, _t.attempt)
+)
+
+
+def _artifact(name: str, owner_kind: str, owner_id: str, path: str, is_dir: Any, digest: str) -> StepArtifact:
+    return StepArtifact(
+        name=name, owner_kind=owner_kind, owner_id=owner_id, path=path, is_dir=bool(is_dir), digest=digest
+    )
+
+
+def _attempt(
+    attempt: int, status: str, worker: str | None, started: int, ended: int | None, error_type: str | None,
+    error: str | None,
+) -> StepAttempt:
+    return StepAttempt(
+        attempt=attempt,
+        status=StepStatus(status),
+        worker=worker,
+        started_at=ms_to_datetime(started),
+        ended_at=ms_to_datetime(ended),
+        error_type=error_type,
+        error=error,
+    )
 
 
 @functools.lru_cache(maxsize=64)

@@ -30,7 +30,7 @@ from slipway.errors import InvalidInput, NotFound, SlipwayError
 from slipway.pipelines import _queries as q
 from slipway.pipelines._admission import check_arguments, check_light, check_path
 from slipway.pipelines._artifacts import ArtifactRef, describe, read_json, store_path
-from slipway.pipelines._cache import cache_key, cache_parts
+from slipway.pipelines._cache import cache_key, cache_parts, definition_part
 from slipway.pipelines._context import ServiceSpec, TaskInfo
 from slipway.pipelines._definition import Pipeline
 from slipway.pipelines._executors import Executor
@@ -154,7 +154,7 @@ class Runner:
         self.confinement = confinement or Confinement()
         self.db = db
         self.artifacts = artifacts
-        self.store = ExecutionStore(db, lease)
+        self.store = ExecutionStore(db, lease, hold=True)  # one connection for rounds in a row
         self.executor = executor
         self.services = services
         self.plan = plan
@@ -162,6 +162,8 @@ class Runner:
         self.dag = plan.pipeline.dag
         self._step_json = {s["name"]: s for s in plan.definition["steps"]}
         self._packed: dict[str, PackedStep] = {}
+        self._definitions: dict[str, str] = {}  # step -> its definition's part of the cache key
+        self._admitted: set[str] = set()  # light steps this process agreed to run
         self.outputs: dict[str, dict[str, ArtifactRef]] = {}
         self.properties: dict[str, dict[str, Any] | None] = {}
         self._documents: dict[tuple[str, str | None], Any] = {}
@@ -211,6 +213,8 @@ class Runner:
         except LeaseLost:
             self._abandon()
             return None
+        finally:
+            self.store.release()
         return status
 
     def _abandon(self) -> None:
@@ -250,6 +254,7 @@ class Runner:
                 )
                 - time.monotonic()
             )
+            self.store.release()  # nothing to do until a result arrives: the connection goes back meanwhile
             try:
                 self._arrived.append(self._results.get(timeout=max(timeout, 0.0)))
             except queue.Empty:
@@ -400,15 +405,22 @@ class Runner:
         """Resolve the step's inputs, and ask the store to serve it from the cache or mark it Running
         (:meth:`_begun` learns which once the round is written)."""
         name = step.name
-        if step.light:  # the server decides what runs in its process, whatever a definition says
+        if step.light and name not in self._admitted:  # the server decides what runs in its process
             code = step.code()
             check_light(self.confinement, name, None if code is None else code.ref)
+            self._admitted.add(name)
         resolution = _Resolution({})
         resolver = _Resolver(self, resolution)
         resolution.args = {k: resolve(v, resolver) for k, v in step.arguments().items()}
         settings = step.resolve_settings(resolver)  # parameters and properties given for literal arguments
         check_arguments(step, resolution.args, self.confinement)
-        parts = cache_parts(self._step_json[name], resolution.inputs, resolution.parameters, self.plan.environment_hash)
+        step_json = self._step_json[name]
+        definition = self._definitions.get(name)
+        if definition is None:
+            definition = self._definitions[name] = definition_part(step_json)
+        parts = cache_parts(
+            step_json, resolution.inputs, resolution.parameters, self.plan.environment_hash, definition=definition
+        )
         key = cache_key(parts)
         row = self._rows[name]
         attempt = self._attempts[name] + 1

@@ -116,19 +116,33 @@ class ExecutionStore:
         lease: the orchestrator's lease (:mod:`slipway.pipelines._leases`): each write renews it
             in its own transaction and is refused with ``LeaseLost`` once another process holds
             the execution. None for writes made from outside an orchestrator.
+        hold: keep one database connection from write to write until :meth:`release` (for one
+            thread's back-to-back transactions: an orchestrator's rounds), rather than taking
+            one from the pool for each.
     """
 
-    def __init__(self, db: Database, lease: Lease | None = None) -> None:
+    def __init__(self, db: Database, lease: Lease | None = None, *, hold: bool = False) -> None:
         self._db = db
         self._lease = lease
+        self._hold = hold
+        self._held: Connection | None = None
         self._queued: list[tuple[Callable[[Connection], Any], Callable[[Any], None] | None]] | None = None
 
     @contextlib.contextmanager
     def _write(self) -> Iterator[Connection]:
-        with self._db.write() as conn:
+        if self._hold and self._held is None:
+            self._held = self._db.writer()
+        with self._db.write(self._held) as conn:
             if self._lease is not None:
                 renew(conn, self._lease)
             yield conn
+
+    def release(self) -> None:
+        """Give back the connection a ``hold=True`` store keeps between its writes (taken again on
+        the next write): its owner calls this before it waits, and when it is done."""
+        held, self._held = self._held, None
+        if held is not None:
+            held.close()
 
     @contextlib.contextmanager
     def batch(self) -> Iterator[None]:

@@ -271,6 +271,7 @@ def run_task(task: Assignment, step: Any, capture: LogCapture | None = None) -> 
     work = scratch.task_dir()  # created by the step only if it needs it
     owner = Owner(ObjectKind.STEP_EXECUTION, task.info.step_execution_id)
     result = TaskResult(task.id, ok=False, worker=worker_name())
+    made: bool | None = None  # whether the task's folder exists (None: not looked yet)
     try:
         with capture.captured():
             try:
@@ -285,15 +286,17 @@ def run_task(task: Assignment, step: Any, capture: LogCapture | None = None) -> 
                 result.error_types = [cls.__name__ for cls in type(exc).__mro__]
                 result.error = f"{type(exc).__name__}: {exc}"
         out = work / "out"
-        if not result.ok:
+        made = os.path.isdir(work)  # a no-op step made no folder: nothing to store, nothing to remove
+        if made and not result.ok:
             shutil.rmtree(out / "outputs", ignore_errors=True)
         screen = _screen(task) if task.screened else None
         logs = list(capture.logs())
         if logs:
             _save_logs(logs, out / "logs" / f"attempt-{task.info.attempt}", screen)
+            made = True
         if screen is not None and result.error is not None:
             result.error = screen.text(result.error)
-        if os.path.isdir(out):  # a no-op step made no folder: nothing to store, nothing to remove
+        if made and os.path.isdir(out):
             entries = services_of(task.services).artifacts.put_dir(owner, "", out)
             if result.ok:
                 result.outputs = refs_below(entries, owner, "outputs", step.output_names)
@@ -302,7 +305,7 @@ def run_task(task: Assignment, step: Any, capture: LogCapture | None = None) -> 
         result.error_types = [cls.__name__ for cls in type(exc).__mro__]
         result.error = f"storing the step's files failed: {type(exc).__name__}: {exc}"
     finally:
-        if os.path.isdir(work):
+        if made or (made is None and os.path.isdir(work)):
             shutil.rmtree(work, ignore_errors=True)
     result.seconds = time.perf_counter() - started
     return result

@@ -7,6 +7,8 @@ Contract:
       back on error. On SQLite it starts with ``BEGIN IMMEDIATE`` so writers queue on the lock
       (up to ``busy_timeout``) instead of failing with "database is locked" when two deferred
       transactions both try to upgrade.
+    * ``writer()`` lends a pool connection for several ``write(held=...)`` transactions in a
+      row, each as ``write()``'s; the caller closes it (back to the pool).
     * ``sqlite_write()`` (SQLite only) yields the raw DB-API connection of the hot write paths
       (metric logging) inside ``BEGIN IMMEDIATE`` … ``COMMIT``: one connection per database and
       process, kept open, used by one thread at a time, with the same pragmas, durability and
@@ -118,9 +120,22 @@ class Database:
             yield conn
 
     @contextlib.contextmanager
-    def write(self) -> Iterator[Connection]:
-        with translate_errors(self), self._writer.begin() as conn:
-            yield conn
+    def write(self, held: Connection | None = None) -> Iterator[Connection]:
+        """A write transaction, committed on exit: on a connection from the pool, or on ``held``
+        (from :meth:`writer`), the caller's for several transactions in a row."""
+        if held is None:
+            with translate_errors(self), self._writer.begin() as conn:
+                yield conn
+            return
+        with translate_errors(self), held.begin():
+            yield held
+
+    def writer(self) -> Connection:
+        """A connection of the pool for several ``write(held=...)`` transactions in a row (each is
+        as ``write()``'s: ``BEGIN IMMEDIATE`` on SQLite), closed by the caller: a burst of short
+        transactions, an orchestrator's rounds, takes it from the pool once, not once each."""
+        with translate_errors(self):
+            return self._writer.connect()
 
     @contextlib.contextmanager
     def sqlite_write(self) -> Iterator[sqlite3.Connection]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import operator
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
@@ -55,6 +56,9 @@ def _upsert_statement(
     return stmt.on_conflict_do_update(index_elements=list(keys), set_=set_, where=condition)
 
 
+_Order = Callable[[Mapping[str, Any]], tuple[Any, ...]]  # a mapping's values in a positional statement's order
+
+
 class Prepared:
     """A Core statement compiled once per dialect, then run on the driver's own connection.
 
@@ -78,7 +82,7 @@ class Prepared:
 
     def __init__(self, statement: Any) -> None:
         self._statement = statement
-        self._compiled: dict[str, tuple[str, tuple[str, ...] | None, dict[str, Any]]] = {}
+        self._compiled: dict[str, tuple[str, _Order | None, dict[str, Any]]] = {}
 
     def __call__(self, conn: Connection, params: Mapping[str, Any]) -> Any:
         dialect = conn.dialect
@@ -87,13 +91,21 @@ class Prepared:
             compiled = self._statement.compile(dialect=dialect)
             names = compiled.positiontup  # the order of a positional paramstyle's values (SQLite's ?)
             fixed = {k: v for k, v in compiled.params.items() if k not in params}  # literals the Core bound
-            found = self._compiled[dialect.name] = (str(compiled), tuple(names) if names else None, fixed)
-        sql, names, fixed = found
+            found = self._compiled[dialect.name] = (str(compiled), _positional(names) if names else None, fixed)
+        sql, order, fixed = found
         values: Any = {**fixed, **params} if fixed else params
-        if names is not None:
-            values = tuple(values[n] for n in names)
+        if order is not None:
+            values = order(values)
         driver: Any = conn.connection.driver_connection
         try:
             return driver.execute(sql, values)
         except dialect.loaded_dbapi.Error as exc:
             raise DBAPIError.instance(sql, values, exc, dialect.loaded_dbapi.Error, dialect=dialect) from exc
+
+
+def _positional(names: Sequence[str]) -> _Order:
+    """The values of ``names`` from a mapping, as a tuple in their order."""
+    if len(names) == 1:
+        only = names[0]
+        return lambda values: (values[only],)
+    return operator.itemgetter(*names)  # type: ignore[return-value]
