@@ -127,7 +127,10 @@ def slipway_side(data: dict[str, pd.DataFrame], work: Path, ids: int) -> dict[st
         start = time.perf_counter()
         stored = sum(service.materialize(group).records for group in ("stats", "trips"))
         results[f"materialize {name}"] = time.perf_counter() - start
+        every_id = [str(i) for i in range(ids)]
         results[f"materialize rows {name}"] = stored
+        results[f"materialize read back {name}"] = sum(record is not None for group in ("stats", "trips")
+                                                       for record in store.read(first.get_group(group).id, every_id))
         for count in (1, 100):
             keys = [int(i) for i in rng.integers(0, ids, count)]
             results[f"online {count} {name}"] = median_latency(
@@ -221,8 +224,10 @@ def main() -> int:
     for engine in ("sqlite", "redis"):
         took = ours.get(f"materialize {engine}")
         if isinstance(took, float):
-            print(f"materialize ({engine}, Slipway): {ours[f'materialize rows {engine}']:,} rows in {took:.2f} s "
-                  "(target <= 0.5 s for 100,000 rows)")
+            stored, read = ours[f"materialize rows {engine}"], ours[f"materialize read back {engine}"]
+            print(f"materialize ({engine}, Slipway): {stored:,} rows in {took:.2f} s "
+                  f"(target <= 0.5 s for 100,000 rows); {read:,} read back"
+                  + ("" if read == stored else f": {stored - read:,} MISSING"))
     print(f"load average {load_before} -> {_load()} on {os.cpu_count()} CPUs; figures taken under load "
           "need a rerun on a quiet machine")
     print(f"ingest (offline, not compared): {ours['ingest stats']:.2f} s + {ours['ingest trips']:.2f} s; "

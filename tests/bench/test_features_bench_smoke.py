@@ -23,4 +23,7 @@ def test_quick_feature_benchmark_prints_its_table(tmp_path: Path) -> None:
         row = next((line for line in lines if line.startswith(f"| {workload} |")), None)
         assert row is not None, proc.stdout
         assert "n/a (skipped: --no-feast)" in row
+    materialized = [line for line in lines if line.startswith("materialize (")]
+    assert len(materialized) == 2, proc.stdout
+    assert all("read back" in line and "MISSING" not in line for line in materialized), proc.stdout
     assert list(tmp_path.iterdir()) == []  # everything lived in a temp folder it removed

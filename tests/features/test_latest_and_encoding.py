@@ -105,7 +105,8 @@ def test_floats_are_encoded_to_read_back_as_the_same_numbers_and_types() -> None
             "b": pa.array([None, *[i % 2 == 0 for i in range(n - 1)]], pa.bool_()),
         }
     )
-    ids, times, payloads = encode_table(table, "id", "ts", ["f", "i", "b"])
+    encoded = encode_table(table, "id", "ts", ["f", "i", "b"])
+    ids, times, payloads = (column.to_pylist() for column in (encoded.ids, encoded.event_times_ms, encoded.payloads))
     assert ids == [f"r{i}" for i in range(n)]
     for row, ms, payload in zip(table.to_pylist(), times, payloads, strict=True):
         micros = (row["ts"] - dt.datetime(1970, 1, 1, tzinfo=dt.UTC)) // dt.timedelta(microseconds=1)

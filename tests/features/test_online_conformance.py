@@ -106,8 +106,10 @@ def test_bulk_encoded_rows_are_all_stored_and_read_back_as_written(online: Onlin
         "at": pa.array([when] * n, pa.timestamp("us", tz="UTC")),
     })
     names = table.column_names[2:]
-    ids, times, payloads = encode_table(table, "id", "ts", names)
-    assert online.write_encoded("bulk", ids, times, payloads) == n
+    encoded = encode_table(table, "id", "ts", names)
+    assert online.write_encoded("bulk", encoded) == n
+    assert online.write_encoded("bulk", encoded) == n  # again, every key stored: equal times overwrite
+    times = encoded.event_times_ms.to_pylist()
     got = online.read("bulk", [str(i) for i in range(n)])
     written = [OnlineRecord(str(row["id"]), times[i], json_safe_row({k: row[k] for k in names}))
                for i, row in enumerate(table.to_pylist())]

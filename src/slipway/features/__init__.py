@@ -16,7 +16,7 @@ from slipway.features._configure import service_for
 from slipway.features._frames import PARQUET, AnsweredTable, TableAnswer, answered_frame, parquet_bytes, read_parquet
 from slipway.features._groups import UNCHANGED, FeatureSpec, parse_features
 from slipway.features._offline import OfflineStore
-from slipway.features._online import OnlineRecord, OnlineStore
+from slipway.features._online import EncodedRecords, OnlineRecord, OnlineStore
 from slipway.features._online_redis import RedisOnlineStore
 from slipway.features._online_sqlite import SqliteOnlineStore
 from slipway.features._online_url import online_store_from_url
@@ -29,6 +29,7 @@ __all__ = [
     "PARQUET",
     "Age",
     "AnsweredTable",
+    "EncodedRecords",
     "Entities",
     "Feature",
     "FeatureGroup",

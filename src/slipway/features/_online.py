@@ -47,6 +47,30 @@ class OnlineRecord:
                 for i, t in zip(ids, texts, strict=True)]
 
 
+@dataclass(frozen=True)
+class EncodedRecords:
+    """Records as three equal-length Arrow columns: what bulk writes take (see :func:`encode_table`).
+
+    Attributes:
+        ids: the record ids, as text (``pa.string()``).
+        event_times_ms: their event times, milliseconds since the epoch (``pa.int64()``).
+        payloads: what :meth:`OnlineRecord.encode` gives for each record (``pa.string()``).
+    """
+
+    ids: pa.Array
+    event_times_ms: pa.Array
+    payloads: pa.Array
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+    @classmethod
+    def of(cls, records: Sequence[OnlineRecord]) -> EncodedRecords:
+        return cls(pa.array([r.id for r in records], pa.string()),
+                   pa.array([r.event_time_ms for r in records], pa.int64()),
+                   pa.array([r.encode() for r in records], pa.string()))
+
+
 class OnlineStore(abc.ABC):
     """Latest values per (group, id); newer event times win.
 
@@ -70,14 +94,11 @@ class OnlineStore(abc.ABC):
 
         ``ttl_ms`` lets an engine drop records once they expire; reads apply the TTL anyway.
         """
-        return self.write_encoded(group, [r.id for r in records], [r.event_time_ms for r in records],
-                                  [r.encode() for r in records], ttl_ms=ttl_ms)
+        return self.write_encoded(group, EncodedRecords.of(records), ttl_ms=ttl_ms)
 
     @abc.abstractmethod
-    def write_encoded(self, group: str, ids: Sequence[str], event_times_ms: Sequence[int],
-                      payloads: Sequence[str], *, ttl_ms: int | None = None) -> int:
-        """:meth:`write` for records given as three equal-length columns, each payload being what
-        :meth:`OnlineRecord.encode` gives for that record (see :func:`encode_table`)."""
+    def write_encoded(self, group: str, records: EncodedRecords, *, ttl_ms: int | None = None) -> int:
+        """:meth:`write` for records already encoded as columns (see :func:`encode_table`)."""
 
     @abc.abstractmethod
     def _read(self, group: str, ids: Sequence[str]) -> list[OnlineRecord | None]:
@@ -123,8 +144,7 @@ class OnlineStore(abc.ABC):
 
 
 
-def encode_table(table: pa.Table, record_id: str, event_time: str, names: Sequence[str]
-                 ) -> tuple[list[str], list[int], list[str]]:
+def encode_table(table: pa.Table, record_id: str, event_time: str, names: Sequence[str]) -> EncodedRecords:
     """Ids, event times (ms) and :meth:`OnlineRecord.encode` payloads of every row of ``table``.
 
     Column by column, in Arrow's compute kernels rather than a Python loop per value: numbers,
@@ -136,12 +156,16 @@ def encode_table(table: pa.Table, record_id: str, event_time: str, names: Sequen
     """
     micros = pc.cast(table.column(event_time), pa.int64()).to_numpy()
     times = micros // 1000  # floored, as Python's // does for times before 1970
-    ids = pc.cast(table.column(record_id), pa.string()).to_pylist()  # an integer's decimal text, as str() gives
+    ids = pc.cast(table.column(record_id), pa.string())  # an integer's decimal text, as str() gives
     parts: list[Any] = ["[", pc.cast(pa.array(times), pa.string()), ",{"]
     for n, name in enumerate(names):
         parts += [("," if n else "") + json.dumps(name, separators=(",", ":")) + ":", _tokens(table.column(name))]
     payloads = pc.binary_join_element_wise(*parts, "}]", "")
-    return ids, times.tolist(), payloads.to_pylist()
+    return EncodedRecords(_array(ids), pa.array(times, pa.int64()), _array(payloads))
+
+
+def _array(values: pa.Array | pa.ChunkedArray) -> pa.Array:
+    return values.combine_chunks() if isinstance(values, pa.ChunkedArray) else values
 
 
 def _tokens(column: pa.ChunkedArray) -> pa.Array | pa.ChunkedArray:
@@ -150,9 +174,14 @@ def _tokens(column: pa.ChunkedArray) -> pa.Array | pa.ChunkedArray:
     if pa.types.is_float64(kind):  # narrower floats: Arrow would spell their own shortest digits
         text = pc.cast(column, pa.string())
         # Arrow spells an integral float without a point ("2"); JSON would read that back as an int.
-        bare = pc.invert(pc.or_(pc.match_substring(text, "."), pc.match_substring(text, "e")))
-        text = pc.if_else(bare, pc.binary_join_element_wise(text, ".0", ""), text)
-        return pc.fill_null(pc.if_else(pc.is_finite(column), text, "null"), "null")
+        # Text is searched only when a value is integral (one cheap pass over the numbers first).
+        if pc.any(pc.equal(pc.floor(column), column)).as_py():
+            bare = pc.invert(pc.or_(pc.match_substring(text, "."), pc.match_substring(text, "e")))
+            text = pc.if_else(bare, pc.binary_join_element_wise(text, ".0", ""), text)
+        finite = pc.is_finite(column)
+        if column.null_count or not pc.all(finite).as_py():
+            text = pc.fill_null(pc.if_else(finite, text, "null"), "null")
+        return text
     if pa.types.is_integer(kind):
         return pc.fill_null(pc.cast(column, pa.string()), "null")
     if pa.types.is_boolean(kind):

@@ -1,4 +1,5 @@
-"""The scale-out online store: Redis, one key per (group, id), newer-wins writes in a Lua script."""
+"""The scale-out online store: Redis, one key per (group, id); bulk writes fill new keys with MSETNX,
+newer-wins writes go through a Lua script."""
 
 from __future__ import annotations
 
@@ -7,8 +8,12 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
 
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
 from slipway.errors import MissingExtra, ServiceUnavailable
-from slipway.features._online import OnlineRecord, OnlineStore
+from slipway.features._online import EncodedRecords, OnlineRecord, OnlineStore
 
 DEFAULT_PREFIX = "slipway:online:"
 _BATCH = 1000  # keys per script call: unpack() in Redis's Lua takes at most ~8,000 values
@@ -49,6 +54,39 @@ return #winners / 2
 """
 
 
+_SCRIPT = _WRITE.encode()
+# EVAL, not EVALSHA: Redis caches the compiled script by its hash either way, and EVAL never meets
+# NOSCRIPT (a restarted or flushed server).
+_EVAL = b"$4\r\nEVAL\r\n$%d\r\n%s\r\n" % (len(_SCRIPT), _SCRIPT)
+
+
+def _bulk(values: pa.Array) -> pa.Array:
+    """Each value as a bulk string of Redis's protocol: ``$<bytes>\\r\\n<value>\\r\\n``."""
+    return pc.binary_join_element_wise("$", pc.cast(pc.binary_length(values), pa.string()), "\r\n", values, "\r\n", "")
+
+
+def _bulk_one(value: bytes) -> bytes:
+    return b"$%d\r\n%s\r\n" % (len(value), value)
+
+
+def _spans(values: pa.Array, bounds: Sequence[tuple[int, int]]) -> list[memoryview]:
+    """The bytes of ``values[start:end]`` laid end to end, for each ``(start, end)``, without copying."""
+    offsets = np.frombuffer(values.buffers()[1], np.int32)[values.offset:values.offset + len(values) + 1]
+    data = memoryview(values.buffers()[2])  # type: ignore[arg-type] # an Arrow buffer exposes its bytes
+    return [data[offsets[start]:offsets[end]] for start, end in bounds]
+
+
+def _scripts(keys: pa.Array, payloads: pa.Array, bounds: Sequence[tuple[int, int]], ttl_ms: int | None
+             ) -> list[tuple[bytes | memoryview, ...]]:
+    """The newer-wins script's call for each batch: its keys (already bulk strings), the TTL, and
+    the batch's payloads joined by newlines."""
+    ttl = _bulk_one(b"%d" % (-1 if ttl_ms is None else ttl_ms))
+    lines = _spans(pc.binary_join_element_wise(payloads, "\n", ""), bounds)  # each payload and a newline
+    return [(b"*%d\r\n" % (5 + end - start), _EVAL, _bulk_one(b"%d" % (end - start)), batch_keys, ttl,
+             b"$%d\r\n" % (len(blob) - 1), blob[:-1], b"\r\n")
+            for (start, end), batch_keys, blob in zip(bounds, _spans(keys, bounds), lines, strict=True)]
+
+
 class RedisOnlineStore(OnlineStore):
     """Online features in Redis: ``MGET`` answers a batch of ids in one round trip.
 
@@ -74,8 +112,8 @@ class RedisOnlineStore(OnlineStore):
         except ImportError:
             raise MissingExtra("redis", "redis") from None
         self._errors = (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError)
+        self._refused = redis.exceptions.ResponseError
         self._client: Any = redis.Redis.from_url(url, socket_timeout=10, socket_connect_timeout=5)
-        self._script = self._client.register_script(_WRITE)
         self.url = url
         self.prefix = prefix
 
@@ -92,17 +130,54 @@ class RedisOnlineStore(OnlineStore):
     def _key(self, group: str, record_id: str) -> str:
         return f"{self.prefix}{group}:{record_id}"
 
-    def write_encoded(self, group: str, ids: Sequence[str], event_times_ms: Sequence[int],
-                      payloads: Sequence[str], *, ttl_ms: int | None = None) -> int:
-        ttl = -1 if ttl_ms is None else ttl_ms
+    def write_encoded(self, group: str, records: EncodedRecords, *, ttl_ms: int | None = None) -> int:
+        """Bulk write, the commands spelled in Redis's protocol column by column (no Python object per
+        record), each batch sent as one command and every batch in one round trip.
+
+        A batch goes first as ``MSETNX`` (set every key, atomically, if none exists yet: natively, what
+        filling an empty store needs) when the records have no TTL and no id twice; a batch that
+        ``MSETNX`` refuses, or any batch otherwise, goes through the newer-wins script.
+        """
+        n = len(records)
+        if n == 0:
+            return 0
+        keys = _bulk(pc.binary_join_element_wise(f"{self.prefix}{group}:", records.ids, ""))
+        pending = [(start, min(start + _BATCH, n)) for start in range(0, n, _BATCH)]
+        written = 0
         with self._translated():
-            # One round trip for every batch: a pipeline without MULTI (each script is atomic on its own).
-            pipe = self._client.pipeline(transaction=False)
-            for start in range(0, len(ids), _BATCH):
-                end = start + _BATCH
-                keys = [f"{self.prefix}{group}:{i}" for i in ids[start:end]]
-                self._script(keys=keys, args=[ttl, "\n".join(payloads[start:end])], client=pipe)
-            return sum(int(n) for n in pipe.execute())
+            pool = self._client.connection_pool
+            conn = pool.get_connection()
+            try:
+                if ttl_ms is None and pc.count_distinct(records.ids).as_py() == n:
+                    values = _bulk(records.payloads)
+                    pairs = _spans(pc.binary_join_element_wise(keys, values, ""), pending)
+                    heads = [b"*%d\r\n$6\r\nMSETNX\r\n" % (1 + 2 * (end - start)) for start, end in pending]
+                    set_all = self._exchange(conn, list(zip(heads, pairs, strict=True)))
+                    written = sum(end - start for (start, end), done in zip(pending, set_all, strict=True) if done)
+                    pending = [bounds for bounds, done in zip(pending, set_all, strict=True) if not done]
+                if pending:
+                    written += sum(self._exchange(conn, _scripts(keys, records.payloads, pending, ttl_ms)))
+            finally:
+                pool.release(conn)
+        return written
+
+    def _exchange(self, conn: Any, commands: Sequence[tuple[bytes | memoryview, ...]]) -> list[int]:
+        """Send every command (each given as its protocol's parts), then read every reply.
+
+        An error reply is raised once every reply is read, so the connection stays in step.
+        """
+        conn.send_packed_command([part for command in commands for part in command])
+        replies: list[int] = []
+        refused: Exception | None = None
+        for _ in commands:
+            try:
+                replies.append(int(conn.read_response()))
+            except self._refused as exc:
+                refused = refused or exc
+                replies.append(0)
+        if refused is not None:
+            raise refused
+        return replies
 
     def _read(self, group: str, ids: Sequence[str]) -> list[OnlineRecord | None]:
         return self._read_groups([group], list(ids))[0]

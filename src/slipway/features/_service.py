@@ -226,8 +226,8 @@ class FeatureService:
         chunks = (encode_table(latest.slice(start, ONLINE_CHUNK), group.record_id, group.event_time, names)
                   for start in range(0, latest.num_rows, ONLINE_CHUNK))
         ttl_ms = _ttl_ms(group)
-        return sum(self._online.write_encoded(group.id, ids, times_ms, payloads, ttl_ms=ttl_ms)
-                   for ids, times_ms, payloads in (prefetched(chunks) if latest.num_rows > ONLINE_CHUNK else chunks))
+        return sum(self._online.write_encoded(group.id, records, ttl_ms=ttl_ms)
+                   for records in (prefetched(chunks) if latest.num_rows > ONLINE_CHUNK else chunks))
 
     # ---------------------------------------------------------------------------------- reading
 
