@@ -30,11 +30,6 @@ NameArg = Annotated[str, typer.Argument(metavar="NAME", help="The alarm's name."
 _STATE_STYLES = {"OK": "green", "ALARM": "red", "INSUFFICIENT_DATA": "yellow"}
 
 
-def _state(value: str) -> str:
-    style = _STATE_STYLES.get(value, "")
-    return f"[{style}]{value}[/{style}]" if style else value
-
-
 @alarms_app.command("create")
 def create_command(
     name: NameArg,
@@ -81,7 +76,8 @@ def _alarms_table(found: list[Alarm]) -> RenderableType:
         return _output.empty_section("Alarms", "none yet: create one with `slipway alarms create`")
     table = _output.table("Name", "State", "Rule", _output.time_column("Since"))
     for a in found:
-        table.add_row(Text(a.name), _state(a.state), Text(_rule(a)), _output.fmt_time(a.state_changed_at))
+        table.add_row(Text(a.name), _output.fmt_status(a.state, _STATE_STYLES), Text(_rule(a)),
+                      _output.fmt_time(a.state_changed_at))
     return table
 
 
@@ -95,7 +91,7 @@ def show_command(name: NameArg, as_json: JsonFlag = False) -> None:
 
 def _detail(alarm: Alarm) -> RenderableType:
     return Group(
-        Text.from_markup(f"[bold]{_output.plain(alarm.name)}[/bold]  {_state(alarm.state)}"),
+        Text.from_markup(f"[bold]{_output.plain(alarm.name)}[/bold]  {_output.fmt_status(alarm.state, _STATE_STYLES)}"),
         _output.key_value_table("", {
             "rule": _rule(alarm),
             "reason": alarm.state_reason,

@@ -9,25 +9,21 @@ of the current settings (embedded, or the server's when ``SLIPWAY_SERVER_URL`` i
 
 from __future__ import annotations
 
-import contextlib
 import json
-from collections.abc import Iterator
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.console import RenderableType
 from rich.text import Text
 
-from slipway._config import load_settings
 from slipway._redact import redact
 from slipway.cli import _output
 from slipway.cli._output import JsonFlag
-from slipway.client import Client
+from slipway.cli._session import json_or_text, opener
 from slipway.errors import InvalidInput
 
 if TYPE_CHECKING:
     from slipway.automation import ActionRun, GcReport, Hook, Rule, Schedule
-    from slipway.client import AutomationApi as Automation
 
 _ACTION_HELP = ("What to run: start_pipeline, deploy, move_alias, webhook, run_monitor or collect_garbage; "
                 "its fields with --set.")
@@ -59,11 +55,7 @@ hooks_app = typer.Typer(
 )
 
 
-@contextlib.contextmanager
-def open_automation() -> Iterator[Automation]:
-    """The automation service for the current settings, closed when the command is done."""
-    with Client(load_settings()) as client:
-        yield client.automation
+open_automation = opener(lambda client: client.automation)
 
 
 def build_action(kind: str, fields: list[str] | None) -> dict[str, Any]:
@@ -83,15 +75,8 @@ def build_action(kind: str, fields: list[str] | None) -> dict[str, Any]:
             target = target.setdefault(part, {})
             if not isinstance(target, dict):
                 raise InvalidInput(f"--set {item!r}: {part} is already a value, not an object", field="set")
-        target[leaf] = _value(text)
+        target[leaf] = json_or_text(text)
     return action
-
-
-def _value(text: str) -> Any:
-    try:
-        return json.loads(text)
-    except ValueError:
-        return text
 
 
 def _pairs(items: list[str] | None, option: str) -> dict[str, Any]:

@@ -8,9 +8,7 @@ its ``analysis.json`` is sent). The clarify package brings pandas and the model 
 
 from __future__ import annotations
 
-import contextlib
 import math
-from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -18,10 +16,9 @@ import typer
 from rich.console import Group, RenderableType
 from rich.text import Text
 
-from slipway._config import load_settings
 from slipway.cli import _output
 from slipway.cli._output import JsonFlag
-from slipway.client import Client
+from slipway.cli._session import opener
 
 if TYPE_CHECKING:
     from slipway.clarify import ClarifyReport
@@ -45,11 +42,7 @@ OutputOpt = Annotated[Path | None, typer.Option(
 FormatOpt = Annotated[str | None, typer.Option("--format", help="csv, parquet or jsonl (default: by extension).")]
 
 
-@contextlib.contextmanager
-def open_clarify() -> Iterator[ClarifyApi]:
-    """The clarify service for the current settings, closed when the command is done."""
-    with Client(load_settings()) as client:
-        yield client.clarify
+open_clarify = opener(lambda client: client.clarify)
 
 
 def _values(text: list[str] | None) -> list[str] | None:

@@ -7,8 +7,6 @@ version is named ``NAME`` (the latest) or ``NAME:VERSION``.
 
 from __future__ import annotations
 
-import contextlib
-from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -17,14 +15,11 @@ from rich.console import Group, RenderableType
 from rich.markup import escape
 from rich.table import Table
 
-from slipway._config import load_settings
 from slipway.cli import _output
 from slipway.cli._output import JsonFlag
-from slipway.cli._session import parse_key_values, parse_ref
-from slipway.client import Client
+from slipway.cli._session import opener, parse_key_values, parse_ref
 
 if TYPE_CHECKING:
-    from slipway.client import DatasetsApi as Datasets
     from slipway.datasets import DatasetDiff, DatasetVersion
     from slipway.lineage import LineageGraph
 
@@ -43,11 +38,7 @@ NameArg = Annotated[str, typer.Argument(metavar="NAME", help="The dataset's name
 PREVIEW_ROWS = 5
 
 
-@contextlib.contextmanager
-def open_datasets() -> Iterator[Datasets]:
-    """The dataset service for the current settings, closed when the command is done."""
-    with Client(load_settings()) as client:
-        yield client.datasets
+open_datasets = opener(lambda client: client.datasets)
 
 
 @datasets_app.command("register")

@@ -8,9 +8,7 @@ this process otherwise.
 
 from __future__ import annotations
 
-import contextlib
 import datetime as dt
-from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -22,10 +20,10 @@ from rich.text import Text
 from slipway._config import load_settings
 from slipway.cli import _output
 from slipway.cli._output import JsonFlag
+from slipway.cli._session import opener
 from slipway.client import Client
 
 if TYPE_CHECKING:
-    from slipway.client import ServingApi
     from slipway.serving import Deployment, Endpoint, Variant
 
 endpoints_app = typer.Typer(
@@ -69,11 +67,7 @@ TargetOngoingOpt = Annotated[
 _PRODUCTION_HELP = "A production endpoint: creating or changing it needs the approver (or admin) role."
 
 
-@contextlib.contextmanager
-def open_serving() -> Iterator[ServingApi]:
-    """The serving control plane for the current settings, closed when the command is done."""
-    with Client(load_settings()) as client:
-        yield client.serving
+open_serving = opener(lambda client: client.serving)
 
 
 def _variants(

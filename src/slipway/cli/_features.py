@@ -7,9 +7,7 @@ are read and written with pandas by their extension (``.csv``, ``.parquet``, ``.
 
 from __future__ import annotations
 
-import contextlib
 import datetime as dt
-from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -17,16 +15,13 @@ import typer
 from rich.console import Group, RenderableType
 from rich.markup import escape
 
-from slipway._config import load_settings
 from slipway.cli import _output
 from slipway.cli._output import JsonFlag
-from slipway.cli._session import parse_key_values
-from slipway.client import Client
+from slipway.cli._session import opener, parse_key_values
 
 if TYPE_CHECKING:
     import pandas as pd
 
-    from slipway.client import FeaturesApi as Features
     from slipway.features import FeatureGroup
 
 features_app = typer.Typer(
@@ -41,11 +36,7 @@ FileArg = Annotated[Path, typer.Argument(metavar="FILE", help="A .csv, .parquet 
                                          exists=True, dir_okay=False)]
 
 
-@contextlib.contextmanager
-def open_features() -> Iterator[Features]:
-    """The feature service for the current settings, closed when the command is done."""
-    with Client(load_settings()) as client:
-        yield client.features
+open_features = opener(lambda client: client.features)
 
 
 def read_frame(path: Path) -> pd.DataFrame:

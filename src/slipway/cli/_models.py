@@ -9,8 +9,6 @@ service's. The registry is imported when a command runs, not when the CLI starts
 
 from __future__ import annotations
 
-import contextlib
-from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -20,14 +18,12 @@ from rich.markup import escape
 from rich.table import Table
 from rich.text import Text
 
-from slipway._config import load_settings
 from slipway._redact import redact
 from slipway.cli import _output
 from slipway.cli._output import JsonFlag
-from slipway.client import Client
+from slipway.cli._session import opener
 
 if TYPE_CHECKING:
-    from slipway.client import RegistryApi as Registry
     from slipway.registry import AliasChange, MetricValue, ModelGroup, ModelVersion, StatusChange
 
 models_app = typer.Typer(
@@ -46,16 +42,7 @@ _STATUS_STYLES = {"Approved": "green", "Rejected": "red", "PendingManualApproval
 _SHORT_DESCRIPTION = 48
 
 
-@contextlib.contextmanager
-def open_registry() -> Iterator[Registry]:
-    """The registry for the current settings, closed when the command is done."""
-    with Client(load_settings()) as client:
-        yield client.registry
-
-
-def _status(value: str) -> str:
-    style = _STATUS_STYLES.get(value, "")
-    return f"[{style}]{value}[/{style}]" if style else value
+open_registry = opener(lambda client: client.registry)
 
 
 def _short(text: str | None) -> Text:
@@ -144,7 +131,7 @@ def _versions_table(group: str, found: list[ModelVersion]) -> Table | str:
         out.add_row(
             str(v.version),
             _stage(v),
-            _status(v.status.value),
+            _output.fmt_status(v.status.value, _STATUS_STYLES),
             _short(v.description),
             _output.plain(v.updated_by),
             _output.fmt_time(v.updated_at),
@@ -184,7 +171,7 @@ def _version_detail(v: ModelVersion, history: list[StatusChange]) -> RenderableT
     for label, value in (
         ("URI", Text(v.uri)),
         ("ID", Text(v.id)),
-        ("Status", _status(v.status.value)),
+        ("Status", _output.fmt_status(v.status.value, _STATUS_STYLES)),
         ("Stage", _stage(v)),
         ("Flavor", Text(v.flavor or _output.MISSING)),
         ("Source", Text(source)),
@@ -211,8 +198,8 @@ def _history_table(history: list[StatusChange]) -> RenderableType:
     for h in history:
         out.add_row(
             _output.fmt_time(h.changed_at),
-            _status(h.from_status.value),
-            _status(h.to_status.value),
+            _output.fmt_status(h.from_status.value, _STATUS_STYLES),
+            _output.fmt_status(h.to_status.value, _STATUS_STYLES),
             _output.plain(h.changed_by),
             _output.plain(h.comment or ""),
         )
@@ -227,7 +214,7 @@ def approve_command(group: GroupArg, version: VersionArg, comment: CommentOpt = 
     """Approve a version for production; the approval and its comment go into its history."""
     with open_registry() as registry:
         found = redact(registry.approve(group, version, comment=comment))
-    _output.say(f"{escape(found.uri)} is now {_status(found.status.value)}.")
+    _output.say(f"{escape(found.uri)} is now {_output.fmt_status(found.status.value, _STATUS_STYLES)}.")
 
 
 @models_app.command("reject")
@@ -235,7 +222,7 @@ def reject_command(group: GroupArg, version: VersionArg, comment: CommentOpt = N
     """Reject a version; the rejection and its comment go into its history."""
     with open_registry() as registry:
         found = redact(registry.reject(group, version, comment=comment))
-    _output.say(f"{escape(found.uri)} is now {_status(found.status.value)}.")
+    _output.say(f"{escape(found.uri)} is now {_output.fmt_status(found.status.value, _STATUS_STYLES)}.")
 
 
 @models_app.command("trust")
@@ -343,7 +330,7 @@ def compare_command(
     with open_registry() as registry:
         comparison = redact(registry.compare_versions(group, versions))
     out = _output.table("", *(f"v{n}" for n in comparison.versions), title=f"{group}: versions compared")
-    out.add_row("status", *(_status(s.value) for s in comparison.statuses))
+    out.add_row("status", *(_output.fmt_status(s.value, _STATUS_STYLES) for s in comparison.statuses))
     for name, values in comparison.metrics.items():
         out.add_row(_output.plain(name), *(_metric(m) for m in values))
     _output.emit(as_json, lambda: comparison.model_dump(mode="json"), lambda: Group(out))

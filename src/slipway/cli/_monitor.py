@@ -9,9 +9,7 @@ brings pyarrow and pandas, so it is imported when a command runs, not when the C
 
 from __future__ import annotations
 
-import contextlib
 import datetime as dt
-from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -22,11 +20,11 @@ from rich.text import Text
 from slipway._config import load_settings
 from slipway.cli import _output
 from slipway.cli._output import JsonFlag
+from slipway.cli._session import opener
 from slipway.client import Client
 from slipway.errors import InvalidInput
 
 if TYPE_CHECKING:
-    from slipway.client import MonitoringApi as Monitoring
     from slipway.monitoring import CheckResult, Monitor, MonitorExecution
 
 monitor_app = typer.Typer(
@@ -52,11 +50,7 @@ _KINDS = {"bias": "ModelBias", "attribution": "ModelExplainability", "data": "Da
 _STATUS_STYLES = {"Completed": "green", "CompletedWithViolations": "yellow", "Failed": "red"}
 
 
-@contextlib.contextmanager
-def open_monitoring() -> Iterator[Monitoring]:
-    """The monitoring service for the current settings, closed when the command is done."""
-    with Client(load_settings()) as client:
-        yield client.monitoring
+open_monitoring = opener(lambda client: client.monitoring)
 
 
 @monitor_app.command("baseline")

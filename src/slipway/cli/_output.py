@@ -189,9 +189,9 @@ def fmt_size(size: int) -> str:
     return f"{amount / 1024:.1f} TiB"
 
 
-def fmt_status(status: str) -> str:
-    """A run status coloured by outcome, so failures stand out in a long list."""
-    style = _STATUS_STYLES.get(status, "")
+def fmt_status(status: str, styles: Mapping[str, str] = _STATUS_STYLES) -> str:
+    """A status coloured by outcome (``styles``: a run's by default), so failures stand out in a long list."""
+    style = styles.get(status, "")
     return f"[{style}]{status}[/{style}]" if style else status
 
 

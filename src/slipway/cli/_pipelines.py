@@ -27,7 +27,7 @@ from slipway._config import load_settings
 from slipway._redact import redact
 from slipway.cli import _output
 from slipway.cli._output import JsonFlag
-from slipway.cli._session import parse_key_values, parse_ref
+from slipway.cli._session import json_or_text, parse_key_values, parse_ref
 from slipway.client import Client
 from slipway.errors import SlipwayError
 
@@ -86,11 +86,6 @@ def open_pipelines(*, detach: bool = False) -> Iterator[Pipelines]:
         )
     with Client(settings) as client:
         yield client.pipelines
-
-
-def _status(value: str) -> str:
-    style = _STATUS_STYLES.get(value, "")
-    return f"[{style}]{value}[/{style}]" if style else value
 
 
 # ------------------------------------------------------------------------------------------ running
@@ -208,7 +203,7 @@ def stop_command(execution: ExecutionArg, as_json: JsonFlag = False) -> None:
     _output.emit(
         as_json,
         lambda: done.model_dump(mode="json"),
-        lambda: f"execution [cyan]{done.id}[/cyan] is {_status(done.status.value)}",
+        lambda: f"execution [cyan]{done.id}[/cyan] is {_output.fmt_status(done.status.value, _STATUS_STYLES)}",
     )
 
 
@@ -225,7 +220,7 @@ def signal_command(
     as_json: JsonFlag = False,
 ) -> None:
     """Release a wait step, e.g. `slipway pipelines signal EXECUTION ManualApproval -d approved=true`."""
-    payload = {key: _json_value(text) for key, text in parse_key_values(data or [], "--data").items()}
+    payload = {key: json_or_text(text) for key, text in parse_key_values(data or [], "--data").items()}
     with open_pipelines() as pipelines:
         released = pipelines.signal(execution, step, payload)
     _output.emit(
@@ -233,14 +228,6 @@ def signal_command(
         lambda: released.model_dump(mode="json"),
         lambda: f"signalled {step} of execution [cyan]{execution}[/cyan]",
     )
-
-
-def _json_value(text: str) -> Any:
-    """``true``, ``3``, ``{"a": 1}`` as JSON values; anything else as the text itself."""
-    try:
-        return json.loads(text)
-    except ValueError:
-        return text
 
 
 # ------------------------------------------------------------------------------------------ looking
@@ -327,7 +314,7 @@ def executions_command(
             e.id,
             _output.plain(e.pipeline),
             str(e.version),
-            _status(e.status.value),
+            _output.fmt_status(e.status.value, _STATUS_STYLES),
             _output.fmt_time(e.started_at or e.created_at),
             _output.fmt_duration(e.duration),
         )
@@ -345,7 +332,7 @@ def show_command(execution: ExecutionArg, as_json: JsonFlag = False) -> None:
 def _execution_view(execution: PipelineExecution) -> RenderableType:
     header = Text.from_markup(
         f"[bold]{execution.pipeline}[/bold] v{execution.version}  [cyan]{execution.id}[/cyan]  "
-        f"{_status(execution.status.value)}  {_output.fmt_duration(execution.duration)}"
+        f"{_output.fmt_status(execution.status.value, _STATUS_STYLES)}  {_output.fmt_duration(execution.duration)}"
     )
     parts: list[RenderableType] = [header]
     if execution.failure_reason:

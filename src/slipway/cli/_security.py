@@ -8,25 +8,21 @@ the caller's token like any other call (users: admins; own tokens: anyone; audit
 
 from __future__ import annotations
 
-import contextlib
 import datetime as dt
 import json
 import re
-from collections.abc import Iterator
 from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import RenderableType
 from rich.text import Text
 
-from slipway._config import load_settings
 from slipway._redact import redact
 from slipway.cli import _output
 from slipway.cli._output import JsonFlag
-from slipway.client import Client
+from slipway.cli._session import opener
 
 if TYPE_CHECKING:
-    from slipway.client import SecurityApi
     from slipway.events import AuditEntry
     from slipway.security import Token, User
 
@@ -55,11 +51,7 @@ _DURATION = re.compile(r"^\s*(\d+)\s*([smhdw])\s*$")
 _UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
 
 
-@contextlib.contextmanager
-def open_security() -> Iterator[SecurityApi]:
-    """The security service for the current settings, closed when the command is done."""
-    with Client(load_settings()) as client:
-        yield client.security
+open_security = opener(lambda client: client.security)
 
 
 def parse_duration(text: str) -> dt.timedelta:

@@ -1,4 +1,4 @@
-"""How a command reaches the tracking service: settings, client and argument translation.
+"""How a command reaches the services: settings, client and argument translation.
 
 Commands never build engines themselves: they open a :class:`~slipway.client.Client` from the
 effective settings, which is embedded or remote (``SLIPWAY_SERVER_URL``) with the same calls. The
@@ -9,8 +9,9 @@ takes, and nothing more.
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterator, Sequence
-from typing import TYPE_CHECKING
+import json
+from collections.abc import Callable, Iterator, Sequence
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import typer
 
@@ -23,15 +24,26 @@ from slipway.tracking import Experiment
 if TYPE_CHECKING:
     from slipway.client import TrackingApi as Tracking
 
+T = TypeVar("T")
 
-@contextlib.contextmanager
-def open_tracking() -> Iterator[Tracking]:
-    """The tracking service for the current settings, closed when the command is done.
+def opener(domain: Callable[[Client], T]) -> Callable[[], contextlib.AbstractContextManager[T]]:
+    """A function opening one domain of the client for the current settings, closed when the command is done.
 
-    Settings are read here, at call time, so each invocation sees the environment it runs in.
+    Settings are read when the function is called, so each invocation sees the environment it runs in.
+
+    Example:
+        >>> open_registry = opener(lambda client: client.registry)
     """
-    with Client(load_settings()) as client:
-        yield client.tracking
+
+    @contextlib.contextmanager
+    def open_domain() -> Iterator[T]:
+        with Client(load_settings()) as client:
+            yield domain(client)
+
+    return open_domain
+
+
+open_tracking = opener(lambda client: client.tracking)
 
 
 def find_experiment(tracking: Tracking, name_or_id: str) -> Experiment:
@@ -66,6 +78,14 @@ def parse_key_values(pairs: Sequence[str], option: str) -> dict[str, str]:
             raise typer.BadParameter(f"{pair!r} is not KEY=VALUE", param_hint=f"'{option}'")
         out[key] = value
     return out
+
+
+def json_or_text(text: str) -> Any:
+    """``true``, ``3``, ``{"a": 1}`` as JSON values; anything else as the text itself."""
+    try:
+        return json.loads(text)
+    except ValueError:
+        return text
 
 
 def parse_ref(ref: str, version: int | None = None) -> tuple[str, int | None]:
