@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-import functools
+import importlib
+from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, Generic, TypeVar, cast, overload
 
 from slipway._backend import Backend
 from slipway._config import Settings, load_settings
@@ -26,6 +27,43 @@ if TYPE_CHECKING:
         ServingApi,
         TrackingApi,
     )
+
+
+T = TypeVar("T")
+
+
+class _Domain(Generic[T]):
+    """A domain attribute of :class:`Client`, built on first use and kept: the backend's service
+    embedded, else an instance of the remote class named ``remote`` over the client's session.
+
+    The remote class's module is imported only then: most bring heavy libraries (pandas, pyarrow,
+    DuckDB, the model flavors) that a command using another domain never needs. ``options`` are
+    the keyword arguments of its ``connect``, each a function of the client.
+    """
+
+    def __init__(self, remote: str, **options: Callable[[Client], Any]) -> None:
+        self._module, _, self._class = remote.rpartition(".")
+        self._options = options
+
+    def __set_name__(self, owner: type, name: str) -> None:
+        self._name = name
+
+    @overload
+    def __get__(self, client: None, owner: type) -> _Domain[T]: ...
+
+    @overload
+    def __get__(self, client: Client, owner: type | None = None) -> T: ...
+
+    def __get__(self, client: Client | None, owner: type | None = None) -> T | _Domain[T]:
+        if client is None:
+            return self  # read on the class: the declaration itself
+        if client._http is None:
+            found = getattr(client.backend, self._name)
+        else:
+            remote = getattr(importlib.import_module(self._module), self._class)
+            found = remote.connect(client._http, **{key: make(client) for key, make in self._options.items()})
+        client.__dict__[self._name] = found  # the instance's attribute from now on: built once
+        return cast(T, found)
 
 
 class Client:
@@ -74,95 +112,30 @@ class Client:
     def remote(self) -> bool:
         return self._http is not None
 
-    @functools.cached_property
-    def registry(self) -> RegistryApi:
-        """The model registry; built on first use, since it brings ``slipway.models`` and pandas."""
-        if self._http is None:
-            return self.backend.registry
-        from slipway.client._registry import RemoteRegistry  # brings slipway.models: import on first use
-
-        return RemoteRegistry.connect(self._http, cache_dir=self.settings.home / "cache" / "models")
-
-    @functools.cached_property
-    def datasets(self) -> DatasetsApi:
-        """Datasets; built on first use, since it brings pyarrow and pandas."""
-        if self._http is None:
-            return self.backend.datasets
-        from slipway.client._datasets import RemoteDatasets  # brings pyarrow: import on first use
-
-        return RemoteDatasets.connect(self._http)
-
-    @functools.cached_property
-    def features(self) -> FeaturesApi:
-        """The feature store; built on first use, since it brings DuckDB and pyarrow."""
-        if self._http is None:
-            return self.backend.features
-        from slipway.client._features import RemoteFeatures  # brings pyarrow: import on first use
-
-        return RemoteFeatures.connect(self._http)
-
-    @functools.cached_property
-    def monitoring(self) -> MonitoringApi:
-        """Baselines, monitors, their executions and alarms; built on first use, since it brings pandas."""
-        if self._http is None:
-            return self.backend.monitoring
-        from slipway.client._monitoring import RemoteMonitoring  # brings pandas and pyarrow: import on first use
-
-        return RemoteMonitoring.connect(self._http)
-
-    @functools.cached_property
-    def clarify(self) -> ClarifyApi:
-        """Bias and explainability reports; built on first use, since it brings pandas and the model flavors."""
-        if self._http is None:
-            return self.backend.clarify
-        from slipway.client._clarify import RemoteClarify  # brings slipway.clarify: import on first use
-
-        return RemoteClarify.connect(self._http, registry=self.registry)
-
-    @functools.cached_property
-    def pipelines(self) -> PipelinesApi:
-        """Pipelines and their executions; built on first use."""
-        if self._http is None:
-            return self.backend.pipelines
-        from slipway.client._pipelines import RemotePipelines  # brings slipway.pipelines: import on first use
-
-        return RemotePipelines.connect(self._http)
-
-    @functools.cached_property
-    def lineage(self) -> LineageApi:
-        """What each object came from and what was made from it."""
-        if self._http is None:
-            return self.backend.lineage
-        from slipway.client._lineage import RemoteLineage  # only lineage queries need it
-
-        return RemoteLineage.connect(self._http)
-
-    @functools.cached_property
-    def serving(self) -> ServingApi:
-        """Endpoints and deployments; built on first use, since it brings the model flavors."""
-        if self._http is None:
-            return self.backend.serving
-        from slipway.client._serving import RemoteServing  # brings slipway.serving: import on first use
-
-        return RemoteServing.connect(self._http)
-
-    @functools.cached_property
-    def security(self) -> SecurityApi:
-        """Users, API tokens and the audit trail; remotely, the server checks who may do what."""
-        if self._http is None:
-            return self.backend.security
-        from slipway.client._security import RemoteSecurity  # only the security commands need it
-
-        return RemoteSecurity.connect(self._http)
-
-    @functools.cached_property
-    def automation(self) -> AutomationApi:
-        """Schedules, event rules, incoming hooks, retention and garbage collection; built on first use."""
-        if self._http is None:
-            return self.backend.automation
-        from slipway.client._automation import RemoteAutomation  # brings slipway.automation: import on first use
-
-        return RemoteAutomation.connect(self._http)
+    registry: _Domain[RegistryApi] = _Domain(
+        "slipway.client._registry.RemoteRegistry", cache_dir=lambda client: client.settings.home / "cache" / "models"
+    )
+    """The model registry; built on first use, since it brings ``slipway.models`` and pandas."""
+    datasets: _Domain[DatasetsApi] = _Domain("slipway.client._datasets.RemoteDatasets")
+    """Datasets; built on first use, since it brings pyarrow and pandas."""
+    features: _Domain[FeaturesApi] = _Domain("slipway.client._features.RemoteFeatures")
+    """The feature store; built on first use, since it brings DuckDB and pyarrow."""
+    monitoring: _Domain[MonitoringApi] = _Domain("slipway.client._monitoring.RemoteMonitoring")
+    """Baselines, monitors, their executions and alarms; built on first use, since it brings pandas."""
+    clarify: _Domain[ClarifyApi] = _Domain(
+        "slipway.client._clarify.RemoteClarify", registry=lambda client: client.registry
+    )
+    """Bias and explainability reports; built on first use, since it brings pandas and the model flavors."""
+    pipelines: _Domain[PipelinesApi] = _Domain("slipway.client._pipelines.RemotePipelines")
+    """Pipelines and their executions; built on first use."""
+    lineage: _Domain[LineageApi] = _Domain("slipway.client._lineage.RemoteLineage")
+    """What each object came from and what was made from it."""
+    serving: _Domain[ServingApi] = _Domain("slipway.client._serving.RemoteServing")
+    """Endpoints and deployments; built on first use, since it brings the model flavors."""
+    security: _Domain[SecurityApi] = _Domain("slipway.client._security.RemoteSecurity")
+    """Users, API tokens and the audit trail; remotely, the server checks who may do what."""
+    automation: _Domain[AutomationApi] = _Domain("slipway.client._automation.RemoteAutomation")
+    """Schedules, event rules, incoming hooks, retention and garbage collection; built on first use."""
 
     @property
     def backend(self) -> Backend:
