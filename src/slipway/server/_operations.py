@@ -27,7 +27,7 @@ import json
 import tempfile
 import typing
 from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Iterator
-from typing import Annotated, Any, BinaryIO, cast
+from typing import TYPE_CHECKING, Annotated, Any, BinaryIO, cast
 
 from fastapi import APIRouter, Body, Depends, Path, Query, Request, Response
 from fastapi.responses import StreamingResponse
@@ -52,6 +52,9 @@ from slipway._redact import check_reveal
 from slipway.security import PERMISSION_ATTRIBUTE
 from slipway.server._jobs import await_job
 
+if TYPE_CHECKING:
+    from slipway._backend import Backend
+
 CHUNK = 1 << 20  # bytes per read when streaming a file out
 JSON_BODY_LIMIT = 64 << 20  # a JSON body is parsed in memory; a full metrics batch is well under 20 MiB
 SPOOL_IN_MEMORY = 1 << 20  # an upload bigger than this is spooled to a temporary file on disk
@@ -75,6 +78,12 @@ class JsonBody(BaseModel):
     """The base of every request body: an unknown field is an error, so a misspelt one is not ignored."""
 
     model_config = ConfigDict(extra="forbid")
+
+
+def backend_of(request: Request) -> Backend:
+    """The backend of the app serving ``request`` (``app.state`` holds it untyped)."""
+    backend: Backend = request.app.state.backend
+    return backend
 
 
 def service_of(attribute: str) -> Callable[[Request], Awaitable[Any]]:

@@ -18,9 +18,10 @@ from fastapi import APIRouter, Request
 from fastapi.responses import StreamingResponse
 from starlette.concurrency import run_in_threadpool
 
-from slipway.mlflow_compat import MlflowCompatService, parse_location
+from slipway.mlflow_compat import parse_location
 from slipway.security import Permission
 from slipway.server._guard import needs
+from slipway.server._operations import backend_of
 from slipway.server.mlflow._convert import drop_none
 from slipway.server.mlflow._errors import MlflowRoute, not_implemented
 from slipway.server.mlflow._fields import Fields
@@ -37,16 +38,12 @@ _RAW_BODY = {
 }
 
 
-def _compat(request: Request) -> MlflowCompatService:
-    compat: MlflowCompatService = request.app.state.backend.mlflow
-    return compat
-
 
 @router.get("/artifacts", dependencies=[needs(Permission.READ)])
 def list_artifacts(request: Request) -> dict[str, Any]:
     """The entries right below ``path``, named relative to it, as MLflow's server lists them."""
     location = parse_location(Fields.from_query(request.query_params).text("path") or "")
-    files = _compat(request).list_files(location)
+    files = backend_of(request).mlflow.list_files(location)
     return {"files": [drop_none({"path": posixpath.basename(i.path), "is_dir": i.is_dir, "file_size": i.size})
                       for i in files]}
 
@@ -58,14 +55,14 @@ async def upload_artifact(path: str, request: Request) -> dict[str, Any]:
         async for chunk in request.stream():
             spool.write(chunk)
         spool.seek(0)
-        await run_in_threadpool(_compat(request).put_file, location, cast(BinaryIO, spool))
+        await run_in_threadpool(backend_of(request).mlflow.put_file, location, cast(BinaryIO, spool))
     return {}
 
 
 @router.get("/artifacts/{path:path}", dependencies=[needs(Permission.READ)])
 def download_artifact(path: str, request: Request) -> StreamingResponse:
     """Stream one file; it is opened first, so a missing file is a 404 in MLflow's shape, not a broken body."""
-    stream = _compat(request).open_file(parse_location(path))
+    stream = backend_of(request).mlflow.open_file(parse_location(path))
     return StreamingResponse(_chunks(stream), media_type="application/octet-stream")
 
 

@@ -23,6 +23,7 @@ from slipway.mlflow_compat import MlflowCompatService, latest_per_stage, version
 from slipway.registry import ModelVersion, RegistryService
 from slipway.security import Permission
 from slipway.server._guard import needs
+from slipway.server._operations import backend_of
 from slipway.server.mlflow import _convert as c
 from slipway.server.mlflow._errors import MlflowRoute, json_body
 from slipway.server.mlflow._fields import (
@@ -39,13 +40,11 @@ SEARCH_MODEL_VERSION_MAX_RESULTS = 10_000
 
 
 def _registry(request: Request) -> RegistryService:
-    registry: RegistryService = request.app.state.backend.registry
-    return registry
+    return backend_of(request).registry
 
 
 def _compat(request: Request) -> MlflowCompatService:
-    compat: MlflowCompatService = request.app.state.backend.mlflow
-    return compat
+    return backend_of(request).mlflow
 
 
 async def _fields(request: Request, repeated: tuple[str, ...] = ()) -> Fields:

@@ -14,11 +14,11 @@ from typing import Any
 from fastapi import APIRouter, Request, Response
 from starlette.concurrency import run_in_threadpool
 
-from slipway._backend import Backend
 from slipway.errors import InvalidInput
 from slipway.mlflow_compat import LinkKind, MlflowCompatService
 from slipway.security import Permission
 from slipway.server._guard import needs
+from slipway.server._operations import backend_of
 from slipway.server.mlflow import _convert as c
 from slipway.server.mlflow._errors import MlflowRoute, json_body
 from slipway.server.mlflow._fields import (
@@ -55,17 +55,12 @@ router = APIRouter(route_class=MlflowRoute)
 # ------------------------------------------------------------------------------------- helpers
 
 
-def _backend(request: Request) -> Backend:
-    backend: Backend = request.app.state.backend
-    return backend
-
-
 def _tracking(request: Request) -> TrackingService:
-    return _backend(request).tracking
+    return backend_of(request).tracking
 
 
 def _compat(request: Request) -> MlflowCompatService:
-    return _backend(request).mlflow
+    return backend_of(request).mlflow
 
 
 def experiment_id(tracking: TrackingService, value: str) -> str:

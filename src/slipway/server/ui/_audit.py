@@ -14,8 +14,8 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Request
 from starlette.responses import HTMLResponse
 
-from slipway._backend import Backend
 from slipway.errors import InvalidInput
+from slipway.server._operations import backend_of
 from slipway.server.ui._render import UIRoute, render
 
 router = APIRouter(route_class=UIRoute)
@@ -46,7 +46,7 @@ def audit_page(
     if limit not in LIMITS:
         raise InvalidInput(f"limit must be one of {', '.join(map(str, LIMITS))}", field="limit")
     last_day = _day(until, "until")
-    backend: Backend = request.app.state.backend
+    backend = backend_of(request)
     entries = backend.security.audit_entries(
         user=user.strip() or None, object_id=object_id.strip() or None, since=_day(since, "since"),
         until=last_day + dt.timedelta(days=1) if last_day else None, limit=limit,

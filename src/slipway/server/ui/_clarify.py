@@ -9,10 +9,9 @@ from __future__ import annotations
 from fastapi import APIRouter, Request
 from starlette.responses import HTMLResponse, Response
 
-from slipway._backend import Backend
 from slipway._charts import signed_bars
-from slipway.clarify import ClarifyService
 from slipway.errors import NotFound
+from slipway.server._operations import backend_of
 from slipway.server.ui._render import UIRoute, render, svg
 
 router = APIRouter(route_class=UIRoute)
@@ -20,14 +19,10 @@ router = APIRouter(route_class=UIRoute)
 _FILE_TYPES = {".html": "text/html; charset=utf-8", ".json": "application/json", ".csv": "text/csv; charset=utf-8"}
 
 
-def _service(request: Request) -> ClarifyService:
-    backend: Backend = request.app.state.backend
-    return backend.clarify
-
 
 @router.get("/clarify/reports/{report_id}")
 def report_page(request: Request, report_id: str) -> HTMLResponse:
-    service = _service(request)
+    service = backend_of(request).clarify
     report = service.get_report(report_id)
     analysis = service.get_analysis(report_id)
     charts = []
@@ -47,7 +42,7 @@ def report_page(request: Request, report_id: str) -> HTMLResponse:
 @router.get("/clarify/reports/{report_id}/files/{file_name:path}")
 def report_file(request: Request, report_id: str, file_name: str) -> Response:
     """One file of the report as stored."""
-    service = _service(request)
+    service = backend_of(request).clarify
     if file_name not in service.report_files(report_id):
         raise NotFound(f"report {report_id} has no file {file_name!r}", field="file_name")
     kind = next((t for suffix, t in _FILE_TYPES.items() if file_name.endswith(suffix)), "application/octet-stream")

@@ -14,8 +14,8 @@ from fastapi import APIRouter, Request
 from markupsafe import Markup
 from starlette.responses import HTMLResponse
 
-from slipway._backend import Backend
 from slipway._charts import category_bars, histogram_overlay
+from slipway.server._operations import backend_of
 from slipway.server.ui._render import UIRoute, render, svg
 from slipway.statistics import ColumnStatistics
 
@@ -69,13 +69,13 @@ def column_summary(column: ColumnStatistics) -> dict[str, Any]:
 
 @router.get("/datasets")
 def datasets_page(request: Request) -> HTMLResponse:
-    backend: Backend = request.app.state.backend
+    backend = backend_of(request)
     return render(request, "data/datasets.html", title="Datasets", datasets=backend.datasets.list_datasets())
 
 
 @router.get("/datasets/{name}")
 def dataset_page(request: Request, name: str) -> HTMLResponse:
-    service = request.app.state.backend.datasets
+    service = backend_of(request).datasets
     dataset = service.get_dataset(name)
     versions = service.list_versions(name)
     return render(request, "data/dataset.html", title=f"Dataset {name}", dataset=dataset,
@@ -84,7 +84,7 @@ def dataset_page(request: Request, name: str) -> HTMLResponse:
 
 @router.get("/datasets/{name}/versions/{version}")
 def dataset_version_page(request: Request, name: str, version: int) -> HTMLResponse:
-    service = request.app.state.backend.datasets
+    service = backend_of(request).datasets
     found = service.get_version(name, version)
     statistics = service.get_statistics(name, version)
     columns = [c.name for c in found.columns]
@@ -97,7 +97,7 @@ def dataset_version_page(request: Request, name: str, version: int) -> HTMLRespo
         item_count=statistics.item_count,
         preview_columns=columns,
         preview=[[_cell(row.get(c)) for c in columns] for row in found.preview],
-        clarify_reports=request.app.state.backend.clarify.list_reports(dataset=found.ref),
+        clarify_reports=backend_of(request).clarify.list_reports(dataset=found.ref),
     )
 
 
@@ -112,7 +112,7 @@ def _cell(value: Any) -> str:
 
 @router.get("/datasets/{name}/diff")
 def dataset_diff_page(request: Request, name: str, first: int, second: int) -> HTMLResponse:
-    diff = request.app.state.backend.datasets.diff(name, first, second)
+    diff = backend_of(request).datasets.diff(name, first, second)
     return render(request, "data/diff.html", title=f"{name}: v{first} → v{second}", diff=diff)
 
 
@@ -121,7 +121,7 @@ def dataset_diff_page(request: Request, name: str, first: int, second: int) -> H
 
 @router.get("/features")
 def feature_groups_page(request: Request) -> HTMLResponse:
-    service = request.app.state.backend.features
+    service = backend_of(request).features
     groups = service.list_groups()
     return render(request, "data/features.html", title="Feature groups", groups=groups,
                   freshness={g.name: service.freshness(g.name) for g in groups})
@@ -129,7 +129,7 @@ def feature_groups_page(request: Request) -> HTMLResponse:
 
 @router.get("/features/{name}")
 def feature_group_page(request: Request, name: str) -> HTMLResponse:
-    service = request.app.state.backend.features
+    service = backend_of(request).features
     group = service.get_group(name)
     history = service.schema_history(name)
     return render(

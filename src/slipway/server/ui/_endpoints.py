@@ -15,8 +15,8 @@ from typing import Any
 from fastapi import APIRouter, Request
 from starlette.responses import HTMLResponse, StreamingResponse
 
-from slipway._backend import Backend
 from slipway._charts import line_chart
+from slipway.server._operations import backend_of
 from slipway.server.ui._render import UIRoute, download, render, svg
 from slipway.serving import Endpoint, ServingHost, TrafficHistory, TrafficPoint, traffic_split
 
@@ -61,14 +61,14 @@ def _totals(points: dict[str, list[TrafficPoint]], endpoint: Endpoint) -> list[d
 
 @router.get("/endpoints")
 def endpoints_page(request: Request) -> HTMLResponse:
-    backend: Backend = request.app.state.backend
+    backend = backend_of(request)
     traffic_history(request)
     return render(request, "endpoints/list.html", title="Endpoints", endpoints=backend.serving.list_endpoints())
 
 
 @router.get("/endpoints/{name}")
 def endpoint_page(request: Request, name: str) -> HTMLResponse:
-    backend: Backend = request.app.state.backend
+    backend = backend_of(request)
     endpoint = backend.serving.get_endpoint(name)
     history = traffic_history(request)
     points = history.points(name) if history is not None else {}
@@ -93,13 +93,13 @@ def endpoint_page(request: Request, name: str) -> HTMLResponse:
 @router.get("/endpoints/{name}/capture/{path:path}")
 def capture_file(request: Request, name: str, path: str) -> StreamingResponse:
     """One capture file, as a download (JSON lines)."""
-    stream = request.app.state.backend.serving.read_capture(name, path)
+    stream = backend_of(request).serving.read_capture(name, path)
     return download(stream, path, "application/x-ndjson")
 
 
 @router.get("/endpoints/{name}/traffic")
 def endpoint_traffic(request: Request, name: str) -> dict[str, Any]:
     """The charts as SVG text, polled by the endpoint page to redraw them."""
-    request.app.state.backend.serving.get_endpoint(name)  # a 404 for an unknown endpoint, and the read check
+    backend_of(request).serving.get_endpoint(name)  # a 404 for an unknown endpoint, and the read check
     history = traffic_history(request)
     return {"charts": traffic_charts(history.points(name) if history is not None else {})}

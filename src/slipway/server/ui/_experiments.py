@@ -19,6 +19,7 @@ from starlette.responses import HTMLResponse
 from slipway._redact import is_secret_key
 from slipway._time import datetime_to_ms
 from slipway.errors import InvalidInput
+from slipway.server._operations import backend_of
 from slipway.server.ui._render import UIRoute, render
 from slipway.tracking import Experiment, Run, TrackingService, nest_runs
 
@@ -33,15 +34,11 @@ _PLAIN_KEY = re.compile(r"^[\w-]+$")
 _CURSOR = re.compile(r"^k(\d{1,15})\.([0-9A-Za-z]{1,64})$")
 
 
-def _tracking(request: Request) -> TrackingService:
-    service: TrackingService = request.app.state.backend.tracking
-    return service
-
 
 @router.get("/experiments")
 def experiments_page(request: Request, name: Annotated[str | None, Query(max_length=500)] = None) -> HTMLResponse:
     pattern = f"%{name}%" if name else None
-    found = _tracking(request).list_experiments(name_like=pattern)
+    found = backend_of(request).tracking.list_experiments(name_like=pattern)
     return render(request, "experiments/list.html", title="Experiments", experiments=found, name=name or "")
 
 
@@ -159,7 +156,7 @@ def experiment_page(
     page: Annotated[str | None, Query(max_length=200)] = None,
     trail: Annotated[str | None, Query(max_length=20_000)] = None,
 ) -> HTMLResponse:
-    service = _tracking(request)
+    service = backend_of(request).tracking
     experiment: Experiment = service.get_experiment(experiment_id)
     try:
         table = run_table(service, [experiment.id], filter, order, desc, size, page, trail)

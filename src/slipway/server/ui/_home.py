@@ -5,9 +5,9 @@ from __future__ import annotations
 from fastapi import APIRouter, Request
 from starlette.responses import HTMLResponse
 
-from slipway._backend import Backend
 from slipway.monitoring import AlarmState
 from slipway.registry import ApprovalStatus
+from slipway.server._operations import backend_of
 from slipway.server.ui._render import UIRoute, render
 
 router = APIRouter(route_class=UIRoute)
@@ -18,7 +18,7 @@ PENDING_VERSIONS = 20
 
 @router.get("/")
 def home(request: Request) -> HTMLResponse:
-    backend: Backend = request.app.state.backend
+    backend = backend_of(request)
     return render(
         request,
         "home.html",

@@ -19,6 +19,7 @@ from slipway._backend import Backend
 from slipway._kinds import ObjectKind
 from slipway.errors import NotFound
 from slipway.lineage import LineageGraph
+from slipway.server._operations import backend_of
 from slipway.server.ui._graph import GraphNode, layout, render_svg
 from slipway.server.ui._pipelines import execution_url
 from slipway.server.ui._render import UIRoute, render, svg
@@ -66,7 +67,7 @@ def _short(object_id: str) -> str:
 @router.get("/lineage")
 def lineage_index(request: Request) -> HTMLResponse:
     """Where to start: the objects people usually begin from, and a form for any kind and id."""
-    backend: Backend = request.app.state.backend
+    backend = backend_of(request)
     return render(
         request,
         "lineage/index.html",
@@ -87,12 +88,12 @@ def lineage_find(kind: str, object_id: str) -> RedirectResponse:
 @router.get("/lineage/{kind}/{object_id:path}/open")
 def lineage_open(request: Request, kind: str, object_id: str) -> RedirectResponse:
     """To the object's own page, found through its service (404 where the UI has no page for the kind)."""
-    return RedirectResponse(_object_page(request.app.state.backend, kind, object_id), status_code=303)
+    return RedirectResponse(_object_page(backend_of(request), kind, object_id), status_code=303)
 
 
 @router.get("/lineage/{kind}/{object_id:path}")
 def lineage_page(request: Request, kind: str, object_id: str, depth: Depth = DEFAULT_DEPTH) -> HTMLResponse:
-    service = request.app.state.backend.lineage
+    service = backend_of(request).lineage
     up = service.upstream(kind, object_id, depth)
     down = service.downstream(kind, object_id, depth)
     name = next((n.name for n in (*up.nodes, *down.nodes) if n.key == (kind, object_id) and n.name), None)

@@ -19,11 +19,11 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Form, Request
 from starlette.responses import RedirectResponse, Response
 
-from slipway._backend import Backend
 from slipway._principal import acting_as, current_principal
 from slipway.errors import InvalidInput, PermissionDenied, Unauthenticated
 from slipway.security import authenticate
 from slipway.server._guard import OPEN, needs
+from slipway.server._operations import backend_of
 from slipway.server.ui._csrf import verify_csrf
 from slipway.server.ui._render import TOKEN_COOKIE, UIRoute, render
 
@@ -57,7 +57,7 @@ def log_in(request: Request, token: Annotated[str, Form()] = "", next: Annotated
     if not token or any(c.isspace() or not c.isprintable() for c in token):
         error = InvalidInput("paste the token that `slipway tokens create` printed", field="token")
         return _login_form(request, next, error, status_code=400)
-    backend: Backend = request.app.state.backend
+    backend = backend_of(request)
     try:
         principal = authenticate(backend.db, token, request.client.host if request.client else "unknown")
         with acting_as(principal):
@@ -75,8 +75,7 @@ def log_in(request: Request, token: Annotated[str, Form()] = "", next: Annotated
 @router.post("/session/renew", dependencies=[needs(None), Depends(verify_csrf)])
 def renew(request: Request, next: Annotated[str, Form()] = "/") -> Response:
     """The page's "Renew" button: the session lasts ``session_ttl`` again from now (see the module)."""
-    backend: Backend = request.app.state.backend
-    backend.security.renew_session()
+    backend_of(request).security.renew_session()
     return RedirectResponse(_safe_next(next), status_code=303)
 
 
@@ -84,8 +83,7 @@ def renew(request: Request, next: Annotated[str, Form()] = "/") -> Response:
 def log_out(request: Request) -> Response:
     """Revoke the session on the server, then forget the cookie (an expired session just forgets it)."""
     if current_principal().account:
-        backend: Backend = request.app.state.backend
-        backend.security.end_session()
+        backend_of(request).security.end_session()
     response = RedirectResponse("/login", status_code=303)
     response.delete_cookie(TOKEN_COOKIE, path="/")
     return response

@@ -24,6 +24,7 @@ from slipway.models import ModelCard
 from slipway.registry import ApprovalStatus, ModelVersion, RegistryService
 from slipway.security import Permission
 from slipway.server._guard import needs
+from slipway.server._operations import backend_of
 from slipway.server.ui._csrf import verify_csrf
 from slipway.server.ui._render import UIRoute, render
 
@@ -36,14 +37,10 @@ VERSIONS_PER_PAGE = 100
 _DECISIONS = {"approve": ApprovalStatus.APPROVED, "reject": ApprovalStatus.REJECTED}
 
 
-def _registry(request: Request) -> RegistryService:
-    backend: Backend = request.app.state.backend
-    return backend.registry
-
 
 @router.get("/models")
 def groups_page(request: Request, name: Annotated[str | None, Query(max_length=500)] = None) -> HTMLResponse:
-    groups = _registry(request).list_groups(name_like=f"%{name}%" if name else None)
+    groups = backend_of(request).registry.list_groups(name_like=f"%{name}%" if name else None)
     return render(request, "models/groups.html", title="Models", groups=groups, name=name or "")
 
 
@@ -56,7 +53,7 @@ def group_page(
     before: Annotated[int | None, Query(ge=1, description="only versions numbered below this (the next page)")] = None,
 ) -> HTMLResponse:
     """The group's versions, newest first, a page at a time: keyset paging on the version number."""
-    registry = _registry(request)
+    registry = backend_of(request).registry
     found = registry.get_group(group)
     conditions = [c for c in (filter.strip(), f"version < {before}" if before else "") if c]
     error = None
@@ -111,7 +108,7 @@ def _card(registry: RegistryService, version: ModelVersion) -> ModelCard | str |
 
 @router.get("/models/{group}/versions/{version}")
 def version_page(request: Request, group: str, version: int) -> HTMLResponse:
-    backend: Backend = request.app.state.backend
+    backend = backend_of(request)
     registry = backend.registry
     found = registry.get_version(group, version)
     return render(
@@ -143,7 +140,7 @@ def update_status(
     """Approve or reject, then show the version again (303: a reload does not post twice)."""
     if decision not in _DECISIONS:
         raise InvalidInput(f"decision must be one of {', '.join(_DECISIONS)}", field="decision")
-    _registry(request).update_status(group, version, _DECISIONS[decision], comment=comment.strip() or None,
+    backend_of(request).registry.update_status(group, version, _DECISIONS[decision], comment=comment.strip() or None,
                                      expected_status=expected_status)
     return RedirectResponse(f"/models/{quote(group, safe='')}/versions/{version}", status_code=303)
 
@@ -154,7 +151,7 @@ def compare_page(request: Request, group: str, version: Annotated[list[int], Que
     if not 2 <= len(numbers) <= MAX_COMPARED:
         raise InvalidInput(f"tick between 2 and {MAX_COMPARED} versions to compare (got {len(numbers)})",
                            field="version")
-    registry = _registry(request)
+    registry = backend_of(request).registry
     comparison = registry.compare_versions(group, numbers)
     versions = [registry.get_version(group, n) for n in numbers]
     return render(request, "models/compare.html", title=f"Compare {group}", group=group, comparison=comparison,

@@ -22,6 +22,7 @@ from slipway.errors import NotFound
 from slipway.events import AuditEntry
 from slipway.monitoring import Alarm, MonitorExecution, MonitoringService, feature_chart
 from slipway.security import Permission, has_permission
+from slipway.server._operations import backend_of
 from slipway.server.ui._render import UIRoute, render, svg
 
 router = APIRouter(route_class=UIRoute)
@@ -30,10 +31,6 @@ EXECUTIONS_SHOWN = 50
 ALARM_HISTORY = 100
 _FILE_TYPES = {".html": "text/html; charset=utf-8", ".json": "application/json"}
 
-
-def _service(request: Request) -> MonitoringService:
-    service: MonitoringService = request.app.state.backend.monitoring
-    return service
 
 
 def _monitor_schedules(backend: Backend, monitor: str | None = None) -> list[Any]:
@@ -72,8 +69,8 @@ def alarm_chart(alarm: Alarm, executions: list[MonitorExecution]) -> str:
 
 @router.get("/monitoring")
 def monitoring_page(request: Request) -> HTMLResponse:
-    backend: Backend = request.app.state.backend
-    service = _service(request)
+    backend = backend_of(request)
+    service = backend_of(request).monitoring
     monitors = service.list_monitors()
     latest = {m.name: next(iter(service.list_executions(m.name, limit=1)), None) for m in monitors}
     return render(
@@ -90,8 +87,8 @@ def monitoring_page(request: Request) -> HTMLResponse:
 
 @router.get("/monitoring/{name}")
 def monitor_page(request: Request, name: str) -> HTMLResponse:
-    backend: Backend = request.app.state.backend
-    service = _service(request)
+    backend = backend_of(request)
+    service = backend_of(request).monitoring
     monitor = service.get_monitor(name)
     executions = service.list_executions(name, limit=EXECUTIONS_SHOWN)
     alarms = service.list_alarms(monitor=name)
@@ -111,7 +108,7 @@ def monitor_page(request: Request, name: str) -> HTMLResponse:
 
 @router.get("/monitoring/{name}/executions/{execution_id}")
 def report_page(request: Request, name: str, execution_id: str) -> HTMLResponse:
-    service = _service(request)
+    service = backend_of(request).monitoring
     monitor = service.get_monitor(name)
     execution = _execution(service, name, execution_id)
     current = service.read_statistics(execution_id)
@@ -162,7 +159,7 @@ def _clarify_charts(execution: MonitorExecution) -> list[dict[str, Any]]:
 @router.get("/monitoring/{name}/executions/{execution_id}/files/{file_name}")
 def report_file(request: Request, name: str, execution_id: str, file_name: str) -> Response:
     """One file of the report as stored (``report.html`` opens on its own, offline)."""
-    service = _service(request)
+    service = backend_of(request).monitoring
     _execution(service, name, execution_id)
     if file_name not in service.report_files(execution_id):
         raise NotFound(f"execution {execution_id} has no report file {file_name!r}", field="file_name")

@@ -24,6 +24,7 @@ from slipway.errors import InvalidInput, NotFound
 from slipway.pipelines import Parameter, PipelineExecution, PipelineService, StepExecution
 from slipway.security import Permission
 from slipway.server._guard import needs
+from slipway.server._operations import backend_of
 from slipway.server.ui._csrf import verify_csrf
 from slipway.server.ui._graph import STATUS_COLOURS, GraphNode, layout, render_svg
 from slipway.server.ui._render import UIRoute, download, has_role, render, svg
@@ -33,10 +34,6 @@ router = APIRouter(route_class=UIRoute)
 EXECUTIONS_SHOWN = 50
 LOG_CHARS = 200_000  # a page shows the end of a longer log; the CLI and REST API give all of it
 
-
-def _service(request: Request) -> PipelineService:
-    service: PipelineService = request.app.state.backend.pipelines
-    return service
 
 
 async def _form(request: Request) -> FormData:
@@ -106,7 +103,7 @@ def execution_graph(execution: PipelineExecution) -> str:
 
 @router.get("/pipelines")
 def pipelines_page(request: Request) -> HTMLResponse:
-    service = _service(request)
+    service = backend_of(request).pipelines
     return render(
         request,
         "pipelines/list.html",
@@ -118,7 +115,7 @@ def pipelines_page(request: Request) -> HTMLResponse:
 
 @router.get("/pipelines/{name}")
 def pipeline_page(request: Request, name: str) -> HTMLResponse:
-    service = _service(request)
+    service = backend_of(request).pipelines
     summary = service.get_pipeline(name)
     versions = service.list_versions(name)
     latest = service.get_version(name)
@@ -136,7 +133,7 @@ def pipeline_page(request: Request, name: str) -> HTMLResponse:
 
 @router.get("/pipelines/{name}/versions/{version}")
 def version_page(request: Request, name: str, version: int) -> HTMLResponse:
-    stored = _service(request).get_version(name, version)
+    stored = backend_of(request).pipelines.get_version(name, version)
     return render(
         request,
         "pipelines/version.html",
@@ -148,7 +145,7 @@ def version_page(request: Request, name: str, version: int) -> HTMLResponse:
 
 @router.get("/pipelines/{name}/diff")
 def diff_page(request: Request, name: str, from_version: int, to_version: int) -> HTMLResponse:
-    diff = _service(request).diff(name, from_version, to_version)
+    diff = backend_of(request).pipelines.diff(name, from_version, to_version)
     return render(request, "pipelines/diff.html", title=f"{name}: v{from_version} → v{to_version}", diff=diff,
                   show=_show)
 
@@ -160,7 +157,7 @@ def _show(value: Any) -> str:
 
 @router.get("/pipelines/{name}/executions/{execution_id}")
 def execution_page(request: Request, name: str, execution_id: str) -> HTMLResponse:
-    execution = _execution(_service(request), name, execution_id)
+    execution = _execution(backend_of(request).pipelines, name, execution_id)
     return render(
         request,
         "pipelines/execution.html",
@@ -177,7 +174,7 @@ def execution_page(request: Request, name: str, execution_id: str) -> HTMLRespon
 @router.get("/pipelines/{name}/executions/{execution_id}/state")
 def execution_state(request: Request, name: str, execution_id: str) -> dict[str, Any]:
     """The execution's status and its steps' states, polled by the execution page while it runs."""
-    execution = _execution(_service(request), name, execution_id)
+    execution = _execution(backend_of(request).pipelines, name, execution_id)
     return {
         "id": execution.id,
         "status": execution.status.value,
@@ -189,7 +186,7 @@ def execution_state(request: Request, name: str, execution_id: str) -> dict[str,
 
 @router.get("/pipelines/{name}/executions/{execution_id}/steps/{step}")
 def step_page(request: Request, name: str, execution_id: str, step: str, attempt: int | None = None) -> HTMLResponse:
-    service = _service(request)
+    service = backend_of(request).pipelines
     execution = _execution(service, name, execution_id)
     try:
         record = execution.step(step)
@@ -221,7 +218,7 @@ def step_page(request: Request, name: str, execution_id: str, step: str, attempt
 @router.get("/pipelines/{name}/executions/{execution_id}/steps/{step}/outputs/{output}/{path:path}")
 def output_file(request: Request, name: str, execution_id: str, step: str, output: str, path: str) -> StreamingResponse:
     """One file of a step's output, as a download."""
-    service = _service(request)
+    service = backend_of(request).pipelines
     _execution(service, name, execution_id)  # a 404 unless the execution is of that pipeline
     stream = service.open_output(execution_id, step, output, path)
     return download(stream, path, "application/octet-stream")
@@ -253,7 +250,7 @@ def parse_parameters(declarations: list[dict[str, Any]], form: FormData) -> dict
 
 @router.post("/pipelines/{name}/start", dependencies=[needs(Permission.WRITE), Csrf])
 def start(request: Request, name: str, form: Form) -> RedirectResponse:
-    service = _service(request)
+    service = backend_of(request).pipelines
     version = service.get_version(name)
     cache = form.get("cache") is not None
     execution = service.start(
@@ -269,7 +266,7 @@ Control = Annotated[Literal["stop", "resume", "retry"], Path(description="what t
 
 @router.post("/pipelines/{name}/executions/{execution_id}/{control}", dependencies=[needs(Permission.WRITE), Csrf])
 def steer(request: Request, name: str, execution_id: str, control: Control) -> RedirectResponse:
-    service = _service(request)
+    service = backend_of(request).pipelines
     execution = _execution(service, name, execution_id)
     action: Callable[[str], PipelineExecution] = getattr(service, control)
     return RedirectResponse(execution_url(action(execution.id)), status_code=303)
@@ -278,7 +275,7 @@ def steer(request: Request, name: str, execution_id: str, control: Control) -> R
 @router.post("/pipelines/{name}/executions/{execution_id}/steps/{step}/signal",
              dependencies=[needs(Permission.WRITE), Csrf])
 def signal(request: Request, name: str, execution_id: str, step: str, form: Form) -> RedirectResponse:
-    service = _service(request)
+    service = backend_of(request).pipelines
     execution = _execution(service, name, execution_id)
     raw = form.get("payload")
     payload = None

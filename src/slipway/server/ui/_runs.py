@@ -18,6 +18,7 @@ from starlette.responses import HTMLResponse, StreamingResponse
 
 from slipway._charts import line_chart
 from slipway.errors import InvalidInput, NotFound
+from slipway.server._operations import backend_of
 from slipway.server.ui._render import UIRoute, render, svg
 from slipway.tracking import Run, TrackingService
 
@@ -32,10 +33,6 @@ _IMAGE_TYPES = {".png": "image/png", ".jpg": "image/jpeg", ".jpeg": "image/jpeg"
                 ".webp": "image/webp"}
 _CHUNK = 1 << 20
 
-
-def _tracking(request: Request) -> TrackingService:
-    service: TrackingService = request.app.state.backend.tracking
-    return service
 
 
 def _history_chart(service: TrackingService, runs: list[Run], key: str) -> str:
@@ -54,7 +51,7 @@ def compare_page(request: Request, run: Annotated[list[str], Query()] = []) -> H
     ids = list(dict.fromkeys(run))
     if not 2 <= len(ids) <= MAX_COMPARED:
         raise InvalidInput(f"tick between 2 and {MAX_COMPARED} runs to compare (got {len(ids)})", field="run")
-    service = _tracking(request)
+    service = backend_of(request).tracking
     comparison = service.compare_runs(ids)  # raises NotFound for an unknown id
     quoted = ", ".join("'" + i.replace("'", "''") + "'" for i in comparison.run_ids)
     found = service.search_runs(filter=f"attributes.run_id IN ({quoted})", max_results=MAX_COMPARED,
@@ -67,7 +64,7 @@ def compare_page(request: Request, run: Annotated[list[str], Query()] = []) -> H
 
 @router.get("/runs/{run_id}")
 def run_page(request: Request, run_id: str) -> HTMLResponse:
-    service = _tracking(request)
+    service = backend_of(request).tracking
     run = service.get_run(run_id)
     experiment = service.get_experiment(run.experiment_id)
     charts = [(key, svg(_history_chart(service, [run], key))) for key in sorted(run.metrics)[:MAX_CHARTS]]
@@ -102,7 +99,7 @@ def _text(head: bytes, truncated: bool) -> str | None:
 @router.get("/runs/{run_id}/artifacts/{path:path}")
 def artifact_page(request: Request, run_id: str, path: str) -> HTMLResponse:
     """An artifact in the page: an image shown, text shown escaped (its first 512 KiB), else a download link."""
-    service = _tracking(request)
+    service = backend_of(request).tracking
     run = service.get_run(run_id)
     image = _image_type(path) is not None
     text, truncated = None, False
@@ -118,7 +115,7 @@ def artifact_page(request: Request, run_id: str, path: str) -> HTMLResponse:
 @router.get("/runs/{run_id}/raw/{path:path}")
 def artifact_raw(request: Request, run_id: str, path: str) -> StreamingResponse:
     """The artifact's bytes: as an image for the raster types the run page embeds, else as a download."""
-    service = _tracking(request)
+    service = backend_of(request).tracking
     stream = service.open_artifact(run_id, path)
     image = _image_type(path)
     filename = path.rsplit("/", 1)[-1]
