@@ -205,6 +205,11 @@ class Step(Settings, abc.ABC):
     path_arguments: ClassVar[tuple[str, ...]] = ()
     # ``settings`` (from Settings): arguments usually written as literals that may also be parameters
     # or properties, checked wherever their value becomes known (see slipway.pipelines.steps._settings).
+    # The arguments that may hold operands, each stored in the JSON definition as ``encode`` writes it
+    # (an attribute of the same name holds each), and those stored as they are: from these the step's
+    # ``arguments``, ``spec`` and ``from_spec`` follow, unless its type writes its own.
+    encoded: ClassVar[tuple[str, ...]] = ()
+    stored: ClassVar[tuple[str, ...]] = ()
 
     def __init__(
         self,
@@ -241,7 +246,7 @@ class Step(Settings, abc.ABC):
 
     def arguments(self) -> dict[str, Any]:
         """Every argument that may hold operands: the step's data dependencies come from these."""
-        return {}
+        return {name: getattr(self, name) for name in self.encoded}
 
     def code(self) -> Code | None:
         """The user code the step runs, if any; its hash is part of the definition and the cache key."""
@@ -275,14 +280,17 @@ class Step(Settings, abc.ABC):
         if len(set(self.output_names)) != len(self.output_names):
             raise InvalidInput(f"step {self.name!r} declares an output twice", field=f"steps.{self.name}.outputs")
 
-    @abc.abstractmethod
     def spec(self) -> dict[str, Any]:
         """The type's own part of the JSON definition."""
+        encoded = {name: encode(getattr(self, name)) for name in self.encoded}
+        return encoded | self.settings_spec() | {name: getattr(self, name) for name in self.stored}
 
     @classmethod
-    @abc.abstractmethod
     def from_spec(cls, name: str, spec: Mapping[str, Any], common: dict[str, Any]) -> Step:
         """Rebuild the step from :meth:`spec`; ``common`` holds the keyword arguments of :class:`Step`."""
+        encoded = {arg: decode(spec[arg]) for arg in cls.encoded}
+        stored = {arg: spec[arg] for arg in cls.stored if arg in spec}  # absent: stored before it existed
+        return cls(name, **encoded, **cls.settings_from_spec(spec), **stored, **common)
 
     def run(self, ctx: WorkContext) -> StepOutcome:
         """Do the step's work in a worker process; outputs go into ``ctx.output_dir(name)``."""

@@ -17,8 +17,6 @@ from slipway.pipelines._expressions import (
     Resolver,
     StepName,
     condition_from_json,
-    decode,
-    encode,
 )
 from slipway.pipelines.steps._base import Step
 
@@ -115,20 +113,11 @@ class FailStep(Step):
     type_name = "Fail"
     in_worker = False
     cacheable = False
+    encoded = ("message",)
 
     def __init__(self, name: str, message: Any = "", **common: Any) -> None:
         super().__init__(name, **common)
         self.message = message
-
-    def arguments(self) -> dict[str, Any]:
-        return {"message": self.message}
-
-    def spec(self) -> dict[str, Any]:
-        return {"message": encode(self.message)}
-
-    @classmethod
-    def from_spec(cls, name: str, spec: Mapping[str, Any], common: dict[str, Any]) -> FailStep:
-        return cls(name, decode(spec["message"]), **common)
 
 
 class WaitStep(Step):
@@ -146,10 +135,3 @@ class WaitStep(Step):
     type_name = "Wait"
     in_worker = False
     cacheable = False
-
-    def spec(self) -> dict[str, Any]:
-        return {}
-
-    @classmethod
-    def from_spec(cls, name: str, spec: Mapping[str, Any], common: dict[str, Any]) -> WaitStep:
-        return cls(name, **common)

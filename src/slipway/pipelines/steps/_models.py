@@ -13,7 +13,6 @@ from typing import Any
 
 from slipway.errors import InvalidInput
 from slipway.pipelines._context import StepOutcome, WorkContext
-from slipway.pipelines._expressions import decode, encode
 from slipway.pipelines.steps._base import Step
 from slipway.pipelines.steps._fitting import MODEL_OUTPUT
 from slipway.pipelines.steps._settings import Setting, listed
@@ -73,6 +72,7 @@ class RegisterModelStep(Step):
     type_name = "RegisterModel"
     cacheable = False
     path_arguments = ("model",)
+    encoded = ("model", "group", "metrics", "metadata", "version_description", "tags")
     settings = {"approval_status": Setting(str, choices=APPROVAL_STATUSES)}
 
     def __init__(
@@ -96,33 +96,6 @@ class RegisterModelStep(Step):
         self.metadata = dict(metadata or {})
         self.version_description = version_description
         self.tags = dict(tags or {})
-
-    def arguments(self) -> dict[str, Any]:
-        return {
-            "model": self.model,
-            "group": self.group,
-            "metrics": self.metrics,
-            "metadata": self.metadata,
-            "version_description": self.version_description,
-            "tags": self.tags,
-        }
-
-    def spec(self) -> dict[str, Any]:
-        return {key: encode(value) for key, value in self.arguments().items()} | self.settings_spec()
-
-    @classmethod
-    def from_spec(cls, name: str, spec: Mapping[str, Any], common: dict[str, Any]) -> RegisterModelStep:
-        return cls(
-            name,
-            model=decode(spec["model"]),
-            group=decode(spec["group"]),
-            metrics=decode(spec["metrics"]),
-            metadata=decode(spec["metadata"]),
-            version_description=decode(spec["version_description"]),
-            tags=decode(spec["tags"]),
-            **cls.settings_from_spec(spec),
-            **common,
-        )
 
     def run(self, ctx: WorkContext) -> StepOutcome:
         from slipway.registry import ApprovalStatus  # registry brings pandas: a worker imports it on first use
@@ -182,6 +155,8 @@ class CreateModelStep(Step):
 
     type_name = "CreateModel"
     path_arguments = ("model", "input_example")
+    encoded = ("model", "input_example")
+    stored = ("trusted",)
     settings = {
         "drop_columns": _COLUMNS, "example_rows": Setting(int, minimum=1), "flavor": Setting(str, optional=True),
     }
@@ -209,28 +184,6 @@ class CreateModelStep(Step):
     @property
     def output_names(self) -> tuple[str, ...]:
         return (MODEL_OUTPUT,)
-
-    def arguments(self) -> dict[str, Any]:
-        return {"model": self.model, "input_example": self.input_example}
-
-    def spec(self) -> dict[str, Any]:
-        return {
-            "model": encode(self.model),
-            "input_example": encode(self.input_example),
-            **self.settings_spec(),
-            "trusted": self.trusted,
-        }
-
-    @classmethod
-    def from_spec(cls, name: str, spec: Mapping[str, Any], common: dict[str, Any]) -> CreateModelStep:
-        return cls(
-            name,
-            model=decode(spec["model"]),
-            input_example=decode(spec["input_example"]),
-            trusted=spec.get("trusted", False),
-            **cls.settings_from_spec(spec),
-            **common,
-        )
 
     def run(self, ctx: WorkContext) -> StepOutcome:
         from slipway.models import save_model  # brings pandas: a worker imports it on first use
@@ -283,6 +236,8 @@ class TransformStep(Step):
 
     type_name = "Transform"
     path_arguments = ("model", "data")
+    encoded = ("model", "data")
+    stored = ("trusted",)
     settings = {
         "drop_columns": _COLUMNS,
         "output_format": Setting(str, choices=_FORMATS),
@@ -318,23 +273,6 @@ class TransformStep(Step):
     @property
     def output_names(self) -> tuple[str, ...]:
         return (PREDICTIONS_OUTPUT,)
-
-    def arguments(self) -> dict[str, Any]:
-        return {"model": self.model, "data": self.data}
-
-    def spec(self) -> dict[str, Any]:
-        return {"model": encode(self.model), "data": encode(self.data), **self.settings_spec(), "trusted": self.trusted}
-
-    @classmethod
-    def from_spec(cls, name: str, spec: Mapping[str, Any], common: dict[str, Any]) -> TransformStep:
-        return cls(
-            name,
-            model=decode(spec["model"]),
-            data=decode(spec["data"]),
-            trusted=spec.get("trusted", False),
-            **cls.settings_from_spec(spec),
-            **common,
-        )
 
     def run(self, ctx: WorkContext) -> StepOutcome:
         import pyarrow as pa

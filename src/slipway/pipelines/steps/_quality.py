@@ -13,14 +13,12 @@ runs in a worker, not when a pipeline is defined.
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 from slipway._references import VersionRef
 from slipway.errors import SlipwayError
 from slipway.pipelines._context import StepOutcome, WorkContext
-from slipway.pipelines._expressions import decode, encode
 from slipway.pipelines.steps._base import Step
 from slipway.pipelines.steps._settings import Setting
 
@@ -57,6 +55,7 @@ class QualityCheckStep(Step):
 
     type_name = "QualityCheck"
     path_arguments = ("data",)
+    encoded = ("data", "baseline")
     cacheable = False  # a baseline named without a version may have moved on since the last run
     settings = {"on_violation": ON_VIOLATION}
 
@@ -69,22 +68,6 @@ class QualityCheckStep(Step):
     @property
     def output_names(self) -> tuple[str, ...]:
         return (REPORT_OUTPUT,)
-
-    def arguments(self) -> dict[str, Any]:
-        return {"data": self.data, "baseline": self.baseline}
-
-    def spec(self) -> dict[str, Any]:
-        return {"data": encode(self.data), "baseline": encode(self.baseline), **self.settings_spec()}
-
-    @classmethod
-    def from_spec(cls, name: str, spec: Mapping[str, Any], common: dict[str, Any]) -> QualityCheckStep:
-        return cls(
-            name,
-            data=decode(spec["data"]),
-            baseline=decode(spec["baseline"]),
-            **cls.settings_from_spec(spec),
-            **common,
-        )
 
     def run(self, ctx: WorkContext) -> StepOutcome:
         from slipway.monitoring import check_data, write_report  # brings pandas: import on first use
