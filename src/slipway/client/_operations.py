@@ -1,13 +1,14 @@
 """Remote methods derived from the services' declared operations (see :mod:`slipway._operations`).
 
-:func:`remote_class` gives a domain's remote client one method per declared service method, with
+:func:`remote` gives a domain's remote client one method per declared service method, with
 the service method's signature and docstring: it sends the request the operation declares through
 :class:`HttpSession` (which turns an error answer back into the exception the service raised) and
 parses the record the service returns. Only the arguments the caller gave are sent, so the server's
 service applies its own defaults, as it does for an embedded caller. No rule lives here.
 
 What must run on the caller's machine (reading and writing its files, converting its DataFrames)
-is written by hand in the domain's client class, which :func:`remote_class` extends.
+is written by hand in the domain's client class, which :func:`remote` extends; a domain with no such
+method has a client made whole from its declarations (:func:`derived_client`).
 """
 
 from __future__ import annotations
@@ -278,3 +279,11 @@ def remote(service: type) -> Callable[[type[R]], type[R]]:
         return client
 
     return derive
+
+
+def derived_client(service: type, name: str, module: str) -> type[RemoteApi]:
+    """The remote client, a class ``name`` of ``module``, of a domain none of whose operations differs
+    by mode: every method is derived from ``service``'s declarations."""
+    doc = (f"The same methods, records and errors as :class:`{service.__name__}`, which documents each of "
+           "them, on a ``slipway server``.")
+    return remote(service)(type(name, (RemoteApi,), {"__doc__": doc, "__module__": module}))

@@ -3,20 +3,7 @@
 Every method is derived (:mod:`slipway.client._operations`); the server checks every permission.
 """
 
-from __future__ import annotations
-
-from typing import TYPE_CHECKING
-
-from slipway.client._operations import RemoteApi, remote
+from slipway.client._operations import derived_client
 from slipway.security import SecurityService
 
-if TYPE_CHECKING:
-    from slipway.client._protocols import SecurityApi as Declared  # for mypy: the derived methods
-else:
-    Declared = object
-
-
-@remote(SecurityService)
-class RemoteSecurity(RemoteApi, Declared):
-    """Users, tokens and the audit trail of a ``slipway server``: the same methods, records and errors as
-    :class:`~slipway.security.SecurityService`, which documents each of them."""
+RemoteSecurity = derived_client(SecurityService, "RemoteSecurity", __name__)
