@@ -40,7 +40,7 @@ from slipway.pipelines._leases import Lease, LeaseLost
 from slipway.pipelines._light import run_light
 from slipway.pipelines._records import ExecutionStatus, StepStatus
 from slipway.pipelines._state import ExecutionStore, Finished
-from slipway.pipelines._worker import Assignment, PackedStep, Task, TaskResult
+from slipway.pipelines._worker import Assignment, PackedStep, PackedSteps, Task, TaskResult
 from slipway.pipelines.steps import TIMEOUT_ERROR, ConditionStep, FailStep, Step, WaitStep
 from slipway.store import Database
 from slipway.store.artifacts import ArtifactStore, Owner
@@ -150,8 +150,10 @@ class Runner:
         plan: Plan,
         lease: Lease,
         confinement: Confinement | None = None,
+        packs: PackedSteps | None = None,
     ) -> None:
         self.confinement = confinement or Confinement()
+        self._packs = packs or PackedSteps()  # the service's: kept between its executions
         self.db = db
         self.artifacts = artifacts
         self.store = ExecutionStore(db, lease, hold=True)  # one connection for rounds in a row
@@ -471,7 +473,11 @@ class Runner:
             name = start.step.name
             packed = self._packed.get(name)
             if packed is None:
-                packed = self._packed[name] = PackedStep.of(start.step)
+                step = start.step
+                packed = self._packed[name] = (
+                    self._packs.get(step, self._step_json[name]) if step is self.steps[name]
+                    else PackedStep.of(step)  # settings resolved for this execution: its own copy
+                )
             task = Task(**vars(start.assignment), step=packed)
             self.executor.submit(task, self._results.put)
 

@@ -54,6 +54,7 @@ from slipway.pipelines._runner import Plan, Runner
 from slipway.pipelines._state import ExecutionStore, NewStep
 from slipway.pipelines._studies import delete_study, execution_of, study_names
 from slipway.pipelines._versions import VersionStore
+from slipway.pipelines._worker import PackedSteps
 from slipway.security import Permission, requires
 from slipway.store import Database
 from slipway.store.artifacts import ArtifactStore, Owner
@@ -129,6 +130,7 @@ class PipelineService:
         self._ray: RayExecutor | None = None
         self._lock = threading.Lock()
         self._threads: dict[str, threading.Thread] = {}
+        self._packs = PackedSteps()  # steps pickled for workers, kept while their objects live
         self._closing = False
 
     # -- pipelines and versions -----------------------------------------------------------------------
@@ -499,6 +501,7 @@ class PipelineService:
             plan=plan,
             lease=keeper.lease,
             confinement=self.confinement,
+            packs=self._packs,
         )
         thread = threading.Thread(target=self._orchestrate, args=(runner, keeper),
                                   name=f"slipway-pipeline-{execution_id}")

@@ -25,7 +25,8 @@ import tempfile
 import threading
 import time
 import traceback
-from collections.abc import Iterator
+import weakref
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, BinaryIO
@@ -49,7 +50,7 @@ _BUILD_LOCK = threading.Lock()
 
 @dataclass(frozen=True)
 class PackedStep:
-    """A step ready to travel, pickled once per execution however many attempts it takes.
+    """A step ready to travel, pickled once however many attempts it takes (see :class:`PackedSteps`).
 
     ``modules`` names the module of its code, which a worker imports (or reloads, if its file
     changed) before unpickling the step; ``resources`` is what the Ray executor reserves.
@@ -65,6 +66,30 @@ class PackedStep:
         code = step.code()
         modules = (code.ref.partition(":")[0],) if code is not None and importable(code.ref) else ()
         return cls(cloudpickle.dumps(step.detached()), modules, step.resources)
+
+
+class PackedSteps:
+    """Packed steps kept between executions of the same step objects: a service runs the same
+    pipeline object again and again, and packing a step costs more than the orchestrator's whole
+    round for it. A step is packed again when its JSON definition differs from the one it was
+    packed with (it was changed in place); entries go with the step objects. Thread-safe."""
+
+    def __init__(self) -> None:
+        self._packed: weakref.WeakKeyDictionary[Any, tuple[Mapping[str, Any], PackedStep]] = (
+            weakref.WeakKeyDictionary()
+        )
+        self._lock = threading.Lock()
+
+    def get(self, step: Any, definition: Mapping[str, Any]) -> PackedStep:
+        """``step`` packed, ``definition`` its JSON in the execution's pipeline version."""
+        with self._lock:
+            found = self._packed.get(step)
+        if found is not None and found[0] == definition:
+            return found[1]
+        packed = PackedStep.of(step)
+        with self._lock:
+            self._packed[step] = (definition, packed)
+        return packed
 
 
 @dataclass
