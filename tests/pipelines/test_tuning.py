@@ -78,6 +78,11 @@ def test_median_pruning_stops_trials_that_fall_behind(service: PipelineService, 
     assert pruned, props["trials"]
     run = backend.tracking.get_run(pruned[0]["run_id"])
     assert (run.status.value, run.tags["slipway.tuning.state"]) == ("KILLED", "PRUNED")
+    # One trial at a time: each run ended (its end written with the next one's start) when its
+    # trial did, before the next began; the last one ended too.
+    runs = sorted((backend.tracking.get_run(t["run_id"]) for t in props["trials"]), key=lambda r: r.start_time)
+    assert all(r.end_time is not None and r.status.value in ("FINISHED", "KILLED") for r in runs)
+    assert all(a.end_time <= b.start_time for a, b in zip(runs, runs[1:], strict=False))  # type: ignore[operator]
 
 
 def test_hyperband_and_a_warm_start_from_an_earlier_job(service: PipelineService) -> None:

@@ -127,3 +127,32 @@ def test_artifacts_are_recorded_in_lineage(tracking: TrackingService, db, tmp_pa
         f"run/{run.id}/model/report.md",
     }
     assert {e.relation for e in graph.edges} == {"produced"}
+
+
+def test_batch_stores_its_writes_together_or_none(tracking: TrackingService) -> None:
+    """A run's end and the next run's start in one transaction (what a tuning trial costs): both
+    stored, with the end time given, and the audit chain intact; none when the block raises."""
+    from slipway.events import first_broken_audit_entry
+
+    exp = tracking.create_experiment("batched").id
+    first = tracking.create_run(exp, name="first").id
+    ended = tracking.get_run(first).start_time.timestamp() * 1000 + 5
+    with pytest.raises(RuntimeError), tracking.batch():
+        tracking.log_batch(first, metrics=[{"key": "loss", "value": 1.0}], end_status=RunStatus.FINISHED)
+        tracking.create_run(exp, name="lost")
+        raise RuntimeError("the block fails")
+    assert tracking.get_run(first).status is RunStatus.RUNNING
+    assert [r.name for r in tracking.search_runs([exp]).runs] == ["first"]
+    with tracking.batch():
+        tracking.log_batch(
+            first, metrics=[{"key": "loss", "value": 1.0}], tags={"state": "done"},
+            end_status=RunStatus.FINISHED, end_time=int(ended),
+        )
+        second = tracking.create_run(exp, name="second", parent_run_id=first, params={"x": "1"}).id
+        tracking.log_metric(second, "loss", 2.0)  # a single point joins the block's transaction too
+    done = tracking.get_run(first)
+    assert (done.status, done.tags["state"], done.metrics["loss"].value) == (RunStatus.FINISHED, "done", 1.0)
+    assert done.end_time is not None and done.end_time.timestamp() * 1000 == int(ended)
+    assert tracking.get_run(second).metrics["loss"].value == 2.0
+    with tracking._db.read() as conn:
+        assert first_broken_audit_entry(conn) is None

@@ -6,8 +6,9 @@ only the caller's machine can do them: uploading a local file or folder, and dow
 
 from __future__ import annotations
 
+import contextlib
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from slipway.client._operations import RemoteApi, local_files, remote
 from slipway.errors import InvalidInput
@@ -34,6 +35,11 @@ class RemoteTracking(RemoteApi, Declared):
         revealing = RemoteTracking.connect(self._http)
         revealing._query = {"reveal_secrets": "true"}
         return revealing
+
+    def batch(self) -> contextlib.AbstractContextManager[Any]:
+        """Embedded, a block whose writes share one transaction; here every call in it stays a
+        request of its own, stored when it returns (the server has no transaction across requests)."""
+        return contextlib.nullcontext()
 
     def log_artifact(self, run_id: str, local_path: str | Path, artifact_path: str | None = None) -> list[ArtifactInfo]:
         """Upload a file, or a folder's files one by one (in path order), with the service's layout.

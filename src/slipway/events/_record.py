@@ -10,21 +10,25 @@ import hashlib
 import json
 from typing import Any
 
-from sqlalchemy import Connection, insert, select, text
+from sqlalchemy import Connection, bindparam, func, insert, select
 
 from slipway._ids import new_id
 from slipway._kinds import ObjectKind
 from slipway._principal import current_principal
 from slipway._time import now_ms
 from slipway.events._tables import audit_events, events
+from slipway.store import Prepared
 
 GENESIS_HASH = "0" * 64
 _PG_AUDIT_LOCK = 0x5119_A0D1
-# Built once, run with parameters: every change of every domain passes here.
-_INSERT_EVENT = insert(events)
-_INSERT_AUDIT = insert(audit_events)
-_LAST_HASH = select(audit_events.c.hash).order_by(audit_events.c.seq.desc()).limit(1)
-_LOCK_AUDIT = text("SELECT pg_advisory_xact_lock(:k)")
+_EVENT_COLUMNS = ("id", "type", "object_kind", "object_id", "actor", "payload", "created_at")
+_AUDIT_COLUMNS = ("id", "at", "actor", "action", "object_kind", "object_id", "source", "details", "prev_hash", "hash")
+# Every change of every domain passes here: compiled once, run through the driver.
+_INSERT_EVENT = Prepared(insert(events).values({c: bindparam(c) for c in _EVENT_COLUMNS}))
+_INSERT_AUDIT = Prepared(insert(audit_events).values({c: bindparam(c) for c in _AUDIT_COLUMNS}))
+_LAST_HASH = Prepared(select(audit_events.c.hash).order_by(audit_events.c.seq.desc()).limit(1))
+_LOCK_AUDIT = Prepared(select(func.pg_advisory_xact_lock(bindparam("k"))))
+_HEAD = "slipway.audit_head"  # in a connection's info: (transaction, hash of the entry it appended last)
 
 
 def _canonical(value: Any) -> str:
@@ -59,8 +63,8 @@ def record_change(
     principal = current_principal()
     at = now_ms()
     if event_type is not None:
-        conn.execute(
-            _INSERT_EVENT,
+        _INSERT_EVENT(
+            conn,
             {
                 "id": new_id(),
                 "type": event_type,
@@ -71,10 +75,18 @@ def record_change(
                 "created_at": at,
             },
         )
-    if conn.dialect.name == "postgresql":
-        # Serialise chain appends; SQLite writers are already serialised by BEGIN IMMEDIATE.
-        conn.execute(_LOCK_AUDIT, {"k": _PG_AUDIT_LOCK})
-    prev = conn.execute(_LAST_HASH).scalar()
+    transaction = conn.get_transaction()
+    head = conn.info.get(_HEAD)
+    if head is not None and head[0] is transaction:
+        # This transaction appended the chain's last entry: it holds the chain (the lock below, or
+        # SQLite's write lock) until it ends, so that entry is still the last.
+        prev = head[1]
+    else:
+        if conn.dialect.name == "postgresql":
+            # Serialise chain appends; SQLite writers are already serialised by BEGIN IMMEDIATE.
+            _LOCK_AUDIT(conn, {"k": _PG_AUDIT_LOCK}).fetchall()
+        last = _LAST_HASH(conn, {}).fetchone()
+        prev = None if last is None else last[0]
     entry: dict[str, Any] = {
         "id": new_id(),
         "at": at,
@@ -86,7 +98,9 @@ def record_change(
         "details": _canonical(details or {}),
     }
     prev_hash = prev or GENESIS_HASH
-    conn.execute(_INSERT_AUDIT, {**entry, "prev_hash": prev_hash, "hash": audit_hash(prev_hash, entry)})
+    link = audit_hash(prev_hash, entry)
+    _INSERT_AUDIT(conn, {**entry, "prev_hash": prev_hash, "hash": link})
+    conn.info[_HEAD] = (transaction, link)
 
 
 _ENTRY_FIELDS = ("id", "at", "actor", "action", "object_kind", "object_id", "source", "details")

@@ -13,6 +13,8 @@ Contract:
       (metric logging) inside ``BEGIN IMMEDIATE`` … ``COMMIT``: one connection per database and
       process, kept open, used by one thread at a time, with the same pragmas, durability and
       error translation as ``write()``, and none of SQLAlchemy's per-statement cost.
+    * ``transaction()`` makes the ``write()`` and ``sqlite_write()`` calls of the calling thread
+      inside it join one write transaction, committed when it exits: several writes, one commit.
     * A caller waits at most ``timeout`` seconds (the ``db_timeout`` setting) for the database:
       for a lock (SQLite's busy timeout, PostgreSQL's ``lock_timeout``), for a connection from the
       pool, for PostgreSQL to answer a connection. Past it, and whenever the database is not
@@ -64,6 +66,7 @@ class Database:
         self._lock = threading.Lock()
         self._hot_lock = threading.Lock()
         self._hot: tuple[int, Any] | None = None  # (pid, pooled connection) of sqlite_write
+        self._joined = threading.local()  # .conn: the write transaction of transaction() in this thread
         self.timeout = timeout
         if synchronous not in ("NORMAL", "FULL"):
             raise InvalidInput(f"db_synchronous must be NORMAL or FULL, got {synchronous!r}",
@@ -122,8 +125,13 @@ class Database:
     @contextlib.contextmanager
     def write(self, held: Connection | None = None) -> Iterator[Connection]:
         """A write transaction, committed on exit: on a connection from the pool, or on ``held``
-        (from :meth:`writer`), the caller's for several transactions in a row."""
+        (from :meth:`writer`), the caller's for several transactions in a row. Inside
+        :meth:`transaction` (and no ``held``), the block's transaction: it commits or rolls back."""
         if held is None:
+            joined: Connection | None = getattr(self._joined, "conn", None)
+            if joined is not None:
+                yield joined
+                return
             with translate_errors(self), self._writer.begin() as conn:
                 yield conn
             return
@@ -136,6 +144,30 @@ class Database:
         transactions, an orchestrator's rounds, takes it from the pool once, not once each."""
         with translate_errors(self):
             return self._writer.connect()
+
+    @contextlib.contextmanager
+    def transaction(self) -> Iterator[Connection]:
+        """One write transaction for every ``write()`` and ``sqlite_write()`` of this thread inside
+        the block: committed when the block exits, rolled back (all of it) if it raises.
+
+        Several small writes that belong together (a run's end and the next run's start) pay for one
+        ``BEGIN``/``COMMIT`` instead of one each. Other threads' writes wait for the block, as they
+        wait for any write transaction: keep it short. Nested, the inner block joins the outer one.
+        """
+        if getattr(self._joined, "conn", None) is not None:
+            yield self._joined.conn
+            return
+        with self.write() as conn:
+            self._joined.conn = conn
+            try:
+                yield conn
+            finally:
+                self._joined.conn = None
+
+    @property
+    def joined(self) -> bool:
+        """Whether this thread is inside ``transaction()``: its writes wait for no one else's commit."""
+        return getattr(self._joined, "conn", None) is not None
 
     @contextlib.contextmanager
     def sqlite_write(self) -> Iterator[sqlite3.Connection]:
@@ -151,6 +183,12 @@ class Database:
         """
         if self.dialect != "sqlite":
             raise RuntimeError("sqlite_write() is for SQLite databases only")
+        joined: Connection | None = getattr(self._joined, "conn", None)
+        if joined is not None:  # inside transaction(): its connection, its transaction
+            raw = joined.connection.dbapi_connection
+            assert isinstance(raw, sqlite3.Connection)
+            yield raw
+            return
         with self._hot_lock, translate_errors(self):
             conn = self._hot_connection()
             conn.execute("BEGIN IMMEDIATE")

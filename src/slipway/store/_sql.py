@@ -84,15 +84,18 @@ class Prepared:
         self._statement = statement
         self._compiled: dict[str, tuple[str, _Order | None, dict[str, Any]]] = {}
 
-    def __call__(self, conn: Connection, params: Mapping[str, Any]) -> Any:
-        dialect = conn.dialect
+    def _compile(self, dialect: Any, params: Mapping[str, Any]) -> tuple[str, _Order | None, dict[str, Any]]:
         found = self._compiled.get(dialect.name)
         if found is None:
             compiled = self._statement.compile(dialect=dialect)
             names = compiled.positiontup  # the order of a positional paramstyle's values (SQLite's ?)
             fixed = {k: v for k, v in compiled.params.items() if k not in params}  # literals the Core bound
             found = self._compiled[dialect.name] = (str(compiled), _positional(names) if names else None, fixed)
-        sql, order, fixed = found
+        return found
+
+    def __call__(self, conn: Connection, params: Mapping[str, Any]) -> Any:
+        dialect = conn.dialect
+        sql, order, fixed = self._compile(dialect, params)
         values: Any = {**fixed, **params} if fixed else params
         if order is not None:
             values = order(values)
@@ -101,6 +104,27 @@ class Prepared:
             return driver.execute(sql, values)
         except dialect.loaded_dbapi.Error as exc:
             raise DBAPIError.instance(sql, values, exc, dialect.loaded_dbapi.Error, dialect=dialect) from exc
+
+    def many(self, conn: Connection, rows: Sequence[Mapping[str, Any]]) -> None:
+        """Run the statement once per row of ``rows`` (each with the same names), in one driver call."""
+        if not rows:
+            return
+        if len(rows) == 1:
+            self(conn, rows[0])
+            return
+        dialect = conn.dialect
+        sql, order, fixed = self._compile(dialect, rows[0])
+        values: list[Any] = [{**fixed, **row} if fixed else row for row in rows]
+        if order is not None:
+            values = [order(v) for v in values]
+        driver: Any = conn.connection.driver_connection
+        cursor = driver.cursor()
+        try:
+            cursor.executemany(sql, values)
+        except dialect.loaded_dbapi.Error as exc:
+            raise DBAPIError.instance(sql, values, exc, dialect.loaded_dbapi.Error, dialect=dialect) from exc
+        finally:
+            cursor.close()
 
 
 def _positional(names: Sequence[str]) -> _Order:

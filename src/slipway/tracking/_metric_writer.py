@@ -102,6 +102,11 @@ class MetricWriter:
             NotFound: if the run does not exist.
             Conflict: if it is deleted.
         """
+        if self._db.joined:  # the thread's own transaction is open: another's group would wait for it
+            error = self._write_group([point])[0]
+            if error is not None:
+                raise error
+            return
         self._group.submit(point)
 
     def log_many(self, run_id: str, points: Sequence[Point]) -> None:

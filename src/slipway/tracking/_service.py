@@ -7,6 +7,7 @@ a domain event; logged values (metrics, params, tags) are telemetry and are not 
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import functools
 from collections.abc import Iterable, Mapping, Sequence
@@ -25,6 +26,8 @@ from sqlalchemy import (
     select,
     update,
 )
+from sqlalchemy.dialects import postgresql as postgresql_dialect
+from sqlalchemy.dialects import sqlite as sqlite_dialect
 from sqlalchemy.exc import IntegrityError
 
 from slipway._ids import new_id
@@ -38,7 +41,7 @@ from slipway.errors import AlreadyExists, Conflict, InvalidInput, NotFound
 from slipway.events import record_change
 from slipway.lineage import NodeRef, record_edges
 from slipway.security import Permission, requires
-from slipway.store import Database, upsert
+from slipway.store import Database, Prepared, upsert
 from slipway.store.artifacts import ArtifactInfo, ArtifactStore, Owner
 from slipway.tracking import validation as v
 from slipway.tracking._inputs import UPDATED as INPUT_FIELDS
@@ -88,13 +91,32 @@ from slipway.tracking.validation import (
 
 DEFAULT_EXPERIMENT = "Default"
 # Built once, run with parameters: building and caching a statement per call cost more than running it.
-_EXPERIMENT_STAGE = select(experiments.c.name, experiments.c.lifecycle_stage).where(
-    experiments.c.id == bindparam("experiment_id")
-)
 _RUN = select(runs).where(runs.c.id == bindparam("run_id"))
-_INSERT_RUN = insert(runs)
 _UPDATE_RUN = update(runs).where(runs.c.id == bindparam("_run_id"))  # SET: the columns the parameters name
 _INSERT_PARAMS = insert(params_table)
+# A run's start and end (every tuning trial has both): compiled once, run through the driver.
+_RUN_COLUMNS = tuple(c.name for c in runs.c)
+_EXPERIMENT_STAGE = Prepared(
+    select(experiments.c.name, experiments.c.lifecycle_stage).where(experiments.c.id == bindparam("experiment_id"))
+)
+_RUN_VALUES = Prepared(_RUN)
+_INSERT_RUN = Prepared(insert(runs).values({c: bindparam(c) for c in _RUN_COLUMNS}))
+_END_RUN = Prepared(
+    update(runs)
+    .where(runs.c.id == bindparam("_run_id"))
+    .values(status=bindparam("v_status"), end_time=bindparam("v_end_time"))
+)
+_KEY_VALUE = ("run_id", "key", "value")
+_INSERT_RUN_TAGS = Prepared(insert(run_tags).values({c: bindparam(c) for c in _KEY_VALUE}))
+_INSERT_RUN_PARAMS = Prepared(insert(params_table).values({c: bindparam(c) for c in _KEY_VALUE}))
+_SET_RUN_TAGS = {
+    name: Prepared(
+        dialect.insert(run_tags)  # type: ignore[attr-defined]
+        .values({c: bindparam(c) for c in _KEY_VALUE})
+        .on_conflict_do_update(index_elements=["run_id", "key"], set_={"value": bindparam("value")})
+    )
+    for name, dialect in (("sqlite", sqlite_dialect), ("postgresql", postgresql_dialect))
+}
 _EXISTING_PARAMS = select(params_table.c.key, params_table.c.value).where(
     params_table.c.run_id == bindparam("run_id"), params_table.c.key.in_(bindparam("keys", expanding=True))
 )
@@ -311,17 +333,18 @@ class TrackingService:
         start = _ms(start_time, "start_time") or now_ms()
         user = current_principal().name
         with self._db.write() as conn:
-            exp = conn.execute(_EXPERIMENT_STAGE, {"experiment_id": experiment_id}).first()
+            exp = _EXPERIMENT_STAGE(conn, {"experiment_id": experiment_id}).fetchone()
             if exp is None:
                 raise NotFound(f"experiment {experiment_id!r} does not exist", field="experiment_id")
-            if exp.lifecycle_stage != LifecycleStage.ACTIVE:
+            exp_name, exp_stage = exp
+            if exp_stage != LifecycleStage.ACTIVE:
                 raise Conflict(
-                    f"experiment {exp.name!r} is deleted; restore it before adding runs", field="experiment_id"
+                    f"experiment {exp_name!r} is deleted; restore it before adding runs", field="experiment_id"
                 )
             if parent_run_id is not None:
-                self._run_row(conn, parent_run_id)
-            conn.execute(
-                _INSERT_RUN,
+                self._run_values(conn, parent_run_id)
+            _INSERT_RUN(
+                conn,
                 {
                     "id": run_id,
                     "experiment_id": experiment_id,
@@ -334,14 +357,10 @@ class TrackingService:
                     "lifecycle_stage": "active",
                 },
             )
-            if tag_rows:
-                conn.execute(
-                    insert(run_tags), [{"run_id": run_id, "key": k, "value": val} for k, val in tag_rows.items()]
-                )
-            if param_rows:
-                conn.execute(
-                    _INSERT_PARAMS, [{"run_id": run_id, "key": k, "value": val} for k, val in param_rows.items()]
-                )
+            _INSERT_RUN_TAGS.many(conn, [{"run_id": run_id, "key": k, "value": val} for k, val in tag_rows.items()])
+            _INSERT_RUN_PARAMS.many(
+                conn, [{"run_id": run_id, "key": k, "value": val} for k, val in param_rows.items()]
+            )
             record_change(
                 conn,
                 action="run.create",
@@ -398,29 +417,32 @@ class TrackingService:
             return self._runs_with_data(conn, [changed])[0]
 
     def _change_run(
-        self, conn: Connection, run_id: str, values: dict[str, Any], before: Row[Any] | None = None
+        self, conn: Connection, run_id: str, values: dict[str, Any], before: Mapping[str, Any] | None = None
     ) -> SimpleNamespace:
         """Update the run's row with ``values`` (status, end time, name) and record the change; a
-        run reaching a final status publishes ``run.finished``. ``before``: the row, if read already.
-        Returns the row as it now is."""
+        run reaching a final status publishes ``run.finished``. ``before``: the row's values, if
+        read already. Returns the row as it now is."""
         if before is None:
-            before = self._run_row(conn, run_id)
-        conn.execute(_UPDATE_RUN, {**values, "_run_id": run_id})
+            before = self._run_values(conn, run_id)
+        if values.keys() == {"status", "end_time"}:  # a run's end: the common change
+            _END_RUN(conn, {"v_status": values["status"], "v_end_time": values["end_time"], "_run_id": run_id})
+        else:
+            conn.execute(_UPDATE_RUN, {**values, "_run_id": run_id})
         status = values.get("status")
-        finished = status is not None and RunStatus(status).terminal and before.status != status
+        finished = status is not None and RunStatus(status).terminal and before["status"] != status
         record_change(
             conn,
             action="run.update",
             object_kind=ObjectKind.RUN,
             object_id=run_id,
             event_type="run.finished" if finished else None,
-            payload={"status": status, "experiment_id": before.experiment_id},
+            payload={"status": status, "experiment_id": before["experiment_id"]},
             details={
-                "before": {"status": before.status, "name": before.name},
+                "before": {"status": before["status"], "name": before["name"]},
                 "after": {k: values[k] for k in ("status", "name") if k in values},
             },
         )
-        return SimpleNamespace(**{**before._mapping, **values})
+        return SimpleNamespace(**{**before, **values})
 
     @run_api.post("/runs/{run_id}/end", redacted=True)
     @requires(Permission.WRITE)
@@ -447,6 +469,20 @@ class TrackingService:
                 object_kind=ObjectKind.RUN,
                 object_id=run_id,
             )
+
+    def batch(self) -> contextlib.AbstractContextManager[Any]:
+        """A block whose writes (runs created, ended, logged to) of the calling thread share one
+        transaction: all of them are stored when it exits, or none if it raises.
+
+        For a few small writes that belong together, such as one run's end and the next one's
+        start: one commit instead of one each. Other writers wait for the block: keep it short.
+
+        Example:
+            >>> with tracking.batch():  # doctest: +SKIP
+            ...     tracking.log_batch(last, metrics=points, end_status=RunStatus.FINISHED)
+            ...     run = tracking.create_run(experiment_id, parent_run_id=job, params=params)
+        """
+        return self._db.transaction()
 
     # ----------------------------------------------------------------- logging
 
@@ -495,6 +531,7 @@ class TrackingService:
         params: ParamMap | None = None,
         tags: TagMap | None = None,
         end_status: Status | None = None,
+        end_time: Time | None = None,
     ) -> None:
         """Log many values in one transaction: all of them are stored, or none.
 
@@ -504,11 +541,13 @@ class TrackingService:
         Args:
             end_status: a final status (FINISHED, FAILED, KILLED) ends the run in the same
                 transaction, as :meth:`end_run` would: a run's last values and its end in one write
+            end_time: the end time that ``end_status`` records (now when omitted)
         """
         points = self._metric_points(run_id, metrics)
         param_rows = v.check_mapping(params, "param", v.MAX_PARAM_VALUE, v.MAX_BATCH_PARAMS)
         tag_rows = v.check_mapping(tags, "tag", v.MAX_TAG_VALUE, v.MAX_BATCH_TAGS)
         ending = None if end_status is None else self._final_status(end_status, "end_status")
+        ended_at = _ms(end_time, "end_time") if ending is not None else None
         if not param_rows and not tag_rows and ending is None:
             self._metrics.log_many(run_id, points)
             return
@@ -516,21 +555,16 @@ class TrackingService:
             if ending is None:
                 self._check_active(conn, run_id)
             else:  # the run's row is read for the change's record anyway
-                before = self._run_row(conn, run_id)
-                self._refuse_deleted(run_id, before.lifecycle_stage)
+                before = self._run_values(conn, run_id)
+                self._refuse_deleted(run_id, before["lifecycle_stage"])
             if param_rows:
                 self._insert_params(conn, run_id, param_rows)
-            if tag_rows:
-                upsert(
-                    conn,
-                    run_tags,
-                    [{"run_id": run_id, "key": k, "value": val} for k, val in tag_rows.items()],
-                    keys=("run_id", "key"),
-                    update=("value",),
-                )
+            _SET_RUN_TAGS[conn.dialect.name].many(
+                conn, [{"run_id": run_id, "key": k, "value": val} for k, val in tag_rows.items()]
+            )
             self._metrics.insert(conn, points)
             if ending is not None:
-                self._change_run(conn, run_id, {"status": ending.value, "end_time": now_ms()}, before)
+                self._change_run(conn, run_id, {"status": ending.value, "end_time": ended_at or now_ms()}, before)
 
     @run_api.post("/runs/{run_id}/inputs")
     @requires(Permission.WRITE)
@@ -772,6 +806,14 @@ class TrackingService:
         if row is None:
             raise NotFound(f"run {run_id!r} does not exist", field="run_id")
         return row
+
+    @staticmethod
+    def _run_values(conn: Connection, run_id: str) -> dict[str, Any]:
+        """The run's row as column -> value, read through the driver (a run's end reads it)."""
+        row = _RUN_VALUES(conn, {"run_id": run_id}).fetchone()
+        if row is None:
+            raise NotFound(f"run {run_id!r} does not exist", field="run_id")
+        return dict(zip(_RUN_COLUMNS, row, strict=True))
 
     @staticmethod
     def _check_active(conn: Connection, run_id: str) -> None:

@@ -26,12 +26,14 @@ import abc
 import concurrent.futures as cf
 import multiprocessing
 import pickle
+import sys
 from collections.abc import Hashable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar
 
 from slipway._ray import connect_ray
+from slipway._time import now_ms
 from slipway.errors import InvalidInput
 from slipway.pipelines._context import ServiceSpec, TaskInfo, WorkContext
 from slipway.pipelines._studies import open_storage
@@ -105,6 +107,23 @@ class TrialJob:
 
 
 @dataclass(frozen=True)
+class RunEnd:
+    """A trial run's last write, not made yet: its returned metrics, its tags, its final status
+    and when it ended (made later, with the next trial's start: one transaction for both)."""
+
+    run_id: str
+    metrics: list[dict[str, Any]]
+    tags: dict[str, str]
+    status: RunStatus
+    at_ms: int
+
+    def write(self, tracking: Any) -> None:
+        tracking.log_batch(
+            self.run_id, metrics=self.metrics, tags=self.tags, end_status=self.status, end_time=self.at_ms
+        )
+
+
+@dataclass(frozen=True)
 class TrialReport:
     """How a trial ended: ``COMPLETE`` (with its value), ``PRUNED`` or ``FAIL`` (with the error).
 
@@ -117,6 +136,7 @@ class TrialReport:
     value: float | None = None
     error: str | None = None
     fitted: Fitted | None = None
+    end: RunEnd | None = None  # the run's end, when the trial was asked to leave it to the caller
 
 
 def start_trial_run(ctx: WorkContext, job: TrialJob) -> str:
@@ -125,17 +145,26 @@ def start_trial_run(ctx: WorkContext, job: TrialJob) -> str:
 
 
 def run_trial(
-    ctx: WorkContext, job: TrialJob, run_id: str, trial: Any, inputs: dict[str, Any], package: Path | None
+    ctx: WorkContext,
+    job: TrialJob,
+    run_id: str,
+    trial: Any,
+    inputs: dict[str, Any],
+    package: Path | None,
+    defer_end: bool = False,
 ) -> TrialReport:
     """Train one trial in its run ``run_id``; intermediate reports of the objective go to the study's pruner.
 
     ``package``: where to store the model if the trial may be the job's best; None keeps it in the
-    report (the step's process). The run ends in one write with the returned metrics and the state.
+    report (the step's process). The run ends in one write with the returned metrics and the state;
+    with ``defer_end`` a trial that completed or was pruned leaves that write to the caller (the
+    report's ``end``), which makes it with the next trial's start. A failed trial's run ends at once.
     """
     import optuna
 
     tracking = ctx.services.tracking
     trial.set_user_attr("run_id", run_id)
+    ended: list[RunEnd] = []
 
     def on_report(key: str, value: float, step: int) -> None:
         if key == job.objective:
@@ -145,8 +174,11 @@ def run_trial(
 
     def end(state: str, status: RunStatus, fitted: Fitted | None = None) -> None:
         tags = {STATE_TAG: state, WORKER_TAG: worker_name()}
-        metrics = fitted.points() if fitted is not None else ()
-        tracking.log_batch(run_id, metrics=metrics, tags=tags, end_status=status)
+        last = RunEnd(run_id, fitted.points() if fitted is not None else [], tags, status, now_ms())
+        if defer_end and state != "FAIL":
+            ended.append(last)
+        else:
+            last.write(tracking)
 
     try:
         fitted = fit_in_run(ctx, job.function, inputs, {**job.fixed, **job.params}, run_id=run_id, on_report=on_report)
@@ -155,7 +187,7 @@ def run_trial(
             store_model(ctx, fitted, run_id=run_id, package=package, flavor=job.flavor)
     except optuna.TrialPruned:
         end("PRUNED", RunStatus.KILLED)
-        return TrialReport(job.number, "PRUNED")
+        return TrialReport(job.number, "PRUNED", end=ended[0] if ended else None)
     except Exception as exc:
         end("FAIL", RunStatus.FAILED)
         return TrialReport(job.number, "FAIL", error=f"{type(exc).__name__}: {exc}")
@@ -163,7 +195,13 @@ def run_trial(
         end("FAIL", RunStatus.FAILED, fitted)
         return TrialReport(job.number, "FAIL", error=f"trial {job.number} logged no metric {job.objective!r}")
     end("COMPLETE", RunStatus.FINISHED, fitted)
-    return TrialReport(job.number, "COMPLETE", value=value, fitted=None if package is not None else fitted)
+    return TrialReport(
+        job.number,
+        "COMPLETE",
+        value=value,
+        fitted=None if package is not None else fitted,
+        end=ended[0] if ended else None,
+    )
 
 
 def run_packed(payload: bytes) -> bytes:
@@ -230,19 +268,26 @@ class _FutureRunner(TrialRunner):
 
 class ThreadTrials(_FutureRunner):
     """Trials as threads of the step's process, on the step's own (in-memory) study; one at a time,
-    in the step's own thread (a hand-over to another thread per trial would only add its latency)."""
+    in the step's own thread (a hand-over to another thread per trial would only add its latency).
+
+    One at a time, a trial's run costs one write transaction: the run's end (metrics, state, end
+    time) waits for the next trial and is written with that one's start; the last is written when
+    the runner closes. Each run still ends with the time its trial ended.
+    """
 
     remote = False
 
     def __init__(self, ctx: WorkContext, inputs: dict[str, Any], max_parallel: int) -> None:
         super().__init__(cf.ThreadPoolExecutor(max_parallel, thread_name_prefix="slipway-trial"))
         self._ctx, self._inputs, self._inline = ctx, inputs, max_parallel == 1
+        self._ending: RunEnd | None = None  # the last inline trial's run end, not written yet
 
     def submit(self, job: TrialJob, trial: Any) -> Hashable:
         if self._inline:
             future: cf.Future[Any] = cf.Future()
             try:
-                future.set_result(self._run(job, trial))
+                report = self._run_inline(job, trial)
+                future.set_result(report)
             except KeyboardInterrupt:
                 raise
             except BaseException as exc:  # as a thread's would be: the trial fails, the search goes on
@@ -254,6 +299,35 @@ class ThreadTrials(_FutureRunner):
 
     def _run(self, job: TrialJob, trial: Any) -> TrialReport:
         return run_trial(self._ctx, job, start_trial_run(self._ctx, job), trial, self._inputs, None)
+
+    def _run_inline(self, job: TrialJob, trial: Any) -> TrialReport:
+        tracking = self._ctx.services.tracking
+        ending, self._ending = self._ending, None
+        try:
+            with tracking.batch():  # the last trial's end and this one's start: one transaction
+                if ending is not None:
+                    ending.write(tracking)
+                run_id = start_trial_run(self._ctx, job)
+        except Exception:
+            if ending is None:
+                raise
+            self._end(ending)  # on its own: this trial's start failing costs the last one nothing
+            run_id = start_trial_run(self._ctx, job)
+        report = run_trial(self._ctx, job, run_id, trial, self._inputs, None, defer_end=True)
+        self._ending = report.end
+        return report
+
+    def _end(self, ending: RunEnd) -> None:
+        try:
+            ending.write(self._ctx.services.tracking)
+        except Exception as exc:  # its trial is told already: the run stays RUNNING, as a lost worker's
+            print(f"the run {ending.run_id} of a finished trial could not be ended: {exc}", file=sys.stderr)
+
+    def close(self) -> None:
+        ending, self._ending = self._ending, None
+        if ending is not None:
+            self._end(ending)
+        super().close()
 
 
 class ProcessTrials(_FutureRunner):
