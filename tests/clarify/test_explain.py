@@ -10,8 +10,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import pytest
+from _optional import require
 
-pytest.importorskip("shap")
+require("shap", extra="clarify")
 pytest.importorskip("sklearn")
 
 from sklearn.compose import ColumnTransformer  # noqa: E402

@@ -10,13 +10,14 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from _optional import require
 from typer.testing import Result
 
 from slipway import Client
 from slipway.models import save_model
 
-shap = pytest.importorskip("shap")
-xgb = pytest.importorskip("xgboost")
+require("shap", extra="clarify")  # both imported by the test that uses them
+require("xgboost", extra="xgboost")
 
 ABALONE = files("slipway") / "_data" / "abalone.csv"
 FEATURES = ["length", "diameter", "height", "whole weight", "shucked weight", "viscera weight", "shell weight"]
@@ -25,6 +26,9 @@ FEATURES = ["length", "diameter", "height", "whole weight", "shucked weight", "v
 def test_explain_writes_the_attributions_shap_computes(
     cli: Callable[..., Result], client: Client, tmp_path: Path
 ) -> None:
+    import shap
+    import xgboost as xgb
+
     frame = pd.read_csv(str(ABALONE))
     model = xgb.XGBRegressor(n_estimators=40, max_depth=3).fit(frame[FEATURES], frame["rings"])
     save_model(model, tmp_path / "m", input_example=frame[FEATURES].head(3))

@@ -14,6 +14,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 from _clarify import register_rings_model
+from _optional import require
 
 from slipway import Client
 from slipway.clarify import ReportKind
@@ -21,7 +22,7 @@ from slipway.errors import InvalidInput, NotFound
 from slipway.monitoring import ExecutionStatus
 
 pytest.importorskip("sklearn")
-pytest.importorskip("shap")
+require("shap", extra="clarify")
 
 BIAS = {"label": "rings", "label_threshold": 10, "facet": "sex"}
 

@@ -13,6 +13,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from _optional import require
 from _webhook import Hook
 from starlette.testclient import TestClient
 
@@ -24,7 +25,7 @@ from slipway.monitoring import AlarmState, ExecutionStatus, MonitorKind
 from slipway.serving import ServingHost, create_inference_app
 
 pytest.importorskip("sklearn")
-pytest.importorskip("shap")
+require("shap", extra="clarify")
 
 TARGET = "rings"
 BIAS = {"label": TARGET, "label_threshold": 10, "facet": "sex_I", "facet_values": [1]}

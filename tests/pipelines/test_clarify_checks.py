@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 
 import pytest
+from _optional import require
 
 from slipway._backend import Backend
 from slipway.errors import InvalidInput
@@ -19,7 +20,7 @@ from slipway.pipelines import (
 )
 from slipway.store.artifacts import Owner
 
-pytest.importorskip("shap")
+require("shap", extra="clarify")
 pytest.importorskip("sklearn")
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -8,6 +8,7 @@ prints its sets in hash order; the comparison sorts them).
 from __future__ import annotations
 
 import re
+from types import ModuleType
 
 import pytest
 
@@ -15,8 +16,16 @@ from slipway._principal import Principal, acting_as
 from slipway.errors import InvalidInput, PermissionDenied
 from slipway.server.mlflow import _filters as f
 
-entities = pytest.importorskip("mlflow.entities.model_registry", reason="MLflow is in the bench extra")
-search_utils = pytest.importorskip("mlflow.utils.search_utils")
+
+# MLflow is imported when these tests run, not when the suite is collected (it takes a second).
+@pytest.fixture(scope="module")
+def entities() -> ModuleType:
+    return pytest.importorskip("mlflow.entities.model_registry", reason="MLflow is in the bench extra")
+
+
+@pytest.fixture(scope="module")
+def search_utils() -> ModuleType:
+    return pytest.importorskip("mlflow.utils.search_utils", reason="MLflow is in the bench extra")
 
 ADMIN = Principal("admin", roles=frozenset({"admin"}))
 VERSIONS = [
@@ -62,7 +71,9 @@ def _outcome(run: object) -> list[str] | str:
 
 
 @pytest.mark.parametrize("text", VERSION_FILTERS)
-def test_model_version_filters_read_as_mlflow_reads_them(text: str) -> None:
+def test_model_version_filters_read_as_mlflow_reads_them(
+    text: str, entities: ModuleType, search_utils: ModuleType
+) -> None:
     theirs = [
         entities.ModelVersion(name, version, 0, source=source, run_id=run,
                               tags=[entities.ModelVersionTag(k, v) for k, v in tags.items()])
@@ -80,7 +91,9 @@ def test_model_version_filters_read_as_mlflow_reads_them(text: str) -> None:
 
 
 @pytest.mark.parametrize("text", GROUP_FILTERS)
-def test_registered_model_filters_read_as_mlflow_reads_them(text: str) -> None:
+def test_registered_model_filters_read_as_mlflow_reads_them(
+    text: str, entities: ModuleType, search_utils: ModuleType
+) -> None:
     theirs = [entities.RegisteredModel(name, tags=[entities.RegisteredModelTag(k, v) for k, v in tags.items()])
               for name, tags in GROUPS]
 

@@ -17,6 +17,7 @@ import httpx
 import numpy as np
 import pandas as pd
 import pytest
+from _optional import require
 from _server import LiveServer
 
 from slipway._backend import Backend
@@ -24,7 +25,7 @@ from slipway._principal import Principal, acting_as
 from slipway.errors import UntrustedModel
 from slipway.serving import batch_transform
 
-pytest.importorskip("mlflow", reason="the MLflow client is in the bench extra")
+require("mlflow", extra="bench")  # the MLflow client: only the session subprocess imports it
 pytest.importorskip("sklearn")
 
 MODEL = "compat-model"
