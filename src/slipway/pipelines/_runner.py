@@ -203,7 +203,9 @@ class Runner:
             except LeaseLost:
                 raise
             except BaseException as exc:
-                # The round that failed wrote nothing: every step the store has open ends Stopped.
+                # The round that failed wrote nothing: every step the store has open ends Stopped,
+                # on a fresh connection (the held one may be what failed).
+                self.store.release()
                 self._kill_running("Stopped", "the orchestrator failed")
                 self.store.open_steps_ended(execution_id, StepStatus.STOPPED, "the orchestrator failed")
                 self.store.finish(
