@@ -7,6 +7,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import _durations
 import _sqlite_template
 import pytest
 from _pg_databases import PgDatabases
@@ -29,6 +30,8 @@ def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
     file that uses the Ray cluster runs on one worker, so a run starts one cluster (a Ray node and
     its workers are the heaviest thing the suite starts), not one per worker. (xdist's own
     xdist_group marks cannot say this under pytest 9.2, which no longer lets them rename node ids.)
+    Workers take the longest files first, by the seconds recorded in tests/durations.json, so no
+    long file (the Ray ones, a bench smoke test) starts last while the other worker runs out of work.
     """
     from xdist.scheduler import LoadScopeScheduling
 
@@ -40,14 +43,35 @@ def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
         return on_ray[file]
 
     class ByFileRayTogether(LoadScopeScheduling):
+        ordered = False
+
         def _split_scope(self, nodeid: str) -> str:
             file = nodeid.split("::", 1)[0]
             return "ray" if uses_ray(file) else file
 
+        def _assign_work_unit(self, node: Any) -> None:
+            if not self.ordered:  # the first assignment: the whole queue is known
+                self.ordered = True
+                expected = _durations.expected_seconds(self.workqueue)
+                longest_first = sorted(self.workqueue.items(), key=lambda unit: -expected[unit[0]])
+                self.workqueue.clear()
+                self.workqueue.update(longest_first)
+            super()._assign_work_unit(node)
+
     return ByFileRayTogether(config, log)
 
 
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption(
+        "--record-durations",
+        action="store_true",
+        help="write each test file's seconds in this run to tests/durations.json (the order make test's workers take)",
+    )
+
+
 def pytest_configure(config: pytest.Config) -> None:
+    if config.getoption("record_durations") and not hasattr(config, "workerinput"):  # the controller sees every test
+        config.pluginmanager.register(_durations.Recorder(config.rootpath), "slipway-durations")
     config.addinivalue_line(
         "markers",
         "migrations: runs the real migrations on every fresh SQLite store "
