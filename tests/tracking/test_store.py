@@ -49,6 +49,8 @@ def test_batch_is_all_or_nothing(tracking: TrackingService) -> None:
     stored = tracking.get_run(run.id)
     assert stored.params == {"lr": "0.1"}
     assert stored.metrics == {}
+    tracking.log_batch(run.id, params={"lr": 0.1, "depth": 3})  # a param logged again with its value: no change
+    assert tracking.get_run(run.id).params == {"lr": "0.1", "depth": "3"}
 
 
 def test_invalid_values_name_the_field(tracking: TrackingService) -> None:

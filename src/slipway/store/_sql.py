@@ -105,13 +105,15 @@ class Prepared:
         except dialect.loaded_dbapi.Error as exc:
             raise DBAPIError.instance(sql, values, exc, dialect.loaded_dbapi.Error, dialect=dialect) from exc
 
-    def many(self, conn: Connection, rows: Sequence[Mapping[str, Any]]) -> None:
-        """Run the statement once per row of ``rows`` (each with the same names), in one driver call."""
+    def many(self, conn: Connection, rows: Sequence[Mapping[str, Any]]) -> int:
+        """Run the statement once per row of ``rows`` (each with the same names), in one driver call.
+
+        Returns the number of rows the statements changed in all (the driver's ``rowcount``).
+        """
         if not rows:
-            return
+            return 0
         if len(rows) == 1:
-            self(conn, rows[0])
-            return
+            return int(self(conn, rows[0]).rowcount)
         dialect = conn.dialect
         sql, order, fixed = self._compile(dialect, rows[0])
         values: list[Any] = [{**fixed, **row} if fixed else row for row in rows]
@@ -121,6 +123,7 @@ class Prepared:
         cursor = driver.cursor()
         try:
             cursor.executemany(sql, values)
+            return int(cursor.rowcount)
         except dialect.loaded_dbapi.Error as exc:
             raise DBAPIError.instance(sql, values, exc, dialect.loaded_dbapi.Error, dialect=dialect) from exc
         finally:

@@ -17,6 +17,7 @@ from pydantic import ValidationError
 from sqlalchemy import Connection, bindparam, select
 
 from slipway.errors import InvalidInput
+from slipway.store import Prepared
 from slipway.tracking._records import DatasetInput
 from slipway.tracking._tables import run_inputs
 
@@ -81,4 +82,19 @@ _READ = (
     .where(run_inputs.c.run_id.in_(bindparam("ids", expanding=True)))
     .order_by(run_inputs.c.id)
 )
+_READ_ONE = Prepared(
+    select(run_inputs.c.tags, *(run_inputs.c[f] for f in _FIELDS))
+    .where(run_inputs.c.run_id == bindparam("run_id"))
+    .order_by(run_inputs.c.id)
+)
+
+
+def read_run_inputs(conn: Connection, run_id: str) -> list[DatasetInput]:
+    """One run's inputs, in the order first logged (a prepared statement: read as every run ends)."""
+    return [
+        DatasetInput(**dict(zip(_FIELDS, values, strict=True)), tags=json.loads(tags))
+        for tags, *values in _READ_ONE(conn, {"run_id": run_id})
+    ]
+
+
 UPDATED = (*_FIELDS, "tags")  # what logging an entry again overwrites

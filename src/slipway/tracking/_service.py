@@ -45,7 +45,7 @@ from slipway.store import Database, Prepared, upsert
 from slipway.store.artifacts import ArtifactInfo, ArtifactStore, Owner
 from slipway.tracking import validation as v
 from slipway.tracking._inputs import UPDATED as INPUT_FIELDS
-from slipway.tracking._inputs import check_inputs, input_rows, read_inputs
+from slipway.tracking._inputs import check_inputs, input_rows, read_inputs, read_run_inputs
 from slipway.tracking._metric_writer import RUN_STAGE, MetricWriter, Point, stage_error
 from slipway.tracking._records import (
     Experiment,
@@ -93,7 +93,6 @@ DEFAULT_EXPERIMENT = "Default"
 # Built once, run with parameters: building and caching a statement per call cost more than running it.
 _RUN = select(runs).where(runs.c.id == bindparam("run_id"))
 _UPDATE_RUN = update(runs).where(runs.c.id == bindparam("_run_id"))  # SET: the columns the parameters name
-_INSERT_PARAMS = insert(params_table)
 # A run's start and end (every tuning trial has both): compiled once, run through the driver.
 _RUN_COLUMNS = tuple(c.name for c in runs.c)
 _EXPERIMENT_STAGE = Prepared(
@@ -117,6 +116,25 @@ _SET_RUN_TAGS = {
     )
     for name, dialect in (("sqlite", sqlite_dialect), ("postgresql", postgresql_dialect))
 }
+# A param already set is skipped here, then compared with the new value (only when one was skipped).
+_ADD_RUN_PARAMS = {
+    name: Prepared(
+        dialect.insert(params_table)  # type: ignore[attr-defined]
+        .values({c: bindparam(c) for c in _KEY_VALUE})
+        .on_conflict_do_nothing()
+    )
+    for name, dialect in (("sqlite", sqlite_dialect), ("postgresql", postgresql_dialect))
+}
+_RUN_STAGE = Prepared(RUN_STAGE)
+# One run's data, read back when it ends and by get_run.
+_RUN_PARAMS = Prepared(select(params_table.c.key, params_table.c.value).where(params_table.c.run_id == bindparam("id")))
+_RUN_TAGS = Prepared(select(run_tags.c.key, run_tags.c.value).where(run_tags.c.run_id == bindparam("id")))
+_RUN_LATEST = Prepared(
+    select(
+        latest_metrics.c.key, latest_metrics.c.value, latest_metrics.c.is_nan, latest_metrics.c.step,
+        latest_metrics.c.timestamp,
+    ).where(latest_metrics.c.run_id == bindparam("id"))
+)
 _EXISTING_PARAMS = select(params_table.c.key, params_table.c.value).where(
     params_table.c.run_id == bindparam("run_id"), params_table.c.key.in_(bindparam("keys", expanding=True))
 )
@@ -386,7 +404,7 @@ class TrackingService:
     @requires(Permission.READ)
     def get_run(self, run_id: str) -> Run:
         with self._db.read() as conn:
-            return self._runs_with_data(conn, [self._run_row(conn, run_id)])[0]
+            return self._run_with_data(conn, SimpleNamespace(**self._run_values(conn, run_id)))
 
     @run_api.patch("/runs/{run_id}", redacted=True)
     @requires(Permission.WRITE)
@@ -414,7 +432,7 @@ class TrackingService:
         with self._db.write() as conn:
             changed = self._change_run(conn, run_id, values)
             # Read back in the same transaction: what this call wrote, no second connection.
-            return self._runs_with_data(conn, [changed])[0]
+            return self._run_with_data(conn, changed)
 
     def _change_run(
         self, conn: Connection, run_id: str, values: dict[str, Any], before: Mapping[str, Any] | None = None
@@ -616,19 +634,16 @@ class TrackingService:
         return points
 
     def _insert_params(self, conn: Connection, run_id: str, values: dict[str, str]) -> None:
-        existing = {
-            key: value
-            for key, value in conn.execute(_EXISTING_PARAMS, {"run_id": run_id, "keys": list(values)})
-        }
-        for key, old in existing.items():
+        rows = [{"run_id": run_id, "key": k, "value": val} for k, val in values.items()]
+        if _ADD_RUN_PARAMS[conn.dialect.name].many(conn, rows) == len(rows):
+            return  # all new: the common case, no read
+        # Some were set already: each must be logged again with its value, or the whole call fails.
+        for key, old in conn.execute(_EXISTING_PARAMS, {"run_id": run_id, "keys": list(values)}):
             # Neither value is named: the stored one may be a secret. Nor may a secret-looking param be
             # logged again with the same value by someone who may not see it: success would confirm a guess.
             if old != values[key] or (is_secret_key(key) and not may_reveal()):
                 raise Conflict(f"param {key!r} of run {run_id} is already set; params cannot change",
                                field=f"param.{key}")
-        new = [{"run_id": run_id, "key": k, "value": val} for k, val in values.items() if k not in existing]
-        if new:
-            conn.execute(_INSERT_PARAMS, new)
 
     @run_api.get("/runs/{run_id}/metrics/history")
     @requires(Permission.READ)
@@ -817,7 +832,8 @@ class TrackingService:
 
     @staticmethod
     def _check_active(conn: Connection, run_id: str) -> None:
-        error = stage_error(conn.execute(RUN_STAGE, {"run_id": run_id}).scalar(), run_id)
+        row = _RUN_STAGE(conn, {"run_id": run_id}).fetchone()
+        error = stage_error(None if row is None else row[0], run_id)
         if error is not None:
             raise error
 
@@ -857,6 +873,35 @@ class TrackingService:
             updated_at=ms_to_datetime(row.updated_at),
         )
 
+    def _run_with_data(self, conn: Connection, row: Any) -> Run:
+        """One run, as :meth:`_runs_with_data` reads it, with statements for one run (prepared)."""
+        latest = {
+            key: Metric(key=key, value=float("nan") if is_nan else value, step=step, timestamp=timestamp)
+            for key, value, is_nan, step, timestamp in _RUN_LATEST(conn, {"id": row.id})
+        }
+        return self._run_record(
+            row,
+            params=dict(_RUN_PARAMS(conn, {"id": row.id}).fetchall()),
+            tags=dict(_RUN_TAGS(conn, {"id": row.id}).fetchall()),
+            metrics=latest,
+            inputs=read_run_inputs(conn, row.id),
+        )
+
+    @staticmethod
+    def _run_record(r: Any, **data: Any) -> Run:
+        return Run(
+            id=r.id,
+            experiment_id=r.experiment_id,
+            name=r.name,
+            status=r.status,
+            start_time=ms_to_datetime(r.start_time),
+            end_time=ms_to_datetime(r.end_time),
+            parent_run_id=r.parent_run_id,
+            user=r.user,
+            lifecycle_stage=r.lifecycle_stage,
+            **data,
+        )
+
     def _runs_with_data(self, conn: Connection, rows: Sequence[Any]) -> list[Run]:
         """Runs with their params, tags, latest metrics and inputs; ``rows`` have the ``runs`` table's columns
         as attributes."""
@@ -869,16 +914,8 @@ class TrackingService:
                 latest.setdefault(m.run_id, {})[m.key] = _metric_row_to_record(m)
         inputs = read_inputs(conn, ids)
         return [
-            Run(
-                id=r.id,
-                experiment_id=r.experiment_id,
-                name=r.name,
-                status=r.status,
-                start_time=ms_to_datetime(r.start_time),
-                end_time=ms_to_datetime(r.end_time),
-                parent_run_id=r.parent_run_id,
-                user=r.user,
-                lifecycle_stage=r.lifecycle_stage,
+            self._run_record(
+                r,
                 params=run_params.get(r.id, {}),
                 tags=tags.get(r.id, {}),
                 metrics=latest.get(r.id, {}),
