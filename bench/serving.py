@@ -6,6 +6,7 @@ Run by hand::
     .venv/bin/python bench/serving.py --quick     # 10x fewer: a smoke run
     .venv/bin/python bench/serving.py --no-mlflow # Slipway only
     .venv/bin/python bench/serving.py --no-ray    # without the Ray Serve table
+    .venv/bin/python bench/serving.py --only-ray  # the Ray Serve table only
 
 A ridge regression on the bundled abalone data (the seven numeric columns) is registered and
 approved in a temp Slipway home and served by ``slipway serve`` (one process); the same fitted
@@ -198,11 +199,19 @@ def start_slipway(session: Session, home: Path, *options: str, endpoint: str = E
         f"slipway serve {' '.join(options)}", argv, port=port, cwd=home, env=env, probe_path="/ready", timeout=300
     )
     deadline = time.monotonic() + 300  # Ray Serve's proxy answers (404) before the endpoint's ingress runs
-    while httpx.get(f"{server.url}/ready", timeout=10).status_code != 200:
+    while not _ready(f"{server.url}/ready"):
         if time.monotonic() > deadline:
             raise RuntimeError(f"{server.name} did not become ready: {server.log_tail()}")
         time.sleep(0.2)
     return f"{server.url}/invocations"
+
+
+def _ready(url: str) -> bool:
+    """Whether ``url`` answers 200; a probe that times out (a loaded machine, replicas starting) is a no."""
+    try:
+        return httpx.get(url, timeout=10).status_code == 200
+    except httpx.TransportError:
+        return False
 
 
 # --------------------------------------------------------------------------- Ray Serve
@@ -232,13 +241,13 @@ def train_slow(target_ms: float = 5.0) -> tuple[object, object, dict[str, object
     return model, X.iloc[:5], body
 
 
-def _replicas(serve: object) -> int:
-    """Running replicas of the forest's model deployment (the one version the endpoint serves)."""
-    for app, status in serve.status().applications.items():  # type: ignore[attr-defined]
-        if app.startswith(f"slipway.{SLOW}."):
-            deployment = status.deployments.get("model")
-            return int(deployment.replica_states.get("RUNNING", 0)) if deployment else 0
-    return 0
+def _replicas(home: Path) -> int:
+    """Running replicas of the forest's variant, as ``slipway endpoints show`` shows them (the engine reports
+    them; an endpoint of one variant computes it in its ingress replicas)."""
+    from slipway import Client, load_settings
+
+    with Client(load_settings(env={}, cwd=home, home=str(home))) as client:
+        return sum(client.serving.get_endpoint(SLOW).replicas.values())
 
 
 def _until(condition: Callable[[], bool], timeout: float = 300.0) -> float:
@@ -277,7 +286,7 @@ def ray_rows(session: Session, single: int, concurrent: int) -> list[Row]:
     """The forest behind local serving and Ray Serve (1 and 2 replicas, then autoscaled)."""
     try:
         import ray
-        from ray import serve
+        import ray.serve  # noqa: F401 - the serve extra, not only Ray
     except ImportError:
         missing = Measurement(na="ray[serve] is not installed: pip install 'slipway-mlops[ray]'")
         return [Row("Ray Serve", "—", "", False, missing, missing)]
@@ -297,22 +306,22 @@ def ray_rows(session: Session, single: int, concurrent: int) -> list[Row]:
         one_latency = attempt(lambda: latency(ray_url, body, single))
         one_rate = attempt(lambda: throughput(ray_url, body, concurrent // 4))
         _set_variant(home, workers=2)
-        scaled = attempt(lambda: Measurement(value=_until(lambda: _replicas(serve) == 2)))
+        scaled = attempt(lambda: Measurement(value=_until(lambda: _replicas(home) == 2)))
         two_rate = attempt(lambda: throughput(ray_url, body, concurrent // 4)) if scaled.ok else scaled
 
         def autoscaling() -> tuple[Measurement, Measurement]:
             _set_variant(home, autoscaling={"min_replicas": 1, "max_replicas": 2, "target_ongoing": 1,
                                             "upscale_delay_seconds": 0, "downscale_delay_seconds": 2})
-            _until(lambda: _replicas(serve) == 1)
+            _until(lambda: _replicas(home) == 1)
             stop = threading.Event()
             load = threading.Thread(target=_load_step, args=(ray_url, body, stop))
             load.start()
             try:
-                up = _until(lambda: _replicas(serve) == 2)
+                up = _until(lambda: _replicas(home) == 2)
             finally:
                 stop.set()
                 load.join()
-            down = _until(lambda: _replicas(serve) == 1)
+            down = _until(lambda: _replicas(home) == 1)
             return Measurement(value=up), Measurement(value=down)
 
         try:
@@ -358,11 +367,68 @@ def start_mlflow(session: Session, model: object, example: object) -> str:
     return f"{server.url}/invocations"
 
 
+def slipway_rows(session: Session, single: int, concurrent: int, *, no_mlflow: bool) -> list[Row]:
+    """The ridge regression behind ``slipway serve`` (unbatched and batched) and ``mlflow models serve``
+    (their servers left running for the caller to stop)."""
+    model, example, body = train()
+    bare = bare_predict(model, body, single)  # NumPy, as the server passes it
+    bare_frame = bare_predict(model, body, single, as_array=False)
+    home = slipway_home(session, model, example)
+    slipway_url = start_slipway(session, home)
+    # MLflow's cells: its figures, or why there are none (not asked, not installed, did not start).
+    mlflow_url: str | None = None
+    mlflow_missing = Measurement(na="skipped: --no-mlflow")
+    if not no_mlflow:
+        started = attempt(lambda: Measurement(extra={"url": start_mlflow(session, model, example)}))
+        mlflow_url, mlflow_missing = started.extra.get("url"), started
+
+    def both(measure: Callable[[str, dict[str, object]], Measurement]) -> tuple[Measurement, Measurement]:
+        theirs = attempt(lambda: measure(mlflow_url, body)) if mlflow_url else mlflow_missing
+        return attempt(lambda: measure(slipway_url, body)), theirs
+
+    plain_rate, mlflow_rate = both(lambda u, b: throughput(u, b, concurrent))
+    batched_url = start_slipway(session, home, "--max-batch-size", str(THREADS), "--max-wait-ms", "1")
+    return [
+        Row("bare predict, one row, NumPy array as the server passes it (median, p99)", "in process", "ms",
+            False, bare, Measurement(na="same model")),
+        Row("bare predict, one row, DataFrame (not what the server passes; for reference)", "in process",
+            "ms", False, bare_frame, Measurement(na="same model")),
+        Row(
+            "latency, one row, concurrency 1 (p50, p99)",
+            "HTTP, 1 process",
+            "ms",
+            False,
+            *both(lambda u, b: latency(u, b, single)),
+            Target("max", round((bare.value or 0) + 0.5, 2)),  # issue 22: at most 0.5 ms above the NumPy predict
+        ),
+        Row(
+            f"throughput, one row, concurrency {THREADS}",
+            "HTTP, 1 process",
+            "req/s",
+            True,
+            plain_rate,
+            mlflow_rate,
+            Target("ratio", 3.0),
+        ),
+        Row(
+            f"throughput, one row, concurrency {THREADS}: Slipway WITH micro-batching (≤{THREADS}, 1 ms) "
+            "vs MLflow unbatched (it has none)",
+            "HTTP, 1 process",
+            "req/s",
+            True,
+            attempt(lambda: throughput(batched_url, body, concurrent)),
+            mlflow_rate,  # MLflow's server has no batching: its figure is the same
+            Target("ratio", 3.0),
+        ),
+    ]
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="10x fewer requests: a smoke run")
     parser.add_argument("--no-mlflow", action="store_true", help="Slipway only")
     parser.add_argument("--no-ray", action="store_true", help="without the Ray Serve table")
+    parser.add_argument("--only-ray", action="store_true", help="the Ray Serve table only (no ridge, no MLflow)")
     parser.add_argument("--plain", action="store_true", help="plain-text table instead of Rich")
     parser.add_argument("--json", type=Path, help="also write every figure to this file")
     parser.add_argument("--keep", action="store_true", help="keep the temp folder and print where it is")
@@ -371,66 +437,17 @@ def main() -> int:
 
     load_before = os.getloadavg()[0]
     with Session("serving", keep=args.keep) as session:
-        model, example, body = train()
-        bare = bare_predict(model, body, single)  # NumPy, as the server passes it
-        bare_frame = bare_predict(model, body, single, as_array=False)
-        home = slipway_home(session, model, example)
-        slipway_url = start_slipway(session, home)
-        # MLflow's cells: its figures, or why there are none (not asked, not installed, did not start).
-        mlflow_url: str | None = None
-        mlflow_missing = Measurement(na="skipped: --no-mlflow")
-        if not args.no_mlflow:
-            started = attempt(lambda: Measurement(extra={"url": start_mlflow(session, model, example)}))
-            mlflow_url, mlflow_missing = started.extra.get("url"), started
-
-        def both(measure: Callable[[str, dict[str, object]], Measurement]) -> tuple[Measurement, Measurement]:
-            theirs = attempt(lambda: measure(mlflow_url, body)) if mlflow_url else mlflow_missing
-            return attempt(lambda: measure(slipway_url, body)), theirs
-
-        plain_rate, mlflow_rate = both(lambda u, b: throughput(u, b, concurrent))
-        batched_url = start_slipway(session, home, "--max-batch-size", str(THREADS), "--max-wait-ms", "1")
-        rows = [
-            Row("bare predict, one row, NumPy array as the server passes it (median, p99)", "in process", "ms",
-                False, bare, Measurement(na="same model")),
-            Row("bare predict, one row, DataFrame (not what the server passes; for reference)", "in process",
-                "ms", False, bare_frame, Measurement(na="same model")),
-            Row(
-                "latency, one row, concurrency 1 (p50, p99)",
-                "HTTP, 1 process",
-                "ms",
-                False,
-                *both(lambda u, b: latency(u, b, single)),
-                Target("max", round((bare.value or 0) + 0.5, 2)),  # issue 22: at most 0.5 ms above the NumPy predict
-            ),
-            Row(
-                f"throughput, one row, concurrency {THREADS}",
-                "HTTP, 1 process",
-                "req/s",
-                True,
-                plain_rate,
-                mlflow_rate,
-                Target("ratio", 3.0),
-            ),
-            Row(
-                f"throughput, one row, concurrency {THREADS}: Slipway WITH micro-batching (≤{THREADS}, 1 ms) "
-                "vs MLflow unbatched (it has none)",
-                "HTTP, 1 process",
-                "req/s",
-                True,
-                attempt(lambda: throughput(batched_url, body, concurrent)),
-                mlflow_rate,  # MLflow's server has no batching: its figure is the same
-                Target("ratio", 3.0),
-            ),
-        ]
+        rows = [] if args.only_ray else slipway_rows(session, single, concurrent, no_mlflow=args.no_mlflow)
         load = os.getloadavg()[0]
         for server in list(session._servers):  # the next table's CPU
             session.stop_server(server)
         ray_load = os.getloadavg()[0]
         ray_table = [] if args.no_ray else ray_rows(session, single, concurrent)
         ray_load_after = os.getloadavg()[0]
-    render(rows, f"Slipway vs MLflow serving (the p95 column shows p99 for latencies) — load average "
-                 f"{load_before:.2f} → {load:.2f} on {os.cpu_count()} CPUs; under load, rerun quiet",
-           plain=args.plain)
+    if rows:
+        render(rows, f"Slipway vs MLflow serving (the p95 column shows p99 for latencies) — load average "
+                     f"{load_before:.2f} → {load:.2f} on {os.cpu_count()} CPUs; under load, rerun quiet",
+               plain=args.plain)
     if ray_table:
         render(ray_table, f"A 5 ms model on Ray Serve vs local serving (the p95 column shows p99 for latencies) — "
                           f"load average {ray_load:.2f} → {ray_load_after:.2f}",

@@ -14,6 +14,14 @@ One endpoint NAME on a Ray cluster is these Serve applications:
   data capture and ``/metrics``. Only its models differ: each is a :class:`RemoteModel`, which
   asks the version's deployment.
 
+An endpoint that serves one model version has no application for it: its ingress replicas load
+the version and compute it themselves (a request crosses Ray Serve's proxy and one replica, not
+two), and scale as the variant's replicas would (its ``workers``, or its autoscaling). A rollout
+to another version leaves them as they are (the new version gets an application, and the ingress
+replicas ask it for the canary's share); once it completes, the ingress is deployed again to
+compute the new version (Ray Serve replaces its replicas one by one, each finishing its requests
+and flushing its captured data), and the version's application goes after the grace.
+
 :class:`RayEndpoint` (what ``slipway serve NAME --engine ray`` runs) follows the endpoint: it
 deploys a version's application before any ingress replica routes to it (an ingress replica
 waits for it before swapping its routing table, so requests keep going to the old table
@@ -43,6 +51,7 @@ from typing import Any, Protocol
 
 from slipway._disclosure import PathScreen, ScreenedErrorsMiddleware
 from slipway._origins import OriginGuard
+from slipway._references import ModelUri
 from slipway.errors import MissingExtra, NotFound, ServiceUnavailable, SlipwayError
 from slipway.models import Signature
 from slipway.serving._app import ServingHost, create_inference_app
@@ -50,11 +59,16 @@ from slipway.serving._bundle import Bundle, open_bundle
 from slipway.serving._capture import CaptureStore
 from slipway.serving._ray_metrics import ClusterMetrics, drop_board, metrics_board
 from slipway.serving._records import Autoscaling, Endpoint, IngressReplicas, Variant
+from slipway.serving._routing import ServedModel
 from slipway.serving._runtime import ControlPlane, ModelSource
 
 _log = logging.getLogger(__name__)
 _MODEL_DEPLOYMENT = "model"
 _INGRESS_DEPLOYMENT = "ingress"
+# Ray Serve's deployment options and status (DeploymentConfig) register a module with cloudpickle and
+# unregister it, process-wide: two threads doing so at once fail ("... is not registered for pickle by
+# value"). A RayEndpoint's own calls go one at a time (its follower thread, and whoever asks its replicas).
+_SERVE_CALLS = threading.RLock()
 # Seconds a stopping ingress replica has to upload its captured records before Ray Serve kills it
 # (Serve's default, 20 s, is not always enough on a loaded machine).
 _INGRESS_GRACE = 60.0
@@ -116,8 +130,6 @@ class ModelReplica:
     """
 
     def __init__(self, opener: ServicesOpener, model: str, trusted: bool) -> None:
-        from slipway._references import ModelUri
-
         services = opener()
         try:
             self._model = services.registry.load_model(str(ModelUri.of(model)))
@@ -172,10 +184,15 @@ def _wait_running(serve: Any, app: str, timeout: float) -> None:
         time.sleep(0.1)
 
 
-def remote_loader(endpoint: str, timeout: float = 300.0) -> Callable[[str, str], RemoteModel]:
-    """The ingress's model loader: the deployment of the version, once its application runs."""
+def remote_loader(
+    endpoint: str, timeout: float = 300.0, *, hosted: str | None = None, registry: ModelSource | None = None
+) -> Callable[[str, str], ServedModel]:
+    """The ingress's model loader: the deployment of the version, once its application runs; the
+    ``hosted`` version is loaded from ``registry`` into the ingress replica itself."""
 
-    def load(version_id: str, model: str) -> RemoteModel:
+    def load(version_id: str, model: str) -> ServedModel:
+        if version_id == hosted and registry is not None:
+            return registry.load_model(str(ModelUri.of(model)))
         serve = _serve()
         app = application_names(endpoint)[1] + version_id
         _wait_running(serve, app, timeout)
@@ -186,7 +203,9 @@ def remote_loader(endpoint: str, timeout: float = 300.0) -> Callable[[str, str],
 
 
 class Ingress:
-    """A replica of the endpoint's ingress: ``slipway serve``'s app over :class:`RemoteModel` models.
+    """A replica of the endpoint's ingress: ``slipway serve``'s app over :class:`RemoteModel` models,
+    and the ``hosted`` version's model in the replica itself (``options["hosted"]``, see
+    :class:`RayEndpoint`).
 
     Built into a Serve deployment by :func:`ingress_deployment` (Ray Serve calls
     ``__serve_build_asgi_app__`` after the constructor; the app's shutdown flushes captured data).
@@ -207,7 +226,8 @@ class Ingress:
             max_batch_size=options.get("max_batch_size", 1),
             max_wait_ms=options.get("max_wait_ms", 2.0),
             metrics=ClusterMetrics(metrics_board(endpoint), push_seconds=min(poll, 1.0)),
-            loader=remote_loader(endpoint, options.get("load_timeout", 300.0)),
+            loader=remote_loader(endpoint, options.get("load_timeout", 300.0), hosted=options.get("hosted"),
+                                 registry=services.registry),
             predict_in_threads=True,
         )
 
@@ -264,6 +284,16 @@ def _scaling(replicas: int, autoscaling: Autoscaling | None) -> dict[str, Any]:
         # cluster reads when it starts, not per deployment): four times per window, at most every 10 s.
         "metrics_interval_s": min(10.0, autoscaling.look_back_seconds / 4),
     }}
+
+
+@dataclass(frozen=True)
+class _IngressApplied:
+    """What the ingress was deployed with (a change redeploys it)."""
+
+    hosted: str | None
+    scaling: str
+    autoscaling: Autoscaling | None
+    cpus: float
 
 
 class RayEndpoint:
@@ -327,6 +357,8 @@ class RayEndpoint:
         self.ingress_app, self._prefix = application_names(name)
         self._applied: dict[str, _Applied] = {}
         self._last_named: dict[str, float] = {}
+        self._ingress: _IngressApplied | None = None
+        self._deployed = False
 
     @classmethod
     def for_bundle(
@@ -363,22 +395,15 @@ class RayEndpoint:
             NotFound: if the endpoint does not exist.
             ServiceUnavailable: if an application does not start.
         """
-        self.follow()
         metrics_board(self.name)  # before the ingress replicas push to it
-        ingress = ingress_deployment().options(
-            **_scaling(self._ingress_replicas, self._ingress_autoscaling),
-            max_ongoing_requests=1000,  # it waits on the model replicas; their own limits queue the work
-            graceful_shutdown_timeout_s=_INGRESS_GRACE,
-            ray_actor_options={"num_cpus": 0},
-        )
-        self._serve.run(
-            ingress.bind(self._opener, self.name, self._options), name=self.ingress_app,
-            route_prefix=self._route_prefix,
-        )
+        self._deployed = True
+        if self.follow() is None:
+            raise NotFound(f"endpoint {self.name!r} does not exist", field="name")
 
     def follow(self) -> Endpoint | None:
-        """One look at the endpoint: deploy new versions, apply changed settings, delete unused ones, and
-        report the replicas running (shown with the endpoint).
+        """One look at the endpoint: deploy new versions, apply changed settings (the ingress's too, once
+        :meth:`deploy` was called), delete unused ones, and report the replicas running (shown with the
+        endpoint).
 
         Returns the endpoint, or None once it is deleted (its applications then go after the grace).
         """
@@ -390,15 +415,25 @@ class RayEndpoint:
         if endpoint is not None:
             for variant in [*endpoint.variants, *(endpoint.deployment.target if endpoint.deployment else [])]:
                 wanted[variant.model_version_id] = variant  # a target's settings win over a live one's
+        hosted = self._hosting(endpoint, wanted)
+        # The version the ingress replicas running now compute needs no application (none deployed yet: the
+        # one they will compute); every other version the endpoint names does.
+        computed_by_ingress = self._ingress.hosted if self._ingress is not None else hosted
+        needed = {v for v in wanted if v != computed_by_ingress}
         now = time.monotonic()
-        for version_id, variant in wanted.items():
+        for version_id in needed:
+            variant = wanted[version_id]
             self._last_named[version_id] = now
             current = self._registry.get_version_by_id(version_id)  # by id: its group may have been renamed
             applied = _Applied(current.uri, current.trusted, variant.workers, variant.autoscaling)
             if self._applied.get(version_id) != applied:
                 self._deploy_version(version_id, variant, applied)
                 self._applied[version_id] = applied
-        for version_id in [v for v in self._applied if v not in wanted]:
+        if self._deployed and endpoint is not None and self._deploy_ingress(hosted, wanted.get(hosted or "")):
+            # Its replicas were replaced: the ones stopping may still have asked any version's replicas.
+            now = time.monotonic()
+            self._last_named.update(dict.fromkeys(self._applied, now))
+        for version_id in [v for v in self._applied if v not in needed or v == hosted]:
             if now - self._last_named.get(version_id, now) >= self._grace:
                 self._serve.delete(self._prefix + version_id, _blocking=False)
                 del self._applied[version_id]
@@ -412,32 +447,76 @@ class RayEndpoint:
                 self._service.report_replicas(self.name, by_variant, ingress)
         return endpoint
 
+    def _hosting(self, endpoint: Endpoint | None, wanted: Mapping[str, Variant]) -> str | None:
+        """The version the ingress replicas should compute themselves: the endpoint's only one; while a
+        deployment is in progress, the one they compute now if it is still named (a rollout adds or
+        removes no ingress replica: the canary's version gets an application, the live one stays)."""
+        current = self._ingress.hosted if self._ingress is not None else None
+        if endpoint is None:
+            return current
+        if endpoint.deployment is not None:
+            return current if current in wanted else None
+        return next(iter(wanted)) if len(wanted) == 1 else None
+
+    def _deploy_ingress(self, hosted: str | None, variant: Variant | None) -> bool:
+        """Deploy the ingress (blocks until it runs) if its settings changed; whether it did."""
+        if hosted is not None and variant is not None:
+            # It computes the version: it scales as the variant's replicas would, and reserves their CPUs.
+            scaling, autoscaling, cpus = _scaling(variant.workers, variant.autoscaling), variant.autoscaling, None
+        else:
+            scaling, autoscaling, cpus = _scaling(self._ingress_replicas, self._ingress_autoscaling), \
+                self._ingress_autoscaling, 0.0
+        applied = _IngressApplied(hosted, repr(sorted(scaling.items())), autoscaling,
+                                  self._replica_cpus if cpus is None else cpus)
+        if applied == self._ingress:
+            return False
+        _log.info("deploying the ingress of %s on Ray Serve (computing %s)", self.name, hosted or "no version")
+        with _SERVE_CALLS:
+            ingress = ingress_deployment().options(
+                **scaling,
+                max_ongoing_requests=1000,  # it waits on the model replicas; their own limits queue the work
+                graceful_shutdown_timeout_s=_INGRESS_GRACE,
+                ray_actor_options={"num_cpus": applied.cpus},
+            )
+            self._serve.run(
+                ingress.bind(self._opener, self.name, {**self._options, "hosted": hosted}), name=self.ingress_app,
+                route_prefix=self._route_prefix,
+            )
+        replaced = self._ingress is not None
+        self._ingress = applied
+        return replaced
+
     def _deploy_version(self, version_id: str, variant: Variant, applied: _Applied) -> None:
-        deployment = self._serve.deployment(ModelReplica).options(
-            name=_MODEL_DEPLOYMENT,
-            ray_actor_options={"num_cpus": self._replica_cpus},
-            **_scaling(variant.workers, variant.autoscaling),
-        )
         _log.info("deploying %s (%s) on Ray Serve", variant.model, version_id)
-        self._serve.run(
-            deployment.bind(self._opener, applied.model, applied.trusted),
-            name=self._prefix + version_id,
-            route_prefix=None,
-        )
+        with _SERVE_CALLS:
+            deployment = self._serve.deployment(ModelReplica).options(
+                name=_MODEL_DEPLOYMENT,
+                ray_actor_options={"num_cpus": self._replica_cpus},
+                **_scaling(variant.workers, variant.autoscaling),
+            )
+            self._serve.run(
+                deployment.bind(self._opener, applied.model, applied.trusted),
+                name=self._prefix + version_id,
+                route_prefix=None,
+            )
 
     def _running(self) -> tuple[dict[str, int], IngressReplicas | None]:
-        """Running replicas of each version's deployment (by model version id), and of the ingress
-        (None before it is deployed)."""
+        """Running replicas of each version's deployment (by model version id; the ingress's for the
+        version it computes), and of the ingress (None before it is deployed)."""
         found: dict[str, int] = {}
         ingress: IngressReplicas | None = None
-        for app, status in self._serve.status().applications.items():
+        with _SERVE_CALLS:
+            applications = self._serve.status().applications
+        for app, status in applications.items():
             if app.startswith(self._prefix):
                 deployment = status.deployments.get(_MODEL_DEPLOYMENT)
                 if deployment is not None:
                     found[app[len(self._prefix):]] = int(deployment.replica_states.get("RUNNING", 0))
             elif app == self.ingress_app and (deployment := status.deployments.get(_INGRESS_DEPLOYMENT)) is not None:
                 ingress = IngressReplicas(running=int(deployment.replica_states.get("RUNNING", 0)),
-                                          autoscaling=self._ingress_autoscaling)
+                                          autoscaling=self._ingress.autoscaling if self._ingress else None)
+        if self._ingress is not None and self._ingress.hosted is not None:
+            found[self._ingress.hosted] = ingress.running if ingress is not None else 0
         return found, ingress
 
     def replicas(self) -> dict[str, int]:
@@ -458,6 +537,7 @@ class RayEndpoint:
         """Delete the ingress (its replicas finish their requests, flush captured data and push their
         last counters), then every version's application and the metrics board."""
         self._serve.delete(self.ingress_app)
+        self._ingress, self._deployed = None, False
         for version_id in list(self._applied):
             self._serve.delete(self._prefix + version_id)
         self._applied.clear()
