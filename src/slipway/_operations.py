@@ -166,8 +166,13 @@ class Api:
         return self._declare("DELETE", path, options)
 
 
-# The job of a monitor run over captured traffic: slipway.server queues it, slipway.worker runs it.
+# The job of a monitor run: slipway.server queues it, slipway.worker runs it. Its payload is
+# ``{"name", "start", "end"}`` (over the captured traffic) and ``"input"``: the id of the staged
+# predictions and labels a request sent, the file JOB_INPUT_FILE of the artifact owner
+# ``Owner(JOB_INPUT, id)``, which the worker forgets once the run is done.
 MONITOR_RUN = "monitor.run"
+JOB_INPUT = "job_input"
+JOB_INPUT_FILE = "input.json"
 # The job of an automation run a hook call recorded (payload ``{"run": id}``): a worker runs its action.
 ACTION_RUN = "automation.action_run"
 # The jobs of a bias or explainability report computed by the server over a registered dataset version.

@@ -2,7 +2,8 @@
 ``/run-due`` and ``/dispatch`` are jobs a worker process runs; the caller gets the answer the API
 would have given. (Without workers the API runs them itself: tests/contract.) A hook call is
 checked by the API, answered ``202`` with its run ``Pending``, and its action run by a worker. A
-bias or explainability report the server computes over a registered dataset is a worker's job too."""
+bias or explainability report the server computes over a registered dataset is a worker's job too, and
+so is a monitor's run over the predictions and labels a request sends."""
 
 from __future__ import annotations
 
@@ -24,11 +25,15 @@ from sqlalchemy import select
 
 from slipway import Client
 from slipway._backend import Backend
-from slipway._operations import ACTION_RUN, CLARIFY_BIAS
+from slipway._operations import ACTION_RUN, CLARIFY_BIAS, JOB_INPUT, MONITOR_RUN
 from slipway.automation import ActionRun, RunStatus, Webhook, sign_hook
 from slipway.automation._tables import automation_runs
+from slipway.errors import InvalidInput
+from slipway.monitoring import ExecutionStatus
 from slipway.server import create_app
 from slipway.store._jobs import jobs
+from slipway.store.artifacts._tables import artifacts
+from slipway.worker._jobs import HANDLERS
 
 
 @pytest.fixture(scope="module")
@@ -145,3 +150,33 @@ def test_a_bias_report_over_a_registered_dataset_is_a_workers_job(
     assert report.dataset is not None and report.dataset.startswith("shells")
     assert any(key.startswith("sex=F/") for key in report.summary["pre_training"])  # the metrics per facet value
     assert _jobs_of(api, CLARIFY_BIAS) == [("Succeeded", _ran_in(worker))]
+
+
+def test_a_model_quality_run_over_records_sent_is_a_workers_job(
+    api: Backend, client: Client, worker: subprocess.Popen[bytes]
+) -> None:
+    ids = [f"i{i}" for i in range(40)]
+    truth = [i % 2 for i in range(40)]
+    predicted = [t if i % 5 else 1 - t for i, t in enumerate(truth)]  # every fifth wrong
+    predictions = pd.DataFrame({"inference_id": ids, "prediction": predicted})
+    labels = pd.DataFrame({"inference_id": ids, "label": truth})
+    client.monitoring.create_monitor("mq", kind="ModelQuality", problem_type="BinaryClassification",
+                                     thresholds={"accuracy": 0.95})
+    bad = httpx.post(f"{client.settings.server_url}/api/v1/monitoring/monitors/mq/executions",
+                     json={"predictions": "not records"}, headers={"Authorization": f"Bearer {admin_token(api)}"})
+    assert 400 <= bad.status_code < 500 and "predictions" in bad.text  # refused by the API, nothing queued
+    assert _jobs_of(api, MONITOR_RUN) == []
+
+    run = client.monitoring.run_monitor("mq", predictions, labels=labels)
+    assert run.status is ExecutionStatus.COMPLETED_WITH_VIOLATIONS and run.item_count == 40
+    assert run.metrics["accuracy"] == pytest.approx(0.8)
+    assert _jobs_of(api, MONITOR_RUN) == [("Succeeded", _ran_in(worker))]
+    with api.db.read() as conn:  # the records travelled as a staged file, not in the job's row, and it is gone
+        [payload] = conn.execute(select(jobs.c.payload).where(jobs.c.kind == MONITOR_RUN)).scalars()
+        assert "inference_id" not in payload
+        assert conn.execute(select(artifacts.c.path).where(artifacts.c.owner_kind == JOB_INPUT)).all() == []
+
+
+def test_a_monitor_job_refuses_what_the_server_did_not_write(api: Backend) -> None:
+    with pytest.raises(InvalidInput, match="takes no trusted"):
+        HANDLERS[MONITOR_RUN](api, {"name": "mq", "trusted": True})

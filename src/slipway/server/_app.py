@@ -92,8 +92,8 @@ def create_app(
 
     With ``offload``, worker processes (``slipway worker``, which :func:`serve` starts) do the
     heavy work: this process orchestrates no pipeline execution (they are queued for the workers),
-    runs no scheduler, and hands a monitor's run over captured traffic, a clarify report over a
-    registered dataset, and the operations declared
+    runs no scheduler, and hands a monitor's run over captured traffic or the records a request
+    sent, a clarify report over a registered dataset, and the operations declared
     ``job=True`` (automation's gc, run-due and dispatch) to a worker as jobs, awaiting their end
     without holding a thread, and the action of a hook call too (answered at once); the API stays
     responsive meanwhile. Without it this process does all of it, as one process serving tests does.

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
 import typing
 from collections.abc import Callable, Mapping
 from typing import Any
 
+import pandas as pd
 from pydantic import TypeAdapter
 from pydantic_core import to_jsonable_python
 
@@ -15,6 +17,8 @@ from slipway._operations import (
     ACTION_RUN,
     CLARIFY_BIAS,
     CLARIFY_EXPLAIN,
+    JOB_INPUT,
+    JOB_INPUT_FILE,
     MONITOR_RUN,
     Argument,
     Operation,
@@ -25,6 +29,7 @@ from slipway._operations import (
 )
 from slipway.automation import AutomationService
 from slipway.errors import InvalidInput
+from slipway.store.artifacts import Owner, release
 
 Handler = Callable[[Backend, dict[str, Any]], Any]
 # The services whose operations may be declared ``job=True``, by their attribute on the backend:
@@ -36,11 +41,38 @@ def _when(value: str | None) -> dt.datetime | None:
     return None if value is None else dt.datetime.fromisoformat(value)
 
 
+# What a monitor run's job may say (see MONITOR_RUN): the server writes it, anything else is refused.
+_MONITOR_ARGUMENTS = frozenset({"name", "start", "end", "input"})
+
+
 def run_monitor(backend: Backend, payload: dict[str, Any]) -> dict[str, Any]:
-    """A monitor's run over its endpoint's captured traffic: the reading and computing of a check."""
-    execution = backend.monitoring.run_monitor(payload["name"], start=_when(payload.get("start")),
-                                               end=_when(payload.get("end")))
+    """A monitor's run over the predictions and labels a request sent (staged by the server), or
+    over its endpoint's captured traffic: the reading and computing of a check."""
+    given = _arguments(MONITOR_RUN, payload, _MONITOR_ARGUMENTS)
+    data = labels = None
+    staged = None if given.get("input") is None else Owner(JOB_INPUT, str(given["input"]))
+    try:
+        if staged is not None:
+            with backend.artifacts.open(staged, JOB_INPUT_FILE) as src:
+                document = json.load(src)
+            data, labels = _records(document, "predictions"), _records(document, "labels")
+        execution = backend.monitoring.run_monitor(str(given["name"]), data, labels=labels,
+                                                   start=_when(given.get("start")), end=_when(given.get("end")))
+    finally:
+        if staged is not None:  # read once: a worker that dies before this runs the job again with it
+            with backend.db.write() as conn:
+                release(conn, staged)
     return {"execution": execution.id}
+
+
+def _records(document: Any, key: str) -> pd.DataFrame | None:
+    """The table of the staged body's ``key`` (records, as the route validated them); nothing else of it is read."""
+    records = document.get(key) if isinstance(document, dict) else None
+    if records is None:
+        return None
+    if not isinstance(records, list) or not all(isinstance(row, dict) for row in records):
+        raise InvalidInput(f"{key} must be a list of records", field=key)
+    return pd.DataFrame.from_records(records)
 
 
 def run_action(backend: Backend, payload: dict[str, Any]) -> dict[str, Any]:

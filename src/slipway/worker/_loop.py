@@ -26,7 +26,7 @@ class Worker:
 
     - pipelines: claims the queued executions nobody holds (new ones, resumed ones, and those
       whose orchestrator's lease ran out) and orchestrates them;
-    - jobs: claims the jobs a server queued (a monitor's run over captured traffic; a bias or
+    - jobs: claims the jobs a server queued (a monitor's run over captured traffic or sent records; a bias or
       explainability report over a registered dataset; the action of a hook call; garbage
       collection, due schedules and rule dispatch asked over REST) one at a time, runs each as
       the principal who asked, and records its result or error;
