@@ -13,7 +13,6 @@ from slipway.errors import ServiceUnavailable
 from slipway.features._online import EncodedRecords, OnlineRecord, OnlineStore
 
 _IDS_PER_QUERY = 500  # well under SQLite's limit on bound parameters
-_PAGE_SIZE = 16_384
 _ROWS_PER_INSERT = 200  # rows per upsert statement in bulk writes: 800 parameters, a third less CPU than one per row
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS online_features (
@@ -66,9 +65,6 @@ class SqliteOnlineStore(OnlineStore):
         try:
             if conn is None:
                 conn = sqlite3.connect(self.path, timeout=60, isolation_level=None, check_same_thread=False)
-                # Only a new file takes it. Rows are ~100 bytes: 16 KiB pages make a bulk write of
-                # 100,000 rows split and log a quarter as many pages (a quarter less CPU than 4 KiB).
-                conn.execute(f"PRAGMA page_size={_PAGE_SIZE}")
                 conn.execute("PRAGMA journal_mode=WAL")
                 conn.execute("PRAGMA synchronous=NORMAL")
                 self._local.conn = conn
