@@ -95,6 +95,8 @@ def test_trials_in_processes_on_postgresql_keep_optuna_in_its_own_schema(
         props = execution.step("Tune").properties or {}
         trials = _trials(backend, props)
         assert [r.tags["slipway.tuning.state"] for r in trials] == ["COMPLETE"] * 3
+        # Each run ended (by the step, from the trial's report) with its objective and its own end time.
+        assert all(r.status.value == "FINISHED" and "loss" in r.metrics and r.end_time for r in trials)
         step_worker = execution.step("Tune").attempt_history[-1].worker
         assert step_worker not in {r.tags["slipway.tuning.worker"] for r in trials}
         assert props["best_value"] == pytest.approx(1.47, abs=0.01)

@@ -10,10 +10,13 @@ storage (:mod:`slipway.pipelines._studies`) to report intermediate values and as
 pruning compares trials wherever they run; it rebuilds the store's services from the step's
 :class:`~slipway.pipelines.ServiceSpec` and copies the inputs in.
 
-Tracking costs a trial two writes, both where the trial runs (so parallel trials write in
-parallel, and the step's loop of asking and telling stays short): its run is created with its
-params and tags when the trial starts (its id becomes the Optuna trial's user attribute
-``run_id``), and ended with its returned metrics, its state and its worker in one ``log_batch``.
+Tracking costs a trial two writes: its run is created with its params and tags where the trial
+runs, when it starts (its id becomes the Optuna trial's user attribute ``run_id``), and ended with
+its returned metrics, its state, its worker and the time it ended in one ``log_batch``. In the
+step's process one at a time, that end is written with the next trial's start, in one transaction.
+Elsewhere the trial hands its end back with its report and the step writes it once the next
+trials are out, while they run: off the path from one trial to the next (a failed trial's run
+ends where it ran, at once).
 Only the job's best model is stored: in the step's process the best trial's model is kept in
 memory and stored once, at the end; elsewhere a trial stores its model on its run when it is at
 least as good as the best the job knew when the trial was asked (so the best one always has, and
@@ -204,22 +207,47 @@ def run_trial(
     )
 
 
-def run_packed(payload: bytes) -> bytes:
-    """Run a packed job in this process (a pool process or a Ray worker); the report as bytes."""
-    import optuna
+class _SharedTrial:
+    """The job's trial on the shared study, as a trial run elsewhere uses it: its user attribute
+    written straight to the storage, the Optuna trial (whose making reads the trial back) made
+    only if the trial reports an intermediate value."""
 
+    def __init__(self, study: Any, trial_id: int) -> None:
+        self._study, self._trial_id = study, trial_id
+        self._trial: Any = None
+
+    def set_user_attr(self, key: str, value: Any) -> None:
+        self._study._storage.set_trial_user_attr(self._trial_id, key, value)
+
+    def report(self, value: float, step: int) -> None:
+        self._optuna_trial().report(value, step)
+
+    def should_prune(self) -> bool:
+        return bool(self._optuna_trial().should_prune())
+
+    def _optuna_trial(self) -> Any:
+        if self._trial is None:
+            import optuna
+
+            self._trial = optuna.trial.Trial(self._study, self._trial_id)
+        return self._trial
+
+
+def run_packed(payload: bytes) -> bytes:
+    """Run a packed job in this process (a pool process or a Ray worker); the report as bytes, with
+    the run's end for the step to write (unless the trial failed: then it is written here)."""
     job: TrialJob = unpack(payload)
     assert job.study is not None and job.services is not None
     with remote_context(job.info, job.services, "slipway-trial-") as ctx:
         run_id = start_trial_run(ctx, job)
         try:
             inputs = ctx.localize(job.inputs)
-            trial = optuna.trial.Trial(job.study.load(), job.trial_id)
+            trial = _SharedTrial(job.study.load(), job.trial_id)
         except Exception as exc:
             ctx.services.tracking.log_batch(run_id, tags={STATE_TAG: "FAIL"}, end_status=RunStatus.FAILED)
             report = TrialReport(job.number, "FAIL", error=f"{type(exc).__name__}: {exc}")
         else:
-            report = run_trial(ctx, job, run_id, trial, inputs, ctx.work_dir / "model")
+            report = run_trial(ctx, job, run_id, trial, inputs, ctx.work_dir / "model", defer_end=True)
     return pickle.dumps(report)
 
 
@@ -330,16 +358,55 @@ class ThreadTrials(_FutureRunner):
         super().close()
 
 
+class _Ends:
+    """The run ends that trials run elsewhere handed back, written by the step when it next waits:
+    after it has sent the next trials out, so the writes overlap with them."""
+
+    def __init__(self, tracking: Any) -> None:
+        self._tracking = tracking
+        self._ends: list[RunEnd] = []
+
+    def keep(self, reports: list[tuple[Hashable, TrialReport]]) -> list[tuple[Hashable, TrialReport]]:
+        self._ends.extend(r.end for _, r in reports if r.end is not None)
+        return reports
+
+    def write(self) -> None:
+        ends, self._ends = self._ends, []
+        if not ends:
+            return
+        try:
+            with self._tracking.batch():
+                for end in ends:
+                    end.write(self._tracking)
+        except Exception:  # one at a time, so one bad run costs the others nothing
+            for end in ends:
+                try:
+                    end.write(self._tracking)
+                except Exception as exc:  # its trial is told already: the run stays RUNNING, as a lost worker's
+                    print(f"the run {end.run_id} of a finished trial could not be ended: {exc}", file=sys.stderr)
+
+
 class ProcessTrials(_FutureRunner):
     """Trials in fresh local processes (spawned, so nothing of the step's process is inherited)."""
 
-    def __init__(self, max_parallel: int) -> None:
+    def __init__(self, tracking: Any, max_parallel: int) -> None:
         super().__init__(cf.ProcessPoolExecutor(max_parallel, mp_context=multiprocessing.get_context("spawn")))
+        self._ends = _Ends(tracking)
 
     def submit(self, job: TrialJob, trial: Any) -> Hashable:
         future = self._pool.submit(run_packed, pack(job, job.function))
         self._jobs[future] = job
         return future
+
+    def wait(self, handles: list[Hashable]) -> list[tuple[Hashable, TrialReport]]:
+        self._ends.write()
+        return self._ends.keep(super().wait(handles))
+
+    def close(self) -> None:
+        try:
+            super().close()
+        finally:
+            self._ends.write()
 
 
 class RayTrials(TrialRunner):
@@ -350,7 +417,8 @@ class RayTrials(TrialRunner):
     back to the cluster, so trials may use them.
     """
 
-    def __init__(self, cpus: float, gpus: float, memory_mb: int | None) -> None:
+    def __init__(self, tracking: Any, cpus: float, gpus: float, memory_mb: int | None) -> None:
+        self._ends = _Ends(tracking)
         self._ray = connect_ray()
         options: dict[str, Any] = {"num_cpus": cpus, "num_gpus": gpus, "max_retries": 0}
         if memory_mb:
@@ -364,6 +432,7 @@ class RayTrials(TrialRunner):
         return ref  # type: ignore[no-any-return]
 
     def wait(self, handles: list[Hashable]) -> list[tuple[Hashable, TrialReport]]:
+        self._ends.write()
         ready, _ = self._ray.wait(handles, num_returns=1)
         out: list[tuple[Hashable, TrialReport]] = []
         for ref in ready:
@@ -373,12 +442,13 @@ class RayTrials(TrialRunner):
             except Exception as exc:  # the worker died or Ray refused the task
                 report = TrialReport(job.number, "FAIL", error=f"the Ray task failed: {type(exc).__name__}: {exc}")
             out.append((ref, report))
-        return out
+        return self._ends.keep(out)
 
     def close(self) -> None:
         for ref in list(self._jobs):
             self._ray.cancel(ref, force=True)
         self._jobs.clear()
+        self._ends.write()
 
 
 def check_executor(executor: str, ctx: WorkContext, step: str) -> ServiceSpec | None:

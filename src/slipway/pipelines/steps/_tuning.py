@@ -367,11 +367,12 @@ class TuningStep(Step):
         return 1.0 if self.direction == "minimize" else -1.0
 
     def _runner(self, ctx: WorkContext, inputs: dict[str, Any]) -> TrialRunner:
+        tracking = ctx.services.tracking
         if self.executor == "ray":
             res = self.resources
-            return RayTrials(res.cpus, res.gpus, res.memory_mb)
+            return RayTrials(tracking, res.cpus, res.gpus, res.memory_mb)
         if self.executor == "processes":
-            return ProcessTrials(self.max_parallel_trials)
+            return ProcessTrials(tracking, self.max_parallel_trials)
         return ThreadTrials(ctx, ctx.localize(inputs), self.max_parallel_trials)
 
     def _search(
@@ -444,14 +445,16 @@ class TuningStep(Step):
         Optuna's grid sampler says so by calling ``study.stop()``, which only works inside
         ``study.optimize``; the trial is stored either way (Optuna stores it in a ``finally``).
         """
+        from optuna.study._tell import _tell_with_warning  # Study.tell, less the trial read back to return it
+
         states = optuna.trial.TrialState
         try:
             if report.state == "COMPLETE":
-                state = study.tell(trial, report.value).state
+                state = _tell_with_warning(study, trial, report.value)[0]
             elif report.state == "PRUNED":
-                state = study.tell(trial, state=states.PRUNED).state
+                state = _tell_with_warning(study, trial, state=states.PRUNED)[0]
             else:
-                state = study.tell(trial, state=states.FAIL).state
+                state = _tell_with_warning(study, trial, state=states.FAIL)[0]
         except RuntimeError as exc:
             if "Study.stop" not in str(exc):
                 raise
