@@ -28,8 +28,9 @@ SERVICES = [TrackingService, RegistryService, DatasetService, FeatureService, Pi
             MonitoringService, LineageService, SecurityService, AutomationService]
 # Lifecycle, conveniences that only call checked methods of their own class, and incoming webhooks
 # (signed with the hook's secret: no token, and the action runs as the hook's creator; a worker
-# runs a recorded run's action as its creator too).
-UNCHECKED = {"close", "disable_user", "read_violations", "read_drift", "read_statistics", "download_report",
+# runs a recorded run's action as its creator too). ``batch`` only groups writes whose own methods
+# are checked into one transaction.
+UNCHECKED = {"close", "batch", "disable_user", "read_violations", "read_drift", "read_statistics", "download_report",
              "receive_hook", "accept_hook", "run_action"}
 
 
