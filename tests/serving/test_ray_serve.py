@@ -93,10 +93,11 @@ def _answered_by(endpoint: str) -> list[int]:
     return sorted(ray.get(board.requests.remote()).values(), reverse=True)
 
 
-def _wait(condition: Callable[[], bool], timeout: float = 120.0) -> None:
+def _wait(condition: Callable[[], bool], timeout: float = 120.0, state: Callable[[], object] = lambda: None) -> None:
+    """Until ``condition`` holds; on a timeout, the assertion shows ``state()`` (what was seen instead)."""
     deadline = time.monotonic() + timeout
     while not condition():
-        assert time.monotonic() < deadline, "timed out"
+        assert time.monotonic() < deadline, f"timed out; seen: {state()!r}"
         time.sleep(0.05)
 
 
@@ -173,10 +174,12 @@ def test_an_endpoint_on_ray_serve_routes_captures_counts_scales_and_rolls_out_wi
             _wait(lambda: serving.list_deployments("rings")[0].status is DeploymentStatus.ROLLED_BACK)
             serving.update_endpoint("rings", [{"model": v1, "workers": 2}],
                                     strategy={"kind": "canary", "share": 0.5, "bake_seconds": 0.5})
-            _wait(lambda: serving.get_endpoint("rings").status is EndpointStatus.IN_SERVICE)
+            _wait(lambda: serving.get_endpoint("rings").status is EndpointStatus.IN_SERVICE,
+                  state=lambda: serving.get_endpoint("rings"))
             # broken-v1's and line-v2's applications are gone; the ingress, deployed again, computes the one version
             # left in its 2 replicas (the variant's workers), which count as the variant's
-            _wait(lambda: served.replicas() == {one: 2})
+            _wait(lambda: served.replicas() == {one: 2},
+                  state=lambda: (served.replicas(), serving.get_endpoint("rings"), serving.list_deployments("rings")))
             answered = traffic.statuses[200]
             _wait(lambda: traffic.statuses[200] > answered + 20)
     finally:

@@ -135,3 +135,28 @@ def test_a_canary_bakes_from_when_it_serves_not_from_the_rollout_start(
     finally:
         loaded.set()
         runtime.close()
+
+
+def test_a_failed_canarys_errors_do_not_roll_back_the_next_deployment(
+    serving: ServingService, registry: RegistryService, package: Path, broken_package: Path
+) -> None:
+    v1, v2 = register(registry, package), register(registry, package)
+    bad = register(registry, broken_package, "broken")
+    serving.create_endpoint("e", [{"model": v1}], alarms={"max_error_rate": 0.1, "min_requests": 5})
+    runtime = EndpointRuntime("e", serving, registry, registry._artifacts, ServingMetrics(), poll_seconds=3600)
+    runtime.start()  # its watcher idles: the test refreshes by hand
+    try:
+        serving.update_endpoint("e", [{"model": bad}], strategy={"kind": "canary", "share": 0.5, "bake_seconds": 60})
+        runtime.refresh()  # routes the failing canary's step
+        body = b'{"inputs": {"a": [1.0], "b": [1.0], "c": [0.0]}}'  # the broken model's signature takes c
+        answers = [runtime.invoke(body, "application/json", {"x-slipway-request-key": str(i)}) for i in range(40)]
+        assert {a.variant for a in answers} == {"line-v1"}  # the canary's failures answered by the live variant
+        # Another server's alarm rolls it back, and a healthy canary starts, before this server looks again: its
+        # window still holds the failed step's errors, which must not count against the new deployment.
+        serving.rollback("e", "alarm seen elsewhere")
+        serving.update_endpoint("e", [{"model": v2}], strategy={"kind": "canary", "share": 0.5, "bake_seconds": 60})
+        runtime.refresh()
+        assert serving.list_deployments("e")[0].status is DeploymentStatus.IN_PROGRESS
+        assert serving.get_endpoint("e").deployment is not None
+    finally:
+        runtime.close()

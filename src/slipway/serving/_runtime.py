@@ -371,11 +371,13 @@ class EndpointRuntime:
         endpoint = self._service.get_endpoint(self.name)
         self._drop_distrusted()
         routing = self._routing
-        if (deployment := endpoint.deployment) is not None and routing is not None:
-            # The bake counts from when this process routes the step's traffic, not from the step's start
-            # (its new variants' models may take long to load, e.g. Ray Serve replicas starting).
-            here = routing.step == (deployment.id, deployment.share)
-            serving = max(now_ms() - self._step_since, 0) / 1000 if here else 0.0
+        deployment = endpoint.deployment
+        if deployment is not None and routing is not None and routing.step == (deployment.id, deployment.share):
+            # Only a process that routes the step's traffic reports on it: its window holds that step's requests
+            # (one still routing an earlier step, e.g. a canary rolled back since, would report that step's
+            # errors against this one). The bake counts from when this process began to route the step, not
+            # from the step's start (its new variants' models may take long to load, e.g. Ray Serve replicas).
+            serving = max(now_ms() - self._step_since, 0) / 1000
             endpoint = self._service.advance(self.name, self._window.stats(routing.step, serving))
         if routing is None or (endpoint.id, endpoint.revision) != (routing.endpoint_id, routing.revision):
             self._apply(endpoint)
