@@ -8,14 +8,18 @@ Run by hand::
 
 Workloads:
 
-- **overhead**: 200 TPE trials (seeded) of an objective that does nothing but return a number.
-  Optuna's own figure: ``study.optimize`` on Optuna's ``RDBStorage`` on a SQLite file, one trial at a
-  time. Slipway's: a ``TuningStep`` with ``executor="ray"`` (one trial at a time; the step itself in a
-  local worker process, connected to the cluster by ``RAY_ADDRESS``) on the same kind of file, each
-  trial a Ray task that opens the shared study, a tracked child run (params, metrics; the model
-  logged on it when the trial may be the job's best), against the same storage. Per-trial wall
-  time, each; what Slipway adds per trial is the child run (two writes), the models of the trials
-  that improved on the best, and a Ray task.
+- **overhead**: 200 TPE trials (seeded alike) of one objective, :func:`constant` (it fits the smallest
+  model and returns its loss), one trial at a time, both studies on the same storage: Optuna's RDB
+  storage beside the store's metadata database (the ``<stem>-optuna.db`` SQLite file in WAL mode
+  that Slipway's distributed studies use, opened the same way). Optuna's own figure:
+  ``study.optimize`` there. Slipway's: a ``TuningStep`` with ``executor="ray"`` (the step itself in
+  a local worker process, connected to the cluster by ``RAY_ADDRESS``), each trial run on Ray and
+  opening the shared study, a tracked child run (params, metrics, state; the model logged on it when
+  the trial may be the job's best). Both figures are read from the studies alike: from the first
+  trial's start to the last one's completion (Optuna's own timestamps, set when a trial is asked and
+  when it is told), over the trials; both studies must hold every trial complete, and Slipway's job
+  as many finished child runs. What Slipway adds per trial is the child run, the models of the
+  trials that improved on the best, and the hop to Ray and back.
 - **monitor**: a data-quality check of a 10M-row Parquet folder (10 files, row groups of 250,000 rows;
   a float column with 5 % missing, an integer and a 3-valued text column) against a baseline: the
   local engine in a subprocess of its own (one process, chunked) against ``engine="ray"`` on a local
@@ -85,23 +89,41 @@ def _service(work: Path) -> tuple[Backend, PipelineService]:
                                     local_executor=pool)
 
 
-def optuna_own(trials: int, work: Path) -> float:
-    """Seconds per trial of Optuna alone on its RDB storage (a SQLite file), TPE, one at a time."""
+def _study_span(study: Any, trials: int) -> float:
+    """Seconds from the first trial's start to the last one's completion, as the study recorded them;
+    the study must hold ``trials`` trials, every one complete."""
+    done = study.get_trials(deepcopy=False)
+    states = {t.state.name for t in done}
+    if len(done) != trials or states != {"COMPLETE"}:
+        raise RuntimeError(f"the study {study.study_name} holds {len(done)} trials ({states}), not {trials} complete")
+    return (max(t.datetime_complete for t in done) - min(t.datetime_start for t in done)).total_seconds()
+
+
+def optuna_own(trials: int, store: tuple[Backend, PipelineService]) -> dict[str, float]:
+    """Seconds per trial of Optuna alone, TPE, one at a time, on the storage Slipway's studies use."""
     import optuna
 
+    from slipway.pipelines._studies import open_storage
+
     optuna.logging.set_verbosity(optuna.logging.WARNING)
-    storage = optuna.storages.RDBStorage(f"sqlite:///{work / 'optuna-own.db'}")
-    study = optuna.create_study(storage=storage, sampler=optuna.samplers.TPESampler(seed=1))
+    study = optuna.create_study(storage=open_storage(store[0].settings.db_url), study_name="optuna-own",
+                                sampler=optuna.samplers.TPESampler(seed=1))
     started = time.perf_counter()
-    study.optimize(lambda t: (t.suggest_float("x", 0.0, 4.0) - 2.0) ** 2, n_trials=trials)
-    return (time.perf_counter() - started) / trials
+    study.optimize(lambda t: constant(t.suggest_float("x", 0.0, 4.0)).metrics["loss"], n_trials=trials)
+    wall = time.perf_counter() - started
+    return {"per_trial_s": _study_span(study, trials) / trials, "wall_s": wall}
 
 
 def slipway_step(
     trials: int, parallel: int, fn: Any, fixed: dict[str, Any], store: tuple[Backend, PipelineService]
 ) -> dict[str, float]:
-    """Seconds per trial of a TuningStep on Ray (from the first trial's start to the last one's end),
-    and of the step as a whole."""
+    """Seconds per trial of a TuningStep on Ray (from the first trial's start to the last one's end,
+    as its study recorded them), and of the step as a whole; every trial complete, with its child run
+    finished."""
+    import optuna
+
+    from slipway.pipelines._studies import open_storage
+
     backend, service = store
     tune = TuningStep(
         "Tune", fn, search_space={"x": FloatRange(0.0, 4.0)}, objective="loss", hyperparameters=fixed,
@@ -113,14 +135,14 @@ def slipway_step(
     total = time.perf_counter() - started
     if execution.failure_reason:
         raise RuntimeError(execution.failure_reason)
-    step = execution.step("Tune")
-    assert step.started_at is not None and step.ended_at is not None
-    props = step.properties or {}
+    props = execution.step("Tune").properties or {}
+    study = optuna.load_study(study_name=props["study"], storage=open_storage(backend.settings.db_url))
+    span = _study_span(study, trials)
     runs = backend.tracking.search_runs(filter=f"parent_run_id = '{props['run_id']}'", max_results=10_000).runs
-    first = min(r.start_time for r in runs)
-    last = max(r.end_time or r.start_time for r in runs)
-    span = (last - first).total_seconds()
-    durations = sorted((r.end_time - r.start_time).total_seconds() for r in runs if r.end_time)
+    finished = [r for r in runs if r.status.value == "FINISHED" and r.end_time]
+    if len(finished) != trials:
+        raise RuntimeError(f"{len(finished)} finished child runs of {len(runs)}, not {trials}")
+    durations = sorted((r.end_time - r.start_time).total_seconds() for r in finished)
     return {"per_trial_s": span / trials, "trials_s": span, "execution_s": total,
             "median_trial_run_s": durations[len(durations) // 2]}
 
@@ -376,7 +398,7 @@ def main() -> int:
             n = 200 // scale
             figures["overhead"] = {
                 "trials": n,
-                "optuna_rdb_per_trial_s": optuna_own(n, work),
+                "optuna_rdb": optuna_own(n, store),
                 "slipway_ray": slipway_step(n, 1, constant, {}, store),
             }
         if "speedup" in only:
@@ -399,7 +421,7 @@ def main() -> int:
     print("| --- | --- | --- | --- | --- |")
     if "overhead" in figures:
         o = figures["overhead"]
-        own, ours = o["optuna_rdb_per_trial_s"] * 1000, o["slipway_ray"]["per_trial_s"] * 1000
+        own, ours = o["optuna_rdb"]["per_trial_s"] * 1000, o["slipway_ray"]["per_trial_s"] * 1000
         print(f"| {o['trials']} TPE trials | Optuna's own RDB storage, per trial | {own:.1f} ms | | |")
         print(f"| | Slipway, executor=ray (child run + best models + Ray task), per trial | {ours:.1f} ms | "
               f"≤ Optuna's own | {'yes' if ours <= own else 'NO'} |")
