@@ -19,7 +19,9 @@ Workloads:
   trial's start to the last one's completion (Optuna's own timestamps, set when a trial is asked and
   when it is told), over the trials; both studies must hold every trial complete, and Slipway's job
   as many finished child runs. What Slipway adds per trial is the child run, the models of the
-  trials that improved on the best, and the hop to Ray and back.
+  trials that improved on the best, and the hop to Ray and back. Also printed, as a loaded machine
+  stretches it less: the CPU seconds per trial of this process and every one below it (the step's
+  worker process, the Ray cluster) while each side ran.
 - **monitor**: a data-quality check of a 10M-row Parquet folder (10 files, row groups of 250,000 rows;
   a float column with 5 % missing, an integer and a 3-valued text column) against a baseline: the
   local engine in a subprocess of its own (one process, chunked) against ``engine="ray"`` on a local
@@ -108,10 +110,10 @@ def optuna_own(trials: int, store: tuple[Backend, PipelineService]) -> dict[str,
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     study = optuna.create_study(storage=open_storage(store[0].settings.db_url), study_name="optuna-own",
                                 sampler=optuna.samplers.TPESampler(seed=1))
-    started = time.perf_counter()
+    started, cpu = time.perf_counter(), _tree_cpu_s()
     study.optimize(lambda t: constant(t.suggest_float("x", 0.0, 4.0)).metrics["loss"], n_trials=trials)
-    wall = time.perf_counter() - started
-    return {"per_trial_s": _study_span(study, trials) / trials, "wall_s": wall}
+    wall, cpu = time.perf_counter() - started, _tree_cpu_s() - cpu
+    return {"per_trial_s": _study_span(study, trials) / trials, "wall_s": wall, "cpu_per_trial_s": cpu / trials}
 
 
 def slipway_step(
@@ -130,9 +132,9 @@ def slipway_step(
         sampler="tpe", seed=1, max_trials=trials, max_parallel_trials=parallel, executor="ray",
         cache=False,
     )
-    started = time.perf_counter()
+    started, cpu = time.perf_counter(), _tree_cpu_s()
     execution = service.run(Pipeline(f"bench-{parallel}", [tune]))
-    total = time.perf_counter() - started
+    total, cpu = time.perf_counter() - started, _tree_cpu_s() - cpu
     if execution.failure_reason:
         raise RuntimeError(execution.failure_reason)
     props = execution.step("Tune").properties or {}
@@ -143,7 +145,7 @@ def slipway_step(
     if len(finished) != trials:
         raise RuntimeError(f"{len(finished)} finished child runs of {len(runs)}, not {trials}")
     durations = sorted((r.end_time - r.start_time).total_seconds() for r in finished)
-    return {"per_trial_s": span / trials, "trials_s": span, "execution_s": total,
+    return {"per_trial_s": span / trials, "trials_s": span, "execution_s": total, "cpu_per_trial_s": cpu / trials,
             "median_trial_run_s": durations[len(durations) // 2]}
 
 
@@ -161,28 +163,46 @@ def _reset_peak(pid: int | str = "self") -> None:
         Path(f"/proc/{pid}/clear_refs").write_text("5")
 
 
-def _ray_worker_pids() -> list[int]:
-    """The Ray worker processes (titles starting ``ray::``) below this one: the cluster it started."""
+def _processes() -> tuple[dict[int, int], dict[int, bytes], dict[int, float]]:
+    """Every process's parent, command line and CPU seconds (user + system) so far."""
     parents: dict[int, int] = {}
     titles: dict[int, bytes] = {}
+    cpu: dict[int, float] = {}
+    tick = os.sysconf("SC_CLK_TCK")
     for entry in Path("/proc").iterdir():
         if not entry.name.isdigit():
             continue
         try:
-            stat = (entry / "stat").read_text()
-            parents[int(entry.name)] = int(stat.rsplit(")", 1)[1].split()[1])
+            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+            parents[int(entry.name)] = int(fields[1])
+            cpu[int(entry.name)] = (int(fields[11]) + int(fields[12])) / tick
             titles[int(entry.name)] = (entry / "cmdline").read_bytes()
         except (OSError, ValueError, IndexError):
             continue
+    return parents, titles, cpu
 
-    def ours(pid: int) -> bool:
-        while pid > 1:
-            pid = parents.get(pid, 0)
-            if pid == os.getpid():
-                return True
-        return False
 
-    return [pid for pid, title in titles.items() if title.startswith(b"ray::") and ours(pid)]
+def _ours(parents: dict[int, int], pid: int) -> bool:
+    """Whether ``pid`` is this process or one below it."""
+    while pid > 1:
+        if pid == os.getpid():
+            return True
+        pid = parents.get(pid, 0)
+    return False
+
+
+def _ray_worker_pids() -> list[int]:
+    """The Ray worker processes (titles starting ``ray::``) below this one: the cluster it started."""
+    parents, titles, _ = _processes()
+    return [pid for pid, title in titles.items() if title.startswith(b"ray::") and _ours(parents, pid)]
+
+
+def _tree_cpu_s() -> float:
+    """CPU seconds so far of this process and every process below it (the step's worker process, the
+    Ray cluster's processes): the CPU a workload costs, which a loaded machine stretches less than
+    its wall time."""
+    parents, _, cpu = _processes()
+    return sum(seconds for pid, seconds in cpu.items() if _ours(parents, pid))
 
 
 def _ray_worker_peaks_kib() -> list[int]:
@@ -425,6 +445,9 @@ def main() -> int:
         print(f"| {o['trials']} TPE trials | Optuna's own RDB storage, per trial | {own:.1f} ms | | |")
         print(f"| | Slipway, executor=ray (child run + best models + Ray task), per trial | {ours:.1f} ms | "
               f"≤ Optuna's own | {'yes' if ours <= own else 'NO'} |")
+        own_cpu, our_cpu = o["optuna_rdb"]["cpu_per_trial_s"] * 1000, o["slipway_ray"]["cpu_per_trial_s"] * 1000
+        print(f"| | CPU per trial, every process of the bench's (Optuna's own / Slipway's, the whole execution) | "
+              f"{own_cpu:.1f} / {our_cpu:.1f} ms | | |")
     if "speedup" in figures:
         s = figures["speedup"]
         print(f"| {s['trials']} trials of 100 ms | 1 at a time | {s['one']['trials_s']:.2f} s | | |")
