@@ -2,21 +2,25 @@
 
 The tuning step is the one place that asks the study for trials and tells it their results, so
 ``max_parallel_trials`` holds wherever the trials run: it never has more trials out than that.
-A trial is a :class:`TrialJob` (its sampled parameters, its child run, what it needs to train);
-a :class:`TrialRunner` runs it somewhere and gives back a :class:`TrialReport`.
+A trial is a :class:`TrialJob` (its sampled parameters, its child run, and the job's
+:class:`TrialSearch`: what every trial needs to train); a :class:`TrialRunner` runs it somewhere
+and gives back a :class:`TrialReport`. Out of the step's process the search is packed once a job
+and unpacked once a job by each process that runs its trials; a trial travels as its own fields.
 
 Out of the step's process (``processes``, ``ray``), a trial opens the job's study on the shared
 storage (:mod:`slipway.pipelines._studies`) to report intermediate values and ask the pruner, so
 pruning compares trials wherever they run; it rebuilds the store's services from the step's
 :class:`~slipway.pipelines.ServiceSpec` and copies the inputs in.
 
-Tracking costs a trial two writes: its run is created with its params and tags where the trial
-runs, when it starts (its id becomes the Optuna trial's user attribute ``run_id``), and ended with
-its returned metrics, its state, its worker and the time it ended in one ``log_batch``. In the
-step's process one at a time, that end is written with the next trial's start, in one transaction.
-Elsewhere the trial hands its end back with its report and the step writes it once the next
-trials are out, while they run: off the path from one trial to the next (a failed trial's run
-ends where it ran, at once).
+Tracking costs a trial two writes: its run is created with its params and tags (its id becomes the
+Optuna trial's user attribute ``run_id``), and ended with its returned metrics, its state, its
+worker and the time it ended in one ``log_batch``. One at a time in the step's process, the trial
+makes its run itself and that end waits for the next trial: its start and the last trial's end
+are one transaction. Elsewhere the step makes each trial's run before sending it, in one
+transaction with the ends of the trials that came back since (a trial hands its run's end back
+with its report; a failed trial's run ends where it ran, at once), and writes the ``run_id``
+attribute once the trial is out, while it runs: a trial run elsewhere writes nothing before its
+function is called, and the step nothing on the way from one trial to the next but that transaction.
 Only the job's best model is stored: in the step's process the best trial's model is kept in
 memory and stored once, at the end; elsewhere a trial stores its model on its run when it is at
 least as good as the best the job knew when the trial was asked (so the best one always has, and
@@ -30,10 +34,10 @@ import concurrent.futures as cf
 import multiprocessing
 import pickle
 import sys
-from collections.abc import Hashable
+from collections.abc import Callable, Hashable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any, ClassVar, TypeVar
 
 from slipway._ray import connect_ray
 from slipway._time import now_ms
@@ -49,6 +53,7 @@ from slipway.tracking import RunStatus
 TRIAL_EXECUTORS = ("threads", "processes", "ray")
 STATE_TAG = "slipway.tuning.state"
 WORKER_TAG = "slipway.tuning.worker"
+_Handle = TypeVar("_Handle", bound=Hashable)
 
 
 @dataclass(frozen=True)
@@ -82,18 +87,14 @@ _LOADED: dict[tuple[str, str], Any] = {}  # the study of the job whose trials th
 
 
 @dataclass(frozen=True)
-class TrialJob:
-    """One trial, as sent to where it runs.
+class TrialSearch:
+    """What every trial of a job shares: packed once per job by the step, unpacked once per job by
+    each process its trials run in (:func:`run_packed`).
 
-    ``bar`` is the best value (times ``sign``: smaller is better) of the job's trials finished when
-    this one was asked, None before the first: out of the step's process the trial stores its model
-    when it does at least as well.
+    ``sign`` times the objective is smaller for better trials. ``study`` and ``services`` are
+    None where the trials run in the step's process.
     """
 
-    number: int
-    trial_id: int
-    run: dict[str, Any]  # the run's experiment_id, name, tags and parent_run_id
-    params: dict[str, Any]
     fixed: dict[str, Any]
     inputs: dict[str, Any]
     objective: str
@@ -102,11 +103,27 @@ class TrialJob:
     info: TaskInfo
     study: StudyRef | None = None
     services: ServiceSpec | None = None
-    bar: float | None = None
     sign: float = 1.0
 
+
+@dataclass(frozen=True)
+class TrialJob:
+    """One trial of the job ``search``.
+
+    ``bar`` is the best value (times the sign: smaller is better) of the job's trials finished when
+    this one was asked, None before the first: out of the step's process the trial stores its model
+    when it does at least as well.
+    """
+
+    number: int
+    trial_id: int
+    run: dict[str, Any]  # the run's experiment_id, name, tags and parent_run_id
+    params: dict[str, Any]
+    search: TrialSearch
+    bar: float | None = None
+
     def may_be_best(self, value: float) -> bool:
-        return self.bar is None or self.sign * value <= self.bar
+        return self.bar is None or self.search.sign * value <= self.bar
 
 
 @dataclass(frozen=True)
@@ -142,9 +159,9 @@ class TrialReport:
     end: RunEnd | None = None  # the run's end, when the trial was asked to leave it to the caller
 
 
-def start_trial_run(ctx: WorkContext, job: TrialJob) -> str:
+def start_trial_run(tracking: Any, job: TrialJob) -> str:
     """The trial's run, created with its params: a child of the job's run."""
-    return ctx.services.tracking.create_run(**job.run, params={**job.fixed, **job.params}).id
+    return tracking.create_run(**job.run, params={**job.search.fixed, **job.params}).id
 
 
 def run_trial(
@@ -156,7 +173,8 @@ def run_trial(
     package: Path | None,
     defer_end: bool = False,
 ) -> TrialReport:
-    """Train one trial in its run ``run_id``; intermediate reports of the objective go to the study's pruner.
+    """Train one trial in its run ``run_id`` (the caller made it); intermediate reports of the
+    objective go to the study's pruner.
 
     ``package``: where to store the model if the trial may be the job's best; None keeps it in the
     report (the step's process). The run ends in one write with the returned metrics and the state;
@@ -166,11 +184,10 @@ def run_trial(
     import optuna
 
     tracking = ctx.services.tracking
-    trial.set_user_attr("run_id", run_id)
     ended: list[RunEnd] = []
 
     def on_report(key: str, value: float, step: int) -> None:
-        if key == job.objective:
+        if key == job.search.objective:
             trial.report(value, step)
             if trial.should_prune():
                 raise optuna.TrialPruned(f"pruned at step {step} with {key}={value:.6g}")
@@ -184,10 +201,11 @@ def run_trial(
             last.write(tracking)
 
     try:
-        fitted = fit_in_run(ctx, job.function, inputs, {**job.fixed, **job.params}, run_id=run_id, on_report=on_report)
-        value = fitted.finite_metrics().get(job.objective)
+        hyperparameters = {**job.search.fixed, **job.params}
+        fitted = fit_in_run(ctx, job.search.function, inputs, hyperparameters, run_id=run_id, on_report=on_report)
+        value = fitted.finite_metrics().get(job.search.objective)
         if value is not None and package is not None and job.may_be_best(value):
-            store_model(ctx, fitted, run_id=run_id, package=package, flavor=job.flavor)
+            store_model(ctx, fitted, run_id=run_id, package=package, flavor=job.search.flavor)
     except optuna.TrialPruned:
         end("PRUNED", RunStatus.KILLED)
         return TrialReport(job.number, "PRUNED", end=ended[0] if ended else None)
@@ -196,7 +214,7 @@ def run_trial(
         return TrialReport(job.number, "FAIL", error=f"{type(exc).__name__}: {exc}")
     if value is None:
         end("FAIL", RunStatus.FAILED, fitted)
-        return TrialReport(job.number, "FAIL", error=f"trial {job.number} logged no metric {job.objective!r}")
+        return TrialReport(job.number, "FAIL", error=f"trial {job.number} logged no metric {job.search.objective!r}")
     end("COMPLETE", RunStatus.FINISHED, fitted)
     return TrialReport(
         job.number,
@@ -208,16 +226,12 @@ def run_trial(
 
 
 class _SharedTrial:
-    """The job's trial on the shared study, as a trial run elsewhere uses it: its user attribute
-    written straight to the storage, the Optuna trial (whose making reads the trial back) made
-    only if the trial reports an intermediate value."""
+    """The job's trial on the shared study, as a trial run elsewhere uses it: the Optuna trial
+    (whose making reads the trial back) made only if the trial reports an intermediate value."""
 
     def __init__(self, study: Any, trial_id: int) -> None:
         self._study, self._trial_id = study, trial_id
         self._trial: Any = None
-
-    def set_user_attr(self, key: str, value: Any) -> None:
-        self._study._storage.set_trial_user_attr(self._trial_id, key, value)
 
     def report(self, value: float, step: int) -> None:
         self._optuna_trial().report(value, step)
@@ -233,22 +247,37 @@ class _SharedTrial:
         return self._trial
 
 
-def run_packed(payload: bytes) -> bytes:
-    """Run a packed job in this process (a pool process or a Ray worker); the report as bytes, with
-    the run's end for the step to write (unless the trial failed: then it is written here)."""
-    job: TrialJob = unpack(payload)
-    assert job.study is not None and job.services is not None
-    with remote_context(job.info, job.services, "slipway-trial-") as ctx:
-        run_id = start_trial_run(ctx, job)
+def run_packed(search: bytes, one: bytes) -> bytes:
+    """Run a trial, in its run made by the step, in this process (a pool process or a Ray worker):
+    ``search`` is its job's :class:`TrialSearch` packed (unpacked here once per job), ``one`` the
+    trial's own fields and its run's id, pickled. The report as bytes, with the run's end for the
+    step to write (unless the trial failed: then it is written here)."""
+    fields, run_id = pickle.loads(one)
+    job = TrialJob(**fields, search=_unpacked(search))
+    assert job.search.study is not None and job.search.services is not None
+    with remote_context(job.search.info, job.search.services, "slipway-trial-") as ctx:
         try:
-            inputs = ctx.localize(job.inputs)
-            trial = _SharedTrial(job.study.load(), job.trial_id)
+            inputs = ctx.localize(job.search.inputs)
+            trial = _SharedTrial(job.search.study.load(), job.trial_id)
         except Exception as exc:
             ctx.services.tracking.log_batch(run_id, tags={STATE_TAG: "FAIL"}, end_status=RunStatus.FAILED)
             report = TrialReport(job.number, "FAIL", error=f"{type(exc).__name__}: {exc}")
         else:
             report = run_trial(ctx, job, run_id, trial, inputs, ctx.work_dir / "model", defer_end=True)
     return pickle.dumps(report)
+
+
+def _unpacked(search: bytes) -> TrialSearch:
+    """The job's search, unpacked by the first of its trials this process runs."""
+    unpacked = _SEARCH.get(search)
+    if unpacked is None:
+        unpacked = unpack(search)
+        _SEARCH.clear()  # one job at a time, as the study (StudyRef.load)
+        _SEARCH[search] = unpacked
+    return unpacked
+
+
+_SEARCH: dict[bytes, TrialSearch] = {}  # the search of the job whose trials this process ran last
 
 
 class TrialRunner(abc.ABC):
@@ -308,7 +337,7 @@ class ThreadTrials(_FutureRunner):
     def __init__(self, ctx: WorkContext, inputs: dict[str, Any], max_parallel: int) -> None:
         super().__init__(cf.ThreadPoolExecutor(max_parallel, thread_name_prefix="slipway-trial"))
         self._ctx, self._inputs, self._inline = ctx, inputs, max_parallel == 1
-        self._ending: RunEnd | None = None  # the last inline trial's run end, not written yet
+        self._ends = _Ends(ctx.services.tracking)  # the last inline trial's run end, not written yet
 
     def submit(self, job: TrialJob, trial: Any) -> Hashable:
         if self._inline:
@@ -326,41 +355,25 @@ class ThreadTrials(_FutureRunner):
         return future
 
     def _run(self, job: TrialJob, trial: Any) -> TrialReport:
-        return run_trial(self._ctx, job, start_trial_run(self._ctx, job), trial, self._inputs, None)
+        run_id = start_trial_run(self._ctx.services.tracking, job)
+        trial.set_user_attr("run_id", run_id)
+        return run_trial(self._ctx, job, run_id, trial, self._inputs, None)
 
     def _run_inline(self, job: TrialJob, trial: Any) -> TrialReport:
-        tracking = self._ctx.services.tracking
-        ending, self._ending = self._ending, None
-        try:
-            with tracking.batch():  # the last trial's end and this one's start: one transaction
-                if ending is not None:
-                    ending.write(tracking)
-                run_id = start_trial_run(self._ctx, job)
-        except Exception:
-            if ending is None:
-                raise
-            self._end(ending)  # on its own: this trial's start failing costs the last one nothing
-            run_id = start_trial_run(self._ctx, job)
+        run_id = self._ends.start(job)
+        trial.set_user_attr("run_id", run_id)
         report = run_trial(self._ctx, job, run_id, trial, self._inputs, None, defer_end=True)
-        self._ending = report.end
+        self._ends.keep([(None, report)])
         return report
 
-    def _end(self, ending: RunEnd) -> None:
-        try:
-            ending.write(self._ctx.services.tracking)
-        except Exception as exc:  # its trial is told already: the run stays RUNNING, as a lost worker's
-            print(f"the run {ending.run_id} of a finished trial could not be ended: {exc}", file=sys.stderr)
-
     def close(self) -> None:
-        ending, self._ending = self._ending, None
-        if ending is not None:
-            self._end(ending)
+        self._ends.write()
         super().close()
 
 
 class _Ends:
-    """The run ends that trials run elsewhere handed back, written by the step when it next waits:
-    after it has sent the next trials out, so the writes overlap with them."""
+    """The run ends that trials handed back, not written yet: written with the next trial's run
+    start (one transaction), or when the step next waits and has started none."""
 
     def __init__(self, tracking: Any) -> None:
         self._tracking = tracking
@@ -369,6 +382,24 @@ class _Ends:
     def keep(self, reports: list[tuple[Hashable, TrialReport]]) -> list[tuple[Hashable, TrialReport]]:
         self._ends.extend(r.end for _, r in reports if r.end is not None)
         return reports
+
+    def start(self, job: TrialJob) -> str:
+        """Make ``job``'s run, in one transaction with the ends kept; its id."""
+        ends, self._ends = self._ends, []
+        try:
+            with self._tracking.batch():
+                for end in ends:
+                    end.write(self._tracking)
+                return start_trial_run(self._tracking, job)
+        except Exception:
+            if not ends:
+                raise
+            self._write_each(ends)  # on their own: this trial's start failing costs the others nothing
+            return start_trial_run(self._tracking, job)
+
+    def fail(self, run_id: str) -> None:
+        """End the run of a trial that could not be sent: FAIL."""
+        self._tracking.log_batch(run_id, tags={STATE_TAG: "FAIL"}, end_status=RunStatus.FAILED)
 
     def write(self) -> None:
         ends, self._ends = self._ends, []
@@ -379,11 +410,43 @@ class _Ends:
                 for end in ends:
                     end.write(self._tracking)
         except Exception:  # one at a time, so one bad run costs the others nothing
-            for end in ends:
-                try:
-                    end.write(self._tracking)
-                except Exception as exc:  # its trial is told already: the run stays RUNNING, as a lost worker's
-                    print(f"the run {end.run_id} of a finished trial could not be ended: {exc}", file=sys.stderr)
+            self._write_each(ends)
+
+    def _write_each(self, ends: list[RunEnd]) -> None:
+        for end in ends:
+            try:
+                end.write(self._tracking)
+            except Exception as exc:  # its trial is told already: the run stays RUNNING, as a lost worker's
+                print(f"the run {end.run_id} of a finished trial could not be ended: {exc}", file=sys.stderr)
+
+
+class _Packed:
+    """A job's search, packed once: the first trial's (each trial of a job has the same)."""
+
+    def __init__(self) -> None:
+        self._search: TrialSearch | None = None
+        self._bytes = b""
+
+    def __call__(self, search: TrialSearch) -> bytes:
+        if search is not self._search:
+            self._search, self._bytes = search, pack(search, search.function)
+        return self._bytes
+
+
+def _send(
+    ends: _Ends, packed: _Packed, job: TrialJob, trial: Any, send: Callable[[bytes, bytes], _Handle]
+) -> _Handle:
+    """Make ``job``'s run (with the ends kept), send the job with its run's id, then, while it
+    runs, set that id on the study's trial."""
+    run_id = ends.start(job)
+    fields = {"number": job.number, "trial_id": job.trial_id, "run": job.run, "params": job.params, "bar": job.bar}
+    try:
+        handle = send(packed(job.search), pickle.dumps((fields, run_id)))
+    except BaseException:
+        ends.fail(run_id)
+        raise
+    trial.set_user_attr("run_id", run_id)
+    return handle
 
 
 class ProcessTrials(_FutureRunner):
@@ -391,10 +454,10 @@ class ProcessTrials(_FutureRunner):
 
     def __init__(self, tracking: Any, max_parallel: int) -> None:
         super().__init__(cf.ProcessPoolExecutor(max_parallel, mp_context=multiprocessing.get_context("spawn")))
-        self._ends = _Ends(tracking)
+        self._ends, self._packed = _Ends(tracking), _Packed()
 
     def submit(self, job: TrialJob, trial: Any) -> Hashable:
-        future = self._pool.submit(run_packed, pack(job, job.function))
+        future = _send(self._ends, self._packed, job, trial, lambda *payload: self._pool.submit(run_packed, *payload))
         self._jobs[future] = job
         return future
 
@@ -418,7 +481,7 @@ class RayTrials(TrialRunner):
     """
 
     def __init__(self, tracking: Any, cpus: float, gpus: float, memory_mb: int | None) -> None:
-        self._ends = _Ends(tracking)
+        self._ends, self._packed = _Ends(tracking), _Packed()
         self._ray = connect_ray()
         options: dict[str, Any] = {"num_cpus": cpus, "num_gpus": gpus, "max_retries": 0}
         if memory_mb:
@@ -427,9 +490,9 @@ class RayTrials(TrialRunner):
         self._jobs: dict[Any, TrialJob] = {}
 
     def submit(self, job: TrialJob, trial: Any) -> Hashable:
-        ref = self._remote.remote(pack(job, job.function))
+        ref = _send(self._ends, self._packed, job, trial, self._remote.remote)
         self._jobs[ref] = job
-        return ref  # type: ignore[no-any-return]
+        return ref
 
     def wait(self, handles: list[Hashable]) -> list[tuple[Hashable, TrialReport]]:
         self._ends.write()

@@ -34,6 +34,7 @@ from slipway.pipelines.steps._trials import (
     TrialJob,
     TrialReport,
     TrialRunner,
+    TrialSearch,
     check_executor,
 )
 from slipway.tracking import RunStatus
@@ -386,6 +387,17 @@ class TuningStep(Step):
         fixed = dict(ctx.args["hyperparameters"])
         distributions = {name: _distribution(optuna, dist) for name, dist in self.search_space.items()}
         runner = self._runner(ctx, ctx.args["inputs"])
+        search = TrialSearch(
+            fixed,
+            {} if not runner.remote else ctx.args["inputs"],
+            self.objective,
+            self.flavor,
+            self.function,
+            ctx.info,
+            study_ref,
+            ctx.spec if runner.remote else None,
+            self._sign,
+        )
         out: dict[Hashable, Any] = {}
         finished: dict[int, tuple[float, Fitted | None]] = {}
         bar: tuple[float, int] | None = None  # (sign * value, number) of the best so far
@@ -402,22 +414,7 @@ class TuningStep(Step):
                         "tags": run_tags(ctx, {_TRIAL_TAG: str(trial.number), _PARAMS_TAG: json.dumps(params)}),
                         "parent_run_id": job_run,
                     }
-                    job = TrialJob(
-                        trial.number,
-                        trial._trial_id,
-                        run,
-                        params,
-                        fixed,
-                        {} if not runner.remote else ctx.args["inputs"],
-                        self.objective,
-                        self.flavor,
-                        self.function,
-                        ctx.info,
-                        study_ref,
-                        ctx.spec if runner.remote else None,
-                        None if bar is None else bar[0],
-                        self._sign,
-                    )
+                    job = TrialJob(trial.number, trial._trial_id, run, params, search, None if bar is None else bar[0])
                     out[runner.submit(job, trial)] = trial
                 for handle, report in runner.wait(list(out)):
                     trial = out.pop(handle)
