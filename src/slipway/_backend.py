@@ -15,7 +15,7 @@ from slipway._confinement import Confinement
 from slipway._urls import UrlPolicy
 from slipway.lineage import LineageService
 from slipway.security import SecurityService, SessionPolicy
-from slipway.store import Database
+from slipway.store import Database, JobInputs
 from slipway.store.artifacts import ArtifactStore, storage_from_url
 from slipway.tracking import TrackingService
 
@@ -71,6 +71,11 @@ class Backend:
         return ArtifactStore(self.db, storage_from_url(self.settings.artifact_url))
 
     @functools.cached_property
+    def job_inputs(self) -> JobInputs:
+        """The data requests hand the worker processes with their jobs (see :class:`JobInputs`)."""
+        return JobInputs(self.db, self.artifacts)
+
+    @functools.cached_property
     def tracking(self) -> TrackingService:
         return TrackingService(self.db, self.artifacts)
 
@@ -111,7 +116,8 @@ class Backend:
     def serving(self) -> ServingService:
         from slipway.serving import ServingService  # brings Starlette and the model flavors: import on first use
 
-        return ServingService(self.db, self.registry, self.artifacts, confinement=self.confinement)
+        return ServingService(self.db, self.registry, self.artifacts, confinement=self.confinement,
+                              datasets=self.datasets)
 
     @functools.cached_property
     def monitoring(self) -> MonitoringService:

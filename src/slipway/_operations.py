@@ -104,6 +104,9 @@ class Operation:
         job: heavy work, kept off the API's process: on a server whose worker processes do the
             heavy work, a worker runs the call as a job of kind :func:`job_kind` and the request
             awaits its end; embedded callers, and a server without workers, run it in-process.
+        accepted: (a job) the route answers ``202`` at once with the job, which ``GET
+            /api/v1/jobs/{id}`` tells until it ends, its result then the method's answer in JSON
+            form; the remote client polls it and returns that answer, as an embedded call does.
     """
 
     verb: str
@@ -119,6 +122,11 @@ class Operation:
     name: str | None = None
     idempotent: bool | None = None
     job: bool = False
+    accepted: bool = False
+
+    def __post_init__(self) -> None:
+        if self.accepted and not self.job:
+            raise ValueError(f"{self.verb} {self.path}: only a job (job=True) is answered 202 and polled")
 
     @property
     def repeatable(self) -> bool:
@@ -175,6 +183,13 @@ JOB_INPUT = "job_input"
 JOB_INPUT_FILE = "input.json"
 # The job of an automation run a hook call recorded (payload ``{"run": id}``): a worker runs its action.
 ACTION_RUN = "automation.action_run"
+# The job of an upload a server registers as a dataset's next version: its payload is ``name`` and
+# the ``register`` options the request gave (``format``, ``description``, ``source``, ``tags``,
+# ``produced_by``, ``derived_from``), ``input`` the staged upload.
+DATASETS_UPLOAD = "datasets.upload"
+# The job of rows a server ingests into a feature group: ``{"name", "online", "format"}``, ``format``
+# saying what the staged ``input`` is: ``parquet`` (the rows) or ``records`` (the JSON body ``{"records": [...]}``).
+FEATURES_INGEST = "features.ingest"
 # The jobs of a bias or explainability report computed by the server over a registered dataset version.
 CLARIFY_BIAS = "clarify.bias"
 CLARIFY_EXPLAIN = "clarify.explain"

@@ -3,7 +3,8 @@
 would have given. (Without workers the API runs them itself: tests/contract.) A hook call is
 checked by the API, answered ``202`` with its run ``Pending``, and its action run by a worker. A
 bias or explainability report the server computes over a registered dataset is a worker's job too, and
-so is a monitor's run over the predictions and labels a request sends."""
+so is a monitor's run over the predictions and labels a request sends. A batch transform is answered
+``202`` with its job, which the caller polls (the remote client does) while a worker runs it."""
 
 from __future__ import annotations
 
@@ -20,15 +21,24 @@ import pandas as pd
 import pytest
 from _polling import until
 from _server import admin_token, server_settings, serving
+from _serving_models import register, write_line
 from _webhook import Hook
 from sqlalchemy import select
 
 from slipway import Client
 from slipway._backend import Backend
-from slipway._operations import ACTION_RUN, CLARIFY_BIAS, JOB_INPUT, MONITOR_RUN
+from slipway._operations import (
+    ACTION_RUN,
+    CLARIFY_BIAS,
+    DATASETS_UPLOAD,
+    FEATURES_INGEST,
+    JOB_INPUT,
+    MONITOR_RUN,
+    job_kind,
+)
 from slipway.automation import ActionRun, RunStatus, Webhook, sign_hook
 from slipway.automation._tables import automation_runs
-from slipway.errors import InvalidInput
+from slipway.errors import InvalidInput, NotFound
 from slipway.monitoring import ExecutionStatus
 from slipway.server import create_app
 from slipway.store._jobs import jobs
@@ -180,3 +190,66 @@ def test_a_model_quality_run_over_records_sent_is_a_workers_job(
 def test_a_monitor_job_refuses_what_the_server_did_not_write(api: Backend) -> None:
     with pytest.raises(InvalidInput, match="takes no trusted"):
         HANDLERS[MONITOR_RUN](api, {"name": "mq", "trusted": True})
+
+
+def test_a_batch_transform_is_answered_202_and_run_by_a_worker(
+    api: Backend, client: Client, worker: subprocess.Popen[bytes], home: Path
+) -> None:
+    model = register(api.registry, write_line(home / "line"))
+    client.datasets.register("points", pd.DataFrame({"a": [1.0, 2.0], "b": [0.0, 1.0]}))
+    url, admin = client.settings.server_url, {"Authorization": f"Bearer {admin_token(api)}"}
+    answer = httpx.post(f"{url}/api/v1/transforms", json={"model": model, "dataset": "points", "output": "scored"},
+                        headers=admin)
+    assert answer.status_code == 202, answer.text
+    job = answer.json()
+    assert job["status"] == "Pending" and answer.headers["Location"] == f"/api/v1/jobs/{job['id']}"
+    done = until(lambda: _job_ended(url, job["id"], admin), 120, "the worker to run the transform")
+    assert done["status"] == "Succeeded" and done["result"]["version"]["dataset_name"] == "scored"
+    api.security.create_user("stranger", ["scientist"])
+    theirs = {"Authorization": f"Bearer {api.security.create_token('stranger', name='t').secret}"}
+    assert httpx.get(f"{url}/api/v1/jobs/{job['id']}", headers=theirs).status_code == 404  # not their job
+
+    made = client.serving.transform(model, "points:1", "scored")  # the remote client polls the job for its result
+    assert not made.created and made.version.id == done["result"]["version"]["id"]  # the same rows: the same version
+    assert client.datasets.load("scored").prediction.tolist() == pytest.approx([2.5, 3.5])
+    with pytest.raises(NotFound, match="nowhere"):  # a job's error is raised again, as the route would have
+        client.serving.transform(model, "nowhere", "scored")
+    holder = _ran_in(worker)
+    assert _jobs_of(api, job_kind("serving", "transform")) == [("Succeeded", holder)] * 2 + [("Failed", holder)]
+
+
+def _job_ended(url: str, job_id: str, headers: dict[str, str]) -> dict[str, object] | None:
+    job = httpx.get(f"{url}/api/v1/jobs/{job_id}", headers=headers).json()
+    return job if job["status"] in ("Succeeded", "Failed") else None
+
+
+def test_uploads_ingests_and_materializing_are_workers_jobs(
+    api: Backend, client: Client, worker: subprocess.Popen[bytes]
+) -> None:
+    """The remote client's calls answer as before, while a worker did the work; the data they sent
+    travelled staged and is forgotten. Without Prefer: respond-async a route answers as it always did."""
+    made = client.datasets.register("uploads", pd.DataFrame({"x": [1.0, 2.0, 4.0]}))
+    assert made.created and made.version.num_rows == 3
+    assert client.datasets.get_statistics("uploads", 1)["x"].num_present == 3  # computed by the worker
+    assert not client.datasets.register("uploads", pd.DataFrame({"x": [1.0, 2.0, 4.0]})).created
+
+    fs = client.features
+    fs.create_group("spend", {"customer": "string", "ts": "timestamp", "spend": "float64"},
+                    record_id="customer", event_time="ts")
+    at = pd.Timestamp("2024-05-01 12:00", tz="UTC")
+    rows = pd.DataFrame({"customer": ["a", "b"], "ts": [at, at], "spend": [1.0, 5.0]})
+    assert fs.ingest("spend", rows, online=False).rows == 2
+    assert fs.ingest("spend", [{"customer": "c", "ts": at.isoformat(), "spend": 7.0}], online=False).rows == 1
+    assert fs.get_online_features("spend", ["a"]) == [{"id": "a", "spend": None}]
+    assert fs.materialize("spend").records == 3
+    assert fs.get_online_features("spend", ["a", "c"]) == [{"id": "a", "spend": 1.0}, {"id": "c", "spend": 7.0}]
+    plain = httpx.post(f"{client.settings.server_url}/api/v1/feature-groups/spend/materialize", json={},
+                       headers={"Authorization": f"Bearer {admin_token(api)}"})
+    assert plain.status_code == 200 and plain.json() == {"group": "spend", "records": 3}  # the answer as it was
+
+    holder = _ran_in(worker)
+    assert set(_jobs_of(api, DATASETS_UPLOAD)) == {("Succeeded", holder)}  # this test's two, and earlier tests'
+    assert _jobs_of(api, FEATURES_INGEST) == [("Succeeded", holder)] * 2
+    assert _jobs_of(api, job_kind("features", "materialize")) == [("Succeeded", holder)] * 2
+    with api.db.read() as conn:
+        assert conn.execute(select(artifacts.c.path).where(artifacts.c.owner_kind == JOB_INPUT)).all() == []

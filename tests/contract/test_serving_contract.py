@@ -12,6 +12,7 @@ import uuid
 from pathlib import Path
 
 import httpx
+import pandas as pd
 import pytest
 from _serving_models import register, write_line
 
@@ -130,3 +131,18 @@ def test_a_served_model_keeps_serving_when_renamed_and_is_not_deleted(client: Cl
     client.registry.delete_group(renamed)
     with pytest.raises(NotFound):
         client.registry.get_group(renamed)
+
+
+def test_batch_transform_of_a_registered_dataset(client: Client, models: list[str]) -> None:
+    """Embedded, the service predicts in the caller's process; remote, the server answers 202 with
+    a job (run by this process: the session's server has no workers) and the client waits for it."""
+    rows = pd.DataFrame({"a": [0.0, 1.0, 2.0], "b": [1.0, 1.0, 0.0]})
+    source, output = unique("rows"), unique("scored")
+    client.datasets.register(source, rows)
+    made = client.serving.transform(models[0], source, output, chunk_rows=2)
+    assert (made.version.dataset_name, made.version.version, made.version.num_rows) == (output, 1, 3)
+    scored = client.datasets.load(output)
+    assert scored.prediction.tolist() == pytest.approx((rows.a * 2 - rows.b + 0.5).tolist())
+    with pytest.raises(NotFound) as missing:
+        client.serving.transform(models[0], f"{source}:7", output)
+    assert missing.value.field == "version"

@@ -108,6 +108,8 @@ MATRIX: dict[tuple[str, str], Permission | None] = {
     ("GET", "/endpoints/{name}/ground-truth"): R,
     ("GET", "/endpoints/{name}/capture"): R,
     ("GET", "/endpoints/{name}/capture/{path}"): R,
+    ("POST", "/transforms"): W,
+    ("GET", "/jobs/{job_id}"): R,  # the caller's own jobs only (an admin's: every job)
     # datasets
     ("GET", "/datasets"): R,
     ("GET", "/datasets/{name}"): R,

@@ -74,7 +74,7 @@ class RemoteDatasets(RemoteApi, Declared):
                       "tags": json.dumps(tag_values),
                       "produced_by": json.dumps(_ref(produced_by)) if produced_by else None,
                       "derived_from": json.dumps([_ref(r) for r in derived_from])}
-            answer = self._http.request("POST", path, params=params, content=_chunks(upload))
+            answer = self._http.request("POST", path, params=params, content=_chunks(upload), job=True)
         uploaded: Registration = parse(Registration, answer)
         return uploaded
 

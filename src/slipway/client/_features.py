@@ -40,11 +40,11 @@ class RemoteFeatures(RemoteApi, Declared):
         path = f"/feature-groups/{check_name(name)}"
         if isinstance(rows, pd.DataFrame | pa.Table):
             answer = self._http.request(
-                "POST", f"{path}/ingest", params={"online": online}, content=parquet_bytes(rows)
+                "POST", f"{path}/ingest", params={"online": online}, content=parquet_bytes(rows), job=True
             )
         else:
             body = {"records": jsonable([dict(r) for r in rows]), "online": online}
-            answer = self._http.request("POST", f"{path}/records", json=body)
+            answer = self._http.request("POST", f"{path}/records", json=body, job=True)
         ingested: IngestResult = parse(IngestResult, answer)
         return ingested
 

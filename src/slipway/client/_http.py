@@ -14,6 +14,8 @@ from slipway.client._retry import RetryPolicy, is_idempotent, log_retry
 from slipway.errors import ServiceUnavailable, SlipwayError, Unauthenticated, error_from_dict
 
 API_PREFIX = "/api/v1"
+_ENDED = ("Succeeded", "Failed")  # the ends of a job (slipway.store.JobQueue)
+_FIRST_POLL_S, _MAX_POLL_S = 0.02, 0.5
 
 
 class HttpSession:
@@ -44,13 +46,20 @@ class HttpSession:
         content: Any = None,
         headers: dict[str, str] | None = None,
         idempotent: bool | None = None,
+        job: bool = False,
     ) -> Any:
         """Send a request; return the decoded JSON body (None for 204); raise the server's error.
 
         Args:
             idempotent: whether the request may be sent again after a blip (default: as HTTP
                 says of ``method``); a streamed ``content`` is never sent twice.
+            job: the route is heavy work a server hands its workers: it is asked to answer at
+                once (``Prefer: respond-async``) and its ``202`` answer, the job, is polled to its
+                end; the answer is the job's result, as the route would have answered (a server
+                that did the work before answering is read as usual).
         """
+        if job:
+            headers = {**(headers or {}), "Prefer": "respond-async"}
         if params:
             params = {k: v for k, v in params.items() if v is not None}
         if json is not None:
@@ -70,7 +79,21 @@ class HttpSession:
             raise _error(resp, self._has_token)
         if resp.status_code == 204 or not resp.content:
             return None
+        if job and resp.status_code == 202:
+            return self._job_result(resp.json())
         return resp.json()
+
+    def _job_result(self, job: Any) -> Any:
+        """The result of a job a server answered ``202`` with (``{"id", "status", ...}``), polled at
+        ``/jobs/{id}`` until it ends; the error it failed with raised again, as the route would have."""
+        pause = _FIRST_POLL_S
+        while job["status"] not in _ENDED:
+            time.sleep(pause)
+            pause = min(pause * 2, _MAX_POLL_S)
+            job = self.request("GET", f"/jobs/{job['id']}")
+        if job["status"] == "Failed":
+            raise error_from_dict(job["error"]["body"], int(job["error"]["status"]))
+        return job["result"]
 
     def post_raw(self, path: str, body: bytes, headers: dict[str, str]) -> tuple[Any, httpx.Headers]:
         """POST ``body`` to ``path`` below the server's root (not the REST API's prefix): the

@@ -228,7 +228,8 @@ class _Plan:
         request = route.request(client, values, given, client._query)
         if self.streamed:
             return download(client._http, request["path"], request.get("params"))
-        answer = client._http.request(route.op.verb, request.pop("path"), idempotent=route.op.repeatable, **request)
+        answer = client._http.request(route.op.verb, request.pop("path"), idempotent=route.op.repeatable,
+                                      job=route.op.job, **request)
         if self.result_type is None:
             return None
         result = parse(self.result_type, answer)

@@ -204,7 +204,7 @@ class FeatureService:
         """Ingest one record (offline and online); see :meth:`ingest`."""
         return self.ingest(name, [record])
 
-    @api.post("/feature-groups/{name}/materialize")
+    @api.post("/feature-groups/{name}/materialize", job=True)
     @requires(Permission.WRITE)
     def materialize(self, name: FeatureGroupName, *, start: dt.datetime | None = None, end: dt.datetime | None = None
                     ) -> MaterializeResult:

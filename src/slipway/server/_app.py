@@ -36,6 +36,7 @@ from slipway.server._feature_routes import router as feature_router
 from slipway.server._guard import RouteGuardMiddleware, RouteIndex, needs
 from slipway.server._headers import SecurityHeadersMiddleware
 from slipway.server._identity import IdentityMiddleware, server_approval_policy
+from slipway.server._jobs import router as jobs_router
 from slipway.server._limits import BodyLimitMiddleware
 from slipway.server._monitoring_routes import router as monitoring_router
 from slipway.server._operations import add_operation_routes, ordered
@@ -93,10 +94,12 @@ def create_app(
     With ``offload``, worker processes (``slipway worker``, which :func:`serve` starts) do the
     heavy work: this process orchestrates no pipeline execution (they are queued for the workers),
     runs no scheduler, and hands a monitor's run over captured traffic or the records a request
-    sent, a clarify report over a registered dataset, and the operations declared
-    ``job=True`` (automation's gc, run-due and dispatch) to a worker as jobs, awaiting their end
-    without holding a thread, and the action of a hook call too (answered at once); the API stays
-    responsive meanwhile. Without it this process does all of it, as one process serving tests does.
+    sent, a clarify report over a registered dataset, an upload registered as a dataset version,
+    a feature ingest, and the operations declared ``job=True`` (automation's gc, run-due and
+    dispatch, materializing, batch transform) to a worker as jobs, awaiting their end without
+    holding a thread (or answering ``202`` and the job at once: see :mod:`slipway.server._jobs`),
+    and the action of a hook call too (answered at once); the API stays responsive meanwhile.
+    Without it this process does all of it, as one process serving tests does.
 
     Example:
         >>> from slipway import load_settings
@@ -157,6 +160,7 @@ def create_app(
     api.include_router(monitoring_router)
     api.include_router(clarify_router)
     api.include_router(pipeline_router)
+    api.include_router(jobs_router)
     app.include_router(api)
     mount_mlflow(app)  # MLflow's client speaks to /api/2.0/mlflow and /api/2.0/mlflow-artifacts
     app.include_router(hooks_router)  # POST /hooks/{name}: signed by HMAC, outside the token-checked API

@@ -18,9 +18,9 @@ from fastapi import APIRouter, BackgroundTasks, Request, status
 from starlette.concurrency import run_in_threadpool
 
 from slipway._operations import ACTION_RUN
-from slipway._principal import current_principal
 from slipway.automation import SIGNATURE_HEADER, TIMESTAMP_HEADER, ActionRun, AutomationService
 from slipway.server._guard import OPEN, needs
+from slipway.server._jobs import start_job
 
 hooks_router = APIRouter(tags=["automation"])
 
@@ -35,10 +35,6 @@ async def receive_hook(name: str, request: Request, background: BackgroundTasks)
     # A header sent twice is joined into one value, which the strict parse then refuses.
     timestamp, signature = (",".join(request.headers.getlist(h)) or None for h in (TIMESTAMP_HEADER, SIGNATURE_HEADER))
     run = await run_in_threadpool(automation.accept_hook, name, body, timestamp, signature)
-    if request.app.state.offload:  # a worker runs the action; this process answers others meanwhile
-        who = current_principal()
-        await run_in_threadpool(request.app.state.jobs.submit, ACTION_RUN, {"run": run.id},
-                                actor=who.name, roles=sorted(who.roles))
-    else:  # no worker: this process runs it, after the answer
-        background.add_task(automation.run_action, run.id)
+    # A worker runs the action (this process, after the answer, on a server without workers).
+    await start_job(request, ACTION_RUN, {"run": run.id}, lambda: automation.run_action(run.id), background)
     return run

@@ -9,23 +9,22 @@ dataset versions it already holds, and loads models without trusting anything a 
 
 Computing a report (a model's predictions over a dataset version, SHAP explanations) is heavy: on
 a server whose worker processes do the heavy work, a worker computes it as a job and the request
-awaits its end without holding a thread (:func:`~slipway.server._jobs.await_job`), as a monitor's
+awaits its end without holding a thread (:func:`~slipway.server._jobs.run_job`), as a monitor's
 run over captured traffic does.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Request, Response, status
-from starlette.concurrency import run_in_threadpool
 
 from slipway._operations import CLARIFY_BIAS, CLARIFY_EXPLAIN
-from slipway._principal import current_principal
 from slipway.clarify import ClarifyReport, ClarifyService
 from slipway.security import Permission
 from slipway.server._guard import needs
-from slipway.server._jobs import await_job
+from slipway.server._jobs import run_job
 from slipway.server._operations import JSON_BODY_LIMIT, JsonBody, service_of
 
 Clarify = Annotated[ClarifyService, Depends(service_of("clarify"))]
@@ -59,27 +58,24 @@ class RunExplain(JsonBody):
 
 @router.post("/bias", status_code=status.HTTP_201_CREATED, dependencies=[needs(Permission.WRITE)])
 async def run_bias(body: RunBias, request: Request, clarify: Clarify) -> ClarifyReport:
-    if request.app.state.offload:  # a worker computes it; this process answers others meanwhile
-        return await _by_worker(request, CLARIFY_BIAS, body, clarify)
-    return await run_in_threadpool(
-        lambda: clarify.run_bias(body.config, dataset=body.dataset, model=body.model, methods=body.methods,
-                                 pre_training=body.pre_training, post_training=body.post_training))
+    return await _computed(request, CLARIFY_BIAS, body, clarify, lambda: clarify.run_bias(
+        body.config, dataset=body.dataset, model=body.model, methods=body.methods,
+        pre_training=body.pre_training, post_training=body.post_training))
 
 
 @router.post("/explain", status_code=status.HTTP_201_CREATED, dependencies=[needs(Permission.WRITE)])
 async def run_explain(body: RunExplain, request: Request, clarify: Clarify) -> ClarifyReport:
-    if request.app.state.offload:
-        return await _by_worker(request, CLARIFY_EXPLAIN, body, clarify)
-    return await run_in_threadpool(
-        lambda: clarify.run_explain(body.model, dataset=body.dataset, features=body.features, method=body.method,
-                                    max_rows=body.max_rows, baseline_rows=body.baseline_rows,
-                                    pdp_features=body.pdp_features))
+    return await _computed(request, CLARIFY_EXPLAIN, body, clarify, lambda: clarify.run_explain(
+        body.model, dataset=body.dataset, features=body.features, method=body.method, max_rows=body.max_rows,
+        baseline_rows=body.baseline_rows, pdp_features=body.pdp_features))
 
 
-async def _by_worker(request: Request, kind: str, body: JsonBody, clarify: ClarifyService) -> ClarifyReport:
-    """The report a worker computed from the body's fields (the service's arguments of the same names)."""
-    result = await await_job(request.app.state.jobs, kind, body.model_dump(mode="json"), current_principal())
-    return await run_in_threadpool(clarify.get_report, result["report"])
+async def _computed(request: Request, kind: str, body: JsonBody, clarify: ClarifyService,
+                    here: Callable[[], ClarifyReport]) -> ClarifyReport:
+    """The report computed by a worker from the body's fields (the service's arguments of the same
+    names), or ``here`` by a server without workers."""
+    return await run_job(request, kind, body.model_dump(mode="json"), here,
+                         read=lambda result: clarify.get_report(result["report"]))
 
 
 @router.get("/reports/{report_id}/files/{file_name:path}", dependencies=[needs(Permission.READ)])

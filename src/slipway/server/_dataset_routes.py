@@ -6,6 +6,10 @@ over HTTP data arrives in one of two ways: uploaded (the raw body is a CSV, Parq
 file, spooled to disk as it arrives, its options in the query string) or named by a URI the server
 reads itself (``s3://``, or a local path within the folders the server shares: its settings, never
 the request, say which). Either answers 201 for a new version, 200 for content already held.
+
+Registering an upload (reading it, its statistics) is heavy: on a server with workers, the upload
+is staged in the artifact store and a worker registers it (:func:`~slipway.server._jobs.run_job`;
+the remote client prefers the ``202`` answer and polls the job).
 """
 
 from __future__ import annotations
@@ -15,13 +19,14 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request, Response, status
 from pydantic import BaseModel
-from starlette.concurrency import run_in_threadpool
 
 from slipway._limits import check_json_depth
+from slipway._operations import DATASETS_UPLOAD
 from slipway.datasets import DatasetService, Ref, Registration
 from slipway.errors import InvalidInput
 from slipway.security import Permission
 from slipway.server._guard import needs
+from slipway.server._jobs import run_job
 from slipway.server._operations import RAW_BODY, service_of, spooled
 from slipway.server._trust import ServerSources
 
@@ -55,7 +60,7 @@ def _json_query(value: str | None, field: str) -> Any:
 
 
 @router.post("/{name}/versions", status_code=status.HTTP_201_CREATED, openapi_extra=RAW_BODY,
-             dependencies=[needs(Permission.WRITE)])
+             response_model=Registration, dependencies=[needs(Permission.WRITE)])
 async def upload_version(
     name: str, request: Request, response: Response, datasets: Datasets,
     format: Annotated[str, Query(description="csv, parquet or jsonl")],
@@ -63,19 +68,22 @@ async def upload_version(
     tags: Annotated[str | None, Query(description="a JSON object of tags")] = None,
     produced_by: Annotated[str | None, Query(description='JSON {"kind", "id"}')] = None,
     derived_from: Annotated[str | None, Query(description='JSON [{"kind", "id"}, ...]')] = None,
-) -> Registration:
+) -> Any:
     """Register the uploaded file (the raw body) as the dataset's next version.
 
     201 for a new version; 200 (``created: false``) when the dataset already held this content.
     """
     producer = _json_query(produced_by, "produced_by")
     sources = [Ref(**r) for r in _json_query(derived_from, "derived_from") or []]
-    refs = _refs(Ref(**producer) if producer else None, sources)
+    options = {"format": format, "description": description, "tags": _json_query(tags, "tags"),
+               "source": source or "upload", **_refs(Ref(**producer) if producer else None, sources)}
     async with spooled(request) as spool:
-        done = await run_in_threadpool(
-            lambda: datasets.register(name, spool, format=format, description=description,
-                                      tags=_json_query(tags, "tags"), source=source or "upload", **refs))
-    return _answer(done, response)
+        # Reading the upload and computing its statistics is a worker's job (the upload staged for it).
+        done = await run_job(request, DATASETS_UPLOAD, {"name": name, **options},
+                             lambda: datasets.register(name, spool, **options).model_dump(mode="json"), staged=spool)
+    if isinstance(done, Response):  # the caller polls the job (Prefer: respond-async)
+        return done
+    return _answer(Registration.model_validate(done), response)
 
 
 @router.post("/{name}/versions/from-uri", status_code=status.HTTP_201_CREATED, dependencies=[needs(Permission.WRITE)])

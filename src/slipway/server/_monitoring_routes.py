@@ -15,24 +15,21 @@ the artifact store, not in the job's row) and the request awaits its end without
 from __future__ import annotations
 
 import datetime as dt
+import io
 from typing import Annotated, Any
 
 import pandas as pd
 from fastapi import APIRouter, Depends, Request, Response, status
 from starlette.concurrency import run_in_threadpool
 
-from slipway._ids import new_id
-from slipway._operations import JOB_INPUT, JOB_INPUT_FILE, MONITOR_RUN
-from slipway._principal import current_principal
+from slipway._operations import MONITOR_RUN
 from slipway.errors import InvalidInput
 from slipway.monitoring import Baseline, BaselineVersion, MonitorExecution, MonitoringService
 from slipway.security import Permission
 from slipway.server._guard import needs
-from slipway.server._jobs import await_job
-from slipway.server._operations import JSON_BODY_LIMIT, JsonBody, backend_of, service_of
+from slipway.server._jobs import run_job
+from slipway.server._operations import JSON_BODY_LIMIT, JsonBody, service_of
 from slipway.statistics import DatasetStatistics
-from slipway.store import Database
-from slipway.store.artifacts import Owner, release
 
 Monitoring = Annotated[MonitoringService, Depends(service_of("monitoring"))]
 router = APIRouter(prefix="/monitoring", tags=["monitoring"], max_body_size=JSON_BODY_LIMIT)
@@ -72,38 +69,17 @@ def create_baseline(name: str, body: CreateBaseline, monitoring: Monitoring) -> 
 @router.post("/monitors/{name}/executions", status_code=status.HTTP_201_CREATED, dependencies=[needs(Permission.WRITE)])
 async def run_monitor(name: str, body: RunMonitor, request: Request, monitoring: Monitoring) -> MonitorExecution:
     """Run once: over the given statistics, predictions and labels, or the endpoint's captured traffic."""
-    if request.app.state.offload and body.statistics is None:
-        # Reading the captured traffic or computing over the records sent is a worker's job: the
-        # API answers others meanwhile.
-        return await _by_worker(name, body, request, monitoring)
-    return await run_in_threadpool(_run_inline, name, body, monitoring)
-
-
-async def _by_worker(name: str, body: RunMonitor, request: Request, monitoring: MonitoringService) -> MonitorExecution:
-    """The run a worker did; predictions and labels sent travel as a staged file, not in the job's row.
-
-    The staged file is the request's body as received (already validated as :class:`RunMonitor`);
-    the worker reads only its ``predictions`` and ``labels`` and forgets it when done.
-    """
-    payload: dict[str, Any] = {"name": name, "start": _iso(body.start), "end": _iso(body.end)}
-    staged: Owner | None = None
-    if body.predictions is not None or body.labels is not None:
-        staged = Owner(JOB_INPUT, new_id())
-        raw = await request.body()  # the bytes FastAPI parsed, kept by the request: not encoded again
-        await run_in_threadpool(backend_of(request).artifacts.put_bytes, staged, JOB_INPUT_FILE, raw)
-        payload["input"] = staged.id
-    try:
-        result = await await_job(request.app.state.jobs, MONITOR_RUN, payload, current_principal())
-    except BaseException:
-        if staged is not None:  # the worker forgets it after a run; not if the job was never queued or run
-            await run_in_threadpool(_forget, backend_of(request).db, staged)
-        raise
-    return await run_in_threadpool(monitoring.get_execution, result["execution"])
-
-
-def _forget(db: Database, staged: Owner) -> None:
-    with db.write() as conn:
-        release(conn, staged)
+    if body.statistics is not None:  # cheap: done here
+        return await run_in_threadpool(_run_inline, name, body, monitoring)
+    # Reading the captured traffic or computing over the records sent is a worker's job: the API
+    # answers others meanwhile. Records sent travel staged, as the request's body was received
+    # (already validated as RunMonitor): the worker reads only its predictions and labels.
+    sent = body.predictions is not None or body.labels is not None
+    return await run_job(
+        request, MONITOR_RUN, {"name": name, "start": _iso(body.start), "end": _iso(body.end)},
+        lambda: _run_inline(name, body, monitoring), read=lambda result: monitoring.get_execution(result["execution"]),
+        staged=io.BytesIO(await request.body()) if sent else None,  # the bytes FastAPI parsed: not encoded again
+    )
 
 
 def _iso(when: dt.datetime | None) -> str | None:

@@ -15,7 +15,9 @@ An operation declared ``job=True`` is heavy work: on a server whose worker proce
 work (``offload``), its route queues the call's arguments, in their JSON form, as a job for a
 worker (``slipway.worker`` runs it as the principal who asked and records the answer's JSON form)
 and awaits the job's end on the event loop, holding no thread; without workers it calls the
-service in a thread of this process. The answer is the same either way.
+service in a thread of this process. The answer is the same either way. One declared also
+``accepted=True`` is answered ``202`` at once with the job to poll (``GET /api/v1/jobs/{id}``),
+its result the answer's JSON form (see :mod:`slipway.server._jobs`).
 """
 
 from __future__ import annotations
@@ -29,7 +31,7 @@ import typing
 from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Iterator
 from typing import TYPE_CHECKING, Annotated, Any, BinaryIO, cast
 
-from fastapi import APIRouter, Body, Depends, Path, Query, Request, Response
+from fastapi import APIRouter, BackgroundTasks, Body, Depends, Path, Query, Request, Response
 from fastapi.responses import StreamingResponse
 from fastapi.routing import APIRoute
 from pydantic import BaseModel, ConfigDict, Field, create_model
@@ -47,10 +49,9 @@ from slipway._operations import (
     split_optional,
     wire_form,
 )
-from slipway._principal import current_principal
 from slipway._redact import check_reveal
 from slipway.security import PERMISSION_ATTRIBUTE
-from slipway.server._jobs import await_job
+from slipway.server._jobs import JobState, accepted, run_job, start_job
 
 if TYPE_CHECKING:
     from slipway._backend import Backend
@@ -72,6 +73,7 @@ _SERVICE = "slipway_service"  # the endpoint's own parameters: not a name any se
 _REVEAL = "slipway_reveal"
 _REQUEST = "slipway_request"
 _BODY = "slipway_body"
+_BACKGROUND = "slipway_background"
 
 
 class JsonBody(BaseModel):
@@ -223,6 +225,8 @@ def _endpoint_parameters(service: type, method_name: str, op_index: int, op: Ope
         out.append(_parameter(_BODY, model))
     if op.job or any(arg.where == "raw" for arg in args):
         out.append(_parameter(_REQUEST, Request))
+    if op.accepted:
+        out.append(_parameter(_BACKGROUND, BackgroundTasks))
     if op.redacted:  # the answer is redacted by the server's middleware; only an admin may ask it not to be
         out.append(_parameter(_REVEAL, Annotated[bool, Depends(_reveal)]))
     return out
@@ -264,14 +268,18 @@ def _make_endpoint(method_name: str, op: Operation, args: list[Argument], result
             value = encode(value) if value is not None else None
         return value  # secret-looking values are hidden on the way out (slipway.server._redaction)
 
-    if op.job:
+    if op.job:  # a worker computes and encodes the answer, when the server has workers
         async def job(**values: Any) -> Any:
             request: Request = values[_REQUEST]
-            if request.app.state.offload:  # a worker computes and encodes the answer; this process serves others
-                payload = to_jsonable_python({arg.name: value for arg, value in _given(args, op, values)})
-                return await await_job(request.app.state.jobs, kind, payload, current_principal())
+            payload = to_jsonable_python({arg.name: value for arg, value in _given(args, op, values)})
             call = _call_arguments(args, op, values)
-            return answer(await run_in_threadpool(getattr(values[_SERVICE], method_name), **call))
+
+            def here() -> Any:
+                return answer(getattr(values[_SERVICE], method_name)(**call))
+
+            if op.accepted:
+                return accepted(await start_job(request, kind, payload, here, values[_BACKGROUND]), kind)
+            return await run_job(request, kind, payload, here)
 
         return job
 
@@ -311,7 +319,9 @@ def add_operation_routes(router: APIRouter, service: type, attribute: str) -> No
             # What the server checks before reading the body (slipway.server._guard): the method's permission.
             setattr(endpoint, PERMISSION_ATTRIBUTE, getattr(method, PERMISSION_ATTRIBUTE, None))
             options: dict[str, Any] = {}
-            if streamed:
+            if op.accepted:
+                options.update(status_code=202, response_model=JobState)
+            elif streamed:
                 options.update(response_class=StreamingResponse, responses=BINARY_RESPONSE, response_model=None)
             elif result_type is None or result_type is type(None):
                 options.update(status_code=204, response_class=Response, response_model=None)

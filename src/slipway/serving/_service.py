@@ -32,6 +32,7 @@ from slipway._names import SHORT_WORD
 from slipway._operations import Api, Wire, composed
 from slipway._principal import current_principal
 from slipway._time import check_aware, ms_to_datetime, now_ms
+from slipway.datasets import DatasetService, Registration
 from slipway.errors import AlreadyExists, Conflict, InvalidInput, NotFound, PermissionDenied
 from slipway.events import record_change
 from slipway.lineage import NodeRef, mark_retired, record_edges
@@ -55,6 +56,7 @@ from slipway.serving._records import (
     WindowStats,
 )
 from slipway.serving._tables import endpoint_deployments, endpoint_ground_truth, endpoints
+from slipway.serving._transform import DATASET_SCHEME, batch_transform
 from slipway.store import Database, upsert
 from slipway.store.artifacts import ArtifactStore, Owner, normalize_path
 
@@ -94,6 +96,7 @@ class ServingService:
         db: the metadata database.
         registry: resolves ``GROUP/VERSION`` to model versions and their approval status.
         artifacts: where captured traffic is stored (needed only to list and read it).
+        datasets: the datasets batch transforms read and register.
 
     Example:
         >>> serving = ServingService(db, registry)
@@ -104,14 +107,43 @@ class ServingService:
 
     def __init__(
         self, db: Database, registry: RegistryReader, artifacts: ArtifactStore | None = None, *,
-        confinement: Confinement | None = None,
+        confinement: Confinement | None = None, datasets: DatasetService | None = None,
     ) -> None:
         """``confinement``: a server's (set by ``Backend.confine``) hides its folders in the failure
-        reasons it records; embedded mode's hides nothing."""
+        reasons it records; embedded mode's hides nothing. ``datasets``: where :meth:`transform`
+        reads and registers (needed only for it)."""
         self._db = db
         self._registry = registry
         self._artifacts = artifacts
+        self._datasets = datasets
         self.confinement = confinement or Confinement()
+
+    # ----------------------------------------------------------------- batch transform
+
+    @api.post("/transforms", job=True, accepted=True)
+    @requires(Permission.WRITE)
+    def transform(self, model: str, dataset: str, output: str, *, chunk_rows: int = 100_000) -> Registration:
+        """Predict a model version over a registered dataset version, chunk by chunk, and register
+        the rows with their predictions as the next version of the dataset ``output`` (see
+        :func:`~slipway.serving.batch_transform`, which also reads files and runs on Ray).
+
+        Over REST it is a worker's job: the answer is ``202`` and the job, whose result is the
+        output's registration (``GET /api/v1/jobs/{id}``); the remote client waits for it.
+
+        Args:
+            model: ``GROUP/VERSION`` or a ``models:/`` URI.
+            dataset: the input: ``NAME`` (its latest version) or ``NAME:VERSION``.
+            output: the dataset the rows and their predictions become the next version of.
+            chunk_rows: rows read, predicted and written at a time.
+
+        Raises:
+            NotFound: for a model version or dataset version that does not exist.
+            InvalidInput: for rows that fail the model's signature (naming the column).
+        """
+        if self._datasets is None:
+            raise InvalidInput("this serving service has no datasets to transform", field="dataset")
+        return batch_transform(self._registry, self._datasets, model, DATASET_SCHEME + dataset, output,
+                               chunk_rows=chunk_rows)
 
     # ----------------------------------------------------------------- reading
 

@@ -3,12 +3,13 @@
 Domains use this package's surface only: :class:`Database` (transactions, error translation),
 ``metadata`` and ``BigIntPK`` to declare their tables, the portable statements
 ``insert_ignore`` and ``upsert``, :class:`Prepared` for statements on the hottest paths;
-:class:`JobQueue`, the jobs a server hands to its workers.
+:class:`JobQueue`, the jobs a server hands to its workers, and :class:`JobInputs`, the data staged with them.
 """
 
 from typing import Any
 
 from slipway.store._db import Database, translate_errors
+from slipway.store._job_inputs import JobInputs
 from slipway.store._jobs import Job, JobQueue
 from slipway.store._schema import BigIntPK, metadata
 from slipway.store._sql import Prepared, insert_ignore, upsert
@@ -29,6 +30,7 @@ __all__ = [
     "BigIntPK",
     "Database",
     "Job",
+    "JobInputs",
     "JobQueue",
     "Prepared",
     "current_revision",

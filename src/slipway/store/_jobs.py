@@ -12,7 +12,9 @@ repeated, such as a monitor run). Finished jobs are deleted after :data:`KEEP_MS
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+import logging
+import threading
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -24,6 +26,7 @@ from slipway.errors import NotFound, SlipwayError, error_from_dict
 from slipway.store._db import Database
 from slipway.store._schema import metadata
 
+_log = logging.getLogger(__name__)
 KEEP_MS = 24 * 3600 * 1000  # finished jobs are deleted a day after they ended
 PENDING, RUNNING, SUCCEEDED, FAILED = "Pending", "Running", "Succeeded", "Failed"
 
@@ -119,14 +122,16 @@ class JobQueue:
             raise NotFound(f"job {job_id!r} does not exist", field="job_id")
         return _job(row)
 
-    def claim(self, holder: str, kinds: Sequence[str]) -> Job | None:
-        """The oldest job of ``kinds`` nobody works on, now held by ``holder``; None if there is none."""
+    def claim(self, holder: str, kinds: Sequence[str], *, job_id: str | None = None) -> Job | None:
+        """The oldest job of ``kinds`` nobody works on (the job ``job_id`` only, when given), now
+        held by ``holder``; None if there is none."""
         now = now_ms()
         j = jobs.c
         ready = or_(j.status == PENDING, (j.status == RUNNING) & (j.lease_expires_at < now))
+        which = [ready, j.kind.in_(list(kinds))] + ([j.id == job_id] if job_id is not None else [])
         with self._db.read() as conn:
             candidates = conn.execute(
-                select(j.id, j.lease_token).where(ready, j.kind.in_(list(kinds))).order_by(j.created_at).limit(5)
+                select(j.id, j.lease_token).where(*which).order_by(j.created_at).limit(5)
             ).all()
         for candidate in candidates:
             with self._db.write() as conn:
@@ -148,6 +153,30 @@ class JobQueue:
                 update(jobs).where(j.id == job.id, j.lease_token == job.token, j.status == RUNNING)
                 .values(lease_expires_at=now_ms() + self.lease_ms)
             ).rowcount == 1)
+
+    def run(self, job: Job, work: Callable[[Job], Any]) -> Job:
+        """Run a claimed job to its end: ``work(job)``'s answer is its result, what it raises its
+        error; the claim is renewed meanwhile (a third of the lease apart). Returns the job as it ended."""
+        done = threading.Event()
+        keeper = threading.Thread(target=self._renew, args=(job, done), name=f"slipway-job-{job.id}", daemon=True)
+        keeper.start()
+        try:
+            result = work(job)
+        except Exception as exc:  # the job's failure is its outcome, told to whoever asked
+            self.finish(job, error=exc)
+        else:
+            self.finish(job, result=result)
+        finally:
+            done.set()
+        return self.get(job.id)
+
+    def _renew(self, job: Job, done: threading.Event) -> None:
+        while not done.wait(self.lease_ms / 3000):
+            try:
+                if not self.renew(job):
+                    return
+            except Exception:
+                _log.warning("could not renew the lease of job %s", job.id, exc_info=True)
 
     def finish(self, job: Job, *, result: Any = None, error: BaseException | None = None) -> None:
         """Record how ``job`` ended (unless its claim was lost); old finished jobs are deleted."""

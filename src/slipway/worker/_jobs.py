@@ -17,8 +17,8 @@ from slipway._operations import (
     ACTION_RUN,
     CLARIFY_BIAS,
     CLARIFY_EXPLAIN,
-    JOB_INPUT,
-    JOB_INPUT_FILE,
+    DATASETS_UPLOAD,
+    FEATURES_INGEST,
     MONITOR_RUN,
     Argument,
     Operation,
@@ -29,12 +29,14 @@ from slipway._operations import (
 )
 from slipway.automation import AutomationService
 from slipway.errors import InvalidInput
-from slipway.store.artifacts import Owner, release
+from slipway.features import FeatureService, read_parquet
+from slipway.serving import ServingService
 
 Handler = Callable[[Backend, dict[str, Any]], Any]
 # The services whose operations may be declared ``job=True``, by their attribute on the backend:
 # the server queues such a call as a job of kind ``job_kind(attribute, method)``.
-JOB_SERVICES: Mapping[str, type] = {"automation": AutomationService}
+JOB_SERVICES: Mapping[str, type] = {"automation": AutomationService, "features": FeatureService,
+                                    "serving": ServingService}
 
 
 def _when(value: str | None) -> dt.datetime | None:
@@ -50,18 +52,12 @@ def run_monitor(backend: Backend, payload: dict[str, Any]) -> dict[str, Any]:
     over its endpoint's captured traffic: the reading and computing of a check."""
     given = _arguments(MONITOR_RUN, payload, _MONITOR_ARGUMENTS)
     data = labels = None
-    staged = None if given.get("input") is None else Owner(JOB_INPUT, str(given["input"]))
-    try:
-        if staged is not None:
-            with backend.artifacts.open(staged, JOB_INPUT_FILE) as src:
-                document = json.load(src)
-            data, labels = _records(document, "predictions"), _records(document, "labels")
-        execution = backend.monitoring.run_monitor(str(given["name"]), data, labels=labels,
-                                                   start=_when(given.get("start")), end=_when(given.get("end")))
-    finally:
-        if staged is not None:  # read once: a worker that dies before this runs the job again with it
-            with backend.db.write() as conn:
-                release(conn, staged)
+    if given.get("input") is not None:
+        with backend.job_inputs.taken(str(given["input"])) as src:
+            document = json.load(src)
+        data, labels = _records(document, "predictions"), _records(document, "labels")
+    execution = backend.monitoring.run_monitor(str(given["name"]), data, labels=labels,
+                                               start=_when(given.get("start")), end=_when(given.get("end")))
     return {"execution": execution.id}
 
 
@@ -73,6 +69,34 @@ def _records(document: Any, key: str) -> pd.DataFrame | None:
     if not isinstance(records, list) or not all(isinstance(row, dict) for row in records):
         raise InvalidInput(f"{key} must be a list of records", field=key)
     return pd.DataFrame.from_records(records)
+
+
+# What an upload's job may say (see DATASETS_UPLOAD).
+_UPLOAD_ARGUMENTS = frozenset({"name", "format", "description", "tags", "source", "produced_by", "derived_from",
+                               "input"})
+
+
+def register_upload(backend: Backend, payload: dict[str, Any]) -> dict[str, Any]:
+    """Register an upload (staged by the server) as a dataset's next version: reading it, its statistics."""
+    given = dict(_arguments(DATASETS_UPLOAD, payload, _UPLOAD_ARGUMENTS))
+    producer, sources = given.pop("produced_by", None), given.pop("derived_from", None) or []
+    with backend.job_inputs.taken(str(given.pop("input"))) as src:
+        done = backend.datasets.register(
+            str(given.pop("name")), src, produced_by=tuple(producer) if producer else None,
+            derived_from=[tuple(ref) for ref in sources], **given,
+        )
+    return done.model_dump(mode="json")
+
+
+_INGEST_ARGUMENTS = frozenset({"name", "online", "format", "input"})
+
+
+def ingest_features(backend: Backend, payload: dict[str, Any]) -> dict[str, Any]:
+    """Ingest rows a request sent (staged by the server) into a feature group: offline files, online writes."""
+    given = _arguments(FEATURES_INGEST, payload, _INGEST_ARGUMENTS)
+    with backend.job_inputs.taken(str(given["input"])) as src:
+        rows: Any = read_parquet(src) if given["format"] == "parquet" else json.load(src)["records"]
+    return backend.features.ingest(str(given["name"]), rows, online=bool(given["online"])).model_dump(mode="json")
 
 
 def run_action(backend: Backend, payload: dict[str, Any]) -> dict[str, Any]:
@@ -141,5 +165,6 @@ def _declared_jobs() -> dict[str, Handler]:
 
 HANDLERS: dict[str, Handler] = {
     MONITOR_RUN: run_monitor, ACTION_RUN: run_action, CLARIFY_BIAS: clarify_bias, CLARIFY_EXPLAIN: clarify_explain,
+    DATASETS_UPLOAD: register_upload, FEATURES_INGEST: ingest_features,
     **_declared_jobs(),
 }

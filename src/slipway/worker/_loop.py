@@ -27,8 +27,9 @@ class Worker:
     - pipelines: claims the queued executions nobody holds (new ones, resumed ones, and those
       whose orchestrator's lease ran out) and orchestrates them;
     - jobs: claims the jobs a server queued (a monitor's run over captured traffic or sent records; a bias or
-      explainability report over a registered dataset; the action of a hook call; garbage
-      collection, due schedules and rule dispatch asked over REST) one at a time, runs each as
+      explainability report over a registered dataset; an upload, a feature ingest, materializing,
+      a batch transform; the action of a hook call; garbage collection, due schedules and rule
+      dispatch asked over REST) one at a time, runs each as
       the principal who asked, and records its result or error;
     - the scheduler (``scheduler_interval``; 0: off): fires due schedules and runs the actions of
       rules and hooks (deployments, monitor runs, garbage collection, pipeline starts).
@@ -72,29 +73,11 @@ class Worker:
     def run_job(self) -> Job | None:
         """Claim one ready job and run it to its end; None when there was none."""
         job = self.jobs.claim(self.name, list(HANDLERS))
-        if job is None:
-            return None
-        done = threading.Event()
-        keeper = threading.Thread(target=self._renew, args=(job, done), name=f"slipway-job-{job.id}", daemon=True)
-        keeper.start()
-        try:
-            with acting_as(Principal(job.actor, frozenset(job.roles), source=f"job:{job.id}")):
-                result = HANDLERS[job.kind](self.backend, job.payload)
-        except Exception as exc:  # the job's failure is its outcome, told to whoever asked
-            self.jobs.finish(job, error=exc)
-        else:
-            self.jobs.finish(job, result=result)
-        finally:
-            done.set()
-        return self.jobs.get(job.id)
+        return None if job is None else self.jobs.run(job, self._handle)
 
-    def _renew(self, job: Job, done: threading.Event) -> None:
-        while not done.wait(self.jobs.lease_ms / 3000):
-            try:
-                if not self.jobs.renew(job):
-                    return
-            except Exception:
-                _log.warning("could not renew the lease of job %s", job.id, exc_info=True)
+    def _handle(self, job: Job) -> object:
+        with acting_as(Principal(job.actor, frozenset(job.roles), source=f"job:{job.id}")):
+            return HANDLERS[job.kind](self.backend, job.payload)
 
     def run(self) -> None:
         """Run every loop until :meth:`stop` (blocks)."""

@@ -147,6 +147,13 @@ def release(conn: Connection, owner: Owner) -> int:
     return int(conn.execute(delete(artifacts).where(_owned(owner))).rowcount)
 
 
+def owners_before(conn: Connection, owner_kind: str, at_ms: int) -> builtins.list[str]:
+    """The ids of the owners of ``owner_kind`` holding a file stored before ``at_ms`` (epoch milliseconds)."""
+    a = artifacts.c
+    query = select(a.owner_id).where(a.owner_kind == owner_kind, a.created_at < at_ms).distinct()
+    return builtins.list(conn.execute(query).scalars())
+
+
 def tree_files(conn: Connection, owner: Owner) -> builtins.list[ArtifactInfo]:
     """Every file of ``owner``, sorted by path, read in the caller's transaction."""
     a = artifacts.c
