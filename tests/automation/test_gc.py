@@ -12,7 +12,9 @@ import pytest
 
 from slipway._backend import Backend
 from slipway._ids import new_id
+from slipway._operations import MONITOR_RUN
 from slipway._principal import Principal, acting_as
+from slipway._time import now_ms
 from slipway.automation import CollectGarbage, RunStatus
 from slipway.errors import InvalidInput, NotFound
 from slipway.pipelines import (
@@ -24,6 +26,7 @@ from slipway.pipelines import (
     ServiceSpec,
 )
 from slipway.pipelines._studies import open_storage, study_name, study_names
+from slipway.store import JobQueue
 from slipway.store.artifacts import Owner, blob_key
 
 
@@ -186,3 +189,21 @@ def test_a_scientists_schedule_cannot_collect_garbage(backend: Backend) -> None:
     [run] = backend.automation.run_due_schedules(now=made.next_run_at)
     assert run.status is RunStatus.FAILED
     assert run.error is not None and "sam may not" in run.error and "admin" in run.error
+
+
+def test_a_staged_job_input_goes_once_no_job_still_to_run_names_it(backend: Backend) -> None:
+    """The API staged an input and died before queuing its job: the input is litter past the grace
+    period; one a pending job names stays for the worker."""
+    inputs, queue = backend.job_inputs, JobQueue(backend.db, 30_000)
+    orphan = inputs.stage(io.BytesIO(b"records of a request whose job never came"))
+    kept = inputs.stage(io.BytesIO(b"records a queued job will read"))
+    queue.submit(MONITOR_RUN, {"name": "mq", "input": kept}, actor="someone", roles=["scientist"])
+    assert backend.automation.collect_garbage(grace_seconds=3600).items == []  # too young to go
+
+    dry = backend.automation.collect_garbage(dry_run=True, grace_seconds=0)
+    assert [(i.kind, i.name, i.size) for i in dry.items if i.kind == "job_input"] == [("job_input", orphan, 41)]
+    real = backend.automation.collect_garbage(grace_seconds=0)
+    assert [i.kind for i in real.items] == ["job_input", "blob"] and real.freed_bytes == 41
+    assert inputs.staged_before(now_ms() + 1) == [kept]
+    with inputs.taken(kept) as src:  # the queued job's input is whole
+        assert src.read() == b"records a queued job will read"

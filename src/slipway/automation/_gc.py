@@ -11,7 +11,9 @@ works in three passes:
    results a kept execution reuses from the cache), and it deletes them. The shared Optuna
    studies of Tuning steps go with their execution (this one's, or one deleted before): the
    pipelines service lists and deletes them too (``stale_studies``). Captured endpoint traffic
-   older than ``capture_days`` goes.
+   older than ``capture_days`` goes. So does a job's staged input (:class:`~slipway.store.JobInputs`)
+   older than the grace period that no job still to run names: the API staged it and died before
+   queuing its job, or stopped awaiting a job that never ran.
 2. **Unreferenced blobs**: a blob no row names any more, unreferenced for longer than the grace
    period, is deleted from the database and the storage. Each is deleted in a transaction that
    checks again that no row names it, so a blob a live object refers to is never deleted.
@@ -32,13 +34,14 @@ from typing import TYPE_CHECKING
 from sqlalchemy import delete, select
 
 from slipway._kinds import ObjectKind
+from slipway._operations import JOB_INPUT
 from slipway._principal import current_principal
 from slipway._time import now_ms
 from slipway.automation._records import GcItem, GcReport, RetentionPolicy
 from slipway.automation._tables import automation_retention, automation_stray_blobs
 from slipway.errors import InvalidInput, NotFound
 from slipway.events import record_change
-from slipway.store import Database, insert_ignore, upsert
+from slipway.store import Database, JobInputs, JobQueue, insert_ignore, upsert
 from slipway.store.artifacts import ArtifactStore, BlobCollector, Owner, StoredFile
 
 if TYPE_CHECKING:
@@ -56,6 +59,7 @@ class GarbageCollector:
     def __init__(self, db: Database, artifacts_store: ArtifactStore, services: Services) -> None:
         self._db = db
         self._services = services
+        self._artifacts = artifacts_store
         self._blobs = BlobCollector(db, artifacts_store.storage)
 
     # -------------------------------------------------------------------------------- policy
@@ -94,12 +98,15 @@ class GarbageCollector:
         items: list[GcItem] = []
         executions = self._expired_executions(policy.keep_executions) if policy.keep_executions else {}
         captures = self._expired_captures(now - policy.capture_days * _DAY_MS) if policy.capture_days else {}
-        doomed = [ref for refs in (*executions.values(), *captures.values()) for ref in refs]
+        inputs = self._orphaned_inputs(cutoff)
+        doomed = [ref for refs in (*executions.values(), *captures.values(), *inputs.values()) for ref in refs]
         sizes = self._blobs.sizes(doomed)
         items += [GcItem(kind="pipeline_execution", name=name, size=sum(sizes[r] for r in refs))
                   for (name, _id), refs in executions.items()]
         items += [GcItem(kind="capture", name=name, size=sum(sizes[r] for r in refs))
                   for name, refs in captures.items()]
+        items += [GcItem(kind="job_input", name=name, size=sum(sizes[r] for r in refs))
+                  for name, refs in inputs.items()]
         freed = self._blobs.freed_blobs(doomed, cutoff)
         strays = self._strays(now, cutoff, record=not dry_run)
         pipelines = self._services.pipelines
@@ -109,7 +116,7 @@ class GarbageCollector:
                 with contextlib.suppress(NotFound):  # deleted meanwhile
                     pipelines.delete_execution(execution_id, reason="retention")
             studies = [s for s in pipelines.stale_studies() if self._deleted_study(s)]  # their executions gone
-            self._blobs.delete_files([ref for refs in captures.values() for ref in refs])
+            self._blobs.delete_files([ref for refs in (*captures.values(), *inputs.values()) for ref in refs])
             freed = {sha: size for sha, size in freed.items() if self._blobs.delete_blob(sha)}
             strays = [(key, size) for key, size in strays if self._blobs.delete_stray(key)]
             with self._db.write() as conn:
@@ -158,6 +165,16 @@ class GarbageCollector:
             if (hour.timestamp() + 3600) * 1000 <= before_ms:
                 hours[f"endpoint {owner_id}: {'/'.join(parts[:5])}"].append(ref)
         return dict(hours)
+
+    def _orphaned_inputs(self, cutoff: int) -> dict[str, list[StoredFile]]:
+        """Job input id -> its files, for the inputs staged before ``cutoff`` that no job still to run names."""
+        staged = JobInputs(self._db, self._artifacts).staged_before(cutoff)
+        in_use = JobQueue(self._db, 0).inputs_in_use()  # read after the staged ones: a job queued since keeps its own
+        orphans = [i for i in staged if i not in in_use]
+        files: dict[str, list[StoredFile]] = {i: [] for i in orphans}
+        for f in self._blobs.files_of([Owner(JOB_INPUT, i) for i in orphans]):
+            files[f.owner_id].append(f)
+        return files
 
     def _strays(self, now: int, cutoff: int, *, record: bool) -> list[tuple[str, int]]:
         """Objects under ``blobs/`` with no blob row, first seen before ``cutoff``: (key, size)."""

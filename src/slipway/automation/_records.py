@@ -103,7 +103,7 @@ class RetentionPolicy(Record):
 class GcItem(Record):
     """One thing the collector deletes (or, in a dry run, would delete)."""
 
-    kind: str  # pipeline_execution | capture | optuna_study (size 0: not measured) | blob | stray_blob
+    kind: str  # pipeline_execution | capture | job_input | optuna_study (size 0: not measured) | blob | stray_blob
     name: str
     size: int
 

@@ -145,6 +145,15 @@ class JobQueue:
                     return _job(conn.execute(select(jobs).where(j.id == candidate.id)).one())
         return None
 
+    def inputs_in_use(self) -> set[str]:
+        """The staged inputs (``payload["input"]``, see :class:`~slipway.store.JobInputs`) of the
+        jobs not ended: a worker may still read them."""
+        j = jobs.c
+        with self._db.read() as conn:
+            payloads = conn.execute(select(j.payload).where(j.status.in_([PENDING, RUNNING]))).scalars().all()
+        found = (json.loads(p).get("input") for p in payloads)
+        return {str(i) for i in found if i is not None}
+
     def renew(self, job: Job) -> bool:
         """Extend the claim on ``job``; False if it was lost (another worker took the job over)."""
         j = jobs.c
