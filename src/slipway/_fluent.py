@@ -15,7 +15,6 @@ from typing import Any
 
 from slipway._async_logging import MetricQueue
 from slipway._config import Settings
-from slipway._default_client import install_provider
 from slipway.client import Client
 from slipway.errors import InvalidInput
 from slipway.store.artifacts import ArtifactInfo
@@ -34,8 +33,6 @@ def get_client() -> Client:
             _default_client = Client()
         return _default_client
 
-
-install_provider(get_client)  # domains below the face (Pipeline.run()) reach the default client through it
 
 
 def set_client(client: Client | Settings | None) -> None:
