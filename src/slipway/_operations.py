@@ -183,10 +183,11 @@ JOB_INPUT = "job_input"
 JOB_INPUT_FILE = "input.json"
 # The job of an automation run a hook call recorded (payload ``{"run": id}``): a worker runs its action.
 ACTION_RUN = "automation.action_run"
-# The job of an upload a server registers as a dataset's next version: its payload is ``name`` and
-# the ``register`` options the request gave (``format``, ``description``, ``source``, ``tags``,
-# ``produced_by``, ``derived_from``), ``input`` the staged upload.
-DATASETS_UPLOAD = "datasets.upload"
+# The job of data a server registers as a dataset's next version: its payload is ``name`` and the
+# ``register`` options the request gave (``format``, ``description``, ``source``, ``tags``,
+# ``produced_by``, ``derived_from``), with the data: ``input``, the staged upload, or ``uri``, which
+# the worker reads as the server would (within its ``dataset_roots``).
+DATASETS_REGISTER = "datasets.register"
 # The job of rows a server ingests into a feature group: ``{"name", "online", "format"}``, ``format``
 # saying what the staged ``input`` is: ``parquet`` (the rows) or ``records`` (the JSON body ``{"records": [...]}``).
 FEATURES_INGEST = "features.ingest"

@@ -30,7 +30,7 @@ from slipway._backend import Backend
 from slipway._operations import (
     ACTION_RUN,
     CLARIFY_BIAS,
-    DATASETS_UPLOAD,
+    DATASETS_REGISTER,
     FEATURES_INGEST,
     JOB_INPUT,
     MONITOR_RUN,
@@ -224,7 +224,7 @@ def _job_ended(url: str, job_id: str, headers: dict[str, str]) -> dict[str, obje
 
 
 def test_uploads_ingests_and_materializing_are_workers_jobs(
-    api: Backend, client: Client, worker: subprocess.Popen[bytes]
+    api: Backend, client: Client, worker: subprocess.Popen[bytes], home: Path
 ) -> None:
     """The remote client's calls answer as before, while a worker did the work; the data they sent
     travelled staged and is forgotten. Without Prefer: respond-async a route answers as it always did."""
@@ -247,8 +247,13 @@ def test_uploads_ingests_and_materializing_are_workers_jobs(
                        headers={"Authorization": f"Bearer {admin_token(api)}"})
     assert plain.status_code == 200 and plain.json() == {"group": "spend", "records": 3}  # the answer as it was
 
+    (home / "rows.csv").write_text("x\n1\n")
+    refused = httpx.post(f"{client.settings.server_url}/api/v1/datasets/uploads/versions/from-uri",
+                         json={"uri": str(home / "rows.csv")}, headers={"Authorization": f"Bearer {admin_token(api)}"})
+    assert refused.status_code == 400 and "dataset_roots" in refused.text  # the worker holds the server's roots: none
+
     holder = _ran_in(worker)
-    assert set(_jobs_of(api, DATASETS_UPLOAD)) == {("Succeeded", holder)}  # this test's two, and earlier tests'
+    assert set(_jobs_of(api, DATASETS_REGISTER)) == {("Succeeded", holder), ("Failed", holder)}
     assert _jobs_of(api, FEATURES_INGEST) == [("Succeeded", holder)] * 2
     assert _jobs_of(api, job_kind("features", "materialize")) == [("Succeeded", holder)] * 2
     with api.db.read() as conn:

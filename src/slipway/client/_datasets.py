@@ -66,7 +66,8 @@ class RemoteDatasets(RemoteApi, Declared):
             body = {"uri": data, "format": format, "description": description, "tags": check_tags(tags),
                     "produced_by": _ref(produced_by) if produced_by else None,
                     "derived_from": [_ref(r) for r in derived_from]}
-            found: Registration = parse(Registration, self._http.request("POST", f"{path}/from-uri", json=body))
+            found: Registration = parse(Registration, self._http.request("POST", f"{path}/from-uri", json=body,
+                                                                         job=True))
             return found
         tag_values = check_tags(tags)
         with canonical_parquet(data, format=format) as made, made.path.open("rb") as upload:

@@ -7,8 +7,8 @@ file, spooled to disk as it arrives, its options in the query string) or named b
 reads itself (``s3://``, or a local path within the folders the server shares: its settings, never
 the request, say which). Either answers 201 for a new version, 200 for content already held.
 
-Registering an upload (reading it, its statistics) is heavy: on a server with workers, the upload
-is staged in the artifact store and a worker registers it (:func:`~slipway.server._jobs.run_job`;
+Registering data (reading it, its statistics) is heavy: on a server with workers, a worker
+registers it, an upload staged for it in the artifact store (:func:`~slipway.server._jobs.run_job`;
 the remote client prefers the ``202`` answer and polls the job).
 """
 
@@ -21,7 +21,7 @@ from fastapi import APIRouter, Depends, Query, Request, Response, status
 from pydantic import BaseModel
 
 from slipway._limits import check_json_depth
-from slipway._operations import DATASETS_UPLOAD
+from slipway._operations import DATASETS_REGISTER
 from slipway.datasets import DatasetService, Ref, Registration
 from slipway.errors import InvalidInput
 from slipway.security import Permission
@@ -79,24 +79,31 @@ async def upload_version(
                "source": source or "upload", **_refs(Ref(**producer) if producer else None, sources)}
     async with spooled(request) as spool:
         # Reading the upload and computing its statistics is a worker's job (the upload staged for it).
-        done = await run_job(request, DATASETS_UPLOAD, {"name": name, **options},
+        done = await run_job(request, DATASETS_REGISTER, {"name": name, **options},
                              lambda: datasets.register(name, spool, **options).model_dump(mode="json"), staged=spool)
-    if isinstance(done, Response):  # the caller polls the job (Prefer: respond-async)
-        return done
-    return _answer(Registration.model_validate(done), response)
+    return _registered(done, response)
 
 
-@router.post("/{name}/versions/from-uri", status_code=status.HTTP_201_CREATED, dependencies=[needs(Permission.WRITE)])
-def register_from_uri(
-    name: str, body: RegisterFromUri, response: Response, datasets: Datasets, sources: ServerSources
-) -> Registration:
+@router.post("/{name}/versions/from-uri", status_code=status.HTTP_201_CREATED, response_model=Registration,
+             dependencies=[needs(Permission.WRITE)])
+async def register_from_uri(
+    name: str, body: RegisterFromUri, request: Request, response: Response, datasets: Datasets, sources: ServerSources
+) -> Any:
     """Register data the server reads itself (``s3://``, or a path in the folders it shares: ``dataset_roots``)."""
-    done = datasets.register(name, body.uri, format=body.format, description=body.description, tags=body.tags,
-                             policy=sources, **_refs(body.produced_by, body.derived_from))
-    return _answer(done, response)
+    options = {"format": body.format, "description": body.description, "tags": body.tags,
+               **_refs(body.produced_by, body.derived_from)}
+    # Reading the data and computing its statistics is a worker's job (it holds the same dataset_roots).
+    done = await run_job(request, DATASETS_REGISTER, {"name": name, "uri": body.uri, **options},
+                         lambda: datasets.register(name, body.uri, policy=sources, **options).model_dump(mode="json"))
+    return _registered(done, response)
 
 
-def _answer(done: Registration, response: Response) -> Registration:
-    if not done.created:
+def _registered(done: Any, response: Response) -> Any:
+    """The answer of a registration: 201, or 200 for content already held; the job, when the caller
+    polls it (``Prefer: respond-async``)."""
+    if isinstance(done, Response):
+        return done
+    registration = Registration.model_validate(done)
+    if not registration.created:
         response.status_code = status.HTTP_200_OK
-    return done
+    return registration

@@ -17,7 +17,7 @@ from slipway._operations import (
     ACTION_RUN,
     CLARIFY_BIAS,
     CLARIFY_EXPLAIN,
-    DATASETS_UPLOAD,
+    DATASETS_REGISTER,
     FEATURES_INGEST,
     MONITOR_RUN,
     Argument,
@@ -71,20 +71,24 @@ def _records(document: Any, key: str) -> pd.DataFrame | None:
     return pd.DataFrame.from_records(records)
 
 
-# What an upload's job may say (see DATASETS_UPLOAD).
-_UPLOAD_ARGUMENTS = frozenset({"name", "format", "description", "tags", "source", "produced_by", "derived_from",
-                               "input"})
+# What a registration's job may say (see DATASETS_REGISTER).
+_REGISTER_ARGUMENTS = frozenset({"name", "format", "description", "tags", "source", "produced_by", "derived_from",
+                                 "input", "uri"})
 
 
-def register_upload(backend: Backend, payload: dict[str, Any]) -> dict[str, Any]:
-    """Register an upload (staged by the server) as a dataset's next version: reading it, its statistics."""
-    given = dict(_arguments(DATASETS_UPLOAD, payload, _UPLOAD_ARGUMENTS))
+def register_dataset(backend: Backend, payload: dict[str, Any]) -> dict[str, Any]:
+    """Register an upload (staged by the server) or data named by a URI as a dataset's next
+    version: reading it, its statistics. A URI is read within the server's ``dataset_roots``."""
+    given = dict(_arguments(DATASETS_REGISTER, payload, _REGISTER_ARGUMENTS))
     producer, sources = given.pop("produced_by", None), given.pop("derived_from", None) or []
-    with backend.job_inputs.taken(str(given.pop("input"))) as src:
-        done = backend.datasets.register(
-            str(given.pop("name")), src, produced_by=tuple(producer) if producer else None,
-            derived_from=[tuple(ref) for ref in sources], **given,
-        )
+    name, staged, uri = str(given.pop("name")), given.pop("input", None), given.pop("uri", None)
+    refs: dict[str, Any] = {"produced_by": tuple(producer) if producer else None,
+                            "derived_from": [tuple(ref) for ref in sources]}
+    if staged is None:
+        done = backend.datasets.register(name, str(uri), policy=backend.confinement.sources, **refs, **given)
+    else:
+        with backend.job_inputs.taken(str(staged)) as src:
+            done = backend.datasets.register(name, src, **refs, **given)
     return done.model_dump(mode="json")
 
 
@@ -165,6 +169,6 @@ def _declared_jobs() -> dict[str, Handler]:
 
 HANDLERS: dict[str, Handler] = {
     MONITOR_RUN: run_monitor, ACTION_RUN: run_action, CLARIFY_BIAS: clarify_bias, CLARIFY_EXPLAIN: clarify_explain,
-    DATASETS_UPLOAD: register_upload, FEATURES_INGEST: ingest_features,
+    DATASETS_REGISTER: register_dataset, FEATURES_INGEST: ingest_features,
     **_declared_jobs(),
 }
