@@ -1,11 +1,11 @@
 """Remote mode of pipelines: :class:`~slipway.pipelines.PipelineService`'s declared operations over HTTP.
 
-Every declared operation is derived (:mod:`slipway.client._operations`), and so is ``run`` (the
-service's own code: ``start``, then ``wait``). A pipeline object travels as its JSON definition:
-the server imports the step functions it names, so they must be installed where the server runs.
-Written here by hand, because the caller's side differs: ``register`` and ``start`` of a pipeline
-object send its definition first; ``wait`` polls the server, which orchestrates the execution;
-``logs`` reads a plain-text answer; ``close`` has nothing to release.
+Every declared operation is derived (:mod:`slipway.client._operations`). A pipeline object travels
+as its JSON definition: the server imports the step functions it names, so they must be installed
+where the server runs. Written here by hand, because the caller's side differs: ``register`` and
+``start`` of a pipeline object send its definition first; ``wait`` polls the server, which
+orchestrates the execution; ``run`` is ``start``, then ``wait`` (the service's own skips the read
+that ``start`` returns); ``logs`` reads a plain-text answer; ``close`` has nothing to release.
 """
 
 from __future__ import annotations
@@ -58,6 +58,11 @@ class RemotePipelines(RemoteApi, Declared):
             max_parallel=max_parallel, cache=cache, steps=steps, reference_execution=reference_execution,
         )
         return started
+
+    def run(
+        self, pipeline: Pipeline | str, *, parameters: Mapping[str, Any] | None = None, **options: Any
+    ) -> PipelineExecution:
+        return self.wait(self.start(pipeline, parameters=parameters, **options).id)
 
     def wait(self, execution_id: str, timeout: float | None = None) -> PipelineExecution:
         deadline = None if timeout is None else time.monotonic() + timeout
