@@ -113,6 +113,12 @@ def fresh_module(name: str) -> ModuleType:
     return module
 
 
+def loaded_stamp(name: str) -> tuple[int, int] | None:
+    """The (mtime, size) of module ``name``'s file as :func:`fresh_module` last loaded it: a
+    different stamp means different code under the same name."""
+    return _LOADED.get(name)
+
+
 def import_string(spec: str, *, what: str = "object") -> Any:
     """Import ``package.module:attribute.path``; the current folder is searched first, as ``python -m`` does.
 

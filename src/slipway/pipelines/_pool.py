@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import os
 import pickle
+import select
 import shutil
 import subprocess
 import sys
@@ -24,7 +25,7 @@ import tempfile
 import threading
 from collections import deque
 from dataclasses import dataclass
-from multiprocessing.connection import Connection, Pipe, wait
+from multiprocessing.connection import Connection, Pipe
 
 from slipway.pipelines._executors import Done, Executor
 from slipway.pipelines._worker import Task, TaskResult
@@ -57,6 +58,7 @@ class LocalExecutor(Executor):
         self.max_workers = max(1, max_workers or os.cpu_count() or 1)
         self._lock = threading.Lock()
         self._workers: list[_Worker] = []
+        self._generation = 0  # changes with the list of workers (the collector watches theirs)
         self._queued: deque[tuple[str, bytes, Done]] = deque()
         self._cancelled: dict[str, tuple[str, str]] = {}
         self._wake_r, self._wake_w = Pipe(duplex=False)
@@ -133,6 +135,7 @@ class LocalExecutor(Executor):
             except OSError:  # it died while idle: the collector will see it go; try another
                 self._queued.appendleft((task_id, payload, done))
                 self._workers.remove(worker)
+                self._generation += 1
                 continue
             worker.task = (task_id, done)
         return spawned
@@ -154,21 +157,37 @@ class LocalExecutor(Executor):
         os.close(result_w)
         worker = _Worker(process, Connection(task_w, readable=False), Connection(result_r, writable=False))
         self._workers.append(worker)
+        self._generation += 1
         return worker
 
     # -- the collector thread ------------------------------------------------------------------------
 
     def _collect(self) -> None:
+        # One poll set for the thread's life, changed only when the workers change: a result's
+        # callback wakes the orchestrator, which waits for this thread to be back in poll (and to
+        # let go of the GIL), so the way back there is kept short.
+        poller = select.poll()
+        wake = self._wake_r.fileno()
+        poller.register(wake, select.POLLIN)
+        watched: dict[int, _Worker] = {}
+        seen = -1
         while True:
             with self._lock:
                 if self._closed:
                     break
-                watched = {w.results: w for w in self._workers}
-            for ready in wait([self._wake_r, *watched]):
-                if ready is self._wake_r:
+                if seen != self._generation:
+                    seen = self._generation
+                    current = {w.results.fileno(): w for w in self._workers}
+                    for fd in watched.keys() - current.keys():
+                        poller.unregister(fd)
+                    for fd in current.keys() - watched.keys():
+                        poller.register(fd, select.POLLIN)
+                    watched = current
+            for fd, _event in poller.poll():
+                if fd == wake:
                     self._wake_r.recv_bytes()
                 else:
-                    self._receive(watched[ready])  # type: ignore[index]
+                    self._receive(watched[fd])
         self._shutdown()
 
     def _receive(self, worker: _Worker) -> None:
@@ -189,6 +208,7 @@ class LocalExecutor(Executor):
         with self._lock:
             if worker in self._workers:
                 self._workers.remove(worker)
+                self._generation += 1
             cancelled = self._cancelled.pop(worker.task[0], None) if worker.task is not None else None
             self._assign()
         if worker.task is None:

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import hashlib
 import heapq
+import pickle
 import queue
 import time
 from collections import deque
@@ -164,6 +165,7 @@ class Runner:
         self.dag = plan.pipeline.dag
         self._step_json = {s["name"]: s for s in plan.definition["steps"]}
         self._packed: dict[str, PackedStep] = {}
+        self._services_blob: bytes | None = None  # self.services pickled, for every task handed out
         self._definitions: dict[str, str] = {}  # step -> its definition's part of the cache key
         self._admitted: set[str] = set()  # light steps this process agreed to run
         self.outputs: dict[str, dict[str, ArtifactRef]] = {}
@@ -480,7 +482,9 @@ class Runner:
                     self._packs.get(step, self._step_json[name]) if step is self.steps[name]
                     else PackedStep.of(step)  # settings resolved for this execution: its own copy
                 )
-            task = Task(**vars(start.assignment), step=packed)
+            if self._services_blob is None:
+                self._services_blob = pickle.dumps(self.services)
+            task = Task(**vars(start.assignment), step=packed, services_blob=self._services_blob)
             self.executor.submit(task, self._results.put)
 
     # -- finishing steps -----------------------------------------------------------------------------

@@ -37,7 +37,7 @@ from slipway._confinement import Confinement
 from slipway._disclosure import PathScreen
 from slipway._kinds import ObjectKind
 from slipway.pipelines._artifacts import ArtifactRef, refs_below
-from slipway.pipelines._code import fresh_module, importable
+from slipway.pipelines._code import fresh_module, importable, loaded_stamp
 from slipway.pipelines._context import Services, ServiceSpec, TaskInfo, WorkContext
 from slipway.store.artifacts import Owner
 
@@ -46,6 +46,10 @@ from slipway.store.artifacts import Owner
 _SERVICES: dict[bytes, Services] = {}
 _SCREENS: dict[bytes, PathScreen] = {}
 _BUILD_LOCK = threading.Lock()
+_SPECS: dict[bytes, ServiceSpec] = {}  # pickled spec -> the spec: see _spec
+_MAX_SPECS = 16
+_STEPS: dict[tuple[bytes, tuple[Any, ...]], Any] = {}  # packed step and its modules' stamps -> the step: see _step
+_MAX_STEPS = 1024
 
 
 @dataclass(frozen=True)
@@ -105,14 +109,21 @@ class Assignment:
 
 @dataclass(kw_only=True)
 class Task(Assignment):
-    """An assignment with its step packed, as sent to a worker process or a Ray task."""
+    """An assignment with its step packed, as sent to a worker process or a Ray task.
+
+    ``services_blob`` is ``services`` pickled, once for all the tasks of an execution: a warm
+    worker unpickles the same bytes once (:func:`_spec`), not the settings again for every step.
+    """
 
     step: PackedStep
+    services_blob: bytes
     sys_path: list[str] = field(default_factory=lambda: list(sys.path))
 
     def dumps(self) -> bytes:
-        """The task as a worker reads it: the import path and the step's module first."""
-        return pickle.dumps((self.id, self.sys_path, self.step.modules, pickle.dumps(self)))
+        """The task as a worker reads it: the import path and the step's module first, then the
+        services and the step as the bytes they were packed into, and the rest of the assignment."""
+        rest = pickle.dumps((self.info, self.args, self.screened))
+        return pickle.dumps((self.id, self.sys_path, self.step.modules, self.services_blob, self.step.blob, rest))
 
 
 @dataclass
@@ -153,15 +164,16 @@ def run_payload(payload: bytes, *, keep_scratch: bool = True) -> bytes:
     ``keep_scratch=False`` removes the process's scratch folder after the task: for workers that
     may be killed without notice by someone else (Ray's), where nobody would remove it later.
     """
-    task_id, path, modules, data = pickle.loads(payload)
+    task_id, path, modules, services, packed, rest = pickle.loads(payload)
     for entry in path:
         if entry not in sys.path:
             sys.path.append(entry)
     try:
         for module in modules:
             fresh_module(module)
-        task: Task = pickle.loads(data)
-        step = pickle.loads(task.step.blob)
+        info, args, screened = pickle.loads(rest)
+        task = Assignment(task_id, info, args, _spec(services), screened)
+        step = _step(packed, modules)
     except Exception as exc:  # the step's code cannot be loaded here (a module missing on this machine)
         result = TaskResult.failure(task_id, type(exc).__name__, f"cannot load the step here: {exc}", worker_name())
     else:
@@ -169,6 +181,36 @@ def run_payload(payload: bytes, *, keep_scratch: bool = True) -> bytes:
     if not keep_scratch and _SCRATCH:
         _SCRATCH.pop().remove()
     return pickle.dumps(result)
+
+
+def _spec(blob: bytes) -> ServiceSpec:
+    """The services of a pickled spec, unpickled once per process and spec (a warm worker gets
+    the same bytes with every task of an execution, and of every execution of the service)."""
+    spec = _SPECS.get(blob)
+    if spec is None:
+        if len(_SPECS) >= _MAX_SPECS:  # a long-lived Ray worker may see many services' specs
+            _SPECS.clear()
+        spec = _SPECS[blob] = pickle.loads(blob)
+    return spec
+
+
+def _step(blob: bytes, modules: tuple[str, ...]) -> Any:
+    """A packed step, unpickled once per process for as long as its module's code is unchanged.
+
+    A step whose code is pickled by value (no module: a function of ``__main__`` or a closure) is
+    unpickled for every task, so each task starts from the globals it was packed with, as before.
+    A step object keeps no state between runs (its run reads its settings only); the function it
+    calls is its module's, which a warm worker keeps anyway.
+    """
+    if not modules:
+        return pickle.loads(blob)
+    key = (blob, tuple(loaded_stamp(m) for m in modules))
+    step = _STEPS.get(key)
+    if step is None:
+        if len(_STEPS) >= _MAX_STEPS:
+            _STEPS.clear()
+        step = _STEPS[key] = pickle.loads(blob)
+    return step
 
 
 def _screen(task: Assignment) -> PathScreen:
