@@ -293,7 +293,8 @@ def ray_rows(session: Session, single: int, concurrent: int) -> list[Row]:
     model, example, body = train_slow()
     bare = bare_predict(model, body, min(single, 500))
     home = slipway_home(session, model, example, SLOW, trusted=["sklearn.tree._tree.Tree"])
-    local_url = start_slipway(session, home, endpoint=SLOW)
+    # The same watch as the Ray Serve ingress below (each polls the endpoint every 0.5 s): like with like.
+    local_url = start_slipway(session, home, "--poll-seconds", "0.5", endpoint=SLOW)
     local_latency = attempt(lambda: latency(local_url, body, single))
     local_rate = attempt(lambda: throughput(local_url, body, concurrent // 4))
     session.stop_server(session._servers[-1])  # its CPU goes to the cluster

@@ -7,6 +7,8 @@ than the prediction, and the answer is the same (JSON errors, headers, metrics, 
 
 The prediction runs on the event loop, not in a thread: a model call is CPU-bound and holds the
 GIL, so a thread hop would add latency without adding throughput (more worker processes add that).
+Only a model that waits on other processes (Ray Serve's replicas, see
+:func:`~slipway.serving._routing.waits_elsewhere`) is called on a worker thread.
 
 :func:`create_inference_app` is what ``slipway serve NAME`` runs; :func:`mount_inference` adds the
 invocation and metrics routes to ``slipway server``'s app, which loads an endpoint on its first
@@ -39,6 +41,7 @@ from slipway.serving import _v2 as v2
 from slipway.serving._capture import CaptureStore
 from slipway.serving._metrics import CONTENT_TYPE, ServingMetrics, TrafficHistory
 from slipway.serving._payload import Payload, parse_body
+from slipway.serving._routing import waits_elsewhere
 from slipway.serving._runtime import Answer, ControlPlane, EndpointRuntime, ModelLoader, ModelSource, Prepared
 from slipway.serving._service import check_endpoint_name
 
@@ -51,9 +54,11 @@ class ServingHost:
 
     Thread-safe; :meth:`close` once, at shutdown (it flushes every endpoint's captured data).
 
-    ``loader`` gives each model version's model (see :class:`EndpointRuntime`); with
-    ``predict_in_threads`` predictions run on worker threads, not on the event loop: for models
-    that wait on other processes (Ray Serve's replicas) rather than compute here.
+    ``loader`` gives each model version's model (see :class:`EndpointRuntime`). A request is
+    predicted on the event loop, or on a worker thread if its variant's model waits on other
+    processes (:func:`~slipway.serving._routing.waits_elsewhere`): Ray Serve's ingress computes the
+    version it hosts on its loop, as ``slipway serve`` does, and waits for the others' replicas in
+    threads.
     """
 
     def __init__(
@@ -67,12 +72,10 @@ class ServingHost:
         max_wait_ms: float = 2.0,
         metrics: ServingMetrics | None = None,
         loader: ModelLoader | None = None,
-        predict_in_threads: bool = False,
     ) -> None:
         self.metrics = metrics or ServingMetrics()
         self.max_batch_size = max_batch_size
         self.max_wait_ms = max_wait_ms
-        self.predict_in_threads = predict_in_threads
         self._batchers: dict[str, _Batcher] = {}
         self._make: Callable[[str], EndpointRuntime] = lambda name: EndpointRuntime(
             name, service, registry, artifacts, self.metrics, poll_seconds=poll_seconds, loader=loader
@@ -113,7 +116,7 @@ class ServingHost:
         parameters), batched when batching is on."""
         prepared = runtime.prepare_input(data, headers, variant, params)
         if self.max_batch_size <= 1:
-            if self.predict_in_threads:
+            if waits_elsewhere(prepared.route.model):
                 [result] = await run_in_threadpool(runtime.answer, [prepared])
             else:
                 [result] = runtime.answer([prepared])
@@ -122,9 +125,7 @@ class ServingHost:
             return result
         batcher = self._batchers.get(runtime.name)
         if batcher is None:
-            batcher = self._batchers[runtime.name] = _Batcher(
-                runtime, self.max_batch_size, self.max_wait_ms / 1000, in_thread=self.predict_in_threads
-            )
+            batcher = self._batchers[runtime.name] = _Batcher(runtime, self.max_batch_size, self.max_wait_ms / 1000)
         return await batcher.submit(prepared)
 
     def traffic(self) -> TrafficHistory:
@@ -153,15 +154,15 @@ class _Batcher:
     """Dynamic micro-batching on the event loop: requests wait up to ``max_wait`` seconds, or until
     ``max_size`` are waiting, and are then answered by one model call per variant.
 
-    Only the event loop's thread touches it, so it needs no lock. ``in_thread``: a batch is
-    answered on a worker thread while the loop takes more requests.
+    Only the event loop's thread touches it, so it needs no lock. A batch any of whose models waits
+    on other processes (:func:`~slipway.serving._routing.waits_elsewhere`) is answered on a worker
+    thread while the loop takes more requests.
     """
 
-    def __init__(self, runtime: EndpointRuntime, max_size: int, max_wait: float, *, in_thread: bool = False) -> None:
+    def __init__(self, runtime: EndpointRuntime, max_size: int, max_wait: float) -> None:
         self._runtime = runtime
         self._max_size = max_size
         self._max_wait = max_wait
-        self._in_thread = in_thread
         self._waiting: list[tuple[Prepared, asyncio.Future[Answer]]] = []
         self._timer: asyncio.TimerHandle | None = None
         self._tasks: set[asyncio.Task[None]] = set()
@@ -181,7 +182,7 @@ class _Batcher:
             self._timer.cancel()
             self._timer = None
         batch, self._waiting = self._waiting, []
-        if self._in_thread:
+        if any(waits_elsewhere(request.route.model) for request, _ in batch):
             task = asyncio.get_running_loop().create_task(self._answer_in_thread(batch))
             self._tasks.add(task)  # held until done: the loop keeps only weak references
             task.add_done_callback(self._tasks.discard)

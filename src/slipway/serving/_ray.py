@@ -148,10 +148,13 @@ class ModelReplica:
 class RemoteModel:
     """A model version's deployment as the ingress's routing sees a model (:class:`ServedModel`).
 
-    ``predict`` blocks its thread until a replica answers (the ingress predicts on worker threads).
-    The model's own errors come back as they were raised: a signature mismatch is still the
-    caller's InvalidInput, anything else the variant's failure.
+    ``predict`` blocks its thread until a replica answers: ``waits_elsewhere`` has the ingress call
+    it on a worker thread (:func:`~slipway.serving._routing.waits_elsewhere`). The model's own errors
+    come back as they were raised: a signature mismatch is still the caller's InvalidInput, anything
+    else the variant's failure.
     """
+
+    waits_elsewhere = True
 
     def __init__(self, handle: Any, signature: Signature | None) -> None:
         self._handle = handle
@@ -228,7 +231,6 @@ class Ingress:
             metrics=ClusterMetrics(metrics_board(endpoint), push_seconds=min(poll, 1.0)),
             loader=remote_loader(endpoint, options.get("load_timeout", 300.0), hosted=options.get("hosted"),
                                  registry=services.registry),
-            predict_in_threads=True,
         )
 
     def __serve_build_asgi_app__(self) -> Any:

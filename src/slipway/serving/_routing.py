@@ -32,6 +32,13 @@ class ServedModel(Protocol):
     def predict(self, data: object, params: Mapping[str, Any] | None = None) -> Any: ...
 
 
+def waits_elsewhere(model: ServedModel) -> bool:
+    """Whether ``model``'s predict waits on other processes (a Ray Serve deployment's replicas, which
+    set ``waits_elsewhere``) rather than computing in this one: a server makes such a call on a worker
+    thread, so that its event loop takes other requests meanwhile, and computes any other on the loop."""
+    return bool(getattr(model, "waits_elsewhere", False))
+
+
 @dataclass(frozen=True)
 class Route:
     """A variant ready to answer: ``name`` is unique in the table (a target variant named like a
