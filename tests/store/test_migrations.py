@@ -1,7 +1,10 @@
 """The migrations build exactly the tables the code declares, on SQLite and PostgreSQL."""
 
 import importlib
+import math
+import os
 import pkgutil
+from collections.abc import Iterator
 
 import pytest
 from alembic.autogenerate import compare_metadata
@@ -103,3 +106,71 @@ def test_versions_registered_before_sealing_are_sealed_with_their_content_hash(t
     with pytest.raises(Conflict, match="sealed"):
         store.put_bytes(Owner("model_version", "v1"), "extra.txt", b"late")
     db.dispose()
+
+
+METRIC_SERIES = "0019"  # the migration that moves metric points into metric_series and metric_points
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def empty_db(request: pytest.FixtureRequest, tmp_path) -> Iterator[Database]:
+    """An empty database, no migration applied: a scratch one of its own on PostgreSQL."""
+    if request.param == "sqlite":
+        db = Database(f"sqlite:///{tmp_path / 'old.db'}")
+        yield db
+        db.dispose()
+        return
+    from _services import PG_ADMIN_URL
+    from sqlalchemy import create_engine, text
+    from sqlalchemy.engine import make_url
+
+    request.getfixturevalue("pg_template")  # skips the test where there is no PostgreSQL
+    name = f"slipway_old_{os.getpid()}"
+    admin = create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}"'))
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    db = Database(make_url(PG_ADMIN_URL).set(database=name).render_as_string(hide_password=False))
+    try:
+        yield db
+    finally:
+        db.dispose()
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
+def test_metrics_logged_before_series_are_all_read_back_after_the_upgrade(empty_db: Database, tmp_path) -> None:
+    from alembic.script import ScriptDirectory
+    from sqlalchemy import text
+
+    from slipway.store import upgrade
+    from slipway.store._migrate import _config
+    from slipway.store.artifacts import ArtifactStore, LocalStorage
+    from slipway.tracking import TrackingService
+
+    db = empty_db
+    upgrade(db, str(ScriptDirectory.from_config(_config()).get_revision(METRIC_SERIES).down_revision))
+    # (run, key, value, is_nan, step, timestamp) in the order logged: ties on step and time, NaN, infinity
+    logged = [("r1", "loss", 3.0, False, 5, 1000), ("r1", "loss", 9.0, False, 1, 5000),
+              ("r2", "loss", 7.0, False, 0, 10), ("r1", "loss", 2.0, False, 5, 1000), ("r1", "acc", 0.0, True, 0, 10),
+              ("r1", "loss", 2.0, False, 5, 1000), ("r1", "acc", math.inf, False, 1, 10),
+              ("r1", "loss", -1.0, False, -3, 1000), ("r1", "loss", 8.0, False, 5, 999)]
+    with db.write() as conn:  # as the code of that time left them
+        conn.execute(text("INSERT INTO experiments (id, name, lifecycle_stage, created_by, created_at, updated_at) "
+                          "VALUES ('e', 'old', 'active', 'ann', 0, 0)"))
+        for run in ("r1", "r2"):
+            conn.execute(text('INSERT INTO runs (id, experiment_id, name, status, start_time, "user", lifecycle_stage) '
+                              "VALUES (:id, 'e', :id, 'RUNNING', 0, 'ann', 'active')"), {"id": run})
+        conn.execute(text('INSERT INTO metrics (run_id, "key", value, is_nan, step, "timestamp") '
+                          "VALUES (:r, :k, :v, :n, :s, :t)"),
+                     [dict(zip("rkvnst", point, strict=True)) for point in logged])
+    upgrade(db)
+    tracking = TrackingService(db, ArtifactStore(db, LocalStorage(tmp_path / "artifacts")))
+    tracking.log_metric("r1", "loss", 1.0, step=5, timestamp=1000)  # after the points it ties with
+    logged.append(("r1", "loss", 1.0, False, 5, 1000))
+    for run, key in (("r1", "loss"), ("r1", "acc"), ("r2", "loss")):
+        expected = sorted(((p[4], p[5], i, p[2], p[3]) for i, p in enumerate(logged) if p[:2] == (run, key)))
+        history = tracking.get_metric_history(run, key)
+        assert [(m.step, m.timestamp, "nan" if math.isnan(m.value) else m.value) for m in history] == [
+            (s, t, "nan" if nan else v) for s, t, _, v, nan in expected
+        ]

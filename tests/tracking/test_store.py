@@ -22,6 +22,20 @@ def test_latest_metric_is_highest_step_then_latest_time(tracking: TrackingServic
     assert [(m.step, m.value) for m in history] == [(1, 9.0), (5, 3.0), (5, 2.0)]
 
 
+def test_points_sharing_step_and_time_keep_the_order_they_were_logged(tracking: TrackingService) -> None:
+    run = tracking.create_run()
+    tracking.log_metric(run.id, "loss", 1.0, step=0, timestamp=1000)
+    batch = ((-1, 0.5), (0, 2.0), (0, 3.0), (7, 9.0))  # the second clashes with the point above
+    tracking.log_batch(run.id, metrics=[{"key": "loss", "value": v, "step": s, "timestamp": 1000} for s, v in batch])
+    for _ in range(2):  # the same point twice is two points
+        tracking.log_metric(run.id, "loss", 4.0, step=0, timestamp=1000)
+    history = tracking.get_metric_history(run.id, "loss")
+    assert [(m.step, m.value) for m in history] == [
+        (-1, 0.5), (0, 1.0), (0, 2.0), (0, 3.0), (0, 4.0), (0, 4.0), (7, 9.0)
+    ]
+    assert tracking.get_run(run.id).metrics["loss"].value == 9.0
+
+
 def test_nan_and_infinity_round_trip(tracking: TrackingService) -> None:
     run = tracking.create_run()
     tracking.log_batch(

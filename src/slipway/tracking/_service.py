@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import functools
+import itertools
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from types import SimpleNamespace
@@ -67,12 +68,11 @@ from slipway.tracking._tables import (
     experiment_tags,
     experiments,
     latest_metrics,
+    metric_points,
+    metric_series,
     run_inputs,
     run_tags,
     runs,
-)
-from slipway.tracking._tables import (
-    metrics as metrics_table,
 )
 from slipway.tracking._tables import (
     params as params_table,
@@ -519,7 +519,7 @@ class TrackingService:
         key, value, step = v.check_metric(key, value, step)
         stored, is_nan = v.storable(value)
         at = now_ms() if timestamp is None else v.check_time_ms(timestamp, f"metric.{key}.timestamp")
-        self._metrics.log((run_id, key, stored, is_nan, step, at))
+        self._metrics.log((run_id, key, stored, int(is_nan), step, at))
 
     @run_api.post("/runs/{run_id}/params")
     @requires(Permission.WRITE)
@@ -580,7 +580,7 @@ class TrackingService:
             _SET_RUN_TAGS[conn.dialect.name].many(
                 conn, [{"run_id": run_id, "key": k, "value": val} for k, val in tag_rows.items()]
             )
-            self._metrics.insert(conn, points)
+            self._metrics.insert(conn, run_id, points)
             if ending is not None:
                 self._change_run(conn, run_id, {"status": ending.value, "end_time": ended_at or now_ms()}, before)
 
@@ -612,7 +612,9 @@ class TrackingService:
         append = points.append
         now = now_ms()
         keys: dict[str, str] = {}
-        for item in items:
+        # Module constants as locals: looked up once a batch, not once a point.
+        max_step, min_time, max_time, max_points = v.MAX_STEP, v.MIN_TIME_MS, v.MAX_TIME_MS, v.MAX_BATCH_METRICS
+        for item in itertools.islice(items, max_points + 1):  # one too many is enough to refuse the batch
             data = item if type(item) is dict else v.metric_mapping(item)
             try:
                 raw_key, value = data["key"], data["value"]
@@ -620,17 +622,17 @@ class TrackingService:
                 raise InvalidInput("each metric needs a key and a value", field="metrics") from None
             step = data.get("step") or 0
             key = keys.get(raw_key) if type(raw_key) is str else None
-            if key is None or type(value) is not float or type(step) is not int or not v.in_step_range(step):
+            if key is None or type(value) is not float or type(step) is not int or not -max_step <= step <= max_step:
                 key, value, step = v.check_metric(raw_key, value, step)
                 if type(raw_key) is str:
                     keys[raw_key] = key
             at = data.get("timestamp") or now
-            if type(at) is not int or not v.MIN_TIME_MS <= at <= v.MAX_TIME_MS:
+            if type(at) is not int or not min_time <= at <= max_time:
                 at = v.check_time_ms(at, f"metric.{key}.timestamp")
-            nan = value != value
-            append((run_id, key, 0.0 if nan else value, nan, step, at))
-            if len(points) > v.MAX_BATCH_METRICS:
-                raise InvalidInput(f"more than {v.MAX_BATCH_METRICS} metrics in one batch", field="metrics")
+            # is_nan as an int: sqlite3 binds a bool through its adapter lookup, several times slower
+            append((run_id, key, value, 0, step, at) if value == value else (run_id, key, 0.0, 1, step, at))
+        if len(points) > max_points:
+            raise InvalidInput(f"more than {max_points} metrics in one batch", field="metrics")
         return points
 
     def _insert_params(self, conn: Connection, run_id: str, values: dict[str, str]) -> None:
@@ -653,14 +655,15 @@ class TrackingService:
             self._run_row(conn, run_id)
             rows = conn.execute(
                 select(
-                    metrics_table.c.key,
-                    metrics_table.c.value,
-                    metrics_table.c.is_nan,
-                    metrics_table.c.step,
-                    metrics_table.c.timestamp,
+                    metric_series.c.key,
+                    metric_points.c.value,
+                    metric_points.c.is_nan,
+                    metric_points.c.step,
+                    metric_points.c.timestamp,
                 )
-                .where(metrics_table.c.run_id == run_id, metrics_table.c.key == key)
-                .order_by(metrics_table.c.step, metrics_table.c.timestamp, metrics_table.c.id)
+                .join_from(metric_series, metric_points, metric_points.c.series_id == metric_series.c.id)
+                .where(metric_series.c.run_id == run_id, metric_series.c.key == key)
+                .order_by(metric_points.c.step, metric_points.c.timestamp, metric_points.c.seq)
             ).all()
         return [_metric_row_to_record(r) for r in rows]
 

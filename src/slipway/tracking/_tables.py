@@ -5,6 +5,7 @@ from sqlalchemy import (
     Float,
     ForeignKey,
     Index,
+    Integer,
     String,
     Table,
     Text,
@@ -65,19 +66,36 @@ run_tags = Table(
     Column("value", Text, nullable=False),
 )
 
-# Full history: one row per logged point. NaN is stored as is_nan=1 with value 0, because
-# SQLite turns NaN into NULL.
-metrics = Table(
-    "metrics",
+# Full history. A series is one run's metric key, named once here; each logged point is then a
+# few integers and a float (its series, step, timestamp, seq, value): logging stores one row per
+# point, and bulk logging is as fast as that row is small.
+metric_series = Table(
+    "metric_series",
     metadata,
     Column("id", BigIntPK, primary_key=True, autoincrement=True),
     Column("run_id", String(26), ForeignKey("runs.id", ondelete="CASCADE"), nullable=False),
     Column("key", String(250), nullable=False),
+    Index("ix_metric_series_run_key", "run_id", "key", unique=True),
+)
+
+# One row per logged point, clustered by (series, step, timestamp, seq) on SQLite (WITHOUT ROWID:
+# the key is the table, no second B-tree to maintain): a metric's history is one range read in
+# order. ``seq`` numbers the points of a series that share a step and timestamp in the order they
+# were logged (0 for the first: nearly always). NaN is stored as is_nan=1 with value 0, because
+# SQLite turns NaN into NULL.
+metric_points = Table(
+    "metric_points",
+    metadata,
+    Column(
+        "series_id", BigInteger, ForeignKey("metric_series.id", ondelete="CASCADE"),
+        primary_key=True, autoincrement=False,
+    ),
+    Column("step", BigInteger, primary_key=True, autoincrement=False),
+    Column("timestamp", BigInteger, primary_key=True, autoincrement=False),
+    Column("seq", Integer, primary_key=True, autoincrement=False),
     Column("value", Float(precision=53), nullable=False),
-    Column("is_nan", Boolean, nullable=False, default=False),
-    Column("step", BigInteger, nullable=False),
-    Column("timestamp", BigInteger, nullable=False),
-    Index("ix_metrics_run_key_step", "run_id", "key", "step"),
+    Column("is_nan", Boolean, nullable=False),
+    sqlite_with_rowid=False,
 )
 
 # The latest point per (run, key): what searches filter and order by.
