@@ -88,8 +88,8 @@ def test_trials_in_processes_on_postgresql_keep_optuna_in_its_own_schema(
     try:
         tune = TuningStep(
             "Tune", lib.quadratic, search_space=SPACE, objective="loss", sampler="random", seed=4,
-            max_trials=3, max_parallel_trials=2, executor="processes", resources=Resources(cpus=1),
-        )
+            max_trials=3, max_parallel_trials=1, executor="processes", resources=Resources(cpus=1),
+        )  # one at a time: the step sets each trial's run_id on the study (the Ray test's trials set their own)
         execution = service.run(Pipeline("tune-in-processes", [tune]))
         assert execution.status is ExecutionStatus.SUCCEEDED, execution.failure_reason
         props = execution.step("Tune").properties or {}
@@ -101,6 +101,8 @@ def test_trials_in_processes_on_postgresql_keep_optuna_in_its_own_schema(
         assert step_worker not in {r.tags["slipway.tuning.worker"] for r in trials}
         assert props["best_value"] == pytest.approx(1.47, abs=0.01)
         assert execution_of(props["study"]) == execution.id  # whose it is, for garbage collection
+        study = optuna.load_study(study_name=props["study"], storage=open_storage(pg_url))
+        assert [t.user_attrs["run_id"] for t in study.trials] == [r.id for r in trials]
     finally:
         service.close()
         backend.close()

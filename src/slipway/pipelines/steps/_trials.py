@@ -18,9 +18,9 @@ worker and the time it ended in one ``log_batch``. One at a time in the step's p
 makes its run itself and that end waits for the next trial: its start and the last trial's end
 are one transaction. Elsewhere the step makes each trial's run before sending it, in one
 transaction with the ends of the trials that came back since (a trial hands its run's end back
-with its report; a failed trial's run ends where it ran, at once), and writes the ``run_id``
-attribute once the trial is out, while it runs: a trial run elsewhere writes nothing before its
-function is called, and the step nothing on the way from one trial to the next but that transaction.
+with its report; a failed trial's run ends where it ran, at once). The ``run_id`` attribute is
+written while the trial runs: by the step, once the trial is out, when trials run one at a time;
+by the trial, where it runs, when more are out (the step's loop carries every trial's ask and tell).
 Only the job's best model is stored: in the step's process the best trial's model is kept in
 memory and stored once, at the end; elsewhere a trial stores its model on its run when it is at
 least as good as the best the job knew when the trial was asked (so the best one always has, and
@@ -250,15 +250,19 @@ class _SharedTrial:
 def run_packed(search: bytes, one: bytes) -> bytes:
     """Run a trial, in its run made by the step, in this process (a pool process or a Ray worker):
     ``search`` is its job's :class:`TrialSearch` packed (unpacked here once per job), ``one`` the
-    trial's own fields and its run's id, pickled. The report as bytes, with the run's end for the
-    step to write (unless the trial failed: then it is written here)."""
-    fields, run_id = pickle.loads(one)
+    trial's own fields, its run's id and whether to set that on the study's trial, pickled. The
+    report as bytes, with the run's end for the step to write (unless the trial failed: then it is
+    written here)."""
+    fields, run_id, sets_run_id = pickle.loads(one)
     job = TrialJob(**fields, search=_unpacked(search))
     assert job.search.study is not None and job.search.services is not None
     with remote_context(job.search.info, job.search.services, "slipway-trial-") as ctx:
         try:
             inputs = ctx.localize(job.search.inputs)
-            trial = _SharedTrial(job.search.study.load(), job.trial_id)
+            study = job.search.study.load()
+            if sets_run_id:
+                study._storage.set_trial_user_attr(job.trial_id, "run_id", run_id)
+            trial = _SharedTrial(study, job.trial_id)
         except Exception as exc:
             ctx.services.tracking.log_batch(run_id, tags={STATE_TAG: "FAIL"}, end_status=RunStatus.FAILED)
             report = TrialReport(job.number, "FAIL", error=f"{type(exc).__name__}: {exc}")
@@ -420,33 +424,35 @@ class _Ends:
                 print(f"the run {end.run_id} of a finished trial could not be ended: {exc}", file=sys.stderr)
 
 
-class _Packed:
-    """A job's search, packed once: the first trial's (each trial of a job has the same)."""
+class _Sender:
+    """How the step sends trials to other processes: each trial's run made first (with the ends
+    kept), the job's search packed once (each trial of a job has the same).
 
-    def __init__(self) -> None:
+    The run's id goes on the study's trial (user attribute ``run_id``, a commit to the study's
+    storage) while the trial runs: one trial at a time, the step writes it (it has nothing else to
+    do then); with more out, the trial writes it where it runs, so the step's loop, which every
+    trial's ask and tell go through, does not carry it.
+    """
+
+    def __init__(self, tracking: Any, max_parallel: int) -> None:
+        self.ends = _Ends(tracking)
+        self._alone = max_parallel == 1
         self._search: TrialSearch | None = None
-        self._bytes = b""
+        self._packed = b""
 
-    def __call__(self, search: TrialSearch) -> bytes:
-        if search is not self._search:
-            self._search, self._bytes = search, pack(search, search.function)
-        return self._bytes
-
-
-def _send(
-    ends: _Ends, packed: _Packed, job: TrialJob, trial: Any, send: Callable[[bytes, bytes], _Handle]
-) -> _Handle:
-    """Make ``job``'s run (with the ends kept), send the job with its run's id, then, while it
-    runs, set that id on the study's trial."""
-    run_id = ends.start(job)
-    fields = {"number": job.number, "trial_id": job.trial_id, "run": job.run, "params": job.params, "bar": job.bar}
-    try:
-        handle = send(packed(job.search), pickle.dumps((fields, run_id)))
-    except BaseException:
-        ends.fail(run_id)
-        raise
-    trial.set_user_attr("run_id", run_id)
-    return handle
+    def send(self, job: TrialJob, trial: Any, send: Callable[[bytes, bytes], _Handle]) -> _Handle:
+        if job.search is not self._search:
+            self._search, self._packed = job.search, pack(job.search, job.search.function)
+        run_id = self.ends.start(job)
+        fields = {"number": job.number, "trial_id": job.trial_id, "run": job.run, "params": job.params, "bar": job.bar}
+        try:
+            handle = send(self._packed, pickle.dumps((fields, run_id, not self._alone)))
+        except BaseException:
+            self.ends.fail(run_id)
+            raise
+        if self._alone:
+            trial.set_user_attr("run_id", run_id)
+        return handle
 
 
 class ProcessTrials(_FutureRunner):
@@ -454,10 +460,11 @@ class ProcessTrials(_FutureRunner):
 
     def __init__(self, tracking: Any, max_parallel: int) -> None:
         super().__init__(cf.ProcessPoolExecutor(max_parallel, mp_context=multiprocessing.get_context("spawn")))
-        self._ends, self._packed = _Ends(tracking), _Packed()
+        self._sender = _Sender(tracking, max_parallel)
+        self._ends = self._sender.ends
 
     def submit(self, job: TrialJob, trial: Any) -> Hashable:
-        future = _send(self._ends, self._packed, job, trial, lambda *payload: self._pool.submit(run_packed, *payload))
+        future = self._sender.send(job, trial, lambda *payload: self._pool.submit(run_packed, *payload))
         self._jobs[future] = job
         return future
 
@@ -480,8 +487,9 @@ class RayTrials(TrialRunner):
     back to the cluster, so trials may use them.
     """
 
-    def __init__(self, tracking: Any, cpus: float, gpus: float, memory_mb: int | None) -> None:
-        self._ends, self._packed = _Ends(tracking), _Packed()
+    def __init__(self, tracking: Any, max_parallel: int, cpus: float, gpus: float, memory_mb: int | None) -> None:
+        self._sender = _Sender(tracking, max_parallel)
+        self._ends = self._sender.ends
         self._ray = connect_ray()
         options: dict[str, Any] = {"num_cpus": cpus, "num_gpus": gpus, "max_retries": 0}
         if memory_mb:
@@ -490,7 +498,7 @@ class RayTrials(TrialRunner):
         self._jobs: dict[Any, TrialJob] = {}
 
     def submit(self, job: TrialJob, trial: Any) -> Hashable:
-        ref = _send(self._ends, self._packed, job, trial, self._remote.remote)
+        ref = self._sender.send(job, trial, self._remote.remote)
         self._jobs[ref] = job
         return ref
 

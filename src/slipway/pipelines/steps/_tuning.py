@@ -371,7 +371,7 @@ class TuningStep(Step):
         tracking = ctx.services.tracking
         if self.executor == "ray":
             res = self.resources
-            return RayTrials(tracking, res.cpus, res.gpus, res.memory_mb)
+            return RayTrials(tracking, self.max_parallel_trials, res.cpus, res.gpus, res.memory_mb)
         if self.executor == "processes":
             return ProcessTrials(tracking, self.max_parallel_trials)
         return ThreadTrials(ctx, ctx.localize(inputs), self.max_parallel_trials)
