@@ -38,7 +38,7 @@ import uvicorn
 from rich.console import Console
 from rich.table import Table
 from sklearn.linear_model import LinearRegression
-from sqlalchemy import insert
+from sqlalchemy import func, insert, select
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -51,7 +51,7 @@ from slipway._ids import new_id  # noqa: E402
 from slipway.models import save_model  # noqa: E402
 from slipway.server import create_app  # noqa: E402
 from slipway.server.ui._experiments import run_cursor  # noqa: E402 - the table's keyset page after a run
-from slipway.tracking._tables import latest_metrics, metrics, params, runs  # noqa: E402
+from slipway.tracking._tables import latest_metrics, metric_points, metric_series, params, runs  # noqa: E402
 
 TARGET_MS = 200.0
 GROUP = "abalone"
@@ -104,7 +104,7 @@ def seed_runs(backend: Backend, count: int, rng: random.Random) -> tuple[str, li
     start = 1_750_000_000_000
     ids = [new_id() for _ in range(count)]
     for offset in range(0, count, CHUNK):
-        run_rows, param_rows, metric_rows, latest_rows = [], [], [], []
+        run_rows, param_rows, latest_rows = [], [], []
         for i in range(offset, min(offset + CHUNK, count)):
             began = start + i * 1000
             run_rows.append({"id": ids[i], "experiment_id": experiment.id, "name": f"run-{i:06d}",
@@ -117,11 +117,17 @@ def seed_runs(backend: Backend, count: int, rng: random.Random) -> tuple[str, li
                 row = {"run_id": ids[i], "key": key, "value": value, "is_nan": False, "step": 99,
                        "timestamp": began + 60_000}
                 latest_rows.append(row)
-                metric_rows.append(row)
         with backend.db.write() as conn:
             conn.execute(insert(runs), run_rows)
             conn.execute(insert(params), param_rows)
-            conn.execute(insert(metrics), metric_rows)
+            newest = conn.execute(select(func.max(metric_series.c.id))).scalar() or 0
+            conn.execute(insert(metric_series), [{"run_id": r["run_id"], "key": r["key"]} for r in latest_rows])
+            series = {(run_id, key): id_ for id_, run_id, key in conn.execute(  # the chunk's: ids past the newest
+                select(metric_series.c.id, metric_series.c.run_id, metric_series.c.key)
+                .where(metric_series.c.id > newest))}
+            conn.execute(insert(metric_points), [
+                {"series_id": series[r["run_id"], r["key"]], "step": r["step"], "timestamp": r["timestamp"], "seq": 0,
+                 "value": r["value"], "is_nan": False} for r in latest_rows])
             conn.execute(insert(latest_metrics), latest_rows)
     charted = ids[:10]
     for run_id in charted:  # the run and compare pages draw a 100-step history per metric
